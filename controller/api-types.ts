@@ -1,0 +1,129 @@
+// The records the controller keeps and serves (docs/api.md). Stored as they are served, so the
+// API, the datastore and the CLI share one declaration.
+
+export interface TenantConfig {
+  subnet_bits: number;
+  privileged_containers: boolean;
+}
+
+export interface Tenant {
+  id: string;
+  name: string;
+  subnet: string;
+  config: TenantConfig;
+  cnci: { instance_id: string; state: 'pending' | 'ready' } | null;
+  created_at: string;
+}
+
+export type Visibility = 'public' | 'tenant' | 'internal';
+
+export interface Workload {
+  id: string;
+  tenant_id: string | null;
+  description: string;
+  vm_type: 'qemu' | 'docker';
+  image_name: string;
+  fw_type: 'legacy' | 'efi';
+  visibility: Visibility;
+  defaults: { vcpus: number; mem_mb: number; disk_mb: number };
+  requirements: { node_id?: string; hostname?: string; network_node?: boolean; privileged?: boolean };
+  config: string;
+  created_at: string;
+}
+
+export type InstanceState = 'pending' | 'active' | 'stopping' | 'exited' | 'hung' | 'missing' | 'deleting';
+
+export interface Instance {
+  id: string;
+  tenant_id: string;
+  workload_id: string;
+  name: string;
+  state: InstanceState;
+  node_id: string | null;
+  ip: string;
+  mac: string;
+  subnet: string;
+  ssh_ip: string | null;
+  ssh_port: number | null;
+  vcpus: number;
+  mem_mb: number;
+  disk_mb: number;
+  image: string;
+  vm_type: 'qemu' | 'docker';
+  external_ip: string | null;
+  /** True for a tenant's CNCI: hidden from the tenant, kept when its instances go. */
+  cnci: boolean;
+  /** START was sent (instances wait for their tenant's CNCI before it is). */
+  dispatched: boolean;
+  reason: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ClusterEvent {
+  id: string;
+  /** null: a cluster event only admins see. */
+  tenant_id: string | null;
+  time: string;
+  type: 'info' | 'error';
+  message: string;
+}
+
+export interface Pool {
+  id: string;
+  name: string;
+  subnets: string[];
+  ips: string[];
+}
+
+export interface ExternalIp {
+  /** The external address is the record's id. */
+  id: string;
+  ip: string;
+  pool: string;
+  tenant_id: string;
+  instance_id: string;
+  private_ip: string;
+  state: 'mapping' | 'mapped' | 'unmapping';
+  created_at: string;
+}
+
+export const QUOTA_NAMES = ['instances', 'vcpus', 'mem_mb', 'disk_mb', 'external_ips', 'images'] as const;
+export type QuotaName = (typeof QUOTA_NAMES)[number];
+
+export interface Quotas {
+  /** The tenant id. */
+  id: string;
+  limits: Partial<Record<QuotaName, number>>;
+}
+
+export interface Image {
+  id: string;
+  name: string;
+  status: 'queued' | 'saving' | 'active';
+  visibility: 'public' | 'private' | 'internal';
+  /** Owning tenant (project id); images of the admin project are owned by it too. */
+  owner: string;
+  size: number | null;
+  checksum: string | null;
+  disk_format: string | null;
+  container_format: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface NodeInfo {
+  id: string;
+  hostname: string;
+  roles: string[];
+  status: 'READY' | 'FULL' | 'OFFLINE';
+  mem_total_mb: number;
+  mem_available_mb: number;
+  disk_total_mb: number;
+  disk_available_mb: number;
+  vcpus: number;
+  load: number;
+  instance_count: number;
+  connected_at: string;
+  updated_at: string;
+}

@@ -1,0 +1,17 @@
+// What the controller's services share: the datastore, the event log, the link to the scheduler.
+import type { Frame } from '../protocol/payloads.ts';
+import type { Logger } from '../shared/log.ts';
+import type { Datastore } from './datastore/datastore.ts';
+import type { EventLog } from './events.ts';
+
+export interface ControllerContext {
+  store: Datastore;
+  events: EventLog;
+  logger: Logger;
+  /** Sends a frame to the scheduler; false when the scheduler is not connected. */
+  send(frame: Frame): boolean;
+  /** Where image files live. */
+  imageDir: string;
+}
+
+export const now = (): string => new Date().toISOString();

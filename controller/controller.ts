@@ -1,0 +1,75 @@
+// The controller daemon: HTTPS API (ciao, Compute v2.1, Image v2) over the services, and the
+// protocol link to the scheduler as the `controller` role.
+import https from 'node:https';
+import http from 'node:http';
+import { once } from 'node:events';
+import { mkdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { ProtocolPeer } from '../protocol/client.ts';
+import type { Logger } from '../shared/log.ts';
+import type { TokenCheck } from './auth.ts';
+import { TokenCache } from './auth.ts';
+import type { Datastore } from './datastore/datastore.ts';
+import { Services } from './services.ts';
+import { Router } from './http/router.ts';
+import { ciaoRoutes } from './http/ciao-routes.ts';
+import { computeRoutes } from './http/compute-routes.ts';
+import { imageRoutes } from './http/image-routes.ts';
+
+export interface ControllerOptions {
+  store: Datastore;
+  tokenCheck: TokenCheck;
+  imageDir: string;
+  logger: Logger;
+  /** HTTPS key pair; plain HTTP when absent (unit tests only). */
+  tls?: { cert: Buffer; key: Buffer };
+  scheduler?: { host: string; port: number; tls: { ca: Buffer; cert: Buffer; key: Buffer } };
+}
+
+export class Controller {
+  readonly services: Services;
+  private readonly server: http.Server;
+  private readonly peer?: ProtocolPeer;
+  private url = '';
+
+  constructor(private readonly opts: ControllerOptions) {
+    const peer = opts.scheduler && new ProtocolPeer({
+      id: 'controller', roles: ['controller'], logger: opts.logger, ...opts.scheduler,
+    });
+    this.peer = peer;
+    this.services = new Services(opts.store, new TokenCache(opts.tokenCheck), (f) => peer?.send(f) ?? false, opts.imageDir, opts.logger);
+    peer?.on('frame', (f) => this.services.onFrame(f));
+    peer?.on('connected', () => {
+      opts.logger.info('connected to the scheduler');
+      this.services.instances.dispatchWaiting();
+    });
+    const router = new Router();
+    ciaoRoutes(router, this.services);
+    computeRoutes(router, this.services, () => this.url);
+    imageRoutes(router, this.services, () => this.url);
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => void router.handle(req, res, opts.logger);
+    this.server = opts.tls ? https.createServer({ ...opts.tls }, handler) : http.createServer(handler);
+    this.server.keepAliveTimeout = 30_000;
+  }
+
+  async listen(port: number, host = '127.0.0.1'): Promise<string> {
+    await mkdir(this.opts.imageDir, { recursive: true });
+    this.server.listen(port, host);
+    await once(this.server, 'listening');
+    const addr = this.server.address() as AddressInfo;
+    this.url = `${this.opts.tls ? 'https' : 'http'}://${host}:${addr.port}`;
+    this.peer?.start();
+    return this.url;
+  }
+
+  get schedulerConnected(): boolean {
+    return this.peer?.isConnected ?? false;
+  }
+
+  async close(): Promise<void> {
+    this.peer?.stop();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.opts.store.close();
+  }
+}

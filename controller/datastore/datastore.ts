@@ -1,0 +1,33 @@
+// The datastore interface: one collection of records per kind, found by id or by tenant.
+// Two implementations: in memory (tests) and SQLite (WAL) with the same in-memory view in front.
+import type { ClusterEvent, ExternalIp, Image, Instance, Pool, Quotas, Tenant, Workload } from '../api-types.ts';
+
+export interface Collection<T extends { id: string }> {
+  get(id: string): T | undefined;
+  all(): T[];
+  /** Records whose tenant_id (or owner) is the given tenant. */
+  byTenant(tenantId: string | null): T[];
+  put(record: T): void;
+  delete(id: string): boolean;
+  readonly size: number;
+}
+
+export interface Datastore {
+  tenants: Collection<Tenant>;
+  workloads: Collection<Workload>;
+  instances: Collection<Instance>;
+  events: Collection<ClusterEvent>;
+  pools: Collection<Pool>;
+  externalIps: Collection<ExternalIp>;
+  quotas: Collection<Quotas>;
+  images: Collection<Image>;
+  close(): void;
+}
+
+export const COLLECTIONS = ['tenants', 'workloads', 'instances', 'events', 'pools', 'externalIps', 'quotas', 'images'] as const;
+export type CollectionName = (typeof COLLECTIONS)[number];
+
+export const tenantOf = (record: object): string | null => {
+  const r = record as { tenant_id?: string | null; owner?: string };
+  return r.tenant_id ?? r.owner ?? null;
+};

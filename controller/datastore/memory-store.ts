@@ -1,0 +1,68 @@
+// The in-memory datastore: maps with an index by tenant. Also the read side of the SQLite store.
+import { COLLECTIONS, tenantOf, type Collection, type Datastore } from './datastore.ts';
+
+export type PutHook = (id: string, tenantId: string | null, record: object | undefined) => void;
+
+export class MemoryCollection<T extends { id: string }> implements Collection<T> {
+  private readonly records = new Map<string, T>();
+  private readonly index = new Map<string | null, Set<string>>();
+  private loading = false;
+
+  /** onWrite sees every put (record) and delete (undefined); the SQLite store writes through it. */
+  constructor(private readonly onWrite?: PutHook) {}
+
+  get size(): number {
+    return this.records.size;
+  }
+
+  get(id: string): T | undefined {
+    return this.records.get(id);
+  }
+
+  all(): T[] {
+    return [...this.records.values()];
+  }
+
+  byTenant(tenantId: string | null): T[] {
+    const ids = this.index.get(tenantId);
+    return ids ? [...ids].map((id) => this.records.get(id)!) : [];
+  }
+
+  put(record: T): void {
+    this.unindex(record.id);
+    this.records.set(record.id, record);
+    const tenant = tenantOf(record);
+    let ids = this.index.get(tenant);
+    if (!ids) this.index.set(tenant, (ids = new Set()));
+    ids.add(record.id);
+    if (!this.loading) this.onWrite?.(record.id, tenant, record);
+  }
+
+  /** Fills the collection without writing through (loading from disk). */
+  load(record: T): void {
+    this.loading = true;
+    try {
+      this.put(record);
+    } finally {
+      this.loading = false;
+    }
+  }
+
+  delete(id: string): boolean {
+    if (!this.records.has(id)) return false;
+    this.unindex(id);
+    this.records.delete(id);
+    this.onWrite?.(id, null, undefined);
+    return true;
+  }
+
+  private unindex(id: string) {
+    const old = this.records.get(id);
+    if (old) this.index.get(tenantOf(old))?.delete(id);
+  }
+}
+
+export function createMemoryStore(hooks?: (name: string) => PutHook): Datastore {
+  const store = Object.fromEntries(COLLECTIONS.map((name) => [name, new MemoryCollection(hooks?.(name))]));
+  return { ...store, close() {} } as unknown as Datastore;
+}

@@ -1,0 +1,259 @@
+// The ciao API (docs/api.md): tenants, workloads, instances, nodes, events, pools, external IPs, quotas.
+import { randomUUID } from 'node:crypto';
+import { ApiError, badRequest, notFound } from '../../shared/errors.ts';
+import { QUOTA_NAMES, type Tenant, type Workload } from '../api-types.ts';
+import type { Caller } from '../auth.ts';
+import type { Services } from '../services.ts';
+import { now } from '../context.ts';
+import { parseWorkload, validateWorkload } from '../workload-yaml.ts';
+import { quotaReport } from '../quotas.ts';
+import { reply, type Request, type Router } from './router.ts';
+
+const START_FAILURES = ['image_failure', 'launch_failure', 'network_failure', 'full_cloud', 'invalid_data'] as const;
+
+export function ciaoRoutes(router: Router, s: Services): void {
+  const caller = (req: Request) => s.auth.authenticate(req.header('x-auth-token'));
+  const admin = async (req: Request) => {
+    const c = await caller(req);
+    if (!c.admin) throw new ApiError('not_admin', `${req.raw.method} ${req.path} is for admins: use the admin credentials (CIAO_ADMIN_USERNAME)`);
+    return c;
+  };
+  /** The path's tenant, which the caller must be scoped to (or be admin). */
+  const tenant = async (req: Request): Promise<{ caller: Caller; tenant: Tenant }> => {
+    const c = await caller(req);
+    const id = req.params.tenant;
+    if (c.projectId === id) return { caller: c, tenant: s.tenants.ensure(id, c.projectName ?? id) };
+    if (!c.admin) throw new ApiError('wrong_tenant', `your token is scoped to project ${c.projectId ?? '(none)'}, not to tenant ${id}`);
+    return { caller: c, tenant: s.tenants.get(id) };
+  };
+  const str = (v: unknown, what: string): string => {
+    if (typeof v !== 'string' || !v) throw badRequest(`${what} must be a non-empty string`);
+    return v;
+  };
+
+  // --- cluster and nodes ---
+  router.on('GET', '/cluster/status', async (req) => {
+    await admin(req);
+    const all = s.store.instances.all().filter((i) => !i.cnci);
+    const count = (state: string) => all.filter((i) => i.state === state).length;
+    return reply(200, {
+      nodes: s.nodes.summary(),
+      instances: { total: all.length, pending: count('pending'), active: count('active'), exited: count('exited') },
+      tenants: s.store.tenants.size,
+    });
+  });
+  router.on('GET', '/nodes', async (req) => (await admin(req), reply(200, { nodes: s.nodes.all() })));
+  router.on('GET', '/nodes/:id', async (req) => {
+    await admin(req);
+    const node = s.nodes.get(req.params.id);
+    if (!node) throw notFound('node', req.params.id);
+    return reply(200, node);
+  });
+  router.on('GET', '/nodes/:id/instances', async (req) => {
+    await admin(req);
+    if (!s.nodes.get(req.params.id)) throw notFound('node', req.params.id);
+    return reply(200, { instances: s.store.instances.all().filter((i) => i.node_id === req.params.id) });
+  });
+  router.on('POST', '/nodes/:id/faults', async (req) => {
+    await admin(req);
+    if (!s.nodes.isOnline(req.params.id)) throw notFound('connected node', req.params.id);
+    const body = await req.json<{ start_failure?: string | null }>();
+    const f = body.start_failure ?? null;
+    if (f !== null && !START_FAILURES.includes(f as never)) throw badRequest(`start_failure must be null or one of ${START_FAILURES.join(', ')}`);
+    s.send({ type: 'COMMAND', op: 'NODE_FAULT', to: req.params.id, payload: { startFailure: f as (typeof START_FAILURES)[number] | null } });
+    return reply(202, { node_id: req.params.id, start_failure: f });
+  });
+
+  // --- tenants ---
+  router.on('GET', '/tenants', async (req) => {
+    const c = await caller(req);
+    if (c.admin) return reply(200, { tenants: s.store.tenants.all() });
+    return reply(200, { tenants: c.projectId ? [s.tenants.ensure(c.projectId, c.projectName ?? c.projectId)] : [] });
+  });
+  router.on('POST', '/tenants', async (req) => {
+    await admin(req);
+    const body = await req.json<{ id?: string; name?: string; config?: Record<string, unknown> }>();
+    const t = s.tenants.create({ id: body.id ?? randomUUID(), name: str(body.name, 'name'), config: tenantConfig(body.config) });
+    return reply(201, t);
+  });
+  router.on('GET', '/tenants/:tenant', async (req) => reply(200, (await tenant(req)).tenant));
+  router.on('PATCH', '/tenants/:tenant', async (req) => {
+    await admin(req);
+    const body = await req.json<{ name?: string; config?: Record<string, unknown> }>();
+    if (body.name !== undefined) str(body.name, 'name');
+    return reply(200, s.tenants.update(req.params.tenant, { name: body.name, config: tenantConfig(body.config) }));
+  });
+  router.on('DELETE', '/tenants/:tenant', async (req) => {
+    await admin(req);
+    const t = s.tenants.get(req.params.tenant);
+    s.tenants.delete(t.id);
+    const cnci = t.cnci && s.store.instances.get(t.cnci.instance_id);
+    if (cnci) s.instances.remove(cnci);
+    return reply(204);
+  });
+
+  // --- workloads ---
+  const visibleWorkloads = (t: Tenant, c: Caller) =>
+    s.store.workloads.all().filter((w) => w.tenant_id === t.id || w.visibility === 'public' || (c.admin && w.visibility === 'internal'));
+  const workload = (t: Tenant, c: Caller, id: string): Workload => {
+    const w = visibleWorkloads(t, c).find((x) => x.id === id);
+    if (!w) throw notFound('workload', id);
+    return w;
+  };
+  router.on('GET', '/tenants/:tenant/workloads', async (req) => {
+    const { caller: c, tenant: t } = await tenant(req);
+    return reply(200, { workloads: visibleWorkloads(t, c) });
+  });
+  router.on('POST', '/tenants/:tenant/workloads', async (req) => {
+    const { caller: c, tenant: t } = await tenant(req);
+    const type = req.header('content-type') ?? '';
+    const input = type.includes('json') ? validateWorkload(await req.json()) : parseWorkload(await req.text());
+    if (input.visibility !== 'tenant' && !c.admin) throw new ApiError('not_admin', `only an admin can create ${input.visibility} workloads`);
+    const w: Workload = {
+      id: randomUUID(), tenant_id: input.visibility === 'tenant' ? t.id : null, description: input.description,
+      vm_type: input.vm_type, image_name: (input.image_name ?? input.image_id)!, fw_type: input.fw_type, visibility: input.visibility,
+      defaults: input.defaults, requirements: input.requirements, config: input.config, created_at: now(),
+    };
+    s.store.workloads.put(w);
+    return reply(201, w);
+  });
+  router.on('GET', '/tenants/:tenant/workloads/:id', async (req) => {
+    const { caller: c, tenant: t } = await tenant(req);
+    return reply(200, workload(t, c, req.params.id));
+  });
+  router.on('DELETE', '/tenants/:tenant/workloads/:id', async (req) => {
+    const { caller: c, tenant: t } = await tenant(req);
+    const w = workload(t, c, req.params.id);
+    if (w.tenant_id !== t.id && !c.admin) throw new ApiError('forbidden', `workload ${w.id} is ${w.visibility}: only an admin can delete it`);
+    const user = s.store.instances.all().find((i) => i.workload_id === w.id);
+    if (user) throw new ApiError('in_use', `workload ${w.id} is used by instance ${user.id}: delete its instances first`);
+    s.store.workloads.delete(w.id);
+    return reply(204);
+  });
+
+  // --- instances ---
+  router.on('GET', '/tenants/:tenant/instances', async (req) => {
+    const { tenant: t } = await tenant(req);
+    const wl = req.query.get('workload');
+    const node = req.query.get('node');
+    const list = s.instances.list(t.id).filter((i) => (!wl || i.workload_id === wl) && (!node || i.node_id === node));
+    return reply(200, { instances: list });
+  });
+  router.on('POST', '/tenants/:tenant/instances', async (req) => {
+    const { caller: c, tenant: t } = await tenant(req);
+    const body = await req.json<{ workload_id?: unknown; count?: unknown; name?: unknown }>();
+    const workloadId = str(body.workload_id, 'workload_id');
+    const count = body.count ?? 1;
+    if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 100) throw badRequest('count must be a whole number from 1 to 100');
+    if (body.name !== undefined) str(body.name, 'name');
+    const w = visibleWorkloads(t, c).find((x) => x.id === workloadId && x.visibility !== 'internal');
+    if (!w) throw new ApiError('unknown_workload', `workload ${workloadId} does not exist or is not visible to tenant ${t.id} (ciao list workloads)`);
+    return reply(202, { instances: s.instances.create(t, w, { workloadId, count, name: body.name as string | undefined }) });
+  });
+  router.on('GET', '/tenants/:tenant/instances/:id', async (req) => {
+    const { tenant: t } = await tenant(req);
+    return reply(200, s.instances.get(t, req.params.id));
+  });
+  router.on('POST', '/tenants/:tenant/instances/:id/action', async (req) => {
+    const { tenant: t } = await tenant(req);
+    const { action } = await req.json<{ action?: unknown }>();
+    if (action === 'stop') return reply(202, s.instances.stop(t, req.params.id));
+    if (action === 'restart') return reply(202, s.instances.restart(t, req.params.id));
+    throw badRequest('action must be "stop" or "restart"');
+  });
+  router.on('DELETE', '/tenants/:tenant/instances/:id', async (req) => {
+    const { tenant: t } = await tenant(req);
+    s.instances.delete(t, req.params.id);
+    return reply(202);
+  });
+  router.on('DELETE', '/tenants/:tenant/instances', async (req) => {
+    const { tenant: t } = await tenant(req);
+    const all = s.instances.list(t.id);
+    for (const i of all) s.instances.remove(i);
+    return reply(202, { deleted: all.length });
+  });
+
+  // --- events ---
+  router.on('GET', '/tenants/:tenant/events', async (req) => reply(200, { events: s.events.list((await tenant(req)).tenant.id) }));
+  router.on('DELETE', '/tenants/:tenant/events', async (req) => (s.events.clear((await tenant(req)).tenant.id), reply(204)));
+  router.on('GET', '/events', async (req) => (await admin(req), reply(200, { events: s.events.list() })));
+  router.on('DELETE', '/events', async (req) => (await admin(req), s.events.clear(), reply(204)));
+
+  // --- pools and external IPs ---
+  router.on('GET', '/pools', async (req) => (await admin(req), reply(200, { pools: s.store.pools.all().map((p) => s.externalIps.poolView(p)) })));
+  router.on('POST', '/pools', async (req) => {
+    await admin(req);
+    const body = await req.json<{ name?: unknown; subnet?: unknown; ips?: unknown }>();
+    const pool = s.externalIps.createPool(str(body.name, 'name'), optionalStr(body.subnet, 'subnet'), ipList(body.ips));
+    return reply(201, s.externalIps.poolView(pool));
+  });
+  router.on('GET', '/pools/:name', async (req) => (await admin(req), reply(200, s.externalIps.poolView(s.externalIps.pool(req.params.name)))));
+  router.on('POST', '/pools/:name/addresses', async (req) => {
+    await admin(req);
+    const body = await req.json<{ subnet?: unknown; ips?: unknown }>();
+    const pool = s.externalIps.addToPool(s.externalIps.pool(req.params.name), optionalStr(body.subnet, 'subnet'), ipList(body.ips));
+    return reply(200, s.externalIps.poolView(pool));
+  });
+  router.on('DELETE', '/pools/:name', async (req) => (await admin(req), s.externalIps.deletePool(req.params.name), reply(204)));
+  router.on('GET', '/external-ips', async (req) => (await admin(req), reply(200, { external_ips: s.externalIps.list() })));
+  router.on('GET', '/tenants/:tenant/external-ips', async (req) => reply(200, { external_ips: s.externalIps.list((await tenant(req)).tenant.id) }));
+  router.on('POST', '/tenants/:tenant/external-ips', async (req) => {
+    const { tenant: t } = await tenant(req);
+    const body = await req.json<{ instance_id?: unknown; pool?: unknown }>();
+    return reply(202, s.externalIps.map(t, str(body.instance_id, 'instance_id'), optionalStr(body.pool, 'pool')));
+  });
+  router.on('DELETE', '/tenants/:tenant/external-ips/:ip', async (req) => {
+    const { tenant: t } = await tenant(req);
+    return reply(202, s.externalIps.unmap(t, req.params.ip));
+  });
+  router.on('POST', '/tenants/:tenant/cnci/faults', async (req) => {
+    await admin(req);
+    const t = s.tenants.get(req.params.tenant);
+    const { nat_failure } = await req.json<{ nat_failure?: unknown }>();
+    if (typeof nat_failure !== 'boolean') throw badRequest('nat_failure must be true or false');
+    s.externalIps.setNatFault(t, nat_failure);
+    return reply(202, { tenant_id: t.id, nat_failure });
+  });
+
+  // --- quotas ---
+  router.on('GET', '/tenants/:tenant/quotas', async (req) => {
+    const { tenant: t } = await tenant(req);
+    return reply(200, quotaReport(s.store.quotas.get(t.id), s.instances.usage(t.id)));
+  });
+  router.on('PUT', '/tenants/:tenant/quotas', async (req) => {
+    await admin(req);
+    const t = s.tenants.get(req.params.tenant);
+    const body = await req.json();
+    const limits = { ...s.store.quotas.get(t.id)?.limits };
+    for (const [name, value] of Object.entries(body)) {
+      if (!QUOTA_NAMES.includes(name as never)) throw badRequest(`unknown quota ${name}: quotas are ${QUOTA_NAMES.join(', ')}`);
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < -1) throw badRequest(`quota ${name} must be a whole number, -1 for unlimited`);
+      limits[name as (typeof QUOTA_NAMES)[number]] = value;
+    }
+    s.store.quotas.put({ id: t.id, limits });
+    return reply(200, quotaReport(s.store.quotas.get(t.id), s.instances.usage(t.id)));
+  });
+}
+
+function optionalStr(v: unknown, what: string): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string' || !v) throw badRequest(`${what} must be a non-empty string`);
+  return v;
+}
+
+function ipList(v: unknown): string[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw badRequest('ips must be a list of IPv4 addresses');
+  return v as string[];
+}
+
+function tenantConfig(v: unknown): Partial<Tenant['config']> | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'object' || Array.isArray(v)) throw badRequest('config must be an object');
+  const { subnet_bits, privileged_containers, ...rest } = v as Record<string, unknown>;
+  const unknown = Object.keys(rest);
+  if (unknown.length) throw badRequest(`unknown tenant config ${unknown.join(', ')}: known are subnet_bits, privileged_containers`);
+  if (subnet_bits !== undefined && (typeof subnet_bits !== 'number' || !Number.isInteger(subnet_bits))) throw badRequest('subnet_bits must be a whole number');
+  if (privileged_containers !== undefined && typeof privileged_containers !== 'boolean') throw badRequest('privileged_containers must be true or false');
+  return { ...(subnet_bits !== undefined ? { subnet_bits: subnet_bits as number } : {}), ...(privileged_containers !== undefined ? { privileged_containers: privileged_containers as boolean } : {}) };
+}

@@ -1,0 +1,105 @@
+// The image service's store: image records in the datastore, their files under the state dir.
+import { createHash, randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Transform, type Readable } from 'node:stream';
+import { ApiError, badRequest, notFound } from '../shared/errors.ts';
+import type { Image } from './api-types.ts';
+import { now, type ControllerContext } from './context.ts';
+import type { Caller } from './auth.ts';
+import { checkQuota } from './quotas.ts';
+import type { Instances } from './instances.ts';
+
+export interface ImageInput {
+  id?: string;
+  name?: string;
+  visibility?: string;
+  disk_format?: string;
+  container_format?: string;
+}
+
+const VISIBILITIES = ['public', 'private', 'internal', 'shared', 'community'];
+
+export class Images {
+  constructor(private readonly ctx: ControllerContext, private readonly instances: Instances) {}
+
+  visibleTo(caller: Caller): Image[] {
+    return this.ctx.store.images.all().filter((i) => this.canSee(caller, i));
+  }
+
+  get(caller: Caller, id: string): Image {
+    const image = this.ctx.store.images.get(id);
+    if (!image || !this.canSee(caller, image)) throw notFound('image', id);
+    return image;
+  }
+
+  private canSee(caller: Caller, i: Image): boolean {
+    return caller.admin || i.visibility === 'public' || (i.visibility === 'private' && i.owner === caller.projectId);
+  }
+
+  create(caller: Caller, input: ImageInput): Image {
+    const owner = caller.projectId;
+    if (!owner) throw new ApiError('forbidden', 'images belong to a project: use a project-scoped token');
+    const visibility = (input.visibility ?? 'private') as string;
+    if (!VISIBILITIES.includes(visibility)) throw badRequest(`visibility must be public, private or internal, not ${visibility}`);
+    if ((visibility === 'public' || visibility === 'internal') && !caller.admin) throw new ApiError('not_admin', `only an admin can create ${visibility} images`);
+    if (input.id && this.ctx.store.images.get(input.id)) throw new ApiError('conflict', `image ${input.id} already exists`);
+    checkQuota(this.ctx.store.quotas.get(owner), this.instances.usage(owner), { images: 1 });
+    const image: Image = {
+      id: input.id ?? randomUUID(), name: input.name ?? '', status: 'queued',
+      visibility: visibility === 'shared' || visibility === 'community' ? 'private' : (visibility as Image['visibility']),
+      owner, size: null, checksum: null, disk_format: input.disk_format ?? null, container_format: input.container_format ?? null,
+      created_at: now(), updated_at: now(),
+    };
+    this.ctx.store.images.put(image);
+    return image;
+  }
+
+  update(caller: Caller, id: string, change: Partial<Pick<Image, 'name' | 'visibility' | 'disk_format' | 'container_format'>>): Image {
+    const image = this.owned(caller, id);
+    if ((change.visibility === 'public' || change.visibility === 'internal') && !caller.admin) throw new ApiError('not_admin', `only an admin can make an image ${change.visibility}`);
+    Object.assign(image, change, { updated_at: now() });
+    this.ctx.store.images.put(image);
+    return image;
+  }
+
+  async upload(caller: Caller, id: string, data: Readable): Promise<Image> {
+    const image = this.owned(caller, id);
+    if (image.status !== 'queued') throw new ApiError('conflict', `image ${id} already has data (status ${image.status})`);
+    const partial = join(this.ctx.imageDir, `${id}.partial`);
+    const hash = createHash('md5');
+    let size = 0;
+    const count = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        size += chunk.length;
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    await pipeline(data, count, createWriteStream(partial));
+    await rename(partial, this.path(id));
+    Object.assign(image, { status: 'active', size, checksum: hash.digest('hex'), updated_at: now() });
+    this.ctx.store.images.put(image);
+    return image;
+  }
+
+  path(id: string): string {
+    return join(this.ctx.imageDir, id);
+  }
+
+  async delete(caller: Caller, id: string): Promise<void> {
+    const image = this.owned(caller, id);
+    const user = this.ctx.store.instances.all().find((i) => i.image === id && i.vm_type === 'qemu');
+    if (user) throw new ApiError('in_use', `image ${id} is used by instance ${user.id}`);
+    this.ctx.store.images.delete(id);
+    await rm(this.path(id), { force: true });
+  }
+
+  private owned(caller: Caller, id: string): Image {
+    const image = this.get(caller, id);
+    if (!caller.admin && image.owner !== caller.projectId) throw new ApiError('forbidden', `image ${id} belongs to another project`);
+    return image;
+  }
+}

@@ -1,0 +1,261 @@
+// Instance lifecycle as the controller decides it: creation (quota, addresses, the tenant's CNCI
+// first), dispatch to the scheduler, and what nodes report back (docs/protocol.md).
+import { randomUUID } from 'node:crypto';
+import type { InstanceStateEvent, NodeStats, StartFailure, StartPayload } from '../protocol/payloads.ts';
+import { ApiError, notFound } from '../shared/errors.ts';
+import { allocateHostIp, gatewayOf, macFor } from './addresses.ts';
+import type { Instance, Tenant, Workload } from './api-types.ts';
+import { now, type ControllerContext } from './context.ts';
+import { checkQuota, type Usage } from './quotas.ts';
+
+export interface CreateRequest {
+  workloadId: string;
+  count: number;
+  name?: string;
+  /** An image (id or name) replacing the workload's (OpenStack `server create --image`). */
+  image?: string;
+}
+
+export class Instances {
+  /** Called when an instance is gone for good (external IPs are released). */
+  onGone: (inst: Instance) => void = () => {};
+
+  constructor(private readonly ctx: ControllerContext) {}
+
+  get(tenant: Tenant, id: string): Instance {
+    const inst = this.ctx.store.instances.get(id);
+    if (!inst || inst.tenant_id !== tenant.id || inst.cnci) throw notFound('instance', id);
+    return inst;
+  }
+
+  list(tenantId: string): Instance[] {
+    return this.ctx.store.instances.byTenant(tenantId).filter((i) => !i.cnci);
+  }
+
+  usage(tenantId: string): Usage {
+    const mine = this.list(tenantId);
+    const sum = (f: (i: Instance) => number) => mine.reduce((s, i) => s + f(i), 0);
+    return {
+      instances: mine.length, vcpus: sum((i) => i.vcpus), mem_mb: sum((i) => i.mem_mb), disk_mb: sum((i) => i.disk_mb),
+      external_ips: this.ctx.store.externalIps.byTenant(tenantId).length,
+      images: this.ctx.store.images.byTenant(tenantId).length,
+    };
+  }
+
+  create(tenant: Tenant, workload: Workload, req: CreateRequest): Instance[] {
+    const { store } = this.ctx;
+    const { vcpus, mem_mb, disk_mb } = workload.defaults;
+    checkQuota(store.quotas.get(tenant.id), this.usage(tenant.id), {
+      instances: req.count, vcpus: vcpus * req.count, mem_mb: mem_mb * req.count, disk_mb: disk_mb * req.count,
+    });
+    if (workload.requirements.privileged && !tenant.config.privileged_containers) {
+      throw new ApiError('forbidden', `workload ${workload.id} needs privileged containers, which tenant ${tenant.id} may not run (an admin can allow it: ciao update tenant --privileged-containers true)`);
+    }
+    const image = this.resolveImage(tenant, workload, req.image);
+    if (!tenant.cnci) this.startCnci(tenant);
+    const created: Instance[] = [];
+    for (let n = 0; n < req.count; n++) {
+      const id = randomUUID();
+      const name = req.name ? (req.count > 1 ? `${req.name}-${n}` : req.name) : id;
+      created.push(this.record(tenant, workload, id, name, image, false));
+    }
+    if (tenant.cnci?.state === 'ready') for (const inst of created) this.dispatch(inst);
+    return created;
+  }
+
+  /** Qemu images must be in the image service; docker image names are the launcher's to check. */
+  private resolveImage(tenant: Tenant, workload: Workload, override?: string): string {
+    const wanted = override ?? workload.image_name;
+    if (workload.vm_type !== 'qemu' && !override) return wanted;
+    const image = this.ctx.store.images.all().find((i) =>
+      (i.id === wanted || i.name === wanted) && (i.visibility !== 'private' || i.owner === tenant.id));
+    if (!image) throw new ApiError('unknown_image', `image ${wanted} does not exist: upload it first (ciao create image, or openstack image create)`);
+    return image.id;
+  }
+
+  private record(tenant: Tenant, workload: Workload, id: string, name: string, image: string, cnci: boolean): Instance {
+    const used = new Set(this.ctx.store.instances.byTenant(tenant.id).map((i) => i.ip));
+    const ip = cnci ? gatewayOf(tenant.subnet) : allocateHostIp(tenant.subnet, used);
+    const inst: Instance = {
+      id, tenant_id: tenant.id, workload_id: workload.id, name, state: 'pending', node_id: null,
+      ip, mac: macFor(ip), subnet: tenant.subnet, ssh_ip: null, ssh_port: null,
+      vcpus: workload.defaults.vcpus, mem_mb: workload.defaults.mem_mb, disk_mb: workload.defaults.disk_mb,
+      image, vm_type: workload.vm_type, external_ip: null, cnci, dispatched: false, reason: null,
+      created_at: now(), updated_at: now(),
+    };
+    this.ctx.store.instances.put(inst);
+    return inst;
+  }
+
+  /** The tenant's first instance brings up its CNCI; instances wait for it before they start. */
+  private startCnci(tenant: Tenant) {
+    const workload = this.ctx.store.workloads.all().find((w) => w.visibility === 'internal' && w.requirements.network_node);
+    if (!workload) throw new ApiError('no_cnci', 'no CNCI workload is registered: an admin must create an internal workload with requirements.network_node (setup does this)');
+    const inst = this.record(tenant, workload, randomUUID(), `cnci-${tenant.id}`, workload.image_name, true);
+    tenant.cnci = { instance_id: inst.id, state: 'pending' };
+    this.ctx.store.tenants.put(tenant);
+    this.dispatch(inst);
+  }
+
+  private startPayload(inst: Instance): StartPayload {
+    const { store } = this.ctx;
+    const workload = store.workloads.get(inst.workload_id);
+    const tenant = store.tenants.get(inst.tenant_id)!;
+    const cnciIp = tenant.cnci && !inst.cnci ? store.instances.get(tenant.cnci.instance_id)?.ssh_ip ?? undefined : undefined;
+    return {
+      instanceId: inst.id, tenantId: inst.tenant_id, workloadId: inst.workload_id,
+      vmType: inst.vm_type, image: inst.image, fwType: workload?.fw_type,
+      resources: { vcpus: inst.vcpus, memMB: inst.mem_mb, diskMB: inst.disk_mb },
+      requirements: {
+        nodeId: workload?.requirements.node_id, hostname: workload?.requirements.hostname,
+        networkNode: workload?.requirements.network_node, privileged: workload?.requirements.privileged,
+      },
+      network: { ip: inst.ip, mac: inst.mac, subnet: inst.subnet, gateway: gatewayOf(inst.subnet), cnciIp },
+      userData: workload?.config || undefined,
+      hostname: inst.id,
+      cnci: inst.cnci || undefined,
+    };
+  }
+
+  /** Sends START; an instance that could not be sent stays undispatched until the scheduler is back. */
+  private dispatch(inst: Instance) {
+    if (!this.ctx.send({ type: 'COMMAND', op: 'START', payload: this.startPayload(inst) })) return;
+    this.save(inst, { dispatched: true });
+  }
+
+  /** After a (re)connection to the scheduler, or once a tenant's CNCI is ready. */
+  dispatchWaiting(tenantId?: string) {
+    const all = tenantId ? this.ctx.store.instances.byTenant(tenantId) : this.ctx.store.instances.all();
+    for (const inst of all) {
+      if (inst.dispatched || inst.state !== 'pending') continue;
+      const tenant = this.ctx.store.tenants.get(inst.tenant_id);
+      if (inst.cnci || tenant?.cnci?.state === 'ready') this.dispatch(inst);
+    }
+  }
+
+  cnciReady(instanceId: string, tenantId: string) {
+    const tenant = this.ctx.store.tenants.get(tenantId);
+    if (!tenant || tenant.cnci?.instance_id !== instanceId) return;
+    if (tenant.cnci.state !== 'ready') {
+      tenant.cnci = { instance_id: instanceId, state: 'ready' };
+      this.ctx.store.tenants.put(tenant);
+    }
+    this.dispatchWaiting(tenantId);
+  }
+
+  private save(inst: Instance, change: Partial<Instance>) {
+    Object.assign(inst, change, { updated_at: now() });
+    this.ctx.store.instances.put(inst);
+  }
+
+  stop(tenant: Tenant, id: string): Instance {
+    const inst = this.get(tenant, id);
+    if (inst.state !== 'active') throw new ApiError('invalid_state', `instance ${id} is ${inst.state}: only an active instance can be stopped`);
+    this.command('STOP', inst);
+    this.save(inst, { state: 'stopping' });
+    return inst;
+  }
+
+  restart(tenant: Tenant, id: string): Instance {
+    const inst = this.get(tenant, id);
+    if (inst.state !== 'exited') throw new ApiError('invalid_state', `instance ${id} is ${inst.state}: only a stopped (exited) instance can be restarted`);
+    this.command('RESTART', inst);
+    this.save(inst, { state: 'pending' });
+    return inst;
+  }
+
+  delete(tenant: Tenant, id: string): void {
+    this.remove(this.get(tenant, id));
+  }
+
+  /** Deletes through the node when one holds it, else at once. */
+  remove(inst: Instance): void {
+    if (inst.state === 'deleting') return;
+    if (!inst.node_id || !inst.dispatched) return this.gone(inst, `Deleted ${inst.id}`);
+    this.command('DELETE', inst);
+    this.save(inst, { state: 'deleting' });
+  }
+
+  private command(op: 'STOP' | 'RESTART' | 'DELETE', inst: Instance) {
+    if (!this.ctx.send({ type: 'COMMAND', op, to: inst.node_id ?? '', payload: { instanceId: inst.id } })) {
+      throw new ApiError('unavailable', 'the controller is not connected to the scheduler right now: try again in a few seconds');
+    }
+  }
+
+  private gone(inst: Instance, message: string, type: 'info' | 'error' = 'info') {
+    this.ctx.store.instances.delete(inst.id);
+    if (inst.cnci) {
+      const tenant = this.ctx.store.tenants.get(inst.tenant_id);
+      if (tenant?.cnci?.instance_id === inst.id) {
+        tenant.cnci = null;
+        this.ctx.store.tenants.put(tenant);
+      }
+    }
+    this.onGone(inst);
+    this.ctx.events.add(inst.tenant_id, type, message);
+  }
+
+  // --- what nodes report ---------------------------------------------------------------------
+
+  stateChanged(e: InstanceStateEvent): void {
+    const inst = this.ctx.store.instances.get(e.instanceId);
+    if (!inst || inst.state === 'deleting') return;
+    const was = inst.state;
+    this.save(inst, { state: e.state, node_id: e.nodeId, ssh_ip: e.sshIp ?? null, ssh_port: e.sshPort ?? null, reason: null });
+    if (e.state === was) return;
+    if (e.state === 'active') this.ctx.events.add(inst.tenant_id, 'info', `Started ${inst.id} on ${e.nodeId}`);
+    if (e.state === 'exited') this.ctx.events.add(inst.tenant_id, 'info', `Stopped ${inst.id}`);
+  }
+
+  deleted(instanceId: string): void {
+    const inst = this.ctx.store.instances.get(instanceId);
+    if (inst) this.gone(inst, `Deleted ${inst.id}`);
+  }
+
+  /** A start that failed can never run: the instance goes, with the reason as an event. */
+  startFailed(f: StartFailure): void {
+    const inst = this.ctx.store.instances.get(f.instanceId);
+    if (!inst) return;
+    this.gone(inst, `Failed to start ${inst.id}: ${f.reason} (${f.message})`, 'error');
+    if (inst.cnci) this.failWaiting(inst.tenant_id, `the tenant's CNCI could not start: ${f.reason}`);
+  }
+
+  private failWaiting(tenantId: string, why: string) {
+    for (const inst of this.ctx.store.instances.byTenant(tenantId)) {
+      if (!inst.dispatched && !inst.cnci) this.gone(inst, `Failed to start ${inst.id}: network_failure (${why})`, 'error');
+    }
+  }
+
+  lifecycleFailed(op: string, instanceId: string, message: string): void {
+    const inst = this.ctx.store.instances.get(instanceId);
+    if (!inst) return;
+    const verb = op.startsWith('STOP') ? 'stop' : op.startsWith('RESTART') ? 'restart' : 'delete';
+    this.ctx.events.add(inst.tenant_id, 'error', `Failed to ${verb} ${inst.id}: ${message}`);
+  }
+
+  /** A command named a node that is gone: a delete completes here, anything else is reported. */
+  unreachable(op: string, instanceId: string | undefined, nodeId: string): void {
+    const inst = instanceId ? this.ctx.store.instances.get(instanceId) : undefined;
+    if (!inst) return;
+    if (op === 'DELETE') return this.gone(inst, `Deleted ${inst.id} (its node ${nodeId} is not connected)`);
+    this.save(inst, { state: 'missing' });
+    this.ctx.events.add(inst.tenant_id, 'error', `Failed to ${op.toLowerCase()} ${inst.id}: node ${nodeId} is not connected`);
+  }
+
+  nodeLost(nodeId: string): void {
+    for (const inst of this.ctx.store.instances.all()) {
+      if (inst.node_id === nodeId && inst.state !== 'deleting') this.save(inst, { state: 'missing' });
+    }
+  }
+
+  /** STATS are the node's truth: adopt the states it reports for the instances it holds. */
+  reconcile(stats: NodeStats): void {
+    for (const s of stats.instances) {
+      const inst = this.ctx.store.instances.get(s.instanceId);
+      if (!inst || inst.state === 'deleting' || inst.state === 'stopping') continue;
+      if (inst.state !== s.state || inst.node_id !== stats.nodeId) {
+        this.stateChanged({ instanceId: s.instanceId, nodeId: stats.nodeId, state: s.state, sshIp: s.sshIp, sshPort: s.sshPort });
+      }
+    }
+  }
+}

@@ -1,0 +1,68 @@
+// The controller assembled: datastore, services, and the handling of what the scheduler sends.
+import type { Frame } from '../protocol/payloads.ts';
+import type { ControllerContext } from './context.ts';
+import { EventLog } from './events.ts';
+import { ExternalIps } from './external-ips.ts';
+import { Images } from './images.ts';
+import { Instances } from './instances.ts';
+import { NodeRegistry } from './nodes.ts';
+import { Tenants } from './tenants.ts';
+import type { TokenCache } from './auth.ts';
+import type { Datastore } from './datastore/datastore.ts';
+import type { Logger } from '../shared/log.ts';
+
+export class Services {
+  readonly events: EventLog;
+  readonly nodes = new NodeRegistry();
+  readonly tenants: Tenants;
+  readonly instances: Instances;
+  readonly externalIps: ExternalIps;
+  readonly images: Images;
+  readonly ctx: ControllerContext;
+
+  constructor(
+    readonly store: Datastore,
+    readonly auth: TokenCache,
+    readonly send: (frame: Frame) => boolean,
+    imageDir: string,
+    logger: Logger,
+  ) {
+    this.events = new EventLog(store.events);
+    this.ctx = { store, events: this.events, logger, send, imageDir };
+    this.tenants = new Tenants(this.ctx);
+    this.instances = new Instances(this.ctx);
+    this.externalIps = new ExternalIps(this.ctx, this.instances);
+    this.images = new Images(this.ctx, this.instances);
+  }
+
+  /** A frame from the scheduler (docs/protocol.md, "Ops"; op names are unique across frame types). */
+  onFrame(frame: Frame): void {
+    switch (frame.op) {
+      case 'STATS':
+        this.nodes.update(frame.payload);
+        return this.instances.reconcile(frame.payload);
+      case 'CNCI_READY': return this.instances.cnciReady(frame.payload.instanceId, frame.payload.tenantId);
+      case 'NODE_CONNECTED':
+        this.nodes.connected(frame.payload);
+        this.events.add(null, 'info', `Node ${frame.payload.nodeId} connected`);
+        return;
+      case 'NODE_DISCONNECTED':
+        this.nodes.disconnected(frame.payload.nodeId);
+        this.instances.nodeLost(frame.payload.nodeId);
+        this.events.add(null, 'error', `Node ${frame.payload.nodeId} disconnected`);
+        return;
+      case 'INSTANCE_STATE': return this.instances.stateChanged(frame.payload);
+      case 'INSTANCE_DELETED': return this.instances.deleted(frame.payload.instanceId);
+      case 'PUBLIC_IP_ASSIGNED': return this.externalIps.assigned(frame.payload);
+      case 'PUBLIC_IP_RELEASED': return this.externalIps.released(frame.payload);
+      case 'PUBLIC_IP_FAILURE': return this.externalIps.failed(frame.payload);
+      case 'START_FAILURE': return this.instances.startFailed(frame.payload);
+      case 'STOP_FAILURE':
+      case 'RESTART_FAILURE':
+      case 'DELETE_FAILURE': return this.instances.lifecycleFailed(frame.op, frame.payload.instanceId, frame.payload.message);
+      case 'UNREACHABLE': return this.instances.unreachable(frame.payload.op, frame.payload.instanceId, frame.payload.to);
+      default:
+        this.ctx.logger.warn('unexpected frame from scheduler', { type: frame.type, op: frame.op });
+    }
+  }
+}

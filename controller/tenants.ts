@@ -1,0 +1,54 @@
+// Tenants: one per identity project, created on first sight of a token scoped to it, each with
+// its own subnet from the tenant space.
+import { ApiError, badRequest, notFound } from '../shared/errors.ts';
+import { allocateSubnet } from './addresses.ts';
+import type { Tenant, TenantConfig } from './api-types.ts';
+import { now, type ControllerContext } from './context.ts';
+
+const DEFAULT_CONFIG: TenantConfig = { subnet_bits: 24, privileged_containers: false };
+const UUIDISH = /^[A-Za-z0-9-]{1,64}$/;
+
+export class Tenants {
+  constructor(private readonly ctx: ControllerContext) {}
+
+  get(id: string): Tenant {
+    const tenant = this.ctx.store.tenants.get(id);
+    if (!tenant) throw notFound('tenant', id);
+    return tenant;
+  }
+
+  /** The tenant of a project, created the first time the project is seen. */
+  ensure(id: string, name: string): Tenant {
+    return this.ctx.store.tenants.get(id) ?? this.create({ id, name });
+  }
+
+  create(input: { id: string; name: string; config?: Partial<TenantConfig> }): Tenant {
+    if (!UUIDISH.test(input.id)) throw badRequest(`tenant id ${JSON.stringify(input.id)} must be 1-64 letters, digits or '-'`);
+    if (this.ctx.store.tenants.get(input.id)) throw new ApiError('conflict', `tenant ${input.id} already exists`);
+    const config = { ...DEFAULT_CONFIG, ...input.config };
+    const subnet = allocateSubnet(this.ctx.store.tenants.all().map((t) => t.subnet), config.subnet_bits);
+    const tenant: Tenant = { id: input.id, name: input.name, subnet, config, cnci: null, created_at: now() };
+    this.ctx.store.tenants.put(tenant);
+    return tenant;
+  }
+
+  update(id: string, change: { name?: string; config?: Partial<TenantConfig> }): Tenant {
+    const tenant = this.get(id);
+    const config = { ...tenant.config, ...change.config };
+    let subnet = tenant.subnet;
+    if (config.subnet_bits !== tenant.config.subnet_bits) {
+      if (this.ctx.store.instances.byTenant(id).length) throw new ApiError('in_use', `tenant ${id} has instances: its subnet size can change only when it has none`);
+      subnet = allocateSubnet(this.ctx.store.tenants.all().filter((t) => t.id !== id).map((t) => t.subnet), config.subnet_bits);
+    }
+    const next = { ...tenant, name: change.name ?? tenant.name, config, subnet };
+    this.ctx.store.tenants.put(next);
+    return next;
+  }
+
+  delete(id: string): void {
+    this.get(id);
+    const left = this.ctx.store.instances.byTenant(id).filter((i) => !i.cnci).length;
+    if (left) throw new ApiError('in_use', `tenant ${id} still has ${left} instance(s): delete them first`);
+    this.ctx.store.tenants.delete(id);
+  }
+}

@@ -1,0 +1,52 @@
+// Workload definitions (YAML or JSON, docs/api.md): parsed and validated at the API boundary.
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { z } from 'zod';
+import { ApiError } from '../shared/errors.ts';
+
+const WorkloadInput = z.object({
+  description: z.string().min(1, 'description is required'),
+  vm_type: z.enum(['qemu', 'docker']),
+  image_name: z.string().min(1).optional(),
+  image_id: z.string().min(1).optional(),
+  fw_type: z.enum(['legacy', 'efi']).default('legacy'),
+  visibility: z.enum(['public', 'tenant', 'internal']).default('tenant'),
+  defaults: z.object({
+    vcpus: z.number().int().min(1).max(64).default(1),
+    mem_mb: z.number().int().min(16).max(1024 * 1024).default(128),
+    disk_mb: z.number().int().min(0).max(10 * 1024 * 1024).default(0),
+  }).default({ vcpus: 1, mem_mb: 128, disk_mb: 0 }),
+  requirements: z.object({
+    node_id: z.string().optional(),
+    hostname: z.string().optional(),
+    network_node: z.boolean().optional(),
+    privileged: z.boolean().optional(),
+  }).default({}),
+  disks: z.array(z.unknown()).optional(),
+  config: z.string().default(''),
+}).strict().refine((w) => w.image_name || w.image_id, { message: 'image_name (or image_id) is required' });
+
+export type WorkloadInput = z.infer<typeof WorkloadInput>;
+
+/** Parses a workload from a YAML or JSON text (YAML is a superset of JSON). */
+export function parseWorkload(text: string): WorkloadInput {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    const where = err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}` : '';
+    throw new ApiError('invalid_yaml', `the workload is not valid YAML${where}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  return validateWorkload(raw);
+}
+
+export function validateWorkload(raw: unknown): WorkloadInput {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ApiError('invalid_yaml', 'the workload must be a mapping with description, vm_type, image_name, defaults …');
+  }
+  const result = WorkloadInput.safeParse(raw);
+  if (!result.success) {
+    const issues = result.error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message));
+    throw new ApiError('invalid_request', `invalid workload: ${issues.join('; ')}`);
+  }
+  return result.data;
+}

@@ -1,0 +1,33 @@
+// What a launcher asks of a workload runtime. The simulation backend lives beside this file;
+// the docker and qemu backends implement the same interface.
+import type { StartFailureReason, StartPayload } from '../protocol/payloads.ts';
+
+/** A start that failed, with the reason the user will see in the event. */
+export class LaunchError extends Error {
+  constructor(readonly reason: StartFailureReason, message: string) {
+    super(message);
+    this.name = 'LaunchError';
+  }
+}
+
+export interface Running {
+  sshIp?: string;
+  sshPort?: number;
+}
+
+export interface AdoptedInstance extends Running {
+  spec: StartPayload;
+  running: boolean;
+}
+
+export interface Backend {
+  readonly kind: 'simulation' | 'docker' | 'qemu';
+  /** Starts (or, with spec.restart, starts again) an instance; resolves once it runs. Throws LaunchError. */
+  start(spec: StartPayload): Promise<Running>;
+  /** Stops it, keeping its disk for a restart. */
+  stop(instanceId: string): Promise<void>;
+  /** Stops it if needed and removes everything it had. Idempotent. */
+  delete(instanceId: string): Promise<void>;
+  /** What this backend still runs or keeps, so a restarted launcher re-adopts instead of losing it. */
+  list(): Promise<AdoptedInstance[]>;
+}

@@ -1,0 +1,236 @@
+// One node of the cluster: joins the scheduler as a compute and/or network agent, runs the
+// instances it is given through its backends, keeps their resources accounted and reports
+// READY/FULL + STATS on change and every few seconds.
+import { ProtocolPeer } from '../protocol/client.ts';
+import type { Frame, InstanceState, NodeStats, Resources, Role, StartFailureReason, StartPayload } from '../protocol/payloads.ts';
+import type { Logger } from '../shared/log.ts';
+import { LaunchError, type Backend } from './backend.ts';
+
+export interface NodeCapacity {
+  vcpus: number;
+  memMB: number;
+  diskMB: number;
+}
+
+export interface LauncherOptions {
+  nodeId: string;
+  hostname: string;
+  roles: Role[];
+  scheduler: { host: string; port: number; tls: { ca: Buffer; cert: Buffer; key: Buffer } };
+  capacity: NodeCapacity;
+  /** Backend per vm_type; the simulation backend serves both. */
+  backends: { qemu: Backend; docker: Backend };
+  statsIntervalMs: number;
+  logger: Logger;
+  /** Current load average (real nodes read /proc/loadavg). */
+  load?: () => number;
+}
+
+interface Instance {
+  spec: StartPayload;
+  state: InstanceState;
+  sshIp?: string;
+  sshPort?: number;
+}
+
+export class Launcher {
+  private readonly peer: ProtocolPeer;
+  private readonly instances = new Map<string, Instance>();
+  private startFailure: StartFailureReason | null = null;
+  private statsTimer?: NodeJS.Timeout;
+  private statsQueued = false;
+
+  constructor(private readonly opts: LauncherOptions) {
+    this.peer = new ProtocolPeer({
+      id: opts.nodeId, roles: opts.roles, hostname: opts.hostname, logger: opts.logger,
+      host: opts.scheduler.host, port: opts.scheduler.port, tls: opts.scheduler.tls,
+    });
+    this.peer.on('connected', () => this.sendStats());
+    this.peer.on('frame', (frame) => void this.handle(frame));
+  }
+
+  get id(): string {
+    return this.opts.nodeId;
+  }
+
+  get connected(): boolean {
+    return this.peer.isConnected;
+  }
+
+  /** Re-adopts what the backends still hold, then joins the cluster. */
+  async start(): Promise<void> {
+    for (const backend of new Set(Object.values(this.opts.backends))) {
+      for (const adopted of await backend.list()) {
+        this.instances.set(adopted.spec.instanceId, {
+          spec: adopted.spec, state: adopted.running ? 'active' : 'exited', sshIp: adopted.sshIp, sshPort: adopted.sshPort,
+        });
+      }
+    }
+    if (this.instances.size) this.opts.logger.info('re-adopted instances', { count: this.instances.size });
+    this.peer.start();
+    // Jitter the first periodic report so a thousand nodes in one process do not report in lockstep.
+    const first = Math.floor(Math.random() * this.opts.statsIntervalMs);
+    this.statsTimer = setTimeout(() => {
+      this.sendStats();
+      this.statsTimer = setInterval(() => this.sendStats(), this.opts.statsIntervalMs);
+    }, first);
+  }
+
+  stop(): void {
+    clearTimeout(this.statsTimer);
+    clearInterval(this.statsTimer);
+    this.peer.stop();
+  }
+
+  stats(): NodeStats {
+    const { capacity } = this.opts;
+    const used: Resources = { vcpus: 0, memMB: 0, diskMB: 0 };
+    for (const inst of this.instances.values()) {
+      used.diskMB += inst.spec.resources.diskMB;
+      if (inst.state === 'exited') continue;
+      used.vcpus += inst.spec.resources.vcpus;
+      used.memMB += inst.spec.resources.memMB;
+    }
+    const memAvailableMB = capacity.memMB - used.memMB;
+    const vcpusAvailable = capacity.vcpus - used.vcpus;
+    const diskAvailableMB = capacity.diskMB - used.diskMB;
+    return {
+      nodeId: this.opts.nodeId,
+      hostname: this.opts.hostname,
+      status: memAvailableMB > 0 && vcpusAvailable > 0 && diskAvailableMB > 0 ? 'READY' : 'FULL',
+      memTotalMB: capacity.memMB, memAvailableMB,
+      diskTotalMB: capacity.diskMB, diskAvailableMB,
+      vcpus: capacity.vcpus, vcpusAvailable,
+      load: this.opts.load?.() ?? 0,
+      instances: [...this.instances.values()].map((i) => ({
+        instanceId: i.spec.instanceId, state: i.state, sshIp: i.sshIp, sshPort: i.sshPort,
+        memUsageMB: i.state === 'active' ? i.spec.resources.memMB : 0, diskUsageMB: i.spec.resources.diskMB,
+      })),
+    };
+  }
+
+  /** Coalesces the reports of a burst of changes into one STATS. */
+  private statsChanged() {
+    if (this.statsQueued) return;
+    this.statsQueued = true;
+    setImmediate(() => {
+      this.statsQueued = false;
+      this.sendStats();
+    });
+  }
+
+  private sendStats() {
+    this.peer.send({ type: 'STATUS', op: 'STATS', payload: this.stats() });
+  }
+
+  private async handle(frame: Frame) {
+    if (frame.type !== 'COMMAND') return;
+    switch (frame.op) {
+      case 'START': return this.startInstance(frame.payload);
+      case 'STOP': return this.stopInstance(frame.payload.instanceId);
+      case 'RESTART': return this.restartInstance(frame.payload.instanceId);
+      case 'DELETE': return this.deleteInstance(frame.payload.instanceId);
+      case 'NODE_FAULT':
+        this.startFailure = frame.payload.startFailure;
+        this.opts.logger.info('start fault set', { startFailure: this.startFailure });
+        return;
+      default:
+        this.opts.logger.warn('command not for a launcher', { op: frame.op });
+    }
+  }
+
+  private backend(spec: StartPayload): Backend {
+    return this.opts.backends[spec.vmType];
+  }
+
+  private setState(inst: Instance, state: InstanceState) {
+    inst.state = state;
+    this.peer.send({
+      type: 'EVENT', op: 'INSTANCE_STATE',
+      payload: { instanceId: inst.spec.instanceId, nodeId: this.opts.nodeId, state, sshIp: inst.sshIp, sshPort: inst.sshPort },
+    });
+    this.statsChanged();
+  }
+
+  private startFailed(instanceId: string, reason: StartFailureReason, message: string) {
+    this.opts.logger.warn('start failed', { instanceId, reason, message });
+    this.peer.send({ type: 'ERROR', op: 'START_FAILURE', payload: { instanceId, reason, message } });
+  }
+
+  private async startInstance(spec: StartPayload) {
+    if (this.instances.has(spec.instanceId)) return this.startFailed(spec.instanceId, 'already_running', `instance ${spec.instanceId} already exists on ${this.opts.nodeId}`);
+    const free = this.stats();
+    const r = spec.resources;
+    if (free.memAvailableMB < r.memMB || free.vcpusAvailable < r.vcpus || free.diskAvailableMB < r.diskMB) {
+      return this.startFailed(spec.instanceId, 'full_cloud', `node ${this.opts.nodeId} has ${free.memAvailableMB} MB, ${free.vcpusAvailable} vcpus, ${free.diskAvailableMB} MB disk free`);
+    }
+    if (this.startFailure) return this.startFailed(spec.instanceId, this.startFailure, `fault injected on node ${this.opts.nodeId}`);
+    const inst: Instance = { spec, state: 'pending' };
+    this.instances.set(spec.instanceId, inst);
+    this.setState(inst, 'pending');
+    try {
+      Object.assign(inst, await this.backend(spec).start(spec));
+    } catch (err) {
+      this.instances.delete(spec.instanceId);
+      await this.backend(spec).delete(spec.instanceId).catch(() => undefined);
+      this.statsChanged();
+      const reason = err instanceof LaunchError ? err.reason : 'launch_failure';
+      return this.startFailed(spec.instanceId, reason, (err as Error).message);
+    }
+    // A DELETE may have arrived while it booted: then finish the delete now that the start is done.
+    if (this.instances.get(spec.instanceId) === inst) this.setState(inst, 'active');
+    else await this.backend(spec).delete(spec.instanceId).catch(() => undefined);
+  }
+
+  private lifecycleFailed(op: 'STOP_FAILURE' | 'RESTART_FAILURE' | 'DELETE_FAILURE', instanceId: string, reason: 'no_instance' | 'already_stopped' | 'already_running' | 'backend_failure', message: string) {
+    this.peer.send({ type: 'ERROR', op, payload: { instanceId, reason, message } });
+  }
+
+  private async stopInstance(id: string) {
+    const inst = this.instances.get(id);
+    if (!inst) return this.lifecycleFailed('STOP_FAILURE', id, 'no_instance', `instance ${id} is not on node ${this.opts.nodeId}`);
+    if (inst.state !== 'active') return this.lifecycleFailed('STOP_FAILURE', id, 'already_stopped', `instance ${id} is ${inst.state}`);
+    this.setState(inst, 'stopping');
+    try {
+      await this.backend(inst.spec).stop(id);
+      inst.sshIp = undefined;
+      this.setState(inst, 'exited');
+    } catch (err) {
+      this.setState(inst, 'hung');
+      this.lifecycleFailed('STOP_FAILURE', id, 'backend_failure', (err as Error).message);
+    }
+  }
+
+  private async restartInstance(id: string) {
+    const inst = this.instances.get(id);
+    if (!inst) return this.lifecycleFailed('RESTART_FAILURE', id, 'no_instance', `instance ${id} is not on node ${this.opts.nodeId}`);
+    if (inst.state !== 'exited') return this.lifecycleFailed('RESTART_FAILURE', id, 'already_running', `instance ${id} is ${inst.state}`);
+    this.setState(inst, 'pending');
+    try {
+      Object.assign(inst, await this.backend(inst.spec).start({ ...inst.spec, restart: true }));
+      this.setState(inst, 'active');
+    } catch (err) {
+      this.setState(inst, 'exited');
+      this.lifecycleFailed('RESTART_FAILURE', id, 'backend_failure', (err as Error).message);
+    }
+  }
+
+  private async deleteInstance(id: string) {
+    const inst = this.instances.get(id);
+    if (!inst) {
+      // Already gone (e.g. a failed start): say so, so the controller can finish the delete.
+      this.peer.send({ type: 'EVENT', op: 'INSTANCE_DELETED', payload: { instanceId: id, nodeId: this.opts.nodeId } });
+      return;
+    }
+    this.instances.delete(id);
+    try {
+      await this.backend(inst.spec).delete(id);
+    } catch (err) {
+      this.instances.set(id, inst);
+      this.setState(inst, 'hung');
+      return this.lifecycleFailed('DELETE_FAILURE', id, 'backend_failure', (err as Error).message);
+    }
+    this.peer.send({ type: 'EVENT', op: 'INSTANCE_DELETED', payload: { instanceId: id, nodeId: this.opts.nodeId } });
+    this.statsChanged();
+  }
+}

@@ -1,0 +1,52 @@
+// The simulation backend: no workload at all, for scale tests. Instances "boot" after a delay and
+// account resources like real ones; a CNCI instance brings up a CNCI agent with simulated NAT.
+import { setTimeout as delay } from 'node:timers/promises';
+import type { StartPayload } from '../protocol/payloads.ts';
+import { LaunchError, type AdoptedInstance, type Backend, type Running } from './backend.ts';
+
+export interface SimulationOptions {
+  bootDelayMs: number;
+  /** Brings up the agent of a simulated CNCI; returns how to stop it. */
+  startCnci?: (spec: StartPayload) => { stop(): void };
+}
+
+interface SimInstance {
+  spec: StartPayload;
+  running: boolean;
+  cnci?: { stop(): void };
+}
+
+export class SimulationBackend implements Backend {
+  readonly kind = 'simulation';
+  private readonly instances = new Map<string, SimInstance>();
+
+  constructor(private readonly opts: SimulationOptions) {}
+
+  async start(spec: StartPayload): Promise<Running> {
+    if (this.opts.bootDelayMs > 0) await delay(this.opts.bootDelayMs);
+    const inst = this.instances.get(spec.instanceId) ?? { spec, running: false };
+    if (inst.running) throw new LaunchError('already_running', `instance ${spec.instanceId} is already running`);
+    inst.running = true;
+    this.instances.set(spec.instanceId, inst);
+    if (spec.cnci && this.opts.startCnci) inst.cnci = this.opts.startCnci(spec);
+    // A simulated guest "listens" for SSH on its private address.
+    return spec.vmType === 'qemu' ? { sshIp: spec.network.ip, sshPort: 22 } : {};
+  }
+
+  async stop(instanceId: string): Promise<void> {
+    const inst = this.instances.get(instanceId);
+    if (!inst) return;
+    inst.running = false;
+    inst.cnci?.stop();
+    inst.cnci = undefined;
+  }
+
+  async delete(instanceId: string): Promise<void> {
+    await this.stop(instanceId);
+    this.instances.delete(instanceId);
+  }
+
+  async list(): Promise<AdoptedInstance[]> {
+    return [...this.instances.values()].map(({ spec, running }) => ({ spec, running }));
+  }
+}

@@ -1,0 +1,93 @@
+// A peer's side of the cluster protocol: a mutual-TLS connection to the scheduler that says HELLO,
+// hands every validated frame to the owner, and reconnects (with backoff) when it drops.
+import { EventEmitter } from 'node:events';
+import tls from 'node:tls';
+import { Connection } from './frame.ts';
+import type { Frame, Role } from './payloads.ts';
+import type { Logger } from '../shared/log.ts';
+
+export interface PeerOptions {
+  id: string;
+  roles: Role[];
+  hostname?: string;
+  host: string;
+  port: number;
+  tls: { ca: Buffer; cert: Buffer; key: Buffer };
+  logger: Logger;
+  /** First reconnect delay; doubles up to 5 s. */
+  retryMs?: number;
+}
+
+export interface PeerEvents {
+  /** The scheduler accepted our HELLO (again, after a reconnect). */
+  connected: [];
+  disconnected: [];
+  frame: [Frame];
+}
+
+export class ProtocolPeer extends EventEmitter<PeerEvents> {
+  private conn?: Connection;
+  private stopped = false;
+  private ready = false;
+  private retry: number;
+  private timer?: NodeJS.Timeout;
+
+  constructor(private readonly opts: PeerOptions) {
+    super();
+    this.retry = opts.retryMs ?? 100;
+  }
+
+  get isConnected(): boolean {
+    return this.ready;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.connect();
+  }
+
+  /** Sends a frame; returns false when not connected (the caller decides whether that matters). */
+  send(frame: Frame): boolean {
+    if (!this.ready || !this.conn) return false;
+    this.conn.send(frame);
+    return true;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.conn?.socket.destroy();
+  }
+
+  private connect() {
+    const { host, port, logger } = this.opts;
+    const socket = tls.connect({ host, port, ...this.opts.tls, servername: 'localhost' });
+    socket.setNoDelay(true);
+    const conn = new Connection(socket);
+    this.conn = conn;
+    socket.once('secureConnect', () => {
+      conn.send({ type: 'HELLO', op: 'HELLO', payload: { id: this.opts.id, roles: this.opts.roles, hostname: this.opts.hostname } });
+    });
+    conn.on('frame', (frame) => {
+      if (frame.type === 'HELLO') {
+        this.ready = true;
+        this.retry = this.opts.retryMs ?? 100;
+        this.emit('connected');
+        return;
+      }
+      if (frame.type === 'ERROR' && frame.op === 'BAD_ROLE') logger.error('scheduler refused us', { reason: frame.payload.message });
+      this.emit('frame', frame);
+    });
+    conn.on('invalid', (err) => logger.warn('invalid frame from scheduler', { error: err.message }));
+    socket.on('error', (err) => logger.debug('scheduler connection error', { error: err.message }));
+    conn.on('close', () => {
+      const wasReady = this.ready;
+      this.ready = false;
+      if (this.conn === conn) this.conn = undefined;
+      if (wasReady) this.emit('disconnected');
+      if (this.stopped) return;
+      this.timer = setTimeout(() => this.connect(), this.retry);
+      this.retry = Math.min(this.retry * 2, 5000);
+    });
+  }
+}

@@ -1,0 +1,189 @@
+// Payload types of the cluster protocol (docs/protocol.md), declared once with their validators.
+// Every daemon imports them from here; a frame is validated on receipt, then trusted.
+import { z } from 'zod';
+
+export const Role = z.enum(['scheduler', 'controller', 'compute', 'network', 'cnci']);
+export type Role = z.infer<typeof Role>;
+
+export const InstanceState = z.enum(['pending', 'active', 'stopping', 'exited', 'hung', 'missing', 'deleting']);
+export type InstanceState = z.infer<typeof InstanceState>;
+
+export const StartFailureReason = z.enum([
+  'no_cn', 'no_net_cn', 'full_cloud', 'image_failure', 'launch_failure', 'network_failure', 'already_running', 'invalid_data',
+]);
+export type StartFailureReason = z.infer<typeof StartFailureReason>;
+
+export const Hello = z.object({ id: z.string().min(1), roles: z.array(Role).min(1), hostname: z.string().optional() });
+export type Hello = z.infer<typeof Hello>;
+
+export const Resources = z.object({
+  vcpus: z.number().int().min(0),
+  memMB: z.number().int().min(0),
+  diskMB: z.number().int().min(0),
+});
+export type Resources = z.infer<typeof Resources>;
+
+export const Requirements = z.object({
+  nodeId: z.string().optional(),
+  hostname: z.string().optional(),
+  networkNode: z.boolean().optional(),
+  privileged: z.boolean().optional(),
+});
+export type Requirements = z.infer<typeof Requirements>;
+
+/** The tenant network an instance joins: addresses are allocated by the controller. */
+export const InstanceNetwork = z.object({
+  ip: z.string(),
+  mac: z.string(),
+  subnet: z.string(),
+  gateway: z.string(),
+  /** Address of the tenant's CNCI on the cluster network (tunnel endpoint); absent for the CNCI itself. */
+  cnciIp: z.string().optional(),
+});
+export type InstanceNetwork = z.infer<typeof InstanceNetwork>;
+
+export const StartPayload = z.object({
+  instanceId: z.string(),
+  tenantId: z.string(),
+  workloadId: z.string(),
+  vmType: z.enum(['qemu', 'docker']),
+  image: z.string(),
+  fwType: z.enum(['legacy', 'efi']).optional(),
+  resources: Resources,
+  requirements: Requirements,
+  network: InstanceNetwork,
+  /** cloud-init user data and metadata for the config drive. */
+  userData: z.string().optional(),
+  hostname: z.string().optional(),
+  /** Start this instance as the tenant's CNCI. */
+  cnci: z.boolean().optional(),
+  /** Launched again after a stop: keep the instance's disk. */
+  restart: z.boolean().optional(),
+});
+export type StartPayload = z.infer<typeof StartPayload>;
+
+export const InstanceRef = z.object({ instanceId: z.string() });
+export type InstanceRef = z.infer<typeof InstanceRef>;
+
+export const NodeFault = z.object({ startFailure: StartFailureReason.nullable() });
+export type NodeFault = z.infer<typeof NodeFault>;
+
+export const CnciFault = z.object({ natFailure: z.boolean() });
+export type CnciFault = z.infer<typeof CnciFault>;
+
+export const PublicIpPayload = z.object({
+  tenantId: z.string(),
+  instanceId: z.string(),
+  publicIp: z.string(),
+  privateIp: z.string(),
+});
+export type PublicIpPayload = z.infer<typeof PublicIpPayload>;
+
+export const InstanceStats = z.object({
+  instanceId: z.string(),
+  state: InstanceState,
+  sshIp: z.string().optional(),
+  sshPort: z.number().int().optional(),
+  memUsageMB: z.number().min(0).optional(),
+  diskUsageMB: z.number().min(0).optional(),
+  cpuUsage: z.number().min(0).optional(),
+});
+export type InstanceStats = z.infer<typeof InstanceStats>;
+
+export const NodeStats = z.object({
+  nodeId: z.string(),
+  hostname: z.string(),
+  status: z.enum(['READY', 'FULL']),
+  memTotalMB: z.number().int().min(0),
+  memAvailableMB: z.number().int(),
+  diskTotalMB: z.number().int().min(0),
+  diskAvailableMB: z.number().int(),
+  vcpus: z.number().int().min(0),
+  vcpusAvailable: z.number().int(),
+  load: z.number().min(0),
+  instances: z.array(InstanceStats),
+});
+export type NodeStats = z.infer<typeof NodeStats>;
+
+export const InstanceStateEvent = z.object({
+  instanceId: z.string(),
+  nodeId: z.string(),
+  state: InstanceState,
+  sshIp: z.string().optional(),
+  sshPort: z.number().int().optional(),
+});
+export type InstanceStateEvent = z.infer<typeof InstanceStateEvent>;
+
+export const InstanceDeleted = z.object({ instanceId: z.string(), nodeId: z.string() });
+export type InstanceDeleted = z.infer<typeof InstanceDeleted>;
+
+export const NodeConnection = z.object({ nodeId: z.string(), hostname: z.string().optional(), roles: z.array(Role) });
+export type NodeConnection = z.infer<typeof NodeConnection>;
+
+export const CnciReady = z.object({ instanceId: z.string(), tenantId: z.string() });
+export type CnciReady = z.infer<typeof CnciReady>;
+
+export const StartFailure = z.object({ instanceId: z.string(), reason: StartFailureReason, message: z.string() });
+export type StartFailure = z.infer<typeof StartFailure>;
+
+export const LifecycleFailureReason = z.enum(['no_instance', 'already_stopped', 'already_running', 'backend_failure']);
+export const LifecycleFailure = z.object({ instanceId: z.string(), reason: LifecycleFailureReason, message: z.string() });
+export type LifecycleFailure = z.infer<typeof LifecycleFailure>;
+
+export const PublicIpFailure = PublicIpPayload.extend({
+  op: z.enum(['assign', 'release']),
+  reason: z.enum(['nat_failure', 'unknown_ip']),
+  message: z.string(),
+});
+export type PublicIpFailure = z.infer<typeof PublicIpFailure>;
+
+export const Unreachable = z.object({ op: z.string(), to: z.string(), instanceId: z.string().optional() });
+export type Unreachable = z.infer<typeof Unreachable>;
+
+export const Refusal = z.object({ message: z.string() });
+
+/** Every frame type/op and the schema of its payload. */
+export const OPS = {
+  HELLO: { HELLO: Hello },
+  COMMAND: {
+    START: StartPayload,
+    STOP: InstanceRef,
+    RESTART: InstanceRef,
+    DELETE: InstanceRef,
+    NODE_FAULT: NodeFault,
+    ASSIGN_PUBLIC_IP: PublicIpPayload,
+    RELEASE_PUBLIC_IP: PublicIpPayload,
+    CNCI_FAULT: CnciFault,
+  },
+  STATUS: { STATS: NodeStats, CNCI_READY: CnciReady },
+  EVENT: {
+    INSTANCE_STATE: InstanceStateEvent,
+    INSTANCE_DELETED: InstanceDeleted,
+    PUBLIC_IP_ASSIGNED: PublicIpPayload,
+    PUBLIC_IP_RELEASED: PublicIpPayload,
+    NODE_CONNECTED: NodeConnection,
+    NODE_DISCONNECTED: NodeConnection,
+  },
+  ERROR: {
+    START_FAILURE: StartFailure,
+    STOP_FAILURE: LifecycleFailure,
+    RESTART_FAILURE: LifecycleFailure,
+    DELETE_FAILURE: LifecycleFailure,
+    PUBLIC_IP_FAILURE: PublicIpFailure,
+    UNREACHABLE: Unreachable,
+    BAD_ROLE: Refusal,
+    INVALID_FRAME: Refusal,
+  },
+} as const;
+
+type Ops = typeof OPS;
+export type FrameType = keyof Ops;
+export type OpOf<T extends FrameType> = keyof Ops[T] & string;
+export type PayloadOf<T extends FrameType, O extends OpOf<T>> = Ops[T][O] extends z.ZodType<infer P> ? P : never;
+
+/** A frame as it travels. `from` is stamped by the scheduler on what it forwards. */
+export type Frame = {
+  [T in FrameType]: { [O in OpOf<T>]: { type: T; op: O; from?: string; to?: string; payload: PayloadOf<T, O> } }[OpOf<T>];
+}[FrameType];
+
+export type FrameOf<T extends FrameType, O extends OpOf<T>> = Extract<Frame, { type: T; op: O }>;

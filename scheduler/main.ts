@@ -1,0 +1,28 @@
+// Entry point of the scheduler daemon.
+import { parseArgs } from 'node:util';
+import { readTls } from '../shared/tls-files.ts';
+import { createLogger } from '../shared/log.ts';
+import { Scheduler } from './server.ts';
+
+const { values } = parseArgs({
+  options: {
+    port: { type: 'string', default: '8888' },
+    host: { type: 'string', default: '127.0.0.1' },
+    ca: { type: 'string' },
+    cert: { type: 'string' },
+    key: { type: 'string' },
+    log: { type: 'string' },
+    cluster: { type: 'string' },
+  },
+});
+if (!values.ca || !values.cert || !values.key) {
+  console.error('usage: scheduler --ca FILE --cert FILE --key FILE [--port N] [--log FILE]');
+  process.exit(2);
+}
+const logger = createLogger({ component: 'scheduler', file: values.log });
+const scheduler = new Scheduler({ tls: readTls({ ca: values.ca, cert: values.cert, key: values.key }), logger });
+const port = await scheduler.listen(Number(values.port), values.host);
+logger.info('listening', { port, host: values.host });
+for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(sig, () => void scheduler.close().then(() => process.exit(0)));
+}

@@ -1,0 +1,106 @@
+// Where a START goes: the nodes' last reported capacity, less what was placed on them since, searched
+// round robin from just after the last pick (docs/protocol.md, "Placement").
+import type { NodeStats, Requirements, Resources, Role, StartFailureReason } from '../protocol/payloads.ts';
+
+export interface NodeView {
+  id: string;
+  hostname: string;
+  roles: ReadonlySet<Role>;
+  status: 'READY' | 'FULL';
+  memAvailableMB: number;
+  diskAvailableMB: number;
+  vcpusAvailable: number;
+}
+
+export type PlacementResult =
+  | { ok: true; nodeId: string }
+  | { ok: false; reason: StartFailureReason; message: string };
+
+export interface PlacementRequest {
+  resources: Resources;
+  requirements: Requirements;
+}
+
+export class Placement {
+  private readonly nodes = new Map<string, NodeView>();
+  /** Node ids in join order; the round robin walks this list. */
+  private order: string[] = [];
+  private last = -1;
+
+  get size(): number {
+    return this.nodes.size;
+  }
+
+  /** A node joined; until its first STATS it is not a candidate. */
+  add(id: string, hostname: string, roles: Iterable<Role>): void {
+    if (!this.nodes.has(id)) this.order.push(id);
+    this.nodes.set(id, { id, hostname, roles: new Set(roles), status: 'FULL', memAvailableMB: 0, diskAvailableMB: 0, vcpusAvailable: 0 });
+  }
+
+  remove(id: string): void {
+    if (!this.nodes.delete(id)) return;
+    const i = this.order.indexOf(id);
+    this.order.splice(i, 1);
+    if (i <= this.last) this.last--;
+  }
+
+  /** A node's STATS replace what the scheduler believed, reservations included. */
+  update(stats: NodeStats): void {
+    const node = this.nodes.get(stats.nodeId);
+    if (!node) return;
+    Object.assign(node, {
+      hostname: stats.hostname,
+      status: stats.status,
+      memAvailableMB: stats.memAvailableMB,
+      diskAvailableMB: stats.diskAvailableMB,
+      vcpusAvailable: stats.vcpusAvailable,
+    });
+  }
+
+  get(id: string): NodeView | undefined {
+    return this.nodes.get(id);
+  }
+
+  place(req: PlacementRequest): PlacementResult {
+    const role: Role = req.requirements.networkNode ? 'network' : 'compute';
+    const { nodeId, hostname } = req.requirements;
+    const n = this.order.length;
+    let withRole = 0;
+    let matching = 0;
+    let largestFree = 0;
+    for (let k = 1; k <= n; k++) {
+      const i = (this.last + k) % n;
+      const node = this.nodes.get(this.order[i])!;
+      if (!node.roles.has(role)) continue;
+      withRole++;
+      if ((nodeId && node.id !== nodeId) || (hostname && node.hostname !== hostname)) continue;
+      matching++;
+      if (node.status === 'READY' && fits(node, req.resources)) {
+        this.last = i;
+        node.memAvailableMB -= req.resources.memMB;
+        node.diskAvailableMB -= req.resources.diskMB;
+        node.vcpusAvailable -= req.resources.vcpus;
+        return { ok: true, nodeId: node.id };
+      }
+      largestFree = Math.max(largestFree, node.memAvailableMB);
+    }
+    if (withRole === 0) {
+      return role === 'network'
+        ? { ok: false, reason: 'no_net_cn', message: 'no network node is connected' }
+        : { ok: false, reason: 'no_cn', message: 'no compute node is connected' };
+    }
+    if (matching === 0) {
+      const wanted = [nodeId && `node_id=${nodeId}`, hostname && `hostname=${hostname}`].filter(Boolean).join(', ');
+      return { ok: false, reason: role === 'network' ? 'no_net_cn' : 'no_cn', message: `no ${role} node matches ${wanted}` };
+    }
+    return {
+      ok: false,
+      reason: 'full_cloud',
+      message: `no ${role} node has ${req.resources.memMB} MB, ${req.resources.vcpus} vcpus and ${req.resources.diskMB} MB disk free: largest free memory is ${Math.max(0, largestFree)} MB`,
+    };
+  }
+}
+
+function fits(node: NodeView, r: Resources): boolean {
+  return node.memAvailableMB >= r.memMB && node.vcpusAvailable >= r.vcpus && node.diskAvailableMB >= r.diskMB;
+}

@@ -1,0 +1,192 @@
+// The hub of the cluster protocol: accepts the controller, launchers (compute/network agents) and
+// CNCI agents over mutual TLS, places STARTs, forwards commands to nodes and reports to the controller.
+import tls from 'node:tls';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { Connection } from '../protocol/frame.ts';
+import type { Frame, FrameOf, Hello, Role } from '../protocol/payloads.ts';
+import { rolesOf } from '../shared/pki.ts';
+import type { Logger } from '../shared/log.ts';
+import { Placement } from './placement.ts';
+
+export interface SchedulerOptions {
+  tls: { ca: Buffer; cert: Buffer; key: Buffer };
+  logger: Logger;
+  /** Frames kept for the controller while it is away (STATS are never queued: the next ones supersede them). */
+  controllerQueueLimit?: number;
+}
+
+interface Peer {
+  hello: Hello;
+  conn: Connection;
+}
+
+const AGENT_ROLES: ReadonlySet<Role> = new Set(['compute', 'network']);
+
+export class Scheduler {
+  private readonly server: tls.Server;
+  private controller?: Peer;
+  private readonly agents = new Map<string, Peer>();
+  private readonly cncis = new Map<string, Peer>();
+  private readonly lastStats = new Map<string, FrameOf<'STATUS', 'STATS'>>();
+  private readonly pendingForController: Frame[] = [];
+  readonly placement = new Placement();
+
+  constructor(private readonly opts: SchedulerOptions) {
+    this.server = tls.createServer({ ...opts.tls, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3' });
+    this.server.on('secureConnection', (socket) => this.accept(socket));
+    this.server.on('tlsClientError', (err) => opts.logger.warn('TLS handshake refused', { error: err.message }));
+  }
+
+  async listen(port: number, host = '127.0.0.1'): Promise<number> {
+    this.server.listen(port, host);
+    await once(this.server, 'listening');
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const peer of [this.controller, ...this.agents.values(), ...this.cncis.values()]) peer?.conn.socket.destroy();
+    await closed;
+  }
+
+  get nodeCount(): number {
+    return this.agents.size;
+  }
+
+  private accept(socket: tls.TLSSocket) {
+    socket.setNoDelay(true);
+    const conn = new Connection(socket);
+    const certRoles = rolesOf(socket.getPeerCertificate().subject?.OU);
+    let peer: Peer | undefined;
+    conn.on('invalid', (err) => {
+      this.opts.logger.warn('invalid frame', { peer: peer?.hello.id, error: err.message });
+      conn.send({ type: 'ERROR', op: 'INVALID_FRAME', payload: { message: err.message } });
+    });
+    conn.on('frame', (frame) => {
+      if (!peer) {
+        peer = this.greet(conn, frame, certRoles);
+        return;
+      }
+      this.route(peer, frame);
+    });
+    conn.on('close', () => peer && this.forget(peer));
+  }
+
+  /** Checks a newcomer's HELLO against its certificate and registers it. */
+  private greet(conn: Connection, frame: Frame, certRoles: string[]): Peer | undefined {
+    const refuse = (message: string) => {
+      this.opts.logger.warn('peer refused', { message });
+      conn.send({ type: 'ERROR', op: 'BAD_ROLE', payload: { message } });
+      conn.close();
+      return undefined;
+    };
+    if (frame.type !== 'HELLO') return refuse('the first frame must be HELLO');
+    const hello = frame.payload;
+    const bad = hello.roles.filter((r) => !certRoles.includes(r) || r === 'scheduler');
+    if (bad.length) return refuse(`certificate of ${hello.id} does not grant role ${bad.join(', ')} (it grants: ${certRoles.join(', ') || 'none'})`);
+    const roles = new Set(hello.roles);
+    const isController = roles.has('controller');
+    const isAgent = hello.roles.some((r) => AGENT_ROLES.has(r));
+    const isCnci = roles.has('cnci');
+    if (Number(isController) + Number(isAgent) + Number(isCnci) !== 1) return refuse('a peer is either the controller, an agent or a CNCI');
+
+    const peer: Peer = { hello, conn };
+    conn.send({ type: 'HELLO', op: 'HELLO', payload: { id: 'scheduler', roles: ['scheduler'] } });
+    if (isController) {
+      this.replace(this.controller, peer);
+      this.controller = peer;
+      this.greetController();
+    } else if (isAgent) {
+      this.replace(this.agents.get(hello.id), peer);
+      this.agents.set(hello.id, peer);
+      this.placement.add(hello.id, hello.hostname ?? hello.id, hello.roles);
+      this.toController({ type: 'EVENT', op: 'NODE_CONNECTED', payload: this.nodeConnection(hello) });
+    } else {
+      this.replace(this.cncis.get(hello.id), peer);
+      this.cncis.set(hello.id, peer);
+    }
+    this.opts.logger.info('peer connected', { id: hello.id, roles: hello.roles });
+    return peer;
+  }
+
+  /** A peer that reconnects under the same id replaces its old connection. */
+  private replace(old: Peer | undefined, _by: Peer) {
+    if (old) {
+      old.conn.removeAllListeners('close');
+      old.conn.socket.destroy();
+    }
+  }
+
+  /** A (re)connected controller learns the cluster as it is, then gets what was kept for it. */
+  private greetController() {
+    for (const peer of this.agents.values()) {
+      this.toController({ type: 'EVENT', op: 'NODE_CONNECTED', payload: this.nodeConnection(peer.hello) });
+      const stats = this.lastStats.get(peer.hello.id);
+      if (stats) this.toController(stats);
+    }
+    for (const frame of this.pendingForController.splice(0)) this.controller!.conn.send(frame);
+  }
+
+  private forget(peer: Peer) {
+    const id = peer.hello.id;
+    this.opts.logger.info('peer disconnected', { id });
+    if (this.controller === peer) this.controller = undefined;
+    else if (this.agents.get(id) === peer) {
+      this.agents.delete(id);
+      this.lastStats.delete(id);
+      this.placement.remove(id);
+      this.toController({ type: 'EVENT', op: 'NODE_DISCONNECTED', payload: this.nodeConnection(peer.hello) });
+    } else if (this.cncis.get(id) === peer) this.cncis.delete(id);
+  }
+
+  private nodeConnection(hello: Hello) {
+    return { nodeId: hello.id, hostname: hello.hostname, roles: hello.roles };
+  }
+
+  private route(peer: Peer, frame: Frame) {
+    if (peer === this.controller) return this.fromController(frame);
+    const stamped = { ...frame, from: peer.hello.id } as Frame;
+    if (frame.type === 'STATUS' && frame.op === 'STATS') {
+      if (frame.payload.nodeId !== peer.hello.id) return;
+      this.placement.update(frame.payload);
+      this.lastStats.set(peer.hello.id, stamped as FrameOf<'STATUS', 'STATS'>);
+    }
+    if (frame.type === 'COMMAND' || frame.type === 'HELLO') {
+      peer.conn.send({ type: 'ERROR', op: 'INVALID_FRAME', payload: { message: `${frame.type} ${frame.op} may only come from the controller` } });
+      return;
+    }
+    this.toController(stamped);
+  }
+
+  private fromController(frame: Frame) {
+    if (frame.type !== 'COMMAND') return;
+    if (frame.op === 'START' && !frame.to) {
+      const result = this.placement.place(frame.payload);
+      if (!result.ok) {
+        this.toController({ type: 'ERROR', op: 'START_FAILURE', payload: { instanceId: frame.payload.instanceId, reason: result.reason, message: result.message } });
+        return;
+      }
+      this.agents.get(result.nodeId)!.conn.send({ ...frame, from: 'controller', to: result.nodeId });
+      return;
+    }
+    const target = frame.to ? (this.agents.get(frame.to) ?? this.cncis.get(frame.to)) : undefined;
+    if (!target) {
+      const instanceId = 'instanceId' in frame.payload ? frame.payload.instanceId : undefined;
+      this.toController({ type: 'ERROR', op: 'UNREACHABLE', payload: { op: frame.op, to: frame.to ?? '', instanceId } });
+      return;
+    }
+    target.conn.send({ ...frame, from: 'controller' });
+  }
+
+  private toController(frame: Frame) {
+    if (this.controller?.conn.isOpen) {
+      this.controller.conn.send(frame);
+      return;
+    }
+    if (frame.type === 'STATUS' && frame.op === 'STATS') return;
+    const limit = this.opts.controllerQueueLimit ?? 100_000;
+    if (this.pendingForController.length >= limit) this.pendingForController.shift();
+    this.pendingForController.push(frame);
+  }
+}

@@ -1,0 +1,41 @@
+// Typed errors that carry a machine code and a sentence a user can act on.
+// HTTP status codes are mapped from codes in one place: statusOf().
+
+export type ErrorCode =
+  | 'invalid_json' | 'invalid_yaml' | 'invalid_request'
+  | 'missing_token' | 'invalid_token'
+  | 'forbidden' | 'not_admin' | 'wrong_tenant'
+  | 'not_found' | 'method_not_allowed'
+  | 'conflict' | 'in_use' | 'invalid_state' | 'pool_exhausted' | 'no_cnci'
+  | 'too_large'
+  | 'over_quota' | 'unknown_image' | 'unknown_workload'
+  | 'unavailable' | 'internal';
+
+const STATUS: Record<ErrorCode, number> = {
+  invalid_json: 400, invalid_yaml: 400, invalid_request: 400,
+  missing_token: 401, invalid_token: 401,
+  forbidden: 403, not_admin: 403, wrong_tenant: 403,
+  not_found: 404, method_not_allowed: 405,
+  conflict: 409, in_use: 409, invalid_state: 409, pool_exhausted: 409, no_cnci: 409,
+  too_large: 413,
+  over_quota: 422, unknown_image: 422, unknown_workload: 422,
+  unavailable: 503, internal: 500,
+};
+
+export class ApiError extends Error {
+  constructor(readonly code: ErrorCode, message: string) {
+    super(message);
+    this.name = 'ApiError';
+  }
+  get status(): number {
+    return STATUS[this.code];
+  }
+  toJSON() {
+    return { error: { code: this.code, message: this.message } };
+  }
+}
+
+export const statusOf = (code: ErrorCode): number => STATUS[code];
+
+export const notFound = (what: string, id: string) => new ApiError('not_found', `${what} ${id} does not exist`);
+export const badRequest = (message: string) => new ApiError('invalid_request', message);

@@ -1,0 +1,29 @@
+// Waiting on a condition with a timeout (never a bare sleep): polls `check` until it returns a
+// truthy value, and fails with what it waited for and the last error seen.
+import pRetry, { AbortError } from 'p-retry';
+
+export interface WaitOptions {
+  timeoutMs?: number;
+  intervalMs?: number;
+}
+
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | null | false> | T | undefined | null | false, opts: WaitOptions = {}): Promise<T> {
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const intervalMs = opts.intervalMs ?? 100;
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  return pRetry(async () => {
+    try {
+      const value = await check();
+      if (value) return value as T;
+      last = undefined;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() >= deadline) {
+      const why = last ? `: ${(last as Error).message}` : '';
+      throw new AbortError(`timed out after ${(timeoutMs / 1000).toFixed(1)} s waiting for ${what}${why}`);
+    }
+    throw new Error(`still waiting for ${what}`);
+  }, { retries: Infinity, minTimeout: intervalMs, maxTimeout: intervalMs, factor: 1 });
+}

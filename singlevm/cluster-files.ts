@@ -1,0 +1,42 @@
+// Where a cluster keeps its things. Every name carries the cluster's name, so cleanup finds all
+// of it by name after a crash, and two clusters with different names can coexist.
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+
+export const DEFAULT_CLUSTER = 'ciao';
+
+export interface ClusterRecord {
+  name: string;
+  mode: 'simulate';
+  stateDir: string;
+  ports: { identity: number; controller: number; scheduler: number };
+  nodes: number;
+  createdAt: string;
+}
+
+export function clusterPaths(name: string, home = process.env.CIAO_HOME ?? join(homedir(), 'local')) {
+  const stateDir = join(home, `ciao-${name}`);
+  return {
+    home,
+    stateDir,
+    record: join(stateDir, 'cluster.json'),
+    pki: join(stateDir, 'pki'),
+    logs: join(stateDir, 'logs'),
+    pids: join(stateDir, 'pids'),
+    identityConfig: join(stateDir, 'identity.json'),
+    demoSh: join(home, name === DEFAULT_CLUSTER ? 'demo.sh' : `demo-${name}.sh`),
+  };
+}
+
+export async function readClusterRecord(name: string): Promise<ClusterRecord | undefined> {
+  try {
+    return JSON.parse(await readFile(clusterPaths(name).record, 'utf8')) as ClusterRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+export function validClusterName(name: string): boolean {
+  return /^[a-z][a-z0-9-]{0,15}$/.test(name);
+}

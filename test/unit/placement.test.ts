@@ -1,0 +1,75 @@
+import t from 'tap';
+import { Placement } from '../../scheduler/placement.ts';
+import type { NodeStats } from '../../protocol/payloads.ts';
+
+const stats = (nodeId: string, free: Partial<NodeStats> = {}): NodeStats => ({
+  nodeId, hostname: `${nodeId}.host`, status: 'READY',
+  memTotalMB: 4096, memAvailableMB: 4096, diskTotalMB: 10000, diskAvailableMB: 10000, vcpus: 4, vcpusAvailable: 4, load: 0, instances: [],
+  ...free,
+});
+const want = (memMB = 512, extra: object = {}) => ({ resources: { vcpus: 1, memMB, diskMB: 100 }, requirements: { ...extra } });
+
+function cluster(...nodes: [string, ('compute' | 'network')[], Partial<NodeStats>?][]) {
+  const p = new Placement();
+  for (const [id, roles, free] of nodes) {
+    p.add(id, `${id}.host`, roles);
+    p.update(stats(id, free));
+  }
+  return p;
+}
+
+t.test('spreads starts round robin after the last pick', async (t) => {
+  const p = cluster(['a', ['compute']], ['b', ['compute']], ['c', ['compute']]);
+  const picks = [1, 2, 3, 4].map(() => p.place(want()));
+  t.same(picks.map((r) => r.ok && r.nodeId), ['a', 'b', 'c', 'a']);
+});
+
+t.test('skips nodes without room and reserves what it placed until the next STATS', async (t) => {
+  const p = cluster(['a', ['compute'], { memAvailableMB: 600 }], ['b', ['compute'], { memAvailableMB: 100 }]);
+  t.match(p.place(want(512)), { ok: true, nodeId: 'a' });
+  const full = p.place(want(512));
+  t.match(full, { ok: false, reason: 'full_cloud' });
+  t.match(!full.ok && full.message, /largest free memory is 100 MB/);
+  p.update(stats('a', { memAvailableMB: 600 }));
+  t.match(p.place(want(512)), { ok: true, nodeId: 'a' });
+});
+
+t.test('a node that reported FULL gets nothing', async (t) => {
+  const p = cluster(['a', ['compute'], { status: 'FULL' }]);
+  t.match(p.place(want(1)), { ok: false, reason: 'full_cloud' });
+});
+
+t.test('network-node workloads go to network nodes only', async (t) => {
+  const p = cluster(['cn', ['compute']], ['nn', ['network']]);
+  t.match(p.place(want(512, { networkNode: true })), { ok: true, nodeId: 'nn' });
+  t.match(p.place(want(512)), { ok: true, nodeId: 'cn' });
+  t.match(cluster(['cn', ['compute']]).place(want(512, { networkNode: true })), { ok: false, reason: 'no_net_cn' });
+});
+
+t.test('no node at all is no_cn', async (t) => {
+  t.match(new Placement().place(want()), { ok: false, reason: 'no_cn', message: 'no compute node is connected' });
+});
+
+t.test('node id and hostname requirements pick that node or say none matches', async (t) => {
+  const p = cluster(['a', ['compute']], ['b', ['compute']]);
+  t.match(p.place(want(1, { nodeId: 'b' })), { ok: true, nodeId: 'b' });
+  t.match(p.place(want(1, { nodeId: 'b' })), { ok: true, nodeId: 'b' });
+  t.match(p.place(want(1, { hostname: 'a.host' })), { ok: true, nodeId: 'a' });
+  t.match(p.place(want(1, { nodeId: 'zz' })), { ok: false, reason: 'no_cn', message: /node_id=zz/ });
+});
+
+t.test('a node that leaves is no longer picked and the rotation goes on', async (t) => {
+  const p = cluster(['a', ['compute']], ['b', ['compute']], ['c', ['compute']]);
+  t.match(p.place(want()), { nodeId: 'a' });
+  t.match(p.place(want()), { nodeId: 'b' });
+  p.remove('b');
+  t.match(p.place(want()), { nodeId: 'c' });
+  t.match(p.place(want()), { nodeId: 'a' });
+  t.equal(p.size, 2);
+});
+
+t.test('a node is not a candidate before its first STATS', async (t) => {
+  const p = new Placement();
+  p.add('a', 'a', ['compute']);
+  t.match(p.place(want(1)), { ok: false, reason: 'full_cloud' });
+});

@@ -1,0 +1,30 @@
+import t from 'tap';
+import { parseWorkload } from '../../controller/workload-yaml.ts';
+
+t.test('a full workload parses with defaults filled in', async (t) => {
+  const w = parseWorkload(`
+description: Debian VM
+vm_type: qemu
+image_name: ciao-vm
+defaults: {vcpus: 2, mem_mb: 512}
+requirements: {hostname: node-1}
+config: |
+  #cloud-config
+`);
+  t.match(w, { description: 'Debian VM', vm_type: 'qemu', fw_type: 'legacy', visibility: 'tenant', requirements: { hostname: 'node-1' } });
+  t.same(w.defaults, { vcpus: 2, mem_mb: 512, disk_mb: 0 });
+  t.equal(w.config, '#cloud-config\n');
+});
+
+t.test('malformed YAML is invalid_yaml with the line', async (t) => {
+  t.throws(() => parseWorkload('description: "x\nvm_type: [qemu'), { code: 'invalid_yaml', message: /line/ });
+  t.throws(() => parseWorkload('- a\n- b'), { code: 'invalid_yaml', message: /must be a mapping/ });
+});
+
+t.test('missing or wrong fields are named', async (t) => {
+  t.throws(() => parseWorkload('description: x\nvm_type: xen\nimage_name: a'), { code: 'invalid_request', message: /vm_type/ });
+  t.throws(() => parseWorkload('description: x\nvm_type: docker'), { code: 'invalid_request', message: /image_name/ });
+  t.throws(() => parseWorkload('vm_type: docker\nimage_name: a'), { code: 'invalid_request', message: /description/ });
+  t.throws(() => parseWorkload('description: x\nvm_type: docker\nimage_name: a\ncolour: red'), { code: 'invalid_request', message: /colour/ });
+  t.throws(() => parseWorkload('description: x\nvm_type: docker\nimage_name: a\ndefaults: {mem_mb: -5}'), { code: 'invalid_request', message: /defaults.mem_mb/ });
+});
