@@ -11,7 +11,7 @@ import type { TokenCheck } from './auth.ts';
 import { TokenCache } from './auth.ts';
 import type { Datastore } from './datastore/datastore.ts';
 import { Services } from './services.ts';
-import { Router } from './http/router.ts';
+import { Router } from '../shared/http-router.ts';
 import { ciaoRoutes } from './http/ciao-routes.ts';
 import { computeRoutes } from './http/compute-routes.ts';
 import { imageRoutes } from './http/image-routes.ts';

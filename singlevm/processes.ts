@@ -42,7 +42,7 @@ export async function clusterProcesses(cluster: string): Promise<{ pid: number; 
   for (const entry of await readdir('/proc')) {
     const pid = Number(entry);
     if (!Number.isInteger(pid) || pid === process.pid) continue;
-    const args = await readFile(`/proc/${pid}/cmdline`, 'utf8').then((s) => s.split('\0'), () => []);
+    const args: string[] = await readFile(`/proc/${pid}/cmdline`, 'utf8').then((s) => s.split('\0'), () => []);
     const i = args.indexOf('--cluster');
     if (i >= 0 && args[i + 1] === cluster) found.push({ pid, cmdline: args.join(' ').trim() });
   }

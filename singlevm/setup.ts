@@ -9,7 +9,7 @@ import { createClusterPki, type ClusterPki } from '../shared/pki.ts';
 import { clusterAgent } from '../shared/tls-files.ts';
 import { run } from '../shared/run.ts';
 import { defaultIdentityConfig } from '../mocks/identity/config.ts';
-import { issueToken } from '../mocks/identity/client.ts';
+import { ControllerClient } from '../shared/controller-client.ts';
 import { StepRunner } from './step-runner.ts';
 import { clusterPaths, DEFAULT_CLUSTER, readClusterRecord, validClusterName, type ClusterRecord } from './cluster-files.ts';
 import { freePort } from './ports.ts';
@@ -96,7 +96,7 @@ try {
     await waitFor(`controller at ${controllerUrl} (log: ${paths.logs}/controller.out)`, answers(`${controllerUrl}/v2.1`));
   });
 
-  const admin = await steps.step('admin credentials', () => adminApi(identityUrl, controllerUrl, creds, pki));
+  const admin = adminApi(identityUrl, controllerUrl, creds, pki);
 
   await steps.step(`start ${nodes} simulated node${nodes > 1 ? 's' : ''}`, async (progress) => {
     await startDaemon({
@@ -156,18 +156,8 @@ async function startControlPlane(record: ClusterRecord, pki: ClusterPki) {
 }
 
 /** An admin-scoped caller of the controller for setup's own requests. */
-async function adminApi(identityUrl: string, controllerUrl: string, creds: Credentials, pki: ClusterPki) {
-  const dispatcher = clusterAgent(pki.ca.cert);
-  const { token } = await issueToken(identityUrl, { username: creds.admin.username, password: creds.admin.password, projectName: creds.admin.project }, dispatcher);
-  return async <T = unknown>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<T> => {
-    const raw = Buffer.isBuffer(body);
-    const res = await request(`${controllerUrl}${path}`, {
-      method, dispatcher,
-      headers: { 'x-auth-token': token, 'content-type': raw ? 'application/octet-stream' : 'application/json' },
-      body: body === undefined ? undefined : raw ? body : JSON.stringify(body),
-    });
-    const text = await res.body.text();
-    if (res.statusCode >= 400) throw new Error(`${method} ${path}: HTTP ${res.statusCode} ${text}`);
-    return (text ? JSON.parse(text) : undefined) as T;
-  };
+function adminApi(identityUrl: string, controllerUrl: string, creds: Credentials, pki: ClusterPki) {
+  const client = new ControllerClient(controllerUrl, identityUrl,
+    { username: creds.admin.username, password: creds.admin.password, projectName: creds.admin.project }, clusterAgent(pki.ca.cert));
+  return <T = unknown>(method: string, path: string, body?: unknown): Promise<T> => client.call<T>(method, path, body);
 }

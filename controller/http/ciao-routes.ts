@@ -7,7 +7,7 @@ import type { Services } from '../services.ts';
 import { now } from '../context.ts';
 import { parseWorkload, validateWorkload } from '../workload-yaml.ts';
 import { quotaReport } from '../quotas.ts';
-import { reply, type Request, type Router } from './router.ts';
+import { reply, type Request, type Router } from '../../shared/http-router.ts';
 
 const START_FAILURES = ['image_failure', 'launch_failure', 'network_failure', 'full_cloud', 'invalid_data'] as const;
 

@@ -4,7 +4,7 @@ import { ApiError, badRequest, notFound } from '../../shared/errors.ts';
 import type { Instance, Tenant, Workload } from '../api-types.ts';
 import type { Caller } from '../auth.ts';
 import type { Services } from '../services.ts';
-import { reply, type Request, type Router } from './router.ts';
+import { reply, type Request, type Router } from '../../shared/http-router.ts';
 
 const STATUS: Record<Instance['state'], string> = {
   pending: 'BUILD', active: 'ACTIVE', stopping: 'ACTIVE', exited: 'SHUTOFF', hung: 'ERROR', missing: 'ERROR', deleting: 'DELETED',

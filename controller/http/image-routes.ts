@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { ApiError, badRequest } from '../../shared/errors.ts';
 import type { Image } from '../api-types.ts';
 import type { Services } from '../services.ts';
-import { reply, type Router } from './router.ts';
+import { reply, type Router } from '../../shared/http-router.ts';
 
 export function imageRoutes(router: Router, s: Services, baseUrl: () => string): void {
   const caller = (req: { header(n: string): string | undefined }) => s.auth.authenticate(req.header('x-auth-token'));

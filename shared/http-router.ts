@@ -1,8 +1,8 @@
-// A small router for the controller's HTTPS API: patterns with :params, typed replies, and the one
-// place where errors become HTTP status codes.
+// A small router for the cluster's HTTPS APIs: patterns with :params, typed replies, and the one
+// place where errors become HTTP answers (each service chooses its error body).
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ApiError } from '../../shared/errors.ts';
-import type { Logger } from '../../shared/log.ts';
+import { ApiError } from './errors.ts';
+import type { Logger } from './log.ts';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -66,8 +66,13 @@ interface Route {
   handler: Handler;
 }
 
+/** How an error looks on the wire; the default is the ciao API's {"error": {code, message}}. */
+export type ErrorRenderer = (err: ApiError) => Reply;
+
 export class Router {
   private readonly routes: Route[] = [];
+
+  constructor(private readonly renderError: ErrorRenderer = (err) => reply(err.status, err.toJSON())) {}
 
   on(method: string, pattern: string, handler: Handler): this {
     this.routes.push({ method, parts: pattern.split('/').filter(Boolean), handler });
@@ -81,12 +86,12 @@ export class Router {
     try {
       const found = this.match(raw.method ?? 'GET', parts);
       if (found === 'method') throw new ApiError('method_not_allowed', `${raw.method} is not allowed on ${url.pathname}`);
-      if (!found) throw new ApiError('not_found', `no such API path: ${raw.method} ${url.pathname} (see docs/api.md)`);
+      if (!found) throw new ApiError('not_found', `no such API path: ${raw.method} ${url.pathname}`);
       result = await found.route.handler(new Request(raw, url.pathname, url.searchParams, found.params), res);
     } catch (err) {
       if (!(err instanceof ApiError)) logger.error('request failed', { method: raw.method, path: url.pathname, error: (err as Error).stack });
       const apiErr = err instanceof ApiError ? err : new ApiError('internal', `the controller failed on this request: ${(err as Error).message}`);
-      result = reply(apiErr.status, apiErr.toJSON());
+      result = this.renderError(apiErr);
     }
     if (!result || res.headersSent) return; // the handler wrote (streamed) the answer itself
     const body = result.body === undefined ? '' : JSON.stringify(result.body);

@@ -1,0 +1,141 @@
+// A whole control plane in the test process, on loopback: the identity mock, the scheduler, the
+// controller (SQLite in a temp dir) and simulated launchers, each over its real TLS transport.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { createClusterPki, type ClusterPki } from '../../shared/pki.ts';
+import { clusterAgent, readTls } from '../../shared/tls-files.ts';
+import { silentLogger } from '../../shared/log.ts';
+import { ControllerClient } from '../../shared/controller-client.ts';
+import { waitFor } from '../../shared/wait-for.ts';
+import { createIdentityServer } from '../../mocks/identity/server.ts';
+import { defaultIdentityConfig } from '../../mocks/identity/config.ts';
+import { Scheduler } from '../../scheduler/server.ts';
+import { Controller } from '../../controller/controller.ts';
+import { openSqliteStore } from '../../controller/datastore/sqlite-store.ts';
+import { identityCheck } from '../../controller/auth.ts';
+import { Launcher } from '../../launcher/launcher.ts';
+import { SimulationBackend } from '../../launcher/simulation-backend.ts';
+import { CnciAgent } from '../../cnci/agent.ts';
+import { SimulatedNat } from '../../cnci/nat.ts';
+import { DEFAULT_WORKLOADS, SIM_VM_IMAGE } from '../../singlevm/default-workloads.ts';
+import { freePort } from '../../singlevm/ports.ts';
+
+export interface ControlPlaneOptions {
+  nodes?: number;
+  bootDelayMs?: number;
+  statsIntervalMs?: number;
+  nodeCapacity?: { vcpus: number; memMB: number; diskMB: number };
+}
+
+const PASSWORDS = { admin: 'admin-pw', demo: 'demo-pw', other: 'other-pw' };
+
+export async function startControlPlane(opts: ControlPlaneOptions = {}) {
+  const dir = await mkdtemp(join(tmpdir(), 'ciao-test-'));
+  const pki: ClusterPki = await createClusterPki(join(dir, 'pki'), 'test');
+  const logger = silentLogger();
+  const dispatcher = clusterAgent(pki.ca.cert);
+
+  const scheduler = new Scheduler({ tls: readTls({ ca: pki.ca.cert, ...pki.scheduler }), logger });
+  const schedulerPort = await scheduler.listen(0);
+
+  // Identity: admin and demo from the default config, plus a second tenant for isolation tests.
+  const identityConfigPath = join(dir, 'identity.json');
+  const [identityPort, controllerPort] = [await freePort(), await freePort()];
+  const config = defaultIdentityConfig({
+    adminPassword: PASSWORDS.admin, demoPassword: PASSWORDS.demo,
+    controllerUrl: `https://127.0.0.1:${controllerPort}`, identityUrl: `https://127.0.0.1:${identityPort}`,
+  });
+  const otherProject = randomUUID();
+  config.projects.push({ id: otherProject, name: 'other', domain_id: 'default', description: '' });
+  config.users.push({ id: randomUUID(), name: 'other', password: PASSWORDS.other, domain_id: 'default', roles: [{ project_id: otherProject, role: 'member' }] });
+  await writeFile(identityConfigPath, JSON.stringify(config));
+  const identity = createIdentityServer({ config, configPath: identityConfigPath, tls: readTls({ ca: pki.ca.cert, ...pki.https }), statePath: dir, logger });
+  const { url: identityUrl } = await identity.listen(identityPort);
+
+  const clientTls = readTls({ ca: pki.ca.cert, ...pki.controller });
+  let controller: Controller;
+  const startController = async (port: number) => {
+    controller = new Controller({
+      store: openSqliteStore(join(dir, 'controller.db')),
+      tokenCheck: identityCheck(identityUrl, dispatcher),
+      imageDir: join(dir, 'images'),
+      logger,
+      tls: readTls({ ca: pki.ca.cert, ...pki.https }),
+      scheduler: { host: '127.0.0.1', port: schedulerPort, tls: clientTls },
+    });
+    return controller.listen(port);
+  };
+  const controllerUrl = await startController(controllerPort);
+
+  const agentTls = readTls({ ca: pki.ca.cert, ...pki.agent });
+  const cnciTls = readTls({ ca: pki.ca.cert, ...pki.cnci });
+  const nats = new Map<string, SimulatedNat>();
+  const cncis: CnciAgent[] = [];
+  const makeLauncher = (i: number, backend: SimulationBackend) => new Launcher({
+    nodeId: `node-${i}`, hostname: `host-${i}`, roles: ['compute', 'network'],
+    scheduler: { host: '127.0.0.1', port: schedulerPort, tls: agentTls },
+    capacity: opts.nodeCapacity ?? { vcpus: 8, memMB: 4096, diskMB: 20_000 },
+    backends: { qemu: backend, docker: backend },
+    statsIntervalMs: opts.statsIntervalMs ?? 1000,
+    logger,
+  });
+  const backends = Array.from({ length: opts.nodes ?? 3 }, () => new SimulationBackend({
+    bootDelayMs: opts.bootDelayMs ?? 20,
+    startCnci: (spec) => {
+      const nat = new SimulatedNat();
+      nats.set(spec.tenantId, nat);
+      const agent = new CnciAgent({ instanceId: spec.instanceId, tenantId: spec.tenantId, nat, logger, scheduler: { host: '127.0.0.1', port: schedulerPort, tls: cnciTls } });
+      agent.start();
+      cncis.push(agent);
+      return agent;
+    },
+  }));
+  const launchers = backends.map((b, i) => makeLauncher(i, b));
+  for (const l of launchers) await l.start();
+
+  const client = (username: keyof typeof PASSWORDS, projectName: string = username) =>
+    new ControllerClient(controllerUrl, identityUrl, { username, password: PASSWORDS[username], projectName }, dispatcher);
+  const admin = client('admin');
+  const plane = {
+    dir, pki, identityUrl, dispatcher, scheduler, launchers, nats,
+    get controller() { return controller; },
+    get controllerUrl() { return controllerUrl; },
+    admin, demo: client('demo'), other: client('other'),
+    client,
+    /** Stops the controller and starts a new one on the same port and database. */
+    async restartController() {
+      await controller.close();
+      await startController(controllerPort);
+    },
+    /** Drops node i's connection and brings it back as a new launcher process would (same backend). */
+    async restartLauncher(i: number) {
+      launchers[i].stop();
+      await waitFor(`node-${i} to be gone`, () => scheduler.placement.get(`node-${i}`) === undefined, { timeoutMs: 5000 });
+      launchers[i] = makeLauncher(i, backends[i]);
+      await launchers[i].start();
+    },
+    async waitForNodes(n = launchers.length) {
+      await waitFor(`${n} nodes ready`, async () => (await admin.call<{ nodes: { ready: number } }>('GET', '/cluster/status')).nodes.ready >= n, { timeoutMs: 10_000 });
+    },
+    async close() {
+      for (const l of launchers) l.stop();
+      for (const agent of cncis) agent.stop();
+      await controller.close();
+      await scheduler.close();
+      await identity.close();
+      await dispatcher.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  await plane.waitForNodes();
+  // What setup registers: the VM image, the default workloads (public) and the CNCI workload.
+  const adminTenant = await admin.tenantId();
+  const image = await admin.call<{ id: string }>('POST', '/image/v2/images', { name: SIM_VM_IMAGE, visibility: 'public' });
+  await admin.call('PUT', `/image/v2/images/${image.id}/file`, Buffer.from('simulated image\n'));
+  for (const w of DEFAULT_WORKLOADS) await admin.call('POST', `/tenants/${adminTenant}/workloads`, w);
+  return plane;
+}
+
+export type ControlPlane = Awaited<ReturnType<typeof startControlPlane>>;

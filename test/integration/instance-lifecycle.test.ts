@@ -1,0 +1,101 @@
+import t from 'tap';
+import { startControlPlane } from '../helpers/control-plane.ts';
+import { createInstances, events, waitForEvent, waitForState, workloadId } from '../helpers/api-waits.ts';
+import type { Instance, Tenant } from '../../controller/api-types.ts';
+import { waitFor } from '../../shared/wait-for.ts';
+
+const plane = await startControlPlane({ nodes: 3 });
+t.teardown(() => plane.close());
+const { demo, admin } = plane;
+const tenant = await demo.tenantId();
+
+t.test('an instance goes pending → active, with its address, MAC and node, and a Started event', async (t) => {
+  const [inst] = await createInstances(demo, await workloadId(demo, 'qemu'));
+  t.equal(inst.state, 'pending');
+  t.match(inst.ip, /^172\.16\.\d+\.\d+$/);
+  t.equal(inst.mac, `02:00:${inst.ip.split('.').map((b) => Number(b).toString(16).padStart(2, '0')).join(':')}`);
+  const active = await waitForState(demo, inst.id, 'active');
+  t.match(active.node_id, /^node-\d$/);
+  t.equal(active.ssh_ip, inst.ip, 'a VM reports its SSH address');
+  await waitForEvent(demo, new RegExp(`^Started ${inst.id}`));
+});
+
+t.test('the tenant got its CNCI first, at the gateway .1, hidden from the tenant', async (t) => {
+  const me = await demo.call<Tenant>('GET', `/tenants/${tenant}`);
+  t.equal(me.cnci?.state, 'ready');
+  const { instances } = await demo.call<{ instances: Instance[] }>('GET', `/tenants/${tenant}/instances`);
+  t.notOk(instances.some((i) => i.cnci), 'the tenant does not list its CNCI');
+  const all = (await Promise.all(plane.launchers.map((l) => admin.call<{ instances: Instance[] }>('GET', `/nodes/${l.id}/instances`)))).flatMap((r) => r.instances);
+  const cnci = all.find((i) => i.id === me.cnci!.instance_id)!;
+  t.equal(cnci.ip, me.subnet.replace(/0\/24$/, '1'));
+});
+
+t.test('stop → exited, restart → active, each with its event; wrong states are 409', async (t) => {
+  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+  await waitForState(demo, inst.id, 'active');
+  await t.rejects(demo.call('POST', `/tenants/${tenant}/instances/${inst.id}/action`, { action: 'restart' }), { status: 409, code: 'invalid_state' });
+  await demo.call('POST', `/tenants/${tenant}/instances/${inst.id}/action`, { action: 'stop' });
+  await waitForState(demo, inst.id, 'exited');
+  await waitForEvent(demo, new RegExp(`^Stopped ${inst.id}`));
+  await t.rejects(demo.call('POST', `/tenants/${tenant}/instances/${inst.id}/action`, { action: 'stop' }), { name: 'ControllerError', status: 409 });
+  await demo.call('POST', `/tenants/${tenant}/instances/${inst.id}/action`, { action: 'restart' });
+  await waitForState(demo, inst.id, 'active');
+  await t.rejects(demo.call('POST', `/tenants/${tenant}/instances/${inst.id}/action`, { action: 'reboot' }), { name: 'ControllerError', status: 400 });
+});
+
+t.test('delete removes the instance with a Deleted event and frees its address', async (t) => {
+  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+  await waitForState(demo, inst.id, 'active');
+  await demo.call('DELETE', `/tenants/${tenant}/instances/${inst.id}`);
+  await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
+  await t.rejects(demo.call('GET', `/tenants/${tenant}/instances/${inst.id}`), { status: 404, code: 'not_found' });
+  const [again] = await createInstances(demo, await workloadId(demo, 'docker'));
+  t.equal(again.ip, inst.ip, 'the freed address is the lowest free one again');
+});
+
+t.test('instances spread over the nodes', async (t) => {
+  const created = await createInstances(demo, await workloadId(demo, 'docker'), 6);
+  const nodes = new Set<string>();
+  for (const i of created) nodes.add((await waitForState(demo, i.id, 'active')).node_id!);
+  t.equal(nodes.size, 3);
+});
+
+t.test('a start that fails on the node becomes an event with the reason, and the instance goes', async (t) => {
+  for (const l of plane.launchers) await admin.call('POST', `/nodes/${l.id}/faults`, { start_failure: 'launch_failure' });
+  t.teardown(async () => {
+    for (const l of plane.launchers) await admin.call('POST', `/nodes/${l.id}/faults`, { start_failure: null });
+  });
+  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+  await waitForEvent(demo, new RegExp(`^Failed to start ${inst.id}: launch_failure`));
+  await t.rejects(demo.call('GET', `/tenants/${tenant}/instances/${inst.id}`), { name: 'ControllerError', status: 404 });
+});
+
+t.test('an unschedulable requirement fails with no_cn and the instance goes', async (t) => {
+  const w = await demo.call<{ id: string }>('POST', `/tenants/${tenant}/workloads`, 'description: pinned\nvm_type: docker\nimage_name: busybox\nrequirements: {hostname: nowhere}\n', 'application/yaml');
+  const [inst] = await createInstances(demo, w.id);
+  await waitForEvent(demo, new RegExp(`^Failed to start ${inst.id}: no_cn .*hostname=nowhere`));
+  const pinned = await demo.call<{ id: string }>('POST', `/tenants/${tenant}/workloads`, 'description: pinned\nvm_type: docker\nimage_name: busybox\nrequirements: {node_id: node-2}\n', 'application/yaml');
+  const [on2] = await createInstances(demo, pinned.id);
+  t.equal((await waitForState(demo, on2.id, 'active')).node_id, 'node-2');
+});
+
+t.test('a workload bigger than any node fails with full_cloud', async (t) => {
+  const w = await demo.call<{ id: string }>('POST', `/tenants/${tenant}/workloads`, { description: 'huge', vm_type: 'docker', image_name: 'busybox', defaults: { vcpus: 1, mem_mb: 999_999 } });
+  const [inst] = await createInstances(demo, w.id);
+  const e = await waitForEvent(demo, new RegExp(`^Failed to start ${inst.id}: full_cloud`));
+  t.equal(e.type, 'error');
+});
+
+t.test('events can be cleared', async (t) => {
+  t.ok((await events(demo)).length > 0);
+  await demo.call('DELETE', `/tenants/${tenant}/events`);
+  t.same(await events(demo), []);
+});
+
+t.test('delete all removes every instance of the tenant', async (t) => {
+  const r = await demo.call<{ deleted: number }>('DELETE', `/tenants/${tenant}/instances`);
+  t.ok(r.deleted > 0);
+  const { instances } = await demo.call<{ instances: Instance[] }>('GET', `/tenants/${tenant}/instances`);
+  t.ok(instances.every((i) => i.state === 'deleting'));
+  await waitFor('no instances left', async () => (await demo.call<{ instances: Instance[] }>('GET', `/tenants/${tenant}/instances`)).instances.length === 0);
+});

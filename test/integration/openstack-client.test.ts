@@ -1,0 +1,60 @@
+// python-openstackclient (Debian's python3-openstackclient) against identity and the controller.
+import t from 'tap';
+import { startControlPlane } from '../helpers/control-plane.ts';
+import { waitForState } from '../helpers/api-waits.ts';
+import { run } from '../../shared/run.ts';
+import { waitFor } from '../../shared/wait-for.ts';
+
+const which = await run('which', ['openstack'], { allowFailure: true });
+if (which.exitCode !== 0) throw new Error('python-openstackclient is missing: apt-get install python3-openstackclient (.ci/run installs it)');
+
+const plane = await startControlPlane({ nodes: 1 });
+t.teardown(() => plane.close());
+
+const env = (user: 'demo' | 'admin') => ({
+  ...process.env,
+  OS_AUTH_URL: `${plane.identityUrl}/v3`, OS_IDENTITY_API_VERSION: '3', OS_USERNAME: user, OS_PASSWORD: `${user}-pw`,
+  OS_PROJECT_NAME: user, OS_USER_DOMAIN_NAME: 'Default', OS_PROJECT_DOMAIN_NAME: 'Default', OS_CACERT: plane.pki.ca.cert, OS_INTERFACE: 'public',
+});
+const openstack = async (user: 'demo' | 'admin', ...args: string[]) => {
+  const r = await run('openstack', [...args, '-f', 'json'], { env: env(user), timeout: 60_000 });
+  return r.stdout.trim() ? JSON.parse(r.stdout) : undefined;
+};
+
+t.test('token issue and project list', async (t) => {
+  const token = await openstack('demo', 'token', 'issue');
+  t.match(token, { id: String, project_id: await plane.demo.tenantId() });
+  const projects = await openstack('admin', 'project', 'list');
+  t.same(projects.map((p: { Name: string }) => p.Name).sort(), ['admin', 'demo', 'other']);
+});
+
+t.test('flavor list shows the workloads', async (t) => {
+  const flavors = await openstack('demo', 'flavor', 'list');
+  t.same(flavors.map((f: { Name: string }) => f.Name).sort(), ['Busybox container', 'Debian VM']);
+});
+
+t.test('image create --file, image list, server create --image, list, show, stop, start, delete', async (t) => {
+  const file = `${plane.dir}/tiny.img`;
+  await (await import('node:fs/promises')).writeFile(file, 'not really a disk\n');
+  const image = await openstack('demo', 'image', 'create', '--file', file, '--disk-format', 'raw', '--container-format', 'bare', 'tiny');
+  t.match(image, { name: 'tiny', status: 'active' });
+  const images = await openstack('demo', 'image', 'list');
+  t.ok(images.some((i: { Name: string }) => i.Name === 'tiny'));
+
+  const server = await openstack('demo', 'server', 'create', '--flavor', 'Debian VM', '--image', 'tiny', '--network', 'none', 'web-1');
+  t.match(server, { name: 'web-1' });
+  await waitForState(plane.demo, server.id, 'active');
+  const list = await openstack('demo', 'server', 'list');
+  t.match(list, [{ ID: server.id, Name: 'web-1', Status: 'ACTIVE' }]);
+  t.match(await openstack('demo', 'server', 'show', server.id), { id: server.id, status: 'ACTIVE' });
+
+  await run('openstack', ['server', 'stop', server.id], { env: env('demo') });
+  await waitForState(plane.demo, server.id, 'exited');
+  await run('openstack', ['server', 'start', server.id], { env: env('demo') });
+  await waitForState(plane.demo, server.id, 'active');
+
+  await run('openstack', ['server', 'delete', server.id], { env: env('demo') });
+  await waitFor('the server to be gone', async () => (await openstack('demo', 'server', 'list')).length === 0);
+  await run('openstack', ['image', 'delete', image.id], { env: env('demo') });
+  t.notOk((await openstack('demo', 'image', 'list')).some((i: { Name: string }) => i.Name === 'tiny'));
+});

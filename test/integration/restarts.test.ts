@@ -1,0 +1,59 @@
+import t from 'tap';
+import { startControlPlane } from '../helpers/control-plane.ts';
+import { createInstances, events, waitForEvent, waitForState, workloadId } from '../helpers/api-waits.ts';
+import type { Instance } from '../../controller/api-types.ts';
+import { waitFor } from '../../shared/wait-for.ts';
+
+const plane = await startControlPlane({ nodes: 2, statsIntervalMs: 300 });
+t.teardown(() => plane.close());
+const { demo, admin } = plane;
+const tenant = await demo.tenantId();
+
+t.test('a controller restart keeps tenants, workloads, instances, pools, quotas and events', async (t) => {
+  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+  const placed = await waitForState(demo, inst.id, 'active');
+  await admin.call('POST', '/pools', { name: 'keep', subnet: '203.0.113.0/28' });
+  await admin.call('PUT', `/tenants/${tenant}/quotas`, { instances: 50 });
+  const before = { events: (await events(demo)).length, workloads: (await demo.call<{ workloads: unknown[] }>('GET', `/tenants/${tenant}/workloads`)).workloads.length };
+
+  await plane.restartController();
+
+  t.equal((await waitForState(demo, inst.id, 'active')).node_id, placed.node_id);
+  t.equal((await demo.call<{ workloads: unknown[] }>('GET', `/tenants/${tenant}/workloads`)).workloads.length, before.workloads);
+  t.ok((await events(demo)).length >= before.events);
+  t.equal((await admin.call<{ total: number }>('GET', '/pools/keep')).total, 14);
+  const q = await demo.call<{ quotas: { name: string; limit: number }[] }>('GET', `/tenants/${tenant}/quotas`);
+  t.equal(q.quotas.find((x) => x.name === 'instances')!.limit, 50);
+  await plane.waitForNodes(2);
+  // The restarted controller still drives the cluster: stop and delete work.
+  await demo.call('POST', `/tenants/${tenant}/instances/${inst.id}/action`, { action: 'stop' });
+  await waitForState(demo, inst.id, 'exited');
+  await demo.call('DELETE', `/tenants/${tenant}/instances/${inst.id}`);
+  await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
+});
+
+t.test('a launcher that disconnects: its instances go missing, then come back with it', async (t) => {
+  const created = await createInstances(demo, await workloadId(demo, 'docker'), 2);
+  const onNode0 = [];
+  for (const i of created) {
+    const a = await waitForState(demo, i.id, 'active');
+    if (a.node_id === 'node-0') onNode0.push(a);
+  }
+  t.ok(onNode0.length >= 1, 'round robin put one on node-0');
+  plane.launchers[0].stop();
+  await waitFor('node-0 offline', async () => (await admin.call<{ status: string }>('GET', '/nodes/node-0')).status === 'OFFLINE');
+  for (const i of onNode0) await waitForState(demo, i.id, 'missing');
+  const all = await admin.call<{ events: { message: string }[] }>('GET', '/events');
+  t.ok(all.events.some((e) => e.message === 'Node node-0 disconnected'));
+
+  await plane.restartLauncher(0);
+  for (const i of onNode0) await waitForState(demo, i.id, 'active');
+  t.equal((await admin.call<{ status: string }>('GET', '/nodes/node-0')).status, 'READY');
+});
+
+t.test('instances created while the scheduler link is down start once it is back', async (t) => {
+  await plane.restartController();
+  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+  const active: Instance = await waitForState(demo, inst.id, 'active');
+  t.ok(active.node_id);
+});
