@@ -31,9 +31,7 @@ export class ExternalIps {
   createPool(name: string, subnet?: string, ips: string[] = []): Pool {
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw badRequest(`pool name ${JSON.stringify(name)} must be 1-64 letters, digits, '.', '_' or '-'`);
     if (this.ctx.store.pools.all().some((p) => p.name === name)) throw new ApiError('conflict', `pool ${name} already exists`);
-    const pool: Pool = { id: randomUUID(), name, subnets: [], ips: [] };
-    this.addToPool(pool, subnet, ips);
-    return pool;
+    return this.addToPool({ id: randomUUID(), name, subnets: [], ips: [] }, subnet, ips);
   }
 
   addToPool(pool: Pool, subnet?: string, ips: string[] = []): Pool {

@@ -18,7 +18,7 @@ const raw = async (method: string, path: string, headers: Record<string, string>
 t.test('no token is 401 missing_token; a bad token is 401 invalid_token', async (t) => {
   t.match(await raw('GET', `/tenants/${tenant}/instances`), { status: 401, body: { error: { code: 'missing_token', message: /X-Auth-Token/ } } });
   t.match(await raw('GET', `/tenants/${tenant}/instances`, { 'x-auth-token': 'forged.token' }), { status: 401, body: { error: { code: 'invalid_token' } } });
-  t.match(await raw('GET', '/v2.1/servers', { 'x-auth-token': 'x' }), { name: 'ControllerError', status: 401 });
+  t.match(await raw('GET', '/v2.1/servers', { 'x-auth-token': 'x' }), { status: 401 });
 });
 
 t.test('malformed JSON and YAML are 400 with the reason, never a 5xx', async (t) => {
@@ -28,7 +28,7 @@ t.test('malformed JSON and YAML are 400 with the reason, never a 5xx', async (t)
   t.match(await raw('POST', `/tenants/${tenant}/workloads`, { ...token, 'content-type': 'application/yaml' }, 'description: [oops'), { status: 400, body: { error: { code: 'invalid_yaml' } } });
   t.match(await raw('POST', `/tenants/${tenant}/instances`, token, '{"workload_id": 5}'), { status: 400, body: { error: { code: 'invalid_request', message: /workload_id/ } } });
   t.match(await raw('POST', `/tenants/${tenant}/instances`, token, '{"workload_id": "x", "count": 0}'), { status: 400, body: { error: { message: /count/ } } });
-  t.match(await raw('PUT', '/pools', token, '{}'), { name: 'ControllerError', status: 405 });
+  t.match(await raw('PUT', '/pools', token, '{}'), { status: 405 });
 });
 
 t.test('unknown ids and paths are 404; unknown workloads and images are 422', async (t) => {
