@@ -192,7 +192,13 @@ export class Instances {
       }
     }
     this.onGone(inst);
-    this.ctx.events.add(inst.tenant_id, type, message);
+    this.event(inst, type, message);
+  }
+
+  /** A CNCI's events are the cluster's (admin) business, not its tenant's. */
+  private event(inst: Instance, type: 'info' | 'error', message: string) {
+    if (inst.cnci) this.ctx.events.add(null, type, `CNCI of tenant ${inst.tenant_id}: ${message}`);
+    else this.ctx.events.add(inst.tenant_id, type, message);
   }
 
   // --- what nodes report ---------------------------------------------------------------------
@@ -203,8 +209,8 @@ export class Instances {
     const was = inst.state;
     this.save(inst, { state: e.state, node_id: e.nodeId, ssh_ip: e.sshIp ?? null, ssh_port: e.sshPort ?? null, reason: null });
     if (e.state === was) return;
-    if (e.state === 'active') this.ctx.events.add(inst.tenant_id, 'info', `Started ${inst.id} on ${e.nodeId}`);
-    if (e.state === 'exited') this.ctx.events.add(inst.tenant_id, 'info', `Stopped ${inst.id}`);
+    if (e.state === 'active') this.event(inst, 'info', `Started ${inst.id} on ${e.nodeId}`);
+    if (e.state === 'exited') this.event(inst, 'info', `Stopped ${inst.id}`);
   }
 
   deleted(instanceId: string): void {
@@ -230,7 +236,7 @@ export class Instances {
     const inst = this.ctx.store.instances.get(instanceId);
     if (!inst) return;
     const verb = op.startsWith('STOP') ? 'stop' : op.startsWith('RESTART') ? 'restart' : 'delete';
-    this.ctx.events.add(inst.tenant_id, 'error', `Failed to ${verb} ${inst.id}: ${message}`);
+    this.event(inst, 'error', `Failed to ${verb} ${inst.id}: ${message}`);
   }
 
   /** A command named a node that is gone: a delete completes here, anything else is reported. */
@@ -239,7 +245,7 @@ export class Instances {
     if (!inst) return;
     if (op === 'DELETE') return this.gone(inst, `Deleted ${inst.id} (its node ${nodeId} is not connected)`);
     this.save(inst, { state: 'missing' });
-    this.ctx.events.add(inst.tenant_id, 'error', `Failed to ${op.toLowerCase()} ${inst.id}: node ${nodeId} is not connected`);
+    this.event(inst, 'error', `Failed to ${op.toLowerCase()} ${inst.id}: node ${nodeId} is not connected`);
   }
 
   nodeLost(nodeId: string): void {

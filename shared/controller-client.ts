@@ -1,5 +1,6 @@
 // A client of the controller's API for programs (setup, benchmarks, tests, BAT): one identity
 // token per client, JSON in and out, and errors that keep the API's code and message.
+import { Readable } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
 import { issueToken } from '../mocks/identity/client.ts';
 
@@ -17,15 +18,33 @@ export class ControllerError extends Error {
   }
 }
 
+export interface CachedToken {
+  token: string;
+  projectId: string;
+  expiresAt: string;
+}
+
+/** Where a client may keep its token between runs (the CLI keeps one on disk). */
+export interface TokenStore {
+  load(key: string): CachedToken | undefined;
+  save(key: string, token: CachedToken): void;
+  drop(key: string): void;
+}
+
 export class ControllerClient {
-  private token?: Promise<{ token: string; projectId: string }>;
+  private token?: Promise<CachedToken>;
 
   constructor(
     readonly controllerUrl: string,
     readonly identityUrl: string,
     private readonly creds: ClientCredentials,
     readonly dispatcher: Dispatcher,
+    private readonly store?: TokenStore,
   ) {}
+
+  private get storeKey(): string {
+    return `${this.identityUrl} ${this.creds.username} ${this.creds.projectId ?? this.creds.projectName ?? ''}`;
+  }
 
   /** The project (tenant) id the client's token is scoped to. */
   async tenantId(): Promise<string> {
@@ -37,20 +56,49 @@ export class ControllerClient {
     return (await this.auth()).token;
   }
 
-  private auth() {
-    this.token ??= issueToken(this.identityUrl, this.creds, this.dispatcher).then((t) => ({ token: t.token, projectId: t.projectId! }));
+  /** A token from the store while it has a minute left, else a new one from identity. */
+  private auth(): Promise<CachedToken> {
+    this.token ??= (async () => {
+      const cached = this.store?.load(this.storeKey);
+      if (cached && Date.parse(cached.expiresAt) - Date.now() > 60_000) return cached;
+      const t = await issueToken(this.identityUrl, this.creds, this.dispatcher);
+      if (!t.projectId) throw new Error(`user ${this.creds.username} got a token with no project: set the project (CIAO_TENANT_NAME)`);
+      const fresh = { token: t.token, projectId: t.projectId, expiresAt: t.expiresAt };
+      this.store?.save(this.storeKey, fresh);
+      return fresh;
+    })();
+    this.token.catch(() => (this.token = undefined));
     return this.token;
   }
 
+  /** JSON bodies are encoded; strings, Buffers and streams are sent as they are. A token the
+   *  controller refuses (expired, revoked) is replaced once. */
   async call<T = unknown>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
+    try {
+      return await this.send<T>(method, path, body, contentType);
+    } catch (err) {
+      if (!(err instanceof ControllerError) || err.code !== 'invalid_token' || body instanceof Readable) throw err;
+      this.store?.drop(this.storeKey);
+      this.token = undefined;
+      return this.send<T>(method, path, body, contentType);
+    }
+  }
+
+  private async send<T>(method: string, path: string, body: unknown, contentType: string): Promise<T> {
     const { token } = await this.auth();
-    const raw = Buffer.isBuffer(body) || typeof body === 'string';
-    const res = await request(`${this.controllerUrl}${path}`, {
-      method: method as Dispatcher.HttpMethod,
-      dispatcher: this.dispatcher,
-      headers: { 'x-auth-token': token, ...(body === undefined ? {} : { 'content-type': Buffer.isBuffer(body) ? 'application/octet-stream' : contentType }) },
-      body: body === undefined ? undefined : raw ? (body as Buffer | string) : JSON.stringify(body),
-    });
+    const raw = typeof body === 'string' || Buffer.isBuffer(body) || body instanceof Readable;
+    const type = Buffer.isBuffer(body) || body instanceof Readable ? 'application/octet-stream' : contentType;
+    let res;
+    try {
+      res = await request(`${this.controllerUrl}${path}`, {
+        method: method as Dispatcher.HttpMethod,
+        dispatcher: this.dispatcher,
+        headers: { 'x-auth-token': token, ...(body === undefined ? {} : { 'content-type': type }) },
+        body: body === undefined ? undefined : raw ? (body as string | Buffer | Readable) : JSON.stringify(body),
+      });
+    } catch (err) {
+      throw new ControllerError(0, 'unreachable', `cannot reach the controller at ${this.controllerUrl}: ${(err as Error).message} (is the cluster up? ./singlevm/setup.sh)`);
+    }
     const text = await res.body.text();
     if (res.statusCode >= 400) {
       let code = 'http_error';

@@ -96,7 +96,8 @@ try {
     await waitFor(`controller at ${controllerUrl} (log: ${paths.logs}/controller.out)`, answers(`${controllerUrl}/v2.1`));
   });
 
-  const admin = adminApi(identityUrl, controllerUrl, creds, pki);
+  const admin = new ControllerClient(controllerUrl, identityUrl,
+    { username: creds.admin.username, password: creds.admin.password, projectName: creds.admin.project }, clusterAgent(pki.ca.cert));
 
   await steps.step(`start ${nodes} simulated node${nodes > 1 ? 's' : ''}`, async (progress) => {
     await startDaemon({
@@ -107,18 +108,17 @@ try {
         '--stats-interval-ms', values['stats-interval-ms']!, '--log', join(paths.logs, 'launcher.log')],
     }, name, paths);
     await waitFor(`${nodes} nodes to be ready`, async () => {
-      const { nodes: n } = await admin<{ nodes: { ready: number } }>('GET', '/cluster/status');
+      const { nodes: n } = await admin.call<{ nodes: { ready: number } }>('GET', '/cluster/status');
       progress(`${n.ready}/${nodes} ready`);
       return n.ready >= nodes;
     }, { timeoutMs: 30_000 + nodes * 10 });
   });
 
   await steps.step('images and workloads', async () => {
-    const image = await admin<{ id: string }>('POST', '/image/v2/images', { name: SIM_VM_IMAGE, visibility: 'public', disk_format: 'raw', container_format: 'bare' });
-    await admin('PUT', `/image/v2/images/${image.id}/file`, Buffer.from('simulated image: the simulation backend boots no guest\n'));
-    const tenants = await admin<{ tenants: { id: string }[] }>('GET', '/tenants');
-    const adminTenant = tenants.tenants[0].id;
-    for (const w of DEFAULT_WORKLOADS) await admin('POST', `/tenants/${adminTenant}/workloads`, w);
+    const image = await admin.call<{ id: string }>('POST', '/image/v2/images', { name: SIM_VM_IMAGE, visibility: 'public', disk_format: 'raw', container_format: 'bare' });
+    await admin.call('PUT', `/image/v2/images/${image.id}/file`, Buffer.from('simulated image: the simulation backend boots no guest\n'));
+    const adminTenant = await admin.tenantId();
+    for (const w of DEFAULT_WORKLOADS) await admin.call('POST', `/tenants/${adminTenant}/workloads`, w);
   });
 
   await steps.step('write demo.sh', () => writeDemoSh(paths.demoSh, { name, identityUrl, controllerUrl, caFile: pki.ca.cert, stateDir: paths.stateDir, creds }));
@@ -153,11 +153,4 @@ async function startControlPlane(record: ClusterRecord, pki: ClusterPki) {
   await startDaemon({ name: 'controller', entry: 'controller/main.ts',
     args: ['--port', String(record.ports.controller), '--state-dir', paths.stateDir, '--identity', `https://127.0.0.1:${record.ports.identity}`,
       ...tls, '--client-cert', pki.controller.cert, '--client-key', pki.controller.key, '--scheduler-port', String(record.ports.scheduler), ...log('controller')] }, name, paths);
-}
-
-/** An admin-scoped caller of the controller for setup's own requests. */
-function adminApi(identityUrl: string, controllerUrl: string, creds: Credentials, pki: ClusterPki) {
-  const client = new ControllerClient(controllerUrl, identityUrl,
-    { username: creds.admin.username, password: creds.admin.password, projectName: creds.admin.project }, clusterAgent(pki.ca.cert));
-  return <T = unknown>(method: string, path: string, body?: unknown): Promise<T> => client.call<T>(method, path, body);
 }
