@@ -1,0 +1,76 @@
+// The README's first command, end to end: cleanup → setup --simulate → verify → ciao → cleanup,
+// as separate processes, in a throwaway CIAO_HOME; then a crash (kill -9) that cleanup must survive.
+import t from 'tap';
+import { mkdtemp, readFile, rm, access } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { run } from '../../shared/run.ts';
+import { REPO_ROOT, clusterProcesses, pidFiles } from '../../singlevm/processes.ts';
+import { clusterPaths } from '../../singlevm/cluster-files.ts';
+
+const home = await mkdtemp(join(tmpdir(), 'ciao-home-'));
+const name = `e2e-${randomBytes(3).toString('hex')}`;
+const env = { ...process.env, CIAO_HOME: home, CIAO_CLUSTER: name };
+const paths = clusterPaths(name, home);
+const sh = (script: string, ...args: string[]) => run(join(REPO_ROOT, script), args, { env, allowFailure: true, timeout: 120_000 });
+const exists = (p: string) => access(p).then(() => true, () => false);
+
+/** demo.sh's variables, as `. ~/local/demo.sh` would set them. */
+async function demoEnv(): Promise<NodeJS.ProcessEnv> {
+  const text = await readFile(paths.demoSh, 'utf8');
+  const vars = Object.fromEntries([...text.matchAll(/^export (\w+)='([^']*)'$/gm)].map((m) => [m[1], m[2]]));
+  return { ...env, ...vars, XDG_CACHE_HOME: join(home, 'cache') };
+}
+const ciao = async (...args: string[]) => run(join(REPO_ROOT, 'bin/ciao'), args, { env: await demoEnv(), allowFailure: true });
+
+t.teardown(async () => {
+  await sh('singlevm/cleanup.sh', '--name', name);
+  await rm(home, { recursive: true, force: true });
+});
+
+t.test('setup brings the simulated cluster up and writes demo.sh', async (t) => {
+  t.equal((await sh('singlevm/cleanup.sh')).exitCode, 0, 'cleanup with nothing to clean is fine');
+  const r = await sh('singlevm/setup.sh', '--simulate', '--nodes', '3', '--name', name);
+  t.equal(r.exitCode, 0, r.stderr);
+  t.match(r.stdout, /Your cloud is ready: cluster "e2e-\w+" \(simulated: 3 nodes\)/);
+  t.match(await readFile(paths.demoSh, 'utf8'), /export CIAO_CONTROLLER='https:\/\/127\.0\.0\.1:\d+'/);
+  const again = await sh('singlevm/setup.sh', '--simulate', '--name', name);
+  t.equal(again.exitCode, 1);
+  t.match(again.stderr, /already exists.*cleanup\.sh --name/);
+});
+
+t.test('verify passes and says what a simulated cluster cannot check', async (t) => {
+  const r = await run(join(REPO_ROOT, 'singlevm/verify.sh'), [], { env: await demoEnv(), allowFailure: true, timeout: 120_000 });
+  t.equal(r.exitCode, 0, r.stderr);
+  t.match(r.stdout, /verify passed/);
+  t.match(r.stdout, /not checked on this simulated cluster:\n\s+- SSH into the VMs/);
+});
+
+t.test('the ciao CLI drives the cluster', async (t) => {
+  const workload = (await ciao('list', 'workloads', '-f', '{{range .}}{{.vm_type}} {{.id}}\\n{{end}}')).stdout.split('\n').find((l) => l.startsWith('docker'))!.split(' ')[1];
+  const created = await ciao('create', 'instance', '--workload', workload, '--instances', '2', '--json');
+  t.equal(created.exitCode, 0, created.stderr);
+  const ids = JSON.parse(created.stdout).map((i: { id: string }) => i.id);
+  t.equal(ids.length, 2);
+  t.equal((await ciao('list', 'nodes', '-f', '{{len .}}')).stdout.trim(), '3');
+  const bad = await ciao('show', 'instance', 'nope');
+  t.equal(bad.exitCode, 1);
+  t.match(bad.stderr, /ciao: instance nope does not exist/);
+  t.equal((await ciao('delete', 'instance', '--all')).exitCode, 0);
+});
+
+t.test('after kill -9 of the controller and the launchers, cleanup leaves nothing', async (t) => {
+  const pids = await pidFiles(paths.pids);
+  t.same(pids.map((p) => p.name).sort(), ['controller', 'identity', 'launcher', 'scheduler']);
+  for (const p of pids.filter((x) => x.name === 'controller' || x.name === 'launcher')) process.kill(p.pid, 'SIGKILL');
+  const dry = await sh('singlevm/cleanup.sh', '--name', name, '--dry-run');
+  t.match(dry.stdout, /would remove:[\s\S]*process \d+[\s\S]*state dir/);
+  t.ok(await exists(paths.stateDir), 'a dry run removes nothing');
+  const r = await sh('singlevm/cleanup.sh', '--name', name);
+  t.equal(r.exitCode, 0, r.stderr);
+  t.match(r.stdout, /nothing of it is left on this host/);
+  t.same(await clusterProcesses(name), []);
+  t.notOk(await exists(paths.stateDir));
+  t.notOk(await exists(paths.demoSh));
+});
