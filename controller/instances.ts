@@ -53,11 +53,14 @@ export class Instances {
     }
     const image = this.resolveImage(tenant, workload, req.image);
     if (!tenant.cnci) this.startCnci(tenant);
+    const used = this.usedIps(tenant);
     const created: Instance[] = [];
     for (let n = 0; n < req.count; n++) {
       const id = randomUUID();
       const name = req.name ? (req.count > 1 ? `${req.name}-${n}` : req.name) : id;
-      created.push(this.record(tenant, workload, id, name, image, false));
+      const ip = allocateHostIp(tenant.subnet, used, created.at(-1)?.ip);
+      used.add(ip);
+      created.push(this.record(tenant, workload, id, name, image, ip, false));
     }
     if (tenant.cnci?.state === 'ready') for (const inst of created) this.dispatch(inst);
     return created;
@@ -73,9 +76,11 @@ export class Instances {
     return image.id;
   }
 
-  private record(tenant: Tenant, workload: Workload, id: string, name: string, image: string, cnci: boolean): Instance {
-    const used = new Set(this.ctx.store.instances.byTenant(tenant.id).map((i) => i.ip));
-    const ip = cnci ? gatewayOf(tenant.subnet) : allocateHostIp(tenant.subnet, used);
+  private usedIps(tenant: Tenant): Set<string> {
+    return new Set(this.ctx.store.instances.byTenant(tenant.id).map((i) => i.ip));
+  }
+
+  private record(tenant: Tenant, workload: Workload, id: string, name: string, image: string, ip: string, cnci: boolean): Instance {
     const inst: Instance = {
       id, tenant_id: tenant.id, workload_id: workload.id, name, state: 'pending', node_id: null,
       ip, mac: macFor(ip), subnet: tenant.subnet, ssh_ip: null, ssh_port: null,
@@ -91,7 +96,7 @@ export class Instances {
   private startCnci(tenant: Tenant) {
     const workload = this.ctx.store.workloads.all().find((w) => w.visibility === 'internal' && w.requirements.network_node);
     if (!workload) throw new ApiError('no_cnci', 'no CNCI workload is registered: an admin must create an internal workload with requirements.network_node (setup does this)');
-    const inst = this.record(tenant, workload, randomUUID(), `cnci-${tenant.id}`, workload.image_name, true);
+    const inst = this.record(tenant, workload, randomUUID(), `cnci-${tenant.id}`, workload.image_name, gatewayOf(tenant.subnet), true);
     tenant.cnci = { instance_id: inst.id, state: 'pending' };
     this.ctx.store.tenants.put(tenant);
     this.dispatch(inst);

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { readTls } from '../shared/tls-files.ts';
+import { waitFor } from '../shared/wait-for.ts';
 import { createLogger } from '../shared/log.ts';
 import type { Role } from '../protocol/payloads.ts';
 import { CnciAgent } from '../cnci/agent.ts';
@@ -73,7 +74,13 @@ for (let i = 0; i < count; i++) {
     logger: nodeLog,
   }));
 }
-for (const l of launchers) await l.start();
+// Join in waves so thousands of nodes in one process do not all handshake at the same instant.
+const WAVE = 200;
+for (let i = 0; i < launchers.length; i += WAVE) {
+  const wave = launchers.slice(i, i + WAVE);
+  await Promise.all(wave.map((l) => l.start()));
+  await waitFor(`nodes ${i}-${i + wave.length - 1} to join`, () => wave.every((l) => l.connected), { timeoutMs: 30_000, intervalMs: 20 }).catch((err) => logger.warn((err as Error).message));
+}
 logger.info('launchers started', { count, backend: values.backend });
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   process.on(sig, () => {

@@ -6,6 +6,16 @@ import { Connection } from './frame.ts';
 import type { Frame, Role } from './payloads.ts';
 import type { Logger } from '../shared/log.ts';
 
+/** Per key pair: one TLS context, and the last session ticket, so thousands of simulated nodes
+ *  neither parse the key again nor do a full handshake for every connection. */
+const contexts = new WeakMap<Buffer, tls.SecureContext>();
+const sessions = new WeakMap<Buffer, Buffer>();
+function secureContextFor(material: { ca: Buffer; cert: Buffer; key: Buffer }): tls.SecureContext {
+  let ctx = contexts.get(material.cert);
+  if (!ctx) contexts.set(material.cert, (ctx = tls.createSecureContext(material)));
+  return ctx;
+}
+
 export interface PeerOptions {
   id: string;
   roles: Role[];
@@ -61,7 +71,9 @@ export class ProtocolPeer extends EventEmitter<PeerEvents> {
 
   private connect() {
     const { host, port, logger } = this.opts;
-    const socket = tls.connect({ host, port, ...this.opts.tls, servername: 'localhost' });
+    const material = this.opts.tls;
+    const socket = tls.connect({ host, port, secureContext: secureContextFor(material), session: sessions.get(material.cert), servername: 'localhost' });
+    socket.on('session', (ticket: Buffer) => sessions.set(material.cert, ticket));
     socket.setNoDelay(true);
     const conn = new Connection(socket);
     this.conn = conn;

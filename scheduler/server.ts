@@ -39,7 +39,8 @@ export class Scheduler {
   }
 
   async listen(port: number, host = '127.0.0.1'): Promise<number> {
-    this.server.listen(port, host);
+    // A deep accept queue: thousands of (simulated) nodes connect at once when a cluster starts.
+    this.server.listen({ port, host, backlog: 8192 });
     await once(this.server, 'listening');
     return (this.server.address() as AddressInfo).port;
   }

@@ -63,7 +63,7 @@ const tSetup = performance.now();
 await tsx('singlevm/setup.ts', '--simulate', '--nodes', String(nodes), '--name', name, '--boot-delay-ms', values['boot-delay-ms']!, '--timings', join(paths.home, `bench-${name}-setup.json`));
 const setupSeconds = (performance.now() - tSetup) / 1000;
 const setupTimings = JSON.parse(await readFile(join(paths.home, `bench-${name}-setup.json`), 'utf8')) as { steps: { name: string; seconds: number }[] };
-const nodesReadySeconds = setupTimings.steps.find((s) => s.name.startsWith('start '))?.seconds ?? NaN;
+const nodesReadySeconds = setupTimings.steps.find((s) => s.name.includes('simulated node'))?.seconds ?? NaN;
 
 const env = await demoEnv();
 const dispatcher = clusterAgent(env.CIAO_CA_CERT_FILE, 16);

@@ -5,6 +5,7 @@ import { rm, access, readFile } from 'node:fs/promises';
 import { clusterPaths, DEFAULT_CLUSTER, validClusterName } from './cluster-files.ts';
 import { clusterProcesses, isAlive, pidFiles, stopProcess } from './processes.ts';
 import { StepRunner } from './step-runner.ts';
+import { buildDir } from './build-daemons.ts';
 
 const USAGE = `usage: cleanup.sh [--name NAME] [--dry-run]
 
@@ -37,7 +38,7 @@ async function inventory() {
   for (const p of byPidFile) pids.set(p.pid, p.name);
   for (const p of byName) if (!pids.has(p.pid)) pids.set(p.pid, p.cmdline.slice(0, 100));
   const demoSh = (await exists(paths.demoSh)) && (await readFile(paths.demoSh, 'utf8')).includes(`CIAO_CLUSTER='${name}'`);
-  return { pids, stateDir: await exists(paths.stateDir), demoSh };
+  return { pids, stateDir: await exists(paths.stateDir), build: await exists(buildDir(name)), demoSh };
 }
 
 const found = await inventory();
@@ -45,8 +46,9 @@ if (values['dry-run']) {
   console.log(`cleanup of cluster ${name} would remove:`);
   for (const [pid, what] of found.pids) console.log(`  process ${pid} (${what})`);
   if (found.stateDir) console.log(`  state dir ${paths.stateDir}`);
+  if (found.build) console.log(`  daemon bundles ${buildDir(name)}`);
   if (found.demoSh) console.log(`  ${paths.demoSh}`);
-  if (!found.pids.size && !found.stateDir && !found.demoSh) console.log('  nothing: the host is clean');
+  if (!found.pids.size && !found.stateDir && !found.build && !found.demoSh) console.log('  nothing: the host is clean');
   process.exit(0);
 }
 
@@ -57,6 +59,7 @@ try {
   });
   await steps.step('remove state', async () => {
     await rm(paths.stateDir, { recursive: true, force: true });
+    await rm(buildDir(name), { recursive: true, force: true });
     if (found.demoSh) await rm(paths.demoSh, { force: true });
   });
   await steps.step('check the host is clean', async () => {
@@ -64,6 +67,7 @@ try {
     const problems = [
       ...[...left.pids].map(([pid, what]) => `process ${pid} (${what})`),
       ...(left.stateDir ? [`state dir ${paths.stateDir}`] : []),
+      ...(left.build ? [`daemon bundles ${buildDir(name)}`] : []),
       ...(left.demoSh ? [paths.demoSh] : []),
     ];
     if (problems.length) throw new Error(`still on the host: ${problems.join(', ')}`);

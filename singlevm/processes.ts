@@ -10,14 +10,16 @@ export const REPO_ROOT = resolve(import.meta.dirname, '..');
 
 export interface Daemon {
   name: string;
-  /** Entry file relative to the repo root. */
+  /** The bundled entry file (singlevm/build-daemons.ts). */
   entry: string;
   args: string[];
 }
 
 export async function startDaemon(d: Daemon, cluster: string, dirs: { logs: string; pids: string }): Promise<number> {
   const out = openSync(join(dirs.logs, `${d.name}.out`), 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, d.entry), ...d.args, '--cluster', cluster], {
+  // CIAO_DAEMON_NODE_ARGS adds node flags to every daemon (e.g. --cpu-prof for profiling).
+  const nodeArgs = (process.env.CIAO_DAEMON_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, d.entry, ...d.args, '--cluster', cluster], {
     cwd: REPO_ROOT, detached: true, stdio: ['ignore', out, out], env: { ...process.env, CIAO_CLUSTER: cluster },
   });
   closeSync(out);

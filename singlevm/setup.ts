@@ -14,6 +14,7 @@ import { StepRunner } from './step-runner.ts';
 import { clusterPaths, DEFAULT_CLUSTER, readClusterRecord, validClusterName, type ClusterRecord } from './cluster-files.ts';
 import { freePort } from './ports.ts';
 import { startDaemon } from './processes.ts';
+import { buildDaemons, type DaemonName } from './build-daemons.ts';
 import { waitFor } from '../shared/wait-for.ts';
 import { writeDemoSh, type Credentials } from './demo-sh.ts';
 import { DEFAULT_WORKLOADS, SIM_VM_IMAGE } from './default-workloads.ts';
@@ -65,6 +66,8 @@ try {
     await run('openssl', ['version']).catch(() => { throw new Error('openssl is missing: apt-get install openssl'); });
   });
 
+  const bundles = await steps.step('build daemons', () => buildDaemons(name));
+
   const pki = await steps.step('certificates', async () => {
     for (const dir of [paths.stateDir, paths.logs, paths.pids]) await mkdir(dir, { recursive: true, mode: 0o700 });
     return createClusterPki(paths.pki, name);
@@ -89,7 +92,7 @@ try {
   }), null, 2) + '\n', { mode: 0o600 });
 
   await steps.step('start control plane', async () => {
-    await startControlPlane(record, pki);
+    await startControlPlane(record, pki, bundles);
     const agent = clusterAgent(pki.ca.cert);
     const answers = (url: string) => async () => (await request(url, { dispatcher: agent })).statusCode === 200;
     await waitFor(`identity at ${identityUrl} (log: ${paths.logs}/identity.out)`, answers(`${identityUrl}/v3`));
@@ -101,7 +104,7 @@ try {
 
   await steps.step(`start ${nodes} simulated node${nodes > 1 ? 's' : ''}`, async (progress) => {
     await startDaemon({
-      name: 'launcher', entry: 'launcher/main.ts',
+      name: 'launcher', entry: bundles.launcher,
       args: ['--backend', 'simulation', '--nodes', String(nodes), '--node-prefix', `${name}-sim`,
         '--scheduler-port', String(record.ports.scheduler), '--ca', pki.ca.cert, '--cert', pki.agent.cert, '--key', pki.agent.key,
         '--cnci-cert', pki.cnci.cert, '--cnci-key', pki.cnci.key, '--boot-delay-ms', values['boot-delay-ms']!,
@@ -143,14 +146,14 @@ Next:
   process.exit(1);
 }
 
-async function startControlPlane(record: ClusterRecord, pki: ClusterPki) {
+async function startControlPlane(record: ClusterRecord, pki: ClusterPki, bundles: Record<DaemonName, string>) {
   const log = (c: string) => ['--log', join(paths.logs, `${c}.log`)];
   const tls = ['--ca', pki.ca.cert, '--cert', pki.https.cert, '--key', pki.https.key];
-  await startDaemon({ name: 'identity', entry: 'mocks/identity/main.ts',
+  await startDaemon({ name: 'identity', entry: bundles.identity,
     args: ['--config', paths.identityConfig, '--port', String(record.ports.identity), '--cert', pki.https.cert, '--key', pki.https.key, '--state-dir', paths.stateDir, ...log('identity')] }, name, paths);
-  await startDaemon({ name: 'scheduler', entry: 'scheduler/main.ts',
+  await startDaemon({ name: 'scheduler', entry: bundles.scheduler,
     args: ['--port', String(record.ports.scheduler), '--ca', pki.ca.cert, '--cert', pki.scheduler.cert, '--key', pki.scheduler.key, ...log('scheduler')] }, name, paths);
-  await startDaemon({ name: 'controller', entry: 'controller/main.ts',
+  await startDaemon({ name: 'controller', entry: bundles.controller,
     args: ['--port', String(record.ports.controller), '--state-dir', paths.stateDir, '--identity', `https://127.0.0.1:${record.ports.identity}`,
       ...tls, '--client-cert', pki.controller.cert, '--client-key', pki.controller.key, '--scheduler-port', String(record.ports.scheduler), ...log('controller')] }, name, paths);
 }

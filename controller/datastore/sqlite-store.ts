@@ -1,5 +1,7 @@
 // The SQLite datastore (WAL): every collection is a table of JSON records, loaded into the
-// in-memory view at open and written through on every change, so reads never touch the disk.
+// in-memory view at open. Changes are written behind: collected during one turn of the event loop
+// and committed together in one transaction (a burst of a thousand changes is one commit, not a
+// thousand), and flushed at close.
 import Database from 'better-sqlite3';
 import { COLLECTIONS, type Datastore } from './datastore.ts';
 import { createMemoryStore, MemoryCollection } from './memory-store.ts';
@@ -16,12 +18,34 @@ export function openSqliteStore(path: string): Datastore {
       del: db.prepare(`DELETE FROM ${name} WHERE id = ?`),
     });
   }
-  const store = createMemoryStore((name) => {
-    const w = writers.get(name)!;
-    return (id, tenantId, record) => {
-      if (record) w.put.run(id, tenantId, JSON.stringify(record));
-      else w.del.run(id);
-    };
+
+  /** Pending changes per collection: the last record written for an id, or null for a delete. */
+  const pending = new Map<string, Map<string, { tenantId: string | null; record: object } | null>>();
+  let scheduled = false;
+  const commit = db.transaction(() => {
+    for (const [name, changes] of pending) {
+      const w = writers.get(name)!;
+      for (const [id, change] of changes) {
+        if (change) w.put.run(id, change.tenantId, JSON.stringify(change.record));
+        else w.del.run(id);
+      }
+    }
+  });
+  const flush = () => {
+    scheduled = false;
+    if (pending.size === 0) return;
+    commit();
+    pending.clear();
+  };
+
+  const store = createMemoryStore((name) => (id, tenantId, record) => {
+    let changes = pending.get(name);
+    if (!changes) pending.set(name, (changes = new Map()));
+    changes.set(id, record ? { tenantId, record } : null);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
   });
   for (const name of COLLECTIONS) {
     const collection = store[name] as unknown as MemoryCollection<{ id: string }>;
@@ -29,5 +53,11 @@ export function openSqliteStore(path: string): Datastore {
       collection.load(JSON.parse(row.data));
     }
   }
-  return { ...store, close: () => db.close() };
+  return {
+    ...store,
+    close: () => {
+      flush();
+      db.close();
+    },
+  };
 }
