@@ -24,6 +24,8 @@ export interface LauncherOptions {
   logger: Logger;
   /** Current load average (real nodes read /proc/loadavg). */
   load?: () => number;
+  /** Fault injection from the start: every start fails with this reason (NODE_FAULT changes it). */
+  startFailure?: StartFailureReason | null;
 }
 
 interface Instance {
@@ -36,11 +38,12 @@ interface Instance {
 export class Launcher {
   private readonly peer: ProtocolPeer;
   private readonly instances = new Map<string, Instance>();
-  private startFailure: StartFailureReason | null = null;
+  private startFailure: StartFailureReason | null;
   private statsTimer?: NodeJS.Timeout;
   private statsQueued = false;
 
   constructor(private readonly opts: LauncherOptions) {
+    this.startFailure = opts.startFailure ?? null;
     this.peer = new ProtocolPeer({
       id: opts.nodeId, roles: opts.roles, hostname: opts.hostname, logger: opts.logger,
       host: opts.scheduler.host, port: opts.scheduler.port, tls: opts.scheduler.tls,

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { readTls } from '../shared/tls-files.ts';
 import { waitFor } from '../shared/wait-for.ts';
 import { createLogger } from '../shared/log.ts';
-import type { Role } from '../protocol/payloads.ts';
+import { StartFailureReason, type Role } from '../protocol/payloads.ts';
 import { CnciAgent } from '../cnci/agent.ts';
 import { SimulatedNat } from '../cnci/nat.ts';
 import { Launcher } from './launcher.ts';
@@ -27,6 +27,7 @@ const { values } = parseArgs({
     'disk-mb': { type: 'string', default: '102400' },
     'boot-delay-ms': { type: 'string', default: '100' },
     'stats-interval-ms': { type: 'string', default: '5000' },
+    'start-failure': { type: 'string' },
     log: { type: 'string' },
     cluster: { type: 'string' },
   },
@@ -40,6 +41,8 @@ function fail(message: string): never {
 if (!values.ca || !values.cert || !values.key) fail('--ca, --cert and --key are required');
 if (values.backend !== 'simulation') fail(`backend ${values.backend} is not available in this build (simulation only)`);
 const count = Number(values.nodes);
+const startFailure = values['start-failure'] === undefined ? undefined : StartFailureReason.safeParse(values['start-failure']);
+if (startFailure && !startFailure.success) fail(`--start-failure must be one of ${StartFailureReason.options.join(', ')}`);
 if (!Number.isInteger(count) || count < 1) fail('--nodes must be a positive whole number');
 
 const logger = createLogger({ component: 'launcher', file: values.log });
@@ -72,6 +75,7 @@ for (let i = 0; i < count; i++) {
     backends: { qemu: backend, docker: backend },
     statsIntervalMs: Number(values['stats-interval-ms']),
     logger: nodeLog,
+    startFailure: startFailure?.data ?? null,
   }));
 }
 // Join in waves so thousands of nodes in one process do not all handshake at the same instant.
