@@ -31,17 +31,20 @@ export class ExternalIps {
   createPool(name: string, subnet?: string, ips: string[] = []): Pool {
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw badRequest(`pool name ${JSON.stringify(name)} must be 1-64 letters, digits, '.', '_' or '-'`);
     if (this.ctx.store.pools.all().some((p) => p.name === name)) throw new ApiError('conflict', `pool ${name} already exists`);
-    return this.addToPool({ id: randomUUID(), name, subnets: [], ips: [] }, subnet, ips);
+    return this.withAddresses({ id: randomUUID(), name, subnets: [], ips: [] }, subnet, ips);
   }
 
   addToPool(pool: Pool, subnet?: string, ips: string[] = []): Pool {
-    if (!subnet && ips.length === 0 && pool.subnets.length + pool.ips.length > 0) throw badRequest('give a subnet or ips to add');
-    const others = this.ctx.store.pools.all().filter((p) => p.id !== pool.id);
-    const taken = new Set(others.flatMap(poolAddresses));
-    const added = [...(subnet ? [subnet] : [])];
-    for (const s of added) parseCidr(s);
+    if (!subnet && ips.length === 0) throw badRequest('give a subnet or ips to add');
+    return this.withAddresses(pool, subnet, ips);
+  }
+
+  /** Saves the pool with the new addresses, which no other pool may hold. */
+  private withAddresses(pool: Pool, subnet: string | undefined, ips: string[]): Pool {
+    if (subnet) parseCidr(subnet);
     for (const ip of ips) ipToInt(ip);
-    const next: Pool = { ...pool, subnets: [...pool.subnets, ...added], ips: [...pool.ips, ...ips] };
+    const next: Pool = { ...pool, subnets: subnet ? [...pool.subnets, subnet] : pool.subnets, ips: [...pool.ips, ...ips] };
+    const taken = new Set(this.ctx.store.pools.all().filter((p) => p.id !== pool.id).flatMap(poolAddresses));
     const clash = poolAddresses(next).find((a) => taken.has(a));
     if (clash) throw new ApiError('conflict', `address ${clash} already belongs to another pool`);
     this.ctx.store.pools.put(next);

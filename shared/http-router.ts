@@ -7,12 +7,9 @@ import type { Logger } from './log.ts';
 export const MAX_BODY_BYTES = 1024 * 1024;
 
 export class Request {
-  readonly query: URLSearchParams;
   private bodyText?: Promise<string>;
 
-  constructor(readonly raw: IncomingMessage, readonly path: string, query: URLSearchParams, readonly params: Record<string, string>) {
-    this.query = query;
-  }
+  constructor(readonly raw: IncomingMessage, readonly path: string, readonly query: URLSearchParams, readonly params: Record<string, string>) {}
 
   header(name: string): string | undefined {
     const v = this.raw.headers[name.toLowerCase()];

@@ -16,6 +16,11 @@ t.test('pools: create, show free count, refuse overlaps and bad CIDRs', async (t
   await t.rejects(admin.call('POST', '/pools', { name: 'test', subnet: '198.18.0.0/24' }), { name: 'ControllerError', status: 409, message: /already exists/ });
   await t.rejects(admin.call('POST', '/pools', { name: 'clash', ips: ['203.0.113.7'] }), { name: 'ControllerError', status: 409, message: /another pool/ });
   await t.rejects(admin.call('POST', '/pools', { name: 'bad', subnet: '203.0.113.9/24' }), { name: 'ControllerError', status: 400, message: /host bits/ });
+  const extra = await admin.call<{ name: string; total: number }>('POST', '/pools', { name: 'extra', ips: ['198.18.0.1'] });
+  t.equal(extra.total, 1);
+  t.equal((await admin.call<{ total: number }>('POST', '/pools/extra/addresses', { ips: ['198.18.0.2'] })).total, 2);
+  await t.rejects(admin.call('POST', '/pools/extra/addresses', {}), { name: 'ControllerError', status: 400, message: /give a subnet or ips/ });
+  await admin.call('DELETE', '/pools/extra');
 });
 
 t.test('map takes the lowest free address and reports Mapped; unmap reports Unmapped', async (t) => {
