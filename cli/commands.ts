@@ -16,7 +16,7 @@ export interface Context {
   admin: Caller;
   /** --tenant-id, else the user's project. */
   tenant(): Promise<string>;
-  /** The tenant for admin commands that name one (--tenant-id required or the admin's own). */
+  /** Standard input, for `--yaml -`. */
   readStdin(): Promise<string>;
 }
 

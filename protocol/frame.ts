@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import { OPS, type Frame, type FrameType } from './payloads.ts';
 
 export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
+const EMPTY = Buffer.alloc(0);
 
 export function encodeFrame(frame: Frame): Buffer {
   const body = Buffer.from(JSON.stringify(frame), 'utf8');
@@ -35,7 +36,7 @@ export function parseFrame(value: unknown): Frame {
 
 /** Splits a byte stream into frames. */
 export class FrameDecoder {
-  private buf: Buffer = Buffer.alloc(0);
+  private buf: Buffer = EMPTY;
 
   /** Returns the complete frames' JSON values; throws FrameError on an oversized frame or bad JSON. */
   push(chunk: Buffer): unknown[] {
@@ -46,7 +47,9 @@ export class FrameDecoder {
       if (len > MAX_FRAME_BYTES) throw new FrameError(`frame of ${len} bytes exceeds ${MAX_FRAME_BYTES}`);
       if (this.buf.length < 4 + len) break;
       const body = this.buf.subarray(4, 4 + len);
-      this.buf = this.buf.subarray(4 + len);
+      // Keep no view into a consumed chunk: with thousands of idle connections, each one would
+      // pin its last read buffer in memory.
+      this.buf = this.buf.length === 4 + len ? EMPTY : this.buf.subarray(4 + len);
       try {
         out.push(JSON.parse(body.toString('utf8')));
       } catch {

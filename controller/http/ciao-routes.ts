@@ -7,9 +7,9 @@ import type { Services } from '../services.ts';
 import { now } from '../context.ts';
 import { parseWorkload, validateWorkload } from '../workload-yaml.ts';
 import { quotaReport } from '../quotas.ts';
+import { StartFailureReason } from '../../protocol/payloads.ts';
 import { reply, type Request, type Router } from '../../shared/http-router.ts';
 
-const START_FAILURES = ['image_failure', 'launch_failure', 'network_failure', 'full_cloud', 'invalid_data'] as const;
 
 export function ciaoRoutes(router: Router, s: Services): void {
   const caller = (req: Request) => s.auth.authenticate(req.header('x-auth-token'));
@@ -57,10 +57,11 @@ export function ciaoRoutes(router: Router, s: Services): void {
   router.on('POST', '/nodes/:id/faults', async (req) => {
     await admin(req);
     if (!s.nodes.isOnline(req.params.id)) throw notFound('connected node', req.params.id);
-    const body = await req.json<{ start_failure?: string | null }>();
-    const f = body.start_failure ?? null;
-    if (f !== null && !START_FAILURES.includes(f as never)) throw badRequest(`start_failure must be null or one of ${START_FAILURES.join(', ')}`);
-    s.send({ type: 'COMMAND', op: 'NODE_FAULT', to: req.params.id, payload: { startFailure: f as (typeof START_FAILURES)[number] | null } });
+    const body = await req.json<{ start_failure?: unknown }>();
+    const parsed = StartFailureReason.nullable().safeParse(body.start_failure ?? null);
+    if (!parsed.success) throw badRequest(`start_failure must be null or one of ${StartFailureReason.options.join(', ')}`);
+    const f = parsed.data;
+    s.send({ type: 'COMMAND', op: 'NODE_FAULT', to: req.params.id, payload: { startFailure: f } });
     return reply(202, { node_id: req.params.id, start_failure: f });
   });
 

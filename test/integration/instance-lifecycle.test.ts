@@ -61,6 +61,8 @@ t.test('instances spread over the nodes', async (t) => {
 });
 
 t.test('a start that fails on the node becomes an event with the reason, and the instance goes', async (t) => {
+  await t.rejects(admin.call('POST', '/nodes/node-0/faults', { start_failure: 'gremlins' }), { name: 'ControllerError', status: 400, message: /launch_failure/ });
+  await t.rejects(admin.call('POST', '/nodes/node-9/faults', { start_failure: null }), { name: 'ControllerError', status: 404 });
   for (const l of plane.launchers) await admin.call('POST', `/nodes/${l.id}/faults`, { start_failure: 'launch_failure' });
   t.teardown(async () => {
     for (const l of plane.launchers) await admin.call('POST', `/nodes/${l.id}/faults`, { start_failure: null });
