@@ -61,6 +61,7 @@ export function buildProgram(io: CliIo): Command {
       }
     });
   }
+  for (const verb of verbs.values()) verb.description(verb.commands.map((c) => c.name()).join(', '));
   for (const verb of verbs.values()) verb.action(() => {
     throw new UsageError(`"ciao ${verb.name()}" needs a noun: ${verb.commands.map((c) => c.name()).join(', ')}`);
   });
