@@ -1,0 +1,70 @@
+// Needs root: builds the data plane's pieces (docs/singlevm-network.md) in throwaway namespaces
+// and checks that tunnels carry traffic, that VNIs separate, and that the host namespace is untouched.
+import t from 'tap';
+import { randomBytes } from 'node:crypto';
+import { run } from '../../shared/run.ts';
+import { createNamespace, deleteNamespace, listNamespaces } from '../../network/namespaces.ts';
+import { addAddress, addBridge, addMacvlan, addVethPair, addVxlan, attachToBridge } from '../../network/links.ts';
+import { linksOf } from '../../network/ip.ts';
+import { probeFrom } from '../helpers/netns-probe.ts';
+
+if (process.getuid?.() !== 0) throw new Error('test/root needs root (CI runs as root): run it with sudo');
+
+const id = randomBytes(2).toString('hex');
+const [hub, nodeX, nodeY] = ['hub', 'x', 'y'].map((r) => `ciaotest-${id}-${r}`);
+const hostState = async () => ({
+  links: (await linksOf()).map((l) => `${l.ifname} ${l.address} ${l.master ?? ''}`).sort(),
+  addrs: (await run('ip', ['-br', 'addr'])).stdout,
+  routes: (await run('ip', ['route'])).stdout,
+});
+const before = await hostState();
+t.teardown(async () => {
+  for (const ns of [hub, nodeX, nodeY]) await deleteNamespace(ns);
+});
+
+t.test('namespaces are created once, with loopback up, and listed by name', async (t) => {
+  for (const ns of [hub, nodeX, nodeY]) await createNamespace(ns);
+  await createNamespace(hub);
+  const names = await listNamespaces();
+  t.ok([hub, nodeX, nodeY].every((n) => names.includes(n)));
+  t.equal((await linksOf(hub)).find((l) => l.ifname === 'lo')?.operstate, 'UNKNOWN');
+});
+
+t.test('veth legs, a VXLAN tunnel into a bridge: the tenant address behind it answers', async (t) => {
+  await addBridge(hub, 'ciao_br');
+  for (const [ns, n] of [[nodeX, 2], [nodeY, 3]] as const) {
+    await addVethPair(hub, `leg${n}`, ns, 'uplink');
+    await attachToBridge(hub, `leg${n}`, 'ciao_br');
+    await addAddress(ns, 'uplink', `198.51.100.${n}/24`);
+  }
+  await addAddress(hub, 'ciao_br', '198.51.100.1/24');
+  await addMacvlan(hub, 'ciaovlan', 'ciao_br');
+  t.equal(await probeFrom(nodeX, '198.51.100.1'), 'reachable', 'a node reaches the cluster network');
+
+  // Tenant bridge on node X with the gateway; node Y joins the same VNI, a third party a different one.
+  await addBridge(nodeX, 't100');
+  await addAddress(nodeX, 't100', '172.16.0.1/24');
+  await addVxlan(nodeX, { name: 'vx100', vni: 100, remote: '198.51.100.3', dev: 'uplink' });
+  await attachToBridge(nodeX, 'vx100', 't100');
+  await addVxlan(nodeY, { name: 'vx100', vni: 100, remote: '198.51.100.2', dev: 'uplink' });
+  await addAddress(nodeY, 'vx100', '172.16.0.2/24');
+  t.equal(await probeFrom(nodeY, '172.16.0.1'), 'reachable', 'same VNI: across the tunnel');
+  t.equal(await probeFrom(nodeX, '172.16.0.2'), 'reachable', 'and back');
+});
+
+t.test('another VNI on the same subnet does not reach the tenant', async (t) => {
+  await run('ip', ['-n', nodeY, 'link', 'del', 'vx100']);
+  await addVxlan(nodeY, { name: 'vx200', vni: 200, remote: '198.51.100.2', dev: 'uplink' });
+  await addAddress(nodeY, 'vx200', '172.16.0.2/24');
+  const r = await probeFrom(nodeY, '172.16.0.1', 1000);
+  t.not(r, 'reachable', `a different VNI is isolated (${r})`);
+});
+
+t.test('the host namespace gained nothing, and deleting the namespaces removes everything', async (t) => {
+  t.same(await hostState(), before, 'host links, addresses and routes unchanged while the cluster pieces exist');
+  for (const ns of [hub, nodeX, nodeY]) await deleteNamespace(ns);
+  await deleteNamespace(hub);
+  const names = await listNamespaces();
+  t.notOk([hub, nodeX, nodeY].some((n) => names.includes(n)));
+  t.same(await hostState(), before);
+});
