@@ -28,6 +28,8 @@ export interface LauncherOptions {
   startFailure?: StartFailureReason | null;
 }
 
+const STATS_COALESCE_MS = 200;
+
 interface Instance {
   spec: StartPayload;
   state: InstanceState;
@@ -112,14 +114,16 @@ export class Launcher {
     };
   }
 
-  /** Coalesces the reports of a burst of changes into one STATS. */
+  /** Coalesces the reports of a burst of changes into one STATS. Each change is also an
+   *  INSTANCE_STATE event, and the scheduler reserves what it places, so a short delay costs no
+   *  accuracy and spares the control plane a report per change during a burst. */
   private statsChanged() {
     if (this.statsQueued) return;
     this.statsQueued = true;
-    setImmediate(() => {
+    setTimeout(() => {
       this.statsQueued = false;
       this.sendStats();
-    });
+    }, STATS_COALESCE_MS).unref();
   }
 
   private sendStats() {

@@ -35,12 +35,16 @@ async function demoEnv(): Promise<Record<string, string>> {
 }
 
 const latencies: number[] = [];
-async function timed<T>(fn: () => Promise<T>): Promise<T> {
+const byKind = new Map<string, number[]>();
+async function timed<T>(kind: string, fn: () => Promise<T>): Promise<T> {
   const t0 = performance.now();
   try {
     return await fn();
   } finally {
-    latencies.push(performance.now() - t0);
+    const ms = performance.now() - t0;
+    latencies.push(ms);
+    if (!byKind.has(kind)) byKind.set(kind, []);
+    byKind.get(kind)!.push(ms);
   }
 }
 const pct = (xs: number[], p: number) => {
@@ -83,21 +87,21 @@ const worker = async () => {
   while (next < instances) {
     const count = Math.min(100, instances - next);
     next += count;
-    const r = await timed(() => user.call<{ instances: { id: string }[] }>('POST', `/tenants/${tenant}/instances`, { workload_id: workload, count }));
+    const r = await timed('create 100 instances', () => user.call<{ instances: { id: string }[] }>('POST', `/tenants/${tenant}/instances`, { workload_id: workload, count }));
     created.push(...r.instances.map((i) => i.id));
   }
 };
 let loaded = true;
 const prober = (async () => {
   while (loaded) {
-    if (created.length) await timed(() => user.call('GET', `/tenants/${tenant}/instances/${created[created.length >> 1]}`));
-    await timed(() => admin.call('GET', '/cluster/status'));
+    if (created.length) await timed('show instance', () => user.call('GET', `/tenants/${tenant}/instances/${created[created.length >> 1]}`));
+    await timed('cluster status', () => admin.call('GET', '/cluster/status'));
   }
 })();
 await Promise.all(Array.from({ length: Number(values.concurrency) }, worker));
 const createSeconds = (performance.now() - t0) / 1000;
 await waitFor(`${instances} instances to be active`, async () => {
-  const s = await timed(() => admin.call<{ instances: { active: number } }>('GET', '/cluster/status'));
+  const s = await timed('cluster status', () => admin.call<{ instances: { active: number } }>('GET', '/cluster/status'));
   return s.instances.active >= instances;
 }, { timeoutMs: 120_000 + instances * 20, intervalMs: 200 });
 const activeSeconds = (performance.now() - t0) / 1000;
@@ -112,6 +116,7 @@ const result = {
   create_seconds: createSeconds, creates_per_second: instances / createSeconds,
   all_active_seconds: activeSeconds,
   api: { requests: latencies.length, p50_ms: pct(latencies, 50), p99_ms: pct(latencies, 99), max_ms: Math.max(...latencies) },
+  api_by_request: Object.fromEntries([...byKind].map(([k, xs]) => [k, { requests: xs.length, p50_ms: pct(xs, 50), p99_ms: pct(xs, 99) }])),
   peak_rss_mb: rss, control_plane_rss_mb: (rss.identity ?? 0) + (rss.controller ?? 0) + (rss.scheduler ?? 0),
 };
 const rows: [string, string][] = [
@@ -120,6 +125,7 @@ const rows: [string, string][] = [
   ['creates accepted', `${createSeconds.toFixed(2)} s (${result.creates_per_second.toFixed(0)}/s)`],
   ['all instances active', `${activeSeconds.toFixed(2)} s after the first create`],
   ['API latency under load', `p50 ${result.api.p50_ms.toFixed(1)} ms, p99 ${result.api.p99_ms.toFixed(1)} ms (${latencies.length} requests)`],
+  ...[...byKind].map(([k, xs]): [string, string] => [`  ${k}`, `p50 ${pct(xs, 50).toFixed(1)} ms, p99 ${pct(xs, 99).toFixed(1)} ms (${xs.length})`]),
   ...Object.entries(rss).map(([d, mb]): [string, string] => [`peak RSS ${d}`, `${mb} MB`]),
   ['control plane RSS', `${result.control_plane_rss_mb} MB (identity + controller + scheduler)`],
 ];
