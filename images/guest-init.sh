@@ -1,0 +1,68 @@
+#!/bin/busybox sh
+# /init of the ciao VM image: busybox, the virtio modules, a cloud-init "config-2" config drive
+# (hostname from meta_data.json, users and SSH keys from user_data), DHCP, then dropbear on port 22.
+/bin/busybox --install -s
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
+for m in $(cat /lib/modules/load-order); do insmod "/lib/modules/$m.ko" || echo "ciao-vm: cannot load $m"; done
+
+for dev in /dev/vd? /dev/sr?; do
+  [ -b "$dev" ] || continue
+  if mount -t iso9660 -o ro "$dev" /mnt/config 2>/dev/null; then
+    [ -f /mnt/config/openstack/latest/meta_data.json ] && break
+    umount /mnt/config
+  fi
+done
+meta=/mnt/config/openstack/latest/meta_data.json
+userdata=/mnt/config/openstack/latest/user_data
+[ -f "$meta" ] || echo "ciao-vm: no config drive found"
+
+host=$(sed -n 's/.*"hostname" *: *"\([^"]*\)".*/\1/p' "$meta" 2>/dev/null)
+[ -n "$host" ] && hostname "$host"
+
+echo 'root:x:0:0:root:/root:/bin/sh' > /etc/passwd
+echo 'root:x:0:' > /etc/group
+echo /bin/sh > /etc/shells
+# user_data (#cloud-config): every "- name: X" is a user, the "- ssh-…" lines below it its keys.
+if [ -f "$userdata" ]; then
+  user=""
+  uid=1000
+  while IFS= read -r line; do
+    case "$line" in
+      *"- name:"*)
+        user=$(echo "${line#*name:}" | tr -d " \"'")
+        echo "$user:*:$uid:$uid::/home/$user:/bin/sh" >> /etc/passwd
+        echo "$user:x:$uid:" >> /etc/group
+        mkdir -p "/home/$user/.ssh"
+        touch "/home/$user/.ssh/authorized_keys"
+        chmod 700 "/home/$user/.ssh"
+        chmod 600 "/home/$user/.ssh/authorized_keys"
+        chown -R "$uid:$uid" "/home/$user"
+        uid=$((uid + 1))
+        ;;
+      *"- ssh-"* | *"- ecdsa-"*)
+        [ -n "$user" ] && echo "${line#*- }" >> "/home/$user/.ssh/authorized_keys"
+        ;;
+    esac
+  done < "$userdata"
+fi
+
+cat > /etc/udhcpc.script <<'SCRIPT'
+#!/bin/sh
+[ "$1" = bound ] || [ "$1" = renew ] || exit 0
+ip addr flush dev "$interface"
+ip addr add "$ip/${mask:-24}" dev "$interface"
+[ -n "$router" ] && ip route add default via "${router%% *}" dev "$interface"
+exit 0
+SCRIPT
+chmod +x /etc/udhcpc.script
+ip link set lo up
+ip link set eth0 up
+udhcpc -i eth0 -s /etc/udhcpc.script -q -n -t 20 -T 1 && echo "ciao-vm: address $(ip -4 -o addr show eth0 | awk '{print $4}')"
+
+mkdir -p /etc/dropbear
+dropbear -R -E -p 22 2>/var/log/dropbear.log
+echo "ciao-vm: ready, hostname $(hostname)"
+while true; do sleep 3600; done

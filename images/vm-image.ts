@@ -1,0 +1,94 @@
+// The small VM image (SPEC §3 "images"): Debian's cloud kernel and an initramfs with busybox,
+// the virtio modules, dropbear and an init that reads a config-2 config drive (guest-init.sh).
+// Built offline from Debian packages, cached by a hash of everything that goes into it.
+import { createHash } from 'node:crypto';
+import { access, chmod, copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { basename, join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import { run } from '../shared/run.ts';
+import { resolveMetaPackage, unpackPackages } from './debian-packages.ts';
+
+/** Loaded in this order at boot (SPEC §10: virtio-net needs this chain; the rest is the config drive). */
+export const GUEST_MODULES = [
+  'virtio_ring', 'virtio', 'virtio_pci_legacy_dev', 'virtio_pci_modern_dev', 'virtio_pci',
+  'failover', 'net_failover', 'virtio_net', 'virtio_blk', 'cdrom', 'isofs',
+];
+const GUEST_INIT = join(import.meta.dirname, 'guest-init.sh');
+
+export interface VmImage {
+  kernel: string;
+  initrd: string;
+  /** Content hash of the inputs: the cache key. */
+  hash: string;
+}
+
+const exists = (p: string) => access(p).then(() => true, () => false);
+
+export async function buildVmImage(cacheDir: string, progress: (note: string) => void = () => {}): Promise<VmImage> {
+  const kernelPkg = await resolveMetaPackage('linux-image-cloud-amd64', 'linux-image-');
+  const packages = [kernelPkg, 'busybox-static', 'dropbear-bin', 'libtomcrypt1', 'libtommath1'];
+  progress('Debian packages');
+  const dirs = await unpackPackages(join(cacheDir, 'debs'), packages);
+  const hash = createHash('sha256')
+    .update(await readFile(GUEST_INIT))
+    .update(GUEST_MODULES.join(','))
+    .update([...dirs.values()].map((d) => basename(d)).join(','))
+    .digest('hex').slice(0, 16);
+  const outDir = join(cacheDir, `vm-${hash}`);
+  const image = { kernel: join(outDir, 'vmlinuz'), initrd: join(outDir, 'initrd.gz'), hash };
+  if (await exists(image.initrd)) return image;
+
+  progress('initramfs');
+  const kernelRoot = dirs.get(kernelPkg)!;
+  const kernelVersion = kernelPkg.replace(/^linux-image-/, '');
+  const root = await mkdtemp(join(tmpdir(), 'ciao-initramfs-'));
+  try {
+    // mkdtemp makes it 0700, and it becomes the guest's "/": users could not reach their keys.
+    await chmod(root, 0o755);
+    for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'lib/modules', 'lib64', 'lib/x86_64-linux-gnu', 'etc', 'proc', 'sys', 'dev', 'tmp', 'run', 'mnt/config', 'home', 'root', 'var/log']) {
+      await mkdir(join(root, d), { recursive: true });
+    }
+    await copyFile(join(dirs.get('busybox-static')!, 'bin/busybox'), join(root, 'bin/busybox'));
+    const dropbear = join(dirs.get('dropbear-bin')!, 'usr/sbin/dropbear');
+    await copyFile(dropbear, join(root, 'usr/sbin/dropbear'));
+    for (const lib of await sharedLibraries(dropbear, [...dirs.values()].map((d) => join(d, 'usr/lib/x86_64-linux-gnu')))) {
+      const dest = lib.endsWith('ld-linux-x86-64.so.2') ? join(root, 'lib64', basename(lib)) : join(root, 'lib/x86_64-linux-gnu', basename(lib));
+      await copyFile(lib, dest);
+    }
+    for (const m of GUEST_MODULES) {
+      const found = (await run('find', [join(kernelRoot, 'lib/modules', kernelVersion), '-name', `${m}.ko`])).stdout.trim().split('\n')[0];
+      if (!found) throw new Error(`kernel ${kernelVersion} has no module ${m}`);
+      await copyFile(found, join(root, 'lib/modules', `${m}.ko`));
+    }
+    await writeFile(join(root, 'lib/modules/load-order'), GUEST_MODULES.join('\n') + '\n');
+    await copyFile(GUEST_INIT, join(root, 'init'));
+    await chmod(join(root, 'init'), 0o755);
+
+    await mkdir(outDir, { recursive: true });
+    const files = (await run('find', ['.'], { cwd: root })).stdout;
+    const cpio = join(root, '..', `${basename(root)}.cpio`);
+    await run('cpio', ['-o', '-H', 'newc', '-O', cpio, '--quiet'], { cwd: root, input: files });
+    await pipeline(createReadStream(cpio), createGzip({ level: 1 }), createWriteStream(`${image.initrd}.partial`));
+    await rm(cpio, { force: true });
+    await copyFile(join(kernelRoot, 'boot', `vmlinuz-${kernelVersion}`), image.kernel);
+    await rename(`${image.initrd}.partial`, image.initrd);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+  return image;
+}
+
+/** The shared libraries a binary loads, found in the unpacked packages first, then the host's (same Debian release). */
+async function sharedLibraries(binary: string, extraDirs: string[]): Promise<string[]> {
+  const { stdout } = await run('ldd', [binary], { env: { ...process.env, LD_LIBRARY_PATH: extraDirs.join(':') } });
+  const libs: string[] = [];
+  for (const line of stdout.split('\n')) {
+    const m = /=>\s+(\S+)/.exec(line) ?? /^\s*(\/\S+ld-linux\S*)/.exec(line);
+    if (m && m[1].startsWith('/')) libs.push(m[1]);
+    else if (/not found/.test(line)) throw new Error(`${basename(binary)} needs ${line.trim()}`);
+  }
+  return libs;
+}
