@@ -14,7 +14,7 @@ want genisoimage genisoimage
 want cpio cpio
 want ssh openssh-client
 want ssh-keygen openssh-client
-lists_ok() { apt-cache policy busybox-static 2>/dev/null | grep -q 'Candidate: [0-9]'; }
+lists_ok() { local p; p=$(apt-cache policy busybox-static 2>/dev/null); [[ $p == *"Candidate: "[0-9]* ]]; }
 if [ ${#need[@]} -gt 0 ] || ! lists_ok; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing ${need[*]:-apt package lists}: install with apt-get (needs root)" >&2
