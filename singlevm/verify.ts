@@ -37,8 +37,13 @@ const T = await user.tenantId().catch((err) => {
   process.exit(1);
 });
 const tenantPath = `/tenants/${T}`;
-const eventsMatching = async (re: RegExp) => (await user.call<{ events: ClusterEvent[] }>('GET', `${tenantPath}/events`)).events.filter((e) => re.test(e.message));
-const waitEvent = (re: RegExp, timeoutMs = 30_000) => waitFor(`an event ${re}`, async () => (await eventsMatching(re))[0], { timeoutMs });
+const events = async () => (await user.call<{ events: ClusterEvent[] }>('GET', `${tenantPath}/events`)).events;
+/** Runs `action`, then waits for a new event (one that was not there before) matching `re`. */
+async function expectEvent(re: RegExp, action: () => Promise<unknown>, timeoutMs = 30_000): Promise<ClusterEvent> {
+  const seen = new Set((await events()).map((e) => e.id));
+  await action();
+  return waitFor(`an event ${re}`, async () => (await events()).find((e) => !seen.has(e.id) && re.test(e.message)), { timeoutMs });
+}
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 let vms: Instance[] = [];
 let containers: Instance[] = [];
@@ -75,35 +80,35 @@ try {
 
   const pool = 'test';
   await steps.step('map and unmap an external IP', async () => {
-    await user.call('DELETE', `${tenantPath}/events`);
     await admin.call('POST', '/pools', { name: pool, subnet: '203.0.113.0/24' });
-    const m = await user.call<ExternalIp>('POST', `${tenantPath}/external-ips`, { instance_id: vms[0].id, pool });
-    await waitEvent(new RegExp(`^Mapped ${escape(m.ip)} to ${vms[0].id}`));
+    let m!: ExternalIp;
+    await expectEvent(/^Mapped /, async () => (m = await user.call<ExternalIp>('POST', `${tenantPath}/external-ips`, { instance_id: vms[0].id, pool })));
     if (simulated) skip('ping and SSH through the external IP (simulated: no guest)');
-    await user.call('DELETE', `${tenantPath}/external-ips/${m.ip}`);
-    await waitEvent(new RegExp(`^Unmapped ${escape(m.ip)} from ${vms[0].id}`));
+    await expectEvent(new RegExp(`^Unmapped ${escape(m.ip)} from ${vms[0].id}`), () => user.call('DELETE', `${tenantPath}/external-ips/${m.ip}`));
   });
 
   await steps.step('NAT failure is reported', async () => {
-    const m = await user.call<ExternalIp>('POST', `${tenantPath}/external-ips`, { instance_id: vms[0].id, pool });
-    await waitEvent(new RegExp(`^Mapped ${escape(m.ip)}`));
+    let m!: ExternalIp;
+    await expectEvent(/^Mapped /, async () => (m = await user.call<ExternalIp>('POST', `${tenantPath}/external-ips`, { instance_id: vms[0].id, pool })));
     await admin.call('POST', `${tenantPath}/cnci/faults`, { nat_failure: true });
     try {
-      await user.call('DELETE', `${tenantPath}/external-ips/${m.ip}`);
-      await waitEvent(new RegExp(`^Failed to unmap ${escape(m.ip)}`));
-      const m2 = await user.call<ExternalIp>('POST', `${tenantPath}/external-ips`, { instance_id: vms[1].id, pool });
-      await waitEvent(new RegExp(`^Failed to map ${escape(m2.ip)}`));
+      await expectEvent(new RegExp(`^Failed to unmap ${escape(m.ip)}`), () => user.call('DELETE', `${tenantPath}/external-ips/${m.ip}`));
+      await expectEvent(/^Failed to map /, () => user.call('POST', `${tenantPath}/external-ips`, { instance_id: vms[1].id, pool }));
     } finally {
       await admin.call('POST', `${tenantPath}/cnci/faults`, { nat_failure: false });
     }
-    await user.call('DELETE', `${tenantPath}/external-ips/${m.ip}`);
-    await waitEvent(new RegExp(`^Unmapped ${escape(m.ip)}`));
+    await expectEvent(new RegExp(`^Unmapped ${escape(m.ip)}`), () => user.call('DELETE', `${tenantPath}/external-ips/${m.ip}`));
   });
 
   await steps.step('delete pool and instances', async () => {
     await admin.call('DELETE', `/pools/${pool}`);
+    const all = [...vms, ...containers];
+    const seen = new Set((await events()).map((e) => e.id));
     await user.call('DELETE', `${tenantPath}/instances`);
-    for (const i of [...vms, ...containers]) await waitEvent(new RegExp(`^Deleted ${i.id}`));
+    await waitFor('a Deleted event for each instance', async () => {
+      const fresh = (await events()).filter((e) => !seen.has(e.id));
+      return all.every((i) => fresh.some((e) => e.message.startsWith(`Deleted ${i.id}`)));
+    }, { timeoutMs: 60_000 });
   });
 
   await steps.step('nothing left but the CNCIs', async () => {

@@ -15,8 +15,13 @@ export async function events(c: ControllerClient): Promise<ClusterEvent[]> {
   return (await c.call<{ events: ClusterEvent[] }>('GET', `/tenants/${await c.tenantId()}/events`)).events;
 }
 
-export async function waitForEvent(c: ControllerClient, pattern: RegExp, timeoutMs = 10_000): Promise<ClusterEvent> {
-  return waitFor(`an event matching ${pattern}`, async () => (await events(c)).find((e) => pattern.test(e.message)), { timeoutMs });
+/** The events there are now: pass it to waitForEvent to wait for a newer one only. */
+export async function eventMark(c: ControllerClient): Promise<Set<string>> {
+  return new Set((await events(c)).map((e) => e.id));
+}
+
+export async function waitForEvent(c: ControllerClient, pattern: RegExp, opts: { after?: Set<string>; timeoutMs?: number } = {}): Promise<ClusterEvent> {
+  return waitFor(`an event matching ${pattern}`, async () => (await events(c)).find((e) => !opts.after?.has(e.id) && pattern.test(e.message)), { timeoutMs: opts.timeoutMs ?? 10_000 });
 }
 
 export async function workloadId(c: ControllerClient, vmType: 'qemu' | 'docker'): Promise<string> {

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { startControlPlane } from '../helpers/control-plane.ts';
-import { createInstances, waitForEvent, waitForState, workloadId } from '../helpers/api-waits.ts';
+import { createInstances, eventMark, waitForEvent, waitForState, workloadId } from '../helpers/api-waits.ts';
 import type { ExternalIp } from '../../controller/api-types.ts';
 
 const plane = await startControlPlane({ nodes: 2 });
@@ -47,14 +47,16 @@ t.test('with the NAT fault switched on, map and unmap each report Failed; then u
   const m2 = await demo.call<ExternalIp>('POST', `/tenants/${tenant}/external-ips`, { instance_id: vm2.id });
   await waitForEvent(demo, new RegExp(`^Failed to map ${m2.ip.replace(/\./g, '\\.')} to ${vm2.id}: nat_failure`));
   await admin.call('POST', `/tenants/${tenant}/cnci/faults`, { nat_failure: false });
+  const mark = await eventMark(demo);
   await demo.call('DELETE', `/tenants/${tenant}/external-ips/${m.ip}`);
-  await waitForEvent(demo, new RegExp(`^Unmapped ${m.ip.replace(/\./g, '\\.')}`));
+  await waitForEvent(demo, new RegExp(`^Unmapped ${m.ip.replace(/\./g, '\\.')}`), { after: mark });
   t.same((await demo.call<{ external_ips: unknown[] }>('GET', `/tenants/${tenant}/external-ips`)).external_ips, []);
 });
 
 t.test('deleting a mapped instance gives its address back', async (t) => {
+  const mark = await eventMark(demo);
   const m = await demo.call<ExternalIp>('POST', `/tenants/${tenant}/external-ips`, { instance_id: vm.id });
-  await waitForEvent(demo, new RegExp(`^Mapped ${m.ip.replace(/\./g, '\\.')}`));
+  await waitForEvent(demo, new RegExp(`^Mapped ${m.ip.replace(/\./g, '\\.')}`), { after: mark });
   await demo.call('DELETE', `/tenants/${tenant}/instances/${vm.id}`);
   await waitForEvent(demo, new RegExp(`^Deleted ${vm.id}`));
   t.same((await admin.call<{ external_ips: unknown[] }>('GET', '/external-ips')).external_ips, []);
