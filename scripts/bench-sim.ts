@@ -11,6 +11,7 @@ import { run } from '../shared/run.ts';
 import { waitFor } from '../shared/wait-for.ts';
 import { clusterPaths } from '../singlevm/cluster-files.ts';
 import { pidFiles, REPO_ROOT } from '../singlevm/processes.ts';
+import { readDemoSh } from '../singlevm/demo-sh.ts';
 
 const { values } = parseArgs({
   options: {
@@ -28,11 +29,6 @@ const name = values.name!;
 const paths = clusterPaths(name);
 const tsx = (script: string, ...args: string[]) => run(process.execPath, ['--import', 'tsx', join(REPO_ROOT, script), ...args], { cwd: REPO_ROOT });
 
-/** The variables setup wrote, read back from the cluster's demo file. */
-async function demoEnv(): Promise<Record<string, string>> {
-  const text = await readFile(paths.demoSh, 'utf8');
-  return Object.fromEntries([...text.matchAll(/^export (\w+)='([^']*)'$/gm)].map((m) => [m[1], m[2]]));
-}
 
 const latencies: number[] = [];
 const byKind = new Map<string, number[]>();
@@ -69,7 +65,7 @@ const setupSeconds = (performance.now() - tSetup) / 1000;
 const setupTimings = JSON.parse(await readFile(join(paths.home, `bench-${name}-setup.json`), 'utf8')) as { steps: { name: string; seconds: number }[] };
 const nodesReadySeconds = setupTimings.steps.find((s) => s.name.includes('simulated node'))?.seconds ?? NaN;
 
-const env = await demoEnv();
+const env = await readDemoSh(paths.demoSh);
 const dispatcher = clusterAgent(env.CIAO_CA_CERT_FILE, 16);
 const user = new ControllerClient(env.CIAO_CONTROLLER, env.CIAO_IDENTITY, { username: env.CIAO_USERNAME, password: env.CIAO_PASSWORD, projectName: env.CIAO_TENANT_NAME }, dispatcher);
 const admin = new ControllerClient(env.CIAO_CONTROLLER, env.CIAO_IDENTITY, { username: env.CIAO_ADMIN_USERNAME, password: env.CIAO_ADMIN_PASSWORD, projectName: env.CIAO_ADMIN_TENANT_NAME }, dispatcher);

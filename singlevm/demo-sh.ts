@@ -1,5 +1,5 @@
 // ~/local/demo.sh: the CIAO_* and OS_* variables of a cluster, and `ciao` on the PATH.
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { REPO_ROOT } from './processes.ts';
 
@@ -50,4 +50,10 @@ export async function writeDemoSh(path: string, s: DemoSettings): Promise<void> 
     '',
   ];
   await writeFile(path, lines.join('\n'), { mode: 0o600 });
+}
+
+/** The variables a demo.sh sets, as `. demo.sh` would (for programs that cannot source it). */
+export async function readDemoSh(path: string): Promise<Record<string, string>> {
+  const text = await readFile(path, 'utf8');
+  return Object.fromEntries([...text.matchAll(/^export (\w+)='((?:[^']|'\\'')*)'$/gm)].map((m) => [m[1], m[2].replace(/'\\''/g, "'")]));
 }

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { run } from '../../shared/run.ts';
 import { REPO_ROOT, clusterProcesses, pidFiles } from '../../singlevm/processes.ts';
 import { clusterPaths } from '../../singlevm/cluster-files.ts';
+import { readDemoSh } from '../../singlevm/demo-sh.ts';
 
 const home = await mkdtemp(join(tmpdir(), 'ciao-home-'));
 const name = `e2e-${randomBytes(3).toString('hex')}`;
@@ -18,9 +19,7 @@ const exists = (p: string) => access(p).then(() => true, () => false);
 
 /** demo.sh's variables, as `. ~/local/demo.sh` would set them. */
 async function demoEnv(): Promise<NodeJS.ProcessEnv> {
-  const text = await readFile(paths.demoSh, 'utf8');
-  const vars = Object.fromEntries([...text.matchAll(/^export (\w+)='([^']*)'$/gm)].map((m) => [m[1], m[2]]));
-  return { ...env, ...vars, XDG_CACHE_HOME: join(home, 'cache') };
+  return { ...env, ...(await readDemoSh(paths.demoSh)), XDG_CACHE_HOME: join(home, 'cache') };
 }
 const ciao = async (...args: string[]) => run(join(REPO_ROOT, 'bin/ciao'), args, { env: await demoEnv(), allowFailure: true });
 
