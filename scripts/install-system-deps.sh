@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# Installs, from Debian's packages, the tools the project and its tests use when they are missing:
-# openssl (the cluster CA), python3-openstackclient (OpenStack client tests), iproute2 (network
-# namespaces), and what the VM image needs to be built and booted (QEMU, genisoimage, cpio, ssh).
-# The image builder downloads further packages with `apt-get download`, so apt's lists must be there.
+# Installs, from Debian's packages, the tools the project uses when they are missing.
+#   --simulate  only what the simulated cluster needs: openssl (the cluster CA)
+#   (default)   also what the tests use: python3-openstackclient, iproute2 (network namespaces),
+#               and what the VM image needs to be built and booted (QEMU, genisoimage, cpio, ssh);
+#               the image builder downloads more packages with `apt-get download`, so apt's lists must be there.
 set -euo pipefail
 need=()
 want() { command -v "$1" >/dev/null || need+=("$2"); }
 want openssl openssl
+if [ "${1:-}" = --simulate ]; then
+  if [ ${#need[@]} -gt 0 ]; then
+    [ "$(id -u)" -eq 0 ] || { echo "missing ${need[*]}: install it with apt-get (needs root)" >&2; exit 1; }
+    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+  fi
+  exit 0
+fi
 want openstack python3-openstackclient
 want ip iproute2
 want qemu-system-x86_64 qemu-system-x86

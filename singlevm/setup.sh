@@ -3,4 +3,5 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 "$ROOT/scripts/ensure-deps.sh"
+"$ROOT/scripts/install-system-deps.sh" --simulate
 exec node --import tsx "$ROOT/singlevm/setup.ts" "$@"
