@@ -2,7 +2,8 @@
 # Installs, from Debian's packages, the tools the project uses when they are missing.
 #   --simulate  only what the simulated cluster needs: openssl (the cluster CA)
 #   (default)   also what the tests use: python3-openstackclient, iproute2 (network namespaces),
-#               and what the VM image needs to be built and booted (QEMU, genisoimage, cpio, ssh);
+#               what the VM image needs to be built and booted (QEMU, genisoimage, cpio, ssh), and the
+#               Docker engine (docker.io; tests start dockerd off the host network when none answers);
 #               the image builder downloads more packages with `apt-get download`, so apt's lists must be there.
 set -euo pipefail
 need=()
@@ -22,6 +23,8 @@ want genisoimage genisoimage
 want cpio cpio
 want ssh openssh-client
 want ssh-keygen openssh-client
+want dockerd docker.io
+want nsenter util-linux
 lists_ok() { local p; p=$(apt-cache policy busybox-static 2>/dev/null); [[ $p == *"Candidate: "[0-9]* ]]; }
 if [ ${#need[@]} -gt 0 ] || ! lists_ok; then
   if [ "$(id -u)" -ne 0 ]; then

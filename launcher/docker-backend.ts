@@ -1,0 +1,96 @@
+// The docker backend: containers through dockerode, created with no network and attached to the
+// tenant bridge afterwards (network/container-link.ts). Everything is labelled with the cluster's
+// name, and the start request rides along as a label, so a restarted launcher re-adopts its containers.
+import type Docker from 'dockerode';
+import type { StartPayload } from '../protocol/payloads.ts';
+import { LaunchError, type AdoptedInstance, type Backend, type Running } from './backend.ts';
+
+export interface DockerBackendOptions {
+  docker: Docker;
+  cluster: string;
+  /** Wires a started container into its tenant network; pid is the container's main process. */
+  attach(spec: StartPayload, pid: number): Promise<void>;
+  /** Stops are given this long before the container is killed. */
+  stopTimeoutSeconds?: number;
+}
+
+const LABEL_CLUSTER = 'ciao.cluster';
+const LABEL_INSTANCE = 'ciao.instance';
+const LABEL_SPEC = 'ciao.spec';
+/** Images without a command of their own (like ours) idle until stopped. */
+const IDLE = ['/bin/sh', '-c', 'trap "exit 0" TERM; while :; do sleep 3600 & wait; done'];
+
+const isNotFound = (err: unknown) => (err as { statusCode?: number }).statusCode === 404;
+
+export class DockerBackend implements Backend {
+  readonly kind = 'docker';
+
+  constructor(private readonly opts: DockerBackendOptions) {}
+
+  containerName(instanceId: string): string {
+    return `ciao-${this.opts.cluster}-${instanceId}`;
+  }
+
+  async start(spec: StartPayload): Promise<Running> {
+    const { docker } = this.opts;
+    const name = this.containerName(spec.instanceId);
+    let container = docker.getContainer(name);
+    if (!spec.restart) {
+      const image = await docker.getImage(spec.image).inspect().catch((err) => {
+        if (isNotFound(err)) throw new LaunchError('image_failure', `image ${spec.image} is not on this node (there is no registry: images are built locally)`);
+        throw new LaunchError('launch_failure', `docker could not look up image ${spec.image}: ${(err as Error).message}`);
+      });
+      try {
+        container = await docker.createContainer({
+          name, Image: spec.image, Hostname: spec.hostname ?? spec.instanceId,
+          Cmd: image.Config?.Cmd?.length && image.Config.Cmd.join(' ') !== '/bin/sh' ? undefined : IDLE,
+          Labels: { [LABEL_CLUSTER]: this.opts.cluster, [LABEL_INSTANCE]: spec.instanceId, [LABEL_SPEC]: JSON.stringify(spec) },
+          HostConfig: {
+            NetworkMode: 'none',
+            Memory: spec.resources.memMB * 1024 * 1024,
+            NanoCpus: spec.resources.vcpus * 1e9,
+            Privileged: spec.requirements.privileged ?? false,
+          },
+        });
+      } catch (err) {
+        throw new LaunchError('launch_failure', `docker could not create ${name}: ${(err as Error).message}`);
+      }
+    }
+    try {
+      await container.start();
+    } catch (err) {
+      throw new LaunchError('launch_failure', `docker could not start ${name}: ${(err as Error).message}`);
+    }
+    const pid = (await container.inspect()).State.Pid;
+    try {
+      await this.opts.attach(spec, pid);
+    } catch (err) {
+      await container.stop({ t: 0 }).catch(() => undefined);
+      throw new LaunchError('network_failure', `could not attach ${name} to its tenant network: ${(err as Error).message}`);
+    }
+    return {};
+  }
+
+  async stop(instanceId: string): Promise<void> {
+    await this.opts.docker.getContainer(this.containerName(instanceId)).stop({ t: this.opts.stopTimeoutSeconds ?? 5 }).catch((err) => {
+      if (!isNotFound(err) && (err as { statusCode?: number }).statusCode !== 304) throw err; // 304: already stopped
+    });
+  }
+
+  async delete(instanceId: string): Promise<void> {
+    await this.opts.docker.getContainer(this.containerName(instanceId)).remove({ force: true }).catch((err) => {
+      if (!isNotFound(err)) throw err;
+    });
+  }
+
+  async list(): Promise<AdoptedInstance[]> {
+    const all = await this.opts.docker.listContainers({ all: true, filters: { label: [`${LABEL_CLUSTER}=${this.opts.cluster}`] } });
+    return all.flatMap((c) => {
+      try {
+        return [{ spec: JSON.parse(c.Labels[LABEL_SPEC]) as StartPayload, running: c.State === 'running' }];
+      } catch {
+        return [];
+      }
+    });
+  }
+}

@@ -1,0 +1,97 @@
+// Needs root and Docker (started here, off the host network, when none answers): the docker
+// backend starts containers from the locally built image, wires them into a tenant bridge in a
+// throwaway node namespace, and they reach each other; stop, restart, re-adoption and delete.
+import t from 'tap';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes, randomUUID } from 'node:crypto';
+import type Docker from 'dockerode';
+import { ensureDockerd } from '../../shared/dockerd.ts';
+import { run } from '../../shared/run.ts';
+import { buildContainerImage } from '../../images/container-image.ts';
+import { createNamespace, deleteNamespace } from '../../network/namespaces.ts';
+import { addAddress, addBridge } from '../../network/links.ts';
+import { attachContainer } from '../../network/container-link.ts';
+import { DockerBackend } from '../../launcher/docker-backend.ts';
+import { LaunchError } from '../../launcher/backend.ts';
+import type { StartPayload } from '../../protocol/payloads.ts';
+import { macFor } from '../../controller/addresses.ts';
+
+const dir = await mkdtemp(join(tmpdir(), 'ciao-docker-test-'));
+const engine = await ensureDockerd(join(dir, 'dockerd.log'));
+const { docker } = engine;
+const id = randomBytes(2).toString('hex');
+const nodeNs = `ciaotest-${id}-node`;
+const cluster = `test${id}`;
+const hostLinks = async () => (await run('ip', ['-br', 'link'])).stdout;
+const before = await hostLinks();
+t.teardown(async () => {
+  for (const c of await docker.listContainers({ all: true, filters: { label: [`ciao.cluster=${cluster}`] } })) await docker.getContainer(c.Id).remove({ force: true });
+  await deleteNamespace(nodeNs);
+  await engine.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const image = await buildContainerImage(docker, join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'ciao', 'images'));
+await createNamespace(nodeNs);
+await addBridge(nodeNs, 't9');
+await addAddress(nodeNs, 't9', '172.16.9.1/24');
+const backend = new DockerBackend({
+  docker, cluster, stopTimeoutSeconds: 1,
+  attach: (spec, pid) => attachContainer({
+    nodeNs, bridge: 't9', hostSide: `c${spec.instanceId.slice(0, 12)}`, pid, mac: spec.network.mac, cidr: `${spec.network.ip}/24`, gateway: spec.network.gateway,
+  }),
+});
+const spec = (ip: string, over: Partial<StartPayload> = {}): StartPayload => ({
+  instanceId: randomUUID(), tenantId: 't', workloadId: 'w', vmType: 'docker', image,
+  resources: { vcpus: 1, memMB: 64, diskMB: 0 }, requirements: {},
+  network: { ip, mac: macFor(ip), subnet: '172.16.9.0/24', gateway: '172.16.9.1' }, ...over,
+});
+async function exec(c: Docker.Container, cmd: string[]): Promise<number> {
+  const e = await c.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+  const stream = await e.start({});
+  stream.resume();
+  await new Promise((resolve) => stream.on('end', resolve));
+  return (await e.inspect()).ExitCode ?? -1;
+}
+const containerOf = (s: StartPayload) => docker.getContainer(backend.containerName(s.instanceId));
+
+const a = spec('172.16.9.2');
+const b = spec('172.16.9.3');
+
+t.test('two containers start with their address and MAC, and reach each other', async (t) => {
+  const t0 = performance.now();
+  await backend.start(a);
+  t.comment(`container create → active with network: ${(performance.now() - t0).toFixed(0)} ms`);
+  await backend.start(b);
+  t.equal(await exec(containerOf(a), ['ping', '-c', '1', '-W', '2', '172.16.9.3']), 0, 'a pings b');
+  t.equal(await exec(containerOf(b), ['ping', '-c', '1', '-W', '2', '172.16.9.1']), 0, 'b pings the gateway');
+  const mac = await exec(containerOf(a), ['sh', '-c', `ip link show eth0 | grep -q ${a.network.mac}`]);
+  t.equal(mac, 0, 'the MAC is 02:00 + the IP');
+  t.equal((await containerOf(a).inspect()).HostConfig.NetworkMode, 'none', 'docker gave it no network of its own');
+});
+
+t.test('a missing image is an image_failure', async (t) => {
+  const err = await backend.start(spec('172.16.9.9', { image: 'no-such-image:1' })).then(() => undefined, (e: unknown) => e);
+  t.ok(err instanceof LaunchError);
+  t.match(err, { reason: 'image_failure', message: /no-such-image:1 is not on this node/ });
+});
+
+t.test('list re-adopts by label; stop and restart keep the instance and its network', async (t) => {
+  const adopted = await backend.list();
+  t.same(adopted.map((x) => x.spec.instanceId).sort(), [a.instanceId, b.instanceId].sort());
+  t.ok(adopted.every((x) => x.running));
+  await backend.stop(a.instanceId);
+  t.equal((await containerOf(a).inspect()).State.Running, false);
+  await backend.start({ ...a, restart: true });
+  t.equal(await exec(containerOf(a), ['ping', '-c', '1', '-W', '2', '172.16.9.3']), 0, 'networked again after restart');
+});
+
+t.test('delete removes the containers; the host namespace gained nothing', async (t) => {
+  await backend.delete(a.instanceId);
+  await backend.delete(b.instanceId);
+  await backend.delete(b.instanceId);
+  t.same(await backend.list(), []);
+  t.equal(await hostLinks(), before);
+});
