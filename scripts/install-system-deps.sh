@@ -3,7 +3,8 @@
 #   --simulate  only what the simulated cluster needs: openssl (the cluster CA)
 #   (default)   also what the tests use: python3-openstackclient, iproute2 (network namespaces),
 #               what the VM image needs to be built and booted (QEMU, genisoimage, cpio, ssh), and the
-#               Docker engine (docker.io; tests start dockerd off the host network when none answers);
+#               Docker engine (docker.io; tests start dockerd off the host network when none answers),
+#               and dnsmasq-base (the binary only: no host service);
 #               the image builder downloads more packages with `apt-get download`, so apt's lists must be there.
 set -euo pipefail
 need=()
@@ -25,6 +26,7 @@ want ssh openssh-client
 want ssh-keygen openssh-client
 want dockerd docker.io
 want nsenter util-linux
+want dnsmasq dnsmasq-base
 lists_ok() { local p; p=$(apt-cache policy busybox-static 2>/dev/null); [[ $p == *"Candidate: "[0-9]* ]]; }
 if [ ${#need[@]} -gt 0 ] || ! lists_ok; then
   if [ "$(id -u)" -ne 0 ]; then

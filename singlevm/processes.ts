@@ -5,6 +5,9 @@ import { openSync, closeSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import pRetry from 'p-retry';
+import { isAlive } from '../shared/is-alive.ts';
+
+export { isAlive };
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..');
 
@@ -28,15 +31,6 @@ export async function startDaemon(d: Daemon, cluster: string, dirs: { logs: stri
   await writeFile(join(dirs.pids, `${d.name}.pid`), `${child.pid}\n`);
   return child.pid;
 }
-
-export const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
 
 /** Processes whose command line says `--cluster NAME`: what cleanup finds even without pid files. */
 export async function clusterProcesses(cluster: string): Promise<{ pid: number; cmdline: string }[]> {

@@ -1,0 +1,113 @@
+// The qemu backend: a VM per instance, run inside the node's network namespace with a tap on the
+// tenant bridge, the image's kernel and initramfs, a config drive (hostname = instance id, user
+// data), a serial console log kept for diagnosis, and QMP to stop it. Each instance has a folder
+// (spec, pid, console, QMP socket) so a restarted launcher re-adopts what still runs.
+import { spawn } from 'node:child_process';
+import { openSync, closeSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { StartPayload } from '../protocol/payloads.ts';
+import { waitFor } from '../shared/wait-for.ts';
+import { isAlive } from '../shared/is-alive.ts';
+import { makeConfigDrive } from '../images/config-drive.ts';
+import type { VmImage } from '../images/vm-image.ts';
+import { ipIn } from '../network/ip.ts';
+import { qmp } from './qmp.ts';
+import { LaunchError, type AdoptedInstance, type Backend, type Running } from './backend.ts';
+
+export interface QemuBackendOptions {
+  /** Where instance folders live. */
+  stateDir: string;
+  image: VmImage;
+  /** The node's network namespace, and the tenant bridge an instance's tap joins. */
+  nodeNs: string;
+  bridgeFor(spec: StartPayload): string;
+  accel: 'tcg' | 'kvm';
+}
+
+/** tap names are at most 15 characters: "tap" + 12 of the instance id. */
+export const tapName = (instanceId: string) => `tap${instanceId.replace(/-/g, '').slice(0, 12)}`;
+
+export class QemuBackend implements Backend {
+  readonly kind = 'qemu';
+
+  constructor(private readonly opts: QemuBackendOptions) {}
+
+  private dir(id: string) {
+    return join(this.opts.stateDir, 'instances', id);
+  }
+
+  private async pid(id: string): Promise<number | undefined> {
+    const pid = Number(await readFile(join(this.dir(id), 'qemu.pid'), 'utf8').catch(() => ''));
+    return pid > 1 && isAlive(pid) ? pid : undefined;
+  }
+
+  async start(spec: StartPayload): Promise<Running> {
+    const id = spec.instanceId;
+    const dir = this.dir(id);
+    if (await this.pid(id)) throw new LaunchError('already_running', `VM ${id} is already running`);
+    await mkdir(dir, { recursive: true });
+    if (!spec.restart) {
+      await writeFile(join(dir, 'spec.json'), JSON.stringify(spec));
+      await makeConfigDrive(join(dir, 'config.iso'), { instanceId: id, hostname: spec.hostname ?? id, userData: spec.userData })
+        .catch((err) => { throw new LaunchError('image_failure', `could not make the config drive: ${(err as Error).message}`); });
+    }
+    const tap = tapName(id);
+    try {
+      await ipIn(this.opts.nodeNs, 'link', 'del', tap).catch(() => undefined);
+      await ipIn(this.opts.nodeNs, 'tuntap', 'add', tap, 'mode', 'tap');
+      await ipIn(this.opts.nodeNs, 'link', 'set', tap, 'master', this.opts.bridgeFor(spec));
+      await ipIn(this.opts.nodeNs, 'link', 'set', tap, 'up');
+    } catch (err) {
+      throw new LaunchError('network_failure', `could not make tap ${tap} on the tenant bridge: ${(err as Error).message}`);
+    }
+    const qmpSocket = join(dir, 'qmp.sock');
+    await rm(qmpSocket, { force: true });
+    const args = [
+      'netns', 'exec', this.opts.nodeNs, 'qemu-system-x86_64',
+      '-name', `ciao-${id}`, '-machine', `q35,accel=${this.opts.accel}`, '-cpu', this.opts.accel === 'kvm' ? 'host' : 'max',
+      '-m', String(spec.resources.memMB), '-smp', String(spec.resources.vcpus), '-nographic', '-no-reboot',
+      '-kernel', this.opts.image.kernel, '-initrd', this.opts.image.initrd, '-append', 'console=ttyS0 panic=-1 quiet',
+      '-drive', `file=${join(dir, 'config.iso')},if=virtio,format=raw,readonly=on`,
+      '-netdev', `tap,id=n0,ifname=${tap},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=n0,mac=${spec.network.mac}`,
+      '-qmp', `unix:${qmpSocket},server=on,wait=off`, '-pidfile', join(dir, 'qemu.pid'),
+    ];
+    const consoleLog = openSync(join(dir, 'console.log'), 'a');
+    const child = spawn('ip', args, { stdio: ['ignore', consoleLog, consoleLog], detached: true });
+    closeSync(consoleLog);
+    child.unref();
+    try {
+      await waitFor(`QEMU of ${id} to answer on QMP`, async () => {
+        if (child.exitCode !== null) throw new LaunchError('launch_failure', `QEMU exited with ${child.exitCode}: see ${join(dir, 'console.log')}`);
+        return qmp(qmpSocket, 'query-status').then(() => true, () => false);
+      }, { timeoutMs: 10_000, intervalMs: 50 });
+    } catch (err) {
+      child.kill('SIGKILL');
+      throw err instanceof LaunchError ? err : new LaunchError('launch_failure', (err as Error).message);
+    }
+    return { sshIp: spec.network.ip, sshPort: 22 };
+  }
+
+  async stop(instanceId: string): Promise<void> {
+    const pid = await this.pid(instanceId);
+    if (!pid) return;
+    await qmp(join(this.dir(instanceId), 'qmp.sock'), 'quit').catch(() => process.kill(pid, 'SIGKILL'));
+    await waitFor(`QEMU of ${instanceId} to exit`, () => !isAlive(pid), { timeoutMs: 10_000, intervalMs: 50 });
+    await ipIn(this.opts.nodeNs, 'link', 'del', tapName(instanceId)).catch(() => undefined);
+  }
+
+  async delete(instanceId: string): Promise<void> {
+    await this.stop(instanceId);
+    await rm(this.dir(instanceId), { recursive: true, force: true });
+  }
+
+  async list(): Promise<AdoptedInstance[]> {
+    const ids = await readdir(join(this.opts.stateDir, 'instances')).catch(() => [] as string[]);
+    const out: AdoptedInstance[] = [];
+    for (const id of ids) {
+      const spec = await readFile(join(this.dir(id), 'spec.json'), 'utf8').then((s) => JSON.parse(s) as StartPayload, () => undefined);
+      if (spec) out.push({ spec, running: !!(await this.pid(id)), sshIp: spec.network.ip, sshPort: 22 });
+    }
+    return out;
+  }
+}

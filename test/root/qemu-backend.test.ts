@@ -1,0 +1,75 @@
+// Needs root and QEMU: the qemu backend boots the VM image inside a throwaway node namespace with
+// a tap on the tenant bridge; dnsmasq on that bridge (as a tenant's CNCI will) gives the VM its
+// controller-assigned address by MAC; SSH from inside the namespace; stop, restart, re-adopt, delete.
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { run } from '../../shared/run.ts';
+import { waitFor } from '../../shared/wait-for.ts';
+import { buildVmImage } from '../../images/vm-image.ts';
+import { createNamespace, deleteNamespace } from '../../network/namespaces.ts';
+import { addAddress, addBridge } from '../../network/links.ts';
+import { QemuBackend, tapName } from '../../launcher/qemu-backend.ts';
+import type { StartPayload } from '../../protocol/payloads.ts';
+import { macFor } from '../../controller/addresses.ts';
+
+const dir = await mkdtemp(join(tmpdir(), 'ciao-qemu-test-'));
+const nodeNs = `ciaotest-${randomBytes(2).toString('hex')}-node`;
+const hostLinks = async () => (await run('ip', ['-br', 'link'])).stdout;
+const before = await hostLinks();
+const image = await buildVmImage(join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'ciao', 'images'));
+await createNamespace(nodeNs);
+await addBridge(nodeNs, 't9');
+await addAddress(nodeNs, 't9', '172.16.9.1/24');
+
+const ip = '172.16.9.2';
+const mac = macFor(ip);
+const dnsmasq = spawn('ip', ['netns', 'exec', nodeNs, 'dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--port=0',
+  '--interface=t9', '--bind-interfaces', '--dhcp-range=172.16.9.0,static,255.255.255.0', `--dhcp-host=${mac},${ip}`,
+  '--dhcp-option=3,172.16.9.1', `--dhcp-leasefile=${join(dir, 'leases')}`, `--pid-file=${join(dir, 'dnsmasq.pid')}`], { stdio: 'ignore' });
+t.teardown(async () => {
+  dnsmasq.kill();
+  await backend.delete(spec.instanceId).catch(() => undefined);
+  await deleteNamespace(nodeNs);
+  await rm(dir, { recursive: true, force: true });
+});
+
+await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'key')]);
+const pub = (await readFile(join(dir, 'key.pub'), 'utf8')).trim();
+const backend = new QemuBackend({ stateDir: join(dir, 'state'), image, nodeNs, bridgeFor: () => 't9', accel: 'tcg' });
+const spec: StartPayload = {
+  instanceId: randomUUID(), tenantId: 't', workloadId: 'w', vmType: 'qemu', image: 'ciao-vm',
+  resources: { vcpus: 1, memMB: 256, diskMB: 0 }, requirements: {},
+  network: { ip, mac, subnet: '172.16.9.0/24', gateway: '172.16.9.1' },
+  userData: `#cloud-config\nusers:\n  - name: demouser\n    ssh_authorized_keys:\n      - ${pub}\n`,
+};
+const ssh = (cmd: string) => run('ip', ['netns', 'exec', nodeNs, 'ssh', '-q', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no',
+  '-o', 'UserKnownHostsFile=/dev/null', '-o', 'ConnectTimeout=2', '-i', join(dir, 'key'), `demouser@${ip}`, cmd], { timeout: 10_000 });
+const sshHostname = () => waitFor(`SSH to ${ip}`, async () => (await ssh('hostname')).stdout.trim(), { timeoutMs: 90_000, intervalMs: 250 })
+  .catch(async (err) => { throw new Error(`${(err as Error).message}\nconsole:\n${(await readFile(join(dir, 'state/instances', spec.instanceId, 'console.log'), 'utf8').catch(() => '')).slice(-1500)}`); });
+
+t.test('a VM boots on the tenant bridge, gets its address by MAC and answers SSH with its id', async (t) => {
+  const t0 = performance.now();
+  t.match(await backend.start(spec), { sshIp: ip, sshPort: 22 });
+  t.equal(await sshHostname(), spec.instanceId);
+  t.comment(`VM create → SSH answers: ${((performance.now() - t0) / 1000).toFixed(1)} s (TCG)`);
+  t.match(await readFile(join(dir, 'leases'), 'utf8'), new RegExp(`${mac} ${ip.replace(/\./g, '\\.')}`), 'dnsmasq leased the assigned address');
+});
+
+t.test('list re-adopts the running VM; stop ends QEMU and its tap; restart boots it again', async (t) => {
+  t.match(await backend.list(), [{ spec: { instanceId: spec.instanceId }, running: true, sshIp: ip }]);
+  await backend.stop(spec.instanceId);
+  t.match(await backend.list(), [{ running: false }]);
+  t.notOk((await run('ip', ['-n', nodeNs, 'link', 'show', tapName(spec.instanceId)], { allowFailure: true })).exitCode === 0, 'tap removed');
+  await backend.start({ ...spec, restart: true });
+  t.equal(await sshHostname(), spec.instanceId);
+});
+
+t.test('delete removes the VM and its folder; the host namespace gained nothing', async (t) => {
+  await backend.delete(spec.instanceId);
+  t.same(await backend.list(), []);
+  t.equal(await hostLinks(), before);
+});
