@@ -27,6 +27,7 @@ want ssh-keygen openssh-client
 want dockerd docker.io
 want nsenter util-linux
 want dnsmasq dnsmasq-base
+want iptables iptables
 lists_ok() { local p; p=$(apt-cache policy busybox-static 2>/dev/null); [[ $p == *"Candidate: "[0-9]* ]]; }
 if [ ${#need[@]} -gt 0 ] || ! lists_ok; then
   if [ "$(id -u)" -ne 0 ]; then
