@@ -27,6 +27,7 @@ const nodes = Number(values.nodes);
 const instances = Number(values.instances);
 const name = values.name!;
 const paths = clusterPaths(name);
+const setupTimingsFile = join(REPO_ROOT, 'bench-results', `setup-${name}.json`);
 const tsx = (script: string, ...args: string[]) => run(process.execPath, ['--import', 'tsx', join(REPO_ROOT, script), ...args], { cwd: REPO_ROOT });
 
 
@@ -59,10 +60,11 @@ async function peakRss(): Promise<Record<string, number>> {
 }
 
 await tsx('singlevm/cleanup.ts', '--name', name);
+await mkdir(join(REPO_ROOT, 'bench-results'), { recursive: true });
 const tSetup = performance.now();
-await tsx('singlevm/setup.ts', '--simulate', '--nodes', String(nodes), '--name', name, '--boot-delay-ms', values['boot-delay-ms']!, '--timings', join(paths.home, `bench-${name}-setup.json`));
+await tsx('singlevm/setup.ts', '--simulate', '--nodes', String(nodes), '--name', name, '--boot-delay-ms', values['boot-delay-ms']!, '--timings', setupTimingsFile);
 const setupSeconds = (performance.now() - tSetup) / 1000;
-const setupTimings = JSON.parse(await readFile(join(paths.home, `bench-${name}-setup.json`), 'utf8')) as { steps: { name: string; seconds: number }[] };
+const setupTimings = JSON.parse(await readFile(setupTimingsFile, 'utf8')) as { steps: { name: string; seconds: number }[] };
 const nodesReadySeconds = setupTimings.steps.find((s) => s.name.includes('simulated node'))?.seconds ?? NaN;
 
 const env = await readDemoSh(paths.demoSh);
