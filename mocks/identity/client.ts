@@ -1,5 +1,5 @@
-// A small client of the identity service for the cluster's own programs: get a token for a user,
-// ask whether a token is valid. identityUrl is the service's base (the client appends /v3).
+// A small client of the identity service for the cluster's own programs (controller, CLI): get a
+// token for a user, ask whether a token is valid. identityUrl is the service's base (the client appends /v3).
 import { request, type Dispatcher } from 'undici';
 
 export interface TokenInfo {
@@ -9,13 +9,14 @@ export interface TokenInfo {
   projectId: string | null;
   projectName: string | null;
   roles: string[];
-  catalog: { type: string; endpoints: { interface: string; url: string }[] }[];
+  catalog: { type: string; name: string; endpoints: { interface: string; region: string; url: string }[] }[];
 }
 
 export interface PasswordAuth {
   username: string;
   password: string;
   userDomain?: string;
+  /** Neither name nor id: an unscoped token. */
   projectName?: string;
   projectId?: string;
   projectDomain?: string;
@@ -41,37 +42,58 @@ const info = (token: string, body: TokenBody): TokenInfo => ({
   catalog: body.token.catalog ?? [],
 });
 
-export async function issueToken(identityUrl: string, auth: PasswordAuth, dispatcher: Dispatcher): Promise<TokenInfo> {
-  const project = auth.projectId ? { id: auth.projectId } : auth.projectName ? { name: auth.projectName, domain: { name: auth.projectDomain ?? 'Default' } } : undefined;
-  const body = {
-    auth: {
-      identity: { methods: ['password'], password: { user: { name: auth.username, password: auth.password, domain: { name: auth.userDomain ?? 'Default' } } } },
-      ...(project ? { scope: { project } } : {}),
-    },
-  };
+interface Call {
+  method: 'GET' | 'POST';
+  dispatcher: Dispatcher;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+async function send(identityUrl: string, path: string, call: Call) {
   let res;
   try {
-    res = await request(`${identityUrl}/v3/auth/tokens`, { method: 'POST', dispatcher, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    res = await request(`${identityUrl}${path}`, call);
   } catch (err) {
     throw new Error(`cannot reach identity at ${identityUrl}: ${(err as Error).message} (is the cluster up? ./singlevm/setup.sh)`);
   }
-  const text = await res.body.text();
-  if (res.statusCode !== 201) {
-    let why = text;
-    try {
-      why = JSON.parse(text).error.message;
-    } catch { /* not a Keystone error body */ }
-    const scope = auth.projectName ?? auth.projectId;
-    throw new Error(`identity at ${identityUrl} refused user ${auth.username}${scope ? ` in project ${scope}` : ''}: ${why}`);
-  }
-  return info(String(res.headers['x-subject-token']), JSON.parse(text) as TokenBody);
+  return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
 }
 
-/** The token's details, or null when identity says it is invalid, expired or revoked. */
+/** Keystone's {"error": {"message"}} when the body is one, else the body itself. */
+const reason = (text: string) => {
+  try {
+    return String(JSON.parse(text).error.message);
+  } catch {
+    return text.slice(0, 200) || 'no reason given';
+  }
+};
+
+export async function issueToken(identityUrl: string, auth: PasswordAuth, dispatcher: Dispatcher): Promise<TokenInfo> {
+  const project = auth.projectId ? { id: auth.projectId }
+    : auth.projectName ? { name: auth.projectName, domain: { name: auth.projectDomain ?? 'Default' } } : undefined;
+  const body = {
+    auth: {
+      identity: { methods: ['password'], password: { user: { name: auth.username, password: auth.password, domain: { name: auth.userDomain ?? 'Default' } } } },
+      ...(project && { scope: { project } }),
+    },
+  };
+  const res = await send(identityUrl, '/v3/auth/tokens', {
+    method: 'POST', dispatcher, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+  });
+  if (res.status !== 201) {
+    const scope = auth.projectName ?? auth.projectId;
+    throw new Error(`identity at ${identityUrl} refused the credentials for user ${auth.username}${scope ? ` in project ${scope}` : ''}: ${reason(res.text)}`);
+  }
+  return info(String(res.headers['x-subject-token']), JSON.parse(res.text) as TokenBody);
+}
+
+/** The token's details (without the catalogue), or null when identity says it is invalid, expired or revoked. */
 export async function validateToken(identityUrl: string, token: string, dispatcher: Dispatcher): Promise<TokenInfo | null> {
-  const res = await request(`${identityUrl}/v3/auth/tokens?nocatalog`, { method: 'GET', dispatcher, headers: { 'x-auth-token': token, 'x-subject-token': token } });
-  const text = await res.body.text();
-  if (res.statusCode === 401 || res.statusCode === 404) return null;
-  if (res.statusCode !== 200) throw new Error(`identity answered HTTP ${res.statusCode} to a token check`);
-  return info(token, JSON.parse(text) as TokenBody);
+  // A token may check itself, so no service token is needed.
+  const res = await send(identityUrl, '/v3/auth/tokens?nocatalog', {
+    method: 'GET', dispatcher, headers: { 'x-auth-token': token, 'x-subject-token': token },
+  });
+  if (res.status === 401 || res.status === 404) return null;
+  if (res.status !== 200) throw new Error(`identity at ${identityUrl} answered HTTP ${res.status} to a token check: ${reason(res.text)}`);
+  return info(token, JSON.parse(res.text) as TokenBody);
 }

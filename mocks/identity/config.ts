@@ -1,8 +1,7 @@
 // The identity service's data: domains, projects, users with their role assignments, roles, the
 // service catalogue. Setup writes it; the service writes it back when an admin creates something.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { rename, writeFile } from 'node:fs/promises';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 
 const Domain = z.object({ id: z.string(), name: z.string() });
@@ -13,10 +12,11 @@ const User = z.object({
   password: z.string(),
   domain_id: z.string().default('default'),
   default_project_id: z.string().optional(),
+  /** role: a role's name. */
   roles: z.array(z.object({ project_id: z.string(), role: z.string() })).default([]),
 });
 const Role = z.object({ id: z.string(), name: z.string() });
-const Service = z.object({ type: z.string(), name: z.string(), url: z.string().url() });
+const Service = z.object({ type: z.string(), name: z.string(), url: z.url() });
 
 export const IdentityConfig = z.object({
   domains: z.array(Domain).default([{ id: 'default', name: 'Default' }]),
@@ -26,6 +26,13 @@ export const IdentityConfig = z.object({
   catalog: z.array(Service).default([]),
   token_ttl_seconds: z.number().int().positive().default(3600),
   signing_key: z.string().min(32),
+}).superRefine((c, ctx) => {
+  // A dangling assignment would silently grant nothing: say which one at load time instead.
+  c.users.forEach((u, i) => u.roles.forEach((r, j) => {
+    const path = ['users', i, 'roles', j];
+    if (!c.projects.some((p) => p.id === r.project_id)) ctx.addIssue({ code: 'custom', path: [...path, 'project_id'], message: `no project has id ${r.project_id}` });
+    if (!c.roles.some((x) => x.name === r.role)) ctx.addIssue({ code: 'custom', path: [...path, 'role'], message: `no role is named ${r.role}` });
+  }));
 });
 export type IdentityConfig = z.infer<typeof IdentityConfig>;
 export type Project = z.infer<typeof Project>;
@@ -43,11 +50,12 @@ export function loadIdentityConfig(path: string): IdentityConfig {
   return parsed.data;
 }
 
-/** Writes atomically (temp file + rename), so a crash never leaves half a config. */
-export async function saveIdentityConfig(path: string, config: IdentityConfig): Promise<void> {
+/** Writes atomically (temp file + rename), so a crash never leaves half a config; synchronously,
+ *  so two admin requests cannot interleave their writes. */
+export function saveIdentityConfig(path: string, config: IdentityConfig): void {
   const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 });
-  await rename(tmp, path);
+  writeFileSync(tmp, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 });
+  renameSync(tmp, path);
 }
 
 export interface DefaultConfigInput {

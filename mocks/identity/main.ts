@@ -1,10 +1,12 @@
-// Entry point of the identity service.
+// Entry point of the identity service: reads its config and TLS files, serves until SIGTERM.
+// tsx mocks/identity/main.ts --config FILE --port N [--host H] [--cert F --key F] [--state-dir D] [--log FILE]
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { createLogger } from '../../shared/log.ts';
 import { loadIdentityConfig } from './config.ts';
 import { createIdentityServer } from './server.ts';
 
+const usage = 'usage: identity --config FILE [--port N] [--host 127.0.0.1] [--cert F --key F] [--state-dir D] [--log FILE]';
 const { values } = parseArgs({
   options: {
     config: { type: 'string' },
@@ -14,18 +16,31 @@ const { values } = parseArgs({
     key: { type: 'string' },
     'state-dir': { type: 'string' },
     log: { type: 'string' },
+    // Not read: it labels the process so cleanup finds it by its command line after a crash.
     cluster: { type: 'string' },
   },
 });
-if (!values.config) {
-  console.error('usage: identity --config FILE [--port N] [--cert F --key F] [--state-dir D] [--log FILE]');
+const port = Number(values.port);
+if (!values.config || !Number.isInteger(port) || port < 0 || port > 65535 || !values.cert !== !values.key) {
+  console.error(`${usage}\n(--config is required, --port is 0..65535, --cert and --key go together)`);
   process.exit(2);
 }
+
 const logger = createLogger({ component: 'identity', file: values.log });
-const tls = values.cert && values.key ? { cert: readFileSync(values.cert), key: readFileSync(values.key) } : undefined;
-const identity = createIdentityServer({ config: loadIdentityConfig(values.config), configPath: values.config, tls, statePath: values['state-dir'], logger });
-const { url } = await identity.listen(Number(values.port), values.host);
-logger.info('listening', { url });
-for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(sig, () => void identity.close().then(() => process.exit(0)));
+try {
+  const tls = values.cert && values.key ? { cert: readFileSync(values.cert), key: readFileSync(values.key) } : undefined;
+  const identity = createIdentityServer({ config: loadIdentityConfig(values.config), configPath: values.config, tls, statePath: values['state-dir'], logger });
+  const { url } = await identity.listen(port, values.host);
+  logger.info('listening', { url });
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(sig, () => {
+      logger.info('stopping', { signal: sig });
+      void identity.close().then(() => process.exit(0));
+    });
+  }
+} catch (err) {
+  // A bad config or a busy port: one line that says which, in the log and on stderr for whoever started us.
+  logger.error('cannot start', { error: (err as Error).message });
+  if (values.log) console.error(`identity: ${(err as Error).message}`);
+  process.exit(1);
 }

@@ -1,30 +1,33 @@
-// Stateless signed tokens (HMAC-SHA256 over the payload), so a restarted identity service still
-// honours the tokens it issued; revocations are kept in a file for the same reason.
+// Stateless signed tokens (base64url payload + "." + HMAC-SHA256), so a restarted identity service
+// still honours the tokens it issued; revocations are kept in a file for the same reason.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 
 export interface TokenPayload {
   id: string;
   user_id: string;
   project_id: string | null;
+  /** Role names on the project at issue time (none for an unscoped token). */
+  roles: string[];
   methods: string[];
   issued_at: string;
   expires_at: string;
 }
 
-const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64url');
+const b64 = (s: string) => Buffer.from(s).toString('base64url');
 
 export class TokenSigner {
-  private readonly revoked: Set<string>;
+  /** Revoked token id → its expiry: an entry is only needed until the token would expire anyway. */
+  private readonly revoked: Map<string, string>;
 
-  /** revokedPath: where revoked token ids are kept across restarts (none: in memory only). */
+  /** revokedPath: where revocations are kept across restarts (none: in memory only). */
   constructor(private readonly key: string, private readonly revokedPath?: string) {
-    this.revoked = new Set(revokedPath ? readRevoked(revokedPath) : []);
+    this.revoked = new Map(revokedPath ? readRevoked(revokedPath) : []);
   }
 
-  issue(fields: Omit<TokenPayload, 'id' | 'issued_at' | 'expires_at'>, ttlSeconds: number, now = Date.now()): { token: string; payload: TokenPayload } {
+  issue(fields: Pick<TokenPayload, 'user_id' | 'project_id' | 'roles' | 'methods'>, ttlSeconds: number, now = Date.now()): { token: string; payload: TokenPayload } {
     const payload: TokenPayload = {
-      id: randomBytes(12).toString('base64url'), ...fields,
+      id: randomBytes(16).toString('base64url'), ...fields,
       issued_at: new Date(now).toISOString(), expires_at: new Date(now + ttlSeconds * 1000).toISOString(),
     };
     const body = b64(JSON.stringify(payload));
@@ -38,19 +41,20 @@ export class TokenSigner {
     const want = Buffer.from(this.sign(body));
     const got = Buffer.from(sig);
     if (want.length !== got.length || !timingSafeEqual(want, got)) return null;
-    let payload: TokenPayload;
-    try {
-      payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
-    } catch {
-      return null;
-    }
+    // The signature is ours, so the payload is one we wrote: no need to validate its shape.
+    const payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as TokenPayload;
     if (Date.parse(payload.expires_at) <= now || this.revoked.has(payload.id)) return null;
     return payload;
   }
 
-  revoke(payload: TokenPayload): void {
-    this.revoked.add(payload.id);
-    if (this.revokedPath) writeFileSync(this.revokedPath, JSON.stringify([...this.revoked]) + '\n');
+  revoke(payload: TokenPayload, now = Date.now()): void {
+    this.revoked.set(payload.id, payload.expires_at);
+    for (const [id, expires] of this.revoked) if (Date.parse(expires) <= now) this.revoked.delete(id);
+    if (!this.revokedPath) return;
+    // temp + rename: a crash mid-write must not lose the revocations already made.
+    const tmp = `${this.revokedPath}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(Object.fromEntries(this.revoked)) + '\n', { mode: 0o600 });
+    renameSync(tmp, this.revokedPath);
   }
 
   private sign(body: string): string {
@@ -58,11 +62,13 @@ export class TokenSigner {
   }
 }
 
-function readRevoked(path: string): string[] {
+function readRevoked(path: string): [string, string][] {
   try {
-    const ids = JSON.parse(readFileSync(path, 'utf8'));
-    return Array.isArray(ids) ? ids.filter((x) => typeof x === 'string') : [];
-  } catch {
-    return [];
+    const entries = Object.entries(JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>);
+    return entries.filter((e): e is [string, string] => typeof e[1] === 'string');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []; // nothing revoked yet
+    // Starting without the list would make revoked tokens valid again, so refuse instead.
+    throw new Error(`cannot read the revoked-token list ${path}: ${(err as Error).message} (delete it to forget all revocations)`);
   }
 }
