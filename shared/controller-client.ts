@@ -2,6 +2,7 @@
 // token per client, JSON in and out, and errors that keep the API's code and message.
 import { Readable } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
+import { connectionHint } from './connection-hint.ts';
 import { issueToken } from '../mocks/identity/client.ts';
 
 export interface ClientCredentials {
@@ -97,7 +98,7 @@ export class ControllerClient {
         body: body === undefined ? undefined : raw ? (body as string | Buffer | Readable) : JSON.stringify(body),
       });
     } catch (err) {
-      throw new ControllerError(0, 'unreachable', `cannot reach the controller at ${this.controllerUrl}: ${(err as Error).message} (is the cluster up? ./singlevm/setup.sh)`);
+      throw new ControllerError(0, 'unreachable', `cannot reach the controller at ${this.controllerUrl}: ${(err as Error).message} (${connectionHint(err)})`);
     }
     const text = await res.body.text();
     if (res.statusCode >= 400) {

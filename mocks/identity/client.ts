@@ -1,6 +1,7 @@
 // A small client of the identity service for the cluster's own programs (controller, CLI): get a
 // token for a user, ask whether a token is valid. identityUrl is the service's base (the client appends /v3).
 import { request, type Dispatcher } from 'undici';
+import { connectionHint } from '../../shared/connection-hint.ts';
 
 export interface TokenInfo {
   token: string;
@@ -54,7 +55,7 @@ async function send(identityUrl: string, path: string, call: Call) {
   try {
     res = await request(`${identityUrl}${path}`, call);
   } catch (err) {
-    throw new Error(`cannot reach identity at ${identityUrl}: ${(err as Error).message} (is the cluster up? ./singlevm/setup.sh)`);
+    throw new Error(`cannot reach identity at ${identityUrl}: ${(err as Error).message} (${connectionHint(err)})`);
   }
   return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
 }
