@@ -10,6 +10,8 @@ export interface CnciAgentOptions {
   tenantId: string;
   scheduler: { host: string; port: number; tls: { ca: Buffer; cert: Buffer; key: Buffer } };
   nat: Nat;
+  /** Its leg on the cluster network, announced in CNCI_READY (a real CNCI's). */
+  address?: string;
   logger: Logger;
 }
 
@@ -24,7 +26,7 @@ export class CnciAgent {
       host: opts.scheduler.host, port: opts.scheduler.port, tls: opts.scheduler.tls,
     });
     this.peer.on('connected', () =>
-      this.peer.send({ type: 'STATUS', op: 'CNCI_READY', payload: { instanceId: opts.instanceId, tenantId: opts.tenantId } }));
+      this.peer.send({ type: 'STATUS', op: 'CNCI_READY', payload: { instanceId: opts.instanceId, tenantId: opts.tenantId, address: opts.address } }));
     this.peer.on('frame', (frame) => void this.handle(frame));
   }
 

@@ -1,7 +1,7 @@
 // Instance lifecycle as the controller decides it: creation (quota, addresses, the tenant's CNCI
 // first), dispatch to the scheduler, and what nodes report back (docs/protocol.md).
 import { randomUUID } from 'node:crypto';
-import type { InstanceStateEvent, NodeStats, StartFailure, StartPayload } from '../protocol/payloads.ts';
+import type { CnciReady, InstanceStateEvent, NodeStats, StartFailure, StartPayload } from '../protocol/payloads.ts';
 import { ApiError, notFound } from '../shared/errors.ts';
 import { allocateHostIp, gatewayOf, macFor } from './addresses.ts';
 import type { Instance, Tenant, Workload } from './api-types.ts';
@@ -138,9 +138,12 @@ export class Instances {
     }
   }
 
-  cnciReady(instanceId: string, tenantId: string) {
+  cnciReady({ instanceId, tenantId, address }: CnciReady) {
     const tenant = this.ctx.store.tenants.get(tenantId);
     if (!tenant || tenant.cnci?.instance_id !== instanceId) return;
+    // The tunnel endpoint the tenant's instances are started with (its START may not have completed yet).
+    const cnci = this.ctx.store.instances.get(instanceId);
+    if (cnci && address) this.save(cnci, { ssh_ip: address });
     if (tenant.cnci.state !== 'ready') {
       tenant.cnci = { instance_id: instanceId, state: 'ready' };
       this.ctx.store.tenants.put(tenant);

@@ -41,7 +41,7 @@ export class Services {
       case 'STATS':
         this.nodes.update(frame.payload);
         return this.instances.reconcile(frame.payload);
-      case 'CNCI_READY': return this.instances.cnciReady(frame.payload.instanceId, frame.payload.tenantId);
+      case 'CNCI_READY': return this.instances.cnciReady(frame.payload);
       case 'NODE_CONNECTED':
         this.nodes.connected(frame.payload);
         this.events.add(null, 'info', `Node ${frame.payload.nodeId} connected`);

@@ -1,5 +1,5 @@
-// What a launcher asks of a workload runtime. The simulation backend lives beside this file;
-// the docker and qemu backends implement the same interface.
+// What a launcher asks of a workload runtime. The simulation, docker and qemu backends live beside
+// this file; a real network node's CNCIs (cnci/cnci-backend.ts) implement the same interface.
 import type { StartFailureReason, StartPayload } from '../protocol/payloads.ts';
 
 /** A start that failed, with the reason the user will see in the event. */
@@ -21,7 +21,7 @@ export interface AdoptedInstance extends Running {
 }
 
 export interface Backend {
-  readonly kind: 'simulation' | 'docker' | 'qemu';
+  readonly kind: 'simulation' | 'docker' | 'qemu' | 'cnci';
   /** Starts (or, with spec.restart, starts again) an instance; resolves once it runs. Throws LaunchError. */
   start(spec: StartPayload): Promise<Running>;
   /** Stops it, keeping its disk for a restart. */

@@ -8,11 +8,21 @@ import { LaunchError, type AdoptedInstance, type Backend, type Running } from '.
 export interface DockerBackendOptions {
   docker: Docker;
   cluster: string;
-  /** Wires a started container into its tenant network; pid is the container's main process. */
-  attach(spec: StartPayload, pid: number): Promise<void>;
+  network: ContainerNetwork;
   /** Stops are given this long before the container is killed. */
   stopTimeoutSeconds?: number;
 }
+
+/** What the backend needs of the node's tenant networks (launcher/node-network.ts). */
+export interface ContainerNetwork {
+  /** Wires a started container into its tenant network; pid is the container's main process. */
+  attachContainer(spec: StartPayload, pid: number): Promise<void>;
+  adopt(spec: StartPayload): void;
+  leave(instanceId: string): Promise<void>;
+}
+
+/** Docker's name for an instance's container: it carries the cluster's name. */
+export const containerName = (cluster: string, instanceId: string) => `ciao-${cluster}-${instanceId}`;
 
 const LABEL_CLUSTER = 'ciao.cluster';
 const LABEL_INSTANCE = 'ciao.instance';
@@ -28,7 +38,7 @@ export class DockerBackend implements Backend {
   constructor(private readonly opts: DockerBackendOptions) {}
 
   containerName(instanceId: string): string {
-    return `ciao-${this.opts.cluster}-${instanceId}`;
+    return containerName(this.opts.cluster, instanceId);
   }
 
   async start(spec: StartPayload): Promise<Running> {
@@ -63,7 +73,7 @@ export class DockerBackend implements Backend {
     }
     const pid = (await container.inspect()).State.Pid;
     try {
-      await this.opts.attach(spec, pid);
+      await this.opts.network.attachContainer(spec, pid);
     } catch (err) {
       await container.stop({ t: 0 }).catch(() => undefined);
       throw new LaunchError('network_failure', `could not attach ${name} to its tenant network: ${(err as Error).message}`);
@@ -81,13 +91,16 @@ export class DockerBackend implements Backend {
     await this.opts.docker.getContainer(this.containerName(instanceId)).remove({ force: true }).catch((err) => {
       if (!isNotFound(err)) throw err;
     });
+    await this.opts.network.leave(instanceId);
   }
 
   async list(): Promise<AdoptedInstance[]> {
     const all = await this.opts.docker.listContainers({ all: true, filters: { label: [`${LABEL_CLUSTER}=${this.opts.cluster}`] } });
     return all.flatMap((c) => {
       try {
-        return [{ spec: JSON.parse(c.Labels[LABEL_SPEC]) as StartPayload, running: c.State === 'running' }];
+        const spec = JSON.parse(c.Labels[LABEL_SPEC]) as StartPayload;
+        this.opts.network.adopt(spec);
+        return [{ spec, running: c.State === 'running' }];
       } catch {
         return [];
       }

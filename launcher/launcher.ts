@@ -18,8 +18,8 @@ export interface LauncherOptions {
   roles: Role[];
   scheduler: { host: string; port: number; tls: { ca: Buffer; cert: Buffer; key: Buffer } };
   capacity: NodeCapacity;
-  /** Backend per vm_type; the simulation backend serves both. */
-  backends: { qemu: Backend; docker: Backend };
+  /** Backend per vm_type (the simulation backend serves both); a real network node adds one for CNCIs. */
+  backends: { qemu: Backend; docker: Backend; cnci?: Backend };
   statsIntervalMs: number;
   logger: Logger;
   /** Current load average (real nodes read /proc/loadavg). */
@@ -64,7 +64,7 @@ export class Launcher {
 
   /** Re-adopts what the backends still hold, then joins the cluster. */
   async start(): Promise<void> {
-    for (const backend of new Set(Object.values(this.opts.backends))) {
+    for (const backend of new Set(Object.values(this.opts.backends).filter((b): b is Backend => !!b))) {
       for (const adopted of await backend.list()) {
         this.instances.set(adopted.spec.instanceId, {
           spec: adopted.spec, state: adopted.running ? 'active' : 'exited', sshIp: adopted.sshIp, sshPort: adopted.sshPort,
@@ -147,7 +147,8 @@ export class Launcher {
   }
 
   private backend(spec: StartPayload): Backend {
-    return this.opts.backends[spec.vmType];
+    const { backends } = this.opts;
+    return spec.cnci && backends.cnci ? backends.cnci : backends[spec.vmType];
   }
 
   private setState(inst: Instance, state: InstanceState) {
@@ -175,8 +176,10 @@ export class Launcher {
     const inst: Instance = { spec, state: 'pending' };
     this.instances.set(spec.instanceId, inst);
     this.setState(inst, 'pending');
+    const t0 = performance.now();
     try {
       Object.assign(inst, await this.backend(spec).start(spec));
+      this.opts.logger.info('instance started', { instanceId: spec.instanceId, backend: this.backend(spec).kind, ms: Math.round(performance.now() - t0) });
     } catch (err) {
       this.instances.delete(spec.instanceId);
       await this.backend(spec).delete(spec.instanceId).catch(() => undefined);

@@ -1,16 +1,27 @@
-// Entry point of the launcher daemon. With the simulation backend one process can host many nodes,
-// each its own identity and its own protocol connection (`--nodes N`).
+// Entry point of the launcher daemon.
+//   --backend real        one node with real workloads: Docker containers, QEMU VMs and (network
+//                         role) the tenants' CNCIs, all in the cluster's namespaces (needs root)
+//   --backend simulation  no workloads; one process hosts many nodes (`--nodes N`), each its own
+//                         identity and protocol connection, for scale tests
 import { parseArgs } from 'node:util';
-import { hostname } from 'node:os';
+import { cpus, hostname, loadavg, totalmem } from 'node:os';
 import { readFileSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
+import Docker from 'dockerode';
 import { readTls } from '../shared/tls-files.ts';
 import { waitFor } from '../shared/wait-for.ts';
-import { createLogger } from '../shared/log.ts';
-import { StartFailureReason, type Role } from '../protocol/payloads.ts';
+import { createLogger, type Logger } from '../shared/log.ts';
+import { DOCKER_SOCKET } from '../shared/dockerd.ts';
+import { StartFailureReason, type Role, type StartPayload } from '../protocol/payloads.ts';
 import { CnciAgent } from '../cnci/agent.ts';
-import { SimulatedNat } from '../cnci/nat.ts';
-import { Launcher } from './launcher.ts';
+import { SimulatedNat, type Nat } from '../cnci/nat.ts';
+import { CnciBackend } from '../cnci/cnci-backend.ts';
+import { Launcher, type NodeCapacity } from './launcher.ts';
 import { SimulationBackend } from './simulation-backend.ts';
+import { DockerBackend } from './docker-backend.ts';
+import { QemuBackend } from './qemu-backend.ts';
+import { NodeNetwork } from './node-network.ts';
+import type { Backend } from './backend.ts';
 
 const { values } = parseArgs({
   options: {
@@ -22,14 +33,23 @@ const { values } = parseArgs({
     nodes: { type: 'string', default: '1' },
     'node-prefix': { type: 'string', default: 'node' },
     roles: { type: 'string', default: 'compute,network' },
-    'mem-mb': { type: 'string', default: '16384' },
-    vcpus: { type: 'string', default: '16' },
-    'disk-mb': { type: 'string', default: '102400' },
+    'mem-mb': { type: 'string' },
+    vcpus: { type: 'string' },
+    'disk-mb': { type: 'string' },
     'boot-delay-ms': { type: 'string', default: '100' },
     'stats-interval-ms': { type: 'string', default: '5000' },
     'start-failure': { type: 'string' },
     log: { type: 'string' },
     cluster: { type: 'string' },
+    // real backend
+    'cluster-ns': { type: 'string' },
+    'node-ns': { type: 'string' },
+    'node-ip': { type: 'string' },
+    'state-dir': { type: 'string' },
+    'vm-kernel': { type: 'string' },
+    'vm-initrd': { type: 'string' },
+    'vm-image': { type: 'string', multiple: true, default: [] },
+    accel: { type: 'string', default: 'tcg' },
   },
 });
 
@@ -39,7 +59,7 @@ function fail(message: string): never {
 }
 
 if (!values.ca || !values.cert || !values.key) fail('--ca, --cert and --key are required');
-if (values.backend !== 'simulation') fail(`backend ${values.backend} is not available in this build (simulation only)`);
+if (values.backend !== 'simulation' && values.backend !== 'real') fail(`--backend must be real or simulation, not ${values.backend}`);
 const count = Number(values.nodes);
 const startFailure = values['start-failure'] === undefined ? undefined : StartFailureReason.safeParse(values['start-failure']);
 if (startFailure && !startFailure.success) fail(`--start-failure must be one of ${StartFailureReason.options.join(', ')}`);
@@ -51,33 +71,81 @@ const scheduler = { host: values['scheduler-host']!, port: Number(values['schedu
 const cnciTls = values['cnci-cert'] && values['cnci-key']
   ? { ca: tls.ca, cert: readFileSync(values['cnci-cert']), key: readFileSync(values['cnci-key']) }
   : undefined;
+const roles = values.roles!.split(',') as Role[];
+const num = (flag: 'mem-mb' | 'vcpus' | 'disk-mb', fallback: number) => (values[flag] === undefined ? fallback : Number(values[flag]));
 
-const launchers: Launcher[] = [];
-for (let i = 0; i < count; i++) {
-  const nodeId = count === 1 ? values['node-prefix']! : `${values['node-prefix']}-${i}`;
-  const nodeLog = logger.child({ node: nodeId });
-  const backend = new SimulationBackend({
-    bootDelayMs: Number(values['boot-delay-ms']),
-    startCnci: cnciTls && ((spec) => {
-      const agent = new CnciAgent({
-        instanceId: spec.instanceId, tenantId: spec.tenantId, nat: new SimulatedNat(),
-        scheduler: { ...scheduler, tls: cnciTls }, logger: nodeLog.child({ cnci: spec.instanceId }),
-      });
-      agent.start();
-      return agent;
-    }),
+/** A CNCI agent on the cluster protocol, with the NAT its backend gives it. */
+const cnciAgent = (log: Logger) => (spec: StartPayload, nat: Nat, address?: string) => {
+  if (!cnciTls) throw new Error('--cnci-cert and --cnci-key are needed to run CNCIs');
+  const agent = new CnciAgent({
+    instanceId: spec.instanceId, tenantId: spec.tenantId, nat, address, scheduler: { ...scheduler, tls: cnciTls }, logger: log.child({ cnci: spec.instanceId }),
   });
-  launchers.push(new Launcher({
-    nodeId, hostname: count === 1 ? hostname() : nodeId,
-    roles: values.roles!.split(',') as Role[],
-    scheduler,
-    capacity: { memMB: Number(values['mem-mb']), vcpus: Number(values.vcpus), diskMB: Number(values['disk-mb']) },
-    backends: { qemu: backend, docker: backend },
-    statsIntervalMs: Number(values['stats-interval-ms']),
-    logger: nodeLog,
-    startFailure: startFailure?.data ?? null,
-  }));
+  agent.start();
+  return agent;
+};
+
+const launchers = values.backend === 'real' ? [await realNode()] : simulatedNodes();
+
+/** The one real node: its namespace and leg were made by setup; capacity and load are the host's. */
+async function realNode(): Promise<Launcher> {
+  const need = ['cluster', 'cluster-ns', 'node-ns', 'node-ip', 'state-dir', 'vm-kernel', 'vm-initrd'] as const;
+  for (const k of need) if (!values[k]) fail(`--backend real needs --${k}`);
+  if (values.accel !== 'tcg' && values.accel !== 'kvm') fail('--accel must be tcg or kvm');
+  const nodeId = values['node-prefix']!;
+  const log = logger.child({ node: nodeId });
+  const stateDir = values['state-dir']!;
+  const network = new NodeNetwork(values['node-ns']!, values['node-ip']!);
+  const image = { kernel: values['vm-kernel']!, initrd: values['vm-initrd']!, hash: '' };
+  const backends: { qemu: Backend; docker: Backend; cnci?: Backend } = {
+    qemu: new QemuBackend({
+      stateDir, nodeNs: network.ns, network, accel: values.accel,
+      images: Object.fromEntries(values['vm-image']!.map((id) => [id, image])),
+    }),
+    docker: new DockerBackend({ docker: new Docker({ socketPath: DOCKER_SOCKET }), cluster: values.cluster!, network }),
+  };
+  if (roles.includes('network')) {
+    backends.cnci = new CnciBackend({
+      cluster: values.cluster!, clusterNs: values['cluster-ns']!, stateDir, logger: log,
+      nodeIps: () => [network.legIp], startAgent: cnciAgent(log),
+    });
+  }
+  const disk = await statfs(stateDir);
+  // vcpus are overcommitted (as OpenStack's cpu_allocation_ratio does): guests mostly idle, and a
+  // 2-core machine must still run verify's four instances beside the CNCIs.
+  const capacity: NodeCapacity = {
+    memMB: num('mem-mb', Math.floor(totalmem() / 2 ** 20) - 1024),
+    vcpus: num('vcpus', cpus().length * 8),
+    diskMB: num('disk-mb', Math.floor((disk.bavail * disk.bsize) / 2 ** 20)),
+  };
+  log.info('real node', { ...capacity, ns: network.ns, legIp: network.legIp, accel: values.accel });
+  return new Launcher({
+    nodeId, hostname: hostname(), roles, scheduler, capacity, backends, logger: log,
+    statsIntervalMs: Number(values['stats-interval-ms']), load: () => loadavg()[0], startFailure: startFailure?.data ?? null,
+  });
 }
+
+function simulatedNodes(): Launcher[] {
+  const out: Launcher[] = [];
+  for (let i = 0; i < count; i++) {
+    const nodeId = count === 1 ? values['node-prefix']! : `${values['node-prefix']}-${i}`;
+    const nodeLog = logger.child({ node: nodeId });
+    const startAgent = cnciAgent(nodeLog);
+    const backend = new SimulationBackend({
+      bootDelayMs: Number(values['boot-delay-ms']),
+      startCnci: cnciTls && ((spec) => startAgent(spec, new SimulatedNat())),
+    });
+    out.push(new Launcher({
+      nodeId, hostname: count === 1 ? hostname() : nodeId, roles, scheduler,
+      capacity: { memMB: num('mem-mb', 16384), vcpus: num('vcpus', 16), diskMB: num('disk-mb', 102400) },
+      backends: { qemu: backend, docker: backend },
+      statsIntervalMs: Number(values['stats-interval-ms']),
+      logger: nodeLog,
+      startFailure: startFailure?.data ?? null,
+    }));
+  }
+  return out;
+}
+
 // Join in waves so thousands of nodes in one process do not all handshake at the same instant.
 const WAVE = 200;
 for (let i = 0; i < launchers.length; i += WAVE) {
@@ -85,7 +153,7 @@ for (let i = 0; i < launchers.length; i += WAVE) {
   await Promise.all(wave.map((l) => l.start()));
   await waitFor(`nodes ${i}-${i + wave.length - 1} to join`, () => wave.every((l) => l.connected), { timeoutMs: 30_000, intervalMs: 20 }).catch((err) => logger.warn((err as Error).message));
 }
-logger.info('launchers started', { count, backend: values.backend });
+logger.info('launchers started', { count: launchers.length, backend: values.backend });
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   process.on(sig, () => {
     for (const l of launchers) l.stop();

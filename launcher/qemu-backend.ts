@@ -1,13 +1,14 @@
 // The qemu backend: a VM per instance, run inside the node's network namespace with a tap on the
 // tenant bridge, the image's kernel and initramfs, a config drive (hostname = instance id, user
-// data), a serial console log kept for diagnosis, and QMP to stop it. Each instance has a folder
-// (spec, pid, console, QMP socket) so a restarted launcher re-adopts what still runs.
+// data), its own qcow2 disk, a serial console log kept for diagnosis, and QMP to stop it. Each
+// instance has a folder (spec, pid, console, QMP socket) so a restarted launcher re-adopts it.
 import { spawn } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StartPayload } from '../protocol/payloads.ts';
 import { waitFor } from '../shared/wait-for.ts';
+import { run } from '../shared/run.ts';
 import { isAlive } from '../shared/is-alive.ts';
 import { makeConfigDrive } from '../images/config-drive.ts';
 import type { VmImage } from '../images/vm-image.ts';
@@ -18,11 +19,20 @@ import { LaunchError, type AdoptedInstance, type Backend, type Running } from '.
 export interface QemuBackendOptions {
   /** Where instance folders live. */
   stateDir: string;
-  image: VmImage;
-  /** The node's network namespace, and the tenant bridge an instance's tap joins. */
+  /** The images this node can boot, by the id (or name) a START names. */
+  images: Record<string, VmImage>;
+  /** The node's network namespace, and how an instance's tap finds its tenant bridge. */
   nodeNs: string;
-  bridgeFor(spec: StartPayload): string;
+  network: TenantNetwork;
   accel: 'tcg' | 'kvm';
+}
+
+/** What the backend needs of the node's tenant networks (launcher/node-network.ts). */
+export interface TenantNetwork {
+  /** Makes the instance's tenant segment; resolves to the bridge its tap joins. */
+  join(spec: StartPayload): Promise<string>;
+  adopt(spec: StartPayload): void;
+  leave(instanceId: string): Promise<void>;
 }
 
 /** tap names are at most 15 characters: "tap" + 12 of the instance id. */
@@ -46,17 +56,26 @@ export class QemuBackend implements Backend {
     const id = spec.instanceId;
     const dir = this.dir(id);
     if (await this.pid(id)) throw new LaunchError('already_running', `VM ${id} is already running`);
+    const image = this.opts.images[spec.image];
+    if (!image) throw new LaunchError('image_failure', `image ${spec.image} cannot boot on this node (it boots ${Object.keys(this.opts.images).join(', ') || 'no image'})`);
     await mkdir(dir, { recursive: true });
+    const disk = join(dir, 'disk.qcow2');
     if (!spec.restart) {
       await writeFile(join(dir, 'spec.json'), JSON.stringify(spec));
       await makeConfigDrive(join(dir, 'config.iso'), { instanceId: id, hostname: spec.hostname ?? id, userData: spec.userData })
         .catch((err) => { throw new LaunchError('image_failure', `could not make the config drive: ${(err as Error).message}`); });
+      // The instance's own disk: kept across stop/restart, gone with the instance.
+      if (spec.resources.diskMB > 0) {
+        await run('qemu-img', ['create', '-q', '-f', 'qcow2', disk, `${spec.resources.diskMB}M`])
+          .catch((err) => { throw new LaunchError('image_failure', `could not make the instance disk: ${(err as Error).message}`); });
+      }
     }
     const tap = tapName(id);
+    const bridge = await this.opts.network.join(spec);
     try {
       await ipIn(this.opts.nodeNs, 'link', 'del', tap).catch(() => undefined);
       await ipIn(this.opts.nodeNs, 'tuntap', 'add', tap, 'mode', 'tap');
-      await ipIn(this.opts.nodeNs, 'link', 'set', tap, 'master', this.opts.bridgeFor(spec));
+      await ipIn(this.opts.nodeNs, 'link', 'set', tap, 'master', bridge);
       await ipIn(this.opts.nodeNs, 'link', 'set', tap, 'up');
     } catch (err) {
       throw new LaunchError('network_failure', `could not make tap ${tap} on the tenant bridge: ${(err as Error).message}`);
@@ -67,8 +86,9 @@ export class QemuBackend implements Backend {
       'netns', 'exec', this.opts.nodeNs, 'qemu-system-x86_64',
       '-name', `ciao-${id}`, '-machine', `q35,accel=${this.opts.accel}`, '-cpu', this.opts.accel === 'kvm' ? 'host' : 'max',
       '-m', String(spec.resources.memMB), '-smp', String(spec.resources.vcpus), '-nographic', '-no-reboot',
-      '-kernel', this.opts.image.kernel, '-initrd', this.opts.image.initrd, '-append', 'console=ttyS0 panic=-1 quiet',
+      '-kernel', image.kernel, '-initrd', image.initrd, '-append', 'console=ttyS0 panic=-1 quiet',
       '-drive', `file=${join(dir, 'config.iso')},if=virtio,format=raw,readonly=on`,
+      ...(spec.resources.diskMB > 0 ? ['-drive', `file=${disk},if=virtio,format=qcow2`] : []),
       '-netdev', `tap,id=n0,ifname=${tap},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=n0,mac=${spec.network.mac}`,
       '-qmp', `unix:${qmpSocket},server=on,wait=off`, '-pidfile', join(dir, 'qemu.pid'),
     ];
@@ -99,6 +119,7 @@ export class QemuBackend implements Backend {
   async delete(instanceId: string): Promise<void> {
     await this.stop(instanceId);
     await rm(this.dir(instanceId), { recursive: true, force: true });
+    await this.opts.network.leave(instanceId);
   }
 
   async list(): Promise<AdoptedInstance[]> {
@@ -106,7 +127,9 @@ export class QemuBackend implements Backend {
     const out: AdoptedInstance[] = [];
     for (const id of ids) {
       const spec = await readFile(join(this.dir(id), 'spec.json'), 'utf8').then((s) => JSON.parse(s) as StartPayload, () => undefined);
-      if (spec) out.push({ spec, running: !!(await this.pid(id)), sshIp: spec.network.ip, sshPort: 22 });
+      if (!spec) continue;
+      this.opts.network.adopt(spec);
+      out.push({ spec, running: !!(await this.pid(id)), sshIp: spec.network.ip, sshPort: 22 });
     }
     return out;
   }

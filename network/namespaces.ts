@@ -9,8 +9,12 @@ export async function listNamespaces(): Promise<string[]> {
   return out ? (JSON.parse(out) as { name: string }[]).map((n) => n.name) : [];
 }
 
+/** Whether `ns` is one of this cluster's namespaces — by role, so cluster `ci` never claims cluster `ci-x`'s. */
+export const isClusterNamespace = (cluster: string, ns: string) =>
+  ns.startsWith(`ciao-${cluster}-`) && /^(net|node-\d+|cnci-[0-9a-f]+)$/.test(ns.slice(`ciao-${cluster}-`.length));
+
 export async function clusterNamespaces(cluster: string): Promise<string[]> {
-  return (await listNamespaces()).filter((n) => n.startsWith(`ciao-${cluster}-`));
+  return (await listNamespaces()).filter((n) => isClusterNamespace(cluster, n));
 }
 
 /** Creates the namespace with its loopback up; an existing one is kept (setup may be re-run). */

@@ -28,7 +28,16 @@ export async function ensureTenantSegment(ns: string, subnet: string, dev: strin
   return bridge;
 }
 
-/** Adds a peer (another node or the CNCI) to the segment's flood list. */
+/** Adds a peer (another node or the CNCI) to the segment's flood list; a peer already there is kept. */
 export async function addTunnelPeer(ns: string, subnet: string, peer: string): Promise<void> {
-  await run('bridge', ['-n', ns, 'fdb', 'append', '00:00:00:00:00:00', 'dev', vxlanName(vniOf(subnet)), 'dst', peer]);
+  const dev = vxlanName(vniOf(subnet));
+  const flood = await run('bridge', ['-n', ns, 'fdb', 'show', 'dev', dev]);
+  if (new RegExp(`^00:00:00:00:00:00 dst ${peer.replace(/\./g, '\\.')} `, 'm').test(flood.stdout)) return;
+  await run('bridge', ['-n', ns, 'fdb', 'append', '00:00:00:00:00:00', 'dev', dev, 'dst', peer]);
+}
+
+/** Removes the segment (bridge and VXLAN) of a subnet from `ns`, e.g. when its last instance left the node. Idempotent. */
+export async function removeTenantSegment(ns: string, subnet: string): Promise<void> {
+  const vni = vniOf(subnet);
+  for (const link of [vxlanName(vni), bridgeName(vni)]) await ipIn(ns, 'link', 'del', link).catch(() => undefined);
 }

@@ -120,7 +120,8 @@ export type InstanceDeleted = z.infer<typeof InstanceDeleted>;
 export const NodeConnection = z.object({ nodeId: z.string(), hostname: z.string().optional(), roles: z.array(Role) });
 export type NodeConnection = z.infer<typeof NodeConnection>;
 
-export const CnciReady = z.object({ instanceId: z.string(), tenantId: z.string() });
+/** `address`: the CNCI's leg on the cluster network, its tenant's tunnel endpoint (a real CNCI's). */
+export const CnciReady = z.object({ instanceId: z.string(), tenantId: z.string(), address: z.string().optional() });
 export type CnciReady = z.infer<typeof CnciReady>;
 
 export const StartFailure = z.object({ instanceId: z.string(), reason: StartFailureReason, message: z.string() });

@@ -1,34 +1,38 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, the tools the project uses when they are missing.
-#   --simulate  only what the simulated cluster needs: openssl (the cluster CA)
-#   (default)   also what the tests use: python3-openstackclient, iproute2 (network namespaces),
-#               what the VM image needs to be built and booted (QEMU, genisoimage, cpio, ssh), and the
-#               Docker engine (docker.io; tests start dockerd off the host network when none answers),
-#               and dnsmasq-base (the binary only: no host service);
-#               the image builder downloads more packages with `apt-get download`, so apt's lists must be there.
+#   --simulate  what the simulated cluster needs: openssl (the cluster CA)
+#   --cluster   what the real cluster needs too: iproute2 (namespaces), QEMU + qemu-utils (VMs and
+#               their disks), genisoimage + cpio (config drives, the initramfs), dnsmasq-base (the
+#               binary only: no host service), iptables (NAT inside CNCI namespaces), busybox-static
+#               (udhcpc for the CNCIs' legs), iputils-ping + openssh-client (verify's probes),
+#               docker.io (dockerd is started off the host network when none answers), util-linux
+#               (nsenter); the image builder downloads more packages with `apt-get download`, so
+#               apt's package lists must be there
+#   (default)   what the tests use too: python3-openstackclient
 set -euo pipefail
+profile=${1:---test}
 need=()
 want() { command -v "$1" >/dev/null || need+=("$2"); }
 want openssl openssl
-if [ "${1:-}" = --simulate ]; then
-  if [ ${#need[@]} -gt 0 ]; then
-    [ "$(id -u)" -eq 0 ] || { echo "missing ${need[*]}: install it with apt-get (needs root)" >&2; exit 1; }
-    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
-  fi
-  exit 0
+if [ "$profile" != --simulate ]; then
+  want ip iproute2
+  want bridge iproute2
+  want qemu-system-x86_64 qemu-system-x86
+  want qemu-img qemu-utils
+  want genisoimage genisoimage
+  want cpio cpio
+  want ssh openssh-client
+  want ssh-keygen openssh-client
+  want dockerd docker.io
+  want nsenter util-linux
+  want dnsmasq dnsmasq-base
+  want iptables iptables
+  want busybox busybox-static
+  want ping iputils-ping
+  want tar tar
 fi
-want openstack python3-openstackclient
-want ip iproute2
-want qemu-system-x86_64 qemu-system-x86
-want genisoimage genisoimage
-want cpio cpio
-want ssh openssh-client
-want ssh-keygen openssh-client
-want dockerd docker.io
-want nsenter util-linux
-want dnsmasq dnsmasq-base
-want iptables iptables
-lists_ok() { local p; p=$(apt-cache policy busybox-static 2>/dev/null); [[ $p == *"Candidate: "[0-9]* ]]; }
+[ "$profile" = --test ] && want openstack python3-openstackclient
+lists_ok() { [ "$profile" = --simulate ] && return 0; local p; p=$(apt-cache policy busybox-static 2>/dev/null); [[ $p == *"Candidate: "[0-9]* ]]; }
 if [ ${#need[@]} -gt 0 ] || ! lists_ok; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing ${need[*]:-apt package lists}: install with apt-get (needs root)" >&2

@@ -19,11 +19,12 @@ export interface DockerEngine {
 
 const answers = async (docker: Docker) => docker.ping().then(() => true, () => false);
 
-export async function ensureDockerd(logFile: string): Promise<DockerEngine> {
+/** `pidFile`: where the dockerd this starts writes its pid (a cluster's cleanup stops it from there). */
+export async function ensureDockerd(logFile: string, pidFile?: string): Promise<DockerEngine> {
   const docker = new Docker({ socketPath: DOCKER_SOCKET });
   if (await answers(docker)) return { docker, started: false, stop: async () => {} };
   const log = openSync(logFile, 'a');
-  const child = spawn('dockerd', DOCKERD_FLAGS, { stdio: ['ignore', log, log], detached: true });
+  const child = spawn('dockerd', [...DOCKERD_FLAGS, ...(pidFile ? [`--pidfile=${pidFile}`] : [])], { stdio: ['ignore', log, log], detached: true });
   closeSync(log);
   child.unref();
   await waitFor(`dockerd to answer on ${DOCKER_SOCKET} (log: ${logFile})`, () => answers(docker), { timeoutMs: 30_000, intervalMs: 200 });

@@ -8,11 +8,15 @@ export const DEFAULT_CLUSTER = 'ciao';
 
 export interface ClusterRecord {
   name: string;
-  mode: 'simulate';
+  /** `real`: QEMU VMs, Docker containers and CNCIs in the cluster's namespaces; `simulate`: no workloads. */
+  mode: 'simulate' | 'real';
   stateDir: string;
   ports: { identity: number; controller: number; scheduler: number };
   nodes: number;
   createdAt: string;
+  /** A real cluster's: how its VMs run, and its namespaces. */
+  accel?: 'kvm' | 'tcg';
+  network?: { clusterNs: string; nodeNs: string; nodeIp: string };
 }
 
 export function clusterPaths(name: string, home = process.env.CIAO_HOME ?? join(homedir(), 'local')) {
@@ -25,6 +29,12 @@ export function clusterPaths(name: string, home = process.env.CIAO_HOME ?? join(
     logs: join(stateDir, 'logs'),
     pids: join(stateDir, 'pids'),
     identityConfig: join(stateDir, 'identity.json'),
+    /** The host as setup found it: cleanup proves it is back to this. */
+    hostBefore: join(stateDir, 'host-before.json'),
+    sshKey: join(stateDir, 'ssh', 'id_ed25519'),
+    /** The real node's instance and CNCI folders. */
+    node: join(stateDir, 'node-0'),
+    clusterNet: join(stateDir, 'net'),
     demoSh: join(home, name === DEFAULT_CLUSTER ? 'demo.sh' : `demo-${name}.sh`),
   };
 }

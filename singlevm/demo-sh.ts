@@ -15,6 +15,8 @@ export interface DemoSettings {
   caFile: string;
   stateDir: string;
   creds: Credentials;
+  /** The private key demouser logs into the cluster's VMs with (a real cluster's). */
+  sshKey?: string;
 }
 
 const q = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
@@ -32,6 +34,7 @@ export async function writeDemoSh(path: string, s: DemoSettings): Promise<void> 
     ['CIAO_ADMIN_USERNAME', s.creds.admin.username],
     ['CIAO_ADMIN_PASSWORD', s.creds.admin.password],
     ['CIAO_ADMIN_TENANT_NAME', s.creds.admin.project],
+    ...(s.sshKey ? [['CIAO_SSH_KEY', s.sshKey] as [string, string]] : []),
     ['OS_AUTH_URL', `${s.identityUrl}/v3`],
     ['OS_IDENTITY_API_VERSION', '3'],
     ['OS_USERNAME', s.creds.user.username],

@@ -32,17 +32,35 @@ export async function startDaemon(d: Daemon, cluster: string, dirs: { logs: stri
   return child.pid;
 }
 
-/** Processes whose command line says `--cluster NAME`: what cleanup finds even without pid files. */
-export async function clusterProcesses(cluster: string): Promise<{ pid: number; cmdline: string }[]> {
+/** Processes of a cluster found by name, even without pid files (after a crash): command lines
+ *  that say `--cluster NAME` (daemons), name a path in its state dir (QEMU, dnsmasq, dockerd) or one
+ *  of its namespaces or containers (`ciao-NAME-…`). This process and its ancestors are skipped: the
+ *  CLI that asks may say `--cluster NAME` too. */
+export async function clusterProcesses(cluster: string, stateDir?: string): Promise<{ pid: number; cmdline: string }[]> {
+  const ours = (args: string[]) => args.some((a, i) =>
+    (a === '--cluster' && args[i + 1] === cluster) || a === `--cluster=${cluster}`
+    || a.includes(`ciao-${cluster}-`) || (stateDir !== undefined && (a === stateDir || a.includes(`${stateDir}/`))));
+  const skip = await selfAndAncestors();
   const found: { pid: number; cmdline: string }[] = [];
   for (const entry of await readdir('/proc')) {
     const pid = Number(entry);
-    if (!Number.isInteger(pid) || pid === process.pid) continue;
-    const args: string[] = await readFile(`/proc/${pid}/cmdline`, 'utf8').then((s) => s.split('\0'), () => []);
-    const i = args.indexOf('--cluster');
-    if (i >= 0 && args[i + 1] === cluster) found.push({ pid, cmdline: args.join(' ').trim() });
+    if (!Number.isInteger(pid) || skip.has(pid)) continue;
+    // Gone since readdir, or a kernel thread: no command line.
+    const args = await readFile(`/proc/${pid}/cmdline`, 'utf8').then((s) => s.split('\0').filter(Boolean), () => [] as string[]);
+    if (ours(args)) found.push({ pid, cmdline: args.join(' ').trim() });
   }
-  return found;
+  return found.sort((a, b) => a.pid - b.pid);
+}
+
+async function selfAndAncestors(): Promise<Set<number>> {
+  const pids = new Set<number>();
+  for (let pid = process.pid; pid > 1 && !pids.has(pid);) {
+    pids.add(pid);
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    // The command name in parentheses may hold spaces: the parent pid is the 2nd field after it.
+    pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  }
+  return pids;
 }
 
 export async function pidFiles(pidsDir: string): Promise<{ name: string; pid: number }[]> {

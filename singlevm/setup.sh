@@ -2,6 +2,8 @@
 # Build, configure and start a ciao cluster on this machine; writes ~/local/demo.sh.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
+profile=--cluster
+for arg in "$@"; do [ "$arg" = --simulate ] && profile=--simulate; done
 "$ROOT/scripts/ensure-deps.sh"
-"$ROOT/scripts/install-system-deps.sh" --simulate
+"$ROOT/scripts/install-system-deps.sh" "$profile"
 exec node --import tsx "$ROOT/singlevm/setup.ts" "$@"

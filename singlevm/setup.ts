@@ -1,30 +1,42 @@
 // `setup`: build, configure and start a whole cluster, write ~/local/demo.sh, print the summary.
-// This build brings up the simulated cluster (`--simulate`): control plane + simulated nodes.
+// Default: the real cluster (QEMU VMs, Docker containers, CNCIs, all in the cluster's namespaces;
+// needs root). `--simulate`: control plane + simulated nodes, no root, no workloads.
 import { parseArgs } from 'node:util';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { request } from 'undici';
 import { createClusterPki, type ClusterPki } from '../shared/pki.ts';
 import { clusterAgent } from '../shared/tls-files.ts';
 import { run } from '../shared/run.ts';
+import { ensureDockerd } from '../shared/dockerd.ts';
 import { defaultIdentityConfig } from '../mocks/identity/config.ts';
 import { ControllerClient } from '../shared/controller-client.ts';
+import { waitFor } from '../shared/wait-for.ts';
+import { buildVmImage, type VmImage } from '../images/vm-image.ts';
+import { buildContainerImage } from '../images/container-image.ts';
 import { StepRunner } from './step-runner.ts';
 import { clusterPaths, DEFAULT_CLUSTER, readClusterRecord, validClusterName, type ClusterRecord } from './cluster-files.ts';
 import { freePort } from './ports.ts';
 import { startDaemon } from './processes.ts';
 import { buildDaemons, type DaemonName } from './build-daemons.ts';
-import { waitFor } from '../shared/wait-for.ts';
 import { writeDemoSh, type Credentials } from './demo-sh.ts';
-import { DEFAULT_WORKLOADS, SIM_VM_IMAGE } from './default-workloads.ts';
+import { defaultWorkloads, SIM_CONTAINER_IMAGE, VM_IMAGE } from './default-workloads.ts';
+import { CLUSTER_NETWORK, createClusterNetwork } from './cluster-network.ts';
+import { freeDiskMB, missingTools, probeAccel, routeCollisions } from './preflight.ts';
+import { snapshotHost, writeHostState } from './host-state.ts';
 
-const USAGE = `usage: setup.sh --simulate [--nodes N] [--name NAME] [--boot-delay-ms MS] [--timings FILE]
+const USAGE = `usage: setup.sh [--name NAME] [--accel auto|kvm|tcg] [--timings FILE]
+       setup.sh --simulate [--nodes N] [--name NAME] [--boot-delay-ms MS] [--timings FILE]
 
 Brings up a ciao cluster on this machine and writes ~/local/demo.sh.
-  --simulate        control plane + simulated launchers (no root, no VMs): the only mode of this build
+  (default)         the real cluster: one node running QEMU VMs and Docker containers, a CNCI per
+                    tenant, all inside network namespaces named for the cluster (needs root)
+  --simulate        control plane + simulated launchers (no root, no VMs or containers)
   --nodes N         simulated nodes (default 1)
   --name NAME       cluster name (default ${DEFAULT_CLUSTER}); clusters with different names coexist
+  --accel MODE      how VMs run: auto (probe KVM, fall back to TCG; default), kvm or tcg (also CIAO_ACCEL)
   --boot-delay-ms   how long a simulated instance takes to "boot" (default 100)
   --timings FILE    also write the step timings as JSON to FILE`;
 
@@ -33,6 +45,7 @@ const { values } = parseArgs({
     simulate: { type: 'boolean', default: false },
     nodes: { type: 'string', default: '1' },
     name: { type: 'string', default: process.env.CIAO_CLUSTER || DEFAULT_CLUSTER },
+    accel: { type: 'string', default: process.env.CIAO_ACCEL || 'auto' },
     'boot-delay-ms': { type: 'string', default: '100' },
     'stats-interval-ms': { type: 'string', default: '5000' },
     timings: { type: 'string' },
@@ -49,21 +62,40 @@ if (values.help) {
   console.log(USAGE);
   process.exit(0);
 }
-if (!values.simulate) usageError('this build brings up the simulated cluster only: add --simulate (real VMs and containers come with the singlevm issue)');
 const name = values.name!;
 if (!validClusterName(name)) usageError(`cluster name ${JSON.stringify(name)} must be lowercase letters, digits or '-', at most 16, starting with a letter`);
-const nodes = Number(values.nodes);
+const simulate = values.simulate!;
+const nodes = simulate ? Number(values.nodes) : 1;
 if (!Number.isInteger(nodes) || nodes < 1 || nodes > 20000) usageError('--nodes must be a whole number from 1 to 20000');
+if (!simulate && values.nodes !== '1') usageError('--nodes is for --simulate: the real cluster has one node');
+const accelWanted = values.accel!;
+if (!['auto', 'kvm', 'tcg'].includes(accelWanted)) usageError('--accel must be auto, kvm or tcg');
 
 const paths = clusterPaths(name);
-const steps = new StepRunner(`setup of cluster ${name}`);
+const cacheDir = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'ciao');
+const cleanupCommand = `./singlevm/cleanup.sh${name === DEFAULT_CLUSTER ? '' : ` --name ${name}`}`;
+/** What the real cluster runs on the host (setup.sh installs the missing ones from Debian first). */
+const REAL_TOOLS = ['ip', 'bridge', 'nsenter', 'qemu-system-x86_64', 'qemu-img', 'genisoimage', 'cpio', 'dnsmasq', 'iptables', 'busybox', 'ping', 'ssh', 'ssh-keygen', 'dockerd', 'tar'];
+const steps = new StepRunner(`setup of cluster ${name}${simulate ? ' (simulated)' : ''}`);
 
 try {
   await steps.step('preflight', async () => {
-    if (await readClusterRecord(name)) throw new Error(`cluster ${name} already exists (${paths.stateDir}): run ./singlevm/cleanup.sh${name === DEFAULT_CLUSTER ? '' : ` --name ${name}`} first`);
+    if (await readClusterRecord(name)) throw new Error(`cluster ${name} already exists (${paths.stateDir}): run ${cleanupCommand} first`);
     const major = Number(process.versions.node.split('.')[0]);
     if (major < 20) throw new Error(`Node ${process.versions.node} is too old: Node 20 or newer is needed`);
     await run('openssl', ['version']).catch(() => { throw new Error('openssl is missing: apt-get install openssl'); });
+    if (simulate) return;
+    if (process.getuid?.() !== 0) throw new Error('the real cluster needs root (network namespaces, QEMU taps, dockerd): run as root, or add --simulate');
+    const missing = await missingTools(REAL_TOOLS);
+    if (missing.length) throw new Error(`missing tools: ${missing.join(', ')} (setup.sh installs them: run it through ./singlevm/setup.sh)`);
+    // The cluster's ranges live only in its namespaces, but verify reaches them from there: a host
+    // route into the same ranges would make the results ambiguous, so say so before anything changes.
+    const collisions = await routeCollisions([CLUSTER_NETWORK, '172.16.0.0/12', '203.0.113.0/24']);
+    if (collisions.length) throw new Error(`address plan collides with the host: ${collisions.join('; ')}`);
+    const freeMB = await freeDiskMB(paths.home);
+    if (freeMB < 2048) throw new Error(`only ${freeMB} MB free under ${paths.home}: the cluster needs 2 GB`);
+    for (const dir of [paths.stateDir, paths.logs, paths.pids]) await mkdir(dir, { recursive: true, mode: 0o700 });
+    await writeHostState(paths.hostBefore, await snapshotHost({ cluster: name, docker: true }));
   });
 
   const bundles = await steps.step('build daemons', () => buildDaemons(name));
@@ -73,10 +105,13 @@ try {
     return createClusterPki(paths.pki, name);
   });
 
+  const real = simulate ? undefined : await prepareRealNode();
+
   const record = await steps.step('configuration', async () => {
     const record: ClusterRecord = {
-      name, mode: 'simulate', stateDir: paths.stateDir, nodes, createdAt: new Date().toISOString(),
+      name, mode: simulate ? 'simulate' : 'real', stateDir: paths.stateDir, nodes, createdAt: new Date().toISOString(),
       ports: { identity: await freePort(), controller: await freePort(), scheduler: await freePort() },
+      ...(real ? { accel: real.accel, network: real.network } : {}),
     };
     await writeFile(paths.record, JSON.stringify(record, null, 2) + '\n');
     return record;
@@ -102,48 +137,84 @@ try {
   const admin = new ControllerClient(controllerUrl, identityUrl,
     { username: creds.admin.username, password: creds.admin.password, projectName: creds.admin.project }, clusterAgent(pki.ca.cert));
 
-  await steps.step(`start ${nodes} simulated node${nodes > 1 ? 's' : ''}`, async (progress) => {
-    await startDaemon({
-      name: 'launcher', entry: bundles.launcher,
-      args: ['--backend', 'simulation', '--nodes', String(nodes), '--node-prefix', `${name}-sim`,
-        '--scheduler-port', String(record.ports.scheduler), '--ca', pki.ca.cert, '--cert', pki.agent.cert, '--key', pki.agent.key,
-        '--cnci-cert', pki.cnci.cert, '--cnci-key', pki.cnci.key, '--boot-delay-ms', values['boot-delay-ms']!,
-        '--stats-interval-ms', values['stats-interval-ms']!, '--log', join(paths.logs, 'launcher.log')],
-    }, name, paths);
-    await waitFor(`${nodes} nodes to be ready`, async () => {
+  const vmImageId = await steps.step('register images', async () => {
+    const image = await admin.call<{ id: string }>('POST', '/image/v2/images', { name: VM_IMAGE, visibility: 'public', disk_format: 'raw', container_format: 'bare' });
+    const content = real ? await readFile(real.vmImage.initrd) : Buffer.from('simulated image: the simulation backend boots no guest\n');
+    await admin.call('PUT', `/image/v2/images/${image.id}/file`, content);
+    return image.id;
+  });
+
+  const launcherArgs = ['--scheduler-port', String(record.ports.scheduler), '--ca', pki.ca.cert, '--cert', pki.agent.cert, '--key', pki.agent.key,
+    '--cnci-cert', pki.cnci.cert, '--cnci-key', pki.cnci.key, '--stats-interval-ms', values['stats-interval-ms']!, '--log', join(paths.logs, 'launcher.log')];
+  const nodesLabel = real ? `the node (${real.accel.toUpperCase()})` : `${nodes} simulated node${nodes > 1 ? 's' : ''}`;
+  await steps.step(`start ${nodesLabel}`, async (progress) => {
+    const args = real
+      ? ['--backend', 'real', '--node-prefix', `${name}-node-0`, '--cluster-ns', real.network.clusterNs, '--node-ns', real.network.nodeNs,
+        '--node-ip', real.network.nodeIp, '--state-dir', paths.node, '--vm-kernel', real.vmImage.kernel, '--vm-initrd', real.vmImage.initrd,
+        '--vm-image', vmImageId, '--accel', real.accel]
+      : ['--backend', 'simulation', '--nodes', String(nodes), '--node-prefix', `${name}-sim`, '--boot-delay-ms', values['boot-delay-ms']!];
+    await mkdir(paths.node, { recursive: true });
+    await startDaemon({ name: 'launcher', entry: bundles.launcher, args: [...args, ...launcherArgs] }, name, paths);
+    await waitFor(`${nodes} node${nodes > 1 ? 's' : ''} to be ready (log: ${paths.logs}/launcher.out)`, async () => {
       const { nodes: n } = await admin.call<{ nodes: { ready: number } }>('GET', '/cluster/status');
       progress(`${n.ready}/${nodes} ready`);
       return n.ready >= nodes;
     }, { timeoutMs: 30_000 + nodes * 10 });
   });
 
-  await steps.step('images and workloads', async () => {
-    const image = await admin.call<{ id: string }>('POST', '/image/v2/images', { name: SIM_VM_IMAGE, visibility: 'public', disk_format: 'raw', container_format: 'bare' });
-    await admin.call('PUT', `/image/v2/images/${image.id}/file`, Buffer.from('simulated image: the simulation backend boots no guest\n'));
+  await steps.step('workloads', async () => {
     const adminTenant = await admin.tenantId();
-    for (const w of DEFAULT_WORKLOADS) await admin.call('POST', `/tenants/${adminTenant}/workloads`, w);
+    const workloads = defaultWorkloads(real
+      ? { containerImage: real.containerImage, sshPublicKey: (await readFile(`${paths.sshKey}.pub`, 'utf8')).trim() }
+      : { containerImage: SIM_CONTAINER_IMAGE });
+    for (const w of workloads) await admin.call('POST', `/tenants/${adminTenant}/workloads`, w);
   });
 
-  await steps.step('write demo.sh', () => writeDemoSh(paths.demoSh, { name, identityUrl, controllerUrl, caFile: pki.ca.cert, stateDir: paths.stateDir, creds }));
+  await steps.step('write demo.sh', () => writeDemoSh(paths.demoSh, {
+    name, identityUrl, controllerUrl, caFile: pki.ca.cert, stateDir: paths.stateDir, creds, sshKey: real && paths.sshKey,
+  }));
   if (values.timings) await steps.writeJson(values.timings);
   await steps.writeJson(join(paths.stateDir, 'setup-timings.json'));
+  const kind = real ? `real: 1 node, VMs under ${real.accel.toUpperCase()}, containers on Docker` : `simulated: ${nodes} node${nodes > 1 ? 's' : ''}`;
   console.log(`
-Your cloud is ready: cluster "${name}" (simulated: ${nodes} node${nodes > 1 ? 's' : ''}), up in ${steps.totalSeconds.toFixed(1)} s.
+Your cloud is ready: cluster "${name}" (${kind}), up in ${steps.totalSeconds.toFixed(1)} s.
   identity     ${identityUrl}/v3     (Keystone v3; users admin and demo)
   controller   ${controllerUrl}      (ciao API, Compute ${controllerUrl}/v2.1, Image ${controllerUrl}/image)
-  scheduler    127.0.0.1:${record.ports.scheduler}        (cluster protocol, mutual TLS)
+  scheduler    127.0.0.1:${record.ports.scheduler}        (cluster protocol, mutual TLS)${real ? `
+  network      namespaces ${real.network.clusterNs} (ciao_br, ciaovlan 198.51.100.1/24) and ${real.network.nodeNs}
+  SSH key      ${paths.sshKey}   (ssh demouser@<VM address> from the tenant's CNCI namespace)` : ''}
   state, logs  ${paths.stateDir}
   credentials  ${paths.demoSh}
 
 Next:
   . ${paths.demoSh}
+  ./singlevm/verify.sh
   ciao list workloads
   ciao create instance --workload <id>
   openstack server list
-  ./singlevm/cleanup.sh${name === DEFAULT_CLUSTER ? '' : ` --name ${name}`}`);
+  ${cleanupCommand}`);
 } catch (err) {
-  console.error(`\nsetup failed: ${(err as Error).message}\nlogs: ${paths.logs}\nrun ./singlevm/cleanup.sh${name === DEFAULT_CLUSTER ? '' : ` --name ${name}`} to remove what was started`);
+  console.error(`\nsetup failed: ${(err as Error).message}\nlogs: ${paths.logs}\nrun ${cleanupCommand} to remove what was started`);
   process.exit(1);
+}
+
+/** The real node's ingredients: SSH key, Docker engine, images, how VMs run, the cluster network. */
+async function prepareRealNode() {
+  await steps.step('SSH key', async () => {
+    await mkdir(dirname(paths.sshKey), { recursive: true, mode: 0o700 });
+    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `demouser@ciao-${name}`, '-f', paths.sshKey]);
+  });
+  const engine = await steps.step('Docker engine', () => ensureDockerd(join(paths.logs, 'dockerd.log'), join(paths.pids, 'dockerd.pid')));
+  const vmImage: VmImage = await steps.step('VM image', (progress) => buildVmImage(join(cacheDir, 'images'), progress));
+  const containerImage = await steps.step('container image', () => buildContainerImage(engine.docker, join(cacheDir, 'images')));
+  const accel = await steps.step('KVM or TCG', async (progress) => {
+    progress('probing KVM');
+    const found = await probeAccel({ kernel: vmImage.kernel, force: accelWanted as 'auto' | 'kvm' | 'tcg', cacheFile: join(cacheDir, 'accel.json') });
+    console.log(`  VMs run under ${found.accel.toUpperCase()}: ${found.why}`);
+    return found.accel;
+  });
+  const network = await steps.step('cluster network', () => createClusterNetwork(name, paths.clusterNet));
+  return { vmImage, containerImage, accel, network };
 }
 
 async function startControlPlane(record: ClusterRecord, pki: ClusterPki, bundles: Record<DaemonName, string>) {

@@ -19,7 +19,7 @@ import { Launcher } from '../../launcher/launcher.ts';
 import { SimulationBackend } from '../../launcher/simulation-backend.ts';
 import { CnciAgent } from '../../cnci/agent.ts';
 import { SimulatedNat } from '../../cnci/nat.ts';
-import { DEFAULT_WORKLOADS, SIM_VM_IMAGE } from '../../singlevm/default-workloads.ts';
+import { DEFAULT_WORKLOADS, VM_IMAGE } from '../../singlevm/default-workloads.ts';
 import { freePort } from '../../singlevm/ports.ts';
 
 export interface ControlPlaneOptions {
@@ -132,7 +132,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}) {
   await plane.waitForNodes();
   // What setup registers: the VM image, the default workloads (public) and the CNCI workload.
   const adminTenant = await admin.tenantId();
-  const image = await admin.call<{ id: string }>('POST', '/image/v2/images', { name: SIM_VM_IMAGE, visibility: 'public' });
+  const image = await admin.call<{ id: string }>('POST', '/image/v2/images', { name: VM_IMAGE, visibility: 'public' });
   await admin.call('PUT', `/image/v2/images/${image.id}/file`, Buffer.from('simulated image\n'));
   for (const w of DEFAULT_WORKLOADS) await admin.call('POST', `/tenants/${adminTenant}/workloads`, w);
   return plane;

@@ -39,9 +39,13 @@ await addBridge(nodeNs, 't9');
 await addAddress(nodeNs, 't9', '172.16.9.1/24');
 const backend = new DockerBackend({
   docker, cluster, stopTimeoutSeconds: 1,
-  attach: (spec, pid) => attachContainer({
-    nodeNs, bridge: 't9', hostSide: `c${spec.instanceId.slice(0, 12)}`, pid, mac: spec.network.mac, cidr: `${spec.network.ip}/24`, gateway: spec.network.gateway,
-  }),
+  network: {
+    attachContainer: (spec, pid) => attachContainer({
+      nodeNs, bridge: 't9', hostSide: `c${spec.instanceId.slice(0, 12)}`, pid, mac: spec.network.mac, cidr: `${spec.network.ip}/24`, gateway: spec.network.gateway,
+    }),
+    adopt: () => {},
+    leave: async () => {},
+  },
 });
 const spec = (ip: string, over: Partial<StartPayload> = {}): StartPayload => ({
   instanceId: randomUUID(), tenantId: 't', workloadId: 'w', vmType: 'docker', image,

@@ -39,10 +39,13 @@ t.teardown(async () => {
 
 await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'key')]);
 const pub = (await readFile(join(dir, 'key.pub'), 'utf8')).trim();
-const backend = new QemuBackend({ stateDir: join(dir, 'state'), image, nodeNs, bridgeFor: () => 't9', accel: 'tcg' });
+const backend = new QemuBackend({
+  stateDir: join(dir, 'state'), images: { 'ciao-vm': image }, nodeNs, accel: 'tcg',
+  network: { join: async () => 't9', adopt: () => {}, leave: async () => {} },
+});
 const spec: StartPayload = {
   instanceId: randomUUID(), tenantId: 't', workloadId: 'w', vmType: 'qemu', image: 'ciao-vm',
-  resources: { vcpus: 1, memMB: 256, diskMB: 0 }, requirements: {},
+  resources: { vcpus: 1, memMB: 256, diskMB: 64 }, requirements: {},
   network: { ip, mac, subnet: '172.16.9.0/24', gateway: '172.16.9.1' },
   userData: `#cloud-config\nusers:\n  - name: demouser\n    ssh_authorized_keys:\n      - ${pub}\n`,
 };

@@ -25,7 +25,7 @@ const hostState = async () => (await run('ip', ['-br', 'link'])).stdout + (await
 const before = await hostState();
 const gateways: TenantGateway[] = [];
 t.teardown(async () => {
-  for (const g of gateways) g.stop();
+  for (const g of gateways) await g.stop();
   for (const n of [net, node, cnciA, cnciB, instA, instB]) await deleteNamespace(n);
   await rm(dir, { recursive: true, force: true });
 });

@@ -1,0 +1,122 @@
+// A tenant's CNCI on a real network node: its own namespace `ciao-<cluster>-cnci-<tenant>` with a leg
+// on ciao_br (address from the cluster's dnsmasq), the tenant's gateway and DHCP (tenant-gateway.ts),
+// the tunnel to the nodes, NAT for external IPs (iptables-nat.ts), and its agent on the cluster
+// protocol. Its folder keeps the start request, so a restarted launcher re-adopts it.
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { StartPayload } from '../protocol/payloads.ts';
+import type { Logger } from '../shared/log.ts';
+import { createNamespace, deleteNamespace, listNamespaces, namespaceName } from '../network/namespaces.ts';
+import { addVethPair, attachToBridge } from '../network/links.ts';
+import { linksOf } from '../network/ip.ts';
+import { UPLINK } from '../network/cluster-leg.ts';
+import { addTunnelPeer } from '../network/tenant-tunnel.ts';
+import { leaseAddress } from '../network/dhcp-client.ts';
+import { LaunchError, type AdoptedInstance, type Backend, type Running } from '../launcher/backend.ts';
+import { startTenantGateway, stopTenantGateway } from './tenant-gateway.ts';
+import { IptablesNat } from './iptables-nat.ts';
+import type { Nat } from './nat.ts';
+
+/** The CNCI namespace of a tenant: verify and the tests reach the tenant's private addresses from it. */
+export const cnciNamespace = (cluster: string, tenantId: string) => namespaceName(cluster, `cnci-${tenantKey(tenantId)}`);
+const tenantKey = (tenantId: string) => tenantId.replace(/-/g, '').slice(0, 10);
+
+export interface CnciBackendOptions {
+  cluster: string;
+  /** The cluster namespace (ciao_br, ciaovlan) and where CNCI folders go. */
+  clusterNs: string;
+  stateDir: string;
+  /** The nodes' legs on ciao_br: the tenant segment's tunnel peers. */
+  nodeIps(): string[];
+  /** Joins the CNCI's agent to the cluster with this NAT and leg address; returns how to stop it. */
+  startAgent(spec: StartPayload, nat: Nat, address: string): { stop(): void };
+  logger: Logger;
+}
+
+interface Cnci {
+  spec: StartPayload;
+  agent?: { stop(): void };
+}
+
+export class CnciBackend implements Backend {
+  readonly kind = 'cnci';
+  private readonly cncis = new Map<string, Cnci>();
+
+  constructor(private readonly opts: CnciBackendOptions) {}
+
+  private dir(id: string) {
+    return join(this.opts.stateDir, 'cnci', id);
+  }
+
+  async start(spec: StartPayload): Promise<Running> {
+    const ns = cnciNamespace(this.opts.cluster, spec.tenantId);
+    const dir = this.dir(spec.instanceId);
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'spec.json'), JSON.stringify(spec));
+    let legIp: string;
+    try {
+      legIp = await this.wire(ns, spec, dir);
+    } catch (err) {
+      throw new LaunchError('network_failure', `could not build the CNCI of tenant ${spec.tenantId} in ${ns}: ${(err as Error).message}`);
+    }
+    const nat = new IptablesNat(ns, UPLINK, { clusterNs: this.opts.clusterNs, via: legIp, dev: 'ciaovlan' });
+    this.cncis.get(spec.instanceId)?.agent?.stop();
+    this.cncis.set(spec.instanceId, { spec, agent: this.opts.startAgent(spec, nat, legIp) });
+    // The leg address is what the controller hands the tenant's instances as their tunnel's far end.
+    return { sshIp: legIp };
+  }
+
+  /** Namespace, leg (veth from ciao_br, address by DHCP), gateway + DHCP, tunnel peers. Idempotent. */
+  private async wire(ns: string, spec: StartPayload, dir: string): Promise<string> {
+    await createNamespace(ns);
+    if (!(await linksOf(ns)).some((l) => l.ifname === UPLINK)) {
+      const bridgeSide = `cn${tenantKey(spec.tenantId)}`.slice(0, 15);
+      await addVethPair(this.opts.clusterNs, bridgeSide, ns, UPLINK);
+      await attachToBridge(this.opts.clusterNs, bridgeSide, 'ciao_br');
+    }
+    const legIp = await leaseAddress(ns, UPLINK, dir);
+    await startTenantGateway(ns, spec.network.subnet, legIp, dir);
+    for (const peer of this.opts.nodeIps()) await addTunnelPeer(ns, spec.network.subnet, peer);
+    return legIp;
+  }
+
+  async stop(instanceId: string): Promise<void> {
+    const cnci = this.cncis.get(instanceId);
+    cnci?.agent?.stop();
+    if (cnci) cnci.agent = undefined;
+  }
+
+  async delete(instanceId: string): Promise<void> {
+    await this.stop(instanceId);
+    const dir = this.dir(instanceId);
+    const spec = this.cncis.get(instanceId)?.spec
+      ?? await readFile(join(dir, 'spec.json'), 'utf8').then((s) => JSON.parse(s) as StartPayload, () => undefined);
+    this.cncis.delete(instanceId);
+    await stopTenantGateway(dir);
+    // Deleting the namespace takes the leg (both ends of the veth), bridge, VXLAN and NAT rules with it.
+    if (spec) await deleteNamespace(cnciNamespace(this.opts.cluster, spec.tenantId));
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  /** CNCIs whose folder and namespace survived a launcher restart: their agents join again. */
+  async list(): Promise<AdoptedInstance[]> {
+    const ids = await readdir(join(this.opts.stateDir, 'cnci')).catch(() => [] as string[]);
+    const namespaces = new Set(await listNamespaces());
+    const out: AdoptedInstance[] = [];
+    for (const id of ids) {
+      const spec = await readFile(join(this.dir(id), 'spec.json'), 'utf8').then((s) => JSON.parse(s) as StartPayload, () => undefined);
+      if (!spec) continue;
+      if (!namespaces.has(cnciNamespace(this.opts.cluster, spec.tenantId))) {
+        this.opts.logger.warn('CNCI namespace is gone: not re-adopted', { instanceId: id });
+        continue;
+      }
+      try {
+        const running = await this.start(spec);
+        out.push({ spec, running: true, ...running });
+      } catch (err) {
+        this.opts.logger.warn('CNCI could not be re-adopted', { instanceId: id, error: (err as Error).message });
+      }
+    }
+    return out;
+  }
+}

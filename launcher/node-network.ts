@@ -1,0 +1,79 @@
+// A real node's tenant networks, inside the node's namespace (SPEC §4): per tenant subnet with an
+// instance here, the tenant bridge + VXLAN to the tenant's CNCI; a VM's tap or a container's veth
+// joins that bridge. A subnet's segment goes when its last instance on the node does.
+import type { StartPayload } from '../protocol/payloads.ts';
+import { UPLINK } from '../network/cluster-leg.ts';
+import { addTunnelPeer, ensureTenantSegment, removeTenantSegment } from '../network/tenant-tunnel.ts';
+import { attachContainer } from '../network/container-link.ts';
+import { ipIn } from '../network/ip.ts';
+import { parseCidr } from '../controller/addresses.ts';
+import { LaunchError } from './backend.ts';
+
+/** The bridge side of a container's veth (at most 15 characters). */
+export const containerLinkName = (instanceId: string) => `c${instanceId.replace(/-/g, '').slice(0, 12)}`;
+
+export class NodeNetwork {
+  /** subnet → the instances on this node that use it. */
+  private readonly members = new Map<string, Set<string>>();
+  private readonly subnetOf = new Map<string, string>();
+  /** One change at a time per subnet: two starts must not both create its bridge. */
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(readonly ns: string, readonly legIp: string) {}
+
+  private serial<T>(subnet: string, fn: () => Promise<T>): Promise<T> {
+    const next = (this.locks.get(subnet) ?? Promise.resolve()).then(fn, fn);
+    this.locks.set(subnet, next.catch(() => undefined));
+    return next;
+  }
+
+  /** Makes the instance's tenant segment (tunnelled to its CNCI) and returns the bridge to join. */
+  async join(spec: StartPayload): Promise<string> {
+    const { subnet, cnciIp } = spec.network;
+    if (!cnciIp) throw new LaunchError('network_failure', `tenant ${spec.tenantId} has no CNCI address yet: its subnet ${subnet} cannot be reached`);
+    try {
+      return await this.serial(subnet, async () => {
+        const bridge = await ensureTenantSegment(this.ns, subnet, UPLINK, this.legIp);
+        await addTunnelPeer(this.ns, subnet, cnciIp);
+        this.adopt(spec);
+        return bridge;
+      });
+    } catch (err) {
+      throw new LaunchError('network_failure', `could not make the tenant network ${subnet} on node namespace ${this.ns}: ${(err as Error).message}`);
+    }
+  }
+
+  /** Counts an instance that is already wired (a re-adopted one). */
+  adopt(spec: StartPayload): void {
+    const { subnet } = spec.network;
+    if (!this.members.has(subnet)) this.members.set(subnet, new Set());
+    this.members.get(subnet)!.add(spec.instanceId);
+    this.subnetOf.set(spec.instanceId, subnet);
+  }
+
+  /** A container joins with a veth moved into its namespace, with its controller-assigned MAC and IP. */
+  async attachContainer(spec: StartPayload, pid: number): Promise<void> {
+    const bridge = await this.join(spec);
+    const { ip, mac, subnet, gateway } = spec.network;
+    await attachContainer({
+      nodeNs: this.ns, bridge, hostSide: containerLinkName(spec.instanceId), pid, mac, cidr: `${ip}/${parseCidr(subnet).bits}`, gateway,
+    });
+  }
+
+  /** The instance is gone from this node; the last one of a subnet takes the segment with it. */
+  async leave(instanceId: string): Promise<void> {
+    // A removed container's veth goes with its namespace, but the kernel frees that namespace
+    // asynchronously: delete the bridge side now, so "gone" means gone.
+    await ipIn(this.ns, 'link', 'del', containerLinkName(instanceId)).catch(() => undefined);
+    const subnet = this.subnetOf.get(instanceId);
+    if (!subnet) return;
+    this.subnetOf.delete(instanceId);
+    await this.serial(subnet, async () => {
+      const members = this.members.get(subnet);
+      members?.delete(instanceId);
+      if (members?.size) return;
+      this.members.delete(subnet);
+      await removeTenantSegment(this.ns, subnet);
+    });
+  }
+}

@@ -1,0 +1,32 @@
+// An address by DHCP for a link inside a cluster namespace (a CNCI's leg on ciao_br gets it from the
+// cluster's dnsmasq on ciaovlan, SPEC §4), with busybox's udhcpc: ask once, set the address, quit.
+import { chmod, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { run } from '../shared/run.ts';
+import { ipJson } from './ip.ts';
+
+const SCRIPT = `#!/bin/sh
+# udhcpc calls this with the lease in its environment: only the address is taken (no default route).
+[ "$1" = bound ] || [ "$1" = renew ] || exit 0
+ip addr flush dev "$interface"
+ip addr add "$ip/\${mask:-24}" dev "$interface"
+`;
+
+/** The IPv4 address `link` has in `ns`, if any. */
+export async function addressOf(ns: string, link: string): Promise<string | undefined> {
+  const [info] = await ipJson<{ addr_info?: { family: string; local: string }[] }[]>(ns, '-4', 'addr', 'show', 'dev', link);
+  return info?.addr_info?.find((a) => a.family === 'inet')?.local;
+}
+
+/** Leases an address for `link` in `ns` (a link that has one keeps it); `dir` holds udhcpc's script. */
+export async function leaseAddress(ns: string, link: string, dir: string): Promise<string> {
+  const have = await addressOf(ns, link);
+  if (have) return have;
+  const script = join(dir, 'udhcpc.script');
+  await writeFile(script, SCRIPT);
+  await chmod(script, 0o755);
+  await run('ip', ['netns', 'exec', ns, 'busybox', 'udhcpc', '-i', link, '-s', script, '-q', '-n', '-f', '-t', '10', '-T', '1'], { timeout: 20_000 });
+  const got = await addressOf(ns, link);
+  if (!got) throw new Error(`no DHCP answer for ${link} in ${ns}: is the cluster's dnsmasq running on ciaovlan?`);
+  return got;
+}

@@ -1,0 +1,56 @@
+// The cluster's "physical" network (SPEC §4), all inside namespaces named for the cluster: the
+// cluster namespace with bridge ciao_br and macvlan ciaovlan at 198.51.100.1/24, dnsmasq on
+// ciaovlan (it leases the CNCIs' legs), and the node's namespace with its leg on ciao_br.
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createNamespace, namespaceName } from '../network/namespaces.ts';
+import { addAddress, addBridge, addMacvlan } from '../network/links.ts';
+import { addClusterLeg } from '../network/cluster-leg.ts';
+import { isAlive } from '../shared/is-alive.ts';
+import { waitFor } from '../shared/wait-for.ts';
+
+export const CLUSTER_NETWORK = '198.51.100.0/24';
+export const CLUSTER_IP = '198.51.100.1';
+/** Node i's leg; DHCP (the CNCIs' legs) hands out .100–.199. */
+export const nodeIp = (i: number) => `198.51.100.${10 + i}`;
+const DHCP_RANGE = ['198.51.100.100', '198.51.100.199'];
+
+export interface ClusterNetwork {
+  clusterNs: string;
+  nodeNs: string;
+  nodeIp: string;
+}
+
+export const clusterNetworkNames = (cluster: string): ClusterNetwork => ({
+  clusterNs: namespaceName(cluster, 'net'), nodeNs: namespaceName(cluster, 'node-0'), nodeIp: nodeIp(0),
+});
+
+/** Builds the cluster network; `dir` holds dnsmasq's pid, leases and log. */
+export async function createClusterNetwork(cluster: string, dir: string): Promise<ClusterNetwork> {
+  const names = clusterNetworkNames(cluster);
+  const { clusterNs, nodeNs } = names;
+  await createNamespace(clusterNs);
+  await addBridge(clusterNs, 'ciao_br');
+  await addMacvlan(clusterNs, 'ciaovlan', 'ciao_br');
+  await addAddress(clusterNs, 'ciaovlan', `${CLUSTER_IP}/24`);
+  await createNamespace(nodeNs);
+  await addClusterLeg({ clusterNs, bridgeSide: 'node0', ns: nodeNs, cidr: `${names.nodeIp}/24` });
+  await mkdir(dir, { recursive: true });
+  const pidFile = join(dir, 'dnsmasq.pid');
+  const log = openSync(join(dir, 'dnsmasq.log'), 'a');
+  const child = spawn('ip', ['netns', 'exec', clusterNs, 'dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--port=0',
+    '--interface=ciaovlan', '--bind-interfaces', `--dhcp-range=${DHCP_RANGE.join(',')},255.255.255.0,infinite`, '--dhcp-authoritative',
+    // No router and no DNS: the cluster network leads nowhere else.
+    '--dhcp-option=3', '--dhcp-option=6', `--dhcp-leasefile=${join(dir, 'leases')}`, `--pid-file=${pidFile}`, '--log-facility=-', '--log-dhcp',
+  ], { stdio: ['ignore', log, log], detached: true });
+  closeSync(log);
+  child.unref();
+  await waitFor(`dnsmasq on ciaovlan (log: ${join(dir, 'dnsmasq.log')})`, async () => {
+    if (child.exitCode !== null) throw new Error(`dnsmasq exited with ${child.exitCode}: see ${join(dir, 'dnsmasq.log')}`);
+    const pid = Number(await readFile(pidFile, 'utf8').catch(() => ''));
+    return pid > 1 && isAlive(pid);
+  }, { timeoutMs: 5000, intervalMs: 20 });
+  return names;
+}

@@ -1,0 +1,42 @@
+// verify's probes of a real cluster. Every packet starts inside one of the cluster's namespaces (or
+// a container of the cluster) and goes to an address inside them: the host never sends one.
+import { readdir, readFile } from 'node:fs/promises';
+import { run } from '../shared/run.ts';
+import { linksOf } from '../network/ip.ts';
+import { containerName } from '../launcher/docker-backend.ts';
+
+const SSH_OPTIONS = ['-q', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'ConnectTimeout=2'];
+
+/** `hostname` of a guest, over SSH as demouser from namespace `ns`; throws when SSH does not answer. */
+export async function sshHostname(ns: string, ip: string, key: string): Promise<string> {
+  const r = await run('ip', ['netns', 'exec', ns, 'ssh', ...SSH_OPTIONS, '-i', key, `demouser@${ip}`, 'hostname'], { timeout: 10_000 });
+  return r.stdout.trim();
+}
+
+/** One ICMP echo from namespace `ns`: true when it is answered within a second. */
+export async function pingFrom(ns: string, ip: string): Promise<boolean> {
+  return (await run('ip', ['netns', 'exec', ns, 'ping', '-n', '-q', '-c', '1', '-W', '1', ip], { allowFailure: true })).exitCode === 0;
+}
+
+/** One ICMP echo from inside an instance's container (busybox ping). */
+export async function pingFromContainer(cluster: string, instanceId: string, ip: string): Promise<boolean> {
+  const r = await run('docker', ['exec', containerName(cluster, instanceId), 'ping', '-c', '1', '-W', '1', ip], { allowFailure: true });
+  return r.exitCode === 0;
+}
+
+/** What instances left on the node: taps, container veths, tenant bridges and VXLANs in its
+ *  namespace, the cluster's containers, and QEMU processes (SPEC §6 step 8). CNCIs are not counted. */
+export async function nodeLeftovers(cluster: string, nodeNs: string): Promise<string[]> {
+  const left: string[] = [];
+  for (const l of await linksOf(nodeNs)) {
+    if (/^(tap|c[0-9a-f]|t\d|vx\d)/.test(l.ifname)) left.push(`link ${l.ifname} in ${nodeNs}`);
+  }
+  const containers = (await run('docker', ['ps', '-a', '--filter', `label=ciao.cluster=${cluster}`, '--format', '{{.Names}}'])).stdout.trim();
+  if (containers) left.push(...containers.split('\n').map((c) => `container ${c}`));
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.startsWith('qemu-system') && cmdline.includes(`\0ciao-`) && cmdline.includes(`/ciao-${cluster}/`)) left.push(`QEMU process ${entry}`);
+  }
+  return left;
+}

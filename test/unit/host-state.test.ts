@@ -1,0 +1,69 @@
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { waitFor } from '../../shared/wait-for.ts';
+import { clusterLeftovers, diffHostState, readHostState, snapshotHost, writeHostState, type HostState } from '../../singlevm/host-state.ts';
+
+const cluster = `zz-test-${randomBytes(3).toString('hex')}`;
+const empty: HostState = { namespaces: [], links: [], addresses: [], routes: [], iptables: [], containers: [], processes: [] };
+
+t.test('two snapshots of an untouched host are equal', async (t) => {
+  // Other work on this host (a cluster under test) may change it between two snapshots: a few tries
+  // tell that apart from fields that flap by themselves, which would differ every time.
+  let diff: string[] = [];
+  for (let attempt = 0; attempt < 3; attempt++) {
+    diff = diffHostState(await snapshotHost({ cluster }), await snapshotHost({ cluster }));
+    if (!diff.length) break;
+  }
+  t.same(diff, []);
+});
+
+t.test('the diff names added and removed links and every process left', async (t) => {
+  const before: HostState = { ...empty, links: ['eth0 (ether)', 'old0 (dummy)'], processes: ['7 daemon --cluster x'] };
+  const after: HostState = {
+    ...empty, links: ['eth0 (ether)', 'ciao_br (bridge)'], processes: ['7 daemon --cluster x', '1234 qemu-system-x86_64 -name ciao-x-vm'],
+    iptables: ['iptables nat -A POSTROUTING -j MASQUERADE'], containers: ['abc ciao-x-c1 x', 'def other '],
+  };
+  t.same(diffHostState(before, after, { cluster: 'x' }), [
+    'link added: ciao_br (bridge)',
+    'link removed: old0 (dummy)',
+    'iptables rule added: iptables nat -A POSTROUTING -j MASQUERADE',
+    'container left: abc ciao-x-c1 x',
+    'container added: def other ',
+    'process left: 7 daemon --cluster x',
+    'process left: 1234 qemu-system-x86_64 -name ciao-x-vm',
+  ]);
+  t.same(diffHostState(empty, empty), []);
+});
+
+t.test("a process that says --cluster NAME is the cluster's until it is gone", async (t) => {
+  // sleep refuses unknown options, so a shell carries the arguments; its own group lets one kill end both.
+  const child = spawn('sh', ['-c', 'sleep 30; exit 0', 'sh', '--cluster', cluster], { detached: true, stdio: 'ignore' });
+  const pid = child.pid!;
+  const gone = once(child, 'exit');
+  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) process.kill(-pid, 'SIGKILL'); });
+  const mine = (lines: string[]) => lines.some((l) => l.startsWith(`${pid} `) || l.startsWith(`process ${pid} `));
+
+  await waitFor('the child to show in /proc', async () => mine((await snapshotHost({ cluster, docker: false })).processes), { timeoutMs: 5000 });
+  t.ok(mine(await clusterLeftovers(cluster)), 'clusterLeftovers finds it');
+  t.notOk(mine((await snapshotHost({ cluster: `${cluster}-other`, docker: false })).processes), 'not for another cluster');
+
+  process.kill(-pid, 'SIGKILL');
+  await gone;
+  await waitFor('the child to leave /proc', async () => !mine((await snapshotHost({ cluster, docker: false })).processes), { timeoutMs: 5000 });
+  t.notOk(mine(await clusterLeftovers(cluster)), 'and not once it is gone');
+});
+
+t.test('a snapshot survives a write and a read; anything else is refused', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ciao-host-state-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const s: HostState = { ...empty, namespaces: ['ciao-x-node'], links: ['lo (loopback)'] };
+  await writeHostState(join(dir, 'deeper', 'host-before.json'), s);
+  t.same(await readHostState(join(dir, 'deeper', 'host-before.json')), s);
+  await writeFile(join(dir, 'bad.json'), '{"links": "eth0"}');
+  await t.rejects(readHostState(join(dir, 'bad.json')), /is not a host snapshot/);
+});
