@@ -28,7 +28,7 @@ export interface VmImage {
 const exists = (p: string) => access(p).then(() => true, () => false);
 
 export async function buildVmImage(cacheDir: string, progress: (note: string) => void = () => {}): Promise<VmImage> {
-  const kernelPkg = await resolveMetaPackage('linux-image-cloud-amd64', 'linux-image-');
+  const kernelPkg = await resolveMetaPackage('linux-image-cloud-amd64', 'linux-image-', join(cacheDir, 'debs'));
   const packages = [kernelPkg, 'busybox-static', 'dropbear-bin', 'libtomcrypt1', 'libtommath1'];
   progress('Debian packages');
   const dirs = await unpackPackages(join(cacheDir, 'debs'), packages);

@@ -43,7 +43,7 @@ export async function createClusterNetwork(cluster: string, dir: string): Promis
   const child = spawn('ip', ['netns', 'exec', clusterNs, 'dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--port=0',
     '--interface=ciaovlan', '--bind-interfaces', `--dhcp-range=${DHCP_RANGE.join(',')},255.255.255.0,infinite`, '--dhcp-authoritative',
     // No router and no DNS: the cluster network leads nowhere else.
-    '--dhcp-option=3', '--dhcp-option=6', `--dhcp-leasefile=${join(dir, 'leases')}`, `--pid-file=${pidFile}`, '--log-facility=-', '--log-dhcp',
+    '--dhcp-option=3', '--dhcp-option=6', '--no-ping', `--dhcp-leasefile=${join(dir, 'leases')}`, `--pid-file=${pidFile}`, '--log-facility=-', '--log-dhcp',
   ], { stdio: ['ignore', log, log], detached: true });
   closeSync(log);
   child.unref();
