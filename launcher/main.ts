@@ -98,7 +98,7 @@ async function realNode(): Promise<Launcher> {
   const image = { kernel: values['vm-kernel']!, initrd: values['vm-initrd']!, hash: '' };
   const backends: { qemu: Backend; docker: Backend; cnci?: Backend } = {
     qemu: new QemuBackend({
-      stateDir, nodeNs: network.ns, network, accel: values.accel,
+      stateDir, nodeNs: network.ns, network, accel: values.accel, cluster: values.cluster!,
       images: Object.fromEntries(values['vm-image']!.map((id) => [id, image])),
     }),
     docker: new DockerBackend({ docker: new Docker({ socketPath: DOCKER_SOCKET }), cluster: values.cluster!, network }),

@@ -4,7 +4,7 @@
 // instance has a folder (spec, pid, console, QMP socket) so a restarted launcher re-adopts it.
 import { spawn } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StartPayload } from '../protocol/payloads.ts';
 import { waitFor } from '../shared/wait-for.ts';
@@ -25,6 +25,8 @@ export interface QemuBackendOptions {
   nodeNs: string;
   network: TenantNetwork;
   accel: 'tcg' | 'kvm';
+  /** Named in each QEMU's -name, so cleanup finds a cluster's VMs by name too. */
+  cluster: string;
 }
 
 /** What the backend needs of the node's tenant networks (launcher/node-network.ts). */
@@ -84,7 +86,7 @@ export class QemuBackend implements Backend {
     await rm(qmpSocket, { force: true });
     const args = [
       'netns', 'exec', this.opts.nodeNs, 'qemu-system-x86_64',
-      '-name', `ciao-${id}`, '-machine', `q35,accel=${this.opts.accel}`, '-cpu', this.opts.accel === 'kvm' ? 'host' : 'max',
+      '-name', `ciao-${this.opts.cluster}-${id}`, '-machine', `q35,accel=${this.opts.accel}`, '-cpu', this.opts.accel === 'kvm' ? 'host' : 'max',
       '-m', String(spec.resources.memMB), '-smp', String(spec.resources.vcpus), '-nographic', '-no-reboot',
       '-kernel', image.kernel, '-initrd', image.initrd, '-append', 'console=ttyS0 panic=-1 quiet',
       '-drive', `file=${join(dir, 'config.iso')},if=virtio,format=raw,readonly=on`,
@@ -118,6 +120,9 @@ export class QemuBackend implements Backend {
 
   async delete(instanceId: string): Promise<void> {
     await this.stop(instanceId);
+    // The console outlives the instance (until the cluster goes), for whoever diagnoses it later.
+    await mkdir(join(this.opts.stateDir, 'consoles'), { recursive: true });
+    await rename(join(this.dir(instanceId), 'console.log'), join(this.opts.stateDir, 'consoles', `${instanceId}.log`)).catch(() => undefined);
     await rm(this.dir(instanceId), { recursive: true, force: true });
     await this.opts.network.leave(instanceId);
   }

@@ -40,7 +40,7 @@ t.teardown(async () => {
 await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'key')]);
 const pub = (await readFile(join(dir, 'key.pub'), 'utf8')).trim();
 const backend = new QemuBackend({
-  stateDir: join(dir, 'state'), images: { 'ciao-vm': image }, nodeNs, accel: 'tcg',
+  stateDir: join(dir, 'state'), images: { 'ciao-vm': image }, nodeNs, accel: 'tcg', cluster: 'qemutest',
   network: { join: async () => 't9', adopt: () => {}, leave: async () => {} },
 });
 const spec: StartPayload = {

@@ -14,6 +14,8 @@ import { diffHostState, snapshotHost } from '../../singlevm/host-state.ts';
 
 const home = await mkdtemp(join(tmpdir(), 'ciao-home-'));
 const name = `e2e${randomBytes(3).toString('hex')}`;
+// This process looks for the cluster's processes by its state dir too: the same CIAO_HOME as the scripts.
+process.env.CIAO_HOME = home;
 const env = { ...process.env, CIAO_HOME: home, CIAO_CLUSTER: name };
 const paths = clusterPaths(name, home);
 const sh = async (script: string, args: string[] = [], extraEnv: NodeJS.ProcessEnv = {}) =>
@@ -43,6 +45,25 @@ t.test('verify passes every step on the real cluster', async (t) => {
     t.match(r.stdout, new RegExp(`✓ ${step.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`), step);
   }
   t.notMatch(r.stdout, /not checked/, 'nothing is skipped on a real cluster');
+});
+
+t.test('logs bundles component logs, guest consoles and every namespace\'s network state, and no secrets', async (t) => {
+  const archive = join(home, 'logs.tar.gz');
+  const r = await sh('singlevm/logs.sh', ['--name', name, '--output', archive]);
+  t.equal(r.exitCode, 0, r.stderr);
+  const files = (await run('tar', ['-tzf', archive])).stdout.split('\n');
+  for (const want of ['./README.txt', './state/logs/controller.log', './state/logs/launcher.log', './state/cluster.json', './processes.txt', './containers.txt',
+    `./network/ciao-${name}-net.txt`, `./network/ciao-${name}-node-0.txt`]) {
+    t.ok(files.includes(want), want);
+  }
+  t.ok(files.some((f) => /\/consoles\/[^/]+\.log$/.test(f)), "the console logs of verify's (deleted) VMs");
+  t.ok(files.some((f) => /^\.\/network\/ciao-.*-cnci-[0-9a-f]+\.txt$/.test(f)), "a CNCI's network state");
+  t.ok(files.some((f) => /\/leases$/.test(f)), 'dnsmasq leases');
+  t.notOk(files.some((f) => /pki\/|ssh\/|\.key$|identity\.json/.test(f)), 'no keys or passwords');
+  const net = (await run('tar', ['-xzOf', archive, `./network/ciao-${name}-net.txt`])).stdout;
+  t.match(net, /ciao_br/);
+  t.match(net, /ciaovlan/);
+  t.match(net, /198\.51\.100\.1\/24/);
 });
 
 t.test('cleanup leaves the host exactly as before setup', async (t) => {

@@ -1,0 +1,37 @@
+// `logs.sh`: collect a cluster's logs, guest consoles and network state into one archive (logs.ts).
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { DEFAULT_CLUSTER, validClusterName } from './cluster-files.ts';
+import { collectLogs } from './logs.ts';
+
+const USAGE = `usage: logs.sh [--name NAME] [--output FILE]
+
+Collects every log of cluster NAME (default ${DEFAULT_CLUSTER}) — components, guest consoles, dnsmasq
+leases, containers, processes — and the network state of each of its namespaces into one .tar.gz
+for a bug report (default ./ciao-NAME-logs-<time>.tar.gz). Private keys and passwords are left out.`;
+
+const { values } = parseArgs({
+  options: {
+    name: { type: 'string', default: process.env.CIAO_CLUSTER || DEFAULT_CLUSTER },
+    output: { type: 'string', short: 'o' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const name = values.name!;
+if (!validClusterName(name)) {
+  console.error(`logs: cluster name ${JSON.stringify(name)} is not valid\n\n${USAGE}`);
+  process.exit(2);
+}
+const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+const out = resolve(values.output ?? `ciao-${name}-logs-${stamp}.tar.gz`);
+try {
+  const { entries } = await collectLogs(name, out);
+  console.log(`${out}\n  ${entries.length} files: ${entries.slice(0, 12).join(', ')}${entries.length > 12 ? ', …' : ''}`);
+} catch (err) {
+  console.error(`logs: ${(err as Error).message}`);
+  process.exit(1);
+}

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Collect a cluster's logs, guest consoles and network state into one archive for a bug report.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
+"$ROOT/scripts/ensure-deps.sh"
+exec node --import tsx "$ROOT/singlevm/logs-main.ts" "$@"
