@@ -6,7 +6,7 @@ import { rm, access, readFile } from 'node:fs/promises';
 import Docker from 'dockerode';
 import { DOCKER_SOCKET } from '../shared/dockerd.ts';
 import { clusterNamespaces, deleteNamespace } from '../network/namespaces.ts';
-import { clusterPaths, DEFAULT_CLUSTER, validClusterName } from './cluster-files.ts';
+import { clusterNameOrExit, clusterPaths, DEFAULT_CLUSTER } from './cluster-files.ts';
 import { clusterProcesses, isAlive, pidFiles, stopProcess } from './processes.ts';
 import { StepRunner } from './step-runner.ts';
 import { buildDir } from './build-daemons.ts';
@@ -19,7 +19,7 @@ network namespaces and state — then checks the host is as setup found it.`;
 
 const { values } = parseArgs({
   options: {
-    name: { type: 'string', default: process.env.CIAO_CLUSTER || DEFAULT_CLUSTER },
+    name: { type: 'string' },
     'dry-run': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -28,11 +28,7 @@ if (values.help) {
   console.log(USAGE);
   process.exit(0);
 }
-const name = values.name!;
-if (!validClusterName(name)) {
-  console.error(`cleanup: cluster name ${JSON.stringify(name)} is not valid\n\n${USAGE}`);
-  process.exit(2);
-}
+const name = clusterNameOrExit('cleanup', values.name, USAGE);
 const paths = clusterPaths(name);
 const exists = (p: string) => access(p).then(() => true, () => false);
 const docker = new Docker({ socketPath: DOCKER_SOCKET });

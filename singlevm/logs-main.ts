@@ -1,7 +1,7 @@
 // `logs.sh`: collect a cluster's logs, guest consoles and network state into one archive (logs.ts).
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { DEFAULT_CLUSTER, validClusterName } from './cluster-files.ts';
+import { clusterNameOrExit, DEFAULT_CLUSTER } from './cluster-files.ts';
 import { collectLogs } from './logs.ts';
 
 const USAGE = `usage: logs.sh [--name NAME] [--output FILE]
@@ -12,7 +12,7 @@ for a bug report (default ./ciao-NAME-logs-<time>.tar.gz). Private keys and pass
 
 const { values } = parseArgs({
   options: {
-    name: { type: 'string', default: process.env.CIAO_CLUSTER || DEFAULT_CLUSTER },
+    name: { type: 'string' },
     output: { type: 'string', short: 'o' },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -21,11 +21,7 @@ if (values.help) {
   console.log(USAGE);
   process.exit(0);
 }
-const name = values.name!;
-if (!validClusterName(name)) {
-  console.error(`logs: cluster name ${JSON.stringify(name)} is not valid\n\n${USAGE}`);
-  process.exit(2);
-}
+const name = clusterNameOrExit('logs', values.name, USAGE);
 const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
 const out = resolve(values.output ?? `ciao-${name}-logs-${stamp}.tar.gz`);
 try {
