@@ -76,10 +76,12 @@ const cacheDir = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), '
 const cleanupCommand = `./singlevm/cleanup.sh${name === DEFAULT_CLUSTER ? '' : ` --name ${name}`}`;
 /** What the real cluster runs on the host (setup.sh installs the missing ones from Debian first). */
 const REAL_TOOLS = ['ip', 'bridge', 'nsenter', 'qemu-system-x86_64', 'qemu-img', 'genisoimage', 'cpio', 'dnsmasq', 'iptables', 'busybox', 'ping', 'ssh', 'ssh-keygen', 'dockerd', 'tar'];
+/** The address plan (SPEC §4): the cluster network, tenant subnets, the default external pool. */
+const PLAN = [CLUSTER_NETWORK, '172.16.0.0/12', '203.0.113.0/24'];
 const steps = new StepRunner(`setup of cluster ${name}${simulate ? ' (simulated)' : ''}`);
 
 try {
-  await steps.step('preflight', async () => {
+  const preflight = await steps.step('preflight', async () => {
     if (await readClusterRecord(name)) throw new Error(`cluster ${name} already exists (${paths.stateDir}): run ${cleanupCommand} first`);
     const major = Number(process.versions.node.split('.')[0]);
     if (major < 20) throw new Error(`Node ${process.versions.node} is too old: Node 20 or newer is needed`);
@@ -90,13 +92,15 @@ try {
     if (missing.length) throw new Error(`missing tools: ${missing.join(', ')} (setup.sh installs them: run it through ./singlevm/setup.sh)`);
     // The cluster's ranges live only in its namespaces, but verify reaches them from there: a host
     // route into the same ranges would make the results ambiguous, so say so before anything changes.
-    const collisions = await routeCollisions([CLUSTER_NETWORK, '172.16.0.0/12', '203.0.113.0/24']);
+    const collisions = await routeCollisions(PLAN);
     if (collisions.length) throw new Error(`address plan collides with the host: ${collisions.join('; ')}`);
     const freeMB = await freeDiskMB(paths.home);
     if (freeMB < 2048) throw new Error(`only ${freeMB} MB free under ${paths.home}: the cluster needs 2 GB`);
     for (const dir of [paths.stateDir, paths.logs, paths.pids]) await mkdir(dir, { recursive: true, mode: 0o700 });
     await writeHostState(paths.hostBefore, await snapshotHost({ cluster: name, docker: true }));
+    return `root, ${REAL_TOOLS.length} tools present, ${PLAN.join(', ')} clear of the host's routes, ${(freeMB / 1024).toFixed(0)} GB free, host snapshot taken`;
   });
+  if (preflight) console.log(`  ${preflight}`);
 
   const bundles = await steps.step('build daemons', () => buildDaemons(name));
 

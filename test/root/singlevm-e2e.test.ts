@@ -6,11 +6,19 @@ import { mkdtemp, rm, access } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { run } from '../../shared/run.ts';
-import { REPO_ROOT } from '../../singlevm/processes.ts';
+import { waitFor } from '../../shared/wait-for.ts';
+import { isAlive } from '../../shared/is-alive.ts';
+import { clusterAgent } from '../../shared/tls-files.ts';
+import { ControllerClient } from '../../shared/controller-client.ts';
+import type { Instance, Workload } from '../../controller/api-types.ts';
+import { cnciNamespace } from '../../cnci/cnci-backend.ts';
+import { pingFromContainer, sshHostname } from '../../singlevm/probes.ts';
+import { REPO_ROOT, pidFiles, startDaemon } from '../../singlevm/processes.ts';
 import { clusterPaths } from '../../singlevm/cluster-files.ts';
 import { readDemoSh } from '../../singlevm/demo-sh.ts';
-import { diffHostState, snapshotHost } from '../../singlevm/host-state.ts';
+import { clusterLeftovers, diffHostState, snapshotHost } from '../../singlevm/host-state.ts';
 
 const home = await mkdtemp(join(tmpdir(), 'ciao-home-'));
 const name = `e2e${randomBytes(3).toString('hex')}`;
@@ -45,6 +53,52 @@ t.test('verify passes every step on the real cluster', async (t) => {
     t.match(r.stdout, new RegExp(`✓ ${step.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`), step);
   }
   t.notMatch(r.stdout, /not checked/, 'nothing is skipped on a real cluster');
+});
+
+t.test('a restarted launcher re-adopts its VM, its container and the CNCI', async (t) => {
+  const demo = await readDemoSh(paths.demoSh);
+  const user = new ControllerClient(demo.CIAO_CONTROLLER, demo.CIAO_IDENTITY,
+    { username: demo.CIAO_USERNAME, password: demo.CIAO_PASSWORD, projectName: demo.CIAO_TENANT_NAME }, clusterAgent(demo.CIAO_CA_CERT_FILE));
+  const base = `/tenants/${await user.tenantId()}`;
+  const { workloads } = await user.call<{ workloads: Workload[] }>('GET', `${base}/workloads`);
+  const create = async (type: string) => (await user.call<{ instances: Instance[] }>('POST', `${base}/instances`,
+    { workload_id: workloads.find((w) => w.vm_type === type && w.visibility === 'public')!.id, count: 1 })).instances[0];
+  const [vm, ct] = [await create('qemu'), await create('docker')];
+  const allActive = () => waitFor('both instances active', async () => {
+    const now = await Promise.all([vm, ct].map((i) => user.call<Instance>('GET', `${base}/instances/${i.id}`)));
+    return now.every((i) => i.state === 'active');
+  }, { timeoutMs: 120_000 });
+  await allActive();
+  const cnciNs = cnciNamespace(name, await user.tenantId());
+  await waitFor(`SSH to ${vm.ip}`, async () => (await sshHostname(cnciNs, vm.ip, demo.CIAO_SSH_KEY).catch(() => '')) === vm.id, { timeoutMs: 120_000 });
+  const qemuBefore = (await clusterLeftovers(name)).filter((l) => /qemu-system/.test(l));
+
+  const launcher = (await pidFiles(paths.pids)).find((p) => p.name === 'launcher')!;
+  const argv = (await readFile(`/proc/${launcher.pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
+  process.kill(launcher.pid, 'SIGTERM');
+  await waitFor('the launcher to exit', () => !isAlive(launcher.pid));
+  // The same daemon again, as setup started it (its argv ends with the `--cluster NAME` startDaemon adds).
+  await startDaemon({ name: 'launcher', entry: argv[1], args: argv.slice(2, -2) }, name, paths);
+
+  await allActive();
+  t.same((await clusterLeftovers(name)).filter((l) => /qemu-system/.test(l)), qemuBefore, 'the same QEMU process, not a new one');
+  t.equal(await sshHostname(cnciNs, vm.ip, demo.CIAO_SSH_KEY), vm.id, 'the VM still answers SSH');
+  t.ok(await pingFromContainer(name, ct.id, ct.ip.replace(/\.\d+$/, '.1')), 'the container still reaches its gateway');
+  // The CNCI's agent joined again: it still maps and unmaps, answering with events.
+  const admin = new ControllerClient(demo.CIAO_CONTROLLER, demo.CIAO_IDENTITY,
+    { username: demo.CIAO_ADMIN_USERNAME, password: demo.CIAO_ADMIN_PASSWORD, projectName: demo.CIAO_ADMIN_TENANT_NAME }, clusterAgent(demo.CIAO_CA_CERT_FILE));
+  await admin.call('POST', '/pools', { name: 'restart', subnet: '203.0.113.0/28' });
+  const events = async () => (await user.call<{ events: { id: string; message: string }[] }>('GET', `${base}/events`)).events;
+  const seen = new Set((await events()).map((e) => e.id));
+  const newEvent = (prefix: string) => waitFor(`an event "${prefix}…" from the re-adopted CNCI`,
+    async () => (await events()).some((e) => !seen.has(e.id) && e.message.startsWith(prefix)), { timeoutMs: 30_000 });
+  const m = await user.call<{ ip: string }>('POST', `${base}/external-ips`, { instance_id: vm.id, pool: 'restart' });
+  await newEvent(`Mapped ${m.ip}`);
+  await user.call('DELETE', `${base}/external-ips/${m.ip}`);
+  await newEvent(`Unmapped ${m.ip}`);
+  await admin.call('DELETE', '/pools/restart');
+  await user.call('DELETE', `${base}/instances`);
+  await waitFor('the instances to be gone', async () => (await user.call<{ instances: Instance[] }>('GET', `${base}/instances`)).instances.length === 0, { timeoutMs: 60_000 });
 });
 
 t.test('logs bundles component logs, guest consoles and every namespace\'s network state, and no secrets', async (t) => {
