@@ -17,6 +17,7 @@ import { REPO_ROOT } from '../singlevm/processes.ts';
 import { readDemoSh } from '../singlevm/demo-sh.ts';
 import { pingFromContainer, sshHostname } from '../singlevm/probes.ts';
 import type { StepTiming } from '../singlevm/step-runner.ts';
+import { gatewayOf } from '../controller/addresses.ts';
 
 const { values } = parseArgs({
   options: {
@@ -101,7 +102,7 @@ async function createToReady(demo: Record<string, string>): Promise<[number, num
   t0 = performance.now();
   const ct = await create('docker');
   await active(ct.id);
-  await waitFor(`${ct.id} to reach its gateway`, () => pingFromContainer(name, ct.id, ct.ip.replace(/\.\d+$/, '.1')), { timeoutMs: 30_000, intervalMs: 20 });
+  await waitFor(`${ct.id} to reach its gateway`, () => pingFromContainer(name, ct.id, gatewayOf(ct.subnet)), { timeoutMs: 30_000, intervalMs: 20 });
   const ctSeconds = (performance.now() - t0) / 1000;
   return [vmSeconds, ctSeconds];
 }

@@ -13,6 +13,7 @@ import { StepRunner } from './step-runner.ts';
 import { readClusterRecord, DEFAULT_CLUSTER, clusterPaths } from './cluster-files.ts';
 import { nodeLeftovers, pingFrom, pingFromContainer, sshHostname } from './probes.ts';
 import { collectLogs } from './logs.ts';
+import { gatewayOf } from '../controller/addresses.ts';
 
 const { values } = parseArgs({ options: { timings: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } } });
 if (values.help) {
@@ -124,7 +125,7 @@ try {
       try {
         await waitActive(admin, adminPath, [other.id], progress);
         // The probe works (its own gateway answers), so a silence below is isolation, not a broken probe.
-        await waitFor(`the other tenant's container to reach its gateway`, () => pingFromContainer(cluster, other.id, other.ip.replace(/\.\d+$/, '.1')), { timeoutMs: 15_000 });
+        await waitFor(`the other tenant's container to reach its gateway`, () => pingFromContainer(cluster, other.id, gatewayOf(other.subnet)), { timeoutMs: 15_000 });
         const targets = [...containers, ...vms];
         const reached = await Promise.all(targets.map((target) => pingFromContainer(cluster, other.id, target.ip)));
         const breach = targets.find((_, i) => reached[i]);

@@ -19,6 +19,7 @@ import { REPO_ROOT, pidFiles, startDaemon } from '../../singlevm/processes.ts';
 import { clusterPaths } from '../../singlevm/cluster-files.ts';
 import { readDemoSh } from '../../singlevm/demo-sh.ts';
 import { clusterLeftovers, diffHostState, snapshotHost } from '../../singlevm/host-state.ts';
+import { gatewayOf } from '../../controller/addresses.ts';
 
 const home = await mkdtemp(join(tmpdir(), 'ciao-home-'));
 const name = `e2e${randomBytes(3).toString('hex')}`;
@@ -83,7 +84,7 @@ t.test('a restarted launcher re-adopts its VM, its container and the CNCI', asyn
   await allActive();
   t.same((await clusterLeftovers(name)).filter((l) => /qemu-system/.test(l)), qemuBefore, 'the same QEMU process, not a new one');
   t.equal(await sshHostname(cnciNs, vm.ip, demo.CIAO_SSH_KEY), vm.id, 'the VM still answers SSH');
-  t.ok(await pingFromContainer(name, ct.id, ct.ip.replace(/\.\d+$/, '.1')), 'the container still reaches its gateway');
+  t.ok(await pingFromContainer(name, ct.id, gatewayOf(ct.subnet)), 'the container still reaches its gateway');
   // The CNCI's agent joined again: it still maps and unmaps, answering with events.
   const admin = new ControllerClient(demo.CIAO_CONTROLLER, demo.CIAO_IDENTITY,
     { username: demo.CIAO_ADMIN_USERNAME, password: demo.CIAO_ADMIN_PASSWORD, projectName: demo.CIAO_ADMIN_TENANT_NAME }, clusterAgent(demo.CIAO_CA_CERT_FILE));
