@@ -69,7 +69,13 @@ export class DockerBackend implements Backend {
     try {
       await container.start();
     } catch (err) {
-      throw new LaunchError('launch_failure', `docker could not start ${name}: ${(err as Error).message}`);
+      const message = (err as Error).message;
+      // A privileged container asks for every capability; a host whose own bounding set lacks one
+      // (as some VMs' do) cannot give them: say so, rather than leave runc's words alone.
+      if (spec.requirements.privileged && /apply caps/.test(message)) {
+        throw new LaunchError('launch_failure', `this node cannot run privileged containers: its root lacks capabilities (${message.trim()})`);
+      }
+      throw new LaunchError('launch_failure', `docker could not start ${name}: ${message}`);
     }
     const pid = (await container.inspect()).State.Pid;
     try {

@@ -2,6 +2,8 @@
 // truthy value, and fails with what it waited for and the last error seen.
 import pRetry, { AbortError } from 'p-retry';
 
+export { AbortError };
+
 export interface WaitOptions {
   timeoutMs?: number;
   intervalMs?: number;
@@ -18,6 +20,8 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
       if (value) return value as T;
       last = undefined;
     } catch (err) {
+      // The check knows the wait is hopeless (e.g. what it waits on is gone): stop now.
+      if (err instanceof AbortError) throw err;
       last = err;
     }
     if (Date.now() >= deadline) {

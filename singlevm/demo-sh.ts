@@ -17,6 +17,8 @@ export interface DemoSettings {
   creds: Credentials;
   /** The private key demouser logs into the cluster's VMs with (a real cluster's). */
   sshKey?: string;
+  /** A simulated cluster: BAT skips the tests that need real workloads. */
+  simulated?: boolean;
 }
 
 const q = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
@@ -35,6 +37,7 @@ export async function writeDemoSh(path: string, s: DemoSettings): Promise<void> 
     ['CIAO_ADMIN_PASSWORD', s.creds.admin.password],
     ['CIAO_ADMIN_TENANT_NAME', s.creds.admin.project],
     ...(s.sshKey ? [['CIAO_SSH_KEY', s.sshKey] as [string, string]] : []),
+    ...(s.simulated ? [['CIAO_SIMULATED', '1'] as [string, string]] : []),
     ['OS_AUTH_URL', `${s.identityUrl}/v3`],
     ['OS_IDENTITY_API_VERSION', '3'],
     ['OS_USERNAME', s.creds.user.username],

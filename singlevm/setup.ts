@@ -175,7 +175,7 @@ try {
   });
 
   await steps.step('write demo.sh', () => writeDemoSh(paths.demoSh, {
-    name, identityUrl, controllerUrl, caFile: pki.ca.cert, stateDir: paths.stateDir, creds, sshKey: real && paths.sshKey,
+    name, identityUrl, controllerUrl, caFile: pki.ca.cert, stateDir: paths.stateDir, creds, sshKey: real && paths.sshKey, simulated: simulate,
   }));
   if (values.timings) await steps.writeJson(values.timings);
   await steps.writeJson(join(paths.stateDir, 'setup-timings.json'));

@@ -1,0 +1,120 @@
+// What every BAT suite shares: the cluster the CIAO_* variables describe (. ~/local/demo.sh), an
+// admin and a user client, a throwaway tenant per test that needs one, and waits on instance states
+// and events. Everything a test makes is removed in its teardown, even when the test fails.
+import { randomBytes } from 'node:crypto';
+import type { Test } from 'tap';
+import { ControllerClient } from '../shared/controller-client.ts';
+import { clusterAgent } from '../shared/tls-files.ts';
+import { AbortError, waitFor } from '../shared/wait-for.ts';
+import type { ClusterEvent, Instance, Tenant, Workload } from '../controller/api-types.ts';
+
+function env(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: BAT runs against the cluster in the CIAO_* variables (. ~/local/demo.sh)`);
+  return v;
+}
+
+const dispatcher = clusterAgent(env('CIAO_CA_CERT_FILE'));
+export const user = new ControllerClient(env('CIAO_CONTROLLER'), env('CIAO_IDENTITY'),
+  { username: env('CIAO_USERNAME'), password: env('CIAO_PASSWORD'), projectName: env('CIAO_TENANT_NAME') }, dispatcher);
+export const admin = new ControllerClient(env('CIAO_CONTROLLER'), env('CIAO_IDENTITY'),
+  { username: env('CIAO_ADMIN_USERNAME'), password: env('CIAO_ADMIN_PASSWORD'), projectName: process.env.CIAO_ADMIN_TENANT_NAME ?? 'admin' }, dispatcher);
+/** A simulated cluster runs no workloads: the suites that need real ones skip there (CIAO_SIMULATED=1). */
+export const simulated = process.env.CIAO_SIMULATED === '1';
+export const REAL_ONLY = simulated ? 'needs real workloads (this cluster is simulated)' : false;
+/** Boots take longer under TCG; every wait is bounded. */
+export const BOOT_MS = 120_000;
+
+export const unique = (prefix: string) => `bat-${prefix}-${randomBytes(3).toString('hex')}`;
+
+/** A tenant of the test's own, with its instances and itself removed when the test ends. */
+export async function ownTenant(t: Test, prefix: string): Promise<Tenant & { path: string }> {
+  const tenant = await admin.call<Tenant>('POST', '/tenants', { name: unique(prefix) });
+  const path = `/tenants/${tenant.id}`;
+  t.teardown(async () => {
+    await deleteInstances(path);
+    await admin.call('DELETE', path);
+  });
+  return { ...tenant, path };
+}
+
+/** The demo user's tenant (what `ciao` acts on by default). */
+export async function userTenantPath(): Promise<string> {
+  return `/tenants/${await user.tenantId()}`;
+}
+
+export async function deleteInstances(path: string, client = admin): Promise<void> {
+  const { instances } = await client.call<{ instances: Instance[] }>('GET', `${path}/instances`);
+  if (!instances.length) return;
+  await client.call('DELETE', `${path}/instances`);
+  await waitFor(`the instances of ${path} to be gone`, async () =>
+    (await client.call<{ instances: Instance[] }>('GET', `${path}/instances`)).instances.length === 0, { timeoutMs: 60_000 });
+}
+
+export async function workloads(path: string, client = admin): Promise<Workload[]> {
+  return (await client.call<{ workloads: Workload[] }>('GET', `${path}/workloads`)).workloads;
+}
+
+/** The public workload of a kind (setup registers a VM and a container one). */
+export async function publicWorkload(vmType: 'qemu' | 'docker'): Promise<Workload> {
+  const found = (await workloads(await userTenantPath(), user)).find((w) => w.vm_type === vmType && w.visibility === 'public');
+  if (!found) throw new Error(`the cluster has no public ${vmType} workload`);
+  return found;
+}
+
+/** A workload of the test's own in `path`, deleted when the test ends. */
+export async function ownWorkload(t: Test, path: string, body: object, client = admin): Promise<Workload> {
+  const w = await client.call<Workload>('POST', `${path}/workloads`, body);
+  t.teardown(async () => {
+    await deleteInstances(path, client);
+    await client.call('DELETE', `${path}/workloads/${w.id}`).catch(() => undefined);
+  });
+  return w;
+}
+
+/** Starts instances, deleted (and waited for) when the test ends. */
+export async function start(t: Test, path: string, workloadId: string, count = 1, client = admin): Promise<Instance[]> {
+  const { instances } = await client.call<{ instances: Instance[] }>('POST', `${path}/instances`, { workload_id: workloadId, count });
+  t.teardown(async () => {
+    for (const i of instances) await client.call('DELETE', `${path}/instances/${i.id}`).catch(() => undefined);
+    await waitFor('the instances to be gone', async () => {
+      const left = (await client.call<{ instances: Instance[] }>('GET', `${path}/instances`)).instances;
+      return !left.some((l) => instances.some((i) => i.id === l.id));
+    }, { timeoutMs: 60_000 });
+  });
+  return instances;
+}
+
+export async function waitState(path: string, id: string, state: Instance['state'], client = admin): Promise<Instance> {
+  return waitFor(`instance ${id} to be ${state}`, async () => {
+    const inst = await client.call<Instance>('GET', `${path}/instances/${id}`).catch(async (err) => {
+      if ((err as { status?: number }).status !== 404) throw err;
+      // Gone: a failed start deletes the instance; its event says why.
+      const why = (await events(path, client)).filter((e) => e.message.includes(id)).map((e) => e.message).join('; ');
+      throw new AbortError(`instance ${id} is gone${why ? `: ${why}` : ''}`);
+    });
+    return inst.state === state && inst;
+  }, { timeoutMs: BOOT_MS });
+}
+
+export async function events(path: string, client = admin): Promise<ClusterEvent[]> {
+  return (await client.call<{ events: ClusterEvent[] }>('GET', `${path}/events`)).events;
+}
+
+/** Runs `action` and waits for a new event of `path` matching `re`. */
+export async function expectEvent(path: string, re: RegExp, action: () => Promise<unknown>, client = admin): Promise<ClusterEvent> {
+  const seen = new Set((await events(path, client)).map((e) => e.id));
+  await action();
+  return waitFor(`an event ${re}`, async () => (await events(path, client)).find((e) => !seen.has(e.id) && re.test(e.message)), { timeoutMs: BOOT_MS });
+}
+
+/** The HTTP status and error code of a call that should be refused. */
+export async function refusal(call: Promise<unknown>): Promise<{ status: number; code: string } | 'accepted'> {
+  try {
+    await call;
+    return 'accepted';
+  } catch (err) {
+    const e = err as { status?: number; code?: string };
+    return { status: e.status ?? 0, code: e.code ?? '' };
+  }
+}

@@ -1,0 +1,184 @@
+// The BAT runner: runs the suites in bat/suites against the cluster in the CIAO_* variables, prints
+// TAP (or a table with -v), writes JUnit with --junit, and ends by listing what any test leaked
+// (instances, workloads, tenants, images, pools); a leak or a failure exits non-zero.
+import { parseArgs } from 'node:util';
+import { spawn } from 'node:child_process';
+import { readdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Parser, type Result } from 'tap-parser';
+import { admin, user, userTenantPath } from './lib.ts';
+
+const USAGE = `usage: bat/run.sh [-v] [--suite NAME[,NAME…]] [--run REGEX] [--junit FILE] [--timeout SECONDS] [--jobs N] [--list]
+
+Runs the acceptance suites against the cluster described by the CIAO_* variables (. ~/local/demo.sh).
+  -v              a table of every test with its time, instead of TAP
+  --suite         only these suites (base, image, network, quotas, tenant, workload)
+  --run REGEX     only the tests whose name matches
+  --junit FILE    also write JUnit XML
+  --timeout S     per test (default 300)
+  --jobs N        suites run side by side (default 2); each test has its own tenant
+  --list          list the suites and exit
+Set CIAO_SIMULATED=1 for a simulated cluster: tests that need real workloads are skipped.`;
+
+const { values } = parseArgs({
+  options: {
+    verbose: { type: 'boolean', short: 'v', default: false },
+    suite: { type: 'string' },
+    run: { type: 'string' },
+    junit: { type: 'string' },
+    timeout: { type: 'string', default: '300' },
+    jobs: { type: 'string', default: '2' },
+    list: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+const SUITES_DIR = join(import.meta.dirname, 'suites');
+const available = (await readdir(SUITES_DIR)).filter((f) => f.endsWith('.test.ts')).map((f) => f.replace(/\.test\.ts$/, '')).sort();
+if (values.list) {
+  console.log(available.join('\n'));
+  process.exit(0);
+}
+const wanted = values.suite ? values.suite.split(',').map((s) => s.trim()) : available;
+const unknown = wanted.filter((s) => !available.includes(s));
+if (unknown.length) {
+  console.error(`bat: no suite ${unknown.join(', ')} (there are: ${available.join(', ')})\n\n${USAGE}`);
+  process.exit(2);
+}
+if (values.run) {
+  try {
+    new RegExp(values.run);
+  } catch {
+    console.error(`bat: --run ${values.run} is not a regular expression`);
+    process.exit(2);
+  }
+}
+
+interface TestResult {
+  suite: string; name: string; ok: boolean; skip: string | null; seconds: number; failures: string[];
+  /** Checks inside the test that were skipped, with why (e.g. what this node cannot do). */
+  skippedChecks: string[];
+}
+interface SuiteRun { suite: string; tap: string; results: TestResult[]; exitCode: number; stderr: string }
+
+/** Runs one suite file as its own process (its TAP on stdout) and parses its top-level tests. */
+function runSuite(suite: string): Promise<SuiteRun> {
+  return new Promise((done) => {
+    const env = { ...process.env, TAP_TIMEOUT: values.timeout, ...(values.run ? { TAP_GREP: values.run } : {}) };
+    const child = spawn(process.execPath, ['--import', 'tsx', join(SUITES_DIR, `${suite}.test.ts`)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const results: TestResult[] = [];
+    const parser = new Parser();
+    // The failing assertions inside each top-level test, for the table and JUnit.
+    parser.on('child', (childParser: Parser) => {
+      const found = { failures: [] as string[], skippedChecks: [] as string[] };
+      childParser.on('assert', (r: Result) => {
+        if (r.skip) found.skippedChecks.push(`${r.name}: ${r.skip}`);
+        else if (!r.ok && !r.todo) found.failures.push(`${r.name}${r.diag ? `\n${JSON.stringify(r.diag, null, 2)}` : ''}`);
+      });
+      childParser.on('complete', () => { pending.push(found); });
+    });
+    const pending: { failures: string[]; skippedChecks: string[] }[] = [];
+    parser.on('assert', (r: Result) => {
+      // Tests left out by --run are not results; a skipped test has no subtest body to pair with.
+      if (r.skip && /filter/.test(String(r.skip))) return;
+      if (r.skip) return void results.push({ suite, name: r.name, ok: true, skip: String(r.skip), seconds: 0, failures: [], skippedChecks: [] });
+      results.push({
+        suite, name: r.name, ok: r.ok, skip: null, seconds: (r.time ?? 0) / 1000, failures: [], skippedChecks: [], ...pending.shift(),
+      });
+    });
+    let tap = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { tap += d; parser.write(d); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d; });
+    child.on('close', (code) => {
+      parser.end();
+      done({ suite, tap, results, exitCode: code ?? 1, stderr });
+    });
+  });
+}
+
+/** What exists now: instances, workloads, tenants, images and pools, by id. */
+async function inventory(): Promise<Set<string>> {
+  const have = new Set<string>();
+  const { tenants } = await admin.call<{ tenants: { id: string }[] }>('GET', '/tenants');
+  for (const t of tenants) {
+    have.add(`tenant ${t.id}`);
+    for (const i of (await admin.call<{ instances: { id: string }[] }>('GET', `/tenants/${t.id}/instances`)).instances) have.add(`instance ${i.id}`);
+    for (const w of (await admin.call<{ workloads: { id: string }[] }>('GET', `/tenants/${t.id}/workloads`)).workloads) have.add(`workload ${w.id}`);
+  }
+  for (const i of (await admin.call<{ images: { id: string }[] }>('GET', '/image/v2/images')).images) have.add(`image ${i.id}`);
+  for (const p of (await admin.call<{ pools: { name: string }[] }>('GET', '/pools')).pools) have.add(`pool ${p.name}`);
+  return have;
+}
+
+// The demo user's tenant is made on its first request: make it now, so it is not taken for a leak.
+const before = await user.call('GET', await userTenantPath()).then(inventory).catch((err) => {
+  console.error(`bat: cannot reach the cluster: ${(err as Error).message}`);
+  process.exit(2);
+});
+const t0 = performance.now();
+const runs: SuiteRun[] = [];
+const queue = [...wanted];
+await Promise.all(Array.from({ length: Math.max(1, Number(values.jobs)) }, async () => {
+  for (let suite = queue.shift(); suite; suite = queue.shift()) runs.push(await runSuite(suite));
+}));
+runs.sort((a, b) => wanted.indexOf(a.suite) - wanted.indexOf(b.suite));
+const seconds = (performance.now() - t0) / 1000;
+const results = runs.flatMap((r) => r.results);
+const crashed = runs.filter((r) => r.exitCode !== 0 && r.results.every((x) => x.ok));
+const leaked = [...await inventory()].filter((x) => !before.has(x));
+
+if (values.verbose) {
+  const width = Math.max(...results.map((r) => r.name.length), 10);
+  for (const run of runs) {
+    console.log(`\n${run.suite}`);
+    for (const r of run.results) {
+      const status = r.skip ? `skip (${r.skip})` : r.ok ? 'ok' : 'FAILED';
+      console.log(`  ${r.name.padEnd(width)}  ${r.seconds.toFixed(2).padStart(7)} s  ${status}`);
+      for (const f of r.failures) console.log(`      ${f.split('\n').join('\n      ')}`);
+      for (const c of r.skippedChecks) console.log(`      skipped check: ${c}`);
+    }
+  }
+} else {
+  // One TAP stream: each suite is a subtest holding its own TAP.
+  console.log('TAP version 14');
+  for (const [n, run] of runs.entries()) {
+    console.log(`# Subtest: ${run.suite}`);
+    console.log(run.tap.replace(/^TAP version \d+\n/, '').trimEnd().split('\n').map((l) => `    ${l}`).join('\n'));
+    const ok = run.exitCode === 0 && run.results.every((r) => r.ok);
+    console.log(`${ok ? 'ok' : 'not ok'} ${n + 1} - ${run.suite}`);
+  }
+  console.log(`1..${runs.length}`);
+}
+for (const run of crashed) console.error(`\nsuite ${run.suite} exited with ${run.exitCode}:\n${run.stderr.slice(-2000)}`);
+
+if (values.junit) await writeFile(resolve(values.junit), junit(runs, seconds));
+
+const failed = results.filter((r) => !r.ok);
+const skipped = results.filter((r) => r.skip);
+console.error(`\nBAT: ${results.length} tests in ${runs.length} suites, ${results.length - failed.length - skipped.length} passed, ${failed.length} failed, ${skipped.length} skipped (${seconds.toFixed(1)} s)`);
+for (const f of failed) console.error(`  FAILED ${f.suite}: ${f.name}`);
+for (const r of results) for (const c of r.skippedChecks) console.error(`  skipped check in ${r.suite}: ${r.name}: ${c}`);
+if (leaked.length) console.error(`  LEAKED by the tests (still on the cluster):\n    ${leaked.join('\n    ')}`);
+process.exit(failed.length || crashed.length || leaked.length ? 1 : 0);
+
+function junit(all: SuiteRun[], total: number): string {
+  const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  const suites = all.map((run) => {
+    const cases = run.results.map((r) => {
+      const body = (r.skip ? `<skipped message="${esc(r.skip)}"/>`
+        : r.ok ? '' : `<failure message="${esc(r.failures[0]?.split('\n')[0] ?? 'failed')}">${esc(r.failures.join('\n\n'))}</failure>`)
+        + (r.skippedChecks.length ? `<system-out>${esc(r.skippedChecks.map((c) => `skipped check: ${c}`).join('\n'))}</system-out>` : '');
+      return `    <testcase classname="bat.${run.suite}" name="${esc(r.name)}" time="${r.seconds.toFixed(3)}">${body}</testcase>`;
+    });
+    const failures = run.results.filter((r) => !r.ok).length;
+    const skips = run.results.filter((r) => r.skip).length;
+    const time = run.results.reduce((s, r) => s + r.seconds, 0);
+    return `  <testsuite name="bat.${run.suite}" tests="${run.results.length}" failures="${failures}" skipped="${skips}" time="${time.toFixed(3)}">\n${cases.join('\n')}\n  </testsuite>`;
+  });
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="BAT" time="${total.toFixed(3)}">\n${suites.join('\n')}\n</testsuites>\n`;
+}

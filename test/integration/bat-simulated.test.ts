@@ -1,0 +1,49 @@
+// The BAT suites that need no real workload, against a simulated cluster (the fast layer): the
+// runner's TAP, its JUnit file, and its exit code; the real-workload tests are skipped, not passed.
+import t from 'tap';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { run } from '../../shared/run.ts';
+import { REPO_ROOT } from '../../singlevm/processes.ts';
+import { clusterPaths } from '../../singlevm/cluster-files.ts';
+import { readDemoSh } from '../../singlevm/demo-sh.ts';
+
+const home = await mkdtemp(join(tmpdir(), 'ciao-bat-'));
+const name = `bat-${randomBytes(3).toString('hex')}`;
+const env = { ...process.env, CIAO_HOME: home, CIAO_CLUSTER: name };
+const sh = async (script: string, args: string[], extra: NodeJS.ProcessEnv = {}) =>
+  run(join(REPO_ROOT, script), args, { env: { ...env, ...extra }, allowFailure: true, timeout: 300_000 });
+
+t.teardown(async () => {
+  await sh('singlevm/cleanup.sh', ['--name', name]);
+  await rm(home, { recursive: true, force: true });
+});
+
+t.test('BAT passes against a simulated cluster, skipping what needs real workloads', async (t) => {
+  const setup = await sh('singlevm/setup.sh', ['--simulate', '--name', name]);
+  t.equal(setup.exitCode, 0, setup.stderr);
+  const demo = await readDemoSh(clusterPaths(name, home).demoSh);
+  t.equal(demo.CIAO_SIMULATED, '1', 'demo.sh says the cluster is simulated');
+  const junit = join(home, 'bat.xml');
+  const r = await sh('bat/run.sh', ['--junit', junit], demo);
+  t.equal(r.exitCode, 0, `${r.stdout.slice(-3000)}\n${r.stderr}`);
+  t.match(r.stdout, /^TAP version 14\n# Subtest: base\n/);
+  t.match(r.stderr, /BAT: \d+ tests in 6 suites, \d+ passed, 0 failed, \d+ skipped/);
+  t.notMatch(r.stderr, /LEAKED/);
+  const xml = await readFile(junit, 'utf8');
+  t.match(xml, /<testsuite name="bat\.quotas" tests="4" failures="0"/);
+  t.match(xml, /<skipped message="needs real workloads/);
+});
+
+t.test('the runner filters by suite and name, and refuses an unknown suite', async (t) => {
+  const demo = await readDemoSh(clusterPaths(name, home).demoSh);
+  const r = await sh('bat/run.sh', ['--suite', 'tenant', '--run', 'privileged', '-v'], demo);
+  t.equal(r.exitCode, 0, r.stderr);
+  t.match(r.stdout, /privileged-containers permission .* ok/);
+  t.match(r.stderr, /BAT: 1 tests in 1 suites, 1 passed/);
+  const bad = await sh('bat/run.sh', ['--suite', 'nope'], demo);
+  t.equal(bad.exitCode, 2);
+  t.match(bad.stderr, /no suite nope \(there are: base, image, network, quotas, tenant, workload\)/);
+});
