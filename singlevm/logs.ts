@@ -5,7 +5,9 @@
 import { cp, mkdir, mkdtemp, readdir, rm, writeFile, access } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
+import Docker from 'dockerode';
 import { run } from '../shared/run.ts';
+import { DOCKER_SOCKET } from '../shared/dockerd.ts';
 import { clusterNamespaces } from '../network/namespaces.ts';
 import { clusterPaths } from './cluster-files.ts';
 import { clusterProcesses } from './processes.ts';
@@ -16,7 +18,8 @@ const exists = (p: string) => access(p).then(() => true, () => false);
 function wanted(rel: string): boolean {
   if (rel.startsWith('pki/') || rel.startsWith('ssh/') || rel.endsWith('.key') || rel === 'identity.json') return false;
   const name = basename(rel);
-  return rel.startsWith('logs/') || name === 'console.log' || /(^|\/)consoles\/[^/]+\.log$/.test(rel) || name === 'leases' || name === 'dnsmasq.log'
+  return rel.startsWith('logs/') || name === 'console.log' || /(^|\/)consoles\/[^/]+\.log$/.test(rel)
+    || name === 'leases' || name.endsWith('.leases') || name === 'dnsmasq.log'
     || name === 'spec.json' || /^[^/]+\.json$/.test(rel);
 }
 
@@ -51,6 +54,16 @@ const namespaceReport = (ns: string) => report([
   ['ip', 'netns', 'exec', ns, 'ss', '-tulpn'],
 ]);
 
+/** The cluster's containers and their last log lines — asked only when the engine answers, so a
+ *  host without Docker (or with a hung dockerd) costs a 2 s ping, not a timeout per command. */
+async function containersReport(cluster: string): Promise<string> {
+  const answers = await new Docker({ socketPath: DOCKER_SOCKET, timeout: 2000 }).ping().then(() => true, () => false);
+  if (!answers) return `no Docker engine answers on ${DOCKER_SOCKET}: no containers collected\n`;
+  const filter = ['--filter', `label=ciao.cluster=${cluster}`];
+  const ids = (await run('docker', ['ps', '-a', '-q', ...filter], { allowFailure: true, timeout: 10_000 }).catch(() => ({ stdout: '' }))).stdout.split('\n').filter(Boolean);
+  return report([['docker', 'ps', '-a', ...filter], ...ids.map((id) => ['docker', 'logs', '--tail', '200', id])]);
+}
+
 export async function collectLogs(cluster: string, outFile: string): Promise<{ file: string; entries: string[] }> {
   const { stateDir } = clusterPaths(cluster);
   const namespaces = await clusterNamespaces(cluster);
@@ -68,9 +81,7 @@ export async function collectLogs(cluster: string, outFile: string): Promise<{ f
       await writeFile(join(work, 'network', `${ns}.txt`), await namespaceReport(ns));
       entries.push(`network/${ns}.txt`);
     }
-    const containers = await report([['docker', 'ps', '-a', '--filter', `label=ciao.cluster=${cluster}`]]);
-    const names = (await run('docker', ['ps', '-a', '-q', '--filter', `label=ciao.cluster=${cluster}`], { allowFailure: true, timeout: 10_000 }).catch(() => ({ stdout: '' }))).stdout.split('\n').filter(Boolean);
-    await writeFile(join(work, 'containers.txt'), containers + await report(names.map((id) => ['docker', 'logs', '--tail', '200', id])));
+    await writeFile(join(work, 'containers.txt'), await containersReport(cluster));
     const processes = await clusterProcesses(cluster, stateDir);
     await writeFile(join(work, 'processes.txt'), processes.map((p) => `${p.pid} ${p.cmdline}`).join('\n') + '\n');
     entries.push('containers.txt', 'processes.txt');
