@@ -34,7 +34,12 @@ const user = new ControllerClient(env('CIAO_CONTROLLER'), env('CIAO_IDENTITY'), 
 const admin = new ControllerClient(env('CIAO_CONTROLLER'), env('CIAO_IDENTITY'), { username: env('CIAO_ADMIN_USERNAME'), password: env('CIAO_ADMIN_PASSWORD'), projectName: process.env.CIAO_ADMIN_TENANT_NAME ?? 'admin' }, dispatcher);
 const cluster = process.env.CIAO_CLUSTER ?? DEFAULT_CLUSTER;
 const record = await readClusterRecord(cluster);
-const simulated = record?.mode !== 'real';
+const simulated = process.env.CIAO_SIMULATED === '1' || record?.mode === 'simulate';
+if (!simulated && !record?.network) {
+  // The probes start inside the cluster's namespaces, which its record names.
+  console.error(`verify: no record of cluster ${cluster} under ${clusterPaths(cluster).stateDir}: run verify on the cluster's machine with the CIAO_HOME setup used`);
+  process.exit(2);
+}
 const network = record?.network;
 const sshKey = simulated ? '' : env('CIAO_SSH_KEY');
 /** TCG guests boot in seconds; a nested or loaded machine gets more time. */

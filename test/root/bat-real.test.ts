@@ -1,34 +1,19 @@
 // Needs root: the whole BAT against the real single-machine cluster (what CI publishes): TAP and
 // JUnit in test-results/, every suite green, nothing skipped, nothing leaked.
 import t from 'tap';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { run } from '../../shared/run.ts';
 import { REPO_ROOT } from '../../singlevm/processes.ts';
-import { clusterPaths } from '../../singlevm/cluster-files.ts';
-import { readDemoSh } from '../../singlevm/demo-sh.ts';
+import { throwawayCluster } from '../helpers/throwaway-cluster.ts';
 
-const home = await mkdtemp(join(tmpdir(), 'ciao-bat-'));
-// Same CIAO_HOME here as in the scripts: cleanup finds the cluster's processes by its state dir.
-process.env.CIAO_HOME = home;
-const name = `bat${randomBytes(3).toString('hex')}`;
-const env = { ...process.env, CIAO_HOME: home, CIAO_CLUSTER: name };
-const sh = async (script: string, args: string[], extra: NodeJS.ProcessEnv = {}) =>
-  run(join(REPO_ROOT, script), args, { env: { ...env, ...extra }, allowFailure: true, timeout: 900_000 });
+const { name, sh, demoEnv } = await throwawayCluster(t, 'bat');
 const results = join(REPO_ROOT, 'test-results');
-
-t.teardown(async () => {
-  await sh('singlevm/cleanup.sh', ['--name', name]);
-  await rm(home, { recursive: true, force: true });
-});
 
 t.test('the whole BAT passes against the real cluster', async (t) => {
   const setup = await sh('singlevm/setup.sh', ['--name', name]);
   t.equal(setup.exitCode, 0, `${setup.stdout}\n${setup.stderr}`);
   await mkdir(results, { recursive: true });
-  const r = await sh('bat/run.sh', ['--junit', join(results, 'bat.xml')], await readDemoSh(clusterPaths(name, home).demoSh));
+  const r = await sh('bat/run.sh', ['--junit', join(results, 'bat.xml')], await demoEnv());
   await writeFile(join(results, 'bat.tap'), r.stdout);
   t.equal(r.exitCode, 0, `${r.stdout.slice(-4000)}\n${r.stderr}`);
   t.match(r.stderr, /BAT: \d+ tests in 6 suites, \d+ passed, 0 failed, 0 skipped/);

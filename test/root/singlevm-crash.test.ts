@@ -3,37 +3,21 @@
 // process, container, namespace or link of the cluster, and the host as setup found it.
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { run } from '../../shared/run.ts';
 import { waitFor } from '../../shared/wait-for.ts';
 import { REPO_ROOT, pidFiles } from '../../singlevm/processes.ts';
-import { clusterPaths } from '../../singlevm/cluster-files.ts';
-import { readDemoSh } from '../../singlevm/demo-sh.ts';
 import { clusterLeftovers, diffHostState, snapshotHost } from '../../singlevm/host-state.ts';
+import { throwawayCluster } from '../helpers/throwaway-cluster.ts';
 
-const home = await mkdtemp(join(tmpdir(), 'ciao-home-'));
-const name = `crash${randomBytes(3).toString('hex')}`;
-// This process looks for the cluster's processes by its state dir too: the same CIAO_HOME as the scripts.
-process.env.CIAO_HOME = home;
-const env = { ...process.env, CIAO_HOME: home, CIAO_CLUSTER: name };
-const paths = clusterPaths(name, home);
-const sh = (script: string, args: string[] = []) => run(join(REPO_ROOT, script), args, { env, allowFailure: true, timeout: 600_000 });
+const { name, paths, sh, demoEnv } = await throwawayCluster(t, 'crash');
 const before = await snapshotHost({ cluster: name, docker: true });
-
-t.teardown(async () => {
-  await sh('singlevm/cleanup.sh', ['--name', name]);
-  await rm(home, { recursive: true, force: true });
-});
 
 t.test('kill -9 of the launcher and the controller mid-verify, then cleanup leaves nothing', async (t) => {
   const setup = await sh('singlevm/setup.sh', ['--name', name]);
   t.equal(setup.exitCode, 0, `${setup.stdout}\n${setup.stderr}`);
 
   let output = '';
-  const verify = spawn(join(REPO_ROOT, 'singlevm/verify.sh'), [], { env: { ...env, ...(await readDemoSh(paths.demoSh)) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const verify = spawn(join(REPO_ROOT, 'singlevm/verify.sh'), [], { env: await demoEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   verify.stdout.on('data', (d) => { output += d; });
   verify.stderr.on('data', (d) => { output += d; });
   const verifyExited = new Promise((resolve) => verify.on('close', resolve));

@@ -2,11 +2,8 @@
 // CIAO_HOME — cleanup → setup → verify (VMs over SSH, containers, isolation, NAT) → cleanup — and the
 // host (namespaces, links, addresses, routes, iptables rules, containers, processes) exactly as before.
 import t from 'tap';
-import { mkdtemp, rm, access } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { run } from '../../shared/run.ts';
 import { waitFor } from '../../shared/wait-for.ts';
 import { isAlive } from '../../shared/is-alive.ts';
@@ -15,27 +12,15 @@ import { ControllerClient } from '../../shared/controller-client.ts';
 import type { Instance, Workload } from '../../controller/api-types.ts';
 import { cnciNamespace } from '../../cnci/cnci-backend.ts';
 import { pingFromContainer, sshHostname } from '../../singlevm/probes.ts';
-import { REPO_ROOT, pidFiles, startDaemon } from '../../singlevm/processes.ts';
-import { clusterPaths } from '../../singlevm/cluster-files.ts';
+import { pidFiles, startDaemon } from '../../singlevm/processes.ts';
 import { readDemoSh } from '../../singlevm/demo-sh.ts';
 import { clusterLeftovers, diffHostState, snapshotHost } from '../../singlevm/host-state.ts';
 import { gatewayOf } from '../../controller/addresses.ts';
+import { throwawayCluster } from '../helpers/throwaway-cluster.ts';
 
-const home = await mkdtemp(join(tmpdir(), 'ciao-home-'));
-const name = `e2e${randomBytes(3).toString('hex')}`;
-// This process looks for the cluster's processes by its state dir too: the same CIAO_HOME as the scripts.
-process.env.CIAO_HOME = home;
-const env = { ...process.env, CIAO_HOME: home, CIAO_CLUSTER: name };
-const paths = clusterPaths(name, home);
-const sh = async (script: string, args: string[] = [], extraEnv: NodeJS.ProcessEnv = {}) =>
-  run(join(REPO_ROOT, script), args, { env: { ...env, ...extraEnv }, allowFailure: true, timeout: 600_000 });
+const { home, name, paths, sh } = await throwawayCluster(t, 'e2e');
 const exists = (p: string) => access(p).then(() => true, () => false);
 const before = await snapshotHost({ cluster: name, docker: true });
-
-t.teardown(async () => {
-  await sh('singlevm/cleanup.sh', ['--name', name]);
-  await rm(home, { recursive: true, force: true });
-});
 
 t.test('setup brings the real cluster up', async (t) => {
   t.equal((await sh('singlevm/cleanup.sh', ['--name', name])).exitCode, 0, 'cleanup with nothing to clean is fine');

@@ -1,0 +1,30 @@
+// A cluster of a test's own: a random name, a throwaway CIAO_HOME, the singlevm scripts run as
+// separate processes against it, and cleanup + removal of that home when the test ends.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Test } from 'tap';
+import { run } from '../../shared/run.ts';
+import { REPO_ROOT } from '../../singlevm/processes.ts';
+import { clusterPaths } from '../../singlevm/cluster-files.ts';
+import { readDemoSh } from '../../singlevm/demo-sh.ts';
+
+export async function throwawayCluster(t: Test, prefix: string) {
+  const home = await mkdtemp(join(tmpdir(), `ciao-${prefix}-`));
+  // This process finds the cluster's processes by its state dir too: the same CIAO_HOME as the scripts.
+  process.env.CIAO_HOME = home;
+  const name = `${prefix}${randomBytes(3).toString('hex')}`;
+  const env = { ...process.env, CIAO_HOME: home, CIAO_CLUSTER: name };
+  const paths = clusterPaths(name, home);
+  /** Runs a script of the repo (e.g. singlevm/setup.sh) with the cluster's variables. */
+  const sh = (script: string, args: string[] = [], extra: NodeJS.ProcessEnv = {}) =>
+    run(join(REPO_ROOT, script), args, { env: { ...env, ...extra }, allowFailure: true, timeout: 900_000 });
+  /** The variables `. demo.sh` sets, on top of the cluster's. */
+  const demoEnv = async (): Promise<NodeJS.ProcessEnv> => ({ ...env, ...(await readDemoSh(paths.demoSh)) });
+  t.teardown(async () => {
+    await sh('singlevm/cleanup.sh', ['--name', name]);
+    await rm(home, { recursive: true, force: true });
+  });
+  return { home, name, env, paths, sh, demoEnv };
+}
