@@ -42,6 +42,10 @@ export const InstanceNetwork = z.object({
 });
 export type InstanceNetwork = z.infer<typeof InstanceNetwork>;
 
+/** A volume of the cluster's volume store, opened in place by the node (docs/api.md, "Volumes"). */
+export const VolumeRef = z.object({ id: z.string(), path: z.string(), root: z.boolean() });
+export type VolumeRef = z.infer<typeof VolumeRef>;
+
 export const StartPayload = z.object({
   instanceId: z.string(),
   tenantId: z.string(),
@@ -59,11 +63,30 @@ export const StartPayload = z.object({
   cnci: z.boolean().optional(),
   /** Launched again after a stop: keep the instance's disk. */
   restart: z.boolean().optional(),
+  /** Volumes to attach at boot; a `root` one is the disk the guest boots from. */
+  volumes: z.array(VolumeRef).optional(),
 });
 export type StartPayload = z.infer<typeof StartPayload>;
 
 export const InstanceRef = z.object({ instanceId: z.string() });
 export type InstanceRef = z.infer<typeof InstanceRef>;
+
+export const AttachVolume = z.object({ instanceId: z.string(), volume: VolumeRef });
+export type AttachVolume = z.infer<typeof AttachVolume>;
+
+export const DetachVolume = z.object({ instanceId: z.string(), volumeId: z.string() });
+export type DetachVolume = z.infer<typeof DetachVolume>;
+
+export const VolumeDone = z.object({ instanceId: z.string(), volumeId: z.string(), nodeId: z.string() });
+export type VolumeDone = z.infer<typeof VolumeDone>;
+
+export const VolumeFailure = z.object({
+  instanceId: z.string(),
+  volumeId: z.string(),
+  reason: z.enum(['no_instance', 'not_supported', 'backend_failure']),
+  message: z.string(),
+});
+export type VolumeFailure = z.infer<typeof VolumeFailure>;
 
 export const NodeFault = z.object({ startFailure: StartFailureReason.nullable() });
 export type NodeFault = z.infer<typeof NodeFault>;
@@ -155,6 +178,8 @@ export const OPS = {
     ASSIGN_PUBLIC_IP: PublicIpPayload,
     RELEASE_PUBLIC_IP: PublicIpPayload,
     CNCI_FAULT: CnciFault,
+    ATTACH_VOLUME: AttachVolume,
+    DETACH_VOLUME: DetachVolume,
   },
   STATUS: { STATS: NodeStats, CNCI_READY: CnciReady },
   EVENT: {
@@ -164,6 +189,8 @@ export const OPS = {
     PUBLIC_IP_RELEASED: PublicIpPayload,
     NODE_CONNECTED: NodeConnection,
     NODE_DISCONNECTED: NodeConnection,
+    VOLUME_ATTACHED: VolumeDone,
+    VOLUME_DETACHED: VolumeDone,
   },
   ERROR: {
     START_FAILURE: StartFailure,
@@ -171,6 +198,8 @@ export const OPS = {
     RESTART_FAILURE: LifecycleFailure,
     DELETE_FAILURE: LifecycleFailure,
     PUBLIC_IP_FAILURE: PublicIpFailure,
+    ATTACH_VOLUME_FAILURE: VolumeFailure,
+    DETACH_VOLUME_FAILURE: VolumeFailure,
     UNREACHABLE: Unreachable,
     BAD_ROLE: Refusal,
     INVALID_FRAME: Refusal,
