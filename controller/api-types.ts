@@ -27,8 +27,19 @@ export interface Workload {
   visibility: Visibility;
   defaults: { vcpus: number; mem_mb: number; disk_mb: number };
   requirements: { node_id?: string; hostname?: string; network_node?: boolean; privileged?: boolean };
+  /** The instance's volumes (qemu only; absent on workloads stored before volumes existed). */
+  disks?: WorkloadDisk[];
   config: string;
   created_at: string;
+}
+
+/** A volume a workload's instances get: an existing one, a new one from an image, or a blank one. */
+export interface WorkloadDisk {
+  source?: { service: 'image' | 'volume'; id: string };
+  size_mb?: number;
+  bootable: boolean;
+  /** Deleted with its instance (never for an existing volume). */
+  ephemeral: boolean;
 }
 
 export type InstanceState = 'pending' | 'active' | 'stopping' | 'exited' | 'hung' | 'missing' | 'deleting';
@@ -50,6 +61,8 @@ export interface Instance {
   disk_mb: number;
   image: string;
   vm_type: 'qemu' | 'docker';
+  /** Ids of the attached volumes, the root one first (absent on records stored before volumes existed). */
+  volumes?: string[];
   external_ip: string | null;
   /** True for a tenant's CNCI: hidden from the tenant, kept when its instances go. */
   cnci: boolean;
@@ -88,7 +101,7 @@ export interface ExternalIp {
   created_at: string;
 }
 
-export const QUOTA_NAMES = ['instances', 'vcpus', 'mem_mb', 'disk_mb', 'external_ips', 'images'] as const;
+export const QUOTA_NAMES = ['instances', 'vcpus', 'mem_mb', 'disk_mb', 'external_ips', 'images', 'volumes', 'volume_mb'] as const;
 export type QuotaName = (typeof QUOTA_NAMES)[number];
 
 export interface Quotas {
@@ -108,6 +121,23 @@ export interface Image {
   checksum: string | null;
   disk_format: string | null;
   container_format: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export type VolumeState = 'creating' | 'available' | 'attaching' | 'in-use' | 'detaching' | 'error';
+
+export interface Volume {
+  id: string;
+  tenant_id: string;
+  name: string;
+  description: string;
+  size_mb: number;
+  state: VolumeState;
+  bootable: boolean;
+  source: { type: 'blank' } | { type: 'image'; id: string };
+  attachment: { instance_id: string; root: boolean; ephemeral: boolean } | null;
+  reason: string | null;
   created_at: string;
   updated_at: string;
 }

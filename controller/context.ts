@@ -12,6 +12,8 @@ export interface ControllerContext {
   send(frame: Frame): boolean;
   /** Where image files live. */
   imageDir: string;
+  /** The volume store: one qcow2 file per volume. */
+  volumeDir: string;
 }
 
 export const now = (): string => new Date().toISOString();

@@ -20,6 +20,8 @@ export interface ControllerOptions {
   store: Datastore;
   tokenCheck: TokenCheck;
   imageDir: string;
+  /** The volume store (docs/api.md, "Volumes"). */
+  volumeDir: string;
   logger: Logger;
   /** HTTPS key pair; plain HTTP when absent (unit tests only). */
   tls?: { cert: Buffer; key: Buffer };
@@ -37,7 +39,7 @@ export class Controller {
       id: 'controller', roles: ['controller'], logger: opts.logger, ...opts.scheduler,
     });
     this.peer = peer;
-    this.services = new Services(opts.store, new TokenCache(opts.tokenCheck), (f) => peer?.send(f) ?? false, opts.imageDir, opts.logger);
+    this.services = new Services(opts.store, new TokenCache(opts.tokenCheck), (f) => peer?.send(f) ?? false, { imageDir: opts.imageDir, volumeDir: opts.volumeDir }, opts.logger);
     peer?.on('frame', (f) => this.services.onFrame(f));
     peer?.on('connected', () => {
       opts.logger.info('connected to the scheduler');

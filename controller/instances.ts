@@ -7,6 +7,7 @@ import { allocateHostIp, gatewayOf, macFor } from './addresses.ts';
 import type { Instance, Tenant, Workload } from './api-types.ts';
 import { now, type ControllerContext } from './context.ts';
 import { checkQuota, type Usage } from './quotas.ts';
+import type { Volumes } from './volumes.ts';
 
 export interface CreateRequest {
   workloadId: string;
@@ -20,7 +21,13 @@ export class Instances {
   /** Called when an instance is gone for good (external IPs are released). */
   onGone: (inst: Instance) => void = () => {};
 
-  constructor(private readonly ctx: ControllerContext) {}
+  constructor(private readonly ctx: ControllerContext, private readonly volumes: Volumes) {
+    volumes.onMade = (v) => this.dispatchWaiting(v.tenant_id);
+    volumes.onFailed = (instanceId, why) => {
+      const inst = this.ctx.store.instances.get(instanceId);
+      if (inst && !inst.dispatched) this.gone(inst, `Failed to start ${inst.id}: image_failure (${why})`, 'error');
+    };
+  }
 
   get(tenant: Tenant, id: string): Instance {
     const inst = this.ctx.store.instances.get(id);
@@ -39,14 +46,19 @@ export class Instances {
       instances: mine.length, vcpus: sum((i) => i.vcpus), mem_mb: sum((i) => i.mem_mb), disk_mb: sum((i) => i.disk_mb),
       external_ips: this.ctx.store.externalIps.byTenant(tenantId).length,
       images: this.ctx.store.images.byTenant(tenantId).length,
+      ...this.volumes.usage(tenantId),
     };
   }
 
-  create(tenant: Tenant, workload: Workload, req: CreateRequest): Instance[] {
+  async create(tenant: Tenant, workload: Workload, req: CreateRequest): Promise<Instance[]> {
     const { store } = this.ctx;
     const { vcpus, mem_mb, disk_mb } = workload.defaults;
+    const disks = workload.vm_type === 'qemu' ? workload.disks ?? [] : [];
+    const prepared = await this.volumes.prepare(tenant, disks, req.count);
+    const newVolumes = prepared.filter((p) => !('id' in p)) as { sizeMB: number }[];
     checkQuota(store.quotas.get(tenant.id), this.usage(tenant.id), {
       instances: req.count, vcpus: vcpus * req.count, mem_mb: mem_mb * req.count, disk_mb: disk_mb * req.count,
+      volumes: newVolumes.length * req.count, volume_mb: newVolumes.reduce((s, p) => s + p.sizeMB, 0) * req.count,
     });
     if (workload.requirements.privileged && !tenant.config.privileged_containers) {
       throw new ApiError('forbidden', `workload ${workload.id} needs privileged containers, which tenant ${tenant.id} may not run (an admin can allow it: ciao update tenant --privileged-containers true)`);
@@ -60,9 +72,11 @@ export class Instances {
       const name = req.name ? (req.count > 1 ? `${req.name}-${n}` : req.name) : id;
       const ip = allocateHostIp(tenant.subnet, used, created.at(-1)?.ip);
       used.add(ip);
-      created.push(this.record(tenant, workload, id, name, image, ip, false));
+      const inst = this.record(tenant, workload, id, name, image, ip, false);
+      if (disks.length) this.save(inst, { volumes: this.volumes.bind(tenant, inst, disks, prepared) });
+      created.push(inst);
     }
-    if (tenant.cnci?.state === 'ready') for (const inst of created) this.dispatch(inst);
+    for (const inst of created) if (this.ready(inst)) this.dispatch(inst);
     return created;
   }
 
@@ -85,7 +99,7 @@ export class Instances {
       id, tenant_id: tenant.id, workload_id: workload.id, name, state: 'pending', node_id: null,
       ip, mac: macFor(ip), subnet: tenant.subnet, ssh_ip: null, ssh_port: null,
       vcpus: workload.defaults.vcpus, mem_mb: workload.defaults.mem_mb, disk_mb: workload.defaults.disk_mb,
-      image, vm_type: workload.vm_type, external_ip: null, cnci, dispatched: false, reason: null,
+      image, vm_type: workload.vm_type, volumes: [], external_ip: null, cnci, dispatched: false, reason: null,
       created_at: now(), updated_at: now(),
     };
     this.ctx.store.instances.put(inst);
@@ -119,6 +133,7 @@ export class Instances {
       userData: workload?.config || undefined,
       hostname: inst.id,
       cnci: inst.cnci || undefined,
+      volumes: inst.volumes?.length ? this.volumes.refs(inst) : undefined,
     };
   }
 
@@ -132,10 +147,14 @@ export class Instances {
   dispatchWaiting(tenantId?: string) {
     const all = tenantId ? this.ctx.store.instances.byTenant(tenantId) : this.ctx.store.instances.all();
     for (const inst of all) {
-      if (inst.dispatched || inst.state !== 'pending') continue;
-      const tenant = this.ctx.store.tenants.get(inst.tenant_id);
-      if (inst.cnci || tenant?.cnci?.state === 'ready') this.dispatch(inst);
+      if (!inst.dispatched && inst.state === 'pending' && this.ready(inst)) this.dispatch(inst);
     }
+  }
+
+  /** An instance starts after its tenant's CNCI is ready and its volumes are made. */
+  private ready(inst: Instance): boolean {
+    const tenant = this.ctx.store.tenants.get(inst.tenant_id);
+    return (inst.cnci || tenant?.cnci?.state === 'ready') && this.volumes.ready(inst);
   }
 
   cnciReady({ instanceId, tenantId, address }: CnciReady) {
@@ -200,6 +219,7 @@ export class Instances {
       }
     }
     this.onGone(inst);
+    void this.volumes.released(inst);
     this.event(inst, type, message);
   }
 
@@ -251,6 +271,7 @@ export class Instances {
   unreachable(op: string, instanceId: string | undefined, nodeId: string): void {
     const inst = instanceId ? this.ctx.store.instances.get(instanceId) : undefined;
     if (!inst) return;
+    if (op === 'ATTACH_VOLUME' || op === 'DETACH_VOLUME') return this.volumes.unreachable(op, inst.id, nodeId);
     if (op === 'DELETE') return this.gone(inst, `Deleted ${inst.id} (its node ${nodeId} is not connected)`);
     this.save(inst, { state: 'missing' });
     this.event(inst, 'error', `Failed to ${op.toLowerCase()} ${inst.id}: node ${nodeId} is not connected`);

@@ -34,6 +34,7 @@ const controller = new Controller({
   store: openSqliteStore(join(stateDir, 'controller.db')),
   tokenCheck: identityCheck(values.identity!, clusterAgent(values.ca!)),
   imageDir: join(stateDir, 'images'),
+  volumeDir: join(stateDir, 'volumes'),
   logger,
   tls: { cert: server.cert, key: server.key },
   scheduler: { host: values['scheduler-host']!, port: Number(values['scheduler-port']), tls: client },

@@ -7,6 +7,7 @@ import { Images } from './images.ts';
 import { Instances } from './instances.ts';
 import { NodeRegistry } from './nodes.ts';
 import { Tenants } from './tenants.ts';
+import { Volumes } from './volumes.ts';
 import type { TokenCache } from './auth.ts';
 import type { Datastore } from './datastore/datastore.ts';
 import type { Logger } from '../shared/log.ts';
@@ -18,21 +19,24 @@ export class Services {
   readonly instances: Instances;
   readonly externalIps: ExternalIps;
   readonly images: Images;
+  readonly volumes: Volumes;
   readonly ctx: ControllerContext;
 
   constructor(
     readonly store: Datastore,
     readonly auth: TokenCache,
     readonly send: (frame: Frame) => boolean,
-    imageDir: string,
+    dirs: { imageDir: string; volumeDir: string },
     logger: Logger,
   ) {
     this.events = new EventLog(store.events);
-    this.ctx = { store, events: this.events, logger, send, imageDir };
+    this.ctx = { store, events: this.events, logger, send, ...dirs };
     this.tenants = new Tenants(this.ctx);
-    this.instances = new Instances(this.ctx);
+    this.volumes = new Volumes(this.ctx, (id) => this.images.path(id));
+    this.instances = new Instances(this.ctx, this.volumes);
     this.externalIps = new ExternalIps(this.ctx, this.instances);
     this.images = new Images(this.ctx, this.instances);
+    void this.volumes.resume();
   }
 
   /** A frame from the scheduler (docs/protocol.md, "Ops"; op names are unique across frame types). */
@@ -60,6 +64,10 @@ export class Services {
       case 'STOP_FAILURE':
       case 'RESTART_FAILURE':
       case 'DELETE_FAILURE': return this.instances.lifecycleFailed(frame.op, frame.payload.instanceId, frame.payload.message);
+      case 'VOLUME_ATTACHED': return this.volumes.attached(frame.payload);
+      case 'VOLUME_DETACHED': return this.volumes.detached(frame.payload);
+      case 'ATTACH_VOLUME_FAILURE':
+      case 'DETACH_VOLUME_FAILURE': return this.volumes.failed(frame.op, frame.payload);
       case 'UNREACHABLE': return this.instances.unreachable(frame.payload.op, frame.payload.instanceId, frame.payload.to);
       default:
         this.ctx.logger.warn('unexpected frame from scheduler', { type: frame.type, op: frame.op });

@@ -49,6 +49,8 @@ export class Tenants {
     this.get(id);
     const left = this.ctx.store.instances.byTenant(id).filter((i) => !i.cnci).length;
     if (left) throw new ApiError('in_use', `tenant ${id} still has ${left} instance(s): delete them first`);
+    const volumes = this.ctx.store.volumes.byTenant(id).length;
+    if (volumes) throw new ApiError('in_use', `tenant ${id} still has ${volumes} volume(s): delete them first (ciao list volumes)`);
     this.ctx.store.tenants.delete(id);
   }
 }

@@ -3,6 +3,17 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { ApiError } from '../shared/errors.ts';
 
+const Disk = z.object({
+  source: z.object({ service: z.enum(['image', 'volume']), id: z.string().min(1) }).strict().optional(),
+  size_mb: z.number().int().min(1).max(1024 * 1024).optional(),
+  bootable: z.boolean().default(false),
+  ephemeral: z.boolean().optional(),
+}).strict()
+  .refine((d) => d.source || d.size_mb, { message: 'a disk needs a source or a size_mb' })
+  .refine((d) => !(d.source?.service === 'volume' && d.ephemeral), { message: 'an existing volume cannot be ephemeral' })
+  // Volumes made for the instance go with it unless it says otherwise; an existing volume never does.
+  .transform((d) => ({ ...d, ephemeral: d.ephemeral ?? d.source?.service !== 'volume' }));
+
 const WorkloadInput = z.object({
   description: z.string().min(1, 'description is required'),
   vm_type: z.enum(['qemu', 'docker']),
@@ -21,9 +32,12 @@ const WorkloadInput = z.object({
     network_node: z.boolean().optional(),
     privileged: z.boolean().optional(),
   }).default({}),
-  disks: z.array(z.unknown()).optional(),
+  disks: z.array(Disk).max(8).default([]),
   config: z.string().default(''),
-}).strict().refine((w) => w.image_name || w.image_id, { message: 'image_name (or image_id) is required' });
+}).strict()
+  .refine((w) => w.image_name || w.image_id, { message: 'image_name (or image_id) is required' })
+  .refine((w) => w.vm_type === 'qemu' || w.disks.length === 0, { message: 'disks: only VMs (vm_type qemu) have volumes' })
+  .refine((w) => w.disks.filter((d) => d.bootable).length <= 1, { message: 'disks: at most one disk is bootable' });
 
 export type WorkloadInput = z.infer<typeof WorkloadInput>;
 

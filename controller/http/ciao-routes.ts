@@ -6,7 +6,7 @@ import type { Caller } from '../auth.ts';
 import type { Services } from '../services.ts';
 import { now } from '../context.ts';
 import { parseWorkload, validateWorkload } from '../workload-yaml.ts';
-import { quotaReport } from '../quotas.ts';
+import { checkQuota, quotaReport } from '../quotas.ts';
 import { StartFailureReason } from '../../protocol/payloads.ts';
 import { reply, type Request, type Router } from '../../shared/http-router.ts';
 
@@ -113,7 +113,7 @@ export function ciaoRoutes(router: Router, s: Services): void {
     const w: Workload = {
       id: randomUUID(), tenant_id: input.visibility === 'tenant' ? t.id : null, description: input.description,
       vm_type: input.vm_type, image_name: (input.image_name ?? input.image_id)!, fw_type: input.fw_type, visibility: input.visibility,
-      defaults: input.defaults, requirements: input.requirements, config: input.config, created_at: now(),
+      defaults: input.defaults, requirements: input.requirements, disks: input.disks, config: input.config, created_at: now(),
     };
     s.store.workloads.put(w);
     return reply(201, w);
@@ -149,7 +149,7 @@ export function ciaoRoutes(router: Router, s: Services): void {
     if (body.name !== undefined) str(body.name, 'name');
     const w = visibleWorkloads(t, c).find((x) => x.id === workloadId && x.visibility !== 'internal');
     if (!w) throw new ApiError('unknown_workload', `workload ${workloadId} does not exist or is not visible to tenant ${t.id} (ciao list workloads)`);
-    return reply(202, { instances: s.instances.create(t, w, { workloadId, count, name: body.name as string | undefined }) });
+    return reply(202, { instances: await s.instances.create(t, w, { workloadId, count, name: body.name as string | undefined }) });
   });
   router.on('GET', '/tenants/:tenant/instances/:id', async (req) => {
     const { tenant: t } = await tenant(req);
@@ -215,6 +215,33 @@ export function ciaoRoutes(router: Router, s: Services): void {
     s.externalIps.setNatFault(t, nat_failure);
     return reply(202, { tenant_id: t.id, nat_failure });
   });
+
+  // --- volumes ---
+  router.on('GET', '/tenants/:tenant/volumes', async (req) => reply(200, { volumes: s.volumes.list((await tenant(req)).tenant.id) }));
+  router.on('POST', '/tenants/:tenant/volumes', async (req) => {
+    const { tenant: t } = await tenant(req);
+    const body = await req.json<{ size_mb?: unknown; image_id?: unknown; name?: unknown; description?: unknown; bootable?: unknown }>();
+    if (body.size_mb !== undefined && typeof body.size_mb !== 'number') throw badRequest('size_mb must be a number of MB');
+    if (body.bootable !== undefined && typeof body.bootable !== 'boolean') throw badRequest('bootable must be true or false');
+    const input = {
+      size_mb: body.size_mb as number | undefined, image_id: optionalStr(body.image_id, 'image_id'),
+      name: optionalStr(body.name, 'name'), description: optionalStr(body.description, 'description'), bootable: body.bootable as boolean | undefined,
+    };
+    const source = await s.volumes.source(t, input.size_mb, input.image_id);
+    checkQuota(s.store.quotas.get(t.id), s.instances.usage(t.id), { volumes: 1, volume_mb: source.sizeMB });
+    return reply(202, s.volumes.create(t, source, input));
+  });
+  router.on('GET', '/tenants/:tenant/volumes/:id', async (req) => reply(200, s.volumes.get((await tenant(req)).tenant, req.params.id)));
+  router.on('DELETE', '/tenants/:tenant/volumes/:id', async (req) => {
+    await s.volumes.delete((await tenant(req)).tenant, req.params.id);
+    return reply(204);
+  });
+  router.on('POST', '/tenants/:tenant/volumes/:id/attach', async (req) => {
+    const { tenant: t } = await tenant(req);
+    const { instance_id } = await req.json<{ instance_id?: unknown }>();
+    return reply(202, s.volumes.attach(t, req.params.id, s.instances.get(t, str(instance_id, 'instance_id'))));
+  });
+  router.on('POST', '/tenants/:tenant/volumes/:id/detach', async (req) => reply(202, s.volumes.detach((await tenant(req)).tenant, req.params.id)));
 
   // --- quotas ---
   router.on('GET', '/tenants/:tenant/quotas', async (req) => {

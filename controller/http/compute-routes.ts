@@ -74,7 +74,7 @@ export function computeRoutes(router: Router, s: Services, baseUrl: () => string
       if (!w) throw new ApiError('unknown_workload', `flavor ${sv.flavorRef} does not exist: flavors are the workloads (openstack flavor list)`);
       const count = typeof sv.min_count === 'number' ? sv.min_count : 1;
       const image = typeof sv.imageRef === 'string' && sv.imageRef ? sv.imageRef : undefined;
-      const [first] = s.instances.create(tenant, w, { workloadId: w.id, count, name: typeof sv.name === 'string' ? sv.name : undefined, image });
+      const [first] = await s.instances.create(tenant, w, { workloadId: w.id, count, name: typeof sv.name === 'string' ? sv.name : undefined, image });
       return reply(202, { server: { id: first.id, links: links(`/servers/${first.id}`), adminPass: '', 'OS-DCF:diskConfig': 'MANUAL', security_groups: [{ name: 'default' }] } });
     });
     router.on('GET', `${prefix}/servers/:id`, async (req) => reply(200, { server: server(s.instances.get((await scoped(req)).tenant, req.params.id), true) }));

@@ -61,6 +61,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}) {
       store: openSqliteStore(join(dir, 'controller.db')),
       tokenCheck: identityCheck(identityUrl, dispatcher),
       imageDir: join(dir, 'images'),
+      volumeDir: join(dir, 'volumes'),
       logger,
       tls: readTls({ ca: pki.ca.cert, ...pki.https }),
       scheduler: { host: '127.0.0.1', port: schedulerPort, tls: clientTls },
@@ -104,9 +105,11 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}) {
     get controllerUrl() { return controllerUrl; },
     admin, demo: client('demo'), other: client('other'),
     client,
-    /** Stops the controller and starts a new one on the same port and database. */
-    async restartController() {
+    /** Stops the controller and starts a new one on the same port and database; `meanwhile` runs
+     *  while it is down (e.g. to leave the database as a crash would). */
+    async restartController(meanwhile?: () => Promise<void> | void) {
       await controller.close();
+      await meanwhile?.();
       await startController(controllerPort);
     },
     /** Drops node i's connection and brings it back as a new launcher process would (same backend). */

@@ -28,3 +28,19 @@ t.test('missing or wrong fields are named', async (t) => {
   t.throws(() => parseWorkload('description: x\nvm_type: docker\nimage_name: a\ncolour: red'), { code: 'invalid_request', message: /colour/ });
   t.throws(() => parseWorkload('description: x\nvm_type: docker\nimage_name: a\ndefaults: {mem_mb: -5}'), { code: 'invalid_request', message: /defaults.mem_mb/ });
 });
+
+t.test('disks: volumes of VMs, made ones ephemeral unless said, existing ones never', async (t) => {
+  const vm = 'description: x\nvm_type: qemu\nimage_name: ciao-vm\n';
+  const w = parseWorkload(`${vm}disks:\n  - {source: {service: image, id: root}, bootable: true}\n  - {size_mb: 8, ephemeral: false}\n  - {source: {service: volume, id: v1}}`);
+  t.same(w.disks, [
+    { source: { service: 'image', id: 'root' }, bootable: true, ephemeral: true },
+    { size_mb: 8, bootable: false, ephemeral: false },
+    { source: { service: 'volume', id: 'v1' }, bootable: false, ephemeral: false },
+  ]);
+  t.same(parseWorkload(vm).disks, [], 'none by default');
+  t.throws(() => parseWorkload(`${vm}disks: [{bootable: true}]`), { code: 'invalid_request', message: /source or a size_mb/ });
+  t.throws(() => parseWorkload(`${vm}disks: [{size_mb: 8, bootable: true}, {size_mb: 8, bootable: true}]`), { code: 'invalid_request', message: /at most one disk is bootable/ });
+  t.throws(() => parseWorkload(`${vm}disks: [{source: {service: volume, id: v1}, ephemeral: true}]`), { code: 'invalid_request', message: /cannot be ephemeral/ });
+  t.throws(() => parseWorkload(`${vm}disks: [{source: {service: nfs, id: v1}}]`), { code: 'invalid_request', message: /disks.0.source.service/ });
+  t.throws(() => parseWorkload('description: x\nvm_type: docker\nimage_name: a\ndisks: [{size_mb: 8}]'), { code: 'invalid_request', message: /only VMs/ });
+});

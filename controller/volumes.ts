@@ -1,0 +1,279 @@
+// Block storage (docs/api.md, "Volumes"): qcow2 files in the cluster's volume store, made by the
+// controller with qemu-img, attached to VMs at boot or hot-plugged by their node (ATTACH_VOLUME).
+import { randomUUID } from 'node:crypto';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { VolumeDone, VolumeFailure, VolumeRef } from '../protocol/payloads.ts';
+import { ApiError, badRequest, notFound } from '../shared/errors.ts';
+import { run } from '../shared/run.ts';
+import type { Image, Instance, Tenant, Volume, WorkloadDisk } from './api-types.ts';
+import { now, type ControllerContext } from './context.ts';
+
+export const MAX_VOLUME_MB = 1024 * 1024;
+
+export interface VolumeInput {
+  size_mb?: number;
+  image_id?: string;
+  name?: string;
+  description?: string;
+  bootable?: boolean;
+}
+
+/** What a new volume is made of: a blank disk, or a copy of an image's file. */
+interface Source {
+  image?: { record: Image; path: string; virtualMB: number };
+  sizeMB: number;
+}
+
+export class Volumes {
+  /** A volume is made: instances waiting for it may start. */
+  onMade: (volume: Volume) => void = () => {};
+  /** A volume an instance was waiting for could not be made. */
+  onFailed: (instanceId: string, why: string) => void = () => {};
+
+  constructor(private readonly ctx: ControllerContext, private readonly imagePath: (id: string) => string) {}
+
+  list(tenantId: string): Volume[] {
+    return this.ctx.store.volumes.byTenant(tenantId);
+  }
+
+  get(tenant: Tenant, id: string): Volume {
+    const v = this.ctx.store.volumes.get(id);
+    if (!v || v.tenant_id !== tenant.id) throw notFound('volume', id);
+    return v;
+  }
+
+  path(id: string): string {
+    return join(this.ctx.volumeDir, `${id}.qcow2`);
+  }
+
+  usage(tenantId: string): { volumes: number; volume_mb: number } {
+    const mine = this.list(tenantId);
+    return { volumes: mine.length, volume_mb: mine.reduce((s, v) => s + v.size_mb, 0) };
+  }
+
+  // --- the API ---------------------------------------------------------------------------------
+
+  /** Checks the request and resolves its image; the quota is the caller's to check first. */
+  async source(tenant: Tenant, sizeMB: number | undefined, imageId: string | undefined): Promise<Source> {
+    if (sizeMB !== undefined && (!Number.isInteger(sizeMB) || sizeMB < 1 || sizeMB > MAX_VOLUME_MB)) {
+      throw badRequest(`size_mb must be a whole number from 1 to ${MAX_VOLUME_MB}`);
+    }
+    if (!imageId) {
+      if (sizeMB === undefined) throw badRequest('size_mb is required for a blank volume (or give image_id)');
+      return { sizeMB };
+    }
+    const record = this.ctx.store.images.all().find((i) =>
+      (i.id === imageId || i.name === imageId) && (i.visibility === 'public' || i.owner === tenant.id));
+    if (!record || record.status !== 'active') throw new ApiError('unknown_image', `image ${imageId} does not exist or has no data yet (ciao list images)`);
+    const format = record.disk_format ?? 'raw';
+    if (format !== 'raw' && format !== 'qcow2') throw badRequest(`image ${imageId} is ${format}: volumes are made from raw or qcow2 images`);
+    const image = await this.imageSource(record);
+    if (sizeMB !== undefined && sizeMB < image.virtualMB) throw badRequest(`size_mb ${sizeMB} is smaller than image ${imageId} (${image.virtualMB} MB)`);
+    return { image, sizeMB: sizeMB ?? image.virtualMB };
+  }
+
+  private async imageSource(record: Image): Promise<NonNullable<Source['image']>> {
+    const path = this.imagePath(record.id);
+    const info = JSON.parse((await run('qemu-img', ['info', '--output=json', '-f', record.disk_format ?? 'raw', path])).stdout) as { 'virtual-size': number };
+    return { record, path, virtualMB: Math.ceil(info['virtual-size'] / 2 ** 20) };
+  }
+
+  /** After a restart: volumes whose making was cut short are made again from what is on record. */
+  async resume(): Promise<void> {
+    for (const v of this.ctx.store.volumes.all()) {
+      if (v.state !== 'creating') continue;
+      this.ctx.logger.info('making a volume again after a restart', { volume: v.id });
+      const record = v.source.type === 'image' ? this.ctx.store.images.get(v.source.id) : undefined;
+      try {
+        if (v.source.type === 'image' && !record) throw new Error(`its image ${v.source.id} was deleted`);
+        void this.make(v, { image: record && await this.imageSource(record), sizeMB: v.size_mb });
+      } catch (err) {
+        this.failMake(v, (err as Error).message);
+      }
+    }
+  }
+
+  /** Records a volume (state creating) and makes its file in the background. */
+  create(tenant: Tenant, source: Source, input: VolumeInput, attachment: Volume['attachment'] = null): Volume {
+    const v: Volume = {
+      id: randomUUID(), tenant_id: tenant.id, name: input.name ?? '', description: input.description ?? '',
+      size_mb: source.sizeMB, state: 'creating', bootable: input.bootable ?? false,
+      source: source.image ? { type: 'image', id: source.image.record.id } : { type: 'blank' },
+      attachment, reason: null, created_at: now(), updated_at: now(),
+    };
+    this.ctx.store.volumes.put(v);
+    void this.make(v, source);
+    return v;
+  }
+
+  private async make(v: Volume, source: Source) {
+    const file = this.path(v.id);
+    try {
+      await mkdir(this.ctx.volumeDir, { recursive: true });
+      if (source.image) {
+        const format = source.image.record.disk_format ?? 'raw';
+        await run('qemu-img', ['convert', '-q', '-f', format, '-O', 'qcow2', source.image.path, file]);
+        if (source.sizeMB > source.image.virtualMB) await run('qemu-img', ['resize', '-q', '-f', 'qcow2', file, `${source.sizeMB}M`]);
+      } else {
+        await run('qemu-img', ['create', '-q', '-f', 'qcow2', file, `${source.sizeMB}M`]);
+      }
+    } catch (err) {
+      await rm(file, { force: true });
+      if (this.ctx.store.volumes.get(v.id)) this.failMake(v, (err as Error).message);
+      return;
+    }
+    // Deleted (with its instance) while it was being made.
+    if (!this.ctx.store.volumes.get(v.id)) return void rm(file, { force: true });
+    const attached = v.attachment && this.ctx.store.instances.get(v.attachment.instance_id);
+    this.save(v, { state: attached ? 'in-use' : 'available', attachment: attached ? v.attachment : null });
+    this.ctx.events.add(v.tenant_id, 'info', `Created volume ${v.id}`);
+    this.onMade(v);
+  }
+
+  private failMake(v: Volume, why: string) {
+    this.save(v, { state: 'error', reason: why });
+    this.ctx.events.add(v.tenant_id, 'error', `Failed to create volume ${v.id}: ${why}`);
+    if (v.attachment) this.onFailed(v.attachment.instance_id, `could not make volume ${v.id}: ${why}`);
+  }
+
+  async delete(tenant: Tenant, id: string): Promise<void> {
+    const v = this.get(tenant, id);
+    if (v.attachment) throw new ApiError('in_use', `volume ${id} is attached to instance ${v.attachment.instance_id}: detach it first${v.attachment.root ? ' (a root volume goes when its instance is deleted)' : ''}`);
+    if (v.state === 'creating') throw new ApiError('invalid_state', `volume ${id} is still being created: try again when it is available`);
+    await this.remove(v);
+  }
+
+  private async remove(v: Volume) {
+    this.ctx.store.volumes.delete(v.id);
+    await rm(this.path(v.id), { force: true });
+  }
+
+  attach(tenant: Tenant, id: string, inst: Instance): Volume {
+    const v = this.get(tenant, id);
+    if (inst.vm_type !== 'qemu') throw badRequest(`instance ${inst.id} is a container: only VMs can attach volumes`);
+    if (v.attachment) throw new ApiError('in_use', `volume ${id} is already attached to instance ${v.attachment.instance_id}`);
+    if (v.state !== 'available') throw new ApiError('invalid_state', `volume ${id} is ${v.state}: only an available volume can be attached`);
+    if (inst.state !== 'active' && inst.state !== 'exited') throw new ApiError('invalid_state', `instance ${inst.id} is ${inst.state}: volumes attach to active or stopped (exited) instances`);
+    this.command(inst, { type: 'COMMAND', op: 'ATTACH_VOLUME', to: inst.node_id ?? '', payload: { instanceId: inst.id, volume: { id, path: this.path(id), root: false } } });
+    return this.save(v, { state: 'attaching', attachment: { instance_id: inst.id, root: false, ephemeral: false } });
+  }
+
+  detach(tenant: Tenant, id: string): Volume {
+    const v = this.get(tenant, id);
+    if (!v.attachment || v.state !== 'in-use') throw new ApiError('invalid_state', `volume ${id} is ${v.state}: only an attached (in-use) volume can be detached`);
+    if (v.attachment.root) throw new ApiError('in_use', `volume ${id} is the root disk of instance ${v.attachment.instance_id}: it stays attached until the instance is deleted`);
+    const inst = this.ctx.store.instances.get(v.attachment.instance_id);
+    if (!inst) return this.save(v, { state: 'available', attachment: null });
+    this.command(inst, { type: 'COMMAND', op: 'DETACH_VOLUME', to: inst.node_id ?? '', payload: { instanceId: inst.id, volumeId: id } });
+    return this.save(v, { state: 'detaching' });
+  }
+
+  private command(inst: Instance, frame: Parameters<ControllerContext['send']>[0]) {
+    if (!inst.node_id) throw new ApiError('invalid_state', `instance ${inst.id} is not on a node yet`);
+    if (!this.ctx.send(frame)) throw new ApiError('unavailable', 'the controller is not connected to the scheduler right now: try again in a few seconds');
+  }
+
+  // --- volumes of instances ----------------------------------------------------------------------
+
+  /** Checks a workload's disks for `count` new instances; resolves what new volumes are made of. */
+  async prepare(tenant: Tenant, disks: WorkloadDisk[], count: number): Promise<(Source | Volume)[]> {
+    const out: (Source | Volume)[] = [];
+    for (const d of disks) {
+      if (d.source?.service === 'volume') {
+        const v = this.get(tenant, d.source.id);
+        if (count > 1) throw badRequest(`the workload boots from volume ${v.id}: start one instance at a time`);
+        if (v.attachment || v.state !== 'available') throw new ApiError('in_use', `volume ${v.id} is ${v.state}${v.attachment ? ` (attached to instance ${v.attachment.instance_id})` : ''}: it must be available`);
+        out.push(v);
+      } else {
+        out.push(await this.source(tenant, d.size_mb, d.source?.id));
+      }
+    }
+    return out;
+  }
+
+  /** Gives a new instance its volumes (prepared above); returns their ids, the root one first. */
+  bind(tenant: Tenant, inst: Instance, disks: WorkloadDisk[], prepared: (Source | Volume)[]): string[] {
+    const ids = disks.map((d, n) => {
+      const attachment = { instance_id: inst.id, root: d.bootable, ephemeral: d.ephemeral && d.source?.service !== 'volume' };
+      const p = prepared[n];
+      if ('id' in p) return this.save(p, { state: 'in-use', attachment }).id;
+      return this.create(tenant, p, { bootable: d.bootable, name: `${inst.name}-disk${n}` }, attachment).id;
+    });
+    return disks.map((d, n) => ({ d, id: ids[n] })).sort((a, b) => Number(b.d.bootable) - Number(a.d.bootable)).map((x) => x.id);
+  }
+
+  /** An instance can start once none of its volumes is still being made. */
+  ready(inst: Instance): boolean {
+    return (inst.volumes ?? []).every((id) => this.ctx.store.volumes.get(id)?.state !== 'creating');
+  }
+
+  refs(inst: Instance): VolumeRef[] {
+    return (inst.volumes ?? []).flatMap((id) => {
+      const v = this.ctx.store.volumes.get(id);
+      return v ? [{ id, path: this.path(id), root: v.attachment?.root ?? false }] : [];
+    });
+  }
+
+  /** The instance is gone: its ephemeral volumes go too, the others become available. */
+  async released(inst: Instance): Promise<void> {
+    for (const v of this.ctx.store.volumes.all()) {
+      if (v.attachment?.instance_id !== inst.id) continue;
+      if (v.attachment.ephemeral) {
+        if (v.state === 'creating') this.ctx.store.volumes.delete(v.id); // make() removes the file when done
+        else await this.remove(v);
+      } else {
+        this.save(v, { state: v.state === 'creating' ? 'creating' : 'available', attachment: null });
+      }
+    }
+  }
+
+  // --- what nodes report -------------------------------------------------------------------------
+
+  attached(p: VolumeDone): void {
+    const v = this.ctx.store.volumes.get(p.volumeId);
+    const inst = this.ctx.store.instances.get(p.instanceId);
+    if (!v || !inst || v.attachment?.instance_id !== inst.id) return;
+    this.save(v, { state: 'in-use' });
+    this.saveInstance(inst, [...(inst.volumes ?? []).filter((id) => id !== v.id), v.id]);
+    this.ctx.events.add(v.tenant_id, 'info', `Attached volume ${v.id} to ${inst.id}`);
+  }
+
+  detached(p: VolumeDone): void {
+    const v = this.ctx.store.volumes.get(p.volumeId);
+    const inst = this.ctx.store.instances.get(p.instanceId);
+    if (inst) this.saveInstance(inst, (inst.volumes ?? []).filter((id) => id !== p.volumeId));
+    if (!v || v.attachment?.instance_id !== p.instanceId) return;
+    this.save(v, { state: 'available', attachment: null });
+    this.ctx.events.add(v.tenant_id, 'info', `Detached volume ${v.id} from ${p.instanceId}`);
+  }
+
+  failed(op: 'ATTACH_VOLUME_FAILURE' | 'DETACH_VOLUME_FAILURE', p: Pick<VolumeFailure, 'instanceId' | 'volumeId' | 'message'>): void {
+    const v = this.ctx.store.volumes.get(p.volumeId);
+    if (!v || v.attachment?.instance_id !== p.instanceId) return;
+    const attach = op === 'ATTACH_VOLUME_FAILURE';
+    this.save(v, attach ? { state: 'available', attachment: null } : { state: 'in-use' });
+    this.ctx.events.add(v.tenant_id, 'error', `Failed to ${attach ? 'attach' : 'detach'} volume ${v.id} ${attach ? 'to' : 'from'} ${p.instanceId}: ${p.message}`);
+  }
+
+  /** An attach or detach named a node that is gone. */
+  unreachable(op: string, instanceId: string, nodeId: string): void {
+    const state = op === 'ATTACH_VOLUME' ? 'attaching' : 'detaching';
+    for (const v of this.ctx.store.volumes.all()) {
+      if (v.attachment?.instance_id === instanceId && v.state === state) {
+        this.failed(`${op as 'ATTACH_VOLUME' | 'DETACH_VOLUME'}_FAILURE`, { instanceId, volumeId: v.id, message: `node ${nodeId} is not connected` });
+      }
+    }
+  }
+
+  private save(v: Volume, change: Partial<Volume>): Volume {
+    Object.assign(v, change, { updated_at: now() });
+    this.ctx.store.volumes.put(v);
+    return v;
+  }
+
+  private saveInstance(inst: Instance, volumes: string[]) {
+    Object.assign(inst, { volumes, updated_at: now() });
+    this.ctx.store.instances.put(inst);
+  }
+}
