@@ -6,7 +6,25 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
-for m in $(cat /lib/modules/load-order); do insmod "/lib/modules/$m.ko" || echo "ciao-vm: cannot load $m"; done
+for m in $(cat /lib/modules/load-order); do
+  [ -d "/sys/module/$m" ] || insmod "/lib/modules/$m.ko" || echo "ciao-vm: cannot load $m"
+done
+
+# Boot from a volume: "ciao.root=<serial>" on the kernel command line names the virtio disk that
+# becomes "/" (the same tree as this initramfs, as ext4). This script runs again from there, as "rooted".
+root_serial=$(sed -n 's/.*ciao\.root=\([^ ]*\).*/\1/p' /proc/cmdline)
+if [ -n "$root_serial" ] && [ "$1" != rooted ]; then
+  for b in /sys/block/vd*; do
+    [ "$(cat "$b/serial" 2>/dev/null)" = "$root_serial" ] || continue
+    mkdir -p /newroot
+    if mount -t ext4 "/dev/${b##*/}" /newroot && [ -x /newroot/init ]; then
+      echo "ciao-vm: root is /dev/${b##*/} (volume $root_serial)"
+      umount /dev/pts /dev /sys /proc
+      exec switch_root /newroot /init rooted
+    fi
+  done
+  echo "ciao-vm: cannot boot from volume $root_serial: staying in the initramfs"
+fi
 
 for dev in /dev/vd? /dev/sr?; do
   [ -b "$dev" ] || continue

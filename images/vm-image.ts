@@ -1,5 +1,6 @@
 // The small VM image (SPEC §3 "images"): Debian's cloud kernel and an initramfs with busybox,
-// the virtio modules, dropbear and an init that reads a config-2 config drive (guest-init.sh).
+// the virtio modules, dropbear and an init that reads a config-2 config drive (guest-init.sh);
+// the same tree as an ext4 disk (qcow2) for VMs that boot from a volume.
 // Built offline from Debian packages, cached by a hash of everything that goes into it.
 import { createHash } from 'node:crypto';
 import { access, chmod, copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -17,10 +18,14 @@ export const GUEST_MODULES = [
   'failover', 'net_failover', 'virtio_net', 'virtio_blk', 'cdrom', 'isofs',
 ];
 const GUEST_INIT = join(import.meta.dirname, 'guest-init.sh');
+/** Size of the root disk image (a volume made from it may be larger; the filesystem stays this size). */
+const ROOT_DISK_MB = 32;
 
 export interface VmImage {
   kernel: string;
   initrd: string;
+  /** The initramfs tree as an ext4 filesystem (qcow2): what a root volume is made from. */
+  root: string;
   /** Content hash of the inputs: the cache key. */
   hash: string;
 }
@@ -35,11 +40,12 @@ export async function buildVmImage(cacheDir: string, progress: (note: string) =>
   const hash = createHash('sha256')
     .update(await readFile(GUEST_INIT))
     .update(GUEST_MODULES.join(','))
+    .update(`root disk ${ROOT_DISK_MB} MB`)
     .update([...dirs.values()].map((d) => basename(d)).join(','))
     .digest('hex').slice(0, 16);
   const outDir = join(cacheDir, `vm-${hash}`);
-  const image = { kernel: join(outDir, 'vmlinuz'), initrd: join(outDir, 'initrd.gz'), hash };
-  if (await exists(image.initrd)) return image;
+  const image = { kernel: join(outDir, 'vmlinuz'), initrd: join(outDir, 'initrd.gz'), root: join(outDir, 'root.qcow2'), hash };
+  if (await exists(image.initrd) && await exists(image.root)) return image;
 
   progress('initramfs');
   const kernelRoot = dirs.get(kernelPkg)!;
@@ -73,6 +79,14 @@ export async function buildVmImage(cacheDir: string, progress: (note: string) =>
     await run('cpio', ['-o', '-H', 'newc', '-O', cpio, '--quiet'], { cwd: root, input: files });
     await pipeline(createReadStream(cpio), createGzip({ level: 1 }), createWriteStream(`${image.initrd}.partial`));
     await rm(cpio, { force: true });
+    progress('root disk');
+    const raw = join(root, '..', `${basename(root)}.ext4`);
+    try {
+      await run('mke2fs', ['-q', '-t', 'ext4', '-L', 'ciao-root', '-d', root, '-F', raw, `${ROOT_DISK_MB}M`]);
+      await run('qemu-img', ['convert', '-q', '-c', '-f', 'raw', '-O', 'qcow2', raw, image.root]);
+    } finally {
+      await rm(raw, { force: true });
+    }
     await copyFile(join(kernelRoot, 'boot', `vmlinuz-${kernelVersion}`), image.kernel);
     await rename(`${image.initrd}.partial`, image.initrd);
   } finally {

@@ -1,6 +1,6 @@
 // What a launcher asks of a workload runtime. The simulation, docker and qemu backends live beside
 // this file; a real network node's CNCIs (cnci/cnci-backend.ts) implement the same interface.
-import type { StartFailureReason, StartPayload } from '../protocol/payloads.ts';
+import type { StartFailureReason, StartPayload, VolumeRef } from '../protocol/payloads.ts';
 
 /** A start that failed, with the reason the user will see in the event. */
 export class LaunchError extends Error {
@@ -30,4 +30,8 @@ export interface Backend {
   delete(instanceId: string): Promise<void>;
   /** What this backend still runs or keeps, so a restarted launcher re-adopts instead of losing it. */
   list(): Promise<AdoptedInstance[]>;
+  /** Volumes (VMs only). `spec` is the instance's spec with the change made: kept for its next start;
+   *  a running instance gets the disk hot-plugged (attach) or unplugged (detach) too. */
+  attach?(spec: StartPayload, volume: VolumeRef, running: boolean): Promise<void>;
+  detach?(spec: StartPayload, volumeId: string, running: boolean): Promise<void>;
 }

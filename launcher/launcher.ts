@@ -2,7 +2,7 @@
 // instances it is given through its backends, keeps their resources accounted and reports
 // READY/FULL + STATS on change and every few seconds.
 import { ProtocolPeer } from '../protocol/client.ts';
-import type { Frame, InstanceState, NodeStats, Resources, Role, StartFailureReason, StartPayload } from '../protocol/payloads.ts';
+import type { AttachVolume, DetachVolume, Frame, InstanceState, NodeStats, Resources, Role, StartFailureReason, StartPayload, VolumeFailure } from '../protocol/payloads.ts';
 import type { Logger } from '../shared/log.ts';
 import { LaunchError, type Backend } from './backend.ts';
 
@@ -137,6 +137,8 @@ export class Launcher {
       case 'STOP': return this.stopInstance(frame.payload.instanceId);
       case 'RESTART': return this.restartInstance(frame.payload.instanceId);
       case 'DELETE': return this.deleteInstance(frame.payload.instanceId);
+      case 'ATTACH_VOLUME': return this.changeVolumes('attach', frame.payload);
+      case 'DETACH_VOLUME': return this.changeVolumes('detach', frame.payload);
       case 'NODE_FAULT':
         this.startFailure = frame.payload.startFailure;
         this.opts.logger.info('start fault set', { startFailure: this.startFailure });
@@ -223,6 +225,29 @@ export class Launcher {
       this.setState(inst, 'exited');
       this.lifecycleFailed('RESTART_FAILURE', id, 'backend_failure', (err as Error).message);
     }
+  }
+
+  /** Attaches or detaches a volume: hot-plugged when the VM runs, kept in its spec for the next start either way. */
+  private async changeVolumes(what: 'attach' | 'detach', p: AttachVolume | DetachVolume) {
+    const volumeId = 'volume' in p ? p.volume.id : p.volumeId;
+    const failed = (reason: VolumeFailure['reason'], message: string) =>
+      this.peer.send({ type: 'ERROR', op: what === 'attach' ? 'ATTACH_VOLUME_FAILURE' : 'DETACH_VOLUME_FAILURE', payload: { instanceId: p.instanceId, volumeId, reason, message } });
+    const inst = this.instances.get(p.instanceId);
+    if (!inst) return failed('no_instance', `instance ${p.instanceId} is not on node ${this.opts.nodeId}`);
+    const backend = this.backend(inst.spec);
+    if (!backend[what] || inst.spec.vmType !== 'qemu') return failed('not_supported', `instance ${p.instanceId} is not a VM: only VMs have volumes`);
+    if (inst.state !== 'active' && inst.state !== 'exited') return failed('backend_failure', `instance ${p.instanceId} is ${inst.state}`);
+    const others = (inst.spec.volumes ?? []).filter((v) => v.id !== volumeId);
+    const spec = { ...inst.spec, volumes: 'volume' in p ? [...others, p.volume] : others };
+    try {
+      if ('volume' in p) await backend.attach!(spec, p.volume, inst.state === 'active');
+      else await backend.detach!(spec, volumeId, inst.state === 'active');
+    } catch (err) {
+      return failed('backend_failure', (err as Error).message);
+    }
+    inst.spec = spec;
+    this.opts.logger.info(`volume ${what === 'attach' ? 'attached' : 'detached'}`, { instanceId: p.instanceId, volumeId });
+    this.peer.send({ type: 'EVENT', op: what === 'attach' ? 'VOLUME_ATTACHED' : 'VOLUME_DETACHED', payload: { instanceId: p.instanceId, volumeId, nodeId: this.opts.nodeId } });
   }
 
   private async deleteInstance(id: string) {

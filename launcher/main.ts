@@ -95,7 +95,7 @@ async function realNode(): Promise<Launcher> {
   const log = logger.child({ node: nodeId });
   const stateDir = values['state-dir']!;
   const network = new NodeNetwork(values['node-ns']!, values['node-ip']!);
-  const image = { kernel: values['vm-kernel']!, initrd: values['vm-initrd']!, hash: '' };
+  const image = { kernel: values['vm-kernel']!, initrd: values['vm-initrd']! };
   const backends: { qemu: Backend; docker: Backend; cnci?: Backend } = {
     qemu: new QemuBackend({
       stateDir, nodeNs: network.ns, network, accel: values.accel, cluster: values.cluster!,

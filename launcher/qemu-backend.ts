@@ -2,11 +2,13 @@
 // tenant bridge, the image's kernel and initramfs, a config drive (hostname = instance id, user
 // data), its own qcow2 disk, a serial console log kept for diagnosis, and QMP to stop it. Each
 // instance has a folder (spec, pid, console, QMP socket) so a restarted launcher re-adopts it.
+// Volumes are virtio disks on PCIe root ports (hot-pluggable through QMP); a root volume becomes
+// the guest's "/" (its initramfs mounts the disk whose serial is on the kernel command line).
 import { spawn } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { StartPayload } from '../protocol/payloads.ts';
+import type { StartPayload, VolumeRef } from '../protocol/payloads.ts';
 import { waitFor } from '../shared/wait-for.ts';
 import { run } from '../shared/run.ts';
 import { isAlive } from '../shared/is-alive.ts';
@@ -20,7 +22,7 @@ export interface QemuBackendOptions {
   /** Where instance folders live. */
   stateDir: string;
   /** The images this node can boot, by the id (or name) a START names. */
-  images: Record<string, VmImage>;
+  images: Record<string, Pick<VmImage, 'kernel' | 'initrd'>>;
   /** The node's network namespace, and how an instance's tap finds its tenant bridge. */
   nodeNs: string;
   network: TenantNetwork;
@@ -36,6 +38,14 @@ export interface TenantNetwork {
   adopt(spec: StartPayload): void;
   leave(instanceId: string): Promise<void>;
 }
+
+/** Root ports for volumes: a VM holds at most this many. */
+export const VOLUME_PORTS = 8;
+
+/** The disk's serial as the guest sees it (/sys/block/vdX/serial): virtio allows 20 characters. */
+export const volumeSerial = (volumeId: string) => volumeId.replace(/-/g, '').slice(0, 20);
+const volumeNode = (volumeId: string) => `vol${volumeSerial(volumeId)}`;
+const volumeDevice = (volumeId: string) => `vol-${volumeId}`;
 
 /** tap names are at most 15 characters: "tap" + 12 of the instance id. */
 export const tapName = (instanceId: string) => `tap${instanceId.replace(/-/g, '').slice(0, 12)}`;
@@ -62,8 +72,8 @@ export class QemuBackend implements Backend {
     if (!image) throw new LaunchError('image_failure', `image ${spec.image} cannot boot on this node (it boots ${Object.keys(this.opts.images).join(', ') || 'no image'})`);
     await mkdir(dir, { recursive: true });
     const disk = join(dir, 'disk.qcow2');
+    await writeFile(join(dir, 'spec.json'), JSON.stringify(spec));
     if (!spec.restart) {
-      await writeFile(join(dir, 'spec.json'), JSON.stringify(spec));
       await makeConfigDrive(join(dir, 'config.iso'), { instanceId: id, hostname: spec.hostname ?? id, userData: spec.userData })
         .catch((err) => { throw new LaunchError('image_failure', `could not make the config drive: ${(err as Error).message}`); });
       // The instance's own disk: kept across stop/restart, gone with the instance.
@@ -84,13 +94,24 @@ export class QemuBackend implements Backend {
     }
     const qmpSocket = join(dir, 'qmp.sock');
     await rm(qmpSocket, { force: true });
+    const volumes = spec.volumes ?? [];
+    if (volumes.length > VOLUME_PORTS) throw new LaunchError('invalid_data', `a VM holds at most ${VOLUME_PORTS} volumes, not ${volumes.length}`);
+    const ports = Object.fromEntries(volumes.map((v, n) => [v.id, n]));
+    await writeFile(join(dir, 'ports.json'), JSON.stringify(ports));
+    const root = volumes.find((v) => v.root);
     const args = [
       'netns', 'exec', this.opts.nodeNs, 'qemu-system-x86_64',
       '-name', `ciao-${this.opts.cluster}-${id}`, '-machine', `q35,accel=${this.opts.accel}`, '-cpu', this.opts.accel === 'kvm' ? 'host' : 'max',
       '-m', String(spec.resources.memMB), '-smp', String(spec.resources.vcpus), '-nographic', '-no-reboot',
-      '-kernel', image.kernel, '-initrd', image.initrd, '-append', 'console=ttyS0 panic=-1 quiet',
+      '-kernel', image.kernel, '-initrd', image.initrd,
+      '-append', `console=ttyS0 panic=-1 quiet${root ? ` ciao.root=${volumeSerial(root.id)}` : ''}`,
       '-drive', `file=${join(dir, 'config.iso')},if=virtio,format=raw,readonly=on`,
       ...(spec.resources.diskMB > 0 ? ['-drive', `file=${disk},if=virtio,format=qcow2`] : []),
+      ...Array.from({ length: VOLUME_PORTS }, (_, n) => ['-device', `pcie-root-port,id=vp${n},chassis=${n + 1}`]).flat(),
+      ...volumes.flatMap((v) => [
+        '-blockdev', `driver=qcow2,node-name=${volumeNode(v.id)},file.driver=file,file.filename=${v.path}`,
+        '-device', `virtio-blk-pci,drive=${volumeNode(v.id)},id=${volumeDevice(v.id)},bus=vp${ports[v.id]},serial=${volumeSerial(v.id)}`,
+      ]),
       '-netdev', `tap,id=n0,ifname=${tap},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=n0,mac=${spec.network.mac}`,
       '-qmp', `unix:${qmpSocket},server=on,wait=off`, '-pidfile', join(dir, 'qemu.pid'),
     ];
@@ -125,6 +146,48 @@ export class QemuBackend implements Backend {
     await rename(join(this.dir(instanceId), 'console.log'), join(this.opts.stateDir, 'consoles', `${instanceId}.log`)).catch(() => undefined);
     await rm(this.dir(instanceId), { recursive: true, force: true });
     await this.opts.network.leave(instanceId);
+  }
+
+  async attach(spec: StartPayload, volume: VolumeRef, running: boolean): Promise<void> {
+    const dir = this.dir(spec.instanceId);
+    if (running) {
+      const ports = await this.ports(spec.instanceId);
+      const free = Array.from({ length: VOLUME_PORTS }, (_, n) => n).find((n) => !Object.values(ports).includes(n));
+      if (free === undefined) throw new Error(`VM ${spec.instanceId} already holds ${VOLUME_PORTS} volumes`);
+      const sock = join(dir, 'qmp.sock');
+      const node = volumeNode(volume.id);
+      await qmp(sock, 'blockdev-add', { driver: 'qcow2', 'node-name': node, file: { driver: 'file', filename: volume.path } });
+      try {
+        await qmp(sock, 'device_add', { driver: 'virtio-blk-pci', drive: node, id: volumeDevice(volume.id), bus: `vp${free}`, serial: volumeSerial(volume.id) });
+      } catch (err) {
+        await qmp(sock, 'blockdev-del', { 'node-name': node }).catch(() => undefined);
+        throw err;
+      }
+      await writeFile(join(dir, 'ports.json'), JSON.stringify({ ...ports, [volume.id]: free }));
+    }
+    await writeFile(join(dir, 'spec.json'), JSON.stringify(spec));
+  }
+
+  /** Unplugging needs the guest's consent (ACPI hot-plug): wait until QEMU says the device is gone. */
+  async detach(spec: StartPayload, volumeId: string, running: boolean): Promise<void> {
+    const dir = this.dir(spec.instanceId);
+    if (running) {
+      const sock = join(dir, 'qmp.sock');
+      const device = volumeDevice(volumeId);
+      const plugged = async () => ((await qmp(sock, 'qom-list', { path: '/machine/peripheral' })) as { name: string }[]).some((d) => d.name === device);
+      if (await plugged()) {
+        await qmp(sock, 'device_del', { id: device });
+        await waitFor(`the guest of ${spec.instanceId} to release volume ${volumeId}`, async () => !(await plugged()), { timeoutMs: 15_000, intervalMs: 100 });
+      }
+      await qmp(sock, 'blockdev-del', { 'node-name': volumeNode(volumeId) }).catch(() => undefined);
+      const { [volumeId]: _gone, ...ports } = await this.ports(spec.instanceId);
+      await writeFile(join(dir, 'ports.json'), JSON.stringify(ports));
+    }
+    await writeFile(join(dir, 'spec.json'), JSON.stringify(spec));
+  }
+
+  private async ports(instanceId: string): Promise<Record<string, number>> {
+    return readFile(join(this.dir(instanceId), 'ports.json'), 'utf8').then((s) => JSON.parse(s) as Record<string, number>, () => ({}));
   }
 
   async list(): Promise<AdoptedInstance[]> {

@@ -1,7 +1,7 @@
 // The simulation backend: no workload at all, for scale tests. Instances "boot" after a delay and
 // account resources like real ones; a CNCI instance brings up a CNCI agent with simulated NAT.
 import { setTimeout as delay } from 'node:timers/promises';
-import type { StartPayload } from '../protocol/payloads.ts';
+import type { StartPayload, VolumeRef } from '../protocol/payloads.ts';
 import { LaunchError, type AdoptedInstance, type Backend, type Running } from './backend.ts';
 
 export interface SimulationOptions {
@@ -48,5 +48,21 @@ export class SimulationBackend implements Backend {
 
   async list(): Promise<AdoptedInstance[]> {
     return [...this.instances.values()].map(({ spec, running }) => ({ spec, running }));
+  }
+
+  /** A simulated VM keeps the volume list it would boot with; there is no guest to plug a disk into. */
+  async attach(spec: StartPayload, _volume: VolumeRef): Promise<void> {
+    this.keep(spec);
+  }
+
+  async detach(spec: StartPayload): Promise<void> {
+    this.keep(spec);
+  }
+
+  private keep(spec: StartPayload) {
+    const inst = this.instances.get(spec.instanceId);
+    if (!inst) throw new Error(`instance ${spec.instanceId} is not on this node`);
+    if (spec.vmType !== 'qemu') throw new Error('only VMs have volumes');
+    inst.spec = spec;
   }
 }
