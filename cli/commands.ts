@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import type { Column } from './table.ts';
-import type { ClusterEvent, ExternalIp, Image, Instance, NodeInfo, Pool, Tenant, Workload } from '../controller/api-types.ts';
+import type { ClusterEvent, ExternalIp, Image, Instance, NodeInfo, Pool, Tenant, Volume, Workload } from '../controller/api-types.ts';
 
 export interface Caller {
   call<T = unknown>(method: string, path: string, body?: unknown, contentType?: string): Promise<T>;
@@ -65,7 +65,7 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-const QUOTA_FLAGS: [string, string][] = [['instances', 'instances'], ['vcpus', 'vcpus'], ['memMb', 'mem_mb'], ['diskMb', 'disk_mb'], ['externalIps', 'external_ips'], ['images', 'images']];
+const QUOTA_FLAGS: [string, string][] = [['instances', 'instances'], ['vcpus', 'vcpus'], ['memMb', 'mem_mb'], ['diskMb', 'disk_mb'], ['externalIps', 'external_ips'], ['images', 'images'], ['volumes', 'volumes'], ['volumeMb', 'volume_mb']];
 
 export const COMMANDS: CommandSpec[] = [
   // --- workloads ---
@@ -380,6 +380,64 @@ export const COMMANDS: CommandSpec[] = [
         await ctx.admin.call('DELETE', `/image/v2/images/${id}`);
       });
       return message(`deleted image ${id}`);
+    },
+  },
+
+  // --- volumes ---
+  {
+    verb: 'list', nouns: ['volumes', 'volume'], summary: "your tenant's volumes",
+    async run(ctx) {
+      const { volumes } = await ctx.user.call<{ volumes: Volume[] }>('GET', `/tenants/${await ctx.tenant()}/volumes`);
+      return list(volumes, [
+        { title: 'ID', value: (v) => v.id }, { title: 'NAME', value: (v) => v.name }, { title: 'STATE', value: (v) => v.state },
+        { title: 'SIZE MB', value: (v) => v.size_mb }, { title: 'BOOTABLE', value: (v) => (v.bootable ? 'yes' : '') },
+        { title: 'ATTACHED TO', value: (v) => (v.attachment ? `${v.attachment.instance_id}${v.attachment.root ? ' (root)' : ''}` : '') },
+      ]);
+    },
+  },
+  {
+    verb: 'show', nouns: ['volume', 'volumes'], summary: 'one volume', args: ['id'],
+    async run(ctx, [id]) {
+      return object(await ctx.user.call('GET', `/tenants/${await ctx.tenant()}/volumes/${id}`));
+    },
+  },
+  {
+    verb: 'create', nouns: ['volume', 'volumes'], summary: 'a volume: blank (--size) or a copy of an image (--image)',
+    options: [
+      { flags: '--size <mb>', description: 'its size in MB (from an image: at least the image\'s)' }, { flags: '--image <id>', description: 'copy this image (id or name)' },
+      { flags: '--name <name>', description: 'its name' }, { flags: '--description <text>', description: 'what it is for' },
+      { flags: '--bootable', description: 'mark it bootable' },
+    ],
+    async run(ctx, _args, opts) {
+      if (opts.size === undefined && !opts.image) throw new UsageError('give --size MB, or --image ID to copy an image');
+      const v = await ctx.user.call<Volume>('POST', `/tenants/${await ctx.tenant()}/volumes`, {
+        size_mb: opts.size === undefined ? undefined : parseInteger(opts.size, '--size'), image_id: opts.image,
+        name: opts.name, description: opts.description, bootable: opts.bootable ? true : undefined,
+      });
+      return message(`creating volume ${v.id} (${v.size_mb} MB; "ciao show volume ${v.id}" says when it is available)`, v);
+    },
+  },
+  {
+    verb: 'delete', nouns: ['volume', 'volumes'], summary: 'a volume that is not attached', args: ['id'],
+    async run(ctx, [id]) {
+      await ctx.user.call('DELETE', `/tenants/${await ctx.tenant()}/volumes/${id}`);
+      return message(`deleted volume ${id}`);
+    },
+  },
+  {
+    verb: 'attach', nouns: ['volume', 'volumes'], summary: 'a volume to a VM (hot-plugged when it runs)', args: ['id'],
+    options: [{ flags: '--instance <id>', description: 'the VM' }],
+    async run(ctx, [id], opts) {
+      if (!opts.instance) throw new UsageError('--instance ID is required');
+      const v = await ctx.user.call<Volume>('POST', `/tenants/${await ctx.tenant()}/volumes/${id}/attach`, { instance_id: opts.instance });
+      return message(`attaching volume ${id} to ${opts.instance} (an "Attached" event follows)`, v);
+    },
+  },
+  {
+    verb: 'detach', nouns: ['volume', 'volumes'], summary: 'a volume from its VM', args: ['id'],
+    async run(ctx, [id]) {
+      const v = await ctx.user.call<Volume>('POST', `/tenants/${await ctx.tenant()}/volumes/${id}/detach`);
+      return message(`detaching volume ${id} (a "Detached" event follows)`, v);
     },
   },
 

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, the tools the project uses when they are missing.
-#   --simulate  what the simulated cluster needs: openssl (the cluster CA)
+#   --simulate  what the simulated cluster needs: openssl (the cluster CA), qemu-utils (volumes are
+#               real qcow2 files even when the nodes are simulated)
 #   --cluster   what the real cluster needs too: iproute2 (namespaces), QEMU + qemu-utils (VMs and
 #               their disks), genisoimage + cpio (config drives, the initramfs), dnsmasq-base (the
 #               binary only: no host service), iptables (NAT inside CNCI namespaces), busybox-static
 #               (udhcpc for the CNCIs' legs), iputils-ping + openssh-client (verify's probes),
 #               docker.io (dockerd is started off the host network when none answers), util-linux
-#               (nsenter); the image builder downloads more packages with `apt-get download`, so
+#               (nsenter), e2fsprogs (the VM's root disk image); the image builder downloads more packages with `apt-get download`, so
 #               apt's package lists must be there
 #   (default)   what the tests use too: python3-openstackclient
 set -euo pipefail
@@ -14,11 +15,12 @@ profile=${1:---test}
 need=()
 want() { command -v "$1" >/dev/null || need+=("$2"); }
 want openssl openssl
+want qemu-img qemu-utils
 if [ "$profile" != --simulate ]; then
   want ip iproute2
   want bridge iproute2
   want qemu-system-x86_64 qemu-system-x86
-  want qemu-img qemu-utils
+  want mke2fs e2fsprogs
   want genisoimage genisoimage
   want cpio cpio
   want ssh openssh-client

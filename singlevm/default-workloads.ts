@@ -3,6 +3,8 @@
 
 /** The VM image's name in the image service. */
 export const VM_IMAGE = 'ciao-vm';
+/** The VM image's root filesystem as a disk (qcow2), what root volumes are made from. */
+export const VM_ROOT_IMAGE = 'ciao-vm-root';
 /** The container image's name on the simulated cluster (the real one names its `docker import` tag). */
 export const SIM_CONTAINER_IMAGE = 'busybox';
 

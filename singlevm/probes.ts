@@ -7,11 +7,14 @@ import { containerName } from '../launcher/docker-backend.ts';
 
 const SSH_OPTIONS = ['-q', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'ConnectTimeout=2'];
 
-/** `hostname` of a guest, over SSH as demouser from namespace `ns`; throws when SSH does not answer. */
-export async function sshHostname(ns: string, ip: string, key: string): Promise<string> {
-  const r = await run('ip', ['netns', 'exec', ns, 'ssh', ...SSH_OPTIONS, '-i', key, `demouser@${ip}`, 'hostname'], { timeout: 10_000 });
+/** Runs a command in a guest over SSH as demouser from namespace `ns`; throws when SSH does not answer or it fails. */
+export async function sshRun(ns: string, ip: string, key: string, command: string): Promise<string> {
+  const r = await run('ip', ['netns', 'exec', ns, 'ssh', ...SSH_OPTIONS, '-i', key, `demouser@${ip}`, command], { timeout: 10_000 });
   return r.stdout.trim();
 }
+
+/** `hostname` of a guest, over SSH (above). */
+export const sshHostname = (ns: string, ip: string, key: string): Promise<string> => sshRun(ns, ip, key, 'hostname');
 
 /** One ICMP echo from namespace `ns`: true when it is answered within a second. */
 export async function pingFrom(ns: string, ip: string): Promise<boolean> {

@@ -22,7 +22,7 @@ import { freePort } from './ports.ts';
 import { startDaemon } from './processes.ts';
 import { buildDaemons, type DaemonName } from './build-daemons.ts';
 import { writeDemoSh, type Credentials } from './demo-sh.ts';
-import { defaultWorkloads, SIM_CONTAINER_IMAGE, VM_IMAGE } from './default-workloads.ts';
+import { defaultWorkloads, SIM_CONTAINER_IMAGE, VM_IMAGE, VM_ROOT_IMAGE } from './default-workloads.ts';
 import { CLUSTER_NETWORK, createClusterNetwork } from './cluster-network.ts';
 import { freeDiskMB, missingTools, probeAccel, routeCollisions } from './preflight.ts';
 import { snapshotHost, writeHostState } from './host-state.ts';
@@ -75,7 +75,7 @@ const paths = clusterPaths(name);
 const cacheDir = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'ciao');
 const cleanupCommand = `./singlevm/cleanup.sh${name === DEFAULT_CLUSTER ? '' : ` --name ${name}`}`;
 /** What the real cluster runs on the host (setup.sh installs the missing ones from Debian first). */
-const REAL_TOOLS = ['ip', 'bridge', 'nsenter', 'qemu-system-x86_64', 'qemu-img', 'genisoimage', 'cpio', 'dnsmasq', 'iptables', 'busybox', 'ping', 'ssh', 'ssh-keygen', 'dockerd', 'tar'];
+const REAL_TOOLS = ['ip', 'bridge', 'nsenter', 'qemu-system-x86_64', 'qemu-img', 'mke2fs', 'genisoimage', 'cpio', 'dnsmasq', 'iptables', 'busybox', 'ping', 'ssh', 'ssh-keygen', 'dockerd', 'tar'];
 /** The address plan (SPEC §4): the cluster network, tenant subnets, the default external pool. */
 const PLAN = [CLUSTER_NETWORK, '172.16.0.0/12', '203.0.113.0/24'];
 const steps = new StepRunner(`setup of cluster ${name}${simulate ? ' (simulated)' : ''}`);
@@ -86,6 +86,7 @@ try {
     const major = Number(process.versions.node.split('.')[0]);
     if (major < 20) throw new Error(`Node ${process.versions.node} is too old: Node 20 or newer is needed`);
     await run('openssl', ['version']).catch(() => { throw new Error('openssl is missing: apt-get install openssl'); });
+    await run('qemu-img', ['--version']).catch(() => { throw new Error('qemu-img is missing (volumes are qcow2 files): apt-get install qemu-utils'); });
     if (simulate) return;
     if (process.getuid?.() !== 0) throw new Error('the real cluster needs root (network namespaces, QEMU taps, dockerd): run as root, or add --simulate');
     const missing = await missingTools(REAL_TOOLS);
@@ -145,6 +146,9 @@ try {
     const image = await admin.call<{ id: string }>('POST', '/image/v2/images', { name: VM_IMAGE, visibility: 'public', disk_format: 'raw', container_format: 'bare' });
     const content = real ? await readFile(real.vmImage.initrd) : Buffer.from('simulated image: the simulation backend boots no guest\n');
     await admin.call('PUT', `/image/v2/images/${image.id}/file`, content);
+    // Root volumes are made from this one (boot from volume).
+    const rootImage = await admin.call<{ id: string }>('POST', '/image/v2/images', { name: VM_ROOT_IMAGE, visibility: 'public', disk_format: 'qcow2', container_format: 'bare' });
+    await admin.call('PUT', `/image/v2/images/${rootImage.id}/file`, await readFile(real ? real.vmImage.root : await blankDisk(paths.stateDir)));
     return image.id;
   });
 
@@ -231,4 +235,11 @@ async function startControlPlane(record: ClusterRecord, pki: ClusterPki, bundles
   await startDaemon({ name: 'controller', entry: bundles.controller,
     args: ['--port', String(record.ports.controller), '--state-dir', paths.stateDir, '--identity', `https://127.0.0.1:${record.ports.identity}`,
       ...tls, '--client-cert', pki.controller.cert, '--client-key', pki.controller.key, '--scheduler-port', String(record.ports.scheduler), ...log('controller')] }, name, paths);
+}
+
+/** The simulated cluster's root image: a blank qcow2 disk (its nodes boot nothing), a real file all the same. */
+async function blankDisk(stateDir: string): Promise<string> {
+  const file = join(stateDir, 'simulated-root.qcow2');
+  await run('qemu-img', ['create', '-q', '-f', 'qcow2', file, '32M']);
+  return file;
 }
