@@ -6,7 +6,7 @@ import type { Test } from 'tap';
 import { ControllerClient } from '../shared/controller-client.ts';
 import { clusterAgent } from '../shared/tls-files.ts';
 import { AbortError, waitFor } from '../shared/wait-for.ts';
-import type { ClusterEvent, Instance, Tenant, Workload } from '../controller/api-types.ts';
+import type { ClusterEvent, Instance, Tenant, Volume, Workload } from '../controller/api-types.ts';
 
 function env(name: string): string {
   const v = process.env[name];
@@ -33,6 +33,7 @@ export async function ownTenant(t: Test, prefix: string): Promise<Tenant & { pat
   const path = `/tenants/${tenant.id}`;
   t.teardown(async () => {
     await deleteInstances(path);
+    await deleteVolumes(path);
     await admin.call('DELETE', path);
   });
   return { ...tenant, path };
@@ -49,6 +50,15 @@ export async function deleteInstances(path: string, client = admin): Promise<voi
   await client.call('DELETE', `${path}/instances`);
   await waitFor(`the instances of ${path} to be gone`, async () =>
     (await client.call<{ instances: Instance[] }>('GET', `${path}/instances`)).instances.length === 0, { timeoutMs: 60_000 });
+}
+
+/** Deletes the volumes of `path` once they are detached (their instances gone). */
+export async function deleteVolumes(path: string, client = admin): Promise<void> {
+  await waitFor(`the volumes of ${path} to be deleted`, async () => {
+    const { volumes } = await client.call<{ volumes: Volume[] }>('GET', `${path}/volumes`);
+    for (const v of volumes) if (!v.attachment && v.state !== 'creating') await client.call('DELETE', `${path}/volumes/${v.id}`).catch(() => undefined);
+    return volumes.length === 0;
+  }, { timeoutMs: 60_000 });
 }
 
 export async function workloads(path: string, client = admin): Promise<Workload[]> {

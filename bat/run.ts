@@ -1,6 +1,6 @@
 // The BAT runner: runs the suites in bat/suites against the cluster in the CIAO_* variables, prints
 // TAP (or a table with -v), writes JUnit with --junit, and ends by listing what any test leaked
-// (instances, workloads, tenants, images, pools); a leak or a failure exits non-zero.
+// (instances, workloads, tenants, volumes, images, pools); a leak or a failure exits non-zero.
 import { parseArgs } from 'node:util';
 import { spawn } from 'node:child_process';
 import { readdir, writeFile } from 'node:fs/promises';
@@ -12,7 +12,7 @@ const USAGE = `usage: bat/run.sh [-v] [--suite NAME[,NAME…]] [--run REGEX] [--
 
 Runs the acceptance suites against the cluster described by the CIAO_* variables (. ~/local/demo.sh).
   -v              a table of every test with its time, instead of TAP
-  --suite         only these suites (base, image, network, quotas, tenant, workload)
+  --suite         only these suites (base, image, network, quotas, storage, tenant, workload)
   --run REGEX     only the tests whose name matches
   --junit FILE    also write JUnit XML
   --timeout S     per test (default 300)
@@ -101,7 +101,7 @@ function runSuite(suite: string): Promise<SuiteRun> {
   });
 }
 
-/** What exists now: instances, workloads, tenants, images and pools, by id. */
+/** What exists now: instances, workloads, tenants, volumes, images and pools, by id. */
 async function inventory(): Promise<Set<string>> {
   const have = new Set<string>();
   const { tenants } = await admin.call<{ tenants: { id: string }[] }>('GET', '/tenants');
@@ -109,6 +109,7 @@ async function inventory(): Promise<Set<string>> {
     have.add(`tenant ${t.id}`);
     for (const i of (await admin.call<{ instances: { id: string }[] }>('GET', `/tenants/${t.id}/instances`)).instances) have.add(`instance ${i.id}`);
     for (const w of (await admin.call<{ workloads: { id: string }[] }>('GET', `/tenants/${t.id}/workloads`)).workloads) have.add(`workload ${w.id}`);
+    for (const v of (await admin.call<{ volumes: { id: string }[] }>('GET', `/tenants/${t.id}/volumes`)).volumes) have.add(`volume ${v.id}`);
   }
   for (const i of (await admin.call<{ images: { id: string }[] }>('GET', '/image/v2/images')).images) have.add(`image ${i.id}`);
   for (const p of (await admin.call<{ pools: { name: string }[] }>('GET', '/pools')).pools) have.add(`pool ${p.name}`);

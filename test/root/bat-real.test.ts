@@ -16,10 +16,11 @@ t.test('the whole BAT passes against the real cluster', async (t) => {
   const r = await sh('bat/run.sh', ['--junit', join(results, 'bat.xml')], await demoEnv());
   await writeFile(join(results, 'bat.tap'), r.stdout);
   t.equal(r.exitCode, 0, `${r.stdout.slice(-4000)}\n${r.stderr}`);
-  t.match(r.stderr, /BAT: \d+ tests in 6 suites, \d+ passed, 0 failed, 0 skipped/);
+  t.match(r.stderr, /BAT: \d+ tests in 7 suites, \d+ passed, 0 failed, 0 skipped/);
   const skippedChecks = r.stderr.split('\n').filter((l) => l.includes('skipped check'));
   // The one check this machine cannot make: its root lacks a capability a privileged container asks for.
   t.same(skippedChecks.filter((l) => !/cannot run privileged containers/.test(l)), [], 'no other check skipped');
   t.comment(r.stderr.trim());
   t.match(await readFile(join(results, 'bat.xml'), 'utf8'), /<testsuite name="bat\.network" tests="3" failures="0" skipped="0"/);
+  t.match(await readFile(join(results, 'bat.xml'), 'utf8'), /<testsuite name="bat\.storage" tests="7" failures="0" skipped="0"/);
 });
