@@ -4,13 +4,19 @@ import pRetry, { AbortError } from 'p-retry';
 
 export { AbortError };
 
+/** How much slower than bare metal this machine is: CIAO_TIMEOUT_SCALE (ccloudvm sets it inside a
+ *  nested VM from the acceleration it detected: TCG guests are many times slower). Every wait and
+ *  probe timeout is multiplied by it. */
+export const TIMEOUT_SCALE = Math.max(1, Number(process.env.CIAO_TIMEOUT_SCALE) || 1);
+export const scaled = (ms: number) => ms * TIMEOUT_SCALE;
+
 export interface WaitOptions {
   timeoutMs?: number;
   intervalMs?: number;
 }
 
 export async function waitFor<T>(what: string, check: () => Promise<T | undefined | null | false> | T | undefined | null | false, opts: WaitOptions = {}): Promise<T> {
-  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const timeoutMs = scaled(opts.timeoutMs ?? 30_000);
   const intervalMs = opts.intervalMs ?? 100;
   const deadline = Date.now() + timeoutMs;
   let last: unknown;

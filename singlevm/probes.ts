@@ -2,14 +2,15 @@
 // a container of the cluster) and goes to an address inside them: the host never sends one.
 import { readdir, readFile } from 'node:fs/promises';
 import { run } from '../shared/run.ts';
+import { scaled } from '../shared/wait-for.ts';
 import { linksOf } from '../network/ip.ts';
 import { containerName } from '../launcher/docker-backend.ts';
 
-const SSH_OPTIONS = ['-q', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'ConnectTimeout=2'];
+const SSH_OPTIONS = ['-q', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', `ConnectTimeout=${scaled(2)}`];
 
 /** Runs a command in a guest over SSH as demouser from namespace `ns`; throws when SSH does not answer or it fails. */
 export async function sshRun(ns: string, ip: string, key: string, command: string): Promise<string> {
-  const r = await run('ip', ['netns', 'exec', ns, 'ssh', ...SSH_OPTIONS, '-i', key, `demouser@${ip}`, command], { timeout: 10_000 });
+  const r = await run('ip', ['netns', 'exec', ns, 'ssh', ...SSH_OPTIONS, '-i', key, `demouser@${ip}`, command], { timeout: scaled(10_000) });
   return r.stdout.trim();
 }
 

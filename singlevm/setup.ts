@@ -18,7 +18,7 @@ import { buildVmImage, type VmImage } from '../images/vm-image.ts';
 import { buildContainerImage } from '../images/container-image.ts';
 import { StepRunner } from './step-runner.ts';
 import { clusterPaths, DEFAULT_CLUSTER, readClusterRecord, validClusterName, type ClusterRecord } from './cluster-files.ts';
-import { freePort } from './ports.ts';
+import { freePort, portIsFree } from './ports.ts';
 import { startDaemon } from './processes.ts';
 import { buildDaemons, type DaemonName } from './build-daemons.ts';
 import { writeDemoSh, type Credentials } from './demo-sh.ts';
@@ -71,6 +71,12 @@ if (!simulate && values.nodes !== '1') usageError('--nodes is for --simulate: th
 const accelWanted = values.accel!;
 if (!['auto', 'kvm', 'tcg'].includes(accelWanted)) usageError('--accel must be auto, kvm or tcg');
 
+/** The port a variable asks for (ccloudvm forwards the VM's API ports to its host), when it is free; else any. */
+async function wantedPort(variable: string): Promise<number> {
+  const port = Number(process.env[variable]);
+  return Number.isInteger(port) && port > 0 && await portIsFree(port) ? port : freePort();
+}
+
 const paths = clusterPaths(name);
 const cacheDir = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'ciao');
 const cleanupCommand = `./singlevm/cleanup.sh${name === DEFAULT_CLUSTER ? '' : ` --name ${name}`}`;
@@ -115,7 +121,7 @@ try {
   const record = await steps.step('configuration', async () => {
     const record: ClusterRecord = {
       name, mode: simulate ? 'simulate' : 'real', stateDir: paths.stateDir, nodes, createdAt: new Date().toISOString(),
-      ports: { identity: await freePort(), controller: await freePort(), scheduler: await freePort() },
+      ports: { identity: await wantedPort('CIAO_IDENTITY_PORT'), controller: await wantedPort('CIAO_CONTROLLER_PORT'), scheduler: await freePort() },
       ...(real ? { accel: real.accel, network: real.network } : {}),
     };
     await writeFile(paths.record, JSON.stringify(record, null, 2) + '\n');

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { ControllerClient } from '../shared/controller-client.ts';
 import { clusterAgent } from '../shared/tls-files.ts';
-import { waitFor } from '../shared/wait-for.ts';
+import { AbortError, TIMEOUT_SCALE, waitFor } from '../shared/wait-for.ts';
 import type { ClusterEvent, ExternalIp, Instance, Workload } from '../controller/api-types.ts';
 import { cnciNamespace } from '../cnci/cnci-backend.ts';
 import { StepRunner } from './step-runner.ts';
@@ -45,6 +45,7 @@ const sshKey = simulated ? '' : env('CIAO_SSH_KEY');
 /** TCG guests boot in seconds; a nested or loaded machine gets more time. */
 const bootTimeoutMs = record?.accel === 'kvm' ? 60_000 : 120_000;
 
+if (TIMEOUT_SCALE > 1) console.log(`timeouts ×${TIMEOUT_SCALE} (CIAO_TIMEOUT_SCALE: a machine that much slower than bare metal, e.g. a nested VM under TCG)`);
 const steps = new StepRunner('verify');
 const skipped: string[] = [];
 const skip = (what: string) => skipped.push(what);
@@ -65,7 +66,7 @@ const waitActive = (client: ControllerClient, path: string, ids: string[], progr
   waitFor(`instances ${ids.join(', ')} to be active`, async () => {
     const now = await Promise.all(ids.map((id) => client.call<Instance>('GET', `${path}/instances/${id}`)));
     const failed = now.find((i) => i.reason);
-    if (failed) throw new Error(`instance ${failed.id} failed to start: ${failed.reason}`);
+    if (failed) throw new AbortError(`instance ${failed.id} failed to start: ${failed.reason}`);
     progress(`${now.filter((i) => i.state === 'active').length}/${ids.length} active`);
     return now.every((i) => i.state === 'active') && now;
   }, { timeoutMs: bootTimeoutMs });
