@@ -9,14 +9,26 @@
 #               docker.io (dockerd is started off the host network when none answers), util-linux
 #               (nsenter), e2fsprogs (the VM's root disk image); the image builder downloads more packages with `apt-get download`, so
 #               apt's package lists must be there
-#   (default)   what the tests use too: python3-openstackclient
+#   --nested    what ./singlevm/ccloudvm needs on the host: debootstrap (the nested VM's image),
+#               QEMU, qemu-utils, e2fsprogs, genisoimage, openssh-client
+#   (default)   what the tests use too: python3-openstackclient, and the nested VM's tools
+# A second argument --print lists the profile's packages (installed or not) and installs nothing.
 set -euo pipefail
 profile=${1:---test}
 need=()
-want() { command -v "$1" >/dev/null || need+=("$2"); }
+all=()
+want() { all+=("$2"); command -v "$1" >/dev/null || need+=("$2"); }
 want openssl openssl
 want qemu-img qemu-utils
-if [ "$profile" != --simulate ]; then
+if [ "$profile" = --nested ] || [ "$profile" = --test ]; then
+  want debootstrap debootstrap
+  want qemu-system-x86_64 qemu-system-x86
+  want mke2fs e2fsprogs
+  want genisoimage genisoimage
+  want ssh openssh-client
+  want ssh-keygen openssh-client
+fi
+if [ "$profile" != --simulate ] && [ "$profile" != --nested ]; then
   want ip iproute2
   want bridge iproute2
   want qemu-system-x86_64 qemu-system-x86
@@ -34,6 +46,10 @@ if [ "$profile" != --simulate ]; then
   want tar tar
 fi
 [ "$profile" = --test ] && want openstack python3-openstackclient
+if [ "${2:-}" = --print ]; then
+  printf '%s\n' "${all[@]}" | sort -u
+  exit 0
+fi
 lists_ok() { [ "$profile" = --simulate ] && return 0; local p; p=$(apt-cache policy busybox-static 2>/dev/null); [[ $p == *"Candidate: "[0-9]* ]]; }
 if [ ${#need[@]} -gt 0 ] || ! lists_ok; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -1,0 +1,322 @@
+// `ccloudvm`: the whole environment inside one QEMU VM (SPEC §8, docs/ccloudvm.md) — create,
+// connect, status, doctor, stop, start, delete — carrying the user's proxy inside.
+import { spawn } from 'node:child_process';
+import { access, readFile } from 'node:fs/promises';
+import net from 'node:net';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { run } from '../shared/run.ts';
+import { waitFor } from '../shared/wait-for.ts';
+import { qmp } from '../launcher/qmp.ts';
+import { probeAccel } from '../singlevm/preflight.ts';
+import { freePort, portIsFree } from '../singlevm/ports.ts';
+import { StepRunner } from '../singlevm/step-runner.ts';
+import { hostDebian } from './host-debian.ts';
+import { BASE_DISK_GB, buildBaseImage, pruneBaseImages } from './image.ts';
+import { makeSeed } from './provision.ts';
+import { forGuest, hasProxy, proxyFromEnv, type ProxySettings } from './proxy.ts';
+import {
+  deleteVm, ensureDir, listVms, qemuPid, readRecord, startVm, stopVm, validVmName, vmPaths, writeRecord,
+  type Forward, type VmRecord,
+} from './vm.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+const CACHE = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'ciao', 'ccloudvm');
+const DEFAULT_NAME = 'singlevm';
+/** The cluster's API inside the VM listens on these (setup honours CIAO_*_PORT); the host reaches them through forwards. */
+const GUEST_PORTS = { controller: 8443, identity: 35357 };
+/** How much slower than bare metal the cluster inside runs: every wait of setup, verify and BAT scales by it. */
+const TIMEOUT_SCALE = { kvm: 2, tcg: 10 };
+/** How long the guest gets to boot to SSH and to provision, by acceleration. */
+const BOOT_MS = { kvm: 120_000, tcg: 600_000 };
+const PROVISION_MS = 45 * 60_000;
+
+class UsageError extends Error {}
+
+const fail = (message: string): never => {
+  throw new UsageError(message);
+};
+
+async function record(name: string): Promise<VmRecord> {
+  if (!validVmName(name)) fail(`VM name ${JSON.stringify(name)} must be lowercase letters, digits or '-', at most 32, starting with a letter`);
+  return (await readRecord(name)) ?? fail(`there is no VM ${name} (ccloudvm status lists them; ccloudvm create --name ${name} makes it)`);
+}
+
+function needRoot(what: string) {
+  if (process.getuid?.() !== 0) fail(`${what} needs root (debootstrap, chroot and virtiofsd do)`);
+}
+
+// --- SSH ---------------------------------------------------------------------------------------
+
+function sshArgs(r: VmRecord, extra: string[] = []): string[] {
+  const p = vmPaths(r.name);
+  return ['-i', p.key, '-p', String(r.forwards[0].host), '-o', 'StrictHostKeyChecking=accept-new', '-o', `UserKnownHostsFile=${p.knownHosts}`,
+    '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=5', ...extra, 'root@127.0.0.1'];
+}
+
+/** Runs a command in the VM; resolves with its result (a failing command is not thrown). */
+function inVm(r: VmRecord, command: string, timeout = 60_000) {
+  return run('ssh', [...sshArgs(r, ['-o', 'BatchMode=yes']), command], { allowFailure: true, timeout });
+}
+
+const quote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+async function lastConsoleLine(r: VmRecord): Promise<string> {
+  const text = await readFile(vmPaths(r.name).console, 'latin1').catch(() => '');
+  // eslint-disable-next-line no-control-regex
+  const lines = text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  return (lines.at(-1) ?? '').slice(0, 100);
+}
+
+async function waitSsh(r: VmRecord, progress: (note: string) => void) {
+  await waitFor(`SSH of VM ${r.name} on 127.0.0.1:${r.forwards[0].host}`, async () => {
+    if (!await qemuPid(r.name)) throw new Error(`QEMU exited: see ${vmPaths(r.name).console}`);
+    progress(await lastConsoleLine(r));
+    return (await inVm(r, 'true', 15_000)).exitCode === 0;
+  }, { timeoutMs: BOOT_MS[r.accel], intervalMs: 1000 });
+}
+
+async function waitProvisioned(r: VmRecord, progress: (note: string) => void) {
+  await waitFor(`VM ${r.name} to be provisioned`, async () => {
+    const state = (await inVm(r, 'if [ -e /var/lib/ccloudvm/provisioned ]; then echo done; elif systemctl is-failed -q ccloudvm-firstboot; then echo failed; fi')).stdout.trim();
+    if (state === 'failed') {
+      const tail = (await inVm(r, 'tail -n 15 /var/log/ccloudvm-provision.log')).stdout;
+      throw new Error(`provisioning failed; the end of /var/log/ccloudvm-provision.log:\n${tail}`);
+    }
+    progress(await lastConsoleLine(r));
+    return state === 'done';
+  }, { timeoutMs: PROVISION_MS, intervalMs: 2000 }).catch((err: Error) => {
+    throw new Error(err.message.replace(/^timed out.*?: provisioning failed/s, 'provisioning failed'));
+  });
+}
+
+// --- commands ----------------------------------------------------------------------------------
+
+/** The base image (built when its inputs changed); older ones no VM boots from are removed. */
+async function baseImage(progress: (note: string) => void) {
+  const image = await buildBaseImage({ cacheDir: CACHE, progress });
+  const inUse = await Promise.all((await listVms()).map(async (n) => (await readRecord(n))?.image.hash ?? ''));
+  for (const old of await pruneBaseImages(CACHE, [image.hash, ...inUse])) console.log(`  removed the outdated base image ${old}`);
+  return image;
+}
+
+interface CreateOptions {
+  name: string;
+  cpus: number;
+  memory: number;
+  disk: number;
+  forward: Forward[];
+  accel: 'auto' | 'kvm' | 'tcg';
+}
+
+async function create(o: CreateOptions) {
+  needRoot('create');
+  if (!validVmName(o.name)) fail(`VM name ${JSON.stringify(o.name)} must be lowercase letters, digits or '-', at most 32, starting with a letter`);
+  if (await readRecord(o.name)) fail(`VM ${o.name} exists (${await qemuPid(o.name) ? 'running' : 'stopped'}): connect to it, or ccloudvm delete --name ${o.name} first`);
+  for (const f of o.forward) if (!await portIsFree(f.host)) fail(`host port ${f.host} (--forward ${f.host}:${f.guest}) is in use`);
+  const proxy: ProxySettings = proxyFromEnv(process.env);
+  const guestProxy = forGuest(proxy);
+  const steps = new StepRunner(`ccloudvm create ${o.name}`);
+  const p = vmPaths(o.name);
+
+  const image = await steps.step('base image', (progress) => baseImage(progress));
+  const accel = await steps.step('KVM or TCG', () => probeAccel({ kernel: image.kernel, force: o.accel, cacheFile: join(CACHE, 'accel.json') }));
+  console.log(`  the VM runs under ${accel.accel.toUpperCase()}: ${accel.why}`);
+  const r = await steps.step('disk, key and config drive', async () => {
+    await ensureDir(o.name);
+    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `ccloudvm-${o.name}`, '-f', p.key]);
+    await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', image.disk, p.disk, `${o.disk}G`]);
+    const forwards: Forward[] = [
+      { host: await freePort(), guest: 22, what: 'ssh' },
+      { host: await freePort(), guest: GUEST_PORTS.controller, what: 'controller' },
+      { host: await freePort(), guest: GUEST_PORTS.identity, what: 'identity' },
+      ...o.forward,
+    ];
+    const r: VmRecord = {
+      name: o.name, cpus: o.cpus, memMB: o.memory, diskGB: o.disk, accel: accel.accel, accelWhy: accel.why, forwards,
+      share: ROOT, proxy: { host: proxy, guest: guestProxy }, image, mirror: (await hostDebian()).mirror, createdAt: new Date().toISOString(),
+    };
+    await makeSeed(p.seed, {
+      name: o.name, publicKey: (await readFile(`${p.key}.pub`, 'utf8')).trim(), share: ROOT, proxy: guestProxy,
+      environment: {
+        CIAO_TIMEOUT_SCALE: String(TIMEOUT_SCALE[accel.accel]),
+        CIAO_CONTROLLER_PORT: String(GUEST_PORTS.controller), CIAO_IDENTITY_PORT: String(GUEST_PORTS.identity),
+      },
+    });
+    await writeRecord(r);
+    return r;
+  });
+  const hint = `console: ${p.console}; ccloudvm connect --name ${o.name} to look inside, ccloudvm delete --name ${o.name} to remove it`;
+  try {
+    await steps.step('start QEMU', () => startVm(r));
+    await steps.step('boot to SSH', (progress) => waitSsh(r, progress));
+    await steps.step(`first boot provisioning${hasProxy(guestProxy) ? ` (through ${guestProxy.http ?? guestProxy.https})` : ''}`, (progress) => waitProvisioned(r, progress));
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n(${hint})`);
+  }
+  await writeRecord({ ...r, readyAt: new Date().toISOString() });
+  console.log(`\n${steps.summary()}\n\nVM ${o.name} is ready in ${steps.totalSeconds.toFixed(0)} s (${accel.accel.toUpperCase()}, ${o.cpus} CPUs, ${o.memory} MB, ${o.disk} GB).`);
+  console.log(`  connect   ./singlevm/ccloudvm connect${o.name === DEFAULT_NAME ? '' : ` --name ${o.name}`}   (the project is at ${ROOT} inside too)`);
+  console.log(`  inside    ./singlevm/setup.sh && ./singlevm/verify.sh`);
+  console.log(`  status    ./singlevm/ccloudvm status${o.name === DEFAULT_NAME ? '' : ` --name ${o.name}`}  (doctor checks each hop to the proxy)`);
+}
+
+async function connect(name: string, command: string[]): Promise<number> {
+  const r = await record(name);
+  if (!await qemuPid(name)) fail(`VM ${name} is stopped: ccloudvm start --name ${name}`);
+  const remote = command.length ? `cd ${quote(r.share)} && ${command.map(quote).join(' ')}` : `cd ${quote(r.share)} && exec bash -l`;
+  const tty = command.length === 0 || process.stdin.isTTY;
+  const child = spawn('ssh', [...sshArgs(r, tty ? ['-t'] : []), remote], { stdio: 'inherit' });
+  return new Promise((resolve) => child.on('close', (code) => resolve(code ?? 1)));
+}
+
+async function describe(r: VmRecord): Promise<string> {
+  const pid = await qemuPid(r.name);
+  const lines = [
+    `VM ${r.name}: ${pid ? `running (QEMU pid ${pid})` : 'stopped'}, ${r.accel.toUpperCase()} (${r.accelWhy}), ${r.cpus} CPUs, ${r.memMB} MB, ${r.diskGB} GB disk`,
+    `  provisioned  ${r.readyAt ?? 'not yet'}`,
+    `  forwards     ${r.forwards.map((f) => `127.0.0.1:${f.host} → ${f.guest} (${f.what})`).join(', ')}`,
+    `  share        ${r.share} (virtiofs, same path inside)`,
+    `  proxy        ${hasProxy(r.proxy.guest) ? `http ${r.proxy.guest.http ?? '-'}, https ${r.proxy.guest.https ?? '-'}; no_proxy ${r.proxy.guest.noProxy.join(',')}` : 'none (the VM reaches the mirror directly)'}`,
+    `  files        ${vmPaths(r.name).dir}`,
+  ];
+  return lines.join('\n');
+}
+
+async function status(name: string | undefined, doctorToo: boolean): Promise<number> {
+  const names = name ? [(await record(name)).name] : await listVms();
+  if (!names.length) {
+    console.log('no VMs (ccloudvm create makes one)');
+    return 0;
+  }
+  let failed = 0;
+  for (const n of names) {
+    const r = (await readRecord(n))!;
+    console.log(await describe(r));
+    if (doctorToo) failed += await doctor(r);
+  }
+  return failed ? 1 : 0;
+}
+
+const tcpAnswers = (host: string, port: number) => new Promise<boolean>((resolve) => {
+  const s = net.connect({ host, port, timeout: 5000 }, () => { s.destroy(); resolve(true); });
+  s.on('error', () => resolve(false));
+  s.on('timeout', () => { s.destroy(); resolve(false); });
+});
+
+const hostPort = (url: string) => {
+  const u = new URL(url.includes('://') ? url : `http://${url}`);
+  return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port) || 80 };
+};
+
+/** Checks each hop: host → VM (QEMU, SSH, the share), host → proxy, VM → proxy, and through it to the mirror. */
+async function doctor(r: VmRecord): Promise<number> {
+  let failures = 0;
+  const hop = (ok: boolean, what: string, detail = '') => {
+    if (!ok) failures++;
+    console.log(`  ${ok ? '✓' : '✗'} ${what}${detail ? `: ${detail}` : ''}`);
+    return ok;
+  };
+  const up = hop(Boolean(await qemuPid(r.name)), 'QEMU runs', await qemuPid(r.name) ? '' : `start it: ccloudvm start --name ${r.name}`);
+  const ssh = up && hop((await inVm(r, 'true', 15_000)).exitCode === 0, `host → VM: SSH on 127.0.0.1:${r.forwards[0].host}`);
+  if (ssh) hop((await inVm(r, `mountpoint -q ${quote(r.share)}`)).exitCode === 0, `the project tree is mounted at ${r.share}`);
+  const mirror = `${r.mirror}/dists/${(await hostDebian()).codename}/Release`;
+  const via = r.proxy.guest.http ?? r.proxy.guest.https;
+  if (via) {
+    const h = hostPort(r.proxy.host.http ?? r.proxy.host.https!);
+    hop(await tcpAnswers(h.host, h.port), `host → proxy ${h.host}:${h.port}`);
+    const g = hostPort(via);
+    if (ssh) hop((await inVm(r, `timeout 5 bash -c 'exec 3<>/dev/tcp/${g.host}/${g.port}'`)).exitCode === 0, `VM → proxy ${g.host}:${g.port}`);
+  }
+  if (ssh) {
+    const got = await inVm(r, `set -a; . /etc/environment; curl -fsS -o /dev/null -w '%{http_code}' --max-time 30 ${quote(mirror)}`);
+    hop(got.exitCode === 0, `VM → ${via ? 'proxy → ' : ''}Debian mirror (${mirror})`, got.exitCode === 0 ? `HTTP ${got.stdout}` : got.stderr.trim());
+  }
+  return failures;
+}
+
+async function start(name: string) {
+  needRoot('start');
+  const r = await record(name);
+  if (await qemuPid(name)) return console.log(`VM ${name} is already running`);
+  const steps = new StepRunner(`ccloudvm start ${name}`);
+  await steps.step('start QEMU', () => startVm(r));
+  await steps.step('boot to SSH', (progress) => waitSsh(r, progress));
+  console.log(`VM ${name} is running (${steps.totalSeconds.toFixed(1)} s)`);
+}
+
+async function stop(name: string) {
+  const r = await record(name);
+  // systemd powers off when asked over SSH; the ACPI button would need logind (and D-Bus) in the image.
+  const poweroff = async () => (await inVm(r, 'systemctl poweroff', 15_000)).exitCode !== 255 || qmp(vmPaths(name).qmp, 'system_powerdown').then(() => true, () => false);
+  const how = await stopVm(name, BOOT_MS[r.accel] / 4, poweroff);
+  console.log(how === 'not running' ? `VM ${name} was not running` : `VM ${name} ${how === 'killed' ? 'did not shut down in time and was stopped' : 'shut down'}`);
+}
+
+async function remove(name: string) {
+  await record(name);
+  await deleteVm(name);
+  console.log(`VM ${name} deleted (its processes and ${vmPaths(name).dir}; the cached base image stays: ${CACHE})`);
+}
+
+// --- the command line --------------------------------------------------------------------------
+
+const whole = (what: string, min: number) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${what} must be a whole number ≥ ${min}`);
+  return n;
+};
+
+function forwardOption(v: string, prev: Forward[]): Forward[] {
+  const m = /^(\d+):(\d+)$/.exec(v);
+  if (!m || Number(m[1]) < 1 || Number(m[1]) > 65535 || Number(m[2]) < 1 || Number(m[2]) > 65535) {
+    throw new InvalidArgumentError('a forward is HOST_PORT:GUEST_PORT (the host side listens on 127.0.0.1 only)');
+  }
+  return [...prev, { host: Number(m[1]), guest: Number(m[2]), what: 'extra' }];
+}
+
+const nameOption = () => new Option('--name <name>', 'the VM').default(DEFAULT_NAME);
+
+const program = new Command('ccloudvm')
+  .description('the whole ciao-singlevm environment inside one QEMU VM (Debian, built locally), proxy-aware')
+  .showHelpAfterError()
+  .addHelpText('after', `
+The proxy comes from http_proxy, https_proxy and no_proxy (either case); one on the host's
+loopback is reached from the VM at 10.0.2.2. Inside, apt, Docker, npm, git and the shell use it,
+and no_proxy also holds the cluster's addresses. The project tree is shared at the same path.`);
+
+program.command('create').description('build (or reuse) the base image, create the VM, boot and provision it')
+  .addOption(nameOption())
+  .option('--cpus <n>', 'virtual CPUs', whole('--cpus', 1), 2)
+  .option('--memory <mb>', 'memory in MB', whole('--memory', 1024), 4096)
+  .option('--disk <gb>', `disk size in GB (at least ${BASE_DISK_GB})`, whole('--disk', BASE_DISK_GB), 20)
+  .option('--forward <host:guest>', 'also forward 127.0.0.1:HOST to the VM\'s GUEST port (repeatable)', forwardOption, [])
+  .addOption(new Option('--accel <mode>', 'KVM when it works, else TCG').choices(['auto', 'kvm', 'tcg']).default(process.env.CIAO_ACCEL || 'auto'))
+  .action((o: CreateOptions) => create(o));
+program.command('connect').description('an SSH shell in the VM, or `connect -- <command>` (run in the project folder)')
+  .addOption(nameOption()).argument('[command...]')
+  .action(async (command: string[], o: { name: string }) => { process.exitCode = await connect(o.name, command); });
+program.command('status').description('the VMs (or one), with --doctor each hop to the proxy checked')
+  .addOption(new Option('--name <name>', 'only this VM')).option('--doctor', 'check host → VM → proxy → mirror')
+  .action(async (o: { name?: string; doctor?: boolean }) => { process.exitCode = await status(o.name, Boolean(o.doctor)); });
+program.command('doctor').description('check each hop: host → VM (SSH, share), host → proxy, VM → proxy → the Debian mirror')
+  .addOption(nameOption())
+  .action(async (o: { name: string }) => { process.exitCode = await status(o.name, true); });
+program.command('stop').description('shut the VM down (its disk stays)').addOption(nameOption()).action((o: { name: string }) => stop(o.name));
+program.command('start').description('boot a stopped VM again').addOption(nameOption()).action((o: { name: string }) => start(o.name));
+program.command('delete').description('stop the VM and remove its files').addOption(nameOption()).action((o: { name: string }) => remove(o.name));
+program.command('image').description('build the base image now (create does it when needed)').action(async () => {
+  needRoot('image');
+  const steps = new StepRunner('ccloudvm image');
+  const image = await steps.step('base image', (progress) => baseImage(progress));
+  console.log(`base image ${image.hash}: ${image.disk}`);
+});
+
+try {
+  await access(ROOT);
+  await program.parseAsync();
+} catch (err) {
+  console.error(`ccloudvm: ${(err as Error).message}`);
+  process.exitCode = err instanceof UsageError ? 2 : 1;
+}

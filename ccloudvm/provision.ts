@@ -1,0 +1,61 @@
+// The first boot's user data (a shell script on the VM's config drive, run once by the image's
+// ccloudvm-firstboot unit): name, SSH key, disk size, the user's proxy for every tool, the shared
+// project tree, and the cluster's packages (apt, through the proxy).
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { run } from '../shared/run.ts';
+import { SEED_LABEL } from './image.ts';
+import { guestProxyFiles, proxyVariables, type ProxySettings } from './proxy.ts';
+import { SHARE_TAG } from './vm.ts';
+
+export interface Provision {
+  name: string;
+  publicKey: string;
+  /** The project tree's path, on the host and inside. */
+  share: string;
+  proxy: ProxySettings;
+  /** Extra variables for every login (e.g. how much slower than bare metal the VM is). */
+  environment: Record<string, string>;
+}
+
+/** A here-document that writes `text` to `path` (the marker cannot occur in our files). */
+const fileCommand = (path: string, text: string) =>
+  `mkdir -p "$(dirname ${path})"\ncat > ${path} <<'CCLOUDVM_EOF'\n${text.replace(/\n$/, '')}\nCCLOUDVM_EOF`;
+
+export function userData(p: Provision): string {
+  const environment = [...proxyVariables(p.proxy), ...Object.entries(p.environment)].map(([k, v]) => `${k}=${v}`).join('\n') + '\n';
+  const files = { '/etc/environment': environment, ...guestProxyFiles(p.proxy) };
+  return [
+    '#!/bin/bash',
+    `# ccloudvm first boot of ${p.name}`,
+    'set -euxo pipefail',
+    `echo ${p.name} > /etc/hostname && hostname ${p.name}`,
+    `sed -i 's/\\bccloudvm$/${p.name}/' /etc/hosts`,
+    fileCommand('/root/.ssh/authorized_keys', p.publicKey),
+    'chmod 700 /root/.ssh && chmod 600 /root/.ssh/authorized_keys',
+    'resize2fs "$(findmnt -no SOURCE /)"',
+    ...Object.entries(files).map(([path, text]) => fileCommand(path, text)),
+    `mkdir -p '${p.share}'`,
+    `grep -q '^${SHARE_TAG} ' /etc/fstab || echo '${SHARE_TAG} ${p.share} virtiofs defaults,nofail 0 0' >> /etc/fstab`,
+    `mountpoint -q '${p.share}' || mount '${p.share}'`,
+    'set -a && . /etc/environment && set +a',
+    // Docker's daemon takes its proxy from its unit's environment (the drop-in above).
+    'systemctl daemon-reload && systemctl restart docker',
+    'apt-get update',
+    `'${p.share}/scripts/install-system-deps.sh' --cluster`,
+    '',
+  ].join('\n');
+}
+
+/** The config drive (ISO 9660, label cidata) holding the user data and its metadata. */
+export async function makeSeed(isoPath: string, p: Provision): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'ccloudvm-seed-'));
+  try {
+    await writeFile(join(dir, 'user-data'), userData(p), { mode: 0o755 });
+    await writeFile(join(dir, 'meta-data'), `instance-id: ${p.name}\nlocal-hostname: ${p.name}\n`);
+    await run('genisoimage', ['-quiet', '-V', SEED_LABEL, '-r', '-J', '-o', isoPath, dir]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
