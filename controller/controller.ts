@@ -44,6 +44,7 @@ export class Controller {
     peer?.on('connected', () => {
       opts.logger.info('connected to the scheduler');
       this.services.instances.dispatchWaiting();
+      this.services.volumes.resend();
     });
     const router = new Router();
     ciaoRoutes(router, this.services);

@@ -9,6 +9,8 @@ import { run } from '../shared/run.ts';
 import type { Image, Instance, Tenant, Volume, WorkloadDisk } from './api-types.ts';
 import { now, type ControllerContext } from './context.ts';
 
+type Frame = Parameters<ControllerContext['send']>[0];
+
 export const MAX_VOLUME_MB = 1024 * 1024;
 
 export interface VolumeInput {
@@ -155,7 +157,7 @@ export class Volumes {
     if (v.attachment) throw new ApiError('in_use', `volume ${id} is already attached to instance ${v.attachment.instance_id}`);
     if (v.state !== 'available') throw new ApiError('invalid_state', `volume ${id} is ${v.state}: only an available volume can be attached`);
     if (inst.state !== 'active' && inst.state !== 'exited') throw new ApiError('invalid_state', `instance ${inst.id} is ${inst.state}: volumes attach to active or stopped (exited) instances`);
-    this.command(inst, { type: 'COMMAND', op: 'ATTACH_VOLUME', to: inst.node_id ?? '', payload: { instanceId: inst.id, volume: { id, path: this.path(id), root: false } } });
+    this.command(inst, this.frame('ATTACH_VOLUME', inst, id));
     return this.save(v, { state: 'attaching', attachment: { instance_id: inst.id, root: false, ephemeral: false } });
   }
 
@@ -165,11 +167,18 @@ export class Volumes {
     if (v.attachment.root) throw new ApiError('in_use', `volume ${id} is the root disk of instance ${v.attachment.instance_id}: it stays attached until the instance is deleted`);
     const inst = this.ctx.store.instances.get(v.attachment.instance_id);
     if (!inst) return this.save(v, { state: 'available', attachment: null });
-    this.command(inst, { type: 'COMMAND', op: 'DETACH_VOLUME', to: inst.node_id ?? '', payload: { instanceId: inst.id, volumeId: id } });
+    this.command(inst, this.frame('DETACH_VOLUME', inst, id));
     return this.save(v, { state: 'detaching' });
   }
 
-  private command(inst: Instance, frame: Parameters<ControllerContext['send']>[0]) {
+  private frame(op: 'ATTACH_VOLUME' | 'DETACH_VOLUME', inst: Instance, volumeId: string): Frame {
+    const to = inst.node_id ?? '';
+    return op === 'ATTACH_VOLUME'
+      ? { type: 'COMMAND', op, to, payload: { instanceId: inst.id, volume: { id: volumeId, path: this.path(volumeId), root: false } } }
+      : { type: 'COMMAND', op, to, payload: { instanceId: inst.id, volumeId } };
+  }
+
+  private command(inst: Instance, frame: Frame) {
     if (!inst.node_id) throw new ApiError('invalid_state', `instance ${inst.id} is not on a node yet`);
     if (!this.ctx.send(frame)) throw new ApiError('unavailable', 'the controller is not connected to the scheduler right now: try again in a few seconds');
   }
@@ -225,6 +234,17 @@ export class Volumes {
       } else {
         this.save(v, { state: v.state === 'creating' ? 'creating' : 'available', attachment: null });
       }
+    }
+  }
+
+  /** Connected (again) to the scheduler: attaches and detaches whose answer may have been lost
+   *  while the controller was down are sent again (the node answers a done one at once). */
+  resend(): void {
+    for (const v of this.ctx.store.volumes.all()) {
+      if ((v.state !== 'attaching' && v.state !== 'detaching') || !v.attachment) continue;
+      const inst = this.ctx.store.instances.get(v.attachment.instance_id);
+      if (!inst?.node_id) continue;
+      this.ctx.send(this.frame(v.state === 'attaching' ? 'ATTACH_VOLUME' : 'DETACH_VOLUME', inst, v.id));
     }
   }
 

@@ -40,6 +40,8 @@ interface Instance {
 export class Launcher {
   private readonly peer: ProtocolPeer;
   private readonly instances = new Map<string, Instance>();
+  /** Volume attaches and detaches under way, by "instance volume". */
+  private readonly volumeOps = new Set<string>();
   private startFailure: StartFailureReason | null;
   private statsTimer?: NodeJS.Timeout;
   private statsQueued = false;
@@ -237,17 +239,26 @@ export class Launcher {
     const backend = this.backend(inst.spec);
     if (!backend[what] || inst.spec.vmType !== 'qemu') return failed('not_supported', `instance ${p.instanceId} is not a VM: only VMs have volumes`);
     if (inst.state !== 'active' && inst.state !== 'exited') return failed('backend_failure', `instance ${p.instanceId} is ${inst.state}`);
+    // A command the controller sent again after a restart: the one in flight will answer, and a
+    // done one is answered again.
+    const key = `${p.instanceId} ${volumeId}`;
+    if (this.volumeOps.has(key)) return;
+    const done = () => this.peer.send({ type: 'EVENT', op: what === 'attach' ? 'VOLUME_ATTACHED' : 'VOLUME_DETACHED', payload: { instanceId: p.instanceId, volumeId, nodeId: this.opts.nodeId } });
     const others = (inst.spec.volumes ?? []).filter((v) => v.id !== volumeId);
+    if ((others.length < (inst.spec.volumes ?? []).length) === (what === 'attach')) return done();
     const spec = { ...inst.spec, volumes: 'volume' in p ? [...others, p.volume] : others };
+    this.volumeOps.add(key);
     try {
       if ('volume' in p) await backend.attach!(spec, p.volume, inst.state === 'active');
       else await backend.detach!(spec, volumeId, inst.state === 'active');
     } catch (err) {
       return failed('backend_failure', (err as Error).message);
+    } finally {
+      this.volumeOps.delete(key);
     }
     inst.spec = spec;
     this.opts.logger.info(`volume ${what === 'attach' ? 'attached' : 'detached'}`, { instanceId: p.instanceId, volumeId });
-    this.peer.send({ type: 'EVENT', op: what === 'attach' ? 'VOLUME_ATTACHED' : 'VOLUME_DETACHED', payload: { instanceId: p.instanceId, volumeId, nodeId: this.opts.nodeId } });
+    done();
   }
 
   private async deleteInstance(id: string) {

@@ -80,3 +80,30 @@ t.test('a volume whose making a crash cut short is made again by the restarted c
   await demo.call('DELETE', `${path}/${made.id}`);
   t.notOk(existsSync(file), 'and goes with it');
 });
+
+t.test("an attach or detach whose answer a controller restart lost is finished by the restarted controller", async (t) => {
+  const path = `/tenants/${tenant}/volumes`;
+  const [vm] = await createInstances(demo, await workloadId(demo, 'qemu'));
+  await waitForState(demo, vm.id, 'active');
+  const stateOf = async (id: string) => (await demo.call<Volume>('GET', `${path}/${id}`)).state;
+  const v = await demo.call<Volume>('POST', path, { size_mb: 8 });
+  await waitFor('the volume to be made', async () => (await stateOf(v.id)) === 'available');
+  await demo.call('POST', `${path}/${v.id}/attach`, { instance_id: vm.id });
+  await waitFor('the volume to be attached', async () => (await stateOf(v.id)) === 'in-use');
+
+  // The node attached it, but the controller went down before it heard so.
+  const setState = (state: Volume['state']) => () => {
+    const store = openSqliteStore(join(plane.dir, 'controller.db'));
+    store.volumes.put({ ...store.volumes.get(v.id)!, state });
+    store.close();
+  };
+  await plane.restartController(setState('attaching'));
+  await waitFor('the attach to be confirmed', async () => (await stateOf(v.id)) === 'in-use');
+
+  // A detach cut short the same way is done when the command comes again.
+  await plane.restartController(setState('detaching'));
+  await waitFor('the detach to be done', async () => (await stateOf(v.id)) === 'available');
+  t.notOk((await demo.call<Instance>('GET', `/tenants/${tenant}/instances/${vm.id}`)).volumes?.includes(v.id), 'the instance no longer lists it');
+  await demo.call('DELETE', `${path}/${v.id}`);
+  await demo.call('DELETE', `/tenants/${tenant}/instances/${vm.id}`);
+});
