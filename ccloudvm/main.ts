@@ -1,7 +1,7 @@
 // `ccloudvm`: the whole environment inside one QEMU VM (SPEC §8, docs/ccloudvm.md) — create,
 // connect, status, doctor, stop, start, delete — carrying the user's proxy inside.
 import { spawn } from 'node:child_process';
-import { access, readFile } from 'node:fs/promises';
+import { access, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { qmp } from '../launcher/qmp.ts';
 import { probeAccel } from '../singlevm/preflight.ts';
 import { freePort, portIsFree } from '../singlevm/ports.ts';
 import { StepRunner } from '../singlevm/step-runner.ts';
+import { parseDemoSh, writeDemoSh } from '../singlevm/demo-sh.ts';
 import { hostDebian } from './host-debian.ts';
 import { BASE_DISK_GB, buildBaseImage, pruneBaseImages } from './image.ts';
 import { makeSeed } from './provision.ts';
@@ -129,8 +130,9 @@ async function create(o: CreateOptions) {
     await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', image.disk, p.disk, `${o.disk}G`]);
     const forwards: Forward[] = [
       { host: await freePort(), guest: 22, what: 'ssh' },
-      { host: await freePort(), guest: GUEST_PORTS.controller, what: 'controller' },
-      { host: await freePort(), guest: GUEST_PORTS.identity, what: 'identity' },
+      // The same port on the host when it is free: the identity catalogue inside names 127.0.0.1:<guest port>.
+      { host: await sameOrFree(GUEST_PORTS.controller), guest: GUEST_PORTS.controller, what: 'controller' },
+      { host: await sameOrFree(GUEST_PORTS.identity), guest: GUEST_PORTS.identity, what: 'identity' },
       ...o.forward,
     ];
     const r: VmRecord = {
@@ -141,7 +143,7 @@ async function create(o: CreateOptions) {
       name: o.name, publicKey: (await readFile(`${p.key}.pub`, 'utf8')).trim(), share: ROOT, proxy: guestProxy,
       environment: {
         CIAO_TIMEOUT_SCALE: String(TIMEOUT_SCALE[accel.accel]),
-        CIAO_CONTROLLER_PORT: String(GUEST_PORTS.controller), CIAO_IDENTITY_PORT: String(GUEST_PORTS.identity),
+        CIAO_CONTROLLER_PORT: String(GUEST_PORTS.controller), CIAO_IDENTITY_PORT: String(GUEST_PORTS.identity), CIAO_API_HOST: '0.0.0.0',
       },
     });
     await writeRecord(r);
@@ -236,6 +238,37 @@ async function doctor(r: VmRecord): Promise<number> {
   return failures;
 }
 
+const sameOrFree = async (port: number) => (await portIsFree(port) ? port : freePort());
+
+/** demo.sh for the host: the cluster inside the VM, reached through the forwards. */
+async function demoSh(name: string): Promise<string> {
+  const r = await record(name);
+  const p = vmPaths(name);
+  const got = await inVm(r, 'cat /root/local/demo.sh');
+  if (got.exitCode !== 0) fail(`no cluster inside VM ${name} yet (run ccloudvm connect --name ${name} -- ./singlevm/setup.sh first)`);
+  const inside = parseDemoSh(got.stdout);
+  const viaHost = (url: string) => {
+    const u = new URL(url);
+    const f = r.forwards.find((x) => x.guest === Number(u.port));
+    if (!f) fail(`the cluster inside listens on ${u.port}, which is not forwarded (setup inside found port ${u.port} busy?)`);
+    u.port = String(f!.host);
+    return u.href.replace(/\/$/, '');
+  };
+  const ca = await inVm(r, `cat ${quote(inside.CIAO_CA_CERT_FILE)}`);
+  if (ca.exitCode !== 0) fail(`cannot read the cluster's CA inside (${inside.CIAO_CA_CERT_FILE}): ${ca.stderr.trim()}`);
+  const caFile = join(p.dir, 'ca.crt');
+  await writeFile(caFile, ca.stdout.endsWith('\n') ? ca.stdout : `${ca.stdout}\n`);
+  const out = join(p.dir, 'demo.sh');
+  const pair = (prefix: 'CIAO' | 'CIAO_ADMIN') => ({
+    username: inside[`${prefix}_USERNAME`], password: inside[`${prefix}_PASSWORD`], project: inside[`${prefix}_TENANT_NAME`] ?? 'admin',
+  });
+  await writeDemoSh(out, {
+    name: inside.CIAO_CLUSTER, identityUrl: viaHost(inside.CIAO_IDENTITY), controllerUrl: viaHost(inside.CIAO_CONTROLLER),
+    caFile, stateDir: p.dir, creds: { user: pair('CIAO'), admin: pair('CIAO_ADMIN') }, simulated: inside.CIAO_SIMULATED === '1',
+  });
+  return out;
+}
+
 async function start(name: string) {
   needRoot('start');
   const r = await record(name);
@@ -306,6 +339,12 @@ program.command('doctor').description('check each hop: host → VM (SSH, share),
 program.command('stop').description('shut the VM down (its disk stays)').addOption(nameOption()).action((o: { name: string }) => stop(o.name));
 program.command('start').description('boot a stopped VM again').addOption(nameOption()).action((o: { name: string }) => start(o.name));
 program.command('delete').description('stop the VM and remove its files').addOption(nameOption()).action((o: { name: string }) => remove(o.name));
+program.command('demo-sh').description("write a demo.sh for the host: the cluster set up inside the VM, through the forwards (. it, then ciao …)")
+  .addOption(nameOption())
+  .action(async (o: { name: string }) => {
+    const out = await demoSh(o.name);
+    console.log(`. ${out}    # then: ciao list workloads (openstack clients follow the catalogue: they need the same port numbers on the host)`);
+  });
 program.command('image').description('build the base image now (create does it when needed)').action(async () => {
   needRoot('image');
   const steps = new StepRunner('ccloudvm image');

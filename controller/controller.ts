@@ -15,6 +15,7 @@ import { Router } from '../shared/http-router.ts';
 import { ciaoRoutes } from './http/ciao-routes.ts';
 import { computeRoutes } from './http/compute-routes.ts';
 import { imageRoutes } from './http/image-routes.ts';
+import { advertisedHost } from '../shared/listen-address.ts';
 
 export interface ControllerOptions {
   store: Datastore;
@@ -60,7 +61,7 @@ export class Controller {
     this.server.listen(port, host);
     await once(this.server, 'listening');
     const addr = this.server.address() as AddressInfo;
-    this.url = `${this.opts.tls ? 'https' : 'http'}://${host}:${addr.port}`;
+    this.url = `${this.opts.tls ? 'https' : 'http'}://${advertisedHost(host)}:${addr.port}`;
     this.peer?.start();
     return this.url;
   }

@@ -60,6 +60,9 @@ export async function writeDemoSh(path: string, s: DemoSettings): Promise<void> 
 
 /** The variables a demo.sh sets, as `. demo.sh` would (for programs that cannot source it). */
 export async function readDemoSh(path: string): Promise<Record<string, string>> {
-  const text = await readFile(path, 'utf8');
+  return parseDemoSh(await readFile(path, 'utf8'));
+}
+
+export function parseDemoSh(text: string): Record<string, string> {
   return Object.fromEntries([...text.matchAll(/^export (\w+)='((?:[^']|'\\'')*)'$/gm)].map((m) => [m[1], m[2].replace(/'\\''/g, "'")]));
 }

@@ -234,12 +234,14 @@ async function prepareRealNode() {
 async function startControlPlane(record: ClusterRecord, pki: ClusterPki, bundles: Record<DaemonName, string>) {
   const log = (c: string) => ['--log', join(paths.logs, `${c}.log`)];
   const tls = ['--ca', pki.ca.cert, '--cert', pki.https.cert, '--key', pki.https.key];
+  // Loopback unless asked (ccloudvm asks for 0.0.0.0 inside its VM: QEMU's forwards reach the guest's NIC, not its loopback).
+  const apiHost = process.env.CIAO_API_HOST ? ['--host', process.env.CIAO_API_HOST] : [];
   await startDaemon({ name: 'identity', entry: bundles.identity,
-    args: ['--config', paths.identityConfig, '--port', String(record.ports.identity), '--cert', pki.https.cert, '--key', pki.https.key, '--state-dir', paths.stateDir, ...log('identity')] }, name, paths);
+    args: ['--config', paths.identityConfig, '--port', String(record.ports.identity), ...apiHost, '--cert', pki.https.cert, '--key', pki.https.key, '--state-dir', paths.stateDir, ...log('identity')] }, name, paths);
   await startDaemon({ name: 'scheduler', entry: bundles.scheduler,
     args: ['--port', String(record.ports.scheduler), '--ca', pki.ca.cert, '--cert', pki.scheduler.cert, '--key', pki.scheduler.key, ...log('scheduler')] }, name, paths);
   await startDaemon({ name: 'controller', entry: bundles.controller,
-    args: ['--port', String(record.ports.controller), '--state-dir', paths.stateDir, '--identity', `https://127.0.0.1:${record.ports.identity}`,
+    args: ['--port', String(record.ports.controller), ...apiHost, '--state-dir', paths.stateDir, '--identity', `https://127.0.0.1:${record.ports.identity}`,
       ...tls, '--client-cert', pki.controller.cert, '--client-key', pki.controller.key, '--scheduler-port', String(record.ports.scheduler), ...log('controller')] }, name, paths);
 }
 

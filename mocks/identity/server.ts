@@ -13,6 +13,7 @@ import type { Logger } from '../../shared/log.ts';
 import { reply, Router, type Request } from '../../shared/http-router.ts';
 import { saveIdentityConfig, type IdentityConfig, type Project, type User } from './config.ts';
 import { TokenSigner, type TokenPayload } from './tokens.ts';
+import { advertisedHost } from '../../shared/listen-address.ts';
 
 export interface IdentityServerOptions {
   config: IdentityConfig;
@@ -349,7 +350,8 @@ export function createIdentityServer(opts: IdentityServerOptions) {
     async listen(port: number, host = '127.0.0.1'): Promise<{ url: string }> {
       server.listen(port, host);
       await once(server, 'listening');
-      const where = host.includes(':') ? `[${host}]` : host;
+      const shown = advertisedHost(host);
+      const where = shown.includes(':') ? `[${shown}]` : shown;
       baseUrl = `${opts.tls ? 'https' : 'http'}://${where}:${(server.address() as AddressInfo).port}`;
       return { url: baseUrl };
     },

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { run } from '../../shared/run.ts';
 import { REPO_ROOT } from '../../singlevm/processes.ts';
 import { diffHostState, snapshotHost } from '../../singlevm/host-state.ts';
+import { readDemoSh } from '../../singlevm/demo-sh.ts';
 import { CLUSTER_NO_PROXY } from '../../ccloudvm/proxy.ts';
 import { startHttpProxy } from '../helpers/http-proxy.ts';
 
@@ -92,6 +93,10 @@ t.test('setup and verify pass inside the VM, as on bare metal', async (t) => {
   const setup = await inVm('./singlevm/setup.sh');
   t.equal(setup.exitCode, 0, `${setup.stdout}\n${setup.stderr}`);
   figures.push(`setup inside ${seconds(t0)} s`);
+  const demoSh = await ccloudvm(['demo-sh', '--name', name]);
+  t.equal(demoSh.exitCode, 0, demoSh.stdout + demoSh.stderr);
+  const fromHost = await run(join(REPO_ROOT, 'bin/ciao'), ['list', 'workloads'], { env: { ...env, ...await readDemoSh(join(home, 'ccloudvm', name, 'demo.sh')) }, allowFailure: true });
+  t.match(fromHost.stdout, /Debian VM/, `the host reaches the cluster's API through the forwards: ${fromHost.stderr}`);
   t0 = performance.now();
   const verify = await inVm('./singlevm/verify.sh');
   t.equal(verify.exitCode, 0, `${verify.stdout}\n${verify.stderr}`);
