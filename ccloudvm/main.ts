@@ -39,8 +39,12 @@ const fail = (message: string): never => {
   throw new UsageError(message);
 };
 
-async function record(name: string): Promise<VmRecord> {
+function checkName(name: string) {
   if (!validVmName(name)) fail(`VM name ${JSON.stringify(name)} must be lowercase letters, digits or '-', at most 32, starting with a letter`);
+}
+
+async function record(name: string): Promise<VmRecord> {
+  checkName(name);
   return (await readRecord(name)) ?? fail(`there is no VM ${name} (ccloudvm status lists them; ccloudvm create --name ${name} makes it)`);
 }
 
@@ -113,7 +117,7 @@ interface CreateOptions {
 
 async function create(o: CreateOptions) {
   needRoot('create');
-  if (!validVmName(o.name)) fail(`VM name ${JSON.stringify(o.name)} must be lowercase letters, digits or '-', at most 32, starting with a letter`);
+  checkName(o.name);
   if (await readRecord(o.name)) fail(`VM ${o.name} exists (${await qemuPid(o.name) ? 'running' : 'stopped'}): connect to it, or ccloudvm delete --name ${o.name} first`);
   for (const f of o.forward) if (!await portIsFree(f.host)) fail(`host port ${f.host} (--forward ${f.host}:${f.guest}) is in use`);
   const proxy: ProxySettings = proxyFromEnv(process.env);
@@ -148,6 +152,10 @@ async function create(o: CreateOptions) {
     });
     await writeRecord(r);
     return r;
+  }).catch(async (err: Error) => {
+    // Nothing runs yet: a half-made VM folder would only block the next create.
+    await deleteVm(o.name);
+    throw err;
   });
   const hint = `console: ${p.console}; ccloudvm connect --name ${o.name} to look inside, ccloudvm delete --name ${o.name} to remove it`;
   try {
