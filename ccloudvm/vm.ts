@@ -65,6 +65,11 @@ export function vmPaths(name: string) {
   };
 }
 
+/** Under TCG: everything QEMU emulates (with SVM, so the cluster's VMs inside run on nested KVM),
+ *  but not the AVX family, whose emulation is new in QEMU 7.2: Node's JIT died of SIGILL with it,
+ *  once in several setups. */
+export const TCG_CPU = 'max,avx=off,avx2=off,f16c=off,fma=off,vaes=off,vpclmulqdq=off';
+
 export const validVmName = (name: string) => /^[a-z][a-z0-9-]{0,31}$/.test(name);
 
 export async function readRecord(name: string): Promise<VmRecord | undefined> {
@@ -97,7 +102,7 @@ export function qemuArgs(r: VmRecord): string[] {
   const hostfwd = r.forwards.map((f) => `hostfwd=tcp:127.0.0.1:${f.host}-:${f.guest}`).join(',');
   return [
     '-name', `ccloudvm-${r.name}`,
-    '-machine', 'q35', '-accel', r.accel === 'kvm' ? 'kvm' : 'tcg,thread=multi', '-cpu', r.accel === 'kvm' ? 'host' : 'max',
+    '-machine', 'q35', '-accel', r.accel === 'kvm' ? 'kvm' : 'tcg,thread=multi', '-cpu', r.accel === 'kvm' ? 'host' : TCG_CPU,
     '-smp', String(r.cpus), '-m', String(r.memMB),
     // virtiofs needs the guest's memory shared with virtiofsd.
     '-object', `memory-backend-memfd,id=mem,size=${r.memMB}M,share=on`, '-numa', 'node,memdev=mem',
