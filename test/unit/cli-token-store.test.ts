@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileTokenStore } from '../../cli/session.ts';
@@ -7,7 +7,9 @@ import { FileTokenStore } from '../../cli/session.ts';
 const token = (projectId: string, minutes = 60) => ({ token: `tok-${projectId}`, projectId, expiresAt: new Date(Date.now() + minutes * 60_000).toISOString() });
 
 t.test("a cluster never gets another cluster's token for the same address and user", async (t) => {
-  const file = join(await mkdtemp(join(tmpdir(), 'ciao-tokens-')), 'tokens.json');
+  const dir = await mkdtemp(join(tmpdir(), 'ciao-tokens-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'tokens.json');
   const key = 'https://127.0.0.1:35357 demo demo';
   const old = new FileTokenStore(file, 'ca-of-the-old-cluster');
   const fresh = new FileTokenStore(file, 'ca-of-the-new-cluster');
