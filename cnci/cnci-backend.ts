@@ -6,6 +6,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StartPayload } from '../protocol/payloads.ts';
 import type { Logger } from '../shared/log.ts';
+import { fileFor, isUuid } from '../shared/safe-path.ts';
 import { createNamespace, deleteNamespace, listNamespaces, namespaceName } from '../network/namespaces.ts';
 import { addVethPair, attachToBridge } from '../network/links.ts';
 import { linksOf } from '../network/ip.ts';
@@ -45,7 +46,7 @@ export class CnciBackend implements Backend {
   constructor(private readonly opts: CnciBackendOptions) {}
 
   private dir(id: string) {
-    return join(this.opts.stateDir, 'cnci', id);
+    return fileFor(join(this.opts.stateDir, 'cnci'), id);
   }
 
   async start(spec: StartPayload): Promise<Running> {
@@ -100,7 +101,7 @@ export class CnciBackend implements Backend {
 
   /** CNCIs whose folder and namespace survived a launcher restart: their agents join again. */
   async list(): Promise<AdoptedInstance[]> {
-    const ids = await readdir(join(this.opts.stateDir, 'cnci')).catch(() => [] as string[]);
+    const ids = (await readdir(join(this.opts.stateDir, 'cnci')).catch(() => [] as string[])).filter(isUuid);
     const namespaces = new Set(await listNamespaces());
     const out: AdoptedInstance[] = [];
     for (const id of ids) {

@@ -2,10 +2,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform, type Readable } from 'node:stream';
 import { ApiError, badRequest, notFound } from '../shared/errors.ts';
+import { fileFor } from '../shared/safe-path.ts';
 import type { Image } from './api-types.ts';
 import { now, type ControllerContext } from './context.ts';
 import type { Caller } from './auth.ts';
@@ -68,7 +68,7 @@ export class Images {
   async upload(caller: Caller, id: string, data: Readable): Promise<Image> {
     const image = this.owned(caller, id);
     if (image.status !== 'queued') throw new ApiError('conflict', `image ${id} already has data (status ${image.status})`);
-    const partial = join(this.ctx.imageDir, `${id}.partial`);
+    const partial = fileFor(this.ctx.imageDir, id, '.partial');
     const hash = createHash('md5');
     let size = 0;
     const count = new Transform({
@@ -86,7 +86,7 @@ export class Images {
   }
 
   path(id: string): string {
-    return join(this.ctx.imageDir, id);
+    return fileFor(this.ctx.imageDir, id);
   }
 
   async delete(caller: Caller, id: string): Promise<void> {

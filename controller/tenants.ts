@@ -2,11 +2,11 @@
 // its own subnet from the tenant space.
 import { ApiError, badRequest, notFound } from '../shared/errors.ts';
 import { allocateSubnet } from './addresses.ts';
+import { isUuid } from '../shared/safe-path.ts';
 import type { Tenant, TenantConfig } from './api-types.ts';
 import { now, type ControllerContext } from './context.ts';
 
 const DEFAULT_CONFIG: TenantConfig = { subnet_bits: 24, privileged_containers: false };
-const UUIDISH = /^[A-Za-z0-9-]{1,64}$/;
 
 export class Tenants {
   constructor(private readonly ctx: ControllerContext) {}
@@ -23,7 +23,8 @@ export class Tenants {
   }
 
   create(input: { id: string; name: string; config?: Partial<TenantConfig> }): Tenant {
-    if (!UUIDISH.test(input.id)) throw badRequest(`tenant id ${JSON.stringify(input.id)} must be 1-64 letters, digits or '-'`);
+    // A tenant's id names its CNCI's namespace and folders: a UUID, whoever chose it.
+    if (!isUuid(input.id)) throw badRequest(`tenant id ${JSON.stringify(input.id).slice(0, 80)} must be a UUID`);
     if (this.ctx.store.tenants.get(input.id)) throw new ApiError('conflict', `tenant ${input.id} already exists`);
     const config = { ...DEFAULT_CONFIG, ...input.config };
     const subnet = allocateSubnet(this.ctx.store.tenants.all().map((t) => t.subnet), config.subnet_bits);

@@ -2,10 +2,10 @@
 // controller with qemu-img, attached to VMs at boot or hot-plugged by their node (ATTACH_VOLUME).
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { VolumeDone, VolumeFailure, VolumeRef } from '../protocol/payloads.ts';
 import { ApiError, badRequest, notFound } from '../shared/errors.ts';
 import { run } from '../shared/run.ts';
+import { fileFor } from '../shared/safe-path.ts';
 import type { Image, Instance, Tenant, Volume, WorkloadDisk } from './api-types.ts';
 import { now, type ControllerContext } from './context.ts';
 
@@ -46,7 +46,7 @@ export class Volumes {
   }
 
   path(id: string): string {
-    return join(this.ctx.volumeDir, `${id}.qcow2`);
+    return fileFor(this.ctx.volumeDir, id, '.qcow2');
   }
 
   usage(tenantId: string): { volumes: number; volume_mb: number } {
