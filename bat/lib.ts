@@ -95,14 +95,21 @@ export async function start(t: Test, path: string, workloadId: string, count = 1
   return instances;
 }
 
+/** The instance as it is now. A wait on it stops at once when it is gone (a failed start deletes
+ *  it; its event says why) or died (its reason says how), unless `exited` is what the wait wants. */
+export async function living(path: string, id: string, client = admin, wanted?: Instance['state']): Promise<Instance> {
+  const inst = await client.call<Instance>('GET', `${path}/instances/${id}`).catch(async (err) => {
+    if ((err as { status?: number }).status !== 404) throw err;
+    const why = (await events(path, client)).filter((e) => e.message.includes(id)).map((e) => e.message).join('; ');
+    throw new AbortError(`instance ${id} is gone${why ? `: ${why}` : ''}`);
+  });
+  if (inst.reason && wanted !== 'exited') throw new AbortError(`instance ${id} ${inst.reason}`);
+  return inst;
+}
+
 export async function waitState(path: string, id: string, state: Instance['state'], client = admin): Promise<Instance> {
   return waitFor(`instance ${id} to be ${state}`, async () => {
-    const inst = await client.call<Instance>('GET', `${path}/instances/${id}`).catch(async (err) => {
-      if ((err as { status?: number }).status !== 404) throw err;
-      // Gone: a failed start deletes the instance; its event says why.
-      const why = (await events(path, client)).filter((e) => e.message.includes(id)).map((e) => e.message).join('; ');
-      throw new AbortError(`instance ${id} is gone${why ? `: ${why}` : ''}`);
-    });
+    const inst = await living(path, id, client, state);
     return inst.state === state && inst;
   }, { timeoutMs: BOOT_MS });
 }

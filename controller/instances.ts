@@ -187,7 +187,7 @@ export class Instances {
     const inst = this.get(tenant, id);
     if (inst.state !== 'exited') throw new ApiError('invalid_state', `instance ${id} is ${inst.state}: only a stopped (exited) instance can be restarted`);
     this.command('RESTART', inst);
-    this.save(inst, { state: 'pending' });
+    this.save(inst, { state: 'pending', reason: null });
     return inst;
   }
 
@@ -235,7 +235,14 @@ export class Instances {
     const inst = this.ctx.store.instances.get(e.instanceId);
     if (!inst || inst.state === 'deleting') return;
     const was = inst.state;
-    this.save(inst, { state: e.state, node_id: e.nodeId, ssh_ip: e.sshIp ?? null, ssh_port: e.sshPort ?? null, reason: null });
+    // A death keeps its reason until the instance starts again; a STATS that repeats the state keeps it too.
+    const reason = e.exit ? `exited unexpectedly: ${e.exit.reason}` : e.state === was ? inst.reason : null;
+    this.save(inst, { state: e.state, node_id: e.nodeId, ssh_ip: e.sshIp ?? null, ssh_port: e.sshPort ?? null, reason });
+    if (e.exit) {
+      const last = e.exit.console.at(-1);
+      this.event(inst, 'error', `Instance ${inst.id} exited unexpectedly on ${e.nodeId}: ${e.exit.reason}${last ? `; console: ${last}` : ''}`);
+      return;
+    }
     if (e.state === was) return;
     if (e.state === 'active') this.event(inst, 'info', `Started ${inst.id} on ${e.nodeId}`);
     if (e.state === 'exited') this.event(inst, 'info', `Stopped ${inst.id}`);

@@ -1,6 +1,6 @@
 // What a launcher asks of a workload runtime. The simulation, docker and qemu backends live beside
 // this file; a real network node's CNCIs (cnci/cnci-backend.ts) implement the same interface.
-import type { StartFailureReason, StartPayload, VolumeRef } from '../protocol/payloads.ts';
+import type { InstanceExit, StartFailureReason, StartPayload, VolumeRef } from '../protocol/payloads.ts';
 
 /** A start that failed, with the reason the user will see in the event. */
 export class LaunchError extends Error {
@@ -20,6 +20,9 @@ export interface AdoptedInstance extends Running {
   running: boolean;
 }
 
+/** Told of an instance that ended when the backend was not asked to stop it. */
+export type ExitListener = (instanceId: string, exit: InstanceExit) => void;
+
 export interface Backend {
   readonly kind: 'simulation' | 'docker' | 'qemu' | 'cnci';
   /** Starts (or, with spec.restart, starts again) an instance; resolves once it runs. Throws LaunchError. */
@@ -34,4 +37,8 @@ export interface Backend {
    *  a running instance gets the disk hot-plugged (attach) or unplugged (detach) too. */
   attach?(spec: StartPayload, volume: VolumeRef, running: boolean): Promise<void>;
   detach?(spec: StartPayload, volumeId: string, running: boolean): Promise<void>;
+  /** Reports, within 2 s, instances that end (docs/protocol.md "An instance that dies"). An end
+   *  the launcher asked for (a stop or delete under way) may be reported too: the launcher, which
+   *  knows what it asked, ignores those. Returns a function that stops the watching. */
+  watchExits?(listener: ExitListener): () => void;
 }

@@ -1,9 +1,11 @@
 // The docker backend: containers through dockerode, created with no network and attached to the
 // tenant bridge afterwards (network/container-link.ts). Everything is labelled with the cluster's
 // name, and the start request rides along as a label, so a restarted launcher re-adopts its containers.
+// Docker's `die` events tell of a container that ended unasked.
 import type Docker from 'dockerode';
 import type { StartPayload } from '../protocol/payloads.ts';
-import { LaunchError, type AdoptedInstance, type Backend, type Running } from './backend.ts';
+import { consoleTail } from './console-tail.ts';
+import { LaunchError, type AdoptedInstance, type Backend, type ExitListener, type Running } from './backend.ts';
 
 export interface DockerBackendOptions {
   docker: Docker;
@@ -32,10 +34,68 @@ const IDLE = ['/bin/sh', '-c', 'trap "exit 0" TERM; while :; do sleep 3600 & wai
 
 const isNotFound = (err: unknown) => (err as { statusCode?: number }).statusCode === 404;
 
+/** How long to wait before watching Docker's events again when the stream broke (dockerd restarted). */
+const EVENTS_RETRY_MS = 1000;
+
+/** Why a container ended, from its inspected state. */
+export function containerExitReason(state: { ExitCode: number; OOMKilled: boolean; Error?: string }): string {
+  if (state.OOMKilled) return `the container was killed: out of memory (exit code ${state.ExitCode})`;
+  if (state.ExitCode === 137) return 'the container was killed by SIGKILL (exit code 137)';
+  return `the container exited with code ${state.ExitCode}${state.Error ? `: ${state.Error}` : ''}`;
+}
+
+/** The text of a non-TTY container's log stream: frames of an 8-byte header (stream, 0, 0, 0, length) and a payload. */
+export function demuxLogs(buf: Buffer): string {
+  let out = '';
+  for (let at = 0; at + 8 <= buf.length;) {
+    const length = buf.readUInt32BE(at + 4);
+    out += buf.subarray(at + 8, at + 8 + length).toString('utf8');
+    at += 8 + length;
+  }
+  return out;
+}
+
 export class DockerBackend implements Backend {
   readonly kind = 'docker';
 
   constructor(private readonly opts: DockerBackendOptions) {}
+
+  watchExits(listener: ExitListener): () => void {
+    const abort = new AbortController();
+    const watch = async () => {
+      while (!abort.signal.aborted) {
+        try {
+          const stream = await this.opts.docker.getEvents({
+            filters: { type: ['container'], event: ['die'], label: [`${LABEL_CLUSTER}=${this.opts.cluster}`] }, abortSignal: abort.signal,
+          } as Docker.GetEventsOptions);
+          let pending = '';
+          for await (const chunk of stream as AsyncIterable<Buffer>) {
+            pending += chunk.toString('utf8');
+            const lines = pending.split('\n');
+            pending = lines.pop()!;
+            for (const line of lines.filter((l) => l.trim())) {
+              const id = (JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> } }).Actor?.Attributes?.[LABEL_INSTANCE];
+              if (id) void this.died(id, listener);
+            }
+          }
+        } catch {
+          // The engine went away or the stream broke: watch again below.
+        }
+        if (!abort.signal.aborted) await new Promise((resolve) => setTimeout(resolve, EVENTS_RETRY_MS).unref());
+      }
+    };
+    void watch();
+    return () => abort.abort();
+  }
+
+  /** Every `die` is reported, asked for or not: the launcher knows which instances it was stopping. */
+  private async died(instanceId: string, listener: ExitListener) {
+    const container = this.opts.docker.getContainer(this.containerName(instanceId));
+    const info = await container.inspect().catch(() => undefined);
+    if (!info || info.State.Running) return; // removed meanwhile, or already started again
+    const logs = await container.logs({ stdout: true, stderr: true, tail: 10 }).catch(() => Buffer.alloc(0));
+    listener(instanceId, { reason: containerExitReason(info.State), console: consoleTail(demuxLogs(logs as unknown as Buffer)) });
+  }
 
   containerName(instanceId: string): string {
     return containerName(this.opts.cluster, instanceId);

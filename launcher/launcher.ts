@@ -1,8 +1,9 @@
 // One node of the cluster: joins the scheduler as a compute and/or network agent, runs the
 // instances it is given through its backends, keeps their resources accounted and reports
-// READY/FULL + STATS on change and every few seconds.
+// READY/FULL + STATS on change and every few seconds. An instance that dies is reported as
+// `exited` with its reason (docs/protocol.md "An instance that dies").
 import { ProtocolPeer } from '../protocol/client.ts';
-import type { AttachVolume, DetachVolume, Frame, InstanceState, NodeStats, Resources, Role, StartFailureReason, StartPayload, VolumeFailure } from '../protocol/payloads.ts';
+import type { AttachVolume, DetachVolume, Frame, InstanceExit, InstanceState, NodeStats, Resources, Role, StartFailureReason, StartPayload, VolumeFailure } from '../protocol/payloads.ts';
 import type { Logger } from '../shared/log.ts';
 import { LaunchError, type Backend } from './backend.ts';
 
@@ -35,6 +36,8 @@ interface Instance {
   state: InstanceState;
   sshIp?: string;
   sshPort?: number;
+  /** It ended while its start was under way: reported once the start is done. */
+  diedStarting?: InstanceExit;
 }
 
 export class Launcher {
@@ -45,6 +48,7 @@ export class Launcher {
   private startFailure: StartFailureReason | null;
   private statsTimer?: NodeJS.Timeout;
   private statsQueued = false;
+  private readonly unwatch: (() => void)[] = [];
 
   constructor(private readonly opts: LauncherOptions) {
     this.startFailure = opts.startFailure ?? null;
@@ -67,6 +71,7 @@ export class Launcher {
   /** Re-adopts what the backends still hold, then joins the cluster. */
   async start(): Promise<void> {
     for (const backend of new Set(Object.values(this.opts.backends).filter((b): b is Backend => !!b))) {
+      if (backend.watchExits) this.unwatch.push(backend.watchExits((id, exit) => this.died(id, exit)));
       for (const adopted of await backend.list()) {
         this.instances.set(adopted.spec.instanceId, {
           spec: adopted.spec, state: adopted.running ? 'active' : 'exited', sshIp: adopted.sshIp, sshPort: adopted.sshPort,
@@ -84,6 +89,7 @@ export class Launcher {
   }
 
   stop(): void {
+    for (const unwatch of this.unwatch.splice(0)) unwatch();
     clearTimeout(this.statsTimer);
     clearInterval(this.statsTimer);
     this.peer.stop();
@@ -155,13 +161,31 @@ export class Launcher {
     return spec.cnci && backends.cnci ? backends.cnci : backends[spec.vmType];
   }
 
-  private setState(inst: Instance, state: InstanceState) {
+  private setState(inst: Instance, state: InstanceState, exit?: InstanceExit) {
     inst.state = state;
     this.peer.send({
       type: 'EVENT', op: 'INSTANCE_STATE',
-      payload: { instanceId: inst.spec.instanceId, nodeId: this.opts.nodeId, state, sshIp: inst.sshIp, sshPort: inst.sshPort },
+      payload: { instanceId: inst.spec.instanceId, nodeId: this.opts.nodeId, state, sshIp: inst.sshIp, sshPort: inst.sshPort, exit },
     });
     this.statsChanged();
+  }
+
+  /** A backend saw an instance end. Unless a stop or delete of ours is under way, it died. */
+  private died(id: string, exit: InstanceExit) {
+    const inst = this.instances.get(id);
+    if (inst?.state === 'pending') inst.diedStarting = exit;
+    if (inst?.state !== 'active') return;
+    this.opts.logger.warn('instance exited unexpectedly', { instanceId: id, reason: exit.reason, console: exit.console.at(-1) });
+    inst.sshIp = undefined;
+    this.setState(inst, 'exited', exit);
+  }
+
+  /** Marks a started instance active, or reports it dead when it died while starting. */
+  private started(inst: Instance) {
+    const exit = inst.diedStarting;
+    inst.diedStarting = undefined;
+    this.setState(inst, 'active');
+    if (exit) this.died(inst.spec.instanceId, exit);
   }
 
   private startFailed(instanceId: string, reason: StartFailureReason, message: string) {
@@ -192,7 +216,7 @@ export class Launcher {
       return this.startFailed(spec.instanceId, reason, (err as Error).message);
     }
     // A DELETE may have arrived while it booted: then finish the delete now that the start is done.
-    if (this.instances.get(spec.instanceId) === inst) this.setState(inst, 'active');
+    if (this.instances.get(spec.instanceId) === inst) this.started(inst);
     else await this.backend(spec).delete(spec.instanceId).catch(() => undefined);
   }
 
@@ -222,7 +246,7 @@ export class Launcher {
     this.setState(inst, 'pending');
     try {
       Object.assign(inst, await this.backend(inst.spec).start({ ...inst.spec, restart: true }));
-      this.setState(inst, 'active');
+      this.started(inst);
     } catch (err) {
       this.setState(inst, 'exited');
       this.lifecycleFailed('RESTART_FAILURE', id, 'backend_failure', (err as Error).message);

@@ -4,6 +4,7 @@
 // instance has a folder (spec, pid, console, QMP socket) so a restarted launcher re-adopts it.
 // Volumes are virtio disks on PCIe root ports (hot-pluggable through QMP); a root volume becomes
 // the guest's "/" (its initramfs mounts the disk whose serial is on the kernel command line).
+// A QEMU that ends unasked is reported with its exit status and the console's last lines.
 import { spawn } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -12,11 +13,13 @@ import type { StartPayload, VolumeRef } from '../protocol/payloads.ts';
 import { waitFor } from '../shared/wait-for.ts';
 import { run } from '../shared/run.ts';
 import { isAlive } from '../shared/is-alive.ts';
+import { fileFor, isUuid } from '../shared/safe-path.ts';
 import { makeConfigDrive } from '../images/config-drive.ts';
 import type { VmImage } from '../images/vm-image.ts';
 import { ipIn } from '../network/ip.ts';
 import { qmp } from './qmp.ts';
-import { LaunchError, type AdoptedInstance, type Backend, type Running } from './backend.ts';
+import { consoleTailOf } from './console-tail.ts';
+import { LaunchError, type AdoptedInstance, type Backend, type ExitListener, type Running } from './backend.ts';
 
 export interface QemuBackendOptions {
   /** Where instance folders live. */
@@ -50,13 +53,51 @@ const volumeDevice = (volumeId: string) => `vol-${volumeId}`;
 /** tap names are at most 15 characters: "tap" + 12 of the instance id. */
 export const tapName = (instanceId: string) => `tap${instanceId.replace(/-/g, '').slice(0, 12)}`;
 
+/** How often the QEMUs of re-adopted instances (not this process's children) are checked. */
+const ADOPTED_POLL_MS = 500;
+
+/** Why a QEMU that was this process's child ended. */
+export function qemuExitReason(code: number | null, signal: NodeJS.Signals | null): string {
+  if (code === null) return `QEMU was killed by ${signal}`;
+  if (code === 0) return 'QEMU exited with code 0: the guest powered off or panicked';
+  return `QEMU exited with code ${code}`;
+}
+
 export class QemuBackend implements Backend {
   readonly kind = 'qemu';
+  /** QEMU's pid for each instance that runs and was not asked to stop: an end of one is a death. */
+  private readonly watched = new Map<string, number>();
+  /** Those of them that a restarted launcher re-adopted: polled, as they are not our children. */
+  private readonly adopted = new Set<string>();
+  private listener?: ExitListener;
 
   constructor(private readonly opts: QemuBackendOptions) {}
 
+  watchExits(listener: ExitListener): () => void {
+    this.listener = listener;
+    const poll = setInterval(() => {
+      for (const id of this.adopted) {
+        const pid = this.watched.get(id);
+        if (pid && !isAlive(pid)) this.ended(id, pid, `QEMU (pid ${pid}) ended; its exit status is unknown: the launcher was restarted since it started it`);
+      }
+    }, ADOPTED_POLL_MS);
+    poll.unref();
+    return () => {
+      clearInterval(poll);
+      this.listener = undefined;
+    };
+  }
+
+  private ended(id: string, pid: number, reason: string) {
+    if (this.watched.get(id) !== pid) return; // asked to stop, or started again since
+    this.watched.delete(id);
+    this.adopted.delete(id);
+    const listener = this.listener;
+    if (listener) void consoleTailOf(join(this.dir(id), 'console.log')).then((console) => listener(id, { reason, console }));
+  }
+
   private dir(id: string) {
-    return join(this.opts.stateDir, 'instances', id);
+    return fileFor(join(this.opts.stateDir, 'instances'), id);
   }
 
   private async pid(id: string): Promise<number | undefined> {
@@ -119,12 +160,17 @@ export class QemuBackend implements Backend {
     const child = spawn('ip', args, { stdio: ['ignore', consoleLog, consoleLog], detached: true });
     closeSync(consoleLog);
     child.unref();
+    const pid = child.pid!;
+    this.watched.set(id, pid);
+    this.adopted.delete(id);
+    child.once('exit', (code, signal) => this.ended(id, pid, qemuExitReason(code, signal)));
     try {
       await waitFor(`QEMU of ${id} to answer on QMP`, async () => {
         if (child.exitCode !== null) throw new LaunchError('launch_failure', `QEMU exited with ${child.exitCode}: see ${join(dir, 'console.log')}`);
         return qmp(qmpSocket, 'query-status').then(() => true, () => false);
       }, { timeoutMs: 10_000, intervalMs: 50 });
     } catch (err) {
+      this.watched.delete(id);
       child.kill('SIGKILL');
       throw err instanceof LaunchError ? err : new LaunchError('launch_failure', (err as Error).message);
     }
@@ -132,6 +178,8 @@ export class QemuBackend implements Backend {
   }
 
   async stop(instanceId: string): Promise<void> {
+    this.watched.delete(instanceId);
+    this.adopted.delete(instanceId);
     const pid = await this.pid(instanceId);
     if (!pid) return;
     await qmp(join(this.dir(instanceId), 'qmp.sock'), 'quit').catch(() => process.kill(pid, 'SIGKILL'));
@@ -143,7 +191,7 @@ export class QemuBackend implements Backend {
     await this.stop(instanceId);
     // The console outlives the instance (until the cluster goes), for whoever diagnoses it later.
     await mkdir(join(this.opts.stateDir, 'consoles'), { recursive: true });
-    await rename(join(this.dir(instanceId), 'console.log'), join(this.opts.stateDir, 'consoles', `${instanceId}.log`)).catch(() => undefined);
+    await rename(join(this.dir(instanceId), 'console.log'), fileFor(join(this.opts.stateDir, 'consoles'), instanceId, '.log')).catch(() => undefined);
     await rm(this.dir(instanceId), { recursive: true, force: true });
     await this.opts.network.leave(instanceId);
   }
@@ -191,13 +239,18 @@ export class QemuBackend implements Backend {
   }
 
   async list(): Promise<AdoptedInstance[]> {
-    const ids = await readdir(join(this.opts.stateDir, 'instances')).catch(() => [] as string[]);
+    const ids = (await readdir(join(this.opts.stateDir, 'instances')).catch(() => [] as string[])).filter(isUuid);
     const out: AdoptedInstance[] = [];
     for (const id of ids) {
       const spec = await readFile(join(this.dir(id), 'spec.json'), 'utf8').then((s) => JSON.parse(s) as StartPayload, () => undefined);
       if (!spec) continue;
       this.opts.network.adopt(spec);
-      out.push({ spec, running: !!(await this.pid(id)), sshIp: spec.network.ip, sshPort: 22 });
+      const pid = await this.pid(id);
+      if (pid && !this.watched.has(id)) {
+        this.watched.set(id, pid);
+        this.adopted.add(id);
+      }
+      out.push({ spec, running: !!pid, sshIp: spec.network.ip, sshPort: 22 });
     }
     return out;
   }

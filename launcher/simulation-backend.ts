@@ -1,8 +1,8 @@
 // The simulation backend: no workload at all, for scale tests. Instances "boot" after a delay and
 // account resources like real ones; a CNCI instance brings up a CNCI agent with simulated NAT.
 import { setTimeout as delay } from 'node:timers/promises';
-import type { StartPayload, VolumeRef } from '../protocol/payloads.ts';
-import { LaunchError, type AdoptedInstance, type Backend, type Running } from './backend.ts';
+import type { InstanceExit, StartPayload, VolumeRef } from '../protocol/payloads.ts';
+import { LaunchError, type AdoptedInstance, type Backend, type ExitListener, type Running } from './backend.ts';
 
 export interface SimulationOptions {
   bootDelayMs: number;
@@ -19,8 +19,22 @@ interface SimInstance {
 export class SimulationBackend implements Backend {
   readonly kind = 'simulation';
   private readonly instances = new Map<string, SimInstance>();
+  private listener?: ExitListener;
 
   constructor(private readonly opts: SimulationOptions) {}
+
+  watchExits(listener: ExitListener): () => void {
+    this.listener = listener;
+    return () => (this.listener = undefined);
+  }
+
+  /** A simulated death, as a kill -9 of a real instance's process would be: for tests of what follows. */
+  crash(instanceId: string, exit: InstanceExit): void {
+    const inst = this.instances.get(instanceId);
+    if (!inst?.running) throw new Error(`instance ${instanceId} does not run on this node`);
+    inst.running = false;
+    this.listener?.(instanceId, exit);
+  }
 
   async start(spec: StartPayload): Promise<Running> {
     if (this.opts.bootDelayMs > 0) await delay(this.opts.bootDelayMs);

@@ -128,12 +128,21 @@ export const NodeStats = z.object({
 });
 export type NodeStats = z.infer<typeof NodeStats>;
 
+/** Why an instance stopped when nobody asked it to (docs/protocol.md "An instance that dies"). */
+export const InstanceExit = z.object({
+  reason: z.string().max(500),
+  /** The last lines of the guest's console or the container's output. */
+  console: z.array(z.string().max(200)).max(10),
+});
+export type InstanceExit = z.infer<typeof InstanceExit>;
+
 export const InstanceStateEvent = z.object({
   instanceId: z.string(),
   nodeId: z.string(),
   state: InstanceState,
   sshIp: z.string().optional(),
   sshPort: z.number().int().optional(),
+  exit: InstanceExit.optional(),
 });
 export type InstanceStateEvent = z.infer<typeof InstanceStateEvent>;
 

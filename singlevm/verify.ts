@@ -62,17 +62,23 @@ async function expectEvent(re: RegExp, action: () => Promise<unknown>, timeoutMs
   return waitFor(`an event ${re}`, async () => (await eventsOf(client, path)).find((e) => !seen.has(e.id) && re.test(e.message)), { timeoutMs });
 }
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** The instances as they are now; a wait on them stops at once when one died (its reason says how). */
+async function alive(ids: string[], client = user, path = tenantPath): Promise<Instance[]> {
+  const now = await Promise.all(ids.map((id) => client.call<Instance>('GET', `${path}/instances/${id}`)));
+  const dead = now.find((i) => i.reason);
+  if (dead) throw new AbortError(`instance ${dead.id} ${dead.reason}`);
+  return now;
+}
 const waitActive = (client: ControllerClient, path: string, ids: string[], progress: (n: string) => void) =>
   waitFor(`instances ${ids.join(', ')} to be active`, async () => {
-    const now = await Promise.all(ids.map((id) => client.call<Instance>('GET', `${path}/instances/${id}`)));
-    const failed = now.find((i) => i.reason);
-    if (failed) throw new AbortError(`instance ${failed.id} failed to start: ${failed.reason}`);
+    const now = await alive(ids, client, path);
     progress(`${now.filter((i) => i.state === 'active').length}/${ids.length} active`);
     return now.every((i) => i.state === 'active') && now;
   }, { timeoutMs: bootTimeoutMs });
 /** SSH answers as the instance (hostname = its id) at `ip`, from namespace `ns`. */
 const sshAnswersAs = (ns: string, ip: string, id: string) =>
   waitFor(`SSH to ${ip} from ${ns} to answer as ${id}`, async () => {
+    await alive([id]);
     const name = await sshHostname(ns, ip, sshKey).catch(() => undefined);
     if (name !== undefined && name !== id) throw new Error(`SSH to ${ip} answered as ${name}, not ${id}`);
     return name === id;
@@ -119,7 +125,7 @@ try {
   if (simulated) skip('container pings container (simulated: no containers)');
   else {
     await steps.step('container pings container', () =>
-      waitFor(`container ${containers[0].id} to ping ${containers[1].ip}`, () => pingFromContainer(cluster, containers[0].id, containers[1].ip), { timeoutMs: 15_000 }));
+      waitFor(`container ${containers[0].id} to ping ${containers[1].ip}`, async () => await alive(containers.map((c) => c.id)) && pingFromContainer(cluster, containers[0].id, containers[1].ip), { timeoutMs: 15_000 }));
   }
 
   if (simulated) skip('another tenant cannot reach this tenant (simulated: no data plane)');
@@ -150,7 +156,7 @@ try {
     await expectEvent(/^Mapped /, async () => (m = await user.call<ExternalIp>('POST', `${tenantPath}/external-ips`, { instance_id: vms[0].id, pool })));
     if (simulated) skip('ping and SSH through the external IP (simulated: no guest)');
     else {
-      await waitFor(`${m.ip} to answer ping from the cluster network`, () => pingFrom(network!.clusterNs, m.ip), { timeoutMs: 10_000 });
+      await waitFor(`${m.ip} to answer ping from the cluster network`, async () => await alive([vms[0].id]) && pingFrom(network!.clusterNs, m.ip), { timeoutMs: 10_000 });
       await sshAnswersAs(network!.clusterNs, m.ip, vms[0].id);
     }
     await expectEvent(new RegExp(`^Unmapped ${escape(m.ip)} from ${vms[0].id}`), () => user.call('DELETE', `${tenantPath}/external-ips/${m.ip}`));

@@ -6,7 +6,7 @@ import { gatewayOf } from '../../controller/addresses.ts';
 import { namespaceName } from '../../network/namespaces.ts';
 import { pingFrom, pingFromContainer, sshHostname } from '../../singlevm/probes.ts';
 import { waitFor } from '../../shared/wait-for.ts';
-import { admin, BOOT_MS, expectEvent, ownTenant, publicWorkload, start, unique, waitState, REAL_ONLY } from '../lib.ts';
+import { admin, BOOT_MS, expectEvent, living, ownTenant, publicWorkload, start, unique, waitState, REAL_ONLY } from '../lib.ts';
 
 const cluster = process.env.CIAO_CLUSTER ?? 'ciao';
 const sshKey = process.env.CIAO_SSH_KEY ?? '';
@@ -34,7 +34,7 @@ t.test('SSH into a VM as demouser; an external IP maps, answers and unmaps', { s
   const tenant = await ownTenant(t, 'net');
   const [vm] = await start(t, tenant.path, (await publicWorkload('qemu')).id);
   await waitState(tenant.path, vm.id, 'active');
-  const hostname = (ns: string, ip: string) => waitFor(`SSH to ${ip}`, async () => (await sshHostname(ns, ip, sshKey).catch(() => '')) === vm.id, { timeoutMs: BOOT_MS, intervalMs: 250 });
+  const hostname = (ns: string, ip: string) => waitFor(`SSH to ${ip}`, async () => await living(tenant.path, vm.id) && (await sshHostname(ns, ip, sshKey).catch(() => '')) === vm.id, { timeoutMs: BOOT_MS, intervalMs: 250 });
   t.ok(await hostname(cnciNamespace(cluster, tenant.id), vm.ip), 'SSH over the private address answers as the instance');
 
   const pool = unique('pool');

@@ -9,7 +9,7 @@ import { sshRun } from '../../singlevm/probes.ts';
 import { VM_ROOT_IMAGE } from '../../singlevm/default-workloads.ts';
 import { waitFor } from '../../shared/wait-for.ts';
 import type { Instance, Volume } from '../../controller/api-types.ts';
-import { admin, BOOT_MS, expectEvent, ownTenant, ownWorkload, publicWorkload, refusal, simulated, start, unique, waitState } from '../lib.ts';
+import { admin, BOOT_MS, expectEvent, living, ownTenant, ownWorkload, publicWorkload, refusal, simulated, start, unique, waitState } from '../lib.ts';
 
 const cluster = process.env.CIAO_CLUSTER ?? 'ciao';
 const sshKey = process.env.CIAO_SSH_KEY ?? '';
@@ -33,7 +33,7 @@ const volumes = async (tenant: Tenant) => (await admin.call<{ volumes: Volume[] 
 
 /** A command's output in the guest (possibly empty), once SSH answers (real clusters only). */
 function inGuest(tenant: Tenant, vm: Instance, command: string): Promise<string> {
-  const answer = () => sshRun(cnciNamespace(cluster, tenant.id), vm.ip, sshKey, command).then((out) => ({ out }), () => undefined);
+  const answer = async () => await living(tenant.path, vm.id) && sshRun(cnciNamespace(cluster, tenant.id), vm.ip, sshKey, command).then((out) => ({ out }), () => undefined);
   return waitFor(`SSH to ${vm.ip}`, answer, { timeoutMs: BOOT_MS, intervalMs: 250 }).then(({ out }) => out);
 }
 

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { startControlPlane } from '../helpers/control-plane.ts';
-import { createInstances, events, waitForEvent, waitForState, workloadId } from '../helpers/api-waits.ts';
+import { createInstances, eventMark, events, waitForEvent, waitForState, workloadId } from '../helpers/api-waits.ts';
 import type { Instance, Tenant } from '../../controller/api-types.ts';
 import { waitFor } from '../../shared/wait-for.ts';
 
@@ -41,6 +41,29 @@ t.test('stop → exited, restart → active, each with its event; wrong states a
   await demo.call('POST', `/tenants/${tenant}/instances/${inst.id}/action`, { action: 'restart' });
   await waitForState(demo, inst.id, 'active');
   await t.rejects(demo.call('POST', `/tenants/${tenant}/instances/${inst.id}/action`, { action: 'reboot' }), { name: 'ControllerError', status: 400 });
+});
+
+t.test('an instance that dies is exited with its reason and an error event; a restart brings it back and clears the reason', async (t) => {
+  const [inst] = await createInstances(demo, await workloadId(demo, 'qemu'));
+  const active = await waitForState(demo, inst.id, 'active');
+  const node = plane.launchers.findIndex((l) => l.id === active.node_id);
+  const mark = await eventMark(demo);
+  plane.backends[node].crash(inst.id, { reason: 'QEMU was killed by SIGKILL', console: ['[    1.0] booted', 'Kernel panic - not syncing'] });
+  const dead = await waitForState(demo, inst.id, 'exited');
+  t.equal(dead.reason, 'exited unexpectedly: QEMU was killed by SIGKILL');
+  t.notOk(dead.ssh_ip, 'a dead VM reports no SSH address');
+  const event = await waitForEvent(demo, new RegExp(`^Instance ${inst.id} exited unexpectedly`), { after: mark });
+  t.equal(event.type, 'error');
+  t.equal(event.message, `Instance ${inst.id} exited unexpectedly on ${active.node_id}: QEMU was killed by SIGKILL; console: Kernel panic - not syncing`);
+  t.notOk((await events(demo)).some((e) => !mark.has(e.id) && e.message.startsWith(`Stopped ${inst.id}`)), 'a death is not reported as a stop');
+  // A STATS repeating the state keeps the reason.
+  await waitFor('a STATS after the death', async () => (await admin.call<{ updated_at: string }>('GET', `/nodes/${active.node_id}`)).updated_at > event.time);
+  t.equal((await demo.call<Instance>('GET', `/tenants/${tenant}/instances/${inst.id}`)).reason, dead.reason);
+
+  await demo.call('POST', `/tenants/${tenant}/instances/${inst.id}/action`, { action: 'restart' });
+  const back = await waitForState(demo, inst.id, 'active');
+  t.equal(back.reason, null, 'the restart cleared the reason');
+  t.equal(back.ssh_ip, inst.ip);
 });
 
 t.test('delete removes the instance with a Deleted event and frees its address', async (t) => {

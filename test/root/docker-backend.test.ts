@@ -1,6 +1,7 @@
 // Needs root and Docker (started here, off the host network, when none answers): the docker
 // backend starts containers from the locally built image, wires them into a tenant bridge in a
-// throwaway node namespace, and they reach each other; stop, restart, re-adoption and delete.
+// throwaway node namespace, and they reach each other; stop, restart, re-adoption, a container's
+// death reported, and delete.
 import t from 'tap';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
@@ -15,7 +16,8 @@ import { addAddress, addBridge } from '../../network/links.ts';
 import { attachContainer } from '../../network/container-link.ts';
 import { DockerBackend } from '../../launcher/docker-backend.ts';
 import { LaunchError } from '../../launcher/backend.ts';
-import type { StartPayload } from '../../protocol/payloads.ts';
+import type { InstanceExit, StartPayload } from '../../protocol/payloads.ts';
+import { waitFor } from '../../shared/wait-for.ts';
 import { macFor } from '../../controller/addresses.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'ciao-docker-test-'));
@@ -90,6 +92,21 @@ t.test('list re-adopts by label; stop and restart keep the instance and its netw
   t.equal((await containerOf(a).inspect()).State.Running, false);
   await backend.start({ ...a, restart: true });
   t.equal(await exec(containerOf(a), ['ping', '-c', '1', '-W', '2', '172.16.9.3']), 0, 'networked again after restart');
+});
+
+t.test("a container whose process is killed is reported within 2 s with its reason and output", async (t) => {
+  const exits: { id: string; exit: InstanceExit; at: number }[] = [];
+  const unwatch = backend.watchExits((id, exit) => exits.push({ id, exit, at: performance.now() }));
+  t.teardown(unwatch);
+  const pid = (await containerOf(b).inspect()).State.Pid;
+  const t0 = performance.now();
+  process.kill(pid, 'SIGKILL');
+  const [death] = await waitFor('the death to be reported', () => exits.length > 0 && exits, { timeoutMs: 2000, intervalMs: 20 });
+  t.comment(`container kill -9 → reported: ${(death.at - t0).toFixed(0)} ms`);
+  t.equal(death.id, b.instanceId);
+  t.equal(death.exit.reason, 'the container was killed by SIGKILL (exit code 137)');
+  t.ok(Array.isArray(death.exit.console));
+  await backend.start({ ...b, restart: true });
 });
 
 t.test('delete removes the containers; the host namespace gained nothing', async (t) => {

@@ -1,6 +1,7 @@
 // Needs root and QEMU: the qemu backend boots the VM image inside a throwaway node namespace with
 // a tap on the tenant bridge; dnsmasq on that bridge (as a tenant's CNCI will) gives the VM its
-// controller-assigned address by MAC; SSH from inside the namespace; stop, restart, re-adopt, delete.
+// controller-assigned address by MAC; SSH from inside the namespace; stop, restart, re-adopt, a
+// QEMU's death reported, delete.
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -12,8 +13,8 @@ import { waitFor } from '../../shared/wait-for.ts';
 import { buildVmImage } from '../../images/vm-image.ts';
 import { createNamespace, deleteNamespace } from '../../network/namespaces.ts';
 import { addAddress, addBridge } from '../../network/links.ts';
-import { QemuBackend, tapName } from '../../launcher/qemu-backend.ts';
-import type { StartPayload } from '../../protocol/payloads.ts';
+import { QemuBackend, tapName, type QemuBackendOptions } from '../../launcher/qemu-backend.ts';
+import type { InstanceExit, StartPayload } from '../../protocol/payloads.ts';
 import { macFor } from '../../controller/addresses.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'ciao-qemu-test-'));
@@ -39,10 +40,11 @@ t.teardown(async () => {
 
 await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'key')]);
 const pub = (await readFile(join(dir, 'key.pub'), 'utf8')).trim();
-const backend = new QemuBackend({
+const backendOptions: QemuBackendOptions = {
   stateDir: join(dir, 'state'), images: { 'ciao-vm': image }, nodeNs, accel: 'tcg', cluster: 'qemutest',
   network: { join: async () => 't9', adopt: () => {}, leave: async () => {} },
-});
+};
+const backend = new QemuBackend(backendOptions);
 const spec: StartPayload = {
   instanceId: randomUUID(), tenantId: 't', workloadId: 'w', vmType: 'qemu', image: 'ciao-vm',
   resources: { vcpus: 1, memMB: 256, diskMB: 64 }, requirements: {},
@@ -69,6 +71,40 @@ t.test('list re-adopts the running VM; stop ends QEMU and its tap; restart boots
   t.notOk((await run('ip', ['-n', nodeNs, 'link', 'show', tapName(spec.instanceId)], { allowFailure: true })).exitCode === 0, 'tap removed');
   await backend.start({ ...spec, restart: true });
   t.equal(await sshHostname(), spec.instanceId);
+});
+
+t.test('a QEMU killed with -9 is reported within 2 s with its reason and console; a stop is not reported', async (t) => {
+  const exits: { id: string; exit: InstanceExit; at: number }[] = [];
+  const unwatch = backend.watchExits((id, exit) => exits.push({ id, exit, at: performance.now() }));
+  t.teardown(unwatch);
+  await backend.stop(spec.instanceId);
+  await backend.start({ ...spec, restart: true });
+  t.equal(await sshHostname(), spec.instanceId);
+  t.same(exits, [], 'the stop was asked for: no death reported');
+
+  const pid = Number(await readFile(join(dir, 'state/instances', spec.instanceId, 'qemu.pid'), 'utf8'));
+  const t0 = performance.now();
+  process.kill(pid, 'SIGKILL');
+  const [death] = await waitFor('the death to be reported', () => exits.length > 0 && exits, { timeoutMs: 2000, intervalMs: 20 });
+  t.comment(`QEMU kill -9 → reported: ${(death.at - t0).toFixed(0)} ms`);
+  t.equal(death.id, spec.instanceId);
+  t.equal(death.exit.reason, 'QEMU was killed by SIGKILL');
+  t.ok(death.exit.console.length > 0, `the console's last lines: ${death.exit.console.at(-1)}`);
+
+  // A re-adopted QEMU (not this process's child) is polled.
+  await backend.start({ ...spec, restart: true });
+  const adopter = new QemuBackend(backendOptions);
+  exits.length = 0;
+  const unwatchAdopter = adopter.watchExits((id, exit) => exits.push({ id, exit, at: performance.now() }));
+  t.teardown(unwatchAdopter);
+  unwatch();
+  t.match(await adopter.list(), [{ running: true }]);
+  const pid2 = Number(await readFile(join(dir, 'state/instances', spec.instanceId, 'qemu.pid'), 'utf8'));
+  const t1 = performance.now();
+  process.kill(pid2, 'SIGKILL');
+  const [adopted] = await waitFor('the death of the adopted QEMU to be reported', () => exits.length > 0 && exits, { timeoutMs: 2000, intervalMs: 20 });
+  t.comment(`adopted QEMU kill -9 → reported: ${(adopted.at - t1).toFixed(0)} ms`);
+  t.match(adopted.exit.reason, /^QEMU \(pid \d+\) ended; its exit status is unknown/);
 });
 
 t.test('delete removes the VM and its folder; the host namespace gained nothing', async (t) => {

@@ -12,7 +12,7 @@ import { ControllerClient } from '../../shared/controller-client.ts';
 import type { Instance, Workload } from '../../controller/api-types.ts';
 import { cnciNamespace } from '../../cnci/cnci-backend.ts';
 import { pingFromContainer, sshHostname } from '../../singlevm/probes.ts';
-import { pidFiles, startDaemon } from '../../singlevm/processes.ts';
+import { pidFiles, REPO_ROOT, startDaemon } from '../../singlevm/processes.ts';
 import { readDemoSh } from '../../singlevm/demo-sh.ts';
 import { clusterLeftovers, diffHostState, snapshotHost } from '../../singlevm/host-state.ts';
 import { gatewayOf } from '../../controller/addresses.ts';
@@ -83,6 +83,38 @@ t.test('a restarted launcher re-adopts its VM, its container and the CNCI', asyn
   await user.call('DELETE', `${base}/external-ips/${m.ip}`);
   await newEvent(`Unmapped ${m.ip}`);
   await admin.call('DELETE', '/pools/restart');
+  await user.call('DELETE', `${base}/instances`);
+  await waitFor('the instances to be gone', async () => (await user.call<{ instances: Instance[] }>('GET', `${base}/instances`)).instances.length === 0, { timeoutMs: 60_000 });
+});
+
+t.test('a VM whose QEMU is killed is exited within 2 s with the reason; ciao restart instance brings it back', async (t) => {
+  const demo = await readDemoSh(paths.demoSh);
+  const user = new ControllerClient(demo.CIAO_CONTROLLER, demo.CIAO_IDENTITY,
+    { username: demo.CIAO_USERNAME, password: demo.CIAO_PASSWORD, projectName: demo.CIAO_TENANT_NAME }, clusterAgent(demo.CIAO_CA_CERT_FILE));
+  const base = `/tenants/${await user.tenantId()}`;
+  const { workloads } = await user.call<{ workloads: Workload[] }>('GET', `${base}/workloads`);
+  const [vm] = (await user.call<{ instances: Instance[] }>('POST', `${base}/instances`,
+    { workload_id: workloads.find((w) => w.vm_type === 'qemu' && w.visibility === 'public')!.id, count: 1 })).instances;
+  const state = () => user.call<Instance>('GET', `${base}/instances/${vm.id}`);
+  await waitFor('the VM to be active', async () => (await state()).state === 'active', { timeoutMs: 120_000 });
+  const cnciNs = cnciNamespace(name, await user.tenantId());
+  await waitFor(`SSH to ${vm.ip}`, async () => (await sshHostname(cnciNs, vm.ip, demo.CIAO_SSH_KEY).catch(() => '')) === vm.id, { timeoutMs: 120_000 });
+
+  const pid = Number(await readFile(join(paths.node, 'instances', vm.id, 'qemu.pid'), 'utf8'));
+  const t0 = performance.now();
+  process.kill(pid, 'SIGKILL');
+  const dead = await waitFor('the VM to be exited', async () => { const i = await state(); return i.state === 'exited' && i; }, { timeoutMs: 2000, intervalMs: 20 });
+  t.comment(`QEMU kill -9 → exited through the API: ${(performance.now() - t0).toFixed(0)} ms`);
+  t.equal(dead.reason, 'exited unexpectedly: QEMU was killed by SIGKILL');
+  const ciao = (...args: string[]) => run(join(REPO_ROOT, 'bin/ciao'), args, { env: { ...process.env, ...demo }, allowFailure: true });
+  const events = JSON.parse((await ciao('--json', 'list', 'events')).stdout) as { type: string; message: string }[];
+  t.ok(events.some((e) => e.type === 'error' && e.message.startsWith(`Instance ${vm.id} exited unexpectedly on ${name}-node-0: QEMU was killed by SIGKILL; console: `)),
+    'ciao list events says why, with the last line of the console');
+
+  const restart = await ciao('restart', 'instance', vm.id);
+  t.equal(restart.exitCode, 0, restart.stderr);
+  await waitFor(`SSH to ${vm.ip} after the restart`, async () => (await sshHostname(cnciNs, vm.ip, demo.CIAO_SSH_KEY).catch(() => '')) === vm.id, { timeoutMs: 120_000 });
+  t.equal((await state()).reason, null, 'the restart cleared the reason');
   await user.call('DELETE', `${base}/instances`);
   await waitFor('the instances to be gone', async () => (await user.call<{ instances: Instance[] }>('GET', `${base}/instances`)).instances.length === 0, { timeoutMs: 60_000 });
 });
