@@ -1,7 +1,6 @@
 // The controller daemon: HTTPS API (ciao, Compute v2.1, Image v2) over the services, and the
 // protocol link to the scheduler as the `controller` role.
-import https from 'node:https';
-import http from 'node:http';
+import type http from 'node:http';
 import { once } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
@@ -11,7 +10,8 @@ import type { TokenCheck } from './auth.ts';
 import { TokenCache } from './auth.ts';
 import type { Datastore } from './datastore/datastore.ts';
 import { Services } from './services.ts';
-import { Router } from '../shared/http-router.ts';
+import { createApiServer, Router } from '../shared/http-router.ts';
+import { PARAMS } from './http/request-schemas.ts';
 import { ciaoRoutes } from './http/ciao-routes.ts';
 import { computeRoutes } from './http/compute-routes.ts';
 import { imageRoutes } from './http/image-routes.ts';
@@ -47,13 +47,12 @@ export class Controller {
       this.services.instances.dispatchWaiting();
       this.services.volumes.resend();
     });
-    const router = new Router();
+    const router = new Router({ params: PARAMS, service: 'controller' });
     ciaoRoutes(router, this.services);
     computeRoutes(router, this.services, () => this.url);
     imageRoutes(router, this.services, () => this.url);
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => void router.handle(req, res, opts.logger);
-    this.server = opts.tls ? https.createServer({ ...opts.tls }, handler) : http.createServer(handler);
-    this.server.keepAliveTimeout = 30_000;
+    this.server = createApiServer(handler, opts.tls);
   }
 
   async listen(port: number, host = '127.0.0.1'): Promise<string> {

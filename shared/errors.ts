@@ -7,7 +7,7 @@ export type ErrorCode =
   | 'forbidden' | 'not_admin' | 'wrong_tenant'
   | 'not_found' | 'method_not_allowed'
   | 'conflict' | 'in_use' | 'invalid_state' | 'pool_exhausted' | 'no_cnci'
-  | 'too_large'
+  | 'too_large' | 'uri_too_long' | 'too_many_requests'
   | 'over_quota' | 'unknown_image' | 'unknown_workload'
   | 'unavailable' | 'internal';
 
@@ -17,7 +17,7 @@ const STATUS: Record<ErrorCode, number> = {
   forbidden: 403, not_admin: 403, wrong_tenant: 403,
   not_found: 404, method_not_allowed: 405,
   conflict: 409, in_use: 409, invalid_state: 409, pool_exhausted: 409, no_cnci: 409,
-  too_large: 413,
+  too_large: 413, uri_too_long: 414, too_many_requests: 429,
   over_quota: 422, unknown_image: 422, unknown_workload: 422,
   unavailable: 503, internal: 500,
 };

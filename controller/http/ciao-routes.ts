@@ -7,8 +7,12 @@ import type { Services } from '../services.ts';
 import { now } from '../context.ts';
 import { parseWorkload, validateWorkload } from '../workload-yaml.ts';
 import { checkQuota, quotaReport } from '../quotas.ts';
-import { StartFailureReason } from '../../protocol/payloads.ts';
-import { reply, type Request, type Router } from '../../shared/http-router.ts';
+import { parseInput, reply, type Request, type Router } from '../../shared/http-router.ts';
+import { z } from 'zod';
+import {
+  CnciFaultInput, InstanceAction, NewInstances, NewMapping, NewPool, NewTenant, NewVolume, NodeFault, PoolAddresses, QuotaLimits,
+  TenantChange, VolumeAttach,
+} from './request-schemas.ts';
 
 
 export function ciaoRoutes(router: Router, s: Services): void {
@@ -26,10 +30,6 @@ export function ciaoRoutes(router: Router, s: Services): void {
     if (!c.admin) throw new ApiError('wrong_tenant', `your token is scoped to project ${c.projectId ?? '(none)'}, not to tenant ${id}`);
     return { caller: c, tenant: s.tenants.get(id) };
   };
-  const str = (v: unknown, what: string): string => {
-    if (typeof v !== 'string' || !v) throw badRequest(`${what} must be a non-empty string`);
-    return v;
-  };
 
   // --- cluster and nodes ---
   router.on('GET', '/cluster/status', async (req) => {
@@ -43,27 +43,25 @@ export function ciaoRoutes(router: Router, s: Services): void {
     });
   });
   router.on('GET', '/nodes', async (req) => (await admin(req), reply(200, { nodes: s.nodes.all() })));
+  const nodeId = { params: { id: z.string().min(1).max(255) } };
   router.on('GET', '/nodes/:id', async (req) => {
     await admin(req);
     const node = s.nodes.get(req.params.id);
     if (!node) throw notFound('node', req.params.id);
     return reply(200, node);
-  });
+  }, nodeId);
   router.on('GET', '/nodes/:id/instances', async (req) => {
     await admin(req);
     if (!s.nodes.get(req.params.id)) throw notFound('node', req.params.id);
     return reply(200, { instances: s.store.instances.all().filter((i) => i.node_id === req.params.id) });
-  });
+  }, nodeId);
   router.on('POST', '/nodes/:id/faults', async (req) => {
     await admin(req);
     if (!s.nodes.isOnline(req.params.id)) throw notFound('connected node', req.params.id);
-    const body = await req.json<{ start_failure?: unknown }>();
-    const parsed = StartFailureReason.nullable().safeParse(body.start_failure ?? null);
-    if (!parsed.success) throw badRequest(`start_failure must be null or one of ${StartFailureReason.options.join(', ')}`);
-    const f = parsed.data;
+    const f = (await req.body(NodeFault)).start_failure ?? null;
     s.send({ type: 'COMMAND', op: 'NODE_FAULT', to: req.params.id, payload: { startFailure: f } });
     return reply(202, { node_id: req.params.id, start_failure: f });
-  });
+  }, nodeId);
 
   // --- tenants ---
   router.on('GET', '/tenants', async (req) => {
@@ -73,16 +71,15 @@ export function ciaoRoutes(router: Router, s: Services): void {
   });
   router.on('POST', '/tenants', async (req) => {
     await admin(req);
-    const body = await req.json<{ id?: string; name?: string; config?: Record<string, unknown> }>();
-    const t = s.tenants.create({ id: body.id ?? randomUUID(), name: str(body.name, 'name'), config: tenantConfig(body.config) });
+    const body = await req.body(NewTenant);
+    const t = s.tenants.create({ id: body.id ?? randomUUID(), name: body.name, config: body.config ?? undefined });
     return reply(201, t);
   });
   router.on('GET', '/tenants/:tenant', async (req) => reply(200, (await tenant(req)).tenant));
   router.on('PATCH', '/tenants/:tenant', async (req) => {
     await admin(req);
-    const body = await req.json<{ name?: string; config?: Record<string, unknown> }>();
-    if (body.name !== undefined) str(body.name, 'name');
-    return reply(200, s.tenants.update(req.params.tenant, { name: body.name, config: tenantConfig(body.config) }));
+    const body = await req.body(TenantChange);
+    return reply(200, s.tenants.update(req.params.tenant, { name: body.name, config: body.config ?? undefined }));
   });
   router.on('DELETE', '/tenants/:tenant', async (req) => {
     await admin(req);
@@ -108,7 +105,7 @@ export function ciaoRoutes(router: Router, s: Services): void {
   router.on('POST', '/tenants/:tenant/workloads', async (req) => {
     const { caller: c, tenant: t } = await tenant(req);
     const type = req.header('content-type') ?? '';
-    const input = type.includes('json') ? validateWorkload(await req.json()) : parseWorkload(await req.text());
+    const input = type.includes('json') ? validateWorkload(await req.jsonValue()) : parseWorkload(await req.text());
     if (input.visibility !== 'tenant' && !c.admin) throw new ApiError('not_admin', `only an admin can create ${input.visibility} workloads`);
     const w: Workload = {
       id: randomUUID(), tenant_id: input.visibility === 'tenant' ? t.id : null, description: input.description,
@@ -142,14 +139,10 @@ export function ciaoRoutes(router: Router, s: Services): void {
   });
   router.on('POST', '/tenants/:tenant/instances', async (req) => {
     const { caller: c, tenant: t } = await tenant(req);
-    const body = await req.json<{ workload_id?: unknown; count?: unknown; name?: unknown }>();
-    const workloadId = str(body.workload_id, 'workload_id');
-    const count = body.count ?? 1;
-    if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 100) throw badRequest('count must be a whole number from 1 to 100');
-    if (body.name !== undefined) str(body.name, 'name');
+    const { workload_id: workloadId, count, name } = await req.body(NewInstances);
     const w = visibleWorkloads(t, c).find((x) => x.id === workloadId && x.visibility !== 'internal');
     if (!w) throw new ApiError('unknown_workload', `workload ${workloadId} does not exist or is not visible to tenant ${t.id} (ciao list workloads)`);
-    return reply(202, { instances: await s.instances.create(t, w, { workloadId, count, name: body.name as string | undefined }) });
+    return reply(202, { instances: await s.instances.create(t, w, { workloadId, count, name }) });
   });
   router.on('GET', '/tenants/:tenant/instances/:id', async (req) => {
     const { tenant: t } = await tenant(req);
@@ -157,10 +150,8 @@ export function ciaoRoutes(router: Router, s: Services): void {
   });
   router.on('POST', '/tenants/:tenant/instances/:id/action', async (req) => {
     const { tenant: t } = await tenant(req);
-    const { action } = await req.json<{ action?: unknown }>();
-    if (action === 'stop') return reply(202, s.instances.stop(t, req.params.id));
-    if (action === 'restart') return reply(202, s.instances.restart(t, req.params.id));
-    throw badRequest('action must be "stop" or "restart"');
+    const { action } = await req.body(InstanceAction);
+    return reply(202, action === 'stop' ? s.instances.stop(t, req.params.id) : s.instances.restart(t, req.params.id));
   });
   router.on('DELETE', '/tenants/:tenant/instances/:id', async (req) => {
     const { tenant: t } = await tenant(req);
@@ -184,15 +175,15 @@ export function ciaoRoutes(router: Router, s: Services): void {
   router.on('GET', '/pools', async (req) => (await admin(req), reply(200, { pools: s.store.pools.all().map((p) => s.externalIps.poolView(p)) })));
   router.on('POST', '/pools', async (req) => {
     await admin(req);
-    const body = await req.json<{ name?: unknown; subnet?: unknown; ips?: unknown }>();
-    const pool = s.externalIps.createPool(str(body.name, 'name'), optionalStr(body.subnet, 'subnet'), ipList(body.ips));
+    const body = await req.body(NewPool);
+    const pool = s.externalIps.createPool(body.name, body.subnet ?? undefined, body.ips ?? []);
     return reply(201, s.externalIps.poolView(pool));
   });
   router.on('GET', '/pools/:name', async (req) => (await admin(req), reply(200, s.externalIps.poolView(s.externalIps.pool(req.params.name)))));
   router.on('POST', '/pools/:name/addresses', async (req) => {
     await admin(req);
-    const body = await req.json<{ subnet?: unknown; ips?: unknown }>();
-    const pool = s.externalIps.addToPool(s.externalIps.pool(req.params.name), optionalStr(body.subnet, 'subnet'), ipList(body.ips));
+    const body = await req.body(PoolAddresses);
+    const pool = s.externalIps.addToPool(s.externalIps.pool(req.params.name), body.subnet ?? undefined, body.ips ?? []);
     return reply(200, s.externalIps.poolView(pool));
   });
   router.on('DELETE', '/pools/:name', async (req) => (await admin(req), s.externalIps.deletePool(req.params.name), reply(204)));
@@ -200,8 +191,8 @@ export function ciaoRoutes(router: Router, s: Services): void {
   router.on('GET', '/tenants/:tenant/external-ips', async (req) => reply(200, { external_ips: s.externalIps.list((await tenant(req)).tenant.id) }));
   router.on('POST', '/tenants/:tenant/external-ips', async (req) => {
     const { tenant: t } = await tenant(req);
-    const body = await req.json<{ instance_id?: unknown; pool?: unknown }>();
-    return reply(202, s.externalIps.map(t, str(body.instance_id, 'instance_id'), optionalStr(body.pool, 'pool')));
+    const body = await req.body(NewMapping);
+    return reply(202, s.externalIps.map(t, body.instance_id, body.pool ?? undefined));
   });
   router.on('DELETE', '/tenants/:tenant/external-ips/:ip', async (req) => {
     const { tenant: t } = await tenant(req);
@@ -210,8 +201,7 @@ export function ciaoRoutes(router: Router, s: Services): void {
   router.on('POST', '/tenants/:tenant/cnci/faults', async (req) => {
     await admin(req);
     const t = s.tenants.get(req.params.tenant);
-    const { nat_failure } = await req.json<{ nat_failure?: unknown }>();
-    if (typeof nat_failure !== 'boolean') throw badRequest('nat_failure must be true or false');
+    const { nat_failure } = await req.body(CnciFaultInput);
     s.externalIps.setNatFault(t, nat_failure);
     return reply(202, { tenant_id: t.id, nat_failure });
   });
@@ -220,12 +210,9 @@ export function ciaoRoutes(router: Router, s: Services): void {
   router.on('GET', '/tenants/:tenant/volumes', async (req) => reply(200, { volumes: s.volumes.list((await tenant(req)).tenant.id) }));
   router.on('POST', '/tenants/:tenant/volumes', async (req) => {
     const { tenant: t } = await tenant(req);
-    const body = await req.json<{ size_mb?: unknown; image_id?: unknown; name?: unknown; description?: unknown; bootable?: unknown }>();
-    if (body.size_mb !== undefined && typeof body.size_mb !== 'number') throw badRequest('size_mb must be a number of MB');
-    if (body.bootable !== undefined && typeof body.bootable !== 'boolean') throw badRequest('bootable must be true or false');
+    const body = await req.body(NewVolume);
     const input = {
-      size_mb: body.size_mb as number | undefined, image_id: optionalStr(body.image_id, 'image_id'),
-      name: optionalStr(body.name, 'name'), description: optionalStr(body.description, 'description'), bootable: body.bootable as boolean | undefined,
+      size_mb: body.size_mb, image_id: body.image_id ?? undefined, name: body.name ?? undefined, description: body.description ?? undefined, bootable: body.bootable,
     };
     const source = await s.volumes.source(t, input.size_mb, input.image_id);
     checkQuota(s.store.quotas.get(t.id), s.instances.usage(t.id), { volumes: 1, volume_mb: source.sizeMB });
@@ -238,8 +225,8 @@ export function ciaoRoutes(router: Router, s: Services): void {
   });
   router.on('POST', '/tenants/:tenant/volumes/:id/attach', async (req) => {
     const { tenant: t } = await tenant(req);
-    const { instance_id } = await req.json<{ instance_id?: unknown }>();
-    return reply(202, s.volumes.attach(t, req.params.id, s.instances.get(t, str(instance_id, 'instance_id'))));
+    const { instance_id } = await req.body(VolumeAttach);
+    return reply(202, s.volumes.attach(t, req.params.id, s.instances.get(t, instance_id)));
   });
   router.on('POST', '/tenants/:tenant/volumes/:id/detach', async (req) => reply(202, s.volumes.detach((await tenant(req)).tenant, req.params.id)));
 
@@ -251,37 +238,11 @@ export function ciaoRoutes(router: Router, s: Services): void {
   router.on('PUT', '/tenants/:tenant/quotas', async (req) => {
     await admin(req);
     const t = s.tenants.get(req.params.tenant);
-    const body = await req.json();
-    const limits = { ...s.store.quotas.get(t.id)?.limits };
-    for (const [name, value] of Object.entries(body)) {
-      if (!QUOTA_NAMES.includes(name as never)) throw badRequest(`unknown quota ${name}: quotas are ${QUOTA_NAMES.join(', ')}`);
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < -1) throw badRequest(`quota ${name} must be a whole number, -1 for unlimited`);
-      limits[name as (typeof QUOTA_NAMES)[number]] = value;
-    }
+    const body = await req.jsonValue();
+    const unknown = Object.keys(typeof body === 'object' && body ? body : {}).filter((k) => !QUOTA_NAMES.includes(k as never));
+    if (unknown.length) throw badRequest(`unknown quota ${unknown.join(', ')}: quotas are ${QUOTA_NAMES.join(', ')}`);
+    const limits = { ...s.store.quotas.get(t.id)?.limits, ...parseInput(QuotaLimits, body, 'the quotas (whole numbers, -1 for unlimited)') };
     s.store.quotas.put({ id: t.id, limits });
     return reply(200, quotaReport(s.store.quotas.get(t.id), s.instances.usage(t.id)));
   });
-}
-
-function optionalStr(v: unknown, what: string): string | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string' || !v) throw badRequest(`${what} must be a non-empty string`);
-  return v;
-}
-
-function ipList(v: unknown): string[] {
-  if (v === undefined || v === null) return [];
-  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw badRequest('ips must be a list of IPv4 addresses');
-  return v as string[];
-}
-
-function tenantConfig(v: unknown): Partial<Tenant['config']> | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'object' || Array.isArray(v)) throw badRequest('config must be an object');
-  const { subnet_bits, privileged_containers, ...rest } = v as Record<string, unknown>;
-  const unknown = Object.keys(rest);
-  if (unknown.length) throw badRequest(`unknown tenant config ${unknown.join(', ')}: known are subnet_bits, privileged_containers`);
-  if (subnet_bits !== undefined && (typeof subnet_bits !== 'number' || !Number.isInteger(subnet_bits))) throw badRequest('subnet_bits must be a whole number');
-  if (privileged_containers !== undefined && typeof privileged_containers !== 'boolean') throw badRequest('privileged_containers must be true or false');
-  return { ...(subnet_bits !== undefined ? { subnet_bits: subnet_bits as number } : {}), ...(privileged_containers !== undefined ? { privileged_containers: privileged_containers as boolean } : {}) };
 }

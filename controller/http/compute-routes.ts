@@ -5,6 +5,7 @@ import type { Instance, Tenant, Workload } from '../api-types.ts';
 import type { Caller } from '../auth.ts';
 import type { Services } from '../services.ts';
 import { reply, type Request, type Router } from '../../shared/http-router.ts';
+import { FlavorRef, NewServer, ServerAction } from './request-schemas.ts';
 
 const STATUS: Record<Instance['state'], string> = {
   pending: 'BUILD', active: 'ACTIVE', stopping: 'ACTIVE', exited: 'SHUTOFF', hung: 'ERROR', missing: 'ERROR', deleting: 'DELETED',
@@ -55,7 +56,7 @@ export function computeRoutes(router: Router, s: Services, baseUrl: () => string
       const w = flavors(tenant).find((f) => f.id === req.params.id || f.description === req.params.id);
       if (!w) throw notFound('flavor', req.params.id);
       return reply(200, { flavor: flavor(w, true) });
-    });
+    }, { params: { id: FlavorRef } });
     const listServers = (detail: boolean) => async (req: Request) => {
       const { tenant } = await scoped(req);
       const name = req.query.get('name');
@@ -66,22 +67,18 @@ export function computeRoutes(router: Router, s: Services, baseUrl: () => string
     router.on('GET', `${prefix}/servers/detail`, listServers(true));
     router.on('POST', `${prefix}/servers`, async (req) => {
       const { tenant } = await scoped(req);
-      const body = await req.json<{ server?: { name?: unknown; flavorRef?: unknown; imageRef?: unknown; min_count?: unknown } }>();
-      const sv = body.server;
-      if (!sv || typeof sv !== 'object') throw badRequest('the body must be {"server": {"name": ..., "flavorRef": ...}}');
-      if (typeof sv.flavorRef !== 'string') throw badRequest('server.flavorRef (a workload id) is required');
+      const { server: sv } = await req.body(NewServer);
       const w = flavors(tenant).find((f) => f.id === sv.flavorRef);
       if (!w) throw new ApiError('unknown_workload', `flavor ${sv.flavorRef} does not exist: flavors are the workloads (openstack flavor list)`);
-      const count = typeof sv.min_count === 'number' ? sv.min_count : 1;
-      const image = typeof sv.imageRef === 'string' && sv.imageRef ? sv.imageRef : undefined;
-      const [first] = await s.instances.create(tenant, w, { workloadId: w.id, count, name: typeof sv.name === 'string' ? sv.name : undefined, image });
+      const count = sv.min_count ?? 1;
+      const [first] = await s.instances.create(tenant, w, { workloadId: w.id, count, name: sv.name, image: sv.imageRef || undefined });
       return reply(202, { server: { id: first.id, links: links(`/servers/${first.id}`), adminPass: '', 'OS-DCF:diskConfig': 'MANUAL', security_groups: [{ name: 'default' }] } });
     });
     router.on('GET', `${prefix}/servers/:id`, async (req) => reply(200, { server: server(s.instances.get((await scoped(req)).tenant, req.params.id), true) }));
     router.on('DELETE', `${prefix}/servers/:id`, async (req) => (s.instances.delete((await scoped(req)).tenant, req.params.id), reply(204)));
     router.on('POST', `${prefix}/servers/:id/action`, async (req) => {
       const { tenant } = await scoped(req);
-      const body = await req.json();
+      const body = await req.body(ServerAction);
       if ('os-stop' in body) s.instances.stop(tenant, req.params.id);
       else if ('os-start' in body) s.instances.restart(tenant, req.params.id);
       else throw badRequest(`supported actions are os-start and os-stop, not ${Object.keys(body).join(', ') || 'none'}`);

@@ -1,9 +1,11 @@
 // The OpenStack Image v2 subset (docs/api.md) under /image: create, upload, list, show, update, delete.
 import { createReadStream } from 'node:fs';
+import { access } from 'node:fs/promises';
 import { ApiError, badRequest } from '../../shared/errors.ts';
 import type { Image } from '../api-types.ts';
 import type { Services } from '../services.ts';
-import { reply, type Router } from '../../shared/http-router.ts';
+import { parseInput, reply, type Router } from '../../shared/http-router.ts';
+import { ImagePatch, NewImage } from './request-schemas.ts';
 
 export function imageRoutes(router: Router, s: Services, baseUrl: () => string): void {
   const caller = (req: { header(n: string): string | undefined }) => s.auth.authenticate(req.header('x-auth-token'));
@@ -27,26 +29,17 @@ export function imageRoutes(router: Router, s: Services, baseUrl: () => string):
   });
   router.on('POST', '/image/v2/images', async (req) => {
     const c = await caller(req);
-    const body = await req.json<Record<string, unknown>>();
-    for (const k of ['id', 'name', 'visibility', 'disk_format', 'container_format'] as const) {
-      if (body[k] !== undefined && body[k] !== null && typeof body[k] !== 'string') throw badRequest(`${k} must be a string`);
-    }
-    const image = s.images.create(c, body as Parameters<typeof s.images.create>[1]);
+    const body = await req.body(NewImage);
+    const image = s.images.create(c, { ...body, name: body.name ?? undefined, disk_format: body.disk_format ?? undefined, container_format: body.container_format ?? undefined });
     return reply(201, view(image), { location: `${baseUrl()}/image/v2/images/${image.id}` });
   });
   router.on('GET', '/image/v2/images/:id', async (req) => reply(200, view(s.images.get(await caller(req), req.params.id))));
   router.on('PATCH', '/image/v2/images/:id', async (req) => {
     const c = await caller(req);
     // JSON Patch (application/openstack-images-v2.1-json-patch): only replace/add of simple fields.
-    let ops: unknown;
-    try {
-      ops = JSON.parse(await req.text());
-    } catch {
-      throw new ApiError('invalid_json', 'the body must be a JSON Patch list');
-    }
-    if (!Array.isArray(ops)) throw badRequest('the body must be a JSON Patch list');
+    const ops = parseInput(ImagePatch, await req.jsonValue(), 'the JSON Patch list');
     const change: Record<string, string> = {};
-    for (const op of ops as { op?: string; path?: string; value?: unknown }[]) {
+    for (const op of ops) {
       const field = op.path?.replace(/^\//, '') ?? '';
       if (!['name', 'visibility', 'disk_format', 'container_format'].includes(field)) continue; // properties we do not keep
       if ((op.op !== 'replace' && op.op !== 'add') || typeof op.value !== 'string') throw badRequest(`unsupported patch of ${field}`);
@@ -62,8 +55,13 @@ export function imageRoutes(router: Router, s: Services, baseUrl: () => string):
   router.on('GET', '/image/v2/images/:id/file', async (req, res) => {
     const image = s.images.get(await caller(req), req.params.id);
     if (image.status !== 'active') return reply(204);
+    const path = s.images.path(image.id);
+    await access(path).catch(() => {
+      throw new ApiError('not_found', `the data of image ${image.id} is missing on the controller`);
+    });
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(image.size), 'content-md5': image.checksum ?? '' });
-    createReadStream(s.images.path(image.id)).pipe(res);
+    // The file can still vanish or fail mid-answer: the answer ends there, the controller goes on.
+    createReadStream(path).on('error', () => res.destroy()).pipe(res);
     return undefined;
   });
 }

@@ -1,8 +1,7 @@
 // The identity service: a Keystone v3-compatible mock (password and token auth, scoped and
 // unscoped tokens, validation, revocation, projects, users, roles, catalogue), so standard
 // OpenStack clients and the cluster's daemons authenticate against it.
-import http from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
 import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
@@ -10,10 +9,11 @@ import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { ApiError, badRequest } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
-import { reply, Router, type Request } from '../../shared/http-router.ts';
+import { createApiServer, reply, Router, Segment, type Request } from '../../shared/http-router.ts';
 import { saveIdentityConfig, type IdentityConfig, type Project, type User } from './config.ts';
 import { TokenSigner, type TokenPayload } from './tokens.ts';
 import { advertisedHost } from '../../shared/listen-address.ts';
+import { Uuid } from '../../shared/safe-path.ts';
 
 export interface IdentityServerOptions {
   config: IdentityConfig;
@@ -28,7 +28,7 @@ export interface IdentityServerOptions {
 // Keystone's error body carries the status and its title; ApiError's code only picks the status.
 const TITLES: Record<number, string> = {
   400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
-  409: 'Conflict', 413: 'Request Entity Too Large', 500: 'Internal Server Error',
+  409: 'Conflict', 413: 'Request Entity Too Large', 414: 'URI Too Long', 429: 'Too Many Requests', 500: 'Internal Server Error',
 };
 const unauthorized = (message: string) => new ApiError('invalid_token', message);
 const forbidden = (message: string) => new ApiError('forbidden', message);
@@ -60,7 +60,7 @@ const AuthRequest = z.object({
 });
 type AuthRequest = z.infer<typeof AuthRequest>['auth'];
 const NewProject = z.object({
-  project: z.object({ name: z.string().min(1), id: z.string().min(1).nullish(), domain_id: z.string().nullish(), description: z.string().nullish() }),
+  project: z.object({ name: z.string().min(1).max(64), id: Uuid.nullish(), domain_id: z.string().nullish(), description: z.string().nullish() }),
 });
 const NewUser = z.object({
   user: z.object({ name: z.string().min(1), password: z.string(), domain_id: z.string().nullish(), default_project_id: z.string().nullish() }),
@@ -202,7 +202,12 @@ export function createIdentityServer(opts: IdentityServerOptions) {
     return project;
   };
 
-  const router = new Router((err) => reply(err.status, { error: { code: err.status, title: TITLES[err.status] ?? 'Error', message: err.message } }));
+  const router = new Router({
+    renderError: (err) => reply(err.status, { error: { code: err.status, title: TITLES[err.status] ?? 'Error', message: err.message } }),
+    // Keystone's ids are its own (domain "default", UUIDs for what it makes): any plain segment.
+    params: { id: Segment, project: Segment, user: Segment, role: Segment },
+    service: 'identity service',
+  });
 
   // --- version discovery ---
   const v3 = () => ({
@@ -214,7 +219,7 @@ export function createIdentityServer(opts: IdentityServerOptions) {
 
   // --- auth ---
   router.on('POST', '/v3/auth/tokens', async (req) => {
-    const { auth } = parse(AuthRequest, await req.json());
+    const { auth } = parse(AuthRequest, await req.jsonValue());
     const now = Date.now();
     const { user, methods, ttlSeconds } = authenticate(auth.identity, now);
     const project = scopeProject(auth.scope, user);
@@ -256,7 +261,7 @@ export function createIdentityServer(opts: IdentityServerOptions) {
   });
   router.on('POST', '/v3/projects', async (req) => {
     adminCaller(req);
-    const { project: p } = parse(NewProject, await req.json());
+    const { project: p } = parse(NewProject, await req.jsonValue());
     const domainId = existingDomain(p.domain_id);
     if (config.projects.some((x) => x.id === p.id || (x.name === p.name && x.domain_id === domainId))) throw conflict(`project ${p.name}`);
     const project: Project = { id: p.id ?? randomUUID(), name: p.name, domain_id: domainId, description: p.description ?? '' };
@@ -288,7 +293,7 @@ export function createIdentityServer(opts: IdentityServerOptions) {
   router.on('GET', '/v3/users/:id/projects', async (req) => list('projects', projectsOf(selfOrAdmin(req)).map(projectView), req));
   router.on('POST', '/v3/users', async (req) => {
     adminCaller(req);
-    const { user: u } = parse(NewUser, await req.json());
+    const { user: u } = parse(NewUser, await req.jsonValue());
     const domainId = existingDomain(u.domain_id);
     if (config.users.some((x) => x.name === u.name && x.domain_id === domainId)) throw conflict(`user ${u.name}`);
     if (u.default_project_id) projectById(u.default_project_id);
@@ -336,13 +341,12 @@ export function createIdentityServer(opts: IdentityServerOptions) {
   });
 
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
-    // Set before routing so every answer has them, empty ones (204, HEAD) and errors too.
-    res.setHeader('x-openstack-request-id', `req-${randomUUID()}`);
+    // Set before routing so every answer has it, empty ones (204, HEAD) and errors too.
     res.setHeader('content-type', 'application/json');
     res.on('finish', () => logger.debug('request', { method: req.method, path: req.url, status: res.statusCode }));
     void router.handle(req, res, logger);
   };
-  const server = opts.tls ? https.createServer(opts.tls, handler) : http.createServer(handler);
+  const server = createApiServer(handler, opts.tls);
 
   return {
     server,
