@@ -1,7 +1,4 @@
 import t from 'tap';
-import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { forGuest, guestProxyFiles, guestProxyUrl, proxyFromEnv, proxyVariables, CLUSTER_NO_PROXY } from '../../ccloudvm/proxy.ts';
 import { hostDebian, parseDeb822, parseOneLine, pickMirrors } from '../../ccloudvm/host-debian.ts';
 import { userData } from '../../ccloudvm/provision.ts';
@@ -57,11 +54,11 @@ t.test("the image's mirror is the one apt serves the host's release from", async
   t.same(parseOneLine('# deb http://old/ x main\ndeb [arch=amd64 signed-by=/k] http://one.example/debian bookworm main\n'), [{ uris: ['http://one.example/debian'], suites: ['bookworm'] }]);
   t.throws(() => pickMirrors('trixie', entries), /no source for Debian trixie/);
 
-  const etc = await mkdtemp(join(tmpdir(), 'ccloudvm-etc-'));
-  await mkdir(join(etc, 'apt/sources.list.d'), { recursive: true });
-  await writeFile(join(etc, 'os-release'), 'PRETTY_NAME="Debian GNU/Linux 12"\nVERSION_CODENAME=bookworm\n');
-  await writeFile(join(etc, 'apt/sources.list.d/nodesource.list'), 'deb https://deb.nodesource.com/node_20.x nodistro main\n');
-  await writeFile(join(etc, 'apt/sources.list.d/debian.sources'), deb822);
+  // tap removes the folder when the test ends.
+  const etc = t.testdir({
+    'os-release': 'PRETTY_NAME="Debian GNU/Linux 12"\nVERSION_CODENAME=bookworm\n',
+    apt: { 'sources.list.d': { 'nodesource.list': 'deb https://deb.nodesource.com/node_20.x nodistro main\n', 'debian.sources': deb822 } },
+  });
   t.same(await hostDebian(etc), { codename: 'bookworm', mirror: 'http://mirror.example/debian', security: 'http://mirror.example/debian-security' }, 'third-party sources are ignored');
 });
 
