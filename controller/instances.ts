@@ -1,7 +1,7 @@
 // Instance lifecycle as the controller decides it: creation (quota, addresses, the tenant's CNCI
 // first), dispatch to the scheduler, and what nodes report back (docs/protocol.md).
 import { randomUUID } from 'node:crypto';
-import type { CnciReady, InstanceStateEvent, NodeStats, StartFailure, StartPayload } from '../protocol/payloads.ts';
+import type { CnciReady, InstanceStateEvent, NodeStats, Placed, StartFailure, StartPayload } from '../protocol/payloads.ts';
 import { ApiError, notFound } from '../shared/errors.ts';
 import { allocateHostIp, gatewayOf, macFor } from './addresses.ts';
 import type { Instance, Tenant, Workload } from './api-types.ts';
@@ -157,6 +157,12 @@ export class Instances {
     return (inst.cnci || tenant?.cnci?.state === 'ready') && this.volumes.ready(inst);
   }
 
+  /** The scheduler put the instance on a node: from now on only that node speaks of it. */
+  placed({ instanceId, nodeId }: Placed): void {
+    const inst = this.ctx.store.instances.get(instanceId);
+    if (inst && inst.state !== 'deleting') this.save(inst, { node_id: nodeId });
+  }
+
   cnciReady({ instanceId, tenantId, address }: CnciReady) {
     const tenant = this.ctx.store.tenants.get(tenantId);
     if (!tenant || tenant.cnci?.instance_id !== instanceId) return;
@@ -294,8 +300,9 @@ export class Instances {
   reconcile(stats: NodeStats): void {
     for (const s of stats.instances) {
       const inst = this.ctx.store.instances.get(s.instanceId);
-      if (!inst || inst.state === 'deleting' || inst.state === 'stopping') continue;
-      if (inst.state !== s.state || inst.node_id !== stats.nodeId) {
+      // A node reports only what was placed on it (docs/security.md).
+      if (!inst || inst.node_id !== stats.nodeId || inst.state === 'deleting' || inst.state === 'stopping') continue;
+      if (inst.state !== s.state) {
         this.stateChanged({ instanceId: s.instanceId, nodeId: stats.nodeId, state: s.state, sshIp: s.sshIp, sshPort: s.sshPort });
       }
     }

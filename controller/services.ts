@@ -39,12 +39,19 @@ export class Services {
     void this.volumes.resume();
   }
 
-  /** A frame from the scheduler (docs/protocol.md, "Ops"; op names are unique across frame types). */
+  /** A frame from the scheduler (docs/protocol.md, "Ops"; op names are unique across frame types).
+   *  What a node or a CNCI says (`from`, stamped by the scheduler) is believed only of what is its
+   *  own: the instances placed on that node, the tenant that CNCI serves (docs/security.md). */
   onFrame(frame: Frame): void {
+    if (!this.mayTell(frame)) {
+      this.ctx.logger.warn('refused a frame about what is not its sender\'s', { op: frame.op, from: frame.from, payload: frame.payload });
+      return;
+    }
     switch (frame.op) {
       case 'STATS':
         this.nodes.update(frame.payload);
         return this.instances.reconcile(frame.payload);
+      case 'PLACED': return this.instances.placed(frame.payload);
       case 'CNCI_READY': return this.instances.cnciReady(frame.payload);
       case 'NODE_CONNECTED':
         this.nodes.connected(frame.payload);
@@ -71,6 +78,35 @@ export class Services {
       case 'UNREACHABLE': return this.instances.unreachable(frame.payload.op, frame.payload.instanceId, frame.payload.to);
       default:
         this.ctx.logger.warn('unexpected frame from scheduler', { type: frame.type, op: frame.op });
+    }
+  }
+
+  /** Whether the frame's sender may speak of what it names. The scheduler's own frames carry no `from`. */
+  private mayTell(frame: Frame): boolean {
+    const from = frame.from;
+    if (from === undefined) return true;
+    const { store } = this;
+    /** The instance was placed on the sending node. */
+    const onSender = (instanceId: string) => store.instances.get(instanceId)?.node_id === from;
+    /** The sender is the CNCI of that tenant. */
+    const tenantsCnci = (tenantId: string) => store.tenants.get(tenantId)?.cnci?.instance_id === from;
+    switch (frame.op) {
+      case 'STATS': return frame.payload.nodeId === from;
+      case 'INSTANCE_STATE': return frame.payload.nodeId === from && onSender(frame.payload.instanceId);
+      case 'INSTANCE_DELETED':
+      case 'START_FAILURE':
+      case 'STOP_FAILURE':
+      case 'RESTART_FAILURE':
+      case 'DELETE_FAILURE':
+      case 'VOLUME_ATTACHED':
+      case 'VOLUME_DETACHED':
+      case 'ATTACH_VOLUME_FAILURE':
+      case 'DETACH_VOLUME_FAILURE': return onSender(frame.payload.instanceId);
+      case 'CNCI_READY': return frame.payload.instanceId === from && tenantsCnci(frame.payload.tenantId);
+      case 'PUBLIC_IP_ASSIGNED':
+      case 'PUBLIC_IP_RELEASED':
+      case 'PUBLIC_IP_FAILURE': return tenantsCnci(frame.payload.tenantId);
+      default: return false; // the rest (PLACED, NODE_*, UNREACHABLE) is the scheduler's alone to say
     }
   }
 }

@@ -5,6 +5,7 @@ import tls from 'node:tls';
 import { Connection } from './frame.ts';
 import type { Frame, Role } from './payloads.ts';
 import type { Logger } from '../shared/log.ts';
+import { rolesOf } from '../shared/pki.ts';
 
 /** Per key pair: one TLS context, and the last session ticket, so thousands of simulated nodes
  *  neither parse the key again nor do a full handshake for every connection. */
@@ -73,11 +74,22 @@ export class ProtocolPeer extends EventEmitter<PeerEvents> {
     const { host, port, logger } = this.opts;
     const material = this.opts.tls;
     const socket = tls.connect({ host, port, secureContext: secureContextFor(material), session: sessions.get(material.cert), servername: 'localhost' });
-    socket.on('session', (ticket: Buffer) => sessions.set(material.cert, ticket));
+    let serverChecked = false;
+    // A ticket is kept only from a server whose certificate was checked: a session resumed from it
+    // (which carries no certificate to look at) is with that same server.
+    socket.on('session', (ticket: Buffer) => serverChecked && sessions.set(material.cert, ticket));
     socket.setNoDelay(true);
     const conn = new Connection(socket);
     this.conn = conn;
     socket.once('secureConnect', () => {
+      // The cluster CA signs every peer's certificate: only the scheduler's says it is the scheduler.
+      const serverRoles = rolesOf(socket.getPeerCertificate().subject?.OU);
+      if (!socket.isSessionReused() && !serverRoles.includes('scheduler')) {
+        logger.error('the server at the scheduler address is not the scheduler: refused', { roles: serverRoles });
+        socket.destroy();
+        return;
+      }
+      serverChecked = true;
       conn.send({ type: 'HELLO', op: 'HELLO', payload: { id: this.opts.id, roles: this.opts.roles, hostname: this.opts.hostname } });
     });
     conn.on('frame', (frame) => {
@@ -87,7 +99,7 @@ export class ProtocolPeer extends EventEmitter<PeerEvents> {
         this.emit('connected');
         return;
       }
-      if (frame.type === 'ERROR' && frame.op === 'BAD_ROLE') logger.error('scheduler refused us', { reason: frame.payload.message });
+      if (frame.type === 'ERROR' && (frame.op === 'BAD_ROLE' || frame.op === 'BAD_IDENTITY')) logger.error('scheduler refused us', { reason: frame.payload.message });
       this.emit('frame', frame);
     });
     conn.on('invalid', (err) => logger.warn('invalid frame from scheduler', { error: err.message }));

@@ -156,6 +156,10 @@ export type NodeConnection = z.infer<typeof NodeConnection>;
 export const CnciReady = z.object({ instanceId: z.string(), tenantId: z.string(), address: z.string().optional() });
 export type CnciReady = z.infer<typeof CnciReady>;
 
+/** Where the scheduler placed a START: the only node the controller then believes about that instance. */
+export const Placed = z.object({ instanceId: z.string(), nodeId: z.string() });
+export type Placed = z.infer<typeof Placed>;
+
 export const StartFailure = z.object({ instanceId: z.string(), reason: StartFailureReason, message: z.string() });
 export type StartFailure = z.infer<typeof StartFailure>;
 
@@ -190,7 +194,7 @@ export const OPS = {
     ATTACH_VOLUME: AttachVolume,
     DETACH_VOLUME: DetachVolume,
   },
-  STATUS: { STATS: NodeStats, CNCI_READY: CnciReady },
+  STATUS: { STATS: NodeStats, CNCI_READY: CnciReady, PLACED: Placed },
   EVENT: {
     INSTANCE_STATE: InstanceStateEvent,
     INSTANCE_DELETED: InstanceDeleted,
@@ -211,6 +215,7 @@ export const OPS = {
     DETACH_VOLUME_FAILURE: VolumeFailure,
     UNREACHABLE: Unreachable,
     BAD_ROLE: Refusal,
+    BAD_IDENTITY: Refusal,
     INVALID_FRAME: Refusal,
   },
 } as const;

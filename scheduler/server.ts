@@ -23,6 +23,11 @@ interface Peer {
 
 const AGENT_ROLES: ReadonlySet<Role> = new Set(['compute', 'network']);
 
+/** A certificate's name (CN) speaks for the peer of that id, or, ending in `*`, for every id that
+ *  begins with what precedes it (a fleet of simulated nodes shares one; CNCIs share `*`). */
+export const speaksFor = (certName: string, id: string): boolean =>
+  certName === id || (certName.endsWith('*') && id.startsWith(certName.slice(0, -1)));
+
 export class Scheduler {
   private readonly server: tls.Server;
   private controller?: Peer;
@@ -64,9 +69,10 @@ export class Scheduler {
       this.opts.logger.warn('invalid frame', { peer: peer?.hello.id, error: err.message });
       conn.send({ type: 'ERROR', op: 'INVALID_FRAME', payload: { message: err.message } });
     });
+    const certName = String(socket.getPeerCertificate().subject?.CN ?? '');
     conn.on('frame', (frame) => {
       if (!peer) {
-        peer = this.greet(conn, frame, certRoles);
+        peer = this.greet(conn, frame, certRoles, certName);
         return;
       }
       this.route(peer, frame);
@@ -74,11 +80,12 @@ export class Scheduler {
     conn.on('close', () => peer && this.forget(peer));
   }
 
-  /** Checks a newcomer's HELLO against its certificate and registers it. */
-  private greet(conn: Connection, frame: Frame, certRoles: string[]): Peer | undefined {
-    const refuse = (message: string) => {
+  /** Checks a newcomer's HELLO against its certificate (its roles, and its id against the
+   *  certificate's name) and registers it; an id that is already connected is refused. */
+  private greet(conn: Connection, frame: Frame, certRoles: string[], certName: string): Peer | undefined {
+    const refuse = (message: string, op: 'BAD_ROLE' | 'BAD_IDENTITY' = 'BAD_ROLE') => {
       this.opts.logger.warn('peer refused', { message });
-      conn.send({ type: 'ERROR', op: 'BAD_ROLE', payload: { message } });
+      conn.send({ type: 'ERROR', op, payload: { message } });
       conn.close();
       return undefined;
     };
@@ -91,32 +98,25 @@ export class Scheduler {
     const isAgent = hello.roles.some((r) => AGENT_ROLES.has(r));
     const isCnci = roles.has('cnci');
     if (Number(isController) + Number(isAgent) + Number(isCnci) !== 1) return refuse('a peer is either the controller, an agent or a CNCI');
+    if (!speaksFor(certName, hello.id)) return refuse(`the certificate of ${certName} does not speak for ${hello.id}`, 'BAD_IDENTITY');
+    const live = isController ? this.controller : isAgent ? this.agents.get(hello.id) : this.cncis.get(hello.id);
+    // A restarted peer's old connection is closed by its kernel as it dies: a live one is another peer.
+    if (live?.conn.isOpen) return refuse(`${hello.id} is already connected`, 'BAD_IDENTITY');
 
     const peer: Peer = { hello, conn };
     conn.send({ type: 'HELLO', op: 'HELLO', payload: { id: 'scheduler', roles: ['scheduler'] } });
     if (isController) {
-      this.replace(this.controller, peer);
       this.controller = peer;
       this.greetController();
     } else if (isAgent) {
-      this.replace(this.agents.get(hello.id), peer);
       this.agents.set(hello.id, peer);
       this.placement.add(hello.id, hello.hostname ?? hello.id, hello.roles);
       this.toController({ type: 'EVENT', op: 'NODE_CONNECTED', payload: this.nodeConnection(hello) });
     } else {
-      this.replace(this.cncis.get(hello.id), peer);
       this.cncis.set(hello.id, peer);
     }
     this.opts.logger.info('peer connected', { id: hello.id, roles: hello.roles });
     return peer;
-  }
-
-  /** A peer that reconnects under the same id replaces its old connection. */
-  private replace(old: Peer | undefined, _by: Peer) {
-    if (old) {
-      old.conn.removeAllListeners('close');
-      old.conn.socket.destroy();
-    }
   }
 
   /** A (re)connected controller learns the cluster as it is, then gets what was kept for it. */
@@ -168,6 +168,8 @@ export class Scheduler {
         this.toController({ type: 'ERROR', op: 'START_FAILURE', payload: { instanceId: frame.payload.instanceId, reason: result.reason, message: result.message } });
         return;
       }
+      // The controller learns the node before the node can speak of the instance (same link, in order).
+      this.toController({ type: 'STATUS', op: 'PLACED', payload: { instanceId: frame.payload.instanceId, nodeId: result.nodeId } });
       this.agents.get(result.nodeId)!.conn.send({ ...frame, from: 'controller', to: result.nodeId });
       return;
     }

@@ -68,16 +68,19 @@ export function rolesOf(subjectOU: string | string[] | undefined): string[] {
   return ous.flatMap((ou) => ou.split(',')).map((r) => r.trim()).filter(Boolean);
 }
 
-/** Everything one cluster needs: CA, server cert for the HTTPS services and one cert per protocol role. */
-export async function createClusterPki(dir: string, clusterName: string) {
+/** Everything one cluster needs: CA, server cert for the HTTPS services and one cert per protocol
+ *  role. A certificate's CN is the id its holder may take in the protocol (docs/security.md):
+ *  `nodes` is the node's id, or `<prefix>*` for a fleet of simulated nodes. */
+export async function createClusterPki(dir: string, clusterName: string, opts: { nodes?: string } = {}) {
   const ca = await createCa(dir, clusterName);
   const server = { ips: ['127.0.0.1'], dns: ['localhost'] };
   const [https, scheduler, controller, agent, cnci] = await Promise.all([
     issueCert(dir, ca, { name: 'https', commonName: 'localhost', ...server }),
     issueCert(dir, ca, { name: 'scheduler', commonName: 'scheduler', roles: ['scheduler'], ...server }),
     issueCert(dir, ca, { name: 'controller', commonName: 'controller', roles: ['controller'] }),
-    issueCert(dir, ca, { name: 'agent', commonName: 'agent', roles: ['compute', 'network'] }),
-    issueCert(dir, ca, { name: 'cnci', commonName: 'cnci', roles: ['cnci'] }),
+    issueCert(dir, ca, { name: 'agent', commonName: opts.nodes ?? 'node-*', roles: ['compute', 'network'] }),
+    // CNCI agents are named by their instance ids: the controller checks each against its tenant.
+    issueCert(dir, ca, { name: 'cnci', commonName: '*', roles: ['cnci'] }),
   ]);
   return { ca, https, scheduler, controller, agent, cnci };
 }

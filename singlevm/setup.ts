@@ -113,7 +113,7 @@ try {
 
   const pki = await steps.step('certificates', async () => {
     for (const dir of [paths.stateDir, paths.logs, paths.pids]) await mkdir(dir, { recursive: true, mode: 0o700 });
-    return createClusterPki(paths.pki, name);
+    return createClusterPki(paths.pki, name, { nodes: simulate ? `${name}-sim*` : `${name}-node-0` });
   });
 
   const real = simulate ? undefined : await prepareRealNode();

@@ -29,6 +29,10 @@ export class MemoryCollection<T extends { id: string }> implements Collection<T>
   }
 
   put(record: T): void {
+    // Refused in the caller's turn, before anything changes, rather than later in a shared commit.
+    const tenantId = tenantOf(record);
+    if (typeof record.id !== 'string' || !record.id) throw new TypeError(`a record's id must be a non-empty string, not ${JSON.stringify(record.id)}`);
+    if (tenantId !== null && typeof tenantId !== 'string') throw new TypeError(`record ${record.id}: tenant_id must be a string or null`);
     this.unindex(record.id);
     this.records.set(record.id, record);
     const tenant = tenantOf(record);

@@ -1,12 +1,18 @@
 // The SQLite datastore (WAL): every collection is a table of JSON records, loaded into the
 // in-memory view at open. Changes are written behind: collected during one turn of the event loop
 // and committed together in one transaction (a burst of a thousand changes is one commit, not a
-// thousand), and flushed at close.
+// thousand), and flushed at close. A record is checked when it is put (memory-store.ts), so one bad
+// value cannot fail the transaction that carries everyone else's writes; a commit that fails all the same (a full
+// disk) is reported and tried again, never thrown into the event loop.
 import Database from 'better-sqlite3';
 import { COLLECTIONS, type Datastore } from './datastore.ts';
 import { createMemoryStore, MemoryCollection } from './memory-store.ts';
 
-export function openSqliteStore(path: string): Datastore {
+/** How long a failed commit waits before it is tried again. */
+const RETRY_MS = 1000;
+
+export function openSqliteStore(path: string, opts: { onError?: (err: Error) => void } = {}): Datastore {
+  const onError = opts.onError ?? ((err) => console.error(`datastore ${path}: commit failed, will retry: ${err.message}`));
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
@@ -34,8 +40,14 @@ export function openSqliteStore(path: string): Datastore {
   const flush = () => {
     scheduled = false;
     if (pending.size === 0) return;
-    commit();
-    pending.clear();
+    try {
+      commit();
+      pending.clear();
+    } catch (err) {
+      onError(err as Error);
+      scheduled = true;
+      setTimeout(flush, RETRY_MS).unref();
+    }
   };
 
   const store = createMemoryStore((name) => (id, tenantId, record) => {

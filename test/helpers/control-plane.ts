@@ -1,12 +1,13 @@
 // A whole control plane in the test process, on loopback: the identity mock, the scheduler, the
 // controller (SQLite in a temp dir) and simulated launchers, each over its real TLS transport.
+// CIAO_TEST_LOG=1 prints their log lines.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { createClusterPki, type ClusterPki } from '../../shared/pki.ts';
 import { clusterAgent, readTls } from '../../shared/tls-files.ts';
-import { silentLogger } from '../../shared/log.ts';
+import { createLogger, silentLogger } from '../../shared/log.ts';
 import { ControllerClient } from '../../shared/controller-client.ts';
 import { waitFor } from '../../shared/wait-for.ts';
 import { createIdentityServer } from '../../mocks/identity/server.ts';
@@ -34,7 +35,7 @@ const PASSWORDS = { admin: 'admin-pw', demo: 'demo-pw', other: 'other-pw' };
 export async function startControlPlane(opts: ControlPlaneOptions = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'ciao-test-'));
   const pki: ClusterPki = await createClusterPki(join(dir, 'pki'), 'test');
-  const logger = silentLogger();
+  const logger = (process.env.CIAO_TEST_LOG ? createLogger({ component: 'test' }) : silentLogger());
   const dispatcher = clusterAgent(pki.ca.cert);
 
   const scheduler = new Scheduler({ tls: readTls({ ca: pki.ca.cert, ...pki.scheduler }), logger });

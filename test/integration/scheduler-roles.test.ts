@@ -23,7 +23,7 @@ t.teardown(async () => {
 });
 
 /** Connects with a key pair, says HELLO with the given roles, returns the first frame answered. */
-async function hello(material: { cert: string; key: string }, roles: Role[], ca = pki.ca.cert): Promise<Frame | Error> {
+async function hello(material: { cert: string; key: string }, roles: Role[], id = roles.includes('controller') ? 'controller' : 'node-1', ca = pki.ca.cert): Promise<Frame | Error> {
   const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ...readTls({ ca, ...material }) });
   try {
     await once(socket, 'secureConnect');
@@ -31,7 +31,7 @@ async function hello(material: { cert: string; key: string }, roles: Role[], ca 
     return err as Error;
   }
   const conn = new Connection(socket);
-  conn.send({ type: 'HELLO', op: 'HELLO', payload: { id: 'peer-1', roles } });
+  conn.send({ type: 'HELLO', op: 'HELLO', payload: { id, roles } });
   const first = await Promise.race([
     once(conn, 'frame').then(([f]) => f as Frame),
     once(conn, 'close').then(() => new Error('closed without an answer')),
