@@ -149,7 +149,7 @@ export class Scheduler {
     if (peer === this.controller) return this.fromController(frame);
     const stamped = { ...frame, from: peer.hello.id } as Frame;
     if (frame.type === 'STATUS' && frame.op === 'STATS') {
-      if (frame.payload.nodeId !== peer.hello.id) return;
+      if (frame.payload.nodeId !== peer.hello.id || this.agents.get(peer.hello.id) !== peer) return; // a node's, about itself
       this.placement.update(frame.payload);
       this.lastStats.set(peer.hello.id, stamped as FrameOf<'STATUS', 'STATS'>);
     }

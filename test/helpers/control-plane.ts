@@ -101,7 +101,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}) {
     new ControllerClient(controllerUrl, identityUrl, { username, password: PASSWORDS[username], projectName }, dispatcher);
   const admin = client('admin');
   const plane = {
-    dir, pki, identityUrl, dispatcher, scheduler, launchers, backends, nats,
+    dir, pki, identityUrl, dispatcher, scheduler, schedulerPort, launchers, backends, nats,
     get controller() { return controller; },
     get controllerUrl() { return controllerUrl; },
     admin, demo: client('demo'), other: client('other'),

@@ -1,5 +1,6 @@
-// The scheduler takes a peer's roles from its certificate: claiming a role the certificate does
-// not grant, or coming without a certificate of the cluster CA, gets the peer refused.
+// The scheduler takes a peer's roles and id from its certificate: claiming a role the certificate
+// does not grant, an id it does not name or one already connected, or coming without a certificate
+// of the cluster CA, gets the peer refused.
 import t from 'tap';
 import tls from 'node:tls';
 import { once } from 'node:events';
@@ -12,6 +13,7 @@ import { silentLogger } from '../../shared/log.ts';
 import { Connection } from '../../protocol/frame.ts';
 import type { Frame, Role } from '../../protocol/payloads.ts';
 import { Scheduler } from '../../scheduler/server.ts';
+import { waitFor } from '../../shared/wait-for.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'ciao-roles-'));
 const pki = await createClusterPki(join(dir, 'pki'), 'test');
@@ -61,4 +63,26 @@ t.test('a certificate from another CA does not get through the handshake', async
   const r = await hello(rogue, ['compute']);
   t.ok(r instanceof Error || (r as Frame).type !== 'HELLO', 'refused');
   t.equal(scheduler.nodeCount, 0);
+});
+
+t.test("a node's id is its certificate's name: another id is refused with BAD_IDENTITY", async (t) => {
+  t.match(await hello(pki.agent, ['compute'], 'node-7'), { type: 'HELLO' }, 'a fleet certificate (node-*) names node-7');
+  t.match(await hello(pki.agent, ['compute'], 'controller-ish'), { type: 'ERROR', op: 'BAD_IDENTITY', payload: { message: /does not speak for controller-ish/ } });
+  t.match(await hello(pki.controller, ['controller'], 'node-1'), { type: 'ERROR', op: 'BAD_IDENTITY' }, 'nor may the controller speak as a node');
+  const single = await issueCert(join(dir, 'pki'), pki.ca, { name: 'node-3', commonName: 'node-3', roles: ['compute'] });
+  t.match(await hello(single, ['compute'], 'node-3'), { type: 'HELLO' });
+  t.match(await hello(single, ['compute'], 'node-4'), { type: 'ERROR', op: 'BAD_IDENTITY' }, "a node's own certificate names it alone");
+});
+
+t.test('a second live connection under one id is refused; the first keeps its place', async (t) => {
+  const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ...readTls({ ca: pki.ca.cert, ...pki.agent }) });
+  await once(socket, 'secureConnect');
+  const first = new Connection(socket);
+  first.send({ type: 'HELLO', op: 'HELLO', payload: { id: 'node-5', roles: ['compute'] } });
+  t.match((await once(first, 'frame'))[0], { type: 'HELLO' });
+  t.match(await hello(pki.agent, ['compute'], 'node-5'), { type: 'ERROR', op: 'BAD_IDENTITY', payload: { message: /node-5 is already connected/ } });
+  t.ok(first.isOpen, 'the first connection is kept');
+  socket.destroy();
+  await waitFor('node-5 to be forgotten', () => scheduler.nodeCount === 0);
+  t.match(await hello(pki.agent, ['compute'], 'node-5'), { type: 'HELLO' }, 'once it is gone, the id is free again');
 });

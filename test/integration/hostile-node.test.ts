@@ -1,0 +1,67 @@
+// A node is trusted only for the instances placed on it (docs/security.md): a peer holding a
+// valid node certificate that speaks of another node's instance, or a CNCI of another tenant's
+// addresses, is ignored, and the instance and the mapping stay as they are.
+import t from 'tap';
+import tls from 'node:tls';
+import { once } from 'node:events';
+import { startControlPlane } from '../helpers/control-plane.ts';
+import { createInstances, waitForState, workloadId } from '../helpers/api-waits.ts';
+import { readTls } from '../../shared/tls-files.ts';
+import { Connection } from '../../protocol/frame.ts';
+import type { Frame } from '../../protocol/payloads.ts';
+import type { Instance } from '../../controller/api-types.ts';
+import { waitFor } from '../../shared/wait-for.ts';
+
+const plane = await startControlPlane({ nodes: 2, statsIntervalMs: 200 });
+t.teardown(() => plane.close());
+const { demo, other, pki } = plane;
+
+/** A rogue peer with a real certificate of the cluster: it says HELLO as `id`, then sends `frames`. */
+async function rogue(material: { cert: string; key: string }, id: string, roles: ('compute' | 'cnci')[], frames: Frame[]) {
+  const socket = tls.connect({ host: '127.0.0.1', port: plane.schedulerPort, servername: 'localhost', ...readTls({ ca: pki.ca.cert, ...material }) });
+  await once(socket, 'secureConnect');
+  const conn = new Connection(socket);
+  conn.send({ type: 'HELLO', op: 'HELLO', payload: { id, roles } });
+  t.match((await once(conn, 'frame'))[0], { type: 'HELLO' }, `${id} joined`);
+  for (const f of frames) conn.send(f);
+  await new Promise<void>((resolve) => socket.write('', () => resolve()));
+  return () => socket.destroy();
+}
+
+/** Waits for a STATS of `nodeId` sent after this moment: the rogue's frames, sent before and
+ *  forwarded on the same scheduler → controller link, have been handled by then. */
+async function afterNextStats(nodeId: string) {
+  const since = new Date().toISOString();
+  await waitFor(`a STATS of ${nodeId}`, async () => (await plane.admin.call<{ updated_at: string }>('GET', `/nodes/${nodeId}`)).updated_at > since);
+}
+
+t.test("a node that reports another node's instance deleted, exited or failed is not believed", async (t) => {
+  const [victim] = await createInstances(other, await workloadId(other, 'docker'));
+  const active = await waitForState(other, victim.id, 'active');
+  const stop = await rogue(pki.agent, 'node-9', ['compute'], [
+    { type: 'EVENT', op: 'INSTANCE_DELETED', payload: { instanceId: victim.id, nodeId: 'node-9' } },
+    { type: 'EVENT', op: 'INSTANCE_STATE', payload: { instanceId: victim.id, nodeId: active.node_id!, state: 'exited' } },
+    { type: 'ERROR', op: 'START_FAILURE', payload: { instanceId: victim.id, reason: 'launch_failure', message: 'spoofed' } },
+  ]);
+  t.teardown(stop);
+  await afterNextStats(active.node_id!);
+  const after = await other.call<Instance>('GET', `/tenants/${await other.tenantId()}/instances/${victim.id}`);
+  t.equal(after.state, 'active', 'still active');
+  t.equal(after.node_id, active.node_id, 'still on its node');
+});
+
+t.test("a CNCI cannot speak for another tenant's CNCI", async (t) => {
+  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+  await waitForState(demo, inst.id, 'active');
+  const theirs = await plane.admin.call<{ cnci: { instance_id: string; state: string } }>('GET', `/tenants/${await other.tenantId()}`);
+  const stop = await rogue(pki.cnci, 'b0a6d6a2-7e1f-4a53-9e44-3f3c2b1f0a11', ['cnci'], [
+    { type: 'STATUS', op: 'CNCI_READY', payload: { instanceId: theirs.cnci.instance_id, tenantId: await other.tenantId(), address: '198.51.100.250' } },
+  ]);
+  t.teardown(stop);
+  await afterNextStats('node-0');
+  const cnci = (await plane.admin.call<{ instances: Instance[] }>('GET', '/nodes/node-0/instances')).instances
+    .concat((await plane.admin.call<{ instances: Instance[] }>('GET', '/nodes/node-1/instances')).instances)
+    .find((i) => i.id === theirs.cnci.instance_id);
+  t.ok(cnci, "the other tenant's CNCI is there");
+  t.not(cnci!.ssh_ip, '198.51.100.250', 'its tunnel endpoint is unchanged');
+});
