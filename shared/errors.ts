@@ -23,7 +23,8 @@ const STATUS: Record<ErrorCode, number> = {
 };
 
 export class ApiError extends Error {
-  constructor(readonly code: ErrorCode, message: string) {
+  /** `retryAfterSeconds`: sent as Retry-After (429, 503). */
+  constructor(readonly code: ErrorCode, message: string, readonly retryAfterSeconds?: number) {
     super(message);
     this.name = 'ApiError';
   }

@@ -176,6 +176,7 @@ export class Router {
       }
       const apiErr = err instanceof ApiError ? err : new ApiError('internal', `the ${this.opts.service ?? 'service'} failed on this request (${id}): see its log`);
       result = this.renderError(apiErr);
+      if (apiErr.retryAfterSeconds !== undefined) result.headers = { ...result.headers, 'retry-after': String(apiErr.retryAfterSeconds) };
       // The body may be unread (too large, or refused before it was read): the connection cannot
       // carry another request, so it closes after this answer.
       if (apiErr.code === 'too_large' || !raw.complete) result.headers = { ...result.headers, connection: 'close' };

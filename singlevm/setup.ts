@@ -11,7 +11,7 @@ import { createClusterPki, type ClusterPki } from '../shared/pki.ts';
 import { clusterAgent } from '../shared/tls-files.ts';
 import { run } from '../shared/run.ts';
 import { ensureDockerd } from '../shared/dockerd.ts';
-import { defaultIdentityConfig } from '../mocks/identity/config.ts';
+import { defaultIdentityConfig, withHashedPasswords } from '../mocks/identity/config.ts';
 import { ControllerClient } from '../shared/controller-client.ts';
 import { waitFor } from '../shared/wait-for.ts';
 import { buildVmImage, type VmImage } from '../images/vm-image.ts';
@@ -133,9 +133,9 @@ try {
     admin: { username: 'admin', password: randomBytes(12).toString('hex'), project: 'admin' },
     user: { username: 'demo', password: randomBytes(12).toString('hex'), project: 'demo' },
   };
-  await writeFile(paths.identityConfig, JSON.stringify(defaultIdentityConfig({
-    adminPassword: creds.admin.password, demoPassword: creds.user.password, controllerUrl, identityUrl,
-  }), null, 2) + '\n', { mode: 0o600 });
+  const identityConfig = defaultIdentityConfig({ adminPassword: creds.admin.password, demoPassword: creds.user.password, controllerUrl, identityUrl });
+  await withHashedPasswords(identityConfig); // only demo.sh holds the passwords themselves
+  await writeFile(paths.identityConfig, JSON.stringify(identityConfig, null, 2) + '\n', { mode: 0o600 });
 
   await steps.step('start control plane', async () => {
     await startControlPlane(record, pki, bundles);

@@ -1,6 +1,9 @@
 // The identity service's data: domains, projects, users with their role assignments, roles, the
 // service catalogue. Setup writes it; the service writes it back when an admin creates something.
+// Passwords are kept as scrypt hashes (passwords.ts); a plain `password` (a hand-written config)
+// is hashed when the service starts, and the config is written back without it.
 import { randomBytes, randomUUID } from 'node:crypto';
+import { hashPassword } from './passwords.ts';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 
@@ -9,7 +12,9 @@ const Project = z.object({ id: z.string(), name: z.string(), domain_id: z.string
 const User = z.object({
   id: z.string(),
   name: z.string(),
-  password: z.string(),
+  password_hash: z.string().optional(),
+  /** Only in a config not yet seen by the service: hashed at its start (withHashedPasswords). */
+  password: z.string().optional(),
   domain_id: z.string().default('default'),
   default_project_id: z.string().optional(),
   /** role: a role's name. */
@@ -27,6 +32,9 @@ export const IdentityConfig = z.object({
   token_ttl_seconds: z.number().int().positive().default(3600),
   signing_key: z.string().min(32),
 }).superRefine((c, ctx) => {
+  c.users.forEach((u, i) => {
+    if (!u.password_hash && u.password === undefined) ctx.addIssue({ code: 'custom', path: ['users', i], message: 'a user needs a password_hash (or a password to hash)' });
+  });
   // A dangling assignment would silently grant nothing: say which one at load time instead.
   c.users.forEach((u, i) => u.roles.forEach((r, j) => {
     const path = ['users', i, 'roles', j];
@@ -66,7 +74,20 @@ export interface DefaultConfigInput {
   identityUrl?: string;
 }
 
-/** An `admin` project and user (role admin) and a `demo` project and user (role member). */
+/** The config with every plain `password` replaced by its hash; whether anything changed. */
+export async function withHashedPasswords(config: IdentityConfig): Promise<boolean> {
+  let changed = false;
+  for (const u of config.users) {
+    if (u.password === undefined) continue;
+    u.password_hash = await hashPassword(u.password);
+    delete u.password;
+    changed = true;
+  }
+  return changed;
+}
+
+/** An `admin` project and user (role admin) and a `demo` project and user (role member); the
+ *  passwords are hashed when the service starts (or by withHashedPasswords before writing it). */
 export function defaultIdentityConfig(input: DefaultConfigInput): IdentityConfig {
   const adminProject = randomUUID();
   const demoProject = randomUUID();

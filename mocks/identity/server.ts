@@ -10,7 +10,9 @@ import { z } from 'zod';
 import { ApiError, badRequest } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
 import { createApiServer, reply, Router, Segment, type Request } from '../../shared/http-router.ts';
-import { saveIdentityConfig, type IdentityConfig, type Project, type User } from './config.ts';
+import { saveIdentityConfig, withHashedPasswords, type IdentityConfig, type Project, type User } from './config.ts';
+import { hashPassword, verifyPassword } from './passwords.ts';
+import { LoginThrottle, type ThrottleOptions } from './login-throttle.ts';
 import { TokenSigner, type TokenPayload } from './tokens.ts';
 import { advertisedHost } from '../../shared/listen-address.ts';
 import { Uuid } from '../../shared/safe-path.ts';
@@ -23,6 +25,8 @@ export interface IdentityServerOptions {
   /** A directory for the revocation list, so revocations survive a restart. */
   statePath?: string;
   logger: Logger;
+  /** Failed-login throttling (login-throttle.ts); tests tighten it. */
+  throttle?: ThrottleOptions;
 }
 
 // Keystone's error body carries the status and its title; ApiError's code only picks the status.
@@ -172,15 +176,26 @@ export function createIdentityServer(opts: IdentityServerOptions) {
     return { token, t };
   };
 
-  const authenticate = (identity: AuthRequest['identity'], now: number) => {
+  const throttle = new LoginThrottle(opts.throttle);
+  /** Compared against when the user does not exist, so a missing user costs what a wrong password does. */
+  const noSuchUser = hashPassword(randomUUID());
+  const authenticate = async (identity: AuthRequest['identity'], now: number, source: string) => {
     const unsupported = identity.methods.filter((m) => m !== 'password' && m !== 'token');
     if (unsupported.length) throw unauthorized(`Unsupported authentication method ${unsupported.join(', ')}: use password or token.`);
     if (identity.methods.includes('password')) {
       const u = identity.password?.user;
       if (!u) throw badRequest('auth.identity.password.user is required for the password method.');
       const domain = findDomain(u.domain);
+      const who = u.id ?? `${u.name}@${domain?.id ?? '?'}`;
+      const wait = throttle.wait(who, source, now);
+      if (wait > 0) throw new ApiError('too_many_requests', `Too many failed logins for ${u.name ?? u.id} or from ${source}: retry in ${Math.ceil(wait / 1000)} s.`, Math.ceil(wait / 1000));
       const user = config.users.find((x) => (u.id ? x.id === u.id : x.name === u.name && x.domain_id === domain?.id));
-      if (!user || user.password !== u.password) throw unauthorized('The user name or password is wrong.');
+      const ok = await verifyPassword(u.password, user?.password_hash ?? await noSuchUser);
+      if (!user || !ok) {
+        throttle.failed(who, source, now);
+        throw unauthorized('The user name or password is wrong.');
+      }
+      throttle.succeeded(who);
       return { user, methods: ['password'], ttlSeconds: config.token_ttl_seconds };
     }
     if (!identity.token) throw badRequest('auth.identity.token.id is required for the token method.');
@@ -221,7 +236,7 @@ export function createIdentityServer(opts: IdentityServerOptions) {
   router.on('POST', '/v3/auth/tokens', async (req) => {
     const { auth } = parse(AuthRequest, await req.jsonValue());
     const now = Date.now();
-    const { user, methods, ttlSeconds } = authenticate(auth.identity, now);
+    const { user, methods, ttlSeconds } = await authenticate(auth.identity, now, req.raw.socket.remoteAddress ?? '?');
     const project = scopeProject(auth.scope, user);
     const roles = project ? roleNames(user, project.id) : [];
     const { token, payload } = signer.issue({ user_id: user.id, project_id: project?.id ?? null, roles, methods }, ttlSeconds, now);
@@ -297,7 +312,7 @@ export function createIdentityServer(opts: IdentityServerOptions) {
     const domainId = existingDomain(u.domain_id);
     if (config.users.some((x) => x.name === u.name && x.domain_id === domainId)) throw conflict(`user ${u.name}`);
     if (u.default_project_id) projectById(u.default_project_id);
-    const user: User = { id: randomUUID(), name: u.name, password: u.password, domain_id: domainId, default_project_id: u.default_project_id ?? undefined, roles: [] };
+    const user: User = { id: randomUUID(), name: u.name, password_hash: await hashPassword(u.password), domain_id: domainId, default_project_id: u.default_project_id ?? undefined, roles: [] };
     config.users.push(user);
     save();
     logger.info('user created', { id: user.id, name: user.name });
@@ -352,6 +367,8 @@ export function createIdentityServer(opts: IdentityServerOptions) {
     server,
     /** Port 0 picks a free port; the answer is the service's base URL (clients append /v3). */
     async listen(port: number, host = '127.0.0.1'): Promise<{ url: string }> {
+      // A plain password in the config is hashed before the first login, and leaves the file.
+      if (await withHashedPasswords(config)) save();
       server.listen(port, host);
       await once(server, 'listening');
       const shown = advertisedHost(host);

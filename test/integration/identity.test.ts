@@ -1,6 +1,6 @@
 // The identity service over HTTPS, as the controller, the CLI and OpenStack clients use it.
 import t from 'tap';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -11,6 +11,7 @@ import { waitFor } from '../../shared/wait-for.ts';
 import { createIdentityServer } from '../../mocks/identity/server.ts';
 import { defaultIdentityConfig, loadIdentityConfig } from '../../mocks/identity/config.ts';
 import { issueToken, validateToken } from '../../mocks/identity/client.ts';
+import { LoginThrottle } from '../../mocks/identity/login-throttle.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'ciao-identity-'));
 const pki = await createClusterPki(join(dir, 'pki'), 'test');
@@ -181,4 +182,60 @@ t.test('tokens expire', async (t) => {
 t.test('the client says whom identity refused', async (t) => {
   await t.rejects(issueToken(url, { username: 'demo', password: 'nope', projectName: 'demo' }, dispatcher),
     { message: `identity at ${url} refused the credentials for user demo in project demo: The user name or password is wrong.` });
+});
+
+t.test('passwords are kept as scrypt hashes: the config on disk holds none of them', async (t) => {
+  const text = await readFile(configPath, 'utf8');
+  t.notMatch(text, /"password"\s*:/, 'no plain password field');
+  t.notMatch(text, /"apw"|"dpw"/, 'neither password appears');
+  t.ok(loadIdentityConfig(configPath).users.every((u) => /^scrypt\$/.test(u.password_hash ?? '')), 'every user has a scrypt hash');
+  const created = await api('POST', '/v3/users', (await login('admin', 'apw', 'admin')).token, { user: { name: 'hashed-user', password: 'secret-pw' } });
+  t.equal(created.status, 201);
+  t.notMatch(await readFile(configPath, 'utf8'), /secret-pw/, 'a created user is stored hashed too');
+});
+
+t.test('failed logins are throttled per user with a 429 that says when to retry; a correct login is not slowed', async (t) => {
+  const tight = createIdentityServer({
+    config: defaultIdentityConfig({ adminPassword: 'apw', demoPassword: 'dpw', controllerUrl: 'https://127.0.0.1:8889' }),
+    tls, logger: silentLogger(), throttle: { perUser: 3, perSource: 100 },
+  });
+  const base = (await tight.listen(0)).url;
+  t.teardown(() => tight.close());
+  const attempt = async (pw: string) => {
+    const res = await request(`${base}/v3/auth/tokens`, { method: 'POST', dispatcher, headers: { 'content-type': 'application/json' }, body: JSON.stringify(password({ name: 'demo', password: pw, domain: { id: 'default' } })) });
+    const body = await res.body.json() as { error?: { message: string } };
+    return { status: res.statusCode, retryAfter: res.headers['retry-after'], message: body.error?.message };
+  };
+  for (let i = 0; i < 10; i++) t.equal((await attempt('dpw')).status, 201, `correct login ${i + 1}`);
+  for (let i = 0; i < 3; i++) t.equal((await attempt('wrong')).status, 401, `wrong password ${i + 1}: 401`);
+  const fourth = await attempt('wrong');
+  t.equal(fourth.status, 401, 'the fourth failure is still heard, and locks the user');
+  const locked = await attempt('dpw');
+  t.equal(locked.status, 429, 'while locked, even the right password waits');
+  t.match(locked.message, /retry in \d+ s/);
+  t.ok(Number(locked.retryAfter) >= 1, `Retry-After: ${locked.retryAfter}`);
+  const other = await request(`${base}/v3/auth/tokens`, { method: 'POST', dispatcher, headers: { 'content-type': 'application/json' }, body: JSON.stringify(password({ name: 'admin', password: 'apw', domain: { id: 'default' } })) });
+  t.equal(other.statusCode, 201, 'another user logs in');
+  await other.body.dump();
+});
+
+t.test('login throttling: failures lock a key for a doubling time; success clears the user; the table is bounded', async (t) => {
+  const throttle = new LoginThrottle({ perUser: 2, perSource: 5, maxLockMs: 8000, maxKeys: 4 });
+  const now = 1_000_000;
+  throttle.failed('u', 's', now);
+  throttle.failed('u', 's', now);
+  t.equal(throttle.wait('u', 'x', now), 0, 'two failures are allowed');
+  throttle.failed('u', 's', now);
+  t.equal(throttle.wait('u', 'x', now), 1000, 'the third locks the user for 1 s');
+  throttle.failed('u', 's', now);
+  t.equal(throttle.wait('u', 'x', now), 2000, 'then 2 s');
+  throttle.failed('u', 's', now);
+  t.equal(throttle.wait('v', 's', now), 0, "the source is not locked yet after 5 failures");
+  throttle.failed('v', 's', now);
+  t.equal(throttle.wait('v', 's', now), 1000, 'the sixth from one source locks the source for every user');
+  throttle.succeeded('u');
+  t.equal(throttle.wait('u', 'x', now), 0, 'a success clears the user');
+  t.equal(throttle.wait('v', 'x', now + 61_000), 0, 'a lock ends');
+  for (let i = 0; i < 10; i++) throttle.failed(`flood-${i}`, 'f', now);
+  t.ok((throttle as unknown as { entries: Map<string, unknown> }).entries.size <= 4, 'made-up names do not grow the table');
 });

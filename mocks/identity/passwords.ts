@@ -1,0 +1,36 @@
+// Passwords as identity keeps them (docs/security.md): scrypt hashes from node:crypto, never the
+// passwords, compared in constant time. Hashing runs on libuv's thread pool, so a flood of logins
+// does not stall the event loop; a password that verified once is remembered by a SHA-256 of it
+// (in memory only), so the suites' thousands of logins stay fast while every wrong guess pays scrypt.
+import { createHash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+
+const PARAMS = { N: 16384, r: 8, p: 1 };
+const KEY_BYTES = 32;
+
+const derive = (password: string, salt: Buffer, o: ScryptOptions & { N: number; r: number; p: number }) =>
+  new Promise<Buffer>((resolve, reject) => scrypt(password, salt, KEY_BYTES, { ...o, maxmem: 128 * o.N * o.r * 2 }, (err, key) => (err ? reject(err) : resolve(key))));
+
+/** `scrypt$N$r$p$<salt>$<hash>` (base64). */
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await derive(password, salt, PARAMS);
+  return ['scrypt', PARAMS.N, PARAMS.r, PARAMS.p, salt.toString('base64'), key.toString('base64')].join('$');
+}
+
+export const isPasswordHash = (s: string): boolean => /^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/.test(s);
+
+/** stored hash → SHA-256 of a password that matched it. */
+const verified = new Map<string, Buffer>();
+
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  if (!isPasswordHash(stored)) return false;
+  const [, n, r, p, salt, hash] = stored.split('$');
+  const quick = createHash('sha256').update(salt).update(password).digest();
+  const known = verified.get(stored);
+  if (known && timingSafeEqual(known, quick)) return true;
+  const want = Buffer.from(hash, 'base64');
+  const got = await derive(password, Buffer.from(salt, 'base64'), { N: Number(n), r: Number(r), p: Number(p) });
+  const ok = got.length === want.length && timingSafeEqual(got, want);
+  if (ok) verified.set(stored, quick);
+  return ok;
+}
