@@ -65,7 +65,7 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-const QUOTA_FLAGS: [string, string][] = [['instances', 'instances'], ['vcpus', 'vcpus'], ['memMb', 'mem_mb'], ['diskMb', 'disk_mb'], ['externalIps', 'external_ips'], ['images', 'images'], ['volumes', 'volumes'], ['volumeMb', 'volume_mb']];
+const QUOTA_FLAGS: [string, string][] = [['instances', 'instances'], ['vcpus', 'vcpus'], ['memMb', 'mem_mb'], ['diskMb', 'disk_mb'], ['externalIps', 'external_ips'], ['images', 'images'], ['imageMb', 'image_mb'], ['volumes', 'volumes'], ['volumeMb', 'volume_mb']];
 
 export const COMMANDS: CommandSpec[] = [
   // --- workloads ---

@@ -101,7 +101,7 @@ export interface ExternalIp {
   created_at: string;
 }
 
-export const QUOTA_NAMES = ['instances', 'vcpus', 'mem_mb', 'disk_mb', 'external_ips', 'images', 'volumes', 'volume_mb'] as const;
+export const QUOTA_NAMES = ['instances', 'vcpus', 'mem_mb', 'disk_mb', 'external_ips', 'images', 'image_mb', 'volumes', 'volume_mb'] as const;
 export type QuotaName = (typeof QUOTA_NAMES)[number];
 
 export interface Quotas {

@@ -29,6 +29,15 @@ export interface ControllerOptions {
   scheduler?: { host: string; port: number; tls: { ca: Buffer; cert: Buffer; key: Buffer } };
 }
 
+/** The controller's API: the ciao API, Compute v2.1 and Image v2 over the services. */
+export function controllerRouter(services: Services, baseUrl: () => string): Router {
+  const router = new Router({ params: PARAMS, service: 'controller' });
+  ciaoRoutes(router, services);
+  computeRoutes(router, services, baseUrl);
+  imageRoutes(router, services, baseUrl);
+  return router;
+}
+
 export class Controller {
   readonly services: Services;
   private readonly server: http.Server;
@@ -47,10 +56,7 @@ export class Controller {
       this.services.instances.dispatchWaiting();
       this.services.volumes.resend();
     });
-    const router = new Router({ params: PARAMS, service: 'controller' });
-    ciaoRoutes(router, this.services);
-    computeRoutes(router, this.services, () => this.url);
-    imageRoutes(router, this.services, () => this.url);
+    const router = controllerRouter(this.services, () => this.url);
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => void router.handle(req, res, opts.logger);
     this.server = createApiServer(handler, opts.tls);
   }

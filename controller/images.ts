@@ -1,10 +1,14 @@
-// The image service's store: image records in the datastore, their files under the state dir.
+// The image service's store: image records in the datastore, their files under the state dir. An
+// upload is inspected before the image becomes active (docs/security.md): at most MAX_IMAGE_BYTES
+// and the tenant's image_mb quota, and qemu-img must find the format it declares with no backing
+// file and no external data file — a qcow2 that names a host file would read it into a volume.
 import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Transform, type Readable } from 'node:stream';
 import { ApiError, badRequest, notFound } from '../shared/errors.ts';
+import { run } from '../shared/run.ts';
 import { fileFor } from '../shared/safe-path.ts';
 import type { Image } from './api-types.ts';
 import { now, type ControllerContext } from './context.ts';
@@ -21,6 +25,18 @@ export interface ImageInput {
 }
 
 const VISIBILITIES = ['public', 'private', 'internal', 'shared', 'community'];
+
+/** The largest image the service takes. */
+export const MAX_IMAGE_BYTES = 4 * 2 ** 30;
+
+/** Why qemu-img's view of an upload makes it unfit to be `declared`, or undefined when it is fit. */
+export function imageProblem(info: Record<string, unknown>, declared: string): string | undefined {
+  if (info.format !== declared) return `its data is ${String(info.format)}, not the ${declared} the image declares (disk_format)`;
+  if (info['backing-filename'] !== undefined || info['full-backing-filename'] !== undefined) return 'it names a backing file: images must be self-contained';
+  const specific = info['format-specific'] as { data?: Record<string, unknown> } | undefined;
+  if (specific?.data?.['data-file'] !== undefined) return 'it names an external data file: images must be self-contained';
+  return undefined;
+}
 
 export class Images {
   constructor(private readonly ctx: ControllerContext, private readonly instances: Instances) {}
@@ -70,15 +86,33 @@ export class Images {
     if (image.status !== 'queued') throw new ApiError('conflict', `image ${id} already has data (status ${image.status})`);
     const partial = fileFor(this.ctx.imageDir, id, '.partial');
     const hash = createHash('md5');
+    const usage = this.instances.usage(image.owner);
+    const limit = this.ctx.store.quotas.get(image.owner)?.limits.image_mb;
+    const room = Math.min(MAX_IMAGE_BYTES, limit === undefined || limit < 0 ? Infinity : (limit - usage.image_mb) * 2 ** 20);
     let size = 0;
     const count = new Transform({
       transform(chunk: Buffer, _enc, done) {
         size += chunk.length;
+        if (size > room) {
+          return done(size > MAX_IMAGE_BYTES
+            ? new ApiError('too_large', `image ${id} is larger than ${MAX_IMAGE_BYTES / 2 ** 30} GiB`)
+            : new ApiError('over_quota', `image ${id} would pass the quota image_mb of ${limit} MB (${usage.image_mb} MB used)`));
+        }
         hash.update(chunk);
         done(null, chunk);
       },
     });
-    await pipeline(data, count, createWriteStream(partial));
+    try {
+      await pipeline(data, count, createWriteStream(partial));
+      const declared = image.disk_format ?? 'raw';
+      // Probed without -f: the format qemu-img finds is what we compare. info does not open backing files.
+      const info = JSON.parse((await run('qemu-img', ['info', '--output=json', partial])).stdout) as Record<string, unknown>;
+      const problem = imageProblem(info, declared);
+      if (problem) throw badRequest(`image ${id} is refused: ${problem}`);
+    } catch (err) {
+      await rm(partial, { force: true });
+      throw err;
+    }
     await rename(partial, this.path(id));
     Object.assign(image, { status: 'active', size, checksum: hash.digest('hex'), updated_at: now() });
     this.ctx.store.images.put(image);

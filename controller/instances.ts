@@ -46,6 +46,7 @@ export class Instances {
       instances: mine.length, vcpus: sum((i) => i.vcpus), mem_mb: sum((i) => i.mem_mb), disk_mb: sum((i) => i.disk_mb),
       external_ips: this.ctx.store.externalIps.byTenant(tenantId).length,
       images: this.ctx.store.images.byTenant(tenantId).length,
+      image_mb: Math.ceil(this.ctx.store.images.byTenant(tenantId).reduce((s, i) => s + (i.size ?? 0), 0) / 2 ** 20),
       ...this.volumes.usage(tenantId),
     };
   }
@@ -64,14 +65,18 @@ export class Instances {
       throw new ApiError('forbidden', `workload ${workload.id} needs privileged containers, which tenant ${tenant.id} may not run (an admin can allow it: ciao update tenant --privileged-containers true)`);
     }
     const image = this.resolveImage(tenant, workload, req.image);
-    if (!tenant.cnci) this.startCnci(tenant);
+    // Every address first: a create that cannot be completed leaves nothing behind (all or nothing).
     const used = this.usedIps(tenant);
-    const created: Instance[] = [];
+    const ips: string[] = [];
     for (let n = 0; n < req.count; n++) {
+      ips.push(allocateHostIp(tenant.subnet, used, ips.at(-1)));
+      used.add(ips[n]);
+    }
+    if (!tenant.cnci) this.startCnci(tenant);
+    const created: Instance[] = [];
+    for (const [n, ip] of ips.entries()) {
       const id = randomUUID();
       const name = req.name ? (req.count > 1 ? `${req.name}-${n}` : req.name) : id;
-      const ip = allocateHostIp(tenant.subnet, used, created.at(-1)?.ip);
-      used.add(ip);
       const inst = this.record(tenant, workload, id, name, image, ip, false);
       if (disks.length) this.save(inst, { volumes: this.volumes.bind(tenant, inst, disks, prepared) });
       created.push(inst);
@@ -84,8 +89,9 @@ export class Instances {
   private resolveImage(tenant: Tenant, workload: Workload, override?: string): string {
     const wanted = override ?? workload.image_name;
     if (workload.vm_type !== 'qemu' && !override) return wanted;
+    // Internal images (a CNCI's) are the cluster's own: no tenant boots one, by id or by name.
     const image = this.ctx.store.images.all().find((i) =>
-      (i.id === wanted || i.name === wanted) && (i.visibility !== 'private' || i.owner === tenant.id));
+      (i.id === wanted || i.name === wanted) && (i.visibility === 'public' || (i.visibility === 'private' && i.owner === tenant.id)));
     if (!image) throw new ApiError('unknown_image', `image ${wanted} does not exist: upload it first (ciao create image, or openstack image create)`);
     return image.id;
   }

@@ -148,6 +148,11 @@ export class Router {
     return this;
   }
 
+  /** Every route as registered: what a fuzzer generates requests from. */
+  list(): { method: string; pattern: string }[] {
+    return this.routes.map((r) => ({ method: r.method, pattern: `/${r.parts.join('/')}` }));
+  }
+
   async handle(raw: IncomingMessage, res: ServerResponse, logger: Logger): Promise<void> {
     let path = '?';
     let result: Reply | undefined;

@@ -5,7 +5,7 @@ import { ApiError, badRequest } from '../../shared/errors.ts';
 import type { Image } from '../api-types.ts';
 import type { Services } from '../services.ts';
 import { parseInput, reply, type Router } from '../../shared/http-router.ts';
-import { ImagePatch, NewImage } from './request-schemas.ts';
+import { DISK_FORMATS, ImagePatch, NewImage } from './request-schemas.ts';
 
 export function imageRoutes(router: Router, s: Services, baseUrl: () => string): void {
   const caller = (req: { header(n: string): string | undefined }) => s.auth.authenticate(req.header('x-auth-token'));
@@ -43,6 +43,7 @@ export function imageRoutes(router: Router, s: Services, baseUrl: () => string):
       const field = op.path?.replace(/^\//, '') ?? '';
       if (!['name', 'visibility', 'disk_format', 'container_format'].includes(field)) continue; // properties we do not keep
       if ((op.op !== 'replace' && op.op !== 'add') || typeof op.value !== 'string') throw badRequest(`unsupported patch of ${field}`);
+      if (field === 'disk_format' && !(DISK_FORMATS as readonly string[]).includes(op.value)) throw badRequest(`disk_format must be one of ${DISK_FORMATS.join(', ')}`);
       change[field] = op.value;
     }
     return reply(200, view(s.images.update(c, req.params.id, change)));

@@ -365,6 +365,7 @@ export function createIdentityServer(opts: IdentityServerOptions) {
 
   return {
     server,
+    routes: () => router.list(),
     /** Port 0 picks a free port; the answer is the service's base URL (clients append /v3). */
     async listen(port: number, host = '127.0.0.1'): Promise<{ url: string }> {
       // A plain password in the config is hashed before the first login, and leaves the file.

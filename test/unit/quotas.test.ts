@@ -1,7 +1,7 @@
 import t from 'tap';
 import { checkQuota, quotaReport, type Usage } from '../../controller/quotas.ts';
 
-const usage: Usage = { instances: 2, vcpus: 2, mem_mb: 512, disk_mb: 0, external_ips: 0, images: 1, volumes: 0, volume_mb: 0 };
+const usage: Usage = { instances: 2, vcpus: 2, mem_mb: 512, disk_mb: 0, external_ips: 0, images: 1, image_mb: 0, volumes: 0, volume_mb: 0 };
 
 t.test('no limits means unlimited', async (t) => {
   t.doesNotThrow(() => checkQuota(undefined, usage, { instances: 1000, mem_mb: 1e6 }));
@@ -23,5 +23,5 @@ t.test('the report lists every quota with limit and usage', async (t) => {
   const r = quotaReport({ id: 't', limits: { instances: 5 } }, usage);
   t.same(r.quotas.find((q) => q.name === 'instances'), { name: 'instances', limit: 5, usage: 2 });
   t.same(r.quotas.find((q) => q.name === 'images'), { name: 'images', limit: -1, usage: 1 });
-  t.same(r.quotas.map((q) => q.name), ['instances', 'vcpus', 'mem_mb', 'disk_mb', 'external_ips', 'images', 'volumes', 'volume_mb']);
+  t.same(r.quotas.map((q) => q.name), ['instances', 'vcpus', 'mem_mb', 'disk_mb', 'external_ips', 'images', 'image_mb', 'volumes', 'volume_mb']);
 });
