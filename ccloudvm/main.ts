@@ -147,6 +147,9 @@ async function create(o: CreateOptions) {
       name: o.name, publicKey: (await readFile(`${p.key}.pub`, 'utf8')).trim(), share: ROOT, proxy: guestProxy,
       environment: {
         CIAO_TIMEOUT_SCALE: String(TIMEOUT_SCALE[accel.accel]),
+        // Under TCG the guest's SVM is emulated: nested KVM on it boots sometimes and dies sometimes
+        // (docs/ccloudvm.md, "VMs inside"), so the cluster's VMs inside run under TCG too.
+        ...(accel.accel === 'tcg' ? { CIAO_ACCEL: 'tcg' } : {}),
         CIAO_CONTROLLER_PORT: String(GUEST_PORTS.controller), CIAO_IDENTITY_PORT: String(GUEST_PORTS.identity), CIAO_API_HOST: '0.0.0.0',
       },
     });

@@ -65,9 +65,9 @@ export function vmPaths(name: string) {
   };
 }
 
-/** Under TCG: everything QEMU emulates (with SVM, so the cluster's VMs inside run on nested KVM),
- *  but not the AVX family, whose emulation is new in QEMU 7.2: Node's JIT died of SIGILL with it,
- *  once in several setups. */
+/** Under TCG: everything QEMU emulates but the AVX family, whose emulation is new in QEMU 7.2:
+ *  Node's JIT died of SIGILL with it, once in several setups. SVM stays for whoever forces nested
+ *  KVM inside; by default the cluster's VMs inside run under TCG (docs/ccloudvm.md, "VMs inside"). */
 export const TCG_CPU = 'max,avx=off,avx2=off,f16c=off,fma=off,vaes=off,vpclmulqdq=off';
 
 export const validVmName = (name: string) => /^[a-z][a-z0-9-]{0,31}$/.test(name);
