@@ -1,16 +1,19 @@
 // The BAT runner: runs the suites in bat/suites against the cluster in the CIAO_* variables, prints
 // TAP (or a table with -v), writes JUnit with --junit, and ends by listing what any test leaked
 // (instances, workloads, tenants, volumes, images, pools); a leak or a failure exits non-zero.
-import { parseArgs } from 'node:util';
 import { spawn } from 'node:child_process';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Parser, type Result } from 'tap-parser';
-import { admin, user, userTenantPath } from './lib.ts';
+import { clusterName, scriptArgs, usageError } from '../singlevm/script-args.ts';
+import { clusterPaths } from '../singlevm/cluster-files.ts';
+import { readDemoSh } from '../singlevm/demo-sh.ts';
 
-const USAGE = `usage: bat/run.sh [-v] [--suite NAME[,NAME…]] [--run REGEX] [--junit FILE] [--timeout SECONDS] [--jobs N] [--list]
+const USAGE = `usage: bat/run.sh [--name NAME] [-v] [--suite NAME[,NAME…]] [--run REGEX] [--junit FILE] [--timeout SECONDS] [--jobs N] [--list]
 
-Runs the acceptance suites against the cluster described by the CIAO_* variables (. ~/local/demo.sh).
+Runs the acceptance suites against cluster NAME (its demo.sh), else the cluster described by the
+CIAO_* variables (. ~/local/demo.sh).
+  --name NAME     the cluster
   -v              a table of every test with its time, instead of TAP
   --suite         only these suites (base, image, network, quotas, storage, tenant, workload)
   --run REGEX     only the tests whose name matches
@@ -20,22 +23,16 @@ Runs the acceptance suites against the cluster described by the CIAO_* variables
   --list          list the suites and exit
 Set CIAO_SIMULATED=1 for a simulated cluster: tests that need real workloads are skipped.`;
 
-const { values } = parseArgs({
-  options: {
-    verbose: { type: 'boolean', short: 'v', default: false },
-    suite: { type: 'string' },
-    run: { type: 'string' },
-    junit: { type: 'string' },
-    timeout: { type: 'string', default: '300' },
-    jobs: { type: 'string', default: '2' },
-    list: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
+const values = scriptArgs('bat', USAGE, {
+  name: { type: 'string' },
+  verbose: { type: 'boolean', short: 'v', default: false },
+  suite: { type: 'string' },
+  run: { type: 'string' },
+  junit: { type: 'string' },
+  timeout: { type: 'string', default: '300' },
+  jobs: { type: 'string', default: '2' },
+  list: { type: 'boolean', default: false },
 });
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
 
 const SUITES_DIR = join(import.meta.dirname, 'suites');
 const available = (await readdir(SUITES_DIR)).filter((f) => f.endsWith('.test.ts')).map((f) => f.replace(/\.test\.ts$/, '')).sort();
@@ -53,10 +50,16 @@ if (values.run) {
   try {
     new RegExp(values.run);
   } catch {
-    console.error(`bat: --run ${values.run} is not a regular expression`);
-    process.exit(2);
+    usageError('bat', USAGE, `--run ${values.run} is not a regular expression`);
   }
 }
+if (values.name) {
+  // A named cluster is tested through its own demo.sh; the suites inherit these variables.
+  const demoSh = clusterPaths(clusterName('bat', USAGE, values.name)).demoSh;
+  Object.assign(process.env, await readDemoSh(demoSh).catch(() => usageError('bat', USAGE, `cluster ${values.name} has no ${demoSh}: set it up first`)));
+}
+if (!process.env.CIAO_CONTROLLER) usageError('bat', USAGE, 'no cluster: source its variables (. ~/local/demo.sh) or name it (--name)');
+const { admin, user, userTenantPath } = await import('./lib.ts');
 
 interface TestResult {
   suite: string; name: string; ok: boolean; skip: string | null; seconds: number; failures: string[];

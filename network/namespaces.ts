@@ -9,9 +9,30 @@ export async function listNamespaces(): Promise<string[]> {
   return out ? (JSON.parse(out) as { name: string }[]).map((n) => n.name) : [];
 }
 
+/** The roles a cluster's namespaces have: its network, its nodes, its tenants' CNCIs. */
+const ROLE = /^(net|node-\d+|cnci-[0-9a-f]+)$/;
+
 /** Whether `ns` is one of this cluster's namespaces — by role, so cluster `ci` never claims cluster `ci-x`'s. */
 export const isClusterNamespace = (cluster: string, ns: string) =>
-  ns.startsWith(`ciao-${cluster}-`) && /^(net|node-\d+|cnci-[0-9a-f]+)$/.test(ns.slice(`ciao-${cluster}-`.length));
+  ns.startsWith(`ciao-${cluster}-`) && ROLE.test(ns.slice(`ciao-${cluster}-`.length));
+
+/** Whether a process argument names something of this cluster — a namespace, or a VM or container
+ *  (`ciao-<cluster>-<instance id>`) — and not of a cluster whose name merely begins the same. */
+export function mentionsCluster(cluster: string, arg: string): boolean {
+  const uuid = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+  return new RegExp(`(^|[^a-z0-9-])ciao-${cluster}-(net|node-\\d+|cnci-[0-9a-f]+|${uuid})($|[^a-z0-9-])`).test(arg);
+}
+
+/** The cluster a namespace is named for, if any: `ciao-a-node-1-net` is cluster `a-node-1`'s network. */
+export function clusterOfNamespace(ns: string): string | undefined {
+  if (!ns.startsWith('ciao-')) return undefined;
+  const rest = ns.slice('ciao-'.length);
+  // Names may hold dashes: the name ends where the first tail that is a role begins.
+  for (let at = rest.indexOf('-'); at > 0; at = rest.indexOf('-', at + 1)) {
+    if (ROLE.test(rest.slice(at + 1))) return rest.slice(0, at);
+  }
+  return undefined;
+}
 
 export async function clusterNamespaces(cluster: string): Promise<string[]> {
   return (await listNamespaces()).filter((n) => isClusterNamespace(cluster, n));

@@ -1,12 +1,13 @@
 // `cleanup`: tear down what a cluster left, found from its state dir and by name (so it works after
 // a crash of any component or of setup itself), then prove the host is as setup found it.
 // Idempotent; `--dry-run` only lists.
-import { parseArgs } from 'node:util';
+import { clusterName, scriptArgs } from './script-args.ts';
 import { rm, access, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import Docker from 'dockerode';
-import { DOCKER_SOCKET } from '../shared/dockerd.ts';
-import { clusterNamespaces, deleteNamespace } from '../network/namespaces.ts';
-import { clusterNameOrExit, clusterPaths, DEFAULT_CLUSTER } from './cluster-files.ts';
+import { DOCKER_SOCKET, SHARED_DOCKERD_PIDFILE } from '../shared/dockerd.ts';
+import { clusterNamespaces, clusterOfNamespace, deleteNamespace, listNamespaces } from '../network/namespaces.ts';
+import { clusterPaths, DEFAULT_CLUSTER } from './cluster-files.ts';
 import { clusterProcesses, isAlive, pidFiles, stopProcess } from './processes.ts';
 import { StepRunner } from './step-runner.ts';
 import { buildDir } from './build-daemons.ts';
@@ -17,18 +18,8 @@ const USAGE = `usage: cleanup.sh [--name NAME] [--dry-run]
 Removes everything of cluster NAME (default ${DEFAULT_CLUSTER}) from this host — its processes, containers,
 network namespaces and state — then checks the host is as setup found it.`;
 
-const { values } = parseArgs({
-  options: {
-    name: { type: 'string' },
-    'dry-run': { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-const name = clusterNameOrExit('cleanup', values.name, USAGE);
+const values = scriptArgs('cleanup', USAGE, { name: { type: 'string' }, 'dry-run': { type: 'boolean', default: false } });
+const name = clusterName('cleanup', USAGE, values.name);
 const paths = clusterPaths(name);
 const exists = (p: string) => access(p).then(() => true, () => false);
 const docker = new Docker({ socketPath: DOCKER_SOCKET });
@@ -42,12 +33,31 @@ async function inventory() {
   const containers = dockerAnswers
     ? (await docker.listContainers({ all: true, filters: { label: [`ciao.cluster=${name}`] } })).map((c) => ({ id: c.Id, name: c.Names[0]?.slice(1) ?? c.Id }))
     : [];
-  const ourDockerd = (await pidFiles(paths.pids)).find((p) => p.name === 'dockerd' && isAlive(p.pid))?.pid;
+  // The engine a setup started (older clusters kept its pid in their own state), stopped only when
+  // no other cluster is left to use it.
+  const startedDockerd = [await pidIn(SHARED_DOCKERD_PIDFILE), (await pidFiles(paths.pids)).find((p) => p.name === 'dockerd')?.pid]
+    .find((pid) => pid !== undefined && isAlive(pid));
+  const otherClusters = await clustersBesides(name, dockerAnswers);
+  const ourDockerd = otherClusters.length ? undefined : startedDockerd;
   const demoSh = (await exists(paths.demoSh)) && (await readFile(paths.demoSh, 'utf8')).includes(`CIAO_CLUSTER='${name}'`);
   return {
-    pids, containers, ourDockerd, namespaces: await clusterNamespaces(name),
+    pids, containers, ourDockerd, keptDockerd: otherClusters.length && startedDockerd ? otherClusters : undefined, namespaces: await clusterNamespaces(name),
     stateDir: await exists(paths.stateDir), build: await exists(buildDir(name)), demoSh,
   };
+}
+
+/** The pid a pid file names, if it names one. */
+async function pidIn(file: string): Promise<number | undefined> {
+  const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
+  return Number.isInteger(pid) && pid > 1 ? pid : undefined;
+}
+
+/** The other clusters on this host, by their namespaces and their containers' labels. */
+async function clustersBesides(cluster: string, dockerAnswers: boolean): Promise<string[]> {
+  const names = new Set((await listNamespaces()).map(clusterOfNamespace).filter((c): c is string => !!c));
+  if (dockerAnswers) for (const c of await docker.listContainers({ all: true, filters: { label: ['ciao.cluster'] } })) names.add(c.Labels['ciao.cluster']);
+  names.delete(cluster);
+  return [...names].sort();
 }
 
 const found = await inventory();
@@ -83,7 +93,13 @@ try {
     // Deleting a namespace takes its links (bridges, veths, taps, VXLANs) and iptables rules with it.
     for (const ns of found.namespaces) await deleteNamespace(ns);
   });
-  if (found.ourDockerd) await steps.step('stop the Docker engine setup started', () => stopProcess(found.ourDockerd!, 20_000));
+  if (found.ourDockerd) {
+    await steps.step('stop the Docker engine setup started', async () => {
+      await stopProcess(found.ourDockerd!, 20_000);
+      await rm(dirname(SHARED_DOCKERD_PIDFILE), { recursive: true, force: true });
+    });
+  }
+  else if (found.keptDockerd) console.log(`  the Docker engine setup started stays: cluster ${found.keptDockerd.join(', ')} still uses it`);
   await steps.step('remove state', async () => {
     await rm(paths.stateDir, { recursive: true, force: true });
     await rm(buildDir(name), { recursive: true, force: true });

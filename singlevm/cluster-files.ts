@@ -50,14 +50,3 @@ export async function readClusterRecord(name: string): Promise<ClusterRecord | u
 export function validClusterName(name: string): boolean {
   return /^[a-z][a-z0-9-]{0,15}$/.test(name);
 }
-
-/** The cluster name a script was given (`--name`, else CIAO_CLUSTER, else the default); a bad one
- *  ends the script with its usage. */
-export function clusterNameOrExit(script: string, given: string | undefined, usage: string): string {
-  const name = given || process.env.CIAO_CLUSTER || DEFAULT_CLUSTER;
-  if (!validClusterName(name)) {
-    console.error(`${script}: cluster name ${JSON.stringify(name)} is not valid (lowercase letters, digits or '-', at most 16, starting with a letter)\n\n${usage}`);
-    process.exit(2);
-  }
-  return name;
-}

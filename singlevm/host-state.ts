@@ -7,7 +7,7 @@ import Docker from 'dockerode';
 import { z } from 'zod';
 import { run } from '../shared/run.ts';
 import { DOCKER_SOCKET } from '../shared/dockerd.ts';
-import { clusterNamespaces, listNamespaces } from '../network/namespaces.ts';
+import { clusterNamespaces, clusterOfNamespace, listNamespaces } from '../network/namespaces.ts';
 import { ipJson } from '../network/ip.ts';
 import { clusterPaths } from './cluster-files.ts';
 import { missingTools } from './preflight.ts';
@@ -43,8 +43,11 @@ export async function snapshotHost(opts: { cluster: string; docker?: boolean }):
   };
 }
 
-/** Human-readable differences; [] when the host is as before. Processes of the cluster and (given
- *  `cluster`) containers labelled with it are leftovers whether or not `before` had them. */
+/** Human-readable differences; [] when the host is as before. Given `cluster`, the proof is that
+ *  cluster's: namespaces named for another cluster and containers labelled with another are not its
+ *  changes (clusters side by side come and go on their own), while anything else that changed is.
+ *  Processes of the cluster and containers labelled with it are leftovers whether or not `before`
+ *  had them. */
 export function diffHostState(before: HostState, after: HostState, opts: { cluster?: string } = {}): string[] {
   const out: string[] = [];
   const added = (a: string[], b: string[]) => b.filter((x) => !a.includes(x));
@@ -52,14 +55,18 @@ export function diffHostState(before: HostState, after: HostState, opts: { clust
     for (const x of added(a, b)) out.push(`${label(x)} added: ${x}`);
     for (const x of added(b, a)) out.push(`${label(x)} removed: ${x}`);
   };
-  compare(() => 'namespace', before.namespaces, after.namespaces);
+  const ours = (owner: string | undefined) => opts.cluster === undefined || !owner || owner === opts.cluster;
+  const notForeignNs = (ns: string) => ours(clusterOfNamespace(ns));
+  compare(() => 'namespace', before.namespaces.filter(notForeignNs), after.namespaces.filter(notForeignNs));
   compare(() => 'link', before.links, after.links);
   compare(() => 'address', before.addresses, after.addresses);
   compare(() => 'route', before.routes, after.routes);
   compare((line) => (/ -[AI] /.test(line) ? 'iptables rule' : 'iptables chain'), before.iptables, after.iptables);
-  const labelled = opts.cluster === undefined ? [] : after.containers.filter((c) => c.split(' ')[2] === opts.cluster);
+  const labelOf = (c: string) => c.split(' ')[2] || undefined;
+  const labelled = opts.cluster === undefined ? [] : after.containers.filter((c) => labelOf(c) === opts.cluster);
   for (const c of labelled) out.push(`container left: ${c}`);
-  compare(() => 'container', before.containers.filter((c) => !labelled.includes(c)), after.containers.filter((c) => !labelled.includes(c)));
+  const others = (cs: string[]) => cs.filter((c) => !labelled.includes(c) && ours(labelOf(c)));
+  compare(() => 'container', others(before.containers), others(after.containers));
   for (const p of after.processes) out.push(`process left: ${p}`);
   return out;
 }

@@ -1,7 +1,7 @@
 // `logs.sh`: collect a cluster's logs, guest consoles and network state into one archive (logs.ts).
-import { parseArgs } from 'node:util';
+import { clusterName, scriptArgs } from './script-args.ts';
 import { resolve } from 'node:path';
-import { clusterNameOrExit, DEFAULT_CLUSTER } from './cluster-files.ts';
+import { DEFAULT_CLUSTER } from './cluster-files.ts';
 import { collectLogs } from './logs.ts';
 
 const USAGE = `usage: logs.sh [--name NAME] [--output FILE]
@@ -10,18 +10,8 @@ Collects every log of cluster NAME (default ${DEFAULT_CLUSTER}) — components, 
 leases, containers, processes — and the network state of each of its namespaces into one .tar.gz
 for a bug report (default ./ciao-NAME-logs-<time>.tar.gz). Private keys and passwords are left out.`;
 
-const { values } = parseArgs({
-  options: {
-    name: { type: 'string' },
-    output: { type: 'string', short: 'o' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-const name = clusterNameOrExit('logs', values.name, USAGE);
+const values = scriptArgs('logs', USAGE, { name: { type: 'string' }, output: { type: 'string', short: 'o' } });
+const name = clusterName('logs', USAGE, values.name);
 const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
 const out = resolve(values.output ?? `ciao-${name}-logs-${stamp}.tar.gz`);
 try {

@@ -6,6 +6,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import pRetry from 'p-retry';
 import { isAlive } from '../shared/is-alive.ts';
+import { mentionsCluster } from '../network/namespaces.ts';
 
 export { isAlive };
 
@@ -39,7 +40,7 @@ export async function startDaemon(d: Daemon, cluster: string, dirs: { logs: stri
 export async function clusterProcesses(cluster: string, stateDir?: string): Promise<{ pid: number; cmdline: string }[]> {
   const ours = (args: string[]) => args.some((a, i) =>
     (a === '--cluster' && args[i + 1] === cluster) || a === `--cluster=${cluster}`
-    || a.includes(`ciao-${cluster}-`) || (stateDir !== undefined && (a === stateDir || a.includes(`${stateDir}/`))));
+    || mentionsCluster(cluster, a) || (stateDir !== undefined && (a === stateDir || a.includes(`${stateDir}/`))));
   const skip = await selfAndAncestors();
   const found: { pid: number; cmdline: string }[] = [];
   for (const entry of await readdir('/proc')) {

@@ -1,7 +1,7 @@
 // `setup`: build, configure and start a whole cluster, write ~/local/demo.sh, print the summary.
 // Default: the real cluster (QEMU VMs, Docker containers, CNCIs, all in the cluster's namespaces;
 // needs root). `--simulate`: control plane + simulated nodes, no root, no workloads.
-import { parseArgs } from 'node:util';
+import { clusterName, scriptArgs, usageError as scriptUsageError } from './script-args.ts';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
@@ -10,14 +10,14 @@ import { request } from 'undici';
 import { createClusterPki, type ClusterPki } from '../shared/pki.ts';
 import { clusterAgent } from '../shared/tls-files.ts';
 import { run } from '../shared/run.ts';
-import { ensureDockerd } from '../shared/dockerd.ts';
+import { ensureDockerd, SHARED_DOCKERD_PIDFILE } from '../shared/dockerd.ts';
 import { defaultIdentityConfig, withHashedPasswords } from '../mocks/identity/config.ts';
 import { ControllerClient } from '../shared/controller-client.ts';
 import { waitFor } from '../shared/wait-for.ts';
 import { buildVmImage, type VmImage } from '../images/vm-image.ts';
 import { buildContainerImage } from '../images/container-image.ts';
 import { StepRunner } from './step-runner.ts';
-import { clusterPaths, DEFAULT_CLUSTER, readClusterRecord, validClusterName, type ClusterRecord } from './cluster-files.ts';
+import { clusterPaths, DEFAULT_CLUSTER, readClusterRecord, type ClusterRecord } from './cluster-files.ts';
 import { freePort, portIsFree } from './ports.ts';
 import { startDaemon } from './processes.ts';
 import { buildDaemons, type DaemonName } from './build-daemons.ts';
@@ -40,30 +40,17 @@ Brings up a ciao cluster on this machine and writes ~/local/demo.sh.
   --boot-delay-ms   how long a simulated instance takes to "boot" (default 100)
   --timings FILE    also write the step timings as JSON to FILE`;
 
-const { values } = parseArgs({
-  options: {
-    simulate: { type: 'boolean', default: false },
-    nodes: { type: 'string', default: '1' },
-    name: { type: 'string', default: process.env.CIAO_CLUSTER || DEFAULT_CLUSTER },
-    accel: { type: 'string', default: process.env.CIAO_ACCEL || 'auto' },
-    'boot-delay-ms': { type: 'string', default: '100' },
-    'stats-interval-ms': { type: 'string', default: '5000' },
-    timings: { type: 'string' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
+const values = scriptArgs('setup', USAGE, {
+  simulate: { type: 'boolean', default: false },
+  nodes: { type: 'string', default: '1' },
+  name: { type: 'string' },
+  accel: { type: 'string', default: process.env.CIAO_ACCEL || 'auto' },
+  'boot-delay-ms': { type: 'string', default: '100' },
+  'stats-interval-ms': { type: 'string', default: '5000' },
+  timings: { type: 'string' },
 });
-
-function usageError(message: string): never {
-  console.error(`setup: ${message}\n\n${USAGE}`);
-  process.exit(2);
-}
-
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-const name = values.name!;
-if (!validClusterName(name)) usageError(`cluster name ${JSON.stringify(name)} must be lowercase letters, digits or '-', at most 16, starting with a letter`);
+const usageError = (message: string): never => scriptUsageError('setup', USAGE, message);
+const name = clusterName('setup', USAGE, values.name);
 const simulate = values.simulate!;
 const nodes = simulate ? Number(values.nodes) : 1;
 if (!Number.isInteger(nodes) || nodes < 1 || nodes > 20000) usageError('--nodes must be a whole number from 1 to 20000');
@@ -218,7 +205,7 @@ async function prepareRealNode() {
     await mkdir(dirname(paths.sshKey), { recursive: true, mode: 0o700 });
     await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `demouser@ciao-${name}`, '-f', paths.sshKey]);
   });
-  const engine = await steps.step('Docker engine', () => ensureDockerd(join(paths.logs, 'dockerd.log'), join(paths.pids, 'dockerd.pid')));
+  const engine = await steps.step('Docker engine', () => ensureDockerd(join(paths.logs, 'dockerd.log'), SHARED_DOCKERD_PIDFILE));
   const vmImage: VmImage = await steps.step('VM image', (progress) => buildVmImage(join(cacheDir, 'images'), progress));
   const containerImage = await steps.step('container image', () => buildContainerImage(engine.docker, join(cacheDir, 'images')));
   const accel = await steps.step('KVM or TCG', async (progress) => {

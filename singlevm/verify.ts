@@ -2,7 +2,6 @@
 // failure with a clear reason and a log archive. On a real cluster it SSHes into the VMs over their
 // private and external addresses, pings container to container and checks another tenant cannot
 // reach them; on a simulated cluster the steps that need real guests are listed as not checked.
-import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { ControllerClient } from '../shared/controller-client.ts';
 import { clusterAgent } from '../shared/tls-files.ts';
@@ -11,30 +10,38 @@ import type { ClusterEvent, ExternalIp, Instance, Workload } from '../controller
 import { cnciNamespace } from '../cnci/cnci-backend.ts';
 import { StepRunner } from './step-runner.ts';
 import { readClusterRecord, DEFAULT_CLUSTER, clusterPaths } from './cluster-files.ts';
+import { clusterName, scriptArgs, usageError } from './script-args.ts';
+import { readDemoSh } from './demo-sh.ts';
 import { nodeLeftovers, pingFrom, pingFromContainer, sshHostname } from './probes.ts';
 import { collectLogs } from './logs.ts';
 import { gatewayOf } from '../controller/addresses.ts';
 
-const { values } = parseArgs({ options: { timings: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } } });
-if (values.help) {
-  console.log('usage: verify.sh [--timings FILE]\n\nChecks the cluster described by the CIAO_* variables (. ~/local/demo.sh) end to end.');
-  process.exit(0);
-}
+const USAGE = `usage: verify.sh [--name NAME] [--timings FILE]
+
+Checks a cluster end to end (SPEC §6): cluster NAME's variables from its demo.sh, else the cluster
+the CIAO_* variables describe (. ~/local/demo.sh).
+  --name NAME       the cluster (default: CIAO_CLUSTER, else ${DEFAULT_CLUSTER})
+  --timings FILE    also write the step timings as JSON to FILE`;
+const values = scriptArgs('verify', USAGE, { name: { type: 'string' }, timings: { type: 'string' } });
+const cluster = clusterName('verify', USAGE, values.name);
+// A named cluster is checked through its own demo.sh, whatever the shell's variables say.
+const vars: Record<string, string | undefined> = values.name
+  ? await readDemoSh(clusterPaths(cluster).demoSh).catch(() => usageError('verify', USAGE, `cluster ${cluster} has no ${clusterPaths(cluster).demoSh}: set it up first (./singlevm/setup.sh --name ${cluster})`))
+  : process.env;
 
 const env = (k: string) => {
-  const v = process.env[k];
+  const v = vars[k];
   if (!v) {
-    console.error(`verify: ${k} is not set: source the cluster's variables first (. ~/local/demo.sh)`);
+    console.error(`verify: ${k} is not set: source the cluster's variables first (. ~/local/demo.sh), or name the cluster (--name)`);
     process.exit(2);
   }
   return v;
 };
 const dispatcher = clusterAgent(env('CIAO_CA_CERT_FILE'));
 const user = new ControllerClient(env('CIAO_CONTROLLER'), env('CIAO_IDENTITY'), { username: env('CIAO_USERNAME'), password: env('CIAO_PASSWORD'), projectName: env('CIAO_TENANT_NAME') }, dispatcher);
-const admin = new ControllerClient(env('CIAO_CONTROLLER'), env('CIAO_IDENTITY'), { username: env('CIAO_ADMIN_USERNAME'), password: env('CIAO_ADMIN_PASSWORD'), projectName: process.env.CIAO_ADMIN_TENANT_NAME ?? 'admin' }, dispatcher);
-const cluster = process.env.CIAO_CLUSTER ?? DEFAULT_CLUSTER;
+const admin = new ControllerClient(env('CIAO_CONTROLLER'), env('CIAO_IDENTITY'), { username: env('CIAO_ADMIN_USERNAME'), password: env('CIAO_ADMIN_PASSWORD'), projectName: vars.CIAO_ADMIN_TENANT_NAME ?? 'admin' }, dispatcher);
 const record = await readClusterRecord(cluster);
-const simulated = process.env.CIAO_SIMULATED === '1' || record?.mode === 'simulate';
+const simulated = vars.CIAO_SIMULATED === '1' || record?.mode === 'simulate';
 if (!simulated && !record?.network) {
   // The probes start inside the cluster's namespaces, which its record names.
   console.error(`verify: no record of cluster ${cluster} under ${clusterPaths(cluster).stateDir}: run verify on the cluster's machine with the CIAO_HOME setup used`);
@@ -50,7 +57,7 @@ const steps = new StepRunner('verify');
 const skipped: string[] = [];
 const skip = (what: string) => skipped.push(what);
 const T = await user.tenantId().catch((err) => {
-  console.error(`verify: cannot log in as ${process.env.CIAO_USERNAME}: ${(err as Error).message}`);
+  console.error(`verify: cannot log in as ${vars.CIAO_USERNAME}: ${(err as Error).message}`);
   process.exit(1);
 });
 const tenantPath = `/tenants/${T}`;

@@ -40,6 +40,23 @@ t.test('the diff names added and removed links and every process left', async (t
   t.same(diffHostState(empty, empty), []);
 });
 
+t.test("the proof is the cluster's own: another cluster's namespaces and containers are not its changes, anything else is", async (t) => {
+  const before: HostState = { ...empty, namespaces: ['ciao-ci-net', 'mine-from-before'], containers: ['c1 ciao-ci-x-aaaa ci-x'] };
+  const after: HostState = {
+    ...empty,
+    // cluster ci went away while cluster ci-x came up beside it; and someone added a namespace of no cluster.
+    namespaces: ['ciao-ci-x-net', 'ciao-ci-x-node-0', 'ciao-ci-x-cnci-ab12', 'mine-from-before', 'stray'],
+    containers: ['c2 ciao-ci-x-bbbb ci-x', 'c3 web '],
+  };
+  t.same(diffHostState(before, after, { cluster: 'ci-x' }), [
+    'namespace added: ciao-ci-x-net', 'namespace added: ciao-ci-x-node-0', 'namespace added: ciao-ci-x-cnci-ab12', 'namespace added: stray',
+    'container left: c2 ciao-ci-x-bbbb ci-x', 'container added: c3 web ', 'container removed: c1 ciao-ci-x-aaaa ci-x',
+  ], "cluster ci-x's proof: its own leftovers and the stray namespace, not cluster ci's");
+  t.same(diffHostState(before, after, { cluster: 'ci' }), [
+    'namespace added: stray', 'namespace removed: ciao-ci-net', 'container added: c3 web ',
+  ], "cluster ci's proof: a prefix of ci-x, yet none of ci-x's is counted as its own");
+});
+
 t.test("a process that says --cluster NAME is the cluster's until it is gone", async (t) => {
   // sleep refuses unknown options, so a shell carries the arguments; its own group lets one kill end both.
   const child = spawn('sh', ['-c', 'sleep 30; exit 0', 'sh', '--cluster', cluster], { detached: true, stdio: 'ignore' });

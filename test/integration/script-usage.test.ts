@@ -1,0 +1,24 @@
+// Every script answers a bad option with what is wrong and its usage line, exit 2 — never a stack
+// trace (SPEC §2); --help prints the whole usage and exits 0; every one takes --name.
+import t from 'tap';
+import { join } from 'node:path';
+import { run } from '../../shared/run.ts';
+import { REPO_ROOT } from '../../singlevm/processes.ts';
+
+const SCRIPTS = ['singlevm/setup.sh', 'singlevm/verify.sh', 'singlevm/cleanup.sh', 'singlevm/logs.sh', 'bat/run.sh'];
+const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CIAO_')));
+
+for (const script of SCRIPTS) {
+  t.test(`${script}: a bad option is one reason and the usage line, exit 2; --help is the usage, exit 0`, async (t) => {
+    const bad = await run(join(REPO_ROOT, script), ['--no-such-option'], { env, allowFailure: true });
+    t.equal(bad.exitCode, 2);
+    const lines = bad.stderr.trim().split('\n').filter((l) => !/^installing|apt|Reading|Building/.test(l));
+    t.match(lines.at(-2), /Unknown option '--no-such-option'/);
+    t.match(lines.at(-1), /^usage: \S+ \[--name NAME\]/, 'the usage line names --name');
+    t.notMatch(bad.stderr, /\n\s+at /, 'no stack trace');
+    const help = await run(join(REPO_ROOT, script), ['--help'], { env, allowFailure: true });
+    t.equal(help.exitCode, 0);
+    t.match(help.stdout, /--name NAME/);
+    t.equal((await run(join(REPO_ROOT, script), ['--name', 'Not_Valid'], { env, allowFailure: true })).exitCode, 2, 'a bad name is a usage error');
+  });
+}
