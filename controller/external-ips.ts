@@ -6,7 +6,7 @@ import { ipToInt, parseCidr } from './addresses.ts';
 import type { ExternalIp, Instance, Pool, Tenant } from './api-types.ts';
 import { now, type ControllerContext } from './context.ts';
 import { checkQuota } from './quotas.ts';
-import { lowestFreeAddress, poolAddresses } from './pools.ts';
+import { firstShared, lowestFreeAddress, poolSize } from './pools.ts';
 import type { Instances } from './instances.ts';
 
 export class ExternalIps {
@@ -23,7 +23,7 @@ export class ExternalIps {
   }
 
   poolView(pool: Pool) {
-    const total = poolAddresses(pool).length;
+    const total = poolSize(pool);
     const used = this.ctx.store.externalIps.all().filter((m) => m.pool === pool.name).length;
     return { ...pool, total, free: total - used };
   }
@@ -44,9 +44,10 @@ export class ExternalIps {
     if (subnet) parseCidr(subnet);
     for (const ip of ips) ipToInt(ip);
     const next: Pool = { ...pool, subnets: subnet ? [...pool.subnets, subnet] : pool.subnets, ips: [...pool.ips, ...ips] };
-    const taken = new Set(this.ctx.store.pools.all().filter((p) => p.id !== pool.id).flatMap(poolAddresses));
-    const clash = poolAddresses(next).find((a) => taken.has(a));
-    if (clash) throw new ApiError('conflict', `address ${clash} already belongs to another pool`);
+    for (const other of this.ctx.store.pools.all().filter((p) => p.id !== pool.id)) {
+      const clash = firstShared(next, other);
+      if (clash) throw new ApiError('conflict', `address ${clash} already belongs to another pool (${other.name})`);
+    }
     this.ctx.store.pools.put(next);
     return next;
   }

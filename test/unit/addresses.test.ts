@@ -1,6 +1,6 @@
 import t from 'tap';
 import { allocateHostIp, allocateSubnet, gatewayOf, hostsOf, macFor, parseCidr } from '../../controller/addresses.ts';
-import { lowestFreeAddress, poolAddresses } from '../../controller/pools.ts';
+import { firstShared, lowestFreeAddress, poolAddresses, poolSize } from '../../controller/pools.ts';
 import type { Pool } from '../../controller/api-types.ts';
 
 t.test('tenant subnets are consecutive /24s of 172.16.0.0/12, skipping taken ones', async (t) => {
@@ -42,4 +42,12 @@ t.test('pools hand out their lowest free address', async (t) => {
   t.equal(lowestFreeAddress([a], new Set(['203.0.113.1'])).ip, '203.0.113.2');
   t.equal(lowestFreeAddress([a, b], new Set()).ip, '198.18.0.7');
   t.throws(() => lowestFreeAddress([a], new Set(poolAddresses(a))), { code: 'pool_exhausted' });
+});
+
+t.test('pools are ranges: a /16 with a /24 inside it is sized, searched and compared as ranges', async (t) => {
+  const big: Pool = { id: 'p', name: 'big', subnets: ['10.1.0.0/16', '10.1.255.0/24'], ips: ['10.2.0.1'] };
+  t.equal(poolSize(big), 65_534 + 1, 'the /24 inside the /16 counts once');
+  t.equal(lowestFreeAddress([big], new Set(['10.1.0.1', '10.1.0.2'])).ip, '10.1.0.3');
+  t.equal(firstShared(big, { id: 'q', name: 'q', subnets: ['10.1.200.0/30'], ips: [] }), '10.1.200.1');
+  t.equal(firstShared(big, { id: 'r', name: 'r', subnets: [], ips: ['10.3.0.1'] }), undefined);
 });
