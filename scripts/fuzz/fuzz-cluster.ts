@@ -13,6 +13,7 @@ import type { Instance, Workload } from '../../controller/api-types.ts';
 import { clusterPaths } from '../../singlevm/cluster-files.ts';
 import { isAlive, pidFiles, REPO_ROOT } from '../../singlevm/processes.ts';
 import { readDemoSh } from '../../singlevm/demo-sh.ts';
+import { issueToken } from '../../mocks/identity/client.ts';
 import { fuzz, type FuzzOptions, type FuzzReport } from './fuzzer.ts';
 
 export interface FuzzClusterReport extends FuzzReport {
@@ -51,8 +52,12 @@ export async function fuzzCluster(opts: FuzzOptions & { progress?: (line: string
     opts.progress?.(`sending ${opts.requests} requests (seed ${opts.seed ?? 'random'})`);
     const report = await fuzz({
       controller: demo.CIAO_CONTROLLER, identity: demo.CIAO_IDENTITY, ca,
-      tokens: { user: await user.authToken(), admin: await admin.authToken() },
-      ids: [await user.tenantId(), await admin.tenantId(), inst.id, ...workloads.map((w) => w.id), ...images, 'default'],
+      tokens: {
+        user: await user.authToken(), admin: await admin.authToken(),
+        subject: (await issueToken(demo.CIAO_IDENTITY, { username: demo.CIAO_USERNAME, password: demo.CIAO_PASSWORD, projectName: demo.CIAO_TENANT_NAME }, agent)).token,
+      },
+      // Not the admin project's id: an admin may delete any project, and the check afterwards logs in to that one.
+      ids: [await user.tenantId(), inst.id, ...workloads.map((w) => w.id), ...images, 'default'],
     }, opts);
 
     const now = await pidFiles(paths.pids);
@@ -65,12 +70,14 @@ export async function fuzzCluster(opts: FuzzOptions & { progress?: (line: string
     }
     let afterwards: string | undefined;
     try {
-      // A workload of its own: the fuzzing may have deleted (as admin) what setup registered.
-      const w = await user.call<Workload>('POST', `${tenant}/workloads`, { description: 'after fuzzing', vm_type: 'docker', image_name: 'busybox' });
-      const [probe] = (await user.call<{ instances: Instance[] }>('POST', `${tenant}/instances`, { workload_id: w.id, count: 1 })).instances;
-      await waitFor('an instance created after the fuzzing to be active', async () => (await user.call<Instance>('GET', `${tenant}/instances/${probe.id}`)).state === 'active', { timeoutMs: 30_000 });
-      await user.call('DELETE', `${tenant}/instances/${probe.id}`);
-      await waitFor('it to be deleted', async () => !(await user.call<{ instances: Instance[] }>('GET', `${tenant}/instances`)).instances.some((i) => i.id === probe.id), { timeoutMs: 30_000 });
+      // As the admin, in its own project, with a workload of its own: the fuzzing, as an admin too,
+      // may have deleted the demo project and what setup registered.
+      const own = `/tenants/${await admin.tenantId()}`;
+      const w = await admin.call<Workload>('POST', `${own}/workloads`, { description: 'after fuzzing', vm_type: 'docker', image_name: 'busybox' });
+      const [probe] = (await admin.call<{ instances: Instance[] }>('POST', `${own}/instances`, { workload_id: w.id, count: 1 })).instances;
+      await waitFor('an instance created after the fuzzing to be active', async () => (await admin.call<Instance>('GET', `${own}/instances/${probe.id}`)).state === 'active', { timeoutMs: 30_000 });
+      await admin.call('DELETE', `${own}/instances/${probe.id}`);
+      await waitFor('it to be deleted', async () => !(await admin.call<{ instances: Instance[] }>('GET', `${own}/instances`)).instances.some((i) => i.id === probe.id), { timeoutMs: 30_000 });
     } catch (err) {
       afterwards = (err as Error).message;
     }
