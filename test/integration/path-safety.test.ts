@@ -87,6 +87,18 @@ t.test("qcow2 uploads that name a backing file or a data file, or lie about thei
   t.notOk(images.some((f) => f.endsWith('.partial')), 'refused uploads leave no partial file');
 });
 
+t.test('image bytes count against the image_mb quota; an upload past it is refused and leaves nothing', async (t) => {
+  await admin.call('PUT', `/tenants/${tenant}/quotas`, { image_mb: 1 });
+  t.teardown(() => admin.call('PUT', `/tenants/${tenant}/quotas`, { image_mb: -1 }));
+  const { id } = await demo.call<{ id: string }>('POST', '/image/v2/images', { name: 'too-big', disk_format: 'raw', container_format: 'bare' });
+  const r = await raw('PUT', `/image/v2/images/${id}/file`, Buffer.alloc(3 * 2 ** 20), undefined, 'application/octet-stream');
+  t.match(r, { status: 422, body: { error: { code: 'over_quota', message: /image_mb/ } } });
+  t.equal((await demo.call<{ status: string }>('GET', `/image/v2/images/${id}`)).status, 'queued', 'the image stays without data');
+  t.notOk((await readdir(join(plane.dir, 'images'))).some((f) => f.startsWith(id)), 'no file of it is kept');
+  const usage = (await demo.call<{ quotas: { name: string; usage: number }[] }>('GET', `/tenants/${tenant}/quotas`)).quotas;
+  t.ok(usage.some((q) => q.name === 'image_mb'), 'image_mb is reported with the other quotas');
+});
+
 t.test("an image's data that vanished is a 404 on download, and the controller goes on", async (t) => {
   const { id } = await demo.call<{ id: string }>('POST', '/image/v2/images', { name: 'vanishing', disk_format: 'raw', container_format: 'bare' });
   await demo.call('PUT', `/image/v2/images/${id}/file`, Buffer.alloc(1024), 'application/octet-stream');

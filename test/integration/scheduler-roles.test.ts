@@ -14,6 +14,8 @@ import { Connection } from '../../protocol/frame.ts';
 import type { Frame, Role } from '../../protocol/payloads.ts';
 import { Scheduler } from '../../scheduler/server.ts';
 import { waitFor } from '../../shared/wait-for.ts';
+import { ProtocolPeer } from '../../protocol/client.ts';
+import type { AddressInfo } from 'node:net';
 
 const dir = await mkdtemp(join(tmpdir(), 'ciao-roles-'));
 const pki = await createClusterPki(join(dir, 'pki'), 'test');
@@ -86,3 +88,22 @@ t.test('a second live connection under one id is refused; the first keeps its pl
   await waitFor('node-5 to be forgotten', () => scheduler.nodeCount === 0);
   t.match(await hello(pki.agent, ['compute'], 'node-5'), { type: 'HELLO' }, 'once it is gone, the id is free again');
 });
+
+t.test('a protocol client refuses a server whose certificate is not the scheduler\'s', async (t) => {
+  // The cluster's HTTPS certificate is signed by the same CA and names localhost too, but has no role.
+  const impostor = tls.createServer({ ...readTls({ ca: pki.ca.cert, ...pki.https }), requestCert: true, rejectUnauthorized: true });
+  const greeted: unknown[] = [];
+  impostor.on('secureConnection', (s) => new Connection(s).on('frame', (f) => greeted.push(f)));
+  impostor.listen(0, '127.0.0.1');
+  await once(impostor, 'listening');
+  const errors: string[] = [];
+  const logger = { ...silentLogger(), error: (msg: string) => errors.push(msg) };
+  const peer = new ProtocolPeer({ id: 'node-1', roles: ['compute'], logger, host: '127.0.0.1', port: (impostor.address() as AddressInfo).port, tls: readTls({ ca: pki.ca.cert, ...pki.agent }), retryMs: 50 });
+  peer.start();
+  await waitFor('the client to refuse the impostor', () => errors.some((e) => /not the scheduler/.test(e)));
+  peer.stop();
+  impostor.close();
+  t.same(greeted, [], 'it never said HELLO to it');
+  t.notOk(peer.isConnected);
+});
+
