@@ -65,13 +65,16 @@ export function vmPaths(name: string) {
   };
 }
 
-/** Under TCG: the plain x86-64 model (SSE3 and no more: no SSE4, AVX, PCID or PKU). Under
- *  `-cpu max`, with or without the AVX family, Node in the VM died of SIGILL now and then; offered
- *  this little, Node, glibc and the kernel keep to the instructions TCG has emulated longest. It
- *  does not make the VM crash-proof: one SIGSEGV of a Node process was still seen under it with one
- *  TCG thread per vCPU, and one thread for all (`thread=single`) was too slow to keep
- *  (docs/ccloudvm.md, "Node inside a TCG VM"). */
-export const TCG_CPU = 'qemu64';
+/** Under TCG: everything QEMU emulates but the AVX family, whose emulation is new in QEMU 7.2.
+ *  SVM stays for whoever forces nested KVM inside; by default the cluster's VMs inside run under
+ *  TCG (docs/ccloudvm.md, "VMs inside"). */
+export const TCG_CPU = 'max,avx=off,avx2=off,f16c=off,fma=off,vaes=off,vpclmulqdq=off';
+
+/** Under TCG, one thread runs every vCPU in turn: with a thread per vCPU (QEMU 7.2's default),
+ *  processes inside died of SIGILL and SIGSEGV now and then — Node, and git too, under any CPU
+ *  model tried — which no guest-side setting avoided (docs/ccloudvm.md, "Processes dying inside a
+ *  TCG VM"). The guest still sees every vCPU it was given. */
+export const TCG_ACCEL = 'tcg,thread=single';
 
 export const validVmName = (name: string) => /^[a-z][a-z0-9-]{0,31}$/.test(name);
 
@@ -105,7 +108,7 @@ export function qemuArgs(r: VmRecord): string[] {
   const hostfwd = r.forwards.map((f) => `hostfwd=tcp:127.0.0.1:${f.host}-:${f.guest}`).join(',');
   return [
     '-name', `ccloudvm-${r.name}`,
-    '-machine', 'q35', '-accel', r.accel === 'kvm' ? 'kvm' : 'tcg,thread=multi', '-cpu', r.accel === 'kvm' ? 'host' : TCG_CPU,
+    '-machine', 'q35', '-accel', r.accel === 'kvm' ? 'kvm' : TCG_ACCEL, '-cpu', r.accel === 'kvm' ? 'host' : TCG_CPU,
     '-smp', String(r.cpus), '-m', String(r.memMB),
     // virtiofs needs the guest's memory shared with virtiofsd.
     '-object', `memory-backend-memfd,id=mem,size=${r.memMB}M,share=on`, '-numa', 'node,memdev=mem',
