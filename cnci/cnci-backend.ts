@@ -8,7 +8,7 @@ import type { StartPayload } from '../protocol/payloads.ts';
 import type { Logger } from '../shared/log.ts';
 import { fileFor, isUuid } from '../shared/safe-path.ts';
 import { createNamespace, deleteNamespace, listNamespaces, namespaceName } from '../network/namespaces.ts';
-import { addVethPair, attachToBridge } from '../network/links.ts';
+import { addVethPair, attachToBridge, setMac } from '../network/links.ts';
 import { linksOf } from '../network/ip.ts';
 import { UPLINK } from '../network/cluster-leg.ts';
 import { addTunnelPeer } from '../network/tenant-tunnel.ts';
@@ -21,6 +21,8 @@ import type { Nat } from './nat.ts';
 /** The CNCI namespace of a tenant: verify and the tests reach the tenant's private addresses from it. */
 export const cnciNamespace = (cluster: string, tenantId: string) => namespaceName(cluster, `cnci-${tenantKey(tenantId)}`);
 const tenantKey = (tenantId: string) => tenantId.replace(/-/g, '').slice(0, 10);
+/** A CNCI leg's MAC: locally administered, from its tenant's id. */
+export const legMac = (tenantId: string) => `02:ce:${tenantId.replace(/-/g, '').slice(0, 8).match(/../g)!.join(':')}`;
 
 export interface CnciBackendOptions {
   cluster: string;
@@ -73,6 +75,9 @@ export class CnciBackend implements Backend {
     if (!(await linksOf(ns)).some((l) => l.ifname === UPLINK)) {
       const bridgeSide = `cn${tenantKey(spec.tenantId)}`.slice(0, 15);
       await addVethPair(this.opts.clusterNs, bridgeSide, ns, UPLINK);
+      // The same MAC every time the leg is made (a resume, a reboot): the cluster's dnsmasq then
+      // leases it the same address, which the tenant's instances know as their tunnel's far end.
+      await setMac(ns, UPLINK, legMac(spec.tenantId));
       await attachToBridge(this.opts.clusterNs, bridgeSide, 'ciao_br');
     }
     const legIp = await leaseAddress(ns, UPLINK, dir);
@@ -99,7 +104,8 @@ export class CnciBackend implements Backend {
     await rm(dir, { recursive: true, force: true });
   }
 
-  /** CNCIs whose folder and namespace survived a launcher restart: their agents join again. */
+  /** CNCIs of this node, from their folders: their data plane is made again where it is missing
+   *  (after a stop or a reboot), and their agents join again. */
   async list(): Promise<AdoptedInstance[]> {
     const ids = (await readdir(join(this.opts.stateDir, 'cnci')).catch(() => [] as string[])).filter(isUuid);
     const namespaces = new Set(await listNamespaces());
@@ -107,10 +113,8 @@ export class CnciBackend implements Backend {
     for (const id of ids) {
       const spec = await readFile(join(this.dir(id), 'spec.json'), 'utf8').then((s) => JSON.parse(s) as StartPayload, () => undefined);
       if (!spec) continue;
-      if (!namespaces.has(cnciNamespace(this.opts.cluster, spec.tenantId))) {
-        this.opts.logger.warn('CNCI namespace is gone: not re-adopted', { instanceId: id });
-        continue;
-      }
+      // A namespace that is gone (a stop, a reboot) is made again: wire() makes only what is missing.
+      if (!namespaces.has(cnciNamespace(this.opts.cluster, spec.tenantId))) this.opts.logger.info('CNCI namespace is gone: making it again', { instanceId: id });
       try {
         const running = await this.start(spec);
         out.push({ spec, running: true, ...running });

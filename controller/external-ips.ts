@@ -12,6 +12,7 @@ import type { Instances } from './instances.ts';
 export class ExternalIps {
   constructor(private readonly ctx: ControllerContext, private readonly instances: Instances) {
     instances.onGone = (inst) => this.instanceGone(inst);
+    instances.onCnciReady = (tenantId, cnci) => this.reassert(tenantId, cnci);
   }
 
   // --- pools ---------------------------------------------------------------------------------
@@ -111,6 +112,16 @@ export class ExternalIps {
 
   private unavailable() {
     return new ApiError('unavailable', 'the controller is not connected to the scheduler right now: try again in a few seconds');
+  }
+
+  /** A CNCI that is ready again (its agent restarted, or the cluster resumed after a stop or a
+   *  reboot) may have lost its NAT: it is told every mapping of its tenant again (assign is idempotent). */
+  private reassert(tenantId: string, cnci: string) {
+    for (const m of this.ctx.store.externalIps.byTenant(tenantId)) {
+      if (m.state !== 'mapped' && m.state !== 'mapping') continue;
+      const payload: PublicIpPayload = { tenantId: m.tenant_id, instanceId: m.instance_id, publicIp: m.ip, privateIp: m.private_ip };
+      this.ctx.send({ type: 'COMMAND', op: 'ASSIGN_PUBLIC_IP', to: cnci, payload });
+    }
   }
 
   // --- what the CNCI reports -----------------------------------------------------------------

@@ -20,6 +20,8 @@ export interface CreateRequest {
 export class Instances {
   /** Called when an instance is gone for good (external IPs are released). */
   onGone: (inst: Instance) => void = () => {};
+  /** Called when a tenant's CNCI says it is ready, also again after a restart or a resume. */
+  onCnciReady: (tenantId: string, cnciId: string) => void = () => {};
 
   constructor(private readonly ctx: ControllerContext, private readonly volumes: Volumes) {
     volumes.onMade = (v) => this.dispatchWaiting(v.tenant_id);
@@ -179,6 +181,7 @@ export class Instances {
       tenant.cnci = { instance_id: instanceId, state: 'ready' };
       this.ctx.store.tenants.put(tenant);
     }
+    this.onCnciReady(tenantId, instanceId);
     this.dispatchWaiting(tenantId);
   }
 

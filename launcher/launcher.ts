@@ -2,6 +2,7 @@
 // instances it is given through its backends, keeps their resources accounted and reports
 // READY/FULL + STATS on change and every few seconds. An instance that dies is reported as
 // `exited` with its reason (docs/protocol.md "An instance that dies").
+import { readFile, writeFile } from 'node:fs/promises';
 import { ProtocolPeer } from '../protocol/client.ts';
 import type { AttachVolume, DetachVolume, Frame, InstanceExit, InstanceState, NodeStats, Resources, Role, StartFailureReason, StartPayload, VolumeFailure } from '../protocol/payloads.ts';
 import type { Logger } from '../shared/log.ts';
@@ -27,6 +28,10 @@ export interface LauncherOptions {
   load?: () => number;
   /** Fault injection from the start: every start fails with this reason (NODE_FAULT changes it). */
   startFailure?: StartFailureReason | null;
+  /** Where the node keeps the ids of the instances stopped on request (a real node's state dir).
+   *  Any other instance its backends hold but that does not run — after a stop.sh or a reboot — is
+   *  started again when the launcher starts (docs/lifecycle.md). */
+  stoppedFile?: string;
 }
 
 const STATS_COALESCE_MS = 200;
@@ -79,6 +84,7 @@ export class Launcher {
       }
     }
     if (this.instances.size) this.opts.logger.info('re-adopted instances', { count: this.instances.size });
+    await this.bringBack();
     this.peer.start();
     // Jitter the first periodic report so a thousand nodes in one process do not report in lockstep.
     const first = Math.floor(Math.random() * this.opts.statsIntervalMs);
@@ -86,6 +92,32 @@ export class Launcher {
       this.sendStats();
       this.statsTimer = setInterval(() => this.sendStats(), this.opts.statsIntervalMs);
     }, first);
+  }
+
+  /** The instances stopped on request, as the node recorded them. */
+  private async stopped(): Promise<Set<string>> {
+    if (!this.opts.stoppedFile) return new Set();
+    return new Set(await readFile(this.opts.stoppedFile, 'utf8').then((s) => JSON.parse(s) as string[], () => []));
+  }
+
+  private async markStopped(id: string, stopped: boolean) {
+    if (!this.opts.stoppedFile) return;
+    const ids = await this.stopped();
+    if (stopped) ids.add(id);
+    else ids.delete(id);
+    await writeFile(this.opts.stoppedFile, JSON.stringify([...ids]));
+  }
+
+  /** Starts again, in the background, what should run but does not (its QEMU or container ended
+   *  with a stop of the whole cluster or a reboot): its STATS tell the controller as it goes. */
+  private async bringBack() {
+    if (!this.opts.stoppedFile) return;
+    const stopped = await this.stopped();
+    for (const inst of this.instances.values()) {
+      if (inst.state !== 'exited' || stopped.has(inst.spec.instanceId)) continue;
+      this.opts.logger.info('starting again an instance that should run', { instanceId: inst.spec.instanceId });
+      void this.restartInstance(inst.spec.instanceId);
+    }
   }
 
   stop(): void {
@@ -232,6 +264,7 @@ export class Launcher {
     try {
       await this.backend(inst.spec).stop(id);
       inst.sshIp = undefined;
+      await this.markStopped(id, true);
       this.setState(inst, 'exited');
     } catch (err) {
       this.setState(inst, 'hung');
@@ -246,6 +279,7 @@ export class Launcher {
     this.setState(inst, 'pending');
     try {
       Object.assign(inst, await this.backend(inst.spec).start({ ...inst.spec, restart: true }));
+      await this.markStopped(id, false);
       this.started(inst);
     } catch (err) {
       this.setState(inst, 'exited');
@@ -300,6 +334,7 @@ export class Launcher {
       this.setState(inst, 'hung');
       return this.lifecycleFailed('DELETE_FAILURE', id, 'backend_failure', (err as Error).message);
     }
+    await this.markStopped(id, false);
     this.peer.send({ type: 'EVENT', op: 'INSTANCE_DELETED', payload: { instanceId: id, nodeId: this.opts.nodeId } });
     this.statsChanged();
   }

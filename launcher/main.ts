@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { cpus, hostname, loadavg, totalmem } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
+import { join } from 'node:path';
 import Docker from 'dockerode';
 import { readTls } from '../shared/tls-files.ts';
 import { waitFor } from '../shared/wait-for.ts';
@@ -119,7 +120,7 @@ async function realNode(): Promise<Launcher> {
   };
   log.info('real node', { ...capacity, ns: network.ns, legIp: network.legIp, accel: values.accel });
   return new Launcher({
-    nodeId, hostname: hostname(), roles, scheduler, capacity, backends, logger: log,
+    nodeId, hostname: hostname(), roles, scheduler, capacity, backends, logger: log, stoppedFile: join(stateDir, 'stopped.json'),
     statsIntervalMs: Number(values['stats-interval-ms']), load: () => loadavg()[0], startFailure: startFailure?.data ?? null,
   });
 }

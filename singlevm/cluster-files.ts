@@ -17,6 +17,8 @@ export interface ClusterRecord {
   /** A real cluster's: how its VMs run, and its namespaces. */
   accel?: 'kvm' | 'tcg';
   network?: { clusterNs: string; nodeNs: string; nodeIp: string };
+  /** What it was set up with, for a resume (docs/lifecycle.md). */
+  settings?: { bootDelayMs: number; statsIntervalMs: number; apiHost?: string };
 }
 
 export function clusterPaths(name: string, home = process.env.CIAO_HOME ?? join(homedir(), 'local')) {

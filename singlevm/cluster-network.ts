@@ -5,9 +5,10 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createNamespace, namespaceName } from '../network/namespaces.ts';
+import { createNamespace, deleteNamespace, namespaceName } from '../network/namespaces.ts';
 import { addAddress, addBridge, addMacvlan } from '../network/links.ts';
-import { addClusterLeg } from '../network/cluster-leg.ts';
+import { addClusterLeg, UPLINK } from '../network/cluster-leg.ts';
+import { linksOf } from '../network/ip.ts';
 import { isAlive } from '../shared/is-alive.ts';
 import { waitFor } from '../shared/wait-for.ts';
 
@@ -27,9 +28,23 @@ export const clusterNetworkNames = (cluster: string): ClusterNetwork => ({
   clusterNs: namespaceName(cluster, 'net'), nodeNs: namespaceName(cluster, 'node-0'), nodeIp: nodeIp(0),
 });
 
-/** Builds the cluster network; `dir` holds dnsmasq's pid, leases and log. */
-export async function createClusterNetwork(cluster: string, dir: string): Promise<ClusterNetwork> {
+/** The cluster network, made or completed (docs/lifecycle.md): namespaces and links that are all
+ *  there are kept (a resume after one daemon died leaves the VMs' taps alone); a network that is
+ *  partly there (a crash mid-setup) is made again whole; dnsmasq is started when it does not run.
+ *  `dir` holds dnsmasq's pid, leases and log. */
+export async function ensureClusterNetwork(cluster: string, dir: string): Promise<ClusterNetwork> {
   const names = clusterNetworkNames(cluster);
+  const whole = (await linksOf(names.clusterNs).catch(() => [])).some((l) => l.ifname === 'ciaovlan')
+    && (await linksOf(names.nodeNs).catch(() => [])).some((l) => l.ifname === UPLINK);
+  if (!whole) {
+    for (const ns of [names.nodeNs, names.clusterNs]) await deleteNamespace(ns);
+    await createClusterNetwork(cluster, names);
+  }
+  await ensureDnsmasq(names.clusterNs, dir);
+  return names;
+}
+
+async function createClusterNetwork(cluster: string, names: ClusterNetwork): Promise<void> {
   const { clusterNs, nodeNs } = names;
   await createNamespace(clusterNs);
   await addBridge(clusterNs, 'ciao_br');
@@ -37,8 +52,14 @@ export async function createClusterNetwork(cluster: string, dir: string): Promis
   await addAddress(clusterNs, 'ciaovlan', `${CLUSTER_IP}/24`);
   await createNamespace(nodeNs);
   await addClusterLeg({ clusterNs, bridgeSide: 'node0', ns: nodeNs, cidr: `${names.nodeIp}/24` });
+}
+
+/** dnsmasq on ciaovlan, unless its pid file names one that runs. */
+async function ensureDnsmasq(clusterNs: string, dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
   const pidFile = join(dir, 'dnsmasq.pid');
+  const running = Number(await readFile(pidFile, 'utf8').catch(() => ''));
+  if (running > 1 && isAlive(running)) return;
   const log = openSync(join(dir, 'dnsmasq.log'), 'a');
   const child = spawn('ip', ['netns', 'exec', clusterNs, 'dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--port=0',
     '--interface=ciaovlan', '--bind-interfaces', `--dhcp-range=${DHCP_RANGE.join(',')},255.255.255.0,infinite`, '--dhcp-authoritative',
@@ -50,7 +71,6 @@ export async function createClusterNetwork(cluster: string, dir: string): Promis
   await waitFor(`dnsmasq on ciaovlan (log: ${join(dir, 'dnsmasq.log')})`, async () => {
     if (child.exitCode !== null) throw new Error(`dnsmasq exited with ${child.exitCode}: see ${join(dir, 'dnsmasq.log')}`);
     const pid = Number(await readFile(pidFile, 'utf8').catch(() => ''));
-    return pid > 1 && isAlive(pid);
+    return pid > 1 && isAlive(pid) && pid !== running;
   }, { timeoutMs: 5000, intervalMs: 20 });
-  return names;
 }

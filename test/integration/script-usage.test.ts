@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { run } from '../../shared/run.ts';
 import { REPO_ROOT } from '../../singlevm/processes.ts';
 
-const SCRIPTS = ['singlevm/setup.sh', 'singlevm/verify.sh', 'singlevm/cleanup.sh', 'singlevm/logs.sh', 'bat/run.sh'];
+const SCRIPTS = ['singlevm/setup.sh', 'singlevm/verify.sh', 'singlevm/stop.sh', 'singlevm/cleanup.sh', 'singlevm/logs.sh', 'bat/run.sh'];
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CIAO_')));
 
 for (const script of SCRIPTS) {

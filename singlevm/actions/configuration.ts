@@ -1,0 +1,41 @@
+// The cluster's record (cluster.json): its mode, ports and settings, chosen once and kept, so a
+// resume brings the cluster back at the same addresses with the same settings.
+import { writeFile } from 'node:fs/promises';
+import { readClusterRecord, type ClusterRecord } from '../cluster-files.ts';
+import { freePort, portIsFree } from '../ports.ts';
+import type { Action } from './context.ts';
+
+/** The port a variable asks for (ccloudvm forwards the VM's API ports to its host), when it is free; else any. */
+async function wantedPort(variable: string): Promise<number> {
+  const port = Number(process.env[variable]);
+  return Number.isInteger(port) && port > 0 && await portIsFree(port) ? port : freePort();
+}
+
+export const configuration: Action = {
+  name: 'configuration',
+  async execute(ctx) {
+    const existing = await readClusterRecord(ctx.name);
+    if (existing) {
+      const mode = ctx.settings.simulate ? 'simulate' : 'real';
+      if (existing.mode !== mode) throw new Error(`cluster ${ctx.name} is a ${existing.mode === 'real' ? 'real' : 'simulated'} cluster: resume it as it was set up (${existing.mode === 'real' ? 'without' : 'with'} --simulate), or clean it up first`);
+      ctx.record = existing;
+      // A resume runs with the settings the cluster was made with.
+      ctx.settings = { ...ctx.settings, ...existing.settings, nodes: existing.nodes };
+      return `cluster ${ctx.name} exists (${ctx.paths.stateDir}): resuming it`;
+    }
+    const record: ClusterRecord = {
+      name: ctx.name, mode: ctx.settings.simulate ? 'simulate' : 'real', stateDir: ctx.paths.stateDir, nodes: ctx.settings.nodes, createdAt: new Date().toISOString(),
+      ports: { identity: await wantedPort('CIAO_IDENTITY_PORT'), controller: await wantedPort('CIAO_CONTROLLER_PORT'), scheduler: await freePort() },
+      settings: { bootDelayMs: ctx.settings.bootDelayMs, statsIntervalMs: ctx.settings.statsIntervalMs, apiHost: ctx.settings.apiHost },
+    };
+    await writeFile(ctx.paths.record, JSON.stringify(record, null, 2) + '\n');
+    ctx.record = record;
+  },
+};
+
+/** The real node's part of the record, once its accel and network are known. */
+export async function recordRealNode(ctx: Parameters<Action['execute']>[0], real: Pick<ClusterRecord, 'accel' | 'network'>): Promise<void> {
+  const record = { ...ctx.record!, ...real };
+  await writeFile(ctx.paths.record, JSON.stringify(record, null, 2) + '\n');
+  ctx.record = record;
+}

@@ -1,0 +1,59 @@
+// What the steps of a flow share (docs/lifecycle.md): the cluster's name, paths and settings, and
+// what earlier steps made. A step reads what it needs through need(), which says which step should
+// have made it, and ensures its own result: it makes what is missing and leaves the rest, so a
+// flow run again (a resume) does only what is left to do.
+import type { ClusterPki } from '../../shared/pki.ts';
+import type { ControllerClient } from '../../shared/controller-client.ts';
+import type { VmImage } from '../../images/vm-image.ts';
+import type { ClusterNetwork } from '../cluster-network.ts';
+import type { ClusterRecord, clusterPaths } from '../cluster-files.ts';
+import type { DaemonName } from '../build-daemons.ts';
+import type { Credentials } from '../demo-sh.ts';
+import type { Accel } from '../preflight.ts';
+
+export interface SetupSettings {
+  simulate: boolean;
+  nodes: number;
+  accel: 'auto' | Accel;
+  bootDelayMs: number;
+  statsIntervalMs: number;
+  /** Where the APIs listen (CIAO_API_HOST: ccloudvm asks for 0.0.0.0 inside its VM). */
+  apiHost?: string;
+}
+
+export interface SetupContext {
+  name: string;
+  paths: ReturnType<typeof clusterPaths>;
+  settings: SetupSettings;
+  /** The image cache (~/.cache/ciao). */
+  cacheDir: string;
+  /** Set when the cluster existed before this run: setup resumes it. */
+  resuming: boolean;
+  record?: ClusterRecord;
+  bundles?: Record<DaemonName, string>;
+  pki?: ClusterPki;
+  creds?: Credentials;
+  admin?: ControllerClient;
+  real?: { vmImage?: VmImage; containerImage?: string; accel?: Accel; network?: ClusterNetwork };
+  vmImageId?: string;
+}
+
+/** A step of a flow: a name for its status line, and what it does. */
+export interface Action {
+  name: string | ((ctx: SetupContext) => string);
+  /** Skipped when false (e.g. the real node's steps on a simulated cluster). */
+  when?: (ctx: SetupContext) => boolean;
+  /** May return a line to print under the step's status line. */
+  execute(ctx: SetupContext, progress: (note: string) => void): Promise<string | void>;
+}
+
+/** What an earlier step made; a clear error when it did not. */
+export function need<T>(value: T | undefined, what: string, step: string): T {
+  if (value === undefined) throw new Error(`${what} is not there: the "${step}" step should have made it`);
+  return value;
+}
+
+export const urls = (ctx: SetupContext) => {
+  const record = need(ctx.record, 'the cluster record', 'configuration');
+  return { identity: `https://127.0.0.1:${record.ports.identity}`, controller: `https://127.0.0.1:${record.ports.controller}` };
+};

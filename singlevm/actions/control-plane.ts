@@ -1,0 +1,45 @@
+// Identity, scheduler and controller as daemons: each one whose pid file does not name a live
+// process is started (a resume starts only what died), then the APIs must answer.
+import { join } from 'node:path';
+import { request } from 'undici';
+import { clusterAgent } from '../../shared/tls-files.ts';
+import { ControllerClient } from '../../shared/controller-client.ts';
+import { waitFor } from '../../shared/wait-for.ts';
+import { isAlive, pidFiles, startDaemon } from '../processes.ts';
+import type { DaemonName } from '../build-daemons.ts';
+import { need, urls, type Action, type SetupContext } from './context.ts';
+
+/** Starts the daemon unless it runs; whether it was started. */
+export async function ensureDaemon(ctx: SetupContext, name: DaemonName, args: string[]): Promise<boolean> {
+  const running = (await pidFiles(ctx.paths.pids)).find((p) => p.name === name && isAlive(p.pid));
+  if (running) return false;
+  const bundles = need(ctx.bundles, 'the daemon bundles', 'build daemons');
+  await startDaemon({ name, entry: bundles[name], args: [...args, '--log', join(ctx.paths.logs, `${name}.log`)] }, ctx.name, ctx.paths);
+  return true;
+}
+
+export const controlPlane: Action = {
+  name: 'start control plane',
+  async execute(ctx) {
+    const { paths } = ctx;
+    const record = need(ctx.record, 'the cluster record', 'configuration');
+    const pki = need(ctx.pki, 'the certificates', 'certificates');
+    // Loopback unless asked (ccloudvm asks for 0.0.0.0 inside its VM: QEMU's forwards reach the guest's NIC, not its loopback).
+    const apiHost = ctx.settings.apiHost ? ['--host', ctx.settings.apiHost] : [];
+    const started = [
+      await ensureDaemon(ctx, 'identity', ['--config', paths.identityConfig, '--port', String(record.ports.identity), ...apiHost, '--cert', pki.https.cert, '--key', pki.https.key, '--state-dir', paths.stateDir]) && 'identity',
+      await ensureDaemon(ctx, 'scheduler', ['--port', String(record.ports.scheduler), '--ca', pki.ca.cert, '--cert', pki.scheduler.cert, '--key', pki.scheduler.key]) && 'scheduler',
+      await ensureDaemon(ctx, 'controller', ['--port', String(record.ports.controller), ...apiHost, '--state-dir', paths.stateDir, '--identity', urls(ctx).identity,
+        '--ca', pki.ca.cert, '--cert', pki.https.cert, '--key', pki.https.key, '--client-cert', pki.controller.cert, '--client-key', pki.controller.key,
+        '--scheduler-port', String(record.ports.scheduler)]) && 'controller',
+    ].filter(Boolean);
+    const agent = clusterAgent(pki.ca.cert);
+    const answers = (url: string) => async () => (await request(url, { dispatcher: agent })).statusCode === 200;
+    const { identity, controller } = urls(ctx);
+    await waitFor(`identity at ${identity} (log: ${paths.logs}/identity.out)`, answers(`${identity}/v3`));
+    await waitFor(`controller at ${controller} (log: ${paths.logs}/controller.out)`, answers(`${controller}/v2.1`));
+    const creds = need(ctx.creds, 'the credentials', 'credentials');
+    ctx.admin = new ControllerClient(controller, identity, { username: creds.admin.username, password: creds.admin.password, projectName: creds.admin.project }, agent);
+    if (ctx.resuming) return started.length ? `started again: ${started.join(', ')}` : 'all running';
+  },
+};

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Stop a ciao cluster and keep its state; setup.sh brings it back (docs/lifecycle.md).
+set -euo pipefail
+ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
+"$ROOT/scripts/ensure-deps.sh"
+exec node --import tsx "$ROOT/singlevm/stop.ts" "$@"

@@ -1,0 +1,102 @@
+// What stop and cleanup share: finding everything of a cluster on the host (from its state dir and
+// by name, so it works after a crash), stopping its processes, removing its namespaces, releasing
+// the shared Docker engine, and the host proof at the end.
+import { access, readFile, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import Docker from 'dockerode';
+import { DOCKER_SOCKET, SHARED_DOCKERD_PIDFILE } from '../shared/dockerd.ts';
+import { clusterNamespaces, clusterOfNamespace, deleteNamespace, listNamespaces } from '../network/namespaces.ts';
+import type { clusterPaths } from './cluster-files.ts';
+import { clusterProcesses, isAlive, pidFiles, stopProcess } from './processes.ts';
+import { buildDir, DAEMON_ENTRIES } from './build-daemons.ts';
+import { clusterLeftovers, diffHostState, readHostState, snapshotHost, type HostState } from './host-state.ts';
+
+type Paths = ReturnType<typeof clusterPaths>;
+const exists = (p: string) => access(p).then(() => true, () => false);
+export const docker = new Docker({ socketPath: DOCKER_SOCKET });
+
+/** The pid a pid file names, if it names one. */
+async function pidIn(file: string): Promise<number | undefined> {
+  const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
+  return Number.isInteger(pid) && pid > 1 ? pid : undefined;
+}
+
+/** The other clusters on this host, by their namespaces and their containers' labels. */
+async function clustersBesides(cluster: string, dockerAnswers: boolean): Promise<string[]> {
+  const names = new Set((await listNamespaces()).map(clusterOfNamespace).filter((c): c is string => !!c));
+  if (dockerAnswers) for (const c of await docker.listContainers({ all: true, filters: { label: ['ciao.cluster'] } })) names.add(c.Labels['ciao.cluster']);
+  names.delete(cluster);
+  return [...names].sort();
+}
+
+export type Inventory = Awaited<ReturnType<typeof inventory>>;
+
+/** Everything of the cluster on the host: processes (the daemons apart), containers, namespaces, state dir, demo.sh. */
+export async function inventory(name: string, paths: Paths) {
+  const pids = new Map<number, string>();
+  const daemons = new Map<number, string>();
+  for (const p of await pidFiles(paths.pids)) {
+    if (!isAlive(p.pid)) continue;
+    if (p.name in DAEMON_ENTRIES) daemons.set(p.pid, p.name);
+    else pids.set(p.pid, p.name);
+  }
+  for (const p of await clusterProcesses(name, paths.stateDir)) if (!pids.has(p.pid) && !daemons.has(p.pid)) pids.set(p.pid, p.cmdline.slice(0, 100));
+  const dockerAnswers = await docker.ping().then(() => true, () => false);
+  const containers = dockerAnswers
+    ? (await docker.listContainers({ all: true, filters: { label: [`ciao.cluster=${name}`] } })).map((c) => ({ id: c.Id, name: c.Names[0]?.slice(1) ?? c.Id, running: c.State === 'running' }))
+    : [];
+  // The engine a setup started (older clusters kept its pid in their own state), stopped only when
+  // no other cluster is left to use it.
+  const startedDockerd = [await pidIn(SHARED_DOCKERD_PIDFILE), (await pidFiles(paths.pids)).find((p) => p.name === 'dockerd')?.pid]
+    .find((pid) => pid !== undefined && isAlive(pid));
+  const otherClusters = await clustersBesides(name, dockerAnswers);
+  for (const pid of [startedDockerd]) if (pid) pids.delete(pid);
+  const demoSh = (await exists(paths.demoSh)) && (await readFile(paths.demoSh, 'utf8')).includes(`CIAO_CLUSTER='${name}'`);
+  return {
+    daemons, pids, containers, namespaces: await clusterNamespaces(name),
+    ourDockerd: otherClusters.length ? undefined : startedDockerd,
+    keptDockerd: otherClusters.length && startedDockerd ? otherClusters : undefined,
+    stateDir: await exists(paths.stateDir), build: await exists(buildDir(name)), demoSh,
+  };
+}
+
+/** Deleting a namespace takes its links (bridges, veths, taps, VXLANs) and iptables rules with it. */
+export async function removeNamespaces(found: Inventory): Promise<void> {
+  for (const ns of found.namespaces) await deleteNamespace(ns);
+}
+
+/** Stops the Docker engine a setup started when no other cluster uses it; says so when one does. */
+export async function releaseDockerd(found: Inventory, step: (name: string, fn: () => Promise<void>) => Promise<void>): Promise<void> {
+  if (found.ourDockerd) {
+    await step('stop the Docker engine setup started', async () => {
+      await stopProcess(found.ourDockerd!, 20_000);
+      await rm(dirname(SHARED_DOCKERD_PIDFILE), { recursive: true, force: true });
+    });
+  } else if (found.keptDockerd) console.log(`  the Docker engine setup started stays: cluster ${found.keptDockerd.join(', ')} still uses it`);
+}
+
+export const stopAll = (pids: Iterable<number>) => Promise.all([...pids].map((pid) => stopProcess(pid)));
+
+/** The host snapshot of the cluster's first setup, read before anything of the state dir goes. */
+export const hostBefore = (paths: Paths): Promise<HostState | undefined> => readHostState(paths.hostBefore).catch(() => undefined);
+
+/** What of the host is not as before setup, for this cluster; `keep` says what of it may stay. */
+export async function hostProblems(name: string, paths: Paths, before: HostState | undefined, keep: { state: boolean }): Promise<string[]> {
+  const left = await inventory(name, paths);
+  const problems = [
+    ...[...left.daemons, ...left.pids].map(([pid, what]) => `process ${pid} (${what})`),
+    // A stopped cluster keeps its containers, stopped, as it keeps its state dir.
+    ...left.containers.filter((c) => !keep.state || c.running).map((c) => `container ${c.name}${c.running ? ' (running)' : ''}`),
+    ...left.namespaces.map((ns) => `network namespace ${ns}`),
+    ...(!keep.state && left.stateDir ? [`state dir ${paths.stateDir}`] : []),
+    ...(!keep.state && left.build ? [`daemon bundles ${buildDir(name)}`] : []),
+    ...(!keep.state && left.demoSh ? [paths.demoSh] : []),
+    ...(await clusterLeftovers(name)).filter((l) => !(keep.state && l.startsWith('container '))),
+  ];
+  if (before) {
+    const kept = new Set(left.containers.map((c) => c.id.slice(0, 12)));
+    const diff = diffHostState(before, await snapshotHost({ cluster: name, docker: true }), { cluster: name });
+    problems.push(...diff.filter((d) => !(keep.state && /^container left: /.test(d) && kept.has(d.split(' ')[2]))));
+  }
+  return [...new Set(problems)];
+}
