@@ -19,6 +19,9 @@ export interface DockerBackendOptions {
 export interface ContainerNetwork {
   /** Wires a started container into its tenant network; pid is the container's main process. */
   attachContainer(spec: StartPayload, pid: number): Promise<void>;
+  /** Counts a re-adopted running container; wires it again if its link is gone (the node's
+   *  namespace was deleted under it, as a reboot of the cluster without one of Docker does). */
+  adoptContainer(spec: StartPayload, pid: number): Promise<void>;
   adopt(spec: StartPayload): void;
   leave(instanceId: string): Promise<void>;
 }
@@ -162,14 +165,30 @@ export class DockerBackend implements Backend {
 
   async list(): Promise<AdoptedInstance[]> {
     const all = await this.opts.docker.listContainers({ all: true, filters: { label: [`${LABEL_CLUSTER}=${this.opts.cluster}`] } });
-    return all.flatMap((c) => {
+    const adopted: AdoptedInstance[] = [];
+    for (const c of all) {
+      let spec: StartPayload;
       try {
-        const spec = JSON.parse(c.Labels[LABEL_SPEC]) as StartPayload;
-        this.opts.network.adopt(spec);
-        return [{ spec, running: c.State === 'running' }];
+        spec = JSON.parse(c.Labels[LABEL_SPEC]) as StartPayload;
       } catch {
-        return [];
+        continue; // not one of ours after all
       }
-    });
+      let running = c.State === 'running';
+      if (running) {
+        try {
+          const pid = (await this.opts.docker.getContainer(c.Id).inspect()).State.Pid;
+          await this.opts.network.adoptContainer(spec, pid);
+        } catch {
+          // It cannot be wired again: stop it, so it is restarted (and wired) like any stopped one.
+          await this.opts.docker.getContainer(c.Id).stop({ t: 0 }).catch(() => undefined);
+          this.opts.network.adopt(spec);
+          running = false;
+        }
+      } else {
+        this.opts.network.adopt(spec);
+      }
+      adopted.push({ spec, running });
+    }
+    return adopted;
   }
 }

@@ -4,7 +4,7 @@
 import type { StartPayload } from '../protocol/payloads.ts';
 import { UPLINK } from '../network/cluster-leg.ts';
 import { addTunnelPeer, ensureTenantSegment, removeTenantSegment } from '../network/tenant-tunnel.ts';
-import { attachContainer } from '../network/container-link.ts';
+import { attachContainer, hasLink } from '../network/container-link.ts';
 import { ipIn } from '../network/ip.ts';
 import { parseCidr } from '../controller/addresses.ts';
 import { LaunchError } from './backend.ts';
@@ -58,6 +58,12 @@ export class NodeNetwork {
     await attachContainer({
       nodeNs: this.ns, bridge, hostSide: containerLinkName(spec.instanceId), pid, mac, cidr: `${ip}/${parseCidr(subnet).bits}`, gateway,
     });
+  }
+
+  /** A running container found again: counted if its link is there, attached again if not. */
+  async adoptContainer(spec: StartPayload, pid: number): Promise<void> {
+    if (await hasLink(pid, 'eth0')) this.adopt(spec);
+    else await this.attachContainer(spec, pid);
   }
 
   /** The instance is gone from this node; the last one of a subnet takes the segment with it. */

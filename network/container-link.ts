@@ -31,3 +31,6 @@ export async function attachContainer(l: ContainerLink): Promise<void> {
   await ipInPid(l.pid, 'link', 'set', 'eth0', 'up');
   await ipInPid(l.pid, 'route', 'add', 'default', 'via', l.gateway);
 }
+
+/** Whether the container's namespace has the link (its veth peer goes when the bridge side does). */
+export const hasLink = (pid: number, name: string) => ipInPid(pid, 'link', 'show', name).then(() => true, () => false);

@@ -45,6 +45,7 @@ const backend = new DockerBackend({
     attachContainer: (spec, pid) => attachContainer({
       nodeNs, bridge: 't9', hostSide: `c${spec.instanceId.slice(0, 12)}`, pid, mac: spec.network.mac, cidr: `${spec.network.ip}/24`, gateway: spec.network.gateway,
     }),
+    adoptContainer: async () => {},
     adopt: () => {},
     leave: async () => {},
   },
