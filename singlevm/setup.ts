@@ -10,6 +10,7 @@ import { StepRunner } from './step-runner.ts';
 import { clusterPaths, DEFAULT_CLUSTER, readClusterRecord } from './cluster-files.ts';
 import { runFlow, SETUP_FLOW } from './actions/flows.ts';
 import { missingParts } from './actions/health.ts';
+import { resumeConflict } from './actions/configuration.ts';
 import type { SetupContext } from './actions/context.ts';
 
 const USAGE = `usage: setup.sh [--name NAME] [--accel auto|kvm|tcg] [--timings FILE]
@@ -50,6 +51,11 @@ const cleanupCommand = `./singlevm/cleanup.sh${name === DEFAULT_CLUSTER ? '' : `
 const t0 = performance.now();
 const existing = await readClusterRecord(name);
 if (existing) {
+  const conflict = resumeConflict(existing, simulate);
+  if (conflict) {
+    console.error(`setup: ${conflict} (./singlevm/cleanup.sh --name ${name})`);
+    process.exit(1);
+  }
   const missing = await missingParts(existing, paths);
   if (!missing.length) {
     console.log(`cluster ${name} is up and healthy: nothing to do (${((performance.now() - t0) / 1000).toFixed(2)} s)

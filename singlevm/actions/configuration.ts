@@ -11,13 +11,20 @@ async function wantedPort(variable: string): Promise<number> {
   return Number.isInteger(port) && port > 0 && await portIsFree(port) ? port : freePort();
 }
 
+/** Why a cluster that exists cannot be resumed with these settings, if it cannot. */
+export function resumeConflict(existing: ClusterRecord, simulate: boolean): string | undefined {
+  if (existing.mode === (simulate ? 'simulate' : 'real')) return undefined;
+  const real = existing.mode === 'real';
+  return `cluster ${existing.name} is a ${real ? 'real' : 'simulated'} cluster: resume it as it was set up (${real ? 'without' : 'with'} --simulate), or clean it up first`;
+}
+
 export const configuration: Action = {
   name: 'configuration',
   async execute(ctx) {
     const existing = await readClusterRecord(ctx.name);
     if (existing) {
-      const mode = ctx.settings.simulate ? 'simulate' : 'real';
-      if (existing.mode !== mode) throw new Error(`cluster ${ctx.name} is a ${existing.mode === 'real' ? 'real' : 'simulated'} cluster: resume it as it was set up (${existing.mode === 'real' ? 'without' : 'with'} --simulate), or clean it up first`);
+      const conflict = resumeConflict(existing, ctx.settings.simulate);
+      if (conflict) throw new Error(conflict);
       ctx.record = existing;
       // A resume runs with the settings the cluster was made with.
       ctx.settings = { ...ctx.settings, ...existing.settings, nodes: existing.nodes };

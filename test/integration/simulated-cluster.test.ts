@@ -35,8 +35,11 @@ t.test('setup brings the simulated cluster up and writes demo.sh', async (t) => 
   t.match(r.stdout, /Your cloud is ready: cluster "e2e-\w+" \(simulated: 3 nodes\)/);
   t.match(await readFile(paths.demoSh, 'utf8'), /export CIAO_CONTROLLER='https:\/\/127\.0\.0\.1:\d+'/);
   const again = await sh('singlevm/setup.sh', '--simulate', '--name', name);
-  t.equal(again.exitCode, 1);
-  t.match(again.stderr, /already exists.*cleanup\.sh --name/);
+  t.equal(again.exitCode, 0, again.stderr);
+  t.match(again.stdout, /cluster e2e-\w+ is up and healthy: nothing to do/);
+  const real = await sh('singlevm/setup.sh', '--name', name);
+  t.equal(real.exitCode, 1, 'a simulated cluster is not resumed as a real one');
+  t.match(real.stderr, /is a simulated cluster: resume it as it was set up \(with --simulate\)/);
 });
 
 t.test('verify passes and says what a simulated cluster cannot check', async (t) => {
@@ -56,6 +59,22 @@ t.test('the ciao CLI drives the cluster', async (t) => {
   const bad = await ciao('show', 'instance', 'nope');
   t.equal(bad.exitCode, 1);
   t.match(bad.stderr, /ciao: instance nope does not exist/);
+  t.equal((await ciao('delete', 'instance', '--all')).exitCode, 0);
+});
+
+t.test('after kill -9 of the controller, setup.sh brings it back with its state', async (t) => {
+  const workload = (await ciao('list', 'workloads', '-f', '{{range .}}{{.vm_type}} {{.id}}\\n{{end}}')).stdout.split('\n').find((l) => l.startsWith('docker'))!.split(' ')[1];
+  const created = await ciao('create', 'instance', '--workload', workload, '--json');
+  t.equal(created.exitCode, 0, created.stderr);
+  const [{ id }] = JSON.parse(created.stdout) as { id: string }[];
+  const controller = (await pidFiles(paths.pids)).find((p) => p.name === 'controller')!;
+  process.kill(controller.pid, 'SIGKILL');
+  const r = await sh('singlevm/setup.sh', '--simulate', '--name', name);
+  t.equal(r.exitCode, 0, r.stderr);
+  t.match(r.stdout, /exists but is not whole \(missing: daemon controller\): bringing it back/);
+  t.match(r.stdout, /started again: controller\b/);
+  t.match(r.stdout, /Your cloud is back/);
+  t.equal((await ciao('show', 'instance', id, '-f', '{{.id}}')).stdout.trim(), id, 'the instance made before the crash is known');
   t.equal((await ciao('delete', 'instance', '--all')).exitCode, 0);
 });
 
