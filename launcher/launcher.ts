@@ -2,7 +2,7 @@
 // instances it is given through its backends, keeps their resources accounted and reports
 // READY/FULL + STATS on change and every few seconds. An instance that dies is reported as
 // `exited` with its reason (docs/protocol.md "An instance that dies").
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { ProtocolPeer } from '../protocol/client.ts';
 import type { AttachVolume, DetachVolume, Frame, InstanceExit, InstanceState, NodeStats, Resources, Role, StartFailureReason, StartPayload, VolumeFailure } from '../protocol/payloads.ts';
 import type { Logger } from '../shared/log.ts';
@@ -54,6 +54,8 @@ export class Launcher {
   private statsTimer?: NodeJS.Timeout;
   private statsQueued = false;
   private readonly unwatch: (() => void)[] = [];
+  private stoppedIds?: Promise<Set<string>>;
+  private stoppedWrites: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: LauncherOptions) {
     this.startFailure = opts.startFailure ?? null;
@@ -94,18 +96,39 @@ export class Launcher {
     }, first);
   }
 
-  /** The instances stopped on request, as the node recorded them. */
-  private async stopped(): Promise<Set<string>> {
-    if (!this.opts.stoppedFile) return new Set();
-    return new Set(await readFile(this.opts.stoppedFile, 'utf8').then((s) => JSON.parse(s) as string[], () => []));
+  /** The instances stopped on request, as the node recorded them (read once, then kept here). */
+  private stopped(): Promise<Set<string>> {
+    this.stoppedIds ??= (async () => {
+      const text = this.opts.stoppedFile ? await readFile(this.opts.stoppedFile, 'utf8').catch(() => '[]') : '[]';
+      let ids: unknown = [];
+      try {
+        ids = JSON.parse(text);
+      } catch {
+        this.opts.logger.warn('the record of stopped instances is unreadable: none counts as stopped', { file: this.opts.stoppedFile });
+      }
+      return new Set(Array.isArray(ids) ? ids.filter((id): id is string => typeof id === 'string') : []);
+    })();
+    return this.stoppedIds;
   }
 
+  /** Records a stop on request, or its end. Writes go one at a time, each whole (a temporary file
+   *  renamed), so concurrent deletes never read half a file; failing to record is logged, never
+   *  fatal to the operation that asked. */
   private async markStopped(id: string, stopped: boolean) {
-    if (!this.opts.stoppedFile) return;
+    const file = this.opts.stoppedFile;
+    if (!file) return;
     const ids = await this.stopped();
+    if (ids.has(id) === stopped) return;
     if (stopped) ids.add(id);
     else ids.delete(id);
-    await writeFile(this.opts.stoppedFile, JSON.stringify([...ids]));
+    const text = JSON.stringify([...ids]);
+    this.stoppedWrites = this.stoppedWrites
+      .then(async () => {
+        await writeFile(`${file}.tmp`, text);
+        await rename(`${file}.tmp`, file);
+      })
+      .catch((err) => this.opts.logger.warn('could not record the stopped instances', { file, error: (err as Error).message }));
+    await this.stoppedWrites;
   }
 
   /** Starts again, in the background, what should run but does not (its QEMU or container ended

@@ -28,6 +28,9 @@ export interface ControlPlaneOptions {
   bootDelayMs?: number;
   statsIntervalMs?: number;
   nodeCapacity?: { vcpus: number; memMB: number; diskMB: number };
+  /** Launchers keep their record of instances stopped on request (node-<i>-stopped.json), and a
+   *  restarted one starts again what should run, as a real node does. */
+  stoppedFiles?: boolean;
 }
 
 const PASSWORDS = { admin: 'admin-pw', demo: 'demo-pw', other: 'other-pw' };
@@ -81,6 +84,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}) {
     capacity: opts.nodeCapacity ?? { vcpus: 8, memMB: 4096, diskMB: 20_000 },
     backends: { qemu: backend, docker: backend },
     statsIntervalMs: opts.statsIntervalMs ?? 1000,
+    stoppedFile: opts.stoppedFiles ? join(dir, `node-${i}-stopped.json`) : undefined,
     logger,
   });
   const backends = Array.from({ length: opts.nodes ?? 3 }, () => new SimulationBackend({

@@ -7,7 +7,7 @@ import { openSqliteStore } from '../../controller/datastore/sqlite-store.ts';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
-const plane = await startControlPlane({ nodes: 2, statsIntervalMs: 300 });
+const plane = await startControlPlane({ nodes: 2, statsIntervalMs: 300, stoppedFiles: true });
 t.teardown(() => plane.close());
 const { demo, admin } = plane;
 const tenant = await demo.tenantId();
@@ -52,6 +52,28 @@ t.test('a launcher that disconnects: its instances go missing, then come back wi
   await plane.restartLauncher(0);
   for (const i of onNode0) await waitForState(demo, i.id, 'active');
   t.equal((await admin.call<{ status: string }>('GET', '/nodes/node-0')).status, 'READY');
+});
+
+t.test('a restarted launcher starts again what died, not what was stopped on request; many deletes at once all finish', async (t) => {
+  const created = await createInstances(demo, await workloadId(demo, 'docker'), 12);
+  const placed = await Promise.all(created.map((i) => waitForState(demo, i.id, 'active')));
+  const onNode0 = placed.filter((i) => i.node_id === 'node-0');
+  t.ok(onNode0.length >= 2, `node-0 holds ${onNode0.length} of them`);
+  const [dead, ...stopped] = onNode0;
+  plane.backends[0].crash(dead.id, { reason: 'killed', console: [] });
+  await waitForState(demo, dead.id, 'exited');
+  await Promise.all(stopped.map((i) => demo.call('POST', `/tenants/${tenant}/instances/${i.id}/action`, { action: 'stop' })));
+  await Promise.all(stopped.map((i) => waitForState(demo, i.id, 'exited')));
+
+  await plane.restartLauncher(0);
+  await waitForState(demo, dead.id, 'active');
+  t.pass('the instance that died runs again');
+  for (const i of stopped) t.equal((await demo.call<Instance>('GET', `/tenants/${tenant}/instances/${i.id}`)).state, 'exited', `${i.id} stopped on request stays stopped`);
+
+  // Each delete of a stopped instance rewrites the record: all at once, none may be lost.
+  await Promise.all(placed.map((i) => demo.call('DELETE', `/tenants/${tenant}/instances/${i.id}`)));
+  for (const i of placed) await waitForEvent(demo, new RegExp(`^Deleted ${i.id}`));
+  t.pass(`${placed.length} deletes at once all finished`);
 });
 
 t.test('instances created while the scheduler link is down start once it is back', async (t) => {
