@@ -8,6 +8,7 @@ import { Parser, type Result } from 'tap-parser';
 import { clusterName, scriptArgs, usageError } from '../singlevm/script-args.ts';
 import { clusterPaths } from '../singlevm/cluster-files.ts';
 import { readDemoSh } from '../singlevm/demo-sh.ts';
+import { waitFor } from '../shared/wait-for.ts';
 
 const USAGE = `usage: bat/run.sh [--name NAME] [-v] [--suite NAME[,NAME…]] [--run REGEX] [--junit FILE] [--timeout SECONDS] [--jobs N] [--list]
 
@@ -134,7 +135,12 @@ runs.sort((a, b) => wanted.indexOf(a.suite) - wanted.indexOf(b.suite));
 const seconds = (performance.now() - t0) / 1000;
 const results = runs.flatMap((r) => r.results);
 const crashed = runs.filter((r) => r.exitCode !== 0 && r.results.every((x) => x.ok));
-const leaked = [...await inventory()].filter((x) => !before.has(x));
+// A cluster being resumed (a daemon restarted under the run) answers again within seconds.
+const after = await waitFor('the cluster to answer for the leak check', () => inventory().catch(() => undefined), { timeoutMs: 60_000, intervalMs: 500 }).catch((err) => {
+  console.error(`bat: the leak check could not run: ${(err as Error).message}`);
+  return undefined;
+});
+const leaked = after ? [...after].filter((x) => !before.has(x)) : ['(unknown: the leak check could not run)'];
 
 if (values.verbose) {
   const width = Math.max(...results.map((r) => r.name.length), 10);
