@@ -4,14 +4,9 @@ import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
 import { build } from 'esbuild';
 import { REPO_ROOT } from './processes.ts';
+import { DAEMON_ENTRIES, type DaemonName } from './daemon-entries.ts';
 
-export const DAEMON_ENTRIES = {
-  identity: 'mocks/identity/main.ts',
-  scheduler: 'scheduler/main.ts',
-  controller: 'controller/main.ts',
-  launcher: 'launcher/main.ts',
-} as const;
-export type DaemonName = keyof typeof DAEMON_ENTRIES;
+export { DAEMON_ENTRIES, type DaemonName };
 
 /** Inside the repo, so the bundles resolve the native modules they leave out from its node_modules. */
 export const buildDir = (cluster: string) => join(REPO_ROOT, '.build', cluster);

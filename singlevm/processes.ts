@@ -9,6 +9,7 @@ import { isAlive } from '../shared/is-alive.ts';
 import { mentionsCluster } from '../network/namespaces.ts';
 
 export { isAlive };
+export { pidFiles } from './pid-files.ts';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..');
 
@@ -62,16 +63,6 @@ async function selfAndAncestors(): Promise<Set<number>> {
     pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
   }
   return pids;
-}
-
-export async function pidFiles(pidsDir: string): Promise<{ name: string; pid: number }[]> {
-  const files = await readdir(pidsDir).catch(() => [] as string[]);
-  const out = [];
-  for (const f of files.filter((x) => x.endsWith('.pid'))) {
-    const pid = Number((await readFile(join(pidsDir, f), 'utf8')).trim());
-    if (Number.isInteger(pid) && pid > 1) out.push({ name: f.replace(/\.pid$/, ''), pid });
-  }
-  return out;
 }
 
 /** SIGTERM, wait up to `graceMs` for it to go, then SIGKILL. */

@@ -1,13 +1,31 @@
 // Whether a cluster that exists is whole: every daemon (and, for a real one, dnsmasq and its
-// namespaces) runs, and its controller answers. setup on a healthy cluster stops here (≤ 1 s).
-import { readFile } from 'node:fs/promises';
+// namespaces) runs, and its controller answers. setup on a healthy cluster stops here (≤ 1 s), so
+// this module imports only what it needs: no subprocess, no HTTP client library.
+import { access, readFile } from 'node:fs/promises';
+import { request } from 'node:https';
 import { join } from 'node:path';
-import { request } from 'undici';
-import { clusterAgent } from '../../shared/tls-files.ts';
-import { listNamespaces } from '../../network/namespaces.ts';
-import { isAlive, pidFiles } from '../processes.ts';
+import { isAlive } from '../../shared/is-alive.ts';
+import { pidFiles } from '../pid-files.ts';
 import type { ClusterRecord, clusterPaths } from '../cluster-files.ts';
-import { DAEMON_ENTRIES } from '../build-daemons.ts';
+import { DAEMON_ENTRIES } from '../daemon-entries.ts';
+
+/** A named network namespace is a file under /run/netns (what `ip netns add` makes). */
+const namespaceExists = (name: string) => access(join('/run/netns', name)).then(() => true, () => false);
+
+/** Whether the controller answers its Compute root with 200, within a second. */
+async function controllerAnswers(port: number, caFile: string): Promise<boolean> {
+  const ca = await readFile(caFile, 'utf8').catch(() => undefined);
+  if (!ca) return false;
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path: '/v2.1', ca, timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+    req.end();
+  });
+}
 
 /** What is missing of the cluster; [] when it is whole. */
 export async function missingParts(record: ClusterRecord, paths: ReturnType<typeof clusterPaths>): Promise<string[]> {
@@ -15,17 +33,10 @@ export async function missingParts(record: ClusterRecord, paths: ReturnType<type
   const running = new Set((await pidFiles(paths.pids)).filter((p) => isAlive(p.pid)).map((p) => p.name));
   for (const daemon of Object.keys(DAEMON_ENTRIES)) if (!running.has(daemon)) missing.push(`daemon ${daemon}`);
   if (record.mode === 'real') {
-    const namespaces = new Set(await listNamespaces());
-    for (const ns of [record.network?.clusterNs, record.network?.nodeNs]) if (!ns || !namespaces.has(ns)) missing.push(`namespace ${ns ?? '(not recorded)'}`);
+    for (const ns of [record.network?.clusterNs, record.network?.nodeNs]) if (!ns || !await namespaceExists(ns)) missing.push(`namespace ${ns ?? '(not recorded)'}`);
     const dnsmasq = Number(await readFile(join(paths.clusterNet, 'dnsmasq.pid'), 'utf8').catch(() => ''));
     if (!(dnsmasq > 1 && isAlive(dnsmasq))) missing.push('dnsmasq of the cluster network');
   }
-  if (!missing.length) {
-    const agent = clusterAgent(join(paths.pki, 'ca.crt'));
-    const answers = await request(`https://127.0.0.1:${record.ports.controller}/v2.1`, { dispatcher: agent, headersTimeout: 1000 })
-      .then(async (r) => (await r.body.dump(), r.statusCode === 200), () => false);
-    await agent.close();
-    if (!answers) missing.push('an answer from the controller');
-  }
+  if (!missing.length && !await controllerAnswers(record.ports.controller, join(paths.pki, 'ca.crt'))) missing.push('an answer from the controller');
   return missing;
 }
