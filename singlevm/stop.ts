@@ -15,7 +15,8 @@ tenants and credentials. The host is then as before setup. ./singlevm/setup.sh b
 const values = scriptArgs('stop', USAGE, { name: { type: 'string' } });
 const name = clusterName('stop', USAGE, values.name);
 const paths = clusterPaths(name);
-if (!await readClusterRecord(name)) {
+const record = await readClusterRecord(name);
+if (!record) {
   console.error(`stop: there is no cluster ${name} (${paths.stateDir})`);
   process.exit(1);
 }
@@ -39,7 +40,7 @@ try {
     if (problems.length) throw new Error(`the host is not as before:\n  ${problems.join('\n  ')}`);
   });
   console.log(`cluster ${name} is stopped; its state is kept in ${paths.stateDir} (${steps.totalSeconds.toFixed(2)} s)
-  ./singlevm/setup.sh${name === DEFAULT_CLUSTER ? '' : ` --name ${name}`}     brings it back`);
+  ./singlevm/setup.sh${record.mode === 'simulate' ? ' --simulate' : ''}${name === DEFAULT_CLUSTER ? '' : ` --name ${name}`}     brings it back`);
 } catch (err) {
   console.error(`stop failed: ${(err as Error).message}`);
   process.exit(1);

@@ -78,6 +78,21 @@ t.test('after kill -9 of the controller, setup.sh brings it back with its state'
   t.equal((await ciao('delete', 'instance', '--all')).exitCode, 0);
 });
 
+t.test('stop.sh stops every process and keeps the state; setup.sh brings it back', async (t) => {
+  const workload = (await ciao('list', 'workloads', '-f', '{{range .}}{{.vm_type}} {{.id}}\\n{{end}}')).stdout.split('\n').find((l) => l.startsWith('docker'))!.split(' ')[1];
+  const [{ id }] = JSON.parse((await ciao('create', 'instance', '--workload', workload, '--json')).stdout) as { id: string }[];
+  const stop = await sh('singlevm/stop.sh', '--name', name);
+  t.equal(stop.exitCode, 0, stop.stderr);
+  t.match(stop.stdout, new RegExp(`cluster ${name} is stopped; its state is kept[\\s\\S]*setup\\.sh --simulate --name ${name}`));
+  t.same(await clusterProcesses(name), [], 'no process of the cluster');
+  t.ok(await exists(join(paths.stateDir, 'controller.db')), 'the state is kept');
+  const r = await sh('singlevm/setup.sh', '--simulate', '--name', name);
+  t.equal(r.exitCode, 0, r.stderr);
+  t.match(r.stdout, /Your cloud is back/);
+  t.equal((await ciao('show', 'instance', id, '-f', '{{.id}}')).stdout.trim(), id, 'the instance made before the stop is known');
+  t.equal((await ciao('delete', 'instance', '--all')).exitCode, 0);
+});
+
 t.test('after kill -9 of the controller and the launchers, cleanup leaves nothing', async (t) => {
   const pids = await pidFiles(paths.pids);
   t.same(pids.map((p) => p.name).sort(), ['controller', 'identity', 'launcher', 'scheduler']);
