@@ -65,16 +65,15 @@ export function vmPaths(name: string) {
   };
 }
 
-/** Under TCG: everything QEMU emulates but the AVX family, whose emulation is new in QEMU 7.2.
- *  SVM stays for whoever forces nested KVM inside; by default the cluster's VMs inside run under
- *  TCG (docs/ccloudvm.md, "VMs inside"). */
+/** Under TCG: everything QEMU emulates but the AVX family, whose emulation is new in QEMU 7.2
+ *  (`qemu64`, with far less, was no better: docs/ccloudvm.md). SVM stays for whoever forces nested
+ *  KVM inside; by default the cluster's VMs inside run under TCG (docs/ccloudvm.md, "VMs inside"). */
 export const TCG_CPU = 'max,avx=off,avx2=off,f16c=off,fma=off,vaes=off,vpclmulqdq=off';
 
-/** Under TCG, one thread runs every vCPU in turn: with a thread per vCPU (QEMU 7.2's default),
- *  processes inside died of SIGILL and SIGSEGV now and then — Node, and git too, under any CPU
- *  model tried — which no guest-side setting avoided (docs/ccloudvm.md, "Processes dying inside a
- *  TCG VM"). The guest still sees every vCPU it was given. */
-export const TCG_ACCEL = 'tcg,thread=single';
+/** Under TCG, a thread per vCPU. With it, processes inside die of SIGSEGV or SIGILL now and then
+ *  (QEMU 7.2); one thread for all (`thread=single`) was not seen to do so but boots the cluster's
+ *  VMs inside more than twice as slowly (docs/ccloudvm.md, "Processes dying inside a TCG VM"). */
+export const TCG_ACCEL = 'tcg,thread=multi';
 
 export const validVmName = (name: string) => /^[a-z][a-z0-9-]{0,31}$/.test(name);
 

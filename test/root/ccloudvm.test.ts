@@ -7,7 +7,7 @@ import { access, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { run } from '../../shared/run.ts';
+import { run, type RunResult } from '../../shared/run.ts';
 import { REPO_ROOT } from '../../singlevm/processes.ts';
 import { diffHostState, snapshotHost } from '../../singlevm/host-state.ts';
 import { readDemoSh } from '../../singlevm/demo-sh.ts';
@@ -89,25 +89,63 @@ t.test('doctor checks host → VM → proxy → mirror', async (t) => {
   t.ok(proxy.requests.length > requestsBefore, 'the mirror was reached through the proxy');
 });
 
-t.test('setup and verify pass inside the VM, as on bare metal', async (t) => {
+/** The guest kernel's lines for processes it saw die of SIGSEGV or SIGILL (show_unhandled_signals). */
+async function kernelTraps(): Promise<string[]> {
+  const r = await inVm("dmesg | grep -E 'segfault at|trap invalid opcode' || true");
+  return r.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+}
+
+interface InsideRun {
+  setup: RunResult; setupSeconds: string;
+  /** demo-sh on the host, then the ciao CLI on the host against the cluster inside. */
+  demoSh?: RunResult; fromHost?: RunResult;
+  verify?: RunResult; verifySeconds?: string; cleanup?: RunResult;
+}
+
+/** setup inside, the cluster reached from the host, verify and cleanup inside; a failed setup stops it. */
+async function setupVerifyCleanup(): Promise<InsideRun> {
   let t0 = performance.now();
   const setup = await inVm('./singlevm/setup.sh');
-  t.equal(setup.exitCode, 0, `${setup.stdout}\n${setup.stderr}`);
-  const outer = (await ccloudvm(['status', '--name', name])).stdout.includes(', TCG (') ? 'tcg' : 'kvm';
-  // Nested KVM on TCG's emulated SVM dies now and then: under TCG the VMs inside run under TCG too.
-  if (outer === 'tcg') t.match(setup.stdout, /VMs run under TCG: TCG asked for/, 'the VMs inside run under TCG, as the VM does');
-  figures.push(`setup inside ${seconds(t0)} s`);
+  const setupSeconds = seconds(t0);
+  if (setup.exitCode !== 0) return { setup, setupSeconds };
   const demoSh = await ccloudvm(['demo-sh', '--name', name]);
-  t.equal(demoSh.exitCode, 0, demoSh.stdout + demoSh.stderr);
-  const fromHost = await run(join(REPO_ROOT, 'bin/ciao'), ['list', 'workloads'], { env: { ...env, ...await readDemoSh(join(home, 'ccloudvm', name, 'demo.sh')) }, allowFailure: true });
-  t.match(fromHost.stdout, /Debian VM/, `the host reaches the cluster's API through the forwards: ${fromHost.stderr}`);
+  const fromHost = await run(join(REPO_ROOT, 'bin/ciao'), ['list', 'workloads'], { env: { ...env, ...await readDemoSh(join(home, 'ccloudvm', name, 'demo.sh')).catch(() => ({})) }, allowFailure: true });
   t0 = performance.now();
   const verify = await inVm('./singlevm/verify.sh');
-  t.equal(verify.exitCode, 0, `${verify.stdout}\n${verify.stderr}`);
-  t.match(verify.stdout, /verify passed/);
-  t.match(verify.stdout, /timeouts ×\d+/, "verify's timeouts scale with the VM's acceleration");
-  figures.push(`verify inside ${seconds(t0)} s`);
-  t.equal((await inVm('./singlevm/cleanup.sh')).exitCode, 0, 'cleanup inside');
+  const verifySeconds = seconds(t0);
+  const cleanup = await inVm('./singlevm/cleanup.sh');
+  return { setup, setupSeconds, demoSh, fromHost, verify, verifySeconds, cleanup };
+}
+
+t.test('setup and verify pass inside the VM, as on bare metal', async (t) => {
+  const outer = (await ccloudvm(['status', '--name', name])).stdout.includes(', TCG (') ? 'tcg' : 'kvm';
+  const trapsBefore = await kernelTraps();
+  let inside = await setupVerifyCleanup();
+  const failed = (r: InsideRun) => r.setup.exitCode !== 0 || r.verify?.exitCode !== 0 || r.cleanup?.exitCode !== 0;
+  // QEMU 7.2's TCG now and then kills a process inside with SIGSEGV or SIGILL (docs/ccloudvm.md,
+  // "Processes dying inside a TCG VM"); the guest kernel logs each one. A failure that came with
+  // such a line is the emulator's: it is said, and the whole sequence runs once more after a
+  // cleanup. A failure without one fails the test.
+  const traps = (await kernelTraps()).filter((l) => !trapsBefore.includes(l));
+  if (failed(inside) && outer === 'tcg' && traps.length) {
+    const what = inside.setup.exitCode !== 0 ? `setup (exit ${inside.setup.exitCode})` : inside.verify?.exitCode !== 0 ? `verify (exit ${inside.verify?.exitCode})` : `cleanup (exit ${inside.cleanup?.exitCode})`;
+    figures.push(`emulator fault in ${what}: ${traps.join(' | ')}; run once more`);
+    t.comment(`the emulator killed a process inside during ${what}: ${traps.join(' | ')}: cleaning up and running setup, verify and cleanup once more`);
+    await inVm('./singlevm/cleanup.sh');
+    inside = await setupVerifyCleanup();
+  }
+  const { setup, verify, cleanup } = inside;
+  t.equal(setup.exitCode, 0, `${setup.stdout}\n${setup.stderr}`);
+  // Nested KVM on TCG's emulated SVM dies now and then: under TCG the VMs inside run under TCG too.
+  if (outer === 'tcg') t.match(setup.stdout, /VMs run under TCG: TCG asked for/, 'the VMs inside run under TCG, as the VM does');
+  figures.push(`setup inside ${inside.setupSeconds} s`);
+  t.equal(inside.demoSh?.exitCode, 0, `demo-sh: ${inside.demoSh?.stdout}${inside.demoSh?.stderr}`);
+  t.match(inside.fromHost?.stdout, /Debian VM/, `the host reaches the cluster's API through the forwards: ${inside.fromHost?.stderr}`);
+  t.equal(verify?.exitCode, 0, `${verify?.stdout}\n${verify?.stderr}`);
+  t.match(verify?.stdout, /verify passed/);
+  t.match(verify?.stdout, /timeouts ×\d+/, "verify's timeouts scale with the VM's acceleration");
+  figures.push(`verify inside ${inside.verifySeconds} s`);
+  t.equal(cleanup?.exitCode, 0, `cleanup inside: ${cleanup?.stdout}\n${cleanup?.stderr}`);
 });
 
 t.test('stop and start: the VM comes back with its disk', async (t) => {

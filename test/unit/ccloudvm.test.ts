@@ -86,6 +86,6 @@ t.test("QEMU's network forwards listen on the host's loopback only", async (t) =
   const args = qemuArgs(r);
   const netdev = args[args.indexOf('-netdev') + 1];
   t.equal(netdev, 'user,id=n0,hostfwd=tcp:127.0.0.1:40022-:22,hostfwd=tcp:127.0.0.1:40443-:8443');
-  t.equal(args[args.indexOf('-accel') + 1], 'tcg,thread=single', 'under TCG one thread runs every vCPU');
+  t.equal(args[args.indexOf('-accel') + 1], 'tcg,thread=multi', 'under TCG a thread per vCPU');
   t.ok(args.includes('memory-backend-memfd,id=mem,size=2048M,share=on'), 'memory shared with virtiofsd');
 });
