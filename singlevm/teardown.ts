@@ -50,7 +50,7 @@ export async function inventory(name: string, paths: Paths) {
   const startedDockerd = [await pidIn(SHARED_DOCKERD_PIDFILE), (await pidFiles(paths.pids)).find((p) => p.name === 'dockerd')?.pid]
     .find((pid) => pid !== undefined && isAlive(pid));
   const otherClusters = await clustersBesides(name, dockerAnswers);
-  for (const pid of [startedDockerd]) if (pid) pids.delete(pid);
+  if (startedDockerd) pids.delete(startedDockerd);
   const demoSh = (await exists(paths.demoSh)) && (await readFile(paths.demoSh, 'utf8')).includes(`CIAO_CLUSTER='${name}'`);
   return {
     daemons, pids, containers, namespaces: await clusterNamespaces(name),
