@@ -9,6 +9,8 @@ import { run } from '../../shared/run.ts';
 import { REPO_ROOT } from '../../singlevm/processes.ts';
 import { clusterPaths } from '../../singlevm/cluster-files.ts';
 import { readDemoSh } from '../../singlevm/demo-sh.ts';
+import { clusterAgent } from '../../shared/tls-files.ts';
+import { ControllerClient } from '../../shared/controller-client.ts';
 
 export async function throwawayCluster(t: Test, prefix: string) {
   const home = await mkdtemp(join(tmpdir(), `ciao-${prefix}-`));
@@ -26,5 +28,19 @@ export async function throwawayCluster(t: Test, prefix: string) {
     await sh('singlevm/cleanup.sh', ['--name', name]);
     await rm(home, { recursive: true, force: true });
   });
-  return { home, name, env, paths, sh, demoEnv };
+  /** setup.sh of the real cluster (a failure throws, with its output), then the demo and admin users' clients. */
+  const setUp = async () => {
+    const setup = await sh('singlevm/setup.sh', ['--name', name]);
+    if (setup.exitCode !== 0) throw new Error(`setup failed: ${setup.stdout}\n${setup.stderr}`);
+    const demo = await readDemoSh(paths.demoSh);
+    const agent = clusterAgent(demo.CIAO_CA_CERT_FILE);
+    const client = (username: string, password: string, projectName: string) =>
+      new ControllerClient(demo.CIAO_CONTROLLER, demo.CIAO_IDENTITY, { username, password, projectName }, agent);
+    return {
+      demo,
+      user: client(demo.CIAO_USERNAME, demo.CIAO_PASSWORD, demo.CIAO_TENANT_NAME),
+      admin: client(demo.CIAO_ADMIN_USERNAME, demo.CIAO_ADMIN_PASSWORD, demo.CIAO_ADMIN_TENANT_NAME),
+    };
+  };
+  return { home, name, env, paths, sh, demoEnv, setUp };
 }

@@ -9,9 +9,6 @@ import type { Test } from 'tap';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { readDemoSh } from '../../singlevm/demo-sh.ts';
-import { clusterAgent } from '../../shared/tls-files.ts';
-import { ControllerClient } from '../../shared/controller-client.ts';
 import { waitFor } from '../../shared/wait-for.ts';
 import type { ExternalIp, Instance, Volume, Workload } from '../../controller/api-types.ts';
 import { cnciNamespace } from '../../cnci/cnci-backend.ts';
@@ -32,16 +29,11 @@ const random = () => {
 };
 t.comment(`chaos seed ${seed} (CIAO_CHAOS_SEED=${seed} replays it)`);
 
-const { name, paths, sh } = await throwawayCluster(t, 'chaos');
+const { name, paths, sh, setUp } = await throwawayCluster(t, 'chaos');
 const figures: string[] = [];
 t.teardown(() => console.log(`# chaos: ${figures.join('; ')}`));
 
-const setup = await sh('singlevm/setup.sh', ['--name', name]);
-if (setup.exitCode !== 0) throw new Error(`setup failed: ${setup.stdout}\n${setup.stderr}`);
-const demo = await readDemoSh(paths.demoSh);
-const agent = clusterAgent(demo.CIAO_CA_CERT_FILE);
-const user = new ControllerClient(demo.CIAO_CONTROLLER, demo.CIAO_IDENTITY, { username: demo.CIAO_USERNAME, password: demo.CIAO_PASSWORD, projectName: demo.CIAO_TENANT_NAME }, agent);
-const admin = new ControllerClient(demo.CIAO_CONTROLLER, demo.CIAO_IDENTITY, { username: demo.CIAO_ADMIN_USERNAME, password: demo.CIAO_ADMIN_PASSWORD, projectName: demo.CIAO_ADMIN_TENANT_NAME }, agent);
+const { demo, user, admin } = await setUp();
 const base = `/tenants/${await user.tenantId()}`;
 const get = <T>(path: string) => user.call<T>('GET', `${base}${path}`);
 

@@ -7,9 +7,6 @@
 import t from 'tap';
 import type { Test } from 'tap';
 import { readdir } from 'node:fs/promises';
-import { readDemoSh } from '../../singlevm/demo-sh.ts';
-import { clusterAgent } from '../../shared/tls-files.ts';
-import { ControllerClient } from '../../shared/controller-client.ts';
 import { waitFor } from '../../shared/wait-for.ts';
 import type { ExternalIp, Instance, Volume, Workload } from '../../controller/api-types.ts';
 import { cnciNamespace } from '../../cnci/cnci-backend.ts';
@@ -21,17 +18,12 @@ import { VM_ROOT_IMAGE } from '../../singlevm/default-workloads.ts';
 import { gatewayOf } from '../../controller/addresses.ts';
 import { throwawayCluster } from '../helpers/throwaway-cluster.ts';
 
-const { name, paths, sh } = await throwawayCluster(t, 'life');
+const { name, paths, sh, setUp } = await throwawayCluster(t, 'life');
 const figures: string[] = [];
 t.teardown(() => console.log(`# lifecycle figures: ${figures.join('; ')}`));
 const seconds = (t0: number) => `${((performance.now() - t0) / 1000).toFixed(1)} s`;
 
-const setup = await sh('singlevm/setup.sh', ['--name', name]);
-if (setup.exitCode !== 0) throw new Error(`setup failed: ${setup.stdout}\n${setup.stderr}`);
-const demo = await readDemoSh(paths.demoSh);
-const agent = clusterAgent(demo.CIAO_CA_CERT_FILE);
-const user = new ControllerClient(demo.CIAO_CONTROLLER, demo.CIAO_IDENTITY, { username: demo.CIAO_USERNAME, password: demo.CIAO_PASSWORD, projectName: demo.CIAO_TENANT_NAME }, agent);
-const admin = new ControllerClient(demo.CIAO_CONTROLLER, demo.CIAO_IDENTITY, { username: demo.CIAO_ADMIN_USERNAME, password: demo.CIAO_ADMIN_PASSWORD, projectName: demo.CIAO_ADMIN_TENANT_NAME }, agent);
+const { demo, user, admin } = await setUp();
 const tenantId = await user.tenantId();
 const base = `/tenants/${tenantId}`;
 const cnciNs = () => cnciNamespace(name, tenantId);
