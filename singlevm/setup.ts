@@ -74,7 +74,8 @@ const ctx: SetupContext = {
     apiHost: process.env.CIAO_API_HOST || undefined,
   },
 };
-const { runFlow, SETUP_FLOW } = await import('./actions/flows.ts');
+const { SETUP_FLOW } = await import('./actions/flows.ts');
+const { runFlow } = await import('./flow.ts');
 const { StepRunner } = await import('./step-runner.ts');
 const steps = new StepRunner(`setup of cluster ${name}${simulate ? ' (simulated)' : ''}`);
 try {

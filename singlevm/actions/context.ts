@@ -10,6 +10,7 @@ import type { ClusterRecord, clusterPaths } from '../cluster-files.ts';
 import type { DaemonName } from '../build-daemons.ts';
 import type { Credentials } from '../demo-sh.ts';
 import type { Accel } from '../preflight.ts';
+import type { Step } from '../flow.ts';
 
 export interface SetupSettings {
   simulate: boolean;
@@ -38,14 +39,8 @@ export interface SetupContext {
   vmImageId?: string;
 }
 
-/** A step of a flow: a name for its status line, and what it does. */
-export interface Action {
-  name: string | ((ctx: SetupContext) => string);
-  /** Skipped when false (e.g. the real node's steps on a simulated cluster). */
-  when?: (ctx: SetupContext) => boolean;
-  /** May return a line to print under the step's status line. */
-  execute(ctx: SetupContext, progress: (note: string) => void): Promise<string | void>;
-}
+/** A step of the setup flow (singlevm/flow.ts). */
+export type Action = Step<SetupContext>;
 
 /** What an earlier step made; a clear error when it did not. */
 export function need<T>(value: T | undefined, what: string, step: string): T {

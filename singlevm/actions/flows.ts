@@ -1,7 +1,5 @@
-// The flows as lists of steps (docs/lifecycle.md), and the one runner that runs them: each step's
-// status line and time, its note under it, and the first failure stops the flow.
-import type { StepRunner } from '../step-runner.ts';
-import type { Action, SetupContext } from './context.ts';
+// The setup flow as a list of steps (docs/lifecycle.md); singlevm/flow.ts runs it.
+import type { Action } from './context.ts';
 import { preflight } from './preflight.ts';
 import { configuration } from './configuration.ts';
 import { daemonBundles } from './daemon-bundles.ts';
@@ -20,12 +18,3 @@ export const SETUP_FLOW: Action[] = [
   sshKey, dockerEngine, vmImage, containerImage, accel, clusterNetwork,
   credentials, controlPlane, registerImages, node, workloads, demoSh,
 ];
-
-export async function runFlow(steps: StepRunner, flow: Action[], ctx: SetupContext): Promise<void> {
-  for (const action of flow) {
-    if (action.when && !action.when(ctx)) continue;
-    const name = typeof action.name === 'function' ? action.name(ctx) : action.name;
-    const note = await steps.step(name, (progress) => action.execute(ctx, progress));
-    if (note) console.log(`  ${note}`);
-  }
-}
