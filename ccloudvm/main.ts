@@ -76,7 +76,7 @@ async function lastConsoleLine(r: VmRecord): Promise<string> {
 
 async function waitSsh(r: VmRecord, progress: (note: string) => void) {
   await waitFor(`SSH of VM ${r.name} on 127.0.0.1:${r.forwards[0].host}`, async () => {
-    if (!await qemuPid(r.name)) throw new Error(`QEMU exited: see ${vmPaths(r.name).console}`);
+    if (!await qemuPid(r.name)) throw new Error(`QEMU exited: see ${vmPaths(r.name).console} and ${vmPaths(r.name).qemuLog}`);
     progress(await lastConsoleLine(r));
     return (await inVm(r, 'true', 15_000)).exitCode === 0;
   }, { timeoutMs: BOOT_MS[r.accel], intervalMs: 1000 });

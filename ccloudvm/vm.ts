@@ -2,13 +2,11 @@
 // a copy-on-write overlay of its disk, with a config drive (first boot), QEMU's user-mode network
 // (forwards on the host's loopback only: nothing is added to the host's network) and the project
 // tree shared through virtiofs. QEMU and virtiofsd run detached, so the VM outlives the command.
-import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
 import { access, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { isAlive } from '../shared/is-alive.ts';
-import { run } from '../shared/run.ts';
+import { readPidFile, startDetached, stopFromPidFile, stopProcess } from '../shared/detached.ts';
 import { waitFor } from '../shared/wait-for.ts';
 import { qmp } from '../launcher/qmp.ts';
 import { ROOT_LABEL } from './image.ts';
@@ -59,6 +57,7 @@ export function vmPaths(name: string) {
     console: join(dir, 'console.log'),
     qmp: join(dir, 'qmp.sock'),
     qemuPid: join(dir, 'qemu.pid'),
+    qemuLog: join(dir, 'qemu.log'),
     fsSocket: join(dir, 'virtiofs.sock'),
     fsPid: join(dir, 'virtiofsd.pid'),
     fsLog: join(dir, 'virtiofsd.log'),
@@ -94,12 +93,7 @@ export async function listVms(): Promise<string[]> {
   return out;
 }
 
-async function pidFrom(file: string): Promise<number | undefined> {
-  const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
-  return pid > 0 && isAlive(pid) ? pid : undefined;
-}
-
-export const qemuPid = (name: string) => pidFrom(vmPaths(name).qemuPid);
+export const qemuPid = (name: string) => readPidFile(vmPaths(name).qemuPid);
 
 /** The QEMU command line of a VM (without the binary). */
 export function qemuArgs(r: VmRecord): string[] {
@@ -118,7 +112,7 @@ export function qemuArgs(r: VmRecord): string[] {
     '-netdev', `user,id=n0,${hostfwd}`, '-device', 'virtio-net-pci,netdev=n0',
     '-chardev', `socket,id=fs0,path=${p.fsSocket}`, '-device', `vhost-user-fs-pci,chardev=fs0,tag=${SHARE_TAG}`,
     '-display', 'none', '-serial', `file:${p.console}`, '-monitor', 'none',
-    '-qmp', `unix:${p.qmp},server=on,wait=off`, '-pidfile', p.qemuPid, '-daemonize',
+    '-qmp', `unix:${p.qmp},server=on,wait=off`, '-pidfile', p.qemuPid,
   ];
 }
 
@@ -129,31 +123,22 @@ export async function startVm(r: VmRecord): Promise<void> {
   await stopVirtiofsd(r.name);
   for (const f of [p.fsSocket, p.qmp, p.qemuPid]) await rm(f, { force: true });
 
-  const log = openSync(p.fsLog, 'a');
-  const fsd = spawn(VIRTIOFSD, ['-f', `--socket-path=${p.fsSocket}`, '-o', `source=${r.share}`, '-o', 'cache=auto', '-o', 'xattr'],
-    { stdio: ['ignore', log, log], detached: true });
-  closeSync(log);
-  fsd.unref();
-  await writeFile(p.fsPid, `${fsd.pid}\n`);
-  await waitFor('virtiofsd to listen', async () => {
-    if (fsd.exitCode !== null) throw new Error(`virtiofsd exited with ${fsd.exitCode}: see ${p.fsLog}`);
-    return access(p.fsSocket).then(() => true, () => false);
-  }, { timeoutMs: 10_000, intervalMs: 50 });
-
-  const qemu = await run('qemu-system-x86_64', qemuArgs(r), { allowFailure: true });
-  if (qemu.exitCode !== 0) {
-    await stopVirtiofsd(r.name);
-    throw new Error(`QEMU did not start: ${(qemu.stderr || qemu.stdout).trim()}`);
+  await startDetached({
+    name: 'virtiofsd', command: VIRTIOFSD, args: ['-f', `--socket-path=${p.fsSocket}`, '-o', `source=${r.share}`, '-o', 'cache=auto', '-o', 'xattr'],
+    log: p.fsLog, pidFile: p.fsPid, ready: () => access(p.fsSocket).then(() => true, () => false), pollMs: 50,
+  });
+  try {
+    await startDetached({
+      name: 'QEMU', command: 'qemu-system-x86_64', args: qemuArgs(r), log: p.qemuLog, pidFile: p.qemuPid, pidFileBy: 'process',
+      ready: () => qmp(p.qmp, 'query-status').then(() => true, () => false), pollMs: 50,
+    });
+  } catch (err) {
+    await stopFromPidFile(p.fsPid);
+    throw err;
   }
-  await waitFor('QEMU to answer on QMP', () => qmp(p.qmp, 'query-status').then(() => true, () => false), { timeoutMs: 10_000, intervalMs: 50 });
 }
 
-async function stopVirtiofsd(name: string): Promise<void> {
-  const pid = await pidFrom(vmPaths(name).fsPid);
-  if (!pid) return;
-  process.kill(pid, 'SIGTERM');
-  await waitFor('virtiofsd to exit', () => !isAlive(pid), { timeoutMs: 5000, intervalMs: 50 }).catch(() => process.kill(pid, 'SIGKILL'));
-}
+const stopVirtiofsd = (name: string) => stopFromPidFile(vmPaths(name).fsPid, 5000);
 
 /** Stops a VM: the guest is asked to power off (`askGuest`; by default ACPI's power button) and
  *  given `graceMs` to sync its disk and go; then QEMU quits. */
@@ -168,8 +153,8 @@ export async function stopVm(name: string, graceMs: number, askGuest?: () => Pro
     const asked = graceMs > 0 && await ask();
     if (!asked || !await waitFor('the guest to shut down', gone, { timeoutMs: graceMs, intervalMs: 200 }).catch(() => false)) {
       how = 'killed';
-      await qmp(p.qmp, 'quit').catch(() => process.kill(pid, 'SIGKILL'));
-      await waitFor('QEMU to exit', gone, { timeoutMs: 10_000, intervalMs: 50 }).catch(() => process.kill(pid, 'SIGKILL'));
+      await qmp(p.qmp, 'quit').catch(() => undefined);
+      await stopProcess(pid, 10_000);
     }
   }
   await stopVirtiofsd(name);

@@ -5,14 +5,13 @@
 // Volumes are virtio disks on PCIe root ports (hot-pluggable through QMP); a root volume becomes
 // the guest's "/" (its initramfs mounts the disk whose serial is on the kernel command line).
 // A QEMU that ends unasked is reported with its exit status and the console's last lines.
-import { spawn } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StartPayload, VolumeRef } from '../protocol/payloads.ts';
 import { waitFor } from '../shared/wait-for.ts';
 import { run } from '../shared/run.ts';
 import { isAlive } from '../shared/is-alive.ts';
+import { readPidFile, startDetached, stopProcess } from '../shared/detached.ts';
 import { fileFor, isUuid } from '../shared/safe-path.ts';
 import { makeConfigDrive } from '../images/config-drive.ts';
 import type { VmImage } from '../images/vm-image.ts';
@@ -100,9 +99,8 @@ export class QemuBackend implements Backend {
     return fileFor(join(this.opts.stateDir, 'instances'), id);
   }
 
-  private async pid(id: string): Promise<number | undefined> {
-    const pid = Number(await readFile(join(this.dir(id), 'qemu.pid'), 'utf8').catch(() => ''));
-    return pid > 1 && isAlive(pid) ? pid : undefined;
+  private pid(id: string): Promise<number | undefined> {
+    return readPidFile(join(this.dir(id), 'qemu.pid'));
   }
 
   async start(spec: StartPayload): Promise<Running> {
@@ -156,23 +154,17 @@ export class QemuBackend implements Backend {
       '-netdev', `tap,id=n0,ifname=${tap},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=n0,mac=${spec.network.mac}`,
       '-qmp', `unix:${qmpSocket},server=on,wait=off`, '-pidfile', join(dir, 'qemu.pid'),
     ];
-    const consoleLog = openSync(join(dir, 'console.log'), 'a');
-    const child = spawn('ip', args, { stdio: ['ignore', consoleLog, consoleLog], detached: true });
-    closeSync(consoleLog);
-    child.unref();
-    const pid = child.pid!;
-    this.watched.set(id, pid);
     this.adopted.delete(id);
-    child.once('exit', (code, signal) => this.ended(id, pid, qemuExitReason(code, signal)));
     try {
-      await waitFor(`QEMU of ${id} to answer on QMP`, async () => {
-        if (child.exitCode !== null) throw new LaunchError('launch_failure', `QEMU exited with ${child.exitCode}: see ${join(dir, 'console.log')}`);
-        return qmp(qmpSocket, 'query-status').then(() => true, () => false);
-      }, { timeoutMs: 10_000, intervalMs: 50 });
+      const { pid } = await startDetached({
+        name: `QEMU of ${id}`, command: 'ip', args, log: join(dir, 'console.log'), pidFile: join(dir, 'qemu.pid'), pidFileBy: 'process',
+        ready: () => qmp(qmpSocket, 'query-status').then(() => true, () => false), pollMs: 50,
+        onExit: (pid, code, signal) => this.ended(id, pid, qemuExitReason(code, signal)),
+      });
+      // Watched from here: an end before it was ready is a failed start, not a death.
+      this.watched.set(id, pid);
     } catch (err) {
-      this.watched.delete(id);
-      child.kill('SIGKILL');
-      throw err instanceof LaunchError ? err : new LaunchError('launch_failure', (err as Error).message);
+      throw new LaunchError('launch_failure', (err as Error).message);
     }
     return { sshIp: spec.network.ip, sshPort: 22 };
   }
@@ -182,8 +174,9 @@ export class QemuBackend implements Backend {
     this.adopted.delete(instanceId);
     const pid = await this.pid(instanceId);
     if (!pid) return;
-    await qmp(join(this.dir(instanceId), 'qmp.sock'), 'quit').catch(() => process.kill(pid, 'SIGKILL'));
-    await waitFor(`QEMU of ${instanceId} to exit`, () => !isAlive(pid), { timeoutMs: 10_000, intervalMs: 50 });
+    // QEMU's own way out first; SIGTERM, then SIGKILL, if it has not gone in 10 s.
+    await qmp(join(this.dir(instanceId), 'qmp.sock'), 'quit').catch(() => undefined);
+    await stopProcess(pid, 10_000);
     await ipIn(this.opts.nodeNs, 'link', 'del', tapName(instanceId)).catch(() => undefined);
   }
 

@@ -2,12 +2,10 @@
 // host's network switched off (no docker0 bridge, no iptables rules); stopped only if we started it.
 // Clusters side by side share it: its pid file names no cluster (a cluster's cleanup stops it only
 // when no other cluster is left to use it).
-import { spawn } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import Docker from 'dockerode';
-import { waitFor } from './wait-for.ts';
+import { startDetached, stopProcess } from './detached.ts';
 
 export const DOCKER_SOCKET = '/var/run/docker.sock';
 
@@ -32,17 +30,9 @@ export async function ensureDockerd(logFile: string, pidFile?: string): Promise<
   const docker = new Docker({ socketPath: DOCKER_SOCKET });
   if (await answers(docker)) return { docker, started: false, stop: async () => {} };
   if (pidFile) await mkdir(dirname(pidFile), { recursive: true });
-  const log = openSync(logFile, 'a');
-  const child = spawn('dockerd', [...DOCKERD_FLAGS, ...(pidFile ? [`--pidfile=${pidFile}`] : [])], { stdio: ['ignore', log, log], detached: true });
-  closeSync(log);
-  child.unref();
-  await waitFor(`dockerd to answer on ${DOCKER_SOCKET} (log: ${logFile})`, () => answers(docker), { timeoutMs: 30_000, intervalMs: 200 });
-  return {
-    docker,
-    started: true,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await waitFor('dockerd to stop', () => child.exitCode !== null || child.signalCode !== null, { timeoutMs: 20_000 });
-    },
-  };
+  const { pid } = await startDetached({
+    name: `dockerd (answering on ${DOCKER_SOCKET})`, command: 'dockerd', args: [...DOCKERD_FLAGS, ...(pidFile ? [`--pidfile=${pidFile}`] : [])],
+    log: logFile, pidFile, pidFileBy: 'process', ready: () => answers(docker), readyTimeoutMs: 30_000, pollMs: 200,
+  });
+  return { docker, started: true, stop: () => stopProcess(pid, 20_000) };
 }

@@ -1,16 +1,13 @@
 // The cluster's "physical" network (SPEC §4), all inside namespaces named for the cluster: the
 // cluster namespace with bridge ciao_br and macvlan ciaovlan at 198.51.100.1/24, dnsmasq on
 // ciaovlan (it leases the CNCIs' legs), and the node's namespace with its leg on ciao_br.
-import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createNamespace, deleteNamespace, namespaceName } from '../network/namespaces.ts';
 import { addAddress, addBridge, addMacvlan } from '../network/links.ts';
 import { addClusterLeg, UPLINK } from '../network/cluster-leg.ts';
 import { linksOf } from '../network/ip.ts';
-import { isAlive } from '../shared/is-alive.ts';
-import { waitFor } from '../shared/wait-for.ts';
+import { readPidFile, startDetached } from '../shared/detached.ts';
 
 export const CLUSTER_NETWORK = '198.51.100.0/24';
 export const CLUSTER_IP = '198.51.100.1';
@@ -58,19 +55,12 @@ async function createClusterNetwork(cluster: string, names: ClusterNetwork): Pro
 async function ensureDnsmasq(clusterNs: string, dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
   const pidFile = join(dir, 'dnsmasq.pid');
-  const running = Number(await readFile(pidFile, 'utf8').catch(() => ''));
-  if (running > 1 && isAlive(running)) return;
-  const log = openSync(join(dir, 'dnsmasq.log'), 'a');
-  const child = spawn('ip', ['netns', 'exec', clusterNs, 'dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--port=0',
-    '--interface=ciaovlan', '--bind-interfaces', `--dhcp-range=${DHCP_RANGE.join(',')},255.255.255.0,infinite`, '--dhcp-authoritative',
-    // No router and no DNS: the cluster network leads nowhere else.
-    '--dhcp-option=3', '--dhcp-option=6', '--no-ping', `--dhcp-leasefile=${join(dir, 'leases')}`, `--pid-file=${pidFile}`, '--log-facility=-', '--log-dhcp',
-  ], { stdio: ['ignore', log, log], detached: true });
-  closeSync(log);
-  child.unref();
-  await waitFor(`dnsmasq on ciaovlan (log: ${join(dir, 'dnsmasq.log')})`, async () => {
-    if (child.exitCode !== null) throw new Error(`dnsmasq exited with ${child.exitCode}: see ${join(dir, 'dnsmasq.log')}`);
-    const pid = Number(await readFile(pidFile, 'utf8').catch(() => ''));
-    return pid > 1 && isAlive(pid) && pid !== running;
-  }, { timeoutMs: 5000, intervalMs: 20 });
+  if (await readPidFile(pidFile)) return;
+  await startDetached({
+    name: 'dnsmasq on ciaovlan', log: join(dir, 'dnsmasq.log'), pidFile, pidFileBy: 'process', readyTimeoutMs: 5000,
+    command: 'ip', args: ['netns', 'exec', clusterNs, 'dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--port=0',
+      '--interface=ciaovlan', '--bind-interfaces', `--dhcp-range=${DHCP_RANGE.join(',')},255.255.255.0,infinite`, '--dhcp-authoritative',
+      // No router and no DNS: the cluster network leads nowhere else.
+      '--dhcp-option=3', '--dhcp-option=6', '--no-ping', `--dhcp-leasefile=${join(dir, 'leases')}`, `--pid-file=${pidFile}`, '--log-facility=-', '--log-dhcp'],
+  });
 }

@@ -1,14 +1,12 @@
-// The cluster's daemons as processes: started detached with a pid file and a log each, and found
-// again by pid file or by the `--cluster NAME` in their command line (after a crash).
-import { spawn } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+// The cluster's daemons as processes: started detached (shared/detached.ts) with a pid file and a
+// log each, and found again by pid file or by the `--cluster NAME` in their command line (after a crash).
+import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import pRetry from 'p-retry';
 import { isAlive } from '../shared/is-alive.ts';
+import { startDetached, stopProcess } from '../shared/detached.ts';
 import { mentionsCluster } from '../network/namespaces.ts';
 
-export { isAlive };
+export { isAlive, stopProcess };
 export { pidFiles } from './pid-files.ts';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..');
@@ -21,17 +19,14 @@ export interface Daemon {
 }
 
 export async function startDaemon(d: Daemon, cluster: string, dirs: { logs: string; pids: string }): Promise<number> {
-  const out = openSync(join(dirs.logs, `${d.name}.out`), 'a');
   // CIAO_DAEMON_NODE_ARGS adds node flags to every daemon (e.g. --cpu-prof for profiling).
   const nodeArgs = (process.env.CIAO_DAEMON_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, d.entry, ...d.args, '--cluster', cluster], {
-    cwd: REPO_ROOT, detached: true, stdio: ['ignore', out, out], env: { ...process.env, CIAO_CLUSTER: cluster },
+  const { pid } = await startDetached({
+    name: d.name, command: process.execPath, args: [...nodeArgs, d.entry, ...d.args, '--cluster', cluster],
+    log: join(dirs.logs, `${d.name}.out`), pidFile: join(dirs.pids, `${d.name}.pid`),
+    cwd: REPO_ROOT, env: { ...process.env, CIAO_CLUSTER: cluster },
   });
-  closeSync(out);
-  child.unref();
-  if (!child.pid) throw new Error(`could not start ${d.name}`);
-  await writeFile(join(dirs.pids, `${d.name}.pid`), `${child.pid}\n`);
-  return child.pid;
+  return pid;
 }
 
 /** Processes of a cluster found by name, even without pid files (after a crash): command lines
@@ -63,17 +58,4 @@ async function selfAndAncestors(): Promise<Set<number>> {
     pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
   }
   return pids;
-}
-
-/** SIGTERM, wait up to `graceMs` for it to go, then SIGKILL. */
-export async function stopProcess(pid: number, graceMs = 2000): Promise<void> {
-  if (!isAlive(pid)) return;
-  process.kill(pid, 'SIGTERM');
-  try {
-    await pRetry(() => {
-      if (isAlive(pid)) throw new Error('still running');
-    }, { retries: Math.ceil(graceMs / 50), minTimeout: 50, maxTimeout: 50, factor: 1 });
-  } catch {
-    if (isAlive(pid)) process.kill(pid, 'SIGKILL');
-  }
 }

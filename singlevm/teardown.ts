@@ -7,19 +7,14 @@ import Docker from 'dockerode';
 import { DOCKER_SOCKET, SHARED_DOCKERD_PIDFILE } from '../shared/dockerd.ts';
 import { clusterNamespaces, clusterOfNamespace, deleteNamespace, listNamespaces } from '../network/namespaces.ts';
 import type { clusterPaths } from './cluster-files.ts';
-import { clusterProcesses, isAlive, pidFiles, stopProcess } from './processes.ts';
+import { readPidFile } from '../shared/pid-file.ts';
+import { clusterProcesses, pidFiles, stopProcess } from './processes.ts';
 import { buildDir, DAEMON_ENTRIES } from './build-daemons.ts';
 import { clusterLeftovers, diffHostState, readHostState, snapshotHost, type HostState } from './host-state.ts';
 
 type Paths = ReturnType<typeof clusterPaths>;
 const exists = (p: string) => access(p).then(() => true, () => false);
 export const docker = new Docker({ socketPath: DOCKER_SOCKET });
-
-/** The pid a pid file names, if it names one. */
-async function pidIn(file: string): Promise<number | undefined> {
-  const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
-  return Number.isInteger(pid) && pid > 1 ? pid : undefined;
-}
 
 /** The other clusters on this host, by their namespaces and their containers' labels. */
 async function clustersBesides(cluster: string, dockerAnswers: boolean): Promise<string[]> {
@@ -36,7 +31,6 @@ export async function inventory(name: string, paths: Paths) {
   const pids = new Map<number, string>();
   const daemons = new Map<number, string>();
   for (const p of await pidFiles(paths.pids)) {
-    if (!isAlive(p.pid)) continue;
     if (p.name in DAEMON_ENTRIES) daemons.set(p.pid, p.name);
     else pids.set(p.pid, p.name);
   }
@@ -47,8 +41,7 @@ export async function inventory(name: string, paths: Paths) {
     : [];
   // The engine a setup started (older clusters kept its pid in their own state), stopped only when
   // no other cluster is left to use it.
-  const startedDockerd = [await pidIn(SHARED_DOCKERD_PIDFILE), (await pidFiles(paths.pids)).find((p) => p.name === 'dockerd')?.pid]
-    .find((pid) => pid !== undefined && isAlive(pid));
+  const startedDockerd = await readPidFile(SHARED_DOCKERD_PIDFILE) ?? (await pidFiles(paths.pids)).find((p) => p.name === 'dockerd')?.pid;
   const otherClusters = await clustersBesides(name, dockerAnswers);
   if (startedDockerd) pids.delete(startedDockerd);
   const demoSh = (await exists(paths.demoSh)) && (await readFile(paths.demoSh, 'utf8')).includes(`CIAO_CLUSTER='${name}'`);

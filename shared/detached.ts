@@ -1,0 +1,101 @@
+// Long-lived processes that outlive the command that starts them (the cluster's daemons, dnsmasq,
+// QEMU, dockerd, virtiofsd), started and stopped one way: in a session of their own (a Ctrl-C of
+// the starting command does not reach them), output appended to a log file, a pid file, a readiness
+// wait that gives up at once, naming the log, if the process exits; stopped with SIGTERM, then
+// SIGKILL when it has not gone after a grace period.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { AbortError, waitFor } from './wait-for.ts';
+import { isAlive } from './is-alive.ts';
+import { readPidFile } from './pid-file.ts';
+
+export { readPidFile };
+
+export interface DetachedSpec {
+  /** What it is, in messages: "dnsmasq of ciao-x-cnci-…". */
+  name: string;
+  command: string;
+  args: string[];
+  /** stdout and stderr are appended to it. */
+  log: string;
+  /** Its pid file: written here once the process starts, unless the program writes it itself
+   *  (`pidFileBy: 'process'`: dnsmasq, QEMU, dockerd), in which case the file naming the new
+   *  process is part of being ready. */
+  pidFile?: string;
+  pidFileBy?: 'us' | 'process';
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Ready when this returns true (a socket answers, …); without it, once started. */
+  ready?: () => Promise<boolean> | boolean;
+  /** How long it may take to be ready (default 10 s; scaled like every wait). */
+  readyTimeoutMs?: number;
+  pollMs?: number;
+  /** Called when the process ends (while this process, its parent, still runs). */
+  onExit?: (pid: number, code: number | null, signal: NodeJS.Signals | null) => void;
+}
+
+export interface Detached {
+  pid: number;
+  child: ChildProcess;
+}
+
+/** How a process ended, for messages. */
+export const exitStatus = (code: number | null, signal: NodeJS.Signals | null) =>
+  code === null ? `signal ${signal}` : `code ${code}`;
+
+/** Starts the process and waits until it is ready; a process that was not ready in time is killed. */
+export async function startDetached(spec: DetachedSpec): Promise<Detached> {
+  const out = openSync(spec.log, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env, detached: true, stdio: ['ignore', out, out] });
+  } finally {
+    closeSync(out);
+  }
+  child.unref();
+  const pid = child.pid;
+  if (!pid) {
+    // A program that cannot be run (ENOENT, EACCES) has no pid and says why in an 'error' event.
+    const err = await new Promise<Error>((resolve) => child.once('error', resolve));
+    throw new Error(`could not start ${spec.name} (${spec.command}): ${err.message}`);
+  }
+  let ended: string | undefined;
+  child.once('exit', (code, signal) => {
+    ended = exitStatus(code, signal);
+    spec.onExit?.(pid, code, signal);
+  });
+  if (spec.pidFile && spec.pidFileBy !== 'process') await writeFile(spec.pidFile, `${pid}\n`);
+  try {
+    await waitFor(`${spec.name} to be ready (log: ${spec.log})`, async () => {
+      if (ended) throw new AbortError(`${spec.name} exited with ${ended}: see ${spec.log}`);
+      if (spec.pidFile && spec.pidFileBy === 'process' && (await readPidFile(spec.pidFile)) !== pid) return false;
+      return spec.ready ? spec.ready() : true;
+    }, { timeoutMs: spec.readyTimeoutMs ?? 10_000, intervalMs: spec.pollMs ?? 20 });
+  } catch (err) {
+    if (!ended) child.kill('SIGKILL');
+    throw err;
+  }
+  return { pid, child };
+}
+
+/** SIGTERM, then SIGKILL if it has not gone after `graceMs`; resolves once it is gone. */
+export async function stopProcess(pid: number, graceMs = 2000): Promise<void> {
+  const gone = () => !isAlive(pid);
+  if (gone()) return;
+  process.kill(pid, 'SIGTERM');
+  const ended = await waitFor(`pid ${pid} to end`, gone, { timeoutMs: graceMs, intervalMs: 20 }).catch(() => false);
+  if (ended) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    return; // ended between the check and the kill
+  }
+  await waitFor(`pid ${pid} to end after SIGKILL`, gone, { timeoutMs: 5000, intervalMs: 20 });
+}
+
+/** Stops the process its pid file names (nothing when none runs). */
+export async function stopFromPidFile(file: string, graceMs = 2000): Promise<void> {
+  const pid = await readPidFile(file);
+  if (pid) await stopProcess(pid, graceMs);
+}
