@@ -1,10 +1,10 @@
 // The first boot's user data (a shell script on the VM's config drive, run once by the image's
 // ccloudvm-firstboot unit): name, SSH key, disk size, the user's proxy for every tool, the shared
 // project tree, and the cluster's packages (apt, through the proxy).
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../shared/run.ts';
+import { withTempDir } from '../shared/temp-dir.ts';
 import { SEED_LABEL } from './image.ts';
 import { guestProxyFiles, proxyVariables, type ProxySettings } from './proxy.ts';
 import { SHARE_TAG } from './vm.ts';
@@ -50,12 +50,9 @@ export function userData(p: Provision): string {
 
 /** The config drive (ISO 9660, label cidata) holding the user data and its metadata. */
 export async function makeSeed(isoPath: string, p: Provision): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'ccloudvm-seed-'));
-  try {
+  await withTempDir('ccloudvm-seed', async (dir) => {
     await writeFile(join(dir, 'user-data'), userData(p), { mode: 0o755 });
     await writeFile(join(dir, 'meta-data'), `instance-id: ${p.name}\nlocal-hostname: ${p.name}\n`);
     await run('genisoimage', ['-quiet', '-V', SEED_LABEL, '-r', '-J', '-o', isoPath, dir]);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 }

@@ -1,9 +1,9 @@
 // A cloud-init "config-2" config drive (OpenStack layout) as an ISO 9660 image: the instance's
 // metadata (hostname = instance id) and its user data.
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
 import { run } from '../shared/run.ts';
+import { withTempDir } from '../shared/temp-dir.ts';
 
 export interface ConfigDrive {
   instanceId: string;
@@ -12,14 +12,11 @@ export interface ConfigDrive {
 }
 
 export async function makeConfigDrive(isoPath: string, c: ConfigDrive): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'ciao-config-drive-'));
-  try {
+  await withTempDir('ciao-config-drive', async (dir) => {
     const latest = join(dir, 'openstack', 'latest');
     await mkdir(latest, { recursive: true });
     await writeFile(join(latest, 'meta_data.json'), JSON.stringify({ uuid: c.instanceId, name: c.hostname, hostname: c.hostname }) + '\n');
     if (c.userData) await writeFile(join(latest, 'user_data'), c.userData);
     await run('genisoimage', ['-quiet', '-V', 'config-2', '-r', '-J', '-o', isoPath, dir]);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 }

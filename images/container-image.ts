@@ -1,12 +1,12 @@
 // The container image (SPEC §3 "images"): a busybox root filesystem from Debian's busybox-static,
 // imported with `docker import` (there is no registry here), tagged by a hash of its contents.
 import { createHash } from 'node:crypto';
-import { mkdtemp, mkdir, copyFile, rm, symlink } from 'node:fs/promises';
+import { mkdir, copyFile, symlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { tmpdir } from 'node:os';
 import { spawn } from 'node:child_process';
 import type Docker from 'dockerode';
 import { run } from '../shared/run.ts';
+import { withTempDir } from '../shared/temp-dir.ts';
 import { unpackPackages } from './debian-packages.ts';
 
 export const CONTAINER_IMAGE_REPO = 'ciao-busybox';
@@ -19,8 +19,7 @@ export async function buildContainerImage(docker: Docker, cacheDir: string): Pro
   const name = `${CONTAINER_IMAGE_REPO}:${tag}`;
   if (await docker.getImage(name).inspect().then(() => true, () => false)) return name;
 
-  const root = await mkdtemp(join(tmpdir(), 'ciao-container-root-'));
-  try {
+  await withTempDir('ciao-container-root', async (root) => {
     for (const d of ['bin', 'etc', 'tmp', 'proc', 'sys', 'dev', 'root']) await mkdir(join(root, d), { recursive: true });
     const busybox = join(root, 'bin/busybox');
     await copyFile(join(pkgDir, 'bin/busybox'), busybox);
@@ -29,9 +28,7 @@ export async function buildContainerImage(docker: Docker, cacheDir: string): Pro
     const tar = spawn('tar', ['-C', root, '-c', '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
     const stream = await docker.importImage(tar.stdout, { repo: CONTAINER_IMAGE_REPO, tag, changes: 'CMD ["/bin/sh"]' });
     await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (err) => (err ? reject(err) : resolve())));
-  } finally {
-    await rm(root, { recursive: true, force: true });
-  }
+  });
   await docker.getImage(name).tag({ repo: CONTAINER_IMAGE_REPO, tag: 'latest' });
   return name;
 }

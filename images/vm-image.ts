@@ -3,13 +3,13 @@
 // the same tree as an ext4 disk (qcow2) for VMs that boot from a volume.
 // Built offline from Debian packages, cached by a hash of everything that goes into it.
 import { createHash } from 'node:crypto';
-import { access, chmod, copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, chmod, copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { basename, join } from 'node:path';
-import { tmpdir } from 'node:os';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { run } from '../shared/run.ts';
+import { withTempDir } from '../shared/temp-dir.ts';
 import { resolveMetaPackage, unpackPackages } from './debian-packages.ts';
 
 /** Loaded in this order at boot (SPEC §10: virtio-net needs this chain; the rest is the config drive). */
@@ -50,9 +50,11 @@ export async function buildVmImage(cacheDir: string, progress: (note: string) =>
   progress('initramfs');
   const kernelRoot = dirs.get(kernelPkg)!;
   const kernelVersion = kernelPkg.replace(/^linux-image-/, '');
-  const root = await mkdtemp(join(tmpdir(), 'ciao-initramfs-'));
-  try {
-    // mkdtemp makes it 0700, and it becomes the guest's "/": users could not reach their keys.
+  // work/root is the tree; the cpio and ext4 made from it go beside it, not into it.
+  await withTempDir('ciao-initramfs', async (work) => {
+    const root = join(work, 'root');
+    await mkdir(root);
+    // It becomes the guest's "/": 0755 whatever the umask, or users could not reach their keys.
     await chmod(root, 0o755);
     for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'lib/modules', 'lib64', 'lib/x86_64-linux-gnu', 'etc', 'proc', 'sys', 'dev', 'tmp', 'run', 'mnt/config', 'home', 'root', 'var/log']) {
       await mkdir(join(root, d), { recursive: true });
@@ -75,23 +77,16 @@ export async function buildVmImage(cacheDir: string, progress: (note: string) =>
 
     await mkdir(outDir, { recursive: true });
     const files = (await run('find', ['.'], { cwd: root })).stdout;
-    const cpio = join(root, '..', `${basename(root)}.cpio`);
+    const cpio = join(work, 'initramfs.cpio');
     await run('cpio', ['-o', '-H', 'newc', '-O', cpio, '--quiet'], { cwd: root, input: files });
     await pipeline(createReadStream(cpio), createGzip({ level: 1 }), createWriteStream(`${image.initrd}.partial`));
-    await rm(cpio, { force: true });
     progress('root disk');
-    const raw = join(root, '..', `${basename(root)}.ext4`);
-    try {
-      await run('mke2fs', ['-q', '-t', 'ext4', '-L', 'ciao-root', '-d', root, '-F', raw, `${ROOT_DISK_MB}M`]);
-      await run('qemu-img', ['convert', '-q', '-c', '-f', 'raw', '-O', 'qcow2', raw, image.root]);
-    } finally {
-      await rm(raw, { force: true });
-    }
+    const raw = join(work, 'root.ext4');
+    await run('mke2fs', ['-q', '-t', 'ext4', '-L', 'ciao-root', '-d', root, '-F', raw, `${ROOT_DISK_MB}M`]);
+    await run('qemu-img', ['convert', '-q', '-c', '-f', 'raw', '-O', 'qcow2', raw, image.root]);
     await copyFile(join(kernelRoot, 'boot', `vmlinuz-${kernelVersion}`), image.kernel);
     await rename(`${image.initrd}.partial`, image.initrd);
-  } finally {
-    await rm(root, { recursive: true, force: true });
-  }
+  });
   return image;
 }
 

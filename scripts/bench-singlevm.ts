@@ -3,11 +3,12 @@
 // Prints a table against the targets and writes JSON. Needs root.
 //   npm run bench:singlevm [-- --cold] [--runs 3]
 import { parseArgs } from 'node:util';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../shared/run.ts';
 import { waitFor } from '../shared/wait-for.ts';
+import { withTempDir } from '../shared/temp-dir.ts';
 import { clusterAgent } from '../shared/tls-files.ts';
 import { ControllerClient } from '../shared/controller-client.ts';
 import type { Instance, Workload } from '../controller/api-types.ts';
@@ -52,10 +53,10 @@ await cleanup();
 if (values.cold) {
   // Cold: an empty image cache (Debian packages downloaded, the VM image built, KVM probed again).
   // Docker keeps an imported container image in its own store, so that one may still be there.
-  const cache = await mkdtemp(join(tmpdir(), 'ciao-cold-cache-'));
-  record('setup, cold caches', await timedScript('singlevm/setup.sh', ['--name', name], { XDG_CACHE_HOME: cache }));
-  record('cleanup', await cleanup(), 3);
-  await rm(cache, { recursive: true, force: true });
+  await withTempDir('ciao-cold-cache', async (cache) => {
+    record('setup, cold caches', await timedScript('singlevm/setup.sh', ['--name', name], { XDG_CACHE_HOME: cache }));
+    record('cleanup', await cleanup(), 3);
+  });
 }
 
 const setups: number[] = [];

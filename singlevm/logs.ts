@@ -2,12 +2,12 @@
 // dnsmasq leases, the cluster's containers and processes, and the network state (links, addresses,
 // routes, neighbours, bridge FDBs, iptables rules, sockets) of every namespace of the cluster.
 // Never the secrets: no private keys, no identity config with its passwords.
-import { cp, mkdir, mkdtemp, readdir, rm, writeFile, access } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, mkdir, readdir, writeFile, access } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import Docker from 'dockerode';
 import { run } from '../shared/run.ts';
 import { DOCKER_SOCKET } from '../shared/dockerd.ts';
+import { withTempDir } from '../shared/temp-dir.ts';
 import { clusterNamespaces } from '../network/namespaces.ts';
 import { clusterPaths } from './cluster-files.ts';
 import { clusterProcesses } from './processes.ts';
@@ -68,8 +68,7 @@ export async function collectLogs(cluster: string, outFile: string): Promise<{ f
   const { stateDir } = clusterPaths(cluster);
   const namespaces = await clusterNamespaces(cluster);
   if (!(await exists(stateDir)) && !namespaces.length) throw new Error(`cluster ${cluster} has no state on this host: nothing to collect`);
-  const work = await mkdtemp(join(tmpdir(), `ciao-${cluster}-logs-`));
-  try {
+  return withTempDir(`ciao-${cluster}-logs`, async (work) => {
     const entries: string[] = [];
     for (const rel of (await filesUnder(stateDir)).filter(wanted)) {
       await mkdir(join(work, 'state', dirname(rel)), { recursive: true });
@@ -99,7 +98,5 @@ export async function collectLogs(cluster: string, outFile: string): Promise<{ f
     await mkdir(dirname(outFile), { recursive: true });
     await run('tar', ['-czf', outFile, '-C', work, '.']);
     return { file: outFile, entries };
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
+  });
 }

@@ -1,12 +1,12 @@
 // A fuzz run against a simulated cluster of its own (separate daemons, as setup starts them), and
 // what must hold afterwards: no answer of 500 or more, none slower than 2 s, every daemon still the
 // same process, no uncaught error in any log, and the cluster still creates and deletes an instance.
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { run } from '../../shared/run.ts';
 import { waitFor } from '../../shared/wait-for.ts';
+import { tempDir } from '../../shared/temp-dir.ts';
 import { clusterAgent } from '../../shared/tls-files.ts';
 import { ControllerClient } from '../../shared/controller-client.ts';
 import type { Instance, Workload } from '../../controller/api-types.ts';
@@ -29,7 +29,8 @@ export const fuzzPassed = (r: FuzzClusterReport) =>
   r.failures.length === 0 && r.slow.length === 0 && r.exited.length === 0 && r.logErrors.length === 0 && !r.afterwards;
 
 export async function fuzzCluster(opts: FuzzOptions & { progress?: (line: string) => void }): Promise<FuzzClusterReport> {
-  const home = await mkdtemp(join(tmpdir(), 'ciao-fuzz-'));
+  // Removed in the finally below, once the cluster that lives in it is cleaned up.
+  const { path: home, remove: removeHome } = tempDir('ciao-fuzz');
   const name = `fuzz${randomBytes(3).toString('hex')}`;
   const env = { ...process.env, CIAO_HOME: home, CIAO_CLUSTER: name };
   const paths = clusterPaths(name, home);
@@ -85,6 +86,6 @@ export async function fuzzCluster(opts: FuzzOptions & { progress?: (line: string
     return { ...report, exited, logErrors, afterwards };
   } finally {
     await sh('singlevm/cleanup.sh', ['--name', name]);
-    await rm(home, { recursive: true, force: true });
+    removeHome();
   }
 }

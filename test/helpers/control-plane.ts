@@ -1,8 +1,7 @@
 // A whole control plane in the test process, on loopback: the identity mock, the scheduler, the
 // controller (SQLite in a temp dir) and simulated launchers, each over its real TLS transport.
 // CIAO_TEST_LOG=1 prints their log lines.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { createClusterPki, type ClusterPki } from '../../shared/pki.ts';
@@ -10,6 +9,7 @@ import { clusterAgent, readTls } from '../../shared/tls-files.ts';
 import { createLogger, silentLogger } from '../../shared/log.ts';
 import { ControllerClient } from '../../shared/controller-client.ts';
 import { waitFor } from '../../shared/wait-for.ts';
+import { tempDir } from '../../shared/temp-dir.ts';
 import { createIdentityServer } from '../../mocks/identity/server.ts';
 import { defaultIdentityConfig } from '../../mocks/identity/config.ts';
 import { Scheduler } from '../../scheduler/server.ts';
@@ -36,7 +36,7 @@ export interface ControlPlaneOptions {
 const PASSWORDS = { admin: 'admin-pw', demo: 'demo-pw', other: 'other-pw' };
 
 export async function startControlPlane(opts: ControlPlaneOptions = {}) {
-  const dir = await mkdtemp(join(tmpdir(), 'ciao-test-'));
+  const { path: dir, remove: removeDir } = tempDir('ciao-test');
   const pki: ClusterPki = await createClusterPki(join(dir, 'pki'), 'test');
   const logger = (process.env.CIAO_TEST_LOG ? createLogger({ component: 'test' }) : silentLogger());
   const dispatcher = clusterAgent(pki.ca.cert);
@@ -134,7 +134,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}) {
       await scheduler.close();
       await identity.close();
       await dispatcher.close();
-      await rm(dir, { recursive: true, force: true });
+      removeDir();
     },
   };
   await plane.waitForNodes();

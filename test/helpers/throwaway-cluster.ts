@@ -1,11 +1,10 @@
 // A cluster of a test's own: a random name, a throwaway CIAO_HOME, the singlevm scripts run as
 // separate processes against it, and cleanup + removal of that home when the test ends.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Test } from 'tap';
 import { run } from '../../shared/run.ts';
+import { tempDir } from '../../shared/temp-dir.ts';
 import { REPO_ROOT } from '../../singlevm/processes.ts';
 import { clusterPaths } from '../../singlevm/cluster-files.ts';
 import { readDemoSh } from '../../singlevm/demo-sh.ts';
@@ -13,7 +12,7 @@ import { clusterAgent } from '../../shared/tls-files.ts';
 import { ControllerClient } from '../../shared/controller-client.ts';
 
 export async function throwawayCluster(t: Test, prefix: string) {
-  const home = await mkdtemp(join(tmpdir(), `ciao-${prefix}-`));
+  const { path: home, remove: removeHome } = tempDir(`ciao-${prefix}`);
   // This process finds the cluster's processes by its state dir too: the same CIAO_HOME as the scripts.
   process.env.CIAO_HOME = home;
   const name = `${prefix}${randomBytes(3).toString('hex')}`;
@@ -26,7 +25,7 @@ export async function throwawayCluster(t: Test, prefix: string) {
   const demoEnv = async (): Promise<NodeJS.ProcessEnv> => ({ ...env, ...(await readDemoSh(paths.demoSh)) });
   t.teardown(async () => {
     await sh('singlevm/cleanup.sh', ['--name', name]);
-    await rm(home, { recursive: true, force: true });
+    removeHome();
   });
   /** setup.sh of the real cluster (a failure throws, with its output), then the demo and admin users' clients. */
   const setUp = async () => {

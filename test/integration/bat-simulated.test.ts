@@ -1,16 +1,16 @@
 // The BAT suites that need no real workload, against a simulated cluster (the fast layer): the
 // runner's TAP, its JUnit file, and its exit code; the real-workload tests are skipped, not passed.
 import t from 'tap';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { run } from '../../shared/run.ts';
+import { tempDir } from '../../shared/temp-dir.ts';
 import { REPO_ROOT } from '../../singlevm/processes.ts';
 import { clusterPaths } from '../../singlevm/cluster-files.ts';
 import { readDemoSh } from '../../singlevm/demo-sh.ts';
 
-const home = await mkdtemp(join(tmpdir(), 'ciao-bat-'));
+const { path: home, remove: removeHome } = tempDir('ciao-bat');
 const name = `bat-${randomBytes(3).toString('hex')}`;
 const env = { ...process.env, CIAO_HOME: home, CIAO_CLUSTER: name };
 const sh = async (script: string, args: string[], extra: NodeJS.ProcessEnv = {}) =>
@@ -18,7 +18,7 @@ const sh = async (script: string, args: string[], extra: NodeJS.ProcessEnv = {})
 
 t.teardown(async () => {
   await sh('singlevm/cleanup.sh', ['--name', name]);
-  await rm(home, { recursive: true, force: true });
+  removeHome();
 });
 
 t.test('BAT passes against a simulated cluster, skipping what needs real workloads', async (t) => {

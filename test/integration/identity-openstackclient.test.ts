@@ -1,13 +1,13 @@
 // python-openstackclient (Debian's python3-openstackclient) against the identity service alone:
 // proves the mock speaks enough Keystone v3 for keystoneauth's discovery, auth and lookups.
 import t from 'tap';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createClusterPki } from '../../shared/pki.ts';
 import { clusterAgent, readTls } from '../../shared/tls-files.ts';
 import { createLogger } from '../../shared/log.ts';
 import { run } from '../../shared/run.ts';
+import { tempDir } from '../../shared/temp-dir.ts';
 import { createIdentityServer } from '../../mocks/identity/server.ts';
 import { defaultIdentityConfig } from '../../mocks/identity/config.ts';
 import { validateToken } from '../../mocks/identity/client.ts';
@@ -15,7 +15,7 @@ import { validateToken } from '../../mocks/identity/client.ts';
 const which = await run('which', ['openstack'], { allowFailure: true });
 if (which.exitCode !== 0) throw new Error('the openstack command is missing: apt-get install python3-openstackclient (CI installs it)');
 
-const dir = await mkdtemp(join(tmpdir(), 'ciao-identity-osc-'));
+const { path: dir, remove: removeDir } = tempDir('ciao-identity-osc');
 const pki = await createClusterPki(join(dir, 'pki'), 'test');
 const configPath = join(dir, 'identity.json');
 const config = defaultIdentityConfig({ adminPassword: 'apw', demoPassword: 'dpw', controllerUrl: 'https://127.0.0.1:8889' });
@@ -30,7 +30,7 @@ const dispatcher = clusterAgent(pki.ca.cert);
 t.teardown(async () => {
   await identity.close();
   await dispatcher.close();
-  await rm(dir, { recursive: true, force: true });
+  removeDir();
 });
 
 const PASSWORDS: Record<string, string> = { admin: 'apw', demo: 'dpw' };

@@ -1,19 +1,19 @@
 // The identity service over HTTPS, as the controller, the CLI and OpenStack clients use it.
 import t from 'tap';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { createClusterPki } from '../../shared/pki.ts';
 import { clusterAgent, readTls } from '../../shared/tls-files.ts';
 import { silentLogger } from '../../shared/log.ts';
 import { waitFor } from '../../shared/wait-for.ts';
+import { tempDir } from '../../shared/temp-dir.ts';
 import { createIdentityServer } from '../../mocks/identity/server.ts';
 import { defaultIdentityConfig, loadIdentityConfig } from '../../mocks/identity/config.ts';
 import { issueToken, validateToken } from '../../mocks/identity/client.ts';
 import { LoginThrottle } from '../../mocks/identity/login-throttle.ts';
 
-const dir = await mkdtemp(join(tmpdir(), 'ciao-identity-'));
+const { path: dir, remove: removeDir } = tempDir('ciao-identity');
 const pki = await createClusterPki(join(dir, 'pki'), 'test');
 const tls = readTls({ ca: pki.ca.cert, ...pki.https });
 const configPath = join(dir, 'identity.json');
@@ -28,7 +28,7 @@ let { server, url } = await start();
 t.teardown(async () => {
   await server.close();
   await dispatcher.close();
-  await rm(dir, { recursive: true, force: true });
+  removeDir();
 });
 
 const api = async (method: string, path: string, token?: string, body?: unknown, headers: Record<string, string> = {}) => {

@@ -4,8 +4,6 @@
 import t from 'tap';
 import tls from 'node:tls';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClusterPki, createCa, issueCert } from '../../shared/pki.ts';
 import { readTls } from '../../shared/tls-files.ts';
@@ -14,16 +12,17 @@ import { Connection } from '../../protocol/frame.ts';
 import type { Frame, Role } from '../../protocol/payloads.ts';
 import { Scheduler } from '../../scheduler/server.ts';
 import { waitFor } from '../../shared/wait-for.ts';
+import { tempDir } from '../../shared/temp-dir.ts';
 import { ProtocolPeer } from '../../protocol/client.ts';
 import type { AddressInfo } from 'node:net';
 
-const dir = await mkdtemp(join(tmpdir(), 'ciao-roles-'));
+const { path: dir, remove: removeDir } = tempDir('ciao-roles');
 const pki = await createClusterPki(join(dir, 'pki'), 'test');
 const scheduler = new Scheduler({ tls: readTls({ ca: pki.ca.cert, ...pki.scheduler }), logger: silentLogger() });
 const port = await scheduler.listen(0);
 t.teardown(async () => {
   await scheduler.close();
-  await rm(dir, { recursive: true, force: true });
+  removeDir();
 });
 
 /** Connects with a key pair, says HELLO with the given roles, returns the first frame answered. */

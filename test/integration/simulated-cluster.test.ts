@@ -1,16 +1,16 @@
 // The README's first command, end to end: cleanup → setup --simulate → verify → ciao → cleanup,
 // as separate processes, in a throwaway CIAO_HOME; then a crash (kill -9) that cleanup must survive.
 import t from 'tap';
-import { mkdtemp, readFile, rm, access } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { run } from '../../shared/run.ts';
+import { tempDir } from '../../shared/temp-dir.ts';
 import { REPO_ROOT, clusterProcesses, pidFiles } from '../../singlevm/processes.ts';
 import { clusterPaths } from '../../singlevm/cluster-files.ts';
 import { readDemoSh } from '../../singlevm/demo-sh.ts';
 
-const home = await mkdtemp(join(tmpdir(), 'ciao-home-'));
+const { path: home, remove: removeHome } = tempDir('ciao-home');
 const name = `e2e-${randomBytes(3).toString('hex')}`;
 const env = { ...process.env, CIAO_HOME: home, CIAO_CLUSTER: name };
 const paths = clusterPaths(name, home);
@@ -25,7 +25,7 @@ const ciao = async (...args: string[]) => run(join(REPO_ROOT, 'bin/ciao'), args,
 
 t.teardown(async () => {
   await sh('singlevm/cleanup.sh', '--name', name);
-  await rm(home, { recursive: true, force: true });
+  removeHome();
 });
 
 t.test('setup brings the simulated cluster up and writes demo.sh', async (t) => {

@@ -3,18 +3,18 @@
 // no_proxy holds the cluster's addresses, doctor sees every hop; setup and verify pass inside; the
 // VM stops and starts with its disk; delete leaves nothing on the host.
 import t from 'tap';
-import { access, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { access, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { run, type RunResult } from '../../shared/run.ts';
+import { tempDir } from '../../shared/temp-dir.ts';
 import { REPO_ROOT } from '../../singlevm/processes.ts';
 import { diffHostState, snapshotHost } from '../../singlevm/host-state.ts';
 import { readDemoSh } from '../../singlevm/demo-sh.ts';
 import { CLUSTER_NO_PROXY } from '../../ccloudvm/proxy.ts';
 import { startHttpProxy } from '../helpers/http-proxy.ts';
 
-const home = await mkdtemp(join(tmpdir(), 'ciao-ccloudvm-'));
+const { path: home, remove: removeHome } = tempDir('ciao-ccloudvm');
 const name = `e2e${randomBytes(3).toString('hex')}`;
 const proxy = await startHttpProxy();
 const noProxyEnv = Object.fromEntries(Object.keys(process.env).filter((k) => /^(https?|no)_proxy$/i.test(k)).map((k) => [k, undefined]));
@@ -40,7 +40,7 @@ async function vmProcesses(): Promise<string[]> {
 t.teardown(async () => {
   await ccloudvm(['delete', '--name', name]);
   await proxy.close();
-  await rm(home, { recursive: true, force: true });
+  removeHome();
   console.log(`# ccloudvm figures: ${figures.join('; ')}`);
 });
 

@@ -3,13 +3,13 @@
 // throwaway node namespace, and they reach each other; stop, restart, re-adoption, a container's
 // death reported, and delete.
 import t from 'tap';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { homedir, tmpdir } from 'node:os';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type Docker from 'dockerode';
 import { ensureDockerd } from '../../shared/dockerd.ts';
 import { run } from '../../shared/run.ts';
+import { tempDir } from '../../shared/temp-dir.ts';
 import { buildContainerImage } from '../../images/container-image.ts';
 import { createNamespace, deleteNamespace } from '../../network/namespaces.ts';
 import { addAddress, addBridge } from '../../network/links.ts';
@@ -20,7 +20,7 @@ import type { InstanceExit, StartPayload } from '../../protocol/payloads.ts';
 import { waitFor } from '../../shared/wait-for.ts';
 import { macFor } from '../../controller/addresses.ts';
 
-const dir = await mkdtemp(join(tmpdir(), 'ciao-docker-test-'));
+const { path: dir, remove: removeDir } = tempDir('ciao-docker-test');
 const engine = await ensureDockerd(join(dir, 'dockerd.log'));
 const { docker } = engine;
 const id = randomBytes(2).toString('hex');
@@ -32,7 +32,7 @@ t.teardown(async () => {
   for (const c of await docker.listContainers({ all: true, filters: { label: [`ciao.cluster=${cluster}`] } })) await docker.getContainer(c.Id).remove({ force: true });
   await deleteNamespace(nodeNs);
   await engine.stop();
-  await rm(dir, { recursive: true, force: true });
+  removeDir();
 });
 
 const image = await buildContainerImage(docker, join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'ciao', 'images'));

@@ -2,10 +2,10 @@
 // it) bundles logs, consoles, leases and the namespace's network state, and never keys or passwords.
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { run } from '../../shared/run.ts';
+import { tempDir } from '../../shared/temp-dir.ts';
 import { createNamespace, deleteNamespace, namespaceName } from '../../network/namespaces.ts';
 import { clusterPaths } from '../../singlevm/cluster-files.ts';
 import { collectLogs } from '../../singlevm/logs.ts';
@@ -13,14 +13,14 @@ import { collectLogs } from '../../singlevm/logs.ts';
 if (process.getuid?.() !== 0) throw new Error('test/root needs root (CI runs as root): run it with sudo');
 
 // clusterPaths reads CIAO_HOME at each call: the throwaway cluster lives in a temp dir, not ~/local.
-const home = await mkdtemp(join(tmpdir(), 'ciao-logs-test-'));
+const { path: home, remove: removeHome } = tempDir('ciao-logs-test');
 process.env.CIAO_HOME = home;
 const id = randomBytes(2).toString('hex');
 const name = `logtest-${id}`;
 const ns = namespaceName(name, 'net');
 t.teardown(async () => {
   await deleteNamespace(ns);
-  await rm(home, { recursive: true, force: true });
+  removeHome();
 });
 
 const listArchive = async (file: string) => (await run('tar', ['-tzf', file])).stdout.split('\n').filter(Boolean);

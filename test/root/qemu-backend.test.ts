@@ -4,12 +4,13 @@
 // QEMU's death reported, delete.
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { homedir, tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { run } from '../../shared/run.ts';
 import { waitFor } from '../../shared/wait-for.ts';
+import { tempDir } from '../../shared/temp-dir.ts';
 import { buildVmImage } from '../../images/vm-image.ts';
 import { createNamespace, deleteNamespace } from '../../network/namespaces.ts';
 import { addAddress, addBridge } from '../../network/links.ts';
@@ -17,7 +18,7 @@ import { QemuBackend, tapName, type QemuBackendOptions } from '../../launcher/qe
 import type { InstanceExit, StartPayload } from '../../protocol/payloads.ts';
 import { macFor } from '../../controller/addresses.ts';
 
-const dir = await mkdtemp(join(tmpdir(), 'ciao-qemu-test-'));
+const { path: dir, remove: removeDir } = tempDir('ciao-qemu-test');
 const nodeNs = `ciaotest-${randomBytes(2).toString('hex')}-node`;
 const hostLinks = async () => (await run('ip', ['-br', 'link'])).stdout;
 const before = await hostLinks();
@@ -35,7 +36,7 @@ t.teardown(async () => {
   dnsmasq.kill();
   await backend.delete(spec.instanceId).catch(() => undefined);
   await deleteNamespace(nodeNs);
-  await rm(dir, { recursive: true, force: true });
+  removeDir();
 });
 
 await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'key')]);

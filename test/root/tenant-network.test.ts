@@ -3,11 +3,11 @@
 // veth on the node's tenant bridge, addressed like containers). Checks the gateway across the
 // tunnel, tenant isolation, and external-IP NAT reached from the cluster namespace.
 import t from 'tap';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { run } from '../../shared/run.ts';
+import { tempDir } from '../../shared/temp-dir.ts';
 import { createNamespace, deleteNamespace } from '../../network/namespaces.ts';
 import { addAddress, addBridge, addVethPair, attachToBridge } from '../../network/links.ts';
 import { addClusterLeg, UPLINK } from '../../network/cluster-leg.ts';
@@ -20,14 +20,14 @@ import { probeFrom } from '../helpers/netns-probe.ts';
 const id = randomBytes(2).toString('hex');
 const ns = (role: string) => `ciaotest-${id}-${role}`;
 const [net, node, cnciA, cnciB, instA, instB] = ['net', 'node', 'cncia', 'cncib', 'ia', 'ib'].map(ns);
-const dir = await mkdtemp(join(tmpdir(), 'ciao-tenant-net-'));
+const { path: dir, remove: removeDir } = tempDir('ciao-tenant-net');
 const hostState = async () => (await run('ip', ['-br', 'link'])).stdout + (await run('ip', ['route'])).stdout + (await run('iptables-save', [])).stdout.replace(/^#.*$/gm, '');
 const before = await hostState();
 const gateways: TenantGateway[] = [];
 t.teardown(async () => {
   for (const g of gateways) await g.stop();
   for (const n of [net, node, cnciA, cnciB, instA, instB]) await deleteNamespace(n);
-  await rm(dir, { recursive: true, force: true });
+  removeDir();
 });
 
 const tenants = [
@@ -42,7 +42,10 @@ t.test('build: cluster namespace, a node, a CNCI and an instance per tenant', as
   await addClusterLeg({ clusterNs: net, bridgeSide: 'lnode', ns: node, cidr: '198.51.100.10/24' });
   for (const [i, tn] of tenants.entries()) {
     await addClusterLeg({ clusterNs: net, bridgeSide: `lcnci${i}`, ns: tn.cnci, cidr: `${tn.cnciLeg}/24`, defaultVia: '198.51.100.1' });
-    const gw = await startTenantGateway(tn.cnci, tn.subnet, tn.cnciLeg, await mkdtemp(join(dir, 'cnci-')));
+    // A folder per gateway: its files (dnsmasq's pid, leases, log) have fixed names.
+    const gwDir = join(dir, tn.cnci);
+    await mkdir(gwDir);
+    const gw = await startTenantGateway(tn.cnci, tn.subnet, tn.cnciLeg, gwDir);
     gateways.push(gw);
     await addTunnelPeer(tn.cnci, tn.subnet, '198.51.100.10');
     const bridge = await ensureTenantSegment(node, tn.subnet, UPLINK, '198.51.100.10');

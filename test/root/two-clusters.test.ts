@@ -3,15 +3,14 @@
 // working (its processes, namespaces, containers and the shared Docker engine are left alone), and
 // each cleanup's host proof passes: it counts the other cluster's things as none of its changes.
 import t from 'tap';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { run } from '../../shared/run.ts';
+import { tempDir } from '../../shared/temp-dir.ts';
 import { REPO_ROOT } from '../../singlevm/processes.ts';
 import { clusterLeftovers, diffHostState, snapshotHost } from '../../singlevm/host-state.ts';
 
-const home = await mkdtemp(join(tmpdir(), 'ciao-two-'));
+const { path: home, remove: removeHome } = tempDir('ciao-two');
 process.env.CIAO_HOME = home;
 const a = `two${randomBytes(3).toString('hex')}`;
 const b = `${a}-b`;
@@ -22,7 +21,7 @@ const sh = (script: string, args: string[]) => run(join(REPO_ROOT, script), args
 const before = await snapshotHost({ cluster: a, docker: true });
 t.teardown(async () => {
   for (const name of [b, a]) await sh('singlevm/cleanup.sh', ['--name', name]);
-  await rm(home, { recursive: true, force: true });
+  removeHome();
 });
 
 t.test('both clusters come up, the second beside the first', async (t) => {

@@ -3,19 +3,20 @@
 // QEMU's user-mode network forwards SSH to a loopback port: nothing leaves the machine.
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, readFile } from 'node:fs/promises';
-import { homedir, tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { run } from '../../shared/run.ts';
 import { waitFor } from '../../shared/wait-for.ts';
+import { tempDir } from '../../shared/temp-dir.ts';
 import { freePort } from '../../singlevm/ports.ts';
 import { buildVmImage } from '../../images/vm-image.ts';
 import { makeConfigDrive } from '../../images/config-drive.ts';
 
 const cache = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'ciao', 'images');
-const dir = await mkdtemp(join(tmpdir(), 'ciao-vm-test-'));
-t.teardown(() => rm(dir, { recursive: true, force: true }));
+const { path: dir, remove: removeDir } = tempDir('ciao-vm-test');
+t.teardown(removeDir);
 
 t.test('the VM image boots, reads its config drive and answers SSH as demouser', async (t) => {
   const t0 = performance.now();

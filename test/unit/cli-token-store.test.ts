@@ -1,14 +1,12 @@
 import t from 'tap';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { withTempDir } from '../../shared/temp-dir.ts';
 import { FileTokenStore } from '../../cli/session.ts';
 
 const token = (projectId: string, minutes = 60) => ({ token: `tok-${projectId}`, projectId, expiresAt: new Date(Date.now() + minutes * 60_000).toISOString() });
 
-t.test("a cluster never gets another cluster's token for the same address and user", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'ciao-tokens-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+t.test("a cluster never gets another cluster's token for the same address and user", (t) => withTempDir('ciao-tokens', async (dir) => {
   const file = join(dir, 'tokens.json');
   const key = 'https://127.0.0.1:35357 demo demo';
   const old = new FileTokenStore(file, 'ca-of-the-old-cluster');
@@ -24,4 +22,4 @@ t.test("a cluster never gets another cluster's token for the same address and us
   old.save('another', token('x', -1));
   old.save('third', token('y'));
   t.notMatch(await readFile(file, 'utf8'), /tok-x/, 'expired tokens are swept on save');
-});
+}));

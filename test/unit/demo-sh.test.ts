@@ -1,13 +1,11 @@
 import t from 'tap';
-import { mkdtemp, rm, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readDemoSh, writeDemoSh } from '../../singlevm/demo-sh.ts';
 import { run } from '../../shared/run.ts';
+import { withTempDir } from '../../shared/temp-dir.ts';
 
-t.test('demo.sh sets the CIAO_* and OS_* variables, readable by a shell and by readDemoSh alike', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'ciao-demo-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+t.test('demo.sh sets the CIAO_* and OS_* variables, readable by a shell and by readDemoSh alike', (t) => withTempDir('ciao-demo', async (dir) => {
   const path = join(dir, 'demo.sh');
   await writeDemoSh(path, {
     name: 'ciao', identityUrl: 'https://127.0.0.1:5000', controllerUrl: 'https://127.0.0.1:8889', caFile: '/x/ca.crt', stateDir: '/x',
@@ -18,4 +16,4 @@ t.test('demo.sh sets the CIAO_* and OS_* variables, readable by a shell and by r
   const shell = await run('bash', ['-c', `. ${path}; printf '%s|%s|%s' "$CIAO_ADMIN_PASSWORD" "$OS_PASSWORD" "$(command -v ciao)"`]);
   t.match(shell.stdout, /^it's\|p w\|.*\/bin\/ciao$/);
   t.match(await readFile(path, 'utf8'), /^# ciao cluster "ciao"/);
-});
+}));

@@ -2,10 +2,10 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { waitFor } from '../../shared/wait-for.ts';
+import { withTempDir } from '../../shared/temp-dir.ts';
 import { clusterLeftovers, diffHostState, readHostState, snapshotHost, writeHostState, type HostState } from '../../singlevm/host-state.ts';
 
 const cluster = `zz-test-${randomBytes(3).toString('hex')}`;
@@ -75,12 +75,10 @@ t.test("a process that says --cluster NAME is the cluster's until it is gone", a
   t.notOk(mine(await clusterLeftovers(cluster)), 'and not once it is gone');
 });
 
-t.test('a snapshot survives a write and a read; anything else is refused', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'ciao-host-state-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+t.test('a snapshot survives a write and a read; anything else is refused', (t) => withTempDir('ciao-host-state', async (dir) => {
   const s: HostState = { ...empty, namespaces: ['ciao-x-node'], links: ['lo (loopback)'] };
   await writeHostState(join(dir, 'deeper', 'host-before.json'), s);
   t.same(await readHostState(join(dir, 'deeper', 'host-before.json')), s);
   await writeFile(join(dir, 'bad.json'), '{"links": "eth0"}');
   await t.rejects(readHostState(join(dir, 'bad.json')), /is not a host snapshot/);
-});
+}));

@@ -1,14 +1,14 @@
 import t from 'tap';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TokenSigner } from '../../mocks/identity/tokens.ts';
+import { tempDir } from '../../shared/temp-dir.ts';
 
 const key = 'k'.repeat(64);
 const fields = { user_id: 'u1', project_id: 'p1', roles: ['member'], methods: ['password'] };
 
-const dir = await mkdtemp(join(tmpdir(), 'ciao-tokens-'));
-t.teardown(() => rm(dir, { recursive: true, force: true }));
+const { path: dir, remove } = tempDir('ciao-tokens');
+t.teardown(remove);
 
 t.test('a signed token verifies to its payload', async (t) => {
   const s = new TokenSigner(key);

@@ -1,18 +1,15 @@
 import t from 'tap';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { openSqliteStore } from '../../controller/datastore/sqlite-store.ts';
 import { createMemoryStore } from '../../controller/datastore/memory-store.ts';
 import type { ClusterEvent } from '../../controller/api-types.ts';
+import { withTempDir } from '../../shared/temp-dir.ts';
 
 const event = (id: string, tenant: string | null): ClusterEvent => ({ id, tenant_id: tenant, time: '2026-01-01T00:00:00Z', type: 'info', message: id });
 
-t.test('records, deletes and the tenant index survive reopening, in insertion order', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'ciao-store-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+t.test('records, deletes and the tenant index survive reopening, in insertion order', (t) => withTempDir('ciao-store', async (dir) => {
   const path = join(dir, 'c.db');
   const a = openSqliteStore(path);
   for (const id of ['e3', 'e1', 'e2']) a.events.put(event(id, 't1'));
@@ -24,11 +21,9 @@ t.test('records, deletes and the tenant index survive reopening, in insertion or
   t.same(b.events.byTenant(null).map((e) => e.id), ['x']);
   t.equal(b.events.size, 3);
   b.close();
-});
+}));
 
-t.test('a burst of changes is written within one turn of the event loop', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'ciao-store-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+t.test('a burst of changes is written within one turn of the event loop', (t) => withTempDir('ciao-store', async (dir) => {
   const path = join(dir, 'c.db');
   const s = openSqliteStore(path);
   for (let i = 0; i < 1000; i++) s.events.put(event(`e${i}`, 't'));
@@ -37,7 +32,7 @@ t.test('a burst of changes is written within one turn of the event loop', async 
   t.equal((reader.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n, 1000);
   reader.close();
   s.close();
-});
+}));
 
 t.test('moving a record to another tenant moves it in the index', async (t) => {
   const s = createMemoryStore();
