@@ -1,15 +1,15 @@
 // shared/detached.ts: the one way long-lived processes are started (log, pid file, readiness that
 // gives up when the process exits) and stopped (SIGTERM, then SIGKILL).
 import t from 'tap';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readPidFile, startDetached, stopFromPidFile, stopProcess, type DetachedSpec } from '../../shared/detached.ts';
 import { isAlive } from '../../shared/is-alive.ts';
 import { waitFor } from '../../shared/wait-for.ts';
+import { tempDir } from '../../shared/temp-dir.ts';
 
-const dir = await mkdtemp(join(tmpdir(), 'ciao-detached-'));
-t.teardown(() => rm(dir, { recursive: true, force: true }));
+const { path: dir, remove } = tempDir('ciao-detached');
+t.teardown(remove);
 
 /** A node program as the detached process. */
 const nodeProgram = (name: string, code: string): DetachedSpec => ({
