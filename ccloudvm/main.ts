@@ -1,37 +1,23 @@
 // `ccloudvm`: the whole environment inside one QEMU VM (SPEC §8, docs/ccloudvm.md) — create,
 // connect, status, doctor, stop, start, delete — carrying the user's proxy inside.
 import { spawn } from 'node:child_process';
-import { access, readFile, writeFile } from 'node:fs/promises';
+import { access, writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { run } from '../shared/run.ts';
-import { waitFor } from '../shared/wait-for.ts';
 import { qmp } from '../launcher/qmp.ts';
-import { probeAccel } from '../singlevm/preflight.ts';
-import { freePort, portIsFree } from '../singlevm/ports.ts';
+import { portIsFree } from '../singlevm/ports.ts';
 import { StepRunner } from '../singlevm/step-runner.ts';
+import { runFlow } from '../singlevm/flow.ts';
 import { parseDemoSh, writeDemoSh } from '../singlevm/demo-sh.ts';
+import { BASE_DISK_GB } from './image.ts';
 import { hostDebian } from './host-debian.ts';
-import { BASE_DISK_GB, buildBaseImage, pruneBaseImages } from './image.ts';
-import { makeSeed } from './provision.ts';
-import { forGuest, hasProxy, proxyFromEnv, type ProxySettings } from './proxy.ts';
-import {
-  deleteVm, ensureDir, listVms, qemuPid, readRecord, startVm, stopVm, validVmName, vmPaths, writeRecord,
-  type Forward, type VmRecord,
-} from './vm.ts';
+import { forGuest, hasProxy, proxyFromEnv } from './proxy.ts';
+import { BOOT_MS, inVm, quote, sshArgs } from './guest.ts';
+import { baseImage, CACHE, CREATE_FLOW, ROOT, START_FLOW, type CreateOptions, type VmContext } from './create-flow.ts';
+import { deleteVm, listVms, qemuPid, readRecord, stopVm, validVmName, vmPaths, type Forward, type VmRecord } from './vm.ts';
 
-const ROOT = join(import.meta.dirname, '..');
-const CACHE = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'ciao', 'ccloudvm');
 const DEFAULT_NAME = 'singlevm';
-/** The cluster's API inside the VM listens on these (setup honours CIAO_*_PORT); the host reaches them through forwards. */
-const GUEST_PORTS = { controller: 8443, identity: 35357 };
-/** How much slower than bare metal the cluster inside runs: every wait of setup, verify and BAT scales by it. */
-const TIMEOUT_SCALE = { kvm: 2, tcg: 10 };
-/** How long the guest gets to boot to SSH and to provision, by acceleration. */
-const BOOT_MS = { kvm: 120_000, tcg: 600_000 };
-const PROVISION_MS = 45 * 60_000;
 
 class UsageError extends Error {}
 
@@ -52,124 +38,25 @@ function needRoot(what: string) {
   if (process.getuid?.() !== 0) fail(`${what} needs root (debootstrap, chroot and virtiofsd do)`);
 }
 
-// --- SSH ---------------------------------------------------------------------------------------
-
-function sshArgs(r: VmRecord, extra: string[] = []): string[] {
-  const p = vmPaths(r.name);
-  return ['-i', p.key, '-p', String(r.forwards[0].host), '-o', 'StrictHostKeyChecking=accept-new', '-o', `UserKnownHostsFile=${p.knownHosts}`,
-    '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=5', ...extra, 'root@127.0.0.1'];
-}
-
-/** Runs a command in the VM; resolves with its result (a failing command is not thrown). */
-function inVm(r: VmRecord, command: string, timeout = 60_000) {
-  return run('ssh', [...sshArgs(r, ['-o', 'BatchMode=yes']), command], { allowFailure: true, timeout });
-}
-
-const quote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
-
-async function lastConsoleLine(r: VmRecord): Promise<string> {
-  const text = await readFile(vmPaths(r.name).console, 'latin1').catch(() => '');
-  // eslint-disable-next-line no-control-regex
-  const lines = text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
-  return (lines.at(-1) ?? '').slice(0, 100);
-}
-
-async function waitSsh(r: VmRecord, progress: (note: string) => void) {
-  await waitFor(`SSH of VM ${r.name} on 127.0.0.1:${r.forwards[0].host}`, async () => {
-    if (!await qemuPid(r.name)) throw new Error(`QEMU exited: see ${vmPaths(r.name).console} and ${vmPaths(r.name).qemuLog}`);
-    progress(await lastConsoleLine(r));
-    return (await inVm(r, 'true', 15_000)).exitCode === 0;
-  }, { timeoutMs: BOOT_MS[r.accel], intervalMs: 1000 });
-}
-
-async function waitProvisioned(r: VmRecord, progress: (note: string) => void) {
-  await waitFor(`VM ${r.name} to be provisioned`, async () => {
-    const state = (await inVm(r, 'if [ -e /var/lib/ccloudvm/provisioned ]; then echo done; elif systemctl is-failed -q ccloudvm-firstboot; then echo failed; fi')).stdout.trim();
-    if (state === 'failed') {
-      const tail = (await inVm(r, 'tail -n 15 /var/log/ccloudvm-provision.log')).stdout;
-      throw new Error(`provisioning failed; the end of /var/log/ccloudvm-provision.log:\n${tail}`);
-    }
-    progress(await lastConsoleLine(r));
-    return state === 'done';
-  }, { timeoutMs: PROVISION_MS, intervalMs: 2000 }).catch((err: Error) => {
-    throw new Error(err.message.replace(/^timed out.*?: provisioning failed/s, 'provisioning failed'));
-  });
-}
-
 // --- commands ----------------------------------------------------------------------------------
-
-/** The base image (built when its inputs changed); older ones no VM boots from are removed. */
-async function baseImage(progress: (note: string) => void) {
-  const image = await buildBaseImage({ cacheDir: CACHE, progress });
-  const inUse = await Promise.all((await listVms()).map(async (n) => (await readRecord(n))?.image.hash ?? ''));
-  for (const old of await pruneBaseImages(CACHE, [image.hash, ...inUse])) console.log(`  removed the outdated base image ${old}`);
-  return image;
-}
-
-interface CreateOptions {
-  name: string;
-  cpus: number;
-  memory: number;
-  disk: number;
-  forward: Forward[];
-  accel: 'auto' | 'kvm' | 'tcg';
-}
 
 async function create(o: CreateOptions) {
   needRoot('create');
   checkName(o.name);
   if (await readRecord(o.name)) fail(`VM ${o.name} exists (${await qemuPid(o.name) ? 'running' : 'stopped'}): connect to it, or ccloudvm delete --name ${o.name} first`);
   for (const f of o.forward) if (!await portIsFree(f.host)) fail(`host port ${f.host} (--forward ${f.host}:${f.guest}) is in use`);
-  const proxy: ProxySettings = proxyFromEnv(process.env);
-  const guestProxy = forGuest(proxy);
+  const proxy = proxyFromEnv(process.env);
+  const ctx: VmContext = { options: o, proxy: { host: proxy, guest: forGuest(proxy) } };
   const steps = new StepRunner(`ccloudvm create ${o.name}`);
-  const p = vmPaths(o.name);
-
-  const image = await steps.step('base image', (progress) => baseImage(progress));
-  const accel = await steps.step('KVM or TCG', () => probeAccel({ kernel: image.kernel, force: o.accel, cacheFile: join(CACHE, 'accel.json') }));
-  console.log(`  the VM runs under ${accel.accel.toUpperCase()}: ${accel.why}`);
-  const r = await steps.step('disk, key and config drive', async () => {
-    await ensureDir(o.name);
-    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `ccloudvm-${o.name}`, '-f', p.key]);
-    await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', image.disk, p.disk, `${o.disk}G`]);
-    const forwards: Forward[] = [
-      { host: await freePort(), guest: 22, what: 'ssh' },
-      // The same port on the host when it is free: the identity catalogue inside names 127.0.0.1:<guest port>.
-      { host: await sameOrFree(GUEST_PORTS.controller), guest: GUEST_PORTS.controller, what: 'controller' },
-      { host: await sameOrFree(GUEST_PORTS.identity), guest: GUEST_PORTS.identity, what: 'identity' },
-      ...o.forward,
-    ];
-    const r: VmRecord = {
-      name: o.name, cpus: o.cpus, memMB: o.memory, diskGB: o.disk, accel: accel.accel, accelWhy: accel.why, forwards,
-      share: ROOT, proxy: { host: proxy, guest: guestProxy }, image, mirror: (await hostDebian()).mirror, createdAt: new Date().toISOString(),
-    };
-    await makeSeed(p.seed, {
-      name: o.name, publicKey: (await readFile(`${p.key}.pub`, 'utf8')).trim(), share: ROOT, proxy: guestProxy,
-      environment: {
-        CIAO_TIMEOUT_SCALE: String(TIMEOUT_SCALE[accel.accel]),
-        // Under TCG the guest's SVM is emulated: nested KVM on it boots sometimes and dies sometimes
-        // (docs/ccloudvm.md, "VMs inside"), so the cluster's VMs inside run under TCG too.
-        ...(accel.accel === 'tcg' ? { CIAO_ACCEL: 'tcg' } : {}),
-        CIAO_CONTROLLER_PORT: String(GUEST_PORTS.controller), CIAO_IDENTITY_PORT: String(GUEST_PORTS.identity), CIAO_API_HOST: '0.0.0.0',
-      },
-    });
-    await writeRecord(r);
-    return r;
-  }).catch(async (err: Error) => {
-    // Nothing runs yet: a half-made VM folder would only block the next create.
-    await deleteVm(o.name);
-    throw err;
-  });
-  const hint = `console: ${p.console}; ccloudvm connect --name ${o.name} to look inside, ccloudvm delete --name ${o.name} to remove it`;
   try {
-    await steps.step('start QEMU', () => startVm(r));
-    await steps.step('boot to SSH', (progress) => waitSsh(r, progress));
-    await steps.step(`first boot provisioning${hasProxy(guestProxy) ? ` (through ${guestProxy.http ?? guestProxy.https})` : ''}`, (progress) => waitProvisioned(r, progress));
+    await runFlow(steps, CREATE_FLOW, ctx);
   } catch (err) {
-    throw new Error(`${(err as Error).message}\n(${hint})`);
+    // Once its files are made, the VM stays for whoever wants to look at what went wrong.
+    if (!ctx.record) throw err;
+    throw new Error(`${(err as Error).message}\n(console: ${vmPaths(o.name).console}; ccloudvm connect --name ${o.name} to look inside, ccloudvm delete --name ${o.name} to remove it)`);
   }
-  await writeRecord({ ...r, readyAt: new Date().toISOString() });
-  console.log(`\n${steps.summary()}\n\nVM ${o.name} is ready in ${steps.totalSeconds.toFixed(0)} s (${accel.accel.toUpperCase()}, ${o.cpus} CPUs, ${o.memory} MB, ${o.disk} GB).`);
+  const accel = ctx.accel!.accel.toUpperCase();
+  console.log(`\n${steps.summary()}\n\nVM ${o.name} is ready in ${steps.totalSeconds.toFixed(0)} s (${accel}, ${o.cpus} CPUs, ${o.memory} MB, ${o.disk} GB).`);
   console.log(`  connect   ./singlevm/ccloudvm connect${o.name === DEFAULT_NAME ? '' : ` --name ${o.name}`}   (the project is at ${ROOT} inside too)`);
   console.log(`  inside    ./singlevm/setup.sh && ./singlevm/verify.sh`);
   console.log(`  status    ./singlevm/ccloudvm status${o.name === DEFAULT_NAME ? '' : ` --name ${o.name}`}  (doctor checks each hop to the proxy)`);
@@ -249,8 +136,6 @@ async function doctor(r: VmRecord): Promise<number> {
   return failures;
 }
 
-const sameOrFree = async (port: number) => (await portIsFree(port) ? port : freePort());
-
 /** demo.sh for the host: the cluster inside the VM, reached through the forwards. */
 async function demoSh(name: string): Promise<string> {
   const r = await record(name);
@@ -285,8 +170,7 @@ async function start(name: string) {
   const r = await record(name);
   if (await qemuPid(name)) return console.log(`VM ${name} is already running`);
   const steps = new StepRunner(`ccloudvm start ${name}`);
-  await steps.step('start QEMU', () => startVm(r));
-  await steps.step('boot to SSH', (progress) => waitSsh(r, progress));
+  await runFlow(steps, START_FLOW, { proxy: r.proxy, record: r });
   console.log(`VM ${name} is running (${steps.totalSeconds.toFixed(1)} s)`);
 }
 

@@ -1,8 +1,12 @@
 import t from 'tap';
+
+// Where VMs live (vmPaths), for this file's expectations.
+process.env.CIAO_HOME = '/tmp/ccloudvm-test-home';
 import { forGuest, guestProxyFiles, guestProxyUrl, proxyFromEnv, proxyVariables, CLUSTER_NO_PROXY } from '../../ccloudvm/proxy.ts';
 import { hostDebian, parseDeb822, parseOneLine, pickMirrors } from '../../ccloudvm/host-debian.ts';
 import { userData } from '../../ccloudvm/provision.ts';
 import { qemuArgs, type VmRecord } from '../../ccloudvm/vm.ts';
+import { CREATE_FLOW, START_FLOW, type VmContext } from '../../ccloudvm/create-flow.ts';
 
 t.test('the proxy comes from either case of the variables, lower case first', async (t) => {
   t.same(proxyFromEnv({ HTTP_PROXY: 'http://p:1', https_proxy: 'http://q:2', NO_PROXY: 'a, b ,,c' }), { http: 'http://p:1', https: 'http://q:2', noProxy: ['a', 'b', 'c'] });
@@ -88,4 +92,19 @@ t.test("QEMU's network forwards listen on the host's loopback only", async (t) =
   t.equal(netdev, 'user,id=n0,hostfwd=tcp:127.0.0.1:40022-:22,hostfwd=tcp:127.0.0.1:40443-:8443');
   t.equal(args[args.indexOf('-accel') + 1], 'tcg,thread=multi', 'under TCG a thread per vCPU');
   t.ok(args.includes('memory-backend-memfd,id=mem,size=2048M,share=on'), 'memory shared with virtiofsd');
+  t.notOk(args.includes('-daemonize'), 'QEMU is started detached like every long-lived process (shared/detached.ts), not by forking itself');
+  t.equal(args[args.indexOf('-pidfile') + 1], '/tmp/ccloudvm-test-home/ccloudvm/vm1/qemu.pid');
+});
+
+t.test('create and start are flows: the steps in order, and a step run without what an earlier one makes says which', async (t) => {
+  const names = (flow: typeof CREATE_FLOW, ctx: VmContext) => flow.map((s) => (typeof s.name === 'string' ? s.name : s.name(ctx)));
+  const noProxy: VmContext = { proxy: { host: { noProxy: [] }, guest: { noProxy: [] } } };
+  t.same(names(CREATE_FLOW, noProxy), ['base image', 'KVM or TCG', 'disk, key and config drive', 'start QEMU', 'boot to SSH', 'first boot provisioning']);
+  const viaProxy: VmContext = { proxy: { host: { http: 'http://127.0.0.1:3128', noProxy: [] }, guest: { http: 'http://10.0.2.2:3128', noProxy: [] } } };
+  t.equal(names(CREATE_FLOW, viaProxy).at(-1), 'first boot provisioning (through http://10.0.2.2:3128)', 'the provisioning line names the proxy');
+  t.same(START_FLOW, CREATE_FLOW.slice(3, 5), 'start is QEMU and the boot of create');
+  const [, accel, files, startQemu] = CREATE_FLOW;
+  await t.rejects(accel.execute(noProxy, () => {}), { message: 'the base image is not there: the "base image" step should have made it' });
+  await t.rejects(files.execute(noProxy, () => {}), { message: /made by create, from its options: there are none/ });
+  await t.rejects(startQemu.execute(noProxy, () => {}), { message: 'the VM record is not there: the "disk, key and config drive" step should have made it' });
 });
