@@ -8,13 +8,20 @@ export interface Step<C> {
   name: string | ((ctx: C) => string);
   /** Skipped when false (e.g. the real node's steps on a simulated cluster). */
   when?: (ctx: C) => boolean;
+  /** What goes undone when `when` skips the step, as a line for the flow's summary (verify's
+   *  "not checked on this simulated cluster"). */
+  skipped?: string;
   /** May return a line to print under the step's status line. */
   execute(ctx: C, progress: (note: string) => void): Promise<string | void>;
 }
 
-export async function runFlow<C>(steps: StepRunner, flow: Step<C>[], ctx: C): Promise<void> {
+/** Runs the steps in order; the `skipped` lines of the steps `when` leaves out go to `undone`. */
+export async function runFlow<C>(steps: StepRunner, flow: Step<C>[], ctx: C, undone: string[] = []): Promise<void> {
   for (const step of flow) {
-    if (step.when && !step.when(ctx)) continue;
+    if (step.when && !step.when(ctx)) {
+      if (step.skipped) undone.push(step.skipped);
+      continue;
+    }
     const name = typeof step.name === 'function' ? step.name(ctx) : step.name;
     const note = await steps.step(name, (progress) => step.execute(ctx, progress));
     if (note) console.log(`  ${note}`);

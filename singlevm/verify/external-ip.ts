@@ -1,0 +1,30 @@
+// Step 7: an external IP from a new pool is mapped to a VM (the CNCI says so with an event), answers
+// ping and SSH as that VM from the cluster network, and after the unmap answers no more. On a
+// simulated cluster only the map and unmap events are checked.
+import { waitFor } from '../../shared/wait-for.ts';
+import type { ExternalIp } from '../../controller/api-types.ts';
+import { pingFrom } from '../probes.ts';
+import { realNetwork, tenantPath, type VerifyStep } from './context.ts';
+import { startedInstances } from './start-instances.ts';
+import { alive, sshAnswersAs, userTenant } from './instance-waits.ts';
+import { escapeRegExp, expectEvent } from './events.ts';
+
+export const externalIp: VerifyStep = {
+  name: 'map an external IP; ping and SSH through it; unmap',
+  async execute(ctx) {
+    const [vm] = startedInstances(ctx).vms;
+    const tenant = tenantPath(ctx);
+    await ctx.admin.call('POST', '/pools', { name: ctx.pool, subnet: '203.0.113.0/24' });
+    await ctx.user.call('DELETE', `${tenant}/events`);
+    let m!: ExternalIp;
+    await expectEvent(ctx, /^Mapped /, async () => (m = await ctx.user.call<ExternalIp>('POST', `${tenant}/external-ips`, { instance_id: vm.id, pool: ctx.pool })));
+    if (ctx.simulated) ctx.notChecked.push('ping and SSH through the external IP (simulated: no guest)');
+    else {
+      const { clusterNs } = realNetwork(ctx);
+      await waitFor(`${m.ip} to answer ping from the cluster network`, async () => await alive(userTenant(ctx), [vm.id]) && pingFrom(clusterNs, m.ip), { timeoutMs: ctx.timeouts.externalPingMs });
+      await sshAnswersAs(ctx, clusterNs, m.ip, vm.id);
+    }
+    await expectEvent(ctx, new RegExp(`^Unmapped ${escapeRegExp(m.ip)} from ${vm.id}`), () => ctx.user.call('DELETE', `${tenant}/external-ips/${m.ip}`));
+    if (!ctx.simulated && await pingFrom(realNetwork(ctx).clusterNs, m.ip)) throw new Error(`${m.ip} still answers after it was unmapped`);
+  },
+};

@@ -1,0 +1,30 @@
+// The verify flow as a list of steps (docs/lifecycle.md; SPEC §6), and runVerify for a program that
+// checks a cluster without spawning verify.sh (ccloudvm, tests):
+//   const ctx = await logIn(await verifyTarget(name, await readDemoSh(clusterPaths(name).demoSh)));
+//   await runVerify(ctx);   // throws the first failure; ctx.notChecked says what was skipped
+import { runFlow } from '../flow.ts';
+import { StepRunner } from '../step-runner.ts';
+import type { VerifyContext, VerifyStep } from './context.ts';
+import { listWorkloads } from './list-workloads.ts';
+import { startVmsAndContainers } from './start-instances.ts';
+import { instancesActive } from './instances-active.ts';
+import { sshIntoVms } from './ssh-into-vms.ts';
+import { containerPingsContainer } from './container-pings-container.ts';
+import { tenantIsolation } from './tenant-isolation.ts';
+import { externalIp } from './external-ip.ts';
+import { natFailureReported } from './nat-failure.ts';
+import { deleteInstances } from './delete-instances.ts';
+import { nothingLeft } from './nothing-left.ts';
+
+export const VERIFY_FLOW: VerifyStep[] = [
+  listWorkloads, startVmsAndContainers, instancesActive,
+  sshIntoVms, containerPingsContainer, tenantIsolation,
+  externalIp, natFailureReported, deleteInstances, nothingLeft,
+];
+
+/** Runs verify on the cluster `ctx` describes: a status line per step, the first failure thrown
+ *  (its step marked failed in `steps`); what this cluster cannot check goes to ctx.notChecked. */
+export async function runVerify(ctx: VerifyContext, steps = new StepRunner('verify')): Promise<StepRunner> {
+  await runFlow(steps, VERIFY_FLOW, ctx, ctx.notChecked);
+  return steps;
+}
