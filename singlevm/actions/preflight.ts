@@ -2,7 +2,6 @@
 // routes, disk space; and the host's snapshot, taken once — a resume proves the host against the
 // state before the cluster's first setup.
 import { access, mkdir } from 'node:fs/promises';
-import { writeHostState } from '../host-state.ts';
 import type { Action } from './context.ts';
 
 export const REAL_TOOLS = ['ip', 'bridge', 'nsenter', 'qemu-system-x86_64', 'qemu-img', 'mke2fs', 'genisoimage', 'cpio', 'dnsmasq', 'iptables', 'busybox', 'ping', 'ssh', 'ssh-keygen', 'dockerd', 'tar'];
@@ -32,7 +31,7 @@ export const preflight: Action = {
     const freeMB = await host.freeDiskMB(paths.home);
     if (freeMB < 2048) throw new Error(`only ${freeMB} MB free under ${paths.home}: the cluster needs 2 GB`);
     const taken = await access(paths.hostBefore).then(() => false, () => true);
-    if (taken) await writeHostState(paths.hostBefore, await host.snapshotHost(name));
+    if (taken) await host.snapshotHost(name, paths.hostBefore);
     return `root, ${REAL_TOOLS.length} tools present, ${PLAN.join(', ')} clear of the host's routes, ${(freeMB / 1024).toFixed(0)} GB free, ${taken ? 'host snapshot taken' : 'host snapshot of the first setup kept'}`;
   },
 };

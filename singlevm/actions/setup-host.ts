@@ -11,7 +11,7 @@ import { DOCKER_SOCKET, ensureDockerd, SHARED_DOCKERD_PIDFILE } from '../../shar
 import { buildVmImage, type VmImage } from '../../images/vm-image.ts';
 import { buildContainerImage } from '../../images/container-image.ts';
 import { freeDiskMB, missingTools, probeAccel, routeCollisions, type Accel } from '../preflight.ts';
-import { snapshotHost, type HostState } from '../host-state.ts';
+import { snapshotHost, writeHostState } from '../host-state.ts';
 import { isAlive, startDaemon, type Daemon } from '../processes.ts';
 import { buildDaemons, type DaemonName } from '../build-daemons.ts';
 import { ensureClusterNetwork, type ClusterNetwork } from '../cluster-network.ts';
@@ -27,8 +27,8 @@ export interface SetupHost {
   /** A sentence for each of `cidrs` that overlaps a route or address of the host. */
   routeCollisions(cidrs: string[]): Promise<string[]>;
   freeDiskMB(dir: string): Promise<number>;
-  /** The host as it is now (cleanup proves it is back to the one before the first setup). */
-  snapshotHost(cluster: string): Promise<HostState>;
+  /** Writes the host as it is now to `file`: cleanup proves the host is back to it. */
+  snapshotHost(cluster: string, file: string): Promise<void>;
 
   // The daemons: bundled, started detached with a pid file, found alive by that pid, reached over TLS.
   buildDaemons(cluster: string): Promise<Record<DaemonName, string>>;
@@ -60,7 +60,7 @@ export function realSetupHost(): SetupHost {
     missingTools,
     routeCollisions,
     freeDiskMB,
-    snapshotHost: (cluster) => snapshotHost({ cluster, docker: true }),
+    snapshotHost: async (cluster, file) => writeHostState(file, await snapshotHost({ cluster, docker: true })),
     buildDaemons,
     isAlive,
     startDaemon,
