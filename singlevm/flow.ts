@@ -12,11 +12,13 @@ export interface Step<C> {
   execute(ctx: C, progress: (note: string) => void): Promise<string | void>;
 }
 
+/** What the step's status line says it does. */
+export const stepName = <C>(step: Step<C>, ctx: C): string => (typeof step.name === 'function' ? step.name(ctx) : step.name);
+
 export async function runFlow<C>(steps: StepRunner, flow: Step<C>[], ctx: C): Promise<void> {
   for (const step of flow) {
     if (step.when && !step.when(ctx)) continue;
-    const name = typeof step.name === 'function' ? step.name(ctx) : step.name;
-    const note = await steps.step(name, (progress) => step.execute(ctx, progress));
+    const note = await steps.step(stepName(step, ctx), (progress) => step.execute(ctx, progress));
     if (note) console.log(`  ${note}`);
   }
 }
