@@ -41,9 +41,10 @@ export function clusterPaths(name: string, home = process.env.CIAO_HOME ?? join(
   };
 }
 
-export async function readClusterRecord(name: string): Promise<ClusterRecord | undefined> {
+/** `file`: the record of a cluster whose home is not the default one (setup's context says where). */
+export async function readClusterRecord(name: string, file = clusterPaths(name).record): Promise<ClusterRecord | undefined> {
   try {
-    return JSON.parse(await readFile(clusterPaths(name).record, 'utf8')) as ClusterRecord;
+    return JSON.parse(await readFile(file, 'utf8')) as ClusterRecord;
   } catch {
     return undefined;
   }

@@ -15,6 +15,9 @@ export interface Step<C> {
   execute(ctx: C, progress: (note: string) => void): Promise<string | void>;
 }
 
+/** What the step's status line says it does. */
+export const stepName = <C>(step: Step<C>, ctx: C): string => (typeof step.name === 'function' ? step.name(ctx) : step.name);
+
 /** Runs the steps in order; the `skipped` lines of the steps `when` leaves out go to `undone`. */
 export async function runFlow<C>(steps: StepRunner, flow: Step<C>[], ctx: C, undone: string[] = []): Promise<void> {
   for (const step of flow) {
@@ -22,8 +25,7 @@ export async function runFlow<C>(steps: StepRunner, flow: Step<C>[], ctx: C, und
       if (step.skipped) undone.push(step.skipped);
       continue;
     }
-    const name = typeof step.name === 'function' ? step.name(ctx) : step.name;
-    const note = await steps.step(name, (progress) => step.execute(ctx, progress));
+    const note = await steps.step(stepName(step, ctx), (progress) => step.execute(ctx, progress));
     if (note) console.log(`  ${note}`);
   }
 }

@@ -66,8 +66,9 @@ if (existing) {
   console.log(`cluster ${name} exists but is not whole (missing: ${missing.join(', ')}): bringing it back`);
 }
 
+const { realSetupHost } = await import('./actions/setup-host.ts');
 const ctx: SetupContext = {
-  name, paths, resuming: !!existing,
+  name, paths, resuming: !!existing, host: realSetupHost(),
   cacheDir: join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'ciao'),
   settings: {
     simulate, nodes, accel, bootDelayMs: Number(values['boot-delay-ms']), statsIntervalMs: Number(values['stats-interval-ms']),

@@ -21,7 +21,7 @@ export function resumeConflict(existing: ClusterRecord, simulate: boolean): stri
 export const configuration: Action = {
   name: 'configuration',
   async execute(ctx) {
-    const existing = await readClusterRecord(ctx.name);
+    const existing = await readClusterRecord(ctx.name, ctx.paths.record);
     if (existing) {
       const conflict = resumeConflict(existing, ctx.settings.simulate);
       if (conflict) throw new Error(conflict);

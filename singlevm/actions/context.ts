@@ -1,9 +1,9 @@
 // What the steps of a flow share (docs/lifecycle.md): the cluster's name, paths and settings, and
 // what earlier steps made. A step reads what it needs through need(), which says which step should
 // have made it, and ensures its own result: it makes what is missing and leaves the rest, so a
-// flow run again (a resume) does only what is left to do.
+// flow run again (a resume) does only what is left to do. What a step does to the host outside the
+// state dir goes through `host` (setup-host.ts), which tests replace with a fake.
 import type { ClusterPki } from '../../shared/pki.ts';
-import type { ControllerClient } from '../../shared/controller-client.ts';
 import type { VmImage } from '../../images/vm-image.ts';
 import type { ClusterNetwork } from '../cluster-network.ts';
 import type { ClusterRecord, clusterPaths } from '../cluster-files.ts';
@@ -11,6 +11,7 @@ import type { DaemonName } from '../build-daemons.ts';
 import type { Credentials } from '../demo-sh.ts';
 import type { Accel } from '../preflight.ts';
 import type { Step } from '../flow.ts';
+import type { AdminClient, SetupHost } from './setup-host.ts';
 
 export interface SetupSettings {
   simulate: boolean;
@@ -30,11 +31,12 @@ export interface SetupContext {
   cacheDir: string;
   /** Set when the cluster existed before this run: setup resumes it. */
   resuming: boolean;
+  host: SetupHost;
   record?: ClusterRecord;
   bundles?: Record<DaemonName, string>;
   pki?: ClusterPki;
   creds?: Credentials;
-  admin?: ControllerClient;
+  admin?: AdminClient;
   real?: { vmImage?: VmImage; containerImage?: string; accel?: Accel; network?: ClusterNetwork };
   vmImageId?: string;
 }

@@ -1,20 +1,17 @@
 // Identity, scheduler and controller as daemons: each one whose pid file does not name a live
 // process is started (a resume starts only what died), then the APIs must answer.
 import { join } from 'node:path';
-import { request } from 'undici';
-import { clusterAgent } from '../../shared/tls-files.ts';
-import { ControllerClient } from '../../shared/controller-client.ts';
 import { waitFor } from '../../shared/wait-for.ts';
-import { isAlive, pidFiles, startDaemon } from '../processes.ts';
+import { pidFiles } from '../pid-files.ts';
 import type { DaemonName } from '../build-daemons.ts';
 import { need, urls, type Action, type SetupContext } from './context.ts';
 
 /** Starts the daemon unless it runs; whether it was started. */
 export async function ensureDaemon(ctx: SetupContext, name: DaemonName, args: string[]): Promise<boolean> {
-  const running = (await pidFiles(ctx.paths.pids)).find((p) => p.name === name && isAlive(p.pid));
+  const running = (await pidFiles(ctx.paths.pids)).find((p) => p.name === name && ctx.host.isAlive(p.pid));
   if (running) return false;
   const bundles = need(ctx.bundles, 'the daemon bundles', 'build daemons');
-  await startDaemon({ name, entry: bundles[name], args: [...args, '--log', join(ctx.paths.logs, `${name}.log`)] }, ctx.name, ctx.paths);
+  await ctx.host.startDaemon({ name, entry: bundles[name], args: [...args, '--log', join(ctx.paths.logs, `${name}.log`)] }, ctx.name, ctx.paths);
   return true;
 }
 
@@ -24,6 +21,7 @@ export const controlPlane: Action = {
     const { paths } = ctx;
     const record = need(ctx.record, 'the cluster record', 'configuration');
     const pki = need(ctx.pki, 'the certificates', 'certificates');
+    const creds = need(ctx.creds, 'the credentials', 'credentials');
     // Loopback unless asked (ccloudvm asks for 0.0.0.0 inside its VM: QEMU's forwards reach the guest's NIC, not its loopback).
     const apiHost = ctx.settings.apiHost ? ['--host', ctx.settings.apiHost] : [];
     const started = [
@@ -33,13 +31,11 @@ export const controlPlane: Action = {
         '--ca', pki.ca.cert, '--cert', pki.https.cert, '--key', pki.https.key, '--client-cert', pki.controller.cert, '--client-key', pki.controller.key,
         '--scheduler-port', String(record.ports.scheduler)]) && 'controller',
     ].filter(Boolean);
-    const agent = clusterAgent(pki.ca.cert);
-    const answers = (url: string) => async () => (await request(url, { dispatcher: agent })).statusCode === 200;
+    const answers = (url: string) => () => ctx.host.answers(url, pki.ca.cert);
     const { identity, controller } = urls(ctx);
     await waitFor(`identity at ${identity} (log: ${paths.logs}/identity.out)`, answers(`${identity}/v3`));
     await waitFor(`controller at ${controller} (log: ${paths.logs}/controller.out)`, answers(`${controller}/v2.1`));
-    const creds = need(ctx.creds, 'the credentials', 'credentials');
-    ctx.admin = new ControllerClient(controller, identity, { username: creds.admin.username, password: creds.admin.password, projectName: creds.admin.project }, agent);
+    ctx.admin = ctx.host.adminClient({ identity, controller }, { username: creds.admin.username, password: creds.admin.password, projectName: creds.admin.project }, pki.ca.cert);
     if (ctx.resuming) return started.length ? `started again: ${started.join(', ')}` : 'all running';
   },
 };

@@ -16,6 +16,7 @@ export const node: Action = {
     const { name, paths, settings } = ctx;
     const record = need(ctx.record, 'the cluster record', 'configuration');
     const pki = need(ctx.pki, 'the certificates', 'certificates');
+    const admin = need(ctx.admin, 'the admin client', 'start control plane');
     const common = ['--scheduler-port', String(record.ports.scheduler), '--ca', pki.ca.cert, '--cert', pki.agent.cert, '--key', pki.agent.key,
       '--cnci-cert', pki.cnci.cert, '--cnci-key', pki.cnci.key, '--stats-interval-ms', String(settings.statsIntervalMs)];
     let args: string[];
@@ -31,7 +32,6 @@ export const node: Action = {
     }
     await mkdir(paths.node, { recursive: true });
     const started = await ensureDaemon(ctx, 'launcher', [...args, ...common]);
-    const admin = need(ctx.admin, 'the admin client', 'start control plane');
     const nodes = settings.nodes;
     await waitFor(`${nodes} node${nodes > 1 ? 's' : ''} to be ready (log: ${join(paths.logs, 'launcher.out')})`, async () => {
       const { nodes: n } = await admin.call<{ nodes: { ready: number } }>('GET', '/cluster/status');

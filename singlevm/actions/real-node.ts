@@ -3,13 +3,6 @@
 // and the cluster network in its namespaces. Each is kept when it is there already.
 import { access, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import Docker from 'dockerode';
-import { run } from '../../shared/run.ts';
-import { DOCKER_SOCKET, ensureDockerd, SHARED_DOCKERD_PIDFILE } from '../../shared/dockerd.ts';
-import { buildVmImage } from '../../images/vm-image.ts';
-import { buildContainerImage } from '../../images/container-image.ts';
-import { probeAccel } from '../preflight.ts';
-import { ensureClusterNetwork } from '../cluster-network.ts';
 import { recordRealNode } from './configuration.ts';
 import { need, type Action, type SetupContext } from './context.ts';
 
@@ -18,31 +11,31 @@ const real = (ctx: SetupContext) => (ctx.real ??= {});
 
 export const sshKey: Action = {
   name: 'SSH key', when: isReal,
-  async execute({ name, paths }) {
+  async execute({ name, paths, host }) {
     if (await access(paths.sshKey).then(() => true, () => false)) return;
     await mkdir(dirname(paths.sshKey), { recursive: true, mode: 0o700 });
-    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `demouser@ciao-${name}`, '-f', paths.sshKey]);
+    await host.sshKeygen(paths.sshKey, `demouser@ciao-${name}`);
   },
 };
 
 export const dockerEngine: Action = {
   name: 'Docker engine', when: isReal,
-  async execute({ paths }) {
-    await ensureDockerd(join(paths.logs, 'dockerd.log'), SHARED_DOCKERD_PIDFILE);
+  async execute({ paths, host }) {
+    await host.ensureDockerd(join(paths.logs, 'dockerd.log'));
   },
 };
 
 export const vmImage: Action = {
   name: 'VM image', when: isReal,
   async execute(ctx, progress) {
-    real(ctx).vmImage = await buildVmImage(join(ctx.cacheDir, 'images'), progress);
+    real(ctx).vmImage = await ctx.host.buildVmImage(join(ctx.cacheDir, 'images'), progress);
   },
 };
 
 export const containerImage: Action = {
   name: 'container image', when: isReal,
   async execute(ctx) {
-    real(ctx).containerImage = await buildContainerImage(new Docker({ socketPath: DOCKER_SOCKET }), join(ctx.cacheDir, 'images'));
+    real(ctx).containerImage = await ctx.host.buildContainerImage(join(ctx.cacheDir, 'images'));
   },
 };
 
@@ -56,7 +49,7 @@ export const accel: Action = {
     }
     progress('probing KVM');
     const kernel = need(real(ctx).vmImage, 'the VM image', 'VM image').kernel;
-    const found = await probeAccel({ kernel, force: ctx.settings.accel, cacheFile: join(ctx.cacheDir, 'accel.json') });
+    const found = await ctx.host.probeAccel({ kernel, force: ctx.settings.accel, cacheFile: join(ctx.cacheDir, 'accel.json') });
     real(ctx).accel = found.accel;
     await recordRealNode(ctx, { accel: found.accel });
     return `VMs run under ${found.accel.toUpperCase()}: ${found.why}`;
@@ -66,7 +59,7 @@ export const accel: Action = {
 export const clusterNetwork: Action = {
   name: 'cluster network', when: isReal,
   async execute(ctx) {
-    const network = await ensureClusterNetwork(ctx.name, ctx.paths.clusterNet);
+    const network = await ctx.host.ensureClusterNetwork(ctx.name, ctx.paths.clusterNet);
     real(ctx).network = network;
     await recordRealNode(ctx, { network });
   },

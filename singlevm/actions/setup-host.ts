@@ -1,0 +1,80 @@
+// What the setup steps do to the host outside the cluster's state dir: read it (preflight), build,
+// start and find the daemons and reach their APIs, and make the real node's parts (SSH key, Docker
+// engine, images, accel, network). One small interface on the context, so unit tests swap in a fake
+// (test/helpers/fake-setup-host.ts); realSetupHost() hands each operation to the module that does it.
+import Docker from 'dockerode';
+import { request, type Agent } from 'undici';
+import { run } from '../../shared/run.ts';
+import { clusterAgent } from '../../shared/tls-files.ts';
+import { ControllerClient, type ClientCredentials } from '../../shared/controller-client.ts';
+import { DOCKER_SOCKET, ensureDockerd, SHARED_DOCKERD_PIDFILE } from '../../shared/dockerd.ts';
+import { buildVmImage, type VmImage } from '../../images/vm-image.ts';
+import { buildContainerImage } from '../../images/container-image.ts';
+import { freeDiskMB, missingTools, probeAccel, routeCollisions, type Accel } from '../preflight.ts';
+import { snapshotHost, writeHostState } from '../host-state.ts';
+import { isAlive, startDaemon, type Daemon } from '../processes.ts';
+import { buildDaemons, type DaemonName } from '../build-daemons.ts';
+import { ensureClusterNetwork, type ClusterNetwork } from '../cluster-network.ts';
+
+/** What setup needs of the controller's API: its admin's calls, and the admin's project. */
+export type AdminClient = Pick<ControllerClient, 'call' | 'tenantId'>;
+
+export interface SetupHost {
+  // What preflight reads of the host.
+  isRoot(): boolean;
+  /** Which of `tools` are not executables on PATH. */
+  missingTools(tools: string[]): Promise<string[]>;
+  /** A sentence for each of `cidrs` that overlaps a route or address of the host. */
+  routeCollisions(cidrs: string[]): Promise<string[]>;
+  freeDiskMB(dir: string): Promise<number>;
+  /** Writes the host as it is now to `file`: cleanup proves the host is back to it. */
+  snapshotHost(cluster: string, file: string): Promise<void>;
+
+  // The daemons: bundled, started detached with a pid file, found alive by that pid, reached over TLS.
+  buildDaemons(cluster: string): Promise<Record<DaemonName, string>>;
+  isAlive(pid: number): boolean;
+  /** Writes `<dirs.pids>/<name>.pid`; the pid. */
+  startDaemon(daemon: Daemon, cluster: string, dirs: { logs: string; pids: string }): Promise<number>;
+  /** Whether `url` answers 200 to a client that trusts only the cluster's CA. */
+  answers(url: string, caFile: string): Promise<boolean>;
+  adminClient(urls: { identity: string; controller: string }, creds: ClientCredentials, caFile: string): AdminClient;
+
+  // The real node.
+  sshKeygen(file: string, comment: string): Promise<void>;
+  /** The Docker engine answers: the one there is, or one started (and shared by every cluster). */
+  ensureDockerd(logFile: string): Promise<void>;
+  buildVmImage(cacheDir: string, progress: (note: string) => void): Promise<VmImage>;
+  /** The container image's name. */
+  buildContainerImage(cacheDir: string): Promise<string>;
+  probeAccel(probe: { kernel: string; force: 'auto' | Accel; cacheFile: string }): Promise<{ accel: Accel; why: string }>;
+  ensureClusterNetwork(cluster: string, dir: string): Promise<ClusterNetwork>;
+}
+
+/** This machine. */
+export function realSetupHost(): SetupHost {
+  // One client agent per CA: the waits for the APIs and the admin client share its connections.
+  const agents = new Map<string, Agent>();
+  const agent = (caFile: string) => agents.get(caFile) ?? agents.set(caFile, clusterAgent(caFile)).get(caFile)!;
+  return {
+    isRoot: () => process.getuid?.() === 0,
+    missingTools,
+    routeCollisions,
+    freeDiskMB,
+    snapshotHost: async (cluster, file) => writeHostState(file, await snapshotHost({ cluster, docker: true })),
+    buildDaemons,
+    isAlive,
+    startDaemon,
+    answers: async (url, caFile) => (await request(url, { dispatcher: agent(caFile) })).statusCode === 200,
+    adminClient: (urls, creds, caFile) => new ControllerClient(urls.controller, urls.identity, creds, agent(caFile)),
+    sshKeygen: async (file, comment) => {
+      await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file]);
+    },
+    ensureDockerd: async (logFile) => {
+      await ensureDockerd(logFile, SHARED_DOCKERD_PIDFILE);
+    },
+    buildVmImage,
+    buildContainerImage: (cacheDir) => buildContainerImage(new Docker({ socketPath: DOCKER_SOCKET }), cacheDir),
+    probeAccel,
+    ensureClusterNetwork,
+  };
+}
