@@ -15,6 +15,12 @@ export interface Step<C> {
   execute(ctx: C, progress: (note: string) => void): Promise<string | void>;
 }
 
+/** What an earlier step made; a clear error when it did not. */
+export function need<T>(value: T | undefined, what: string, step: string): T {
+  if (value === undefined) throw new Error(`${what} is not there: the "${step}" step should have made it`);
+  return value;
+}
+
 /** What the step's status line says it does. */
 export const stepName = <C>(step: Step<C>, ctx: C): string => (typeof step.name === 'function' ? step.name(ctx) : step.name);
 

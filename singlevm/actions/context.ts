@@ -11,6 +11,10 @@ import type { DaemonName } from '../build-daemons.ts';
 import type { Credentials } from '../demo-sh.ts';
 import type { Accel } from '../preflight.ts';
 import type { Step } from '../flow.ts';
+
+import { need } from '../flow.ts';
+
+export { need };
 import type { AdminClient, SetupHost } from './setup-host.ts';
 
 export interface SetupSettings {
@@ -44,11 +48,6 @@ export interface SetupContext {
 /** A step of the setup flow (singlevm/flow.ts). */
 export type Action = Step<SetupContext>;
 
-/** What an earlier step made; a clear error when it did not. */
-export function need<T>(value: T | undefined, what: string, step: string): T {
-  if (value === undefined) throw new Error(`${what} is not there: the "${step}" step should have made it`);
-  return value;
-}
 
 export const urls = (ctx: SetupContext) => {
   const record = need(ctx.record, 'the cluster record', 'configuration');

@@ -4,7 +4,7 @@
 import { access, readFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { join } from 'node:path';
-import { isAlive } from '../../shared/is-alive.ts';
+import { readPidFile } from '../../shared/pid-file.ts';
 import { pidFiles } from '../pid-files.ts';
 import type { ClusterRecord, clusterPaths } from '../cluster-files.ts';
 import { DAEMON_ENTRIES } from '../daemon-entries.ts';
@@ -30,12 +30,11 @@ async function controllerAnswers(port: number, caFile: string): Promise<boolean>
 /** What is missing of the cluster; [] when it is whole. */
 export async function missingParts(record: ClusterRecord, paths: ReturnType<typeof clusterPaths>): Promise<string[]> {
   const missing: string[] = [];
-  const running = new Set((await pidFiles(paths.pids)).filter((p) => isAlive(p.pid)).map((p) => p.name));
+  const running = new Set((await pidFiles(paths.pids)).map((p) => p.name));
   for (const daemon of Object.keys(DAEMON_ENTRIES)) if (!running.has(daemon)) missing.push(`daemon ${daemon}`);
   if (record.mode === 'real') {
     for (const ns of [record.network?.clusterNs, record.network?.nodeNs]) if (!ns || !await namespaceExists(ns)) missing.push(`namespace ${ns ?? '(not recorded)'}`);
-    const dnsmasq = Number(await readFile(join(paths.clusterNet, 'dnsmasq.pid'), 'utf8').catch(() => ''));
-    if (!(dnsmasq > 1 && isAlive(dnsmasq))) missing.push('dnsmasq of the cluster network');
+    if (!await readPidFile(join(paths.clusterNet, 'dnsmasq.pid'))) missing.push('dnsmasq of the cluster network');
   }
   if (!missing.length && !await controllerAnswers(record.ports.controller, join(paths.pki, 'ca.crt'))) missing.push('an answer from the controller');
   return missing;

@@ -8,7 +8,7 @@ import type { Instance, Workload } from '../../controller/api-types.ts';
 import { clusterPaths, readClusterRecord, type ClusterRecord } from '../cluster-files.ts';
 import type { Step } from '../flow.ts';
 
-export { need } from '../actions/context.ts';
+export { need } from '../flow.ts';
 
 /** The controller's API as verify uses it: a ControllerClient, or in a test a small fake. */
 export type ApiClient = Pick<ControllerClient, 'call' | 'tenantId'>;
