@@ -2,13 +2,12 @@
 // process is started (a resume starts only what died), then the APIs must answer.
 import { join } from 'node:path';
 import { waitFor } from '../../shared/wait-for.ts';
-import { pidFiles } from '../pid-files.ts';
 import type { DaemonName } from '../build-daemons.ts';
 import { need, urls, type Action, type SetupContext } from './context.ts';
 
 /** Starts the daemon unless it runs; whether it was started. */
 export async function ensureDaemon(ctx: SetupContext, name: DaemonName, args: string[]): Promise<boolean> {
-  const running = (await pidFiles(ctx.paths.pids)).find((p) => p.name === name && ctx.host.isAlive(p.pid));
+  const running = await ctx.host.runningPid(join(ctx.paths.pids, `${name}.pid`));
   if (running) return false;
   const bundles = need(ctx.bundles, 'the daemon bundles', 'build daemons');
   await ctx.host.startDaemon({ name, entry: bundles[name], args: [...args, '--log', join(ctx.paths.logs, `${name}.log`)] }, ctx.name, ctx.paths);

@@ -12,7 +12,8 @@ import { buildVmImage, type VmImage } from '../../images/vm-image.ts';
 import { buildContainerImage } from '../../images/container-image.ts';
 import { freeDiskMB, missingTools, probeAccel, routeCollisions, type Accel } from '../preflight.ts';
 import { snapshotHost, writeHostState } from '../host-state.ts';
-import { isAlive, startDaemon, type Daemon } from '../processes.ts';
+import { startDaemon, type Daemon } from '../processes.ts';
+import { readPidFile } from '../../shared/pid-file.ts';
 import { buildDaemons, type DaemonName } from '../build-daemons.ts';
 import { ensureClusterNetwork, type ClusterNetwork } from '../cluster-network.ts';
 
@@ -30,9 +31,10 @@ export interface SetupHost {
   /** Writes the host as it is now to `file`: cleanup proves the host is back to it. */
   snapshotHost(cluster: string, file: string): Promise<void>;
 
-  // The daemons: bundled, started detached with a pid file, found alive by that pid, reached over TLS.
+  // The daemons: bundled, started detached with a pid file, found running by it, reached over TLS.
   buildDaemons(cluster: string): Promise<Record<DaemonName, string>>;
-  isAlive(pid: number): boolean;
+  /** The pid the pid file names, if that process runs. */
+  runningPid(pidFile: string): Promise<number | undefined>;
   /** Writes `<dirs.pids>/<name>.pid`; the pid. */
   startDaemon(daemon: Daemon, cluster: string, dirs: { logs: string; pids: string }): Promise<number>;
   /** Whether `url` answers 200 to a client that trusts only the cluster's CA. */
@@ -62,7 +64,7 @@ export function realSetupHost(): SetupHost {
     freeDiskMB,
     snapshotHost: async (cluster, file) => writeHostState(file, await snapshotHost({ cluster, docker: true })),
     buildDaemons,
-    isAlive,
+    runningPid: readPidFile,
     startDaemon,
     answers: async (url, caFile) => (await request(url, { dispatcher: agent(caFile) })).statusCode === 200,
     adminClient: (urls, creds, caFile) => new ControllerClient(urls.controller, urls.identity, creds, agent(caFile)),

@@ -112,8 +112,9 @@ export class FakeHost implements SetupHost {
     this.record('buildDaemons', cluster);
     return fakeBundles(cluster);
   }
-  isAlive(pid: number) {
-    return this.alive.has(pid);
+  async runningPid(pidFile: string) {
+    const pid = Number(await readFile(pidFile, 'utf8').catch(() => ''));
+    return this.alive.has(pid) ? pid : undefined;
   }
   /** As the real one: a pid file; and a launcher that starts brings its nodes (`--nodes`, else one). */
   async startDaemon(daemon: Daemon, cluster: string, dirs: { logs: string; pids: string }) {

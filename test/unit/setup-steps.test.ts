@@ -3,7 +3,7 @@
 // what it says when an earlier step left it nothing to work with. The cluster lives in a temp dir;
 // the host and the controller's API are fakes (test/helpers/fake-setup-host.ts).
 import t, { type Test } from 'tap';
-import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
@@ -22,7 +22,6 @@ import { workloads } from '../../singlevm/actions/workloads.ts';
 import { demoSh } from '../../singlevm/actions/demo-sh.ts';
 import type { Action, SetupContext } from '../../singlevm/actions/context.ts';
 import { stepName } from '../../singlevm/flow.ts';
-import { pidFiles } from '../../singlevm/pid-files.ts';
 import { freePort } from '../../singlevm/ports.ts';
 import { readDemoSh } from '../../singlevm/demo-sh.ts';
 import type { ClusterRecord } from '../../singlevm/cluster-files.ts';
@@ -291,7 +290,7 @@ t.test('start control plane', async (t) => {
     const ctx = await afterCredentials(run());
     t.equal(await execute(controlPlane, ctx), undefined, 'no note on a new cluster');
     t.same(host.started.map((d) => d.name), ['identity', 'scheduler', 'controller']);
-    t.same((await pidFiles(paths.pids)).map((p) => p.name).sort(), ['controller', 'identity', 'scheduler'], 'a pid file each');
+    t.same((await readdir(paths.pids)).sort(), ['controller.pid', 'identity.pid', 'scheduler.pid'], 'a pid file each');
     const [identity, scheduler, ctl] = host.started;
     t.equal(identity.entry, ctx.bundles!.identity, 'the bundle is what runs');
     t.same([argAfter(identity.args, '--port'), argAfter(scheduler.args, '--port'), argAfter(ctl.args, '--port')], ['5000', '8888', '8889']);
