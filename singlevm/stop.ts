@@ -5,7 +5,9 @@
 import { clusterName, scriptArgs } from './script-args.ts';
 import { clusterPaths, DEFAULT_CLUSTER, readClusterRecord } from './cluster-files.ts';
 import { StepRunner } from './step-runner.ts';
-import { docker, hostBefore, hostProblems, inventory, releaseDockerd, removeNamespaces, stopAll } from './teardown.ts';
+import { runFlow } from './flow.ts';
+import { hostBefore, inventory } from './teardown.ts';
+import { STOP_FLOW } from './teardown-flows.ts';
 
 const USAGE = `usage: stop.sh [--name NAME]
 
@@ -23,22 +25,9 @@ if (!record) {
 
 const steps = new StepRunner(`stop of cluster ${name}`);
 try {
+  // The host as setup found it, read before anything stops.
   const before = await hostBefore(paths);
-  const found = await inventory(name, paths);
-  await steps.step(`stop ${found.daemons.size} daemon(s)`, () => stopAll(found.daemons.keys()).then(() => undefined));
-  await steps.step(`stop ${found.pids.size} VM and network process(es)`, () => stopAll(found.pids.keys()).then(() => undefined));
-  const running = found.containers.filter((c) => c.running);
-  await steps.step(`stop ${running.length} container(s), kept`, async () => {
-    await Promise.all(running.map((c) => docker.getContainer(c.id).stop({ t: 5 }).catch((err) => {
-      if (![304, 404].includes((err as { statusCode?: number }).statusCode ?? 0)) throw err;
-    })));
-  });
-  await steps.step(`remove ${found.namespaces.length} network namespace(s)`, () => removeNamespaces(found));
-  await releaseDockerd(found, (n, fn) => steps.step(n, fn));
-  await steps.step('check the host is as before setup', async () => {
-    const problems = await hostProblems(name, paths, before, { state: true });
-    if (problems.length) throw new Error(`the host is not as before:\n  ${problems.join('\n  ')}`);
-  });
+  await runFlow(steps, STOP_FLOW, { name, paths, found: await inventory(name, paths), before });
   console.log(`cluster ${name} is stopped; its state is kept in ${paths.stateDir} (${steps.totalSeconds.toFixed(2)} s)
   ./singlevm/setup.sh${record.mode === 'simulate' ? ' --simulate' : ''}${name === DEFAULT_CLUSTER ? '' : ` --name ${name}`}     brings it back`);
 } catch (err) {

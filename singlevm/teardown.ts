@@ -58,17 +58,16 @@ export async function removeNamespaces(found: Inventory): Promise<void> {
   for (const ns of found.namespaces) await deleteNamespace(ns);
 }
 
-/** Stops the Docker engine a setup started when no other cluster uses it; says so when one does. */
-export async function releaseDockerd(found: Inventory, step: (name: string, fn: () => Promise<void>) => Promise<void>): Promise<void> {
-  if (found.ourDockerd) {
-    await step('stop the Docker engine setup started', async () => {
-      await stopProcess(found.ourDockerd!, 20_000);
-      await rm(dirname(SHARED_DOCKERD_PIDFILE), { recursive: true, force: true });
-    });
-  } else if (found.keptDockerd) console.log(`  the Docker engine setup started stays: cluster ${found.keptDockerd.join(', ')} still uses it`);
+/** Stops the Docker engine a setup started, when no other cluster uses it. */
+export async function releaseDockerd(found: Inventory): Promise<void> {
+  if (!found.ourDockerd) return;
+  await stopProcess(found.ourDockerd, 20_000);
+  await rm(dirname(SHARED_DOCKERD_PIDFILE), { recursive: true, force: true });
 }
 
-export const stopAll = (pids: Iterable<number>) => Promise.all([...pids].map((pid) => stopProcess(pid)));
+export const stopAll = async (pids: Iterable<number>) => {
+  await Promise.all([...pids].map((pid) => stopProcess(pid)));
+};
 
 /** The host snapshot of the cluster's first setup, read before anything of the state dir goes. */
 export const hostBefore = (paths: Paths): Promise<HostState | undefined> => readHostState(paths.hostBefore).catch(() => undefined);
