@@ -77,6 +77,7 @@ export function normalise(text: string): string {
     .replace(/req-[0-9a-f-]{36}/g, 'req-…')
     .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, '{id}')
     .replace(/\b[0-9a-f]{32}\b/gi, '{id}')
+    .replace(/0x[0-9a-f]+/g, '0x…')
     .replace(/\d{6,}/g, 'N')
     .replace(/range\[[^\]]*\]/g, 'range[…]')
     .replace(/\s+/g, ' ')
@@ -97,6 +98,9 @@ export function failureCause(traceback: string, log = ''): string {
   if (details && /^\d{3}$/.test(details)) {
     const request = [...log.matchAll(/Request \([^)]*\): (\d{3}) ([A-Z]+) (\S+)/g)].filter((m) => m[1] === details).at(-1);
     if (request) return normalise(`${short}: HTTP ${details} on ${request[2]} ${new URL(request[3]).pathname}`);
+    // A class row has no request log: the service client's call in the traceback says what it was.
+    const call = [...traceback.matchAll(/tempest\/lib\/services\/(?:[\w/]+\/)?(\w+)\.py", line \d+, in (\w+)/g)].at(-1);
+    if (call) return normalise(`${short}: HTTP ${details} from ${call[1]}.${call[2]}`);
   }
   // An API's error body ({'code': …, 'message': '…'}): its message says what is missing.
   const apiMessage = details?.match(/'message': (['"])(.*)\1\}$/)?.[2];

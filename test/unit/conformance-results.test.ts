@@ -41,6 +41,13 @@ t.test('causes: the API\'s message, the request a bare status code was the answe
   t.equal(byName('tempest.api.identity.v3').cause, undefined, 'a pass has none');
   t.equal(failureCause('Traceback (most recent call last):\n  File "x.py", line 1\nKeyError: \'x-compute-request-id\'\n'), "KeyError: 'x-compute-request-id'");
   t.equal(failureCause('tempest.lib.exceptions.UnexpectedResponseCode: Unexpected response code received\nDetails: 405\n'), 'UnexpectedResponseCode: 405', 'no request log: the status alone');
+  t.equal(failureCause([
+    '  File "/usr/lib/python3/dist-packages/tempest/lib/services/identity/v3/users_client.py", line 62, in delete_user',
+    '    resp, body = self.delete("users/%s" % user_id)',
+    '  File "/usr/lib/python3/dist-packages/tempest/lib/common/rest_client.py", line 900, in _error_checker',
+    'tempest.lib.exceptions.UnexpectedResponseCode: Unexpected response code received', 'Details: 405'].join('\n')),
+  'UnexpectedResponseCode: HTTP 405 from users_client.delete_user', 'or the service client call in the traceback');
+  t.equal(normalise('<bound method X.y of <a.B object at 0x7fdec62cd210>>'), '<bound method X.y of <a.B object at 0x…>>');
   t.equal(normalise('GET /v2.1/servers/0f842811-6f46-4204-a79b-930e6c48a4f5 tempest-image-1319449196 req-3c436ed6-e426-462c-ab40-eb7cd5924805'), 'GET /v2.1/servers/{id} tempest-image-N req-…');
   t.equal(normalise('The microversion range[2.47 - latest] of this test is out of the configuration range[2.1 - 2.1].'),
     'The microversion range[…] of this test is out of the configuration range[…].');
