@@ -42,9 +42,9 @@ export function confSections({ cluster, facts, workspace, credentials }: ConfInp
         ? '--credentials dynamic: Tempest makes a project and user per test class with the admin below'
         : 'pre-provisioned accounts: dynamic credentials need DELETE /v3/users, which identity does not serve yet' },
       { key: 'test_accounts_file', value: dynamic ? undefined : workspace.accounts, why: 'made by the runner through identity\'s admin API (accounts.ts)' },
-      { key: 'admin_username', value: dynamic ? cluster.admin.username : undefined, why: 'the cluster\'s admin (demo.sh), for dynamic credentials' },
-      { key: 'admin_password', value: dynamic ? cluster.admin.password : undefined },
-      { key: 'admin_project_name', value: dynamic ? cluster.admin.project : undefined },
+      { key: 'admin_username', value: cluster.admin.username, why: 'the cluster\'s admin (demo.sh): dynamic credentials are made with it, and the identity admin classes\n# make their own projects and users with it (force_tenant_isolation) even with pre-provisioned accounts' },
+      { key: 'admin_password', value: cluster.admin.password },
+      { key: 'admin_project_name', value: cluster.admin.project },
       { key: 'admin_domain_name', value: 'Default' },
       { key: 'default_credentials_domain_name', value: 'Default' },
       { key: 'create_isolated_networks', value: false, why: 'there is no Networking API (neutron) to make networks with' },

@@ -14,5 +14,5 @@ export async function makeWorkspace(ws: WorkspacePaths): Promise<void> {
   for (const d of [join(ws.dir, 'etc'), ws.logs, ws.lock]) await mkdir(d, { recursive: true, mode: 0o700 });
 }
 
-/** The config holds credentials (the admin's, with dynamic credentials): only root reads it. */
+/** The config holds the admin's credentials: only its owner reads it. */
 export const writeConfig = (ws: WorkspacePaths, text: string): Promise<void> => writeFile(ws.config, text, { mode: 0o600 });

@@ -54,12 +54,11 @@ t.test('the flavor is the first public VM workload, and the image is its own', a
   t.same(factsFrom({ ...answers, computeVersion: { version: '', min_version: '' } }).compute, { minMicroversion: undefined, maxMicroversion: undefined }, 'no microversions advertised, none configured');
 });
 
-t.test('pre-provisioned: the accounts file, no admin password in the config', async (t) => {
+t.test('pre-provisioned: the accounts file, and the admin for the classes that make their own users', async (t) => {
   const text = tempestConf({ cluster, facts, workspace, credentials: 'preprovisioned' });
   const conf = ini(text);
   t.match(conf.auth, { use_dynamic_credentials: 'false', test_accounts_file: '/root/local/ciao-tmpconf/tempest/etc/accounts.yaml', create_isolated_networks: 'false' });
-  t.notOk('admin_password' in conf.auth);
-  t.notMatch(text, /admin-password/);
+  t.match(conf.auth, { admin_username: 'admin', admin_password: 'admin-password', admin_project_name: 'admin' }, 'identity admin classes force tenant isolation');
   t.match(conf.identity, { uri_v3: 'https://127.0.0.1:41265/v3', ca_certificates_file: '/root/local/ciao-tmpconf/pki/ca.crt', region: 'RegionOne' });
   t.notOk('disable_ssl_certificate_validation' in conf.identity, 'certificates are checked');
   t.match(conf.compute, { image_ref: 'image-1', flavor_ref: 'vm-flavor', min_microversion: '2.1', max_microversion: '2.1', min_compute_nodes: '1' });
