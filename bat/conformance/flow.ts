@@ -1,5 +1,5 @@
 // A conformance run as a flow of steps over one context (singlevm/flow.ts): Tempest's version, the
-// cluster, what the config needs from it, the accounts, the config, the run, the outputs.
+// cluster, what the config needs from it, the config, the accounts it names, the run, the outputs.
 import { mkdir } from 'node:fs/promises';
 import { need, type Step } from '../../singlevm/flow.ts';
 import { clusterInventory, leftSince } from '../inventory.ts';
@@ -74,9 +74,8 @@ const accounts: ConformanceStep = {
   name: 'accounts',
   when: (ctx) => ctx.credentials === 'preprovisioned',
   async execute(ctx) {
-    const ws = (ctx.workspace ??= workspacePaths(need(ctx.cluster, 'the cluster', 'cluster').stateDir));
-    await makeWorkspace(ws);
-    return ensureAccounts(ctx.cluster!, ws.accounts, ctx.concurrency);
+    const ws = need(ctx.workspace, 'the workspace', 'tempest.conf');
+    return ensureAccounts(need(ctx.cluster, 'the cluster', 'cluster'), ws.accounts, ctx.concurrency);
   },
 };
 
@@ -84,7 +83,7 @@ const config: ConformanceStep = {
   name: 'tempest.conf',
   async execute(ctx) {
     const cluster = need(ctx.cluster, 'the cluster', 'cluster');
-    const ws = (ctx.workspace ??= workspacePaths(cluster.stateDir));
+    const ws = (ctx.workspace = workspacePaths(cluster.stateDir));
     await makeWorkspace(ws);
     await writeConfig(ws, tempestConf({ cluster, facts: need(ctx.facts, 'the cloud facts', 'cloud facts'), workspace: ws, credentials: ctx.credentials }));
     return ws.config;
@@ -130,4 +129,4 @@ const leftovers: ConformanceStep = {
   },
 };
 
-export const CONFORMANCE_FLOW: ConformanceStep[] = [tempest, cluster, cloudFacts, accounts, config, tempestRun, junit, leftovers];
+export const CONFORMANCE_FLOW: ConformanceStep[] = [tempest, cluster, cloudFacts, config, accounts, tempestRun, junit, leftovers];
