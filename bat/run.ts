@@ -9,6 +9,7 @@ import { clusterName, scriptArgs, usageError } from '../singlevm/script-args.ts'
 import { clusterPaths } from '../singlevm/cluster-files.ts';
 import { readDemoSh } from '../singlevm/demo-sh.ts';
 import { waitFor } from '../shared/wait-for.ts';
+import { clusterInventory } from './inventory.ts';
 
 const USAGE = `usage: bat/run.sh [--name NAME] [-v] [--suite NAME[,NAME…]] [--run REGEX] [--junit FILE] [--timeout SECONDS] [--jobs N] [--list]
 
@@ -105,21 +106,7 @@ function runSuite(suite: string): Promise<SuiteRun> {
   });
 }
 
-/** What exists now: instances, workloads, tenants, volumes, images and pools, by id. */
-async function inventory(): Promise<Set<string>> {
-  const have = new Set<string>();
-  const { tenants } = await admin.call<{ tenants: { id: string }[] }>('GET', '/tenants');
-  for (const t of tenants) {
-    have.add(`tenant ${t.id}`);
-    for (const i of (await admin.call<{ instances: { id: string }[] }>('GET', `/tenants/${t.id}/instances`)).instances) have.add(`instance ${i.id}`);
-    for (const w of (await admin.call<{ workloads: { id: string }[] }>('GET', `/tenants/${t.id}/workloads`)).workloads) have.add(`workload ${w.id}`);
-    for (const v of (await admin.call<{ volumes: { id: string }[] }>('GET', `/tenants/${t.id}/volumes`)).volumes) have.add(`volume ${v.id}`);
-  }
-  for (const i of (await admin.call<{ images: { id: string }[] }>('GET', '/image/v2/images')).images) have.add(`image ${i.id}`);
-  for (const p of (await admin.call<{ pools: { name: string }[] }>('GET', '/pools')).pools) have.add(`pool ${p.name}`);
-  return have;
-}
-
+const inventory = () => clusterInventory(admin);
 // The demo user's tenant is made on its first request: make it now, so it is not taken for a leak.
 const before = await user.call('GET', await userTenantPath()).then(inventory).catch((err) => {
   console.error(`bat: cannot reach the cluster: ${(err as Error).message}`);

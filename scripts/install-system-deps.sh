@@ -11,6 +11,8 @@
 #               apt's package lists must be there
 #   --nested    what ./singlevm/ccloudvm needs on the host: debootstrap (the nested VM's image),
 #               QEMU, qemu-utils, e2fsprogs, genisoimage, openssh-client
+#   --conformance  what bat/tempest.sh needs: Debian's tempest (33.0.0 on bookworm), subunit
+#               (subunit2junitxml) and python3-junitxml (which subunit2junitxml needs to write JUnit)
 #   (default)   what the tests use too: python3-openstackclient, and the nested VM's tools
 # A second argument --print lists the profile's packages (installed or not) and installs nothing.
 set -euo pipefail
@@ -18,8 +20,16 @@ profile=${1:---test}
 need=()
 all=()
 want() { all+=("$2"); command -v "$1" >/dev/null || need+=("$2"); }
-want openssl openssl
-want qemu-img qemu-utils
+# A Python module of Debian's python3 (not whichever python3 is first on PATH).
+want_module() { all+=("$2"); /usr/bin/python3 -c "import $1" 2>/dev/null || need+=("$2"); }
+if [ "$profile" = --conformance ]; then
+  want tempest tempest
+  want subunit2junitxml subunit
+  want_module junitxml python3-junitxml
+else
+  want openssl openssl
+  want qemu-img qemu-utils
+fi
 if [ "$profile" = --nested ] || [ "$profile" = --test ]; then
   want debootstrap debootstrap
   want qemu-system-x86_64 qemu-system-x86
@@ -28,7 +38,7 @@ if [ "$profile" = --nested ] || [ "$profile" = --test ]; then
   want ssh openssh-client
   want ssh-keygen openssh-client
 fi
-if [ "$profile" != --simulate ] && [ "$profile" != --nested ]; then
+if [ "$profile" != --simulate ] && [ "$profile" != --nested ] && [ "$profile" != --conformance ]; then
   want ip iproute2
   want bridge iproute2
   want qemu-system-x86_64 qemu-system-x86
@@ -52,7 +62,7 @@ if [ "${2:-}" = --print ]; then
 fi
 # apt's package lists are there (the image builder downloads packages by name): their files, not
 # apt-cache, which takes a second to answer — setup on a healthy cluster must end in less.
-lists_ok() { [ "$profile" = --simulate ] && return 0; compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; }
+lists_ok() { [ "$profile" = --simulate ] || [ "$profile" = --conformance ] && return 0; compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; }
 if [ ${#need[@]} -gt 0 ] || ! lists_ok; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing ${need[*]:-apt package lists}: install with apt-get (needs root)" >&2

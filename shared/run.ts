@@ -11,6 +11,8 @@ export class CommandError extends Error {
 
 export interface RunOptions extends Pick<Options, 'cwd' | 'env' | 'timeout'> {
   input?: string;
+  /** A file to read stdin from (binary-safe, unlike input). */
+  inputFile?: string;
   /** Non-zero exit is returned instead of thrown. */
   allowFailure?: boolean;
 }
@@ -22,7 +24,7 @@ export interface RunResult {
 }
 
 export async function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
-  const r = await execa(cmd, args, { reject: false, cwd: opts.cwd, env: opts.env, timeout: opts.timeout, input: opts.input });
+  const r = await execa(cmd, args, { reject: false, cwd: opts.cwd, env: opts.env, timeout: opts.timeout, ...(opts.inputFile ? { inputFile: opts.inputFile } : { input: opts.input }) });
   const result = { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), exitCode: r.exitCode ?? -1 };
   if (result.exitCode !== 0 && !opts.allowFailure) {
     throw new CommandError([cmd, ...args], r.exitCode, result.stderr || String(r.message ?? ''));

@@ -13,12 +13,19 @@ export class StepRunner {
   readonly timings: StepTiming[] = [];
   private readonly tty = process.stdout.isTTY && !process.env.CI;
 
-  constructor(private readonly title: string) {}
+  /** plainProgressEveryMs: off a terminal, a step's progress notes are also printed as plain lines,
+   *  at most one per this many ms (for steps that take minutes); otherwise only a terminal shows them. */
+  constructor(private readonly title: string, private readonly opts: { plainProgressEveryMs?: number } = {}) {}
 
   async step<T>(name: string, fn: (progress: (note: string) => void) => Promise<T>): Promise<T> {
     const t0 = performance.now();
+    let lastPlain = t0;
     const progress = (note: string) => {
-      if (this.tty) process.stdout.write(`\r\x1b[K  … ${name}: ${note}`);
+      if (this.tty) return void process.stdout.write(`\r\x1b[K  … ${name}: ${note}`);
+      const every = this.opts.plainProgressEveryMs;
+      if (every === undefined || performance.now() - lastPlain < every) return;
+      lastPlain = performance.now();
+      process.stdout.write(`  … ${name}: ${note}\n`);
     };
     if (this.tty) process.stdout.write(`  … ${name}`);
     try {

@@ -1,0 +1,132 @@
+// tempest.conf for a cluster: where its services are, how Tempest gets credentials, and which
+// features to test. Each option carries its reason, written above it in the file
+// (docs/conformance.md has the same table). Pure: the cluster's facts come in, the file's text out.
+import type { ClusterAccess } from './cluster.ts';
+import type { CloudFacts } from './cloud-facts.ts';
+
+export type CredentialsMode = 'preprovisioned' | 'dynamic';
+
+export interface WorkspacePaths {
+  dir: string;
+  config: string;
+  accounts: string;
+  logs: string;
+  lock: string;
+}
+
+export interface ConfInput {
+  cluster: ClusterAccess;
+  facts: CloudFacts;
+  workspace: WorkspacePaths;
+  credentials: CredentialsMode;
+}
+
+type Value = string | number | boolean | string[];
+interface Option { key: string; value: Value | undefined; why?: string }
+export type Section = { name: string; options: Option[] };
+
+const NOT_PLANNED = 'not in the cluster and not planned (docs/conformance.md)';
+
+export function confSections({ cluster, facts, workspace, credentials }: ConfInput): Section[] {
+  const dynamic = credentials === 'dynamic';
+  return [
+    { name: 'DEFAULT', options: [
+      { key: 'log_dir', value: workspace.logs, why: 'every request Tempest makes, for the evidence of a failure' },
+      { key: 'log_file', value: 'tempest.log' },
+    ] },
+    { name: 'oslo_concurrency', options: [
+      { key: 'lock_path', value: workspace.lock, why: 'pre-provisioned accounts are handed out under these locks' },
+    ] },
+    { name: 'auth', options: [
+      { key: 'use_dynamic_credentials', value: dynamic, why: dynamic
+        ? '--credentials dynamic: Tempest makes a project and user per test class with the admin below'
+        : 'pre-provisioned accounts: dynamic credentials need DELETE /v3/users, which identity does not serve yet' },
+      { key: 'test_accounts_file', value: dynamic ? undefined : workspace.accounts, why: 'made by the runner through identity\'s admin API (accounts.ts)' },
+      { key: 'admin_username', value: cluster.admin.username, why: 'the cluster\'s admin (demo.sh): dynamic credentials are made with it, and the identity admin classes\n# make their own projects and users with it (force_tenant_isolation) even with pre-provisioned accounts' },
+      { key: 'admin_password', value: cluster.admin.password },
+      { key: 'admin_project_name', value: cluster.admin.project },
+      { key: 'admin_domain_name', value: 'Default' },
+      { key: 'default_credentials_domain_name', value: 'Default' },
+      { key: 'create_isolated_networks', value: false, why: 'there is no Networking API (neutron) to make networks with' },
+    ] },
+    { name: 'identity', options: [
+      { key: 'uri_v3', value: `${cluster.identityUrl}/v3` },
+      { key: 'auth_version', value: 'v3' },
+      { key: 'ca_certificates_file', value: cluster.caFile, why: 'the cluster CA: certificates are checked, not skipped' },
+      { key: 'region', value: cluster.region },
+      { key: 'v3_endpoint_type', value: 'public', why: 'the catalogue\'s public endpoints, as users\' clients use them' },
+      { key: 'admin_role', value: 'admin' },
+      { key: 'default_domain_id', value: 'default' },
+    ] },
+    { name: 'identity-feature-enabled', options: [
+      { key: 'api_v2', value: false, why: 'Keystone v2 is gone upstream too' },
+      { key: 'api_v3', value: true },
+      { key: 'trust', value: false, why: `OS-TRUST: ${NOT_PLANNED}` },
+      { key: 'access_rules', value: false, why: `access rules: ${NOT_PLANNED}` },
+      { key: 'application_credentials', value: false, why: 'only "if time allows" in issue 13 §3' },
+      { key: 'project_tags', value: true, why: 'tags are in issue 13 §3: their tests run' },
+      { key: 'security_compliance', value: false, why: 'no PCI-DSS lockout or password history settings' },
+    ] },
+    { name: 'compute', options: [
+      { key: 'image_ref', value: facts.imageRef, why: 'the image of the VM flavor (flavor_ref): a server is made from its workload\'s own image' },
+      { key: 'image_ref_alt', value: facts.imageRefAlt },
+      { key: 'flavor_ref', value: facts.flavorRef, why: 'a flavor is a workload: the first public VM (qemu) workload' },
+      { key: 'flavor_ref_alt', value: facts.flavorRefAlt, why: 'the second public VM workload, else the first again' },
+      { key: 'min_microversion', value: facts.compute.minMicroversion, why: 'what GET /v2.1 advertises: the cluster\'s own claim decides which microversion tests run' },
+      { key: 'max_microversion', value: facts.compute.maxMicroversion },
+      { key: 'min_compute_nodes', value: facts.computeNodes, why: 'tests that need more hosts skip' },
+      { key: 'build_timeout', value: 60, why: 'a simulated boot takes 100 ms: a server that never becomes ACTIVE fails in a minute, not five' },
+      { key: 'build_interval', value: 1 },
+    ] },
+    { name: 'compute-feature-enabled', options: [
+      ...['resize', 'cold_migration', 'live_migration', 'console_output', 'rescue', 'shelve', 'snapshot', 'disk_config', 'attach_encrypted_volume']
+        .map((key, i) => ({ key, value: false, why: i === 0 ? `${NOT_PLANNED}: one node, no consoles API, no images from servers, no volume encryption` : undefined })),
+      { key: 'interface_attach', value: false, why: 'needs neutron' },
+      ...['pause', 'suspend', 'config_drive', 'enable_instance_password']
+        .map((key, i) => ({ key, value: true, why: i === 0 ? 'planned (issue 13 §2) or there already: their tests run, and fail until built' : undefined })),
+    ] },
+    { name: 'validation', options: [
+      { key: 'run_validation', value: false, why: 'no SSH into servers: a simulated cluster has no guests, and Tempest reaches guests through neutron floating IPs' },
+    ] },
+    { name: 'image', options: [
+      { key: 'container_formats', value: ['bare'], why: 'what the image API accepts (docs/api.md)' },
+      { key: 'disk_formats', value: ['raw', 'qcow2'] },
+    ] },
+    { name: 'image-feature-enabled', options: [
+      { key: 'api_v2', value: true },
+      { key: 'api_v1', value: false },
+      { key: 'import_image', value: false, why: `Glance's image import API: ${NOT_PLANNED}` },
+      { key: 'os_glance_reserved', value: false, why: `the reserved os_glance_* properties: ${NOT_PLANNED}` },
+    ] },
+    { name: 'volume', options: [
+      { key: 'catalog_type', value: 'volume', why: 'the catalogue\'s type for Block Storage v3 (Tempest\'s default is volumev3)' },
+      { key: 'build_timeout', value: 60 },
+    ] },
+    { name: 'volume-feature-enabled', options: [
+      ...['backup', 'snapshot', 'clone', 'manage_snapshot', 'manage_volume', 'multi_backend', 'extend_attached_volume']
+        .map((key, i) => ({ key, value: false, why: i === 0 ? 'not in issue 13 §5 (volumes, extend, attach, quotas)' : undefined })),
+    ] },
+    { name: 'service_available', options: [
+      { key: 'nova', value: true, why: 'served (or claimed in the catalogue) by the cluster' },
+      { key: 'glance', value: true },
+      { key: 'cinder', value: true },
+      { key: 'neutron', value: false, why: 'not part of the cluster' },
+      { key: 'swift', value: false },
+      { key: 'horizon', value: false },
+    ] },
+  ];
+}
+
+const render = (v: Value) => (Array.isArray(v) ? v.join(',') : String(v));
+
+export function renderIni(sections: Section[], header: string): string {
+  const body = sections.map((s) => [
+    `[${s.name}]`,
+    ...s.options.filter((o) => o.value !== undefined).flatMap((o) => [...(o.why ? [`# ${o.why}`] : []), `${o.key} = ${render(o.value as Value)}`]),
+  ].join('\n'));
+  return `${header.split('\n').map((l) => `# ${l}`).join('\n')}\n\n${body.join('\n\n')}\n`;
+}
+
+export function tempestConf(input: ConfInput): string {
+  return renderIni(confSections(input), `tempest.conf for cluster "${input.cluster.name}", written by bat/tempest.sh: edits are lost on its next run.`);
+}
