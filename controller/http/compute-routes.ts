@@ -4,7 +4,8 @@ import { ApiError, badRequest, notFound } from '../../shared/errors.ts';
 import type { Instance, Tenant, Workload } from '../api-types.ts';
 import type { Caller } from '../auth.ts';
 import type { Services } from '../services.ts';
-import { reply, type Request, type Router } from '../../shared/http-router.ts';
+import { reply, type Handler, type Request, type RouteOptions, type Router } from '../../shared/http-router.ts';
+import { COMPUTE_VERSIONS, microversioned } from './microversion.ts';
 import { FlavorRef, NewServer, ServerAction } from './request-schemas.ts';
 
 const STATUS: Record<Instance['state'], string> = {
@@ -44,14 +45,19 @@ export function computeRoutes(router: Router, s: Services, baseUrl: () => string
     } : {}),
   });
 
-  const version = { id: 'v2.1', status: 'CURRENT', version: '2.1', min_version: '2.1', updated: '2013-07-23T11:33:21Z', links: [{ rel: 'self', href: url('/') }], 'media-types': [{ base: 'application/json', type: 'application/vnd.openstack.compute+json;version=2.1' }] };
-  router.on('GET', '/v2.1', async () => reply(200, { version }));
-  router.on('GET', '/', async () => reply(300, { versions: [version] }));
+  const version = {
+    id: 'v2.1', status: 'CURRENT', version: COMPUTE_VERSIONS.max, min_version: COMPUTE_VERSIONS.min, updated: '2013-07-23T11:33:21Z',
+    links: [{ rel: 'self', href: url('/') }], 'media-types': [{ base: 'application/json', type: 'application/vnd.openstack.compute+json;version=2.1' }],
+  };
+  // The version document is not versioned itself; every route under it is (controller/http/microversion.ts).
+  router.on('GET', '/', async () => reply(200, { versions: [version] }));
+  const api = { on: (method: string, pattern: string, handler: Handler, opts?: RouteOptions) => router.on(method, pattern, microversioned(handler), opts) };
+  api.on('GET', '/v2.1', async () => reply(200, { version }));
 
   for (const prefix of ['/v2.1', '/v2.1/:project']) {
-    router.on('GET', `${prefix}/flavors`, async (req) => reply(200, { flavors: flavors((await scoped(req)).tenant).map((w) => flavor(w, false)) }));
-    router.on('GET', `${prefix}/flavors/detail`, async (req) => reply(200, { flavors: flavors((await scoped(req)).tenant).map((w) => flavor(w, true)) }));
-    router.on('GET', `${prefix}/flavors/:id`, async (req) => {
+    api.on('GET', `${prefix}/flavors`, async (req) => reply(200, { flavors: flavors((await scoped(req)).tenant).map((w) => flavor(w, false)) }));
+    api.on('GET', `${prefix}/flavors/detail`, async (req) => reply(200, { flavors: flavors((await scoped(req)).tenant).map((w) => flavor(w, true)) }));
+    api.on('GET', `${prefix}/flavors/:id`, async (req) => {
       const { tenant } = await scoped(req);
       const w = flavors(tenant).find((f) => f.id === req.params.id || f.description === req.params.id);
       if (!w) throw notFound('flavor', req.params.id);
@@ -63,9 +69,9 @@ export function computeRoutes(router: Router, s: Services, baseUrl: () => string
       const list = s.instances.list(tenant.id).filter((i) => !name || i.name.includes(name));
       return reply(200, { servers: list.map((i) => server(i, detail)) });
     };
-    router.on('GET', `${prefix}/servers`, listServers(false));
-    router.on('GET', `${prefix}/servers/detail`, listServers(true));
-    router.on('POST', `${prefix}/servers`, async (req) => {
+    api.on('GET', `${prefix}/servers`, listServers(false));
+    api.on('GET', `${prefix}/servers/detail`, listServers(true));
+    api.on('POST', `${prefix}/servers`, async (req) => {
       const { tenant } = await scoped(req);
       const { server: sv } = await req.body(NewServer);
       const w = flavors(tenant).find((f) => f.id === sv.flavorRef);
@@ -74,9 +80,9 @@ export function computeRoutes(router: Router, s: Services, baseUrl: () => string
       const [first] = await s.instances.create(tenant, w, { workloadId: w.id, count, name: sv.name, image: sv.imageRef || undefined });
       return reply(202, { server: { id: first.id, links: links(`/servers/${first.id}`), adminPass: '', 'OS-DCF:diskConfig': 'MANUAL', security_groups: [{ name: 'default' }] } });
     });
-    router.on('GET', `${prefix}/servers/:id`, async (req) => reply(200, { server: server(s.instances.get((await scoped(req)).tenant, req.params.id), true) }));
-    router.on('DELETE', `${prefix}/servers/:id`, async (req) => (s.instances.delete((await scoped(req)).tenant, req.params.id), reply(204)));
-    router.on('POST', `${prefix}/servers/:id/action`, async (req) => {
+    api.on('GET', `${prefix}/servers/:id`, async (req) => reply(200, { server: server(s.instances.get((await scoped(req)).tenant, req.params.id), true) }));
+    api.on('DELETE', `${prefix}/servers/:id`, async (req) => (s.instances.delete((await scoped(req)).tenant, req.params.id), reply(204)));
+    api.on('POST', `${prefix}/servers/:id/action`, async (req) => {
       const { tenant } = await scoped(req);
       const body = await req.body(ServerAction);
       if ('os-stop' in body) s.instances.stop(tenant, req.params.id);
