@@ -3,7 +3,7 @@
 // what it says when an earlier step left it nothing to work with. The cluster lives in a temp dir;
 // the host and the controller's API are fakes (test/helpers/fake-setup-host.ts).
 import t, { type Test } from 'tap';
-import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
