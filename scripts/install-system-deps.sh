@@ -13,7 +13,8 @@
 #               QEMU, qemu-utils, e2fsprogs, genisoimage, openssh-client
 #   --conformance  what bat/tempest.sh needs: Debian's tempest (33.0.0 on bookworm), subunit
 #               (subunit2junitxml) and python3-junitxml (which subunit2junitxml needs to write JUnit)
-#   (default)   what the tests use too: python3-openstackclient, and the nested VM's tools
+#   (default)   what the tests use too: python3-openstackclient, the nested VM's tools, and
+#               Tempest (the smoke subset in test/root/conformance-smoke.test.ts)
 # A second argument --print lists the profile's packages (installed or not) and installs nothing.
 set -euo pipefail
 profile=${1:---test}
@@ -22,11 +23,12 @@ all=()
 want() { all+=("$2"); command -v "$1" >/dev/null || need+=("$2"); }
 # A Python module of Debian's python3 (not whichever python3 is first on PATH).
 want_module() { all+=("$2"); /usr/bin/python3 -c "import $1" 2>/dev/null || need+=("$2"); }
-if [ "$profile" = --conformance ]; then
+if [ "$profile" = --conformance ] || [ "$profile" = --test ]; then
   want tempest tempest
   want subunit2junitxml subunit
   want_module junitxml python3-junitxml
-else
+fi
+if [ "$profile" != --conformance ]; then
   want openssl openssl
   want qemu-img qemu-utils
 fi
