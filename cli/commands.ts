@@ -151,11 +151,19 @@ export const COMMANDS: CommandSpec[] = [
       return message(`deleting instance ${id} (a "Deleted" event follows)`);
     },
   },
-  ...(['stop', 'restart'] as const).map((action): CommandSpec => ({
-    verb: action, nouns: ['instance', 'instances'], summary: `${action} an instance`, args: ['id'],
-    async run(ctx, [id]) {
-      const inst = await ctx.user.call<Instance>('POST', `/tenants/${await ctx.tenant()}/instances/${id}/action`, { action });
-      return message(`${action === 'stop' ? 'stopping' : 'restarting'} instance ${id}`, inst);
+  ...([
+    ['stop', 'stopping', 'an active instance (its disk is kept)'],
+    ['restart', 'restarting', 'a stopped instance'],
+    ['pause', 'pausing', 'an active instance: frozen in place, memory kept'],
+    ['unpause', 'unpausing', 'a paused instance'],
+    ['reboot', 'rebooting', 'an active instance\'s guest (--hard: a reset, without asking the guest)'],
+  ] as const).map(([action, doing, what]): CommandSpec => ({
+    verb: action, nouns: ['instance', 'instances'], summary: `${action} ${what}`, args: ['id'],
+    options: action === 'reboot' ? [{ flags: '--hard', description: 'reset the guest at once' }] : undefined,
+    async run(ctx, [id], opts) {
+      const body = action === 'reboot' ? { action, hard: !!opts.hard } : { action };
+      const inst = await ctx.user.call<Instance>('POST', `/tenants/${await ctx.tenant()}/instances/${id}/action`, body);
+      return message(`${doing} instance ${id}`, inst);
     },
   })),
 

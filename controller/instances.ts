@@ -9,6 +9,8 @@ import { now, type ControllerContext } from './context.ts';
 import { checkQuota, type Usage } from './quotas.ts';
 import type { Volumes } from './volumes.ts';
 
+const notConnected = () => new ApiError('unavailable', 'the controller is not connected to the scheduler right now: try again in a few seconds');
+
 export interface CreateRequest {
   workloadId: string;
   count: number;
@@ -206,6 +208,24 @@ export class Instances {
     return inst;
   }
 
+  /** Freezes an active instance in place, or thaws a paused one; the node's INSTANCE_STATE says when it is done. */
+  pause(tenant: Tenant, id: string, pause: boolean): Instance {
+    const inst = this.get(tenant, id);
+    const from = pause ? 'active' : 'paused';
+    if (inst.state !== from) throw new ApiError('invalid_state', `instance ${id} is ${inst.state}: only ${pause ? 'an active instance can be paused' : 'a paused instance can be unpaused'}`);
+    this.command(pause ? 'PAUSE' : 'UNPAUSE', inst);
+    return inst;
+  }
+
+  /** Boots an active instance's guest again (docs/protocol.md "Actions"); it stays active. */
+  reboot(tenant: Tenant, id: string, hard: boolean): Instance {
+    const inst = this.get(tenant, id);
+    if (inst.state !== 'active') throw new ApiError('invalid_state', `instance ${id} is ${inst.state}: only an active instance can be rebooted`);
+    if (!this.ctx.send({ type: 'COMMAND', op: 'REBOOT', to: inst.node_id ?? '', payload: { instanceId: inst.id, hard } })) throw notConnected();
+    this.event(inst, 'info', `Rebooting ${inst.id} (${hard ? 'hard' : 'soft'})`);
+    return inst;
+  }
+
   delete(tenant: Tenant, id: string): void {
     this.remove(this.get(tenant, id));
   }
@@ -218,10 +238,8 @@ export class Instances {
     this.save(inst, { state: 'deleting' });
   }
 
-  private command(op: 'STOP' | 'RESTART' | 'DELETE', inst: Instance) {
-    if (!this.ctx.send({ type: 'COMMAND', op, to: inst.node_id ?? '', payload: { instanceId: inst.id } })) {
-      throw new ApiError('unavailable', 'the controller is not connected to the scheduler right now: try again in a few seconds');
-    }
+  private command(op: 'STOP' | 'RESTART' | 'DELETE' | 'PAUSE' | 'UNPAUSE', inst: Instance) {
+    if (!this.ctx.send({ type: 'COMMAND', op, to: inst.node_id ?? '', payload: { instanceId: inst.id } })) throw notConnected();
   }
 
   private gone(inst: Instance, message: string, type: 'info' | 'error' = 'info') {
@@ -259,8 +277,9 @@ export class Instances {
       return;
     }
     if (e.state === was) return;
-    if (e.state === 'active') this.event(inst, 'info', `Started ${inst.id} on ${e.nodeId}`);
+    if (e.state === 'active') this.event(inst, 'info', was === 'paused' ? `Unpaused ${inst.id}` : `Started ${inst.id} on ${e.nodeId}`);
     if (e.state === 'exited') this.event(inst, 'info', `Stopped ${inst.id}`);
+    if (e.state === 'paused') this.event(inst, 'info', `Paused ${inst.id}`);
   }
 
   deleted(instanceId: string): void {
@@ -285,7 +304,7 @@ export class Instances {
   lifecycleFailed(op: string, instanceId: string, message: string): void {
     const inst = this.ctx.store.instances.get(instanceId);
     if (!inst) return;
-    const verb = op.startsWith('STOP') ? 'stop' : op.startsWith('RESTART') ? 'restart' : 'delete';
+    const verb = op.replace(/_FAILURE$/, '').toLowerCase();
     this.event(inst, 'error', `Failed to ${verb} ${inst.id}: ${message}`);
   }
 

@@ -70,7 +70,10 @@ export class Services {
       case 'START_FAILURE': return this.instances.startFailed(frame.payload);
       case 'STOP_FAILURE':
       case 'RESTART_FAILURE':
-      case 'DELETE_FAILURE': return this.instances.lifecycleFailed(frame.op, frame.payload.instanceId, frame.payload.message);
+      case 'DELETE_FAILURE':
+      case 'PAUSE_FAILURE':
+      case 'UNPAUSE_FAILURE':
+      case 'REBOOT_FAILURE': return this.instances.lifecycleFailed(frame.op, frame.payload.instanceId, frame.payload.message);
       case 'VOLUME_ATTACHED': return this.volumes.attached(frame.payload);
       case 'VOLUME_DETACHED': return this.volumes.detached(frame.payload);
       case 'ATTACH_VOLUME_FAILURE':
@@ -98,6 +101,9 @@ export class Services {
       case 'STOP_FAILURE':
       case 'RESTART_FAILURE':
       case 'DELETE_FAILURE':
+      case 'PAUSE_FAILURE':
+      case 'UNPAUSE_FAILURE':
+      case 'REBOOT_FAILURE':
       case 'VOLUME_ATTACHED':
       case 'VOLUME_DETACHED':
       case 'ATTACH_VOLUME_FAILURE':

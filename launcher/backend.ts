@@ -18,6 +18,8 @@ export interface Running {
 export interface AdoptedInstance extends Running {
   spec: StartPayload;
   running: boolean;
+  /** It runs, frozen by a pause. */
+  paused?: boolean;
 }
 
 /** Told of an instance that ended when the backend was not asked to stop it. */
@@ -37,6 +39,9 @@ export interface Backend {
    *  a running instance gets the disk hot-plugged (attach) or unplugged (detach) too. */
   attach?(spec: StartPayload, volume: VolumeRef, running: boolean): Promise<void>;
   detach?(spec: StartPayload, volumeId: string, running: boolean): Promise<void>;
+  /** Freezes a running instance in place (its memory and processes kept) and thaws it again. */
+  pause?(instanceId: string): Promise<void>;
+  unpause?(instanceId: string): Promise<void>;
   /** Reports, within 2 s, instances that end (docs/protocol.md "An instance that dies"). An end
    *  the launcher asked for (a stop or delete under way) may be reported too: the launcher, which
    *  knows what it asked, ignores those. Returns a function that stops the watching. */

@@ -156,6 +156,15 @@ export class DockerBackend implements Backend {
     });
   }
 
+  /** The container's cgroup is frozen (docker pause), and thawed. */
+  async pause(instanceId: string): Promise<void> {
+    await this.opts.docker.getContainer(this.containerName(instanceId)).pause();
+  }
+
+  async unpause(instanceId: string): Promise<void> {
+    await this.opts.docker.getContainer(this.containerName(instanceId)).unpause();
+  }
+
   async delete(instanceId: string): Promise<void> {
     await this.opts.docker.getContainer(this.containerName(instanceId)).remove({ force: true }).catch((err) => {
       if (!isNotFound(err)) throw err;
@@ -173,7 +182,9 @@ export class DockerBackend implements Backend {
       } catch {
         continue; // not one of ours after all
       }
-      let running = c.State === 'running';
+      // A paused container runs, frozen: its network is wired as a running one's.
+      const paused = c.State === 'paused';
+      let running = c.State === 'running' || paused;
       if (running) {
         try {
           const pid = (await this.opts.docker.getContainer(c.Id).inspect()).State.Pid;
@@ -187,7 +198,7 @@ export class DockerBackend implements Backend {
       } else {
         this.opts.network.adopt(spec);
       }
-      adopted.push({ spec, running });
+      adopted.push({ spec, running, paused: running && paused });
     }
     return adopted;
   }

@@ -4,7 +4,7 @@
 // `exited` with its reason (docs/protocol.md "An instance that dies").
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { ProtocolPeer } from '../protocol/client.ts';
-import type { AttachVolume, DetachVolume, Frame, InstanceExit, InstanceState, NodeStats, Resources, Role, StartFailureReason, StartPayload, VolumeFailure } from '../protocol/payloads.ts';
+import type { AttachVolume, DetachVolume, Frame, InstanceExit, InstanceState, LifecycleFailureReason, NodeStats, Resources, Role, StartFailureReason, StartPayload, VolumeFailure } from '../protocol/payloads.ts';
 import type { Logger } from '../shared/log.ts';
 import { LaunchError, type Backend } from './backend.ts';
 
@@ -43,7 +43,12 @@ interface Instance {
   sshPort?: number;
   /** It ended while its start was under way: reported once the start is done. */
   diedStarting?: InstanceExit;
+  /** A reboot is under way: an end seen meanwhile is the reboot's own. */
+  rebooting?: boolean;
 }
+
+/** A state the instance's runtime holds (it counts against the node's memory and vcpus). */
+const runs = (state: InstanceState) => state === 'active' || state === 'paused';
 
 export class Launcher {
   private readonly peer: ProtocolPeer;
@@ -81,7 +86,7 @@ export class Launcher {
       if (backend.watchExits) this.unwatch.push(backend.watchExits((id, exit) => this.died(id, exit)));
       for (const adopted of await backend.list()) {
         this.instances.set(adopted.spec.instanceId, {
-          spec: adopted.spec, state: adopted.running ? 'active' : 'exited', sshIp: adopted.sshIp, sshPort: adopted.sshPort,
+          spec: adopted.spec, state: adopted.paused ? 'paused' : adopted.running ? 'active' : 'exited', sshIp: adopted.sshIp, sshPort: adopted.sshPort,
         });
       }
     }
@@ -172,7 +177,7 @@ export class Launcher {
       load: this.opts.load?.() ?? 0,
       instances: [...this.instances.values()].map((i) => ({
         instanceId: i.spec.instanceId, state: i.state, sshIp: i.sshIp, sshPort: i.sshPort,
-        memUsageMB: i.state === 'active' ? i.spec.resources.memMB : 0, diskUsageMB: i.spec.resources.diskMB,
+        memUsageMB: runs(i.state) ? i.spec.resources.memMB : 0, diskUsageMB: i.spec.resources.diskMB,
       })),
     };
   }
@@ -200,6 +205,9 @@ export class Launcher {
       case 'STOP': return this.stopInstance(frame.payload.instanceId);
       case 'RESTART': return this.restartInstance(frame.payload.instanceId);
       case 'DELETE': return this.deleteInstance(frame.payload.instanceId);
+      case 'PAUSE': return this.pauseInstance(frame.payload.instanceId, true);
+      case 'UNPAUSE': return this.pauseInstance(frame.payload.instanceId, false);
+      case 'REBOOT': return this.rebootInstance(frame.payload.instanceId, frame.payload.hard);
       case 'ATTACH_VOLUME': return this.changeVolumes('attach', frame.payload);
       case 'DETACH_VOLUME': return this.changeVolumes('detach', frame.payload);
       case 'NODE_FAULT':
@@ -229,7 +237,7 @@ export class Launcher {
   private died(id: string, exit: InstanceExit) {
     const inst = this.instances.get(id);
     if (inst?.state === 'pending') inst.diedStarting = exit;
-    if (inst?.state !== 'active') return;
+    if (!inst || !runs(inst.state) || inst.rebooting) return;
     this.opts.logger.warn('instance exited unexpectedly', { instanceId: id, reason: exit.reason, console: exit.console.at(-1) });
     inst.sshIp = undefined;
     this.setState(inst, 'exited', exit);
@@ -275,7 +283,7 @@ export class Launcher {
     else await this.backend(spec).delete(spec.instanceId).catch(() => undefined);
   }
 
-  private lifecycleFailed(op: 'STOP_FAILURE' | 'RESTART_FAILURE' | 'DELETE_FAILURE', instanceId: string, reason: 'no_instance' | 'already_stopped' | 'already_running' | 'backend_failure', message: string) {
+  private lifecycleFailed(op: `${'STOP' | 'RESTART' | 'DELETE' | 'PAUSE' | 'UNPAUSE' | 'REBOOT'}_FAILURE`, instanceId: string, reason: LifecycleFailureReason, message: string) {
     this.peer.send({ type: 'ERROR', op, payload: { instanceId, reason, message } });
   }
 
@@ -310,6 +318,50 @@ export class Launcher {
     }
   }
 
+  /** Freezes an active instance (`paused`), or thaws a paused one (`active`). */
+  private async pauseInstance(id: string, pause: boolean) {
+    const op = pause ? 'PAUSE_FAILURE' : 'UNPAUSE_FAILURE';
+    const inst = this.instances.get(id);
+    if (!inst) return this.lifecycleFailed(op, id, 'no_instance', `instance ${id} is not on node ${this.opts.nodeId}`);
+    const [from, to] = pause ? ['active', 'paused'] as const : ['paused', 'active'] as const;
+    if (inst.state !== from || inst.rebooting) return this.lifecycleFailed(op, id, 'wrong_state', `instance ${id} is ${inst.rebooting ? 'rebooting' : inst.state}, not ${from}`);
+    const backend = this.backend(inst.spec);
+    const change = pause ? backend.pause : backend.unpause;
+    if (!change || inst.spec.cnci) return this.lifecycleFailed(op, id, 'not_supported', `the ${backend.kind} backend cannot ${pause ? 'pause' : 'unpause'} instance ${id}`);
+    try {
+      await change.call(backend, id);
+    } catch (err) {
+      return this.lifecycleFailed(op, id, 'backend_failure', (err as Error).message);
+    }
+    this.setState(inst, to);
+  }
+
+  /** Boots an active instance's guest again, as Nova's libvirt driver does: the runtime is stopped
+   *  and started again from the instance's own disk (a new QEMU, a new container process), soft or
+   *  hard alike — the guest has no agent to ask first (docs/protocol.md "Actions"). It stays
+   *  `active` throughout, as seen from outside; an end seen meanwhile is the reboot's own. */
+  private async rebootInstance(id: string, hard: boolean) {
+    const inst = this.instances.get(id);
+    if (!inst) return this.lifecycleFailed('REBOOT_FAILURE', id, 'no_instance', `instance ${id} is not on node ${this.opts.nodeId}`);
+    if (inst.state !== 'active' || inst.rebooting) return this.lifecycleFailed('REBOOT_FAILURE', id, 'wrong_state', `instance ${id} is ${inst.rebooting ? 'rebooting already' : inst.state}, not active`);
+    if (inst.spec.cnci) return this.lifecycleFailed('REBOOT_FAILURE', id, 'not_supported', `instance ${id} is a CNCI`);
+    const backend = this.backend(inst.spec);
+    inst.rebooting = true;
+    try {
+      await backend.stop(id);
+      Object.assign(inst, await backend.start({ ...inst.spec, restart: true }));
+      this.opts.logger.info('instance rebooted', { instanceId: id, hard });
+    } catch (err) {
+      inst.rebooting = false;
+      this.lifecycleFailed('REBOOT_FAILURE', id, 'backend_failure', (err as Error).message);
+      // Broken half-way, it does not run: say so, as for a death.
+      this.died(id, { reason: `the reboot failed: ${(err as Error).message}`, console: [] });
+      return;
+    }
+    inst.rebooting = false;
+    this.setState(inst, 'active');
+  }
+
   /** Attaches or detaches a volume: hot-plugged when the VM runs, kept in its spec for the next start either way. */
   private async changeVolumes(what: 'attach' | 'detach', p: AttachVolume | DetachVolume) {
     const volumeId = 'volume' in p ? p.volume.id : p.volumeId;
@@ -319,7 +371,7 @@ export class Launcher {
     if (!inst) return failed('no_instance', `instance ${p.instanceId} is not on node ${this.opts.nodeId}`);
     const backend = this.backend(inst.spec);
     if (!backend[what] || inst.spec.vmType !== 'qemu') return failed('not_supported', `instance ${p.instanceId} is not a VM: only VMs have volumes`);
-    if (inst.state !== 'active' && inst.state !== 'exited') return failed('backend_failure', `instance ${p.instanceId} is ${inst.state}`);
+    if ((inst.state !== 'active' && inst.state !== 'exited') || inst.rebooting) return failed('backend_failure', `instance ${p.instanceId} is ${inst.rebooting ? 'rebooting' : inst.state}`);
     // A command the controller sent again after a restart: the one in flight will answer, and a
     // done one is answered again.
     const key = `${p.instanceId} ${volumeId}`;

@@ -180,6 +180,15 @@ export class QemuBackend implements Backend {
     await ipIn(this.opts.nodeNs, 'link', 'del', tapName(instanceId)).catch(() => undefined);
   }
 
+  /** QMP stop/cont: the vCPUs halt, memory and devices stay as they are. */
+  async pause(instanceId: string): Promise<void> {
+    await qmp(join(this.dir(instanceId), 'qmp.sock'), 'stop');
+  }
+
+  async unpause(instanceId: string): Promise<void> {
+    await qmp(join(this.dir(instanceId), 'qmp.sock'), 'cont');
+  }
+
   async delete(instanceId: string): Promise<void> {
     await this.stop(instanceId);
     // The console outlives the instance (until the cluster goes), for whoever diagnoses it later.
@@ -243,7 +252,8 @@ export class QemuBackend implements Backend {
         this.watched.set(id, pid);
         this.adopted.add(id);
       }
-      out.push({ spec, running: !!pid, sshIp: spec.network.ip, sshPort: 22 });
+      const status = pid ? await qmp(join(this.dir(id), 'qmp.sock'), 'query-status').catch(() => undefined) as { status?: string } | undefined : undefined;
+      out.push({ spec, running: !!pid, paused: status?.status === 'paused', sshIp: spec.network.ip, sshPort: 22 });
     }
     return out;
   }

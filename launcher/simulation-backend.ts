@@ -55,6 +55,19 @@ export class SimulationBackend implements Backend {
     inst.cnci = undefined;
   }
 
+  /** A simulated instance has nothing to freeze: only that it runs is checked. */
+  async pause(instanceId: string): Promise<void> {
+    this.running(instanceId);
+  }
+
+  async unpause(instanceId: string): Promise<void> {
+    this.running(instanceId);
+  }
+
+  private running(instanceId: string) {
+    if (!this.instances.get(instanceId)?.running) throw new Error(`instance ${instanceId} does not run on this node`);
+  }
+
   async delete(instanceId: string): Promise<void> {
     await this.stop(instanceId);
     this.instances.delete(instanceId);

@@ -5,7 +5,7 @@ import { z } from 'zod';
 export const Role = z.enum(['scheduler', 'controller', 'compute', 'network', 'cnci']);
 export type Role = z.infer<typeof Role>;
 
-export const InstanceState = z.enum(['pending', 'active', 'stopping', 'exited', 'hung', 'missing', 'deleting']);
+export const InstanceState = z.enum(['pending', 'active', 'paused', 'stopping', 'exited', 'hung', 'missing', 'deleting']);
 export type InstanceState = z.infer<typeof InstanceState>;
 
 export const StartFailureReason = z.enum([
@@ -70,6 +70,10 @@ export type StartPayload = z.infer<typeof StartPayload>;
 
 export const InstanceRef = z.object({ instanceId: z.string() });
 export type InstanceRef = z.infer<typeof InstanceRef>;
+
+/** Reset the guest (`hard`), or ask it first where the runtime can (docs/protocol.md "Actions"). */
+export const RebootPayload = z.object({ instanceId: z.string(), hard: z.boolean() });
+export type RebootPayload = z.infer<typeof RebootPayload>;
 
 export const AttachVolume = z.object({ instanceId: z.string(), volume: VolumeRef });
 export type AttachVolume = z.infer<typeof AttachVolume>;
@@ -163,7 +167,8 @@ export type Placed = z.infer<typeof Placed>;
 export const StartFailure = z.object({ instanceId: z.string(), reason: StartFailureReason, message: z.string() });
 export type StartFailure = z.infer<typeof StartFailure>;
 
-export const LifecycleFailureReason = z.enum(['no_instance', 'already_stopped', 'already_running', 'backend_failure']);
+export const LifecycleFailureReason = z.enum(['no_instance', 'already_stopped', 'already_running', 'wrong_state', 'not_supported', 'backend_failure']);
+export type LifecycleFailureReason = z.infer<typeof LifecycleFailureReason>;
 export const LifecycleFailure = z.object({ instanceId: z.string(), reason: LifecycleFailureReason, message: z.string() });
 export type LifecycleFailure = z.infer<typeof LifecycleFailure>;
 
@@ -187,6 +192,9 @@ export const OPS = {
     STOP: InstanceRef,
     RESTART: InstanceRef,
     DELETE: InstanceRef,
+    PAUSE: InstanceRef,
+    UNPAUSE: InstanceRef,
+    REBOOT: RebootPayload,
     NODE_FAULT: NodeFault,
     ASSIGN_PUBLIC_IP: PublicIpPayload,
     RELEASE_PUBLIC_IP: PublicIpPayload,
@@ -210,6 +218,9 @@ export const OPS = {
     STOP_FAILURE: LifecycleFailure,
     RESTART_FAILURE: LifecycleFailure,
     DELETE_FAILURE: LifecycleFailure,
+    PAUSE_FAILURE: LifecycleFailure,
+    UNPAUSE_FAILURE: LifecycleFailure,
+    REBOOT_FAILURE: LifecycleFailure,
     PUBLIC_IP_FAILURE: PublicIpFailure,
     ATTACH_VOLUME_FAILURE: VolumeFailure,
     DETACH_VOLUME_FAILURE: VolumeFailure,

@@ -150,8 +150,16 @@ export function ciaoRoutes(router: Router, s: Services): void {
   });
   router.on('POST', '/tenants/:tenant/instances/:id/action', async (req) => {
     const { tenant: t } = await tenant(req);
-    const { action } = await req.body(InstanceAction);
-    return reply(202, action === 'stop' ? s.instances.stop(t, req.params.id) : s.instances.restart(t, req.params.id));
+    const { action, hard } = await req.body(InstanceAction);
+    if (hard !== undefined && action !== 'reboot') throw badRequest('hard is an option of reboot only');
+    const id = req.params.id;
+    switch (action) {
+      case 'stop': return reply(202, s.instances.stop(t, id));
+      case 'restart': return reply(202, s.instances.restart(t, id));
+      case 'pause': return reply(202, s.instances.pause(t, id, true));
+      case 'unpause': return reply(202, s.instances.pause(t, id, false));
+      case 'reboot': return reply(202, s.instances.reboot(t, id, hard ?? false));
+    }
   });
   router.on('DELETE', '/tenants/:tenant/instances/:id', async (req) => {
     const { tenant: t } = await tenant(req);

@@ -9,7 +9,7 @@ import { COMPUTE_VERSIONS, microversioned } from './microversion.ts';
 import { FlavorRef, NewServer, ServerAction } from './request-schemas.ts';
 
 const STATUS: Record<Instance['state'], string> = {
-  pending: 'BUILD', active: 'ACTIVE', stopping: 'ACTIVE', exited: 'SHUTOFF', hung: 'ERROR', missing: 'ERROR', deleting: 'DELETED',
+  pending: 'BUILD', active: 'ACTIVE', paused: 'PAUSED', stopping: 'ACTIVE', exited: 'SHUTOFF', hung: 'ERROR', missing: 'ERROR', deleting: 'DELETED',
 };
 
 export function computeRoutes(router: Router, s: Services, baseUrl: () => string): void {

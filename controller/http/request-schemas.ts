@@ -34,7 +34,11 @@ export const NewTenant = z.strictObject({ id: Uuid.optional(), name: Name, confi
 export const TenantChange = z.strictObject({ name: Name.optional(), config: TenantConfigInput.nullish() });
 export const NodeFault = z.strictObject({ start_failure: StartFailureReason.nullish() });
 export const NewInstances = z.strictObject({ workload_id: Ref, count: Count.default(1), name: Name.optional() });
-export const InstanceAction = z.strictObject({ action: z.enum(['stop', 'restart']) });
+export const InstanceAction = z.strictObject({
+  action: z.enum(['stop', 'restart', 'pause', 'unpause', 'reboot']),
+  /** reboot only: reset the guest without asking it first (docs/api.md). */
+  hard: z.boolean().optional(),
+});
 export const NewPool = z.strictObject({ name: PARAMS.name, subnet: PoolSubnet.nullish(), ips: z.array(Ip).max(MAX_POOL_ADDRESSES).nullish() });
 export const PoolAddresses = z.strictObject({ subnet: PoolSubnet.nullish(), ips: z.array(Ip).max(MAX_POOL_ADDRESSES).nullish() });
 export const NewMapping = z.strictObject({ instance_id: Ref, pool: PARAMS.name.nullish() });

@@ -40,7 +40,52 @@ t.test('stop → exited, restart → active, each with its event; wrong states a
   await t.rejects(demo.call('POST', `/tenants/${tenant}/instances/${inst.id}/action`, { action: 'stop' }), { name: 'ControllerError', status: 409 });
   await demo.call('POST', `/tenants/${tenant}/instances/${inst.id}/action`, { action: 'restart' });
   await waitForState(demo, inst.id, 'active');
-  await t.rejects(demo.call('POST', `/tenants/${tenant}/instances/${inst.id}/action`, { action: 'reboot' }), { name: 'ControllerError', status: 400 });
+  await t.rejects(demo.call('POST', `/tenants/${tenant}/instances/${inst.id}/action`, { action: 'explode' }), { name: 'ControllerError', status: 400 });
+  await t.rejects(demo.call('POST', `/tenants/${tenant}/instances/${inst.id}/action`, { action: 'stop', hard: true }), { status: 400, message: /hard is an option of reboot only/ });
+});
+
+t.test('pause → paused, unpause → active, each with its event; stop, reboot and a second pause of a paused one are 409', async (t) => {
+  const [inst] = await createInstances(demo, await workloadId(demo, 'qemu'));
+  const action = (body: object) => demo.call('POST', `/tenants/${tenant}/instances/${inst.id}/action`, body);
+  await waitForState(demo, inst.id, 'active');
+  await t.rejects(action({ action: 'unpause' }), { status: 409, code: 'invalid_state', message: /only a paused instance can be unpaused/ });
+  await action({ action: 'pause' });
+  const paused = await waitForState(demo, inst.id, 'paused');
+  t.equal(paused.ssh_ip, inst.ip, 'a paused VM keeps its address');
+  await waitForEvent(demo, new RegExp(`^Paused ${inst.id}`));
+  for (const body of [{ action: 'pause' }, { action: 'stop' }, { action: 'reboot' }]) {
+    await t.rejects(action(body), { status: 409, code: 'invalid_state' }, `${body.action} of a paused instance`);
+  }
+  const node = await admin.call<{ instances: Instance[] }>('GET', `/nodes/${paused.node_id}/instances`);
+  t.equal(node.instances.find((i) => i.id === inst.id)?.state, 'paused', "the node's own report says paused too");
+  await action({ action: 'unpause' });
+  await waitForState(demo, inst.id, 'active');
+  await waitForEvent(demo, new RegExp(`^Unpaused ${inst.id}`));
+  await demo.call('DELETE', `/tenants/${tenant}/instances/${inst.id}`);
+});
+
+t.test('reboot keeps the instance active on its node: a stop and a start from its own disk, neither reported', async (t) => {
+  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+  const action = (body: object) => demo.call('POST', `/tenants/${tenant}/instances/${inst.id}/action`, body);
+  const active = await waitForState(demo, inst.id, 'active');
+  const backend = plane.backends[plane.launchers.findIndex((l) => l.id === active.node_id)];
+  const starts: boolean[] = [];
+  const start = backend.start.bind(backend);
+  // This node's starts are recorded.
+  Object.defineProperty(backend, 'start', { value: (spec: Parameters<typeof start>[0]) => (starts.push(!!spec.restart), start(spec)), configurable: true });
+  t.teardown(() => void delete (backend as { start?: unknown }).start);
+  const mark = await eventMark(demo);
+  await action({ action: 'reboot', hard: true });
+  await waitForEvent(demo, new RegExp(`^Rebooting ${inst.id} \\(hard\\)`), { after: mark });
+  await waitFor('the start of the reboot', async () => starts.length > 0);
+  t.same(starts, [true], 'started again from its own disk, once');
+  const after = await waitForState(demo, inst.id, 'active');
+  t.equal(after.node_id, active.node_id, 'on the same node');
+  t.notOk((await events(demo)).some((e) => !mark.has(e.id) && /^(Stopped|Instance .* exited)/.test(e.message)), 'a reboot is not a stop or a death');
+  await action({ action: 'stop' });
+  await waitForState(demo, inst.id, 'exited');
+  await t.rejects(action({ action: 'reboot' }), { status: 409, message: /only an active instance can be rebooted/ });
+  await demo.call('DELETE', `/tenants/${tenant}/instances/${inst.id}`);
 });
 
 t.test('an instance that dies is exited with its reason and an error event; a restart brings it back and clears the reason', async (t) => {

@@ -95,6 +95,17 @@ t.test('list re-adopts by label; stop and restart keep the instance and its netw
   t.equal(await exec(containerOf(a), ['ping', '-c', '1', '-W', '2', '172.16.9.3']), 0, 'networked again after restart');
 });
 
+t.test('pause freezes a container (docker says paused, re-adopted as paused, runs nothing new); unpause thaws it with its network', async (t) => {
+  await backend.pause(a.instanceId);
+  t.equal((await containerOf(a).inspect()).State.Paused, true);
+  t.match((await backend.list()).find((x) => x.spec.instanceId === a.instanceId), { running: true, paused: true });
+  // (Its kernel-side network still answers ping: a container's netns is not frozen, only its processes.)
+  await t.rejects(exec(containerOf(a), ['true']), /paused/, 'a frozen container runs nothing');
+  await backend.unpause(a.instanceId);
+  t.equal((await containerOf(a).inspect()).State.Paused, false);
+  t.equal(await exec(containerOf(b), ['ping', '-c', '1', '-W', '2', a.network.ip]), 0, 'it answers again after unpause');
+});
+
 t.test("a container whose process is killed is reported within 2 s with its reason and output", async (t) => {
   const exits: { id: string; exit: InstanceExit; at: number }[] = [];
   const unwatch = backend.watchExits((id, exit) => exits.push({ id, exit, at: performance.now() }));
@@ -110,7 +121,8 @@ t.test("a container whose process is killed is reported within 2 s with its reas
   await backend.start({ ...b, restart: true });
 });
 
-t.test('delete removes the containers; the host namespace gained nothing', async (t) => {
+t.test('delete removes the containers, a paused one too; the host namespace gained nothing', async (t) => {
+  await backend.pause(a.instanceId);
   await backend.delete(a.instanceId);
   await backend.delete(b.instanceId);
   await backend.delete(b.instanceId);

@@ -74,6 +74,20 @@ t.test('list re-adopts the running VM; stop ends QEMU and its tap; restart boots
   t.equal(await sshHostname(), spec.instanceId);
 });
 
+t.test('pause freezes the guest (no SSH, QMP paused, re-adopted as paused); unpause thaws the same boot; neither is a death', async (t) => {
+  const exits: string[] = [];
+  const unwatch = backend.watchExits((id) => exits.push(id));
+  t.teardown(unwatch);
+  const bootId = async () => (await ssh('cat /proc/sys/kernel/random/boot_id')).stdout.trim();
+  const firstBoot = await bootId();
+  await backend.pause(spec.instanceId);
+  await t.rejects(ssh('true'), 'a paused guest does not answer SSH');
+  t.match(await new QemuBackend(backendOptions).list(), [{ running: true, paused: true }], 'a launcher restarted meanwhile sees it paused');
+  await backend.unpause(spec.instanceId);
+  t.equal(await bootId(), firstBoot, 'unpaused: the same boot goes on');
+  t.same(exits, [], 'no death reported');
+});
+
 t.test('a QEMU killed with -9 is reported within 2 s with its reason and console; a stop is not reported', async (t) => {
   const exits: { id: string; exit: InstanceExit; at: number }[] = [];
   const unwatch = backend.watchExits((id, exit) => exits.push({ id, exit, at: performance.now() }));

@@ -14,7 +14,7 @@ t.test('frames survive being split and joined on the wire', async (t) => {
 });
 
 t.test('unknown ops and bad payloads are refused with the reason', async (t) => {
-  t.throws(() => parseFrame({ type: 'COMMAND', op: 'REBOOT', payload: {} }), { name: 'FrameError', message: /unknown op REBOOT/ });
+  t.throws(() => parseFrame({ type: 'COMMAND', op: 'EXPLODE', payload: {} }), { name: 'FrameError', message: /unknown op EXPLODE/ });
   t.throws(() => parseFrame({ type: 'NOISE', op: 'X', payload: {} }), /unknown frame type/);
   t.throws(() => parseFrame({ type: 'COMMAND', op: 'STOP', payload: { instanceId: 7 } }), /bad COMMAND STOP payload/);
   t.throws(() => parseFrame({ type: 'HELLO', op: 'HELLO', payload: { id: 'x', roles: ['king'] } }), /bad HELLO/);
