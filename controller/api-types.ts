@@ -110,11 +110,23 @@ export interface Quotas {
   limits: Partial<Record<QuotaName, number>>;
 }
 
+export type ImageVisibility = 'public' | 'private' | 'internal' | 'shared' | 'community';
+export type MemberStatus = 'pending' | 'accepted' | 'rejected';
+
+/** A project an image is shared with (visibility `shared`), and its answer to the owner's offer. */
+export interface ImageMember {
+  member_id: string;
+  status: MemberStatus;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface Image {
   id: string;
-  name: string;
-  status: 'queued' | 'saving' | 'active';
-  visibility: 'public' | 'private' | 'internal';
+  name: string | null;
+  /** `deactivated`: its data cannot be downloaded, except by an admin, until it is reactivated. */
+  status: 'queued' | 'saving' | 'active' | 'deactivated';
+  visibility: ImageVisibility;
   /** Owning tenant (project id); images of the admin project are owned by it too. */
   owner: string;
   size: number | null;
@@ -123,6 +135,16 @@ export interface Image {
   container_format: string | null;
   created_at: string;
   updated_at: string;
+  // The fields below came with Glance fidelity (issue 13 §4): records written before lack them.
+  /** A protected image cannot be deleted. */
+  protected?: boolean;
+  os_hidden?: boolean;
+  min_disk?: number;
+  min_ram?: number;
+  tags?: string[];
+  /** Custom properties, served as top-level keys of the image. */
+  properties?: Record<string, string>;
+  members?: ImageMember[];
 }
 
 export type VolumeState = 'creating' | 'available' | 'attaching' | 'in-use' | 'detaching' | 'error';

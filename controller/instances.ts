@@ -8,6 +8,7 @@ import type { Instance, Tenant, Workload } from './api-types.ts';
 import { now, type ControllerContext } from './context.ts';
 import { checkQuota, type Usage } from './quotas.ts';
 import type { Volumes } from './volumes.ts';
+import { bootableBy } from './images.ts';
 
 const notConnected = () => new ApiError('unavailable', 'the controller is not connected to the scheduler right now: try again in a few seconds');
 
@@ -95,7 +96,7 @@ export class Instances {
     if (workload.vm_type !== 'qemu' && !override) return wanted;
     // Internal images (a CNCI's) are the cluster's own: no tenant boots one, by id or by name.
     const image = this.ctx.store.images.all().find((i) =>
-      (i.id === wanted || i.name === wanted) && (i.visibility === 'public' || (i.visibility === 'private' && i.owner === tenant.id)));
+      (i.id === wanted || i.name === wanted) && bootableBy(tenant.id, i));
     if (!image) throw new ApiError('unknown_image', `image ${wanted} does not exist: upload it first (ciao create image, or openstack image create)`);
     return image.id;
   }

@@ -62,13 +62,4 @@ export const NewServer = z.object({
 });
 export const ServerAction = z.record(z.string().max(64), z.unknown());
 
-// --- Image v2 --------------------------------------------------------------------------------
-export const DISK_FORMATS = ['raw', 'qcow2'] as const;
-export const NewImage = z.object({
-  id: Uuid.optional(),
-  name: z.string().max(255).nullish(),
-  visibility: z.enum(['public', 'private', 'internal', 'shared', 'community']).optional(),
-  disk_format: z.enum(DISK_FORMATS).nullish(),
-  container_format: z.enum(['bare', 'ovf', 'docker']).nullish(),
-});
-export const ImagePatch = z.array(z.object({ op: z.string().max(16), path: z.string().max(255), value: z.unknown().optional() })).max(100);
+// --- Image v2: controller/image-fields.ts and controller/image-patch.ts (Glance's rules) ---------------

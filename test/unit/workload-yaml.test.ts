@@ -44,3 +44,11 @@ t.test('disks: volumes of VMs, made ones ephemeral unless said, existing ones ne
   t.throws(() => parseWorkload(`${vm}disks: [{source: {service: nfs, id: v1}}]`), { code: 'invalid_request', message: /disks.0.source.service/ });
   t.throws(() => parseWorkload('description: x\nvm_type: docker\nimage_name: a\ndisks: [{size_mb: 8}]'), { code: 'invalid_request', message: /only VMs/ });
 });
+
+t.test('a text nested deeper than any workload is refused before the YAML parser spends seconds on it', async (t) => {
+  const deep = '['.repeat(50_000) + ']'.repeat(50_000);
+  const started = performance.now();
+  t.throws(() => parseWorkload(deep), { code: 'invalid_yaml', message: /deeper than 64 levels/ });
+  t.ok(performance.now() - started < 500, 'at once');
+  t.throws(() => parseWorkload(`${'['.repeat(10)}${']'.repeat(10)}`), { message: /must be a mapping/ }, 'shallow nesting still reaches the parser');
+});
