@@ -25,7 +25,6 @@ export interface PlacementRequest {
   requirements: Requirements;
 }
 
-
 export class Placement {
   private readonly nodes = new Map<string, NodeView>();
   /** Node ids in join order; the round robin walks this list. */
