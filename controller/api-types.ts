@@ -125,7 +125,8 @@ export interface Keypair {
   /** The user's id (the datastore indexes records by owner). */
   owner: string;
   name: string;
-  type: 'ssh';
+  /** 'x509' from microversion 2.2: public_key is then a PEM certificate. */
+  type: 'ssh' | 'x509';
   public_key: string;
   fingerprint: string;
   /** Nova's integer id, shown by GET /os-keypairs/{name}. */
