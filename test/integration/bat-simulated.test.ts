@@ -45,5 +45,5 @@ t.test('the runner filters by suite and name, and refuses an unknown suite', asy
   t.match(r.stderr, /BAT: 1 tests in 1 suites, 1 passed/);
   const bad = await sh('bat/run.sh', ['--suite', 'nope'], demo);
   t.equal(bad.exitCode, 2);
-  t.match(bad.stderr, /no suite nope \(there are: base, image, network, quotas, storage, tenant, workload\)/);
+  t.match(bad.stderr, /no suite nope \(there are: base, image, keypairs-groups, network, quotas, storage, tenant, workload\)/);
 });
