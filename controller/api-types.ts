@@ -69,6 +69,11 @@ export interface Instance {
   /** START was sent (instances wait for their tenant's CNCI before it is). */
   dispatched: boolean;
   reason: string | null;
+  /** The Compute keypair the instance was made with, and its public key as it was then (config drive). */
+  key_name?: string | null;
+  public_key?: string;
+  /** The server group the instance is a member of. */
+  server_group?: string;
   created_at: string;
   updated_at: string;
 }
@@ -104,10 +109,41 @@ export interface ExternalIp {
 export const QUOTA_NAMES = ['instances', 'vcpus', 'mem_mb', 'disk_mb', 'external_ips', 'images', 'image_mb', 'volumes', 'volume_mb'] as const;
 export type QuotaName = (typeof QUOTA_NAMES)[number];
 
+/** Limits only the Compute API serves and sets (os-quota-sets); unlimited (-1) unless set. */
+export const COMPUTE_QUOTA_NAMES = ['key_pairs', 'server_groups', 'server_group_members'] as const;
+export type ComputeQuotaName = (typeof COMPUTE_QUOTA_NAMES)[number];
+
 export interface Quotas {
   /** The tenant id. */
   id: string;
-  limits: Partial<Record<QuotaName, number>>;
+  limits: Partial<Record<QuotaName | ComputeQuotaName, number>>;
+}
+
+/** A Compute keypair: it belongs to a user (not a project), and its name is unique per user. */
+export interface Keypair {
+  id: string;
+  /** The user's id (the datastore indexes records by owner). */
+  owner: string;
+  name: string;
+  /** 'x509' from microversion 2.2: public_key is then a PEM certificate. */
+  type: 'ssh' | 'x509';
+  public_key: string;
+  fingerprint: string;
+  /** Nova's integer id, shown by GET /os-keypairs/{name}. */
+  serial: number;
+  created_at: string;
+}
+
+export type ServerGroupPolicy = 'affinity' | 'anti-affinity' | 'soft-affinity' | 'soft-anti-affinity';
+
+/** A Compute server group: its members (instances with server_group = its id) are placed by its policy. */
+export interface ServerGroup {
+  id: string;
+  tenant_id: string;
+  user_id: string;
+  name: string;
+  policy: ServerGroupPolicy;
+  created_at: string;
 }
 
 export type ImageVisibility = 'public' | 'private' | 'internal' | 'shared' | 'community';

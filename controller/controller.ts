@@ -15,6 +15,9 @@ import { PARAMS } from './http/request-schemas.ts';
 import { ciaoRoutes } from './http/ciao-routes.ts';
 import { computeRoutes } from './http/compute-routes.ts';
 import { imageRoutes } from './http/image-routes.ts';
+import { keypairRoutes } from './http/keypair-routes.ts';
+import { serverGroupRoutes } from './http/server-group-routes.ts';
+import { limitsRoutes } from './http/limits-routes.ts';
 import { advertisedHost } from '../shared/listen-address.ts';
 
 export interface ControllerOptions {
@@ -34,6 +37,9 @@ export function controllerRouter(services: Services, baseUrl: () => string): Rou
   const router = new Router({ params: PARAMS, service: 'controller' });
   ciaoRoutes(router, services);
   computeRoutes(router, services, baseUrl);
+  keypairRoutes(router, services);
+  serverGroupRoutes(router, services);
+  limitsRoutes(router, services);
   imageRoutes(router, services, baseUrl);
   return router;
 }

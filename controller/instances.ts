@@ -9,6 +9,7 @@ import { now, type ControllerContext } from './context.ts';
 import { checkQuota, type Usage } from './quotas.ts';
 import type { Volumes } from './volumes.ts';
 import { bootableBy } from './images.ts';
+import { groupRequirement } from './server-groups.ts';
 
 const notConnected = () => new ApiError('unavailable', 'the controller is not connected to the scheduler right now: try again in a few seconds');
 
@@ -18,6 +19,8 @@ export interface CreateRequest {
   name?: string;
   /** An image (id or name) replacing the workload's (OpenStack `server create --image`). */
   image?: string;
+  /** Compute extras kept on each instance: its keypair (controller/keypairs.ts) and server group (controller/server-groups.ts). */
+  extras?: Pick<Instance, 'key_name' | 'public_key' | 'server_group'>;
 }
 
 export class Instances {
@@ -83,6 +86,7 @@ export class Instances {
       const id = randomUUID();
       const name = req.name ? (req.count > 1 ? `${req.name}-${n}` : req.name) : id;
       const inst = this.record(tenant, workload, id, name, image, ip, false);
+      if (req.extras) this.save(inst, req.extras);
       if (disks.length) this.save(inst, { volumes: this.volumes.bind(tenant, inst, disks, prepared) });
       created.push(inst);
     }
@@ -139,12 +143,14 @@ export class Instances {
       requirements: {
         nodeId: workload?.requirements.node_id, hostname: workload?.requirements.hostname,
         networkNode: workload?.requirements.network_node, privileged: workload?.requirements.privileged,
+        group: groupRequirement(store, inst),
       },
       network: { ip: inst.ip, mac: inst.mac, subnet: inst.subnet, gateway: gatewayOf(inst.subnet), cnciIp },
       userData: workload?.config || undefined,
       hostname: inst.id,
       cnci: inst.cnci || undefined,
       volumes: inst.volumes?.length ? this.volumes.refs(inst) : undefined,
+      publicKeys: inst.key_name && inst.public_key ? { [inst.key_name]: inst.public_key } : undefined,
     };
   }
 

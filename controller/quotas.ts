@@ -1,12 +1,12 @@
 // Quota limits and usage of a tenant, and the check a new request must pass.
 import { ApiError } from '../shared/errors.ts';
-import { QUOTA_NAMES, type QuotaName, type Quotas } from './api-types.ts';
+import { QUOTA_NAMES, type ComputeQuotaName, type QuotaName, type Quotas } from './api-types.ts';
 
 export type Usage = Record<QuotaName, number>;
 
 export const UNLIMITED = -1;
 
-export function limitOf(quotas: Quotas | undefined, name: QuotaName): number {
+export function limitOf(quotas: Quotas | undefined, name: QuotaName | ComputeQuotaName): number {
   return quotas?.limits[name] ?? UNLIMITED;
 }
 

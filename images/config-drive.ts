@@ -1,5 +1,5 @@
 // A cloud-init "config-2" config drive (OpenStack layout) as an ISO 9660 image: the instance's
-// metadata (hostname = instance id) and its user data.
+// metadata (hostname = instance id, the Compute keypair's public key as public_keys) and its user data.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../shared/run.ts';
@@ -9,13 +9,19 @@ export interface ConfigDrive {
   instanceId: string;
   hostname: string;
   userData?: string;
+  /** OpenSSH public keys by keypair name (Nova's meta_data.json public_keys). */
+  publicKeys?: Record<string, string>;
 }
+
+/** meta_data.json as OpenStack's config drive has it. */
+const metaData = (c: ConfigDrive) =>
+  JSON.stringify({ uuid: c.instanceId, name: c.hostname, hostname: c.hostname, ...(c.publicKeys ? { public_keys: c.publicKeys } : {}) }) + '\n';
 
 export async function makeConfigDrive(isoPath: string, c: ConfigDrive): Promise<void> {
   await withTempDir('ciao-config-drive', async (dir) => {
     const latest = join(dir, 'openstack', 'latest');
     await mkdir(latest, { recursive: true });
-    await writeFile(join(latest, 'meta_data.json'), JSON.stringify({ uuid: c.instanceId, name: c.hostname, hostname: c.hostname }) + '\n');
+    await writeFile(join(latest, 'meta_data.json'), metaData(c));
     if (c.userData) await writeFile(join(latest, 'user_data'), c.userData);
     await run('genisoimage', ['-quiet', '-V', 'config-2', '-r', '-J', '-o', isoPath, dir]);
   });

@@ -66,6 +66,17 @@ if [ -f "$userdata" ]; then
     esac
   done < "$userdata"
 fi
+# meta_data.json's public_keys (the Compute keypair, as cloud-init does) go to the first user
+# user_data names (its default user), or to root when it names none.
+first=$(sed -n 's/^\([^:]*\):\*:1000:.*/\1/p' /etc/passwd)
+keys_home=${first:+/home/$first}
+keys_home=${keys_home:-/root}
+grep -o '"public_keys": *{[^}]*}' "$meta" 2>/dev/null | grep -o '"\(ssh-\|ecdsa-\)[^"]*"' | tr -d '"' | while IFS= read -r key; do
+  mkdir -p "$keys_home/.ssh" && chmod 700 "$keys_home/.ssh"
+  echo "$key" >> "$keys_home/.ssh/authorized_keys"
+  chmod 600 "$keys_home/.ssh/authorized_keys"
+  [ -n "$first" ] && chown -R 1000:1000 "$keys_home/.ssh"
+done
 
 cat > /etc/udhcpc.script <<'SCRIPT'
 #!/bin/sh

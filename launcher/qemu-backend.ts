@@ -113,7 +113,7 @@ export class QemuBackend implements Backend {
     const disk = join(dir, 'disk.qcow2');
     await writeFile(join(dir, 'spec.json'), JSON.stringify(spec));
     if (!spec.restart) {
-      await makeConfigDrive(join(dir, 'config.iso'), { instanceId: id, hostname: spec.hostname ?? id, userData: spec.userData })
+      await makeConfigDrive(join(dir, 'config.iso'), { instanceId: id, hostname: spec.hostname ?? id, userData: spec.userData, publicKeys: spec.publicKeys })
         .catch((err) => { throw new LaunchError('image_failure', `could not make the config drive: ${(err as Error).message}`); });
       // The instance's own disk: kept across stop/restart, gone with the instance.
       if (spec.resources.diskMB > 0) {

@@ -10,6 +10,7 @@ export type InstanceState = z.infer<typeof InstanceState>;
 
 export const StartFailureReason = z.enum([
   'no_cn', 'no_net_cn', 'full_cloud', 'image_failure', 'launch_failure', 'network_failure', 'already_running', 'invalid_data',
+  'group_policy',
 ]);
 export type StartFailureReason = z.infer<typeof StartFailureReason>;
 
@@ -28,6 +29,12 @@ export const Requirements = z.object({
   hostname: z.string().optional(),
   networkNode: z.boolean().optional(),
   privileged: z.boolean().optional(),
+  /** The instance's server group: its policy, and the nodes its other members are on as the controller knows them. */
+  group: z.object({
+    id: z.string(),
+    policy: z.enum(['affinity', 'anti-affinity', 'soft-affinity', 'soft-anti-affinity']),
+    nodes: z.array(z.string()),
+  }).optional(),
 });
 export type Requirements = z.infer<typeof Requirements>;
 
@@ -65,6 +72,8 @@ export const StartPayload = z.object({
   restart: z.boolean().optional(),
   /** Volumes to attach at boot; a `root` one is the disk the guest boots from. */
   volumes: z.array(VolumeRef).optional(),
+  /** OpenSSH public keys for the config drive (meta_data.json public_keys), by keypair name. */
+  publicKeys: z.record(z.string(), z.string()).optional(),
 });
 export type StartPayload = z.infer<typeof StartPayload>;
 

@@ -1,5 +1,7 @@
 // Where a START goes: the nodes' last reported capacity, less what was placed on them since, searched
-// round robin from just after the last pick (docs/protocol.md, "Placement").
+// round robin from just after the last pick (docs/protocol.md, "Placement"). A server group's policy
+// narrows the nodes: anti-affinity avoids its members' nodes, affinity keeps to theirs; a soft
+// policy is a preference, a hard one a refusal (group_policy) when no node satisfies it.
 import type { NodeStats, Requirements, Resources, Role, StartFailureReason } from '../protocol/payloads.ts';
 
 export interface NodeView {
@@ -17,6 +19,8 @@ export type PlacementResult =
   | { ok: false; reason: StartFailureReason; message: string };
 
 export interface PlacementRequest {
+  /** Remembered with its group's placements (a START's instance id). */
+  instanceId?: string;
   resources: Resources;
   requirements: Requirements;
 }
@@ -26,6 +30,8 @@ export class Placement {
   /** Node ids in join order; the round robin walks this list. */
   private order: string[] = [];
   private last = -1;
+  /** Members this scheduler placed, by group: the controller's view of them may lag (a burst of starts). */
+  private readonly groups = new Map<string, Map<string, string>>();
 
   get size(): number {
     return this.nodes.size;
@@ -61,12 +67,45 @@ export class Placement {
     return this.nodes.get(id);
   }
 
+  /** An instance is gone (deleted): it no longer binds its group's placements. */
+  forget(instanceId: string): void {
+    for (const [id, members] of this.groups) if (members.delete(instanceId) && members.size === 0) this.groups.delete(id);
+  }
+
   place(req: PlacementRequest): PlacementResult {
+    const group = req.requirements.group;
+    if (!group) return this.search(req);
+    const nodes = new Set([...group.nodes, ...(this.groups.get(group.id)?.values() ?? [])]);
+    const anti = group.policy.endsWith('anti-affinity');
+    // Affinity with no member placed yet: anywhere.
+    const allowed = anti ? (id: string) => !nodes.has(id) : (id: string) => nodes.size === 0 || nodes.has(id);
+    let result = this.search(req, allowed);
+    if (!result.ok && group.policy.startsWith('soft-')) result = this.search(req);
+    else if (!result.ok && result.reason !== 'no_cn' && result.reason !== 'no_net_cn') {
+      const where = [...nodes].join(', ');
+      const why = result.reason === 'group_policy' ? '' : `: ${result.message}`;
+      result = {
+        ok: false, reason: 'group_policy',
+        message: anti
+          ? `server group ${group.id} is anti-affinity and its members are already on ${where}: no other node can take this instance${why}`
+          : `server group ${group.id} is affinity and its members are on ${where}, which cannot take this instance${why}`,
+      };
+    }
+    if (result.ok && req.instanceId) {
+      let members = this.groups.get(group.id);
+      if (!members) this.groups.set(group.id, (members = new Map()));
+      members.set(req.instanceId, result.nodeId);
+    }
+    return result;
+  }
+
+  private search(req: PlacementRequest, allowed: (nodeId: string) => boolean = () => true): PlacementResult {
     const role: Role = req.requirements.networkNode ? 'network' : 'compute';
     const { nodeId, hostname } = req.requirements;
     const n = this.order.length;
     let withRole = 0;
     let matching = 0;
+    let permitted = 0;
     let largestFree = 0;
     for (let k = 1; k <= n; k++) {
       const i = (this.last + k) % n;
@@ -75,6 +114,8 @@ export class Placement {
       withRole++;
       if ((nodeId && node.id !== nodeId) || (hostname && node.hostname !== hostname)) continue;
       matching++;
+      if (!allowed(node.id)) continue;
+      permitted++;
       if (node.status === 'READY' && fits(node, req.resources)) {
         this.last = i;
         node.memAvailableMB -= req.resources.memMB;
@@ -93,6 +134,7 @@ export class Placement {
       const wanted = [nodeId && `node_id=${nodeId}`, hostname && `hostname=${hostname}`].filter(Boolean).join(', ');
       return { ok: false, reason: role === 'network' ? 'no_net_cn' : 'no_cn', message: `no ${role} node matches ${wanted}` };
     }
+    if (permitted === 0) return { ok: false, reason: 'group_policy', message: 'no node is left' };
     return {
       ok: false,
       reason: 'full_cloud',

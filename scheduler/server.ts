@@ -153,6 +153,8 @@ export class Scheduler {
       this.placement.update(frame.payload);
       this.lastStats.set(peer.hello.id, stamped as FrameOf<'STATUS', 'STATS'>);
     }
+    // An instance that is gone, or failed to start, no longer binds its server group's placements.
+    if (frame.op === 'INSTANCE_DELETED' || frame.op === 'START_FAILURE') this.placement.forget(frame.payload.instanceId);
     if (frame.type === 'COMMAND' || frame.type === 'HELLO') {
       peer.conn.send({ type: 'ERROR', op: 'INVALID_FRAME', payload: { message: `${frame.type} ${frame.op} may only come from the controller` } });
       return;
@@ -162,6 +164,7 @@ export class Scheduler {
 
   private fromController(frame: Frame) {
     if (frame.type !== 'COMMAND') return;
+    if (frame.op === 'DELETE') this.placement.forget(frame.payload.instanceId);
     if (frame.op === 'START' && !frame.to) {
       const result = this.placement.place(frame.payload);
       if (!result.ok) {

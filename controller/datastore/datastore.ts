@@ -1,6 +1,6 @@
 // The datastore interface: one collection of records per kind, found by id or by tenant.
 // Two implementations: in memory (tests) and SQLite (WAL) with the same in-memory view in front.
-import type { ClusterEvent, ExternalIp, Image, Instance, Pool, Quotas, Tenant, Volume, Workload } from '../api-types.ts';
+import type { ClusterEvent, ExternalIp, Image, Instance, Keypair, Pool, Quotas, ServerGroup, Tenant, Volume, Workload } from '../api-types.ts';
 
 export interface Collection<T extends { id: string }> {
   get(id: string): T | undefined;
@@ -22,10 +22,13 @@ export interface Datastore {
   quotas: Collection<Quotas>;
   images: Collection<Image>;
   volumes: Collection<Volume>;
+  /** Compute keypairs, indexed by their user. */
+  keypairs: Collection<Keypair>;
+  serverGroups: Collection<ServerGroup>;
   close(): void;
 }
 
-export const COLLECTIONS = ['tenants', 'workloads', 'instances', 'events', 'pools', 'externalIps', 'quotas', 'images', 'volumes'] as const;
+export const COLLECTIONS = ['tenants', 'workloads', 'instances', 'events', 'pools', 'externalIps', 'quotas', 'images', 'volumes', 'keypairs', 'serverGroups'] as const;
 export type CollectionName = (typeof COLLECTIONS)[number];
 
 export const tenantOf = (record: object): string | null => {

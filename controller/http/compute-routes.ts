@@ -7,6 +7,7 @@ import type { Services } from '../services.ts';
 import { reply, type Handler, type Request, type RouteOptions, type Router } from '../../shared/http-router.ts';
 import { COMPUTE_VERSIONS, microversioned } from './microversion.ts';
 import { FlavorRef, NewServer, ServerAction } from './request-schemas.ts';
+import { serverExtras } from './server-extras.ts';
 
 const STATUS: Record<Instance['state'], string> = {
   pending: 'BUILD', active: 'ACTIVE', paused: 'PAUSED', stopping: 'ACTIVE', exited: 'SHUTOFF', hung: 'ERROR', missing: 'ERROR', deleting: 'DELETED',
@@ -38,7 +39,7 @@ export function computeRoutes(router: Router, s: Services, baseUrl: () => string
       image: i.vm_type === 'qemu' ? { id: i.image, links: [] } : '',
       addresses: { [`${i.tenant_id}-net`]: [{ addr: i.ip, version: 4, 'OS-EXT-IPS:type': 'fixed', 'OS-EXT-IPS-MAC:mac_addr': i.mac },
         ...(i.external_ip ? [{ addr: i.external_ip, version: 4, 'OS-EXT-IPS:type': 'floating', 'OS-EXT-IPS-MAC:mac_addr': i.mac }] : [])] },
-      accessIPv4: i.ssh_ip ?? '', accessIPv6: '', metadata: {}, key_name: null, progress: 0, config_drive: 'True', hostId: i.node_id ?? '',
+      accessIPv4: i.ssh_ip ?? '', accessIPv6: '', metadata: {}, key_name: i.key_name ?? null, progress: 0, config_drive: 'True', hostId: i.node_id ?? '',
       'OS-EXT-STS:vm_state': STATUS[i.state].toLowerCase(), 'OS-EXT-STS:task_state': null, 'OS-EXT-STS:power_state': i.state === 'active' ? 1 : 4,
       'OS-EXT-SRV-ATTR:host': i.node_id, 'OS-EXT-AZ:availability_zone': 'nova', 'OS-DCF:diskConfig': 'MANUAL',
       'os-extended-volumes:volumes_attached': [], security_groups: [{ name: 'default' }], fault: i.reason ? { message: i.reason } : undefined,
@@ -72,12 +73,14 @@ export function computeRoutes(router: Router, s: Services, baseUrl: () => string
     api.on('GET', `${prefix}/servers`, listServers(false));
     api.on('GET', `${prefix}/servers/detail`, listServers(true));
     api.on('POST', `${prefix}/servers`, async (req) => {
-      const { tenant } = await scoped(req);
-      const { server: sv } = await req.body(NewServer);
+      const { tenant, caller } = await scoped(req);
+      const body = await req.body(NewServer);
+      const sv = body.server;
       const w = flavors(tenant).find((f) => f.id === sv.flavorRef);
       if (!w) throw new ApiError('unknown_workload', `flavor ${sv.flavorRef} does not exist: flavors are the workloads (openstack flavor list)`);
       const count = sv.min_count ?? 1;
-      const [first] = await s.instances.create(tenant, w, { workloadId: w.id, count, name: sv.name, image: sv.imageRef || undefined });
+      const extras = serverExtras(s.store, tenant, caller.userId, sv, body['os:scheduler_hints'] ?? body['OS-SCH-HNT:scheduler_hints'], count);
+      const [first] = await s.instances.create(tenant, w, { workloadId: w.id, count, name: sv.name, image: sv.imageRef || undefined, extras });
       return reply(202, { server: { id: first.id, links: links(`/servers/${first.id}`), adminPass: '', 'OS-DCF:diskConfig': 'MANUAL', security_groups: [{ name: 'default' }] } });
     });
     api.on('GET', `${prefix}/servers/:id`, async (req) => reply(200, { server: server(s.instances.get((await scoped(req)).tenant, req.params.id), true) }));

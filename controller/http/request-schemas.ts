@@ -58,7 +58,11 @@ export const NewServer = z.object({
     imageRef: z.string().max(255).optional(),
     min_count: Count.optional(),
     max_count: Count.optional(),
+    key_name: z.string().min(1).max(255).optional(),
+    metadata: z.record(z.string().min(1).max(255), z.string().max(255)).optional(),
   }).refine((s) => (s.min_count ?? 1) <= (s.max_count ?? s.min_count ?? 1), { message: 'min_count must not be more than max_count', path: ['min_count'] }),
+  'os:scheduler_hints': z.object({ group: Uuid.optional() }).optional(),
+  'OS-SCH-HNT:scheduler_hints': z.object({ group: Uuid.optional() }).optional(),
 });
 export const ServerAction = z.record(z.string().max(64), z.unknown());
 

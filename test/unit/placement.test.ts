@@ -73,3 +73,20 @@ t.test('a node is not a candidate before its first STATS', async (t) => {
   p.add('a', 'a', ['compute']);
   t.match(p.place(want(1)), { ok: false, reason: 'full_cloud' });
 });
+
+t.test('a server group\'s policy narrows the nodes: anti-affinity avoids members\' nodes, affinity keeps to them', async (t) => {
+  const group = (policy: 'affinity' | 'anti-affinity' | 'soft-anti-affinity', nodes: string[] = []) => ({ group: { id: 'g', policy, nodes } });
+  const p = cluster(['a', ['compute']], ['b', ['compute']]);
+  t.match(p.place({ instanceId: 'i1', ...want(512, group('anti-affinity')) }), { ok: true, nodeId: 'a' });
+  // The scheduler remembers its own placement even before the controller knows of it.
+  t.match(p.place({ instanceId: 'i2', ...want(512, group('anti-affinity')) }), { ok: true, nodeId: 'b' });
+  const refused = p.place({ instanceId: 'i3', ...want(512, group('anti-affinity')) });
+  t.match(refused, { ok: false, reason: 'group_policy', message: /anti-affinity and its members are already on a, b/ });
+  t.match(p.place({ instanceId: 'i3', ...want(512, { group: { id: 'g', policy: 'soft-anti-affinity', nodes: [] } }) }), { ok: true }, 'soft: a preference only');
+  p.forget('i2');
+  p.forget('i3');
+  t.match(p.place({ instanceId: 'i4', ...want(512, group('anti-affinity')) }), { ok: true, nodeId: 'b' }, 'a forgotten member frees its node');
+  const q = cluster(['a', ['compute']], ['b', ['compute'], { memAvailableMB: 600 }]);
+  t.match(q.place(want(512, group('affinity', ['b']))), { ok: true, nodeId: 'b' });
+  t.match(q.place(want(512, group('affinity', ['b']))), { ok: false, reason: 'group_policy', message: /affinity and its members are on b.*largest free memory is 88 MB/ });
+});

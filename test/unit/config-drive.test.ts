@@ -1,0 +1,18 @@
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { makeConfigDrive } from '../../images/config-drive.ts';
+import { withTempDir } from '../../shared/temp-dir.ts';
+
+const metaData = (c: Parameters<typeof makeConfigDrive>[1]) => withTempDir('config-drive-test', async (dir) => {
+  const iso = join(dir, 'config.iso');
+  await makeConfigDrive(iso, c);
+  t.equal(execFileSync('isoinfo', ['-d', '-i', iso]).toString().match(/Volume id: (\S+)/)?.[1], 'config-2', 'cloud-init finds it by its label');
+  return JSON.parse(execFileSync('isoinfo', ['-R', '-i', iso, '-x', '/openstack/latest/meta_data.json']).toString());
+});
+
+t.test('meta_data.json carries a keypair\'s public key as public_keys, as OpenStack\'s does', async (t) => {
+  const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHrbv7c8qxjwoTWmZMsu7OfU2NpPeotkFFZ4E31/pOfs k@ciao';
+  t.same(await metaData({ instanceId: 'i-1', hostname: 'i-1', publicKeys: { k: key } }), { uuid: 'i-1', name: 'i-1', hostname: 'i-1', public_keys: { k: key } });
+  t.same(await metaData({ instanceId: 'i-2', hostname: 'i-2' }), { uuid: 'i-2', name: 'i-2', hostname: 'i-2' }, 'and none without a keypair');
+});
