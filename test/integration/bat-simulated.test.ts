@@ -29,8 +29,8 @@ t.test('BAT passes against a simulated cluster, skipping what needs real workloa
   const junit = join(home, 'bat.xml');
   const r = await sh('bat/run.sh', ['--junit', junit], demo);
   t.equal(r.exitCode, 0, `${r.stdout.slice(-3000)}\n${r.stderr}`);
-  t.match(r.stdout, /^TAP version 14\n# Subtest: base\n/);
-  t.match(r.stderr, /BAT: \d+ tests in 8 suites, \d+ passed, 0 failed, \d+ skipped/);
+  t.match(r.stdout, /^TAP version 14\n# Subtest: actions\n/);
+  t.match(r.stderr, /BAT: \d+ tests in 9 suites, \d+ passed, 0 failed, \d+ skipped/);
   t.notMatch(r.stderr, /LEAKED/);
   const xml = await readFile(junit, 'utf8');
   t.match(xml, /<testsuite name="bat\.quotas" tests="4" failures="0"/);
@@ -45,5 +45,5 @@ t.test('the runner filters by suite and name, and refuses an unknown suite', asy
   t.match(r.stderr, /BAT: 1 tests in 1 suites, 1 passed/);
   const bad = await sh('bat/run.sh', ['--suite', 'nope'], demo);
   t.equal(bad.exitCode, 2);
-  t.match(bad.stderr, /no suite nope \(there are: base, image, keypairs-groups, network, quotas, storage, tenant, workload\)/);
+  t.match(bad.stderr, /no suite nope \(there are: actions, base, image, keypairs-groups, network, quotas, storage, tenant, workload\)/);
 });

@@ -1,0 +1,58 @@
+// BAT actions (issue 13 §6): pause, unpause and reboot really happen, as the guest sees them. A
+// paused VM answers nothing and goes on with the same boot after unpause; a reboot boots its guest
+// again (a new boot id) with the same identity; a container's reboot leaves it wired to its tenant
+// network. On a simulated cluster only the states and events are checked.
+import t from 'tap';
+import { cnciNamespace } from '../../cnci/cnci-backend.ts';
+import { pingFrom, pingFromContainer, sshRun } from '../../singlevm/probes.ts';
+import { waitFor } from '../../shared/wait-for.ts';
+import { admin, BOOT_MS, expectEvent, ownTenant, publicWorkload, simulated, start, waitState } from '../lib.ts';
+
+const cluster = process.env.CIAO_CLUSTER ?? 'ciao';
+const sshKey = process.env.CIAO_SSH_KEY ?? '';
+
+t.test('a paused VM answers nothing, then the same boot goes on; a reboot boots it again as itself', async (t) => {
+  const tenant = await ownTenant(t, 'act');
+  const [vm] = await start(t, tenant.path, (await publicWorkload('qemu')).id);
+  const { ip } = await waitState(tenant.path, vm.id, 'active');
+  const act = (action: string) => admin.call('POST', `${tenant.path}/instances/${vm.id}/action`, { action });
+  const ns = cnciNamespace(cluster, tenant.id);
+  const bootId = () => sshRun(ns, ip, sshKey, 'cat /proc/sys/kernel/random/boot_id');
+  const first = simulated ? '' : await waitFor(`SSH to ${ip}`, () => bootId().catch(() => undefined), { timeoutMs: BOOT_MS, intervalMs: 500 });
+
+  await expectEvent(tenant.path, new RegExp(`^Paused ${vm.id}`), () => act('pause'));
+  t.equal((await waitState(tenant.path, vm.id, 'paused')).ip, ip, 'paused, with its address');
+  if (!simulated) t.notOk(await pingFrom(ns, ip), 'a paused VM does not answer ping');
+  await expectEvent(tenant.path, new RegExp(`^Unpaused ${vm.id}`), () => act('unpause'));
+  await waitState(tenant.path, vm.id, 'active');
+  if (!simulated) {
+    t.ok(await waitFor(`${ip} to answer ping again`, () => pingFrom(ns, ip), { timeoutMs: 15_000 }), 'it answers again');
+    t.equal(await bootId(), first, 'the same boot went on');
+  }
+
+  await expectEvent(tenant.path, new RegExp(`^Rebooting ${vm.id} \\(soft\\)`), () => act('reboot'));
+  if (simulated) return;
+  const second = await waitFor('the guest to boot again', async () => {
+    const id = await bootId().catch(() => undefined);
+    return id !== first && id;
+  }, { timeoutMs: BOOT_MS, intervalMs: 500 });
+  t.not(second, first, 'a new boot id: the guest booted again');
+  t.equal(await sshRun(ns, ip, sshKey, 'hostname'), vm.id, 'as itself');
+  t.equal((await waitState(tenant.path, vm.id, 'active')).ip, ip, 'active, with its address');
+});
+
+t.test('a container pauses and unpauses; rebooted, it is wired to its tenant network again', async (t) => {
+  const tenant = await ownTenant(t, 'act');
+  const [a, b] = await start(t, tenant.path, (await publicWorkload('docker')).id, 2);
+  await Promise.all([a, b].map((i) => waitState(tenant.path, i.id, 'active')));
+  const act = (action: string) => admin.call('POST', `${tenant.path}/instances/${a.id}/action`, { action });
+  await act('pause');
+  await waitState(tenant.path, a.id, 'paused');
+  await act('unpause');
+  await waitState(tenant.path, a.id, 'active');
+  await expectEvent(tenant.path, new RegExp(`^Rebooting ${a.id} \\(soft\\)`), () => act('reboot'));
+  await waitState(tenant.path, a.id, 'active');
+  if (simulated) return;
+  t.ok(await waitFor(`${b.ip} to reach ${a.ip} after the reboot`, () => pingFromContainer(cluster, b.id, a.ip), { timeoutMs: 15_000 }), 'reachable again');
+  t.ok(await pingFromContainer(cluster, a.id, b.ip), 'and it reaches its neighbour');
+});
