@@ -15,6 +15,8 @@ import { PARAMS } from './http/request-schemas.ts';
 import { ciaoRoutes } from './http/ciao-routes.ts';
 import { computeRoutes } from './http/compute-routes.ts';
 import { imageRoutes } from './http/image-routes.ts';
+import { volumeRoutes } from './http/volume-routes.ts';
+import { volumeAttachmentRoutes } from './http/volume-attachment-routes.ts';
 import { advertisedHost } from '../shared/listen-address.ts';
 
 export interface ControllerOptions {
@@ -35,6 +37,8 @@ export function controllerRouter(services: Services, baseUrl: () => string): Rou
   ciaoRoutes(router, services);
   computeRoutes(router, services, baseUrl);
   imageRoutes(router, services, baseUrl);
+  volumeRoutes(router, services, baseUrl);
+  volumeAttachmentRoutes(router, services);
   return router;
 }
 
