@@ -47,6 +47,8 @@ export class Volumes {
   onMade: (volume: Volume) => void = () => {};
   /** A volume an instance was waiting for could not be made. */
   onFailed: (instanceId: string, why: string) => void = () => {};
+  /** Volumes whose file is being grown now (one resize at a time each). */
+  private readonly extending = new Set<string>();
 
   constructor(private readonly ctx: ControllerContext, private readonly imagePath: (id: string) => string) {}
 
@@ -167,6 +169,7 @@ export class Volumes {
     if (v.attachment) throw new ApiError('in_use', `volume ${id} is attached to instance ${v.attachment.instance_id}: detach it first${v.attachment.root ? ' (a root volume goes when its instance is deleted)' : ''}`);
     if (v.state === 'creating') throw new ApiError('invalid_state', `volume ${id} is still being created: try again when it is available`);
     if (v.state === 'attaching') throw new ApiError('in_use', `volume ${id} is reserved for an attach: unreserve it first`);
+    if (this.extending.has(id)) throw new ApiError('invalid_state', `volume ${id} is being extended: try again when that is done`);
     await this.remove(v);
   }
 
@@ -191,8 +194,6 @@ export class Volumes {
     this.ctx.events.add(v.tenant_id, 'info', `Extended volume ${v.id} to ${sizeMB} MB`);
     return this.save(v, { size_mb: sizeMB });
   }
-
-  private readonly extending = new Set<string>();
 
   /** Reserved for an attach to come (Block Storage's os-reserve): `attaching` with no instance yet,
    *  so nothing else attaches it; os-unreserve makes it available again. */
@@ -227,6 +228,7 @@ export class Volumes {
     if (inst.vm_type !== 'qemu') throw badRequest(`instance ${inst.id} is a container: only VMs can attach volumes`);
     if (v.attachment) throw new ApiError('in_use', `volume ${id} is already attached to instance ${v.attachment.instance_id}`);
     if (v.state !== 'available') throw new ApiError('invalid_state', `volume ${id} is ${v.state}: only an available volume can be attached`);
+    if (this.extending.has(id)) throw new ApiError('invalid_state', `volume ${id} is being extended: attach it when that is done`);
     if (inst.state !== 'active' && inst.state !== 'exited') throw new ApiError('invalid_state', `instance ${inst.id} is ${inst.state}: volumes attach to active or stopped (exited) instances`);
     this.command(inst, this.frame('ATTACH_VOLUME', inst, id));
     return this.save(v, { state: 'attaching', attachment: { instance_id: inst.id, root: false, ephemeral: false } });

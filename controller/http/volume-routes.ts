@@ -52,15 +52,16 @@ const sortValue = (v: Volume, key: Sortable): string | number =>
 
 export function volumeRoutes(router: Router, s: Services, baseUrl: () => string): void {
   const v3 = (path: string) => `${baseUrl()}/volume/v3${path}`;
-  const version = {
+  // The URL is known once the controller listens: the document is made per request.
+  const version = () => ({
     id: 'v3.0', status: 'CURRENT', version: VOLUME_VERSIONS.max, min_version: VOLUME_VERSIONS.min, updated: '2023-09-20T00:00:00Z',
-    links: [{ rel: 'self', href: `${baseUrl()}/volume/v3/` }],
+    links: [{ rel: 'self', href: v3('/') }],
     'media-types': [{ base: 'application/json', type: 'application/vnd.openstack.volume+json;version=3' }],
-  };
-  // The version documents are not versioned themselves (Cinder answers 300 for the list).
-  router.on('GET', '/volume', async () => reply(300, { versions: [{ ...version, links: [{ rel: 'self', href: v3('/') }] }] }));
+  });
+  // The version list is not versioned itself (Cinder answers it 300); v3's own document is.
+  router.on('GET', '/volume', async () => reply(300, { versions: [version()] }));
   const api: VolumeApi = { on: (method, pattern, handler, opts) => router.on(method, pattern, cinderRoute(handler), opts) };
-  api.on('GET', '/volume/v3', async () => reply(200, { versions: [{ ...version, links: [{ rel: 'self', href: v3('/') }] }] }));
+  api.on('GET', '/volume/v3', async () => reply(200, { versions: [version()] }));
 
   const scope = (req: Request) => projectScope(s, req, 'Block Storage');
   /** The path's volume: the caller's own, or any for an admin (Cinder's admin_or_owner). */
@@ -117,8 +118,8 @@ export function volumeRoutes(router: Router, s: Services, baseUrl: () => string)
       if (b.snapshot_id) throw notFound('snapshot', b.snapshot_id);
       if (b.backup_id) throw notFound('backup', b.backup_id);
       if (b.source_volid) {
-        const source = caller.admin ? s.store.volumes.get(b.source_volid) : s.store.volumes.get(b.source_volid)?.tenant_id === tenant.id ? s.store.volumes.get(b.source_volid) : undefined;
-        if (!source) throw notFound('volume', b.source_volid);
+        const source = s.store.volumes.get(b.source_volid);
+        if (!source || (!caller.admin && source.tenant_id !== tenant.id)) throw notFound('volume', b.source_volid);
         throw badRequest('volumes cannot be cloned in this cluster (make one from an image instead)');
       }
       if (b.availability_zone && b.availability_zone !== ZONE) throw badRequest(`availability zone ${b.availability_zone} does not exist: the one zone is ${ZONE}`);
