@@ -141,6 +141,9 @@ export interface Volume {
   reason: string | null;
   /** Key/value pairs the tenant keeps on the volume (Block Storage's metadata); absent on older records. */
   metadata?: Record<string, string>;
+  /** What is known of the image it was made from (Block Storage's volume_image_metadata): copied
+   *  from the image when made, then the tenant's to change; absent on older records. */
+  image_metadata?: Record<string, string>;
   /** The identity user who made it through an API (absent for volumes made with an instance). */
   user_id?: string;
   created_at: string;

@@ -29,12 +29,18 @@ export interface VolumeChange {
   description?: string;
   bootable?: boolean;
   metadata?: Record<string, string>;
+  image_metadata?: Record<string, string>;
 }
 
 /** The states an admin may set by hand: ones that start no work of the controller (a volume
  *  reset to `creating` would be made again over its data after a restart). `attaching` without an
  *  attachment is a reserved volume (below): nothing is sent to a node for it. */
 export const RESETTABLE_STATES = ['available', 'error', 'maintenance', 'attaching'] as const;
+
+/** The image's facts a volume made from it keeps (as Cinder's volume_image_metadata). */
+const imageMetadata = (i: Image): Record<string, string> => Object.fromEntries(Object.entries({
+  image_id: i.id, image_name: i.name, disk_format: i.disk_format, container_format: i.container_format, checksum: i.checksum, size: i.size,
+}).filter(([, v]) => v !== null).map(([k, v]) => [k, String(v)]));
 
 /** What a new volume is made of: a blank disk, or a copy of an image's file. */
 interface Source {
@@ -127,6 +133,7 @@ export class Volumes {
       size_mb: source.sizeMB, state: 'creating', bootable: input.bootable ?? false,
       source: source.image ? { type: 'image', id: source.image.record.id } : { type: 'blank' },
       attachment, reason: null, metadata: input.metadata ?? {}, ...(input.user_id ? { user_id: input.user_id } : {}),
+      ...(source.image ? { image_metadata: imageMetadata(source.image.record) } : {}),
       created_at: now(), updated_at: now(),
     };
     this.ctx.store.volumes.put(v);

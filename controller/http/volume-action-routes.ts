@@ -17,10 +17,14 @@ const Action = z.union([
   z.strictObject({ 'os-set_bootable': z.object({ bootable: z.union([z.boolean(), z.enum(['true', 'false', 'True', 'False'])]) }) }),
   z.strictObject({ 'os-attach': z.object({ instance_uuid: z.string().max(255).nullish(), host_name: z.string().max(255).nullish(), mountpoint: z.string().max(255).nullish(), mode: z.enum(['rw', 'ro']).nullish() }) }),
   z.strictObject({ 'os-detach': z.object({ attachment_id: z.string().max(255).nullish() }).nullish() }),
+  z.strictObject({ 'os-set_image_metadata': z.object({ metadata: Metadata }) }),
+  z.strictObject({ 'os-unset_image_metadata': z.object({ key: z.string().min(1).max(255) }) }),
+  z.strictObject({ 'os-show_image_metadata': z.object({}).nullish() }),
   z.strictObject({ 'os-reserve': z.object({}).nullish() }),
   z.strictObject({ 'os-unreserve': z.object({}).nullish() }),
 ]);
-const ACTIONS = ['os-extend', 'os-reset_status', 'os-force_delete', 'os-set_bootable', 'os-attach', 'os-detach', 'os-reserve', 'os-unreserve'];
+const ACTIONS = ['os-extend', 'os-reset_status', 'os-force_delete', 'os-set_bootable', 'os-attach', 'os-detach', 'os-reserve', 'os-unreserve',
+  'os-set_image_metadata', 'os-unset_image_metadata', 'os-show_image_metadata'];
 
 const MetadataBody = z.object({ metadata: Metadata });
 const MetaItem = z.object({ meta: Metadata });
@@ -54,6 +58,9 @@ export function volumeActionRoutes(api: VolumeApi, s: Services, prefix: string, 
       const inst = s.store.instances.get(to);
       if (!inst || inst.tenant_id !== tenant.id) throw notFound('instance', to);
       s.volumes.attach(tenant, volume.id, inst);
+    } else if ('os-set_image_metadata' in action || 'os-unset_image_metadata' in action || 'os-show_image_metadata' in action) {
+      const shown = imageMetadata(tenant, volume, action);
+      return reply(200, shown && { metadata: shown });
     } else if ('os-reserve' in action || 'os-unreserve' in action) {
       s.volumes.reserve(tenant, volume.id, 'os-reserve' in action);
     } else {
@@ -62,6 +69,16 @@ export function volumeActionRoutes(api: VolumeApi, s: Services, prefix: string, 
     return reply(202);
   });
 
+  /** The image facts a volume keeps: shown, merged into, or one key taken out (nothing to show then). */
+  const imageMetadata = (tenant: VolumeScope['tenant'], v: Volume, action: z.output<typeof Action>) => {
+    const now = v.image_metadata ?? {};
+    if ('os-set_image_metadata' in action) return s.volumes.update(tenant, v.id, { image_metadata: { ...now, ...action['os-set_image_metadata'].metadata } }).image_metadata;
+    if (!('os-unset_image_metadata' in action)) return now;
+    const { [action['os-unset_image_metadata'].key]: gone, ...rest } = now;
+    if (gone === undefined) throw notFound('image metadata key', action['os-unset_image_metadata'].key);
+    s.volumes.update(tenant, v.id, { image_metadata: rest });
+    return undefined;
+  };
   const metadata = (v: Volume) => v.metadata ?? {};
   api.on('GET', `${prefix}/volumes/:id/metadata`, async (req) => reply(200, { metadata: metadata((await owned(req)).volume) }));
   api.on('POST', `${prefix}/volumes/:id/metadata`, async (req) => {

@@ -97,7 +97,7 @@ export function volumeView(s: Services, v: Volume, url: (path: string) => string
     availability_zone: ZONE, volume_type: DEFAULT_TYPE.name, user_id: v.user_id ?? '',
     replication_status: 'disabled', migration_status: null, snapshot_id: null, source_volid: null, consistencygroup_id: null,
     ...(brief ? {} : { 'os-vol-tenant-attr:tenant_id': v.tenant_id }),
-    ...(v.source.type === 'image' && !brief ? { volume_image_metadata: { image_id: v.source.id } } : {}),
+    ...(v.image_metadata && !brief ? { volume_image_metadata: v.image_metadata } : {}),
     attachments: attached && v.attachment ? [{
       id: v.id, attachment_id: v.id, volume_id: v.id, server_id: v.attachment.instance_id,
       host_name: inst?.node_id ?? null, device: deviceOf(s, inst, v), attached_at: v.updated_at,

@@ -79,6 +79,15 @@ export function volumeQuotaRoutes(api: VolumeApi, s: Services, prefix: string, s
     return reply(200);
   }, byTarget);
 
+  // The one quota class: the defaults every project starts with (unlimited volumes and gigabytes),
+  // fixed in the cluster, so it is shown and not changed.
+  api.on('GET', `${prefix}/os-quota-class-sets/:class`, async (req) => {
+    const { caller } = await scope(req);
+    if (!caller.admin) throw new ApiError('forbidden', 'quota classes are for admins');
+    if (req.params.class !== 'default') throw notFound('quota class', req.params.class);
+    return reply(200, { quota_class_set: { id: 'default', ...limits('', true) } });
+  }, { params: { class: Segment } });
+
   api.on('GET', `${prefix}/limits`, async (req) => {
     const { tenant } = await scope(req);
     const l = limits(tenant.id, false);

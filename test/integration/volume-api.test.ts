@@ -129,6 +129,21 @@ t.test('metadata: create (merge), replace, show and update a key, delete a key',
   t.equal((await api(demo, 'DELETE', v3(`/volumes/${v.id}`))).status, 202);
 });
 
+t.test('a volume from an image is bootable and keeps the image\'s facts, which the tenant may change', async (t) => {
+  const { images } = (await api(demo, 'GET', '/image/v2/images')).body;
+  const v = await newVolume(demo, { imageRef: images[0].id });
+  t.match(v, { bootable: 'true', volume_image_metadata: { image_id: images[0].id, image_name: images[0].name, checksum: images[0].checksum } });
+  const act = (body: unknown) => api(demo, 'POST', v3(`/volumes/${v.id}/action`), body);
+  t.match((await act({ 'os-set_image_metadata': { metadata: { kernel_id: 'k', ramdisk_id: 'r' } } })).body.metadata, { image_id: images[0].id, kernel_id: 'k' });
+  t.equal((await act({ 'os-unset_image_metadata': { key: 'ramdisk_id' } })).status, 200);
+  t.equal((await act({ 'os-unset_image_metadata': { key: 'ramdisk_id' } })).status, 404);
+  const shown = (await act({ 'os-show_image_metadata': {} })).body.metadata;
+  t.match(shown, { kernel_id: 'k' });
+  t.notOk('ramdisk_id' in shown);
+  t.equal((await act({ 'os-set_image_metadata': { metadata: { k: 1 } } })).status, 400);
+  t.equal((await api(demo, 'DELETE', v3(`/volumes/${v.id}`))).status, 202);
+});
+
 t.test('actions: extend grows the file; set_bootable; reserve; reset_status and force_delete are for admins', async (t) => {
   const v = await newVolume(demo);
   const act = (who: ControllerClient, body: unknown) => api(who, 'POST', v3(`/volumes/${v.id}/action`), body);
@@ -167,6 +182,9 @@ t.test('quotas: shown with usage, set and deleted by an admin, and enforced on c
   t.match(await api(demo, 'POST', v3('/volumes'), { volume: { size: 1 } }), { status: 413, body: { overLimit: { message: /quota volumes is 1/ } } });
   t.equal((await api(demo, 'POST', v3(`/volumes/${v.id}/action`), { 'os-extend': { new_size: 3 } })).status, 413);
   t.match((await api(demo, 'GET', `/tenants/${demoProject}/quotas`)).body.quotas, [{}, {}, {}, {}, {}, {}, {}, { name: 'volumes', limit: 1 }, { name: 'volume_mb', limit: 2048 }], 'kept as the ciao quotas');
+  t.match((await api(admin, 'GET', v3('/os-quota-class-sets/default'))).body.quota_class_set, { id: 'default', volumes: -1, gigabytes: -1, snapshots: 0 });
+  t.equal((await api(demo, 'GET', v3('/os-quota-class-sets/default'))).status, 403);
+  t.equal((await api(admin, 'GET', v3('/os-quota-class-sets/gold'))).status, 404);
   t.equal((await api(admin, 'DELETE', q())).status, 200);
   t.match((await api(demo, 'GET', q('/defaults'))).body.quota_set, { volumes: -1, gigabytes: -1 });
   t.match((await api(demo, 'GET', q())).body.quota_set, { volumes: -1, gigabytes: -1 });
