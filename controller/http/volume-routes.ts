@@ -27,12 +27,13 @@ const VolumeUpdate = z.object({
   volume: z.object({ name: Text, description: Text, display_name: Text, display_description: Text, metadata: Metadata.nullish() }),
 });
 
+const SORT_KEYS = ['id', 'name', 'status', 'size', 'created_at', 'updated_at'] as const;
 /** A list's query: filters, sorting and paging as Cinder takes them. */
 const ListQuery = z.object({
   name: z.string().max(255).optional(), status: z.string().max(64).optional(), bootable: z.string().max(8).optional(),
   availability_zone: z.string().max(255).optional(), metadata: z.string().max(4096).optional(),
   limit: z.string().regex(/^\d{1,6}$/).transform(Number).optional(), marker: z.string().max(255).optional(),
-  sort_key: z.enum(['id', 'name', 'status', 'size', 'created_at', 'updated_at']).optional(), sort_dir: z.enum(['asc', 'desc']).optional(),
+  sort_key: z.enum(SORT_KEYS).optional(), sort_dir: z.enum(['asc', 'desc']).optional(),
   sort: z.string().max(255).optional(), all_tenants: z.string().max(8).optional(), project_id: z.string().max(255).optional(),
 });
 
@@ -46,9 +47,24 @@ function metadataFilter(text: string): Record<string, string> {
   }
 }
 
-type Sortable = 'id' | 'name' | 'status' | 'size' | 'created_at' | 'updated_at';
-const sortValue = (v: Volume, key: Sortable): string | number =>
-  key === 'size' ? v.size_mb : key === 'status' ? v.state : v[key];
+/** The volumes a list's filters keep, in its order: sort=key:dir (the newer form) or sort_key and
+ *  sort_dir; Cinder's default is newest first, and ties go by id so pages are stable. */
+function filterAndSort(all: Volume[], q: z.output<typeof ListQuery>): Volume[] {
+  const meta = q.metadata ? metadataFilter(q.metadata) : undefined;
+  const kept = all.filter((v) => (q.name === undefined || v.name === q.name) && (q.status === undefined || v.state === q.status)
+    && (q.bootable === undefined || String(v.bootable) === q.bootable.toLowerCase()) && (q.availability_zone === undefined || q.availability_zone === ZONE)
+    && (!meta || Object.entries(meta).every(([k, val]) => v.metadata?.[k] === val)));
+  const [sortKey, sortDir] = q.sort ? q.sort.split(',')[0].split(':') : [q.sort_key, q.sort_dir];
+  const key = SORT_KEYS.find((k) => k === (sortKey ?? 'created_at'));
+  if (!key) throw badRequest(`volumes sort by ${SORT_KEYS.join(', ')}, not ${sortKey}`);
+  if (sortDir !== undefined && sortDir !== 'asc' && sortDir !== 'desc') throw badRequest('the sort direction is asc or desc');
+  const dir = (sortDir ?? 'desc') === 'asc' ? 1 : -1;
+  const value = (v: Volume): string | number => (key === 'size' ? v.size_mb : key === 'status' ? v.state : v[key]);
+  return kept.sort((a, b) => {
+    const [x, y] = [value(a), value(b)];
+    return dir * (x < y ? -1 : x > y ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  });
+}
 
 export function volumeRoutes(router: Router, s: Services, baseUrl: () => string): void {
   const v3 = (path: string) => `${baseUrl()}/volume/v3${path}`;
@@ -82,20 +98,7 @@ export function volumeRoutes(router: Router, s: Services, baseUrl: () => string)
       const everyone = caller.admin && ['1', 'true', 'True'].includes(q.all_tenants ?? '');
       let vols = everyone ? s.store.volumes.all() : s.volumes.list(tenant.id);
       if (everyone && q.project_id) vols = vols.filter((v) => v.tenant_id === q.project_id);
-      const meta = q.metadata ? metadataFilter(q.metadata) : undefined;
-      vols = vols.filter((v) => (q.name === undefined || v.name === q.name) && (q.status === undefined || v.state === q.status)
-        && (q.bootable === undefined || String(v.bootable) === q.bootable.toLowerCase()) && (q.availability_zone === undefined || q.availability_zone === ZONE)
-        && (!meta || Object.entries(meta).every(([k, val]) => v.metadata?.[k] === val)));
-      // sort=key:dir (the newer form) or sort_key and sort_dir; Cinder's default is newest first.
-      const [sortKey, sortDir] = q.sort ? q.sort.split(',')[0].split(':') : [q.sort_key, q.sort_dir];
-      const key = (['id', 'name', 'status', 'size', 'created_at', 'updated_at'] as const).find((k) => k === (sortKey ?? 'created_at'));
-      if (!key) throw badRequest(`volumes sort by id, name, status, size, created_at or updated_at, not ${sortKey}`);
-      if (sortDir !== undefined && sortDir !== 'asc' && sortDir !== 'desc') throw badRequest('the sort direction is asc or desc');
-      const dir = (sortDir ?? 'desc') === 'asc' ? 1 : -1;
-      vols = [...vols].sort((a, b) => {
-        const [x, y] = [sortValue(a, key), sortValue(b, key)];
-        return dir * (x < y ? -1 : x > y ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-      });
+      vols = filterAndSort(vols, q);
       if (q.marker) {
         const at = vols.findIndex((v) => v.id === q.marker);
         if (at < 0) throw badRequest(`marker ${q.marker.slice(0, 64)} is not a volume of this list`);
