@@ -183,7 +183,8 @@ export interface Image {
   members?: ImageMember[];
 }
 
-export type VolumeState = 'creating' | 'available' | 'attaching' | 'in-use' | 'detaching' | 'error';
+/** `maintenance` is only ever set by an admin (Block Storage's os-reset_status): nothing attaches it. */
+export type VolumeState = 'creating' | 'available' | 'attaching' | 'in-use' | 'detaching' | 'error' | 'maintenance';
 
 export interface Volume {
   id: string;
@@ -196,6 +197,13 @@ export interface Volume {
   source: { type: 'blank' } | { type: 'image'; id: string };
   attachment: { instance_id: string; root: boolean; ephemeral: boolean } | null;
   reason: string | null;
+  /** Key/value pairs the tenant keeps on the volume (Block Storage's metadata); absent on older records. */
+  metadata?: Record<string, string>;
+  /** What is known of the image it was made from (Block Storage's volume_image_metadata): copied
+   *  from the image when made, then the tenant's to change; absent on older records. */
+  image_metadata?: Record<string, string>;
+  /** The identity user who made it through an API (absent for volumes made with an instance). */
+  user_id?: string;
   created_at: string;
   updated_at: string;
 }

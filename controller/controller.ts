@@ -18,6 +18,8 @@ import { imageRoutes } from './http/image-routes.ts';
 import { keypairRoutes } from './http/keypair-routes.ts';
 import { serverGroupRoutes } from './http/server-group-routes.ts';
 import { limitsRoutes } from './http/limits-routes.ts';
+import { volumeRoutes } from './http/volume-routes.ts';
+import { volumeAttachmentRoutes } from './http/volume-attachment-routes.ts';
 import { advertisedHost } from '../shared/listen-address.ts';
 
 export interface ControllerOptions {
@@ -41,6 +43,8 @@ export function controllerRouter(services: Services, baseUrl: () => string): Rou
   serverGroupRoutes(router, services);
   limitsRoutes(router, services);
   imageRoutes(router, services, baseUrl);
+  volumeRoutes(router, services, baseUrl);
+  volumeAttachmentRoutes(router, services);
   return router;
 }
 

@@ -19,7 +19,28 @@ export interface VolumeInput {
   name?: string;
   description?: string;
   bootable?: boolean;
+  metadata?: Record<string, string>;
+  user_id?: string;
 }
+
+/** What the owner may change on a volume after it is made. */
+export interface VolumeChange {
+  name?: string;
+  description?: string;
+  bootable?: boolean;
+  metadata?: Record<string, string>;
+  image_metadata?: Record<string, string>;
+}
+
+/** The states an admin may set by hand: ones that start no work of the controller (a volume
+ *  reset to `creating` would be made again over its data after a restart). `attaching` without an
+ *  attachment is a reserved volume (below): nothing is sent to a node for it. */
+export const RESETTABLE_STATES = ['available', 'error', 'maintenance', 'attaching'] as const;
+
+/** The image's facts a volume made from it keeps (as Cinder's volume_image_metadata). */
+const imageMetadata = (i: Image): Record<string, string> => Object.fromEntries(Object.entries({
+  image_id: i.id, image_name: i.name, disk_format: i.disk_format, container_format: i.container_format, checksum: i.checksum, size: i.size,
+}).filter(([, v]) => v !== null).map(([k, v]) => [k, String(v)]));
 
 /** What a new volume is made of: a blank disk, or a copy of an image's file. */
 interface Source {
@@ -32,6 +53,8 @@ export class Volumes {
   onMade: (volume: Volume) => void = () => {};
   /** A volume an instance was waiting for could not be made. */
   onFailed: (instanceId: string, why: string) => void = () => {};
+  /** Volumes whose file is being grown now (one resize at a time each). */
+  private readonly extending = new Set<string>();
 
   constructor(private readonly ctx: ControllerContext, private readonly imagePath: (id: string) => string) {}
 
@@ -42,6 +65,13 @@ export class Volumes {
   get(tenant: Tenant, id: string): Volume {
     const v = this.ctx.store.volumes.get(id);
     if (!v || v.tenant_id !== tenant.id) throw notFound('volume', id);
+    return v;
+  }
+
+  /** Any tenant's volume: for admins only (the caller checks). */
+  find(id: string): Volume {
+    const v = this.ctx.store.volumes.get(id);
+    if (!v) throw notFound('volume', id);
     return v;
   }
 
@@ -102,7 +132,9 @@ export class Volumes {
       id: randomUUID(), tenant_id: tenant.id, name: input.name ?? '', description: input.description ?? '',
       size_mb: source.sizeMB, state: 'creating', bootable: input.bootable ?? false,
       source: source.image ? { type: 'image', id: source.image.record.id } : { type: 'blank' },
-      attachment, reason: null, created_at: now(), updated_at: now(),
+      attachment, reason: null, metadata: input.metadata ?? {}, ...(input.user_id ? { user_id: input.user_id } : {}),
+      ...(source.image ? { image_metadata: imageMetadata(source.image.record) } : {}),
+      created_at: now(), updated_at: now(),
     };
     this.ctx.store.volumes.put(v);
     void this.make(v, source);
@@ -143,7 +175,54 @@ export class Volumes {
     const v = this.get(tenant, id);
     if (v.attachment) throw new ApiError('in_use', `volume ${id} is attached to instance ${v.attachment.instance_id}: detach it first${v.attachment.root ? ' (a root volume goes when its instance is deleted)' : ''}`);
     if (v.state === 'creating') throw new ApiError('invalid_state', `volume ${id} is still being created: try again when it is available`);
+    if (v.state === 'attaching') throw new ApiError('in_use', `volume ${id} is reserved for an attach: unreserve it first`);
+    if (this.extending.has(id)) throw new ApiError('invalid_state', `volume ${id} is being extended: try again when that is done`);
     await this.remove(v);
+  }
+
+  update(tenant: Tenant, id: string, change: VolumeChange): Volume {
+    return this.save(this.get(tenant, id), change);
+  }
+
+  /** Grows the volume's file to `sizeMB` (qemu-img resize); the quota is the caller's to check first. */
+  async extend(tenant: Tenant, id: string, sizeMB: number): Promise<Volume> {
+    const v = this.get(tenant, id);
+    if (v.state !== 'available') throw new ApiError('invalid_state', `volume ${id} is ${v.state}: only an available (detached) volume can be extended`);
+    if (!Number.isInteger(sizeMB) || sizeMB <= v.size_mb || sizeMB > MAX_VOLUME_MB) {
+      throw badRequest(`the new size must be larger than the volume's ${v.size_mb} MB and at most ${MAX_VOLUME_MB} MB`);
+    }
+    if (this.extending.has(id)) throw new ApiError('invalid_state', `volume ${id} is being extended already`);
+    this.extending.add(id);
+    try {
+      await run('qemu-img', ['resize', '-q', '-f', 'qcow2', this.path(id), `${sizeMB}M`]);
+    } finally {
+      this.extending.delete(id);
+    }
+    this.ctx.events.add(v.tenant_id, 'info', `Extended volume ${v.id} to ${sizeMB} MB`);
+    return this.save(v, { size_mb: sizeMB });
+  }
+
+  /** Reserved for an attach to come (Block Storage's os-reserve): `attaching` with no instance yet,
+   *  so nothing else attaches it; os-unreserve makes it available again. */
+  reserve(tenant: Tenant, id: string, reserved: boolean): Volume {
+    const v = this.get(tenant, id);
+    const from = reserved ? 'available' : 'attaching';
+    if (v.state !== from || v.attachment) throw new ApiError('invalid_state', `volume ${id} is ${v.state}: only ${reserved ? 'an available volume can be reserved' : 'a reserved volume can be unreserved'}`);
+    return this.save(v, { state: reserved ? 'attaching' : 'available' });
+  }
+
+  /** An admin sets a volume's state by hand (Block Storage's os-reset_status). */
+  resetState(v: Volume, state: (typeof RESETTABLE_STATES)[number]): Volume {
+    if (v.attachment || v.state === 'creating') throw new ApiError('invalid_state', `volume ${v.id} is ${v.state}${v.attachment ? ` (attached to instance ${v.attachment.instance_id})` : ''}: its state follows the cluster until it is available again`);
+    return this.save(v, { state, reason: null });
+  }
+
+  /** An admin deletes a volume whatever its state, unless an instance has it. */
+  async forceDelete(v: Volume): Promise<void> {
+    if (v.attachment) throw new ApiError('in_use', `volume ${v.id} is attached to instance ${v.attachment.instance_id}: detach it first`);
+    // One still being made is dropped from the store, and make() removes its file when it ends.
+    if (v.state === 'creating') this.ctx.store.volumes.delete(v.id);
+    else await this.remove(v);
   }
 
   private async remove(v: Volume) {
@@ -156,6 +235,7 @@ export class Volumes {
     if (inst.vm_type !== 'qemu') throw badRequest(`instance ${inst.id} is a container: only VMs can attach volumes`);
     if (v.attachment) throw new ApiError('in_use', `volume ${id} is already attached to instance ${v.attachment.instance_id}`);
     if (v.state !== 'available') throw new ApiError('invalid_state', `volume ${id} is ${v.state}: only an available volume can be attached`);
+    if (this.extending.has(id)) throw new ApiError('invalid_state', `volume ${id} is being extended: attach it when that is done`);
     if (inst.state !== 'active' && inst.state !== 'exited') throw new ApiError('invalid_state', `instance ${inst.id} is ${inst.state}: volumes attach to active or stopped (exited) instances`);
     this.command(inst, this.frame('ATTACH_VOLUME', inst, id));
     return this.save(v, { state: 'attaching', attachment: { instance_id: inst.id, root: false, ephemeral: false } });
