@@ -69,6 +69,20 @@ export interface Instance {
   /** START was sent (instances wait for their tenant's CNCI before it is). */
   dispatched: boolean;
   reason: string | null;
+  /** The user who created it (absent on records stored before it was kept). */
+  user_id?: string;
+  /** What the compute API keeps as given (absent on older records): metadata, the access
+   *  addresses a client declares, the keypair's name and the create request's reservation. */
+  metadata?: Record<string, string>;
+  access_ipv4?: string;
+  access_ipv6?: string;
+  key_name?: string | null;
+  reservation_id?: string;
+  /** Who locked it (the compute API's lock): while set, only an admin stops, starts, deletes it or
+   *  changes its metadata; a lock an admin set, only an admin lifts. */
+  locked_by?: 'owner' | 'admin' | null;
+  /** A reboot under way: the guest is stopped, then started again when its node says it stopped. */
+  rebooting?: 'SOFT' | 'HARD' | null;
   created_at: string;
   updated_at: string;
 }

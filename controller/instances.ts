@@ -15,7 +15,17 @@ export interface CreateRequest {
   name?: string;
   /** An image (id or name) replacing the workload's (OpenStack `server create --image`). */
   image?: string;
+  /** Who asks: kept on each instance. */
+  userId?: string;
+  /** Kept on each instance as given (the compute API's server attributes). */
+  attributes?: Omit<InstanceAttributes, 'name'>;
 }
+
+/** What a client may set on an instance and read back as it set it. */
+export type InstanceAttributes = Partial<Pick<Instance, 'name' | 'metadata' | 'access_ipv4' | 'access_ipv6' | 'key_name' | 'reservation_id'>>;
+
+/** The fields given a value (a client's change leaves out what it does not set). */
+const defined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
 export class Instances {
   /** Called when an instance is gone for good (external IPs are released). */
@@ -79,7 +89,7 @@ export class Instances {
     for (const [n, ip] of ips.entries()) {
       const id = randomUUID();
       const name = req.name ? (req.count > 1 ? `${req.name}-${n}` : req.name) : id;
-      const inst = this.record(tenant, workload, id, name, image, ip, false);
+      const inst = this.record(tenant, workload, id, name, image, ip, false, { ...defined(req.attributes ?? {}), ...(req.userId ? { user_id: req.userId } : {}) });
       if (disks.length) this.save(inst, { volumes: this.volumes.bind(tenant, inst, disks, prepared) });
       created.push(inst);
     }
@@ -102,13 +112,13 @@ export class Instances {
     return new Set(this.ctx.store.instances.byTenant(tenant.id).map((i) => i.ip));
   }
 
-  private record(tenant: Tenant, workload: Workload, id: string, name: string, image: string, ip: string, cnci: boolean): Instance {
+  private record(tenant: Tenant, workload: Workload, id: string, name: string, image: string, ip: string, cnci: boolean, extra: Partial<Instance> = {}): Instance {
     const inst: Instance = {
       id, tenant_id: tenant.id, workload_id: workload.id, name, state: 'pending', node_id: null,
       ip, mac: macFor(ip), subnet: tenant.subnet, ssh_ip: null, ssh_port: null,
       vcpus: workload.defaults.vcpus, mem_mb: workload.defaults.mem_mb, disk_mb: workload.defaults.disk_mb,
       image, vm_type: workload.vm_type, volumes: [], external_ip: null, cnci, dispatched: false, reason: null,
-      created_at: now(), updated_at: now(),
+      ...extra, created_at: now(), updated_at: now(),
     };
     this.ctx.store.instances.put(inst);
     return inst;
@@ -190,24 +200,70 @@ export class Instances {
     this.ctx.store.instances.put(inst);
   }
 
-  stop(tenant: Tenant, id: string): Instance {
-    const inst = this.get(tenant, id);
+  stop(tenant: Tenant, id: string, admin = false): Instance {
+    const inst = this.unlocked(this.get(tenant, id), admin);
     if (inst.state !== 'active') throw new ApiError('invalid_state', `instance ${id} is ${inst.state}: only an active instance can be stopped`);
     this.command('STOP', inst);
     this.save(inst, { state: 'stopping' });
     return inst;
   }
 
-  restart(tenant: Tenant, id: string): Instance {
-    const inst = this.get(tenant, id);
+  restart(tenant: Tenant, id: string, admin = false): Instance {
+    const inst = this.unlocked(this.get(tenant, id), admin);
     if (inst.state !== 'exited') throw new ApiError('invalid_state', `instance ${id} is ${inst.state}: only a stopped (exited) instance can be restarted`);
     this.command('RESTART', inst);
     this.save(inst, { state: 'pending', reason: null });
     return inst;
   }
 
-  delete(tenant: Tenant, id: string): void {
-    this.remove(this.get(tenant, id));
+  /** Changes what a client set (a rename, metadata, access addresses); the guest is not touched. */
+  update(tenant: Tenant, id: string, change: InstanceAttributes, admin = false): Instance {
+    const inst = this.get(tenant, id);
+    if (inst.state === 'deleting') throw new ApiError('invalid_state', `instance ${id} is being deleted`);
+    // As in Nova, a lock keeps the metadata; a rename is allowed.
+    if (change.metadata) this.unlocked(inst, admin);
+    this.save(inst, defined(change));
+    return inst;
+  }
+
+  delete(tenant: Tenant, id: string, admin = false): void {
+    this.remove(this.unlocked(this.get(tenant, id), admin));
+  }
+
+  /** A reboot is a stop and a start through the node: a new boot of the guest. A soft one needs a
+   *  running guest; a hard one also starts a stopped one. */
+  reboot(tenant: Tenant, id: string, type: 'SOFT' | 'HARD', admin = false): Instance {
+    const inst = this.unlocked(this.get(tenant, id), admin);
+    if (inst.rebooting) throw new ApiError('invalid_state', `instance ${id} is already rebooting`);
+    if (inst.state === 'active') {
+      this.command('STOP', inst);
+      this.save(inst, { state: 'stopping', rebooting: type });
+    } else if (inst.state === 'exited' && type === 'HARD') {
+      this.command('RESTART', inst);
+      this.save(inst, { state: 'pending', rebooting: type, reason: null });
+    } else {
+      throw new ApiError('invalid_state', `instance ${id} is ${inst.state}: only an active instance can be rebooted${type === 'HARD' ? ', or a stopped one hard' : ''}`);
+    }
+    return inst;
+  }
+
+  lock(tenant: Tenant, id: string, admin: boolean): Instance {
+    const inst = this.get(tenant, id);
+    if (!inst.locked_by) this.save(inst, { locked_by: admin ? 'admin' : 'owner' });
+    return inst;
+  }
+
+  unlock(tenant: Tenant, id: string, admin: boolean): Instance {
+    const inst = this.get(tenant, id);
+    if (inst.locked_by === 'admin' && !admin) throw new ApiError('forbidden', `instance ${id} was locked by an admin: only an admin can unlock it`);
+    this.save(inst, { locked_by: null });
+    return inst;
+  }
+
+  /** A locked instance refuses its owner's changes; an admin's go through. */
+  private unlocked(inst: Instance, admin: boolean): Instance {
+    if (inst.locked_by && !admin) throw new ApiError('invalid_state', `instance ${inst.id} is locked: unlock it first`);
+    return inst;
   }
 
   /** Deletes through the node when one holds it, else at once. */
@@ -261,6 +317,20 @@ export class Instances {
     if (e.state === was) return;
     if (e.state === 'active') this.event(inst, 'info', `Started ${inst.id} on ${e.nodeId}`);
     if (e.state === 'exited') this.event(inst, 'info', `Stopped ${inst.id}`);
+    if (inst.rebooting) this.continueReboot(inst);
+  }
+
+  /** A rebooting instance that stopped is started again; once it runs, the reboot is over. */
+  private continueReboot(inst: Instance) {
+    if (inst.state === 'active') return this.save(inst, { rebooting: null });
+    if (inst.state !== 'exited') return;
+    try {
+      this.command('RESTART', inst);
+      this.save(inst, { state: 'pending' });
+    } catch (err) {
+      this.save(inst, { rebooting: null });
+      this.event(inst, 'error', `Failed to reboot ${inst.id}: ${(err as Error).message}`);
+    }
   }
 
   deleted(instanceId: string): void {

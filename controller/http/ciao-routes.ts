@@ -142,7 +142,7 @@ export function ciaoRoutes(router: Router, s: Services): void {
     const { workload_id: workloadId, count, name } = await req.body(NewInstances);
     const w = visibleWorkloads(t, c).find((x) => x.id === workloadId && x.visibility !== 'internal');
     if (!w) throw new ApiError('unknown_workload', `workload ${workloadId} does not exist or is not visible to tenant ${t.id} (ciao list workloads)`);
-    return reply(202, { instances: await s.instances.create(t, w, { workloadId, count, name }) });
+    return reply(202, { instances: await s.instances.create(t, w, { workloadId, count, name, userId: c.userId }) });
   });
   router.on('GET', '/tenants/:tenant/instances/:id', async (req) => {
     const { tenant: t } = await tenant(req);
