@@ -83,8 +83,20 @@ export interface Instance {
   locked_by?: 'owner' | 'admin' | null;
   /** A reboot under way: the guest is stopped, then started again when its node says it stopped. */
   rebooting?: 'SOFT' | 'HARD' | null;
+  /** What was asked of it through the compute API, oldest first (Nova's instance actions; the
+   *  last MAX_INSTANCE_ACTIONS are kept). */
+  actions?: InstanceActionRecord[];
   created_at: string;
   updated_at: string;
+}
+
+export const MAX_INSTANCE_ACTIONS = 50;
+
+export interface InstanceActionRecord {
+  action: string;
+  request_id: string;
+  user_id: string;
+  start_time: string;
 }
 
 export interface ClusterEvent {

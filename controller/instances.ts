@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { CnciReady, InstanceStateEvent, NodeStats, Placed, StartFailure, StartPayload } from '../protocol/payloads.ts';
 import { ApiError, notFound } from '../shared/errors.ts';
 import { allocateHostIp, gatewayOf, macFor } from './addresses.ts';
-import type { Instance, Tenant, Workload } from './api-types.ts';
+import { MAX_INSTANCE_ACTIONS, type Instance, type InstanceActionRecord, type Tenant, type Workload } from './api-types.ts';
 import { now, type ControllerContext } from './context.ts';
 import { checkQuota, type Usage } from './quotas.ts';
 import type { Volumes } from './volumes.ts';
@@ -245,6 +245,12 @@ export class Instances {
       throw new ApiError('invalid_state', `instance ${id} is ${inst.state}: only an active instance can be rebooted${type === 'HARD' ? ', or a stopped one hard' : ''}`);
     }
     return inst;
+  }
+
+  /** Notes what was asked of an instance (the compute API's instance actions). */
+  noteAction(tenant: Tenant, id: string, record: InstanceActionRecord): void {
+    const inst = this.get(tenant, id);
+    this.save(inst, { actions: [...(inst.actions ?? []), record].slice(-MAX_INSTANCE_ACTIONS) });
   }
 
   lock(tenant: Tenant, id: string, admin: boolean): Instance {

@@ -5,6 +5,7 @@ import type { Router } from '../../shared/http-router.ts';
 import type { Services } from '../services.ts';
 import { computeApi } from './compute/context.ts';
 import { flavorRoutes } from './compute/flavors.ts';
+import { instanceActionRoutes } from './compute/instance-actions.ts';
 import { serverActionRoutes } from './compute/server-actions.ts';
 import { serverMetadataRoutes } from './compute/server-metadata.ts';
 import { serverRoutes } from './compute/servers.ts';
@@ -17,4 +18,5 @@ export function computeRoutes(router: Router, s: Services, baseUrl: () => string
   serverRoutes(api);
   serverMetadataRoutes(api);
   serverActionRoutes(api);
+  instanceActionRoutes(api);
 }

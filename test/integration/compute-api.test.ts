@@ -22,7 +22,7 @@ const call = async (c: ControllerClient, method: string, path: string, body?: un
     headers: { 'x-auth-token': await c.authToken(), 'content-type': 'application/json', ...headers },
   });
   const text = await res.body.text();
-  return { status: res.statusCode, body: text ? JSON.parse(text) : undefined };
+  return { status: res.statusCode, body: text ? JSON.parse(text) : undefined, requestId: String(res.headers['x-compute-request-id']) };
 };
 type Server = Record<string, unknown> & { id: string; name: string };
 const vmFlavor = await workloadId(demo, 'qemu');
@@ -244,4 +244,22 @@ t.test('a flavor\'s extra specs are its workload\'s machine type and firmware, r
   t.same((await call(demo, 'GET', `/flavors/${containerFlavor}/os-extra_specs/vm_type`)).body, { vm_type: 'docker' });
   t.equal((await call(demo, 'GET', `/flavors/${vmFlavor}/os-extra_specs/nope`)).status, 404);
   t.equal((await call(demo, 'POST', `/flavors/${vmFlavor}/os-extra_specs`, { extra_specs: { a: 'b' } })).status, 405);
+});
+
+t.test('instance actions: what was asked of a server, by whom, under which request id', async (t) => {
+  const r = await call(demo, 'POST', '/servers', { server: { name: 'acted', flavorRef: containerFlavor } });
+  const id = r.body.server.id;
+  t.teardown(async () => void await call(demo, 'DELETE', `/servers/${id}`));
+  await waitForState(demo, id, 'active');
+  const stop = await call(demo, 'POST', `/servers/${id}/action`, { 'os-stop': null });
+  await call(demo, 'POST', `/servers/${id}/action`, { unpause: null });
+  const { instanceActions } = (await call(demo, 'GET', `/servers/${id}/os-instance-actions`)).body;
+  t.match(instanceActions, [
+    { action: 'stop', request_id: stop.requestId, user_id: userId('demo'), instance_uuid: id, message: null },
+    { action: 'create', request_id: r.requestId },
+  ], 'newest first; a refused action is not recorded');
+  t.equal(instanceActions.length, 2);
+  t.match((await call(demo, 'GET', `/servers/${id}/os-instance-actions/${r.requestId}`)).body, { instanceAction: { action: 'create', instance_uuid: id } });
+  t.equal((await call(demo, 'GET', `/servers/${id}/os-instance-actions/${stop.requestId.replace(/.$/, '0')}`)).status, stop.requestId.endsWith('0') ? 200 : 404);
+  t.equal((await call(other, 'GET', `/servers/${id}/os-instance-actions`)).status, 404);
 });

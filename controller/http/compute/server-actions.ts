@@ -7,8 +7,12 @@ import type { Instance, Tenant } from '../../api-types.ts';
 import type { Caller } from '../../auth.ts';
 import { Reboot, ServerAction } from '../request-schemas.ts';
 import type { ComputeApi } from './context.ts';
+import { now } from '../../context.ts';
 
 type Action = (tenant: Tenant, inst: Instance, caller: Caller, body: unknown) => void;
+
+/** The name Nova's instance actions give each action. */
+const RECORDED: Record<string, string> = { 'os-stop': 'stop', 'os-start': 'start', reboot: 'reboot', lock: 'lock', unlock: 'unlock' };
 
 /** Nothing here is ever paused, suspended or soft-deleted: undoing one is a conflict. */
 const never = (what: string): Action => (_t, inst) => {
@@ -38,6 +42,8 @@ export function serverActionRoutes(api: ComputeApi): void {
     const action = actions[names[0]];
     if (!action) throw badRequest(`action ${names[0].slice(0, 64)} is not supported here; supported: ${Object.keys(actions).join(', ')}`);
     action(tenant, inst, caller, body[names[0]]);
+    const recorded = RECORDED[names[0]];
+    if (recorded) s.instances.noteAction(tenant, inst.id, { action: recorded, request_id: req.id, user_id: caller.userId, start_time: now() });
     return reply(202);
   });
 }

@@ -87,6 +87,7 @@ export function serverRoutes(api: ComputeApi): void {
       if (err.code === 'over_quota') throw new ApiError('forbidden', err.message);
       throw err;
     });
+    for (const inst of created) s.instances.noteAction(tenant, inst.id, { action: 'create', request_id: req.id, user_id: caller.userId, start_time: inst.created_at });
     if (sv.return_reservation_id) return reply(202, { reservation_id: reservation });
     const [first] = created;
     return reply(202, {
