@@ -53,8 +53,11 @@ const ServerName = z.string().min(1).max(255)
   .refine((n) => !/[\p{Cc}\u{10000}-\u{10FFFF}]/u.test(n), 'must not hold control characters or characters outside the Basic Multilingual Plane');
 /** Metadata: at most 128 items (Nova's metadata_items quota), keys 1–255 characters, values up to 255. */
 export const MAX_METADATA_ITEMS = 128;
-export const MetadataKey = z.string().min(1).max(255);
-export const Metadata = z.record(MetadataKey, z.string().max(255));
+export const MetadataKey = z.string().min(1).max(255).refine((k) => k !== '__proto__', 'is reserved');
+/** zod drops a "__proto__" key silently: it is refused instead, so nothing asked for is lost. */
+export const Metadata = z.unknown()
+  .refine((m) => !(m && typeof m === 'object' && Object.hasOwn(m, '__proto__')), 'the key "__proto__" is reserved')
+  .pipe(z.record(MetadataKey, z.string().max(255)));
 /** An IPv6 address, kept in its canonical form (RFC 5952), as Nova keeps it. */
 const Ipv6 = z.ipv6().transform((a) => new URL(`http://[${a}]`).hostname.slice(1, -1));
 

@@ -104,6 +104,9 @@ t.test('server list filters and paging', async (t) => {
   const next = new URL(one.body.servers_links[0].href);
   const rest = await ids(`?marker=${next.searchParams.get('marker')}`);
   t.same([one.body.servers[0].id, ...rest], await ids(''), 'the pages make the whole list');
+  const filtered = new URL((await call(demo, 'GET', '/servers?name=filter&limit=1')).body.servers_links[0].href);
+  t.same([filtered.searchParams.get('name'), filtered.searchParams.get('limit')], ['filter', '1'], 'the next link keeps the filters');
+  t.same(await ids(`${filtered.search}`), [b.id, a.id].slice(1), 'and its page follows the first');
   t.same((await call(demo, 'GET', '/servers/detail?limit=1')).body.servers.length, 1);
   t.notOk((await ids('?all_tenants=1')).length > (await ids('')).length, 'all_tenants is for admins only');
   const everyone = (await call(admin, 'GET', '/servers/detail?all_tenants=1')).body.servers as Server[];
@@ -137,6 +140,7 @@ t.test('metadata: replace, merge, one key, delete, limits', async (t) => {
   t.equal((await call(demo, 'GET', `${path}/d`)).status, 404);
   t.equal((await call(demo, 'DELETE', `${path}/d`)).status, 404);
   t.equal((await call(demo, 'PUT', path, { metadata: { '': 'x' } })).status, 400);
+  t.equal((await call(demo, 'PUT', path, JSON.parse('{"metadata": {"__proto__": "x"}}'))).status, 400, 'a key that cannot be kept is refused, not dropped');
   t.equal((await call(demo, 'PUT', path, { meta: { a: 'x' } })).status, 400, 'the body must say metadata');
   const many = Object.fromEntries(Array.from({ length: 129 }, (_, i) => [`k${i}`, 'v']));
   t.equal((await call(demo, 'PUT', path, { metadata: many })).status, 403);

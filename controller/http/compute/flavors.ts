@@ -4,7 +4,7 @@ import { reply, type Request } from '../../../shared/http-router.ts';
 import type { Tenant, Workload } from '../../api-types.ts';
 import { FlavorListQuery, FlavorRef } from '../request-schemas.ts';
 import type { ComputeApi } from './context.ts';
-import { page } from './paging.ts';
+import { nextPage, page } from './paging.ts';
 import { extraSpecs, flavorDiskGb, flavorView } from './views.ts';
 
 /** The flavors a tenant sees. */
@@ -28,7 +28,7 @@ export function flavorRoutes(api: ComputeApi): void {
       // Nova's default lists the public flavors and the project's own; is_public=false only the private ones.
       .filter((w) => (isPublic === 'false' || isPublic === '0' ? w.visibility !== 'public' : true))
       .sort((a, b) => (key(a) < key(b) ? -dir : key(a) > key(b) ? dir : 0));
-    const { items, links } = page(flavors, q, (marker, limit) => api.url(`/flavors${detail ? '/detail' : ''}?limit=${limit}&marker=${marker}`));
+    const { items, links } = page(flavors, q, nextPage(api.url, `/flavors${detail ? '/detail' : ''}`, req.query));
     return reply(200, { flavors: items.map((w) => flavorView(api, w, detail)), ...(links.length ? { flavors_links: links } : {}) });
   };
   api.on('GET', '/flavors', list(false));

@@ -3,7 +3,7 @@
 import { badRequest } from '../../../shared/errors.ts';
 import type { Link } from './context.ts';
 
-export function page<T extends { id: string }>(list: T[], q: { limit?: number; marker?: string }, nextUrl: (marker: string, limit: number) => string) {
+export function page<T extends { id: string }>(list: T[], q: { limit?: number; marker?: string }, nextUrl: (marker: string) => string) {
   let from = 0;
   if (q.marker !== undefined) {
     const at = list.findIndex((x) => x.id === q.marker);
@@ -12,6 +12,15 @@ export function page<T extends { id: string }>(list: T[], q: { limit?: number; m
   }
   const items = q.limit === undefined ? list.slice(from) : list.slice(from, from + q.limit);
   const last = items.at(-1);
-  const links: Link[] = q.limit && last && items.length === q.limit ? [{ rel: 'next', href: nextUrl(last.id, q.limit) }] : [];
+  const links: Link[] = q.limit && last && items.length === q.limit ? [{ rel: 'next', href: nextUrl(last.id) }] : [];
   return { items, links };
+}
+
+/** The next page's URL: the request's own query (filters, limit), with the new marker. */
+export function nextPage(url: (path: string) => string, path: string, query: URLSearchParams) {
+  return (marker: string) => {
+    const next = new URLSearchParams(query);
+    next.set('marker', marker);
+    return url(`${path}?${next}`);
+  };
 }

@@ -9,7 +9,7 @@ import type { Caller } from '../../auth.ts';
 import { NewServer, ServerChange, ServerListQuery } from '../request-schemas.ts';
 import type { ComputeApi } from './context.ts';
 import { flavorsOf } from './flavors.ts';
-import { page } from './paging.ts';
+import { nextPage, page } from './paging.ts';
 import { addresses, serverDetail, serverSummary, serverView, statusOf } from './views.ts';
 import type { z } from 'zod';
 
@@ -57,7 +57,7 @@ export function serverRoutes(api: ComputeApi): void {
   const list = (detail: boolean) => async (req: Request) => {
     const { caller, tenant } = await api.scoped(req);
     const q = req.queryOf(ServerListQuery);
-    const { items, links } = page(listed(api, caller, tenant, q), q, (marker, limit) => api.url(`/servers${detail ? '/detail' : ''}?limit=${limit}&marker=${marker}`));
+    const { items, links } = page(listed(api, caller, tenant, q), q, nextPage(api.url, `/servers${detail ? '/detail' : ''}`, req.query));
     const view = (i: Instance) => (detail ? serverDetail(api, i, caller.admin) : serverSummary(api, i));
     return reply(200, { servers: items.map(view), ...(links.length ? { servers_links: links } : {}) });
   };

@@ -63,7 +63,7 @@ export function serverView(api: ComputeApi, i: Instance) {
     accessIPv4: i.access_ipv4 ?? '', accessIPv6: i.access_ipv6 ?? '', metadata: i.metadata ?? {}, hostId: hostId(i),
     'OS-DCF:diskConfig': 'MANUAL',
     // Nova shows progress only while a server is building or running, and a fault only in ERROR.
-    ...(status === 'BUILD' || status === 'ACTIVE' || status.endsWith('REBOOT') ? { progress: 0 } : {}),
+    ...(status === 'BUILD' || status === 'ACTIVE' ? { progress: 0 } : {}),
     ...(status === 'ERROR' && i.reason ? { fault: { code: 500, created: i.updated_at, message: i.reason } } : {}),
   };
 }
