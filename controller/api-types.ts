@@ -69,13 +69,40 @@ export interface Instance {
   /** START was sent (instances wait for their tenant's CNCI before it is). */
   dispatched: boolean;
   reason: string | null;
-  /** The Compute keypair the instance was made with, and its public key as it was then (config drive). */
+  /** When its node last changed its state (the node's clock, ms: INSTANCE_STATE's `at`). */
+  state_at?: number;
+  /** The user who created it (absent on records stored before it was kept). */
+  user_id?: string;
+  /** What the compute API keeps as given (absent on older records): metadata, the access
+   *  addresses a client declares, the keypair's name and the create request's reservation. */
+  metadata?: Record<string, string>;
+  access_ipv4?: string;
+  access_ipv6?: string;
   key_name?: string | null;
+  reservation_id?: string;
+  /** Who locked it (the compute API's lock): while set, only an admin stops, starts, deletes it or
+   *  changes its metadata; a lock an admin set, only an admin lifts. */
+  locked_by?: 'owner' | 'admin' | null;
+  /** A reboot under way: the guest is stopped, then started again when its node says it stopped. */
+  rebooting?: 'SOFT' | 'HARD' | null;
+  /** What was asked of it through the compute API, oldest first (Nova's instance actions; the
+   *  last MAX_INSTANCE_ACTIONS are kept). */
+  actions?: InstanceActionRecord[];
+  /** The public key of its Compute keypair (key_name) as it was at create (config drive). */
   public_key?: string;
   /** The server group the instance is a member of. */
   server_group?: string;
   created_at: string;
   updated_at: string;
+}
+
+export const MAX_INSTANCE_ACTIONS = 50;
+
+export interface InstanceActionRecord {
+  action: string;
+  request_id: string;
+  user_id: string;
+  start_time: string;
 }
 
 export interface ClusterEvent {

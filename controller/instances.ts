@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { CnciReady, InstanceStateEvent, NodeStats, Placed, StartFailure, StartPayload } from '../protocol/payloads.ts';
 import { ApiError, notFound } from '../shared/errors.ts';
 import { allocateHostIp, gatewayOf, macFor } from './addresses.ts';
-import type { Instance, Tenant, Workload } from './api-types.ts';
+import { MAX_INSTANCE_ACTIONS, type Instance, type InstanceActionRecord, type Tenant, type Workload } from './api-types.ts';
 import { now, type ControllerContext } from './context.ts';
 import { checkQuota, type Usage } from './quotas.ts';
 import type { Volumes } from './volumes.ts';
@@ -19,9 +19,19 @@ export interface CreateRequest {
   name?: string;
   /** An image (id or name) replacing the workload's (OpenStack `server create --image`). */
   image?: string;
+  /** Who asks: kept on each instance. */
+  userId?: string;
+  /** Kept on each instance as given (the compute API's server attributes). */
+  attributes?: Omit<InstanceAttributes, 'name'>;
   /** Compute extras kept on each instance: its keypair (controller/keypairs.ts) and server group (controller/server-groups.ts). */
   extras?: Pick<Instance, 'key_name' | 'public_key' | 'server_group'>;
 }
+
+/** What a client may set on an instance and read back as it set it. */
+export type InstanceAttributes = Partial<Pick<Instance, 'name' | 'metadata' | 'access_ipv4' | 'access_ipv6' | 'key_name' | 'reservation_id'>>;
+
+/** The fields given a value (a client's change leaves out what it does not set). */
+const defined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
 export class Instances {
   /** Called when an instance is gone for good (external IPs are released). */
@@ -85,8 +95,9 @@ export class Instances {
     for (const [n, ip] of ips.entries()) {
       const id = randomUUID();
       const name = req.name ? (req.count > 1 ? `${req.name}-${n}` : req.name) : id;
-      const inst = this.record(tenant, workload, id, name, image, ip, false);
-      if (req.extras) this.save(inst, req.extras);
+      const inst = this.record(tenant, workload, id, name, image, ip, false, {
+        ...defined(req.attributes ?? {}), ...(req.userId ? { user_id: req.userId } : {}), ...req.extras,
+      });
       if (disks.length) this.save(inst, { volumes: this.volumes.bind(tenant, inst, disks, prepared) });
       created.push(inst);
     }
@@ -109,13 +120,13 @@ export class Instances {
     return new Set(this.ctx.store.instances.byTenant(tenant.id).map((i) => i.ip));
   }
 
-  private record(tenant: Tenant, workload: Workload, id: string, name: string, image: string, ip: string, cnci: boolean): Instance {
+  private record(tenant: Tenant, workload: Workload, id: string, name: string, image: string, ip: string, cnci: boolean, extra: Partial<Instance> = {}): Instance {
     const inst: Instance = {
       id, tenant_id: tenant.id, workload_id: workload.id, name, state: 'pending', node_id: null,
       ip, mac: macFor(ip), subnet: tenant.subnet, ssh_ip: null, ssh_port: null,
       vcpus: workload.defaults.vcpus, mem_mb: workload.defaults.mem_mb, disk_mb: workload.defaults.disk_mb,
       image, vm_type: workload.vm_type, volumes: [], external_ip: null, cnci, dispatched: false, reason: null,
-      created_at: now(), updated_at: now(),
+      ...extra, created_at: now(), updated_at: now(),
     };
     this.ctx.store.instances.put(inst);
     return inst;
@@ -199,42 +210,87 @@ export class Instances {
     this.ctx.store.instances.put(inst);
   }
 
-  stop(tenant: Tenant, id: string): Instance {
-    const inst = this.get(tenant, id);
-    if (inst.state !== 'active') throw new ApiError('invalid_state', `instance ${id} is ${inst.state}: only an active instance can be stopped`);
+  stop(tenant: Tenant, id: string, admin = false): Instance {
+    const inst = this.unlocked(this.get(tenant, id), admin);
+    if (inst.state !== 'active' || inst.rebooting) throw new ApiError('invalid_state', `instance ${id} is ${inst.rebooting ? 'rebooting' : inst.state}: only an active instance can be stopped`);
     this.command('STOP', inst);
     this.save(inst, { state: 'stopping' });
     return inst;
   }
 
-  restart(tenant: Tenant, id: string): Instance {
-    const inst = this.get(tenant, id);
+  restart(tenant: Tenant, id: string, admin = false): Instance {
+    const inst = this.unlocked(this.get(tenant, id), admin);
     if (inst.state !== 'exited') throw new ApiError('invalid_state', `instance ${id} is ${inst.state}: only a stopped (exited) instance can be restarted`);
     this.command('RESTART', inst);
     this.save(inst, { state: 'pending', reason: null });
     return inst;
   }
 
-  /** Freezes an active instance in place, or thaws a paused one; the node's INSTANCE_STATE says when it is done. */
-  pause(tenant: Tenant, id: string, pause: boolean): Instance {
+  /** Changes what a client set (a rename, metadata, access addresses); the guest is not touched. */
+  update(tenant: Tenant, id: string, change: InstanceAttributes, admin = false): Instance {
     const inst = this.get(tenant, id);
+    if (inst.state === 'deleting') throw new ApiError('invalid_state', `instance ${id} is being deleted`);
+    // As in Nova, a lock keeps the metadata; a rename is allowed.
+    if (change.metadata) this.unlocked(inst, admin);
+    this.save(inst, defined(change));
+    return inst;
+  }
+
+  delete(tenant: Tenant, id: string, admin = false): void {
+    this.remove(this.unlocked(this.get(tenant, id), admin));
+  }
+
+  /** Freezes an active instance in place, or thaws a paused one; the node's INSTANCE_STATE says when it is done. */
+  pause(tenant: Tenant, id: string, pause: boolean, admin = false): Instance {
+    const inst = this.unlocked(this.get(tenant, id), admin);
     const from = pause ? 'active' : 'paused';
-    if (inst.state !== from) throw new ApiError('invalid_state', `instance ${id} is ${inst.state}: only ${pause ? 'an active instance can be paused' : 'a paused instance can be unpaused'}`);
+    if (inst.state !== from || inst.rebooting) throw new ApiError('invalid_state', `instance ${id} is ${inst.rebooting ? 'rebooting' : inst.state}: only ${pause ? 'an active instance can be paused' : 'a paused instance can be unpaused'}`);
     this.command(pause ? 'PAUSE' : 'UNPAUSE', inst);
     return inst;
   }
 
-  /** Boots an active instance's guest again (docs/protocol.md "Actions"); it stays active. */
-  reboot(tenant: Tenant, id: string, hard: boolean): Instance {
-    const inst = this.get(tenant, id);
-    if (inst.state !== 'active') throw new ApiError('invalid_state', `instance ${id} is ${inst.state}: only an active instance can be rebooted`);
-    if (!this.ctx.send({ type: 'COMMAND', op: 'REBOOT', to: inst.node_id ?? '', payload: { instanceId: inst.id, hard } })) throw notConnected();
-    this.event(inst, 'info', `Rebooting ${inst.id} (${hard ? 'hard' : 'soft'})`);
+  /** Boots the guest again. An active one: the node stops and starts its runtime (docs/protocol.md
+   *  "Actions") while it stays active, `rebooting` until the node says it runs again. A hard
+   *  reboot also starts a stopped one (Nova's rule). */
+  reboot(tenant: Tenant, id: string, type: 'SOFT' | 'HARD', admin = false): Instance {
+    const inst = this.unlocked(this.get(tenant, id), admin);
+    if (inst.rebooting) throw new ApiError('invalid_state', `instance ${id} is already rebooting`);
+    if (inst.state === 'active') {
+      if (!this.ctx.send({ type: 'COMMAND', op: 'REBOOT', to: inst.node_id ?? '', payload: { instanceId: inst.id, hard: type === 'HARD' } })) throw notConnected();
+      this.save(inst, { rebooting: type });
+    } else if (inst.state === 'exited' && type === 'HARD') {
+      this.command('RESTART', inst);
+      this.save(inst, { state: 'pending', rebooting: type, reason: null });
+    } else {
+      throw new ApiError('invalid_state', `instance ${id} is ${inst.state}: only an active instance can be rebooted${type === 'HARD' ? ', or a stopped one hard' : ''}`);
+    }
+    this.event(inst, 'info', `Rebooting ${inst.id} (${type.toLowerCase()})`);
     return inst;
   }
 
-  delete(tenant: Tenant, id: string): void {
-    this.remove(this.get(tenant, id));
+  /** Notes what was asked of an instance (the compute API's instance actions). */
+  noteAction(tenant: Tenant, id: string, record: InstanceActionRecord): void {
+    const inst = this.get(tenant, id);
+    this.save(inst, { actions: [...(inst.actions ?? []), record].slice(-MAX_INSTANCE_ACTIONS) });
+  }
+
+  lock(tenant: Tenant, id: string, admin: boolean): Instance {
+    const inst = this.get(tenant, id);
+    if (!inst.locked_by) this.save(inst, { locked_by: admin ? 'admin' : 'owner' });
+    return inst;
+  }
+
+  unlock(tenant: Tenant, id: string, admin: boolean): Instance {
+    const inst = this.get(tenant, id);
+    if (inst.locked_by === 'admin' && !admin) throw new ApiError('forbidden', `instance ${id} was locked by an admin: only an admin can unlock it`);
+    this.save(inst, { locked_by: null });
+    return inst;
+  }
+
+  /** A locked instance refuses its owner's changes; an admin's go through. */
+  private unlocked(inst: Instance, admin: boolean): Instance {
+    if (inst.locked_by && !admin) throw new ApiError('invalid_state', `instance ${inst.id} is locked: unlock it first`);
+    return inst;
   }
 
   /** Deletes through the node when one holds it, else at once. */
@@ -277,7 +333,9 @@ export class Instances {
     const was = inst.state;
     // A death keeps its reason until the instance starts again; a STATS that repeats the state keeps it too.
     const reason = e.exit ? `exited unexpectedly: ${e.exit.reason}` : e.state === was ? inst.reason : null;
-    this.save(inst, { state: e.state, node_id: e.nodeId, ssh_ip: e.sshIp ?? null, ssh_port: e.sshPort ?? null, reason });
+    // A reboot is over when the node says the instance runs again, or that it ended.
+    const rebooted = inst.rebooting && e.state !== 'pending' ? { rebooting: null } : {};
+    this.save(inst, { state: e.state, node_id: e.nodeId, ssh_ip: e.sshIp ?? null, ssh_port: e.sshPort ?? null, reason, ...rebooted, ...(e.at ? { state_at: e.at } : {}) });
     if (e.exit) {
       const last = e.exit.console.at(-1);
       this.event(inst, 'error', `Instance ${inst.id} exited unexpectedly on ${e.nodeId}: ${e.exit.reason}${last ? `; console: ${last}` : ''}`);
@@ -312,6 +370,7 @@ export class Instances {
     const inst = this.ctx.store.instances.get(instanceId);
     if (!inst) return;
     const verb = op.replace(/_FAILURE$/, '').toLowerCase();
+    if (verb === 'reboot') this.save(inst, { rebooting: null });
     this.event(inst, 'error', `Failed to ${verb} ${inst.id}: ${message}`);
   }
 
@@ -337,8 +396,11 @@ export class Instances {
       const inst = this.ctx.store.instances.get(s.instanceId);
       // A node reports only what was placed on it (docs/security.md).
       if (!inst || inst.node_id !== stats.nodeId || inst.state === 'deleting' || inst.state === 'stopping') continue;
+      // A report taken before the last state change the controller applied is stale (the
+      // scheduler hands a reconnecting controller the node's last report, up to 200 ms old).
+      if (stats.at !== undefined && inst.state_at !== undefined && stats.at < inst.state_at) continue;
       if (inst.state !== s.state) {
-        this.stateChanged({ instanceId: s.instanceId, nodeId: stats.nodeId, state: s.state, sshIp: s.sshIp, sshPort: s.sshPort });
+        this.stateChanged({ instanceId: s.instanceId, nodeId: stats.nodeId, state: s.state, sshIp: s.sshIp, sshPort: s.sshPort, at: stats.at });
       }
     }
   }

@@ -175,6 +175,7 @@ export class Launcher {
       diskTotalMB: capacity.diskMB, diskAvailableMB,
       vcpus: capacity.vcpus, vcpusAvailable,
       load: this.opts.load?.() ?? 0,
+      at: Date.now(),
       instances: [...this.instances.values()].map((i) => ({
         instanceId: i.spec.instanceId, state: i.state, sshIp: i.sshIp, sshPort: i.sshPort,
         memUsageMB: runs(i.state) ? i.spec.resources.memMB : 0, diskUsageMB: i.spec.resources.diskMB,
@@ -228,7 +229,7 @@ export class Launcher {
     inst.state = state;
     this.peer.send({
       type: 'EVENT', op: 'INSTANCE_STATE',
-      payload: { instanceId: inst.spec.instanceId, nodeId: this.opts.nodeId, state, sshIp: inst.sshIp, sshPort: inst.sshPort, exit },
+      payload: { instanceId: inst.spec.instanceId, nodeId: this.opts.nodeId, state, sshIp: inst.sshIp, sshPort: inst.sshPort, exit, at: Date.now() },
     });
     this.statsChanged();
   }
@@ -291,6 +292,7 @@ export class Launcher {
     const inst = this.instances.get(id);
     if (!inst) return this.lifecycleFailed('STOP_FAILURE', id, 'no_instance', `instance ${id} is not on node ${this.opts.nodeId}`);
     if (inst.state !== 'active') return this.lifecycleFailed('STOP_FAILURE', id, 'already_stopped', `instance ${id} is ${inst.state}`);
+    if (inst.rebooting) return this.lifecycleFailed('STOP_FAILURE', id, 'wrong_state', `instance ${id} is rebooting`);
     this.setState(inst, 'stopping');
     try {
       await this.backend(inst.spec).stop(id);

@@ -138,6 +138,9 @@ export const NodeStats = z.object({
   vcpusAvailable: z.number().int(),
   load: z.number().min(0),
   instances: z.array(InstanceStats),
+  /** When the node took this report (its clock, ms): a report older than the last state event the
+   *  controller applied for an instance is not that instance's truth any more. */
+  at: z.number().optional(),
 });
 export type NodeStats = z.infer<typeof NodeStats>;
 
@@ -156,6 +159,8 @@ export const InstanceStateEvent = z.object({
   sshIp: z.string().optional(),
   sshPort: z.number().int().optional(),
   exit: InstanceExit.optional(),
+  /** When the node changed the state (its clock, ms); see NodeStats.at. */
+  at: z.number().optional(),
 });
 export type InstanceStateEvent = z.infer<typeof InstanceStateEvent>;
 

@@ -142,7 +142,7 @@ export function ciaoRoutes(router: Router, s: Services): void {
     const { workload_id: workloadId, count, name } = await req.body(NewInstances);
     const w = visibleWorkloads(t, c).find((x) => x.id === workloadId && x.visibility !== 'internal');
     if (!w) throw new ApiError('unknown_workload', `workload ${workloadId} does not exist or is not visible to tenant ${t.id} (ciao list workloads)`);
-    return reply(202, { instances: await s.instances.create(t, w, { workloadId, count, name }) });
+    return reply(202, { instances: await s.instances.create(t, w, { workloadId, count, name, userId: c.userId }) });
   });
   router.on('GET', '/tenants/:tenant/instances/:id', async (req) => {
     const { tenant: t } = await tenant(req);
@@ -158,7 +158,7 @@ export function ciaoRoutes(router: Router, s: Services): void {
       case 'restart': return reply(202, s.instances.restart(t, id));
       case 'pause': return reply(202, s.instances.pause(t, id, true));
       case 'unpause': return reply(202, s.instances.pause(t, id, false));
-      case 'reboot': return reply(202, s.instances.reboot(t, id, hard ?? false));
+      case 'reboot': return reply(202, s.instances.reboot(t, id, hard ? 'HARD' : 'SOFT'));
     }
   });
   router.on('DELETE', '/tenants/:tenant/instances/:id', async (req) => {

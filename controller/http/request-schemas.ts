@@ -50,20 +50,84 @@ export const NewVolume = z.strictObject({
 export const VolumeAttach = z.strictObject({ instance_id: Ref });
 export const QuotaLimits = z.partialRecord(z.enum(QUOTA_NAMES), z.int().min(-1).max(Number.MAX_SAFE_INTEGER));
 
-// --- Compute v2.1: clients send more than we keep (networks, key_name, metadata …): the rest is dropped.
+// --- Compute v2.1 (Nova's 2.1 schemas: an unknown field in a server is a 400, as in Nova) ----
+/** A server's name: printable, no leading or trailing blanks, no 4-byte UTF-8 characters (Nova's rule). */
+const ServerName = z.string().min(1).max(255)
+  .regex(/^\S(.*\S)?$/su, 'must not be blank or start or end with blanks')
+  .refine((n) => !/[\p{Cc}\u{10000}-\u{10FFFF}]/u.test(n), 'must not hold control characters or characters outside the Basic Multilingual Plane');
+/** Metadata: at most 128 items (Nova's metadata_items quota), keys 1–255 characters, values up to 255. */
+export const MAX_METADATA_ITEMS = 128;
+export const MetadataKey = z.string().min(1).max(255).refine((k) => k !== '__proto__', 'is reserved');
+/** zod drops a "__proto__" key silently: it is refused instead, so nothing asked for is lost. */
+export const Metadata = z.unknown()
+  .refine((m) => !(m && typeof m === 'object' && Object.hasOwn(m, '__proto__')), 'the key "__proto__" is reserved')
+  .pipe(z.record(MetadataKey, z.string().max(255)));
+/** An IPv6 address, kept in its canonical form (RFC 5952), as Nova keeps it. */
+const Ipv6 = z.ipv6().transform((a) => new URL(`http://[${a}]`).hostname.slice(1, -1));
+
+const SchedulerHints = z.object({ group: Uuid.optional() }).catchall(z.unknown());
 export const NewServer = z.object({
-  server: z.object({
-    name: Name,
-    flavorRef: FlavorRef,
+  server: z.strictObject({
+    name: ServerName,
+    flavorRef: z.union([FlavorRef, z.int().transform(String)]),
     imageRef: z.string().max(255).optional(),
     min_count: Count.optional(),
     max_count: Count.optional(),
+    return_reservation_id: z.boolean().optional(),
+    adminPass: z.string().max(255).optional(),
+    metadata: Metadata.optional(),
+    accessIPv4: z.ipv4().optional(),
+    accessIPv6: Ipv6.optional(),
     key_name: z.string().min(1).max(255).optional(),
-    metadata: z.record(z.string().min(1).max(255), z.string().max(255)).optional(),
+    user_data: z.string().max(65_535).optional(),
+    availability_zone: z.string().max(255).optional(),
+    config_drive: z.union([z.boolean(), z.string().max(10)]).optional(),
+    'OS-DCF:diskConfig': z.enum(['AUTO', 'MANUAL']).optional(),
+    security_groups: z.array(z.strictObject({ name: z.string().min(1).max(255) })).max(10).optional(),
+    // Neither can be chosen here (one network per tenant; boot from volume is a workload's disks):
+    // a request that names any is refused where it is read, not silently ignored.
+    networks: z.union([z.enum(['auto', 'none']), z.array(z.record(z.string().max(64), z.unknown())).max(10)]).optional(),
+    block_device_mapping_v2: z.array(z.record(z.string().max(64), z.unknown())).max(10).optional(),
+  // More than the metadata_items limit is Nova's 403 (over limit), checked with the other limits at create.
   }).refine((s) => (s.min_count ?? 1) <= (s.max_count ?? s.min_count ?? 1), { message: 'min_count must not be more than max_count', path: ['min_count'] }),
-  'os:scheduler_hints': z.object({ group: Uuid.optional() }).optional(),
-  'OS-SCH-HNT:scheduler_hints': z.object({ group: Uuid.optional() }).optional(),
+  // A group is the one hint read (controller/server-groups.ts); others are accepted and ignored, as Nova's filters would.
+  'os:scheduler_hints': SchedulerHints.optional(),
+  'OS-SCH-HNT:scheduler_hints': SchedulerHints.optional(),
 });
+export const ServerChange = z.strictObject({
+  server: z.strictObject({ name: ServerName.optional(), accessIPv4: z.ipv4().optional(), accessIPv6: Ipv6.optional() }),
+});
+export const MetadataBody = z.strictObject({ metadata: Metadata });
+export const MetadataItemBody = z.strictObject({ meta: Metadata });
 export const ServerAction = z.record(z.string().max(64), z.unknown());
+export const Reboot = z.strictObject({ type: z.enum(['SOFT', 'HARD']) });
+
+/** Paging, as Nova reads it: a limit of 0 or more (capped at 1000), and the id listed last. */
+const Limit = z.string().regex(/^\d{1,9}$/, 'must be a whole number of 0 or more').transform((l) => Math.min(Number(l), 1000));
+const Paging = { limit: Limit.optional(), marker: z.string().min(1).max(255).optional() };
+/** An ISO 8601 time (a date, or a date and a time). */
+const Since = z.string().max(64).regex(/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/, 'must be an ISO 8601 time')
+  .refine((t) => !Number.isNaN(Date.parse(t)), 'must be an ISO 8601 time');
+/** Unknown parameters are ignored, as Nova ignores them at 2.1. */
+export const ServerListQuery = z.object({
+  ...Paging,
+  name: z.string().max(255).optional(),
+  status: z.string().max(32).optional(),
+  image: z.string().max(255).optional(),
+  flavor: z.string().max(255).optional(),
+  ip: z.string().max(255).optional(),
+  'changes-since': Since.optional(),
+  all_tenants: z.string().max(16).optional(),
+  tenant_id: z.string().max(255).optional(),
+  reservation_id: z.string().max(64).optional(),
+});
+export const FlavorListQuery = z.object({
+  ...Paging,
+  minDisk: z.string().regex(/^\d{1,9}$/, 'must be a whole number').transform(Number).optional(),
+  minRam: z.string().regex(/^\d{1,9}$/, 'must be a whole number').transform(Number).optional(),
+  is_public: z.string().max(16).optional(),
+  sort_key: z.enum(['id', 'flavorid', 'name', 'memory_mb', 'vcpus', 'root_gb', 'created_at']).optional(),
+  sort_dir: z.enum(['asc', 'desc']).optional(),
+});
 
 // --- Image v2: controller/image-fields.ts and controller/image-patch.ts (Glance's rules) ---------------

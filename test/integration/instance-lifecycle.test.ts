@@ -79,7 +79,10 @@ t.test('reboot keeps the instance active on its node: a stop and a start from it
   await waitForEvent(demo, new RegExp(`^Rebooting ${inst.id} \\(hard\\)`), { after: mark });
   await waitFor('the start of the reboot', async () => starts.length > 0);
   t.same(starts, [true], 'started again from its own disk, once');
-  const after = await waitForState(demo, inst.id, 'active');
+  const after = await waitFor('the reboot to end', async () => {
+    const i = await demo.call<Instance>('GET', `/tenants/${tenant}/instances/${inst.id}`);
+    return i.state === 'active' && !i.rebooting && i;
+  });
   t.equal(after.node_id, active.node_id, 'on the same node');
   t.notOk((await events(demo)).some((e) => !mark.has(e.id) && /^(Stopped|Instance .* exited)/.test(e.message)), 'a reboot is not a stop or a death');
   await action({ action: 'stop' });

@@ -1,0 +1,51 @@
+// POST /servers/{id}/action: the actions that really happen on this cluster. The server is looked
+// up first (404 for one that is not the caller's), and an action whose precondition the cluster
+// knows to be false answers 409 as Nova does; one it cannot do is a 400 that says so.
+import { ApiError, badRequest } from '../../../shared/errors.ts';
+import { parseInput, reply } from '../../../shared/http-router.ts';
+import type { Instance, Tenant } from '../../api-types.ts';
+import type { Caller } from '../../auth.ts';
+import { Reboot, ServerAction } from '../request-schemas.ts';
+import type { ComputeApi } from './context.ts';
+import { now } from '../../context.ts';
+
+type Action = (tenant: Tenant, inst: Instance, caller: Caller, body: unknown) => void;
+
+/** The name Nova's instance actions give each action. */
+const RECORDED: Record<string, string> = { 'os-stop': 'stop', 'os-start': 'start', reboot: 'reboot', pause: 'pause', unpause: 'unpause', lock: 'lock', unlock: 'unlock' };
+
+/** Nothing here is ever suspended or soft-deleted: undoing one is a conflict. */
+const never = (what: string): Action => (_t, inst) => {
+  throw new ApiError('invalid_state', `instance ${inst.id} is not ${what}: it is ${inst.state}`);
+};
+
+export function serverActionRoutes(api: ComputeApi): void {
+  const { s } = api;
+  const actions: Record<string, Action> = {
+    'os-stop': (t, inst, c) => s.instances.stop(t, inst.id, c.admin),
+    'os-start': (t, inst, c) => s.instances.restart(t, inst.id, c.admin),
+    reboot: (t, inst, c, body) => s.instances.reboot(t, inst.id, parseInput(Reboot, body, 'reboot').type, c.admin),
+    lock: (t, inst, c) => s.instances.lock(t, inst.id, c.admin),
+    unlock: (t, inst, c) => s.instances.unlock(t, inst.id, c.admin),
+    // QMP stop/cont or docker pause/unpause on the node (docs/protocol.md "Actions").
+    pause: (t, inst, c) => s.instances.pause(t, inst.id, true, c.admin),
+    unpause: (t, inst, c) => s.instances.pause(t, inst.id, false, c.admin),
+    resume: never('suspended'),
+    // Deletes are immediate here (no soft delete, as Nova with reclaim_instance_interval 0).
+    forceDelete: never('soft-deleted'),
+    restore: never('soft-deleted'),
+  };
+  api.on('POST', '/servers/:id/action', async (req) => {
+    const { caller, tenant } = await api.scoped(req);
+    const body = await req.body(ServerAction);
+    const inst = s.instances.get(tenant, req.params.id);
+    const names = Object.keys(body);
+    if (names.length !== 1) throw badRequest(`an action body names exactly one action, not ${names.length}`);
+    const action = actions[names[0]];
+    if (!action) throw badRequest(`action ${names[0].slice(0, 64)} is not supported here; supported: ${Object.keys(actions).join(', ')}`);
+    action(tenant, inst, caller, body[names[0]]);
+    const recorded = RECORDED[names[0]];
+    if (recorded) s.instances.noteAction(tenant, inst.id, { action: recorded, request_id: req.id, user_id: caller.userId, start_time: now() });
+    return reply(202);
+  });
+}
