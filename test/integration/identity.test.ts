@@ -39,7 +39,7 @@ const api = async (method: string, path: string, token?: string, body?: unknown,
   const text = await res.body.text();
   return { status: res.statusCode, headers: res.headers, body: text ? JSON.parse(text) : undefined };
 };
-const password = (user: object, scope?: object) => ({ auth: { identity: { methods: ['password'], password: { user } }, ...(scope && { scope }) } });
+const password = (user: object, scope?: object | 'unscoped') => ({ auth: { identity: { methods: ['password'], password: { user } }, ...(scope && { scope }) } });
 const check = (caller: string, subject: string, method = 'GET') => api(method, '/v3/auth/tokens', caller, undefined, { 'x-subject-token': subject });
 const names = (items: { name: string }[]) => items.map((i) => i.name).sort();
 const login = (username: string, pw: string, projectName: string) => issueToken(url, { username, password: pw, projectName }, dispatcher);
@@ -68,8 +68,14 @@ t.test('password auth by name+domain and by id, scoped by project name or id', a
   t.equal(byId.body.token.project.id, projectId);
 });
 
+t.test('with no scope, a token is scoped to the default project (Keystone\'s rule)', async (t) => {
+  const res = await api('POST', '/v3/auth/tokens', undefined, password({ name: 'demo', password: 'dpw', domain: { id: 'default' } }));
+  t.equal(res.status, 201);
+  t.match(res.body.token, { project: { name: 'demo' }, roles: [{ name: 'member' }], catalog: Array });
+});
+
 t.test('an unscoped token has no project, roles or catalogue, and re-scopes with the token method', async (t) => {
-  const unscoped = await api('POST', '/v3/auth/tokens', undefined, password({ name: 'demo', password: 'dpw', domain: { id: 'default' } }));
+  const unscoped = await api('POST', '/v3/auth/tokens', undefined, password({ name: 'demo', password: 'dpw', domain: { id: 'default' } }, 'unscoped'));
   t.equal(unscoped.status, 201);
   t.notOk(unscoped.body.token.project);
   t.notOk(unscoped.body.token.roles);
@@ -79,8 +85,8 @@ t.test('an unscoped token has no project, roles or catalogue, and re-scopes with
 
   const rescoped = await api('POST', '/v3/auth/tokens', undefined, { auth: { identity: { methods: ['token'], token: { id: token } }, scope: { project: { name: 'demo', domain: { name: 'Default' } } } } });
   t.equal(rescoped.status, 201);
-  t.match(rescoped.body.token, { methods: ['token'], project: { name: 'demo' }, roles: [{ name: 'member' }] });
-  t.ok(rescoped.body.token.expires_at <= unscoped.body.token.expires_at, 'a re-scoped token does not outlive its source');
+  t.match(rescoped.body.token, { methods: ['password', 'token'], project: { name: 'demo' }, roles: [{ name: 'member' }] });
+  t.equal(rescoped.body.token.expires_at, unscoped.body.token.expires_at, 'a re-scoped token expires with its source');
 });
 
 t.test('bad credentials or no role are 401, bad bodies 400, all in the Keystone error shape', async (t) => {
@@ -123,12 +129,13 @@ t.test('validation with GET and HEAD, by the owner or an admin; revocation makes
   t.ok(await validateToken(url, admin.token, dispatcher), 'other tokens stay valid');
 });
 
-t.test('projects: admin sees all, a member only theirs', async (t) => {
+t.test('projects: admin lists all, a member only theirs (GET /v3/projects is 403 for them, as in Keystone)', async (t) => {
   const admin = await login('admin', 'apw', 'admin');
   const demo = await login('demo', 'dpw', 'demo');
   t.same(names((await api('GET', '/v3/projects', admin.token)).body.projects), ['admin', 'demo']);
-  t.same(names((await api('GET', '/v3/projects', demo.token)).body.projects), ['demo']);
-  t.match((await api('GET', '/v3/projects', demo.token)).body.links, { self: `${url}/v3/projects`, next: null, previous: null });
+  t.match(await api('GET', '/v3/projects', demo.token), { status: 403, body: { error: { title: 'Forbidden' } } });
+  t.match((await api('GET', '/v3/projects', admin.token)).body.links, { self: `${url}/v3/projects`, next: null, previous: null });
+  t.same(names((await api('GET', '/v3/auth/projects', demo.token)).body.projects), ['demo']);
   t.same(names((await api('GET', '/v3/projects?name=demo', admin.token)).body.projects), ['demo']);
   t.same(names((await api('GET', `/v3/users/${demo.userId}/projects`, demo.token)).body.projects), ['demo']);
   t.equal((await api('GET', `/v3/projects/${admin.projectId}`, demo.token)).status, 404);
