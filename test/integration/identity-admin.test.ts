@@ -5,34 +5,19 @@ import t from 'tap';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { createClusterPki } from '../../shared/pki.ts';
-import { clusterAgent, readTls } from '../../shared/tls-files.ts';
 import { silentLogger } from '../../shared/log.ts';
-import { tempDir } from '../../shared/temp-dir.ts';
 import { createIdentityServer } from '../../mocks/identity/server.ts';
-import { defaultIdentityConfig, loadIdentityConfig } from '../../mocks/identity/config.ts';
+import { loadIdentityConfig } from '../../mocks/identity/config.ts';
+import { identityService } from '../helpers/identity-service.ts';
 
-const { path: dir, remove: removeDir } = tempDir('ciao-identity-admin');
-const pki = await createClusterPki(join(dir, 'pki'), 'test');
-const tls = readTls({ ca: pki.ca.cert, ...pki.https });
-const configPath = join(dir, 'identity.json');
-await writeFile(configPath, JSON.stringify(defaultIdentityConfig({ adminPassword: 'apw', demoPassword: 'dpw', controllerUrl: 'https://127.0.0.1:8889' })));
-const dispatcher = clusterAgent(pki.ca.cert);
-/** A server on the config file, as main.ts starts it: a restart is a new one on the same files. */
-const start = async () => {
-  const server = createIdentityServer({ config: loadIdentityConfig(configPath), configPath, tls, statePath: dir, logger: silentLogger() });
-  return { server, url: (await server.listen(0)).url };
-};
-let { server, url } = await start();
+const identity = await identityService('ciao-identity-admin');
+const { dir, tls, configPath, dispatcher } = identity;
+t.teardown(() => identity.close());
+let url = identity.url;
 const restart = async () => {
-  await server.close();
-  ({ server, url } = await start());
+  await identity.restart();
+  url = identity.url;
 };
-t.teardown(async () => {
-  await server.close();
-  await dispatcher.close();
-  removeDir();
-});
 
 const api = async (method: string, path: string, token?: string, body?: unknown) => {
   const res = await request(`${url}${path}`, {
