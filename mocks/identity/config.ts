@@ -54,6 +54,13 @@ const Endpoint = z.object({
 const Region = z.object({ id: z.string(), description: z.string().default(''), parent_region_id: z.string().nullable().default(null) });
 /** A stored credential (Keystone keeps the blob, here in the clear like the rest of this file). */
 const Credential = z.object({ id: z.string(), user_id: z.string(), project_id: z.string().nullable().default(null), type: z.string(), blob: z.string() });
+/** An OAuth1 consumer (OS-OAUTH1); its secret is kept as a scrypt hash, like passwords. */
+const Consumer = z.object({ id: z.string(), description: z.string().default(''), secret_hash: z.string() });
+/** Endpoints chosen by attributes (OS-EP-FILTER). */
+const EndpointGroup = z.object({
+  id: z.string(), name: z.string(), description: z.string().default(''),
+  filters: z.object({ service_id: z.string().optional(), interface: z.enum(['public', 'internal', 'admin']).optional(), region_id: z.string().optional() }),
+});
 const Policy = z.object({ id: z.string(), type: z.string(), blob: z.string(), extra: z.record(z.string(), z.unknown()).default({}) });
 
 export const IdentityConfig = z.object({
@@ -69,6 +76,8 @@ export const IdentityConfig = z.object({
   regions: z.array(Region).optional(),
   credentials: z.array(Credential).default([]),
   policies: z.array(Policy).default([]),
+  consumers: z.array(Consumer).default([]),
+  endpoint_groups: z.array(EndpointGroup).default([]),
   token_ttl_seconds: z.number().int().positive().default(3600),
   signing_key: z.string().min(32),
 }).superRefine((c, ctx) => {
@@ -96,6 +105,8 @@ export type Endpoint = z.infer<typeof Endpoint>;
 export type Region = z.infer<typeof Region>;
 export type Credential = z.infer<typeof Credential>;
 export type Policy = z.infer<typeof Policy>;
+export type Consumer = z.infer<typeof Consumer>;
+export type EndpointGroup = z.infer<typeof EndpointGroup>;
 export type User = z.infer<typeof User>;
 
 export function loadIdentityConfig(path: string): IdentityConfig {

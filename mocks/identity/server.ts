@@ -1,7 +1,8 @@
 // The identity service: a Keystone v3-compatible mock, so standard OpenStack clients and the
 // cluster's daemons authenticate against it. This module assembles it; each resource's routes are
-// in routes/ (auth, projects, users, groups, roles, grants, domains, catalog, credentials), over one
-// shared context (context.ts) and the identity config file they keep their state in.
+// in routes/ (auth, projects, users, groups, roles, grants, domains, catalog, credentials, EC2
+// credentials, extensions), over one shared context (context.ts) and the identity config file
+// they keep their state in.
 import type http from 'node:http';
 import { once } from 'node:events';
 import { join } from 'node:path';
@@ -18,6 +19,8 @@ import { addAuthRoutes } from './routes/auth.ts';
 import { addCatalogRoutes, migrateCatalog } from './routes/catalog.ts';
 import { addCredentialRoutes } from './routes/credentials.ts';
 import { addDomainRoutes, domainStore } from './routes/domains.ts';
+import { addEc2CredentialRoutes } from './routes/ec2-credentials.ts';
+import { addExtensionRoutes } from './routes/extensions.ts';
 import { addGrantRoutes } from './routes/grants.ts';
 import { addGroupRoutes } from './routes/groups.ts';
 import { addProjectRoutes } from './routes/projects.ts';
@@ -72,6 +75,8 @@ export function createIdentityServer(opts: IdentityServerOptions) {
   addGrantRoutes(router, ctx, h, v);
   addDomainRoutes(router, ctx, h, v, domains);
   addCredentialRoutes(router, ctx, h);
+  addEc2CredentialRoutes(router, ctx, h);
+  addExtensionRoutes(router, ctx, h);
 
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     // Set before routing so every answer has it, empty ones (204, HEAD) and errors too.

@@ -216,6 +216,45 @@ t.test('credentials are their owner\'s; policies are for admins', async (t) => {
   t.match(await api('PATCH', `/v3/policies/${policy.id}`, a, { policy: { type: 'yaml' } }), { status: 200, body: { policy: { type: 'yaml', blob: '{}' } } });
 });
 
+t.test('EC2 credentials: a user\'s own, for a project they hold a role on, shown in /v3/credentials', async (t) => {
+  const a = await admin();
+  const d = await demo();
+  const session = await auth({ name: 'demo', password: 'dpw', domain: { id: 'default' } });
+  const demoId = (await api('GET', '/v3/users?name=demo', a)).body.users[0].id;
+  const adminProject = (await auth({ name: 'admin', password: 'apw', domain: { id: 'default' } })).body.project!.id;
+  t.equal((await api('POST', `/v3/users/${demoId}/credentials/OS-EC2`, d, { tenant_id: adminProject })).status, 403, 'not for a project without a role');
+  t.equal((await api('POST', `/v3/users/${demoId}/credentials/OS-EC2`, d, {})).status, 400);
+  const created = await api('POST', `/v3/users/${demoId}/credentials/OS-EC2`, d, { tenant_id: session.body.project!.id });
+  t.match(created, { status: 201, body: { credential: { user_id: demoId, tenant_id: session.body.project!.id, access: /^[0-9a-f]{32}$/, secret: String } } });
+  const { access } = created.body.credential;
+  t.same((await api('GET', `/v3/users/${demoId}/credentials/OS-EC2/${access}`, d)).body.credential, created.body.credential);
+  t.ok((await api('GET', '/v3/credentials?type=ec2', d)).body.credentials.some((c: { blob: string }) => JSON.parse(c.blob).access === access));
+  const adminId = (await api('GET', '/v3/users?name=admin', a)).body.users[0].id;
+  t.equal((await api('GET', `/v3/users/${adminId}/credentials/OS-EC2`, d)).status, 403, "not another user's");
+  t.equal((await api('DELETE', `/v3/users/${demoId}/credentials/OS-EC2/${access}`, d)).status, 204);
+  t.equal((await api('GET', `/v3/users/${demoId}/credentials/OS-EC2/${access}`, d)).status, 404);
+});
+
+t.test('OAuth1 consumers and endpoint groups are admin-managed records', async (t) => {
+  const a = await admin();
+  const consumer = await api('POST', '/v3/OS-OAUTH1/consumers', a, { consumer: { description: 'app' } });
+  t.match(consumer, { status: 201, body: { consumer: { description: 'app', secret: String } } });
+  const shown = (await api('GET', `/v3/OS-OAUTH1/consumers/${consumer.body.consumer.id}`, a)).body.consumer;
+  t.notOk('secret' in shown, 'the secret is shown once');
+  t.notMatch(await readFile(configPath, 'utf8'), consumer.body.consumer.secret, 'and kept only as a hash');
+  t.equal((await api('GET', '/v3/OS-OAUTH1/consumers', await demo())).status, 403);
+
+  const service = (await api('POST', '/v3/services', a, { service: { type: 'grouped' } })).body.service;
+  const endpoint = (await api('POST', '/v3/endpoints', a, { endpoint: { service_id: service.id, interface: 'internal', url: 'https://g.example' } })).body.endpoint;
+  t.equal((await api('POST', '/v3/OS-EP-FILTER/endpoint_groups', a, { endpoint_group: { name: 'g', filters: { colour: 'red' } } })).status, 400);
+  const group = (await api('POST', '/v3/OS-EP-FILTER/endpoint_groups', a, { endpoint_group: { name: 'g', filters: { service_id: service.id } } })).body.endpoint_group;
+  t.same(ids((await api('GET', `/v3/OS-EP-FILTER/endpoint_groups/${group.id}/endpoints`, a)).body.endpoints), [endpoint.id]);
+  await api('PATCH', `/v3/OS-EP-FILTER/endpoint_groups/${group.id}`, a, { endpoint_group: { filters: { interface: 'public' } } });
+  t.notOk(ids((await api('GET', `/v3/OS-EP-FILTER/endpoint_groups/${group.id}/endpoints`, a)).body.endpoints).includes(endpoint.id));
+  t.equal((await api('DELETE', `/v3/OS-EP-FILTER/endpoint_groups/${group.id}`, a)).status, 204);
+  t.equal((await api('GET', `/v3/OS-EP-FILTER/endpoint_groups/${group.id}`, a)).status, 404);
+});
+
 t.test('everything made through the API survives a restart', async (t) => {
   const a = await admin();
   const dom = (await api('POST', '/v3/domains', a, { domain: { name: 'kept', enabled: false } })).body.domain;
@@ -227,6 +266,8 @@ t.test('everything made through the API survives a restart', async (t) => {
   const service = (await api('POST', '/v3/services', a, { service: { type: 'kept' } })).body.service;
   const endpoint = (await api('POST', '/v3/endpoints', a, { endpoint: { service_id: service.id, interface: 'admin', url: 'https://k.example' } })).body.endpoint;
   const policy = (await api('POST', '/v3/policies', a, { policy: { type: 'json', blob: '{"a":1}' } })).body.policy;
+  const consumer = (await api('POST', '/v3/OS-OAUTH1/consumers', a, { consumer: { description: 'kept' } })).body.consumer;
+  const group2 = (await api('POST', '/v3/OS-EP-FILTER/endpoint_groups', a, { endpoint_group: { name: 'kept', filters: { region_id: 'RegionOne' } } })).body.endpoint_group;
 
   await restart();
   const b = await admin();
@@ -237,12 +278,14 @@ t.test('everything made through the API survives a restart', async (t) => {
   t.match((await api('GET', `/v3/roles/${role.id}`, b)).body.role, { domain_id: dom.id });
   t.match((await api('GET', `/v3/endpoints/${endpoint.id}`, b)).body.endpoint, { service_id: service.id, url: 'https://k.example' });
   t.match((await api('GET', `/v3/policies/${policy.id}`, b)).body.policy, { blob: '{"a":1}' });
+  t.match((await api('GET', `/v3/OS-OAUTH1/consumers/${consumer.id}`, b)).body.consumer, { description: 'kept' });
+  t.match((await api('GET', `/v3/OS-EP-FILTER/endpoint_groups/${group2.id}`, b)).body.endpoint_group, { filters: { region_id: 'RegionOne' } });
 });
 
 t.test('a config written before the catalogue API: its catalogue keeps its ids and becomes services and endpoints', async (t) => {
   const legacyPath = join(dir, 'legacy.json');
   const legacy = JSON.parse(await readFile(configPath, 'utf8'));
-  for (const key of ['services', 'endpoints', 'regions', 'groups', 'credentials', 'policies']) delete legacy[key];
+  for (const key of ['services', 'endpoints', 'regions', 'groups', 'credentials', 'policies', 'consumers', 'endpoint_groups']) delete legacy[key];
   legacy.catalog = [{ type: 'compute', name: 'ciao-compute', url: 'https://127.0.0.1:8889/v2.1' }];
   await writeFile(legacyPath, JSON.stringify(legacy));
   const old = createIdentityServer({ config: loadIdentityConfig(legacyPath), configPath: legacyPath, tls, logger: silentLogger() });
