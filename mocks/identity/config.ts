@@ -7,7 +7,11 @@ import { hashPassword } from './passwords.ts';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 
-const Domain = z.object({ id: z.string(), name: z.string(), description: z.string().default(''), enabled: z.boolean().default(true) });
+const Domain = z.object({
+  id: z.string(), name: z.string(), description: z.string().default(''), enabled: z.boolean().default(true),
+  /** Its identity and ldap options (routes/domain-config.ts): stored, not acted on. */
+  config: z.record(z.string(), z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]))).optional(),
+});
 const Project = z.object({
   id: z.string(), name: z.string(), domain_id: z.string().default('default'), description: z.string().default(''),
   enabled: z.boolean().default(true), tags: z.array(z.string()).default([]),

@@ -1,8 +1,8 @@
 // The identity service: a Keystone v3-compatible mock, so standard OpenStack clients and the
 // cluster's daemons authenticate against it. This module assembles it; each resource's routes are
-// in routes/ (auth, projects, users, groups, roles, grants, domains, catalog, credentials, EC2
-// credentials, extensions), over one shared context (context.ts) and the identity config file
-// they keep their state in.
+// in routes/ (auth, projects, users, groups, roles, grants, domains and their config, catalog,
+// credentials, EC2 credentials, extensions), over one shared context (context.ts) and the
+// identity config file they keep their state in.
 import type http from 'node:http';
 import { once } from 'node:events';
 import { join } from 'node:path';
@@ -18,6 +18,7 @@ import { views } from './views.ts';
 import { addAuthRoutes } from './routes/auth.ts';
 import { addCatalogRoutes, migrateCatalog } from './routes/catalog.ts';
 import { addCredentialRoutes } from './routes/credentials.ts';
+import { addDomainConfigRoutes } from './routes/domain-config.ts';
 import { addDomainRoutes, domainStore } from './routes/domains.ts';
 import { addEc2CredentialRoutes } from './routes/ec2-credentials.ts';
 import { addExtensionRoutes } from './routes/extensions.ts';
@@ -62,7 +63,7 @@ export function createIdentityServer(opts: IdentityServerOptions) {
   const router = new Router({
     renderError: (err) => reply(err.status, { error: { code: err.status, title: TITLES[err.status] ?? 'Error', message: err.message } }),
     // Keystone's ids are its own (domain "default", UUIDs for what it makes): any plain segment.
-    params: Object.fromEntries(['id', 'project', 'user', 'role', 'target', 'actor'].map((name) => [name, Segment])),
+    params: Object.fromEntries(['id', 'project', 'user', 'role', 'target', 'actor', 'group', 'option'].map((name) => [name, Segment])),
     service: 'identity service',
   });
   const domains = domainStore(ctx, h);
@@ -73,6 +74,7 @@ export function createIdentityServer(opts: IdentityServerOptions) {
   addGroupRoutes(router, ctx, h, v);
   addRoleRoutes(router, ctx, h, v);
   addGrantRoutes(router, ctx, h, v);
+  addDomainConfigRoutes(router, ctx, h);
   addDomainRoutes(router, ctx, h, v, domains);
   addCredentialRoutes(router, ctx, h);
   addEc2CredentialRoutes(router, ctx, h);

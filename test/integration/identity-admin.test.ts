@@ -102,6 +102,27 @@ t.test('domains: created, unique, disabled before deletion, and deletion takes t
   t.equal((await api('PATCH', '/v3/domains/default', a, { domain: { enabled: false } })).status, 403);
 });
 
+t.test('a domain\'s config: whitelisted identity and ldap options, kept per group and option', async (t) => {
+  const a = await admin();
+  const dom = (await api('POST', '/v3/domains', a, { domain: { name: 'configured' } })).body.domain;
+  t.match((await api('GET', '/v3/domains/config/identity/driver/default', a)).body, { config: { driver: 'sql' } });
+  t.equal((await api('GET', `/v3/domains/${dom.id}/config`, a)).status, 404);
+  t.equal((await api('PUT', `/v3/domains/${dom.id}/config`, a, { config: { ldap: { password: 'x' } } })).status, 403, 'not a whitelisted option');
+  t.equal((await api('PUT', `/v3/domains/${dom.id}/config`, a, { config: { nova: {} } })).status, 400);
+  t.equal((await api('PUT', `/v3/domains/${dom.id}/config`, await demo(), { config: { identity: { driver: 'ldap' } } })).status, 403);
+  const config = { identity: { driver: 'ldap' }, ldap: { url: 'ldap://dir.example', user_tree_dn: 'ou=Users' } };
+  t.match(await api('PUT', `/v3/domains/${dom.id}/config`, a, { config }), { status: 201, body: { config } });
+  t.match(await api('PATCH', `/v3/domains/${dom.id}/config/identity`, a, { config: { identity: { list_limit: 5 } } }), { status: 200, body: { config: { identity: { driver: 'ldap', list_limit: 5 } } } });
+  t.match(await api('PATCH', `/v3/domains/${dom.id}/config/ldap/url`, a, { config: { url: 'ldap://other' } }), { status: 200, body: { config: { ldap: { url: 'ldap://other' } } } });
+  t.equal((await api('DELETE', `/v3/domains/${dom.id}/config/ldap/url`, a)).status, 204);
+  t.equal((await api('GET', `/v3/domains/${dom.id}/config/ldap/url`, a)).status, 404);
+  await restart();
+  const b = await admin();
+  t.same((await api('GET', `/v3/domains/${dom.id}/config`, b)).body.config, { identity: { driver: 'ldap', list_limit: 5 }, ldap: { user_tree_dn: 'ou=Users' } }, 'kept across a restart');
+  t.equal((await api('DELETE', `/v3/domains/${dom.id}/config`, b)).status, 204);
+  t.equal((await api('GET', `/v3/domains/${dom.id}/config`, b)).status, 404);
+});
+
 t.test('projects: update, enabled, parents, tags and is_domain; members may not list them all', async (t) => {
   const a = await admin();
   t.equal((await api('POST', '/v3/projects', a, { project: { name: 'p'.repeat(65) } })).status, 400);
