@@ -67,14 +67,17 @@ export function helpers(ctx: IdentityContext) {
     return config.domains.filter((d) => held.some((r) => r.domain_id === d.id));
   };
 
-  /** Like Keystone, deleting or disabling a user or project, or taking away a role, ends the tokens that relied on it. */
+  /** Keystone's rule: a user or project is usable when it is enabled and so is its domain. */
+  const domainEnabled = (id: string) => config.domains.find((d) => d.id === id)?.enabled !== false;
+  const usable = (x: { enabled: boolean; domain_id: string }) => x.enabled && domainEnabled(x.domain_id);
+  /** Like Keystone, deleting or disabling a user, project or domain, or taking away a role, ends the tokens that relied on it. */
   const live = (token: string): LiveToken | null => {
     const payload = ctx.signer.verify(token);
     const user = payload && config.users.find((u) => u.id === payload.user_id);
-    if (!payload || !user || !user.enabled) return null;
+    if (!payload || !user || !usable(user)) return null;
     if (payload.project_id === null) return { payload, user };
     const project = config.projects.find((p) => p.id === payload.project_id);
-    if (!project?.enabled) return null;
+    if (!project || !usable(project)) return null;
     const held = roleNames(user, project.id);
     return payload.roles.every((r) => held.includes(r)) ? { payload, user, project } : null;
   };
@@ -119,7 +122,7 @@ export function helpers(ctx: IdentityContext) {
   };
 
   return {
-    domainOf, groupsOf, roleNames, projectsOf, domainsOf, live, caller, adminCaller, links, list, named, enabledFilter,
+    domainOf, groupsOf, roleNames, projectsOf, domainsOf, usable, live, caller, adminCaller, links, list, named, enabledFilter,
     existingDomain, domainById, projectById, userById, roleById, groupById, changed,
   };
 }

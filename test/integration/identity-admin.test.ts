@@ -90,11 +90,13 @@ t.test('domains: created, unique, disabled before deletion, and deletion takes t
   const project = (await api('POST', '/v3/projects', a, { project: { name: 'rocket', domain_id: dom.id } })).body.project;
   const user = (await api('POST', '/v3/users', a, { user: { name: 'wile', password: 'wpw', domain_id: dom.id } })).body.user;
   await api('PUT', `/v3/projects/${project.id}/users/${user.id}/roles/member`, a);
-  t.equal((await login('wile', 'wpw', 'rocket', 'acme')).length > 0, true, 'a user of the domain logs in by its name');
+  const wile = await login('wile', 'wpw', 'rocket', 'acme');
+  t.equal((await api('GET', '/v3/auth/projects', wile)).status, 200, 'a user of the domain logs in by its name');
 
   t.equal((await api('DELETE', `/v3/domains/${dom.id}`, a)).status, 403, 'an enabled domain is not deleted');
   t.match(await api('PATCH', `/v3/domains/${dom.id}`, a, { domain: { enabled: false } }), { status: 200, body: { domain: { enabled: false } } });
   t.equal((await auth({ name: 'wile', password: 'wpw', domain: { name: 'acme' } })).status, 401, "a disabled domain's users cannot log in");
+  t.equal((await api('GET', '/v3/auth/projects', wile)).status, 401, 'and their tokens end');
   t.equal((await api('DELETE', `/v3/domains/${dom.id}`, a)).status, 204);
   t.equal((await api('GET', `/v3/projects/${project.id}`, a)).status, 404);
   t.equal((await api('GET', `/v3/users/${user.id}`, a)).status, 404);

@@ -81,7 +81,7 @@ export function addAuthRoutes(router: Router, ctx: IdentityContext, h: Helpers, 
       }
       throttle.succeeded(who);
       // After the password check, so a disabled account says so only to someone who knows its password.
-      if (!user.enabled || config.domains.find((d) => d.id === user.domain_id)?.enabled === false) throw unauthorized(`User ${user.name} is disabled.`);
+      if (!h.usable(user)) throw unauthorized(`User ${user.name} is disabled.`);
       return { user, methods: ['password'], expiresAt: now + config.token_ttl_seconds * 1000 };
     }
     if (!identity.token) throw badRequest('auth.identity.token.id is required for the token method.');
@@ -97,14 +97,14 @@ export function addAuthRoutes(router: Router, ctx: IdentityContext, h: Helpers, 
     if (scope === 'unscoped') return undefined;
     if (!scope) {
       const fallback = config.projects.find((p) => p.id === user.default_project_id);
-      return fallback?.enabled && h.roleNames(user, fallback.id).length ? fallback : undefined;
+      return fallback && h.usable(fallback) && h.roleNames(user, fallback.id).length ? fallback : undefined;
     }
     const ref = scope.project;
     if (!ref) throw unauthorized('Only project scope is supported by this identity service: give auth.scope.project.');
     const domain = findDomain(ref.domain);
     const project = config.projects.find((p) => (ref.id ? p.id === ref.id : p.name === ref.name && p.domain_id === domain?.id));
     if (!project) throw unauthorized(`The project ${ref.id ?? ref.name} does not exist.`);
-    if (!project.enabled) throw unauthorized(`The project ${project.name} is disabled.`);
+    if (!h.usable(project)) throw unauthorized(`The project ${project.name} or its domain is disabled.`);
     if (!h.roleNames(user, project.id).length) throw unauthorized(`User ${user.name} has no role on project ${project.name}.`);
     return project;
   };
@@ -138,7 +138,7 @@ export function addAuthRoutes(router: Router, ctx: IdentityContext, h: Helpers, 
     logger.info('token revoked', { user: t.user.name, audit_id: t.payload.id });
     return reply(204);
   });
-  router.on('GET', '/v3/auth/projects', async (req) => h.list('projects', h.projectsOf(h.caller(req).user).filter((p) => p.enabled).map(v.projectView), req));
+  router.on('GET', '/v3/auth/projects', async (req) => h.list('projects', h.projectsOf(h.caller(req).user).filter(h.usable).map(v.projectView), req));
   router.on('GET', '/v3/auth/domains', async (req) => h.list('domains', h.domainsOf(h.caller(req).user).filter((d) => d.enabled).map(v.domainView), req));
   router.on('GET', '/v3/auth/catalog', async (req) => {
     if (!h.caller(req).project) throw forbidden('An unscoped token has no catalogue: get a token scoped to a project.');
