@@ -63,7 +63,7 @@ export function confSections({ cluster, facts, workspace, credentials }: ConfInp
       { key: 'api_v3', value: true },
       { key: 'trust', value: false, why: `OS-TRUST: ${NOT_PLANNED}` },
       { key: 'access_rules', value: false, why: `access rules: ${NOT_PLANNED}` },
-      { key: 'application_credentials', value: false, why: 'only "if time allows" in issue 13 §3' },
+      { key: 'application_credentials', value: true, why: 'identity serves them (without access rules)' },
       { key: 'project_tags', value: true, why: 'tags are in issue 13 §3: their tests run' },
       { key: 'security_compliance', value: false, why: 'no PCI-DSS lockout or password history settings' },
     ] },

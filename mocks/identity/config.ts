@@ -65,6 +65,17 @@ const EndpointGroup = z.object({
   id: z.string(), name: z.string(), description: z.string().default(''),
   filters: z.object({ service_id: z.string().optional(), interface: z.enum(['public', 'internal', 'admin']).optional(), region_id: z.string().optional() }),
 });
+/** A user's delegation of some of their roles on one project to an application (id + secret log in). */
+const ApplicationCredential = z.object({
+  id: z.string(), name: z.string(), description: z.string().default(''), user_id: z.string(), project_id: z.string(),
+  /** Role names. */
+  roles: z.array(z.string()),
+  secret_hash: z.string(),
+  /** As the client gave it (ISO 8601); null: never. */
+  expires_at: z.string().nullable().default(null),
+  /** May its tokens make more application credentials. */
+  unrestricted: z.boolean().default(false),
+});
 const Policy = z.object({ id: z.string(), type: z.string(), blob: z.string(), extra: z.record(z.string(), z.unknown()).default({}) });
 
 export const IdentityConfig = z.object({
@@ -81,6 +92,7 @@ export const IdentityConfig = z.object({
   credentials: z.array(Credential).default([]),
   policies: z.array(Policy).default([]),
   consumers: z.array(Consumer).default([]),
+  application_credentials: z.array(ApplicationCredential).default([]),
   endpoint_groups: z.array(EndpointGroup).default([]),
   token_ttl_seconds: z.number().int().positive().default(3600),
   signing_key: z.string().min(32),
@@ -110,6 +122,7 @@ export type Region = z.infer<typeof Region>;
 export type Credential = z.infer<typeof Credential>;
 export type Policy = z.infer<typeof Policy>;
 export type Consumer = z.infer<typeof Consumer>;
+export type ApplicationCredential = z.infer<typeof ApplicationCredential>;
 export type EndpointGroup = z.infer<typeof EndpointGroup>;
 export type User = z.infer<typeof User>;
 

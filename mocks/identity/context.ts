@@ -75,6 +75,7 @@ export function helpers(ctx: IdentityContext) {
     const payload = ctx.signer.verify(token);
     const user = payload && config.users.find((u) => u.id === payload.user_id);
     if (!payload || !user || !usable(user)) return null;
+    if (payload.application_credential_id && !config.application_credentials.some((a) => a.id === payload.application_credential_id)) return null;
     if (payload.project_id === null) return { payload, user };
     const project = config.projects.find((p) => p.id === payload.project_id);
     if (!project || !usable(project)) return null;

@@ -1,7 +1,7 @@
 // The identity service: a Keystone v3-compatible mock, so standard OpenStack clients and the
 // cluster's daemons authenticate against it. This module assembles it; each resource's routes are
 // in routes/ (auth, projects, users, groups, roles, grants, domains and their config, catalog,
-// credentials, EC2 credentials, extensions), over one shared context (context.ts) and the
+// credentials, EC2 and application credentials, extensions), over one shared context (context.ts) and the
 // identity config file they keep their state in.
 import type http from 'node:http';
 import { once } from 'node:events';
@@ -15,6 +15,7 @@ import { TokenSigner } from './tokens.ts';
 import { advertisedHost } from '../../shared/listen-address.ts';
 import { helpers, type IdentityContext } from './context.ts';
 import { views } from './views.ts';
+import { addApplicationCredentialRoutes } from './routes/application-credentials.ts';
 import { addAuthRoutes } from './routes/auth.ts';
 import { addCatalogRoutes, migrateCatalog } from './routes/catalog.ts';
 import { addCredentialRoutes } from './routes/credentials.ts';
@@ -68,7 +69,8 @@ export function createIdentityServer(opts: IdentityServerOptions) {
   });
   const domains = domainStore(ctx, h);
   const catalog = addCatalogRoutes(router, ctx, h);
-  addAuthRoutes(router, ctx, h, v, catalog, throttle);
+  const appCreds = addApplicationCredentialRoutes(router, ctx, h, throttle);
+  addAuthRoutes(router, ctx, h, v, catalog, throttle, appCreds);
   addProjectRoutes(router, ctx, h, v, domains);
   addUserRoutes(router, ctx, h, v, throttle);
   addGroupRoutes(router, ctx, h, v);

@@ -258,6 +258,51 @@ t.test('EC2 credentials: a user\'s own, for a project they hold a role on, shown
   t.equal((await api('GET', `/v3/users/${demoId}/credentials/OS-EC2/${access}`, d)).status, 404);
 });
 
+t.test('application credentials: a user hands roles on a project to an application; its tokens carry those roles and end with it', async (t) => {
+  const a = await admin();
+  const project = (await api('POST', '/v3/projects', a, { project: { name: 'apps' } })).body.project;
+  const user = (await api('POST', '/v3/users', a, { user: { name: 'ada', password: 'apw2' } })).body.user;
+  const reader = (await api('POST', '/v3/roles', a, { role: { name: 'app-reader' } })).body.role;
+  await api('PUT', `/v3/projects/${project.id}/users/${user.id}/roles/member`, a);
+  await api('PUT', `/v3/projects/${project.id}/users/${user.id}/roles/${reader.id}`, a);
+  const own = (await auth({ id: user.id, password: 'apw2' }, { project: { id: project.id } })).token;
+  const path = `/v3/users/${user.id}/application_credentials`;
+  t.equal((await api('POST', path, a, { application_credential: { name: 'x' } })).status, 403, "not for another user, admin or not");
+  t.equal((await api('POST', path, own, { application_credential: { name: 'x', roles: [{ name: 'admin' }] } })).status, 403, 'not a role the user lacks');
+  t.equal((await api('POST', path, own, { application_credential: { name: 'x', expires_at: '2000-01-01T00:00:00' } })).status, 400, 'not already expired');
+  t.equal((await api('POST', path, own, { application_credential: { name: 'x', colour: 'red' } })).status, 400);
+  const created = await api('POST', path, own, { application_credential: { name: 'ci', roles: [{ id: reader.id }] } });
+  t.match(created, { status: 201, body: { application_credential: { name: 'ci', project_id: project.id, secret: String, roles: [{ id: reader.id }] } } });
+  const { id, secret } = created.body.application_credential;
+  t.notOk('secret' in (await api('GET', `${path}/${id}`, own)).body.application_credential, 'the secret is shown once');
+  t.equal((await api('POST', path, own, { application_credential: { name: 'ci' } })).status, 409);
+
+  const appLogin = async (ref: object) => {
+    const res = await request(`${url}/v3/auth/tokens`, {
+      method: 'POST', dispatcher, headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ auth: { identity: { methods: ['application_credential'], application_credential: ref } } }),
+    });
+    return { status: res.statusCode, token: String(res.headers['x-subject-token']), body: (await res.body.json() as { token: { roles: { name: string }[]; project: { id: string } } }).token };
+  };
+  t.equal((await appLogin({ id, secret: 'wrong' })).status, 401);
+  const session = await appLogin({ name: 'ci', secret, user: { id: user.id } });
+  t.equal(session.status, 201);
+  t.match(session.body, { project: { id: project.id }, roles: [{ name: 'app-reader' }], application_credential: { id, restricted: true } });
+  t.equal((await api('POST', path, session.token, { application_credential: { name: 'more' } })).status, 403, 'a restricted credential makes no other');
+
+  await restart();
+  t.equal((await api('GET', '/v3/auth/projects', session.token)).status, 200, 'the credential and its token survive a restart');
+  t.equal((await api('DELETE', `/v3/projects/${project.id}/users/${user.id}/roles/${reader.id}`, await admin())).status, 204);
+  t.equal((await appLogin({ id, secret })).status, 401, 'not once the user lost a role it names');
+  await api('PUT', `/v3/projects/${project.id}/users/${user.id}/roles/${reader.id}`, await admin());
+  const again = await appLogin({ id, secret });
+  t.equal(again.status, 201);
+  const mine = (await auth({ id: user.id, password: 'apw2' }, { project: { id: project.id } })).token;
+  t.equal((await api('DELETE', `${path}/${id}`, mine)).status, 204);
+  t.equal((await api('GET', '/v3/auth/projects', again.token)).status, 401, 'its tokens end with it');
+  t.equal((await appLogin({ id, secret })).status, 401);
+});
+
 t.test('OAuth1 consumers and endpoint groups are admin-managed records', async (t) => {
   const a = await admin();
   const consumer = await api('POST', '/v3/OS-OAUTH1/consumers', a, { consumer: { description: 'app' } });

@@ -10,6 +10,7 @@ import { hashPassword, verifyPassword } from '../passwords.ts';
 import type { LoginThrottle } from '../login-throttle.ts';
 import type { Views } from '../views.ts';
 import type { ServiceCatalog } from './catalog.ts';
+import { AppCredAuth, type ApplicationCredentials } from './application-credentials.ts';
 
 const Ref = z.object({ id: z.string().optional(), name: z.string().optional() });
 const hasIdOrName = (r: z.infer<typeof Ref>) => !!(r.id || r.name);
@@ -21,6 +22,7 @@ const AuthRequest = z.object({
         user: Ref.extend({ password: z.string(), domain: Ref.optional() }).refine(hasIdOrName, 'a user id or name is required'),
       }).optional(),
       token: z.object({ id: z.string() }).optional(),
+      application_credential: AppCredAuth.optional(),
     }),
     scope: z.union([
       z.literal('unscoped'),
@@ -30,15 +32,19 @@ const AuthRequest = z.object({
 });
 type AuthRequest = z.infer<typeof AuthRequest>['auth'];
 
-export function addAuthRoutes(router: Router, ctx: IdentityContext, h: Helpers, v: Views, catalog: ServiceCatalog, throttle: LoginThrottle) {
+export function addAuthRoutes(router: Router, ctx: IdentityContext, h: Helpers, v: Views, catalog: ServiceCatalog, throttle: LoginThrottle, appCreds: ApplicationCredentials) {
   const { config, signer, logger } = ctx;
   /** The domain a user or project reference names; the default one when it names none. */
   const findDomain = (ref?: { id?: string; name?: string }) =>
     config.domains.find((d) => (ref?.id ? d.id === ref.id : ref?.name ? d.name === ref.name : d.id === 'default'));
 
+  const appCredOf = (id: string | undefined) => {
+    const cred = id ? config.application_credentials.find((a) => a.id === id) : undefined;
+    return cred && { application_credential: { id: cred.id, name: cred.name, restricted: !cred.unrestricted } };
+  };
   const tokenBody = ({ payload: p, user, project }: LiveToken, withCatalog: boolean) => ({
     token: {
-      methods: p.methods, audit_ids: [p.id], issued_at: p.issued_at, expires_at: p.expires_at,
+      methods: p.methods, audit_ids: [p.id], issued_at: p.issued_at, expires_at: p.expires_at, ...appCredOf(p.application_credential_id),
       user: { id: user.id, name: user.name, domain: h.domainOf(user.domain_id), password_expires_at: null },
       // An unscoped token has no project, roles or catalogue.
       ...(project && {
@@ -64,8 +70,8 @@ export function addAuthRoutes(router: Router, ctx: IdentityContext, h: Helpers, 
   /** Compared against when the user does not exist, so a missing user costs what a wrong password does. */
   const noSuchUser = hashPassword(randomUUID());
   const authenticate = async (identity: AuthRequest['identity'], now: number, source: string) => {
-    const unsupported = identity.methods.filter((m) => m !== 'password' && m !== 'token');
-    if (unsupported.length) throw unauthorized(`Unsupported authentication method ${unsupported.join(', ')}: use password or token.`);
+    const unsupported = identity.methods.filter((m) => !['password', 'token', 'application_credential'].includes(m));
+    if (unsupported.length) throw unauthorized(`Unsupported authentication method ${unsupported.join(', ')}: use password, token or application_credential.`);
     if (identity.methods.includes('password')) {
       const u = identity.password?.user;
       if (!u) throw badRequest('auth.identity.password.user is required for the password method.');
@@ -109,6 +115,24 @@ export function addAuthRoutes(router: Router, ctx: IdentityContext, h: Helpers, 
     return project;
   };
 
+  const byUser = async (auth: AuthRequest, now: number, source: string) => {
+    const { user, methods, expiresAt } = await authenticate(auth.identity, now, source);
+    const project = scopeProject(auth.scope, user);
+    return { user, project, methods, expiresAt, roles: project ? h.roleNames(user, project.id) : [], applicationCredentialId: undefined };
+  };
+  /** The credential's project and roles, whatever else the request asks for; a scope elsewhere is refused. */
+  const byApplicationCredential = async (auth: AuthRequest, now: number, source: string) => {
+    const ref = auth.identity.application_credential;
+    if (!ref || auth.identity.methods.join() !== 'application_credential') throw badRequest('auth.identity.application_credential is required, alone, for the application_credential method.');
+    const { cred, user, project, expiresAt } = await appCreds.authenticate(ref, now, source);
+    const asked = auth.scope && auth.scope !== 'unscoped' ? auth.scope.project : undefined;
+    if (auth.scope === 'unscoped' || (asked && asked.id !== project.id && asked.name !== project.name)) {
+      throw unauthorized(`Application credential ${cred.name} only gives tokens for project ${project.name}.`);
+    }
+    const expires = Math.min(now + config.token_ttl_seconds * 1000, expiresAt ?? Infinity);
+    return { user, project, methods: ['application_credential'], expiresAt: expires, roles: cred.roles, applicationCredentialId: cred.id };
+  };
+
   // --- version discovery ---
   const v3 = () => ({
     id: 'v3.14', status: 'stable', updated: '2020-04-07T00:00:00Z', links: [{ rel: 'self', href: `${ctx.baseUrl()}/v3/` }],
@@ -121,10 +145,12 @@ export function addAuthRoutes(router: Router, ctx: IdentityContext, h: Helpers, 
   router.on('POST', '/v3/auth/tokens', async (req) => {
     const { auth } = parse(AuthRequest, await req.jsonValue());
     const now = Date.now();
-    const { user, methods, expiresAt } = await authenticate(auth.identity, now, req.raw.socket.remoteAddress ?? '?');
-    const project = scopeProject(auth.scope, user);
-    const roles = project ? h.roleNames(user, project.id) : [];
-    const { token, payload } = signer.issue({ user_id: user.id, project_id: project?.id ?? null, roles, methods }, (expiresAt - now) / 1000, now);
+    const source = req.raw.socket.remoteAddress ?? '?';
+    const issued = auth.identity.application_credential || auth.identity.methods.includes('application_credential')
+      ? await byApplicationCredential(auth, now, source)
+      : await byUser(auth, now, source);
+    const { user, project, methods, expiresAt } = issued;
+    const { token, payload } = signer.issue({ user_id: user.id, project_id: project?.id ?? null, roles: issued.roles, methods, application_credential_id: issued.applicationCredentialId }, (expiresAt - now) / 1000, now);
     logger.info('token issued', { user: user.name, project: project?.name ?? null, methods });
     return reply(201, tokenBody({ payload, user, project }, !req.query.has('nocatalog')), { 'x-subject-token': token });
   });

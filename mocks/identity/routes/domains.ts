@@ -48,6 +48,7 @@ export function domainStore(ctx: IdentityContext, h: Helpers) {
         a.roles = a.roles.filter((r) => r.domain_id !== domain.id && !(r.project_id && projects.has(r.project_id)) && roles.has(r.role));
       }
       for (const g of config.groups) g.users = g.users.filter((id) => config.users.some((u) => u.id === id));
+      config.application_credentials = config.application_credentials.filter((a) => !projects.has(a.project_id) && config.users.some((u) => u.id === a.user_id));
       config.domains = config.domains.filter((d) => d !== domain);
       changed('domain deleted', domain);
     },

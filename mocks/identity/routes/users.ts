@@ -84,6 +84,7 @@ export function addUserRoutes(router: Router, ctx: IdentityContext, h: Helpers, 
     config.users.splice(config.users.indexOf(user), 1);
     for (const g of config.groups) g.users = g.users.filter((id) => id !== user.id);
     config.credentials = config.credentials.filter((c) => c.user_id !== user.id);
+    config.application_credentials = config.application_credentials.filter((a) => a.user_id !== user.id);
     changed('user deleted', user);
     return reply(204);
   });
