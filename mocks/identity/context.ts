@@ -26,6 +26,7 @@ export function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<
 
 /** Keystone's names: 1 to 64 characters (longer is 400, as in Keystone's schema). */
 export const Name = z.string().min(1).max(64);
+export const CREDENTIALS_PER_USER = 50;
 /** Keystone's reading of a boolean query flag: present and not 0/false. */
 export const flag = (v: string | null) => v !== null && !['0', 'false'].includes(v.toLowerCase());
 
@@ -122,7 +123,15 @@ export function helpers(ctx: IdentityContext) {
     ctx.logger.info(what, { id: item.id, ...(item.name !== undefined && { name: item.name }), ...fields });
   };
 
+  /** Keystone's [credential] user_limit: credentials (EC2 ones included) a user may keep. */
+  const roomForCredential = (userId: string) => {
+    if (config.credentials.filter((c) => c.user_id === userId).length >= CREDENTIALS_PER_USER) {
+      throw forbidden(`A user keeps at most ${CREDENTIALS_PER_USER} credentials: delete one first.`);
+    }
+  };
+
   return {
+    roomForCredential,
     domainOf, groupsOf, roleNames, projectsOf, domainsOf, usable, live, caller, adminCaller, links, list, named, enabledFilter,
     existingDomain, domainById, projectById, userById, roleById, groupById, changed,
   };

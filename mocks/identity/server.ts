@@ -64,7 +64,7 @@ export function createIdentityServer(opts: IdentityServerOptions) {
   const router = new Router({
     renderError: (err) => reply(err.status, { error: { code: err.status, title: TITLES[err.status] ?? 'Error', message: err.message } }),
     // Keystone's ids are its own (domain "default", UUIDs for what it makes): any plain segment.
-    params: Object.fromEntries(['id', 'project', 'user', 'role', 'target', 'actor', 'group', 'option'].map((name) => [name, Segment])),
+    params: Object.fromEntries(['id', 'user', 'role', 'target', 'actor', 'group', 'option'].map((name) => [name, Segment])),
     service: 'identity service',
   });
   const domains = domainStore(ctx, h);

@@ -8,6 +8,7 @@ import { request } from 'undici';
 import { silentLogger } from '../../shared/log.ts';
 import { createIdentityServer } from '../../mocks/identity/server.ts';
 import { loadIdentityConfig } from '../../mocks/identity/config.ts';
+import { CREDENTIALS_PER_USER } from '../../mocks/identity/context.ts';
 import { identityService } from '../helpers/identity-service.ts';
 
 const identity = await identityService('ciao-identity-admin');
@@ -256,6 +257,10 @@ t.test('EC2 credentials: a user\'s own, for a project they hold a role on, shown
   t.equal((await api('GET', `/v3/users/${adminId}/credentials/OS-EC2`, d)).status, 403, "not another user's");
   t.equal((await api('DELETE', `/v3/users/${demoId}/credentials/OS-EC2/${access}`, d)).status, 204);
   t.equal((await api('GET', `/v3/users/${demoId}/credentials/OS-EC2/${access}`, d)).status, 404);
+
+  const kept = (await api('GET', `/v3/credentials?user_id=${demoId}`, d)).body.credentials.length;
+  for (let i = kept; i < CREDENTIALS_PER_USER; i++) t.equal((await api('POST', `/v3/users/${demoId}/credentials/OS-EC2`, d, { tenant_id: session.body.project!.id })).status, 201);
+  t.equal((await api('POST', `/v3/users/${demoId}/credentials/OS-EC2`, d, { tenant_id: session.body.project!.id })).status, 403, 'a tenant cannot grow the config file without end');
 });
 
 t.test('application credentials: a user hands roles on a project to an application; its tokens carry those roles and end with it', async (t) => {

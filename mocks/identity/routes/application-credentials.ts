@@ -24,6 +24,7 @@ export const AppCredAuth = z.object({
   user: z.object({ id: z.string().optional(), name: z.string().optional(), domain: z.object({ id: z.string().optional(), name: z.string().optional() }).optional() }).optional(),
 });
 
+const APP_CREDS_PER_USER = 50;
 /** A timestamp without a zone is UTC, as in Keystone. */
 const instant = (s: string) => Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(s) ? s : `${s}Z`);
 
@@ -62,6 +63,8 @@ export function addApplicationCredentialRoutes(router: Router, ctx: IdentityCont
     }
     const { application_credential: body } = parse(NewAppCred, await req.jsonValue());
     if (ofUser(user).some((a) => a.name === body.name)) throw conflict(`application credential ${body.name}`);
+    // Each one is kept in the config file: a bound, where Keystone's default has none.
+    if (ofUser(user).length >= APP_CREDS_PER_USER) throw forbidden(`A user keeps at most ${APP_CREDS_PER_USER} application credentials: delete one first.`);
     if (body.expires_at && !(instant(body.expires_at) > Date.now())) throw badRequest('expires_at must be a timestamp in the future.');
     // Only roles the user holds on the project can be handed on (as now, not as when the token was
     // issued); none named: the token's.

@@ -55,6 +55,7 @@ export function addCredentialRoutes(router: Router, ctx: IdentityContext, h: Hel
     const c = h.caller(req);
     const { credential: body } = parse(NewCredential, await req.jsonValue());
     const credential = checked(c, { id: randomUUID().replaceAll('-', ''), ...body, project_id: body.project_id ?? null });
+    h.roomForCredential(credential.user_id);
     config.credentials.push(credential);
     changed('credential created', { id: credential.id }, { user: credential.user_id, type: credential.type });
     return reply(201, { credential: credentialView(credential) });

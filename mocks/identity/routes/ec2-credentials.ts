@@ -38,6 +38,7 @@ export function addEc2CredentialRoutes(router: Router, ctx: IdentityContext, h: 
     const { tenant_id: projectId } = parse(NewEc2, await req.jsonValue());
     const project = h.projectById(projectId);
     if (!h.roleNames(user, project.id).length) throw forbidden(`User ${user.name} has no role on project ${project.name}.`);
+    h.roomForCredential(user.id);
     const blob: Ec2Blob = { access: randomBytes(16).toString('hex'), secret: randomBytes(16).toString('hex'), trust_id: null };
     const credential: Credential = { id: idOf(blob.access), user_id: user.id, project_id: project.id, type: 'ec2', blob: JSON.stringify(blob) };
     config.credentials.push(credential);
