@@ -1,5 +1,7 @@
-// The identity service's data: domains, projects, users with their role assignments, roles, the
-// service catalogue. Setup writes it; the service writes it back when an admin creates something.
+// The identity service's data: domains, projects, users, groups and their role assignments, roles,
+// the service catalogue, credentials, policies and the rest Keystone keeps. Setup writes it; the
+// service writes it back after every change through its API. Fields added after the first
+// release are optional (or default), so a config of an existing cluster still loads.
 // Passwords are kept as scrypt hashes (passwords.ts); a plain `password` (a hand-written config)
 // is hashed when the service starts, and the config is written back without it.
 import { randomBytes, randomUUID } from 'node:crypto';
