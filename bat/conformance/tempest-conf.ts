@@ -40,7 +40,7 @@ export function confSections({ cluster, facts, workspace, credentials }: ConfInp
     { name: 'auth', options: [
       { key: 'use_dynamic_credentials', value: dynamic, why: dynamic
         ? '--credentials dynamic: Tempest makes a project and user per test class with the admin below'
-        : 'pre-provisioned accounts: dynamic credentials need DELETE /v3/users, which identity does not serve yet' },
+        : 'pre-provisioned accounts, the default (--credentials dynamic works too: identity deletes the users it is asked to)' },
       { key: 'test_accounts_file', value: dynamic ? undefined : workspace.accounts, why: 'made by the runner through identity\'s admin API (accounts.ts)' },
       { key: 'admin_username', value: cluster.admin.username, why: 'the cluster\'s admin (demo.sh): dynamic credentials are made with it, and the identity admin classes\n# make their own projects and users with it (force_tenant_isolation) even with pre-provisioned accounts' },
       { key: 'admin_password', value: cluster.admin.password },
@@ -63,7 +63,7 @@ export function confSections({ cluster, facts, workspace, credentials }: ConfInp
       { key: 'api_v3', value: true },
       { key: 'trust', value: false, why: `OS-TRUST: ${NOT_PLANNED}` },
       { key: 'access_rules', value: false, why: `access rules: ${NOT_PLANNED}` },
-      { key: 'application_credentials', value: false, why: 'only "if time allows" in issue 13 §3' },
+      { key: 'application_credentials', value: true, why: 'identity serves them (without access rules)' },
       { key: 'project_tags', value: true, why: 'tags are in issue 13 §3: their tests run' },
       { key: 'security_compliance', value: false, why: 'no PCI-DSS lockout or password history settings' },
     ] },

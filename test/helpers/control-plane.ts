@@ -52,8 +52,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}) {
     controllerUrl: `https://127.0.0.1:${controllerPort}`, identityUrl: `https://127.0.0.1:${identityPort}`,
   });
   const otherProject = randomUUID();
-  config.projects.push({ id: otherProject, name: 'other', domain_id: 'default', description: '' });
-  config.users.push({ id: randomUUID(), name: 'other', password: PASSWORDS.other, domain_id: 'default', roles: [{ project_id: otherProject, role: 'member' }] });
+  config.projects.push({ id: otherProject, name: 'other', domain_id: 'default', description: '', enabled: true, tags: [] });
+  config.users.push({ id: randomUUID(), name: 'other', password: PASSWORDS.other, domain_id: 'default', enabled: true, extra: {}, roles: [{ project_id: otherProject, role: 'member' }] });
   await writeFile(identityConfigPath, JSON.stringify(config));
   const identity = createIdentityServer({ config, configPath: identityConfigPath, tls: readTls({ ca: pki.ca.cert, ...pki.https }), statePath: dir, logger });
   const { url: identityUrl } = await identity.listen(identityPort);

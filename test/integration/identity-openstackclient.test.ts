@@ -60,8 +60,8 @@ t.test('openstack token issue returns a token the server validates', async (t) =
   t.equal(new Date(issued.expires).getTime(), new Date(info!.expiresAt).setMilliseconds(0), 'the client shows the expiry the server holds');
 });
 
-t.test('openstack project list: all projects for admin, their own for a member', async (t) => {
+t.test('openstack project list: all projects for admin, their own (--my-projects) for a member', async (t) => {
   const all: { ID: string; Name: string }[] = await openstack('admin', 'project', 'list');
   t.same(all.sort((a, b) => a.Name.localeCompare(b.Name)), [{ ID: projectOf('admin').id, Name: 'admin' }, { ID: projectOf('demo').id, Name: 'demo' }]);
-  t.same(await openstack('demo', 'project', 'list'), [{ ID: projectOf('demo').id, Name: 'demo' }]);
+  t.same(await openstack('demo', 'project', 'list', '--my-projects'), [{ ID: projectOf('demo').id, Name: 'demo' }]);
 });

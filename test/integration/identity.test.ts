@@ -1,35 +1,19 @@
 // The identity service over HTTPS, as the controller, the CLI and OpenStack clients use it.
 import t from 'tap';
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { request } from 'undici';
-import { createClusterPki } from '../../shared/pki.ts';
-import { clusterAgent, readTls } from '../../shared/tls-files.ts';
 import { silentLogger } from '../../shared/log.ts';
 import { waitFor } from '../../shared/wait-for.ts';
-import { tempDir } from '../../shared/temp-dir.ts';
 import { createIdentityServer } from '../../mocks/identity/server.ts';
 import { defaultIdentityConfig, loadIdentityConfig } from '../../mocks/identity/config.ts';
 import { issueToken, validateToken } from '../../mocks/identity/client.ts';
 import { LoginThrottle } from '../../mocks/identity/login-throttle.ts';
+import { identityService } from '../helpers/identity-service.ts';
 
-const { path: dir, remove: removeDir } = tempDir('ciao-identity');
-const pki = await createClusterPki(join(dir, 'pki'), 'test');
-const tls = readTls({ ca: pki.ca.cert, ...pki.https });
-const configPath = join(dir, 'identity.json');
-await writeFile(configPath, JSON.stringify(defaultIdentityConfig({ adminPassword: 'apw', demoPassword: 'dpw', controllerUrl: 'https://127.0.0.1:8889' })));
-const dispatcher = clusterAgent(pki.ca.cert);
-/** A server on the config file, as main.ts starts it: a restart is a new one on the same files. */
-const start = async () => {
-  const server = createIdentityServer({ config: loadIdentityConfig(configPath), configPath, tls, statePath: dir, logger: silentLogger() });
-  return { server, url: (await server.listen(0)).url };
-};
-let { server, url } = await start();
-t.teardown(async () => {
-  await server.close();
-  await dispatcher.close();
-  removeDir();
-});
+const identity = await identityService('ciao-identity');
+const { tls, configPath, dispatcher } = identity;
+t.teardown(() => identity.close());
+let url = identity.url;
 
 const api = async (method: string, path: string, token?: string, body?: unknown, headers: Record<string, string> = {}) => {
   const res = await request(`${url}${path}`, {
@@ -39,7 +23,7 @@ const api = async (method: string, path: string, token?: string, body?: unknown,
   const text = await res.body.text();
   return { status: res.statusCode, headers: res.headers, body: text ? JSON.parse(text) : undefined };
 };
-const password = (user: object, scope?: object) => ({ auth: { identity: { methods: ['password'], password: { user } }, ...(scope && { scope }) } });
+const password = (user: object, scope?: object | 'unscoped') => ({ auth: { identity: { methods: ['password'], password: { user } }, ...(scope && { scope }) } });
 const check = (caller: string, subject: string, method = 'GET') => api(method, '/v3/auth/tokens', caller, undefined, { 'x-subject-token': subject });
 const names = (items: { name: string }[]) => items.map((i) => i.name).sort();
 const login = (username: string, pw: string, projectName: string) => issueToken(url, { username, password: pw, projectName }, dispatcher);
@@ -68,8 +52,14 @@ t.test('password auth by name+domain and by id, scoped by project name or id', a
   t.equal(byId.body.token.project.id, projectId);
 });
 
+t.test('with no scope, a token is scoped to the default project (Keystone\'s rule)', async (t) => {
+  const res = await api('POST', '/v3/auth/tokens', undefined, password({ name: 'demo', password: 'dpw', domain: { id: 'default' } }));
+  t.equal(res.status, 201);
+  t.match(res.body.token, { project: { name: 'demo' }, roles: [{ name: 'member' }], catalog: Array });
+});
+
 t.test('an unscoped token has no project, roles or catalogue, and re-scopes with the token method', async (t) => {
-  const unscoped = await api('POST', '/v3/auth/tokens', undefined, password({ name: 'demo', password: 'dpw', domain: { id: 'default' } }));
+  const unscoped = await api('POST', '/v3/auth/tokens', undefined, password({ name: 'demo', password: 'dpw', domain: { id: 'default' } }, 'unscoped'));
   t.equal(unscoped.status, 201);
   t.notOk(unscoped.body.token.project);
   t.notOk(unscoped.body.token.roles);
@@ -79,8 +69,8 @@ t.test('an unscoped token has no project, roles or catalogue, and re-scopes with
 
   const rescoped = await api('POST', '/v3/auth/tokens', undefined, { auth: { identity: { methods: ['token'], token: { id: token } }, scope: { project: { name: 'demo', domain: { name: 'Default' } } } } });
   t.equal(rescoped.status, 201);
-  t.match(rescoped.body.token, { methods: ['token'], project: { name: 'demo' }, roles: [{ name: 'member' }] });
-  t.ok(rescoped.body.token.expires_at <= unscoped.body.token.expires_at, 'a re-scoped token does not outlive its source');
+  t.match(rescoped.body.token, { methods: ['password', 'token'], project: { name: 'demo' }, roles: [{ name: 'member' }] });
+  t.equal(rescoped.body.token.expires_at, unscoped.body.token.expires_at, 'a re-scoped token expires with its source');
 });
 
 t.test('bad credentials or no role are 401, bad bodies 400, all in the Keystone error shape', async (t) => {
@@ -123,12 +113,13 @@ t.test('validation with GET and HEAD, by the owner or an admin; revocation makes
   t.ok(await validateToken(url, admin.token, dispatcher), 'other tokens stay valid');
 });
 
-t.test('projects: admin sees all, a member only theirs', async (t) => {
+t.test('projects: admin lists all, a member only theirs (GET /v3/projects is 403 for them, as in Keystone)', async (t) => {
   const admin = await login('admin', 'apw', 'admin');
   const demo = await login('demo', 'dpw', 'demo');
   t.same(names((await api('GET', '/v3/projects', admin.token)).body.projects), ['admin', 'demo']);
-  t.same(names((await api('GET', '/v3/projects', demo.token)).body.projects), ['demo']);
-  t.match((await api('GET', '/v3/projects', demo.token)).body.links, { self: `${url}/v3/projects`, next: null, previous: null });
+  t.match(await api('GET', '/v3/projects', demo.token), { status: 403, body: { error: { title: 'Forbidden' } } });
+  t.match((await api('GET', '/v3/projects', admin.token)).body.links, { self: `${url}/v3/projects`, next: null, previous: null });
+  t.same(names((await api('GET', '/v3/auth/projects', demo.token)).body.projects), ['demo']);
   t.same(names((await api('GET', '/v3/projects?name=demo', admin.token)).body.projects), ['demo']);
   t.same(names((await api('GET', `/v3/users/${demo.userId}/projects`, demo.token)).body.projects), ['demo']);
   t.equal((await api('GET', `/v3/projects/${admin.projectId}`, demo.token)).status, 404);
@@ -148,8 +139,8 @@ t.test('created projects, users and role assignments survive a restart, and so d
   const revoked = await login('demo', 'dpw', 'demo');
   await check(revoked.token, revoked.token, 'DELETE');
 
-  await server.close();
-  ({ server, url } = await start());
+  await identity.restart();
+  url = identity.url;
   const ann = await login('ann', 'annpw', 'team');
   t.equal(ann.projectId, project.id);
   t.same(ann.roles, ['member']);
