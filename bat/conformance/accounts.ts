@@ -1,7 +1,7 @@
 // Pre-provisioned credentials for Tempest: projects and users made through identity's admin API,
 // written to accounts.yaml (in the cluster's state dir, 0600). Kept and reused while every one of
-// them still logs in; otherwise a new set is made under a new tag (identity cannot delete users yet,
-// so old ones are left, harmless, until the cluster is cleaned up).
+// them still logs in; otherwise a new set is made under a new tag (the old ones are left, harmless,
+// until the cluster is cleaned up).
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { parse, stringify } from 'yaml';

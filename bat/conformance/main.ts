@@ -28,7 +28,7 @@ ${AREAS.map((a) => `                      ${a.key.padEnd(22)} ${a.title}`).join(
   --smoke           only the tests Tempest tags smoke, within the areas
   --regex REGEX     only the tests whose id also matches (Python regex)
   --credentials M   preprovisioned (default: accounts the runner makes) or dynamic (Tempest makes
-                    a project and user per class with the admin; identity cannot delete users yet)
+                    a project and user per class with the admin, and deletes them after it)
   --concurrency N   Tempest workers (default 1)
   --out DIR         tempest.subunit, tempest.xml (JUnit), summary.json (default test-results/conformance)
   --expected FILE   the expected failures and skips (default bat/conformance/expected-failures.txt)
