@@ -152,12 +152,12 @@ t.test('compute boots what a tenant reads: an image shared with it, never a deac
   await upload(demo, id);
   const flavorRef = await workloadId(other, 'qemu');
   const boot = (client: ControllerClient) => failure(client.call('POST', '/v2.1/servers', { server: { name: 'from-shared', flavorRef, imageRef: id } }));
-  t.equal(await boot(other), 422, 'not by a project it is not shared with');
+  t.equal(await boot(other), 400, 'not by a project it is not shared with (Nova: 400 for an image you cannot boot)');
   await demo.call('POST', `/image/v2/images/${id}/members`, { member: otherProject });
   t.equal(await boot(other), 200, 'by a member');
   t.equal(await boot(demo), 200, 'by its owner (shared is the default visibility)');
   await demo.call('POST', `/image/v2/images/${id}/actions/deactivate`);
-  t.equal(await boot(demo), 422, 'not once deactivated');
+  t.equal(await boot(demo), 400, 'not once deactivated');
 });
 
 t.test('list filters, sort, limit and marker; a trailing slash names no image', async (t) => {
