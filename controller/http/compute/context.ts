@@ -1,11 +1,11 @@
 // What every compute route module shares: registration under both URL forms, microversioned, the
-// caller's project as a tenant, and links.
-import { ApiError } from '../../../shared/errors.ts';
+// caller's project as a tenant (both from ../compute-scope.ts, which the keypair, server-group and
+// limits modules use too), and links.
 import type { Handler, Request, RouteOptions, Router } from '../../../shared/http-router.ts';
 import type { Tenant } from '../../api-types.ts';
 import type { Caller } from '../../auth.ts';
 import type { Services } from '../../services.ts';
-import { microversioned } from '../microversion.ts';
+import { computeCaller, computeRoute } from '../compute-scope.ts';
 
 export interface Link { rel: string; href: string }
 
@@ -23,15 +23,8 @@ export function computeApi(router: Router, s: Services, baseUrl: () => string): 
   const url = (path: string) => `${baseUrl()}/v2.1${path}`;
   return {
     s,
-    on: (method, path, handler, opts) => {
-      for (const prefix of ['/v2.1', '/v2.1/:project']) router.on(method, `${prefix}${path}`, microversioned(handler), opts);
-    },
-    scoped: async (req) => {
-      const caller = await s.auth.authenticate(req.header('x-auth-token'));
-      if (!caller.projectId) throw new ApiError('forbidden', 'the compute API needs a project-scoped token');
-      if (req.params.project && req.params.project !== caller.projectId) throw new ApiError('wrong_tenant', `your token is scoped to project ${caller.projectId}, not ${req.params.project}`);
-      return { caller, tenant: s.tenants.ensure(caller.projectId, caller.projectName ?? caller.projectId) };
-    },
+    on: computeRoute(router),
+    scoped: (req) => computeCaller(s, req),
     url,
     links: (path) => [{ rel: 'self', href: url(path) }, { rel: 'bookmark', href: url(path) }],
   };
