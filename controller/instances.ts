@@ -380,7 +380,8 @@ export class Instances {
     if (!inst) return;
     if (op === 'ATTACH_VOLUME' || op === 'DETACH_VOLUME') return this.volumes.unreachable(op, inst.id, nodeId);
     if (op === 'DELETE') return this.gone(inst, `Deleted ${inst.id} (its node ${nodeId} is not connected)`);
-    this.save(inst, { state: 'missing' });
+    // A reboot that could not be asked for is not under way.
+    this.save(inst, { state: 'missing', ...(op === 'REBOOT' ? { rebooting: null } : {}) });
     this.event(inst, 'error', `Failed to ${op.toLowerCase()} ${inst.id}: node ${nodeId} is not connected`);
   }
 
