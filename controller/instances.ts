@@ -109,9 +109,14 @@ export class Instances {
   private resolveImage(tenant: Tenant, workload: Workload, override?: string): string {
     const wanted = override ?? workload.image_name;
     if (workload.vm_type !== 'qemu' && !override) return wanted;
-    // Internal images (a CNCI's) are the cluster's own: no tenant boots one, by id or by name.
-    const image = this.ctx.store.images.all().find((i) =>
-      (i.id === wanted || i.name === wanted) && bootableBy(tenant.id, i));
+    // Internal images (a CNCI's) are the cluster's own: no tenant boots one, by id or by name. By id,
+    // any image the tenant may boot (shared with it, community); by name only its own and the public
+    // ones — another tenant could give its image any name, and so take over a workload's image_name.
+    const bootable = this.ctx.store.images.all().filter((i) => bootableBy(tenant.id, i));
+    const byId = bootable.find((i) => i.id === wanted);
+    const byName = byId ? [] : bootable.filter((i) => i.name === wanted && (i.owner === tenant.id || i.visibility === 'public'));
+    if (byName.length > 1) throw new ApiError('conflict', `${byName.length} images are named ${wanted}: name the image by its id`);
+    const image = byId ?? byName[0];
     if (!image) throw new ApiError('unknown_image', `image ${wanted} does not exist: upload it first (ciao create image, or openstack image create)`);
     return image.id;
   }

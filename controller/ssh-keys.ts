@@ -70,6 +70,8 @@ const md5Fingerprint = (blob: Buffer) => createHash('md5').update(blob).digest('
 /** Parses an OpenSSH public key line; throws 400 saying what is wrong. */
 export function parsePublicKey(text: string): PublicKey {
   const trimmed = text.trim();
+  // One line: a key with a line break would write more lines into the guest's authorized_keys.
+  if (/[\r\n]/.test(trimmed)) throw badRequest('public_key must be one line: an OpenSSH public key has no line break');
   const [type, data] = trimmed.split(/\s+/);
   if (!type || !data) throw badRequest('public_key must be an OpenSSH public key: "<type> <base64> [comment]"');
   if (!KEY_TYPES.includes(type)) throw badRequest(`public_key's type ${JSON.stringify(type.slice(0, 40))} is not one of ${KEY_TYPES.join(', ')}`);

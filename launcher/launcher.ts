@@ -351,6 +351,8 @@ export class Launcher {
     inst.rebooting = true;
     try {
       await backend.stop(id);
+      // A delete that came meanwhile has removed what the start would use: the start must not run.
+      if (this.instances.get(id) !== inst) return;
       Object.assign(inst, await backend.start({ ...inst.spec, restart: true }));
       this.opts.logger.info('instance rebooted', { instanceId: id, hard });
     } catch (err) {
@@ -361,6 +363,8 @@ export class Launcher {
       return;
     }
     inst.rebooting = false;
+    // Deleted while it started again: what the start made goes too.
+    if (this.instances.get(id) !== inst) return void (await backend.delete(id).catch(() => undefined));
     this.setState(inst, 'active');
   }
 

@@ -42,7 +42,7 @@ export function limitsRoutes(router: Router, s: Services): void {
       key_pairs: s.store.keypairs.byTenant(userId).length, server_groups: s.store.serverGroups.byTenant(tenantId).length,
     };
   };
-  const limit = (q: Quotas | undefined, name: string) => (name in MAPPED ? limitOf(q, MAPPED[name]) : FIXED[name]);
+  const limit = (q: Quotas | undefined, name: string) => (Object.hasOwn(MAPPED, name) ? limitOf(q, MAPPED[name]) : FIXED[name]);
   const quotaSet = (req: Request, q: Quotas | undefined) => Object.fromEntries(names(req).map((n) => [n, limit(q, n)]));
   /** Any project's quotas for an admin, the caller's own for a member. */
   const target = async (req: Request) => {
@@ -98,7 +98,7 @@ export function limitsRoutes(router: Router, s: Services): void {
     const limits = { ...s.store.quotas.get(req.params.tenant)?.limits };
     for (const [name, value] of Object.entries(body)) {
       if (name === 'force' && typeof value === 'boolean') continue;
-      if (!(name in MAPPED)) throw badRequest(`quota ${name} cannot be set: settable quotas are ${Object.keys(MAPPED).join(', ')}`);
+      if (!Object.hasOwn(MAPPED, name)) throw badRequest(`quota ${name} cannot be set: settable quotas are ${Object.keys(MAPPED).join(', ')}`);
       if (typeof value !== 'number') throw badRequest(`quota ${name} must be a whole number, -1 for unlimited`);
       limits[MAPPED[name]] = value;
     }

@@ -42,7 +42,9 @@ t.test('an imported key keeps its text and has no private key; list and delete',
 
 t.test('bad names and keys are 400, a duplicate name 409', async (t) => {
   for (const name of ['', 'key_/.\\@:', 'x'.repeat(256), ' lead', 'trail ']) await t.rejects(create({ name }), refused(400), JSON.stringify(name));
-  for (const public_key of [' ', 'ssh-rsa JUNK nova@ubuntu', `ssh-rsa ${'A'.repeat(2048)} x`, 'ssh-dss AAAAB3NzaC1kc3M= x', RSA.replace(/^ssh-rsa/, 'ssh-ed25519')]) {
+  for (const public_key of [' ', 'ssh-rsa JUNK nova@ubuntu', `ssh-rsa ${'A'.repeat(2048)} x`, 'ssh-dss AAAAB3NzaC1kc3M= x', RSA.replace(/^ssh-rsa/, 'ssh-ed25519'),
+    // A line break would add a line of the tenant's choosing to the guest's authorized_keys.
+    `${RSA} comment\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExtra other`]) {
     await t.rejects(create({ name: 'bad-key', public_key }), refused(400), public_key.slice(0, 30));
   }
   await t.rejects(create({ name: 'x', type: 'ssh' }), refused(400), 'type needs microversion 2.2');

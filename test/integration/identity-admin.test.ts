@@ -294,6 +294,9 @@ t.test('application credentials: a user hands roles on a project to an applicati
   t.equal(session.status, 201);
   t.match(session.body, { project: { id: project.id }, roles: [{ name: 'app-reader' }], application_credential: { id, restricted: true } });
   t.equal((await api('POST', path, session.token, { application_credential: { name: 'more' } })).status, 403, 'a restricted credential makes no other');
+  t.equal((await api('POST', '/v3/auth/tokens', undefined, {
+    auth: { identity: { methods: ['token'], token: { id: session.token } }, scope: { project: { id: project.id } } },
+  })).status, 403, "its token cannot be re-scoped into one with all the user's roles");
 
   await restart();
   t.equal((await api('GET', '/v3/auth/projects', session.token)).status, 200, 'the credential and its token survive a restart');

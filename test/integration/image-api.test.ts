@@ -2,6 +2,7 @@
 // owners, tags, deactivation, sharing with members as seen from a second tenant, list filters, sort
 // and pages, the JSON schemas — and a controller restart keeping all of it.
 import t from 'tap';
+import { waitFor } from '../../shared/wait-for.ts';
 import { request } from 'undici';
 import { startControlPlane } from '../helpers/control-plane.ts';
 import { workloadId } from '../helpers/api-waits.ts';
@@ -158,6 +159,36 @@ t.test('compute boots what a tenant reads: an image shared with it, never a deac
   t.equal(await boot(demo), 200, 'by its owner (shared is the default visibility)');
   await demo.call('POST', `/image/v2/images/${id}/actions/deactivate`);
   t.equal(await boot(demo), 400, 'not once deactivated');
+});
+
+t.test("another tenant's image never stands in for an image named by its name (a workload's image_name, imageRef)", async (t) => {
+  const flavorRef = await workloadId(demo, 'qemu');
+  const { workloads } = await demo.call<{ workloads: { id: string; image_name: string }[] }>('GET', `/tenants/${demoProject}/workloads`);
+  const imageName = workloads.find((w) => w.id === flavorRef)!.image_name;
+  const real = (await list(admin, `?name=${encodeURIComponent(imageName)}`)).images.find((i) => i.visibility === 'public')!;
+  const servers: string[] = [];
+  const images: string[] = [];
+  try {
+    // The squatter's images: one takes the workload's image name, for everyone to read.
+    for (const name of [imageName, 'only-mine']) {
+      const { id } = await create(other, { name, visibility: 'community' });
+      images.push(id);
+      await upload(other, id, 512);
+    }
+    const boot = async (server: Record<string, string>) => {
+      const { server: s } = await demo.call<{ server: { id: string } }>('POST', '/v2.1/servers', { server: { name: 'by-ref', flavorRef, ...server } });
+      servers.push(s.id);
+      return (await demo.call<{ image: string }>('GET', `/tenants/${demoProject}/instances/${s.id}`)).image;
+    };
+    t.equal(await boot({}), real.id, "the flavor's image is the public one");
+    t.equal(await boot({ imageRef: imageName }), real.id, 'by name: the public one too');
+    t.equal(await failure(boot({ imageRef: 'only-mine' })), 400, "another tenant's image is not found by its name");
+    t.equal(await boot({ imageRef: images[1] }), images[1], 'by its id, a community image boots');
+  } finally {
+    for (const id of servers) await demo.call('DELETE', `/v2.1/servers/${id}`);
+    await waitFor('the servers to be gone', async () => (await demo.call<{ servers: { id: string }[] }>('GET', '/v2.1/servers')).servers.every((x) => !servers.includes(x.id)));
+    for (const id of images) await other.call('DELETE', `/image/v2/images/${id}`);
+  }
 });
 
 t.test('list filters, sort, limit and marker; a trailing slash names no image', async (t) => {

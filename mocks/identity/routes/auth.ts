@@ -93,6 +93,9 @@ export function addAuthRoutes(router: Router, ctx: IdentityContext, h: Helpers, 
     if (!identity.token) throw badRequest('auth.identity.token.id is required for the token method.');
     const original = h.live(identity.token.id);
     if (!original) throw unauthorized('The token given for re-scoping is invalid, expired or revoked.');
+    // An application credential's token carries only the credential's roles on its project: re-scoped,
+    // it would get every role the user has anywhere, and outlive the credential (Keystone refuses too).
+    if (original.payload.application_credential_id) throw forbidden('A token issued for an application credential cannot be re-scoped.');
     // A re-scoped token expires with the token it came from and keeps its methods, as in Keystone.
     const methods = [...new Set([...original.payload.methods, 'token'])];
     return { user: original.user, methods, expiresAt: Date.parse(original.payload.expires_at) };

@@ -31,7 +31,7 @@ const OptionBody = z.object({ config: Options });
 /** Keystone answers an option outside the whitelist with 403. */
 const invalid = (message: string) => new ApiError('forbidden', message);
 const checked = (group: string, options: Record<string, Value>) => {
-  const unknown = Object.keys(options).filter((o) => !(o in DEFAULTS[group]));
+  const unknown = Object.keys(options).filter((o) => !Object.hasOwn(DEFAULTS[group], o));
   if (unknown.length) throw invalid(`Option ${unknown.join(', ')} of group ${group} cannot be set for a domain.`);
   return options;
 };
@@ -44,7 +44,7 @@ export function addDomainConfigRoutes(router: Router, ctx: IdentityContext, h: H
   };
   const option = (req: Request) => {
     const g = group(req);
-    if (!(req.params.option in DEFAULTS[g])) throw invalid(`Option ${req.params.option} of group ${g} cannot be configured for a domain.`);
+    if (!Object.hasOwn(DEFAULTS[g], req.params.option)) throw invalid(`Option ${req.params.option} of group ${g} cannot be configured for a domain.`);
     return { g, o: req.params.option };
   };
   /** The domain and its config, which must exist. */
@@ -121,7 +121,7 @@ export function addDomainConfigRoutes(router: Router, ctx: IdentityContext, h: H
   const optionOf = (req: Request) => {
     const found = groupOf(req);
     const { o } = option(req);
-    if (!(o in found.options)) throw notFound('domain config option', o);
+    if (!Object.hasOwn(found.options, o)) throw notFound('domain config option', o);
     return { ...found, o };
   };
   router.on('GET', '/v3/domains/:id/config/:group/:option', async (req) => {
