@@ -54,5 +54,5 @@ t.test('a container pauses and unpauses; rebooted, it is wired to its tenant net
   await waitState(tenant.path, a.id, 'active');
   if (simulated) return;
   t.ok(await waitFor(`${b.ip} to reach ${a.ip} after the reboot`, () => pingFromContainer(cluster, b.id, a.ip), { timeoutMs: 15_000 }), 'reachable again');
-  t.ok(await pingFromContainer(cluster, a.id, b.ip), 'and it reaches its neighbour');
+  t.ok(await waitFor(`${a.ip} to reach ${b.ip}`, () => pingFromContainer(cluster, a.id, b.ip), { timeoutMs: 15_000 }), 'and it reaches its neighbour');
 });
