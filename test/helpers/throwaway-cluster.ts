@@ -10,6 +10,7 @@ import { clusterPaths } from '../../singlevm/cluster-files.ts';
 import { readDemoSh } from '../../singlevm/demo-sh.ts';
 import { clusterAgent } from '../../shared/tls-files.ts';
 import { ControllerClient } from '../../shared/controller-client.ts';
+import { reapCluster } from './cluster-reaper.ts';
 
 export async function throwawayCluster(t: Test, prefix: string) {
   const { path: home, remove: removeHome } = tempDir(`ciao-${prefix}`);
@@ -23,10 +24,10 @@ export async function throwawayCluster(t: Test, prefix: string) {
     run(join(REPO_ROOT, script), args, { env: { ...env, ...extra }, allowFailure: true, timeout: 900_000 });
   /** The variables `. demo.sh` sets, on top of the cluster's. */
   const demoEnv = async (): Promise<NodeJS.ProcessEnv> => ({ ...env, ...(await readDemoSh(paths.demoSh)) });
-  t.teardown(async () => {
+  reapCluster(t, { name, home, cleanup: async () => {
     await sh('singlevm/cleanup.sh', ['--name', name]);
     removeHome();
-  });
+  } });
   /** setup.sh of the real cluster (a failure throws, with its output), then the demo and admin users' clients. */
   const setUp = async () => {
     const setup = await sh('singlevm/setup.sh', ['--name', name]);

@@ -9,6 +9,7 @@ import { tempDir } from '../../shared/temp-dir.ts';
 import { REPO_ROOT } from '../../singlevm/processes.ts';
 import { clusterPaths } from '../../singlevm/cluster-files.ts';
 import { readDemoSh } from '../../singlevm/demo-sh.ts';
+import { reapCluster } from '../helpers/cluster-reaper.ts';
 
 const { path: home, remove: removeHome } = tempDir('ciao-bat');
 const name = `bat-${randomBytes(3).toString('hex')}`;
@@ -16,10 +17,10 @@ const env = { ...process.env, CIAO_HOME: home, CIAO_CLUSTER: name };
 const sh = async (script: string, args: string[], extra: NodeJS.ProcessEnv = {}) =>
   run(join(REPO_ROOT, script), args, { env: { ...env, ...extra }, allowFailure: true, timeout: 300_000 });
 
-t.teardown(async () => {
+reapCluster(t, { name, home, cleanup: async () => {
   await sh('singlevm/cleanup.sh', ['--name', name]);
   removeHome();
-});
+} });
 
 t.test('BAT passes against a simulated cluster, skipping what needs real workloads', async (t) => {
   const setup = await sh('singlevm/setup.sh', ['--simulate', '--name', name]);

@@ -9,6 +9,7 @@ import { tempDir } from '../../shared/temp-dir.ts';
 import { REPO_ROOT, clusterProcesses, pidFiles } from '../../singlevm/processes.ts';
 import { clusterPaths } from '../../singlevm/cluster-files.ts';
 import { readDemoSh } from '../../singlevm/demo-sh.ts';
+import { reapCluster } from '../helpers/cluster-reaper.ts';
 
 const { path: home, remove: removeHome } = tempDir('ciao-home');
 const name = `e2e-${randomBytes(3).toString('hex')}`;
@@ -23,10 +24,10 @@ async function demoEnv(): Promise<NodeJS.ProcessEnv> {
 }
 const ciao = async (...args: string[]) => run(join(REPO_ROOT, 'bin/ciao'), args, { env: await demoEnv(), allowFailure: true });
 
-t.teardown(async () => {
+reapCluster(t, { name, home, cleanup: async () => {
   await sh('singlevm/cleanup.sh', '--name', name);
   removeHome();
-});
+} });
 
 t.test('setup brings the simulated cluster up and writes demo.sh', async (t) => {
   t.equal((await sh('singlevm/cleanup.sh')).exitCode, 0, 'cleanup with nothing to clean is fine');
