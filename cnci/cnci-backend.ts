@@ -14,7 +14,7 @@ import { UPLINK } from '../network/cluster-leg.ts';
 import { addTunnelPeer } from '../network/tenant-tunnel.ts';
 import { leaseAddress } from '../network/dhcp-client.ts';
 import { LaunchError, type AdoptedInstance, type Backend, type Running } from '../launcher/backend.ts';
-import { startTenantGateway, stopTenantGateway } from './tenant-gateway.ts';
+import { startTenantGateway, stopTenantGateway, type TenantEgress } from './tenant-gateway.ts';
 import { IptablesNat } from './iptables-nat.ts';
 import type { Nat } from './nat.ts';
 
@@ -34,6 +34,8 @@ export interface CnciBackendOptions {
   /** Joins the CNCI's agent to the cluster with this NAT and leg address; returns how to stop it. */
   startAgent(spec: StartPayload, nat: Nat, address: string): { stop(): void };
   logger: Logger;
+  /** The cluster's egress (docs/egress.md), when setup made one. */
+  egress?: TenantEgress;
 }
 
 interface Cnci {
@@ -81,7 +83,7 @@ export class CnciBackend implements Backend {
       await attachToBridge(this.opts.clusterNs, bridgeSide, 'ciao_br');
     }
     const legIp = await leaseAddress(ns, UPLINK, dir);
-    await startTenantGateway(ns, spec.network.subnet, legIp, dir);
+    await startTenantGateway(ns, spec.network.subnet, legIp, dir, this.opts.egress);
     for (const peer of this.opts.nodeIps()) await addTunnelPeer(ns, spec.network.subnet, peer);
     return legIp;
   }

@@ -32,7 +32,9 @@ export class IptablesNat implements Nat {
     await ipIn(this.ns, 'addr', 'replace', `${m.publicIp}/32`, 'dev', this.leg);
     for (const [table, name, chain, ...rule] of this.rules(m)) {
       const present = (await this.iptables(table, name, '-C', chain, ...rule).catch(() => undefined)) !== undefined;
-      if (!present) await this.iptables(table, name, '-A', chain, ...rule);
+      // First in its chain: an instance with an external IP leaves as that IP, before the tenant's
+      // masquerade for egress (docs/egress.md) could match it.
+      if (!present) await this.iptables(table, name, '-I', chain, '1', ...rule);
     }
     if (this.route) await ipIn(this.route.clusterNs, 'route', 'replace', `${m.publicIp}/32`, 'via', this.route.via, 'dev', this.route.dev);
   }

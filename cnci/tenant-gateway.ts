@@ -8,8 +8,15 @@ import { readPidFile, startDetached, stopFromPidFile } from '../shared/detached.
 import { gatewayOf, hostsOf, intToIp, macFor, parseCidr } from '../controller/addresses.ts';
 import { addAddress } from '../network/links.ts';
 import { ipIn } from '../network/ip.ts';
-import { UPLINK } from '../network/cluster-leg.ts';
 import { ensureTenantSegment } from '../network/tenant-tunnel.ts';
+import { CLUSTER_IP, CLUSTER_NETWORK, UPLINK } from '../network/cluster-leg.ts';
+import { EGRESS_NET, HOST_NAME } from '../network/egress.ts';
+
+/** The cluster's way out (docs/egress.md), when setup made one: the resolver the tenant's DNS
+ *  forwards to (slirp4netns's forwarder unless --egress-dns named another). */
+export interface TenantEgress {
+  dns: string;
+}
 
 export interface TenantGateway {
   ns: string;
@@ -22,13 +29,21 @@ export interface TenantGateway {
  * `ns` already has its leg (network/cluster-leg.ts) at `legIp`; files (hosts, leases, pid, log) go
  * to `dir`. Safe to call again for a gateway that is up (a restarted launcher re-adopting its CNCI).
  */
-export async function startTenantGateway(ns: string, subnet: string, legIp: string, dir: string): Promise<TenantGateway> {
+export async function startTenantGateway(ns: string, subnet: string, legIp: string, dir: string, egress?: TenantEgress): Promise<TenantGateway> {
   const bridge = await ensureTenantSegment(ns, subnet, UPLINK, legIp);
   const { base, bits } = parseCidr(subnet);
   const gateway = gatewayOf(subnet);
   const addresses = (await ipIn(ns, '-4', '-o', 'addr', 'show', 'dev', bridge));
   if (!addresses.includes(` ${gateway}/`)) await addAddress(ns, bridge, `${gateway}/${bits}`);
   await run('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+  // The tenant starts nothing towards the cluster network (node legs, their VXLAN port, other CNCIs'
+  // legs); answers to what came from there (an external IP's probes) still go back.
+  await ensureRule(ns, 'filter', 'FORWARD', '-i', bridge, '-d', CLUSTER_NETWORK, '-m', 'conntrack', '--ctstate', 'NEW', '-j', 'DROP');
+  if (egress) {
+    // Out through the cluster namespace (its default route leads to the egress stack), as the leg.
+    await ipIn(ns, 'route', 'replace', 'default', 'via', CLUSTER_IP, 'dev', UPLINK);
+    await ensureRule(ns, 'nat', 'POSTROUTING', '-s', subnet, '-o', UPLINK, '-j', 'MASQUERADE');
+  }
   if (!(await readPidFile(join(dir, 'dnsmasq.pid')))) {
     // On the command line, not in a hosts file: dnsmasq reads that file after dropping root, and the
     // cluster's state dir is private.
@@ -37,13 +52,25 @@ export async function startTenantGateway(ns: string, subnet: string, legIp: stri
     // Detached, so the tenant keeps DHCP while its launcher restarts; found again by its pid file.
     await startDetached({
       name: `dnsmasq of ${ns}`, log: join(dir, 'dnsmasq.log'), pidFile: join(dir, 'dnsmasq.pid'), pidFileBy: 'process', readyTimeoutMs: 5000,
-      command: 'ip', args: ['netns', 'exec', ns, 'dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--port=0',
+      command: 'ip', args: ['netns', 'exec', ns, 'dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', ...dnsArgs(gateway, egress),
         `--interface=${bridge}`, '--bind-interfaces', `--dhcp-range=${intToIp(base)},static,${netmask},infinite`, ...hosts,
         `--dhcp-option=3,${gateway}`, '--dhcp-authoritative', `--dhcp-leasefile=${join(dir, 'leases')}`, `--pid-file=${join(dir, 'dnsmasq.pid')}`,
         '--log-facility=-'],
     });
   }
   return { ns, bridge, stop: () => stopTenantGateway(dir) };
+}
+
+/** No DNS without egress (there is nothing to resolve); with it, the tenant's resolver at its
+ *  gateway, forwarding to the egress resolver, and answering host.ciao.internal itself. */
+const dnsArgs = (gateway: string, egress?: TenantEgress) => (egress
+  ? ['--no-resolv', '--no-hosts', `--server=${egress.dns}`, `--address=/${HOST_NAME}/${EGRESS_NET.gateway}`, `--dhcp-option=6,${gateway}`]
+  : ['--port=0']);
+
+/** Appends the rule to the namespace's table unless it is there. */
+async function ensureRule(ns: string, table: string, chain: string, ...rule: string[]): Promise<void> {
+  const iptables = (...args: string[]) => run('ip', ['netns', 'exec', ns, 'iptables', '-w', '-t', table, ...args]);
+  if (await iptables('-C', chain, ...rule).then(() => false, () => true)) await iptables('-A', chain, ...rule);
 }
 
 /** Stops the dnsmasq of the gateway whose files are in `dir`. Idempotent. */

@@ -84,6 +84,8 @@ cat > /etc/udhcpc.script <<'SCRIPT'
 ip addr flush dev "$interface"
 ip addr add "$ip/${mask:-24}" dev "$interface"
 [ -n "$router" ] && ip route add default via "${router%% *}" dev "$interface"
+# A resolver comes only from a cluster with egress (docs/egress.md): the tenant gateway's dnsmasq.
+[ -n "$dns" ] && for d in $dns; do echo "nameserver $d"; done > /etc/resolv.conf
 exit 0
 SCRIPT
 chmod +x /etc/udhcpc.script

@@ -6,6 +6,7 @@ import type Docker from 'dockerode';
 import type { StartPayload } from '../protocol/payloads.ts';
 import { consoleTail } from './console-tail.ts';
 import { LaunchError, type AdoptedInstance, type Backend, type ExitListener, type Running } from './backend.ts';
+import { gatewayOf } from '../controller/addresses.ts';
 
 export interface DockerBackendOptions {
   docker: Docker;
@@ -13,6 +14,8 @@ export interface DockerBackendOptions {
   network: ContainerNetwork;
   /** Stops are given this long before the container is killed. */
   stopTimeoutSeconds?: number;
+  /** The cluster has egress (docs/egress.md): a container's resolver is its tenant gateway's DNS. */
+  gatewayDns?: boolean;
 }
 
 /** What the backend needs of the node's tenant networks (launcher/node-network.ts). */
@@ -120,6 +123,7 @@ export class DockerBackend implements Backend {
           Labels: { [LABEL_CLUSTER]: this.opts.cluster, [LABEL_INSTANCE]: spec.instanceId, [LABEL_SPEC]: JSON.stringify(spec) },
           HostConfig: {
             NetworkMode: 'none',
+            ...(this.opts.gatewayDns ? { Dns: [gatewayOf(spec.network.subnet)] } : {}),
             Memory: spec.resources.memMB * 1024 * 1024,
             NanoCpus: spec.resources.vcpus * 1e9,
             Privileged: spec.requirements.privileged ?? false,

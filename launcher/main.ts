@@ -51,6 +51,8 @@ const { values } = parseArgs({
     'vm-initrd': { type: 'string' },
     'vm-image': { type: 'string', multiple: true, default: [] },
     accel: { type: 'string', default: 'tcg' },
+    // The cluster's egress (docs/egress.md): the resolver tenants' DNS forwards to. Absent: no egress.
+    'egress-dns': { type: 'string' },
   },
 });
 
@@ -97,17 +99,18 @@ async function realNode(): Promise<Launcher> {
   const stateDir = values['state-dir']!;
   const network = new NodeNetwork(values['node-ns']!, values['node-ip']!);
   const image = { kernel: values['vm-kernel']!, initrd: values['vm-initrd']! };
+  const egress = values['egress-dns'] ? { dns: values['egress-dns'] } : undefined;
   const backends: { qemu: Backend; docker: Backend; cnci?: Backend } = {
     qemu: new QemuBackend({
       stateDir, nodeNs: network.ns, network, accel: values.accel, cluster: values.cluster!,
       images: Object.fromEntries(values['vm-image']!.map((id) => [id, image])),
     }),
-    docker: new DockerBackend({ docker: new Docker({ socketPath: DOCKER_SOCKET }), cluster: values.cluster!, network }),
+    docker: new DockerBackend({ docker: new Docker({ socketPath: DOCKER_SOCKET }), cluster: values.cluster!, network, gatewayDns: !!egress }),
   };
   if (roles.includes('network')) {
     backends.cnci = new CnciBackend({
       cluster: values.cluster!, clusterNs: values['cluster-ns']!, stateDir, logger: log,
-      nodeIps: () => [network.legIp], startAgent: cnciAgent(log),
+      nodeIps: () => [network.legIp], startAgent: cnciAgent(log), egress,
     });
   }
   const disk = await statfs(stateDir);

@@ -14,6 +14,9 @@ export interface ClusterLeg {
 }
 
 export const UPLINK = 'uplink';
+/** The cluster network (SPEC §4) and the cluster namespace's address on it (ciaovlan). */
+export const CLUSTER_NETWORK = '198.51.100.0/24';
+export const CLUSTER_IP = '198.51.100.1';
 
 export async function addClusterLeg(l: ClusterLeg): Promise<void> {
   await addVethPair(l.clusterNs, l.bridgeSide, l.ns, UPLINK);

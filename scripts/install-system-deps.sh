@@ -7,13 +7,15 @@
 #               binary only: no host service), iptables (NAT inside CNCI namespaces), busybox-static
 #               (udhcpc for the CNCIs' legs), iputils-ping + openssh-client (verify's probes),
 #               docker.io (dockerd is started off the host network when none answers), util-linux
-#               (nsenter), e2fsprogs (the VM's root disk image); the image builder downloads more packages with `apt-get download`, so
+#               (nsenter), e2fsprogs (the VM's root disk image), slirp4netns (--egress: the
+#               user-mode network stack, docs/egress.md); the image builder downloads more packages with `apt-get download`, so
 #               apt's package lists must be there
 #   --nested    what ./singlevm/ccloudvm needs on the host: debootstrap (the nested VM's image),
 #               QEMU, qemu-utils, e2fsprogs, genisoimage, openssh-client
 #   --conformance  what bat/tempest.sh needs: Debian's tempest (33.0.0 on bookworm), subunit
 #               (subunit2junitxml) and python3-junitxml (which subunit2junitxml needs to write JUnit)
-#   (default)   what the tests use too: python3-openstackclient, the nested VM's tools, and
+#   (default)   what the tests use too: python3-openstackclient, tcpdump (no cluster packet on the
+#               host's links: test/root/singlevm-e2e.test.ts), the nested VM's tools, and
 #               Tempest (the smoke subset in test/root/conformance-smoke.test.ts)
 # A second argument --print lists the profile's packages (installed or not) and installs nothing.
 set -euo pipefail
@@ -56,8 +58,12 @@ if [ "$profile" != --simulate ] && [ "$profile" != --nested ] && [ "$profile" !=
   want busybox busybox-static
   want ping iputils-ping
   want tar tar
+  want slirp4netns slirp4netns
 fi
-[ "$profile" = --test ] && want openstack python3-openstackclient
+if [ "$profile" = --test ]; then
+  want openstack python3-openstackclient
+  want tcpdump tcpdump
+fi
 if [ "${2:-}" = --print ]; then
   printf '%s\n' "${all[@]}" | sort -u
   exit 0

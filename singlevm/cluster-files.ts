@@ -3,8 +3,13 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
+import type { EgressSettings } from '../network/egress.ts';
 
 export const DEFAULT_CLUSTER = 'ciao';
+
+/** setup's --egress (docs/egress.md): the host loopback ports workloads may reach, and the resolver
+ *  tenants' DNS forwards to. */
+export type EgressSetting = EgressSettings;
 
 export interface ClusterRecord {
   name: string;
@@ -18,7 +23,7 @@ export interface ClusterRecord {
   accel?: 'kvm' | 'tcg';
   network?: { clusterNs: string; nodeNs: string; nodeIp: string };
   /** What it was set up with, for a resume (docs/lifecycle.md). */
-  settings?: { bootDelayMs: number; statsIntervalMs: number; apiHost?: string };
+  settings?: { bootDelayMs: number; statsIntervalMs: number; apiHost?: string; egress?: EgressSetting };
 }
 
 export function clusterPaths(name: string, home = process.env.CIAO_HOME ?? join(homedir(), 'local')) {

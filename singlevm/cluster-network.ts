@@ -5,12 +5,11 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createNamespace, deleteNamespace, namespaceName } from '../network/namespaces.ts';
 import { addAddress, addBridge, addMacvlan } from '../network/links.ts';
-import { addClusterLeg, UPLINK } from '../network/cluster-leg.ts';
+import { addClusterLeg, CLUSTER_IP, CLUSTER_NETWORK, UPLINK } from '../network/cluster-leg.ts';
 import { linksOf } from '../network/ip.ts';
 import { readPidFile, startDetached } from '../shared/detached.ts';
 
-export const CLUSTER_NETWORK = '198.51.100.0/24';
-export const CLUSTER_IP = '198.51.100.1';
+export { CLUSTER_IP, CLUSTER_NETWORK };
 /** Node i's leg; DHCP (the CNCIs' legs) hands out .100–.199. */
 export const nodeIp = (i: number) => `198.51.100.${10 + i}`;
 const DHCP_RANGE = ['198.51.100.100', '198.51.100.199'];

@@ -28,6 +28,32 @@ export async function pingFromContainer(cluster: string, instanceId: string, ip:
   return r.exitCode === 0;
 }
 
+/** An HTTP GET of http://HOST:PORT/PATH inside a guest or a container, as one shell command that
+ *  always succeeds (parseHttpGet reads what it printed). busybox's own resolver (nslookup) finds
+ *  HOST and nc carries the request: the static busybox's wget crashes in glibc's resolver. */
+export const httpGetCommand = (host: string, port: number, path: string) =>
+  `ip=$(nslookup ${host} 2>/dev/null | awk '/^Address/ && $NF !~ /:/ {a=$NF} END {print a}'); `
+  + `[ -n "$ip" ] || { echo "cannot resolve ${host}"; exit 0; }; `
+  + `printf 'GET /${path} HTTP/1.0\\r\\nHost: ${host}\\r\\n\\r\\n' | nc -w ${Math.ceil(scaled(3000) / 1000)} "$ip" ${port} 2>&1; exit 0`;
+
+/** What httpGetCommand printed: whether a server answered at all (any HTTP status), whether with
+ *  200, and the body (or what went wrong). */
+export function parseHttpGet(out: string): { answered: boolean; ok: boolean; body: string } {
+  const status = out.match(/^HTTP\/1\.[01] (\d{3})/);
+  const body = status ? out.slice(out.search(/\r?\n\r?\n/)).trim() : out.trim();
+  return { answered: !!status, ok: status?.[1] === '200', body };
+}
+
+/** httpGetCommand inside an instance's container. */
+export async function httpGetFromContainer(cluster: string, instanceId: string, host: string, port: number, path: string) {
+  const r = await run('docker', ['exec', containerName(cluster, instanceId), 'sh', '-c', httpGetCommand(host, port, path)], { allowFailure: true });
+  return parseHttpGet(r.stdout + r.stderr);
+}
+
+/** httpGetCommand inside a guest, over SSH from namespace `ns`. */
+export const httpGetFromVm = async (ns: string, ip: string, key: string, host: string, port: number, path: string) =>
+  parseHttpGet(await sshRun(ns, ip, key, httpGetCommand(host, port, path)));
+
 /** What instances left on the node: taps, container veths, tenant bridges and VXLANs in its
  *  namespace, the cluster's containers, and QEMU processes (SPEC §6 step 8). CNCIs are not counted. */
 export async function nodeLeftovers(cluster: string, nodeNs: string): Promise<string[]> {

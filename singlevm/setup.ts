@@ -6,14 +6,14 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { clusterName, scriptArgs, usageError as scriptUsageError } from './script-args.ts';
-import { clusterPaths, DEFAULT_CLUSTER, readClusterRecord } from './cluster-files.ts';
+import { clusterPaths, DEFAULT_CLUSTER, readClusterRecord, type EgressSetting } from './cluster-files.ts';
 import { missingParts } from './actions/health.ts';
-import { resumeConflict } from './actions/configuration.ts';
+import { describeEgress, resumeConflict } from './actions/configuration.ts';
 import type { SetupContext } from './actions/context.ts';
 // The flow (every action and what it imports: Docker, QEMU, PKI, esbuild…) is loaded only when it
 // runs, so setup.sh on a healthy cluster answers in well under a second.
 
-const USAGE = `usage: setup.sh [--name NAME] [--accel auto|kvm|tcg] [--timings FILE]
+const USAGE = `usage: setup.sh [--name NAME] [--accel auto|kvm|tcg] [--egress [--egress-allow-host PORT]… [--egress-dns ADDR[#PORT]]] [--timings FILE]
        setup.sh --simulate [--nodes N] [--name NAME] [--boot-delay-ms MS] [--timings FILE]
 
 Brings up a ciao cluster on this machine and writes ~/local/demo.sh. On a cluster that exists it
@@ -25,6 +25,14 @@ what is missing is brought back, with its instances, volumes and external IPs.
   --nodes N         simulated nodes (default 1)
   --name NAME       cluster name (default ${DEFAULT_CLUSTER}); clusters with different names coexist
   --accel MODE      how VMs run: auto (probe KVM, fall back to TCG; default), kvm or tcg (also CIAO_ACCEL)
+  --egress          give workloads a way out (off by default): through slirp4netns, a user-mode
+                    network stack run as an ordinary host process; the host's network is not changed
+                    (docs/egress.md). Tenants' DNS forwards to the host's resolvers
+  --egress-allow-host PORT
+                    let workloads reach this TCP port of the host's loopback, as
+                    host.ciao.internal:PORT (repeat, or PORT,PORT); the rest of it stays closed
+  --egress-dns ADDR[#PORT]
+                    the resolver tenants' DNS forwards to (an IPv4 address; 127.x means the host's loopback)
   --boot-delay-ms   how long a simulated instance takes to "boot" (default 100)
   --timings FILE    also write the step timings as JSON to FILE`;
 
@@ -36,6 +44,9 @@ const values = scriptArgs('setup', USAGE, {
   'boot-delay-ms': { type: 'string', default: '100' },
   'stats-interval-ms': { type: 'string', default: '5000' },
   timings: { type: 'string' },
+  egress: { type: 'boolean', default: false },
+  'egress-allow-host': { type: 'string', multiple: true, default: [] },
+  'egress-dns': { type: 'string' },
 });
 const usageError = (message: string): never => scriptUsageError('setup', USAGE, message);
 const name = clusterName('setup', USAGE, values.name);
@@ -43,15 +54,36 @@ const simulate = values.simulate!;
 const nodes = simulate ? Number(values.nodes) : 1;
 if (!Number.isInteger(nodes) || nodes < 1 || nodes > 20000) usageError('--nodes must be a whole number from 1 to 20000');
 if (!simulate && values.nodes !== '1') usageError('--nodes is for --simulate: the real cluster has one node');
+const egress = egressSetting();
 const accel = values.accel! as 'auto' | 'kvm' | 'tcg';
 if (accel !== 'auto' && accel !== 'kvm' && accel !== 'tcg') usageError('--accel must be auto, kvm or tcg');
+
+
+/** --egress and its options, checked; undefined without --egress. */
+function egressSetting(): EgressSetting | undefined {
+  const ports = values['egress-allow-host']!.flatMap((p) => p.split(',')).map((p) => p.trim());
+  if (!values.egress) {
+    if (ports.length || values['egress-dns']) usageError('--egress-allow-host and --egress-dns go with --egress');
+    return undefined;
+  }
+  if (simulate) usageError('--egress is for the real cluster: a simulated one has no workloads to let out');
+  for (const p of ports) if (!/^\d{1,5}$/.test(p) || Number(p) < 1 || Number(p) > 65535) usageError(`--egress-allow-host ${JSON.stringify(p)}: a port is a number from 1 to 65535`);
+  const dns = values['egress-dns'];
+  if (dns !== undefined && !isResolver(dns)) usageError(`--egress-dns ${JSON.stringify(dns)}: an IPv4 address, optionally with #PORT (e.g. 127.0.0.1#5353)`);
+  return { allowHostPorts: [...new Set(ports.map(Number))], ...(dns ? { dns } : {}) };
+}
+
+function isResolver(s: string): boolean {
+  const m = s.match(/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:#(\d{1,5}))?$/);
+  return !!m && m.slice(1, 5).every((o) => Number(o) <= 255) && (m[5] === undefined || (Number(m[5]) >= 1 && Number(m[5]) <= 65535));
+}
 
 const paths = clusterPaths(name);
 const cleanupCommand = `./singlevm/cleanup.sh${name === DEFAULT_CLUSTER ? '' : ` --name ${name}`}`;
 const t0 = performance.now();
 const existing = await readClusterRecord(name);
 if (existing) {
-  const conflict = resumeConflict(existing, simulate);
+  const conflict = resumeConflict(existing, simulate, egress);
   if (conflict) {
     console.error(`setup: ${conflict} (./singlevm/cleanup.sh --name ${name})`);
     process.exit(1);
@@ -72,7 +104,7 @@ const ctx: SetupContext = {
   cacheDir: join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'ciao'),
   settings: {
     simulate, nodes, accel, bootDelayMs: Number(values['boot-delay-ms']), statsIntervalMs: Number(values['stats-interval-ms']),
-    apiHost: process.env.CIAO_API_HOST || undefined,
+    apiHost: process.env.CIAO_API_HOST || undefined, egress,
   },
 };
 const { SETUP_FLOW } = await import('./actions/flows.ts');
@@ -98,7 +130,8 @@ Your cloud is ${existing ? 'back' : 'ready'}: cluster "${name}" (${kind}), ${exi
   controller   ${controllerUrl}      (ciao API, Compute ${controllerUrl}/v2.1, Image ${controllerUrl}/image)
   scheduler    127.0.0.1:${record.ports.scheduler}        (cluster protocol, mutual TLS)${network ? `
   network      namespaces ${network.clusterNs} (ciao_br, ciaovlan 198.51.100.1/24) and ${network.nodeNs}
-  SSH key      ${paths.sshKey}   (ssh demouser@<VM address> from the tenant's CNCI namespace)` : ''}
+  SSH key      ${paths.sshKey}   (ssh demouser@<VM address> from the tenant's CNCI namespace)
+  egress       ${record.settings?.egress ? `on, through slirp4netns: ${describeEgress(record.settings.egress)}` : 'off: workloads reach nothing outside the cluster (setup.sh --egress)'}` : ''}
   state, logs  ${paths.stateDir}
   credentials  ${paths.demoSh}
 

@@ -1,7 +1,7 @@
 // The cluster's record (cluster.json): its mode, ports and settings, chosen once and kept, so a
 // resume brings the cluster back at the same addresses with the same settings.
 import { writeFile } from 'node:fs/promises';
-import { readClusterRecord, type ClusterRecord } from '../cluster-files.ts';
+import { readClusterRecord, type ClusterRecord, type EgressSetting } from '../cluster-files.ts';
 import { freePort, portIsFree } from '../ports.ts';
 import type { Action } from './context.ts';
 
@@ -12,18 +12,29 @@ async function wantedPort(variable: string): Promise<number> {
 }
 
 /** Why a cluster that exists cannot be resumed with these settings, if it cannot. */
-export function resumeConflict(existing: ClusterRecord, simulate: boolean): string | undefined {
-  if (existing.mode === (simulate ? 'simulate' : 'real')) return undefined;
-  const real = existing.mode === 'real';
-  return `cluster ${existing.name} is a ${real ? 'real' : 'simulated'} cluster: resume it as it was set up (${real ? 'without' : 'with'} --simulate), or clean it up first`;
+export function resumeConflict(existing: ClusterRecord, simulate: boolean, egress?: EgressSetting): string | undefined {
+  if (existing.mode !== (simulate ? 'simulate' : 'real')) {
+    const real = existing.mode === 'real';
+    return `cluster ${existing.name} is a ${real ? 'real' : 'simulated'} cluster: resume it as it was set up (${real ? 'without' : 'with'} --simulate), or clean it up first`;
+  }
+  // A resume keeps the egress the cluster was made with; asking for another is refused, not ignored.
+  const had = existing.settings?.egress;
+  if (egress && JSON.stringify(egress) !== JSON.stringify(had)) {
+    return `cluster ${existing.name} was set up ${had ? `with other --egress settings (${describeEgress(had)})` : 'without --egress'}: resume it without --egress* options, or clean it up first`;
+  }
+  return undefined;
 }
+
+/** The egress settings in words, for the ready summary and messages. */
+export const describeEgress = (e: EgressSetting) =>
+  `host loopback ports ${e.allowHostPorts.length ? e.allowHostPorts.join(', ') : 'closed'}, DNS ${e.dns ?? 'the host\'s resolvers'}`;
 
 export const configuration: Action = {
   name: 'configuration',
   async execute(ctx) {
     const existing = await readClusterRecord(ctx.name, ctx.paths.record);
     if (existing) {
-      const conflict = resumeConflict(existing, ctx.settings.simulate);
+      const conflict = resumeConflict(existing, ctx.settings.simulate, ctx.settings.egress);
       if (conflict) throw new Error(conflict);
       ctx.record = existing;
       // A resume runs with the settings the cluster was made with.
@@ -33,7 +44,7 @@ export const configuration: Action = {
     const record: ClusterRecord = {
       name: ctx.name, mode: ctx.settings.simulate ? 'simulate' : 'real', stateDir: ctx.paths.stateDir, nodes: ctx.settings.nodes, createdAt: new Date().toISOString(),
       ports: { identity: await wantedPort('CIAO_IDENTITY_PORT'), controller: await wantedPort('CIAO_CONTROLLER_PORT'), scheduler: await freePort() },
-      settings: { bootDelayMs: ctx.settings.bootDelayMs, statsIntervalMs: ctx.settings.statsIntervalMs, apiHost: ctx.settings.apiHost },
+      settings: { bootDelayMs: ctx.settings.bootDelayMs, statsIntervalMs: ctx.settings.statsIntervalMs, apiHost: ctx.settings.apiHost, egress: ctx.settings.egress },
     };
     await writeFile(ctx.paths.record, JSON.stringify(record, null, 2) + '\n');
     ctx.record = record;

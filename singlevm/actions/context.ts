@@ -6,7 +6,7 @@
 import type { ClusterPki } from '../../shared/pki.ts';
 import type { VmImage } from '../../images/vm-image.ts';
 import type { ClusterNetwork } from '../cluster-network.ts';
-import type { ClusterRecord, clusterPaths } from '../cluster-files.ts';
+import type { ClusterRecord, EgressSetting, clusterPaths } from '../cluster-files.ts';
 import type { DaemonName } from '../build-daemons.ts';
 import type { Credentials } from '../demo-sh.ts';
 import type { Accel } from '../preflight.ts';
@@ -25,6 +25,8 @@ export interface SetupSettings {
   statsIntervalMs: number;
   /** Where the APIs listen (CIAO_API_HOST: ccloudvm asks for 0.0.0.0 inside its VM). */
   apiHost?: string;
+  /** The cluster's way out (--egress; docs/egress.md); absent: none. */
+  egress?: EgressSetting;
 }
 
 export interface SetupContext {

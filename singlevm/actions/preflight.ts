@@ -22,7 +22,7 @@ export const preflight: Action = {
     for (const dir of [paths.stateDir, paths.logs, paths.pids]) await mkdir(dir, { recursive: true, mode: 0o700 });
     if (settings.simulate) return;
     if (!host.isRoot()) throw new Error('the real cluster needs root (network namespaces, QEMU taps, dockerd): run as root, or add --simulate');
-    const missing = await host.missingTools(REAL_TOOLS);
+    const missing = await host.missingTools(settings.egress ? [...REAL_TOOLS, 'slirp4netns'] : REAL_TOOLS);
     if (missing.length) throw new Error(`missing tools: ${missing.join(', ')} (setup.sh installs them: run it through ./singlevm/setup.sh)`);
     // The cluster's ranges live only in its namespaces, but verify reaches them from there: a host
     // route into the same ranges would make the results ambiguous, so say so before anything changes.

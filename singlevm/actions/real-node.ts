@@ -3,7 +3,7 @@
 // and the cluster network in its namespaces. Each is kept when it is there already.
 import { access, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { recordRealNode } from './configuration.ts';
+import { describeEgress, recordRealNode } from './configuration.ts';
 import { need, type Action, type SetupContext } from './context.ts';
 
 const isReal = (ctx: SetupContext) => !ctx.settings.simulate;
@@ -62,5 +62,9 @@ export const clusterNetwork: Action = {
     const network = await ctx.host.ensureClusterNetwork(ctx.name, ctx.paths.clusterNet);
     real(ctx).network = network;
     await recordRealNode(ctx, { network });
+    const { egress } = ctx.settings;
+    if (!egress) return 'no egress: workloads reach nothing outside the cluster';
+    await ctx.host.ensureEgress(network.clusterNs, ctx.paths.clusterNet, egress);
+    return `egress through slirp4netns: ${describeEgress(egress)}`;
   },
 };

@@ -16,6 +16,7 @@ import { startDaemon, type Daemon } from '../processes.ts';
 import { readPidFile } from '../../shared/pid-file.ts';
 import { buildDaemons, type DaemonName } from '../build-daemons.ts';
 import { ensureClusterNetwork, type ClusterNetwork } from '../cluster-network.ts';
+import { ensureEgress, type EgressSettings } from '../../network/egress.ts';
 
 /** What setup needs of the controller's API: its admin's calls, and the admin's project. */
 export type AdminClient = Pick<ControllerClient, 'call' | 'tenantId'>;
@@ -50,6 +51,8 @@ export interface SetupHost {
   buildContainerImage(cacheDir: string): Promise<string>;
   probeAccel(probe: { kernel: string; force: 'auto' | Accel; cacheFile: string }): Promise<{ accel: Accel; why: string }>;
   ensureClusterNetwork(cluster: string, dir: string): Promise<ClusterNetwork>;
+  /** The cluster's way out (docs/egress.md): slirp4netns on the cluster namespace, and its rules. */
+  ensureEgress(clusterNs: string, dir: string, egress: EgressSettings): Promise<void>;
 }
 
 /** This machine. */
@@ -78,5 +81,6 @@ export function realSetupHost(): SetupHost {
     buildContainerImage: (cacheDir) => buildContainerImage(new Docker({ socketPath: DOCKER_SOCKET }), cacheDir),
     probeAccel,
     ensureClusterNetwork,
+    ensureEgress,
   };
 }

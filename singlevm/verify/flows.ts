@@ -12,13 +12,14 @@ import { sshIntoVms } from './ssh-into-vms.ts';
 import { containerPingsContainer } from './container-pings-container.ts';
 import { tenantIsolation } from './tenant-isolation.ts';
 import { externalIp } from './external-ip.ts';
+import { egressToHost } from './egress.ts';
 import { natFailureReported } from './nat-failure.ts';
 import { deleteInstances } from './delete-instances.ts';
 import { nothingLeft } from './nothing-left.ts';
 
 export const VERIFY_FLOW: VerifyStep[] = [
   listWorkloads, startVmsAndContainers, instancesActive,
-  sshIntoVms, containerPingsContainer, tenantIsolation,
+  sshIntoVms, containerPingsContainer, tenantIsolation, egressToHost,
   externalIp, natFailureReported, deleteInstances, nothingLeft,
 ];
 

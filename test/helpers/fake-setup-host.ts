@@ -14,6 +14,7 @@ import type { Daemon } from '../../singlevm/processes.ts';
 import type { AdminClient, SetupHost } from '../../singlevm/actions/setup-host.ts';
 import type { SetupContext, SetupSettings } from '../../singlevm/actions/context.ts';
 import { stepName, type Step } from '../../singlevm/flow.ts';
+import type { EgressSettings } from '../../network/egress.ts';
 
 export const CLUSTER = 'st';
 
@@ -163,6 +164,9 @@ export class FakeHost implements SetupHost {
   async ensureClusterNetwork(cluster: string, dir: string) {
     this.record('ensureClusterNetwork', cluster, dir);
     return { clusterNs: `ciao-${cluster}-net`, nodeNs: `ciao-${cluster}-node-0`, nodeIp: '198.51.100.10' };
+  }
+  async ensureEgress(clusterNs: string, dir: string, egress: EgressSettings) {
+    this.record('ensureEgress', clusterNs, dir, egress);
   }
 }
 

@@ -22,3 +22,19 @@ for (const script of SCRIPTS) {
     t.equal((await run(join(REPO_ROOT, script), ['--name', 'Not_Valid'], { env, allowFailure: true })).exitCode, 2, 'a bad name is a usage error');
   });
 }
+
+t.test('setup.sh: the --egress options are checked before anything runs', async (t) => {
+  const setup = (...args: string[]) => run(join(REPO_ROOT, 'singlevm/setup.sh'), args, { env, allowFailure: true });
+  for (const [args, reason] of [
+    [['--egress-allow-host', '8080'], /--egress-allow-host and --egress-dns go with --egress/],
+    [['--egress', '--simulate'], /--egress is for the real cluster/],
+    [['--egress', '--egress-allow-host', '70000'], /--egress-allow-host "70000": a port is a number from 1 to 65535/],
+    [['--egress', '--egress-allow-host', '80,x'], /--egress-allow-host "x"/],
+    [['--egress', '--egress-dns', 'resolver.example'], /--egress-dns "resolver\.example": an IPv4 address, optionally with #PORT/],
+    [['--egress', '--egress-dns', '127.0.0.1#0'], /--egress-dns "127\.0\.0\.1#0"/],
+  ] as const) {
+    const r = await setup(...args);
+    t.equal(r.exitCode, 2, args.join(' '));
+    t.match(r.stderr, reason, args.join(' '));
+  }
+});

@@ -1,7 +1,10 @@
 // Needs root: the README's first command on the real cluster, as separate processes in a throwaway
-// CIAO_HOME — cleanup → setup → verify (VMs over SSH, containers, isolation, NAT) → cleanup — and the
-// host (namespaces, links, addresses, routes, iptables rules, containers, processes) exactly as before.
+// CIAO_HOME — cleanup → setup → verify (VMs over SSH, containers, isolation, egress, NAT) → cleanup —
+// and the host (namespaces, links, addresses, routes, iptables rules, containers, processes) exactly
+// as before. The cluster has egress (docs/egress.md) with one port of the host's loopback opened;
+// the other real-cluster tests (two clusters, BAT, lifecycle) run without it.
 import t from 'tap';
+import { spawn } from 'node:child_process';
 import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../../shared/run.ts';
@@ -16,26 +19,42 @@ import { pidFiles, REPO_ROOT, startDaemon } from '../../singlevm/processes.ts';
 import { readDemoSh } from '../../singlevm/demo-sh.ts';
 import { clusterLeftovers, diffHostState, snapshotHost } from '../../singlevm/host-state.ts';
 import { gatewayOf } from '../../controller/addresses.ts';
+import { freePort } from '../../singlevm/ports.ts';
 import { throwawayCluster } from '../helpers/throwaway-cluster.ts';
 
 const { home, name, paths, sh } = await throwawayCluster(t, 'e2e');
 const exists = (p: string) => access(p).then(() => true, () => false);
 const before = await snapshotHost({ cluster: name, docker: true });
+const egressPort = await freePort();
 
 t.test('setup brings the real cluster up', async (t) => {
   t.equal((await sh('singlevm/cleanup.sh', ['--name', name])).exitCode, 0, 'cleanup with nothing to clean is fine');
-  const r = await sh('singlevm/setup.sh', ['--name', name]);
+  const r = await sh('singlevm/setup.sh', ['--name', name, '--egress', '--egress-allow-host', String(egressPort)]);
   t.equal(r.exitCode, 0, `${r.stdout}\n${r.stderr}`);
+  t.match(r.stdout, new RegExp(`egress +on, through slirp4netns: host loopback ports ${egressPort}, DNS the host's resolvers`));
   t.match(r.stdout, new RegExp(`Your cloud is ready: cluster "${name}" \\(real: 1 node, VMs under (TCG|KVM), containers on Docker\\)`));
   t.match(r.stdout, /VMs run under (TCG|KVM): /, 'setup says how VMs run');
   t.ok(await exists(paths.sshKey), 'the SSH key of demouser is in the state dir');
 });
 
-t.test('verify passes every step on the real cluster', async (t) => {
+t.test('verify passes every step on the real cluster, and no packet of the cluster\'s ranges crosses the host\'s links', async (t) => {
+  // Every link of the host's namespace (its NIC, loopback, docker0): egress's connections leave from
+  // the host's own address as slirp4netns's sockets, never with a cluster address on them.
+  const tcpdump = spawn('tcpdump', ['-i', 'any', '-n', '-l', '-p', 'net 172.16.0.0/12 or net 198.51.100.0/24 or net 203.0.113.0/24'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let seen = '';
+  let said = '';
+  tcpdump.stdout.on('data', (b: Buffer) => { seen += b.toString(); });
+  tcpdump.stderr.on('data', (b: Buffer) => { said += b.toString(); });
+  await waitFor('tcpdump to listen', () => /listening on/.test(said), { timeoutMs: 10_000 });
   const r = await sh('singlevm/verify.sh', [], await readDemoSh(paths.demoSh));
+  const ended = new Promise((resolve) => tcpdump.once('exit', resolve));
+  tcpdump.kill('SIGINT');
+  await ended;
+  t.match(said, /\b0 packets captured/, 'tcpdump saw no packet of the cluster\'s ranges on the host');
+  t.equal(seen.trim(), '', 'no packet lines');
   t.equal(r.exitCode, 0, `${r.stdout}\n${r.stderr}`);
   for (const step of ['SSH into the VMs as demouser', 'container pings container', 'another tenant cannot reach them',
-    'map an external IP; ping and SSH through it; unmap', 'NAT failure is reported', 'nothing left but the CNCIs']) {
+    'egress: workloads reach an opened host port, and no other', 'map an external IP; ping and SSH through it; unmap', 'NAT failure is reported', 'nothing left but the CNCIs']) {
     t.match(r.stdout, new RegExp(`✓ ${step.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`), step);
   }
   t.notMatch(r.stdout, /not checked/, 'nothing is skipped on a real cluster');

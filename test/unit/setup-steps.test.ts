@@ -250,6 +250,28 @@ t.test('the real node\'s steps', async (t) => {
     t.same((await readRecord(ctx)).network, { clusterNs: `ciao-${CLUSTER}-net`, nodeNs: `ciao-${CLUSTER}-node-0`, nodeIp: '198.51.100.10' });
     t.same(ctx.real!.network, (await readRecord(ctx)).network);
   });
+
+  t.test('cluster network with --egress: the host ensures the egress stack too; the setting is kept for a resume, and another refused', async (t) => {
+    const { run, host, paths } = fakeCluster(t, { simulate: false });
+    const egress = { allowHostPorts: [8080], dns: '127.0.0.1#5353' };
+    const ctx = run({ egress });
+    await runSteps([preflight, configuration], ctx);
+    t.equal(await execute(clusterNetwork, ctx), 'egress through slirp4netns: host loopback ports 8080, DNS 127.0.0.1#5353');
+    t.same(host.argsOf('ensureEgress'), [[`ciao-${CLUSTER}-net`, paths.clusterNet, egress]]);
+    const resumed = run();
+    await execute(configuration, resumed);
+    t.same(resumed.settings.egress, egress, 'a resume without --egress keeps the cluster\'s');
+    await t.rejects(execute(configuration, run({ egress: { allowHostPorts: [] } })), /was set up with other --egress settings \(host loopback ports 8080/);
+  });
+
+  t.test('cluster network without --egress says there is none, and starts no egress stack', async (t) => {
+    const { run, host } = fakeCluster(t, { simulate: false });
+    const ctx = run();
+    await runSteps([preflight, configuration], ctx);
+    t.equal(await execute(clusterNetwork, ctx), 'no egress: workloads reach nothing outside the cluster');
+    t.same(host.argsOf('ensureEgress'), []);
+    await t.rejects(execute(configuration, run({ egress: { allowHostPorts: [] } })), /was set up without --egress/);
+  });
 });
 
 t.test('credentials', async (t) => {
@@ -419,6 +441,18 @@ t.test('start the node', async (t) => {
     const flags = ['--backend', '--node-prefix', '--cluster-ns', '--node-ns', '--node-ip', '--state-dir', '--vm-kernel', '--vm-initrd', '--vm-image', '--accel'];
     t.same(flags.map((f) => argAfter(host.started[0].args, f)),
       ['real', `${CLUSTER}-node-0`, `ciao-${CLUSTER}-net`, `ciao-${CLUSTER}-node-0`, '198.51.100.10', paths.node, '/img/vmlinuz', '/img/initrd.img', 'image-1', 'kvm']);
+  });
+
+  t.test('of a real cluster with egress tells the launcher the tenants\' resolver (one on the host\'s loopback at slirp4netns\'s gateway)', async (t) => {
+    const { run, host, paths } = fakeCluster(t, { simulate: false });
+    for (const [dns, server] of [[undefined, '10.0.2.3#53'], ['127.0.0.1#5353', '10.0.2.2#5353'], ['192.0.2.53', '192.0.2.53#53']] as const) {
+      const ctx = await afterControlPlane(run({ egress: { allowHostPorts: [], ...(dns ? { dns } : {}) } }));
+      ctx.real = { vmImage: { kernel: 'k', initrd: 'i', root: 'r', hash: 'h' }, accel: 'tcg', network: await host.ensureClusterNetwork(CLUSTER, paths.clusterNet) };
+      ctx.vmImageId = 'image-1';
+      await execute(node, ctx);
+      t.equal(argAfter(host.started.at(-1)!.args, '--egress-dns'), server, `--egress-dns ${dns ?? '(none)'}`);
+      await host.kill(paths.pids, 'launcher');
+    }
   });
 
   t.test('on a resume starts the launcher only when it died, and says so', async (t) => {

@@ -65,6 +65,7 @@ t.test('VERIFY_FLOW is the steps of SPEC §6, in order, with the names tests and
     'SSH into the VMs as demouser',
     'container pings container',
     'another tenant cannot reach them',
+    'egress: workloads reach an opened host port, and no other',
     'map an external IP; ping and SSH through it; unmap',
     'NAT failure is reported',
     'delete pool and instances',
@@ -74,8 +75,12 @@ t.test('VERIFY_FLOW is the steps of SPEC §6, in order, with the names tests and
 
 t.test('a simulated cluster skips the steps that need guests or a data plane, and says so', async (t) => {
   const skippedOn = (ctx: VerifyContext) => VERIFY_FLOW.filter((s) => s.when && !s.when(ctx)).map((s) => s.name);
-  t.same(skippedOn(context({ simulated: true })), ['SSH into the VMs as demouser', 'container pings container', 'another tenant cannot reach them']);
-  t.same(skippedOn(context({ simulated: false })), [], 'a real cluster runs every step');
+  const egress = 'egress: workloads reach an opened host port, and no other';
+  t.same(skippedOn(context({ simulated: true })), ['SSH into the VMs as demouser', 'container pings container', 'another tenant cannot reach them', egress]);
+  t.same(skippedOn(context({ simulated: false })), [egress], 'a real cluster without --egress runs every step but egress');
+  const withEgress = (allowHostPorts: number[]) => context({ simulated: false, record: { settings: { bootDelayMs: 0, statsIntervalMs: 0, egress: { allowHostPorts } } } as never });
+  t.same(skippedOn(withEgress([8080])), [], 'one with --egress and a port to fetch from runs every step');
+  t.same(skippedOn(withEgress([])), [egress], 'one with --egress but no opened port has nothing to fetch from');
 
   // Only the skipped steps run here, so runFlow prints nothing: it collects what they leave unchecked.
   const ctx = context({ simulated: true });
@@ -84,6 +89,7 @@ t.test('a simulated cluster skips the steps that need guests or a data plane, an
     'SSH into the VMs and check hostname = instance id (simulated: no guest)',
     'container pings container (simulated: no containers)',
     'another tenant cannot reach this tenant (simulated: no data plane)',
+    'egress (set up without --egress, or without --egress-allow-host PORT to fetch from)',
   ]);
 });
 
