@@ -3,6 +3,7 @@
 import type { Dispatcher } from 'undici';
 import { ApiError } from '../shared/errors.ts';
 import { validateToken } from '../mocks/identity/client.ts';
+import { allowedBy, type AccessRule } from './access-rules.ts';
 
 export interface Caller {
   token: string;
@@ -12,6 +13,14 @@ export interface Caller {
   admin: boolean;
   /** ISO time the token expires. */
   expiresAt: string;
+  /** An application credential's access rules: the only requests the token may make. None: any. */
+  accessRules?: AccessRule[];
+}
+
+/** The request a token is used for, as far as access rules look at it. */
+export interface RequestTarget {
+  raw: { method?: string };
+  path: string;
 }
 
 export type TokenCheck = (token: string) => Promise<Caller | null>;
@@ -21,7 +30,10 @@ export function identityCheck(identityUrl: string, dispatcher: Dispatcher): Toke
   return async (token) => {
     const info = await validateToken(identityUrl, token, dispatcher);
     if (!info) return null;
-    return { token, userId: info.userId, projectId: info.projectId ?? null, projectName: info.projectName ?? null, admin: info.roles.includes('admin'), expiresAt: info.expiresAt };
+    return {
+      token, userId: info.userId, projectId: info.projectId ?? null, projectName: info.projectName ?? null, admin: info.roles.includes('admin'), expiresAt: info.expiresAt,
+      ...(info.accessRules.length && { accessRules: info.accessRules }),
+    };
   };
 }
 
@@ -30,7 +42,17 @@ export class TokenCache {
 
   constructor(private readonly check: TokenCheck, private readonly maxAgeMs = 30_000) {}
 
-  async authenticate(token: string | undefined): Promise<Caller> {
+  /** The token's caller, when the token may make this request (target: none only where no access rule can apply). */
+  async authenticate(token: string | undefined, target?: RequestTarget): Promise<Caller> {
+    const caller = await this.lookup(token);
+    // Fail closed: a rule-bound token is refused wherever the request is not known.
+    if (caller.accessRules && !(target && allowedBy(caller.accessRules, target.raw.method ?? 'GET', target.path))) {
+      throw new ApiError('invalid_token', `this application credential's access rules do not allow ${target?.raw.method ?? 'this request'} ${target?.path ?? ''}`.trimEnd());
+    }
+    return caller;
+  }
+
+  private async lookup(token: string | undefined): Promise<Caller> {
     if (!token) throw new ApiError('missing_token', 'this request needs a token in X-Auth-Token: get one from identity (POST /v3/auth/tokens), or use the ciao CLI with . ~/local/demo.sh');
     const hit = this.cache.get(token);
     if (hit && hit.until > Date.now()) return hit.caller;

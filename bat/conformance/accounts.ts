@@ -1,12 +1,14 @@
 // Pre-provisioned credentials for Tempest: projects and users made through identity's admin API,
 // written to accounts.yaml (in the cluster's state dir, 0600). Kept and reused while every one of
 // them still logs in; otherwise a new set is made under a new tag (the old ones are left, harmless,
-// until the cluster is cleaned up).
+// until the cluster is cleaned up). A reused account is first cleared of the application
+// credentials and access rules Tempest left on it, so a reused cluster runs as a fresh one would.
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { parse, stringify } from 'yaml';
 import { issueToken } from '../../mocks/identity/client.ts';
 import { clusterAgent } from '../../shared/tls-files.ts';
+import { ControllerClient } from '../../shared/controller-client.ts';
 import { adminClient, type ClusterAccess } from './cluster.ts';
 
 /** One entry of Tempest's accounts file (tempest/etc/accounts.yaml's fields). */
@@ -39,6 +41,18 @@ async function logsIn(cluster: ClusterAccess, a: Account): Promise<boolean> {
     .then(() => true, () => false);
 }
 
+/** Deletes what Tempest's application-credential classes leave on an account (AccessRulesV3Test
+ *  makes a credential per test and deletes none): the next run's exact counts would be off. */
+async function clearDelegations(cluster: ClusterAccess, a: Account): Promise<void> {
+  const dispatcher = clusterAgent(cluster.caFile);
+  const { userId } = await issueToken(cluster.identityUrl, { username: a.username, password: a.password, projectName: a.project_name }, dispatcher);
+  const own = new ControllerClient(cluster.identityUrl, cluster.identityUrl, { username: a.username, password: a.password, projectName: a.project_name }, dispatcher);
+  const { application_credentials: creds } = await own.call<{ application_credentials: { id: string }[] }>('GET', `/v3/users/${userId}/application_credentials`);
+  for (const c of creds) await own.call('DELETE', `/v3/users/${userId}/application_credentials/${c.id}`);
+  const { access_rules: rules } = await own.call<{ access_rules: { id: string }[] }>('GET', `/v3/users/${userId}/access_rules`);
+  for (const r of rules) await own.call('DELETE', `/v3/users/${userId}/access_rules/${r.id}`);
+}
+
 async function create(cluster: ClusterAccess, accounts: Account[]): Promise<void> {
   const identity = adminClient(cluster, cluster.identityUrl);
   const { roles } = await identity.call<{ roles: { id: string; name: string }[] }>('GET', '/v3/roles');
@@ -60,7 +74,8 @@ export async function ensureAccounts(cluster: ClusterAccess, file: string, concu
   const want = wantedAccounts(concurrency, randomBytes(2).toString('hex'), () => randomBytes(12).toString('hex'));
   const enough = (role: 'admin' | 'member') => have.filter((a) => Boolean(a.types) === (role === 'admin')).length >= want.filter((a) => Boolean(a.types) === (role === 'admin')).length;
   if (enough('admin') && enough('member') && (await Promise.all(have.map((a) => logsIn(cluster, a)))).every(Boolean)) {
-    return `${have.length} accounts reused (${file})`;
+    for (const a of have) await clearDelegations(cluster, a);
+    return `${have.length} accounts reused, cleared of application credentials and access rules (${file})`;
   }
   await create(cluster, want);
   await writeFile(file, accountsYaml(want), { mode: 0o600 });

@@ -61,9 +61,9 @@ export function confSections({ cluster, facts, workspace, credentials }: ConfInp
     { name: 'identity-feature-enabled', options: [
       { key: 'api_v2', value: false, why: 'Keystone v2 is gone upstream too' },
       { key: 'api_v3', value: true },
-      { key: 'trust', value: false, why: `OS-TRUST: ${NOT_PLANNED}` },
-      { key: 'access_rules', value: false, why: `access rules: ${NOT_PLANNED}` },
-      { key: 'application_credentials', value: true, why: 'identity serves them (without access rules)' },
+      { key: 'trust', value: true, why: 'OS-TRUST trusts and trust-scoped tokens are served (mocks/identity/routes/trusts.ts)' },
+      { key: 'access_rules', value: true, why: 'kept per user, carried by the credential\'s tokens and enforced by the controller (controller/access-rules.ts)' },
+      { key: 'application_credentials', value: true },
       { key: 'project_tags', value: true, why: 'tags are in issue 13 §3: their tests run' },
       { key: 'security_compliance', value: false, why: 'no PCI-DSS lockout or password history settings' },
     ] },

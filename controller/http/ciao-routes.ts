@@ -16,7 +16,7 @@ import {
 
 
 export function ciaoRoutes(router: Router, s: Services): void {
-  const caller = (req: Request) => s.auth.authenticate(req.header('x-auth-token'));
+  const caller = (req: Request) => s.auth.authenticate(req.header('x-auth-token'), req);
   const admin = async (req: Request) => {
     const c = await caller(req);
     if (!c.admin) throw new ApiError('not_admin', `${req.raw.method} ${req.path} is for admins: use the admin credentials (CIAO_ADMIN_USERNAME)`);

@@ -14,7 +14,7 @@ export interface ComputeCaller {
 }
 
 export async function computeCaller(s: Services, req: Request): Promise<ComputeCaller> {
-  const caller = await s.auth.authenticate(req.header('x-auth-token'));
+  const caller = await s.auth.authenticate(req.header('x-auth-token'), req);
   if (!caller.projectId) throw new ApiError('forbidden', 'the compute API needs a project-scoped token');
   if (req.params.project && req.params.project !== caller.projectId) throw new ApiError('wrong_tenant', `your token is scoped to project ${caller.projectId}, not ${req.params.project}`);
   return { caller, tenant: s.tenants.ensure(caller.projectId, caller.projectName ?? caller.projectId) };

@@ -25,7 +25,7 @@ export const imageView = (i: Image) => ({
 });
 
 export function imageRoutes(router: Router, s: Services, baseUrl: () => string): void {
-  const caller = (req: { header(n: string): string | undefined }) => s.auth.authenticate(req.header('x-auth-token'));
+  const caller = (req: Request) => s.auth.authenticate(req.header('x-auth-token'), req);
   // The router ignores a trailing slash; Glance does not: /v2/images/ names an image with an empty id.
   const noEmptyId = (req: Request) => {
     if (req.path.endsWith('/')) throw notFound('image', "''");

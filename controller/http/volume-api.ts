@@ -66,7 +66,7 @@ export const cinderRoute = (handler: Handler): Handler => async (req, res) => {
 
 /** The caller and the tenant of its project-scoped token; a project id in the path must be it. */
 export async function projectScope(s: Services, req: Request, api: string): Promise<{ caller: Caller; tenant: Tenant }> {
-  const caller = await s.auth.authenticate(req.header('x-auth-token'));
+  const caller = await s.auth.authenticate(req.header('x-auth-token'), req);
   if (!caller.projectId) throw new ApiError('forbidden', `the ${api} API needs a project-scoped token`);
   if (req.params.project && req.params.project !== caller.projectId) throw new ApiError('wrong_tenant', `your token is scoped to project ${caller.projectId}, not ${req.params.project}`);
   return { caller, tenant: s.tenants.ensure(caller.projectId, caller.projectName ?? caller.projectId) };

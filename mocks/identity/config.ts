@@ -77,6 +77,32 @@ const ApplicationCredential = z.object({
   expires_at: z.string().nullable().default(null),
   /** May its tokens make more application credentials. */
   unrestricted: z.boolean().default(false),
+  /** Ids of its user's access rules: its tokens reach only the requests they match. None: every request. */
+  access_rules: z.array(z.string()).default([]),
+});
+/** What an application credential's token may do (Keystone's access rules): one method on the
+ *  paths that match a template (`*` one segment, `**` any number), at one service type. A user's
+ *  rules are shared by their credentials. */
+const AccessRule = z.object({
+  id: z.string(), user_id: z.string(), service: z.string(), path: z.string(),
+  method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']),
+});
+/** A trust (OS-TRUST): the trustor lets the trustee get tokens with some of the trustor's roles on
+ *  one project, as the trustor (impersonation) or as themselves. */
+const Trust = z.object({
+  id: z.string(), trustor_user_id: z.string(), trustee_user_id: z.string(), project_id: z.string(),
+  /** Role names, as the trustor delegated them. */
+  roles: z.array(z.string()),
+  impersonation: z.boolean(),
+  /** ISO 8601 as given; null: never. */
+  expires_at: z.string().nullable().default(null),
+  /** Tokens it may still give; null: no limit. */
+  remaining_uses: z.number().int().nonnegative().nullable().default(null),
+  allow_redelegation: z.boolean().default(false),
+  /** How many more times it may be passed on (a redelegated trust has one less). */
+  redelegation_count: z.number().int().nonnegative().default(0),
+  /** The trust this one was made from, with a token of it. */
+  redelegated_trust_id: z.string().nullable().default(null),
 });
 const Policy = z.object({ id: z.string(), type: z.string(), blob: z.string(), extra: z.record(z.string(), z.unknown()).default({}) });
 
@@ -95,7 +121,9 @@ export const IdentityConfig = z.object({
   policies: z.array(Policy).default([]),
   consumers: z.array(Consumer).default([]),
   application_credentials: z.array(ApplicationCredential).default([]),
+  access_rules: z.array(AccessRule).default([]),
   endpoint_groups: z.array(EndpointGroup).default([]),
+  trusts: z.array(Trust).default([]),
   token_ttl_seconds: z.number().int().positive().default(3600),
   signing_key: z.string().min(32),
 }).superRefine((c, ctx) => {
@@ -125,7 +153,9 @@ export type Credential = z.infer<typeof Credential>;
 export type Policy = z.infer<typeof Policy>;
 export type Consumer = z.infer<typeof Consumer>;
 export type ApplicationCredential = z.infer<typeof ApplicationCredential>;
+export type AccessRule = z.infer<typeof AccessRule>;
 export type EndpointGroup = z.infer<typeof EndpointGroup>;
+export type Trust = z.infer<typeof Trust>;
 export type User = z.infer<typeof User>;
 
 export function loadIdentityConfig(path: string): IdentityConfig {

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ApiError, badRequest } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
 import { reply, type Request } from '../../shared/http-router.ts';
-import type { Domain, IdentityConfig, Project, User } from './config.ts';
+import type { Domain, IdentityConfig, Project, Trust, User } from './config.ts';
 import { effectiveAssignments } from './effective-roles.ts';
 import type { TokenPayload, TokenSigner } from './tokens.ts';
 
@@ -27,6 +27,8 @@ export function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<
 /** Keystone's names: 1 to 64 characters (longer is 400, as in Keystone's schema). */
 export const Name = z.string().min(1).max(64);
 export const CREDENTIALS_PER_USER = 50;
+/** A timestamp without a zone is UTC, as in Keystone; NaN when it is no timestamp. */
+export const instant = (s: string) => Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(s) ? s : `${s}Z`);
 /** Keystone's reading of a boolean query flag: present and not 0/false. */
 export const flag = (v: string | null) => v !== null && !['0', 'false'].includes(v.toLowerCase());
 
@@ -71,16 +73,40 @@ export function helpers(ctx: IdentityContext) {
   /** Keystone's rule: a user or project is usable when it is enabled and so is its domain. */
   const domainEnabled = (id: string) => config.domains.find((d) => d.id === id)?.enabled !== false;
   const usable = (x: { enabled: boolean; domain_id: string }) => x.enabled && domainEnabled(x.domain_id);
-  /** Like Keystone, deleting or disabling a user, project or domain, or taking away a role, ends the tokens that relied on it. */
+  /** A trust that may be used now: not deleted, not expired, both its users usable (Keystone answers 404 for any other). */
+  const activeTrust = (id: string, now = Date.now()): Trust | undefined => {
+    const trust = config.trusts.find((t) => t.id === id);
+    if (!trust || (trust.expires_at !== null && instant(trust.expires_at) <= now)) return undefined;
+    const bothUsable = [trust.trustor_user_id, trust.trustee_user_id].every((id) => {
+      const u = config.users.find((x) => x.id === id);
+      return u && usable(u);
+    });
+    return bothUsable ? trust : undefined;
+  };
+  /** Whose roles a trust hands on: its trustor's, or for a redelegated one, the first trustor's in its chain. */
+  const rolesHolder = (trust: Trust): User | undefined => {
+    let root = trust;
+    while (root.redelegated_trust_id !== null) {
+      const parent = config.trusts.find((t) => t.id === root.redelegated_trust_id);
+      if (!parent) break;
+      root = parent;
+    }
+    return config.users.find((u) => u.id === root.trustor_user_id);
+  };
+  /** Like Keystone, deleting or disabling a user, project or domain, taking away a role, or deleting the trust, ends the tokens that relied on it. */
   const live = (token: string): LiveToken | null => {
     const payload = ctx.signer.verify(token);
     const user = payload && config.users.find((u) => u.id === payload.user_id);
     if (!payload || !user || !usable(user)) return null;
     if (payload.application_credential_id && !config.application_credentials.some((a) => a.id === payload.application_credential_id)) return null;
+    const trust = payload.trust_id === undefined ? undefined : activeTrust(payload.trust_id);
+    if (payload.trust_id !== undefined && !trust) return null;
     if (payload.project_id === null) return { payload, user };
     const project = config.projects.find((p) => p.id === payload.project_id);
     if (!project || !usable(project)) return null;
-    const held = roleNames(user, project.id);
+    // A trust's roles are the trustor's, whoever the token names.
+    const holder = trust ? rolesHolder(trust) : user;
+    const held = holder ? roleNames(holder, project.id) : [];
     return payload.roles.every((r) => held.includes(r)) ? { payload, user, project } : null;
   };
 
@@ -132,7 +158,7 @@ export function helpers(ctx: IdentityContext) {
 
   return {
     roomForCredential,
-    domainOf, groupsOf, roleNames, projectsOf, domainsOf, usable, live, caller, adminCaller, links, list, named, enabledFilter,
+    domainOf, groupsOf, roleNames, projectsOf, domainsOf, usable, activeTrust, rolesHolder, live, caller, adminCaller, links, list, named, enabledFilter,
     existingDomain, domainById, projectById, userById, roleById, groupById, changed,
   };
 }

@@ -1,7 +1,7 @@
 // The identity service: a Keystone v3-compatible mock, so standard OpenStack clients and the
 // cluster's daemons authenticate against it. This module assembles it; each resource's routes are
 // in routes/ (auth, projects, users, groups, roles, grants, domains and their config, catalog,
-// credentials, EC2 and application credentials, extensions), over one shared context (context.ts) and the
+// credentials, EC2 and application credentials, trusts, extensions), over one shared context (context.ts) and the
 // identity config file they keep their state in.
 import type http from 'node:http';
 import { once } from 'node:events';
@@ -15,6 +15,7 @@ import { TokenSigner } from './tokens.ts';
 import { advertisedHost } from '../../shared/listen-address.ts';
 import { helpers, type IdentityContext } from './context.ts';
 import { views } from './views.ts';
+import { addAccessRuleRoutes } from './routes/access-rules.ts';
 import { addApplicationCredentialRoutes } from './routes/application-credentials.ts';
 import { addAuthRoutes } from './routes/auth.ts';
 import { addCatalogRoutes, migrateCatalog } from './routes/catalog.ts';
@@ -27,6 +28,7 @@ import { addGrantRoutes } from './routes/grants.ts';
 import { addGroupRoutes } from './routes/groups.ts';
 import { addProjectRoutes } from './routes/projects.ts';
 import { addRoleRoutes } from './routes/roles.ts';
+import { addTrustRoutes } from './routes/trusts.ts';
 import { addUserRoutes } from './routes/users.ts';
 
 export interface IdentityServerOptions {
@@ -64,13 +66,14 @@ export function createIdentityServer(opts: IdentityServerOptions) {
   const router = new Router({
     renderError: (err) => reply(err.status, { error: { code: err.status, title: TITLES[err.status] ?? 'Error', message: err.message } }),
     // Keystone's ids are its own (domain "default", UUIDs for what it makes): any plain segment.
-    params: Object.fromEntries(['id', 'user', 'role', 'target', 'actor', 'group', 'option'].map((name) => [name, Segment])),
+    params: Object.fromEntries(['id', 'user', 'role', 'target', 'actor', 'group', 'option', 'rule'].map((name) => [name, Segment])),
     service: 'identity service',
   });
   const domains = domainStore(ctx, h);
   const catalog = addCatalogRoutes(router, ctx, h);
-  const appCreds = addApplicationCredentialRoutes(router, ctx, h, throttle);
-  addAuthRoutes(router, ctx, h, v, catalog, throttle, appCreds);
+  const appCreds = addApplicationCredentialRoutes(router, ctx, h, throttle, addAccessRuleRoutes(router, ctx, h));
+  const trusts = addTrustRoutes(router, ctx, h, v);
+  addAuthRoutes(router, ctx, h, v, catalog, throttle, appCreds, trusts);
   addProjectRoutes(router, ctx, h, v, domains);
   addUserRoutes(router, ctx, h, v, throttle);
   addGroupRoutes(router, ctx, h, v);

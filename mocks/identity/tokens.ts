@@ -12,6 +12,8 @@ export interface TokenPayload {
   methods: string[];
   /** The application credential it was issued for: its roles, nothing more, and it ends with it. */
   application_credential_id?: string;
+  /** The trust it was issued under: its roles, on its project, and it ends with it. */
+  trust_id?: string;
   issued_at: string;
   expires_at: string;
 }
@@ -27,7 +29,7 @@ export class TokenSigner {
     this.revoked = new Map(revokedPath ? readRevoked(revokedPath) : []);
   }
 
-  issue(fields: Pick<TokenPayload, 'user_id' | 'project_id' | 'roles' | 'methods' | 'application_credential_id'>, ttlSeconds: number, now = Date.now()): { token: string; payload: TokenPayload } {
+  issue(fields: Pick<TokenPayload, 'user_id' | 'project_id' | 'roles' | 'methods' | 'application_credential_id' | 'trust_id'>, ttlSeconds: number, now = Date.now()): { token: string; payload: TokenPayload } {
     const payload: TokenPayload = {
       id: randomBytes(16).toString('base64url'), ...fields,
       issued_at: new Date(now).toISOString(), expires_at: new Date(now + ttlSeconds * 1000).toISOString(),

@@ -4,13 +4,13 @@ import type { ImageMember } from '../../api-types.ts';
 import type { Caller } from '../../auth.ts';
 import { ImageMembers } from '../../image-members.ts';
 import type { Services } from '../../services.ts';
-import { reply, Segment, type Router } from '../../../shared/http-router.ts';
+import { reply, Segment, type Request, type Router } from '../../../shared/http-router.ts';
 
 const NewMember = z.object({ member: z.string().min(1).max(255).regex(/^[^\x00-\x1f\x7f/]+$/) });
 const MemberStatus = z.object({ status: z.enum(['pending', 'accepted', 'rejected']) });
 const Member = { params: { member: Segment } };
 
-export function imageMemberRoutes(router: Router, s: Services, caller: (req: { header(n: string): string | undefined }) => Promise<Caller>): void {
+export function imageMemberRoutes(router: Router, s: Services, caller: (req: Request) => Promise<Caller>): void {
   const members = new ImageMembers(s.ctx, s.images);
   const view = (imageId: string, m: ImageMember) => ({ ...m, image_id: imageId, schema: '/v2/schemas/member' });
   const base = '/image/v2/images/:id/members';

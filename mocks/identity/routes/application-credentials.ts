@@ -7,15 +7,17 @@ import { z } from 'zod';
 import { badRequest } from '../../../shared/errors.ts';
 import { reply, type Request, type Router } from '../../../shared/http-router.ts';
 import type { ApplicationCredential, User } from '../config.ts';
-import { conflict, forbidden, found, Name, parse, unauthorized, type Helpers, type IdentityContext } from '../context.ts';
+import { conflict, forbidden, found, instant, Name, parse, unauthorized, type Helpers, type IdentityContext } from '../context.ts';
 import { hashPassword, verifyPassword } from '../passwords.ts';
 import type { LoginThrottle } from '../login-throttle.ts';
+import { AccessRuleInput, type AccessRules } from './access-rules.ts';
 
 const RoleRef = z.object({ id: z.string().optional(), name: z.string().optional() }).refine((r) => r.id || r.name, 'a role id or name');
 const NewAppCred = z.object({
   application_credential: z.object({
     name: Name.max(255), description: z.string().max(65535).nullish(), secret: z.string().min(1).max(4096).nullish(),
     expires_at: z.string().max(64).nullish(), roles: z.array(RoleRef).max(100).optional(), unrestricted: z.boolean().optional(),
+    access_rules: z.array(AccessRuleInput).max(50).optional(),
   }).strict(),
 });
 /** How a client names the credential when it logs in. */
@@ -25,15 +27,13 @@ export const AppCredAuth = z.object({
 });
 
 const APP_CREDS_PER_USER = 50;
-/** A timestamp without a zone is UTC, as in Keystone. */
-const instant = (s: string) => Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(s) ? s : `${s}Z`);
 
-export function addApplicationCredentialRoutes(router: Router, ctx: IdentityContext, h: Helpers, throttle: LoginThrottle) {
+export function addApplicationCredentialRoutes(router: Router, ctx: IdentityContext, h: Helpers, throttle: LoginThrottle, rules: AccessRules) {
   const { config } = ctx;
   const view = (a: ApplicationCredential) => ({
     id: a.id, name: a.name, description: a.description, user_id: a.user_id, project_id: a.project_id, expires_at: a.expires_at,
     unrestricted: a.unrestricted, roles: config.roles.filter((r) => a.roles.includes(r.name)).map((r) => ({ id: r.id, name: r.name, domain_id: r.domain_id ?? null })),
-    access_rules: [], links: h.links(`users/${a.user_id}/application_credentials/${a.id}`),
+    access_rules: rules.view(a.access_rules), links: h.links(`users/${a.user_id}/application_credentials/${a.id}`),
   });
   /** The user in the path, who must be the caller (Keystone: an admin neither). */
   const owner = (req: Request) => {
@@ -57,6 +57,8 @@ export function addApplicationCredentialRoutes(router: Router, ctx: IdentityCont
   router.on('POST', '/v3/users/:id/application_credentials', async (req) => {
     const { c, user } = owner(req);
     if (!c.project) throw forbidden('An application credential is made with a token scoped to its project.');
+    // Its roles would be the trustor's, handed on beyond what the trust allows (Keystone refuses too).
+    if (c.payload.trust_id) throw forbidden('A trust-scoped token cannot make application credentials.');
     if (c.payload.application_credential_id) {
       const source = config.application_credentials.find((a) => a.id === c.payload.application_credential_id);
       if (!source?.unrestricted) throw forbidden('A restricted application credential cannot make another one.');
@@ -73,9 +75,11 @@ export function addApplicationCredentialRoutes(router: Router, ctx: IdentityCont
     const missing = roles.filter((r) => !held.includes(r));
     if (missing.length) throw forbidden(`User ${user.name} does not hold ${missing.join(', ')} on project ${c.project.name}.`);
     const secret = body.secret ?? randomBytes(32).toString('base64url');
+    const secretHash = await hashPassword(secret);
     const cred: ApplicationCredential = {
       id: randomUUID().replaceAll('-', ''), name: body.name, description: body.description ?? '', user_id: user.id, project_id: c.project.id,
-      roles: [...new Set(roles)], secret_hash: await hashPassword(secret), expires_at: body.expires_at ?? null, unrestricted: body.unrestricted ?? false,
+      roles: [...new Set(roles)], secret_hash: secretHash, expires_at: body.expires_at ?? null, unrestricted: body.unrestricted ?? false,
+      access_rules: rules.resolve(user, body.access_rules ?? []),
     };
     config.application_credentials.push(cred);
     h.changed('application credential created', cred, { user: user.name });

@@ -11,6 +11,8 @@ import type { LoginThrottle } from '../login-throttle.ts';
 import type { Views } from '../views.ts';
 import type { ServiceCatalog } from './catalog.ts';
 import { AppCredAuth, type ApplicationCredentials } from './application-credentials.ts';
+import { TrustScope, type Trusts } from './trusts.ts';
+import { accessRuleView } from './access-rules.ts';
 
 const Ref = z.object({ id: z.string().optional(), name: z.string().optional() });
 const hasIdOrName = (r: z.infer<typeof Ref>) => !!(r.id || r.name);
@@ -26,13 +28,16 @@ const AuthRequest = z.object({
     }),
     scope: z.union([
       z.literal('unscoped'),
-      z.object({ project: Ref.extend({ domain: Ref.optional() }).refine(hasIdOrName, 'a project id or name is required').optional() }),
+      z.object({
+        project: Ref.extend({ domain: Ref.optional() }).refine(hasIdOrName, 'a project id or name is required').optional(),
+        'OS-TRUST:trust': TrustScope.optional(),
+      }),
     ]).optional(),
   }),
 });
 type AuthRequest = z.infer<typeof AuthRequest>['auth'];
 
-export function addAuthRoutes(router: Router, ctx: IdentityContext, h: Helpers, v: Views, catalog: ServiceCatalog, throttle: LoginThrottle, appCreds: ApplicationCredentials) {
+export function addAuthRoutes(router: Router, ctx: IdentityContext, h: Helpers, v: Views, catalog: ServiceCatalog, throttle: LoginThrottle, appCreds: ApplicationCredentials, trusts: Trusts) {
   const { config, signer, logger } = ctx;
   /** The domain a user or project reference names; the default one when it names none. */
   const findDomain = (ref?: { id?: string; name?: string }) =>
@@ -40,11 +45,15 @@ export function addAuthRoutes(router: Router, ctx: IdentityContext, h: Helpers, 
 
   const appCredOf = (id: string | undefined) => {
     const cred = id ? config.application_credentials.find((a) => a.id === id) : undefined;
-    return cred && { application_credential: { id: cred.id, name: cred.name, restricted: !cred.unrestricted } };
+    return cred && { application_credential: { id: cred.id, name: cred.name, restricted: !cred.unrestricted, access_rules: config.access_rules.filter((r) => cred.access_rules.includes(r.id)).map(accessRuleView) } };
+  };
+  const trustOf = (id: string | undefined) => {
+    const trust = id ? config.trusts.find((t) => t.id === id) : undefined;
+    return trust && { 'OS-TRUST:trust': { id: trust.id, impersonation: trust.impersonation, trustor_user: { id: trust.trustor_user_id }, trustee_user: { id: trust.trustee_user_id } } };
   };
   const tokenBody = ({ payload: p, user, project }: LiveToken, withCatalog: boolean) => ({
     token: {
-      methods: p.methods, audit_ids: [p.id], issued_at: p.issued_at, expires_at: p.expires_at, ...appCredOf(p.application_credential_id),
+      methods: p.methods, audit_ids: [p.id], issued_at: p.issued_at, expires_at: p.expires_at, ...appCredOf(p.application_credential_id), ...trustOf(p.trust_id),
       user: { id: user.id, name: user.name, domain: h.domainOf(user.domain_id), password_expires_at: null },
       // An unscoped token has no project, roles or catalogue.
       ...(project && {
@@ -96,6 +105,8 @@ export function addAuthRoutes(router: Router, ctx: IdentityContext, h: Helpers, 
     // An application credential's token carries only the credential's roles on its project: re-scoped,
     // it would get every role the user has anywhere, and outlive the credential (Keystone refuses too).
     if (original.payload.application_credential_id) throw forbidden('A token issued for an application credential cannot be re-scoped.');
+    // Likewise a trust's token: it carries the trustor's roles, which the trustee does not hold.
+    if (original.payload.trust_id) throw forbidden('A trust-scoped token cannot be re-scoped.');
     // A re-scoped token expires with the token it came from and keeps its methods, as in Keystone.
     const methods = [...new Set([...original.payload.methods, 'token'])];
     return { user: original.user, methods, expiresAt: Date.parse(original.payload.expires_at) };
@@ -120,8 +131,15 @@ export function addAuthRoutes(router: Router, ctx: IdentityContext, h: Helpers, 
 
   const byUser = async (auth: AuthRequest, now: number, source: string) => {
     const { user, methods, expiresAt } = await authenticate(auth.identity, now, source);
+    const trustRef = auth.scope && auth.scope !== 'unscoped' ? auth.scope['OS-TRUST:trust'] : undefined;
+    if (trustRef) {
+      if (auth.scope !== 'unscoped' && auth.scope?.project) throw badRequest('A login is scoped to a project or to a trust, not both.');
+      // The one logging in is the trustee; the token may name the trustor (impersonation).
+      const used = trusts.consume(trustRef, user, now);
+      return { ...used, methods, expiresAt: Math.min(expiresAt, used.expiresAt), applicationCredentialId: undefined, trustId: used.trust.id };
+    }
     const project = scopeProject(auth.scope, user);
-    return { user, project, methods, expiresAt, roles: project ? h.roleNames(user, project.id) : [], applicationCredentialId: undefined };
+    return { user, project, methods, expiresAt, roles: project ? h.roleNames(user, project.id) : [], applicationCredentialId: undefined, trustId: undefined };
   };
   /** The credential's project and roles, whatever else the request asks for; a scope elsewhere is refused. */
   const byApplicationCredential = async (auth: AuthRequest, now: number, source: string) => {
@@ -133,7 +151,7 @@ export function addAuthRoutes(router: Router, ctx: IdentityContext, h: Helpers, 
       throw unauthorized(`Application credential ${cred.name} only gives tokens for project ${project.name}.`);
     }
     const expires = Math.min(now + config.token_ttl_seconds * 1000, expiresAt ?? Infinity);
-    return { user, project, methods: ['application_credential'], expiresAt: expires, roles: cred.roles, applicationCredentialId: cred.id };
+    return { user, project, methods: ['application_credential'], expiresAt: expires, roles: cred.roles, applicationCredentialId: cred.id, trustId: undefined };
   };
 
   // --- version discovery ---
@@ -153,12 +171,19 @@ export function addAuthRoutes(router: Router, ctx: IdentityContext, h: Helpers, 
       ? await byApplicationCredential(auth, now, source)
       : await byUser(auth, now, source);
     const { user, project, methods, expiresAt } = issued;
-    const { token, payload } = signer.issue({ user_id: user.id, project_id: project?.id ?? null, roles: issued.roles, methods, application_credential_id: issued.applicationCredentialId }, (expiresAt - now) / 1000, now);
+    const { token, payload } = signer.issue({
+      user_id: user.id, project_id: project?.id ?? null, roles: issued.roles, methods, application_credential_id: issued.applicationCredentialId, trust_id: issued.trustId,
+    }, (expiresAt - now) / 1000, now);
     logger.info('token issued', { user: user.name, project: project?.name ?? null, methods });
     return reply(201, tokenBody({ payload, user, project }, !req.query.has('nocatalog')), { 'x-subject-token': token });
   });
   router.on('GET', '/v3/auth/tokens', async (req) => {
     const { token, t } = subject(req);
+    // As in Keystone: a service that does not say it enforces access rules cannot accept a token bound by them.
+    const bound = config.application_credentials.find((c) => c.id === t.payload.application_credential_id)?.access_rules.length;
+    if (bound && !req.header('openstack-identity-access-rules')) {
+      throw new ApiError('not_found', 'The token is bound by access rules, which a service must enforce: send OpenStack-Identity-Access-Rules.');
+    }
     return reply(200, tokenBody(t, !req.query.has('nocatalog')), { 'x-subject-token': token });
   });
   router.on('DELETE', '/v3/auth/tokens', async (req) => {

@@ -93,6 +93,7 @@ export function addProjectRoutes(router: Router, ctx: IdentityContext, h: Helper
     config.projects.splice(config.projects.indexOf(project), 1);
     for (const a of [...config.users, ...config.groups]) a.roles = a.roles.filter((r) => r.project_id !== project.id);
     config.application_credentials = config.application_credentials.filter((a) => a.project_id !== project.id);
+    config.trusts = config.trusts.filter((t) => t.project_id !== project.id);
     changed('project deleted', project);
     return reply(204);
   });

@@ -85,6 +85,8 @@ export function addUserRoutes(router: Router, ctx: IdentityContext, h: Helpers, 
     for (const g of config.groups) g.users = g.users.filter((id) => id !== user.id);
     config.credentials = config.credentials.filter((c) => c.user_id !== user.id);
     config.application_credentials = config.application_credentials.filter((a) => a.user_id !== user.id);
+    config.trusts = config.trusts.filter((t) => t.trustor_user_id !== user.id && t.trustee_user_id !== user.id);
+    config.access_rules = config.access_rules.filter((r) => r.user_id !== user.id);
     changed('user deleted', user);
     return reply(204);
   });
