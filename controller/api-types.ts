@@ -250,3 +250,53 @@ export interface NodeInfo {
   connected_at: string;
   updated_at: string;
 }
+
+/** A Glance metadata definition property: a JSON-schema-like description of one key (metadefs). */
+export interface MetadefProperty {
+  title: string;
+  type: 'array' | 'boolean' | 'integer' | 'number' | 'object' | 'string' | null;
+  description?: string;
+  [constraint: string]: unknown;
+}
+
+export interface MetadefObject {
+  name: string;
+  description?: string;
+  required?: string[];
+  properties?: Record<string, MetadefProperty>;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface MetadefTag {
+  name: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface MetadefAssociation {
+  /** The resource type, e.g. OS::Glance::Image. */
+  name: string;
+  prefix?: string;
+  properties_target?: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A metadata definitions namespace (Glance's metadefs catalogue), with everything it holds:
+ *  one record, so a namespace and its parts are written (and deleted) together. Its id is its name. */
+export interface MetadefNamespace {
+  id: string;
+  display_name?: string;
+  description?: string;
+  visibility: 'public' | 'private';
+  protected: boolean;
+  /** The owning project (the creator's, unless an admin named another). */
+  owner: string;
+  resource_type_associations: MetadefAssociation[];
+  properties: Record<string, MetadefProperty>;
+  objects: MetadefObject[];
+  tags: MetadefTag[];
+  created_at: string;
+  updated_at: string;
+}
