@@ -31,6 +31,20 @@ export interface Workload {
   disks?: WorkloadDisk[];
   config: string;
   created_at: string;
+  /** What the compute API keeps of a flavor an admin made there (POST /v2.1/flavors); absent on others. */
+  flavor?: FlavorExtras;
+  /** Extra specs as an admin set them; absent, a workload's are its own vm_type and fw_type. */
+  extra_specs?: Record<string, string>;
+  /** The projects a private flavor is shared with (os-flavor-access); only on flavors made private there. */
+  access?: string[];
+}
+
+export interface FlavorExtras {
+  swap_mb: number;
+  ephemeral_gb: number;
+  rxtx_factor: number;
+  /** Nova's flavor description (microversion 2.55). */
+  description?: string | null;
 }
 
 /** A volume a workload's instances get: an existing one, a new one from an image, or a blank one. */
