@@ -67,6 +67,7 @@ t.test('a private flavor: listed and bootable only by the projects it is shared 
   t.ok((await names(admin, '?is_public=none')).includes('secret'), 'and with is_public=none');
   t.same((await call(admin, 'GET', `/flavors/${id}/os-flavor-access`)).body, { flavor_access: [] });
   t.equal((await call(demo, 'POST', '/servers', { server: { name: 'no', flavorRef: id, imageRef: imageId } })).status, 400, 'no access: no such flavor');
+  t.equal((await call(demo, 'POST', `/flavors/${id}/action`, { addTenantAccess: { tenant: demoProject } })).status, 403, 'a member cannot share a flavor it does not see: 403 before any lookup');
   const added = await call(admin, 'POST', `/flavors/${id}/action`, { addTenantAccess: { tenant: demoProject } });
   t.same(added.body, { flavor_access: [{ flavor_id: id, tenant_id: demoProject }] });
   t.equal((await call(admin, 'POST', `/flavors/${id}/action`, { addTenantAccess: { tenant: demoProject } })).status, 409, 'twice');

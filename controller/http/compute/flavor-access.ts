@@ -4,9 +4,9 @@ import { ApiError, notFound } from '../../../shared/errors.ts';
 import { reply } from '../../../shared/http-router.ts';
 import type { Workload } from '../../api-types.ts';
 import type { ComputeApi } from './context.ts';
-import { requireAdmin } from './flavor-admin.ts';
+import { adminFlavor } from './flavor-admin.ts';
 import { FlavorAccessAction } from './flavor-bodies.ts';
-import { byRef, findFlavor } from './flavors.ts';
+import { byRef } from './flavors.ts';
 
 /** How many projects one private flavor may be shared with. */
 const MAX_PROJECTS = 1000;
@@ -14,20 +14,14 @@ const MAX_PROJECTS = 1000;
 const accessView = (w: Workload) => ({ flavor_access: (w.access ?? []).map((tenant_id) => ({ flavor_id: w.id, tenant_id })) });
 
 export function flavorAccessRoutes(api: ComputeApi): void {
-  const privateFlavor = async (req: Parameters<typeof findFlavor>[1]) => {
-    const { flavor, caller } = await findFlavor(api, req);
-    requireAdmin(caller, 'manage flavor access');
-    return flavor;
-  };
-
   api.on('GET', '/flavors/:id/os-flavor-access', async (req) => {
-    const w = await privateFlavor(req);
+    const w = await adminFlavor(api, req, 'manage flavor access');
     if (w.visibility === 'public') throw notFound('access list of flavor', `${w.id} (public flavors have none)`);
     return reply(200, accessView(w));
   }, byRef);
 
   api.on('POST', '/flavors/:id/action', async (req) => {
-    const w = await privateFlavor(req);
+    const w = await adminFlavor(api, req, 'manage flavor access');
     const action = await req.body(FlavorAccessAction);
     const access = [...(w.access ?? [])];
     if ('addTenantAccess' in action) {

@@ -14,9 +14,16 @@ import { FlavorUpdate, NewFlavor, NewFlavorV255, type NewFlavorInput } from './f
 import { byRef, findFlavor } from './flavors.ts';
 import { flavorView } from './views.ts';
 
-export const requireAdmin = (c: Caller, what: string) => {
+const requireAdmin = (c: Caller, what: string) => {
   if (!c.admin) throw new ApiError('forbidden', `only an admin can ${what}`);
 };
+
+/** The flavor an admin's write names; a member is refused before the flavor is looked up, as in
+ *  Nova (policy first), so a private flavor's existence is not told by a 404 or a 403. */
+export async function adminFlavor(api: ComputeApi, req: Request, what: string): Promise<Workload> {
+  requireAdmin((await api.scoped(req)).caller, what);
+  return (await findFlavor(api, req)).flavor;
+}
 
 /** The workload a new flavor copies what a flavor does not say from: the oldest public VM workload. */
 const templateOf = (api: ComputeApi): Workload | undefined =>
@@ -55,8 +62,7 @@ export function flavorAdminRoutes(api: ComputeApi): void {
   api.on('PUT', '/flavors/:id', async (req) => {
     // The description came with 2.55; before it Nova has no flavor update (404, as for a method of a later version).
     if (!atLeast(req, '2.55')) throw new ApiError('not_found', 'a flavor can be updated from microversion 2.55');
-    const { flavor: w, caller } = await findFlavor(api, req);
-    requireAdmin(caller, 'update a flavor');
+    const w = await adminFlavor(api, req, 'update a flavor');
     const { flavor } = await req.body(FlavorUpdate);
     const updated: Workload = { ...w, flavor: { swap_mb: 0, ephemeral_gb: 0, rxtx_factor: 1, ...w.flavor, description: flavor.description } };
     api.s.store.workloads.put(updated);
@@ -64,8 +70,7 @@ export function flavorAdminRoutes(api: ComputeApi): void {
   }, byRef);
 
   api.on('DELETE', '/flavors/:id', async (req) => {
-    const { flavor: w, caller } = await findFlavor(api, req);
-    requireAdmin(caller, 'delete a flavor');
+    const w = await adminFlavor(api, req, 'delete a flavor');
     // Nova's servers keep a copy of their flavor; an instance here needs its workload to start again.
     const user = api.s.store.instances.all().find((i) => i.workload_id === w.id);
     if (user) throw new ApiError('in_use', `flavor ${w.id} is used by server ${user.id}: delete its servers first`);

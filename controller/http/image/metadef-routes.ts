@@ -3,7 +3,6 @@
 import type { MetadefNamespace } from '../../api-types.ts';
 import type { Caller } from '../../auth.ts';
 import { AssociationBody, MetadefName, NamespaceBody, NamespaceListQuery } from '../../metadef-bodies.ts';
-import { Metadefs } from '../../metadefs.ts';
 import type { Services } from '../../services.ts';
 import { reply, type Router } from '../../../shared/http-router.ts';
 import { metadefPartRoutes } from './metadef-part-routes.ts';
@@ -28,12 +27,10 @@ const namespaceView = (ns: MetadefNamespace, full: boolean) => ({
 });
 
 export function metadefRoutes(router: Router, s: Services, caller: (req: { header(n: string): string | undefined }) => Promise<Caller>): void {
-  const defs = new Metadefs(s.store.metadefNamespaces);
-
   router.on('GET', NAMESPACES, async (req) => {
     const c = await caller(req);
     const q = req.queryOf(NamespaceListQuery);
-    const { namespaces, next } = defs.list(c, q);
+    const { namespaces, next } = s.metadefs.list(c, q);
     const rest = [...req.query].filter(([k]) => k !== 'marker');
     return reply(200, {
       namespaces: namespaces.map((ns) => namespaceView(ns, false)), schema: '/v2/schemas/metadefs/namespaces', first: '/v2/metadefs/namespaces',
@@ -42,33 +39,33 @@ export function metadefRoutes(router: Router, s: Services, caller: (req: { heade
   });
   router.on('POST', NAMESPACES, async (req) => {
     const c = await caller(req);
-    const ns = defs.create(c, await req.body(NamespaceBody));
+    const ns = s.metadefs.create(c, await req.body(NamespaceBody));
     return reply(201, namespaceView(ns, true));
   });
-  router.on('GET', `${NAMESPACES}/:ns`, async (req) => reply(200, namespaceView(defs.get(await caller(req), req.params.ns), true)), MetadefParams);
+  router.on('GET', `${NAMESPACES}/:ns`, async (req) => reply(200, namespaceView(s.metadefs.get(await caller(req), req.params.ns), true)), MetadefParams);
   router.on('PUT', `${NAMESPACES}/:ns`, async (req) => {
     const c = await caller(req);
-    return reply(200, namespaceView(defs.update(c, req.params.ns, await req.body(NamespaceBody)), true));
+    return reply(200, namespaceView(s.metadefs.update(c, req.params.ns, await req.body(NamespaceBody)), true));
   }, MetadefParams);
-  router.on('DELETE', `${NAMESPACES}/:ns`, async (req) => (defs.delete(await caller(req), req.params.ns), reply(204)), MetadefParams);
+  router.on('DELETE', `${NAMESPACES}/:ns`, async (req) => (s.metadefs.delete(await caller(req), req.params.ns), reply(204)), MetadefParams);
 
   router.on('GET', '/image/v2/metadefs/resource_types', async (req) => {
     await caller(req);
-    return reply(200, { resource_types: defs.resourceTypes() });
+    return reply(200, { resource_types: s.metadefs.resourceTypes() });
   });
   const associations = `${NAMESPACES}/:ns/resource_types`;
   router.on('GET', associations, async (req) => {
-    const ns = defs.get(await caller(req), req.params.ns);
+    const ns = s.metadefs.get(await caller(req), req.params.ns);
     return reply(200, { resource_type_associations: ns.resource_type_associations });
   }, MetadefParams);
   router.on('POST', associations, async (req) => {
     const c = await caller(req);
-    return reply(201, defs.associate(c, req.params.ns, await req.body(AssociationBody)));
+    return reply(201, s.metadefs.associate(c, req.params.ns, await req.body(AssociationBody)));
   }, MetadefParams);
   router.on('DELETE', `${associations}/:name`, async (req) => {
-    defs.removePart(await caller(req), req.params.ns, 'resource_type_associations', req.params.name);
+    s.metadefs.removePart(await caller(req), req.params.ns, 'resource_type_associations', req.params.name);
     return reply(204);
   }, MetadefParams);
 
-  metadefPartRoutes(router, defs, caller);
+  metadefPartRoutes(router, s, caller);
 }
