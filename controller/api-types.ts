@@ -31,6 +31,20 @@ export interface Workload {
   disks?: WorkloadDisk[];
   config: string;
   created_at: string;
+  /** What the compute API keeps of a flavor an admin made there (POST /v2.1/flavors); absent on others. */
+  flavor?: FlavorExtras;
+  /** Extra specs as an admin set them; absent, a workload's are its own vm_type and fw_type. */
+  extra_specs?: Record<string, string>;
+  /** The projects a private flavor is shared with (os-flavor-access); only on flavors made private there. */
+  access?: string[];
+}
+
+export interface FlavorExtras {
+  swap_mb: number;
+  ephemeral_gb: number;
+  rxtx_factor: number;
+  /** Nova's flavor description (microversion 2.55). */
+  description?: string | null;
 }
 
 /** A volume a workload's instances get: an existing one, a new one from an image, or a blank one. */
@@ -248,5 +262,55 @@ export interface NodeInfo {
   load: number;
   instance_count: number;
   connected_at: string;
+  updated_at: string;
+}
+
+/** A Glance metadata definition property: a JSON-schema-like description of one key (metadefs). */
+export interface MetadefProperty {
+  title: string;
+  type: 'array' | 'boolean' | 'integer' | 'number' | 'object' | 'string' | null;
+  description?: string;
+  [constraint: string]: unknown;
+}
+
+export interface MetadefObject {
+  name: string;
+  description?: string;
+  required?: string[];
+  properties?: Record<string, MetadefProperty>;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface MetadefTag {
+  name: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface MetadefAssociation {
+  /** The resource type, e.g. OS::Glance::Image. */
+  name: string;
+  prefix?: string;
+  properties_target?: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A metadata definitions namespace (Glance's metadefs catalogue), with everything it holds:
+ *  one record, so a namespace and its parts are written (and deleted) together. Its id is its name. */
+export interface MetadefNamespace {
+  id: string;
+  display_name?: string;
+  description?: string;
+  visibility: 'public' | 'private';
+  protected: boolean;
+  /** The owning project (the creator's, unless an admin named another). */
+  owner: string;
+  resource_type_associations: MetadefAssociation[];
+  properties: Record<string, MetadefProperty>;
+  objects: MetadefObject[];
+  tags: MetadefTag[];
+  created_at: string;
   updated_at: string;
 }

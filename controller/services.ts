@@ -5,6 +5,7 @@ import { EventLog } from './events.ts';
 import { ExternalIps } from './external-ips.ts';
 import { Images } from './images.ts';
 import { Instances } from './instances.ts';
+import { Metadefs } from './metadefs.ts';
 import { NodeRegistry } from './nodes.ts';
 import { Tenants } from './tenants.ts';
 import { Volumes } from './volumes.ts';
@@ -20,6 +21,7 @@ export class Services {
   readonly externalIps: ExternalIps;
   readonly images: Images;
   readonly volumes: Volumes;
+  readonly metadefs: Metadefs;
   readonly ctx: ControllerContext;
 
   constructor(
@@ -36,6 +38,7 @@ export class Services {
     this.instances = new Instances(this.ctx, this.volumes);
     this.externalIps = new ExternalIps(this.ctx, this.instances);
     this.images = new Images(this.ctx, this.instances);
+    this.metadefs = new Metadefs(store.metadefNamespaces);
     void this.volumes.resume();
   }
 

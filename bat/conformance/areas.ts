@@ -9,12 +9,20 @@ export interface Area {
   title: string;
   /** Tempest test ids (module.Class.test) under this dotted prefix belong to the area. */
   prefix: string;
+  /** Further prefixes of the area: Tempest keeps a resource's admin tests in another package. */
+  more?: string[];
 }
+
+const prefixesOf = (area: Area) => [area.prefix, ...(area.more ?? [])];
 
 export const AREAS: Area[] = [
   { key: 'identity-tokens', title: 'identity v3 tokens', prefix: 'tempest.api.identity.v3.test_tokens' },
   { key: 'identity', title: 'identity (all)', prefix: 'tempest.api.identity' },
-  { key: 'compute-flavors', title: 'compute flavors', prefix: 'tempest.api.compute.flavors' },
+  {
+    key: 'compute-flavors', title: 'compute flavors', prefix: 'tempest.api.compute.flavors',
+    more: ['test_flavors', 'test_flavors_access', 'test_flavors_access_negative', 'test_flavors_extra_specs', 'test_flavors_extra_specs_negative', 'test_flavors_microversions']
+      .map((module) => `tempest.api.compute.admin.${module}`),
+  },
   { key: 'compute-servers', title: 'compute servers (all)', prefix: 'tempest.api.compute.servers' },
   { key: 'compute-server-groups', title: 'compute server groups', prefix: 'tempest.api.compute.servers.test_server_group' },
   { key: 'compute-keypairs', title: 'compute keypairs', prefix: 'tempest.api.compute.keypairs' },
@@ -34,13 +42,14 @@ export function pickAreas(keys: string | undefined): { areas: Area[]; unknown: s
   };
 }
 
-export const inArea = (subject: string, area: Area): boolean => subject === area.prefix || subject.startsWith(`${area.prefix}.`);
+export const inArea = (subject: string, area: Area): boolean =>
+  prefixesOf(area).some((prefix) => subject === prefix || subject.startsWith(`${prefix}.`));
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** The stestr selection regex for the areas: their prefixes, and with `smoke` only the tests
  *  Tempest tags smoke (the tag is in the test id's [attributes]). */
 export function selectionRegex(areas: Area[], smoke = false): string {
-  const prefixes = `^(?:${areas.map((a) => escape(a.prefix)).join('|')})\\.`;
+  const prefixes = `^(?:${areas.flatMap(prefixesOf).map(escape).join('|')})\\.`;
   return smoke ? `${prefixes}.*\\[.*\\bsmoke\\b.*\\]` : prefixes;
 }

@@ -4,6 +4,9 @@
 import type { Router } from '../../shared/http-router.ts';
 import type { Services } from '../services.ts';
 import { computeApi } from './compute/context.ts';
+import { flavorAccessRoutes } from './compute/flavor-access.ts';
+import { flavorAdminRoutes } from './compute/flavor-admin.ts';
+import { flavorExtraSpecRoutes } from './compute/flavor-extra-specs.ts';
 import { flavorRoutes } from './compute/flavors.ts';
 import { instanceActionRoutes } from './compute/instance-actions.ts';
 import { serverActionRoutes } from './compute/server-actions.ts';
@@ -15,6 +18,9 @@ export function computeRoutes(router: Router, s: Services, baseUrl: () => string
   const api = computeApi(router, s, baseUrl);
   versionRoutes(router, api);
   flavorRoutes(api);
+  flavorAdminRoutes(api);
+  flavorExtraSpecRoutes(api);
+  flavorAccessRoutes(api);
   serverRoutes(api);
   serverMetadataRoutes(api);
   serverActionRoutes(api);

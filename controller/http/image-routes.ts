@@ -1,5 +1,5 @@
 // The OpenStack Image v2 (Glance) API under /image (docs/api.md): images and their data, JSON Patch,
-// tags, deactivate/reactivate; members and the JSON schemas are in controller/http/image/.
+// tags, deactivate/reactivate; members, metadata definitions and the JSON schemas are in controller/http/image/.
 import { createReadStream } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { z } from 'zod';
@@ -10,6 +10,8 @@ import { reply, Segment, type Request, type Router } from '../../shared/http-rou
 import { listImages } from '../image-list.ts';
 import { patchOps } from '../image-patch.ts';
 import { imageMemberRoutes } from './image/member-routes.ts';
+import { metadefRoutes } from './image/metadef-routes.ts';
+import { metadefSchemaRoutes } from './image/metadef-schema-routes.ts';
 import { imageSchemaRoutes } from './image/schema-routes.ts';
 
 const ImageBody = z.record(z.string(), z.unknown());
@@ -82,4 +84,6 @@ export function imageRoutes(router: Router, s: Services, baseUrl: () => string):
 
   imageMemberRoutes(router, s, caller);
   imageSchemaRoutes(router);
+  metadefRoutes(router, s, caller);
+  metadefSchemaRoutes(router);
 }

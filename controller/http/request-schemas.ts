@@ -52,7 +52,7 @@ export const QuotaLimits = z.partialRecord(z.enum(QUOTA_NAMES), z.int().min(-1).
 
 // --- Compute v2.1 (Nova's 2.1 schemas: an unknown field in a server is a 400, as in Nova) ----
 /** A server's name: printable, no leading or trailing blanks, no 4-byte UTF-8 characters (Nova's rule). */
-const ServerName = z.string().min(1).max(255)
+export const ServerName = z.string().min(1).max(255)
   .regex(/^\S(.*\S)?$/su, 'must not be blank or start or end with blanks')
   .refine((n) => !/[\p{Cc}\u{10000}-\u{10FFFF}]/u.test(n), 'must not hold control characters or characters outside the Basic Multilingual Plane');
 /** Metadata: at most 128 items (Nova's metadata_items quota), keys 1–255 characters, values up to 255. */

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseSubunit, SubunitParser } from '../../bat/conformance/subunit.ts';
 import { areaTable, failureCause, formatTable, normalise, resultsOf, topCauses } from '../../bat/conformance/results.ts';
-import { AREAS, pickAreas, selectionRegex } from '../../bat/conformance/areas.ts';
+import { AREAS, inArea, pickAreas, selectionRegex } from '../../bat/conformance/areas.ts';
 
 const stream = await readFile(join(import.meta.dirname, 'fixtures', 'tempest-sample.subunit'));
 const results = resultsOf(parseSubunit(stream));
@@ -74,6 +74,9 @@ t.test('areas: --area picks by key, the regex selects their prefixes, --smoke th
   t.ok(re.test('tempest.api.image.v2.test_images.BasicOperationsImagesTest.test_delete_image[id-1,smoke]'));
   t.notOk(re.test('tempest.api.image.v21.x.Y.test'), 'a prefix is a whole dotted segment');
   t.notOk(re.test('tempest.api.compute.servers.test_x.Y.test'));
+  t.ok(re.test('tempest.api.compute.admin.test_flavors_access.FlavorsAccessTestJSON.test_flavor_access_add_remove[id-1]'), 'compute flavors has Tempest\'s admin flavor modules too');
+  t.notOk(re.test('tempest.api.compute.admin.test_flavors_foo.X.test'), 'but only those modules');
+  t.ok(inArea('setUpClass (tempest.api.compute.admin.test_flavors_extra_specs.FlavorsExtraSpecsTestJSON)'.replace(/^setUpClass \((.*)\)$/, '$1'), areas[0]));
   const smoke = new RegExp(selectionRegex(areas, true));
   t.ok(smoke.test('tempest.api.image.v2.test_images.X.test_a[id-1,smoke]'));
   t.notOk(smoke.test('tempest.api.image.v2.test_images.X.test_b[id-2]'));

@@ -26,14 +26,14 @@ export function flavorView(api: ComputeApi, w: Workload, detail: boolean) {
   const summary = { id: w.id, name: w.description, links: api.links(`/flavors/${w.id}`) };
   if (!detail) return summary;
   return {
-    ...summary, ram: w.defaults.mem_mb, vcpus: w.defaults.vcpus, disk: flavorDiskGb(w), swap: '',
-    'OS-FLV-EXT-DATA:ephemeral': 0, 'OS-FLV-DISABLED:disabled': false, rxtx_factor: 1.0,
+    ...summary, ram: w.defaults.mem_mb, vcpus: w.defaults.vcpus, disk: flavorDiskGb(w), swap: w.flavor?.swap_mb || '',
+    'OS-FLV-EXT-DATA:ephemeral': w.flavor?.ephemeral_gb ?? 0, 'OS-FLV-DISABLED:disabled': false, rxtx_factor: w.flavor?.rxtx_factor ?? 1.0,
     'os-flavor-access:is_public': w.visibility === 'public',
   };
 }
 
-/** A flavor's extra specs: the workload's machine type and firmware. */
-export const extraSpecs = (w: Workload): Record<string, string> => ({ vm_type: w.vm_type, fw_type: w.fw_type });
+/** A flavor's extra specs: as an admin set them, else the workload's machine type and firmware. */
+export const extraSpecs = (w: Workload): Record<string, string> => w.extra_specs ?? { vm_type: w.vm_type, fw_type: w.fw_type };
 
 /** The tenant's one network, named as the server's addresses show it. */
 export const networkName = (i: Instance) => `${i.tenant_id}-net`;
