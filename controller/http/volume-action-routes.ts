@@ -8,6 +8,7 @@ import { checkQuota } from '../quotas.ts';
 import type { Services } from '../services.ts';
 import { RESETTABLE_STATES } from '../volumes.ts';
 import { GIB_MB, GiB, Metadata, type VolumeApi, type VolumeScope } from './volume-api.ts';
+import { findVolumeType, typeOfVolume } from './volume-type-routes.ts';
 
 /** One action per request, named by the body's only key. */
 const Action = z.union([
@@ -22,9 +23,10 @@ const Action = z.union([
   z.strictObject({ 'os-show_image_metadata': z.object({}).nullish() }),
   z.strictObject({ 'os-reserve': z.object({}).nullish() }),
   z.strictObject({ 'os-unreserve': z.object({}).nullish() }),
+  z.strictObject({ 'os-retype': z.object({ new_type: z.string().min(1).max(255), migration_policy: z.enum(['never', 'on-demand']).nullish() }) }),
 ]);
 const ACTIONS = ['os-extend', 'os-reset_status', 'os-force_delete', 'os-set_bootable', 'os-attach', 'os-detach', 'os-reserve', 'os-unreserve',
-  'os-set_image_metadata', 'os-unset_image_metadata', 'os-show_image_metadata'];
+  'os-set_image_metadata', 'os-unset_image_metadata', 'os-show_image_metadata', 'os-retype'];
 
 const MetadataBody = z.object({ metadata: Metadata });
 const MetaItem = z.object({ meta: Metadata });
@@ -61,6 +63,12 @@ export function volumeActionRoutes(api: VolumeApi, s: Services, prefix: string, 
     } else if ('os-set_image_metadata' in action || 'os-unset_image_metadata' in action || 'os-show_image_metadata' in action) {
       const shown = imageMetadata(tenant, volume, action);
       return reply(200, shown && { metadata: shown });
+    } else if ('os-retype' in action) {
+      // Every type is the same storage, so a retype never migrates: the volume only changes its name of type.
+      if (volume.state !== 'available' && volume.state !== 'in-use') throw new ApiError('invalid_state', `volume ${volume.id} is ${volume.state}: only an available or in-use volume can be retyped`);
+      const type = findVolumeType(s, caller, tenant, action['os-retype'].new_type);
+      if (type.id === typeOfVolume(s, volume).id) throw badRequest(`volume ${volume.id} is of type ${type.name} already`);
+      s.volumes.update(tenant, volume.id, { volume_type_id: type.id });
     } else if ('os-reserve' in action || 'os-unreserve' in action) {
       s.volumes.reserve(tenant, volume.id, 'os-reserve' in action);
     } else {
