@@ -251,6 +251,15 @@ export interface VolumeType {
   created_at: string;
 }
 
+/** An admin's change to a Block Storage service (Cinder's os-services): absent, a service is enabled. */
+export interface VolumeServiceState {
+  /** binary@host, e.g. cinder-volume@controller@qcow2. */
+  id: string;
+  disabled: boolean;
+  disabled_reason: string | null;
+  updated_at: string;
+}
+
 /** A Block Storage user message: why a volume of the tenant's failed (Cinder's messages API, 3.3). */
 export interface VolumeMessage {
   id: string;

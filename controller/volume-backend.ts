@@ -2,6 +2,23 @@
 // sees it: the capabilities it reports, and the CapabilitiesFilter that matches a volume type's
 // extra specs against them. A type asking for what the backend does not have makes volumes that
 // go to `error` with a user message (no valid backend), as in Cinder.
+import type { Datastore } from './datastore/datastore.ts';
+
+/** The backend as Cinder names it (host@backend) and its one pool (host@backend#pool). */
+export const BACKEND = 'controller@qcow2';
+export const POOL = `${BACKEND}#volumes`;
+
+/** Cinder's services as the cluster has them: the controller schedules volumes and holds the backend. */
+export const VOLUME_SERVICES = [
+  { binary: 'cinder-scheduler', host: 'controller' },
+  { binary: 'cinder-volume', host: BACKEND },
+] as const;
+
+/** Why no new volume can be placed: the volume service was disabled by an admin (undefined: it is enabled). */
+export function backendDisabled(store: Datastore): string | undefined {
+  const state = store.volumeServices.get(`cinder-volume@${BACKEND}`);
+  return state?.disabled ? `the cinder-volume service on ${BACKEND} is disabled${state.disabled_reason ? ` (${state.disabled_reason})` : ''}` : undefined;
+}
 
 /** What the backend reports (Cinder's get_volume_stats), under the keys extra specs name. */
 export const BACKEND_CAPABILITIES: Readonly<Record<string, string | boolean>> = {

@@ -234,8 +234,24 @@ export class Volumes {
 
   /** An admin sets a volume's state by hand (Block Storage's os-reset_status). */
   resetState(v: Volume, state: (typeof RESETTABLE_STATES)[number]): Volume {
-    if (v.attachment || v.state === 'creating') throw new ApiError('invalid_state', `volume ${v.id} is ${v.state}${v.attachment ? ` (attached to instance ${v.attachment.instance_id})` : ''}: its state follows the cluster until it is available again`);
+    // An attached volume may be marked in error (its attachment stays, for os-force_detach to end),
+    // but not while an attach or detach is under way: the node's answer decides those.
+    const settled = v.attachment && (v.state === 'in-use' || v.state === 'error');
+    if (v.state === 'creating' || (v.attachment && (!settled || state !== 'error'))) {
+      throw new ApiError('invalid_state', `volume ${v.id} is ${v.state}${v.attachment ? ` (attached to instance ${v.attachment.instance_id}: only error may be set, then os-force_detach)` : ''}: its state follows the cluster until it is available again`);
+    }
     return this.save(v, { state, reason: null });
+  }
+
+  /** An admin detaches a volume whatever its state (one marked error too): the node really lets it go. */
+  forceDetach(v: Volume): Volume {
+    if (!v.attachment) throw new ApiError('invalid_state', `volume ${v.id} is not attached`);
+    if (v.attachment.root) throw new ApiError('in_use', `volume ${v.id} is the root disk of instance ${v.attachment.instance_id}: it stays attached until the instance is deleted`);
+    if (v.state === 'attaching' || v.state === 'detaching') throw new ApiError('invalid_state', `volume ${v.id} is ${v.state}: wait for the node's answer`);
+    const inst = this.ctx.store.instances.get(v.attachment.instance_id);
+    if (!inst) return this.save(v, { state: 'available', attachment: null });
+    this.command(inst, this.frame('DETACH_VOLUME', inst, v.id));
+    return this.save(v, { state: 'detaching' });
   }
 
   /** An admin deletes a volume whatever its state, unless an instance has it. */

@@ -1,6 +1,6 @@
 // The datastore interface: one collection of records per kind, found by id or by tenant.
 // Two implementations: in memory (tests) and SQLite (WAL) with the same in-memory view in front.
-import type { ClusterEvent, ExternalIp, Image, Instance, Keypair, Pool, Quotas, ServerGroup, Tenant, Volume, VolumeMessage, VolumeType, Workload } from '../api-types.ts';
+import type { ClusterEvent, ExternalIp, Image, Instance, Keypair, Pool, Quotas, ServerGroup, Tenant, Volume, VolumeMessage, VolumeServiceState, VolumeType, Workload } from '../api-types.ts';
 
 export interface Collection<T extends { id: string }> {
   get(id: string): T | undefined;
@@ -29,10 +29,11 @@ export interface Datastore {
   /** Block Storage group types: the same shape, their specs being group specs. */
   groupTypes: Collection<VolumeType>;
   volumeMessages: Collection<VolumeMessage>;
+  volumeServices: Collection<VolumeServiceState>;
   close(): void;
 }
 
-export const COLLECTIONS = ['tenants', 'workloads', 'instances', 'events', 'pools', 'externalIps', 'quotas', 'images', 'volumes', 'keypairs', 'serverGroups', 'volumeTypes', 'groupTypes', 'volumeMessages'] as const;
+export const COLLECTIONS = ['tenants', 'workloads', 'instances', 'events', 'pools', 'externalIps', 'quotas', 'images', 'volumes', 'keypairs', 'serverGroups', 'volumeTypes', 'groupTypes', 'volumeMessages', 'volumeServices'] as const;
 export type CollectionName = (typeof COLLECTIONS)[number];
 
 export const tenantOf = (record: object): string | null => {

@@ -8,6 +8,7 @@ import { reply, type Handler, type Reply, type Request, type RouteOptions } from
 import type { Instance, Tenant, Volume } from '../api-types.ts';
 import type { Caller } from '../auth.ts';
 import type { Services } from '../services.ts';
+import { POOL } from '../volume-backend.ts';
 import { MAX_VOLUME_MB } from '../volumes.ts';
 import { negotiate, versionInHeader } from './microversion.ts';
 import { typeOfVolume } from './volume-type-routes.ts';
@@ -34,8 +35,6 @@ export function requireVersion(req: Pick<Request, 'header'>, min: string, what: 
   if (!atLeast(volumeVersion(req), min)) throw new ApiError('not_found', `${what} needs microversion ${min} or later (OpenStack-API-Version: volume ${min})`);
 }
 
-/** Where every volume lives, in Cinder's host@backend#pool form: the controller's volume store. */
-export const VOLUME_HOST = 'controller@qcow2#volumes';
 /** The one availability zone, as compute's. */
 export const ZONE = 'nova';
 
@@ -113,7 +112,7 @@ export function volumeView(s: Services, v: Volume, url: (path: string) => string
     availability_zone: ZONE, volume_type: typeOfVolume(s, v).name, user_id: v.user_id ?? '',
     replication_status: 'disabled', migration_status: null, snapshot_id: null, source_volid: v.source.type === 'volume' ? v.source.id : null, consistencygroup_id: null,
     ...(brief ? {} : { 'os-vol-tenant-attr:tenant_id': v.tenant_id }),
-    ...(admin && !brief ? { 'os-vol-host-attr:host': VOLUME_HOST, 'os-vol-mig-status-attr:migstat': null, 'os-vol-mig-status-attr:name_id': null } : {}),
+    ...(admin && !brief ? { 'os-vol-host-attr:host': POOL, 'os-vol-mig-status-attr:migstat': null, 'os-vol-mig-status-attr:name_id': null } : {}),
     ...(v.image_metadata && !brief ? { volume_image_metadata: v.image_metadata } : {}),
     attachments: attached && v.attachment ? [{
       id: v.id, attachment_id: v.id, volume_id: v.id, server_id: v.attachment.instance_id,

@@ -12,10 +12,11 @@ import {
   GIB_MB, GiB, Metadata, VOLUME_VERSIONS, ZONE, atLeast, cinderRoute, gib, projectScope, requireVersion, volumeVersion, volumeView,
   type VolumeApi, type VolumeScope,
 } from './volume-api.ts';
+import { volumeBackendRoutes } from './volume-backend-routes.ts';
 import { volumeQuotaRoutes } from './volume-quota-routes.ts';
 import { findVolumeType, volumeTypeRoutes } from './volume-type-routes.ts';
 import { NO_VALID_BACKEND, recordVolumeMessage, volumeMessageRoutes } from './volume-message-routes.ts';
-import { unmetSpec } from '../volume-backend.ts';
+import { backendDisabled, unmetSpec } from '../volume-backend.ts';
 
 const Text = z.string().max(255).nullish();
 
@@ -156,14 +157,15 @@ export function volumeRoutes(router: Router, s: Services, baseUrl: () => string)
       if (b.source_volid && !cloned) throw notFound('volume', b.source_volid);
       const source = cloned ? s.volumes.cloneSource(s.tenants.get(cloned.tenant_id), cloned.id, sizeMB) : await s.volumes.source(tenant, sizeMB, b.imageRef ?? undefined);
       checkQuota(s.store.quotas.get(tenant.id), s.instances.usage(tenant.id), { volumes: 1, volume_mb: source.sizeMB });
-      // The scheduler's turn: a type whose extra specs the backend cannot satisfy leaves the volume in error.
+      // The scheduler's turn: a disabled backend, or a type whose extra specs it cannot satisfy, leaves the volume in error.
       const unmet = type && unmetSpec(type.extra_specs);
+      const unplaceable = backendDisabled(s.store) ?? (unmet ? `no backend satisfies the volume type's extra spec ${unmet}=${type.extra_specs[unmet]}` : undefined);
       const v = s.volumes.create(tenant, source, {
         name: b.name ?? b.display_name ?? undefined, description: b.description ?? b.display_description ?? undefined,
         metadata: b.metadata ?? {}, user_id: caller.userId, bootable: Boolean(b.imageRef) || Boolean(cloned?.bootable),
         ...(type ?? cloned?.volume_type_id ? { volume_type_id: type?.id ?? cloned?.volume_type_id } : {}),
-      }, null, unmet ? `no backend satisfies the volume type's extra spec ${unmet}=${type.extra_specs[unmet]}` : undefined);
-      if (unmet) recordVolumeMessage(s, v, NO_VALID_BACKEND, req.id);
+      }, null, unplaceable);
+      if (unplaceable) recordVolumeMessage(s, v, NO_VALID_BACKEND, req.id);
       return reply(202, { volume: volumeView(s, v, url(req), true) });
     });
     api.on('GET', `${prefix}/volumes/:id`, async (req) => {
@@ -197,5 +199,6 @@ export function volumeRoutes(router: Router, s: Services, baseUrl: () => string)
     volumeQuotaRoutes(api, s, prefix, scope);
     volumeTypeRoutes(api, s, prefix, scope);
     volumeMessageRoutes(api, s, prefix, scope, url);
+    volumeBackendRoutes(api, s, prefix, scope);
   }
 }

@@ -228,6 +228,20 @@ t.test('attach and detach through compute: in-use while attached, the node reall
   await waitForStatus(demo, v.id, 'in-use');
   t.equal((await api(demo, 'POST', v3(`/volumes/${v.id}/action`), { 'os-detach': {} })).status, 202);
   await waitForStatus(demo, v.id, 'available');
+  t.equal((await api(demo, 'POST', v3(`/volumes/${v.id}/action`), { 'os-detach': {} })).status, 202, 'a detach of a detached volume does nothing');
+  // An admin marks an attached volume in error, then force-detaches it: the node really lets it go.
+  t.equal((await api(demo, 'POST', v3(`/volumes/${v.id}/action`), { 'os-attach': { instance_uuid: inst.id } })).status, 202);
+  await waitForStatus(demo, v.id, 'in-use');
+  const act = (who: ControllerClient, action: object) => api(who, 'POST', v3(`/volumes/${v.id}/action`), action);
+  t.equal((await act(admin, { 'os-reset_status': { status: 'available' } })).status, 400, 'an attached volume is only marked error');
+  t.equal((await act(admin, { 'os-reset_status': { status: 'error' } })).status, 202);
+  await waitForStatus(demo, v.id, 'error');
+  t.equal((await act(demo, { 'os-force_detach': { attachment_id: v.id } })).status, 403);
+  t.equal((await act(admin, { 'os-force_detach': { attachment_id: 'c8a1d0b4-2f6e-4a61-9d0c-0d5f2f1c9f00' } })).status, 404);
+  t.equal((await act(admin, { 'os-force_detach': { attachment_id: v.id, connector: null } })).status, 202);
+  await waitForStatus(demo, v.id, 'available');
+  t.same(await onNode(), [], 'the node detached it');
+  t.equal((await act(admin, { 'os-force_detach': {} })).status, 400, 'not attached any more');
   t.equal((await api(demo, 'DELETE', v3(`/volumes/${v.id}`))).status, 202);
   await demo.call('DELETE', `/tenants/${demoProject}/instances/${inst.id}`);
 });

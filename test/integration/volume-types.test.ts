@@ -153,3 +153,42 @@ t.test('types survive a controller restart', async (t) => {
   t.match((await api(demo, 'GET', `/types/${type.id}`)).body.volume_type, { name: 'kept', is_public: false, extra_specs: { vendor_name: 'ciao' } });
   t.equal((await api(admin, 'DELETE', `/types/${type.id}`)).status, 202);
 });
+
+t.test('the backend\'s pool and capabilities, for admins: what extra specs are matched against', async (t) => {
+  t.same((await api(admin, 'GET', '/scheduler-stats/get_pools')).body, { pools: [{ name: 'controller@qcow2#volumes' }] });
+  const [pool] = (await api(admin, 'GET', '/scheduler-stats/get_pools?detail=True')).body.pools;
+  t.match(pool.capabilities, { vendor_name: 'ciao', storage_protocol: 'file', volume_backend_name: 'qcow2' });
+  t.ok(pool.capabilities.total_capacity_gb >= pool.capabilities.free_capacity_gb && pool.capabilities.total_capacity_gb > 0, 'the volume store\'s filesystem');
+  t.match((await api(admin, 'GET', '/capabilities/controller@qcow2')).body, { vendor_name: 'ciao', storage_protocol: 'file', namespace: /^OS::Storage::Capabilities::/ });
+  t.equal((await api(admin, 'GET', '/capabilities/elsewhere@lvm')).status, 404);
+  t.equal((await api(demo, 'GET', '/scheduler-stats/get_pools')).status, 403);
+});
+
+t.test('os-services: the controller\'s scheduler and volume services; a disabled cinder-volume places no new volume', async (t) => {
+  const list = (await api(admin, 'GET', '/os-services')).body.services;
+  t.match(list, [{ binary: 'cinder-scheduler', host: 'controller', status: 'enabled', state: 'up' }, { binary: 'cinder-volume', host: 'controller@qcow2', zone: 'nova' }]);
+  t.same((await api(admin, 'GET', '/os-services?host=controller&binary=cinder-volume')).body.services.map((x: { binary: string }) => x.binary), ['cinder-volume']);
+  const target = { host: 'controller@qcow2', binary: 'cinder-volume' };
+  t.equal((await api(admin, 'PUT', '/os-services/disable', { host: 'elsewhere', binary: 'cinder-volume' })).status, 404);
+  t.equal((await api(admin, 'PUT', '/os-services/disable-log-reason', { ...target })).status, 400, 'no reason');
+  t.equal((await api(admin, 'PUT', '/os-services/freeze', { host: 'elsewhere' })).status, 400);
+  t.equal((await api(demo, 'PUT', '/os-services/disable', target)).status, 403);
+  t.match(await api(admin, 'PUT', '/os-services/disable-log-reason', { ...target, disabled_reason: 'maintenance' }), { status: 200, body: { disabled: true, status: 'disabled', disabled_reason: 'maintenance' } });
+  const made = await api(demo, 'POST', '/volumes', { volume: { size: 1 } });
+  await waitForStatus(demo, made.body.volume.id, 'error');
+  t.match(await api(admin, 'PUT', '/os-services/enable', target), { status: 200, body: { disabled: false, status: 'enabled', disabled_reason: null } });
+  const placed = await api(demo, 'POST', '/volumes', { volume: { size: 1 } });
+  await waitForStatus(demo, placed.body.volume.id, 'available');
+  for (const id of [made.body.volume.id, placed.body.volume.id]) await api(demo, 'DELETE', `/volumes/${id}`);
+});
+
+t.test('os-hosts: the services\' hosts, and the volumes the backend holds in total and per project', async (t) => {
+  t.match((await api(admin, 'GET', '/os-hosts')).body.hosts, [{ host_name: 'controller', service: 'cinder-scheduler' }, { host_name: 'controller@qcow2', service: 'cinder-volume', 'service-state': 'enabled' }]);
+  const made = await api(demo, 'POST', '/volumes', { volume: { size: 3 } });
+  const host = (await api(admin, 'GET', '/os-hosts/controller@qcow2')).body.host;
+  t.match(host.find((h: { resource: { project: string } }) => h.resource.project === demoProject), { resource: { host: 'controller@qcow2', volume_count: '1', total_volume_gb: '3' } });
+  t.equal((await api(admin, 'GET', '/os-hosts/controller')).status, 404, 'no cinder-volume there');
+  t.equal((await api(demo, 'GET', '/os-hosts')).status, 403);
+  await waitForStatus(demo, made.body.volume.id, 'available');
+  await api(demo, 'DELETE', `/volumes/${made.body.volume.id}`);
+});
