@@ -80,7 +80,8 @@ export function volumeTypeRoutes(api: VolumeApi, s: Services, prefix: string, sc
 }
 
 function typeRoutes(api: VolumeApi, s: Services, prefix: string, scope: (req: Request) => Promise<VolumeScope>, kind: TypeKind): void {
-  const store = kind.collection(s);
+  // Looked up per request: routes are registered before (and without) a datastore in the fuzzer's tables.
+  const store = () => kind.collection(s);
   const what = kind.one.replace('_', ' ');
   const base = `${prefix}/${kind.path}`;
   const view = (t: VolumeType) => ({
@@ -105,7 +106,7 @@ function typeRoutes(api: VolumeApi, s: Services, prefix: string, scope: (req: Re
     return t;
   };
   const nameFree = (name: string, self?: string) => {
-    if (name === kind.builtin?.name || store.all().some((t) => t.name === name && t.id !== self)) {
+    if (name === kind.builtin?.name || store().all().some((t) => t.name === name && t.id !== self)) {
       throw new ApiError('conflict', `a ${what} named ${name} already exists`);
     }
   };
@@ -118,7 +119,7 @@ function typeRoutes(api: VolumeApi, s: Services, prefix: string, scope: (req: Re
     // Cinder's filter: public types by default; an admin may ask for private ones (false) or all (none).
     const wanted = (q.is_public ?? 'true').toLowerCase();
     const [key, dir] = (q.sort ?? 'created_at:asc').split(':') as ['name' | 'id' | 'created_at', string | undefined];
-    const all = [...(kind.builtin ? [kind.builtin] : []), ...store.all()]
+    const all = [...(kind.builtin ? [kind.builtin] : []), ...store().all()]
       .sort((a, b) => (dir === 'desc' ? -1 : 1) * a[key].localeCompare(b[key]));
     const types = c.admin
       ? all.filter((t) => wanted === 'none' || t.is_public === (wanted !== 'false'))
@@ -139,7 +140,7 @@ function typeRoutes(api: VolumeApi, s: Services, prefix: string, scope: (req: Re
       id: randomUUID(), name: b.name, description: b.description ?? null, is_public: b['os-volume-type-access:is_public'] ?? b.is_public ?? true,
       extra_specs: b.specs ?? {}, projects: [], created_at: new Date().toISOString(),
     };
-    store.put(t);
+    store().put(t);
     return reply(kind.created, { [kind.one]: view(t) });
   });
   api.on('PUT', `${base}/:type`, async (req) => {
@@ -151,7 +152,7 @@ function typeRoutes(api: VolumeApi, s: Services, prefix: string, scope: (req: Re
       ...t, ...(b.name !== undefined ? { name: b.name } : {}), ...(b.description !== undefined ? { description: b.description } : {}),
       ...(b.is_public !== undefined ? { is_public: b.is_public } : {}),
     };
-    store.put(next);
+    store().put(next);
     const { 'os-volume-type-access:is_public': _, ...shown } = view(next);
     return reply(200, { [kind.one]: shown });
   }, byType);
@@ -159,7 +160,7 @@ function typeRoutes(api: VolumeApi, s: Services, prefix: string, scope: (req: Re
     const t = await managed(req);
     const user = kind.inUse(s, t);
     if (user) throw badRequest(`${what} ${t.name} is in use by volume ${user}`);
-    store.delete(t.id);
+    store().delete(t.id);
     return reply(202);
   }, byType);
 
@@ -170,7 +171,7 @@ function typeRoutes(api: VolumeApi, s: Services, prefix: string, scope: (req: Re
     const add = (await req.body(SpecsBody))[kind.specs] as Record<string, string>;
     const next = { ...t.extra_specs, ...add };
     if (Object.keys(next).length > 128) throw badRequest(`a ${what} keeps at most 128 specs`);
-    store.put({ ...t, extra_specs: next });
+    store().put({ ...t, extra_specs: next });
     return reply(kind.created, { [kind.specs]: add });
   }, byType);
   api.on('GET', `${base}/:type/${kind.specs}/:key`, async (req) => {
@@ -183,21 +184,21 @@ function typeRoutes(api: VolumeApi, s: Services, prefix: string, scope: (req: Re
     const spec = await req.body(Specs);
     const keys = Object.keys(spec);
     if (keys.length !== 1 || keys[0] !== req.params.key) throw badRequest(`the body must hold exactly the key of the path, ${req.params.key}`);
-    store.put({ ...t, extra_specs: { ...t.extra_specs, ...spec } });
+    store().put({ ...t, extra_specs: { ...t.extra_specs, ...spec } });
     return reply(200, spec);
   }, bySpec);
   api.on('DELETE', `${base}/:type/${kind.specs}/:key`, async (req) => {
     const t = await managed(req);
     const { [req.params.key]: gone, ...rest } = t.extra_specs;
     if (gone === undefined) throw notFound(kind.specs.replace('_', ' '), req.params.key);
-    store.put({ ...t, extra_specs: rest });
+    store().put({ ...t, extra_specs: rest });
     return reply(202);
   }, bySpec);
   if (kind.access) accessRoutes(api, base, store, managed);
 }
 
 /** The access list of a private volume type: the projects (besides admins) that may use it. */
-function accessRoutes(api: VolumeApi, base: string, store: Collection<VolumeType>, managed: (req: Request) => Promise<VolumeType>): void {
+function accessRoutes(api: VolumeApi, base: string, store: () => Collection<VolumeType>, managed: (req: Request) => Promise<VolumeType>): void {
   const byType = { params: { type: Segment } };
   api.on('GET', `${base}/:type/os-volume-type-access`, async (req) => {
     const t = await managed(req);
@@ -211,11 +212,11 @@ function accessRoutes(api: VolumeApi, base: string, store: Collection<VolumeType
     if ('addProjectAccess' in action) {
       const { project } = action.addProjectAccess;
       if (t.projects.includes(project)) throw new ApiError('conflict', `project ${project} already has access to volume type ${t.name}`);
-      store.put({ ...t, projects: [...t.projects, project] });
+      store().put({ ...t, projects: [...t.projects, project] });
     } else {
       const { project } = action.removeProjectAccess;
       if (!t.projects.includes(project)) throw notFound('volume type access', `of project ${project} to ${t.name}`);
-      store.put({ ...t, projects: t.projects.filter((p) => p !== project) });
+      store().put({ ...t, projects: t.projects.filter((p) => p !== project) });
     }
     return reply(202);
   }, byType);
