@@ -235,7 +235,8 @@ export interface Volume {
   size_mb: number;
   state: VolumeState;
   bootable: boolean;
-  source: { type: 'blank' } | { type: 'image'; id: string };
+  /** What it was made from: nothing, an image, or another volume (a clone). */
+  source: { type: 'blank' } | { type: 'image'; id: string } | { type: 'volume'; id: string };
   attachment: { instance_id: string; root: boolean; ephemeral: boolean } | null;
   reason: string | null;
   /** Key/value pairs the tenant keeps on the volume (Block Storage's metadata); absent on older records. */
@@ -245,8 +246,44 @@ export interface Volume {
   image_metadata?: Record<string, string>;
   /** The identity user who made it through an API (absent for volumes made with an instance). */
   user_id?: string;
+  /** Its volume type (Block Storage); absent: the built-in default type. */
+  volume_type_id?: string;
   created_at: string;
   updated_at: string;
+}
+
+/** A Block Storage volume type an admin made: a name and key/value specs over the one kind of
+ *  storage (qcow2 files); a private one is usable by the projects on its access list only. */
+export interface VolumeType {
+  id: string;
+  name: string;
+  description: string | null;
+  is_public: boolean;
+  extra_specs: Record<string, string>;
+  /** The projects a private type is shared with. */
+  projects: string[];
+  created_at: string;
+}
+
+/** An admin's change to a Block Storage service (Cinder's os-services): absent, a service is enabled. */
+export interface VolumeServiceState {
+  /** binary@host, e.g. cinder-volume@controller@qcow2. */
+  id: string;
+  disabled: boolean;
+  disabled_reason: string | null;
+  updated_at: string;
+}
+
+/** A Block Storage user message: why a volume of the tenant's failed (Cinder's messages API, 3.3). */
+export interface VolumeMessage {
+  id: string;
+  tenant_id: string;
+  resource_uuid: string;
+  /** Cinder's event id, e.g. VOLUME_VOLUME_001_003 (no valid backend). */
+  event_id: string;
+  user_message: string;
+  request_id: string;
+  created_at: string;
 }
 
 export interface NodeInfo {

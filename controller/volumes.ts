@@ -21,6 +21,7 @@ export interface VolumeInput {
   bootable?: boolean;
   metadata?: Record<string, string>;
   user_id?: string;
+  volume_type_id?: string;
 }
 
 /** What the owner may change on a volume after it is made. */
@@ -30,6 +31,8 @@ export interface VolumeChange {
   bootable?: boolean;
   metadata?: Record<string, string>;
   image_metadata?: Record<string, string>;
+  /** A retype: the type only names the volume (every type is the same storage), so nothing moves. */
+  volume_type_id?: string;
 }
 
 /** The states an admin may set by hand: ones that start no work of the controller (a volume
@@ -42,9 +45,10 @@ const imageMetadata = (i: Image): Record<string, string> => Object.fromEntries(O
   image_id: i.id, image_name: i.name, disk_format: i.disk_format, container_format: i.container_format, checksum: i.checksum, size: i.size,
 }).filter(([, v]) => v !== null).map(([k, v]) => [k, String(v)]));
 
-/** What a new volume is made of: a blank disk, or a copy of an image's file. */
+/** What a new volume is made of: a blank disk, or a copy of an image's or another volume's file. */
 interface Source {
   image?: { record: Image; path: string; virtualMB: number };
+  volume?: { record: Volume; path: string };
   sizeMB: number;
 }
 
@@ -105,6 +109,14 @@ export class Volumes {
     return { image, sizeMB: sizeMB ?? image.virtualMB };
   }
 
+  /** A clone's source: another available volume of the tenant (`sizeMB` at least its size), copied as it is now. */
+  cloneSource(tenant: Tenant, id: string, sizeMB: number | undefined): Source {
+    const record = this.get(tenant, id);
+    if (record.state !== 'available') throw new ApiError('invalid_state', `volume ${id} is ${record.state}: only an available volume can be cloned`);
+    if (sizeMB !== undefined && sizeMB < record.size_mb) throw badRequest(`a clone cannot be smaller than its source volume (${Math.ceil(record.size_mb / 1024)} GiB)`);
+    return { volume: { record, path: this.path(record.id) }, sizeMB: sizeMB ?? record.size_mb };
+  }
+
   private async imageSource(record: Image): Promise<NonNullable<Source['image']>> {
     const path = this.imagePath(record.id);
     const info = JSON.parse((await run('qemu-img', ['info', '--output=json', '-f', record.disk_format ?? 'raw', path])).stdout) as { 'virtual-size': number };
@@ -117,27 +129,33 @@ export class Volumes {
       if (v.state !== 'creating') continue;
       this.ctx.logger.info('making a volume again after a restart', { volume: v.id });
       const record = v.source.type === 'image' ? this.ctx.store.images.get(v.source.id) : undefined;
+      const volume = v.source.type === 'volume' ? this.ctx.store.volumes.get(v.source.id) : undefined;
       try {
         if (v.source.type === 'image' && !record) throw new Error(`its image ${v.source.id} was deleted`);
-        void this.make(v, { image: record && await this.imageSource(record), sizeMB: v.size_mb });
+        if (v.source.type === 'volume' && !volume) throw new Error(`its source volume ${v.source.id} was deleted`);
+        void this.make(v, { image: record && await this.imageSource(record), volume: volume && { record: volume, path: this.path(volume.id) }, sizeMB: v.size_mb });
       } catch (err) {
         this.failMake(v, (err as Error).message);
       }
     }
   }
 
-  /** Records a volume (state creating) and makes its file in the background. */
-  create(tenant: Tenant, source: Source, input: VolumeInput, attachment: Volume['attachment'] = null): Volume {
+  /** Records a volume (state creating) and makes its file in the background; one the backend
+   *  cannot hold (`unplaceable`: why) is recorded in error and never made, as Cinder's scheduler does. */
+  create(tenant: Tenant, source: Source, input: VolumeInput, attachment: Volume['attachment'] = null, unplaceable?: string): Volume {
     const v: Volume = {
       id: randomUUID(), tenant_id: tenant.id, name: input.name ?? '', description: input.description ?? '',
       size_mb: source.sizeMB, state: 'creating', bootable: input.bootable ?? false,
-      source: source.image ? { type: 'image', id: source.image.record.id } : { type: 'blank' },
+      source: source.image ? { type: 'image', id: source.image.record.id } : source.volume ? { type: 'volume', id: source.volume.record.id } : { type: 'blank' },
       attachment, reason: null, metadata: input.metadata ?? {}, ...(input.user_id ? { user_id: input.user_id } : {}),
+      ...(input.volume_type_id ? { volume_type_id: input.volume_type_id } : {}),
       ...(source.image ? { image_metadata: imageMetadata(source.image.record) } : {}),
+      ...(source.volume?.record.image_metadata ? { image_metadata: { ...source.volume.record.image_metadata } } : {}),
       created_at: now(), updated_at: now(),
     };
     this.ctx.store.volumes.put(v);
-    void this.make(v, source);
+    if (unplaceable) this.failMake(v, unplaceable);
+    else void this.make(v, source);
     return v;
   }
 
@@ -149,6 +167,9 @@ export class Volumes {
         const format = source.image.record.disk_format ?? 'raw';
         await run('qemu-img', ['convert', '-q', '-f', format, '-O', 'qcow2', source.image.path, file]);
         if (source.sizeMB > source.image.virtualMB) await run('qemu-img', ['resize', '-q', '-f', 'qcow2', file, `${source.sizeMB}M`]);
+      } else if (source.volume) {
+        await run('qemu-img', ['convert', '-q', '-f', 'qcow2', '-O', 'qcow2', source.volume.path, file]);
+        if (source.sizeMB > source.volume.record.size_mb) await run('qemu-img', ['resize', '-q', '-f', 'qcow2', file, `${source.sizeMB}M`]);
       } else {
         await run('qemu-img', ['create', '-q', '-f', 'qcow2', file, `${source.sizeMB}M`]);
       }
@@ -213,8 +234,24 @@ export class Volumes {
 
   /** An admin sets a volume's state by hand (Block Storage's os-reset_status). */
   resetState(v: Volume, state: (typeof RESETTABLE_STATES)[number]): Volume {
-    if (v.attachment || v.state === 'creating') throw new ApiError('invalid_state', `volume ${v.id} is ${v.state}${v.attachment ? ` (attached to instance ${v.attachment.instance_id})` : ''}: its state follows the cluster until it is available again`);
+    // An attached volume may be marked in error (its attachment stays, for os-force_detach to end),
+    // but not while an attach or detach is under way: the node's answer decides those.
+    const settled = v.attachment && (v.state === 'in-use' || v.state === 'error');
+    if (v.state === 'creating' || (v.attachment && (!settled || state !== 'error'))) {
+      throw new ApiError('invalid_state', `volume ${v.id} is ${v.state}${v.attachment ? ` (attached to instance ${v.attachment.instance_id}: only error may be set, then os-force_detach)` : ''}: its state follows the cluster until it is available again`);
+    }
     return this.save(v, { state, reason: null });
+  }
+
+  /** An admin detaches a volume whatever its state (one marked error too): the node really lets it go. */
+  forceDetach(v: Volume): Volume {
+    if (!v.attachment) throw new ApiError('invalid_state', `volume ${v.id} is not attached`);
+    if (v.attachment.root) throw new ApiError('in_use', `volume ${v.id} is the root disk of instance ${v.attachment.instance_id}: it stays attached until the instance is deleted`);
+    if (v.state === 'attaching' || v.state === 'detaching') throw new ApiError('invalid_state', `volume ${v.id} is ${v.state}: wait for the node's answer`);
+    const inst = this.ctx.store.instances.get(v.attachment.instance_id);
+    if (!inst) return this.save(v, { state: 'available', attachment: null });
+    this.command(inst, this.frame('DETACH_VOLUME', inst, v.id));
+    return this.save(v, { state: 'detaching' });
   }
 
   /** An admin deletes a volume whatever its state, unless an instance has it. */

@@ -1,5 +1,5 @@
 // What tempest.conf needs to know about the cluster, read through its APIs as the admin: the VM
-// flavors and their images, the compute microversions the cluster advertises, its nodes.
+// flavors and their images, the compute and volume microversions the cluster advertises, its nodes.
 import type { Image, Workload } from '../../controller/api-types.ts';
 import { adminClient, type ClusterAccess } from './cluster.ts';
 
@@ -10,6 +10,7 @@ export interface CloudFacts {
   imageRefAlt: string;
   /** Undefined when the cluster advertises no microversions (Tempest then sends none). */
   compute: { minMicroversion?: string; maxMicroversion?: string };
+  volume: { minMicroversion?: string; maxMicroversion?: string };
   computeNodes: number;
 }
 
@@ -18,6 +19,8 @@ export interface CloudAnswers {
   images: Pick<Image, 'id' | 'name'>[];
   /** GET /v2.1's `version`. */
   computeVersion: { version?: string; min_version?: string };
+  /** GET /volume/v3's version (its `versions`' one entry). */
+  volumeVersion: { version?: string; min_version?: string };
   /** Nodes that are not offline (a FULL one still counts as a host). */
   computeNodes: number;
 }
@@ -39,6 +42,7 @@ export function factsFrom(a: CloudAnswers): CloudFacts {
     imageRef: imageOf(first),
     imageRefAlt: imageOf(second),
     compute: { minMicroversion: a.computeVersion.min_version || undefined, maxMicroversion: a.computeVersion.version || undefined },
+    volume: { minMicroversion: a.volumeVersion.min_version || undefined, maxMicroversion: a.volumeVersion.version || undefined },
     computeNodes: a.computeNodes,
   };
 }
@@ -46,11 +50,12 @@ export function factsFrom(a: CloudAnswers): CloudFacts {
 export async function readCloudFacts(cluster: ClusterAccess): Promise<CloudFacts> {
   const admin = adminClient(cluster);
   const tenant = await admin.tenantId();
-  const [{ workloads }, { images }, { version }, status] = await Promise.all([
+  const [{ workloads }, { images }, { version }, { versions: [volumeVersion] }, status] = await Promise.all([
     admin.call<{ workloads: Workload[] }>('GET', `/tenants/${tenant}/workloads`),
     admin.call<{ images: Image[] }>('GET', '/image/v2/images'),
     admin.call<{ version: CloudAnswers['computeVersion'] }>('GET', '/v2.1'),
+    admin.call<{ versions: CloudAnswers['volumeVersion'][] }>('GET', '/volume/v3'),
     admin.call<{ nodes: { total: number; offline: number } }>('GET', '/cluster/status'),
   ]);
-  return factsFrom({ workloads, images, computeVersion: version, computeNodes: status.nodes.total - status.nodes.offline });
+  return factsFrom({ workloads, images, computeVersion: version, volumeVersion: volumeVersion ?? {}, computeNodes: status.nodes.total - status.nodes.offline });
 }

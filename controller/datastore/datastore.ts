@@ -1,6 +1,6 @@
 // The datastore interface: one collection of records per kind, found by id or by tenant.
 // Two implementations: in memory (tests) and SQLite (WAL) with the same in-memory view in front.
-import type { ClusterEvent, ExternalIp, Image, Instance, Keypair, MetadefNamespace, Pool, Quotas, ServerGroup, Tenant, Volume, Workload } from '../api-types.ts';
+import type { ClusterEvent, ExternalIp, Image, Instance, Keypair, MetadefNamespace, Pool, Quotas, ServerGroup, Tenant, Volume, VolumeMessage, VolumeServiceState, VolumeType, Workload } from '../api-types.ts';
 
 export interface Collection<T extends { id: string }> {
   get(id: string): T | undefined;
@@ -27,10 +27,15 @@ export interface Datastore {
   serverGroups: Collection<ServerGroup>;
   /** Glance's metadata definitions, one record per namespace (its name is its id), indexed by owner. */
   metadefNamespaces: Collection<MetadefNamespace>;
+  volumeTypes: Collection<VolumeType>;
+  /** Block Storage group types: the same shape, their specs being group specs. */
+  groupTypes: Collection<VolumeType>;
+  volumeMessages: Collection<VolumeMessage>;
+  volumeServices: Collection<VolumeServiceState>;
   close(): void;
 }
 
-export const COLLECTIONS = ['tenants', 'workloads', 'instances', 'events', 'pools', 'externalIps', 'quotas', 'images', 'volumes', 'keypairs', 'serverGroups', 'metadefNamespaces'] as const;
+export const COLLECTIONS = ['tenants', 'workloads', 'instances', 'events', 'pools', 'externalIps', 'quotas', 'images', 'volumes', 'keypairs', 'serverGroups', 'metadefNamespaces', 'volumeTypes', 'groupTypes', 'volumeMessages', 'volumeServices'] as const;
 export type CollectionName = (typeof COLLECTIONS)[number];
 
 export const tenantOf = (record: object): string | null => {

@@ -8,6 +8,7 @@ import { checkQuota } from '../quotas.ts';
 import type { Services } from '../services.ts';
 import { RESETTABLE_STATES } from '../volumes.ts';
 import { GIB_MB, GiB, Metadata, type VolumeApi, type VolumeScope } from './volume-api.ts';
+import { findVolumeType, typeOfVolume } from './volume-type-routes.ts';
 
 /** One action per request, named by the body's only key. */
 const Action = z.union([
@@ -22,9 +23,11 @@ const Action = z.union([
   z.strictObject({ 'os-show_image_metadata': z.object({}).nullish() }),
   z.strictObject({ 'os-reserve': z.object({}).nullish() }),
   z.strictObject({ 'os-unreserve': z.object({}).nullish() }),
+  z.strictObject({ 'os-force_detach': z.object({ attachment_id: z.string().max(255).nullish(), connector: z.unknown().optional() }).nullish() }),
+  z.strictObject({ 'os-retype': z.object({ new_type: z.string().min(1).max(255), migration_policy: z.enum(['never', 'on-demand']).nullish() }) }),
 ]);
 const ACTIONS = ['os-extend', 'os-reset_status', 'os-force_delete', 'os-set_bootable', 'os-attach', 'os-detach', 'os-reserve', 'os-unreserve',
-  'os-set_image_metadata', 'os-unset_image_metadata', 'os-show_image_metadata'];
+  'os-set_image_metadata', 'os-unset_image_metadata', 'os-show_image_metadata', 'os-retype', 'os-force_detach'];
 
 const MetadataBody = z.object({ metadata: Metadata });
 const MetaItem = z.object({ meta: Metadata });
@@ -44,10 +47,14 @@ export function volumeActionRoutes(api: VolumeApi, s: Services, prefix: string, 
       if (sizeMB <= volume.size_mb) throw badRequest(`new_size must be larger than the volume's ${Math.ceil(volume.size_mb / GIB_MB)} GiB`);
       checkQuota(s.store.quotas.get(tenant.id), s.instances.usage(tenant.id), { volume_mb: sizeMB - volume.size_mb });
       await s.volumes.extend(tenant, volume.id, sizeMB);
-    } else if ('os-reset_status' in action || 'os-force_delete' in action) {
+    } else if ('os-reset_status' in action || 'os-force_delete' in action || 'os-force_detach' in action) {
       if (!caller.admin) throw new ApiError('forbidden', `${name} is for admins`);
       if ('os-reset_status' in action) s.volumes.resetState(volume, action['os-reset_status'].status);
-      else await s.volumes.forceDelete(volume);
+      else if ('os-force_detach' in action) {
+        const asked = action['os-force_detach']?.attachment_id;
+        if (asked && asked !== volume.id) throw notFound('attachment', asked);
+        s.volumes.forceDetach(volume);
+      } else await s.volumes.forceDelete(volume);
     } else if ('os-set_bootable' in action) {
       s.volumes.update(tenant, volume.id, { bootable: String(action['os-set_bootable'].bootable).toLowerCase() === 'true' });
       return reply(200);
@@ -61,9 +68,16 @@ export function volumeActionRoutes(api: VolumeApi, s: Services, prefix: string, 
     } else if ('os-set_image_metadata' in action || 'os-unset_image_metadata' in action || 'os-show_image_metadata' in action) {
       const shown = imageMetadata(tenant, volume, action);
       return reply(200, shown && { metadata: shown });
+    } else if ('os-retype' in action) {
+      // Every type is the same storage, so a retype never migrates: the volume only changes its name of type.
+      if (volume.state !== 'available' && volume.state !== 'in-use') throw new ApiError('invalid_state', `volume ${volume.id} is ${volume.state}: only an available or in-use volume can be retyped`);
+      const type = findVolumeType(s, caller, tenant, action['os-retype'].new_type);
+      if (type.id === typeOfVolume(s, volume).id) throw badRequest(`volume ${volume.id} is of type ${type.name} already`);
+      s.volumes.update(tenant, volume.id, { volume_type_id: type.id });
     } else if ('os-reserve' in action || 'os-unreserve' in action) {
       s.volumes.reserve(tenant, volume.id, 'os-reserve' in action);
-    } else {
+    } else if (volume.state !== 'available' || volume.attachment) {
+      // A detach of a volume that is not attached does nothing, as in Cinder.
       s.volumes.detach(tenant, volume.id);
     }
     return reply(202);

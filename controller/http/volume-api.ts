@@ -8,18 +8,33 @@ import { reply, type Handler, type Reply, type Request, type RouteOptions } from
 import type { Instance, Tenant, Volume } from '../api-types.ts';
 import type { Caller } from '../auth.ts';
 import type { Services } from '../services.ts';
+import { POOL } from '../volume-backend.ts';
 import { MAX_VOLUME_MB } from '../volumes.ts';
 import { negotiate, versionInHeader } from './microversion.ts';
+import { typeOfVolume } from './volume-type-routes.ts';
 
-/** The range served: 3.0, Cinder's base v3 API, whose views and routes are the ones below. */
-export const VOLUME_VERSIONS = { min: '3.0', max: '3.0' };
+/** The range served. Each version up to the maximum is built where it touches what is served:
+ *  3.3 user messages (and 3.5 their paging), 3.4 the glance_metadata filter of volume lists, 3.11
+ *  group types, 3.12 the volumes summary; what 3.1-3.12 change elsewhere (image upload, services,
+ *  manageable lists, backups, snapshots, consistency groups) is on APIs not served at any version. */
+export const VOLUME_VERSIONS = { min: '3.0', max: '3.12' };
 
-/** The one volume type: every volume is a qcow2 file in the cluster's volume store. */
-export const DEFAULT_TYPE = {
-  id: '5f2b6d52-3c8e-4b8a-9a5e-2d0c1c7e0b11', name: '__DEFAULT__', is_public: true,
-  description: 'qcow2 files in the cluster\'s volume store', extra_specs: {}, qos_specs_id: null,
-  'os-volume-type-access:is_public': true,
-};
+const versionParts = (v: string) => v.split('.').map(Number) as [number, number];
+/** Whether the version a request was served at is `min` or later. */
+export function atLeast(version: string, min: string): boolean {
+  const [[a, b], [x, y]] = [versionParts(version), versionParts(min)];
+  return a > x || (a === x && b >= y);
+}
+/** The version a request is served at (cinderRoute checked it already). */
+export function volumeVersion(req: Pick<Request, 'header'>): string {
+  const header = req.header('openstack-api-version');
+  return negotiate(header === undefined ? undefined : versionInHeader(header, 'volume'), VOLUME_VERSIONS);
+}
+/** A route added by a microversion: below it, the route does not exist (Cinder answers 404). */
+export function requireVersion(req: Pick<Request, 'header'>, min: string, what: string): void {
+  if (!atLeast(volumeVersion(req), min)) throw new ApiError('not_found', `${what} needs microversion ${min} or later (OpenStack-API-Version: volume ${min})`);
+}
+
 /** The one availability zone, as compute's. */
 export const ZONE = 'nova';
 
@@ -55,8 +70,7 @@ const announce = (res: ServerResponse, version: string) => {
 export const cinderRoute = (handler: Handler): Handler => async (req, res) => {
   announce(res, VOLUME_VERSIONS.min);
   try {
-    const header = req.header('openstack-api-version');
-    announce(res, negotiate(header === undefined ? undefined : versionInHeader(header, 'volume'), VOLUME_VERSIONS));
+    announce(res, volumeVersion(req));
     return await handler(req, res);
   } catch (err) {
     if (err instanceof ApiError) return cinderError(err);
@@ -87,16 +101,18 @@ const CINDER_STATE: Record<Volume['state'], string> = {
 };
 
 /** Cinder's volume view of a volume, and its attachment while an instance has it. The answer to a
- *  create or an update (`brief`) has neither the project nor the image it was made from. */
-export function volumeView(s: Services, v: Volume, url: (path: string) => string, brief = false) {
+ *  create or an update (`brief`) has neither the project nor the image it was made from; an admin
+ *  also sees where it lives and its (never running) migration. */
+export function volumeView(s: Services, v: Volume, url: (path: string) => string, brief = false, admin = false) {
   const inst = v.attachment ? s.store.instances.get(v.attachment.instance_id) : undefined;
   const attached = v.attachment && (v.state === 'in-use' || v.state === 'detaching');
   return {
     id: v.id, name: v.name, description: v.description, size: gib(v.size_mb), status: CINDER_STATE[v.state],
     bootable: String(v.bootable), encrypted: false, multiattach: false, metadata: v.metadata ?? {},
-    availability_zone: ZONE, volume_type: DEFAULT_TYPE.name, user_id: v.user_id ?? '',
-    replication_status: 'disabled', migration_status: null, snapshot_id: null, source_volid: null, consistencygroup_id: null,
+    availability_zone: ZONE, volume_type: typeOfVolume(s, v).name, user_id: v.user_id ?? '',
+    replication_status: 'disabled', migration_status: null, snapshot_id: null, source_volid: v.source.type === 'volume' ? v.source.id : null, consistencygroup_id: null,
     ...(brief ? {} : { 'os-vol-tenant-attr:tenant_id': v.tenant_id }),
+    ...(admin && !brief ? { 'os-vol-host-attr:host': POOL, 'os-vol-mig-status-attr:migstat': null, 'os-vol-mig-status-attr:name_id': null } : {}),
     ...(v.image_metadata && !brief ? { volume_image_metadata: v.image_metadata } : {}),
     attachments: attached && v.attachment ? [{
       id: v.id, attachment_id: v.id, volume_id: v.id, server_id: v.attachment.instance_id,

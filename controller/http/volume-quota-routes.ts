@@ -1,12 +1,12 @@
 // Block Storage v3: quota sets and limits over the ciao quotas (`volumes`, `volume_mb`: a gigabyte
-// limit is kept as MB), the one availability zone, the one read-only volume type, and the extensions.
+// limit is kept as MB), the one availability zone, and the extensions.
 import { z } from 'zod';
 import { ApiError, badRequest, notFound } from '../../shared/errors.ts';
 import { reply, Segment, type Request } from '../../shared/http-router.ts';
 import { Uuid } from '../../shared/safe-path.ts';
 import { limitOf, UNLIMITED } from '../quotas.ts';
 import type { Services } from '../services.ts';
-import { DEFAULT_TYPE, GIB_MB, gib, ZONE, type VolumeApi, type VolumeScope } from './volume-api.ts';
+import { GIB_MB, gib, ZONE, type VolumeApi, type VolumeScope } from './volume-api.ts';
 
 /** Quotas of what the cluster does not have (snapshots, backups, groups): nothing can be made, so
  *  their limit is 0 and only that value is accepted; volumes have no size limit of their own. */
@@ -24,7 +24,7 @@ const EXTENSIONS = [
   ['os-quota-sets', 'Quotas', 'Quota management support.'],
   ['os-volume-actions', 'VolumeActions', 'Volume actions: extend, attach, detach, set bootable, reset status, force delete.'],
   ['os-vol-tenant-attr', 'VolumeTenantAttribute', 'Expose the internal project_id as an attribute of a volume.'],
-  ['os-types-manage', 'TypesManage', 'Volume types (one, read-only).'],
+  ['os-types-manage', 'TypesManage', 'Volume types: create, update, delete, extra specs and access lists (admins).'],
 ].map(([alias, name, description]) => ({ alias, name, description, updated: '2023-09-20T00:00:00+00:00', links: [], namespace: `https://docs.openstack.org/volume/ext/${alias}/api/v1` }));
 
 type Scope = (req: Request) => Promise<VolumeScope>;
@@ -101,18 +101,4 @@ export function volumeQuotaRoutes(api: VolumeApi, s: Services, prefix: string, s
 
   api.on('GET', `${prefix}/os-availability-zone`, async (req) => (await scope(req), reply(200, { availabilityZoneInfo: [{ zoneName: ZONE, zoneState: { available: true } }] })));
   api.on('GET', `${prefix}/extensions`, async (req) => (await scope(req), reply(200, { extensions: EXTENSIONS })));
-
-  api.on('GET', `${prefix}/types`, async (req) => (await scope(req), reply(200, { volume_types: [DEFAULT_TYPE] })));
-  const volumeType = async (req: Request) => {
-    const { caller } = await scope(req);
-    const t = req.params.type;
-    if (t !== 'default' && t !== DEFAULT_TYPE.id && t !== DEFAULT_TYPE.name) throw notFound('volume type', t);
-    return caller;
-  };
-  const byType = { params: { type: Segment } };
-  api.on('GET', `${prefix}/types/:type`, async (req) => (await volumeType(req), reply(200, { volume_type: DEFAULT_TYPE })), byType);
-  api.on('DELETE', `${prefix}/types/:type`, async (req) => {
-    const caller = await volumeType(req);
-    throw new ApiError(caller.admin ? 'invalid_request' : 'forbidden', caller.admin ? 'the one volume type cannot be deleted: every volume is of it' : 'volume types are managed by admins');
-  }, byType);
 }

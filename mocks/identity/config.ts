@@ -217,6 +217,9 @@ export function defaultIdentityConfig(input: DefaultConfigInput): IdentityConfig
     catalog: [
       { type: 'compute', name: 'ciao-compute', url: `${input.controllerUrl}/v2.1` },
       { type: 'image', name: 'ciao-image', url: `${input.controllerUrl}/image` },
+      // Block Storage v3 under the type clients look for (volumev3: openstackclient, Tempest) and the
+      // older generic one (volume) that earlier configs and scripts name.
+      { type: 'volumev3', name: 'ciao-volumev3', url: `${input.controllerUrl}/volume/v3` },
       { type: 'volume', name: 'ciao-volume', url: `${input.controllerUrl}/volume/v3` },
       ...(input.identityUrl ? [{ type: 'identity', name: 'keystone', url: `${input.identityUrl}/v3` }] : []),
     ],

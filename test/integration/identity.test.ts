@@ -42,7 +42,7 @@ t.test('password auth by name+domain and by id, scoped by project name or id', a
     user: { name: 'demo', domain: { id: 'default' } }, expires_at: String, issued_at: String, audit_ids: [String],
   });
   const catalog: { type: string; endpoints: { interface: string; region_id: string; url: string }[] }[] = byName.body.token.catalog;
-  t.same(catalog.map((c) => c.type).sort(), ['compute', 'identity', 'image', 'volume']);
+  t.same(catalog.map((c) => c.type).sort(), ['compute', 'identity', 'image', 'volume', 'volumev3']);
   t.same(catalog.find((c) => c.type === 'identity')!.endpoints.map((e) => e.interface), ['public', 'internal', 'admin']);
   t.equal(catalog.find((c) => c.type === 'identity')!.endpoints[0].url, `${url}/v3`);
 

@@ -38,12 +38,12 @@ const newVolume = async (who: ControllerClient, volume: Record<string, unknown> 
 t.test('version documents: 300 for the list, 200 for v3, and the volume microversion negotiated', async (t) => {
   const list = await api(demo, 'GET', '/volume/');
   t.equal(list.status, 300);
-  t.match(list.body.versions, [{ id: 'v3.0', min_version: '3.0', version: '3.0', status: 'CURRENT' }]);
+  t.match(list.body.versions, [{ id: 'v3.0', min_version: '3.0', version: '3.12', status: 'CURRENT' }]);
   t.match((await api(demo, 'GET', '/volume/v3/')).body.versions, [{ id: 'v3.0' }]);
   const asked = await api(demo, 'GET', v3('/volumes'), undefined, { 'openstack-api-version': 'compute 2.1, volume 3.0' });
   t.equal(asked.headers['openstack-api-version'], 'volume 3.0');
-  t.equal((await api(demo, 'GET', v3('/volumes'), undefined, { 'openstack-api-version': 'volume latest' })).headers['openstack-api-version'], 'volume 3.0');
-  t.match(await api(demo, 'GET', v3('/volumes'), undefined, { 'openstack-api-version': 'volume 3.12' }), { status: 406, body: { notAcceptable: { message: /3\.12 is not supported/ } } });
+  t.equal((await api(demo, 'GET', v3('/volumes'), undefined, { 'openstack-api-version': 'volume latest' })).headers['openstack-api-version'], 'volume 3.12');
+  t.match(await api(demo, 'GET', v3('/volumes'), undefined, { 'openstack-api-version': 'volume 3.13' }), { status: 406, body: { notAcceptable: { message: /3\.13 is not supported/ } } });
   t.match(await api(demo, 'GET', v3('/volumes'), undefined, { 'openstack-api-version': 'volume three' }), { status: 400 });
 });
 
@@ -197,7 +197,7 @@ t.test('zones, types and extensions', async (t) => {
   t.match(types, [{ name: '__DEFAULT__', is_public: true }]);
   t.match((await api(demo, 'GET', v3('/types/default'))).body.volume_type, { id: types[0].id });
   t.equal((await api(demo, 'GET', v3('/types/gold'))).status, 404);
-  t.equal((await api(admin, 'DELETE', v3(`/types/${types[0].id}`))).status, 400, 'the one type stays');
+  t.equal((await api(admin, 'DELETE', v3(`/types/${types[0].id}`))).status, 400, 'the default type stays');
   t.ok((await api(demo, 'GET', v3('/extensions'))).body.extensions.some((e: { alias: string }) => e.alias === 'os-quota-sets'));
 });
 
@@ -228,6 +228,20 @@ t.test('attach and detach through compute: in-use while attached, the node reall
   await waitForStatus(demo, v.id, 'in-use');
   t.equal((await api(demo, 'POST', v3(`/volumes/${v.id}/action`), { 'os-detach': {} })).status, 202);
   await waitForStatus(demo, v.id, 'available');
+  t.equal((await api(demo, 'POST', v3(`/volumes/${v.id}/action`), { 'os-detach': {} })).status, 202, 'a detach of a detached volume does nothing');
+  // An admin marks an attached volume in error, then force-detaches it: the node really lets it go.
+  t.equal((await api(demo, 'POST', v3(`/volumes/${v.id}/action`), { 'os-attach': { instance_uuid: inst.id } })).status, 202);
+  await waitForStatus(demo, v.id, 'in-use');
+  const act = (who: ControllerClient, action: object) => api(who, 'POST', v3(`/volumes/${v.id}/action`), action);
+  t.equal((await act(admin, { 'os-reset_status': { status: 'available' } })).status, 400, 'an attached volume is only marked error');
+  t.equal((await act(admin, { 'os-reset_status': { status: 'error' } })).status, 202);
+  await waitForStatus(demo, v.id, 'error');
+  t.equal((await act(demo, { 'os-force_detach': { attachment_id: v.id } })).status, 403);
+  t.equal((await act(admin, { 'os-force_detach': { attachment_id: 'c8a1d0b4-2f6e-4a61-9d0c-0d5f2f1c9f00' } })).status, 404);
+  t.equal((await act(admin, { 'os-force_detach': { attachment_id: v.id, connector: null } })).status, 202);
+  await waitForStatus(demo, v.id, 'available');
+  t.same(await onNode(), [], 'the node detached it');
+  t.equal((await act(admin, { 'os-force_detach': {} })).status, 400, 'not attached any more');
   t.equal((await api(demo, 'DELETE', v3(`/volumes/${v.id}`))).status, 202);
   await demo.call('DELETE', `/tenants/${demoProject}/instances/${inst.id}`);
 });
@@ -240,4 +254,20 @@ t.test('volumes, their metadata and quotas survive a controller restart', async 
   t.equal((await api(demo, 'GET', v3(`/os-quota-sets/${demoProject}`))).body.quota_set.volumes, 7);
   await api(admin, 'DELETE', v3(`/os-quota-sets/${demoProject}`));
   t.equal((await api(demo, 'DELETE', v3(`/volumes/${v.id}`))).status, 202);
+});
+
+t.test('a clone (source_volid) is a copy of the source\'s file, as large or larger; not smaller, not another tenant\'s', async (t) => {
+  const src = await newVolume(demo, { name: 'src' });
+  const path = (id: string) => plane.controller.services.volumes.path(id);
+  await run('qemu-io', ['-c', 'write -P 0x5a 0 64k', path(src.id)]);
+  const made = await api(demo, 'POST', v3('/volumes'), { volume: { source_volid: src.id, size: 2 } });
+  t.equal(made.status, 202);
+  const clone = await waitForStatus(demo, made.body.volume.id, 'available');
+  t.match(clone, { source_volid: src.id, size: 2, bootable: 'false' });
+  t.equal(JSON.parse((await run('qemu-img', ['info', '--output=json', path(clone.id)])).stdout)['virtual-size'], 2 * 2 ** 30, 'grown to 2 GiB');
+  const read = await run('qemu-io', ['-c', 'read -P 0x5a 0 64k', path(clone.id)]);
+  t.notMatch(read.stdout, /Pattern verification failed/, 'the source\'s data is in the clone');
+  t.equal((await api(demo, 'POST', v3('/volumes'), { volume: { source_volid: clone.id, size: 1 } })).status, 400, 'smaller than its source');
+  t.equal((await api(other, 'POST', v3('/volumes'), { volume: { source_volid: src.id } })).status, 404, 'another tenant\'s volume');
+  for (const id of [clone.id, src.id]) t.equal((await api(demo, 'DELETE', v3(`/volumes/${id}`))).status, 202);
 });

@@ -15,13 +15,11 @@ const plane = await startControlPlane({ nodes: 1 });
 t.teardown(() => plane.close());
 const { demo } = plane;
 
-// The catalogue names Block Storage `volume` only, and openstackclient looks for `volumev3`: until
-// identity (mocks/identity/config.ts) lists the endpoint under that type too, the cloud's config
-// names it (block_storage_endpoint_override).
+// openstackclient finds Block Storage in the catalogue under `volumev3` (mocks/identity/config.ts).
 const cloudsFile = join(plane.dir, 'clouds.yaml');
 await writeFile(cloudsFile, JSON.stringify({ clouds: { ciao: {
   auth: { auth_url: `${plane.identityUrl}/v3`, username: 'demo', password: 'demo-pw', project_name: 'demo', user_domain_name: 'Default', project_domain_name: 'Default' },
-  identity_api_version: '3', cacert: plane.pki.ca.cert, interface: 'public', block_storage_endpoint_override: `${plane.controllerUrl}/volume/v3`,
+  identity_api_version: '3', cacert: plane.pki.ca.cert, interface: 'public',
 } } }));
 const env = { PATH: process.env.PATH, HOME: plane.dir, OS_CLIENT_CONFIG_FILE: cloudsFile, OS_CLOUD: 'ciao' };
 const openstack = async (...args: string[]) => {

@@ -21,6 +21,7 @@ const answers: CloudAnswers = {
   ],
   images: [{ id: 'image-1', name: 'ciao-vm' }, { id: 'image-2', name: 'ciao-vm-root' }],
   computeVersion: { version: '2.1', min_version: '2.1' },
+  volumeVersion: { version: '3.12', min_version: '3.0' },
   computeNodes: 1,
 };
 const facts = factsFrom(answers);
@@ -48,7 +49,7 @@ t.test('the cluster access comes from demo.sh', async (t) => {
 });
 
 t.test('the flavor is the first public VM workload, and the image is its own', async (t) => {
-  t.same(facts, { flavorRef: 'vm-flavor', flavorRefAlt: 'vm-flavor', imageRef: 'image-1', imageRefAlt: 'image-1', compute: { minMicroversion: '2.1', maxMicroversion: '2.1' }, computeNodes: 1 });
+  t.same(facts, { flavorRef: 'vm-flavor', flavorRefAlt: 'vm-flavor', imageRef: 'image-1', imageRefAlt: 'image-1', compute: { minMicroversion: '2.1', maxMicroversion: '2.1' }, volume: { minMicroversion: '3.0', maxMicroversion: '3.12' }, computeNodes: 1 });
   t.throws(() => factsFrom({ ...answers, workloads: answers.workloads.slice(0, 2) }), /no public VM \(qemu\) workload/);
   t.throws(() => factsFrom({ ...answers, images: [] }), /boots image ciao-vm, which the image API does not list/);
   t.same(factsFrom({ ...answers, computeVersion: { version: '', min_version: '' } }).compute, { minMicroversion: undefined, maxMicroversion: undefined }, 'no microversions advertised, none configured');
@@ -63,7 +64,7 @@ t.test('pre-provisioned: the accounts file, and the admin for the classes that m
   t.notOk('disable_ssl_certificate_validation' in conf.identity, 'certificates are checked');
   t.match(conf.compute, { image_ref: 'image-1', flavor_ref: 'vm-flavor', min_microversion: '2.1', max_microversion: '2.1', min_compute_nodes: '1' });
   t.match(conf.service_available, { nova: 'true', glance: 'true', cinder: 'true', neutron: 'false', swift: 'false' });
-  t.match(conf.volume, { catalog_type: 'volume' });
+  t.match(conf.volume, { catalog_type: 'volumev3', min_microversion: '3.0', max_microversion: '3.12' }, 'the volume microversions are what the cluster advertises');
   t.match(conf.validation, { run_validation: 'false' });
   t.match(conf.DEFAULT, { log_dir: '/root/local/ciao-tmpconf/tempest/logs' });
   t.match(conf.oslo_concurrency, { lock_path: '/root/local/ciao-tmpconf/tempest/lock' });
