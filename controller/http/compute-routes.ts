@@ -4,19 +4,23 @@
 import type { Router } from '../../shared/http-router.ts';
 import type { Services } from '../services.ts';
 import { computeApi } from './compute/context.ts';
+import { flavorDescriptionRoutes } from './compute/flavor-description.ts';
 import { flavorRoutes } from './compute/flavors.ts';
 import { instanceActionRoutes } from './compute/instance-actions.ts';
 import { serverActionRoutes } from './compute/server-actions.ts';
 import { serverMetadataRoutes } from './compute/server-metadata.ts';
 import { serverRoutes } from './compute/servers.ts';
+import { serverTagRoutes } from './compute/server-tags.ts';
 import { versionRoutes } from './compute/versions.ts';
 
 export function computeRoutes(router: Router, s: Services, baseUrl: () => string): void {
   const api = computeApi(router, s, baseUrl);
   versionRoutes(router, api);
   flavorRoutes(api);
+  flavorDescriptionRoutes(api);
   serverRoutes(api);
   serverMetadataRoutes(api);
+  serverTagRoutes(api);
   serverActionRoutes(api);
   instanceActionRoutes(api);
 }

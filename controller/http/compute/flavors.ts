@@ -29,7 +29,7 @@ export function flavorRoutes(api: ComputeApi): void {
       .filter((w) => (isPublic === 'false' || isPublic === '0' ? w.visibility !== 'public' : true))
       .sort((a, b) => (key(a) < key(b) ? -dir : key(a) > key(b) ? dir : 0));
     const { items, links } = page(flavors, q, nextPage(api.url, `/flavors${detail ? '/detail' : ''}`, req.query));
-    return reply(200, { flavors: items.map((w) => flavorView(api, w, detail)), ...(links.length ? { flavors_links: links } : {}) });
+    return reply(200, { flavors: items.map((w) => flavorView(api, w, detail, req)), ...(links.length ? { flavors_links: links } : {}) });
   };
   api.on('GET', '/flavors', list(false));
   api.on('GET', '/flavors/detail', list(true));
@@ -40,7 +40,7 @@ export function flavorRoutes(api: ComputeApi): void {
     return w;
   };
   const byRef = { params: { id: FlavorRef, key: FlavorRef } };
-  api.on('GET', '/flavors/:id', async (req) => reply(200, { flavor: flavorView(api, await find(req), true) }), byRef);
+  api.on('GET', '/flavors/:id', async (req) => reply(200, { flavor: flavorView(api, await find(req), true, req) }), byRef);
   // Read-only: what the workload says of itself (clients read them when a view has none, as at 2.1).
   api.on('GET', '/flavors/:id/os-extra_specs', async (req) => reply(200, { extra_specs: extraSpecs(await find(req)) }), byRef);
   api.on('GET', '/flavors/:id/os-extra_specs/:key', async (req) => {
