@@ -7,7 +7,7 @@ import { ApiError, badRequest } from '../../shared/errors.ts';
 import type { Handler, Request } from '../../shared/http-router.ts';
 
 /** The range served: each view and rule changes at its version up to the maximum (docs/api.md). */
-export const COMPUTE_VERSIONS = { min: '2.1', max: '2.60' };
+export const COMPUTE_VERSIONS = { min: '2.1', max: '2.64' };
 
 export interface VersionRange { min: string; max: string }
 

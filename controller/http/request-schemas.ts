@@ -95,9 +95,11 @@ export const NewServer = z.object({
     // a request that names any is refused where it is read, not silently ignored.
     networks: z.union([z.enum(['auto', 'none']), z.array(z.record(z.string().max(64), z.unknown())).max(10)]).optional(),
     block_device_mapping_v2: z.array(z.record(z.string().max(64), z.unknown())).max(10).optional(),
-    // Each from a microversion (checked where the body is read): description 2.19, tags 2.52.
+    // Each from a microversion (checked where the body is read): description 2.19, tags 2.52,
+    // trusted_image_certificates 2.63 (refused: images are not signature-checked here).
     description: ServerDescription.optional(),
     tags: ServerTags.optional(),
+    trusted_image_certificates: z.array(z.string().min(1).max(255)).max(50).nullable().optional(),
   // More than the metadata_items limit is Nova's 403 (over limit), checked with the other limits at create.
   }).refine((s) => (s.min_count ?? 1) <= (s.max_count ?? s.min_count ?? 1), { message: 'min_count must not be more than max_count', path: ['min_count'] }),
   // A group is the one hint read (controller/server-groups.ts); others are accepted and ignored, as Nova's filters would.

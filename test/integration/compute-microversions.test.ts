@@ -1,4 +1,4 @@
-// Compute microversions 2.1–2.60 over an in-process control plane: each field and rule appears at
+// Compute microversions 2.1–2.64 over an in-process control plane: each field and rule appears at
 // its version and not before (server views, tags, networks, instance actions, limits, keypairs,
 // flavor description).
 import t, { type Test } from 'tap';
@@ -32,15 +32,15 @@ async function boot(t: Test, version: string, server: Record<string, unknown> = 
   return r.body.server.id as string;
 }
 
-t.test('the range is 2.1–2.60: latest is 2.60, 2.61 is refused, every answer says its version', async (t) => {
-  t.match((await call(demo, undefined, 'GET', '')).body, { version: { min_version: '2.1', version: '2.60' } });
+t.test('the range is 2.1–2.64: latest is 2.64, 2.65 is refused, every answer says its version', async (t) => {
+  t.match((await call(demo, undefined, 'GET', '')).body, { version: { min_version: '2.1', version: '2.64' } });
   const latest = await call(demo, 'latest', 'GET', '/flavors');
-  t.match(latest.headers, { 'openstack-api-version': 'compute 2.60', 'x-openstack-nova-api-version': '2.60', vary: /X-OpenStack-Nova-API-Version/ });
+  t.match(latest.headers, { 'openstack-api-version': 'compute 2.64', 'x-openstack-nova-api-version': '2.64', vary: /X-OpenStack-Nova-API-Version/ });
   const old = await request(`${plane.controllerUrl}/v2.1/flavors`, { dispatcher: plane.dispatcher, headers: { 'x-auth-token': await demo.authToken(), 'x-openstack-nova-api-version': '2.19' } });
   t.equal(old.headers['openstack-api-version'], 'compute 2.19', 'the older header is read too');
   await old.body.text();
-  const over = await call(demo, '2.61', 'GET', '/flavors');
-  t.match(over, { status: 406, body: { error: { message: 'Version 2.61 is not supported by the API. Minimum is 2.1 and maximum is 2.60.' } } });
+  const over = await call(demo, '2.65', 'GET', '/flavors');
+  t.match(over, { status: 406, body: { error: { message: 'Version 2.65 is not supported by the API. Minimum is 2.1 and maximum is 2.64.' } } });
 });
 
 t.test('a server view gains locked at 2.9, description at 2.19, tags at 2.26, its flavor embedded at 2.47', async (t) => {
@@ -58,6 +58,8 @@ t.test('a server view gains locked at 2.9, description at 2.19, tags at 2.26, it
   const embedded = (await at('2.47')).flavor;
   t.match(embedded, { original_name: String, vcpus: Number, ram: Number, disk: Number, ephemeral: 0, swap: 0, extra_specs: { vm_type: 'docker' } });
   t.notOk('id' in embedded, 'no flavor id from 2.47');
+  t.notOk('trusted_image_certificates' in (await at('2.62')));
+  t.equal((await at('2.63')).trusted_image_certificates, null, 'none: they cannot be given');
   await call(demo, undefined, 'POST', `/servers/${id}/action`, { lock: null });
   t.equal((await at('2.9')).locked, true, 'locked follows the lock');
   await call(demo, undefined, 'POST', `/servers/${id}/action`, { unlock: null });
@@ -172,4 +174,38 @@ t.test('admins see the extended attributes from 2.3 and host_status from 2.16', 
   t.match(await at('2.3'), { 'OS-EXT-SRV-ATTR:user_data': 'aGVsbG8=', 'OS-EXT-SRV-ATTR:hostname': id, 'OS-EXT-SRV-ATTR:launch_index': 0, 'OS-EXT-SRV-ATTR:reservation_id': /^r-/ });
   t.notOk('host_status' in (await at('2.15')));
   t.equal((await at('2.16')).host_status, 'UP');
+});
+
+t.test('a volume attach with a tag is refused before 2.49 and from it (no tagged attach here)', async (t) => {
+  const id = await boot(t, '2.1');
+  const attach = (v: string, extra: Record<string, unknown>) => call(demo, v, 'POST', `/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId: '00000000-0000-4000-8000-000000000000', ...extra } });
+  t.match(await attach('2.48', { tag: 'disk1' }), { status: 400, body: { error: { message: /2\.49/ } } });
+  t.match(await attach('2.49', { tag: 'disk1' }), { status: 400, body: { error: { message: /tagged volume attach is not supported/ } } });
+  t.match(await attach('2.60', { delete_on_termination: true }), { status: 400, body: { error: { message: /2\.79/ } } });
+  t.equal((await attach('2.60', {})).status, 404, 'without them, the volume is looked up');
+});
+
+t.test('trusted image certificates are refused: not in the schema before 2.63, not verified here from it', async (t) => {
+  const create = (v: string) => call(demo, v, 'POST', '/servers', { server: { name: 'x', flavorRef: flavor, networks: 'auto', trusted_image_certificates: ['c1'] } });
+  t.match(await create('2.62'), { status: 400, body: { error: { message: /2\.63/ } } });
+  t.match(await create('2.63'), { status: 400, body: { error: { message: /not verified/ } } });
+});
+
+t.test('a flavor shows its extra specs from 2.61', async (t) => {
+  t.notOk('extra_specs' in (await call(demo, '2.60', 'GET', `/flavors/${flavor}`)).body.flavor);
+  t.same((await call(demo, '2.61', 'GET', `/flavors/${flavor}`)).body.flavor.extra_specs, { vm_type: 'docker', fw_type: 'legacy' });
+  t.notOk('extra_specs' in (await call(demo, '2.61', 'GET', '/flavors')).body.flavors[0], 'not in the summary list');
+});
+
+t.test('from 2.64 a server group has policy and rules, not policies and metadata', async (t) => {
+  const make = (v: string, group: Record<string, unknown>) => call(demo, v, 'POST', '/os-server-groups', { server_group: { name: 'g', ...group } });
+  t.equal((await make('2.63', { policy: 'affinity' })).status, 400, 'policy is 2.64');
+  t.equal((await make('2.64', { policies: ['affinity'] })).status, 400, 'policies is before 2.64');
+  t.equal((await make('2.64', { policy: 'anti-affinity', rules: { max_server_per_host: 2 } })).status, 400, 'no rules kept');
+  const g = await make('2.64', { policy: 'anti-affinity', rules: {} });
+  t.equal(g.status, 200);
+  t.teardown(async () => void await call(demo, undefined, 'DELETE', `/os-server-groups/${g.body.server_group.id}`));
+  t.same(Object.keys(g.body.server_group).sort(), ['id', 'members', 'name', 'policy', 'project_id', 'rules', 'user_id']);
+  t.match(g.body.server_group, { policy: 'anti-affinity', rules: {} });
+  t.match((await call(demo, '2.63', 'GET', `/os-server-groups/${g.body.server_group.id}`)).body.server_group, { policies: ['anti-affinity'], metadata: {} });
 });

@@ -73,6 +73,8 @@ function since(req: Request, version: string, field: string, given: unknown) {
 function refuseUnsupported(sv: NewServerBody, req: Request) {
   since(req, '2.19', 'description', sv.description);
   since(req, '2.52', 'tags', sv.tags);
+  since(req, '2.63', 'trusted_image_certificates', sv.trusted_image_certificates);
+  if (sv.trusted_image_certificates?.length) throw badRequest('trusted_image_certificates cannot be given: image signatures are not verified on this cluster');
   // From 2.37 a create says which networks: "auto" is the project's one network; before, only a list.
   if (atLeast(req, '2.37') ? sv.networks === undefined : typeof sv.networks === 'string') {
     throw badRequest(atLeast(req, '2.37') ? 'Invalid input for field/attribute server: \'networks\' is a required property ("auto": the project\'s network)' : 'networks "auto" and "none" need microversion 2.37 or later');

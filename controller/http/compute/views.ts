@@ -32,6 +32,8 @@ export function flavorView(api: ComputeApi, w: Workload, detail: boolean, req: R
     ...summary, ram: w.defaults.mem_mb, vcpus: w.defaults.vcpus, disk: flavorDiskGb(w), swap: '',
     'OS-FLV-EXT-DATA:ephemeral': 0, 'OS-FLV-DISABLED:disabled': false, rxtx_factor: 1.0,
     'os-flavor-access:is_public': w.visibility === 'public',
+    // 2.61: the extra specs come with the flavor.
+    ...(atLeast(req, '2.61') ? { extra_specs: extraSpecs(w) } : {}),
   };
 }
 
@@ -81,6 +83,8 @@ export function serverView(api: ComputeApi, i: Instance, req: Request) {
     ...(atLeast(req, '2.9') ? { locked: Boolean(i.locked_by) } : {}),
     ...(atLeast(req, '2.19') ? { description: i.description ?? null } : {}),
     ...(atLeast(req, '2.26') ? { tags: i.tags ?? [] } : {}),
+    // 2.63: a create may not name certificates here (refused), so a server has none.
+    ...(atLeast(req, '2.63') ? { trusted_image_certificates: null } : {}),
   };
 }
 
