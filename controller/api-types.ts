@@ -107,6 +107,8 @@ export interface Instance {
 }
 
 export const MAX_INSTANCE_ACTIONS = 50;
+/** The deleted servers whose actions a tenant keeps (the newest). */
+export const MAX_DELETED_SERVERS = 500;
 
 /** What stays of a deleted server: its instance actions (Nova shows them from microversion 2.21). */
 export interface DeletedServer {

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { CnciReady, InstanceStateEvent, NodeStats, Placed, StartFailure, StartPayload } from '../protocol/payloads.ts';
 import { ApiError, notFound } from '../shared/errors.ts';
 import { allocateHostIp, gatewayOf, macFor } from './addresses.ts';
-import { MAX_INSTANCE_ACTIONS, type Instance, type InstanceActionRecord, type Tenant, type Workload } from './api-types.ts';
+import { MAX_DELETED_SERVERS, MAX_INSTANCE_ACTIONS, type Instance, type InstanceActionRecord, type Tenant, type Workload } from './api-types.ts';
 import { now, type ControllerContext } from './context.ts';
 import { checkQuota, type Usage } from './quotas.ts';
 import type { Volumes } from './volumes.ts';
@@ -315,7 +315,7 @@ export class Instances {
 
   private gone(inst: Instance, message: string, type: 'info' | 'error' = 'info') {
     this.ctx.store.instances.delete(inst.id);
-    if (!inst.cnci) this.ctx.store.deletedServers.put({ id: inst.id, tenant_id: inst.tenant_id, actions: inst.actions ?? [], deleted_at: now() });
+    if (!inst.cnci) this.keepActions(inst);
     if (inst.cnci) {
       const tenant = this.ctx.store.tenants.get(inst.tenant_id);
       if (tenant?.cnci?.instance_id === inst.id) {
@@ -326,6 +326,15 @@ export class Instances {
     this.onGone(inst);
     void this.volumes.released(inst);
     this.event(inst, type, message);
+  }
+
+  /** Keeps a deleted server's actions (Compute 2.21), the tenant's last MAX_DELETED_SERVERS only:
+   *  creating and deleting servers in a loop cannot grow the datastore without end. */
+  private keepActions(inst: Instance) {
+    const store = this.ctx.store.deletedServers;
+    store.put({ id: inst.id, tenant_id: inst.tenant_id, actions: inst.actions ?? [], deleted_at: now() });
+    const kept = store.byTenant(inst.tenant_id).sort((a, b) => a.deleted_at.localeCompare(b.deleted_at));
+    for (const old of kept.slice(0, Math.max(0, kept.length - MAX_DELETED_SERVERS))) store.delete(old.id);
   }
 
   /** A CNCI's events are the cluster's (admin) business, not its tenant's. */

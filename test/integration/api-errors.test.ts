@@ -91,7 +91,7 @@ async function waitForEmpty() {
   await waitFor('no instances', async () => (await demo.call<{ instances: unknown[] }>('GET', `/tenants/${tenant}/instances`)).instances.length === 0);
 }
 
-t.test('compute answers say their microversion and request id; a version outside 2.1–2.1 is 406, a malformed one 400', async (t) => {
+t.test('compute answers say their microversion and request id; a version outside 2.1–2.64 is 406, a malformed one 400', async (t) => {
   const token = { 'x-auth-token': await demo.authToken() };
   const plain = await raw('GET', '/v2.1/flavors', token);
   t.equal(plain.status, 200);
