@@ -94,6 +94,14 @@ export interface Instance {
   access_ipv6?: string;
   key_name?: string | null;
   reservation_id?: string;
+  /** From microversion 2.19: a free text a client gives at create or with PUT. */
+  description?: string | null;
+  /** From microversion 2.26: the server's tags (Nova's /servers/{id}/tags), at most MAX_SERVER_TAGS. */
+  tags?: string[];
+  /** The create request's user_data (base64), kept as given: admins read it back from 2.3. */
+  user_data?: string;
+  /** Its place among the servers one create request made (0 for the first). */
+  launch_index?: number;
   /** Who locked it (the compute API's lock): while set, only an admin stops, starts, deletes it or
    *  changes its metadata; a lock an admin set, only an admin lifts. */
   locked_by?: 'owner' | 'admin' | null;
@@ -111,6 +119,16 @@ export interface Instance {
 }
 
 export const MAX_INSTANCE_ACTIONS = 50;
+/** The deleted servers whose actions a tenant keeps (the newest). */
+export const MAX_DELETED_SERVERS = 500;
+
+/** What stays of a deleted server: its instance actions (Nova shows them from microversion 2.21). */
+export interface DeletedServer {
+  id: string;
+  tenant_id: string;
+  actions: InstanceActionRecord[];
+  deleted_at: string;
+}
 
 export interface InstanceActionRecord {
   action: string;

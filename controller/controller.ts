@@ -39,7 +39,7 @@ export function controllerRouter(services: Services, baseUrl: () => string): Rou
   const router = new Router({ params: PARAMS, service: 'controller' });
   ciaoRoutes(router, services);
   computeRoutes(router, services, baseUrl);
-  keypairRoutes(router, services);
+  keypairRoutes(router, services, baseUrl);
   serverGroupRoutes(router, services);
   limitsRoutes(router, services);
   imageRoutes(router, services, baseUrl);

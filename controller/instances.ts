@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { CnciReady, InstanceStateEvent, NodeStats, Placed, StartFailure, StartPayload } from '../protocol/payloads.ts';
 import { ApiError, notFound } from '../shared/errors.ts';
 import { allocateHostIp, gatewayOf, macFor } from './addresses.ts';
-import { MAX_INSTANCE_ACTIONS, type Instance, type InstanceActionRecord, type Tenant, type Workload } from './api-types.ts';
+import { MAX_DELETED_SERVERS, MAX_INSTANCE_ACTIONS, type Instance, type InstanceActionRecord, type Tenant, type Workload } from './api-types.ts';
 import { now, type ControllerContext } from './context.ts';
 import { checkQuota, type Usage } from './quotas.ts';
 import type { Volumes } from './volumes.ts';
@@ -28,7 +28,7 @@ export interface CreateRequest {
 }
 
 /** What a client may set on an instance and read back as it set it. */
-export type InstanceAttributes = Partial<Pick<Instance, 'name' | 'metadata' | 'access_ipv4' | 'access_ipv6' | 'key_name' | 'reservation_id'>>;
+export type InstanceAttributes = Partial<Pick<Instance, 'name' | 'metadata' | 'access_ipv4' | 'access_ipv6' | 'key_name' | 'reservation_id' | 'description' | 'tags' | 'user_data'>>;
 
 /** The fields given a value (a client's change leaves out what it does not set). */
 const defined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
@@ -96,7 +96,7 @@ export class Instances {
       const id = randomUUID();
       const name = req.name ? (req.count > 1 ? `${req.name}-${n}` : req.name) : id;
       const inst = this.record(tenant, workload, id, name, image, ip, false, {
-        ...defined(req.attributes ?? {}), ...(req.userId ? { user_id: req.userId } : {}), ...req.extras,
+        ...defined(req.attributes ?? {}), ...(req.userId ? { user_id: req.userId } : {}), ...req.extras, launch_index: n,
       });
       if (disks.length) this.save(inst, { volumes: this.volumes.bind(tenant, inst, disks, prepared) });
       created.push(inst);
@@ -241,8 +241,11 @@ export class Instances {
     return inst;
   }
 
-  delete(tenant: Tenant, id: string, admin = false): void {
-    this.remove(this.unlocked(this.get(tenant, id), admin));
+  /** Deletes it; `action` is noted on it first (the compute API's instance action). */
+  delete(tenant: Tenant, id: string, admin = false, action?: InstanceActionRecord): void {
+    this.unlocked(this.get(tenant, id), admin);
+    if (action) this.noteAction(tenant, id, action);
+    this.remove(this.get(tenant, id));
   }
 
   /** Freezes an active instance in place, or thaws a paused one; the node's INSTANCE_STATE says when it is done. */
@@ -312,6 +315,7 @@ export class Instances {
 
   private gone(inst: Instance, message: string, type: 'info' | 'error' = 'info') {
     this.ctx.store.instances.delete(inst.id);
+    if (!inst.cnci) this.keepActions(inst);
     if (inst.cnci) {
       const tenant = this.ctx.store.tenants.get(inst.tenant_id);
       if (tenant?.cnci?.instance_id === inst.id) {
@@ -322,6 +326,15 @@ export class Instances {
     this.onGone(inst);
     void this.volumes.released(inst);
     this.event(inst, type, message);
+  }
+
+  /** Keeps a deleted server's actions (Compute 2.21), the tenant's last MAX_DELETED_SERVERS only:
+   *  creating and deleting servers in a loop cannot grow the datastore without end. */
+  private keepActions(inst: Instance) {
+    const store = this.ctx.store.deletedServers;
+    store.put({ id: inst.id, tenant_id: inst.tenant_id, actions: inst.actions ?? [], deleted_at: now() });
+    const kept = store.byTenant(inst.tenant_id).sort((a, b) => a.deleted_at.localeCompare(b.deleted_at));
+    for (const old of kept.slice(0, Math.max(0, kept.length - MAX_DELETED_SERVERS))) store.delete(old.id);
   }
 
   /** A CNCI's events are the cluster's (admin) business, not its tenant's. */

@@ -52,6 +52,8 @@ export class Tenants {
     if (left) throw new ApiError('in_use', `tenant ${id} still has ${left} instance(s): delete them first`);
     const volumes = this.ctx.store.volumes.byTenant(id).length;
     if (volumes) throw new ApiError('in_use', `tenant ${id} still has ${volumes} volume(s): delete them first (ciao list volumes)`);
+    // What its deleted servers' instance actions were goes with it.
+    for (const gone of this.ctx.store.deletedServers.byTenant(id)) this.ctx.store.deletedServers.delete(gone.id);
     this.ctx.store.tenants.delete(id);
   }
 }

@@ -12,6 +12,7 @@ import { instanceActionRoutes } from './compute/instance-actions.ts';
 import { serverActionRoutes } from './compute/server-actions.ts';
 import { serverMetadataRoutes } from './compute/server-metadata.ts';
 import { serverRoutes } from './compute/servers.ts';
+import { serverTagRoutes } from './compute/server-tags.ts';
 import { versionRoutes } from './compute/versions.ts';
 
 export function computeRoutes(router: Router, s: Services, baseUrl: () => string): void {
@@ -23,6 +24,7 @@ export function computeRoutes(router: Router, s: Services, baseUrl: () => string
   flavorAccessRoutes(api);
   serverRoutes(api);
   serverMetadataRoutes(api);
+  serverTagRoutes(api);
   serverActionRoutes(api);
   instanceActionRoutes(api);
 }

@@ -65,7 +65,9 @@ export function limitsRoutes(router: Router, s: Services): void {
       maxTotalInstances: limit(q, 'instances'), totalInstancesUsed: used.instances,
       maxTotalCores: limit(q, 'cores'), totalCoresUsed: used.cores,
       maxTotalRAMSize: limit(q, 'ram'), totalRAMUsed: used.ram,
-      maxTotalKeypairs: limit(q, 'key_pairs'), maxServerMeta: SERVER_META_LIMIT, maxImageMeta: -1,
+      maxTotalKeypairs: limit(q, 'key_pairs'), maxServerMeta: SERVER_META_LIMIT,
+      // The image-metadata proxy went at 2.39, and its limit with it.
+      ...(atLeast(req, '2.39') ? {} : { maxImageMeta: -1 }),
       maxServerGroups: limit(q, 'server_groups'), maxServerGroupMembers: limit(q, 'server_group_members'), totalServerGroupsUsed: used.server_groups,
       ...(atLeast(req, '2.36') ? {} : {
         maxTotalFloatingIps: limit(q, 'floating_ips'), totalFloatingIpsUsed: used.floating_ips,

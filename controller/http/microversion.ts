@@ -6,8 +6,8 @@ import type { ServerResponse } from 'node:http';
 import { ApiError, badRequest } from '../../shared/errors.ts';
 import type { Handler, Request } from '../../shared/http-router.ts';
 
-/** The range served: every view is the 2.1 view today (docs/api.md). */
-export const COMPUTE_VERSIONS = { min: '2.1', max: '2.1' };
+/** The range served: each view and rule changes at its version up to the maximum (docs/api.md). */
+export const COMPUTE_VERSIONS = { min: '2.1', max: '2.64' };
 
 export interface VersionRange { min: string; max: string }
 

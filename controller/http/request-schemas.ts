@@ -66,6 +66,13 @@ export const Metadata = z.unknown()
 const Ipv6 = z.ipv6().transform((a) => new URL(`http://[${a}]`).hostname.slice(1, -1));
 
 const SchedulerHints = z.object({ group: Uuid.optional() }).catchall(z.unknown());
+/** Nova's server tag: 1–60 characters, no comma or slash (a list filter joins tags with commas). */
+export const MAX_SERVER_TAGS = 50;
+export const ServerTag = z.string().min(1).max(60).regex(/^[^,/]*$/, 'must not contain a comma or a slash');
+export const ServerTags = z.array(ServerTag).max(MAX_SERVER_TAGS);
+/** Nova's server description (2.19): up to 255 printable characters, or null. */
+const ServerDescription = z.string().max(255).regex(/^[^\p{C}]*$/u, 'must be printable characters').nullable();
+
 export const NewServer = z.object({
   server: z.strictObject({
     name: ServerName,
@@ -88,6 +95,11 @@ export const NewServer = z.object({
     // a request that names any is refused where it is read, not silently ignored.
     networks: z.union([z.enum(['auto', 'none']), z.array(z.record(z.string().max(64), z.unknown())).max(10)]).optional(),
     block_device_mapping_v2: z.array(z.record(z.string().max(64), z.unknown())).max(10).optional(),
+    // Each from a microversion (checked where the body is read): description 2.19, tags 2.52,
+    // trusted_image_certificates 2.63 (refused: images are not signature-checked here).
+    description: ServerDescription.optional(),
+    tags: ServerTags.optional(),
+    trusted_image_certificates: z.array(z.string().min(1).max(255)).max(50).nullable().optional(),
   // More than the metadata_items limit is Nova's 403 (over limit), checked with the other limits at create.
   }).refine((s) => (s.min_count ?? 1) <= (s.max_count ?? s.min_count ?? 1), { message: 'min_count must not be more than max_count', path: ['min_count'] }),
   // A group is the one hint read (controller/server-groups.ts); others are accepted and ignored, as Nova's filters would.
@@ -95,7 +107,7 @@ export const NewServer = z.object({
   'OS-SCH-HNT:scheduler_hints': SchedulerHints.optional(),
 });
 export const ServerChange = z.strictObject({
-  server: z.strictObject({ name: ServerName.optional(), accessIPv4: z.ipv4().optional(), accessIPv6: Ipv6.optional() }),
+  server: z.strictObject({ name: ServerName.optional(), accessIPv4: z.ipv4().optional(), accessIPv6: Ipv6.optional(), description: ServerDescription.optional() }),
 });
 export const MetadataBody = z.strictObject({ metadata: Metadata });
 export const MetadataItemBody = z.strictObject({ meta: Metadata });
@@ -120,7 +132,14 @@ export const ServerListQuery = z.object({
   all_tenants: z.string().max(16).optional(),
   tenant_id: z.string().max(255).optional(),
   reservation_id: z.string().max(64).optional(),
+  // From 2.26: comma-separated tags a server has all of (tags), any of, not all of, none of.
+  tags: z.string().max(4096).optional(),
+  'tags-any': z.string().max(4096).optional(),
+  'not-tags': z.string().max(4096).optional(),
+  'not-tags-any': z.string().max(4096).optional(),
 });
+/** A server's instance actions from 2.58: paged by request id, filtered by their last change. */
+export const InstanceActionQuery = z.object({ ...Paging, 'changes-since': Since.optional() });
 export const FlavorListQuery = z.object({
   ...Paging,
   minDisk: z.string().regex(/^\d{1,9}$/, 'must be a whole number').transform(Number).optional(),

@@ -1,11 +1,12 @@
 // Compute v2.1's os-volume_attachments (docs/api.md): a server's volumes, attached and detached
 // through the cluster's volumes (controller/volumes.ts), so a running VM really gets the disk.
 import { z } from 'zod';
-import { notFound } from '../../shared/errors.ts';
+import { badRequest, notFound } from '../../shared/errors.ts';
 import { reply, type Request, type Router } from '../../shared/http-router.ts';
 import { Uuid } from '../../shared/safe-path.ts';
 import type { Volume } from '../api-types.ts';
 import type { Services } from '../services.ts';
+import { atLeast } from './compute-scope.ts';
 import { microversioned } from './microversion.ts';
 import { deviceOf, projectScope } from './volume-api.ts';
 
@@ -45,6 +46,10 @@ export function volumeAttachmentRoutes(router: Router, s: Services): void {
     router.on('POST', base, microversioned(async (req) => {
       const { tenant, inst } = await server(req);
       const { volumeAttachment: a } = await req.body(NewAttachment);
+      // Nova's answers: a tag before 2.49 is not in the schema, from 2.49 a driver without tagged
+      // attach refuses it (the guest here names its disks by serial); delete_on_termination is 2.79.
+      if (a.tag != null) throw badRequest(atLeast(req, '2.49') ? 'tagged volume attach is not supported: the guest names a disk by its serial' : 'tag needs microversion 2.49 or later');
+      if (a.delete_on_termination !== undefined) throw badRequest('delete_on_termination needs microversion 2.79 or later');
       return reply(200, { volumeAttachment: view(s.volumes.attach(tenant, a.volumeId, inst)) });
     }));
     router.on('GET', `${base}/:volume`, microversioned(async (req) => {

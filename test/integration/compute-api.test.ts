@@ -69,8 +69,8 @@ t.test('views have exactly the fields of microversion 2.1', async (t) => {
   t.notOk('OS-EXT-SRV-ATTR:host' in member, 'the host is for admins');
   t.equal(member['OS-EXT-STS:vm_state'], 'active');
   t.same(Object.keys((await call(demo, 'GET', '/servers')).body.servers[0]).sort(), ['id', 'links', 'name']);
-  const later = await call(demo, 'GET', '/servers', undefined, { 'OpenStack-API-Version': 'compute 2.2' });
-  t.equal(later.status, 406, 'no version beyond 2.1 is claimed');
+  const later = await call(demo, 'GET', '/servers', undefined, { 'OpenStack-API-Version': 'compute 2.65' });
+  t.equal(later.status, 406, 'no version beyond 2.64 is claimed');
 });
 
 t.test('flavor filters, sort and paging', async (t) => {

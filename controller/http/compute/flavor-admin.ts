@@ -56,7 +56,7 @@ export function flavorAdminRoutes(api: ComputeApi): void {
     const { flavor } = await req.body(atLeast(req, '2.55') ? NewFlavorV255 : NewFlavor);
     const w = newFlavor(api, flavor);
     api.s.store.workloads.put(w);
-    return reply(200, { flavor: flavorView(api, w, true) });
+    return reply(200, { flavor: flavorView(api, w, true, req) });
   });
 
   api.on('PUT', '/flavors/:id', async (req) => {
@@ -66,7 +66,7 @@ export function flavorAdminRoutes(api: ComputeApi): void {
     const { flavor } = await req.body(FlavorUpdate);
     const updated: Workload = { ...w, flavor: { swap_mb: 0, ephemeral_gb: 0, rxtx_factor: 1, ...w.flavor, description: flavor.description } };
     api.s.store.workloads.put(updated);
-    return reply(200, { flavor: flavorView(api, updated, true) });
+    return reply(200, { flavor: flavorView(api, updated, true, req) });
   }, byRef);
 
   api.on('DELETE', '/flavors/:id', async (req) => {

@@ -62,9 +62,9 @@ export function flavorRoutes(api: ComputeApi): void {
       .filter((w) => (q.minRam === undefined || w.defaults.mem_mb >= q.minRam) && (q.minDisk === undefined || flavorDiskGb(w) >= q.minDisk))
       .sort((a, b) => (key(a) < key(b) ? -dir : key(a) > key(b) ? dir : 0));
     const { items, links } = page(flavors, q, nextPage(api.url, `/flavors${detail ? '/detail' : ''}`, req.query));
-    return reply(200, { flavors: items.map((w) => flavorView(api, w, detail)), ...(links.length ? { flavors_links: links } : {}) });
+    return reply(200, { flavors: items.map((w) => flavorView(api, w, detail, req)), ...(links.length ? { flavors_links: links } : {}) });
   };
   api.on('GET', '/flavors', list(false));
   api.on('GET', '/flavors/detail', list(true));
-  api.on('GET', '/flavors/:id', async (req) => reply(200, { flavor: flavorView(api, (await findFlavor(api, req)).flavor, true) }), byRef);
+  api.on('GET', '/flavors/:id', async (req) => reply(200, { flavor: flavorView(api, (await findFlavor(api, req)).flavor, true, req) }), byRef);
 }

@@ -1,8 +1,10 @@
 // What the compute API shows of a flavor (a workload) and a server (an instance), in the shape of
-// microversion 2.1 — the only one served (controller/http/microversion.ts): a view has exactly the
-// fields of Tempest's and Nova's 2.1 schemas, each from the cluster's state.
+// the microversion asked for (controller/http/microversion.ts): a view has exactly the fields of
+// Tempest's and Nova's schemas of that version, each from the cluster's state.
 import { createHash } from 'node:crypto';
+import type { Request } from '../../../shared/http-router.ts';
 import type { Instance, Workload } from '../../api-types.ts';
+import { atLeast } from '../compute-scope.ts';
 import type { ComputeApi } from './context.ts';
 
 type Status = 'BUILD' | 'ACTIVE' | 'PAUSED' | 'SHUTOFF' | 'ERROR' | 'DELETED' | 'REBOOT' | 'HARD_REBOOT';
@@ -22,13 +24,16 @@ const POWER_STATE: Record<Instance['state'], number> = { pending: 0, active: 1, 
 /** A flavor's size, as Nova counts it: disk in whole GB. */
 export const flavorDiskGb = (w: Workload) => Math.ceil(w.defaults.disk_mb / 1024);
 
-export function flavorView(api: ComputeApi, w: Workload, detail: boolean) {
-  const summary = { id: w.id, name: w.description, links: api.links(`/flavors/${w.id}`) };
+export function flavorView(api: ComputeApi, w: Workload, detail: boolean, req: Request) {
+  // 2.55: a flavor has a description (a workload's description is its name: none of its own).
+  const summary = { id: w.id, name: w.description, links: api.links(`/flavors/${w.id}`), ...(atLeast(req, '2.55') ? { description: w.flavor?.description ?? null } : {}) };
   if (!detail) return summary;
   return {
     ...summary, ram: w.defaults.mem_mb, vcpus: w.defaults.vcpus, disk: flavorDiskGb(w), swap: w.flavor?.swap_mb || '',
     'OS-FLV-EXT-DATA:ephemeral': w.flavor?.ephemeral_gb ?? 0, 'OS-FLV-DISABLED:disabled': false, rxtx_factor: w.flavor?.rxtx_factor ?? 1.0,
     'os-flavor-access:is_public': w.visibility === 'public',
+    // 2.61: the extra specs come with the flavor.
+    ...(atLeast(req, '2.61') ? { extra_specs: extraSpecs(w) } : {}),
   };
 }
 
@@ -52,12 +57,22 @@ export function serverSummary(api: ComputeApi, i: Instance) {
   return { id: i.id, name: i.name, links: api.links(`/servers/${i.id}`) };
 }
 
+/** From 2.47 a server shows the flavor it was made with (its own sizes), not a link to one. */
+function serverFlavor(api: ComputeApi, i: Instance, req: Request) {
+  if (!atLeast(req, '2.47')) return { id: i.workload_id, links: [{ rel: 'bookmark', href: api.url(`/flavors/${i.workload_id}`) }] };
+  const w = api.s.store.workloads.get(i.workload_id);
+  return {
+    original_name: w?.description ?? i.workload_id, vcpus: i.vcpus, ram: i.mem_mb, disk: Math.ceil(i.disk_mb / 1024), ephemeral: 0, swap: 0,
+    ...(w ? { extra_specs: extraSpecs(w) } : {}),
+  };
+}
+
 /** The view of PUT /servers/{id} (Nova's common view); the detail view adds to it. */
-export function serverView(api: ComputeApi, i: Instance) {
+export function serverView(api: ComputeApi, i: Instance, req: Request) {
   const status = statusOf(i);
   return {
     ...serverSummary(api, i), status, tenant_id: i.tenant_id, user_id: i.user_id ?? '', created: i.created_at, updated: i.updated_at,
-    flavor: { id: i.workload_id, links: [{ rel: 'bookmark', href: api.url(`/flavors/${i.workload_id}`) }] },
+    flavor: serverFlavor(api, i, req),
     image: i.vm_type === 'qemu' ? { id: i.image, links: [{ rel: 'bookmark', href: api.url(`/images/${i.image}`) }] } : '',
     addresses: addresses(i, false),
     accessIPv4: i.access_ipv4 ?? '', accessIPv6: i.access_ipv6 ?? '', metadata: i.metadata ?? {}, hostId: hostId(i),
@@ -65,18 +80,46 @@ export function serverView(api: ComputeApi, i: Instance) {
     // Nova shows progress only while a server is building or running, and a fault only in ERROR.
     ...(status === 'BUILD' || status === 'ACTIVE' ? { progress: 0 } : {}),
     ...(status === 'ERROR' && i.reason ? { fault: { code: 500, created: i.updated_at, message: i.reason } } : {}),
+    ...(atLeast(req, '2.9') ? { locked: Boolean(i.locked_by) } : {}),
+    ...(atLeast(req, '2.19') ? { description: i.description ?? null } : {}),
+    ...(atLeast(req, '2.26') ? { tags: i.tags ?? [] } : {}),
+    // 2.63: a create may not name certificates here (refused), so a server has none.
+    ...(atLeast(req, '2.63') ? { trusted_image_certificates: null } : {}),
   };
 }
 
+/** Nova's host_status (2.16, admins): whether the node holding the server is up. */
+function hostStatus(api: ComputeApi, i: Instance) {
+  if (!i.node_id) return '';
+  const node = api.s.nodes.get(i.node_id);
+  return !node ? 'UNKNOWN' : node.status === 'OFFLINE' ? 'DOWN' : 'UP';
+}
+
+/** The extended server attributes of 2.3 (admins): the create's reservation, the guest's hostname
+ *  (the launcher names it after the instance), its root disk, the user_data it was given. */
+const extendedAttributes = (i: Instance) => ({
+  'OS-EXT-SRV-ATTR:reservation_id': i.reservation_id ?? null, 'OS-EXT-SRV-ATTR:launch_index': i.launch_index ?? 0,
+  'OS-EXT-SRV-ATTR:kernel_id': '', 'OS-EXT-SRV-ATTR:ramdisk_id': '', 'OS-EXT-SRV-ATTR:hostname': i.id,
+  'OS-EXT-SRV-ATTR:root_device_name': i.vm_type === 'qemu' ? '/dev/vda' : null, 'OS-EXT-SRV-ATTR:user_data': i.user_data ?? null,
+});
+
+/** The attached volumes; from 2.3 with whether each goes with the server (its workload's disks do). */
+function volumesAttached(api: ComputeApi, i: Instance, req: Request) {
+  if (!atLeast(req, '2.3')) return (i.volumes ?? []).map((id) => ({ id }));
+  return (i.volumes ?? []).map((id) => ({ id, delete_on_termination: api.s.store.volumes.get(id)?.attachment?.ephemeral ?? false }));
+}
+
 /** GET /servers/{id} and /servers/detail; the host attributes are for admins only, as in Nova. */
-export function serverDetail(api: ComputeApi, i: Instance, admin: boolean) {
+export function serverDetail(api: ComputeApi, i: Instance, admin: boolean, req: Request) {
   return {
-    ...serverView(api, i), addresses: addresses(i, true),
+    ...serverView(api, i, req), addresses: addresses(i, true),
     key_name: i.key_name ?? null, config_drive: i.vm_type === 'qemu' ? 'True' : '',
     security_groups: [{ name: 'default' }], 'OS-EXT-AZ:availability_zone': 'nova',
     'OS-EXT-STS:vm_state': VM_STATE[statusOf(i)], 'OS-EXT-STS:task_state': taskState(i),
     'OS-EXT-STS:power_state': POWER_STATE[i.state],
-    'os-extended-volumes:volumes_attached': (i.volumes ?? []).map((id) => ({ id })),
+    'os-extended-volumes:volumes_attached': volumesAttached(api, i, req),
     ...(admin ? { 'OS-EXT-SRV-ATTR:host': i.node_id, 'OS-EXT-SRV-ATTR:hypervisor_hostname': i.node_id, 'OS-EXT-SRV-ATTR:instance_name': i.id } : {}),
+    ...(admin && atLeast(req, '2.3') ? extendedAttributes(i) : {}),
+    ...(admin && atLeast(req, '2.16') ? { host_status: hostStatus(api, i) } : {}),
   };
 }
