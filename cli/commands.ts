@@ -157,6 +157,8 @@ export const COMMANDS: CommandSpec[] = [
     ['pause', 'pausing', 'an active instance: frozen in place, memory kept'],
     ['unpause', 'unpausing', 'a paused instance'],
     ['reboot', 'rebooting', 'an active instance\'s guest (--hard: a reset, without asking the guest)'],
+    ['suspend', 'suspending', 'an active VM: its memory saved to disk, its QEMU ended'],
+    ['resume', 'resuming', 'a suspended VM: the same boot goes on'],
   ] as const).map(([action, doing, what]): CommandSpec => ({
     verb: action, nouns: ['instance', 'instances'], summary: `${action} ${what}`, args: ['id'],
     options: action === 'reboot' ? [{ flags: '--hard', description: 'reset the guest at once' }] : undefined,

@@ -42,7 +42,7 @@ export interface WorkloadDisk {
   ephemeral: boolean;
 }
 
-export type InstanceState = 'pending' | 'active' | 'paused' | 'stopping' | 'exited' | 'hung' | 'missing' | 'deleting';
+export type InstanceState = 'pending' | 'active' | 'paused' | 'suspended' | 'stopping' | 'exited' | 'hung' | 'missing' | 'deleting';
 
 export interface Instance {
   id: string;

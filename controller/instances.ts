@@ -83,6 +83,7 @@ export class Instances {
       throw new ApiError('forbidden', `workload ${workload.id} needs privileged containers, which tenant ${tenant.id} may not run (an admin can allow it: ciao update tenant --privileged-containers true)`);
     }
     const image = this.resolveImage(tenant, workload, req.image);
+    this.checkFits(workload, image);
     // Every address first: a create that cannot be completed leaves nothing behind (all or nothing).
     const used = this.usedIps(tenant);
     const ips: string[] = [];
@@ -119,6 +120,17 @@ export class Instances {
     const image = byId ?? byName[0];
     if (!image) throw new ApiError('unknown_image', `image ${wanted} does not exist: upload it first (ciao create image, or openstack image create)`);
     return image.id;
+  }
+
+  /** Nova's rule: the flavor must hold what the image says it needs (its min_ram in MB, its
+   *  min_disk in GB, checked when the flavor has a disk). */
+  private checkFits(workload: Workload, imageId: string) {
+    const image = this.ctx.store.images.get(imageId);
+    if (!image) return; // a container's image is the node's to find
+    const { mem_mb, disk_mb } = workload.defaults;
+    if ((image.min_ram ?? 0) > mem_mb) throw new ApiError('invalid_request', `flavor ${workload.id} has ${mem_mb} MB of memory, less than the ${image.min_ram} MB image ${imageId} needs (its min_ram)`);
+    const diskGb = Math.ceil(disk_mb / 1024);
+    if (diskGb > 0 && (image.min_disk ?? 0) > diskGb) throw new ApiError('invalid_request', `flavor ${workload.id} has a ${diskGb} GB disk, smaller than the ${image.min_disk} GB image ${imageId} needs (its min_disk)`);
   }
 
   private usedIps(tenant: Tenant): Set<string> {
@@ -254,6 +266,18 @@ export class Instances {
     return inst;
   }
 
+  /** Saves an active VM's memory to disk and ends its runtime (`suspended`), or starts a suspended
+   *  one again from it; the node's INSTANCE_STATE says when it is done. A container cannot be
+   *  suspended (docs/protocol.md "Actions"): refused here, before the node is asked. */
+  suspend(tenant: Tenant, id: string, suspend: boolean, admin = false): Instance {
+    const inst = this.unlocked(this.get(tenant, id), admin);
+    const from = suspend ? 'active' : 'suspended';
+    if (inst.state !== from || inst.rebooting) throw new ApiError('invalid_state', `instance ${id} is ${inst.rebooting ? 'rebooting' : inst.state}: only ${suspend ? 'an active instance can be suspended' : 'a suspended instance can be resumed'}`);
+    if (suspend && inst.vm_type !== 'qemu') throw new ApiError('invalid_state', `instance ${id} is a container: a container cannot be suspended (Docker saves a container's memory only with CRIU, which the nodes do not have); pause or stop it instead`);
+    this.command(suspend ? 'SUSPEND' : 'RESUME', inst);
+    return inst;
+  }
+
   /** Boots the guest again. An active one: the node stops and starts its runtime (docs/protocol.md
    *  "Actions") while it stays active, `rebooting` until the node says it runs again. A hard
    *  reboot also starts a stopped one (Nova's rule). */
@@ -306,7 +330,7 @@ export class Instances {
     this.save(inst, { state: 'deleting' });
   }
 
-  private command(op: 'STOP' | 'RESTART' | 'DELETE' | 'PAUSE' | 'UNPAUSE', inst: Instance) {
+  private command(op: 'STOP' | 'RESTART' | 'DELETE' | 'PAUSE' | 'UNPAUSE' | 'SUSPEND' | 'RESUME', inst: Instance) {
     if (!this.ctx.send({ type: 'COMMAND', op, to: inst.node_id ?? '', payload: { instanceId: inst.id } })) throw notConnected();
   }
 
@@ -347,9 +371,10 @@ export class Instances {
       return;
     }
     if (e.state === was) return;
-    if (e.state === 'active') this.event(inst, 'info', was === 'paused' ? `Unpaused ${inst.id}` : `Started ${inst.id} on ${e.nodeId}`);
+    if (e.state === 'active') this.event(inst, 'info', was === 'paused' ? `Unpaused ${inst.id}` : was === 'suspended' ? `Resumed ${inst.id}` : `Started ${inst.id} on ${e.nodeId}`);
     if (e.state === 'exited') this.event(inst, 'info', `Stopped ${inst.id}`);
     if (e.state === 'paused') this.event(inst, 'info', `Paused ${inst.id}`);
+    if (e.state === 'suspended') this.event(inst, 'info', `Suspended ${inst.id}`);
   }
 
   deleted(instanceId: string): void {

@@ -5,7 +5,7 @@ import { z } from 'zod';
 export const Role = z.enum(['scheduler', 'controller', 'compute', 'network', 'cnci']);
 export type Role = z.infer<typeof Role>;
 
-export const InstanceState = z.enum(['pending', 'active', 'paused', 'stopping', 'exited', 'hung', 'missing', 'deleting']);
+export const InstanceState = z.enum(['pending', 'active', 'paused', 'suspended', 'stopping', 'exited', 'hung', 'missing', 'deleting']);
 export type InstanceState = z.infer<typeof InstanceState>;
 
 export const StartFailureReason = z.enum([
@@ -209,6 +209,8 @@ export const OPS = {
     PAUSE: InstanceRef,
     UNPAUSE: InstanceRef,
     REBOOT: RebootPayload,
+    SUSPEND: InstanceRef,
+    RESUME: InstanceRef,
     NODE_FAULT: NodeFault,
     ASSIGN_PUBLIC_IP: PublicIpPayload,
     RELEASE_PUBLIC_IP: PublicIpPayload,
@@ -235,6 +237,8 @@ export const OPS = {
     PAUSE_FAILURE: LifecycleFailure,
     UNPAUSE_FAILURE: LifecycleFailure,
     REBOOT_FAILURE: LifecycleFailure,
+    SUSPEND_FAILURE: LifecycleFailure,
+    RESUME_FAILURE: LifecycleFailure,
     PUBLIC_IP_FAILURE: PublicIpFailure,
     ATTACH_VOLUME_FAILURE: VolumeFailure,
     DETACH_VOLUME_FAILURE: VolumeFailure,

@@ -159,6 +159,8 @@ export function ciaoRoutes(router: Router, s: Services): void {
       case 'pause': return reply(202, s.instances.pause(t, id, true));
       case 'unpause': return reply(202, s.instances.pause(t, id, false));
       case 'reboot': return reply(202, s.instances.reboot(t, id, hard ? 'HARD' : 'SOFT'));
+      case 'suspend': return reply(202, s.instances.suspend(t, id, true));
+      case 'resume': return reply(202, s.instances.suspend(t, id, false));
     }
   });
   router.on('DELETE', '/tenants/:tenant/instances/:id', async (req) => {

@@ -266,6 +266,49 @@ t.test('pause and unpause: PAUSED (power state 3) between, 409 from the wrong st
   await waitFor('ACTIVE again', async () => (await show(demo, s.id)).status === 'ACTIVE');
 });
 
+t.test('suspend and resume: SUSPENDED (power state 7) between, 409 from the wrong state, a suspended server deletes; a container is 409', async (t) => {
+  const s = await boot(t, demo, { name: 'suspend' });
+  const action = (body: unknown) => call(demo, 'POST', `/servers/${s.id}/action`, body);
+  t.equal((await action({ resume: null })).status, 409, 'an active server is not suspended');
+  t.equal((await action({ suspend: null })).status, 202);
+  const suspended = await waitFor('SUSPENDED', async () => { const v = await show(demo, s.id); return v.status === 'SUSPENDED' && v; });
+  t.match(suspended, { 'OS-EXT-STS:vm_state': 'suspended', 'OS-EXT-STS:power_state': 7 });
+  for (const a of [{ suspend: null }, { pause: null }, { 'os-stop': null }, { reboot: { type: 'SOFT' } }]) t.equal((await action(a)).status, 409, `${Object.keys(a)[0]} of a suspended server`);
+  t.equal((await action({ resume: null })).status, 202);
+  await waitFor('ACTIVE again', async () => (await show(demo, s.id)).status === 'ACTIVE');
+  t.equal((await action({ suspend: null })).status, 202);
+  await waitFor('SUSPENDED again', async () => (await show(demo, s.id)).status === 'SUSPENDED');
+  t.equal((await call(demo, 'DELETE', `/servers/${s.id}`)).status, 204);
+  await waitFor('the suspended server gone', async () => (await call(demo, 'GET', `/servers/${s.id}`)).status === 404);
+
+  const c = await boot(t, demo, { name: 'container', flavorRef: containerFlavor });
+  const refused = await call(demo, 'POST', `/servers/${c.id}/action`, { suspend: null });
+  t.equal(refused.status, 409);
+  t.match(JSON.stringify(refused.body), /a container cannot be suspended/);
+});
+
+t.test('an image whose min_ram or min_disk the flavor does not hold is refused with 400, as Nova does', async (t) => {
+  const flavor = (await call(demo, 'GET', `/flavors/${vmFlavor}`)).body.flavor;
+  const image = async (need: object) => {
+    const made = await demo.call<{ id: string }>('POST', '/image/v2/images', { name: 'needy', disk_format: 'raw', container_format: 'bare', ...need });
+    t.teardown(() => demo.call('DELETE', `/image/v2/images/${made.id}`));
+    return made.id;
+  };
+  const create = (imageRef: string) => call(demo, 'POST', '/servers', { server: { name: 'needy', flavorRef: vmFlavor, imageRef } });
+  const lowRam = await create(await image({ min_ram: flavor.ram + 1 }));
+  t.equal(lowRam.status, 400);
+  t.match(JSON.stringify(lowRam.body), /min_ram/);
+  if (flavor.disk > 0) {
+    const lowDisk = await create(await image({ min_disk: flavor.disk + 1 }));
+    t.equal(lowDisk.status, 400);
+    t.match(JSON.stringify(lowDisk.body), /min_disk/);
+  } else t.fail(`the VM flavor has a disk (${flavor.disk} GB)`);
+  const fits = await create(await image({ min_ram: flavor.ram, min_disk: flavor.disk }));
+  t.equal(fits.status, 202, 'an image the flavor holds exactly boots');
+  await call(demo, 'DELETE', `/servers/${fits.body.server.id}`);
+  await waitFor('the server gone, and its image free', async () => (await call(demo, 'GET', `/servers/${fits.body.server.id}`)).status === 404);
+});
+
 t.test('a flavor\'s extra specs are its workload\'s machine type and firmware, read-only', async (t) => {
   t.match((await call(demo, 'GET', `/flavors/${vmFlavor}/os-extra_specs`)).body, { extra_specs: { vm_type: 'qemu', fw_type: /^(legacy|efi)$/ } });
   t.same((await call(demo, 'GET', `/flavors/${containerFlavor}/os-extra_specs/vm_type`)).body, { vm_type: 'docker' });

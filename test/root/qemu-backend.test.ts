@@ -4,11 +4,12 @@
 // QEMU's death reported, delete.
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { run } from '../../shared/run.ts';
+import { readPidFile } from '../../shared/pid-file.ts';
 import { waitFor } from '../../shared/wait-for.ts';
 import { tempDir } from '../../shared/temp-dir.ts';
 import { buildVmImage } from '../../images/vm-image.ts';
@@ -85,6 +86,23 @@ t.test('pause freezes the guest (no SSH, QMP paused, re-adopted as paused); unpa
   t.match(await new QemuBackend(backendOptions).list(), [{ running: true, paused: true }], 'a launcher restarted meanwhile sees it paused');
   await backend.unpause(spec.instanceId);
   t.equal(await bootId(), firstBoot, 'unpaused: the same boot goes on');
+  t.same(exits, [], 'no death reported');
+});
+
+t.test('suspend saves the memory to a file and ends QEMU (re-adopted as suspended); resume goes on with the same boot and drops the file; neither is a death', async (t) => {
+  const exits: string[] = [];
+  const unwatch = backend.watchExits((id) => exits.push(id));
+  t.teardown(unwatch);
+  const bootId = async () => (await ssh('cat /proc/sys/kernel/random/boot_id')).stdout.trim();
+  const firstBoot = await bootId();
+  const saved = join(dir, 'state/instances', spec.instanceId, 'memory.state');
+  await backend.suspend(spec.instanceId);
+  t.notOk(await readPidFile(join(dir, 'state/instances', spec.instanceId, 'qemu.pid')), 'no QEMU runs');
+  t.ok((await stat(saved)).size > 1024 * 1024, 'the guest memory is on disk');
+  t.match(await new QemuBackend(backendOptions).list(), [{ running: false, suspended: true }], 'a launcher restarted meanwhile sees it suspended');
+  await backend.resume(spec);
+  t.equal(await waitFor('SSH after the resume', () => bootId().catch(() => ''), { timeoutMs: 60_000, intervalMs: 250 }), firstBoot, 'resumed: the same boot goes on');
+  await t.rejects(stat(saved), 'the saved memory is gone once it runs again');
   t.same(exits, [], 'no death reported');
 });
 

@@ -12,9 +12,11 @@ import { now } from '../../context.ts';
 type Action = (tenant: Tenant, inst: Instance, caller: Caller, body: unknown) => void;
 
 /** The name Nova's instance actions give each action. */
-const RECORDED: Record<string, string> = { 'os-stop': 'stop', 'os-start': 'start', reboot: 'reboot', pause: 'pause', unpause: 'unpause', lock: 'lock', unlock: 'unlock' };
+const RECORDED: Record<string, string> = {
+  'os-stop': 'stop', 'os-start': 'start', reboot: 'reboot', pause: 'pause', unpause: 'unpause', suspend: 'suspend', resume: 'resume', lock: 'lock', unlock: 'unlock',
+};
 
-/** Nothing here is ever suspended or soft-deleted: undoing one is a conflict. */
+/** Nothing here is ever soft-deleted (deletes are immediate): undoing one is a conflict. */
 const never = (what: string): Action => (_t, inst) => {
   throw new ApiError('invalid_state', `instance ${inst.id} is not ${what}: it is ${inst.state}`);
 };
@@ -30,8 +32,11 @@ export function serverActionRoutes(api: ComputeApi): void {
     // QMP stop/cont or docker pause/unpause on the node (docs/protocol.md "Actions").
     pause: (t, inst, c) => s.instances.pause(t, inst.id, true, c.admin),
     unpause: (t, inst, c) => s.instances.pause(t, inst.id, false, c.admin),
-    resume: never('suspended'),
-    // Deletes are immediate here (no soft delete, as Nova with reclaim_instance_interval 0).
+    // The VM's memory saved to disk and its QEMU ended, and started again from it.
+    suspend: (t, inst, c) => s.instances.suspend(t, inst.id, true, c.admin),
+    resume: (t, inst, c) => s.instances.suspend(t, inst.id, false, c.admin),
+    // Deletes are immediate here (no soft delete, as Nova with reclaim_instance_interval 0, which
+    // answers forceDelete and restore of a server that is not soft-deleted with 409).
     forceDelete: never('soft-deleted'),
     restore: never('soft-deleted'),
   };
