@@ -278,6 +278,23 @@ export class Instances {
     return inst;
   }
 
+  /** Makes the instance's disk again from another image (Nova's rebuild): it keeps its id, MAC and
+   *  address; an active one boots on the new disk, a stopped one stays stopped. `rebuilding` until
+   *  its node says it is done. What a client set (name, metadata, access addresses) changes too. */
+  rebuild(tenant: Tenant, id: string, imageRef: string, change: InstanceAttributes, admin = false): Instance {
+    const inst = this.unlocked(this.get(tenant, id), admin);
+    const busy = inst.rebooting ? 'rebooting' : inst.rebuilding ? 'rebuilding' : undefined;
+    if ((inst.state !== 'active' && inst.state !== 'exited') || busy) throw new ApiError('invalid_state', `instance ${id} is ${busy ?? inst.state}: only an active or stopped instance can be rebuilt`);
+    const workload = this.ctx.store.workloads.get(inst.workload_id);
+    if (!workload) throw new ApiError('invalid_state', `the workload of instance ${id} is gone: it cannot be rebuilt`);
+    const image = this.resolveImage(tenant, workload, imageRef);
+    this.checkFits(workload, image);
+    if (!this.ctx.send({ type: 'COMMAND', op: 'REBUILD', to: inst.node_id ?? '', payload: { instanceId: inst.id, image } })) throw notConnected();
+    this.save(inst, { ...defined(change), image, rebuilding: true });
+    this.event(inst, 'info', `Rebuilding ${inst.id} from image ${image}`);
+    return inst;
+  }
+
   /** Boots the guest again. An active one: the node stops and starts its runtime (docs/protocol.md
    *  "Actions") while it stays active, `rebooting` until the node says it runs again. A hard
    *  reboot also starts a stopped one (Nova's rule). */
@@ -364,12 +381,15 @@ export class Instances {
     const reason = e.exit ? `exited unexpectedly: ${e.exit.reason}` : e.state === was ? inst.reason : null;
     // A reboot is over when the node says the instance runs again, or that it ended.
     const rebooted = inst.rebooting && e.state !== 'pending' ? { rebooting: null } : {};
-    this.save(inst, { state: e.state, node_id: e.nodeId, ssh_ip: e.sshIp ?? null, ssh_port: e.sshPort ?? null, reason, ...rebooted, ...(e.at ? { state_at: e.at } : {}) });
+    // So is a rebuild.
+    const rebuilt = inst.rebuilding && e.state !== 'pending';
+    this.save(inst, { state: e.state, node_id: e.nodeId, ssh_ip: e.sshIp ?? null, ssh_port: e.sshPort ?? null, reason, ...rebooted, ...(rebuilt ? { rebuilding: null } : {}), ...(e.at ? { state_at: e.at } : {}) });
     if (e.exit) {
       const last = e.exit.console.at(-1);
       this.event(inst, 'error', `Instance ${inst.id} exited unexpectedly on ${e.nodeId}: ${e.exit.reason}${last ? `; console: ${last}` : ''}`);
       return;
     }
+    if (rebuilt) return this.event(inst, 'info', `Rebuilt ${inst.id}${e.state === 'exited' ? ' (stopped)' : ''}`);
     if (e.state === was) return;
     if (e.state === 'active') this.event(inst, 'info', was === 'paused' ? `Unpaused ${inst.id}` : was === 'suspended' ? `Resumed ${inst.id}` : `Started ${inst.id} on ${e.nodeId}`);
     if (e.state === 'exited') this.event(inst, 'info', `Stopped ${inst.id}`);
@@ -401,6 +421,7 @@ export class Instances {
     if (!inst) return;
     const verb = op.replace(/_FAILURE$/, '').toLowerCase();
     if (verb === 'reboot') this.save(inst, { rebooting: null });
+    if (verb === 'rebuild') this.save(inst, { rebuilding: null });
     this.event(inst, 'error', `Failed to ${verb} ${inst.id}: ${message}`);
   }
 
@@ -411,7 +432,7 @@ export class Instances {
     if (op === 'ATTACH_VOLUME' || op === 'DETACH_VOLUME') return this.volumes.unreachable(op, inst.id, nodeId);
     if (op === 'DELETE') return this.gone(inst, `Deleted ${inst.id} (its node ${nodeId} is not connected)`);
     // A reboot that could not be asked for is not under way.
-    this.save(inst, { state: 'missing', ...(op === 'REBOOT' ? { rebooting: null } : {}) });
+    this.save(inst, { state: 'missing', ...(op === 'REBOOT' ? { rebooting: null } : {}), ...(op === 'REBUILD' ? { rebuilding: null } : {}) });
     this.event(inst, 'error', `Failed to ${op.toLowerCase()} ${inst.id}: node ${nodeId} is not connected`);
   }
 

@@ -48,6 +48,9 @@ export interface Backend {
    *  that memory (the same boot goes on) and drops the saved copy. */
   suspend?(instanceId: string): Promise<void>;
   resume?(spec: StartPayload): Promise<Running>;
+  /** Makes a stopped instance's root disk again from `spec.image` (its new image), keeping its
+   *  identity (id, MAC, address, volumes); its next start (a restart) boots on it. */
+  rebuild?(spec: StartPayload): Promise<void>;
   /** Reports, within 2 s, instances that end (docs/protocol.md "An instance that dies"). An end
    *  the launcher asked for (a stop or delete under way) may be reported too: the launcher, which
    *  knows what it asked, ignores those. Returns a function that stops the watching. */

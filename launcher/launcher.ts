@@ -45,8 +45,8 @@ interface Instance {
   diedStarting?: InstanceExit;
   /** A reboot is under way: an end seen meanwhile is the reboot's own. */
   rebooting?: boolean;
-  /** A suspend or resume is under way: another action waits for its end. */
-  saving?: 'suspend' | 'resume';
+  /** A suspend, resume or rebuild is under way: another action waits for its end. */
+  saving?: 'suspend' | 'resume' | 'rebuild';
 }
 
 /** A state the instance's runtime holds (it counts against the node's memory and vcpus). */
@@ -215,6 +215,7 @@ export class Launcher {
       case 'REBOOT': return this.rebootInstance(frame.payload.instanceId, frame.payload.hard);
       case 'SUSPEND': return this.suspendInstance(frame.payload.instanceId);
       case 'RESUME': return this.resumeInstance(frame.payload.instanceId);
+      case 'REBUILD': return this.rebuildInstance(frame.payload.instanceId, frame.payload.image);
       case 'ATTACH_VOLUME': return this.changeVolumes('attach', frame.payload);
       case 'DETACH_VOLUME': return this.changeVolumes('detach', frame.payload);
       case 'NODE_FAULT':
@@ -290,7 +291,7 @@ export class Launcher {
     else await this.backend(spec).delete(spec.instanceId).catch(() => undefined);
   }
 
-  private lifecycleFailed(op: `${'STOP' | 'RESTART' | 'DELETE' | 'PAUSE' | 'UNPAUSE' | 'REBOOT' | 'SUSPEND' | 'RESUME'}_FAILURE`, instanceId: string, reason: LifecycleFailureReason, message: string) {
+  private lifecycleFailed(op: `${'STOP' | 'RESTART' | 'DELETE' | 'PAUSE' | 'UNPAUSE' | 'REBOOT' | 'SUSPEND' | 'RESUME' | 'REBUILD'}_FAILURE`, instanceId: string, reason: LifecycleFailureReason, message: string) {
     this.peer.send({ type: 'ERROR', op, payload: { instanceId, reason, message } });
   }
 
@@ -412,12 +413,47 @@ export class Launcher {
     this.started(inst);
   }
 
+  /** Makes an active or stopped instance's root disk again from a new image, as Nova's rebuild:
+   *  the runtime stops, the disk is made anew, and an active one boots on it (a new boot; same id,
+   *  MAC, address and volumes); a stopped one stays stopped. `pending` meanwhile. */
+  private async rebuildInstance(id: string, image: string) {
+    const inst = this.actionable('REBUILD_FAILURE', id, 'active', 'exited');
+    if (!inst) return;
+    const backend = this.backend(inst.spec);
+    if (!backend.rebuild) return this.lifecycleFailed('REBUILD_FAILURE', id, 'not_supported', `the ${backend.kind} backend cannot rebuild instance ${id}`);
+    const running = inst.state === 'active';
+    const spec = { ...inst.spec, image };
+    inst.saving = 'rebuild';
+    this.setState(inst, 'pending');
+    try {
+      if (running) await backend.stop(id);
+      // A delete that came meanwhile has removed the instance: nothing is made again.
+      if (this.instances.get(id) !== inst) return;
+      await backend.rebuild(spec);
+      inst.spec = spec;
+      if (running) Object.assign(inst, await backend.start({ ...spec, restart: true }));
+    } catch (err) {
+      inst.sshIp = undefined;
+      this.lifecycleFailed('REBUILD_FAILURE', id, 'backend_failure', (err as Error).message);
+      // Broken half-way, it does not run.
+      this.setState(inst, 'exited', running ? { reason: `the rebuild failed: ${(err as Error).message}`, console: [] } : undefined);
+      return;
+    } finally {
+      inst.saving = undefined;
+    }
+    this.opts.logger.info('instance rebuilt', { instanceId: id, image });
+    if (this.instances.get(id) !== inst) return void (await backend.delete(id).catch(() => undefined));
+    if (running) return this.started(inst);
+    inst.sshIp = undefined;
+    this.setState(inst, 'exited');
+  }
+
   /** The instance, when it is on this node, in the state an action needs, and not a CNCI; otherwise the failure is sent. */
-  private actionable(op: 'SUSPEND_FAILURE' | 'RESUME_FAILURE', id: string, from: InstanceState): Instance | undefined {
+  private actionable(op: 'SUSPEND_FAILURE' | 'RESUME_FAILURE' | 'REBUILD_FAILURE', id: string, ...from: InstanceState[]): Instance | undefined {
     const inst = this.instances.get(id);
     if (!inst) return void this.lifecycleFailed(op, id, 'no_instance', `instance ${id} is not on node ${this.opts.nodeId}`);
     const busy = inst.rebooting ? 'rebooting' : inst.saving ? `${inst.saving.replace(/e$/, '')}ing` : undefined;
-    if (inst.state !== from || busy) return void this.lifecycleFailed(op, id, 'wrong_state', `instance ${id} is ${busy ?? inst.state}, not ${from}`);
+    if (!from.includes(inst.state) || busy) return void this.lifecycleFailed(op, id, 'wrong_state', `instance ${id} is ${busy ?? inst.state}, not ${from.join(' or ')}`);
     if (inst.spec.cnci) return void this.lifecycleFailed(op, id, 'not_supported', `instance ${id} is a CNCI`);
     return inst;
   }

@@ -135,15 +135,7 @@ export class QemuBackend implements Backend {
     await mkdir(dir, { recursive: true });
     const disk = join(dir, 'disk.qcow2');
     await writeFile(join(dir, 'spec.json'), JSON.stringify(spec));
-    if (!spec.restart) {
-      await makeConfigDrive(join(dir, 'config.iso'), { instanceId: id, hostname: spec.hostname ?? id, userData: spec.userData, publicKeys: spec.publicKeys })
-        .catch((err) => { throw new LaunchError('image_failure', `could not make the config drive: ${(err as Error).message}`); });
-      // The instance's own disk: kept across stop/restart, gone with the instance.
-      if (spec.resources.diskMB > 0) {
-        await run('qemu-img', ['create', '-q', '-f', 'qcow2', disk, `${spec.resources.diskMB}M`])
-          .catch((err) => { throw new LaunchError('image_failure', `could not make the instance disk: ${(err as Error).message}`); });
-      }
-    }
+    if (!spec.restart) await this.makeDisks(spec);
     const tap = tapName(id);
     const bridge = await this.opts.network.join(spec);
     try {
@@ -191,6 +183,30 @@ export class QemuBackend implements Backend {
       throw new LaunchError('launch_failure', (err as Error).message);
     }
     return { sshIp: spec.network.ip, sshPort: 22 };
+  }
+
+  /** The config drive and the instance's own disk, made anew (a first start, a rebuild). */
+  private async makeDisks(spec: StartPayload) {
+    const id = spec.instanceId;
+    const dir = this.dir(id);
+    await makeConfigDrive(join(dir, 'config.iso'), { instanceId: id, hostname: spec.hostname ?? id, userData: spec.userData, publicKeys: spec.publicKeys })
+      .catch((err) => { throw new LaunchError('image_failure', `could not make the config drive: ${(err as Error).message}`); });
+    // The instance's own disk: kept across stop/restart, gone with the instance (or its rebuild).
+    const disk = join(dir, 'disk.qcow2');
+    await rm(disk, { force: true });
+    if (spec.resources.diskMB > 0) {
+      await run('qemu-img', ['create', '-q', '-f', 'qcow2', disk, `${spec.resources.diskMB}M`])
+        .catch((err) => { throw new LaunchError('image_failure', `could not make the instance disk: ${(err as Error).message}`); });
+    }
+  }
+
+  /** The stopped VM's disk and config drive made again; the new image (its kernel and initramfs)
+   *  is in its spec from now on, so every later start boots it. Its volumes stay attached. */
+  async rebuild(spec: StartPayload): Promise<void> {
+    if (await this.pid(spec.instanceId)) throw new Error(`VM ${spec.instanceId} still runs: it is rebuilt stopped`);
+    if (!this.opts.images[spec.image]) throw new LaunchError('image_failure', `image ${spec.image} cannot boot on this node (it boots ${Object.keys(this.opts.images).join(', ') || 'no image'})`);
+    await this.makeDisks(spec);
+    await writeFile(join(this.dir(spec.instanceId), 'spec.json'), JSON.stringify(spec));
   }
 
   async stop(instanceId: string): Promise<void> {

@@ -81,6 +81,13 @@ export class SimulationBackend implements Backend {
     return spec.vmType === 'qemu' ? { sshIp: spec.network.ip, sshPort: 22 } : {};
   }
 
+  /** A simulated disk made again: the instance keeps the new spec (its image) for its next start. */
+  async rebuild(spec: StartPayload): Promise<void> {
+    const inst = this.instances.get(spec.instanceId);
+    if (!inst || inst.running) throw new Error(`instance ${spec.instanceId} is not stopped on this node`);
+    inst.spec = spec;
+  }
+
   private running(instanceId: string): SimInstance {
     const inst = this.instances.get(instanceId);
     if (!inst?.running) throw new Error(`instance ${instanceId} does not run on this node`);

@@ -84,6 +84,10 @@ export type InstanceRef = z.infer<typeof InstanceRef>;
 export const RebootPayload = z.object({ instanceId: z.string(), hard: z.boolean() });
 export type RebootPayload = z.infer<typeof RebootPayload>;
 
+/** Make the instance's root disk again from `image` (its id or name, as START names it). */
+export const RebuildPayload = z.object({ instanceId: z.string(), image: z.string().min(1).max(255) });
+export type RebuildPayload = z.infer<typeof RebuildPayload>;
+
 export const AttachVolume = z.object({ instanceId: z.string(), volume: VolumeRef });
 export type AttachVolume = z.infer<typeof AttachVolume>;
 
@@ -211,6 +215,7 @@ export const OPS = {
     REBOOT: RebootPayload,
     SUSPEND: InstanceRef,
     RESUME: InstanceRef,
+    REBUILD: RebuildPayload,
     NODE_FAULT: NodeFault,
     ASSIGN_PUBLIC_IP: PublicIpPayload,
     RELEASE_PUBLIC_IP: PublicIpPayload,
@@ -239,6 +244,7 @@ export const OPS = {
     REBOOT_FAILURE: LifecycleFailure,
     SUSPEND_FAILURE: LifecycleFailure,
     RESUME_FAILURE: LifecycleFailure,
+    REBUILD_FAILURE: LifecycleFailure,
     PUBLIC_IP_FAILURE: PublicIpFailure,
     ATTACH_VOLUME_FAILURE: VolumeFailure,
     DETACH_VOLUME_FAILURE: VolumeFailure,

@@ -8,6 +8,7 @@ import { startControlPlane } from '../helpers/control-plane.ts';
 import { eventMark, events, waitForEvent, waitForState, workloadId } from '../helpers/api-waits.ts';
 import { waitFor } from '../../shared/wait-for.ts';
 import type { ControllerClient } from '../../shared/controller-client.ts';
+import type { Instance } from '../../controller/api-types.ts';
 
 const plane = await startControlPlane({ nodes: 1 });
 t.teardown(() => plane.close());
@@ -285,6 +286,46 @@ t.test('suspend and resume: SUSPENDED (power state 7) between, 409 from the wron
   const refused = await call(demo, 'POST', `/servers/${c.id}/action`, { suspend: null });
   t.equal(refused.status, 409);
   t.match(JSON.stringify(refused.body), /a container cannot be suspended/);
+});
+
+t.test('rebuild: the node makes the disk again from the new image (REBUILD meanwhile); same id, MAC and address; a stopped server stays SHUTOFF; wrong state 409, bad body 400', async (t) => {
+  const s = await boot(t, demo, { name: 'rebuild' });
+  const before = await show(demo, s.id);
+  const alt = await demo.call<{ id: string }>('POST', '/image/v2/images', { name: 'alt', disk_format: 'raw', container_format: 'bare' });
+  const action = (body: unknown) => call(demo, 'POST', `/servers/${s.id}/action`, body);
+  const ciao = async () => demo.call<Instance>('GET', `/tenants/${await demo.tenantId()}/instances/${s.id}`);
+  const onNode = () => {
+    const node = plane.launchers.findIndex((l) => l.id === nodeOf);
+    return plane.backends[node].list().then((all) => all.find((i) => i.spec.instanceId === s.id)?.spec.image);
+  };
+  const nodeOf = (await ciao()).node_id;
+  t.equal((await action({ rebuild: {} })).status, 400, 'imageRef is needed');
+  t.equal((await action({ rebuild: { imageRef: '-1' } })).status, 400, 'an unknown image is 400');
+  t.equal((await action({ rebuild: { imageRef: alt.id, flavorRef: 'x' } })).status, 400, 'an unknown field is 400');
+  const r = await action({ rebuild: { imageRef: alt.id, name: 'rebuilt', metadata: { k: 'v' }, adminPass: 'pw' } });
+  t.equal(r.status, 202);
+  t.match(r.body.server, { id: s.id, name: 'rebuilt', image: { id: alt.id }, metadata: { k: 'v' }, adminPass: 'pw' });
+  t.equal((await action({ rebuild: { imageRef: alt.id } })).status, 409, 'a second rebuild while one runs');
+  await waitFor('ACTIVE after the rebuild', async () => (await show(demo, s.id)).status === 'ACTIVE');
+  const after = await show(demo, s.id);
+  t.same(after.addresses, before.addresses, 'same address and MAC');
+  t.equal(await onNode(), alt.id, 'the node boots the new image');
+  await waitForEvent(demo, new RegExp(`^Rebuilt ${s.id}$`));
+
+  t.equal((await action({ 'os-stop': null })).status, 202);
+  await waitForState(demo, s.id, 'exited');
+  t.equal((await action({ rebuild: { imageRef: imageId } })).status, 202);
+  await waitForEvent(demo, new RegExp(`^Rebuilt ${s.id} \\(stopped\\)`));
+  t.equal((await show(demo, s.id)).status, 'SHUTOFF', 'rebuilt from stopped: stopped');
+  t.equal(await onNode(), imageId);
+  t.equal((await action({ 'os-start': null })).status, 202);
+  await waitForState(demo, s.id, 'active');
+  t.equal((await action({ pause: null })).status, 202);
+  await waitForState(demo, s.id, 'paused');
+  t.equal((await action({ rebuild: { imageRef: alt.id } })).status, 409, 'a paused server is not rebuilt');
+  t.equal((await call(demo, 'DELETE', `/servers/${s.id}`)).status, 204);
+  await waitFor('the server gone', async () => (await call(demo, 'GET', `/servers/${s.id}`)).status === 404);
+  await demo.call('DELETE', `/image/v2/images/${alt.id}`);
 });
 
 t.test('an image whose min_ram or min_disk the flavor does not hold is refused with 400, as Nova does', async (t) => {
