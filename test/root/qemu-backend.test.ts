@@ -106,6 +106,22 @@ t.test('suspend saves the memory to a file and ends QEMU (re-adopted as suspende
   t.same(exits, [], 'no death reported');
 });
 
+t.test('rebuild makes the stopped VM disk again (a file written on it is gone); started, the guest boots anew as itself; an image the node lacks is refused', async (t) => {
+  const bootId = async () => (await ssh('cat /proc/sys/kernel/random/boot_id')).stdout.trim();
+  const disk = join(dir, 'state/instances', spec.instanceId, 'disk.qcow2');
+  const firstBoot = await bootId();
+  await backend.stop(spec.instanceId);
+  await run('qemu-img', ['resize', '-q', disk, '+1M']);
+  const grown = (await stat(disk)).mtimeMs;
+  t.match(await backend.rebuild({ ...spec, image: 'no-such-image' }).then(() => undefined, (e: unknown) => e), { reason: 'image_failure' }, 'an image the node lacks');
+  await backend.rebuild(spec);
+  t.ok((await stat(disk)).mtimeMs > grown, 'the disk was made again');
+  t.match((await run('qemu-img', ['info', '--output=json', disk])).stdout, `"virtual-size": ${spec.resources.diskMB * 1024 * 1024}`, 'at its flavor size, as new');
+  await backend.start({ ...spec, restart: true });
+  t.equal(await sshHostname(), spec.instanceId, 'boots as itself');
+  t.not(await bootId(), firstBoot, 'a new boot');
+});
+
 t.test('a QEMU killed with -9 is reported within 2 s with its reason and console; a stop is not reported', async (t) => {
   const exits: { id: string; exit: InstanceExit; at: number }[] = [];
   const unwatch = backend.watchExits((id, exit) => exits.push({ id, exit, at: performance.now() }));

@@ -7,7 +7,7 @@ import type { Instance, Tenant } from '../../api-types.ts';
 import type { Caller } from '../../auth.ts';
 import { randomBytes } from 'node:crypto';
 import { Reboot, Rebuild, ServerAction } from '../request-schemas.ts';
-import { serverDetail } from './views.ts';
+import { serverView } from './views.ts';
 import type { ComputeApi } from './context.ts';
 import { now } from '../../context.ts';
 
@@ -60,8 +60,8 @@ export function serverActionRoutes(api: ComputeApi): void {
       const r = parseInput(Rebuild, body, 'rebuild');
       const change = { name: r.name, metadata: r.metadata, access_ipv4: r.accessIPv4, access_ipv6: r.accessIPv6 };
       const rebuilt = nova400ForImage(() => s.instances.rebuild(t, inst.id, r.imageRef, change, c.admin));
-      // The password is shown once, as Nova does; the guest does not get it (docs/api.md).
-      return { server: { ...serverDetail(api, rebuilt, c.admin), adminPass: r.adminPass ?? randomBytes(9).toString('base64url') } };
+      // Nova's common view (no extended attributes) and the password, shown once; the guest does not get it (docs/api.md).
+      return { server: { ...serverView(api, rebuilt), adminPass: r.adminPass ?? randomBytes(9).toString('base64url') } };
     },
   };
   api.on('POST', '/servers/:id/action', async (req) => {
