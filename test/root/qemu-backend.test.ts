@@ -106,7 +106,7 @@ t.test('suspend saves the memory to a file and ends QEMU (re-adopted as suspende
   t.same(exits, [], 'no death reported');
 });
 
-t.test('rebuild makes the stopped VM disk again (a file written on it is gone); started, the guest boots anew as itself; an image the node lacks is refused', async (t) => {
+t.test('rebuild makes the stopped VM disk again (one grown since is back at its flavor size, new); started, the guest boots anew as itself; an image the node lacks is refused', async (t) => {
   const bootId = async () => (await ssh('cat /proc/sys/kernel/random/boot_id')).stdout.trim();
   const disk = join(dir, 'state/instances', spec.instanceId, 'disk.qcow2');
   const firstBoot = await bootId();
