@@ -157,11 +157,16 @@ export const COMMANDS: CommandSpec[] = [
     ['pause', 'pausing', 'an active instance: frozen in place, memory kept'],
     ['unpause', 'unpausing', 'a paused instance'],
     ['reboot', 'rebooting', 'an active instance\'s guest (--hard: a reset, without asking the guest)'],
+    ['suspend', 'suspending', 'an active VM: its memory saved to disk, its QEMU ended'],
+    ['resume', 'resuming', 'a suspended VM: the same boot goes on'],
+    ['rebuild', 'rebuilding', 'an active or stopped instance: its disk made again from --image, same id and address'],
   ] as const).map(([action, doing, what]): CommandSpec => ({
     verb: action, nouns: ['instance', 'instances'], summary: `${action} ${what}`, args: ['id'],
-    options: action === 'reboot' ? [{ flags: '--hard', description: 'reset the guest at once' }] : undefined,
+    options: action === 'reboot' ? [{ flags: '--hard', description: 'reset the guest at once' }]
+      : action === 'rebuild' ? [{ flags: '--image <image>', description: 'the image (id or name) to make the disk from' }] : undefined,
     async run(ctx, [id], opts) {
-      const body = action === 'reboot' ? { action, hard: !!opts.hard } : { action };
+      if (action === 'rebuild' && !opts.image) throw new UsageError('rebuild needs --image');
+      const body = action === 'reboot' ? { action, hard: !!opts.hard } : action === 'rebuild' ? { action, image: opts.image } : { action };
       const inst = await ctx.user.call<Instance>('POST', `/tenants/${await ctx.tenant()}/instances/${id}/action`, body);
       return message(`${doing} instance ${id}`, inst);
     },

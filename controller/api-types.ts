@@ -56,7 +56,7 @@ export interface WorkloadDisk {
   ephemeral: boolean;
 }
 
-export type InstanceState = 'pending' | 'active' | 'paused' | 'stopping' | 'exited' | 'hung' | 'missing' | 'deleting';
+export type InstanceState = 'pending' | 'active' | 'paused' | 'suspended' | 'stopping' | 'exited' | 'hung' | 'missing' | 'deleting';
 
 export interface Instance {
   id: string;
@@ -107,6 +107,8 @@ export interface Instance {
   locked_by?: 'owner' | 'admin' | null;
   /** A reboot under way: the guest is stopped, then started again when its node says it stopped. */
   rebooting?: 'SOFT' | 'HARD' | null;
+  /** A rebuild under way: its node makes its disk again from `image` and boots it (docs/protocol.md "Actions"). */
+  rebuilding?: boolean | null;
   /** What was asked of it through the compute API, oldest first (Nova's instance actions; the
    *  last MAX_INSTANCE_ACTIONS are kept). */
   actions?: InstanceActionRecord[];

@@ -83,6 +83,7 @@ export class Instances {
       throw new ApiError('forbidden', `workload ${workload.id} needs privileged containers, which tenant ${tenant.id} may not run (an admin can allow it: ciao update tenant --privileged-containers true)`);
     }
     const image = this.resolveImage(tenant, workload, req.image);
+    this.checkFits(workload, image);
     // Every address first: a create that cannot be completed leaves nothing behind (all or nothing).
     const used = this.usedIps(tenant);
     const ips: string[] = [];
@@ -119,6 +120,17 @@ export class Instances {
     const image = byId ?? byName[0];
     if (!image) throw new ApiError('unknown_image', `image ${wanted} does not exist: upload it first (ciao create image, or openstack image create)`);
     return image.id;
+  }
+
+  /** Nova's rule: the flavor must hold what the image says it needs (its min_ram in MB, its
+   *  min_disk in GB, checked when the flavor has a disk). */
+  private checkFits(workload: Workload, imageId: string) {
+    const image = this.ctx.store.images.get(imageId);
+    if (!image) return; // a container's image is the node's to find
+    const { mem_mb, disk_mb } = workload.defaults;
+    if ((image.min_ram ?? 0) > mem_mb) throw new ApiError('invalid_request', `flavor ${workload.id} has ${mem_mb} MB of memory, less than the ${image.min_ram} MB image ${imageId} needs (its min_ram)`);
+    const diskGb = Math.ceil(disk_mb / 1024);
+    if (diskGb > 0 && (image.min_disk ?? 0) > diskGb) throw new ApiError('invalid_request', `flavor ${workload.id} has a ${diskGb} GB disk, smaller than the ${image.min_disk} GB image ${imageId} needs (its min_disk)`);
   }
 
   private usedIps(tenant: Tenant): Set<string> {
@@ -257,6 +269,35 @@ export class Instances {
     return inst;
   }
 
+  /** Saves an active VM's memory to disk and ends its runtime (`suspended`), or starts a suspended
+   *  one again from it; the node's INSTANCE_STATE says when it is done. A container cannot be
+   *  suspended (docs/protocol.md "Actions"): refused here, before the node is asked. */
+  suspend(tenant: Tenant, id: string, suspend: boolean, admin = false): Instance {
+    const inst = this.unlocked(this.get(tenant, id), admin);
+    const from = suspend ? 'active' : 'suspended';
+    if (inst.state !== from || inst.rebooting) throw new ApiError('invalid_state', `instance ${id} is ${inst.rebooting ? 'rebooting' : inst.state}: only ${suspend ? 'an active instance can be suspended' : 'a suspended instance can be resumed'}`);
+    if (suspend && inst.vm_type !== 'qemu') throw new ApiError('invalid_state', `instance ${id} is a container: a container cannot be suspended (Docker saves a container's memory only with CRIU, which the nodes do not have); pause or stop it instead`);
+    this.command(suspend ? 'SUSPEND' : 'RESUME', inst);
+    return inst;
+  }
+
+  /** Makes the instance's disk again from another image (Nova's rebuild): it keeps its id, MAC and
+   *  address; an active one boots on the new disk, a stopped one stays stopped. `rebuilding` until
+   *  its node says it is done. What a client set (name, metadata, access addresses) changes too. */
+  rebuild(tenant: Tenant, id: string, imageRef: string, change: InstanceAttributes, admin = false): Instance {
+    const inst = this.unlocked(this.get(tenant, id), admin);
+    const busy = inst.rebooting ? 'rebooting' : inst.rebuilding ? 'rebuilding' : undefined;
+    if ((inst.state !== 'active' && inst.state !== 'exited') || busy) throw new ApiError('invalid_state', `instance ${id} is ${busy ?? inst.state}: only an active or stopped instance can be rebuilt`);
+    const workload = this.ctx.store.workloads.get(inst.workload_id);
+    if (!workload) throw new ApiError('invalid_state', `the workload of instance ${id} is gone: it cannot be rebuilt`);
+    const image = this.resolveImage(tenant, workload, imageRef);
+    this.checkFits(workload, image);
+    if (!this.ctx.send({ type: 'COMMAND', op: 'REBUILD', to: inst.node_id ?? '', payload: { instanceId: inst.id, image } })) throw notConnected();
+    this.save(inst, { ...defined(change), image, rebuilding: true });
+    this.event(inst, 'info', `Rebuilding ${inst.id} from image ${image}`);
+    return inst;
+  }
+
   /** Boots the guest again. An active one: the node stops and starts its runtime (docs/protocol.md
    *  "Actions") while it stays active, `rebooting` until the node says it runs again. A hard
    *  reboot also starts a stopped one (Nova's rule). */
@@ -309,7 +350,7 @@ export class Instances {
     this.save(inst, { state: 'deleting' });
   }
 
-  private command(op: 'STOP' | 'RESTART' | 'DELETE' | 'PAUSE' | 'UNPAUSE', inst: Instance) {
+  private command(op: 'STOP' | 'RESTART' | 'DELETE' | 'PAUSE' | 'UNPAUSE' | 'SUSPEND' | 'RESUME', inst: Instance) {
     if (!this.ctx.send({ type: 'COMMAND', op, to: inst.node_id ?? '', payload: { instanceId: inst.id } })) throw notConnected();
   }
 
@@ -353,16 +394,20 @@ export class Instances {
     const reason = e.exit ? `exited unexpectedly: ${e.exit.reason}` : e.state === was ? inst.reason : null;
     // A reboot is over when the node says the instance runs again, or that it ended.
     const rebooted = inst.rebooting && e.state !== 'pending' ? { rebooting: null } : {};
-    this.save(inst, { state: e.state, node_id: e.nodeId, ssh_ip: e.sshIp ?? null, ssh_port: e.sshPort ?? null, reason, ...rebooted, ...(e.at ? { state_at: e.at } : {}) });
+    // So is a rebuild.
+    const rebuilt = inst.rebuilding && e.state !== 'pending';
+    this.save(inst, { state: e.state, node_id: e.nodeId, ssh_ip: e.sshIp ?? null, ssh_port: e.sshPort ?? null, reason, ...rebooted, ...(rebuilt ? { rebuilding: null } : {}), ...(e.at ? { state_at: e.at } : {}) });
     if (e.exit) {
       const last = e.exit.console.at(-1);
       this.event(inst, 'error', `Instance ${inst.id} exited unexpectedly on ${e.nodeId}: ${e.exit.reason}${last ? `; console: ${last}` : ''}`);
       return;
     }
+    if (rebuilt) return this.event(inst, 'info', `Rebuilt ${inst.id}${e.state === 'exited' ? ' (stopped)' : ''}`);
     if (e.state === was) return;
-    if (e.state === 'active') this.event(inst, 'info', was === 'paused' ? `Unpaused ${inst.id}` : `Started ${inst.id} on ${e.nodeId}`);
+    if (e.state === 'active') this.event(inst, 'info', was === 'paused' ? `Unpaused ${inst.id}` : was === 'suspended' ? `Resumed ${inst.id}` : `Started ${inst.id} on ${e.nodeId}`);
     if (e.state === 'exited') this.event(inst, 'info', `Stopped ${inst.id}`);
     if (e.state === 'paused') this.event(inst, 'info', `Paused ${inst.id}`);
+    if (e.state === 'suspended') this.event(inst, 'info', `Suspended ${inst.id}`);
   }
 
   deleted(instanceId: string): void {
@@ -389,6 +434,7 @@ export class Instances {
     if (!inst) return;
     const verb = op.replace(/_FAILURE$/, '').toLowerCase();
     if (verb === 'reboot') this.save(inst, { rebooting: null });
+    if (verb === 'rebuild') this.save(inst, { rebuilding: null });
     this.event(inst, 'error', `Failed to ${verb} ${inst.id}: ${message}`);
   }
 
@@ -399,7 +445,7 @@ export class Instances {
     if (op === 'ATTACH_VOLUME' || op === 'DETACH_VOLUME') return this.volumes.unreachable(op, inst.id, nodeId);
     if (op === 'DELETE') return this.gone(inst, `Deleted ${inst.id} (its node ${nodeId} is not connected)`);
     // A reboot that could not be asked for is not under way.
-    this.save(inst, { state: 'missing', ...(op === 'REBOOT' ? { rebooting: null } : {}) });
+    this.save(inst, { state: 'missing', ...(op === 'REBOOT' ? { rebooting: null } : {}), ...(op === 'REBUILD' ? { rebuilding: null } : {}) });
     this.event(inst, 'error', `Failed to ${op.toLowerCase()} ${inst.id}: node ${nodeId} is not connected`);
   }
 

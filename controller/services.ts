@@ -76,6 +76,9 @@ export class Services {
       case 'DELETE_FAILURE':
       case 'PAUSE_FAILURE':
       case 'UNPAUSE_FAILURE':
+      case 'SUSPEND_FAILURE':
+      case 'RESUME_FAILURE':
+      case 'REBUILD_FAILURE':
       case 'REBOOT_FAILURE': return this.instances.lifecycleFailed(frame.op, frame.payload.instanceId, frame.payload.message);
       case 'VOLUME_ATTACHED': return this.volumes.attached(frame.payload);
       case 'VOLUME_DETACHED': return this.volumes.detached(frame.payload);
@@ -107,6 +110,9 @@ export class Services {
       case 'PAUSE_FAILURE':
       case 'UNPAUSE_FAILURE':
       case 'REBOOT_FAILURE':
+      case 'SUSPEND_FAILURE':
+      case 'RESUME_FAILURE':
+      case 'REBUILD_FAILURE':
       case 'VOLUME_ATTACHED':
       case 'VOLUME_DETACHED':
       case 'ATTACH_VOLUME_FAILURE':

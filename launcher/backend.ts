@@ -20,6 +20,8 @@ export interface AdoptedInstance extends Running {
   running: boolean;
   /** It runs, frozen by a pause. */
   paused?: boolean;
+  /** It does not run: its memory is saved, for a resume. */
+  suspended?: boolean;
 }
 
 /** Told of an instance that ended when the backend was not asked to stop it. */
@@ -42,6 +44,13 @@ export interface Backend {
   /** Freezes a running instance in place (its memory and processes kept) and thaws it again. */
   pause?(instanceId: string): Promise<void>;
   unpause?(instanceId: string): Promise<void>;
+  /** Saves a running instance's memory to disk and ends its runtime; `resume` starts it again from
+   *  that memory (the same boot goes on) and drops the saved copy. */
+  suspend?(instanceId: string): Promise<void>;
+  resume?(spec: StartPayload): Promise<Running>;
+  /** Makes a stopped instance's root disk again from `spec.image` (its new image), keeping its
+   *  identity (id, MAC, address, volumes); its next start (a restart) boots on it. */
+  rebuild?(spec: StartPayload): Promise<void>;
   /** Reports, within 2 s, instances that end (docs/protocol.md "An instance that dies"). An end
    *  the launcher asked for (a stop or delete under way) may be reported too: the launcher, which
    *  knows what it asked, ignores those. Returns a function that stops the watching. */

@@ -110,29 +110,7 @@ export class DockerBackend implements Backend {
   async start(spec: StartPayload): Promise<Running> {
     const { docker } = this.opts;
     const name = this.containerName(spec.instanceId);
-    let container = docker.getContainer(name);
-    if (!spec.restart) {
-      const image = await docker.getImage(spec.image).inspect().catch((err) => {
-        if (isNotFound(err)) throw new LaunchError('image_failure', `image ${spec.image} is not on this node (there is no registry: images are built locally)`);
-        throw new LaunchError('launch_failure', `docker could not look up image ${spec.image}: ${(err as Error).message}`);
-      });
-      try {
-        container = await docker.createContainer({
-          name, Image: spec.image, Hostname: spec.hostname ?? spec.instanceId,
-          Cmd: image.Config?.Cmd?.length && image.Config.Cmd.join(' ') !== '/bin/sh' ? undefined : IDLE,
-          Labels: { [LABEL_CLUSTER]: this.opts.cluster, [LABEL_INSTANCE]: spec.instanceId, [LABEL_SPEC]: JSON.stringify(spec) },
-          HostConfig: {
-            NetworkMode: 'none',
-            ...(this.opts.gatewayDns ? { Dns: [gatewayOf(spec.network.subnet)] } : {}),
-            Memory: spec.resources.memMB * 1024 * 1024,
-            NanoCpus: spec.resources.vcpus * 1e9,
-            Privileged: spec.requirements.privileged ?? false,
-          },
-        });
-      } catch (err) {
-        throw new LaunchError('launch_failure', `docker could not create ${name}: ${(err as Error).message}`);
-      }
-    }
+    const container = spec.restart ? docker.getContainer(name) : await this.create(spec);
     try {
       await container.start();
     } catch (err) {
@@ -152,6 +130,46 @@ export class DockerBackend implements Backend {
       throw new LaunchError('network_failure', `could not attach ${name} to its tenant network: ${(err as Error).message}`);
     }
     return {};
+  }
+
+  /** The instance's container, made from its image (not started), its spec riding along as a label. */
+  private async create(spec: StartPayload): Promise<Docker.Container> {
+    const { docker } = this.opts;
+    const name = this.containerName(spec.instanceId);
+    const image = await docker.getImage(spec.image).inspect().catch((err) => {
+      if (isNotFound(err)) throw new LaunchError('image_failure', `image ${spec.image} is not on this node (there is no registry: images are built locally)`);
+      throw new LaunchError('launch_failure', `docker could not look up image ${spec.image}: ${(err as Error).message}`);
+    });
+    try {
+      return await docker.createContainer({
+        name, Image: spec.image, Hostname: spec.hostname ?? spec.instanceId,
+        Cmd: image.Config?.Cmd?.length && image.Config.Cmd.join(' ') !== '/bin/sh' ? undefined : IDLE,
+        Labels: { [LABEL_CLUSTER]: this.opts.cluster, [LABEL_INSTANCE]: spec.instanceId, [LABEL_SPEC]: JSON.stringify(spec) },
+        HostConfig: {
+          NetworkMode: 'none',
+          ...(this.opts.gatewayDns ? { Dns: [gatewayOf(spec.network.subnet)] } : {}),
+          Memory: spec.resources.memMB * 1024 * 1024,
+          NanoCpus: spec.resources.vcpus * 1e9,
+          Privileged: spec.requirements.privileged ?? false,
+        },
+      });
+    } catch (err) {
+      throw new LaunchError('launch_failure', `docker could not create ${name}: ${(err as Error).message}`);
+    }
+  }
+
+  /** A container's root file system is its image's: the stopped container is removed and made
+   *  again from the new image (its network stays the instance's); its next start runs it. */
+  async rebuild(spec: StartPayload): Promise<void> {
+    const { docker } = this.opts;
+    // Looked up first: a missing image leaves the old container as it was.
+    await docker.getImage(spec.image).inspect().catch((err) => {
+      throw new LaunchError('image_failure', `image ${spec.image} is not on this node: ${(err as Error).message}`);
+    });
+    await docker.getContainer(this.containerName(spec.instanceId)).remove({ force: true }).catch((err) => {
+      if (!isNotFound(err)) throw err;
+    });
+    await this.create(spec);
   }
 
   async stop(instanceId: string): Promise<void> {

@@ -6,7 +6,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { ProtocolPeer } from '../protocol/client.ts';
 import type { AttachVolume, DetachVolume, Frame, InstanceExit, InstanceState, LifecycleFailureReason, NodeStats, Resources, Role, StartFailureReason, StartPayload, VolumeFailure } from '../protocol/payloads.ts';
 import type { Logger } from '../shared/log.ts';
-import { LaunchError, type Backend } from './backend.ts';
+import { LaunchError, type AdoptedInstance, type Backend } from './backend.ts';
 
 export interface NodeCapacity {
   vcpus: number;
@@ -45,10 +45,14 @@ interface Instance {
   diedStarting?: InstanceExit;
   /** A reboot is under way: an end seen meanwhile is the reboot's own. */
   rebooting?: boolean;
+  /** A suspend, resume or rebuild is under way: another action waits for its end. */
+  saving?: 'suspend' | 'resume' | 'rebuild';
 }
 
 /** A state the instance's runtime holds (it counts against the node's memory and vcpus). */
 const runs = (state: InstanceState) => state === 'active' || state === 'paused';
+
+const adoptedState = (a: AdoptedInstance): InstanceState => (a.suspended ? 'suspended' : a.paused ? 'paused' : a.running ? 'active' : 'exited');
 
 export class Launcher {
   private readonly peer: ProtocolPeer;
@@ -86,7 +90,7 @@ export class Launcher {
       if (backend.watchExits) this.unwatch.push(backend.watchExits((id, exit) => this.died(id, exit)));
       for (const adopted of await backend.list()) {
         this.instances.set(adopted.spec.instanceId, {
-          spec: adopted.spec, state: adopted.paused ? 'paused' : adopted.running ? 'active' : 'exited', sshIp: adopted.sshIp, sshPort: adopted.sshPort,
+          spec: adopted.spec, state: adoptedState(adopted), sshIp: adopted.sshIp, sshPort: adopted.sshPort,
         });
       }
     }
@@ -209,6 +213,9 @@ export class Launcher {
       case 'PAUSE': return this.pauseInstance(frame.payload.instanceId, true);
       case 'UNPAUSE': return this.pauseInstance(frame.payload.instanceId, false);
       case 'REBOOT': return this.rebootInstance(frame.payload.instanceId, frame.payload.hard);
+      case 'SUSPEND': return this.suspendInstance(frame.payload.instanceId);
+      case 'RESUME': return this.resumeInstance(frame.payload.instanceId);
+      case 'REBUILD': return this.rebuildInstance(frame.payload.instanceId, frame.payload.image);
       case 'ATTACH_VOLUME': return this.changeVolumes('attach', frame.payload);
       case 'DETACH_VOLUME': return this.changeVolumes('detach', frame.payload);
       case 'NODE_FAULT':
@@ -284,7 +291,7 @@ export class Launcher {
     else await this.backend(spec).delete(spec.instanceId).catch(() => undefined);
   }
 
-  private lifecycleFailed(op: `${'STOP' | 'RESTART' | 'DELETE' | 'PAUSE' | 'UNPAUSE' | 'REBOOT'}_FAILURE`, instanceId: string, reason: LifecycleFailureReason, message: string) {
+  private lifecycleFailed(op: `${'STOP' | 'RESTART' | 'DELETE' | 'PAUSE' | 'UNPAUSE' | 'REBOOT' | 'SUSPEND' | 'RESUME' | 'REBUILD'}_FAILURE`, instanceId: string, reason: LifecycleFailureReason, message: string) {
     this.peer.send({ type: 'ERROR', op, payload: { instanceId, reason, message } });
   }
 
@@ -366,6 +373,89 @@ export class Launcher {
     // Deleted while it started again: what the start made goes too.
     if (this.instances.get(id) !== inst) return void (await backend.delete(id).catch(() => undefined));
     this.setState(inst, 'active');
+  }
+
+  /** Saves an active instance's memory to disk and ends its runtime (`suspended`): the instance
+   *  keeps its resources counted, so its resume fits (docs/protocol.md "Actions"). */
+  private async suspendInstance(id: string) {
+    const inst = this.actionable('SUSPEND_FAILURE', id, 'active');
+    if (!inst) return;
+    const backend = this.backend(inst.spec);
+    if (!backend.suspend) return this.lifecycleFailed('SUSPEND_FAILURE', id, 'not_supported', `the ${backend.kind} backend cannot suspend instance ${id}: ${backend.kind === 'docker' ? 'a container\'s memory cannot be saved (Docker checkpoints need CRIU)' : 'it has no way to save its memory'}`);
+    inst.saving = 'suspend';
+    try {
+      await backend.suspend(id);
+    } catch (err) {
+      return this.lifecycleFailed('SUSPEND_FAILURE', id, 'backend_failure', (err as Error).message);
+    } finally {
+      inst.saving = undefined;
+    }
+    inst.sshIp = undefined;
+    this.setState(inst, 'suspended');
+  }
+
+  /** Starts a suspended instance again from its saved memory: the same boot goes on. */
+  private async resumeInstance(id: string) {
+    const inst = this.actionable('RESUME_FAILURE', id, 'suspended');
+    if (!inst) return;
+    const backend = this.backend(inst.spec);
+    if (!backend.resume) return this.lifecycleFailed('RESUME_FAILURE', id, 'not_supported', `the ${backend.kind} backend cannot resume instance ${id}`);
+    inst.saving = 'resume';
+    try {
+      Object.assign(inst, await backend.resume(inst.spec));
+    } catch (err) {
+      return this.lifecycleFailed('RESUME_FAILURE', id, 'backend_failure', (err as Error).message);
+    } finally {
+      inst.saving = undefined;
+    }
+    // Deleted while it resumed: what the resume started goes too.
+    if (this.instances.get(id) !== inst) return void (await backend.delete(id).catch(() => undefined));
+    this.started(inst);
+  }
+
+  /** Makes an active or stopped instance's root disk again from a new image, as Nova's rebuild:
+   *  the runtime stops, the disk is made anew, and an active one boots on it (a new boot; same id,
+   *  MAC, address and volumes); a stopped one stays stopped. `pending` meanwhile. */
+  private async rebuildInstance(id: string, image: string) {
+    const inst = this.actionable('REBUILD_FAILURE', id, 'active', 'exited');
+    if (!inst) return;
+    const backend = this.backend(inst.spec);
+    if (!backend.rebuild) return this.lifecycleFailed('REBUILD_FAILURE', id, 'not_supported', `the ${backend.kind} backend cannot rebuild instance ${id}`);
+    const running = inst.state === 'active';
+    const spec = { ...inst.spec, image };
+    inst.saving = 'rebuild';
+    this.setState(inst, 'pending');
+    try {
+      if (running) await backend.stop(id);
+      // A delete that came meanwhile has removed the instance: nothing is made again.
+      if (this.instances.get(id) !== inst) return;
+      await backend.rebuild(spec);
+      inst.spec = spec;
+      if (running) Object.assign(inst, await backend.start({ ...spec, restart: true }));
+    } catch (err) {
+      inst.sshIp = undefined;
+      this.lifecycleFailed('REBUILD_FAILURE', id, 'backend_failure', (err as Error).message);
+      // Broken half-way, it does not run.
+      this.setState(inst, 'exited', running ? { reason: `the rebuild failed: ${(err as Error).message}`, console: [] } : undefined);
+      return;
+    } finally {
+      inst.saving = undefined;
+    }
+    this.opts.logger.info('instance rebuilt', { instanceId: id, image });
+    if (this.instances.get(id) !== inst) return void (await backend.delete(id).catch(() => undefined));
+    if (running) return this.started(inst);
+    inst.sshIp = undefined;
+    this.setState(inst, 'exited');
+  }
+
+  /** The instance, when it is on this node, in the state an action needs, and not a CNCI; otherwise the failure is sent. */
+  private actionable(op: 'SUSPEND_FAILURE' | 'RESUME_FAILURE' | 'REBUILD_FAILURE', id: string, ...from: InstanceState[]): Instance | undefined {
+    const inst = this.instances.get(id);
+    if (!inst) return void this.lifecycleFailed(op, id, 'no_instance', `instance ${id} is not on node ${this.opts.nodeId}`);
+    const busy = inst.rebooting ? 'rebooting' : inst.saving ? `${inst.saving.replace(/e$/, '')}ing` : undefined;
+    if (!from.includes(inst.state) || busy) return void this.lifecycleFailed(op, id, 'wrong_state', `instance ${id} is ${busy ?? inst.state}, not ${from.join(' or ')}`);
+    if (inst.spec.cnci) return void this.lifecycleFailed(op, id, 'not_supported', `instance ${id} is a CNCI`);
+    return inst;
   }
 
   /** Attaches or detaches a volume: hot-plugged when the VM runs, kept in its spec for the next start either way. */

@@ -5,10 +5,12 @@
 // Volumes are virtio disks on PCIe root ports (hot-pluggable through QMP); a root volume becomes
 // the guest's "/" (its initramfs mounts the disk whose serial is on the kernel command line).
 // A QEMU that ends unasked is reported with its exit status and the console's last lines.
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+// A suspend saves the guest's memory to the folder (QMP migrate) and ends QEMU; a resume starts it
+// again from there (-incoming).
+import { access, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StartPayload, VolumeRef } from '../protocol/payloads.ts';
-import { waitFor } from '../shared/wait-for.ts';
+import { AbortError, waitFor } from '../shared/wait-for.ts';
 import { run } from '../shared/run.ts';
 import { isAlive } from '../shared/is-alive.ts';
 import { readPidFile, startDetached, stopProcess } from '../shared/detached.ts';
@@ -51,6 +53,22 @@ const volumeDevice = (volumeId: string) => `vol-${volumeId}`;
 
 /** tap names are at most 15 characters: "tap" + 12 of the instance id. */
 export const tapName = (instanceId: string) => `tap${instanceId.replace(/-/g, '').slice(0, 12)}`;
+
+/** A suspended VM's memory, in its folder; `.part` while the migration writes it. */
+const MEMORY_FILE = 'memory.state';
+/** QEMU's exec: migration runs its command through /bin/sh: the path must need no quoting. */
+const SHELL_SAFE_PATH = /^[A-Za-z0-9_./-]+$/;
+/** How long saving or loading a guest's memory may take (a few hundred MB through a pipe). */
+const MIGRATION_TIMEOUT_MS = 120_000;
+
+const exists = (path: string) => access(path).then(() => true, () => false);
+
+/** The path of a suspended VM's memory file, refused when a shell would read it as more than a path. */
+export function memoryFile(dir: string, part = false): string {
+  const path = join(dir, part ? `${MEMORY_FILE}.part` : MEMORY_FILE);
+  if (!SHELL_SAFE_PATH.test(path)) throw new Error(`the instance folder ${dir} has characters QEMU's exec: migration would pass to a shell`);
+  return path;
+}
 
 /** How often the QEMUs of re-adopted instances (not this process's children) are checked. */
 const ADOPTED_POLL_MS = 500;
@@ -104,6 +122,11 @@ export class QemuBackend implements Backend {
   }
 
   async start(spec: StartPayload): Promise<Running> {
+    return this.launch(spec);
+  }
+
+  /** Starts QEMU; with `incoming`, it takes the guest's memory and devices from that saved file. */
+  private async launch(spec: StartPayload, incoming?: string): Promise<Running> {
     const id = spec.instanceId;
     const dir = this.dir(id);
     if (await this.pid(id)) throw new LaunchError('already_running', `VM ${id} is already running`);
@@ -112,15 +135,7 @@ export class QemuBackend implements Backend {
     await mkdir(dir, { recursive: true });
     const disk = join(dir, 'disk.qcow2');
     await writeFile(join(dir, 'spec.json'), JSON.stringify(spec));
-    if (!spec.restart) {
-      await makeConfigDrive(join(dir, 'config.iso'), { instanceId: id, hostname: spec.hostname ?? id, userData: spec.userData, publicKeys: spec.publicKeys })
-        .catch((err) => { throw new LaunchError('image_failure', `could not make the config drive: ${(err as Error).message}`); });
-      // The instance's own disk: kept across stop/restart, gone with the instance.
-      if (spec.resources.diskMB > 0) {
-        await run('qemu-img', ['create', '-q', '-f', 'qcow2', disk, `${spec.resources.diskMB}M`])
-          .catch((err) => { throw new LaunchError('image_failure', `could not make the instance disk: ${(err as Error).message}`); });
-      }
-    }
+    if (!spec.restart) await this.makeDisks(spec);
     const tap = tapName(id);
     const bridge = await this.opts.network.join(spec);
     try {
@@ -153,6 +168,7 @@ export class QemuBackend implements Backend {
       ]),
       '-netdev', `tap,id=n0,ifname=${tap},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=n0,mac=${spec.network.mac}`,
       '-qmp', `unix:${qmpSocket},server=on,wait=off`, '-pidfile', join(dir, 'qemu.pid'),
+      ...(incoming ? ['-incoming', `exec:cat ${incoming}`] : []),
     ];
     this.adopted.delete(id);
     try {
@@ -167,6 +183,30 @@ export class QemuBackend implements Backend {
       throw new LaunchError('launch_failure', (err as Error).message);
     }
     return { sshIp: spec.network.ip, sshPort: 22 };
+  }
+
+  /** The config drive and the instance's own disk, made anew (a first start, a rebuild). */
+  private async makeDisks(spec: StartPayload) {
+    const id = spec.instanceId;
+    const dir = this.dir(id);
+    await makeConfigDrive(join(dir, 'config.iso'), { instanceId: id, hostname: spec.hostname ?? id, userData: spec.userData, publicKeys: spec.publicKeys })
+      .catch((err) => { throw new LaunchError('image_failure', `could not make the config drive: ${(err as Error).message}`); });
+    // The instance's own disk: kept across stop/restart, gone with the instance (or its rebuild).
+    const disk = join(dir, 'disk.qcow2');
+    await rm(disk, { force: true });
+    if (spec.resources.diskMB > 0) {
+      await run('qemu-img', ['create', '-q', '-f', 'qcow2', disk, `${spec.resources.diskMB}M`])
+        .catch((err) => { throw new LaunchError('image_failure', `could not make the instance disk: ${(err as Error).message}`); });
+    }
+  }
+
+  /** The stopped VM's disk and config drive made again; the new image (its kernel and initramfs)
+   *  is in its spec from now on, so every later start boots it. Its volumes stay attached. */
+  async rebuild(spec: StartPayload): Promise<void> {
+    if (await this.pid(spec.instanceId)) throw new Error(`VM ${spec.instanceId} still runs: it is rebuilt stopped`);
+    if (!this.opts.images[spec.image]) throw new LaunchError('image_failure', `image ${spec.image} cannot boot on this node (it boots ${Object.keys(this.opts.images).join(', ') || 'no image'})`);
+    await this.makeDisks(spec);
+    await writeFile(join(this.dir(spec.instanceId), 'spec.json'), JSON.stringify(spec));
   }
 
   async stop(instanceId: string): Promise<void> {
@@ -187,6 +227,57 @@ export class QemuBackend implements Backend {
 
   async unpause(instanceId: string): Promise<void> {
     await qmp(join(this.dir(instanceId), 'qmp.sock'), 'cont');
+  }
+
+  /** Managed save, as libvirt does it: the vCPUs stop, the whole machine state goes to a file
+   *  through QMP `migrate` (exec:, as QEMU 7.2 has no file: URI), then QEMU quits. The file is
+   *  written as `.part` and renamed once complete, so a half-written one is never resumed from. */
+  async suspend(instanceId: string): Promise<void> {
+    const dir = this.dir(instanceId);
+    const sock = join(dir, 'qmp.sock');
+    const part = memoryFile(dir, true);
+    await qmp(sock, 'stop');
+    try {
+      await rm(part, { force: true });
+      // Unlimited bandwidth: QEMU's default cap (32 MiB/s) is for live migration over a network.
+      await qmp(sock, 'migrate-set-parameters', { 'max-bandwidth': 1024 ** 4 });
+      await qmp(sock, 'migrate', { uri: `exec:cat > ${part}` });
+      await waitFor(`the memory of ${instanceId} to be saved`, async () => {
+        const { status, 'error-desc': error } = (await qmp(sock, 'query-migrate')) as { status?: string; 'error-desc'?: string };
+        if (status === 'failed' || status === 'cancelled') throw new AbortError(`saving the memory of ${instanceId} ${status}${error ? `: ${error}` : ''}`);
+        return status === 'completed';
+      }, { timeoutMs: MIGRATION_TIMEOUT_MS, intervalMs: 100 });
+      await rename(part, memoryFile(dir));
+    } catch (err) {
+      // Not saved: the guest goes on as it was.
+      await qmp(sock, 'cont').catch(() => undefined);
+      await rm(part, { force: true });
+      throw err;
+    }
+    await this.stop(instanceId);
+  }
+
+  /** A QEMU as for a restart (same disk, volumes, tap and MAC) that loads the saved machine and
+   *  goes on with it; the saved copy goes once the guest runs again. */
+  async resume(spec: StartPayload): Promise<Running> {
+    const dir = this.dir(spec.instanceId);
+    const saved = memoryFile(dir);
+    if (!(await exists(saved))) throw new Error(`VM ${spec.instanceId} has no saved memory (${saved})`);
+    const running = await this.launch({ ...spec, restart: true }, saved);
+    const sock = join(dir, 'qmp.sock');
+    try {
+      const status = await waitFor(`VM ${spec.instanceId} to load its saved memory`, async () => {
+        const { status } = (await qmp(sock, 'query-status')) as { status: string };
+        return status !== 'inmigrate' && status;
+      }, { timeoutMs: MIGRATION_TIMEOUT_MS, intervalMs: 100 });
+      // Saved while stopped, it comes back stopped.
+      if (status !== 'running') await qmp(sock, 'cont');
+    } catch (err) {
+      await this.stop(spec.instanceId);
+      throw err;
+    }
+    await rm(saved, { force: true });
+    return running;
   }
 
   async delete(instanceId: string): Promise<void> {
@@ -253,7 +344,8 @@ export class QemuBackend implements Backend {
         this.adopted.add(id);
       }
       const status = pid ? await qmp(join(this.dir(id), 'qmp.sock'), 'query-status').catch(() => undefined) as { status?: string } | undefined : undefined;
-      out.push({ spec, running: !!pid, paused: status?.status === 'paused', sshIp: spec.network.ip, sshPort: 22 });
+      const suspended = !pid && (await exists(join(this.dir(id), MEMORY_FILE)));
+      out.push({ spec, running: !!pid, paused: status?.status === 'paused', suspended, sshIp: spec.network.ip, sshPort: 22 });
     }
     return out;
   }

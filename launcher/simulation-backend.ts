@@ -13,6 +13,8 @@ export interface SimulationOptions {
 interface SimInstance {
   spec: StartPayload;
   running: boolean;
+  /** Its (absent) memory is "saved": it resumes rather than boots. */
+  suspended?: boolean;
   cnci?: { stop(): void };
 }
 
@@ -64,8 +66,32 @@ export class SimulationBackend implements Backend {
     this.running(instanceId);
   }
 
-  private running(instanceId: string) {
-    if (!this.instances.get(instanceId)?.running) throw new Error(`instance ${instanceId} does not run on this node`);
+  /** A simulated suspend: the instance stops running and is kept as suspended, as a saved VM's memory would be. */
+  async suspend(instanceId: string): Promise<void> {
+    const inst = this.running(instanceId);
+    inst.running = false;
+    inst.suspended = true;
+  }
+
+  async resume(spec: StartPayload): Promise<Running> {
+    const inst = this.instances.get(spec.instanceId);
+    if (!inst?.suspended) throw new Error(`instance ${spec.instanceId} is not suspended on this node`);
+    inst.suspended = false;
+    inst.running = true;
+    return spec.vmType === 'qemu' ? { sshIp: spec.network.ip, sshPort: 22 } : {};
+  }
+
+  /** A simulated disk made again: the instance keeps the new spec (its image) for its next start. */
+  async rebuild(spec: StartPayload): Promise<void> {
+    const inst = this.instances.get(spec.instanceId);
+    if (!inst || inst.running) throw new Error(`instance ${spec.instanceId} is not stopped on this node`);
+    inst.spec = spec;
+  }
+
+  private running(instanceId: string): SimInstance {
+    const inst = this.instances.get(instanceId);
+    if (!inst?.running) throw new Error(`instance ${instanceId} does not run on this node`);
+    return inst;
   }
 
   async delete(instanceId: string): Promise<void> {
@@ -74,7 +100,7 @@ export class SimulationBackend implements Backend {
   }
 
   async list(): Promise<AdoptedInstance[]> {
-    return [...this.instances.values()].map(({ spec, running }) => ({ spec, running }));
+    return [...this.instances.values()].map(({ spec, running, suspended }) => ({ spec, running, suspended }));
   }
 
   /** A simulated VM keeps the volume list it would boot with; there is no guest to plug a disk into. */

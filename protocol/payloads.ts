@@ -5,7 +5,7 @@ import { z } from 'zod';
 export const Role = z.enum(['scheduler', 'controller', 'compute', 'network', 'cnci']);
 export type Role = z.infer<typeof Role>;
 
-export const InstanceState = z.enum(['pending', 'active', 'paused', 'stopping', 'exited', 'hung', 'missing', 'deleting']);
+export const InstanceState = z.enum(['pending', 'active', 'paused', 'suspended', 'stopping', 'exited', 'hung', 'missing', 'deleting']);
 export type InstanceState = z.infer<typeof InstanceState>;
 
 export const StartFailureReason = z.enum([
@@ -83,6 +83,10 @@ export type InstanceRef = z.infer<typeof InstanceRef>;
 /** Reset the guest (`hard`), or ask it first where the runtime can (docs/protocol.md "Actions"). */
 export const RebootPayload = z.object({ instanceId: z.string(), hard: z.boolean() });
 export type RebootPayload = z.infer<typeof RebootPayload>;
+
+/** Make the instance's root disk again from `image` (its id or name, as START names it). */
+export const RebuildPayload = z.object({ instanceId: z.string(), image: z.string().min(1).max(255) });
+export type RebuildPayload = z.infer<typeof RebuildPayload>;
 
 export const AttachVolume = z.object({ instanceId: z.string(), volume: VolumeRef });
 export type AttachVolume = z.infer<typeof AttachVolume>;
@@ -209,6 +213,9 @@ export const OPS = {
     PAUSE: InstanceRef,
     UNPAUSE: InstanceRef,
     REBOOT: RebootPayload,
+    SUSPEND: InstanceRef,
+    RESUME: InstanceRef,
+    REBUILD: RebuildPayload,
     NODE_FAULT: NodeFault,
     ASSIGN_PUBLIC_IP: PublicIpPayload,
     RELEASE_PUBLIC_IP: PublicIpPayload,
@@ -235,6 +242,9 @@ export const OPS = {
     PAUSE_FAILURE: LifecycleFailure,
     UNPAUSE_FAILURE: LifecycleFailure,
     REBOOT_FAILURE: LifecycleFailure,
+    SUSPEND_FAILURE: LifecycleFailure,
+    RESUME_FAILURE: LifecycleFailure,
+    REBUILD_FAILURE: LifecycleFailure,
     PUBLIC_IP_FAILURE: PublicIpFailure,
     ATTACH_VOLUME_FAILURE: VolumeFailure,
     DETACH_VOLUME_FAILURE: VolumeFailure,

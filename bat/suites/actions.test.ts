@@ -1,7 +1,9 @@
-// BAT actions (issue 13 §6): pause, unpause and reboot really happen, as the guest sees them. A
-// paused VM answers nothing and goes on with the same boot after unpause; a reboot boots its guest
-// again (a new boot id) with the same identity; a container's reboot leaves it wired to its tenant
-// network. On a simulated cluster only the states and events are checked.
+// BAT actions (issue 13 §6): pause, unpause, reboot, suspend, resume and rebuild really happen, as
+// the guest sees them. A paused VM answers nothing and goes on with the same boot after unpause; a
+// reboot boots its guest again (a new boot id) with the same identity; a suspended VM answers
+// nothing and goes on with the same boot after resume; a rebuild boots a new disk (a new boot id)
+// at the same address; a container's reboot leaves it wired to its tenant network. On a simulated
+// cluster only the states and events are checked.
 import t from 'tap';
 import { cnciNamespace } from '../../cnci/cnci-backend.ts';
 import { pingFrom, pingFromContainer, sshRun } from '../../singlevm/probes.ts';
@@ -10,6 +12,12 @@ import { admin, BOOT_MS, expectEvent, ownTenant, publicWorkload, simulated, star
 
 const cluster = process.env.CIAO_CLUSTER ?? 'ciao';
 const sshKey = process.env.CIAO_SSH_KEY ?? '';
+
+/** The guest's boot id once it differs from `first`: it booted again. */
+const nextBoot = (bootId: () => Promise<string>, first: string) => waitFor('the guest to boot again', async () => {
+  const id = await bootId().catch(() => undefined);
+  return id !== first && id;
+}, { timeoutMs: BOOT_MS, intervalMs: 500 });
 
 t.test('a paused VM answers nothing, then the same boot goes on; a reboot boots it again as itself', async (t) => {
   const tenant = await ownTenant(t, 'act');
@@ -32,13 +40,37 @@ t.test('a paused VM answers nothing, then the same boot goes on; a reboot boots 
 
   await expectEvent(tenant.path, new RegExp(`^Rebooting ${vm.id} \\(soft\\)`), () => act('reboot'));
   if (simulated) return;
-  const second = await waitFor('the guest to boot again', async () => {
-    const id = await bootId().catch(() => undefined);
-    return id !== first && id;
-  }, { timeoutMs: BOOT_MS, intervalMs: 500 });
+  const second = await nextBoot(bootId, first);
   t.not(second, first, 'a new boot id: the guest booted again');
   t.equal(await sshRun(ns, ip, sshKey, 'hostname'), vm.id, 'as itself');
   t.equal((await waitState(tenant.path, vm.id, 'active')).ip, ip, 'active, with its address');
+});
+
+t.test('a suspended VM answers nothing, then the same boot goes on after resume; a rebuild boots it anew at the same address', async (t) => {
+  const tenant = await ownTenant(t, 'act');
+  const [vm] = await start(t, tenant.path, (await publicWorkload('qemu')).id);
+  const { ip, image } = await waitState(tenant.path, vm.id, 'active');
+  const act = (body: object) => admin.call('POST', `${tenant.path}/instances/${vm.id}/action`, body);
+  const ns = cnciNamespace(cluster, tenant.id);
+  const bootId = () => sshRun(ns, ip, sshKey, 'cat /proc/sys/kernel/random/boot_id');
+  const first = simulated ? '' : await waitFor(`SSH to ${ip}`, () => bootId().catch(() => undefined), { timeoutMs: BOOT_MS, intervalMs: 500 });
+
+  await expectEvent(tenant.path, new RegExp(`^Suspended ${vm.id}`), () => act({ action: 'suspend' }));
+  await waitState(tenant.path, vm.id, 'suspended');
+  if (!simulated) t.notOk(await pingFrom(ns, ip), 'a suspended VM does not answer ping');
+  await expectEvent(tenant.path, new RegExp(`^Resumed ${vm.id}`), () => act({ action: 'resume' }));
+  t.equal((await waitState(tenant.path, vm.id, 'active')).ip, ip, 'resumed, with its address');
+  if (!simulated) {
+    t.equal(await waitFor('SSH after the resume', () => bootId().catch(() => undefined), { timeoutMs: BOOT_MS, intervalMs: 500 }), first, 'the same boot went on');
+  }
+
+  // Rebuilt from its own image: a new disk made from it, and a new boot.
+  await expectEvent(tenant.path, new RegExp(`^Rebuilt ${vm.id}$`), () => act({ action: 'rebuild', image }));
+  t.equal((await waitState(tenant.path, vm.id, 'active')).ip, ip, 'rebuilt, with its address');
+  if (simulated) return;
+  const rebuilt = await nextBoot(bootId, first);
+  t.not(rebuilt, first, 'a new boot id: the guest booted on its new disk');
+  t.equal(await sshRun(ns, ip, sshKey, 'hostname'), vm.id, 'as itself');
 });
 
 t.test('a container pauses and unpauses; rebooted, it is wired to its tenant network again', async (t) => {

@@ -150,8 +150,9 @@ export function ciaoRoutes(router: Router, s: Services): void {
   });
   router.on('POST', '/tenants/:tenant/instances/:id/action', async (req) => {
     const { tenant: t } = await tenant(req);
-    const { action, hard } = await req.body(InstanceAction);
+    const { action, hard, image } = await req.body(InstanceAction);
     if (hard !== undefined && action !== 'reboot') throw badRequest('hard is an option of reboot only');
+    if ((image !== undefined) !== (action === 'rebuild')) throw badRequest('image is needed by rebuild, and an option of rebuild only');
     const id = req.params.id;
     switch (action) {
       case 'stop': return reply(202, s.instances.stop(t, id));
@@ -159,6 +160,9 @@ export function ciaoRoutes(router: Router, s: Services): void {
       case 'pause': return reply(202, s.instances.pause(t, id, true));
       case 'unpause': return reply(202, s.instances.pause(t, id, false));
       case 'reboot': return reply(202, s.instances.reboot(t, id, hard ? 'HARD' : 'SOFT'));
+      case 'suspend': return reply(202, s.instances.suspend(t, id, true));
+      case 'resume': return reply(202, s.instances.suspend(t, id, false));
+      case 'rebuild': return reply(202, s.instances.rebuild(t, id, image!, {}));
     }
   });
   router.on('DELETE', '/tenants/:tenant/instances/:id', async (req) => {

@@ -35,9 +35,11 @@ export const TenantChange = z.strictObject({ name: Name.optional(), config: Tena
 export const NodeFault = z.strictObject({ start_failure: StartFailureReason.nullish() });
 export const NewInstances = z.strictObject({ workload_id: Ref, count: Count.default(1), name: Name.optional() });
 export const InstanceAction = z.strictObject({
-  action: z.enum(['stop', 'restart', 'pause', 'unpause', 'reboot']),
+  action: z.enum(['stop', 'restart', 'pause', 'unpause', 'reboot', 'suspend', 'resume', 'rebuild']),
   /** reboot only: reset the guest without asking it first (docs/api.md). */
   hard: z.boolean().optional(),
+  /** rebuild only, and needed there: the image (id or name) the disk is made again from. */
+  image: z.string().min(1).max(255).optional(),
 });
 export const NewPool = z.strictObject({ name: PARAMS.name, subnet: PoolSubnet.nullish(), ips: z.array(Ip).max(MAX_POOL_ADDRESSES).nullish() });
 export const PoolAddresses = z.strictObject({ subnet: PoolSubnet.nullish(), ips: z.array(Ip).max(MAX_POOL_ADDRESSES).nullish() });
@@ -112,6 +114,18 @@ export const ServerChange = z.strictObject({
 export const MetadataBody = z.strictObject({ metadata: Metadata });
 export const MetadataItemBody = z.strictObject({ meta: Metadata });
 export const ServerAction = z.record(z.string().max(64), z.unknown());
+/** Nova's rebuild at 2.1: preserve_ephemeral, the disk config and personality are accepted and not used. */
+export const Rebuild = z.strictObject({
+  imageRef: z.string().min(1).max(255),
+  name: ServerName.optional(),
+  metadata: Metadata.optional(),
+  adminPass: z.string().max(255).optional(),
+  accessIPv4: z.ipv4().optional(),
+  accessIPv6: Ipv6.optional(),
+  preserve_ephemeral: z.boolean().optional(),
+  'OS-DCF:diskConfig': z.enum(['AUTO', 'MANUAL']).optional(),
+  personality: z.array(z.strictObject({ path: z.string().max(255), contents: z.string().max(65_535) })).max(5).optional(),
+});
 export const Reboot = z.strictObject({ type: z.enum(['SOFT', 'HARD']) });
 
 /** Paging, as Nova reads it: a limit of 0 or more (capped at 1000), and the id listed last. */

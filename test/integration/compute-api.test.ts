@@ -8,6 +8,7 @@ import { startControlPlane } from '../helpers/control-plane.ts';
 import { eventMark, events, waitForEvent, waitForState, workloadId } from '../helpers/api-waits.ts';
 import { waitFor } from '../../shared/wait-for.ts';
 import type { ControllerClient } from '../../shared/controller-client.ts';
+import type { Instance } from '../../controller/api-types.ts';
 
 const plane = await startControlPlane({ nodes: 1 });
 t.teardown(() => plane.close());
@@ -264,6 +265,89 @@ t.test('pause and unpause: PAUSED (power state 3) between, 409 from the wrong st
   t.equal((await action({ unlock: null })).status, 202);
   t.equal((await action({ unpause: null })).status, 202);
   await waitFor('ACTIVE again', async () => (await show(demo, s.id)).status === 'ACTIVE');
+});
+
+t.test('suspend and resume: SUSPENDED (power state 7) between, 409 from the wrong state, a suspended server deletes; a container is 409', async (t) => {
+  const s = await boot(t, demo, { name: 'suspend' });
+  const action = (body: unknown) => call(demo, 'POST', `/servers/${s.id}/action`, body);
+  t.equal((await action({ resume: null })).status, 409, 'an active server is not suspended');
+  t.equal((await action({ suspend: null })).status, 202);
+  const suspended = await waitFor('SUSPENDED', async () => { const v = await show(demo, s.id); return v.status === 'SUSPENDED' && v; });
+  t.match(suspended, { 'OS-EXT-STS:vm_state': 'suspended', 'OS-EXT-STS:power_state': 7 });
+  for (const a of [{ suspend: null }, { pause: null }, { 'os-stop': null }, { reboot: { type: 'SOFT' } }]) t.equal((await action(a)).status, 409, `${Object.keys(a)[0]} of a suspended server`);
+  t.equal((await action({ resume: null })).status, 202);
+  await waitFor('ACTIVE again', async () => (await show(demo, s.id)).status === 'ACTIVE');
+  t.equal((await action({ suspend: null })).status, 202);
+  await waitFor('SUSPENDED again', async () => (await show(demo, s.id)).status === 'SUSPENDED');
+  t.equal((await call(demo, 'DELETE', `/servers/${s.id}`)).status, 204);
+  await waitFor('the suspended server gone', async () => (await call(demo, 'GET', `/servers/${s.id}`)).status === 404);
+
+  const c = await boot(t, demo, { name: 'container', flavorRef: containerFlavor });
+  const refused = await call(demo, 'POST', `/servers/${c.id}/action`, { suspend: null });
+  t.equal(refused.status, 409);
+  t.match(JSON.stringify(refused.body), /a container cannot be suspended/);
+});
+
+t.test('rebuild: the node makes the disk again from the new image (REBUILD meanwhile); same id, MAC and address; a stopped server stays SHUTOFF; wrong state 409, bad body 400', async (t) => {
+  const s = await boot(t, demo, { name: 'rebuild' });
+  const before = await show(demo, s.id);
+  const alt = await demo.call<{ id: string }>('POST', '/image/v2/images', { name: 'alt', disk_format: 'raw', container_format: 'bare' });
+  const action = (body: unknown) => call(demo, 'POST', `/servers/${s.id}/action`, body);
+  const ciao = async () => demo.call<Instance>('GET', `/tenants/${await demo.tenantId()}/instances/${s.id}`);
+  const onNode = () => {
+    const node = plane.launchers.findIndex((l) => l.id === nodeOf);
+    return plane.backends[node].list().then((all) => all.find((i) => i.spec.instanceId === s.id)?.spec.image);
+  };
+  const nodeOf = (await ciao()).node_id;
+  t.equal((await action({ rebuild: {} })).status, 400, 'imageRef is needed');
+  t.equal((await action({ rebuild: { imageRef: '-1' } })).status, 400, 'an unknown image is 400');
+  t.equal((await action({ rebuild: { imageRef: alt.id, flavorRef: 'x' } })).status, 400, 'an unknown field is 400');
+  const r = await action({ rebuild: { imageRef: alt.id, name: 'rebuilt', metadata: { k: 'v' }, adminPass: 'pw' } });
+  t.equal(r.status, 202);
+  t.match(r.body.server, { id: s.id, name: 'rebuilt', image: { id: alt.id }, metadata: { k: 'v' }, adminPass: 'pw' });
+  t.equal((await action({ rebuild: { imageRef: alt.id } })).status, 409, 'a second rebuild while one runs');
+  await waitFor('ACTIVE after the rebuild', async () => (await show(demo, s.id)).status === 'ACTIVE');
+  const after = await show(demo, s.id);
+  t.same(after.addresses, before.addresses, 'same address and MAC');
+  t.equal(await onNode(), alt.id, 'the node boots the new image');
+  await waitForEvent(demo, new RegExp(`^Rebuilt ${s.id}$`));
+
+  t.equal((await action({ 'os-stop': null })).status, 202);
+  await waitForState(demo, s.id, 'exited');
+  t.equal((await action({ rebuild: { imageRef: imageId } })).status, 202);
+  await waitForEvent(demo, new RegExp(`^Rebuilt ${s.id} \\(stopped\\)`));
+  t.equal((await show(demo, s.id)).status, 'SHUTOFF', 'rebuilt from stopped: stopped');
+  t.equal(await onNode(), imageId);
+  t.equal((await action({ 'os-start': null })).status, 202);
+  await waitForState(demo, s.id, 'active');
+  t.equal((await action({ pause: null })).status, 202);
+  await waitForState(demo, s.id, 'paused');
+  t.equal((await action({ rebuild: { imageRef: alt.id } })).status, 409, 'a paused server is not rebuilt');
+  t.equal((await call(demo, 'DELETE', `/servers/${s.id}`)).status, 204);
+  await waitFor('the server gone', async () => (await call(demo, 'GET', `/servers/${s.id}`)).status === 404);
+  await demo.call('DELETE', `/image/v2/images/${alt.id}`);
+});
+
+t.test('an image whose min_ram or min_disk the flavor does not hold is refused with 400, as Nova does', async (t) => {
+  const flavor = (await call(demo, 'GET', `/flavors/${vmFlavor}`)).body.flavor;
+  const image = async (need: object) => {
+    const made = await demo.call<{ id: string }>('POST', '/image/v2/images', { name: 'needy', disk_format: 'raw', container_format: 'bare', ...need });
+    t.teardown(() => demo.call('DELETE', `/image/v2/images/${made.id}`));
+    return made.id;
+  };
+  const create = (imageRef: string) => call(demo, 'POST', '/servers', { server: { name: 'needy', flavorRef: vmFlavor, imageRef } });
+  const lowRam = await create(await image({ min_ram: flavor.ram + 1 }));
+  t.equal(lowRam.status, 400);
+  t.match(JSON.stringify(lowRam.body), /min_ram/);
+  if (flavor.disk > 0) {
+    const lowDisk = await create(await image({ min_disk: flavor.disk + 1 }));
+    t.equal(lowDisk.status, 400);
+    t.match(JSON.stringify(lowDisk.body), /min_disk/);
+  } else t.fail(`the VM flavor has a disk (${flavor.disk} GB)`);
+  const fits = await create(await image({ min_ram: flavor.ram, min_disk: flavor.disk }));
+  t.equal(fits.status, 202, 'an image the flavor holds exactly boots');
+  await call(demo, 'DELETE', `/servers/${fits.body.server.id}`);
+  await waitFor('the server gone, and its image free', async () => (await call(demo, 'GET', `/servers/${fits.body.server.id}`)).status === 404);
 });
 
 t.test('a flavor\'s extra specs are its workload\'s machine type and firmware until an admin sets some; a member cannot', async (t) => {

@@ -64,6 +64,40 @@ t.test('pause → paused, unpause → active, each with its event; stop, reboot 
   await demo.call('DELETE', `/tenants/${tenant}/instances/${inst.id}`);
 });
 
+t.test('suspend → suspended, resume → active, each with its event; a restarted node re-adopts it suspended; a container is refused with 409', async (t) => {
+  const [inst] = await createInstances(demo, await workloadId(demo, 'qemu'));
+  const action = (body: object) => demo.call('POST', `/tenants/${tenant}/instances/${inst.id}/action`, body);
+  const active = await waitForState(demo, inst.id, 'active');
+  await t.rejects(action({ action: 'resume' }), { status: 409, code: 'invalid_state', message: /only a suspended instance can be resumed/ });
+  await action({ action: 'suspend' });
+  await waitForState(demo, inst.id, 'suspended');
+  await waitForEvent(demo, new RegExp(`^Suspended ${inst.id}`));
+  for (const body of [{ action: 'suspend' }, { action: 'stop' }, { action: 'pause' }, { action: 'reboot' }]) {
+    await t.rejects(action(body), { status: 409, code: 'invalid_state' }, `${body.action} of a suspended instance`);
+  }
+  const node = plane.launchers.findIndex((l) => l.id === active.node_id);
+  const held = plane.launchers[node].stats().instances.find((i) => i.instanceId === inst.id);
+  t.equal(held?.state, 'suspended', "the node's own report says suspended");
+  t.equal(held?.memUsageMB, 0, 'its runtime holds no memory now');
+  t.ok(plane.launchers[node].stats().memAvailableMB <= plane.launchers[node].stats().memTotalMB - active.mem_mb, 'its memory stays counted on the node, so its resume fits');
+  await plane.restartLauncher(node);
+  t.equal(plane.launchers[node].stats().instances.find((i) => i.instanceId === inst.id)?.state, 'suspended', 'a restarted node re-adopts it suspended, not started again');
+  await waitForState(demo, inst.id, 'suspended');
+  await action({ action: 'resume' });
+  await waitForState(demo, inst.id, 'active');
+  await waitForEvent(demo, new RegExp(`^Resumed ${inst.id}`));
+  await action({ action: 'suspend' });
+  await waitForState(demo, inst.id, 'suspended');
+  await demo.call('DELETE', `/tenants/${tenant}/instances/${inst.id}`);
+  await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
+  t.notOk(plane.launchers[node].stats().instances.some((i) => i.instanceId === inst.id), 'a suspended instance is deleted from its node');
+
+  const [container] = await createInstances(demo, await workloadId(demo, 'docker'));
+  await waitForState(demo, container.id, 'active');
+  await t.rejects(demo.call('POST', `/tenants/${tenant}/instances/${container.id}/action`, { action: 'suspend' }), { status: 409, message: /a container cannot be suspended/ });
+  await demo.call('DELETE', `/tenants/${tenant}/instances/${container.id}`);
+});
+
 t.test('reboot keeps the instance active on its node: a stop and a start from its own disk, neither reported', async (t) => {
   const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
   const action = (body: object) => demo.call('POST', `/tenants/${tenant}/instances/${inst.id}/action`, body);

@@ -106,6 +106,20 @@ t.test('pause freezes a container (docker says paused, re-adopted as paused, run
   t.equal(await exec(containerOf(b), ['ping', '-c', '1', '-W', '2', a.network.ip]), 0, 'it answers again after unpause');
 });
 
+t.test('rebuild makes a stopped container again from its image (what the old one wrote is gone); started, it is on its network again; a missing image keeps the old one', async (t) => {
+  t.equal(await exec(containerOf(a), ['touch', '/tmp/written-before']), 0);
+  const old = (await containerOf(a).inspect()).Id;
+  await backend.stop(a.instanceId);
+  const err = await backend.rebuild({ ...a, image: 'no-such-image:1' }).then(() => undefined, (e: unknown) => e);
+  t.match(err, { reason: 'image_failure' });
+  t.equal((await containerOf(a).inspect()).Id, old, 'a missing image leaves the container as it was');
+  await backend.rebuild(a);
+  t.not((await containerOf(a).inspect()).Id, old, 'a new container');
+  await backend.start({ ...a, restart: true });
+  t.not(await exec(containerOf(a), ['test', '-e', '/tmp/written-before']), 0, 'what the old one wrote is gone');
+  t.equal(await exec(containerOf(a), ['ping', '-c', '1', '-W', '2', b.network.ip]), 0, 'wired to its network again');
+});
+
 t.test("a container whose process is killed is reported within 2 s with its reason and output", async (t) => {
   const exits: { id: string; exit: InstanceExit; at: number }[] = [];
   const unwatch = backend.watchExits((id, exit) => exits.push({ id, exit, at: performance.now() }));

@@ -4,11 +4,12 @@
 // QEMU's death reported, delete.
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { run } from '../../shared/run.ts';
+import { readPidFile } from '../../shared/pid-file.ts';
 import { waitFor } from '../../shared/wait-for.ts';
 import { tempDir } from '../../shared/temp-dir.ts';
 import { buildVmImage } from '../../images/vm-image.ts';
@@ -86,6 +87,39 @@ t.test('pause freezes the guest (no SSH, QMP paused, re-adopted as paused); unpa
   await backend.unpause(spec.instanceId);
   t.equal(await bootId(), firstBoot, 'unpaused: the same boot goes on');
   t.same(exits, [], 'no death reported');
+});
+
+t.test('suspend saves the memory to a file and ends QEMU (re-adopted as suspended); resume goes on with the same boot and drops the file; neither is a death', async (t) => {
+  const exits: string[] = [];
+  const unwatch = backend.watchExits((id) => exits.push(id));
+  t.teardown(unwatch);
+  const bootId = async () => (await ssh('cat /proc/sys/kernel/random/boot_id')).stdout.trim();
+  const firstBoot = await bootId();
+  const saved = join(dir, 'state/instances', spec.instanceId, 'memory.state');
+  await backend.suspend(spec.instanceId);
+  t.notOk(await readPidFile(join(dir, 'state/instances', spec.instanceId, 'qemu.pid')), 'no QEMU runs');
+  t.ok((await stat(saved)).size > 1024 * 1024, 'the guest memory is on disk');
+  t.match(await new QemuBackend(backendOptions).list(), [{ running: false, suspended: true }], 'a launcher restarted meanwhile sees it suspended');
+  await backend.resume(spec);
+  t.equal(await waitFor('SSH after the resume', () => bootId().catch(() => ''), { timeoutMs: 60_000, intervalMs: 250 }), firstBoot, 'resumed: the same boot goes on');
+  await t.rejects(stat(saved), 'the saved memory is gone once it runs again');
+  t.same(exits, [], 'no death reported');
+});
+
+t.test('rebuild makes the stopped VM disk again (one grown since is back at its flavor size, new); started, the guest boots anew as itself; an image the node lacks is refused', async (t) => {
+  const bootId = async () => (await ssh('cat /proc/sys/kernel/random/boot_id')).stdout.trim();
+  const disk = join(dir, 'state/instances', spec.instanceId, 'disk.qcow2');
+  const firstBoot = await bootId();
+  await backend.stop(spec.instanceId);
+  await run('qemu-img', ['resize', '-q', disk, '+1M']);
+  const grown = (await stat(disk)).mtimeMs;
+  t.match(await backend.rebuild({ ...spec, image: 'no-such-image' }).then(() => undefined, (e: unknown) => e), { reason: 'image_failure' }, 'an image the node lacks');
+  await backend.rebuild(spec);
+  t.ok((await stat(disk)).mtimeMs > grown, 'the disk was made again');
+  t.match((await run('qemu-img', ['info', '--output=json', disk])).stdout, `"virtual-size": ${spec.resources.diskMB * 1024 * 1024}`, 'at its flavor size, as new');
+  await backend.start({ ...spec, restart: true });
+  t.equal(await sshHostname(), spec.instanceId, 'boots as itself');
+  t.not(await bootId(), firstBoot, 'a new boot');
 });
 
 t.test('a QEMU killed with -9 is reported within 2 s with its reason and console; a stop is not reported', async (t) => {

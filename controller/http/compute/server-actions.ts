@@ -5,19 +5,35 @@ import { ApiError, badRequest } from '../../../shared/errors.ts';
 import { parseInput, reply } from '../../../shared/http-router.ts';
 import type { Instance, Tenant } from '../../api-types.ts';
 import type { Caller } from '../../auth.ts';
-import { Reboot, ServerAction } from '../request-schemas.ts';
+import { randomBytes } from 'node:crypto';
+import { Reboot, Rebuild, ServerAction } from '../request-schemas.ts';
+import { serverView } from './views.ts';
 import type { ComputeApi } from './context.ts';
 import { now } from '../../context.ts';
 
-type Action = (tenant: Tenant, inst: Instance, caller: Caller, body: unknown) => void;
+/** An action answers 202 with no body, unless it is one that returns its answer (rebuild). */
+type Action = (tenant: Tenant, inst: Instance, caller: Caller, body: unknown) => unknown;
+type Answering = (tenant: Tenant, inst: Instance, caller: Caller, body: unknown) => object;
 
 /** The name Nova's instance actions give each action. */
-const RECORDED: Record<string, string> = { 'os-stop': 'stop', 'os-start': 'start', reboot: 'reboot', pause: 'pause', unpause: 'unpause', lock: 'lock', unlock: 'unlock' };
+const RECORDED: Record<string, string> = {
+  'os-stop': 'stop', 'os-start': 'start', reboot: 'reboot', pause: 'pause', unpause: 'unpause', suspend: 'suspend', resume: 'resume', rebuild: 'rebuild', lock: 'lock', unlock: 'unlock',
+};
 
-/** Nothing here is ever suspended or soft-deleted: undoing one is a conflict. */
+/** Nothing here is ever soft-deleted (deletes are immediate): undoing one is a conflict. */
 const never = (what: string): Action => (_t, inst) => {
   throw new ApiError('invalid_state', `instance ${inst.id} is not ${what}: it is ${inst.state}`);
 };
+
+/** An unknown image is Nova's 400. */
+function nova400ForImage<T>(act: () => T): T {
+  try {
+    return act();
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 'unknown_image') throw badRequest(err.message);
+    throw err;
+  }
+}
 
 export function serverActionRoutes(api: ComputeApi): void {
   const { s } = api;
@@ -30,10 +46,23 @@ export function serverActionRoutes(api: ComputeApi): void {
     // QMP stop/cont or docker pause/unpause on the node (docs/protocol.md "Actions").
     pause: (t, inst, c) => s.instances.pause(t, inst.id, true, c.admin),
     unpause: (t, inst, c) => s.instances.pause(t, inst.id, false, c.admin),
-    resume: never('suspended'),
-    // Deletes are immediate here (no soft delete, as Nova with reclaim_instance_interval 0).
+    // The VM's memory saved to disk and its QEMU ended, and started again from it.
+    suspend: (t, inst, c) => s.instances.suspend(t, inst.id, true, c.admin),
+    resume: (t, inst, c) => s.instances.suspend(t, inst.id, false, c.admin),
+    // Deletes are immediate here (no soft delete, as Nova with reclaim_instance_interval 0, which
+    // answers forceDelete and restore of a server that is not soft-deleted with 409).
     forceDelete: never('soft-deleted'),
     restore: never('soft-deleted'),
+  };
+  const answering: Record<string, Answering> = {
+    // The node makes the disk again from the new image and boots it (docs/protocol.md "Actions").
+    rebuild: (t, inst, c, body) => {
+      const r = parseInput(Rebuild, body, 'rebuild');
+      const change = { name: r.name, metadata: r.metadata, access_ipv4: r.accessIPv4, access_ipv6: r.accessIPv6 };
+      const rebuilt = nova400ForImage(() => s.instances.rebuild(t, inst.id, r.imageRef, change, c.admin));
+      // Nova's common view (no extended attributes) and the password, shown once; the guest does not get it (docs/api.md).
+      return { server: { ...serverView(api, rebuilt), adminPass: r.adminPass ?? randomBytes(9).toString('base64url') } };
+    },
   };
   api.on('POST', '/servers/:id/action', async (req) => {
     const { caller, tenant } = await api.scoped(req);
@@ -41,11 +70,13 @@ export function serverActionRoutes(api: ComputeApi): void {
     const inst = s.instances.get(tenant, req.params.id);
     const names = Object.keys(body);
     if (names.length !== 1) throw badRequest(`an action body names exactly one action, not ${names.length}`);
-    const action = actions[names[0]];
-    if (!action) throw badRequest(`action ${names[0].slice(0, 64)} is not supported here; supported: ${Object.keys(actions).join(', ')}`);
-    action(tenant, inst, caller, body[names[0]]);
+    // Own names only: "constructor" or "toString" is no action.
+    const answers = Object.hasOwn(answering, names[0]);
+    const action = answers ? answering[names[0]] : Object.hasOwn(actions, names[0]) ? actions[names[0]] : undefined;
+    if (!action) throw badRequest(`action ${names[0].slice(0, 64)} is not supported here; supported: ${[...Object.keys(actions), ...Object.keys(answering)].join(', ')}`);
+    const answer = action(tenant, inst, caller, body[names[0]]);
     const recorded = RECORDED[names[0]];
     if (recorded) s.instances.noteAction(tenant, inst.id, { action: recorded, request_id: req.id, user_id: caller.userId, start_time: now() });
-    return reply(202);
+    return answers ? reply(202, answer) : reply(202);
   });
 }
