@@ -2,18 +2,19 @@
 // up first (404 for one that is not the caller's), and an action whose precondition the cluster
 // knows to be false answers 409 as Nova does; one it cannot do is a 400 that says so.
 import { ApiError, badRequest } from '../../../shared/errors.ts';
-import { parseInput, reply } from '../../../shared/http-router.ts';
+import { parseInput, reply, type Request } from '../../../shared/http-router.ts';
 import type { Instance, Tenant } from '../../api-types.ts';
 import type { Caller } from '../../auth.ts';
 import { randomBytes } from 'node:crypto';
 import { Reboot, Rebuild, ServerAction } from '../request-schemas.ts';
 import { serverView } from './views.ts';
+import { atLeast } from '../compute-scope.ts';
 import type { ComputeApi } from './context.ts';
 import { now } from '../../context.ts';
 
 /** An action answers 202 with no body, unless it is one that returns its answer (rebuild). */
 type Action = (tenant: Tenant, inst: Instance, caller: Caller, body: unknown) => unknown;
-type Answering = (tenant: Tenant, inst: Instance, caller: Caller, body: unknown) => object;
+type Answering = (tenant: Tenant, inst: Instance, caller: Caller, body: unknown, req: Request) => object;
 
 /** The name Nova's instance actions give each action. */
 const RECORDED: Record<string, string> = {
@@ -56,12 +57,17 @@ export function serverActionRoutes(api: ComputeApi): void {
   };
   const answering: Record<string, Answering> = {
     // The node makes the disk again from the new image and boots it (docs/protocol.md "Actions").
-    rebuild: (t, inst, c, body) => {
+    rebuild: (t, inst, c, body, req) => {
       const r = parseInput(Rebuild, body, 'rebuild');
       const change = { name: r.name, metadata: r.metadata, access_ipv4: r.accessIPv4, access_ipv6: r.accessIPv6 };
       const rebuilt = nova400ForImage(() => s.instances.rebuild(t, inst.id, r.imageRef, change, c.admin));
       // Nova's common view (no extended attributes) and the password, shown once; the guest does not get it (docs/api.md).
-      return { server: { ...serverView(api, rebuilt), adminPass: r.adminPass ?? randomBytes(9).toString('base64url') } };
+      // From 2.54 the answer names the server's keypair, from 2.57 its user_data (as Nova's rebuild views).
+      return { server: {
+        ...serverView(api, rebuilt, req), adminPass: r.adminPass ?? randomBytes(9).toString('base64url'),
+        ...(atLeast(req, '2.54') ? { key_name: rebuilt.key_name ?? null } : {}),
+        ...(atLeast(req, '2.57') ? { user_data: rebuilt.user_data ?? null } : {}),
+      } };
     },
   };
   api.on('POST', '/servers/:id/action', async (req) => {
@@ -74,7 +80,7 @@ export function serverActionRoutes(api: ComputeApi): void {
     const answers = Object.hasOwn(answering, names[0]);
     const action = answers ? answering[names[0]] : Object.hasOwn(actions, names[0]) ? actions[names[0]] : undefined;
     if (!action) throw badRequest(`action ${names[0].slice(0, 64)} is not supported here; supported: ${[...Object.keys(actions), ...Object.keys(answering)].join(', ')}`);
-    const answer = action(tenant, inst, caller, body[names[0]]);
+    const answer = action(tenant, inst, caller, body[names[0]], req);
     const recorded = RECORDED[names[0]];
     if (recorded) s.instances.noteAction(tenant, inst.id, { action: recorded, request_id: req.id, user_id: caller.userId, start_time: now() });
     return answers ? reply(202, answer) : reply(202);
