@@ -6,6 +6,7 @@ import type { Test } from 'tap';
 import { ControllerClient } from '../shared/controller-client.ts';
 import { clusterAgent } from '../shared/tls-files.ts';
 import { AbortError, waitFor } from '../shared/wait-for.ts';
+import { openstackClouds, type OpenstackCli } from './openstack-cli.ts';
 import type { ClusterEvent, Instance, Tenant, Volume, Workload } from '../controller/api-types.ts';
 
 function env(name: string): string {
@@ -19,6 +20,15 @@ export const user = new ControllerClient(env('CIAO_CONTROLLER'), env('CIAO_IDENT
   { username: env('CIAO_USERNAME'), password: env('CIAO_PASSWORD'), projectName: env('CIAO_TENANT_NAME') }, dispatcher);
 export const admin = new ControllerClient(env('CIAO_CONTROLLER'), env('CIAO_IDENTITY'),
   { username: env('CIAO_ADMIN_USERNAME'), password: env('CIAO_ADMIN_PASSWORD'), projectName: process.env.CIAO_ADMIN_TENANT_NAME ?? 'admin' }, dispatcher);
+/** python-openstackclient as the demo user and as the admin of this cluster (its clouds.yaml in `dir`). */
+export function openstackCli(dir: string): Promise<Record<'demo' | 'admin', OpenstackCli>> {
+  // Block Storage is found in the catalogue under `volumev3`, as openstackclient looks for it.
+  const settings = { identityUrl: env('CIAO_IDENTITY'), caFile: env('CIAO_CA_CERT_FILE') };
+  return openstackClouds(dir, settings, {
+    demo: { username: env('CIAO_USERNAME'), password: env('CIAO_PASSWORD'), project: env('CIAO_TENANT_NAME') },
+    admin: { username: env('CIAO_ADMIN_USERNAME'), password: env('CIAO_ADMIN_PASSWORD'), project: process.env.CIAO_ADMIN_TENANT_NAME ?? 'admin' },
+  });
+}
 /** A simulated cluster runs no workloads: the suites that need real ones skip there (CIAO_SIMULATED=1). */
 export const simulated = process.env.CIAO_SIMULATED === '1';
 export const REAL_ONLY = simulated ? 'needs real workloads (this cluster is simulated)' : false;

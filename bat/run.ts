@@ -17,7 +17,7 @@ Runs the acceptance suites against cluster NAME (its demo.sh), else the cluster 
 CIAO_* variables (. ~/local/demo.sh).
   --name NAME     the cluster
   -v              a table of every test with its time, instead of TAP
-  --suite         only these suites (actions, base, image, keypairs-groups, network, quotas, storage, tenant, workload)
+  --suite         only these suites (actions, base, image, keypairs-groups, network, openstack-cli, quotas, storage, tenant, workload)
   --run REGEX     only the tests whose name matches
   --junit FILE    also write JUnit XML
   --timeout S     per test (default 300)

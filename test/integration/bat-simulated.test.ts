@@ -11,6 +11,9 @@ import { clusterPaths } from '../../singlevm/cluster-files.ts';
 import { readDemoSh } from '../../singlevm/demo-sh.ts';
 import { reapCluster } from '../helpers/cluster-reaper.ts';
 
+// Beyond the default 120 s: the openstack-cli suite runs python-openstackclient, seconds a command.
+t.setTimeout(300_000);
+
 const { path: home, remove: removeHome } = tempDir('ciao-bat');
 const name = `bat-${randomBytes(3).toString('hex')}`;
 const env = { ...process.env, CIAO_HOME: home, CIAO_CLUSTER: name };
@@ -31,10 +34,11 @@ t.test('BAT passes against a simulated cluster, skipping what needs real workloa
   const r = await sh('bat/run.sh', ['--junit', junit], demo);
   t.equal(r.exitCode, 0, `${r.stdout.slice(-3000)}\n${r.stderr}`);
   t.match(r.stdout, /^TAP version 14\n# Subtest: actions\n/);
-  t.match(r.stderr, /BAT: \d+ tests in 9 suites, \d+ passed, 0 failed, \d+ skipped/);
+  t.match(r.stderr, /BAT: \d+ tests in 10 suites, \d+ passed, 0 failed, \d+ skipped/);
   t.notMatch(r.stderr, /LEAKED/);
   const xml = await readFile(junit, 'utf8');
   t.match(xml, /<testsuite name="bat\.quotas" tests="4" failures="0"/);
+  t.match(xml, /<testsuite name="bat\.openstack-cli" tests="5" failures="0"/, "the openstackclient flows run too, their guest checks skipped");
   t.match(xml, /<skipped message="needs real workloads/);
 });
 
@@ -46,5 +50,5 @@ t.test('the runner filters by suite and name, and refuses an unknown suite', asy
   t.match(r.stderr, /BAT: 1 tests in 1 suites, 1 passed/);
   const bad = await sh('bat/run.sh', ['--suite', 'nope'], demo);
   t.equal(bad.exitCode, 2);
-  t.match(bad.stderr, /no suite nope \(there are: actions, base, image, keypairs-groups, network, quotas, storage, tenant, workload\)/);
+  t.match(bad.stderr, /no suite nope \(there are: actions, base, image, keypairs-groups, network, openstack-cli, quotas, storage, tenant, workload\)/);
 });

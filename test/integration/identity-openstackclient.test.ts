@@ -6,14 +6,13 @@ import { join } from 'node:path';
 import { createClusterPki } from '../../shared/pki.ts';
 import { clusterAgent, readTls } from '../../shared/tls-files.ts';
 import { createLogger } from '../../shared/log.ts';
-import { run } from '../../shared/run.ts';
 import { tempDir } from '../../shared/temp-dir.ts';
 import { createIdentityServer } from '../../mocks/identity/server.ts';
 import { defaultIdentityConfig } from '../../mocks/identity/config.ts';
 import { validateToken } from '../../mocks/identity/client.ts';
+import { openstackClouds, requireOpenstackCli } from '../../bat/openstack-cli.ts';
 
-const which = await run('which', ['openstack'], { allowFailure: true });
-if (which.exitCode !== 0) throw new Error('the openstack command is missing: apt-get install python3-openstackclient (CI installs it)');
+await requireOpenstackCli();
 
 const { path: dir, remove: removeDir } = tempDir('ciao-identity-osc');
 const pki = await createClusterPki(join(dir, 'pki'), 'test');
@@ -33,19 +32,17 @@ t.teardown(async () => {
   removeDir();
 });
 
-const PASSWORDS: Record<string, string> = { admin: 'apw', demo: 'dpw' };
 /** What the server was asked, for a failure message: the first thing to read when a client and the mock disagree. */
 const requestsSeen = async () => (await readFile(logFile, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l))
   .filter((l) => l.msg === 'request').map((l) => `  ${l.method} ${l.path} → ${l.status}`).join('\n');
 
+const osc = await openstackClouds(dir, { identityUrl: url, caFile: pki.ca.cert }, {
+  admin: { username: 'admin', password: 'apw', project: 'admin' },
+  demo: { username: 'demo', password: 'dpw', project: 'demo' },
+});
 const openstack = async (user: 'admin' | 'demo', ...args: string[]) => {
-  const env = {
-    ...process.env, OS_AUTH_URL: `${url}/v3`, OS_IDENTITY_API_VERSION: '3', OS_USERNAME: user, OS_PASSWORD: PASSWORDS[user],
-    OS_PROJECT_NAME: user, OS_USER_DOMAIN_NAME: 'Default', OS_PROJECT_DOMAIN_NAME: 'Default', OS_CACERT: pki.ca.cert, OS_INTERFACE: 'public',
-  };
   try {
-    const { stdout } = await run('openstack', [...args, '-f', 'json'], { env, timeout: 60_000 });
-    return JSON.parse(stdout);
+    return await osc[user].json(...args);
   } catch (err) {
     throw new Error(`${(err as Error).message}\nthe identity service was asked:\n${await requestsSeen()}`);
   }

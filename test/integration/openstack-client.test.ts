@@ -3,24 +3,18 @@ import t from 'tap';
 import { writeFile } from 'node:fs/promises';
 import { startControlPlane } from '../helpers/control-plane.ts';
 import { waitForState } from '../helpers/api-waits.ts';
-import { run } from '../../shared/run.ts';
+import { openstackClouds, requireOpenstackCli } from '../../bat/openstack-cli.ts';
 import { waitFor } from '../../shared/wait-for.ts';
 
-const which = await run('which', ['openstack'], { allowFailure: true });
-if (which.exitCode !== 0) throw new Error('python-openstackclient is missing: apt-get install python3-openstackclient (.ci/run installs it)');
-
+await requireOpenstackCli();
 const plane = await startControlPlane({ nodes: 1 });
 t.teardown(() => plane.close());
 
-const env = (user: 'demo' | 'admin') => ({
-  ...process.env,
-  OS_AUTH_URL: `${plane.identityUrl}/v3`, OS_IDENTITY_API_VERSION: '3', OS_USERNAME: user, OS_PASSWORD: `${user}-pw`,
-  OS_PROJECT_NAME: user, OS_USER_DOMAIN_NAME: 'Default', OS_PROJECT_DOMAIN_NAME: 'Default', OS_CACERT: plane.pki.ca.cert, OS_INTERFACE: 'public',
+const osc = await openstackClouds(plane.dir, { identityUrl: plane.identityUrl, caFile: plane.pki.ca.cert }, {
+  demo: { username: 'demo', password: 'demo-pw', project: 'demo' },
+  admin: { username: 'admin', password: 'admin-pw', project: 'admin' },
 });
-const openstack = async (user: 'demo' | 'admin', ...args: string[]) => {
-  const r = await run('openstack', [...args, '-f', 'json'], { env: env(user), timeout: 60_000 });
-  return r.stdout.trim() ? JSON.parse(r.stdout) : undefined;
-};
+const openstack = (user: 'demo' | 'admin', ...args: string[]) => osc[user].json(...args);
 
 t.test('token issue and project list', async (t) => {
   const token = await openstack('demo', 'token', 'issue');
@@ -50,13 +44,13 @@ t.test('image create --file, image list, server create --image, list, show, stop
   t.match(list, [{ ID: server.id, Name: 'web-1', Status: 'ACTIVE' }]);
   t.match(await openstack('demo', 'server', 'show', server.id), { id: server.id, status: 'ACTIVE' });
 
-  await run('openstack', ['server', 'stop', server.id], { env: env('demo') });
+  await osc.demo.text('server', 'stop', server.id);
   await waitForState(plane.demo, server.id, 'exited');
-  await run('openstack', ['server', 'start', server.id], { env: env('demo') });
+  await osc.demo.text('server', 'start', server.id);
   await waitForState(plane.demo, server.id, 'active');
 
-  await run('openstack', ['server', 'delete', server.id], { env: env('demo') });
+  await osc.demo.text('server', 'delete', server.id);
   await waitFor('the server to be gone', async () => (await openstack('demo', 'server', 'list')).length === 0);
-  await run('openstack', ['image', 'delete', image.id], { env: env('demo') });
+  await osc.demo.text('image', 'delete', image.id);
   t.notOk((await openstack('demo', 'image', 'list')).some((i: { Name: string }) => i.Name === 'tiny'));
 });
