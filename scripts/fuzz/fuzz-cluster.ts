@@ -15,6 +15,7 @@ import { isAlive, pidFiles, REPO_ROOT } from '../../singlevm/processes.ts';
 import { readDemoSh } from '../../singlevm/demo-sh.ts';
 import { issueToken } from '../../mocks/identity/client.ts';
 import { fuzz, type FuzzOptions, type FuzzReport } from './fuzzer.ts';
+import { watchCluster } from '../../singlevm/cluster-reaper.ts';
 
 export interface FuzzClusterReport extends FuzzReport {
   /** Daemons that exited or were replaced during the run. */
@@ -35,6 +36,8 @@ export async function fuzzCluster(opts: FuzzOptions & { progress?: (line: string
   const env = { ...process.env, CIAO_HOME: home, CIAO_CLUSTER: name };
   const paths = clusterPaths(name, home);
   const sh = (script: string, args: string[]) => run(join(REPO_ROOT, script), args, { env, allowFailure: true, timeout: 600_000 });
+  // Should this process be killed (a test's timeout, Ctrl-C), the watcher cleans the cluster up.
+  const watcher = watchCluster({ name, home });
   try {
     opts.progress?.(`setting up simulated cluster ${name}`);
     const setup = await sh('singlevm/setup.sh', ['--simulate', '--name', name]);
@@ -87,5 +90,6 @@ export async function fuzzCluster(opts: FuzzOptions & { progress?: (line: string
   } finally {
     await sh('singlevm/cleanup.sh', ['--name', name]);
     removeHome();
+    watcher.done();
   }
 }

@@ -6,7 +6,8 @@ import { waitFor } from '../../shared/wait-for.ts';
 import { request } from 'undici';
 import { startControlPlane } from '../helpers/control-plane.ts';
 import { workloadId } from '../helpers/api-waits.ts';
-import { ControllerError, type ControllerClient } from '../../shared/controller-client.ts';
+import type { ControllerClient } from '../../shared/controller-client.ts';
+import { failure } from '../helpers/call-status.ts';
 
 const plane = await startControlPlane({ nodes: 1 });
 t.teardown(() => plane.close());
@@ -16,16 +17,6 @@ const V21 = 'application/openstack-images-v2.1-json-patch';
 const V20 = 'application/openstack-images-v2.0-json-patch';
 
 type ImageView = Record<string, unknown> & { id: string; status: string; tags: string[]; owner: string; visibility: string };
-/** The HTTP status of a call that must fail. */
-async function failure(call: Promise<unknown>): Promise<number> {
-  try {
-    await call;
-  } catch (err) {
-    if (err instanceof ControllerError) return err.status;
-    throw err;
-  }
-  return 200;
-}
 const create = (client: ControllerClient, body: Record<string, unknown>) =>
   client.call<ImageView>('POST', '/image/v2/images', { disk_format: 'raw', container_format: 'bare', ...body });
 const show = (client: ControllerClient, id: string) => client.call<ImageView>('GET', `/image/v2/images/${id}`);

@@ -3,7 +3,7 @@
 // bodies are refused; and a controller restart keeps all of it.
 import t from 'tap';
 import { startControlPlane } from '../helpers/control-plane.ts';
-import { ControllerError } from '../../shared/controller-client.ts';
+import { failure } from '../helpers/call-status.ts';
 
 const plane = await startControlPlane({ nodes: 1 });
 t.teardown(() => plane.close());
@@ -11,15 +11,6 @@ const { demo, admin } = plane;
 const NS = '/image/v2/metadefs/namespaces';
 
 type Namespace = Record<string, unknown> & { namespace: string; visibility: string; protected: boolean; owner: string };
-async function failure(call: Promise<unknown>): Promise<number> {
-  try {
-    await call;
-  } catch (err) {
-    if (err instanceof ControllerError) return err.status;
-    throw err;
-  }
-  return 200;
-}
 const names = async (client: typeof demo, query = '') =>
   (await client.call<{ namespaces: Namespace[] }>('GET', `${NS}${query}`)).namespaces.map((n) => n.namespace);
 
