@@ -48,7 +48,7 @@ t.test('Nova\'s validation, conflicts and the admin rule', async (t) => {
   t.equal((await create({ name: 'other', id: 'dup-id' })).status, 409, 'an id taken');
   for (const [what, flavor] of Object.entries({
     'ram 0': { name: 'v1', ram: 0 }, 'vcpus not a number': { name: 'v2', vcpus: 'two' }, 'negative disk': { name: 'v3', disk: -1 },
-    'ram over the 32-bit range': { name: 'v4', ram: 2 ** 31 }, 'a blank name': { name: ' padded ' }, 'an id with a slash': { name: 'v5', id: 'a/b' },
+    'ram over the 32-bit range': { name: 'v4', ram: 2 ** 31 }, 'a blank name': { name: ' padded ' }, 'an id with a slash': { name: 'v5', id: 'a/b' }, 'an id of dots': { name: 'v6', id: '..' },
     'rxtx_factor 0': { name: 'v6', rxtx_factor: 0 }, 'is_public not a boolean': { name: 'v7', 'os-flavor-access:is_public': 'maybe' },
     'an unknown field': { name: 'v8', surprise: 1 }, 'a description before 2.55': { name: 'v9', description: 'x' },
   })) t.equal((await create(flavor)).status, 400, what);

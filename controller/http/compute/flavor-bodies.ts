@@ -14,9 +14,10 @@ export const NovaBoolean = z.union([
   z.enum(['True', 'TRUE', 'true', '1', 'ON', 'On', 'on', 'YES', 'Yes', 'yes', 'y', 't']).transform(() => true),
   z.enum(['False', 'FALSE', 'false', '0', 'OFF', 'Off', 'off', 'NO', 'No', 'no', 'n', 'f']).transform(() => false),
 ]);
-/** A flavor id a client chooses: letters, digits, `.`, `_`, `-` and inner spaces (or an integer). */
+/** A flavor id a client chooses: letters, digits, `.`, `_`, `-` and inner spaces (or an integer);
+ *  not dots alone (`.` and `..` are not path segments a client can reach). */
 const FlavorId = z.union([z.string(), z.int().min(0).transform(String)])
-  .pipe(z.string().min(1).max(255).regex(/^(?! )[a-zA-Z0-9. _-]+(?<! )$/, 'must be letters, digits, ".", "_", "-" or inner spaces'));
+  .pipe(z.string().min(1).max(255).regex(/^(?! )(?!\.+$)[a-zA-Z0-9. _-]+(?<! )$/, 'must be letters, digits, ".", "_", "-" or inner spaces'));
 /** Nova's 2.55 description: free text of up to 65535 characters, no control characters but newlines and tabs. */
 export const FlavorDescription = z.string().max(65535).regex(/^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$/, 'must not hold control characters').nullable();
 
