@@ -171,6 +171,21 @@ export const COMMANDS: CommandSpec[] = [
       return message(`${doing} instance ${id}`, inst);
     },
   })),
+  {
+    verb: 'resize', nouns: ['instance'], summary: 'resize an active or stopped instance to the sizes of --workload; then --confirm or --revert it', args: ['id'],
+    options: [
+      { flags: '--workload <id>', description: 'the workload (flavor) whose vcpus, memory and disk it takes' },
+      { flags: '--confirm', description: 'keep the new sizes (the old ones are freed)' },
+      { flags: '--revert', description: 'go back to the old sizes' },
+    ],
+    async run(ctx, [id], opts) {
+      const picked = [opts.workload, opts.confirm, opts.revert].filter(Boolean).length;
+      if (picked !== 1) throw new UsageError('resize needs exactly one of --workload W, --confirm, --revert');
+      const body = opts.workload ? { action: 'resize', workload: opts.workload } : { action: opts.confirm ? 'confirm-resize' : 'revert-resize' };
+      const inst = await ctx.user.call<Instance>('POST', `/tenants/${await ctx.tenant()}/instances/${id}/action`, body);
+      return message(`${opts.workload ? 'resizing' : opts.confirm ? 'confirming the resize of' : 'reverting the resize of'} instance ${id}`, inst);
+    },
+  },
 
   // --- tenants ---
   {

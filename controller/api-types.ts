@@ -109,6 +109,9 @@ export interface Instance {
   rebooting?: 'SOFT' | 'HARD' | null;
   /** A rebuild under way: its node makes its disk again from `image` and boots it (docs/protocol.md "Actions"). */
   rebuilding?: boolean | null;
+  /** A resize not yet finished: the flavors it goes from and to, and how far it is
+   *  (docs/protocol.md "Resize"). Absent or null when none is. */
+  resize?: ResizeRecord | null;
   /** What was asked of it through the compute API, oldest first (Nova's instance actions; the
    *  last MAX_INSTANCE_ACTIONS are kept). */
   actions?: InstanceActionRecord[];
@@ -118,6 +121,23 @@ export interface Instance {
   server_group?: string;
   created_at: string;
   updated_at: string;
+}
+
+/** A flavor as an instance holds it: the workload, and its sizes. */
+export interface FlavorSize {
+  workload_id: string;
+  vcpus: number;
+  mem_mb: number;
+  disk_mb: number;
+}
+
+/** `resizing` (RESIZE): the node applies `to`; `verify` (VERIFY_RESIZE): the user confirms or
+ *  reverts; `confirming`: the node is told to forget `from`; `reverting` (REVERT_RESIZE): the node
+ *  applies `from` again. */
+export interface ResizeRecord {
+  from: FlavorSize;
+  to: FlavorSize;
+  phase: 'resizing' | 'verify' | 'confirming' | 'reverting';
 }
 
 export const MAX_INSTANCE_ACTIONS = 50;

@@ -65,6 +65,7 @@ export class Controller {
       opts.logger.info('connected to the scheduler');
       this.services.instances.dispatchWaiting();
       this.services.volumes.resend();
+      this.services.instances.resizes.resend();
     });
     const router = controllerRouter(this.services, () => this.url);
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => void router.handle(req, res, opts.logger);

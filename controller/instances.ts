@@ -10,6 +10,7 @@ import { checkQuota, type Usage } from './quotas.ts';
 import type { Volumes } from './volumes.ts';
 import { bootableBy } from './images.ts';
 import { groupRequirement } from './server-groups.ts';
+import { claimedSize, InstanceResizes } from './instance-resize.ts';
 
 const notConnected = () => new ApiError('unavailable', 'the controller is not connected to the scheduler right now: try again in a few seconds');
 
@@ -38,8 +39,13 @@ export class Instances {
   onGone: (inst: Instance) => void = () => {};
   /** Called when a tenant's CNCI says it is ready, also again after a restart or a resume. */
   onCnciReady: (tenantId: string, cnciId: string) => void = () => {};
+  /** Resize, confirm and revert (controller/instance-resize.ts). */
+  readonly resizes: InstanceResizes;
 
   constructor(private readonly ctx: ControllerContext, private readonly volumes: Volumes) {
+    this.resizes = new InstanceResizes(ctx, {
+      save: (i, c) => this.save(i, c), event: (i, type, m) => this.event(i, type, m), usage: (t) => this.usage(t), checkFits: (w, i) => this.checkFits(w, i),
+    });
     volumes.onMade = (v) => this.dispatchWaiting(v.tenant_id);
     volumes.onFailed = (instanceId, why) => {
       const inst = this.ctx.store.instances.get(instanceId);
@@ -59,7 +65,8 @@ export class Instances {
 
   usage(tenantId: string): Usage {
     const mine = this.list(tenantId);
-    const sum = (f: (i: Instance) => number) => mine.reduce((s, i) => s + f(i), 0);
+    // A resize not yet confirmed or reverted counts the larger of its two flavors.
+    const sum = (f: (i: ReturnType<typeof claimedSize>) => number) => mine.reduce((s, i) => s + f(claimedSize(i)), 0);
     return {
       instances: mine.length, vcpus: sum((i) => i.vcpus), mem_mb: sum((i) => i.mem_mb), disk_mb: sum((i) => i.disk_mb),
       external_ips: this.ctx.store.externalIps.byTenant(tenantId).length,
@@ -337,7 +344,7 @@ export class Instances {
   }
 
   /** A locked instance refuses its owner's changes; an admin's go through. */
-  private unlocked(inst: Instance, admin: boolean): Instance {
+  unlocked(inst: Instance, admin: boolean): Instance {
     if (inst.locked_by && !admin) throw new ApiError('invalid_state', `instance ${inst.id} is locked: unlock it first`);
     return inst;
   }
@@ -403,6 +410,7 @@ export class Instances {
       return;
     }
     if (rebuilt) return this.event(inst, 'info', `Rebuilt ${inst.id}${e.state === 'exited' ? ' (stopped)' : ''}`);
+    if (inst.resize && e.state !== 'pending' && this.resizes.answered(inst)) return;
     if (e.state === was) return;
     if (e.state === 'active') this.event(inst, 'info', was === 'paused' ? `Unpaused ${inst.id}` : was === 'suspended' ? `Resumed ${inst.id}` : `Started ${inst.id} on ${e.nodeId}`);
     if (e.state === 'exited') this.event(inst, 'info', `Stopped ${inst.id}`);
@@ -435,6 +443,7 @@ export class Instances {
     const verb = op.replace(/_FAILURE$/, '').toLowerCase();
     if (verb === 'reboot') this.save(inst, { rebooting: null });
     if (verb === 'rebuild') this.save(inst, { rebuilding: null });
+    if (verb === 'resize') this.resizes.failed(inst);
     this.event(inst, 'error', `Failed to ${verb} ${inst.id}: ${message}`);
   }
 

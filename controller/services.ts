@@ -58,6 +58,7 @@ export class Services {
       case 'CNCI_READY': return this.instances.cnciReady(frame.payload);
       case 'NODE_CONNECTED':
         this.nodes.connected(frame.payload);
+        this.instances.resizes.resend(frame.payload.nodeId);
         this.events.add(null, 'info', `Node ${frame.payload.nodeId} connected`);
         return;
       case 'NODE_DISCONNECTED':
@@ -79,6 +80,7 @@ export class Services {
       case 'SUSPEND_FAILURE':
       case 'RESUME_FAILURE':
       case 'REBUILD_FAILURE':
+      case 'RESIZE_FAILURE':
       case 'REBOOT_FAILURE': return this.instances.lifecycleFailed(frame.op, frame.payload.instanceId, frame.payload.message);
       case 'VOLUME_ATTACHED': return this.volumes.attached(frame.payload);
       case 'VOLUME_DETACHED': return this.volumes.detached(frame.payload);
@@ -113,6 +115,7 @@ export class Services {
       case 'SUSPEND_FAILURE':
       case 'RESUME_FAILURE':
       case 'REBUILD_FAILURE':
+      case 'RESIZE_FAILURE':
       case 'VOLUME_ATTACHED':
       case 'VOLUME_DETACHED':
       case 'ATTACH_VOLUME_FAILURE':

@@ -51,6 +51,9 @@ export interface Backend {
   /** Makes a stopped instance's root disk again from `spec.image` (its new image), keeping its
    *  identity (id, MAC, address, volumes); its next start (a restart) boots on it. */
   rebuild?(spec: StartPayload): Promise<void>;
+  /** Gives a stopped instance `spec.resources` (a resize: docs/protocol.md "Resize"): its disk
+   *  grows when they say larger (never shrinks), and its next start (a restart) runs with them. */
+  resize?(spec: StartPayload): Promise<void>;
   /** Reports, within 2 s, instances that end (docs/protocol.md "An instance that dies"). An end
    *  the launcher asked for (a stop or delete under way) may be reported too: the launcher, which
    *  knows what it asked, ignores those. Returns a function that stops the watching. */

@@ -172,6 +172,15 @@ export class DockerBackend implements Backend {
     await this.create(spec);
   }
 
+  /** The stopped container gets the new flavor's memory and vcpus (docker update; swap twice the
+   *  memory, as at create): the same container, its files kept. Its spec label stays the one it was
+   *  made with; list() reads the resources back from the container's HostConfig. */
+  async resize(spec: StartPayload): Promise<void> {
+    const memory = spec.resources.memMB * 2 ** 20;
+    await this.opts.docker.getContainer(this.containerName(spec.instanceId))
+      .update({ Memory: memory, MemorySwap: 2 * memory, NanoCpus: spec.resources.vcpus * 1e9 });
+  }
+
   async stop(instanceId: string): Promise<void> {
     await this.opts.docker.getContainer(this.containerName(instanceId)).stop({ t: this.opts.stopTimeoutSeconds ?? 5 }).catch((err) => {
       if (!isNotFound(err) && (err as { statusCode?: number }).statusCode !== 304) throw err; // 304: already stopped
@@ -204,6 +213,10 @@ export class DockerBackend implements Backend {
       } catch {
         continue; // not one of ours after all
       }
+      // A resized container's vcpus and memory are in its HostConfig, not in its label (resize above).
+      const host = (await this.opts.docker.getContainer(c.Id).inspect().catch(() => undefined))?.HostConfig;
+      if (host?.Memory) spec.resources = { ...spec.resources, memMB: Math.round(host.Memory / 2 ** 20) };
+      if (host?.NanoCpus) spec.resources = { ...spec.resources, vcpus: Math.round(host.NanoCpus / 1e9) };
       // A paused container runs, frozen: its network is wired as a running one's.
       const paused = c.State === 'paused';
       let running = c.State === 'running' || paused;

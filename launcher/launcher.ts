@@ -4,9 +4,10 @@
 // `exited` with its reason (docs/protocol.md "An instance that dies").
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { ProtocolPeer } from '../protocol/client.ts';
-import type { AttachVolume, DetachVolume, Frame, InstanceExit, InstanceState, LifecycleFailureReason, NodeStats, Resources, Role, StartFailureReason, StartPayload, VolumeFailure } from '../protocol/payloads.ts';
+import type { AttachVolume, DetachVolume, Frame, InstanceExit, InstanceState, LifecycleFailureReason, NodeStats, ResizePayload, Resources, Role, StartFailureReason, StartPayload, VolumeFailure } from '../protocol/payloads.ts';
 import type { Logger } from '../shared/log.ts';
 import { LaunchError, type AdoptedInstance, type Backend } from './backend.ts';
+import { claimed, growth, sameResources } from './resize-claim.ts';
 
 export interface NodeCapacity {
   vcpus: number;
@@ -45,8 +46,12 @@ interface Instance {
   diedStarting?: InstanceExit;
   /** A reboot is under way: an end seen meanwhile is the reboot's own. */
   rebooting?: boolean;
-  /** A suspend, resume or rebuild is under way: another action waits for its end. */
-  saving?: 'suspend' | 'resume' | 'rebuild';
+  /** A suspend, resume, rebuild or resize is under way: another action waits for its end. */
+  saving?: 'suspend' | 'resume' | 'rebuild' | 'resize';
+  /** The old flavor's resources, counted besides until the resize is confirmed or reverted. */
+  hold?: Resources;
+  /** The resources a resize under way gives it (a RESIZE sent again for them is that one). */
+  resizingTo?: Resources;
 }
 
 /** A state the instance's runtime holds (it counts against the node's memory and vcpus). */
@@ -163,10 +168,11 @@ export class Launcher {
     const { capacity } = this.opts;
     const used: Resources = { vcpus: 0, memMB: 0, diskMB: 0 };
     for (const inst of this.instances.values()) {
-      used.diskMB += inst.spec.resources.diskMB;
+      const r = claimed(inst.spec.resources, inst.hold);
+      used.diskMB += r.diskMB;
       if (inst.state === 'exited') continue;
-      used.vcpus += inst.spec.resources.vcpus;
-      used.memMB += inst.spec.resources.memMB;
+      used.vcpus += r.vcpus;
+      used.memMB += r.memMB;
     }
     const memAvailableMB = capacity.memMB - used.memMB;
     const vcpusAvailable = capacity.vcpus - used.vcpus;
@@ -216,6 +222,7 @@ export class Launcher {
       case 'SUSPEND': return this.suspendInstance(frame.payload.instanceId);
       case 'RESUME': return this.resumeInstance(frame.payload.instanceId);
       case 'REBUILD': return this.rebuildInstance(frame.payload.instanceId, frame.payload.image);
+      case 'RESIZE': return this.resizeInstance(frame.payload);
       case 'ATTACH_VOLUME': return this.changeVolumes('attach', frame.payload);
       case 'DETACH_VOLUME': return this.changeVolumes('detach', frame.payload);
       case 'NODE_FAULT':
@@ -244,6 +251,8 @@ export class Launcher {
   /** A backend saw an instance end. Unless a stop or delete of ours is under way, it died. */
   private died(id: string, exit: InstanceExit) {
     const inst = this.instances.get(id);
+    // The end of a resize's own stop is not a death.
+    if (inst?.saving === 'resize') return;
     if (inst?.state === 'pending') inst.diedStarting = exit;
     if (!inst || !runs(inst.state) || inst.rebooting) return;
     this.opts.logger.warn('instance exited unexpectedly', { instanceId: id, reason: exit.reason, console: exit.console.at(-1) });
@@ -291,7 +300,7 @@ export class Launcher {
     else await this.backend(spec).delete(spec.instanceId).catch(() => undefined);
   }
 
-  private lifecycleFailed(op: `${'STOP' | 'RESTART' | 'DELETE' | 'PAUSE' | 'UNPAUSE' | 'REBOOT' | 'SUSPEND' | 'RESUME' | 'REBUILD'}_FAILURE`, instanceId: string, reason: LifecycleFailureReason, message: string) {
+  private lifecycleFailed(op: `${'STOP' | 'RESTART' | 'DELETE' | 'PAUSE' | 'UNPAUSE' | 'REBOOT' | 'SUSPEND' | 'RESUME' | 'REBUILD' | 'RESIZE'}_FAILURE`, instanceId: string, reason: LifecycleFailureReason, message: string) {
     this.peer.send({ type: 'ERROR', op, payload: { instanceId, reason, message } });
   }
 
@@ -448,8 +457,79 @@ export class Launcher {
     this.setState(inst, 'exited');
   }
 
+  /** Gives an active or stopped instance a new flavor's resources (docs/protocol.md "Resize"): the
+   *  runtime stops, the backend applies them (the disk grows), and an active one starts again with
+   *  them; a stopped one stays stopped. `pending` meanwhile. A RESIZE to what it already has only
+   *  sets the hold (a confirm, or one sent again) and answers with its state. */
+  private async resizeInstance({ instanceId: id, resources, workloadId, hold }: ResizePayload) {
+    const current = this.instances.get(id);
+    // Sent again while this very resize runs: its end answers both.
+    if (current?.saving === 'resize' && current.resizingTo && sameResources(current.resizingTo, resources)) return;
+    const inst = this.actionable('RESIZE_FAILURE', id, 'active', 'exited');
+    if (!inst) return;
+    if (sameResources(inst.spec.resources, resources)) {
+      inst.spec = { ...inst.spec, workloadId };
+      inst.hold = hold ?? undefined;
+      return this.setState(inst, inst.state);
+    }
+    const backend = this.backend(inst.spec);
+    if (!backend.resize) return this.lifecycleFailed('RESIZE_FAILURE', id, 'not_supported', `the ${backend.kind} backend cannot resize instance ${id}`);
+    const running = inst.state === 'active';
+    const count = (r: Resources, h?: Resources | null) => { const c = claimed(r, h); return running ? c : { ...c, vcpus: 0, memMB: 0 }; };
+    const more = growth(count(inst.spec.resources, inst.hold), count(resources, hold));
+    const free = this.stats();
+    if (more.memMB > free.memAvailableMB || more.vcpus > free.vcpusAvailable || more.diskMB > free.diskAvailableMB) {
+      return this.lifecycleFailed('RESIZE_FAILURE', id, 'full_cloud', `node ${this.opts.nodeId} has ${free.memAvailableMB} MB, ${free.vcpusAvailable} vcpus, ${free.diskAvailableMB} MB disk free: the resize needs ${more.memMB} MB, ${more.vcpus} vcpus, ${more.diskMB} MB more`);
+    }
+    const old = { spec: inst.spec, hold: inst.hold };
+    const spec = { ...inst.spec, resources, workloadId };
+    inst.saving = 'resize';
+    inst.resizingTo = resources;
+    // Counted at the larger of the two from now on.
+    inst.spec = spec;
+    inst.hold = hold ?? undefined;
+    this.setState(inst, 'pending');
+    try {
+      if (running) await backend.stop(id);
+      // A delete that came meanwhile has removed the instance: nothing is started again.
+      if (this.instances.get(id) !== inst) return;
+      await backend.resize(spec);
+      if (running) Object.assign(inst, await backend.start({ ...spec, restart: true }));
+    } catch (err) {
+      Object.assign(inst, old);
+      inst.saving = undefined;
+      this.lifecycleFailed('RESIZE_FAILURE', id, 'backend_failure', (err as Error).message);
+      return this.startedAgain(inst, running, `the resize failed: ${(err as Error).message}`);
+    } finally {
+      inst.resizingTo = undefined;
+    }
+    inst.saving = undefined;
+    this.opts.logger.info('instance resized', { instanceId: id, resources });
+    if (this.instances.get(id) !== inst) return void (await backend.delete(id).catch(() => undefined));
+    if (running) return this.started(inst);
+    inst.sshIp = undefined;
+    this.setState(inst, 'exited');
+  }
+
+  /** After a resize that broke: a running one is started again as it was, or said to be stopped. */
+  private async startedAgain(inst: Instance, running: boolean, why: string) {
+    const backend = this.backend(inst.spec);
+    if (running && this.instances.get(inst.spec.instanceId) === inst) {
+      try {
+        await backend.stop(inst.spec.instanceId);
+        Object.assign(inst, await backend.start({ ...inst.spec, restart: true }));
+        return this.started(inst);
+      } catch (err) {
+        inst.sshIp = undefined;
+        return this.setState(inst, 'exited', { reason: `${why}; starting it again failed too: ${(err as Error).message}`, console: [] });
+      }
+    }
+    inst.sshIp = undefined;
+    this.setState(inst, 'exited');
+  }
+
   /** The instance, when it is on this node, in the state an action needs, and not a CNCI; otherwise the failure is sent. */
-  private actionable(op: 'SUSPEND_FAILURE' | 'RESUME_FAILURE' | 'REBUILD_FAILURE', id: string, ...from: InstanceState[]): Instance | undefined {
+  private actionable(op: 'SUSPEND_FAILURE' | 'RESUME_FAILURE' | 'REBUILD_FAILURE' | 'RESIZE_FAILURE', id: string, ...from: InstanceState[]): Instance | undefined {
     const inst = this.instances.get(id);
     if (!inst) return void this.lifecycleFailed(op, id, 'no_instance', `instance ${id} is not on node ${this.opts.nodeId}`);
     const busy = inst.rebooting ? 'rebooting' : inst.saving ? `${inst.saving.replace(/e$/, '')}ing` : undefined;

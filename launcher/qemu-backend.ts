@@ -209,6 +209,23 @@ export class QemuBackend implements Backend {
     await writeFile(join(this.dir(spec.instanceId), 'spec.json'), JSON.stringify(spec));
   }
 
+  /** The stopped VM's disk grows to the new flavor's (qemu-img resize; made when it had none, never
+   *  shrunk: a revert keeps it grown, as Nova's), and its spec takes the new vcpus and memory, so
+   *  the next start runs QEMU with them (-smp, -m). */
+  async resize(spec: StartPayload): Promise<void> {
+    const dir = this.dir(spec.instanceId);
+    if (await this.pid(spec.instanceId)) throw new Error(`VM ${spec.instanceId} still runs: it is resized stopped`);
+    const disk = join(dir, 'disk.qcow2');
+    const wanted = spec.resources.diskMB * 2 ** 20;
+    if (wanted > 0) {
+      const size = await exists(disk)
+        ? (JSON.parse((await run('qemu-img', ['info', '--output=json', '-f', 'qcow2', disk])).stdout) as { 'virtual-size': number })['virtual-size'] : undefined;
+      if (size === undefined) await run('qemu-img', ['create', '-q', '-f', 'qcow2', disk, `${spec.resources.diskMB}M`]);
+      else if (wanted > size) await run('qemu-img', ['resize', '-q', '-f', 'qcow2', disk, `${spec.resources.diskMB}M`]);
+    }
+    await writeFile(join(dir, 'spec.json'), JSON.stringify(spec));
+  }
+
   async stop(instanceId: string): Promise<void> {
     this.watched.delete(instanceId);
     this.adopted.delete(instanceId);

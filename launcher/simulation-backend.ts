@@ -88,6 +88,13 @@ export class SimulationBackend implements Backend {
     inst.spec = spec;
   }
 
+  /** A simulated resize: the stopped instance keeps its new resources for its next start. */
+  async resize(spec: StartPayload): Promise<void> {
+    const inst = this.instances.get(spec.instanceId);
+    if (!inst || inst.running) throw new Error(`instance ${spec.instanceId} is not stopped on this node`);
+    inst.spec = spec;
+  }
+
   private running(instanceId: string): SimInstance {
     const inst = this.instances.get(instanceId);
     if (!inst?.running) throw new Error(`instance ${instanceId} does not run on this node`);

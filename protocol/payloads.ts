@@ -88,6 +88,11 @@ export type RebootPayload = z.infer<typeof RebootPayload>;
 export const RebuildPayload = z.object({ instanceId: z.string(), image: z.string().min(1).max(255) });
 export type RebuildPayload = z.infer<typeof RebuildPayload>;
 
+/** Give the instance a new flavor's resources; the node keeps `hold` counted besides until a RESIZE
+ *  with `hold: null` (docs/protocol.md "Resize"). */
+export const ResizePayload = z.object({ instanceId: z.string(), resources: Resources, workloadId: z.string(), hold: Resources.nullable() });
+export type ResizePayload = z.infer<typeof ResizePayload>;
+
 export const AttachVolume = z.object({ instanceId: z.string(), volume: VolumeRef });
 export type AttachVolume = z.infer<typeof AttachVolume>;
 
@@ -185,7 +190,7 @@ export type Placed = z.infer<typeof Placed>;
 export const StartFailure = z.object({ instanceId: z.string(), reason: StartFailureReason, message: z.string() });
 export type StartFailure = z.infer<typeof StartFailure>;
 
-export const LifecycleFailureReason = z.enum(['no_instance', 'already_stopped', 'already_running', 'wrong_state', 'not_supported', 'backend_failure']);
+export const LifecycleFailureReason = z.enum(['no_instance', 'already_stopped', 'already_running', 'wrong_state', 'not_supported', 'full_cloud', 'backend_failure']);
 export type LifecycleFailureReason = z.infer<typeof LifecycleFailureReason>;
 export const LifecycleFailure = z.object({ instanceId: z.string(), reason: LifecycleFailureReason, message: z.string() });
 export type LifecycleFailure = z.infer<typeof LifecycleFailure>;
@@ -216,6 +221,7 @@ export const OPS = {
     SUSPEND: InstanceRef,
     RESUME: InstanceRef,
     REBUILD: RebuildPayload,
+    RESIZE: ResizePayload,
     NODE_FAULT: NodeFault,
     ASSIGN_PUBLIC_IP: PublicIpPayload,
     RELEASE_PUBLIC_IP: PublicIpPayload,
@@ -245,6 +251,7 @@ export const OPS = {
     SUSPEND_FAILURE: LifecycleFailure,
     RESUME_FAILURE: LifecycleFailure,
     REBUILD_FAILURE: LifecycleFailure,
+    RESIZE_FAILURE: LifecycleFailure,
     PUBLIC_IP_FAILURE: PublicIpFailure,
     ATTACH_VOLUME_FAILURE: VolumeFailure,
     DETACH_VOLUME_FAILURE: VolumeFailure,

@@ -2,6 +2,7 @@
 // flavors and their images, the compute and volume microversions the cluster advertises, its nodes.
 import type { Image, Workload } from '../../controller/api-types.ts';
 import { adminClient, type ClusterAccess } from './cluster.ts';
+import { ALT_FLAVOR_ID } from './alt-flavor.ts';
 
 export interface CloudFacts {
   flavorRef: string;
@@ -26,7 +27,8 @@ export interface CloudAnswers {
 }
 
 /** The facts in the API's answers: flavor_ref is the first public VM workload (a server is built
- *  from a workload's own image, so image_ref is its image); the _alt ones the second, if any. */
+ *  from a workload's own image, so image_ref is its image); the _alt ones the runner's alternative
+ *  flavor (alt-flavor.ts), else the second, if any. */
 export function factsFrom(a: CloudAnswers): CloudFacts {
   const vms = a.workloads.filter((w) => w.visibility === 'public' && w.vm_type === 'qemu');
   if (!vms.length) throw new Error('the cluster has no public VM (qemu) workload to be Tempest\'s flavor_ref: setup makes one; was it deleted?');
@@ -35,7 +37,9 @@ export function factsFrom(a: CloudAnswers): CloudFacts {
     if (!image) throw new Error(`workload ${w.id} boots image ${w.image_name}, which the image API does not list`);
     return image.id;
   };
-  const [first, second = first] = vms;
+  const alt = vms.find((w) => w.id === ALT_FLAVOR_ID);
+  const [first = vms[0], other] = vms.filter((w) => w !== alt);
+  const second = alt ?? other ?? first;
   return {
     flavorRef: first.id,
     flavorRefAlt: second.id,

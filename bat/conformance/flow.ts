@@ -7,6 +7,7 @@ import { ensureAccounts } from './accounts.ts';
 import type { Area } from './areas.ts';
 import { adminClient, ensureCluster, removeCluster, type ClusterAccess } from './cluster.ts';
 import { readCloudFacts, type CloudFacts } from './cloud-facts.ts';
+import { ensureAltFlavor } from './alt-flavor.ts';
 import { outputFiles, writeJunit } from './report.ts';
 import type { TestResult } from './results.ts';
 import { runTempest, tempestVersion } from './run-tempest.ts';
@@ -56,8 +57,10 @@ const cluster: ConformanceStep = {
     progress('setup.sh');
     const { access, note } = await ensureCluster(ctx.name);
     ctx.cluster = access;
+    // Before the inventory: the alternative flavor is the cluster's, not a Tempest leftover.
+    const alt = await ensureAltFlavor(access);
     ctx.before = await clusterInventory(adminClient(access));
-    return note;
+    return `${note}; ${alt}`;
   },
 };
 

@@ -71,7 +71,7 @@ export function confSections({ cluster, facts, workspace, credentials }: ConfInp
       { key: 'image_ref', value: facts.imageRef, why: 'the image of the VM flavor (flavor_ref): a server is made from its workload\'s own image' },
       { key: 'image_ref_alt', value: facts.imageRefAlt },
       { key: 'flavor_ref', value: facts.flavorRef, why: 'a flavor is a workload: the first public VM (qemu) workload' },
-      { key: 'flavor_ref_alt', value: facts.flavorRefAlt, why: 'the second public VM workload, else the first again' },
+      { key: 'flavor_ref_alt', value: facts.flavorRefAlt, why: 'a second public VM flavor, larger, that the runner makes (alt-flavor.ts): resize goes to it, the flavor filters tell servers apart by it' },
       { key: 'min_microversion', value: facts.compute.minMicroversion, why: 'what GET /v2.1 advertises: the cluster\'s own claim decides which microversion tests run' },
       { key: 'max_microversion', value: facts.compute.maxMicroversion },
       { key: 'min_compute_nodes', value: facts.computeNodes, why: 'tests that need more hosts skip' },
@@ -79,8 +79,9 @@ export function confSections({ cluster, facts, workspace, credentials }: ConfInp
       { key: 'build_interval', value: 1 },
     ] },
     { name: 'compute-feature-enabled', options: [
-      ...['resize', 'cold_migration', 'live_migration', 'console_output', 'rescue', 'shelve', 'snapshot', 'disk_config', 'attach_encrypted_volume']
+      ...['cold_migration', 'live_migration', 'console_output', 'rescue', 'shelve', 'snapshot', 'disk_config', 'attach_encrypted_volume']
         .map((key, i) => ({ key, value: false, why: i === 0 ? `${NOT_PLANNED}: one node, no consoles API, no images from servers, no volume encryption` : undefined })),
+      { key: 'resize', value: true, why: 'resize, confirmResize and revertResize on the server\'s own node (docs/protocol.md "Resize")' },
       { key: 'interface_attach', value: false, why: 'needs neutron' },
       ...['pause', 'suspend', 'config_drive', 'enable_instance_password']
         .map((key, i) => ({ key, value: true, why: i === 0 ? 'planned (issue 13 §2) or there already: their tests run, and fail until built' : undefined })),

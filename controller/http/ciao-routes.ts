@@ -7,6 +7,7 @@ import type { Services } from '../services.ts';
 import { now } from '../context.ts';
 import { parseWorkload, validateWorkload } from '../workload-yaml.ts';
 import { checkQuota, quotaReport } from '../quotas.ts';
+import { inResize } from '../instance-resize.ts';
 import { parseInput, reply, type Request, type Router } from '../../shared/http-router.ts';
 import { z } from 'zod';
 import {
@@ -149,11 +150,14 @@ export function ciaoRoutes(router: Router, s: Services): void {
     return reply(200, s.instances.get(t, req.params.id));
   });
   router.on('POST', '/tenants/:tenant/instances/:id/action', async (req) => {
-    const { tenant: t } = await tenant(req);
-    const { action, hard, image } = await req.body(InstanceAction);
+    const { caller: c, tenant: t } = await tenant(req);
+    const { action, hard, image, workload } = await req.body(InstanceAction);
     if (hard !== undefined && action !== 'reboot') throw badRequest('hard is an option of reboot only');
     if ((image !== undefined) !== (action === 'rebuild')) throw badRequest('image is needed by rebuild, and an option of rebuild only');
+    if ((workload !== undefined) !== (action === 'resize')) throw badRequest('workload is needed by resize, and an option of resize only');
     const id = req.params.id;
+    const inst = s.instances.get(t, id);
+    if (inResize(inst) && action !== 'confirm-resize' && action !== 'revert-resize') throw new ApiError('invalid_state', `instance ${id} is being resized (${inst.resize!.phase}): confirm or revert the resize first`);
     switch (action) {
       case 'stop': return reply(202, s.instances.stop(t, id));
       case 'restart': return reply(202, s.instances.restart(t, id));
@@ -163,6 +167,13 @@ export function ciaoRoutes(router: Router, s: Services): void {
       case 'suspend': return reply(202, s.instances.suspend(t, id, true));
       case 'resume': return reply(202, s.instances.suspend(t, id, false));
       case 'rebuild': return reply(202, s.instances.rebuild(t, id, image!, {}));
+      case 'resize': {
+        const w = visibleWorkloads(t, c).find((x) => x.id === workload && x.visibility !== 'internal');
+        if (!w) throw new ApiError('unknown_workload', `workload ${workload} does not exist or is not visible to tenant ${t.id} (ciao list workloads)`);
+        return reply(202, s.instances.resizes.resize(t, s.instances.unlocked(inst, false), w));
+      }
+      case 'confirm-resize': return reply(202, s.instances.resizes.confirm(inst));
+      case 'revert-resize': return reply(202, s.instances.resizes.revert(inst));
     }
   });
   router.on('DELETE', '/tenants/:tenant/instances/:id', async (req) => {

@@ -35,11 +35,13 @@ export const TenantChange = z.strictObject({ name: Name.optional(), config: Tena
 export const NodeFault = z.strictObject({ start_failure: StartFailureReason.nullish() });
 export const NewInstances = z.strictObject({ workload_id: Ref, count: Count.default(1), name: Name.optional() });
 export const InstanceAction = z.strictObject({
-  action: z.enum(['stop', 'restart', 'pause', 'unpause', 'reboot', 'suspend', 'resume', 'rebuild']),
+  action: z.enum(['stop', 'restart', 'pause', 'unpause', 'reboot', 'suspend', 'resume', 'rebuild', 'resize', 'confirm-resize', 'revert-resize']),
   /** reboot only: reset the guest without asking it first (docs/api.md). */
   hard: z.boolean().optional(),
   /** rebuild only, and needed there: the image (id or name) the disk is made again from. */
   image: z.string().min(1).max(255).optional(),
+  /** resize only, and needed there: the workload whose sizes the instance takes. */
+  workload: z.string().min(1).max(255).optional(),
 });
 export const NewPool = z.strictObject({ name: PARAMS.name, subnet: PoolSubnet.nullish(), ips: z.array(Ip).max(MAX_POOL_ADDRESSES).nullish() });
 export const PoolAddresses = z.strictObject({ subnet: PoolSubnet.nullish(), ips: z.array(Ip).max(MAX_POOL_ADDRESSES).nullish() });
@@ -127,6 +129,11 @@ export const Rebuild = z.strictObject({
   personality: z.array(z.strictObject({ path: z.string().max(255), contents: z.string().max(65_535) })).max(5).optional(),
 });
 export const Reboot = z.strictObject({ type: z.enum(['SOFT', 'HARD']) });
+/** Nova's resize at 2.1: a flavor id (a string or an integer); the disk config is accepted and not used. */
+export const Resize = z.strictObject({
+  flavorRef: z.union([z.string().min(1).max(255), z.int().min(0).transform(String)]),
+  'OS-DCF:diskConfig': z.enum(['AUTO', 'MANUAL']).optional(),
+});
 
 /** Paging, as Nova reads it: a limit of 0 or more (capped at 1000), and the id listed last. */
 const Limit = z.string().regex(/^\d{1,9}$/, 'must be a whole number of 0 or more').transform((l) => Math.min(Number(l), 1000));

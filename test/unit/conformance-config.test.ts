@@ -7,6 +7,7 @@ import { parseDemoSh } from '../../singlevm/demo-sh.ts';
 import { clusterAccess } from '../../bat/conformance/cluster.ts';
 import { factsFrom, type CloudAnswers } from '../../bat/conformance/cloud-facts.ts';
 import { tempestConf } from '../../bat/conformance/tempest-conf.ts';
+import { ALT_FLAVOR_ID } from '../../bat/conformance/alt-flavor.ts';
 import { workspacePaths } from '../../bat/conformance/workspace.ts';
 import { accountsYaml, wantedAccounts } from '../../bat/conformance/accounts.ts';
 import { parse } from 'yaml';
@@ -51,6 +52,8 @@ t.test('the cluster access comes from demo.sh', async (t) => {
 t.test('the flavor is the first public VM workload, and the image is its own', async (t) => {
   t.same(facts, { flavorRef: 'vm-flavor', flavorRefAlt: 'vm-flavor', imageRef: 'image-1', imageRefAlt: 'image-1', compute: { minMicroversion: '2.1', maxMicroversion: '2.1' }, volume: { minMicroversion: '3.0', maxMicroversion: '3.12' }, computeNodes: 1 });
   t.throws(() => factsFrom({ ...answers, workloads: answers.workloads.slice(0, 2) }), /no public VM \(qemu\) workload/);
+  const alt = { id: ALT_FLAVOR_ID, vm_type: 'qemu', visibility: 'public', image_name: 'ciao-vm' } as const;
+  t.match(factsFrom({ ...answers, workloads: [alt, ...answers.workloads] }), { flavorRef: 'vm-flavor', flavorRefAlt: ALT_FLAVOR_ID }, 'the runner\'s alternative flavor is flavor_ref_alt, wherever it is listed');
   t.throws(() => factsFrom({ ...answers, images: [] }), /boots image ciao-vm, which the image API does not list/);
   t.same(factsFrom({ ...answers, computeVersion: { version: '', min_version: '' } }).compute, { minMicroversion: undefined, maxMicroversion: undefined }, 'no microversions advertised, none configured');
 });
@@ -68,7 +71,7 @@ t.test('pre-provisioned: the accounts file, and the admin for the classes that m
   t.match(conf.validation, { run_validation: 'false' });
   t.match(conf.DEFAULT, { log_dir: '/root/local/ciao-tmpconf/tempest/logs' });
   t.match(conf.oslo_concurrency, { lock_path: '/root/local/ciao-tmpconf/tempest/lock' });
-  t.match(conf['compute-feature-enabled'], { pause: 'true', resize: 'false', interface_attach: 'false' });
+  t.match(conf['compute-feature-enabled'], { pause: 'true', resize: 'true', cold_migration: 'false', interface_attach: 'false' });
   t.match(text, /# a flavor is a workload[^\n]*\nflavor_ref = vm-flavor/, 'each option says why above it');
 });
 

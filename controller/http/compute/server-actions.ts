@@ -6,7 +6,9 @@ import { parseInput, reply, type Request } from '../../../shared/http-router.ts'
 import type { Instance, Tenant } from '../../api-types.ts';
 import type { Caller } from '../../auth.ts';
 import { randomBytes } from 'node:crypto';
-import { Reboot, Rebuild, ServerAction } from '../request-schemas.ts';
+import { Reboot, Rebuild, Resize, ServerAction } from '../request-schemas.ts';
+import { flavorsOf } from './flavors.ts';
+import { inResize } from '../../instance-resize.ts';
 import { serverView } from './views.ts';
 import { atLeast } from '../compute-scope.ts';
 import type { ComputeApi } from './context.ts';
@@ -19,7 +21,11 @@ type Answering = (tenant: Tenant, inst: Instance, caller: Caller, body: unknown,
 /** The name Nova's instance actions give each action. */
 const RECORDED: Record<string, string> = {
   'os-stop': 'stop', 'os-start': 'start', reboot: 'reboot', pause: 'pause', unpause: 'unpause', suspend: 'suspend', resume: 'resume', rebuild: 'rebuild', lock: 'lock', unlock: 'unlock',
+  resize: 'resize', confirmResize: 'confirmResize', revertResize: 'revertResize',
 };
+
+/** What a server held by a resize still takes (Nova's RESIZED state); confirmResize answers 204. */
+const DURING_RESIZE = new Set(['confirmResize', 'revertResize', 'lock', 'unlock']);
 
 /** Nothing here is ever soft-deleted (deletes are immediate): undoing one is a conflict. */
 const never = (what: string): Action => (_t, inst) => {
@@ -52,6 +58,15 @@ export function serverActionRoutes(api: ComputeApi): void {
     resume: (t, inst, c) => s.instances.suspend(t, inst.id, false, c.admin),
     // Deletes are immediate here (no soft delete, as Nova with reclaim_instance_interval 0, which
     // answers forceDelete and restore of a server that is not soft-deleted with 409).
+    // A new flavor on the same node (docs/protocol.md "Resize"): an unknown flavor is Nova's 400.
+    resize: (t, inst, c, body) => {
+      const { flavorRef } = parseInput(Resize, body, 'resize');
+      const flavor = flavorsOf(api, t).find((f) => f.id === flavorRef);
+      if (!flavor) throw badRequest(`flavor ${flavorRef.slice(0, 64)} does not exist: flavors are the workloads (openstack flavor list)`);
+      return s.instances.resizes.resize(t, s.instances.unlocked(inst, c.admin), flavor);
+    },
+    confirmResize: (_t, inst, c) => s.instances.resizes.confirm(s.instances.unlocked(inst, c.admin)),
+    revertResize: (_t, inst, c) => s.instances.resizes.revert(s.instances.unlocked(inst, c.admin)),
     forceDelete: never('soft-deleted'),
     restore: never('soft-deleted'),
   };
@@ -80,9 +95,10 @@ export function serverActionRoutes(api: ComputeApi): void {
     const answers = Object.hasOwn(answering, names[0]);
     const action = answers ? answering[names[0]] : Object.hasOwn(actions, names[0]) ? actions[names[0]] : undefined;
     if (!action) throw badRequest(`action ${names[0].slice(0, 64)} is not supported here; supported: ${[...Object.keys(actions), ...Object.keys(answering)].join(', ')}`);
+    if (inResize(inst) && !DURING_RESIZE.has(names[0])) throw new ApiError('invalid_state', `instance ${inst.id} is being resized (${inst.resize!.phase}): confirm or revert the resize first`);
     const answer = action(tenant, inst, caller, body[names[0]], req);
     const recorded = RECORDED[names[0]];
     if (recorded) s.instances.noteAction(tenant, inst.id, { action: recorded, request_id: req.id, user_id: caller.userId, start_time: now() });
-    return answers ? reply(202, answer) : reply(202);
+    return answers ? reply(202, answer) : reply(names[0] === 'confirmResize' ? 204 : 202);
   });
 }

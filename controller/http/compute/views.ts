@@ -7,20 +7,24 @@ import type { Instance, Workload } from '../../api-types.ts';
 import { atLeast } from '../compute-scope.ts';
 import type { ComputeApi } from './context.ts';
 
-type Status = 'BUILD' | 'ACTIVE' | 'PAUSED' | 'SUSPENDED' | 'REBUILD' | 'SHUTOFF' | 'ERROR' | 'DELETED' | 'REBOOT' | 'HARD_REBOOT';
+type Status = 'BUILD' | 'ACTIVE' | 'PAUSED' | 'SUSPENDED' | 'REBUILD' | 'SHUTOFF' | 'ERROR' | 'DELETED' | 'REBOOT' | 'HARD_REBOOT' | 'RESIZE' | 'VERIFY_RESIZE' | 'REVERT_RESIZE';
 export const STATUS: Record<Instance['state'], Status> = {
   pending: 'BUILD', active: 'ACTIVE', paused: 'PAUSED', suspended: 'SUSPENDED', stopping: 'ACTIVE', exited: 'SHUTOFF', hung: 'ERROR', missing: 'ERROR', deleting: 'DELETED',
 };
 const VM_STATE: Record<Status, string> = {
   BUILD: 'building', ACTIVE: 'active', PAUSED: 'paused', SUSPENDED: 'suspended', SHUTOFF: 'stopped', ERROR: 'error', DELETED: 'deleted', REBOOT: 'active', HARD_REBOOT: 'active', REBUILD: 'active',
+  RESIZE: 'active', VERIFY_RESIZE: 'resized', REVERT_RESIZE: 'resized',
 };
+/** The status of a resize's phases (controller/instance-resize.ts); `confirming` shows the state's. */
+const RESIZE_STATUS: Record<string, Status> = { resizing: 'RESIZE', verify: 'VERIFY_RESIZE', reverting: 'REVERT_RESIZE' };
 /** A server's status: its state's, or the reboot or rebuild it is in. */
 export const statusOf = (i: Instance): Status => {
   if (i.state === 'deleting') return STATUS[i.state];
   if (i.rebuilding) return 'REBUILD';
+  if (i.resize && RESIZE_STATUS[i.resize.phase]) return RESIZE_STATUS[i.resize.phase];
   return i.rebooting ? (i.rebooting === 'HARD' ? 'HARD_REBOOT' : 'REBOOT') : STATUS[i.state];
 };
-const BUSY_TASK: Partial<Record<Status, string>> = { REBOOT: 'rebooting', HARD_REBOOT: 'rebooting_hard', REBUILD: 'rebuilding' };
+const BUSY_TASK: Partial<Record<Status, string>> = { REBOOT: 'rebooting', HARD_REBOOT: 'rebooting_hard', REBUILD: 'rebuilding', RESIZE: 'resize_migrating', REVERT_RESIZE: 'resize_reverting' };
 const taskState = (i: Instance) => BUSY_TASK[statusOf(i)] ?? TASK_STATE[i.state] ?? null;
 const TASK_STATE: Partial<Record<Instance['state'], string>> = { pending: 'spawning', stopping: 'powering-off', deleting: 'deleting' };
 /** Nova's power states: 0 no state, 1 running, 3 paused, 4 shut down, 6 crashed, 7 suspended. */
