@@ -2,13 +2,18 @@
 // the guest sees them. A paused VM answers nothing and goes on with the same boot after unpause; a
 // reboot boots its guest again (a new boot id) with the same identity; a suspended VM answers
 // nothing and goes on with the same boot after resume; a rebuild boots a new disk (a new boot id)
-// at the same address; a container's reboot leaves it wired to its tenant network. On a simulated
-// cluster only the states and events are checked.
-import t from 'tap';
+// at the same address; a container's reboot leaves it wired to its tenant network; a resized VM
+// boots with the new flavor's vcpus, memory and disk (and the old vcpus and memory after a revert),
+// a resized container runs under the new limits. On a simulated cluster only the states and events
+// are checked.
+import t, { type Test } from 'tap';
 import { cnciNamespace } from '../../cnci/cnci-backend.ts';
 import { pingFrom, pingFromContainer, sshRun } from '../../singlevm/probes.ts';
+import { containerName } from '../../launcher/docker-backend.ts';
+import { run } from '../../shared/run.ts';
 import { waitFor } from '../../shared/wait-for.ts';
-import { admin, BOOT_MS, expectEvent, ownTenant, publicWorkload, simulated, start, waitState } from '../lib.ts';
+import type { Instance } from '../../controller/api-types.ts';
+import { admin, BOOT_MS, expectEvent, ownTenant, ownWorkload, publicWorkload, simulated, start, unique, waitState } from '../lib.ts';
 
 const cluster = process.env.CIAO_CLUSTER ?? 'ciao';
 const sshKey = process.env.CIAO_SSH_KEY ?? '';
@@ -87,4 +92,86 @@ t.test('a container pauses and unpauses; rebooted, it is wired to its tenant net
   if (simulated) return;
   t.ok(await waitFor(`${b.ip} to reach ${a.ip} after the reboot`, () => pingFromContainer(cluster, b.id, a.ip), { timeoutMs: 15_000 }), 'reachable again');
   t.ok(await waitFor(`${a.ip} to reach ${b.ip}`, () => pingFromContainer(cluster, a.id, b.ip), { timeoutMs: 15_000 }), 'and it reaches its neighbour');
+});
+
+/** A larger copy of a public workload, the tenant's own: what a resize goes to. */
+const larger = async (t: Test, path: string, vmType: 'qemu' | 'docker', more: { vcpus: number; mem_mb: number; disk_mb: number }) => {
+  const w = await publicWorkload(vmType);
+  return ownWorkload(t, path, {
+    description: unique('resize'), vm_type: vmType, image_name: w.image_name, visibility: 'tenant',
+    ...(vmType === 'qemu' ? { fw_type: w.fw_type, config: w.config } : {}),
+    defaults: { vcpus: w.defaults.vcpus + more.vcpus, mem_mb: w.defaults.mem_mb + more.mem_mb, disk_mb: w.defaults.disk_mb + more.disk_mb },
+  });
+};
+
+/** Resizes (or confirms, reverts) and waits until the node has answered: the resize's phase. */
+async function resize(path: string, id: string, body: object, phase: 'verify' | null) {
+  await admin.call('POST', `${path}/instances/${id}/action`, body);
+  return waitFor(`instance ${id} to be resized (${phase ?? 'done'})`, async () => {
+    const inst = await admin.call<Instance>('GET', `${path}/instances/${id}`);
+    return (inst.resize?.phase ?? null) === phase && inst.state !== 'pending' && inst;
+  }, { timeoutMs: BOOT_MS, intervalMs: 500 });
+}
+
+t.test('a resized VM boots with the new vcpus, memory and a grown disk; a revert brings back the old vcpus and memory', async (t) => {
+  const tenant = await ownTenant(t, 'act');
+  const small = await publicWorkload('qemu');
+  const big = await larger(t, tenant.path, 'qemu', { vcpus: 1, mem_mb: small.defaults.mem_mb, disk_mb: 1024 });
+  const [vm] = await start(t, tenant.path, small.id);
+  const { ip } = await waitState(tenant.path, vm.id, 'active');
+  const ns = cnciNamespace(cluster, tenant.id);
+  /** What the guest sees: its vcpus, its memory (kB) and its largest disk (512-byte sectors). */
+  const guest = async (bootNot?: string) => {
+    const out = await waitFor(`SSH to ${ip}`, async () => {
+      const text = await sshRun(ns, ip, sshKey, 'cat /proc/sys/kernel/random/boot_id; grep -c ^processor /proc/cpuinfo; awk \'/MemTotal/ {print $2}\' /proc/meminfo; cat /sys/block/vd*/size').catch(() => undefined);
+      return text && text.split('\n')[0] !== bootNot && text;
+    }, { timeoutMs: BOOT_MS, intervalMs: 500 });
+    const [boot, cpus, memKB, ...disks] = out.split('\n');
+    return { boot, cpus: Number(cpus), memKB: Number(memKB), diskSectors: Math.max(...disks.map(Number)) };
+  };
+  const before = simulated ? undefined : await guest();
+  if (before) {
+    t.equal(before.cpus, small.defaults.vcpus, `${small.defaults.vcpus} vcpu(s) before`);
+    t.equal(before.diskSectors, small.defaults.disk_mb * 2048, `a ${small.defaults.disk_mb} MB disk before`);
+  }
+
+  const resized = await resize(tenant.path, vm.id, { action: 'resize', workload: big.id }, 'verify');
+  t.match(resized, { workload_id: big.id, vcpus: big.defaults.vcpus, mem_mb: big.defaults.mem_mb, state: 'active' }, 'resized, waiting for a confirm or revert');
+  let resizedBoot = '';
+  if (before) {
+    const after = await guest(before.boot);
+    resizedBoot = after.boot;
+    t.equal(after.cpus, big.defaults.vcpus, `the guest has ${big.defaults.vcpus} vcpus`);
+    t.ok(after.memKB > small.defaults.mem_mb * 1024, `the guest sees ${after.memKB} kB of memory, more than the old flavor's ${small.defaults.mem_mb} MB`);
+    t.equal(after.diskSectors, big.defaults.disk_mb * 2048, `its disk grew to ${big.defaults.disk_mb} MB`);
+    t.equal(await sshRun(ns, ip, sshKey, 'hostname'), vm.id, 'as itself');
+  }
+
+  const reverted = await resize(tenant.path, vm.id, { action: 'revert-resize' }, null);
+  t.match(reverted, { workload_id: small.id, vcpus: small.defaults.vcpus, mem_mb: small.defaults.mem_mb, state: 'active' }, 'reverted to the old flavor');
+  if (before) {
+    const back = await guest(resizedBoot);
+    t.equal(back.cpus, small.defaults.vcpus, 'the old vcpus again');
+    t.ok(back.memKB <= small.defaults.mem_mb * 1024, `the old memory again (${back.memKB} kB)`);
+    t.equal(back.diskSectors, big.defaults.disk_mb * 2048, 'the grown disk stays grown, as Nova\'s revert keeps it');
+  }
+});
+
+t.test('a resized container runs under the new memory and CPU limits', async (t) => {
+  const tenant = await ownTenant(t, 'act');
+  const small = await publicWorkload('docker');
+  const big = await larger(t, tenant.path, 'docker', { vcpus: 1, mem_mb: 64, disk_mb: 0 });
+  const [c] = await start(t, tenant.path, small.id);
+  await waitState(tenant.path, c.id, 'active');
+  const inspect = async () => {
+    const [info] = JSON.parse((await run('docker', ['inspect', containerName(cluster, c.id)])).stdout) as { HostConfig: { Memory: number; NanoCpus: number } }[];
+    const inside = await run('docker', ['exec', containerName(cluster, c.id), 'cat', '/sys/fs/cgroup/memory.max']);
+    return { memory: info.HostConfig.Memory, cpus: info.HostConfig.NanoCpus / 1e9, cgroupMax: Number(inside.stdout.trim()) };
+  };
+  if (!simulated) t.same(await inspect(), { memory: small.defaults.mem_mb * 2 ** 20, cpus: small.defaults.vcpus, cgroupMax: small.defaults.mem_mb * 2 ** 20 }, 'the old limits before');
+  await resize(tenant.path, c.id, { action: 'resize', workload: big.id }, 'verify');
+  const confirmed = await resize(tenant.path, c.id, { action: 'confirm-resize' }, null);
+  t.match(confirmed, { workload_id: big.id, mem_mb: big.defaults.mem_mb, state: 'active' }, 'resized and confirmed');
+  if (simulated) return;
+  t.same(await inspect(), { memory: big.defaults.mem_mb * 2 ** 20, cpus: big.defaults.vcpus, cgroupMax: big.defaults.mem_mb * 2 ** 20 }, 'docker inspect and the container\'s own cgroup show the new limits');
 });
