@@ -451,7 +451,13 @@ export class Launcher {
       inst.saving = undefined;
     }
     this.opts.logger.info('instance rebuilt', { instanceId: id, image });
-    if (this.instances.get(id) !== inst) return void (await backend.delete(id).catch(() => undefined));
+    return this.remade(inst, backend, running);
+  }
+
+  /** A rebuild or resize is done: what a delete meanwhile left is removed, else the instance is
+   *  reported running again, or stopped as it was. */
+  private async remade(inst: Instance, backend: Backend, running: boolean) {
+    if (this.instances.get(inst.spec.instanceId) !== inst) return void (await backend.delete(inst.spec.instanceId).catch(() => undefined));
     if (running) return this.started(inst);
     inst.sshIp = undefined;
     this.setState(inst, 'exited');
@@ -505,10 +511,7 @@ export class Launcher {
     }
     inst.saving = undefined;
     this.opts.logger.info('instance resized', { instanceId: id, resources });
-    if (this.instances.get(id) !== inst) return void (await backend.delete(id).catch(() => undefined));
-    if (running) return this.started(inst);
-    inst.sshIp = undefined;
-    this.setState(inst, 'exited');
+    return this.remade(inst, backend, running);
   }
 
   /** After a resize that broke: a running one is started again as it was, or said to be stopped. */

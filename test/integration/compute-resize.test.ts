@@ -3,11 +3,10 @@
 // the larger flavor, resize from stopped, delete while VERIFY_RESIZE, and restarts of the
 // controller and the launcher in the middle.
 import t, { type Test } from 'tap';
-import { request } from 'undici';
 import { startControlPlane } from '../helpers/control-plane.ts';
+import { computeCall } from '../helpers/compute-call.ts';
 import { waitForEvent, waitForState, workloadId } from '../helpers/api-waits.ts';
 import { waitFor } from '../../shared/wait-for.ts';
-import type { ControllerClient } from '../../shared/controller-client.ts';
 import type { Instance } from '../../controller/api-types.ts';
 
 const plane = await startControlPlane({ nodes: 1, statsIntervalMs: 300 });
@@ -15,15 +14,7 @@ t.teardown(() => plane.close());
 const { demo, admin } = plane;
 const tenant = await demo.tenantId();
 
-/** A compute call that returns status and body, whatever the status. */
-const call = async (c: ControllerClient, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
-  const res = await request(`${plane.controllerUrl}/v2.1${path}`, {
-    method: method as 'GET', dispatcher: plane.dispatcher, body: body === undefined ? undefined : JSON.stringify(body),
-    headers: { 'x-auth-token': await c.authToken(), 'content-type': 'application/json', ...headers },
-  });
-  const text = await res.body.text();
-  return { status: res.statusCode, body: text ? JSON.parse(text) : undefined };
-};
+const call = computeCall(plane);
 type Server = { id: string; status: string; flavor: Record<string, unknown> };
 const show = async (id: string, headers: Record<string, string> = {}): Promise<Server> => (await call(demo, 'GET', `/servers/${id}`, undefined, headers)).body.server;
 const status = async (id: string, want: string) => waitFor(`server ${id} to be ${want}`, async () => (await show(id)).status === want, { timeoutMs: 10_000 });
