@@ -4,7 +4,7 @@
 // `exited` with its reason (docs/protocol.md "An instance that dies").
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { ProtocolPeer } from '../protocol/client.ts';
-import type { AttachVolume, DetachVolume, Frame, InstanceExit, InstanceState, LifecycleFailureReason, NodeStats, Resources, Role, StartFailureReason, StartPayload, VolumeFailure } from '../protocol/payloads.ts';
+import type { AttachVolume, DetachVolume, Frame, InstanceExit, InstanceState, LifecycleFailureReason, NodeStats, RebuildPayload, Resources, Role, StartFailureReason, StartPayload, VolumeFailure } from '../protocol/payloads.ts';
 import type { Logger } from '../shared/log.ts';
 import { LaunchError, type AdoptedInstance, type Backend } from './backend.ts';
 
@@ -215,7 +215,7 @@ export class Launcher {
       case 'REBOOT': return this.rebootInstance(frame.payload.instanceId, frame.payload.hard);
       case 'SUSPEND': return this.suspendInstance(frame.payload.instanceId);
       case 'RESUME': return this.resumeInstance(frame.payload.instanceId);
-      case 'REBUILD': return this.rebuildInstance(frame.payload.instanceId, frame.payload.image);
+      case 'REBUILD': return this.rebuildInstance(frame.payload);
       case 'ATTACH_VOLUME': return this.changeVolumes('attach', frame.payload);
       case 'DETACH_VOLUME': return this.changeVolumes('detach', frame.payload);
       case 'NODE_FAULT':
@@ -415,14 +415,15 @@ export class Launcher {
 
   /** Makes an active or stopped instance's root disk again from a new image, as Nova's rebuild:
    *  the runtime stops, the disk is made anew, and an active one boots on it (a new boot; same id,
-   *  MAC, address and volumes); a stopped one stays stopped. `pending` meanwhile. */
-  private async rebuildInstance(id: string, image: string) {
+   *  MAC, address and volumes); a stopped one stays stopped. `pending` meanwhile. The files
+   *  injected are the rebuild's own (Nova's personality), not the first start's. */
+  private async rebuildInstance({ instanceId: id, image, files }: RebuildPayload) {
     const inst = this.actionable('REBUILD_FAILURE', id, 'active', 'exited');
     if (!inst) return;
     const backend = this.backend(inst.spec);
     if (!backend.rebuild) return this.lifecycleFailed('REBUILD_FAILURE', id, 'not_supported', `the ${backend.kind} backend cannot rebuild instance ${id}`);
     const running = inst.state === 'active';
-    const spec = { ...inst.spec, image };
+    const spec = { ...inst.spec, image, files };
     inst.saving = 'rebuild';
     this.setState(inst, 'pending');
     try {

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { Reboot, Rebuild, ServerAction } from '../request-schemas.ts';
 import { serverView } from './views.ts';
 import { atLeast } from '../compute-scope.ts';
+import { injectedFiles } from './personality.ts';
 import type { ComputeApi } from './context.ts';
 import { now } from '../../context.ts';
 
@@ -59,7 +60,9 @@ export function serverActionRoutes(api: ComputeApi): void {
     // The node makes the disk again from the new image and boots it (docs/protocol.md "Actions").
     rebuild: (t, inst, c, body, req) => {
       const r = parseInput(Rebuild, body, 'rebuild');
-      const change = { name: r.name, metadata: r.metadata, access_ipv4: r.accessIPv4, access_ipv6: r.accessIPv6 };
+      if (r.personality !== undefined && atLeast(req, '2.57')) throw badRequest('Invalid input for field/attribute rebuild: personality is gone from microversion 2.57');
+      // Nova injects only the files a rebuild names: none named, none kept.
+      const change = { name: r.name, metadata: r.metadata, access_ipv4: r.accessIPv4, access_ipv6: r.accessIPv6, files: injectedFiles(r.personality) ?? [], disk_config: r['OS-DCF:diskConfig'] };
       const rebuilt = nova400ForImage(() => s.instances.rebuild(t, inst.id, r.imageRef, change, c.admin));
       // Nova's common view (no extended attributes) and the password, shown once; the guest does not get it (docs/api.md).
       // From 2.54 the answer names the server's keypair, from 2.57 its user_data (as Nova's rebuild views).
