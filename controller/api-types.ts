@@ -100,6 +100,11 @@ export interface Instance {
   tags?: string[];
   /** The create request's user_data (base64), kept as given: admins read it back from 2.3. */
   user_data?: string;
+  /** Files the guest is given (Nova's personality, base64): on its config drive, or in its container. */
+  files?: { path: string; contents: string }[];
+  /** Nova's OS-DCF:diskConfig as a client set it (MANUAL when none did): the instance disk is blank
+   *  and unpartitioned at boot (the guest runs from its initramfs), so AUTO has nothing to grow. */
+  disk_config?: 'AUTO' | 'MANUAL';
   /** Its place among the servers one create request made (0 for the first). */
   launch_index?: number;
   /** Who locked it (the compute API's lock): while set, only an admin stops, starts, deletes it or

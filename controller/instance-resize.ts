@@ -36,8 +36,9 @@ export interface InstanceRecords {
 export class InstanceResizes {
   constructor(private readonly ctx: ControllerContext, private readonly records: InstanceRecords) {}
 
-  /** Starts a resize to `workload`'s flavor: 400 for a flavor it cannot take, 409 in the wrong state. */
-  resize(tenant: Tenant, inst: Instance, workload: Workload): Instance {
+  /** Starts a resize to `workload`'s flavor (and its disk config, Nova's OS-DCF:diskConfig, when
+   *  given): 400 for a flavor it cannot take, 409 in the wrong state. */
+  resize(tenant: Tenant, inst: Instance, workload: Workload, diskConfig?: Instance['disk_config']): Instance {
     const busy = inst.rebooting ? 'rebooting' : inst.rebuilding ? 'rebuilding' : inResize(inst) ? `being resized (${inst.resize!.phase})` : undefined;
     if ((inst.state !== 'active' && inst.state !== 'exited') || busy) throw new ApiError('invalid_state', `instance ${inst.id} is ${busy ?? inst.state}: only an active or stopped instance can be resized`);
     if (workload.id === inst.workload_id) throw badRequest(`instance ${inst.id} already has flavor ${workload.id}: a resize must change the flavor`);
@@ -50,7 +51,7 @@ export class InstanceResizes {
     const more = (k: 'vcpus' | 'mem_mb' | 'disk_mb') => Math.max(0, to[k] - from[k]);
     checkQuota(this.ctx.store.quotas.get(tenant.id), this.records.usage(tenant.id), { vcpus: more('vcpus'), mem_mb: more('mem_mb'), disk_mb: more('disk_mb') });
     this.send(inst, { resources: resources(to), workloadId: to.workload_id, hold: resources(from) }, true);
-    this.records.save(inst, { ...to, resize: { from, to, phase: 'resizing' } });
+    this.records.save(inst, { ...to, resize: { from, to, phase: 'resizing' }, ...(diskConfig ? { disk_config: diskConfig } : {}) });
     this.records.event(inst, 'info', `Resizing ${inst.id} from flavor ${from.workload_id} to ${to.workload_id}`);
     return inst;
   }

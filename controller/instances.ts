@@ -29,7 +29,7 @@ export interface CreateRequest {
 }
 
 /** What a client may set on an instance and read back as it set it. */
-export type InstanceAttributes = Partial<Pick<Instance, 'name' | 'metadata' | 'access_ipv4' | 'access_ipv6' | 'key_name' | 'reservation_id' | 'description' | 'tags' | 'user_data'>>;
+export type InstanceAttributes = Partial<Pick<Instance, 'name' | 'metadata' | 'access_ipv4' | 'access_ipv6' | 'key_name' | 'reservation_id' | 'description' | 'tags' | 'user_data' | 'files' | 'disk_config'>>;
 
 /** The fields given a value (a client's change leaves out what it does not set). */
 const defined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
@@ -186,6 +186,7 @@ export class Instances {
       cnci: inst.cnci || undefined,
       volumes: inst.volumes?.length ? this.volumes.refs(inst) : undefined,
       publicKeys: inst.key_name && inst.public_key ? { [inst.key_name]: inst.public_key } : undefined,
+      files: inst.files?.length ? inst.files : undefined,
     };
   }
 
@@ -299,7 +300,7 @@ export class Instances {
     if (!workload) throw new ApiError('invalid_state', `the workload of instance ${id} is gone: it cannot be rebuilt`);
     const image = this.resolveImage(tenant, workload, imageRef);
     this.checkFits(workload, image);
-    if (!this.ctx.send({ type: 'COMMAND', op: 'REBUILD', to: inst.node_id ?? '', payload: { instanceId: inst.id, image } })) throw notConnected();
+    if (!this.ctx.send({ type: 'COMMAND', op: 'REBUILD', to: inst.node_id ?? '', payload: { instanceId: inst.id, image, files: change.files?.length ? change.files : undefined } })) throw notConnected();
     this.save(inst, { ...defined(change), image, rebuilding: true });
     this.event(inst, 'info', `Rebuilding ${inst.id} from image ${image}`);
     return inst;

@@ -1,5 +1,7 @@
 // A cloud-init "config-2" config drive (OpenStack layout) as an ISO 9660 image: the instance's
-// metadata (hostname = instance id, the Compute keypair's public key as public_keys) and its user data.
+// metadata (hostname = instance id, the Compute keypair's public key as public_keys), its user data
+// and the files injected into it (Nova's personality: meta_data.json `files`, their contents under
+// openstack/content/, which the guest's init writes at each boot).
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../shared/run.ts';
@@ -11,11 +13,18 @@ export interface ConfigDrive {
   userData?: string;
   /** OpenSSH public keys by keypair name (Nova's meta_data.json public_keys). */
   publicKeys?: Record<string, string>;
+  /** Absolute paths in the guest and their contents (base64), already checked (protocol/payloads.ts). */
+  files?: { path: string; contents: string }[];
 }
+
+const contentPath = (n: number) => `/content/${String(n).padStart(4, '0')}`;
 
 /** meta_data.json as OpenStack's config drive has it. */
 const metaData = (c: ConfigDrive) =>
-  JSON.stringify({ uuid: c.instanceId, name: c.hostname, hostname: c.hostname, ...(c.publicKeys ? { public_keys: c.publicKeys } : {}) }) + '\n';
+  JSON.stringify({
+    uuid: c.instanceId, name: c.hostname, hostname: c.hostname, ...(c.publicKeys ? { public_keys: c.publicKeys } : {}),
+    ...(c.files?.length ? { files: c.files.map((f, n) => ({ path: f.path, content_path: contentPath(n) })) } : {}),
+  }) + '\n';
 
 export async function makeConfigDrive(isoPath: string, c: ConfigDrive): Promise<void> {
   await withTempDir('ciao-config-drive', async (dir) => {
@@ -23,6 +32,10 @@ export async function makeConfigDrive(isoPath: string, c: ConfigDrive): Promise<
     await mkdir(latest, { recursive: true });
     await writeFile(join(latest, 'meta_data.json'), metaData(c));
     if (c.userData) await writeFile(join(latest, 'user_data'), c.userData);
+    if (c.files?.length) {
+      await mkdir(join(dir, 'openstack', 'content'));
+      for (const [n, f] of c.files.entries()) await writeFile(join(dir, 'openstack', contentPath(n)), Buffer.from(f.contents, 'base64'));
+    }
     await run('genisoimage', ['-quiet', '-V', 'config-2', '-r', '-J', '-o', isoPath, dir]);
   });
 }

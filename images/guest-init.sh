@@ -78,6 +78,14 @@ grep -o '"public_keys": *{[^}]*}' "$meta" 2>/dev/null | grep -o '"\(ssh-\|ecdsa-
   [ -n "$first" ] && chown -R 1000:1000 "$keys_home/.ssh"
 done
 
+# meta_data.json's files (Nova's personality): each path gets its content file from the drive.
+# The controller and the node allow no quote, backslash or control character in a path.
+grep -o '"path": *"[^"]*", *"content_path": *"[^"]*"' "$meta" 2>/dev/null | while IFS= read -r entry; do
+  path=$(echo "$entry" | sed 's/"path": *"\([^"]*\)".*/\1/')
+  content=$(echo "$entry" | sed 's/.*"content_path": *"\([^"]*\)"/\1/')
+  mkdir -p "$(dirname "$path")" && cp "/mnt/config/openstack$content" "$path" || echo "ciao-vm: cannot write injected file $path"
+done
+
 cat > /etc/udhcpc.script <<'SCRIPT'
 #!/bin/sh
 [ "$1" = bound ] || [ "$1" = renew ] || exit 0

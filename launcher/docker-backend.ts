@@ -7,6 +7,7 @@ import type { StartPayload } from '../protocol/payloads.ts';
 import { consoleTail } from './console-tail.ts';
 import { LaunchError, type AdoptedInstance, type Backend, type ExitListener, type Running } from './backend.ts';
 import { gatewayOf } from '../controller/addresses.ts';
+import { tarArchive } from './tar.ts';
 
 export interface DockerBackendOptions {
   docker: Docker;
@@ -132,8 +133,20 @@ export class DockerBackend implements Backend {
     return {};
   }
 
-  /** The instance's container, made from its image (not started), its spec riding along as a label. */
+  /** The instance's container, made from its image (not started), its spec riding along as a label
+   *  (without the injected files: they are in the container's file system from here on). */
   private async create(spec: StartPayload): Promise<Docker.Container> {
+    const container = await this.createContainer(spec);
+    if (!spec.files?.length) return container;
+    const archive = tarArchive(spec.files.map((f) => ({ path: f.path.replace(/^\/+/, ''), data: Buffer.from(f.contents, 'base64') })));
+    await container.putArchive(archive, { path: '/' }).catch(async (err) => {
+      await container.remove({ force: true }).catch(() => undefined);
+      throw new LaunchError('launch_failure', `docker could not put the injected files into ${this.containerName(spec.instanceId)}: ${(err as Error).message}`);
+    });
+    return container;
+  }
+
+  private async createContainer(spec: StartPayload): Promise<Docker.Container> {
     const { docker } = this.opts;
     const name = this.containerName(spec.instanceId);
     const image = await docker.getImage(spec.image).inspect().catch((err) => {
@@ -144,7 +157,7 @@ export class DockerBackend implements Backend {
       return await docker.createContainer({
         name, Image: spec.image, Hostname: spec.hostname ?? spec.instanceId,
         Cmd: image.Config?.Cmd?.length && image.Config.Cmd.join(' ') !== '/bin/sh' ? undefined : IDLE,
-        Labels: { [LABEL_CLUSTER]: this.opts.cluster, [LABEL_INSTANCE]: spec.instanceId, [LABEL_SPEC]: JSON.stringify(spec) },
+        Labels: { [LABEL_CLUSTER]: this.opts.cluster, [LABEL_INSTANCE]: spec.instanceId, [LABEL_SPEC]: JSON.stringify({ ...spec, files: undefined }) },
         HostConfig: {
           NetworkMode: 'none',
           ...(this.opts.gatewayDns ? { Dns: [gatewayOf(spec.network.subnet)] } : {}),

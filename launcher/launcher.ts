@@ -4,7 +4,7 @@
 // `exited` with its reason (docs/protocol.md "An instance that dies").
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { ProtocolPeer } from '../protocol/client.ts';
-import type { AttachVolume, DetachVolume, Frame, InstanceExit, InstanceState, LifecycleFailureReason, NodeStats, ResizePayload, Resources, Role, StartFailureReason, StartPayload, VolumeFailure } from '../protocol/payloads.ts';
+import type { AttachVolume, DetachVolume, Frame, InstanceExit, InstanceState, LifecycleFailureReason, NodeStats, RebuildPayload, ResizePayload, Resources, Role, StartFailureReason, StartPayload, VolumeFailure } from '../protocol/payloads.ts';
 import type { Logger } from '../shared/log.ts';
 import { LaunchError, type AdoptedInstance, type Backend } from './backend.ts';
 import { claimed, growth, sameResources } from './resize-claim.ts';
@@ -221,7 +221,7 @@ export class Launcher {
       case 'REBOOT': return this.rebootInstance(frame.payload.instanceId, frame.payload.hard);
       case 'SUSPEND': return this.suspendInstance(frame.payload.instanceId);
       case 'RESUME': return this.resumeInstance(frame.payload.instanceId);
-      case 'REBUILD': return this.rebuildInstance(frame.payload.instanceId, frame.payload.image);
+      case 'REBUILD': return this.rebuildInstance(frame.payload);
       case 'RESIZE': return this.resizeInstance(frame.payload);
       case 'ATTACH_VOLUME': return this.changeVolumes('attach', frame.payload);
       case 'DETACH_VOLUME': return this.changeVolumes('detach', frame.payload);
@@ -424,14 +424,15 @@ export class Launcher {
 
   /** Makes an active or stopped instance's root disk again from a new image, as Nova's rebuild:
    *  the runtime stops, the disk is made anew, and an active one boots on it (a new boot; same id,
-   *  MAC, address and volumes); a stopped one stays stopped. `pending` meanwhile. */
-  private async rebuildInstance(id: string, image: string) {
+   *  MAC, address and volumes); a stopped one stays stopped. `pending` meanwhile. The files
+   *  injected are the rebuild's own (Nova's personality), not the first start's. */
+  private async rebuildInstance({ instanceId: id, image, files }: RebuildPayload) {
     const inst = this.actionable('REBUILD_FAILURE', id, 'active', 'exited');
     if (!inst) return;
     const backend = this.backend(inst.spec);
     if (!backend.rebuild) return this.lifecycleFailed('REBUILD_FAILURE', id, 'not_supported', `the ${backend.kind} backend cannot rebuild instance ${id}`);
     const running = inst.state === 'active';
-    const spec = { ...inst.spec, image };
+    const spec = { ...inst.spec, image, files };
     inst.saving = 'rebuild';
     this.setState(inst, 'pending');
     try {

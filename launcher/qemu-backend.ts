@@ -189,7 +189,7 @@ export class QemuBackend implements Backend {
   private async makeDisks(spec: StartPayload) {
     const id = spec.instanceId;
     const dir = this.dir(id);
-    await makeConfigDrive(join(dir, 'config.iso'), { instanceId: id, hostname: spec.hostname ?? id, userData: spec.userData, publicKeys: spec.publicKeys })
+    await makeConfigDrive(join(dir, 'config.iso'), { instanceId: id, hostname: spec.hostname ?? id, userData: spec.userData, publicKeys: spec.publicKeys, files: spec.files })
       .catch((err) => { throw new LaunchError('image_failure', `could not make the config drive: ${(err as Error).message}`); });
     // The instance's own disk: kept across stop/restart, gone with the instance (or its rebuild).
     const disk = join(dir, 'disk.qcow2');

@@ -53,6 +53,13 @@ export type InstanceNetwork = z.infer<typeof InstanceNetwork>;
 export const VolumeRef = z.object({ id: z.string(), path: z.string(), root: z.boolean() });
 export type VolumeRef = z.infer<typeof VolumeRef>;
 
+/** A file the guest finds at `path` (absolute), `contents` base64 (Nova's personality: docs/api.md). */
+export const InjectedFile = z.object({
+  path: z.string().regex(/^\/[^\u0000-\u001f"\\]{1,255}$/).refine((p) => !p.split('/').some((s) => s === '.' || s === '..'), 'no "." or ".." segment'),
+  contents: z.string().max(16_384),
+});
+export type InjectedFile = z.infer<typeof InjectedFile>;
+
 export const StartPayload = z.object({
   instanceId: z.string(),
   tenantId: z.string(),
@@ -74,6 +81,8 @@ export const StartPayload = z.object({
   volumes: z.array(VolumeRef).optional(),
   /** OpenSSH public keys for the config drive (meta_data.json public_keys), by keypair name. */
   publicKeys: z.record(z.string(), z.string()).optional(),
+  /** Files to inject (Nova's personality): on a VM's config drive, in a container before it starts. */
+  files: z.array(InjectedFile).max(5).optional(),
 });
 export type StartPayload = z.infer<typeof StartPayload>;
 
@@ -85,7 +94,8 @@ export const RebootPayload = z.object({ instanceId: z.string(), hard: z.boolean(
 export type RebootPayload = z.infer<typeof RebootPayload>;
 
 /** Make the instance's root disk again from `image` (its id or name, as START names it). */
-export const RebuildPayload = z.object({ instanceId: z.string(), image: z.string().min(1).max(255) });
+/** `files`: those of the rebuild (Nova injects only what the rebuild names). */
+export const RebuildPayload = z.object({ instanceId: z.string(), image: z.string().min(1).max(255), files: z.array(InjectedFile).max(5).optional() });
 export type RebuildPayload = z.infer<typeof RebuildPayload>;
 
 /** Give the instance a new flavor's resources; the node keeps `hold` counted besides until a RESIZE

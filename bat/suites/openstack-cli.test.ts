@@ -1,6 +1,6 @@
 // BAT openstack-cli (issue 13): python-openstackclient's everyday flows against the cluster, as the
 // demo user, each checked where it shows: a keypair made by `keypair create` logs into the VM that
-// `server create --key-name --wait` made in a `server group create` group; `server pause` silences
+// `server create --key-name --file --wait` made (finding the injected file) in a `server group create` group; `server pause` silences
 // the guest and `unpause` brings the same boot back; `server reboot` boots it again (a new boot
 // id); `server add volume` hot-plugs a block device the guest sees, `remove volume` unplugs it;
 // `image set --property` shows in `image show`. One VM serves the guest checks, in that order. On a
@@ -82,12 +82,18 @@ async function makeVm(): Promise<Vm> {
   await chmod(keyFile, 0o600);
   const name = unique('server');
   made.servers.push(name);
-  const created = await openstack.json<Server>('server', 'create', '--flavor', flavor, '--image', image, '--key-name', keyName, '--hint', `group=${group.id}`, '--wait', name);
+  // A file injected as Nova's personality (--file), which the guest finds at boot.
+  const injected = join(dir, 'injected.txt');
+  await writeFile(injected, INJECTED);
+  const created = await openstack.json<Server>('server', 'create', '--flavor', flavor, '--image', image, '--key-name', keyName, '--hint', `group=${group.id}`,
+    '--file', `${INJECTED_PATH}=${injected}`, '--wait', name);
   const ip = Object.values(created.addresses).flat()[0];
   const guest = (command: string) => waitFor(`SSH to ${ip} with the keypair`, () => sshRun(ns, ip, keyFile, command).then((out) => ({ out }), () => undefined),
     { timeoutMs: BOOT_MS, intervalMs: 500 }).then(({ out }) => out);
   return { keyName, keyFile, group, created, guest, ip };
 }
+
+const [INJECTED_PATH, INJECTED] = ['/etc/ciao-bat/injected.txt', 'injected by server create --file\n'];
 
 /** A check of what the guest sees: made on a real cluster, reported skipped on a simulated one. */
 async function inGuest(t: Test, what: string, check: () => Promise<unknown>): Promise<void> {
@@ -104,6 +110,11 @@ t.test('keypair create, server group create, server create --key-name --hint gro
   const { server_group: { members } } = await user.call<{ server_group: Group }>('GET', `/v2.1/os-server-groups/${group.id}`);
   t.same(members, [created.id], 'the server is a member of its group');
   await inGuest(t, 'the keypair logs in', async () => t.equal(await guest('hostname'), created.id, "the keypair's private key logs in, as the server"));
+});
+
+t.test('server create --file: the guest finds the injected file (Nova\'s personality, through the config drive)', async (t) => {
+  const { guest } = await theVm();
+  await inGuest(t, 'the injected file', async () => t.equal(`${await guest(`cat ${INJECTED_PATH}`)}\n`, INJECTED, `${INJECTED_PATH} holds what --file gave`));
 });
 
 t.test('server pause: the guest answers no ping; server unpause: it answers again, the same boot', async (t) => {

@@ -1,6 +1,6 @@
 // Compute v2.1 limits, os-quota-sets and os-availability-zone (docs/api.md), over the ciao quotas
 // (controller/quotas.ts): Nova's names map onto the cluster's limits and their usage; what the
-// cluster has no such thing as is unlimited (-1), and what it never takes (injected files) is 0.
+// cluster has no such thing as is unlimited (-1), and the injected files' are Nova's defaults (fixed).
 import { z } from 'zod';
 import { ApiError, badRequest } from '../../shared/errors.ts';
 import { reply, type Request, type Router } from '../../shared/http-router.ts';
@@ -9,6 +9,7 @@ import { limitOf } from '../quotas.ts';
 import { Uuid } from '../../shared/safe-path.ts';
 import type { Services } from '../services.ts';
 import { atLeast, computeCaller, computeRoute } from './compute-scope.ts';
+import { INJECTED_FILE_CONTENT_BYTES, INJECTED_FILE_PATH_BYTES, INJECTED_FILES } from './compute/personality.ts';
 
 /** Most metadata items a server may have (Nova's default metadata_items); more is refused (403). */
 export const SERVER_META_LIMIT = 128;
@@ -21,7 +22,7 @@ const MAPPED: Record<string, QuotaName | ComputeQuotaName> = {
 /** Nova's names the cluster has no settable limit for: their fixed value. */
 const FIXED: Record<string, number> = {
   metadata_items: SERVER_META_LIMIT, fixed_ips: -1, security_groups: -1, security_group_rules: -1,
-  injected_files: 0, injected_file_content_bytes: 0, injected_file_path_bytes: 0,
+  injected_files: INJECTED_FILES, injected_file_content_bytes: INJECTED_FILE_CONTENT_BYTES, injected_file_path_bytes: INJECTED_FILE_PATH_BYTES,
 };
 /** Names microversions dropped: network ones at 2.36, injected files at 2.57. */
 const SINCE_236 = ['fixed_ips', 'floating_ips', 'security_groups', 'security_group_rules'];
@@ -73,7 +74,7 @@ export function limitsRoutes(router: Router, s: Services): void {
         maxTotalFloatingIps: limit(q, 'floating_ips'), totalFloatingIpsUsed: used.floating_ips,
         maxSecurityGroups: -1, totalSecurityGroupsUsed: 0, maxSecurityGroupRules: -1,
       }),
-      ...(atLeast(req, '2.57') ? {} : { maxPersonality: 0, maxPersonalitySize: 0 }),
+      ...(atLeast(req, '2.57') ? {} : { maxPersonality: INJECTED_FILES, maxPersonalitySize: INJECTED_FILE_CONTENT_BYTES }),
     };
     return reply(200, { limits: { absolute, rate: [] } });
   });

@@ -6,6 +6,10 @@ import { Segment, type ParamSchema } from '../../shared/http-router.ts';
 import { Uuid } from '../../shared/safe-path.ts';
 import { QUOTA_NAMES } from '../api-types.ts';
 import { StartFailureReason } from '../../protocol/payloads.ts';
+import { Personality } from './compute/personality.ts';
+
+/** Nova's OS-DCF:diskConfig. */
+const DiskConfig = z.enum(['AUTO', 'MANUAL']);
 
 /** Path parameters by name, for every controller route that does not give its own. */
 export const PARAMS: Record<string, ParamSchema> = {
@@ -93,7 +97,9 @@ export const NewServer = z.object({
     user_data: z.string().max(65_535).optional(),
     availability_zone: z.string().max(255).optional(),
     config_drive: z.union([z.boolean(), z.string().max(10)]).optional(),
-    'OS-DCF:diskConfig': z.enum(['AUTO', 'MANUAL']).optional(),
+    'OS-DCF:diskConfig': DiskConfig.optional(),
+    // Up to 2.56 (checked where the body is read); sizes against the injected-file quotas (403).
+    personality: Personality.optional(),
     security_groups: z.array(z.strictObject({ name: z.string().min(1).max(255) })).max(10).optional(),
     // Neither can be chosen here (one network per tenant; boot from volume is a workload's disks):
     // a request that names any is refused where it is read, not silently ignored.
@@ -111,12 +117,15 @@ export const NewServer = z.object({
   'OS-SCH-HNT:scheduler_hints': SchedulerHints.optional(),
 });
 export const ServerChange = z.strictObject({
-  server: z.strictObject({ name: ServerName.optional(), accessIPv4: z.ipv4().optional(), accessIPv6: Ipv6.optional(), description: ServerDescription.optional() }),
+  server: z.strictObject({
+    name: ServerName.optional(), accessIPv4: z.ipv4().optional(), accessIPv6: Ipv6.optional(), description: ServerDescription.optional(),
+    'OS-DCF:diskConfig': DiskConfig.optional(),
+  }),
 });
 export const MetadataBody = z.strictObject({ metadata: Metadata });
 export const MetadataItemBody = z.strictObject({ meta: Metadata });
 export const ServerAction = z.record(z.string().max(64), z.unknown());
-/** Nova's rebuild at 2.1: preserve_ephemeral, the disk config and personality are accepted and not used. */
+/** Nova's rebuild at 2.1: preserve_ephemeral is accepted and not used (there is no ephemeral disk). */
 export const Rebuild = z.strictObject({
   imageRef: z.string().min(1).max(255),
   name: ServerName.optional(),
@@ -125,8 +134,8 @@ export const Rebuild = z.strictObject({
   accessIPv4: z.ipv4().optional(),
   accessIPv6: Ipv6.optional(),
   preserve_ephemeral: z.boolean().optional(),
-  'OS-DCF:diskConfig': z.enum(['AUTO', 'MANUAL']).optional(),
-  personality: z.array(z.strictObject({ path: z.string().max(255), contents: z.string().max(65_535) })).max(5).optional(),
+  'OS-DCF:diskConfig': DiskConfig.optional(),
+  personality: Personality.optional(),
 });
 export const Reboot = z.strictObject({ type: z.enum(['SOFT', 'HARD']) });
 /** Nova's resize at 2.1: a flavor id (a string or an integer); the disk config is accepted and not used. */

@@ -13,7 +13,7 @@ const quotaSet = (c = demo, path = '') => c.call<{ quota_set: QuotaSet }>('GET',
 
 t.test('a project\'s quotas are the defaults until an admin sets them; a member may not', async (t) => {
   const defaults = await quotaSet(demo, '/defaults');
-  t.match(defaults, { id: project, instances: -1, cores: -1, ram: -1, key_pairs: -1, metadata_items: 128, injected_files: 0 });
+  t.match(defaults, { id: project, instances: -1, cores: -1, ram: -1, key_pairs: -1, metadata_items: 128, injected_files: 5 });
   t.same(await quotaSet(), defaults);
   await t.rejects(demo.call('PUT', `/v2.1/os-quota-sets/${project}`, { quota_set: { instances: 1 } }), refused(403));
   await t.rejects(other.call('GET', `/v2.1/os-quota-sets/${project}`), refused(403));

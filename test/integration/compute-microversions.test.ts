@@ -209,3 +209,20 @@ t.test('from 2.64 a server group has policy and rules, not policies and metadata
   t.match(g.body.server_group, { policy: 'anti-affinity', rules: {} });
   t.match((await call(demo, '2.63', 'GET', `/os-server-groups/${g.body.server_group.id}`)).body.server_group, { policies: ['anti-affinity'], metadata: {} });
 });
+
+t.test('personality up to 2.56 (kept for the node, 403 over the quotas), refused from 2.57; OS-DCF:diskConfig kept through create and update', async (t) => {
+  const file = { path: '/etc/x.txt', contents: Buffer.from('x').toString('base64') };
+  const id = await boot(t, '2.56', { personality: [file], 'OS-DCF:diskConfig': 'AUTO', networks: 'auto' });
+  const onNode = (await plane.backends[0].list()).find((x) => x.spec.instanceId === id);
+  t.same(onNode?.spec.files, [file], 'the node was given the files in START');
+  const show = async () => (await call(demo, '2.56', 'GET', `/servers/${id}`)).body.server;
+  t.equal((await show())['OS-DCF:diskConfig'], 'AUTO');
+  t.equal((await call(demo, '2.56', 'PUT', `/servers/${id}`, { server: { 'OS-DCF:diskConfig': 'MANUAL' } })).body.server['OS-DCF:diskConfig'], 'MANUAL');
+  t.equal((await show())['OS-DCF:diskConfig'], 'MANUAL', 'an update changes it');
+  t.match(await call(demo, '2.57', 'POST', '/servers', { server: { name: 'p', flavorRef: flavor, networks: 'auto', personality: [file] } }), { status: 400, body: { error: { message: /2\.57/ } } });
+  const six = Array.from({ length: 6 }, (_, n) => ({ path: `/f${n}`, contents: '' }));
+  t.equal((await call(demo, '2.1', 'POST', '/servers', { server: { name: 'p', flavorRef: flavor, personality: six } })).status, 403, 'more files than injected_files');
+  t.equal((await call(demo, '2.1', 'POST', '/servers', { server: { name: 'p', flavorRef: flavor, personality: [{ path: '/a', contents: 'not base64!' }] } })).status, 400);
+  t.match((await call(demo, '2.56', 'GET', '/limits')).body.limits.absolute, { maxPersonality: 5, maxPersonalitySize: 10_240 });
+  t.notOk('maxPersonality' in (await call(demo, '2.57', 'GET', '/limits')).body.limits.absolute, 'gone at 2.57');
+});

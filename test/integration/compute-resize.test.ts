@@ -15,7 +15,7 @@ const { demo, admin } = plane;
 const tenant = await demo.tenantId();
 
 const call = computeCall(plane);
-type Server = { id: string; status: string; flavor: Record<string, unknown> };
+type Server = { id: string; status: string; flavor: Record<string, unknown>; 'OS-DCF:diskConfig'?: string };
 const show = async (id: string, headers: Record<string, string> = {}): Promise<Server> => (await call(demo, 'GET', `/servers/${id}`, undefined, headers)).body.server;
 const status = async (id: string, want: string) => waitFor(`server ${id} to be ${want}`, async () => (await show(id)).status === want, { timeoutMs: 10_000 });
 const action = (id: string, body: unknown) => call(demo, 'POST', `/servers/${id}/action`, body);
@@ -49,8 +49,9 @@ const usedRam = async () => (await call(demo, 'GET', '/limits')).body.limits.abs
 t.test('resize → VERIFY_RESIZE → confirm: the node runs the new flavor, holding the old one until the confirm', async (t) => {
   const id = await boot(t);
   const freeBefore = (await onNode(id)).freeMB;
-  t.equal((await action(id, { resize: { flavorRef: large } })).status, 202);
+  t.equal((await action(id, { resize: { flavorRef: large, 'OS-DCF:diskConfig': 'AUTO' } })).status, 202);
   await status(id, 'VERIFY_RESIZE');
+  t.equal((await show(id))['OS-DCF:diskConfig'], 'AUTO', 'the disk config the resize names is kept');
   const node = await onNode(id);
   t.same(node.resources, { vcpus: 2, memMB: 512, diskMB: 2048 }, 'the node runs it with the new flavor');
   t.equal(node.freeMB, freeBefore - 256, 'the node counts the larger flavor (512 MB for a 256 MB one), not both');

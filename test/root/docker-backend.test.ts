@@ -120,6 +120,20 @@ t.test('rebuild makes a stopped container again from its image (what the old one
   t.equal(await exec(containerOf(a), ['ping', '-c', '1', '-W', '2', b.network.ip]), 0, 'wired to its network again');
 });
 
+t.test('injected files (Nova\'s personality) are in the container from its first start; a rebuild has its own, not the first ones', async (t) => {
+  const b64 = (text: string) => Buffer.from(text).toString('base64');
+  const c = spec('172.16.9.7', { files: [{ path: '/test.txt', contents: b64('This is a test file.') }, { path: '/new/dir/f', contents: b64('deep') }] });
+  await backend.start(c);
+  t.equal(await exec(containerOf(c), ['sh', '-c', '[ "$(cat /test.txt)" = "This is a test file." ]']), 0, '/test.txt holds what was given');
+  t.equal(await exec(containerOf(c), ['sh', '-c', '[ "$(cat /new/dir/f)" = deep ]']), 0, 'missing directories are made');
+  t.notOk(JSON.parse((await containerOf(c).inspect()).Config.Labels['ciao.spec']).files, 'the files are not kept in the spec label');
+  await backend.stop(c.instanceId);
+  await backend.rebuild({ ...c, files: [{ path: '/rebuild.txt', contents: b64('Test server rebuild.') }] });
+  await backend.start({ ...c, restart: true });
+  t.equal(await exec(containerOf(c), ['sh', '-c', '[ "$(cat /rebuild.txt)" = "Test server rebuild." ] && [ ! -e /test.txt ]']), 0, 'the rebuild\'s file, and not the first start\'s');
+  await backend.delete(c.instanceId);
+});
+
 t.test("a container whose process is killed is reported within 2 s with its reason and output", async (t) => {
   const exits: { id: string; exit: InstanceExit; at: number }[] = [];
   const unwatch = backend.watchExits((id, exit) => exits.push({ id, exit, at: performance.now() }));

@@ -16,3 +16,15 @@ t.test('meta_data.json carries a keypair\'s public key as public_keys, as OpenSt
   t.same(await metaData({ instanceId: 'i-1', hostname: 'i-1', publicKeys: { k: key } }), { uuid: 'i-1', name: 'i-1', hostname: 'i-1', public_keys: { k: key } });
   t.same(await metaData({ instanceId: 'i-2', hostname: 'i-2' }), { uuid: 'i-2', name: 'i-2', hostname: 'i-2' }, 'and none without a keypair');
 });
+
+t.test('injected files (Nova\'s personality) are listed in meta_data.json and their contents are under openstack/content', async (t) => {
+  const files = [{ path: '/test.txt', contents: Buffer.from('This is a test file.').toString('base64') }, { path: '/etc/a b/c', contents: '' }];
+  await withTempDir('config-drive-test', async (dir) => {
+    const iso = join(dir, 'config.iso');
+    await makeConfigDrive(iso, { instanceId: 'i-3', hostname: 'i-3', files });
+    const meta = JSON.parse(execFileSync('isoinfo', ['-R', '-i', iso, '-x', '/openstack/latest/meta_data.json']).toString());
+    t.same(meta.files, [{ path: '/test.txt', content_path: '/content/0000' }, { path: '/etc/a b/c', content_path: '/content/0001' }]);
+    t.equal(execFileSync('isoinfo', ['-R', '-i', iso, '-x', '/openstack/content/0000']).toString(), 'This is a test file.');
+    t.equal(execFileSync('isoinfo', ['-R', '-i', iso, '-x', '/openstack/content/0001']).toString(), '', 'an empty file stays empty');
+  });
+});

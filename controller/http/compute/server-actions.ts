@@ -11,6 +11,7 @@ import { flavorsOf } from './flavors.ts';
 import { inResize } from '../../instance-resize.ts';
 import { serverView } from './views.ts';
 import { atLeast } from '../compute-scope.ts';
+import { injectedFiles } from './personality.ts';
 import type { ComputeApi } from './context.ts';
 import { now } from '../../context.ts';
 
@@ -60,10 +61,10 @@ export function serverActionRoutes(api: ComputeApi): void {
     // answers forceDelete and restore of a server that is not soft-deleted with 409).
     // A new flavor on the same node (docs/protocol.md "Resize"): an unknown flavor is Nova's 400.
     resize: (t, inst, c, body) => {
-      const { flavorRef } = parseInput(Resize, body, 'resize');
+      const { flavorRef, 'OS-DCF:diskConfig': diskConfig } = parseInput(Resize, body, 'resize');
       const flavor = flavorsOf(api, t).find((f) => f.id === flavorRef);
       if (!flavor) throw badRequest(`flavor ${flavorRef.slice(0, 64)} does not exist: flavors are the workloads (openstack flavor list)`);
-      return s.instances.resizes.resize(t, s.instances.unlocked(inst, c.admin), flavor);
+      return s.instances.resizes.resize(t, s.instances.unlocked(inst, c.admin), flavor, diskConfig);
     },
     confirmResize: (_t, inst, c) => s.instances.resizes.confirm(s.instances.unlocked(inst, c.admin)),
     revertResize: (_t, inst, c) => s.instances.resizes.revert(s.instances.unlocked(inst, c.admin)),
@@ -74,7 +75,9 @@ export function serverActionRoutes(api: ComputeApi): void {
     // The node makes the disk again from the new image and boots it (docs/protocol.md "Actions").
     rebuild: (t, inst, c, body, req) => {
       const r = parseInput(Rebuild, body, 'rebuild');
-      const change = { name: r.name, metadata: r.metadata, access_ipv4: r.accessIPv4, access_ipv6: r.accessIPv6 };
+      if (r.personality !== undefined && atLeast(req, '2.57')) throw badRequest('Invalid input for field/attribute rebuild: personality is gone from microversion 2.57');
+      // Nova injects only the files a rebuild names: none named, none kept.
+      const change = { name: r.name, metadata: r.metadata, access_ipv4: r.accessIPv4, access_ipv6: r.accessIPv6, files: injectedFiles(r.personality) ?? [], disk_config: r['OS-DCF:diskConfig'] };
       const rebuilt = nova400ForImage(() => s.instances.rebuild(t, inst.id, r.imageRef, change, c.admin));
       // Nova's common view (no extended attributes) and the password, shown once; the guest does not get it (docs/api.md).
       // From 2.54 the answer names the server's keypair, from 2.57 its user_data (as Nova's rebuild views).

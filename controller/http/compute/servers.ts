@@ -9,6 +9,7 @@ import type { Caller } from '../../auth.ts';
 import { NewServer, ServerChange, ServerListQuery } from '../request-schemas.ts';
 import { atLeast } from '../compute-scope.ts';
 import { serverExtras } from '../server-extras.ts';
+import { injectedFiles } from './personality.ts';
 import type { ComputeApi } from './context.ts';
 import { flavorsOf } from './flavors.ts';
 import { nextPage, page } from './paging.ts';
@@ -74,6 +75,7 @@ function refuseUnsupported(sv: NewServerBody, req: Request) {
   since(req, '2.19', 'description', sv.description);
   since(req, '2.52', 'tags', sv.tags);
   since(req, '2.63', 'trusted_image_certificates', sv.trusted_image_certificates);
+  if (sv.personality !== undefined && atLeast(req, '2.57')) throw badRequest('Invalid input for field/attribute server: personality is gone from microversion 2.57 (use user_data)');
   if (sv.trusted_image_certificates?.length) throw badRequest('trusted_image_certificates cannot be given: image signatures are not verified on this cluster');
   // From 2.37 a create says which networks: "auto" is the project's one network; before, only a list.
   if (atLeast(req, '2.37') ? sv.networks === undefined : typeof sv.networks === 'string') {
@@ -115,6 +117,7 @@ export function serverRoutes(api: ComputeApi): void {
       attributes: {
         metadata: sv.metadata ?? {}, access_ipv4: sv.accessIPv4, access_ipv6: sv.accessIPv6, key_name: extras.key_name ?? null, reservation_id: reservation,
         description: sv.description, tags: sv.tags && [...new Set(sv.tags)], user_data: sv.user_data,
+        files: injectedFiles(sv.personality), disk_config: sv['OS-DCF:diskConfig'],
       },
     };
     const created = await s.instances.create(tenant, flavor, { ...request, count: max }).catch(async (err) => {
@@ -132,7 +135,7 @@ export function serverRoutes(api: ComputeApi): void {
     const [first] = created;
     return reply(202, {
       server: {
-        id: first.id, links: api.links(`/servers/${first.id}`), 'OS-DCF:diskConfig': 'MANUAL', security_groups: [{ name: 'default' }],
+        id: first.id, links: api.links(`/servers/${first.id}`), 'OS-DCF:diskConfig': first.disk_config ?? 'MANUAL', security_groups: [{ name: 'default' }],
         // Shown once, as Nova does; the guest does not get it yet (docs/api.md).
         adminPass: sv.adminPass ?? randomBytes(9).toString('base64url'),
       },
@@ -147,7 +150,9 @@ export function serverRoutes(api: ComputeApi): void {
     const { tenant } = await api.scoped(req);
     const { server: change } = await req.body(ServerChange);
     since(req, '2.19', 'description', change.description);
-    const inst = s.instances.update(tenant, req.params.id, { name: change.name, access_ipv4: change.accessIPv4, access_ipv6: change.accessIPv6, description: change.description });
+    const inst = s.instances.update(tenant, req.params.id, {
+      name: change.name, access_ipv4: change.accessIPv4, access_ipv6: change.accessIPv6, description: change.description, disk_config: change['OS-DCF:diskConfig'],
+    });
     return reply(200, { server: serverView(api, inst, req) });
   });
   api.on('DELETE', '/servers/:id', async (req) => {

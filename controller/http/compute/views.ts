@@ -85,7 +85,7 @@ export function serverView(api: ComputeApi, i: Instance, req: Request) {
     image: i.vm_type === 'qemu' ? { id: i.image, links: [{ rel: 'bookmark', href: api.url(`/images/${i.image}`) }] } : '',
     addresses: addresses(i, false),
     accessIPv4: i.access_ipv4 ?? '', accessIPv6: i.access_ipv6 ?? '', metadata: i.metadata ?? {}, hostId: hostId(i),
-    'OS-DCF:diskConfig': 'MANUAL',
+    'OS-DCF:diskConfig': i.disk_config ?? 'MANUAL',
     // Nova shows progress only while a server is building or running, and a fault only in ERROR.
     ...(status === 'BUILD' || status === 'ACTIVE' ? { progress: 0 } : {}),
     ...(status === 'ERROR' && i.reason ? { fault: { code: 500, created: i.updated_at, message: i.reason } } : {}),
