@@ -110,6 +110,16 @@ t.test('bad resizes are 400, an unknown server 404', async (t) => {
   t.equal((await action(id, { resize: { flavorRef: tiny } })).status, 400, 'a smaller disk');
   t.equal((await action(id, { resize: { flavorRef: container } })).status, 400, 'a container flavor for a VM');
   t.equal((await show(id)).status, 'ACTIVE', 'none of them changed it');
+
+  // Larger than the node: the node refuses it before anything stops, and the server is as it was.
+  const huge = await flavor('resize-huge', 8192, 1, 2);
+  t.equal((await action(id, { resize: { flavorRef: huge } })).status, 202, 'accepted: only the node knows what it has free');
+  await waitForEvent(demo, new RegExp(`^Failed to resize ${id}: node node-0 has \\d+ MB`));
+  await status(id, 'ACTIVE');
+  t.match((await show(id)).flavor, { id: small }, 'the old flavor again');
+  t.same((await onNode(id)).resources, { vcpus: 1, memMB: 256, diskMB: 1024 }, 'the node never changed it');
+  await waitFor('the other tests\' servers gone', async () => (await call(demo, 'GET', '/servers')).body.servers.length === 1);
+  t.equal(await usedRam(), 256, 'quota counts the old flavor only');
 });
 
 t.test('a stopped server is resized stopped and stays SHUTOFF after the confirm', async (t) => {
@@ -133,6 +143,7 @@ t.test('a server in VERIFY_RESIZE can be deleted', async (t) => {
   t.equal((await call(demo, 'DELETE', `/servers/${id}`)).status, 204);
   await waitFor('the server gone', async () => (await call(demo, 'GET', `/servers/${id}`)).status === 404);
   t.notOk((await onNode(id)).resources, 'gone from the node');
+  await waitFor('no server left', async () => (await call(demo, 'GET', '/servers')).body.servers.length === 0);
   t.equal(await usedRam(), 0, 'nothing counted');
 });
 
