@@ -5,6 +5,8 @@
 import type Docker from 'dockerode';
 import type { StartPayload } from '../protocol/payloads.ts';
 import { consoleTail } from './console-tail.ts';
+import { consoleText, type ConsoleText } from './console.ts';
+import { CONSOLE_MAX_BYTES, CONSOLE_MAX_LINES } from '../protocol/payloads.ts';
 import { LaunchError, type AdoptedInstance, type Backend, type ExitListener, type Running } from './backend.ts';
 import { gatewayOf } from '../controller/addresses.ts';
 
@@ -35,8 +37,9 @@ export const containerName = (cluster: string, instanceId: string) => `ciao-${cl
 const LABEL_CLUSTER = 'ciao.cluster';
 const LABEL_INSTANCE = 'ciao.instance';
 const LABEL_SPEC = 'ciao.spec';
-/** Images without a command of their own (like ours) idle until stopped. */
-const IDLE = ['/bin/sh', '-c', 'trap "exit 0" TERM; while :; do sleep 3600 & wait; done'];
+/** Images without a command of their own (like ours) idle until stopped, after a line that says
+ *  so on their output: what a guest's boot lines are to a VM's console (ciao console instance). */
+const IDLE = ['/bin/sh', '-c', 'echo "ciao-container: $(hostname) started"; trap "exit 0" TERM; while :; do sleep 3600 & wait; done'];
 
 const isNotFound = (err: unknown) => (err as { statusCode?: number }).statusCode === 404;
 
@@ -176,6 +179,17 @@ export class DockerBackend implements Backend {
     await this.opts.docker.getContainer(this.containerName(instanceId)).stop({ t: this.opts.stopTimeoutSeconds ?? 5 }).catch((err) => {
       if (!isNotFound(err) && (err as { statusCode?: number }).statusCode !== 304) throw err; // 304: already stopped
     });
+  }
+
+  /** The container's output (stdout and stderr, as `docker logs`), stopped or running: Docker's
+   *  tail picks the lines, then the text is shaped as a VM's console. */
+  async console(instanceId: string, lines: number | null): Promise<ConsoleText> {
+    const logs = await this.opts.docker.getContainer(this.containerName(instanceId))
+      .logs({ stdout: true, stderr: true, follow: false, tail: lines ?? CONSOLE_MAX_LINES });
+    const raw = demuxLogs(logs as unknown as Buffer);
+    // Longer than the answer may be: its end, marked as cut.
+    const cut = Buffer.byteLength(raw) > CONSOLE_MAX_BYTES;
+    return consoleText(cut ? Buffer.from(raw).subarray(-CONSOLE_MAX_BYTES).toString('utf8') : raw, lines, cut);
   }
 
   /** The container's cgroup is frozen (docker pause), and thawed. */

@@ -11,6 +11,7 @@ import { serverView } from './views.ts';
 import { atLeast } from '../compute-scope.ts';
 import type { ComputeApi } from './context.ts';
 import { now } from '../../context.ts';
+import { consoleOutput } from './console-output.ts';
 
 /** An action answers 202 with no body, unless it is one that returns its answer (rebuild). */
 type Action = (tenant: Tenant, inst: Instance, caller: Caller, body: unknown) => unknown;
@@ -76,10 +77,12 @@ export function serverActionRoutes(api: ComputeApi): void {
     const inst = s.instances.get(tenant, req.params.id);
     const names = Object.keys(body);
     if (names.length !== 1) throw badRequest(`an action body names exactly one action, not ${names.length}`);
+    // Asks the node for data and answers 200 with it (docs/api.md): no action is recorded.
+    if (names[0] === 'os-getConsoleOutput') return reply(200, await consoleOutput(s, inst, body[names[0]]));
     // Own names only: "constructor" or "toString" is no action.
     const answers = Object.hasOwn(answering, names[0]);
     const action = answers ? answering[names[0]] : Object.hasOwn(actions, names[0]) ? actions[names[0]] : undefined;
-    if (!action) throw badRequest(`action ${names[0].slice(0, 64)} is not supported here; supported: ${[...Object.keys(actions), ...Object.keys(answering)].join(', ')}`);
+    if (!action) throw badRequest(`action ${names[0].slice(0, 64)} is not supported here; supported: ${[...Object.keys(actions), ...Object.keys(answering), 'os-getConsoleOutput'].join(', ')}`);
     const answer = action(tenant, inst, caller, body[names[0]], req);
     const recorded = RECORDED[names[0]];
     if (recorded) s.instances.noteAction(tenant, inst.id, { action: recorded, request_id: req.id, user_id: caller.userId, start_time: now() });
