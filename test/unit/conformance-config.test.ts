@@ -52,6 +52,8 @@ t.test('the flavor is the first public VM workload, and the image is its own', a
   t.same(facts, { flavorRef: 'vm-flavor', flavorRefAlt: 'vm-flavor', imageRef: 'image-1', imageRefAlt: 'image-1', compute: { minMicroversion: '2.1', maxMicroversion: '2.1' }, volume: { minMicroversion: '3.0', maxMicroversion: '3.12' }, computeNodes: 1 });
   t.throws(() => factsFrom({ ...answers, workloads: answers.workloads.slice(0, 2) }), /no public VM \(qemu\) workload/);
   t.throws(() => factsFrom({ ...answers, images: [] }), /boots image ciao-vm, which the image API does not list/);
+  const withAlt = factsFrom({ ...answers, images: [...answers.images, { id: 'image-3', name: 'ciao-vm-alt' }] });
+  t.match(withAlt, { imageRef: 'image-1', imageRefAlt: 'image-3' }, 'image_ref_alt: the runner\'s second image when there is one');
   t.same(factsFrom({ ...answers, computeVersion: { version: '', min_version: '' } }).compute, { minMicroversion: undefined, maxMicroversion: undefined }, 'no microversions advertised, none configured');
 });
 
