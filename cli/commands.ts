@@ -186,6 +186,16 @@ export const COMMANDS: CommandSpec[] = [
       return message(`${opts.workload ? 'resizing' : opts.confirm ? 'confirming the resize of' : 'reverting the resize of'} instance ${id}`, inst);
     },
   },
+  {
+    verb: 'console', nouns: ['instance', 'instances'], summary: 'the last lines of an instance\'s console (a VM\'s serial console, a container\'s output)', args: ['id'],
+    options: [{ flags: '--lines <n>', description: 'how many lines (all: as many as fit in 64 KiB)', default: '50' }],
+    async run(ctx, [id], opts) {
+      const lines = String(opts.lines ?? '50');
+      if (lines !== 'all') parseInteger(lines, '--lines');
+      const r = await ctx.user.call<{ output: string; truncated: boolean }>('GET', `/tenants/${await ctx.tenant()}/instances/${id}/console?lines=${encodeURIComponent(lines)}`);
+      return message(r.output + (r.truncated ? '\n(earlier lines left out: a console answer holds at most 64 KiB)' : ''), r);
+    },
+  },
 
   // --- tenants ---
   {

@@ -9,6 +9,7 @@ import { Metadefs } from './metadefs.ts';
 import { NodeRegistry } from './nodes.ts';
 import { Tenants } from './tenants.ts';
 import { Volumes } from './volumes.ts';
+import { ConsoleRequests } from './console-requests.ts';
 import type { TokenCache } from './auth.ts';
 import type { Datastore } from './datastore/datastore.ts';
 import type { Logger } from '../shared/log.ts';
@@ -22,6 +23,7 @@ export class Services {
   readonly images: Images;
   readonly volumes: Volumes;
   readonly metadefs: Metadefs;
+  readonly consoles: ConsoleRequests;
   readonly ctx: ControllerContext;
 
   constructor(
@@ -39,6 +41,7 @@ export class Services {
     this.externalIps = new ExternalIps(this.ctx, this.instances);
     this.images = new Images(this.ctx, this.instances);
     this.metadefs = new Metadefs(store.metadefNamespaces);
+    this.consoles = new ConsoleRequests(this.ctx);
     void this.volumes.resume();
   }
 
@@ -86,7 +89,12 @@ export class Services {
       case 'VOLUME_DETACHED': return this.volumes.detached(frame.payload);
       case 'ATTACH_VOLUME_FAILURE':
       case 'DETACH_VOLUME_FAILURE': return this.volumes.failed(frame.op, frame.payload);
-      case 'UNREACHABLE': return this.instances.unreachable(frame.payload.op, frame.payload.instanceId, frame.payload.to);
+      case 'CONSOLE_OUTPUT': return this.consoles.answered(frame.payload, frame.from);
+      case 'CONSOLE_FAILURE': return this.consoles.failed(frame.payload, frame.from);
+      case 'UNREACHABLE':
+        // Asking for a console changes nothing: its node being gone is the request's answer alone.
+        if (frame.payload.op === 'CONSOLE') return this.consoles.unreachable(frame.payload.instanceId, frame.payload.to);
+        return this.instances.unreachable(frame.payload.op, frame.payload.instanceId, frame.payload.to);
       default:
         this.ctx.logger.warn('unexpected frame from scheduler', { type: frame.type, op: frame.op });
     }
@@ -119,7 +127,9 @@ export class Services {
       case 'VOLUME_ATTACHED':
       case 'VOLUME_DETACHED':
       case 'ATTACH_VOLUME_FAILURE':
-      case 'DETACH_VOLUME_FAILURE': return onSender(frame.payload.instanceId);
+      case 'DETACH_VOLUME_FAILURE':
+      case 'CONSOLE_OUTPUT':
+      case 'CONSOLE_FAILURE': return onSender(frame.payload.instanceId);
       case 'CNCI_READY': return frame.payload.instanceId === from && tenantsCnci(frame.payload.tenantId);
       case 'PUBLIC_IP_ASSIGNED':
       case 'PUBLIC_IP_RELEASED':

@@ -1,6 +1,7 @@
 // What a launcher asks of a workload runtime. The simulation, docker and qemu backends live beside
 // this file; a real network node's CNCIs (cnci/cnci-backend.ts) implement the same interface.
 import type { InstanceExit, StartFailureReason, StartPayload, VolumeRef } from '../protocol/payloads.ts';
+import type { ConsoleText } from './console.ts';
 
 /** A start that failed, with the reason the user will see in the event. */
 export class LaunchError extends Error {
@@ -54,6 +55,9 @@ export interface Backend {
   /** Gives a stopped instance `spec.resources` (a resize: docs/protocol.md "Resize"): its disk
    *  grows when they say larger (never shrinks), and its next start (a restart) runs with them. */
   resize?(spec: StartPayload): Promise<void>;
+  /** The last `lines` lines (null: all that fit) of the instance's console, running or stopped
+   *  (docs/protocol.md "Console output"); shaped by launcher/console.ts. */
+  console?(instanceId: string, lines: number | null): Promise<ConsoleText>;
   /** Reports, within 2 s, instances that end (docs/protocol.md "An instance that dies"). An end
    *  the launcher asked for (a stop or delete under way) may be reported too: the launcher, which
    *  knows what it asked, ignores those. Returns a function that stops the watching. */

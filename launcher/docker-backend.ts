@@ -5,6 +5,8 @@
 import type Docker from 'dockerode';
 import type { StartPayload } from '../protocol/payloads.ts';
 import { consoleTail } from './console-tail.ts';
+import { consoleText, type ConsoleText } from './console.ts';
+import { CONSOLE_MAX_BYTES } from '../protocol/payloads.ts';
 import { LaunchError, type AdoptedInstance, type Backend, type ExitListener, type Running } from './backend.ts';
 import { gatewayOf } from '../controller/addresses.ts';
 import { tarArchive } from './tar.ts';
@@ -36,8 +38,12 @@ export const containerName = (cluster: string, instanceId: string) => `ciao-${cl
 const LABEL_CLUSTER = 'ciao.cluster';
 const LABEL_INSTANCE = 'ciao.instance';
 const LABEL_SPEC = 'ciao.spec';
-/** Images without a command of their own (like ours) idle until stopped. */
-const IDLE = ['/bin/sh', '-c', 'trap "exit 0" TERM; while :; do sleep 3600 & wait; done'];
+/** Images without a command of their own (like ours) idle until stopped, after a line that says
+ *  so on their output: what a guest's boot lines are to a VM's console (ciao console instance). */
+const IDLE = ['/bin/sh', '-c', 'echo "ciao-container: $(hostname) started"; trap "exit 0" TERM; while :; do sleep 3600 & wait; done'];
+
+/** The most lines of a container's output a console answer asks Docker for. */
+const DOCKER_TAIL_MAX = 4096;
 
 const isNotFound = (err: unknown) => (err as { statusCode?: number }).statusCode === 404;
 
@@ -198,6 +204,22 @@ export class DockerBackend implements Backend {
     await this.opts.docker.getContainer(this.containerName(instanceId)).stop({ t: this.opts.stopTimeoutSeconds ?? 5 }).catch((err) => {
       if (!isNotFound(err) && (err as { statusCode?: number }).statusCode !== 304) throw err; // 304: already stopped
     });
+  }
+
+  /** The container's output (stdout and stderr, as `docker logs`), stopped or running: Docker's
+   *  tail picks the lines, then the text is shaped as a VM's console. */
+  async console(instanceId: string, lines: number | null): Promise<ConsoleText> {
+    // Docker hands the tail over whole (and splits lines at 16 KiB): a bounded count of lines keeps
+    // what a container that writes long lines makes the node hold bounded too.
+    const tail = Math.min(lines ?? DOCKER_TAIL_MAX, DOCKER_TAIL_MAX);
+    const logs = await this.opts.docker.getContainer(this.containerName(instanceId)).logs({ stdout: true, stderr: true, follow: false, tail });
+    const raw = demuxLogs(logs as unknown as Buffer);
+    // Longer than the answer may be: its end, marked as cut.
+    const cut = Buffer.byteLength(raw) > CONSOLE_MAX_BYTES;
+    const shaped = consoleText(cut ? Buffer.from(raw).subarray(-CONSOLE_MAX_BYTES).toString('utf8') : raw, lines, cut);
+    // More was asked than Docker was: lines before its tail are left out.
+    const capped = (lines === null || lines > DOCKER_TAIL_MAX) && raw.split('\n').length > DOCKER_TAIL_MAX;
+    return capped ? { ...shaped, truncated: true } : shaped;
   }
 
   /** The container's cgroup is frozen (docker pause), and thawed. */

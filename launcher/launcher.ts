@@ -4,7 +4,7 @@
 // `exited` with its reason (docs/protocol.md "An instance that dies").
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { ProtocolPeer } from '../protocol/client.ts';
-import type { AttachVolume, DetachVolume, Frame, InstanceExit, InstanceState, LifecycleFailureReason, NodeStats, RebuildPayload, ResizePayload, Resources, Role, StartFailureReason, StartPayload, VolumeFailure } from '../protocol/payloads.ts';
+import type { AttachVolume, ConsoleFailure, ConsoleRequest, DetachVolume, Frame, InstanceExit, InstanceState, LifecycleFailureReason, NodeStats, RebuildPayload, ResizePayload, Resources, Role, StartFailureReason, StartPayload, VolumeFailure } from '../protocol/payloads.ts';
 import type { Logger } from '../shared/log.ts';
 import { LaunchError, type AdoptedInstance, type Backend } from './backend.ts';
 import { claimed, growth, sameResources } from './resize-claim.ts';
@@ -225,6 +225,7 @@ export class Launcher {
       case 'RESIZE': return this.resizeInstance(frame.payload);
       case 'ATTACH_VOLUME': return this.changeVolumes('attach', frame.payload);
       case 'DETACH_VOLUME': return this.changeVolumes('detach', frame.payload);
+      case 'CONSOLE': return this.sendConsole(frame.payload);
       case 'NODE_FAULT':
         this.startFailure = frame.payload.startFailure;
         this.opts.logger.info('start fault set', { startFailure: this.startFailure });
@@ -572,6 +573,23 @@ export class Launcher {
     inst.spec = spec;
     this.opts.logger.info(`volume ${what === 'attach' ? 'attached' : 'detached'}`, { instanceId: p.instanceId, volumeId });
     done();
+  }
+
+  /** Answers with the tail of an instance's console. Only an instance of this node's own is
+   *  looked up: its id is checked against them before any backend makes a path of it. */
+  private async sendConsole({ instanceId, requestId, lines }: ConsoleRequest) {
+    const failed = (reason: ConsoleFailure['reason'], message: string) =>
+      this.peer.send({ type: 'ERROR', op: 'CONSOLE_FAILURE', payload: { instanceId, requestId, reason, message } });
+    const inst = this.instances.get(instanceId);
+    if (!inst) return failed('no_instance', `instance ${instanceId} is not on node ${this.opts.nodeId}`);
+    const backend = this.backend(inst.spec);
+    if (!backend.console || inst.spec.cnci) return failed('not_supported', `instance ${instanceId} has no console the ${backend.kind} backend can read`);
+    try {
+      const { text, truncated } = await backend.console(instanceId, lines);
+      this.peer.send({ type: 'STATUS', op: 'CONSOLE_OUTPUT', payload: { instanceId, requestId, text, truncated } });
+    } catch (err) {
+      failed('backend_failure', (err as Error).message);
+    }
   }
 
   private async deleteInstance(id: string) {

@@ -20,6 +20,7 @@ import type { VmImage } from '../images/vm-image.ts';
 import { ipIn } from '../network/ip.ts';
 import { qmp } from './qmp.ts';
 import { consoleTailOf } from './console-tail.ts';
+import { consoleOfFile, type ConsoleText } from './console.ts';
 import { LaunchError, type AdoptedInstance, type Backend, type ExitListener, type Running } from './backend.ts';
 
 export interface QemuBackendOptions {
@@ -158,7 +159,7 @@ export class QemuBackend implements Backend {
       '-name', `ciao-${this.opts.cluster}-${id}`, '-machine', `q35,accel=${this.opts.accel}`, '-cpu', this.opts.accel === 'kvm' ? 'host' : 'max',
       '-m', String(spec.resources.memMB), '-smp', String(spec.resources.vcpus), '-nographic', '-no-reboot',
       '-kernel', image.kernel, '-initrd', image.initrd,
-      '-append', `console=ttyS0 panic=-1 quiet${root ? ` ciao.root=${volumeSerial(root.id)}` : ''}`,
+      '-append', `console=ttyS0 panic=-1${root ? ` ciao.root=${volumeSerial(root.id)}` : ''}`,
       '-drive', `file=${join(dir, 'config.iso')},if=virtio,format=raw,readonly=on`,
       ...(spec.resources.diskMB > 0 ? ['-drive', `file=${disk},if=virtio,format=qcow2`] : []),
       ...Array.from({ length: VOLUME_PORTS }, (_, n) => ['-device', `pcie-root-port,id=vp${n},chassis=${n + 1}`]).flat(),
@@ -224,6 +225,12 @@ export class QemuBackend implements Backend {
       else if (wanted > size) await run('qemu-img', ['resize', '-q', '-f', 'qcow2', disk, `${spec.resources.diskMB}M`]);
     }
     await writeFile(join(dir, 'spec.json'), JSON.stringify(spec));
+  }
+
+  /** The serial console QEMU writes to the instance's folder (its stdout: -nographic puts ttyS0
+   *  there), appended across restarts and reboots: a stopped VM's last boot is still in it. */
+  async console(instanceId: string, lines: number | null): Promise<ConsoleText> {
+    return consoleOfFile(join(this.dir(instanceId), 'console.log'), lines);
   }
 
   async stop(instanceId: string): Promise<void> {

@@ -2,6 +2,7 @@
 // account resources like real ones; a CNCI instance brings up a CNCI agent with simulated NAT.
 import { setTimeout as delay } from 'node:timers/promises';
 import type { InstanceExit, StartPayload, VolumeRef } from '../protocol/payloads.ts';
+import { consoleText, type ConsoleText } from './console.ts';
 import { LaunchError, type AdoptedInstance, type Backend, type ExitListener, type Running } from './backend.ts';
 
 export interface SimulationOptions {
@@ -16,7 +17,12 @@ interface SimInstance {
   /** Its (absent) memory is "saved": it resumes rather than boots. */
   suspended?: boolean;
   cnci?: { stop(): void };
+  /** Its console: what the simulation did to it, one line each, saying it is simulated. */
+  console: string[];
 }
+
+/** A simulated console keeps this many lines (as a real one, it is bounded). */
+const SIM_CONSOLE_LINES = 200;
 
 export class SimulationBackend implements Backend {
   readonly kind = 'simulation';
@@ -40,10 +46,14 @@ export class SimulationBackend implements Backend {
 
   async start(spec: StartPayload): Promise<Running> {
     if (this.opts.bootDelayMs > 0) await delay(this.opts.bootDelayMs);
-    const inst = this.instances.get(spec.instanceId) ?? { spec, running: false };
+    const inst = this.instances.get(spec.instanceId) ?? { spec, running: false, console: [] };
     if (inst.running) throw new LaunchError('already_running', `instance ${spec.instanceId} is already running`);
     inst.running = true;
     this.instances.set(spec.instanceId, inst);
+    const r = spec.resources;
+    this.log(inst, `${spec.restart ? 'started again' : 'booted'}: image ${spec.image}, ${r.vcpus} vcpus, ${r.memMB} MB, ${r.diskMB} MB disk`,
+      `address ${spec.network.ip} (MAC ${spec.network.mac}), gateway ${spec.network.gateway}`,
+      `hostname ${spec.hostname ?? spec.instanceId}`, 'ready (no guest runs: this console is the simulation\'s own record)');
     if (spec.cnci && this.opts.startCnci) inst.cnci = this.opts.startCnci(spec);
     // A simulated guest "listens" for SSH on its private address.
     return spec.vmType === 'qemu' ? { sshIp: spec.network.ip, sshPort: 22 } : {};
@@ -52,9 +62,23 @@ export class SimulationBackend implements Backend {
   async stop(instanceId: string): Promise<void> {
     const inst = this.instances.get(instanceId);
     if (!inst) return;
+    if (inst.running) this.log(inst, 'stopped');
     inst.running = false;
     inst.cnci?.stop();
     inst.cnci = undefined;
+  }
+
+  /** The simulation's record of the instance, as its console (docs/protocol.md "Console output"). */
+  async console(instanceId: string, lines: number | null): Promise<ConsoleText> {
+    const inst = this.instances.get(instanceId);
+    if (!inst) throw new Error(`instance ${instanceId} is not on this node`);
+    return consoleText(inst.console.join('\n'), lines);
+  }
+
+  private log(inst: SimInstance, ...lines: string[]) {
+    const at = new Date().toISOString();
+    inst.console.push(...lines.map((l) => `[${at}] simulated instance ${inst.spec.instanceId}: ${l}`));
+    inst.console.splice(0, Math.max(0, inst.console.length - SIM_CONSOLE_LINES));
   }
 
   /** A simulated instance has nothing to freeze: only that it runs is checked. */

@@ -102,6 +102,26 @@ export type RebuildPayload = z.infer<typeof RebuildPayload>;
  *  with `hold: null` (docs/protocol.md "Resize"). */
 export const ResizePayload = z.object({ instanceId: z.string(), resources: Resources, workloadId: z.string(), hold: Resources.nullable() });
 export type ResizePayload = z.infer<typeof ResizePayload>;
+/** Console output (docs/protocol.md "Console output"): the first op where the controller asks a node
+ *  for data. `lines`: the last so many lines; null, all that fits in CONSOLE_MAX_BYTES. */
+export const CONSOLE_MAX_BYTES = 64 * 1024;
+/** The most lines CONSOLE_MAX_BYTES can hold (each at least its newline): asking more is asking for all. */
+export const CONSOLE_MAX_LINES = CONSOLE_MAX_BYTES;
+export const ConsoleRequest = z.object({ instanceId: z.string(), requestId: z.string().uuid(), lines: z.number().int().min(0).max(CONSOLE_MAX_LINES).nullable() });
+export type ConsoleRequest = z.infer<typeof ConsoleRequest>;
+export const ConsoleOutput = z.object({
+  instanceId: z.string(), requestId: z.string().uuid(),
+  text: z.string().max(CONSOLE_MAX_BYTES),
+  /** The console holds more than `text` that was asked for, left out to keep within CONSOLE_MAX_BYTES. */
+  truncated: z.boolean(),
+});
+export type ConsoleOutput = z.infer<typeof ConsoleOutput>;
+export const ConsoleFailure = z.object({
+  instanceId: z.string(), requestId: z.string().uuid(),
+  reason: z.enum(['no_instance', 'not_supported', 'backend_failure']),
+  message: z.string(),
+});
+export type ConsoleFailure = z.infer<typeof ConsoleFailure>;
 
 export const AttachVolume = z.object({ instanceId: z.string(), volume: VolumeRef });
 export type AttachVolume = z.infer<typeof AttachVolume>;
@@ -238,8 +258,9 @@ export const OPS = {
     CNCI_FAULT: CnciFault,
     ATTACH_VOLUME: AttachVolume,
     DETACH_VOLUME: DetachVolume,
+    CONSOLE: ConsoleRequest,
   },
-  STATUS: { STATS: NodeStats, CNCI_READY: CnciReady, PLACED: Placed },
+  STATUS: { STATS: NodeStats, CNCI_READY: CnciReady, PLACED: Placed, CONSOLE_OUTPUT: ConsoleOutput },
   EVENT: {
     INSTANCE_STATE: InstanceStateEvent,
     INSTANCE_DELETED: InstanceDeleted,
@@ -265,6 +286,7 @@ export const OPS = {
     PUBLIC_IP_FAILURE: PublicIpFailure,
     ATTACH_VOLUME_FAILURE: VolumeFailure,
     DETACH_VOLUME_FAILURE: VolumeFailure,
+    CONSOLE_FAILURE: ConsoleFailure,
     UNREACHABLE: Unreachable,
     BAD_ROLE: Refusal,
     BAD_IDENTITY: Refusal,

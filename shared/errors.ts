@@ -9,7 +9,7 @@ export type ErrorCode =
   | 'conflict' | 'in_use' | 'invalid_state' | 'pool_exhausted' | 'no_cnci'
   | 'too_large' | 'uri_too_long' | 'too_many_requests'
   | 'over_quota' | 'unknown_image' | 'unknown_workload'
-  | 'unavailable' | 'internal';
+  | 'unavailable' | 'timeout' | 'internal';
 
 const STATUS: Record<ErrorCode, number> = {
   invalid_json: 400, invalid_yaml: 400, invalid_request: 400,
@@ -19,11 +19,11 @@ const STATUS: Record<ErrorCode, number> = {
   conflict: 409, in_use: 409, invalid_state: 409, pool_exhausted: 409, no_cnci: 409,
   too_large: 413, uri_too_long: 414, too_many_requests: 429,
   over_quota: 422, unknown_image: 422, unknown_workload: 422,
-  unavailable: 503, internal: 500,
+  unavailable: 503, timeout: 504, internal: 500,
 };
 
 export class ApiError extends Error {
-  /** `retryAfterSeconds`: sent as Retry-After (429, 503). */
+  /** `retryAfterSeconds`: sent as Retry-After (429, 503, 504). */
   constructor(readonly code: ErrorCode, message: string, readonly retryAfterSeconds?: number) {
     super(message);
     this.name = 'ApiError';

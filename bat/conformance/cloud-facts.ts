@@ -1,7 +1,7 @@
 // What tempest.conf needs to know about the cluster, read through its APIs as the admin: the VM
 // flavors and their images, the compute and volume microversions the cluster advertises, its nodes.
 import type { Image, Workload } from '../../controller/api-types.ts';
-import { adminClient, type ClusterAccess } from './cluster.ts';
+import { adminClient, ALT_IMAGE, type ClusterAccess } from './cluster.ts';
 import { ALT_FLAVOR_ID } from './alt-flavor.ts';
 
 export interface CloudFacts {
@@ -28,7 +28,8 @@ export interface CloudAnswers {
 
 /** The facts in the API's answers: flavor_ref is the first public VM workload (a server is built
  *  from a workload's own image, so image_ref is its image); the _alt ones the runner's alternative
- *  flavor (alt-flavor.ts), else the second, if any. */
+ *  flavor (alt-flavor.ts), else the second, if any;
+ *  image_ref_alt the runner's second image when both flavors boot the same one. */
 export function factsFrom(a: CloudAnswers): CloudFacts {
   const vms = a.workloads.filter((w) => w.visibility === 'public' && w.vm_type === 'qemu');
   if (!vms.length) throw new Error('the cluster has no public VM (qemu) workload to be Tempest\'s flavor_ref: setup makes one; was it deleted?');
@@ -37,14 +38,17 @@ export function factsFrom(a: CloudAnswers): CloudFacts {
     if (!image) throw new Error(`workload ${w.id} boots image ${w.image_name}, which the image API does not list`);
     return image.id;
   };
-  const alt = vms.find((w) => w.id === ALT_FLAVOR_ID);
-  const [first = vms[0], other] = vms.filter((w) => w !== alt);
-  const second = alt ?? other ?? first;
+  const altFlavor = vms.find((w) => w.id === ALT_FLAVOR_ID);
+  const [first = vms[0], other] = vms.filter((w) => w !== altFlavor);
+  const second = altFlavor ?? other ?? first;
+  const imageRef = imageOf(first);
+  // The second flavor's image when it is another, else the runner's second image (cluster.ts).
+  const alt = imageOf(second) !== imageRef ? imageOf(second) : a.images.find((i) => i.name === ALT_IMAGE)?.id ?? imageRef;
   return {
     flavorRef: first.id,
     flavorRefAlt: second.id,
-    imageRef: imageOf(first),
-    imageRefAlt: imageOf(second),
+    imageRef,
+    imageRefAlt: alt,
     compute: { minMicroversion: a.computeVersion.min_version || undefined, maxMicroversion: a.computeVersion.version || undefined },
     volume: { minMicroversion: a.volumeVersion.min_version || undefined, maxMicroversion: a.volumeVersion.version || undefined },
     computeNodes: a.computeNodes,

@@ -64,8 +64,22 @@ export async function ensureCluster(name: string): Promise<{ access: ClusterAcce
   const record = await readClusterRecord(name);
   await singlevm('setup.sh', [...(record?.mode === 'real' ? [] : ['--simulate']), '--name', name]);
   const access = clusterAccess(name, await readDemoSh(clusterPaths(name).demoSh));
+  if (access.simulated) await ensureAltImage(access);
   const kind = access.simulated ? 'simulated' : 'real';
   return { access, note: record ? `${kind} cluster ${name}, already there (setup.sh resumes it when needed)` : `new ${kind} cluster ${name}` };
+}
+
+/** Tempest's image_ref_alt: a second VM image, public, so the image filters can tell two servers
+ *  apart and a rebuild changes the image. Only on a simulated cluster: its nodes boot any image,
+ *  where a real node boots the images setup registered (their kernel and initramfs). */
+export const ALT_IMAGE = 'ciao-vm-alt';
+
+async function ensureAltImage(access: ClusterAccess): Promise<void> {
+  const admin = adminClient(access);
+  const { images } = await admin.call<{ images: { id: string; status: string }[] }>('GET', `/image/v2/images?name=${ALT_IMAGE}`);
+  if (images.some((i) => i.status === 'active')) return;
+  const image = images[0] ?? await admin.call<{ id: string }>('POST', '/image/v2/images', { name: ALT_IMAGE, visibility: 'public', disk_format: 'raw', container_format: 'bare' });
+  await admin.call('PUT', `/image/v2/images/${image.id}/file`, Buffer.from('simulated image, the second: Tempest\'s image_ref_alt (the simulation backend boots no guest)\n'));
 }
 
 /** Removes a simulated cluster (--fresh, --cleanup); a real one is never removed from here. */

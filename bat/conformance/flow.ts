@@ -69,7 +69,7 @@ const cloudFacts: ConformanceStep = {
   async execute(ctx) {
     const f = (ctx.facts = await readCloudFacts(need(ctx.cluster, 'the cluster', 'cluster')));
     const range = f.compute.maxMicroversion ? `${f.compute.minMicroversion} – ${f.compute.maxMicroversion}` : 'none';
-    return `flavor ${f.flavorRef}, image ${f.imageRef}, compute microversions ${range}, ${f.computeNodes} compute node(s)`;
+    return `flavor ${f.flavorRef}, image ${f.imageRef}${f.imageRefAlt !== f.imageRef ? ` (alt ${f.imageRefAlt})` : ''}, compute microversions ${range}, ${f.computeNodes} compute node(s)`;
   },
 };
 

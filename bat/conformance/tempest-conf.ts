@@ -79,9 +79,10 @@ export function confSections({ cluster, facts, workspace, credentials }: ConfInp
       { key: 'build_interval', value: 1 },
     ] },
     { name: 'compute-feature-enabled', options: [
-      ...['cold_migration', 'live_migration', 'console_output', 'rescue', 'shelve', 'snapshot', 'attach_encrypted_volume']
-        .map((key, i) => ({ key, value: false, why: i === 0 ? `${NOT_PLANNED}: one node, no consoles API, no images from servers, no volume encryption` : undefined })),
+      ...['cold_migration', 'live_migration', 'rescue', 'shelve', 'snapshot', 'attach_encrypted_volume']
+        .map((key, i) => ({ key, value: false, why: i === 0 ? `${NOT_PLANNED}: one node, no images from servers, no volume encryption` : undefined })),
       { key: 'resize', value: true, why: 'resize, confirmResize and revertResize on the server\'s own node (docs/protocol.md "Resize")' },
+      { key: 'console_output', value: true, why: 'os-getConsoleOutput reads the node: a VM\'s serial log, a container\'s output, a simulated instance\'s record (controller/console-requests.ts)' },
       { key: 'interface_attach', value: false, why: 'needs neutron' },
       { key: 'disk_config', value: true, why: 'OS-DCF:diskConfig is kept and shown; the instance disk is blank at boot, so AUTO has no partition to grow (docs/api.md)' },
       { key: 'personality', value: true, why: 'injected files go on the config drive (VMs) or into the container before it starts (docs/api.md)' },

@@ -183,3 +183,31 @@ t.test('a resized container runs under the new memory and CPU limits', async (t)
   if (simulated) return;
   t.same(await inspect(), { memory: big.defaults.mem_mb * 2 ** 20, cpus: big.defaults.vcpus, cgroupMax: big.defaults.mem_mb * 2 ** 20 }, 'docker inspect and the container\'s memory cgroup show the new limits');
 });
+
+t.test('a console holds what the instance wrote: a VM\'s kernel boot lines and init, a container\'s output; a stopped one\'s too', async (t) => {
+  const tenant = await ownTenant(t, 'act');
+  const [vm] = await start(t, tenant.path, (await publicWorkload('qemu')).id);
+  const [box] = await start(t, tenant.path, (await publicWorkload('docker')).id);
+  await Promise.all([vm, box].map((i) => waitState(tenant.path, i.id, 'active')));
+  const consoleOf = async (id: string, lines = 'all') =>
+    (await admin.call<{ output: string; truncated: boolean }>('GET', `${tenant.path}/instances/${id}/console?lines=${lines}`)).output;
+  const vmWrote = simulated ? new RegExp(`simulated instance ${vm.id}: ready`) : new RegExp(`ciao-vm: ready, hostname ${vm.id}`);
+  const vmConsole = await waitFor(`the console of ${vm.id} to say it is ready`, async () => {
+    const out = await consoleOf(vm.id);
+    return vmWrote.test(out) && out;
+  }, { timeoutMs: BOOT_MS, intervalMs: 500 });
+  const boxWrote = simulated ? new RegExp(`simulated instance ${box.id}: ready`) : new RegExp(`^ciao-container: ${box.id} started$`, 'm');
+  t.match(await consoleOf(box.id), boxWrote, 'the container\'s output');
+  if (!simulated) {
+    t.match(vmConsole, /\[ *\d+\.\d+\] Linux version \S+/, 'the kernel\'s boot lines');
+    t.match(vmConsole, /Run \/init as init process/, 'up to the initramfs');
+    t.notMatch(vmConsole, /[\x00-\x08\x0b-\x1f\x7f]/, 'no control characters (the serial console\'s CRs and escapes are gone)');
+  }
+  t.equal((await consoleOf(vm.id, '3')).split('\n').length, 3, 'lines=3: three lines');
+  for (const i of [vm, box]) {
+    await admin.call('POST', `${tenant.path}/instances/${i.id}/action`, { action: 'stop' });
+    await waitState(tenant.path, i.id, 'exited');
+  }
+  t.match(await consoleOf(vm.id), vmWrote, 'a stopped VM\'s console is still there');
+  t.match(await consoleOf(box.id), boxWrote, 'so is a stopped container\'s');
+});

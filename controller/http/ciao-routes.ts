@@ -10,6 +10,7 @@ import { checkQuota, quotaReport } from '../quotas.ts';
 import { inResize } from '../instance-resize.ts';
 import { parseInput, reply, type Request, type Router } from '../../shared/http-router.ts';
 import { z } from 'zod';
+import { CONSOLE_MAX_LINES } from '../../protocol/payloads.ts';
 import {
   CnciFaultInput, InstanceAction, NewInstances, NewMapping, NewPool, NewTenant, NewVolume, NodeFault, PoolAddresses, QuotaLimits,
   TenantChange, VolumeAttach,
@@ -148,6 +149,16 @@ export function ciaoRoutes(router: Router, s: Services): void {
   router.on('GET', '/tenants/:tenant/instances/:id', async (req) => {
     const { tenant: t } = await tenant(req);
     return reply(200, s.instances.get(t, req.params.id));
+  });
+  // The tail of the instance's console, read from its node (docs/api.md, controller/console-requests.ts).
+  router.on('GET', '/tenants/:tenant/instances/:id/console', async (req) => {
+    const { tenant: t } = await tenant(req);
+    const lines = req.query.get('lines') ?? '50';
+    if (!/^(all|[0-9]{1,5})$/.test(lines) || (lines !== 'all' && Number(lines) > CONSOLE_MAX_LINES)) {
+      throw badRequest(`lines must be a whole number from 0 to ${CONSOLE_MAX_LINES}, or all, not ${JSON.stringify(lines.slice(0, 20))}`);
+    }
+    const answer = await s.consoles.ask(s.instances.get(t, req.params.id), lines === 'all' ? null : Number(lines));
+    return reply(200, answer);
   });
   router.on('POST', '/tenants/:tenant/instances/:id/action', async (req) => {
     const { caller: c, tenant: t } = await tenant(req);

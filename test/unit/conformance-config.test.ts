@@ -55,6 +55,8 @@ t.test('the flavor is the first public VM workload, and the image is its own', a
   const alt = { id: ALT_FLAVOR_ID, vm_type: 'qemu', visibility: 'public', image_name: 'ciao-vm' } as const;
   t.match(factsFrom({ ...answers, workloads: [alt, ...answers.workloads] }), { flavorRef: 'vm-flavor', flavorRefAlt: ALT_FLAVOR_ID }, 'the runner\'s alternative flavor is flavor_ref_alt, wherever it is listed');
   t.throws(() => factsFrom({ ...answers, images: [] }), /boots image ciao-vm, which the image API does not list/);
+  const withAlt = factsFrom({ ...answers, images: [...answers.images, { id: 'image-3', name: 'ciao-vm-alt' }] });
+  t.match(withAlt, { imageRef: 'image-1', imageRefAlt: 'image-3' }, 'image_ref_alt: the runner\'s second image when there is one');
   t.same(factsFrom({ ...answers, computeVersion: { version: '', min_version: '' } }).compute, { minMicroversion: undefined, maxMicroversion: undefined }, 'no microversions advertised, none configured');
 });
 

@@ -14,6 +14,7 @@ import { atLeast } from '../compute-scope.ts';
 import { injectedFiles } from './personality.ts';
 import type { ComputeApi } from './context.ts';
 import { now } from '../../context.ts';
+import { consoleOutput } from './console-output.ts';
 
 /** An action answers 202 with no body, unless it is one that returns its answer (rebuild). */
 type Action = (tenant: Tenant, inst: Instance, caller: Caller, body: unknown) => unknown;
@@ -94,10 +95,12 @@ export function serverActionRoutes(api: ComputeApi): void {
     const inst = s.instances.get(tenant, req.params.id);
     const names = Object.keys(body);
     if (names.length !== 1) throw badRequest(`an action body names exactly one action, not ${names.length}`);
+    // Asks the node for data and answers 200 with it (docs/api.md): no action is recorded.
+    if (names[0] === 'os-getConsoleOutput') return reply(200, await consoleOutput(s, inst, body[names[0]]));
     // Own names only: "constructor" or "toString" is no action.
     const answers = Object.hasOwn(answering, names[0]);
     const action = answers ? answering[names[0]] : Object.hasOwn(actions, names[0]) ? actions[names[0]] : undefined;
-    if (!action) throw badRequest(`action ${names[0].slice(0, 64)} is not supported here; supported: ${[...Object.keys(actions), ...Object.keys(answering)].join(', ')}`);
+    if (!action) throw badRequest(`action ${names[0].slice(0, 64)} is not supported here; supported: ${[...Object.keys(actions), ...Object.keys(answering), 'os-getConsoleOutput'].join(', ')}`);
     if (inResize(inst) && !DURING_RESIZE.has(names[0])) throw new ApiError('invalid_state', `instance ${inst.id} is being resized (${inst.resize!.phase}): confirm or revert the resize first`);
     const answer = action(tenant, inst, caller, body[names[0]], req);
     const recorded = RECORDED[names[0]];
