@@ -56,7 +56,7 @@ export interface WorkloadDisk {
   ephemeral: boolean;
 }
 
-export type InstanceState = 'pending' | 'active' | 'paused' | 'suspended' | 'stopping' | 'exited' | 'hung' | 'missing' | 'deleting';
+export type InstanceState = 'pending' | 'active' | 'paused' | 'suspended' | 'stopping' | 'exited' | 'hung' | 'missing' | 'deleting' | 'shelved' | 'shelved_offloaded';
 
 export interface Instance {
   id: string;
@@ -109,6 +109,9 @@ export interface Instance {
   rebooting?: 'SOFT' | 'HARD' | null;
   /** A rebuild under way: its node makes its disk again from `image` and boots it (docs/protocol.md "Actions"). */
   rebuilding?: boolean | null;
+  /** Shelved (docs/protocol.md "Shelve"): the id of its `<name>-shelved` image record, from the
+   *  shelve until the unshelve or delete that removes it. */
+  shelved_image?: string | null;
   /** What was asked of it through the compute API, oldest first (Nova's instance actions; the
    *  last MAX_INSTANCE_ACTIONS are kept). */
   actions?: InstanceActionRecord[];

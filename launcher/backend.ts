@@ -51,6 +51,9 @@ export interface Backend {
   /** Makes a stopped instance's root disk again from `spec.image` (its new image), keeping its
    *  identity (id, MAC, address, volumes); its next start (a restart) boots on it. */
   rebuild?(spec: StartPayload): Promise<void>;
+  /** A shelved (stopped) instance gives back what it still holds on the node but its disk — its
+   *  place on the tenant network; its next start (an unshelve) takes it again. Idempotent. */
+  offload?(instanceId: string): Promise<void>;
   /** Reports, within 2 s, instances that end (docs/protocol.md "An instance that dies"). An end
    *  the launcher asked for (a stop or delete under way) may be reported too: the launcher, which
    *  knows what it asked, ignores those. Returns a function that stops the watching. */

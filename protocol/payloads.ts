@@ -5,7 +5,7 @@ import { z } from 'zod';
 export const Role = z.enum(['scheduler', 'controller', 'compute', 'network', 'cnci']);
 export type Role = z.infer<typeof Role>;
 
-export const InstanceState = z.enum(['pending', 'active', 'paused', 'suspended', 'stopping', 'exited', 'hung', 'missing', 'deleting']);
+export const InstanceState = z.enum(['pending', 'active', 'paused', 'suspended', 'stopping', 'exited', 'hung', 'missing', 'deleting', 'shelved', 'shelved_offloaded']);
 export type InstanceState = z.infer<typeof InstanceState>;
 
 export const StartFailureReason = z.enum([
@@ -185,7 +185,7 @@ export type Placed = z.infer<typeof Placed>;
 export const StartFailure = z.object({ instanceId: z.string(), reason: StartFailureReason, message: z.string() });
 export type StartFailure = z.infer<typeof StartFailure>;
 
-export const LifecycleFailureReason = z.enum(['no_instance', 'already_stopped', 'already_running', 'wrong_state', 'not_supported', 'backend_failure']);
+export const LifecycleFailureReason = z.enum(['no_instance', 'already_stopped', 'already_running', 'wrong_state', 'not_supported', 'backend_failure', 'full_cloud']);
 export type LifecycleFailureReason = z.infer<typeof LifecycleFailureReason>;
 export const LifecycleFailure = z.object({ instanceId: z.string(), reason: LifecycleFailureReason, message: z.string() });
 export type LifecycleFailure = z.infer<typeof LifecycleFailure>;
@@ -216,6 +216,9 @@ export const OPS = {
     SUSPEND: InstanceRef,
     RESUME: InstanceRef,
     REBUILD: RebuildPayload,
+    SHELVE: InstanceRef,
+    SHELVE_OFFLOAD: InstanceRef,
+    UNSHELVE: InstanceRef,
     NODE_FAULT: NodeFault,
     ASSIGN_PUBLIC_IP: PublicIpPayload,
     RELEASE_PUBLIC_IP: PublicIpPayload,
@@ -245,6 +248,9 @@ export const OPS = {
     SUSPEND_FAILURE: LifecycleFailure,
     RESUME_FAILURE: LifecycleFailure,
     REBUILD_FAILURE: LifecycleFailure,
+    SHELVE_FAILURE: LifecycleFailure,
+    SHELVE_OFFLOAD_FAILURE: LifecycleFailure,
+    UNSHELVE_FAILURE: LifecycleFailure,
     PUBLIC_IP_FAILURE: PublicIpFailure,
     ATTACH_VOLUME_FAILURE: VolumeFailure,
     DETACH_VOLUME_FAILURE: VolumeFailure,

@@ -77,12 +77,13 @@ export function confSections({ cluster, facts, workspace, credentials }: ConfInp
       { key: 'min_compute_nodes', value: facts.computeNodes, why: 'tests that need more hosts skip' },
       { key: 'build_timeout', value: 60, why: 'a simulated boot takes 100 ms: a server that never becomes ACTIVE fails in a minute, not five' },
       { key: 'build_interval', value: 1 },
+      { key: 'shelved_offload_time', value: -1, why: 'a shelved server is offloaded only when asked (shelveOffload), as Nova with -1: the tests shelve, see SHELVED, then offload (docs/protocol.md "Shelve")' },
     ] },
     { name: 'compute-feature-enabled', options: [
-      ...['resize', 'cold_migration', 'live_migration', 'console_output', 'rescue', 'shelve', 'snapshot', 'disk_config', 'attach_encrypted_volume']
+      ...['resize', 'cold_migration', 'live_migration', 'console_output', 'rescue', 'snapshot', 'disk_config', 'attach_encrypted_volume']
         .map((key, i) => ({ key, value: false, why: i === 0 ? `${NOT_PLANNED}: one node, no consoles API, no images from servers, no volume encryption` : undefined })),
       { key: 'interface_attach', value: false, why: 'needs neutron' },
-      ...['pause', 'suspend', 'config_drive', 'enable_instance_password']
+      ...['pause', 'suspend', 'shelve', 'config_drive', 'enable_instance_password']
         .map((key, i) => ({ key, value: true, why: i === 0 ? 'planned (issue 13 §2) or there already: their tests run, and fail until built' : undefined })),
       { key: 'xenapi_apis', value: true, why: 'Tempest gates the server metadata tests on it; server metadata is writable here (docs/api.md)' },
     ] },

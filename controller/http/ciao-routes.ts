@@ -163,6 +163,9 @@ export function ciaoRoutes(router: Router, s: Services): void {
       case 'suspend': return reply(202, s.instances.suspend(t, id, true));
       case 'resume': return reply(202, s.instances.suspend(t, id, false));
       case 'rebuild': return reply(202, s.instances.rebuild(t, id, image!, {}));
+      case 'shelve': return reply(202, s.shelving.shelve(t, id));
+      case 'offload': return reply(202, s.shelving.offload(t, id));
+      case 'unshelve': return reply(202, s.shelving.unshelve(t, id));
     }
   });
   router.on('DELETE', '/tenants/:tenant/instances/:id', async (req) => {
