@@ -481,36 +481,40 @@ export class Launcher {
     const inst = this.actionable('SHELVE_FAILURE', id, 'active', 'paused', 'exited');
     if (!inst) return;
     const backend = this.backend(inst.spec);
-    inst.saving = 'shelve';
-    try {
+    const done = await this.shelveStep('SHELVE_FAILURE', inst, 'shelve', async () => {
       // A frozen runtime is thawed first: Docker stops no paused container.
       if (inst.state === 'paused') await backend.unpause?.(id);
       await backend.stop(id);
       inst.sshIp = undefined;
       await this.markStopped(id, true);
       await this.shelved.set(id, 'shelved');
-    } catch (err) {
-      return this.lifecycleFailed('SHELVE_FAILURE', id, 'backend_failure', (err as Error).message);
-    } finally {
-      inst.saving = undefined;
-    }
-    if (this.instances.get(id) === inst) this.setState(inst, 'shelved');
+    });
+    if (done && this.instances.get(id) === inst) this.setState(inst, 'shelved');
   }
 
   /** A shelved instance gives back what it holds on the node but its disk (`shelved_offloaded`). */
   private async offloadInstance(id: string) {
     const inst = this.actionable('SHELVE_OFFLOAD_FAILURE', id, 'shelved');
     if (!inst) return;
-    inst.saving = 'offload';
-    try {
+    const done = await this.shelveStep('SHELVE_OFFLOAD_FAILURE', inst, 'offload', async () => {
       await this.backend(inst.spec).offload?.(id);
       await this.shelved.set(id, 'shelved_offloaded');
+    });
+    if (done && this.instances.get(id) === inst) this.setState(inst, 'shelved_offloaded');
+  }
+
+  /** Runs a shelve or offload with the instance marked busy; a failure is sent as `op`. Whether it was done. */
+  private async shelveStep(op: 'SHELVE_FAILURE' | 'SHELVE_OFFLOAD_FAILURE', inst: Instance, saving: 'shelve' | 'offload', work: () => Promise<void>): Promise<boolean> {
+    inst.saving = saving;
+    try {
+      await work();
+      return true;
     } catch (err) {
-      return this.lifecycleFailed('SHELVE_OFFLOAD_FAILURE', id, 'backend_failure', (err as Error).message);
+      this.lifecycleFailed(op, inst.spec.instanceId, 'backend_failure', (err as Error).message);
+      return false;
     } finally {
       inst.saving = undefined;
     }
-    if (this.instances.get(id) === inst) this.setState(inst, 'shelved_offloaded');
   }
 
   /** Starts a shelved instance again from its own disk, as a restart; an offloaded one only when

@@ -5,6 +5,7 @@ import t from 'tap';
 import { startControlPlane } from '../helpers/control-plane.ts';
 import { createInstances, waitForEvent, waitForState, workloadId } from '../helpers/api-waits.ts';
 import type { Instance } from '../../controller/api-types.ts';
+import { waitFor } from '../../shared/wait-for.ts';
 
 // One node with 3 vcpus: the CNCI, the VM and one more instance fit.
 const plane = await startControlPlane({ nodes: 1, statsIntervalMs: 300, stoppedFiles: true, nodeCapacity: { vcpus: 3, memMB: 4096, diskMB: 20_000 } });
@@ -13,6 +14,9 @@ const { demo } = plane;
 const tenant = await demo.tenantId();
 const base = `/tenants/${tenant}/instances`;
 const act = (id: string, action: string) => demo.call('POST', `${base}/${id}/action`, { action });
+/** The scheduler places by the node's last STATS: wait until they show room for `vcpus`. */
+const schedulerSees = (vcpus: number) =>
+  waitFor(`the scheduler to see ${vcpus} free vcpus on node-0`, () => (plane.scheduler.placement.get('node-0')?.vcpusAvailable ?? 0) >= vcpus);
 const held = (id: string) => plane.launchers[0].stats().instances.find((i) => i.instanceId === id);
 const shelvedImages = async (name: string) =>
   (await demo.call<{ images: { id: string; name: string; status: string; instance_uuid?: string }[] }>('GET', `/image/v2/images?name=${name}-shelved`)).images;
@@ -56,6 +60,7 @@ t.test('shelve → shelved (claim kept, image recorded), offload → shelved_off
   t.equal((await waitForState(demo, vm.id, 'shelved_offloaded')).state, 'shelved_offloaded', 'a restarted controller keeps it offloaded');
 
   // Two containers take the room it gave back: its unshelve fails on the node, and it stays offloaded.
+  await schedulerSees(2);
   const fillers = await createInstances(demo, await workloadId(demo, 'docker'), 2);
   for (const f of fillers) await waitForState(demo, f.id, 'active');
   await act(vm.id, 'unshelve');
@@ -70,12 +75,14 @@ t.test('shelve → shelved (claim kept, image recorded), offload → shelved_off
   await waitForEvent(demo, new RegExp(`^Unshelved ${vm.id} on node-0$`));
   t.match(back, { ip: active.ip, mac: active.mac, node_id: 'node-0', ssh_ip: active.ip }, 'the same address, MAC and node');
   t.same(await shelvedImages(active.name), [], 'its shelved image is gone');
-  await demo.call('DELETE', `${base}/${fillers[1].id}`);
-  await demo.call('DELETE', `${base}/${vm.id}`);
-  await waitForEvent(demo, new RegExp(`^Deleted ${vm.id}`));
+  for (const i of [fillers[1], vm]) {
+    await demo.call('DELETE', `${base}/${i.id}`);
+    await waitForEvent(demo, new RegExp(`^Deleted ${i.id}`));
+  }
 });
 
 t.test('a paused container shelves; deleted while shelved, it goes from its node with its image', async (t) => {
+  await schedulerSees(1);
   const [c] = await createInstances(demo, await workloadId(demo, 'docker'));
   const { name } = await waitForState(demo, c.id, 'active');
   await act(c.id, 'pause');
