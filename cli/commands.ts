@@ -160,6 +160,9 @@ export const COMMANDS: CommandSpec[] = [
     ['suspend', 'suspending', 'an active VM: its memory saved to disk, its QEMU ended'],
     ['resume', 'resuming', 'a suspended VM: the same boot goes on'],
     ['rebuild', 'rebuilding', 'an active or stopped instance: its disk made again from --image, same id and address'],
+    ['shelve', 'shelving', 'an active, paused or stopped instance: stopped, kept on its node with its disk'],
+    ['offload', 'offloading', 'a shelved instance: its node\'s memory and vcpus released, the disk kept there'],
+    ['unshelve', 'unshelving', 'a shelved instance: started again from its own disk, same id and address'],
   ] as const).map(([action, doing, what]): CommandSpec => ({
     verb: action, nouns: ['instance', 'instances'], summary: `${action} ${what}`, args: ['id'],
     options: action === 'reboot' ? [{ flags: '--hard', description: 'reset the guest at once' }]

@@ -56,7 +56,7 @@ export interface WorkloadDisk {
   ephemeral: boolean;
 }
 
-export type InstanceState = 'pending' | 'active' | 'paused' | 'suspended' | 'stopping' | 'exited' | 'hung' | 'missing' | 'deleting';
+export type InstanceState = 'pending' | 'active' | 'paused' | 'suspended' | 'stopping' | 'exited' | 'hung' | 'missing' | 'deleting' | 'shelved' | 'shelved_offloaded';
 
 export interface Instance {
   id: string;
@@ -117,6 +117,9 @@ export interface Instance {
   /** A resize not yet finished: the flavors it goes from and to, and how far it is
    *  (docs/protocol.md "Resize"). Absent or null when none is. */
   resize?: ResizeRecord | null;
+  /** Shelved (docs/protocol.md "Shelve"): the id of its `<name>-shelved` image record, from the
+   *  shelve until the unshelve or delete that removes it. */
+  shelved_image?: string | null;
   /** What was asked of it through the compute API, oldest first (Nova's instance actions; the
    *  last MAX_INSTANCE_ACTIONS are kept). */
   actions?: InstanceActionRecord[];

@@ -11,6 +11,7 @@ import type { Volumes } from './volumes.ts';
 import { bootableBy } from './images.ts';
 import { groupRequirement } from './server-groups.ts';
 import { claimedSize, InstanceResizes } from './instance-resize.ts';
+import { dropShelvedImage } from './instance-shelve.ts';
 
 const notConnected = () => new ApiError('unavailable', 'the controller is not connected to the scheduler right now: try again in a few seconds');
 
@@ -230,6 +231,11 @@ export class Instances {
     this.dispatchWaiting(tenantId);
   }
 
+  /** Changes the record (and its updated_at). */
+  change(inst: Instance, change: Partial<Instance>) {
+    this.save(inst, change);
+  }
+
   private save(inst: Instance, change: Partial<Instance>) {
     Object.assign(inst, change, { updated_at: now() });
     this.ctx.store.instances.put(inst);
@@ -358,13 +364,19 @@ export class Instances {
     this.save(inst, { state: 'deleting' });
   }
 
-  private command(op: 'STOP' | 'RESTART' | 'DELETE' | 'PAUSE' | 'UNPAUSE' | 'SUSPEND' | 'RESUME', inst: Instance) {
+  /** Sends an {instanceId} command to the instance's node; 503 when the scheduler is not connected. */
+  send(op: 'SHELVE' | 'SHELVE_OFFLOAD' | 'UNSHELVE', inst: Instance) {
+    this.command(op, inst);
+  }
+
+  private command(op: 'STOP' | 'RESTART' | 'DELETE' | 'PAUSE' | 'UNPAUSE' | 'SUSPEND' | 'RESUME' | 'SHELVE' | 'SHELVE_OFFLOAD' | 'UNSHELVE', inst: Instance) {
     if (!this.ctx.send({ type: 'COMMAND', op, to: inst.node_id ?? '', payload: { instanceId: inst.id } })) throw notConnected();
   }
 
   private gone(inst: Instance, message: string, type: 'info' | 'error' = 'info') {
     this.ctx.store.instances.delete(inst.id);
     if (!inst.cnci) this.keepActions(inst);
+    dropShelvedImage(this.ctx, inst);
     if (inst.cnci) {
       const tenant = this.ctx.store.tenants.get(inst.tenant_id);
       if (tenant?.cnci?.instance_id === inst.id) {
@@ -413,6 +425,14 @@ export class Instances {
     if (rebuilt) return this.event(inst, 'info', `Rebuilt ${inst.id}${e.state === 'exited' ? ' (stopped)' : ''}`);
     if (inst.resize && e.state !== 'pending' && this.resizes.answered(inst)) return;
     if (e.state === was) return;
+    // Unshelved: the image that stood for its disk goes, as Nova's does.
+    if (e.state === 'active' && inst.shelved_image) {
+      dropShelvedImage(this.ctx, inst);
+      this.save(inst, { shelved_image: null });
+      return this.event(inst, 'info', `Unshelved ${inst.id} on ${e.nodeId}`);
+    }
+    if (e.state === 'shelved') return this.event(inst, 'info', `Shelved ${inst.id}`);
+    if (e.state === 'shelved_offloaded') return this.event(inst, 'info', `Offloaded ${inst.id} (its disk stays on ${e.nodeId})`);
     if (e.state === 'active') this.event(inst, 'info', was === 'paused' ? `Unpaused ${inst.id}` : was === 'suspended' ? `Resumed ${inst.id}` : `Started ${inst.id} on ${e.nodeId}`);
     if (e.state === 'exited') this.event(inst, 'info', `Stopped ${inst.id}`);
     if (e.state === 'paused') this.event(inst, 'info', `Paused ${inst.id}`);
@@ -441,10 +461,11 @@ export class Instances {
   lifecycleFailed(op: string, instanceId: string, message: string): void {
     const inst = this.ctx.store.instances.get(instanceId);
     if (!inst) return;
-    const verb = op.replace(/_FAILURE$/, '').toLowerCase();
+    const verb = op.replace(/_FAILURE$/, '').replace('SHELVE_OFFLOAD', 'OFFLOAD').toLowerCase();
     if (verb === 'reboot') this.save(inst, { rebooting: null });
     if (verb === 'rebuild') this.save(inst, { rebuilding: null });
     if (verb === 'resize') this.resizes.failed(inst);
+    if (verb === 'shelve') this.shelveUndone(inst);
     this.event(inst, 'error', `Failed to ${verb} ${inst.id}: ${message}`);
   }
 
@@ -454,14 +475,24 @@ export class Instances {
     if (!inst) return;
     if (op === 'ATTACH_VOLUME' || op === 'DETACH_VOLUME') return this.volumes.unreachable(op, inst.id, nodeId);
     if (op === 'DELETE') return this.gone(inst, `Deleted ${inst.id} (its node ${nodeId} is not connected)`);
+    if (op === 'SHELVE') this.shelveUndone(inst);
+    // A shelved instance stays so: its disk is on that node, which may come back.
+    if (op === 'SHELVE_OFFLOAD' || op === 'UNSHELVE') return this.event(inst, 'error', `Failed to ${op === 'UNSHELVE' ? 'unshelve' : 'offload'} ${inst.id}: node ${nodeId}, which keeps its disk, is not connected`);
     // A reboot that could not be asked for is not under way.
     this.save(inst, { state: 'missing', ...(op === 'REBOOT' ? { rebooting: null } : {}), ...(op === 'REBUILD' ? { rebuilding: null } : {}) });
     this.event(inst, 'error', `Failed to ${op.toLowerCase()} ${inst.id}: node ${nodeId} is not connected`);
   }
 
+  /** A shelve that did not happen: its image record goes. */
+  private shelveUndone(inst: Instance) {
+    dropShelvedImage(this.ctx, inst);
+    this.save(inst, { shelved_image: null });
+  }
+
   nodeLost(nodeId: string): void {
     for (const inst of this.ctx.store.instances.all()) {
-      if (inst.node_id === nodeId && inst.state !== 'deleting') this.save(inst, { state: 'missing' });
+      // A shelved one runs nowhere: it waits, shelved, for its node (and disk) to come back.
+      if (inst.node_id === nodeId && inst.state !== 'deleting' && inst.state !== 'shelved' && inst.state !== 'shelved_offloaded') this.save(inst, { state: 'missing' });
     }
   }
 

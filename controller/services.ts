@@ -5,6 +5,7 @@ import { EventLog } from './events.ts';
 import { ExternalIps } from './external-ips.ts';
 import { Images } from './images.ts';
 import { Instances } from './instances.ts';
+import { Shelving } from './instance-shelve.ts';
 import { Metadefs } from './metadefs.ts';
 import { NodeRegistry } from './nodes.ts';
 import { Tenants } from './tenants.ts';
@@ -19,6 +20,7 @@ export class Services {
   readonly nodes = new NodeRegistry();
   readonly tenants: Tenants;
   readonly instances: Instances;
+  readonly shelving: Shelving;
   readonly externalIps: ExternalIps;
   readonly images: Images;
   readonly volumes: Volumes;
@@ -38,6 +40,7 @@ export class Services {
     this.tenants = new Tenants(this.ctx);
     this.volumes = new Volumes(this.ctx, (id) => this.images.path(id));
     this.instances = new Instances(this.ctx, this.volumes);
+    this.shelving = new Shelving(this.ctx, this.instances);
     this.externalIps = new ExternalIps(this.ctx, this.instances);
     this.images = new Images(this.ctx, this.instances);
     this.metadefs = new Metadefs(store.metadefNamespaces);
@@ -84,6 +87,9 @@ export class Services {
       case 'RESUME_FAILURE':
       case 'REBUILD_FAILURE':
       case 'RESIZE_FAILURE':
+      case 'SHELVE_FAILURE':
+      case 'SHELVE_OFFLOAD_FAILURE':
+      case 'UNSHELVE_FAILURE':
       case 'REBOOT_FAILURE': return this.instances.lifecycleFailed(frame.op, frame.payload.instanceId, frame.payload.message);
       case 'VOLUME_ATTACHED': return this.volumes.attached(frame.payload);
       case 'VOLUME_DETACHED': return this.volumes.detached(frame.payload);
@@ -124,6 +130,9 @@ export class Services {
       case 'RESUME_FAILURE':
       case 'REBUILD_FAILURE':
       case 'RESIZE_FAILURE':
+      case 'SHELVE_FAILURE':
+      case 'SHELVE_OFFLOAD_FAILURE':
+      case 'UNSHELVE_FAILURE':
       case 'VOLUME_ATTACHED':
       case 'VOLUME_DETACHED':
       case 'ATTACH_VOLUME_FAILURE':

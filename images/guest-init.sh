@@ -77,6 +77,14 @@ grep -o '"public_keys": *{[^}]*}' "$meta" 2>/dev/null | grep -o '"\(ssh-\|ecdsa-
   chmod 600 "$keys_home/.ssh/authorized_keys"
   [ -n "$first" ] && chown -R 1000:1000 "$keys_home/.ssh"
 done
+# The instance's own disk (writable, with no serial: volumes have one, the config drive is read-only)
+# is the default user's, as a data disk of a cloud image is usable by it: what it writes there
+# outlives reboots, stops and shelves (BAT actions checks the unshelve with it).
+if [ -n "$first" ]; then
+  for b in /sys/block/vd*; do
+    [ "$(cat "$b/ro")" = 0 ] && [ -z "$(cat "$b/serial" 2>/dev/null)" ] && chown 1000:1000 "/dev/${b##*/}"
+  done
+fi
 
 # meta_data.json's files (Nova's personality): each path gets its content file from the drive.
 # The controller and the node allow no quote, backslash or control character in a path.

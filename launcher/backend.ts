@@ -58,6 +58,9 @@ export interface Backend {
   /** The last `lines` lines (null: all that fit) of the instance's console, running or stopped
    *  (docs/protocol.md "Console output"); shaped by launcher/console.ts. */
   console?(instanceId: string, lines: number | null): Promise<ConsoleText>;
+  /** A shelved (stopped) instance gives back what it still holds on the node but its disk — its
+   *  place on the tenant network; its next start (an unshelve) takes it again. Idempotent. */
+  offload?(instanceId: string): Promise<void>;
   /** Reports, within 2 s, instances that end (docs/protocol.md "An instance that dies"). An end
    *  the launcher asked for (a stop or delete under way) may be reported too: the launcher, which
    *  knows what it asked, ignores those. Returns a function that stops the watching. */

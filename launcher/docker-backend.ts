@@ -231,6 +231,12 @@ export class DockerBackend implements Backend {
     await this.opts.docker.getContainer(this.containerName(instanceId)).unpause();
   }
 
+  /** Shelved, the container is stopped and kept with its writable layer; it leaves its tenant
+   *  network (the bridge side of its link, the segment with the node's last one of the tenant). */
+  async offload(instanceId: string): Promise<void> {
+    await this.opts.network.leave(instanceId);
+  }
+
   async delete(instanceId: string): Promise<void> {
     await this.opts.docker.getContainer(this.containerName(instanceId)).remove({ force: true }).catch((err) => {
       if (!isNotFound(err)) throw err;

@@ -8,6 +8,7 @@ import type { AttachVolume, ConsoleFailure, ConsoleRequest, DetachVolume, Frame,
 import type { Logger } from '../shared/log.ts';
 import { LaunchError, type AdoptedInstance, type Backend } from './backend.ts';
 import { claimed, growth, sameResources } from './resize-claim.ts';
+import { ShelvedRecord } from './shelved-record.ts';
 
 export interface NodeCapacity {
   vcpus: number;
@@ -33,6 +34,8 @@ export interface LauncherOptions {
    *  Any other instance its backends hold but that does not run — after a stop.sh or a reboot — is
    *  started again when the launcher starts (docs/lifecycle.md). */
   stoppedFile?: string;
+  /** Where the node records its shelved instances (launcher/shelved-record.ts). */
+  shelvedFile?: string;
 }
 
 const STATS_COALESCE_MS = 200;
@@ -46,8 +49,8 @@ interface Instance {
   diedStarting?: InstanceExit;
   /** A reboot is under way: an end seen meanwhile is the reboot's own. */
   rebooting?: boolean;
-  /** A suspend, resume, rebuild or resize is under way: another action waits for its end. */
-  saving?: 'suspend' | 'resume' | 'rebuild' | 'resize';
+  /** A suspend, resume, rebuild, resize or shelve step is under way: another action waits for its end. */
+  saving?: 'suspend' | 'resume' | 'rebuild' | 'resize' | 'shelve' | 'offload' | 'unshelve';
   /** The old flavor's resources, counted besides until the resize is confirmed or reverted. */
   hold?: Resources;
   /** The resources a resize under way gives it (a RESIZE sent again for them is that one). */
@@ -56,6 +59,9 @@ interface Instance {
 
 /** A state the instance's runtime holds (it counts against the node's memory and vcpus). */
 const runs = (state: InstanceState) => state === 'active' || state === 'paused';
+/** A state whose memory and vcpus the node holds for it: all but stopped and offloaded ones (a
+ *  shelved one keeps its claim until the offload, docs/protocol.md "Shelve"). */
+const claims = (state: InstanceState) => state !== 'exited' && state !== 'shelved_offloaded';
 
 const adoptedState = (a: AdoptedInstance): InstanceState => (a.suspended ? 'suspended' : a.paused ? 'paused' : a.running ? 'active' : 'exited');
 
@@ -70,9 +76,11 @@ export class Launcher {
   private readonly unwatch: (() => void)[] = [];
   private stoppedIds?: Promise<Set<string>>;
   private stoppedWrites: Promise<void> = Promise.resolve();
+  private readonly shelved: ShelvedRecord;
 
   constructor(private readonly opts: LauncherOptions) {
     this.startFailure = opts.startFailure ?? null;
+    this.shelved = new ShelvedRecord(opts.shelvedFile, opts.logger);
     this.peer = new ProtocolPeer({
       id: opts.nodeId, roles: opts.roles, hostname: opts.hostname, logger: opts.logger,
       host: opts.scheduler.host, port: opts.scheduler.port, tls: opts.scheduler.tls,
@@ -99,6 +107,7 @@ export class Launcher {
         });
       }
     }
+    await this.adoptShelved();
     if (this.instances.size) this.opts.logger.info('re-adopted instances', { count: this.instances.size });
     await this.bringBack();
     this.peer.start();
@@ -108,6 +117,21 @@ export class Launcher {
       this.sendStats();
       this.statsTimer = setInterval(() => this.sendStats(), this.opts.statsIntervalMs);
     }, first);
+  }
+
+  /** Instances the node shelved are that again, not merely stopped; an offloaded one leaves its
+   *  tenant network again (its backend counted it while listing). */
+  private async adoptShelved() {
+    for (const [id, level] of await this.shelved.all()) {
+      const inst = this.instances.get(id);
+      if (!inst) {
+        await this.shelved.set(id, undefined);
+        continue;
+      }
+      if (inst.state !== 'exited') continue;
+      inst.state = level;
+      if (level === 'shelved_offloaded') await this.backend(inst.spec).offload?.(id).catch(() => undefined);
+    }
   }
 
   /** The instances stopped on request, as the node recorded them (read once, then kept here). */
@@ -170,7 +194,7 @@ export class Launcher {
     for (const inst of this.instances.values()) {
       const r = claimed(inst.spec.resources, inst.hold);
       used.diskMB += r.diskMB;
-      if (inst.state === 'exited') continue;
+      if (!claims(inst.state)) continue;
       used.vcpus += r.vcpus;
       used.memMB += r.memMB;
     }
@@ -223,6 +247,9 @@ export class Launcher {
       case 'RESUME': return this.resumeInstance(frame.payload.instanceId);
       case 'REBUILD': return this.rebuildInstance(frame.payload);
       case 'RESIZE': return this.resizeInstance(frame.payload);
+      case 'SHELVE': return this.shelveInstance(frame.payload.instanceId);
+      case 'SHELVE_OFFLOAD': return this.offloadInstance(frame.payload.instanceId);
+      case 'UNSHELVE': return this.unshelveInstance(frame.payload.instanceId);
       case 'ATTACH_VOLUME': return this.changeVolumes('attach', frame.payload);
       case 'DETACH_VOLUME': return this.changeVolumes('detach', frame.payload);
       case 'CONSOLE': return this.sendConsole(frame.payload);
@@ -255,7 +282,7 @@ export class Launcher {
     // The end of a resize's own stop is not a death.
     if (inst?.saving === 'resize') return;
     if (inst?.state === 'pending') inst.diedStarting = exit;
-    if (!inst || !runs(inst.state) || inst.rebooting) return;
+    if (!inst || !runs(inst.state) || inst.rebooting || inst.saving === 'shelve') return;
     this.opts.logger.warn('instance exited unexpectedly', { instanceId: id, reason: exit.reason, console: exit.console.at(-1) });
     inst.sshIp = undefined;
     this.setState(inst, 'exited', exit);
@@ -301,7 +328,7 @@ export class Launcher {
     else await this.backend(spec).delete(spec.instanceId).catch(() => undefined);
   }
 
-  private lifecycleFailed(op: `${'STOP' | 'RESTART' | 'DELETE' | 'PAUSE' | 'UNPAUSE' | 'REBOOT' | 'SUSPEND' | 'RESUME' | 'REBUILD' | 'RESIZE'}_FAILURE`, instanceId: string, reason: LifecycleFailureReason, message: string) {
+  private lifecycleFailed(op: `${'STOP' | 'RESTART' | 'DELETE' | 'PAUSE' | 'UNPAUSE' | 'REBOOT' | 'SUSPEND' | 'RESUME' | 'REBUILD' | 'RESIZE' | 'SHELVE' | 'SHELVE_OFFLOAD' | 'UNSHELVE'}_FAILURE`, instanceId: string, reason: LifecycleFailureReason, message: string) {
     this.peer.send({ type: 'ERROR', op, payload: { instanceId, reason, message } });
   }
 
@@ -533,8 +560,80 @@ export class Launcher {
     this.setState(inst, 'exited');
   }
 
+  /** Stops an active, paused or stopped instance and keeps it with its disk (`shelved`): its
+   *  memory and vcpus stay claimed until the offload (docs/protocol.md "Shelve"). */
+  private async shelveInstance(id: string) {
+    const inst = this.actionable('SHELVE_FAILURE', id, 'active', 'paused', 'exited');
+    if (!inst) return;
+    const backend = this.backend(inst.spec);
+    const done = await this.shelveStep('SHELVE_FAILURE', inst, 'shelve', async () => {
+      // A frozen runtime is thawed first: Docker stops no paused container.
+      if (inst.state === 'paused') await backend.unpause?.(id);
+      await backend.stop(id);
+      inst.sshIp = undefined;
+      await this.markStopped(id, true);
+      await this.shelved.set(id, 'shelved');
+    });
+    if (done && this.instances.get(id) === inst) this.setState(inst, 'shelved');
+  }
+
+  /** A shelved instance gives back what it holds on the node but its disk (`shelved_offloaded`). */
+  private async offloadInstance(id: string) {
+    const inst = this.actionable('SHELVE_OFFLOAD_FAILURE', id, 'shelved');
+    if (!inst) return;
+    const done = await this.shelveStep('SHELVE_OFFLOAD_FAILURE', inst, 'offload', async () => {
+      await this.backend(inst.spec).offload?.(id);
+      await this.shelved.set(id, 'shelved_offloaded');
+    });
+    if (done && this.instances.get(id) === inst) this.setState(inst, 'shelved_offloaded');
+  }
+
+  /** Runs a shelve or offload with the instance marked busy; a failure is sent as `op`. Whether it was done. */
+  private async shelveStep(op: 'SHELVE_FAILURE' | 'SHELVE_OFFLOAD_FAILURE', inst: Instance, saving: 'shelve' | 'offload', work: () => Promise<void>): Promise<boolean> {
+    inst.saving = saving;
+    try {
+      await work();
+      return true;
+    } catch (err) {
+      this.lifecycleFailed(op, inst.spec.instanceId, 'backend_failure', (err as Error).message);
+      return false;
+    } finally {
+      inst.saving = undefined;
+    }
+  }
+
+  /** Starts a shelved instance again from its own disk, as a restart; an offloaded one only when
+   *  the node still has room for it (`full_cloud` otherwise, and it stays offloaded). */
+  private async unshelveInstance(id: string) {
+    const inst = this.actionable('UNSHELVE_FAILURE', id, 'shelved', 'shelved_offloaded');
+    if (!inst) return;
+    const from = inst.state;
+    const free = this.stats();
+    const r = inst.spec.resources;
+    if (from === 'shelved_offloaded' && (free.memAvailableMB < r.memMB || free.vcpusAvailable < r.vcpus)) {
+      return this.lifecycleFailed('UNSHELVE_FAILURE', id, 'full_cloud', `node ${this.opts.nodeId} has ${free.memAvailableMB} MB and ${free.vcpusAvailable} vcpus free; instance ${id} needs ${r.memMB} MB and ${r.vcpus} vcpus`);
+    }
+    const backend = this.backend(inst.spec);
+    inst.saving = 'unshelve';
+    this.setState(inst, 'pending');
+    try {
+      Object.assign(inst, await backend.start({ ...inst.spec, restart: true }));
+      await this.shelved.set(id, undefined);
+      await this.markStopped(id, false);
+    } catch (err) {
+      if (from === 'shelved_offloaded') await backend.offload?.(id).catch(() => undefined);
+      this.setState(inst, from);
+      return this.lifecycleFailed('UNSHELVE_FAILURE', id, 'backend_failure', (err as Error).message);
+    } finally {
+      inst.saving = undefined;
+    }
+    // Deleted while it started: what the start made goes too.
+    if (this.instances.get(id) !== inst) return void (await backend.delete(id).catch(() => undefined));
+    this.started(inst);
+  }
+
   /** The instance, when it is on this node, in the state an action needs, and not a CNCI; otherwise the failure is sent. */
-  private actionable(op: 'SUSPEND_FAILURE' | 'RESUME_FAILURE' | 'REBUILD_FAILURE' | 'RESIZE_FAILURE', id: string, ...from: InstanceState[]): Instance | undefined {
+  private actionable(op: 'SUSPEND_FAILURE' | 'RESUME_FAILURE' | 'REBUILD_FAILURE' | 'RESIZE_FAILURE' | 'SHELVE_FAILURE' | 'SHELVE_OFFLOAD_FAILURE' | 'UNSHELVE_FAILURE', id: string, ...from: InstanceState[]): Instance | undefined {
     const inst = this.instances.get(id);
     if (!inst) return void this.lifecycleFailed(op, id, 'no_instance', `instance ${id} is not on node ${this.opts.nodeId}`);
     const busy = inst.rebooting ? 'rebooting' : inst.saving ? `${inst.saving.replace(/e$/, '')}ing` : undefined;
@@ -608,6 +707,7 @@ export class Launcher {
       return this.lifecycleFailed('DELETE_FAILURE', id, 'backend_failure', (err as Error).message);
     }
     await this.markStopped(id, false);
+    await this.shelved.set(id, undefined);
     this.peer.send({ type: 'EVENT', op: 'INSTANCE_DELETED', payload: { instanceId: id, nodeId: this.opts.nodeId } });
     this.statsChanged();
   }

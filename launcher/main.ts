@@ -123,7 +123,7 @@ async function realNode(): Promise<Launcher> {
   };
   log.info('real node', { ...capacity, ns: network.ns, legIp: network.legIp, accel: values.accel });
   return new Launcher({
-    nodeId, hostname: hostname(), roles, scheduler, capacity, backends, logger: log, stoppedFile: join(stateDir, 'stopped.json'),
+    nodeId, hostname: hostname(), roles, scheduler, capacity, backends, logger: log, stoppedFile: join(stateDir, 'stopped.json'), shelvedFile: join(stateDir, 'shelved.json'),
     statsIntervalMs: Number(values['stats-interval-ms']), load: () => loadavg()[0], startFailure: startFailure?.data ?? null,
   });
 }

@@ -304,6 +304,12 @@ export class QemuBackend implements Backend {
     return running;
   }
 
+  /** Shelved, the VM is stopped (no QEMU, no tap): only its place on the tenant network is left. */
+  async offload(instanceId: string): Promise<void> {
+    if (await this.pid(instanceId)) throw new Error(`VM ${instanceId} still runs: it is offloaded stopped`);
+    await this.opts.network.leave(instanceId);
+  }
+
   async delete(instanceId: string): Promise<void> {
     await this.stop(instanceId);
     // The console outlives the instance (until the cluster goes), for whoever diagnoses it later.

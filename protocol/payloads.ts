@@ -5,7 +5,7 @@ import { z } from 'zod';
 export const Role = z.enum(['scheduler', 'controller', 'compute', 'network', 'cnci']);
 export type Role = z.infer<typeof Role>;
 
-export const InstanceState = z.enum(['pending', 'active', 'paused', 'suspended', 'stopping', 'exited', 'hung', 'missing', 'deleting']);
+export const InstanceState = z.enum(['pending', 'active', 'paused', 'suspended', 'stopping', 'exited', 'hung', 'missing', 'deleting', 'shelved', 'shelved_offloaded']);
 export type InstanceState = z.infer<typeof InstanceState>;
 
 export const StartFailureReason = z.enum([
@@ -252,6 +252,9 @@ export const OPS = {
     RESUME: InstanceRef,
     REBUILD: RebuildPayload,
     RESIZE: ResizePayload,
+    SHELVE: InstanceRef,
+    SHELVE_OFFLOAD: InstanceRef,
+    UNSHELVE: InstanceRef,
     NODE_FAULT: NodeFault,
     ASSIGN_PUBLIC_IP: PublicIpPayload,
     RELEASE_PUBLIC_IP: PublicIpPayload,
@@ -283,6 +286,9 @@ export const OPS = {
     RESUME_FAILURE: LifecycleFailure,
     REBUILD_FAILURE: LifecycleFailure,
     RESIZE_FAILURE: LifecycleFailure,
+    SHELVE_FAILURE: LifecycleFailure,
+    SHELVE_OFFLOAD_FAILURE: LifecycleFailure,
+    UNSHELVE_FAILURE: LifecycleFailure,
     PUBLIC_IP_FAILURE: PublicIpFailure,
     ATTACH_VOLUME_FAILURE: VolumeFailure,
     DETACH_VOLUME_FAILURE: VolumeFailure,

@@ -77,16 +77,17 @@ export function confSections({ cluster, facts, workspace, credentials }: ConfInp
       { key: 'min_compute_nodes', value: facts.computeNodes, why: 'tests that need more hosts skip' },
       { key: 'build_timeout', value: 60, why: 'a simulated boot takes 100 ms: a server that never becomes ACTIVE fails in a minute, not five' },
       { key: 'build_interval', value: 1 },
+      { key: 'shelved_offload_time', value: -1, why: 'a shelved server is offloaded only when asked (shelveOffload), as Nova with -1: the tests shelve, see SHELVED, then offload (docs/protocol.md "Shelve")' },
     ] },
     { name: 'compute-feature-enabled', options: [
-      ...['cold_migration', 'live_migration', 'rescue', 'shelve', 'snapshot', 'attach_encrypted_volume']
+      ...['cold_migration', 'live_migration', 'rescue', 'snapshot', 'attach_encrypted_volume']
         .map((key, i) => ({ key, value: false, why: i === 0 ? `${NOT_PLANNED}: one node, no images from servers, no volume encryption` : undefined })),
       { key: 'resize', value: true, why: 'resize, confirmResize and revertResize on the server\'s own node (docs/protocol.md "Resize")' },
       { key: 'console_output', value: true, why: 'os-getConsoleOutput reads the node: a VM\'s serial log, a container\'s output, a simulated instance\'s record (controller/console-requests.ts)' },
       { key: 'interface_attach', value: false, why: 'needs neutron' },
       { key: 'disk_config', value: true, why: 'OS-DCF:diskConfig is kept and shown; the instance disk is blank at boot, so AUTO has no partition to grow (docs/api.md)' },
       { key: 'personality', value: true, why: 'injected files go on the config drive (VMs) or into the container before it starts (docs/api.md)' },
-      ...['pause', 'suspend', 'config_drive', 'enable_instance_password']
+      ...['pause', 'suspend', 'shelve', 'config_drive', 'enable_instance_password']
         .map((key, i) => ({ key, value: true, why: i === 0 ? 'planned (issue 13 §2) or there already: their tests run, and fail until built' : undefined })),
       { key: 'xenapi_apis', value: true, why: 'Tempest gates the server metadata tests on it; server metadata is writable here (docs/api.md)' },
     ] },

@@ -2,16 +2,17 @@
 // the guest sees them. A paused VM answers nothing and goes on with the same boot after unpause; a
 // reboot boots its guest again (a new boot id) with the same identity; a suspended VM answers
 // nothing and goes on with the same boot after resume; a rebuild boots a new disk (a new boot id)
-// at the same address; a container's reboot leaves it wired to its tenant network; a resized VM
-// boots with the new flavor's vcpus, memory and disk (and the old vcpus and memory after a revert),
-// a resized container runs under the new limits (its memory cgroup's). On a simulated cluster only the states and events
-// are checked.
+// at the same address; a shelved-offloaded VM runs nowhere and, unshelved, boots from its own disk
+// (what it wrote there is still there); a container's reboot leaves it wired to its tenant network;
+// a resized VM boots with the new flavor's vcpus, memory and disk (and the old vcpus and memory
+// after a revert), a resized container runs under the new limits (its memory cgroup's). On a
+// simulated cluster only the states and events are checked.
 import t, { type Test } from 'tap';
+import { readdir, readFile } from 'node:fs/promises';
 import { cnciNamespace } from '../../cnci/cnci-backend.ts';
 import { pingFrom, pingFromContainer, sshRun } from '../../singlevm/probes.ts';
 import { containerName } from '../../launcher/docker-backend.ts';
 import { run } from '../../shared/run.ts';
-import { readFile } from 'node:fs/promises';
 import { waitFor } from '../../shared/wait-for.ts';
 import type { Instance } from '../../controller/api-types.ts';
 import { admin, BOOT_MS, expectEvent, ownTenant, ownWorkload, publicWorkload, simulated, start, unique, waitState } from '../lib.ts';
@@ -25,14 +26,20 @@ const nextBoot = (bootId: () => Promise<string>, first: string) => waitFor('the 
   return id !== first && id;
 }, { timeoutMs: BOOT_MS, intervalMs: 500 });
 
-t.test('a paused VM answers nothing, then the same boot goes on; a reboot boots it again as itself', async (t) => {
+/** A VM of a tenant of the test's own, active; on a real cluster its first boot id, read over SSH. */
+async function activeVm(t: Test) {
   const tenant = await ownTenant(t, 'act');
   const [vm] = await start(t, tenant.path, (await publicWorkload('qemu')).id);
-  const { ip } = await waitState(tenant.path, vm.id, 'active');
-  const act = (action: string) => admin.call('POST', `${tenant.path}/instances/${vm.id}/action`, { action });
+  const { ip, image } = await waitState(tenant.path, vm.id, 'active');
+  const act = (body: string | object) => admin.call('POST', `${tenant.path}/instances/${vm.id}/action`, typeof body === 'string' ? { action: body } : body);
   const ns = cnciNamespace(cluster, tenant.id);
   const bootId = () => sshRun(ns, ip, sshKey, 'cat /proc/sys/kernel/random/boot_id');
   const first = simulated ? '' : await waitFor(`SSH to ${ip}`, () => bootId().catch(() => undefined), { timeoutMs: BOOT_MS, intervalMs: 500 });
+  return { tenant, vm, ip, image, act, ns, bootId, first };
+}
+
+t.test('a paused VM answers nothing, then the same boot goes on; a reboot boots it again as itself', async (t) => {
+  const { tenant, vm, ip, act, ns, bootId, first } = await activeVm(t);
 
   await expectEvent(tenant.path, new RegExp(`^Paused ${vm.id}`), () => act('pause'));
   t.equal((await waitState(tenant.path, vm.id, 'paused')).ip, ip, 'paused, with its address');
@@ -53,13 +60,7 @@ t.test('a paused VM answers nothing, then the same boot goes on; a reboot boots 
 });
 
 t.test('a suspended VM answers nothing, then the same boot goes on after resume; a rebuild boots it anew at the same address', async (t) => {
-  const tenant = await ownTenant(t, 'act');
-  const [vm] = await start(t, tenant.path, (await publicWorkload('qemu')).id);
-  const { ip, image } = await waitState(tenant.path, vm.id, 'active');
-  const act = (body: object) => admin.call('POST', `${tenant.path}/instances/${vm.id}/action`, body);
-  const ns = cnciNamespace(cluster, tenant.id);
-  const bootId = () => sshRun(ns, ip, sshKey, 'cat /proc/sys/kernel/random/boot_id');
-  const first = simulated ? '' : await waitFor(`SSH to ${ip}`, () => bootId().catch(() => undefined), { timeoutMs: BOOT_MS, intervalMs: 500 });
+  const { tenant, vm, ip, image, act, ns, bootId, first } = await activeVm(t);
 
   await expectEvent(tenant.path, new RegExp(`^Suspended ${vm.id}`), () => act({ action: 'suspend' }));
   await waitState(tenant.path, vm.id, 'suspended');
@@ -76,6 +77,42 @@ t.test('a suspended VM answers nothing, then the same boot goes on after resume;
   if (simulated) return;
   const rebuilt = await nextBoot(bootId, first);
   t.not(rebuilt, first, 'a new boot id: the guest booted on its new disk');
+  t.equal(await sshRun(ns, ip, sshKey, 'hostname'), vm.id, 'as itself');
+});
+
+/** Whether a QEMU of this cluster runs the instance (its -name carries the cluster and the id). */
+async function qemuRuns(id: string): Promise<boolean> {
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.startsWith('qemu-system') && cmdline.includes(`\0ciao-${cluster}-${id}\0`)) return true;
+  }
+  return false;
+}
+
+/** The guest's own disk: the writable virtio disk with no serial, which its default user owns. */
+const OWN_DISK = 'for b in /sys/block/vd*; do [ "$(cat $b/ro)" = 0 ] && [ -z "$(cat $b/serial)" ] && d=/dev/${b##*/}; done';
+
+t.test('a shelved-offloaded VM is gone from its node; unshelved, it boots from its own disk at the same address', async (t) => {
+  const { tenant, vm, ip, act, ns, bootId, first } = await activeVm(t);
+  const marker = `shelved-${vm.id}`;
+  if (!simulated) await sshRun(ns, ip, sshKey, `${OWN_DISK}; echo ${marker} | dd of=$d conv=fsync 2>/dev/null`);
+
+  await expectEvent(tenant.path, new RegExp(`^Shelved ${vm.id}$`), () => act('shelve'));
+  if (!simulated) t.notOk(await qemuRuns(vm.id), 'shelved: no QEMU runs for it');
+  await expectEvent(tenant.path, new RegExp(`^Offloaded ${vm.id}`), () => act('offload'));
+  const offloaded = await waitState(tenant.path, vm.id, 'shelved_offloaded');
+  t.equal(offloaded.ip, ip, 'offloaded, it keeps its address');
+  if (!simulated) {
+    t.notOk(await qemuRuns(vm.id), 'offloaded: no QEMU runs for it');
+    t.notOk(await pingFrom(ns, ip), 'nothing answers at its address');
+  }
+
+  await expectEvent(tenant.path, new RegExp(`^Unshelved ${vm.id} on `), () => act('unshelve'));
+  t.equal((await waitState(tenant.path, vm.id, 'active')).ip, ip, 'unshelved, at the same address');
+  if (simulated) return;
+  t.not(await nextBoot(bootId, first), first, 'a new boot');
+  t.equal(await sshRun(ns, ip, sshKey, `${OWN_DISK}; head -c ${marker.length} $d`), marker, 'what it wrote on its disk before the shelve is there');
   t.equal(await sshRun(ns, ip, sshKey, 'hostname'), vm.id, 'as itself');
 });
 

@@ -185,6 +185,9 @@ export function ciaoRoutes(router: Router, s: Services): void {
       }
       case 'confirm-resize': return reply(202, s.instances.resizes.confirm(inst));
       case 'revert-resize': return reply(202, s.instances.resizes.revert(inst));
+      case 'shelve': return reply(202, s.shelving.shelve(t, id));
+      case 'offload': return reply(202, s.shelving.offload(t, id));
+      case 'unshelve': return reply(202, s.shelving.unshelve(t, id));
     }
   });
   router.on('DELETE', '/tenants/:tenant/instances/:id', async (req) => {

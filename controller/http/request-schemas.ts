@@ -39,7 +39,7 @@ export const TenantChange = z.strictObject({ name: Name.optional(), config: Tena
 export const NodeFault = z.strictObject({ start_failure: StartFailureReason.nullish() });
 export const NewInstances = z.strictObject({ workload_id: Ref, count: Count.default(1), name: Name.optional() });
 export const InstanceAction = z.strictObject({
-  action: z.enum(['stop', 'restart', 'pause', 'unpause', 'reboot', 'suspend', 'resume', 'rebuild', 'resize', 'confirm-resize', 'revert-resize']),
+  action: z.enum(['stop', 'restart', 'pause', 'unpause', 'reboot', 'suspend', 'resume', 'rebuild', 'resize', 'confirm-resize', 'revert-resize', 'shelve', 'offload', 'unshelve']),
   /** reboot only: reset the guest without asking it first (docs/api.md). */
   hard: z.boolean().optional(),
   /** rebuild only, and needed there: the image (id or name) the disk is made again from. */

@@ -24,6 +24,7 @@ type Answering = (tenant: Tenant, inst: Instance, caller: Caller, body: unknown,
 const RECORDED: Record<string, string> = {
   'os-stop': 'stop', 'os-start': 'start', reboot: 'reboot', pause: 'pause', unpause: 'unpause', suspend: 'suspend', resume: 'resume', rebuild: 'rebuild', lock: 'lock', unlock: 'unlock',
   resize: 'resize', confirmResize: 'confirmResize', revertResize: 'revertResize',
+  shelve: 'shelve', shelveOffload: 'shelveOffload', unshelve: 'unshelve',
 };
 
 /** What a server held by a resize still takes (Nova's RESIZED state); confirmResize answers 204. */
@@ -58,6 +59,10 @@ export function serverActionRoutes(api: ComputeApi): void {
     // The VM's memory saved to disk and its QEMU ended, and started again from it.
     suspend: (t, inst, c) => s.instances.suspend(t, inst.id, true, c.admin),
     resume: (t, inst, c) => s.instances.suspend(t, inst.id, false, c.admin),
+    // Stopped and kept on its node with its disk, its node's memory and vcpus released, started again from the disk (docs/protocol.md "Shelve").
+    shelve: (t, inst, c) => s.shelving.shelve(t, inst.id, c.admin),
+    shelveOffload: (t, inst, c) => s.shelving.offload(t, inst.id, c.admin),
+    unshelve: (t, inst, c) => s.shelving.unshelve(t, inst.id, c.admin),
     // Deletes are immediate here (no soft delete, as Nova with reclaim_instance_interval 0, which
     // answers forceDelete and restore of a server that is not soft-deleted with 409).
     // A new flavor on the same node (docs/protocol.md "Resize"): an unknown flavor is Nova's 400.

@@ -7,12 +7,13 @@ import type { Instance, Workload } from '../../api-types.ts';
 import { atLeast } from '../compute-scope.ts';
 import type { ComputeApi } from './context.ts';
 
-type Status = 'BUILD' | 'ACTIVE' | 'PAUSED' | 'SUSPENDED' | 'REBUILD' | 'SHUTOFF' | 'ERROR' | 'DELETED' | 'REBOOT' | 'HARD_REBOOT' | 'RESIZE' | 'VERIFY_RESIZE' | 'REVERT_RESIZE';
+type Status = 'BUILD' | 'ACTIVE' | 'PAUSED' | 'SUSPENDED' | 'SHELVED' | 'SHELVED_OFFLOADED' | 'REBUILD' | 'SHUTOFF' | 'ERROR' | 'DELETED' | 'REBOOT' | 'HARD_REBOOT' | 'RESIZE' | 'VERIFY_RESIZE' | 'REVERT_RESIZE';
 export const STATUS: Record<Instance['state'], Status> = {
   pending: 'BUILD', active: 'ACTIVE', paused: 'PAUSED', suspended: 'SUSPENDED', stopping: 'ACTIVE', exited: 'SHUTOFF', hung: 'ERROR', missing: 'ERROR', deleting: 'DELETED',
+  shelved: 'SHELVED', shelved_offloaded: 'SHELVED_OFFLOADED',
 };
 const VM_STATE: Record<Status, string> = {
-  BUILD: 'building', ACTIVE: 'active', PAUSED: 'paused', SUSPENDED: 'suspended', SHUTOFF: 'stopped', ERROR: 'error', DELETED: 'deleted', REBOOT: 'active', HARD_REBOOT: 'active', REBUILD: 'active',
+  BUILD: 'building', ACTIVE: 'active', PAUSED: 'paused', SUSPENDED: 'suspended', SHELVED: 'shelved', SHELVED_OFFLOADED: 'shelved_offloaded', SHUTOFF: 'stopped', ERROR: 'error', DELETED: 'deleted', REBOOT: 'active', HARD_REBOOT: 'active', REBUILD: 'active',
   RESIZE: 'active', VERIFY_RESIZE: 'resized', REVERT_RESIZE: 'resized',
 };
 /** The status of a resize's phases (controller/instance-resize.ts); `confirming` shows the state's. */
@@ -27,8 +28,8 @@ export const statusOf = (i: Instance): Status => {
 const BUSY_TASK: Partial<Record<Status, string>> = { REBOOT: 'rebooting', HARD_REBOOT: 'rebooting_hard', REBUILD: 'rebuilding', RESIZE: 'resize_migrating', REVERT_RESIZE: 'resize_reverting' };
 const taskState = (i: Instance) => BUSY_TASK[statusOf(i)] ?? TASK_STATE[i.state] ?? null;
 const TASK_STATE: Partial<Record<Instance['state'], string>> = { pending: 'spawning', stopping: 'powering-off', deleting: 'deleting' };
-/** Nova's power states: 0 no state, 1 running, 3 paused, 4 shut down, 6 crashed, 7 suspended. */
-const POWER_STATE: Record<Instance['state'], number> = { pending: 0, active: 1, paused: 3, suspended: 7, stopping: 1, exited: 4, hung: 6, missing: 0, deleting: 0 };
+/** Nova's power states: 0 no state, 1 running, 3 paused, 4 shut down, 6 crashed, 7 suspended (an offloaded server has none). */
+const POWER_STATE: Record<Instance['state'], number> = { pending: 0, active: 1, paused: 3, suspended: 7, stopping: 1, exited: 4, hung: 6, missing: 0, deleting: 0, shelved: 4, shelved_offloaded: 0 };
 
 /** A flavor's size, as Nova counts it: disk in whole GB. */
 export const flavorDiskGb = (w: Workload) => Math.ceil(w.defaults.disk_mb / 1024);
@@ -59,8 +60,12 @@ export function addresses(i: Instance, extended: boolean) {
   return { [networkName(i)]: [address(i.ip, 'fixed'), ...(i.external_ip ? [address(i.external_ip, 'floating')] : [])] };
 }
 
+/** The node a server is shown on: none once offloaded (its disk stays on its node, which the
+ *  controller keeps for its unshelve: docs/protocol.md "Shelve"), as Nova shows no host then. */
+const shownNode = (i: Instance) => (i.state === 'shelved_offloaded' ? null : i.node_id);
+
 /** Nova's hostId: the host hidden per project, the same for two servers of a project on one node. */
-const hostId = (i: Instance) => (i.node_id ? createHash('sha224').update(i.tenant_id + i.node_id).digest('hex') : '');
+const hostId = (i: Instance) => (shownNode(i) ? createHash('sha224').update(i.tenant_id + i.node_id).digest('hex') : '');
 
 export function serverSummary(api: ComputeApi, i: Instance) {
   return { id: i.id, name: i.name, links: api.links(`/servers/${i.id}`) };
@@ -99,8 +104,9 @@ export function serverView(api: ComputeApi, i: Instance, req: Request) {
 
 /** Nova's host_status (2.16, admins): whether the node holding the server is up. */
 function hostStatus(api: ComputeApi, i: Instance) {
-  if (!i.node_id) return '';
-  const node = api.s.nodes.get(i.node_id);
+  const nodeId = shownNode(i);
+  if (!nodeId) return '';
+  const node = api.s.nodes.get(nodeId);
   return !node ? 'UNKNOWN' : node.status === 'OFFLINE' ? 'DOWN' : 'UP';
 }
 
@@ -127,7 +133,7 @@ export function serverDetail(api: ComputeApi, i: Instance, admin: boolean, req: 
     'OS-EXT-STS:vm_state': VM_STATE[statusOf(i)], 'OS-EXT-STS:task_state': taskState(i),
     'OS-EXT-STS:power_state': POWER_STATE[i.state],
     'os-extended-volumes:volumes_attached': volumesAttached(api, i, req),
-    ...(admin ? { 'OS-EXT-SRV-ATTR:host': i.node_id, 'OS-EXT-SRV-ATTR:hypervisor_hostname': i.node_id, 'OS-EXT-SRV-ATTR:instance_name': i.id } : {}),
+    ...(admin ? { 'OS-EXT-SRV-ATTR:host': shownNode(i), 'OS-EXT-SRV-ATTR:hypervisor_hostname': shownNode(i), 'OS-EXT-SRV-ATTR:instance_name': i.id } : {}),
     ...(admin && atLeast(req, '2.3') ? extendedAttributes(i) : {}),
     ...(admin && atLeast(req, '2.16') ? { host_status: hostStatus(api, i) } : {}),
   };
