@@ -160,13 +160,16 @@ export const COMMANDS: CommandSpec[] = [
     ['suspend', 'suspending', 'an active VM: its memory saved to disk, its QEMU ended'],
     ['resume', 'resuming', 'a suspended VM: the same boot goes on'],
     ['rebuild', 'rebuilding', 'an active or stopped instance: its disk made again from --image, same id and address'],
+    ['rescue', 'rescuing', 'an active or stopped VM: booted from --image (else its own) with its own disk attached'],
+    ['unrescue', 'unrescuing', 'a rescued VM: booted from its own image and disk again'],
   ] as const).map(([action, doing, what]): CommandSpec => ({
     verb: action, nouns: ['instance', 'instances'], summary: `${action} ${what}`, args: ['id'],
     options: action === 'reboot' ? [{ flags: '--hard', description: 'reset the guest at once' }]
-      : action === 'rebuild' ? [{ flags: '--image <image>', description: 'the image (id or name) to make the disk from' }] : undefined,
+      : action === 'rebuild' ? [{ flags: '--image <image>', description: 'the image (id or name) to make the disk from' }]
+      : action === 'rescue' ? [{ flags: '--image <image>', description: 'the rescue image (id or name); the VM\'s own when not given' }] : undefined,
     async run(ctx, [id], opts) {
       if (action === 'rebuild' && !opts.image) throw new UsageError('rebuild needs --image');
-      const body = action === 'reboot' ? { action, hard: !!opts.hard } : action === 'rebuild' ? { action, image: opts.image } : { action };
+      const body = action === 'reboot' ? { action, hard: !!opts.hard } : action === 'rebuild' || (action === 'rescue' && opts.image) ? { action, image: opts.image } : { action };
       const inst = await ctx.user.call<Instance>('POST', `/tenants/${await ctx.tenant()}/instances/${id}/action`, body);
       return message(`${doing} instance ${id}`, inst);
     },

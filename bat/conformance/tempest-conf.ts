@@ -79,9 +79,11 @@ export function confSections({ cluster, facts, workspace, credentials }: ConfInp
       { key: 'build_interval', value: 1 },
     ] },
     { name: 'compute-feature-enabled', options: [
-      ...['resize', 'cold_migration', 'live_migration', 'console_output', 'rescue', 'shelve', 'snapshot', 'attach_encrypted_volume']
+      ...['resize', 'cold_migration', 'live_migration', 'console_output', 'shelve', 'snapshot', 'attach_encrypted_volume']
         .map((key, i) => ({ key, value: false, why: i === 0 ? `${NOT_PLANNED}: one node, no consoles API, no images from servers, no volume encryption` : undefined })),
       { key: 'interface_attach', value: false, why: 'needs neutron' },
+      { key: 'rescue', value: true, why: 'a VM boots from the rescue image with its own disk attached (docs/protocol.md "Actions")' },
+      { key: 'stable_rescue', value: false, why: 'Nova 2.87 (rescue of a volume-backed server, hw_rescue_* image properties) is beyond the advertised microversions' },
       { key: 'disk_config', value: true, why: 'OS-DCF:diskConfig is kept and shown; the instance disk is blank at boot, so AUTO has no partition to grow (docs/api.md)' },
       { key: 'personality', value: true, why: 'injected files go on the config drive (VMs) or into the container before it starts (docs/api.md)' },
       ...['pause', 'suspend', 'config_drive', 'enable_instance_password']

@@ -152,7 +152,7 @@ export function ciaoRoutes(router: Router, s: Services): void {
     const { tenant: t } = await tenant(req);
     const { action, hard, image } = await req.body(InstanceAction);
     if (hard !== undefined && action !== 'reboot') throw badRequest('hard is an option of reboot only');
-    if ((image !== undefined) !== (action === 'rebuild')) throw badRequest('image is needed by rebuild, and an option of rebuild only');
+    if (action === 'rebuild' ? image === undefined : image !== undefined && action !== 'rescue') throw badRequest('image is needed by rebuild, and an option of rebuild and rescue only');
     const id = req.params.id;
     switch (action) {
       case 'stop': return reply(202, s.instances.stop(t, id));
@@ -163,6 +163,8 @@ export function ciaoRoutes(router: Router, s: Services): void {
       case 'suspend': return reply(202, s.instances.suspend(t, id, true));
       case 'resume': return reply(202, s.instances.suspend(t, id, false));
       case 'rebuild': return reply(202, s.instances.rebuild(t, id, image!, {}));
+      case 'rescue': return reply(202, s.instances.rescue(t, id, image));
+      case 'unrescue': return reply(202, s.instances.rescue(t, id, null));
     }
   });
   router.on('DELETE', '/tenants/:tenant/instances/:id', async (req) => {

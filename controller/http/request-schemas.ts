@@ -39,7 +39,7 @@ export const TenantChange = z.strictObject({ name: Name.optional(), config: Tena
 export const NodeFault = z.strictObject({ start_failure: StartFailureReason.nullish() });
 export const NewInstances = z.strictObject({ workload_id: Ref, count: Count.default(1), name: Name.optional() });
 export const InstanceAction = z.strictObject({
-  action: z.enum(['stop', 'restart', 'pause', 'unpause', 'reboot', 'suspend', 'resume', 'rebuild']),
+  action: z.enum(['stop', 'restart', 'pause', 'unpause', 'reboot', 'suspend', 'resume', 'rebuild', 'rescue', 'unrescue']),
   /** reboot only: reset the guest without asking it first (docs/api.md). */
   hard: z.boolean().optional(),
   /** rebuild only, and needed there: the image (id or name) the disk is made again from. */
@@ -136,6 +136,8 @@ export const Rebuild = z.strictObject({
   personality: Personality.optional(),
 });
 export const Reboot = z.strictObject({ type: z.enum(['SOFT', 'HARD']) });
+/** Nova's rescue: both optional, the body itself may be null. */
+export const Rescue = z.strictObject({ adminPass: z.string().max(255).optional(), rescue_image_ref: z.string().min(1).max(255).optional() }).nullable();
 
 /** Paging, as Nova reads it: a limit of 0 or more (capped at 1000), and the id listed last. */
 const Limit = z.string().regex(/^\d{1,9}$/, 'must be a whole number of 0 or more').transform((l) => Math.min(Number(l), 1000));

@@ -6,7 +6,7 @@ import { parseInput, reply, type Request } from '../../../shared/http-router.ts'
 import type { Instance, Tenant } from '../../api-types.ts';
 import type { Caller } from '../../auth.ts';
 import { randomBytes } from 'node:crypto';
-import { Reboot, Rebuild, ServerAction } from '../request-schemas.ts';
+import { Reboot, Rebuild, Rescue, ServerAction } from '../request-schemas.ts';
 import { serverView } from './views.ts';
 import { atLeast } from '../compute-scope.ts';
 import { injectedFiles } from './personality.ts';
@@ -19,7 +19,7 @@ type Answering = (tenant: Tenant, inst: Instance, caller: Caller, body: unknown,
 
 /** The name Nova's instance actions give each action. */
 const RECORDED: Record<string, string> = {
-  'os-stop': 'stop', 'os-start': 'start', reboot: 'reboot', pause: 'pause', unpause: 'unpause', suspend: 'suspend', resume: 'resume', rebuild: 'rebuild', lock: 'lock', unlock: 'unlock',
+  'os-stop': 'stop', 'os-start': 'start', reboot: 'reboot', pause: 'pause', unpause: 'unpause', suspend: 'suspend', resume: 'resume', rebuild: 'rebuild', rescue: 'rescue', unrescue: 'unrescue', lock: 'lock', unlock: 'unlock',
 };
 
 /** Nothing here is ever soft-deleted (deletes are immediate): undoing one is a conflict. */
@@ -51,12 +51,21 @@ export function serverActionRoutes(api: ComputeApi): void {
     // The VM's memory saved to disk and its QEMU ended, and started again from it.
     suspend: (t, inst, c) => s.instances.suspend(t, inst.id, true, c.admin),
     resume: (t, inst, c) => s.instances.suspend(t, inst.id, false, c.admin),
+    // The node boots the VM from its own image again (docs/protocol.md "Actions").
+    unrescue: (t, inst, c) => s.instances.rescue(t, inst.id, null, c.admin),
     // Deletes are immediate here (no soft delete, as Nova with reclaim_instance_interval 0, which
     // answers forceDelete and restore of a server that is not soft-deleted with 409).
     forceDelete: never('soft-deleted'),
     restore: never('soft-deleted'),
   };
   const answering: Record<string, Answering> = {
+    // The node boots the VM from the rescue image with its own disk attached (docs/protocol.md
+    // "Actions"); Nova answers 200 with the password, which the guest does not get (docs/api.md).
+    rescue: (t, inst, c, body) => {
+      const r = parseInput(Rescue, body, 'rescue');
+      nova400ForImage(() => s.instances.rescue(t, inst.id, r?.rescue_image_ref, c.admin));
+      return { adminPass: r?.adminPass ?? randomBytes(9).toString('base64url') };
+    },
     // The node makes the disk again from the new image and boots it (docs/protocol.md "Actions").
     rebuild: (t, inst, c, body, req) => {
       const r = parseInput(Rebuild, body, 'rebuild');
@@ -86,6 +95,6 @@ export function serverActionRoutes(api: ComputeApi): void {
     const answer = action(tenant, inst, caller, body[names[0]], req);
     const recorded = RECORDED[names[0]];
     if (recorded) s.instances.noteAction(tenant, inst.id, { action: recorded, request_id: req.id, user_id: caller.userId, start_time: now() });
-    return answers ? reply(202, answer) : reply(202);
+    return answers ? reply(names[0] === 'rescue' ? 200 : 202, answer) : reply(202);
   });
 }

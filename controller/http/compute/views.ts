@@ -7,12 +7,12 @@ import type { Instance, Workload } from '../../api-types.ts';
 import { atLeast } from '../compute-scope.ts';
 import type { ComputeApi } from './context.ts';
 
-type Status = 'BUILD' | 'ACTIVE' | 'PAUSED' | 'SUSPENDED' | 'REBUILD' | 'SHUTOFF' | 'ERROR' | 'DELETED' | 'REBOOT' | 'HARD_REBOOT';
+type Status = 'BUILD' | 'ACTIVE' | 'PAUSED' | 'SUSPENDED' | 'RESCUE' | 'REBUILD' | 'SHUTOFF' | 'ERROR' | 'DELETED' | 'REBOOT' | 'HARD_REBOOT';
 export const STATUS: Record<Instance['state'], Status> = {
-  pending: 'BUILD', active: 'ACTIVE', paused: 'PAUSED', suspended: 'SUSPENDED', stopping: 'ACTIVE', exited: 'SHUTOFF', hung: 'ERROR', missing: 'ERROR', deleting: 'DELETED',
+  pending: 'BUILD', active: 'ACTIVE', paused: 'PAUSED', suspended: 'SUSPENDED', rescued: 'RESCUE', stopping: 'ACTIVE', exited: 'SHUTOFF', hung: 'ERROR', missing: 'ERROR', deleting: 'DELETED',
 };
 const VM_STATE: Record<Status, string> = {
-  BUILD: 'building', ACTIVE: 'active', PAUSED: 'paused', SUSPENDED: 'suspended', SHUTOFF: 'stopped', ERROR: 'error', DELETED: 'deleted', REBOOT: 'active', HARD_REBOOT: 'active', REBUILD: 'active',
+  BUILD: 'building', ACTIVE: 'active', PAUSED: 'paused', SUSPENDED: 'suspended', RESCUE: 'rescued', SHUTOFF: 'stopped', ERROR: 'error', DELETED: 'deleted', REBOOT: 'active', HARD_REBOOT: 'active', REBUILD: 'active',
 };
 /** A server's status: its state's, or the reboot or rebuild it is in. */
 export const statusOf = (i: Instance): Status => {
@@ -24,7 +24,7 @@ const BUSY_TASK: Partial<Record<Status, string>> = { REBOOT: 'rebooting', HARD_R
 const taskState = (i: Instance) => BUSY_TASK[statusOf(i)] ?? TASK_STATE[i.state] ?? null;
 const TASK_STATE: Partial<Record<Instance['state'], string>> = { pending: 'spawning', stopping: 'powering-off', deleting: 'deleting' };
 /** Nova's power states: 0 no state, 1 running, 3 paused, 4 shut down, 6 crashed, 7 suspended. */
-const POWER_STATE: Record<Instance['state'], number> = { pending: 0, active: 1, paused: 3, suspended: 7, stopping: 1, exited: 4, hung: 6, missing: 0, deleting: 0 };
+const POWER_STATE: Record<Instance['state'], number> = { pending: 0, active: 1, paused: 3, suspended: 7, rescued: 1, stopping: 1, exited: 4, hung: 6, missing: 0, deleting: 0 };
 
 /** A flavor's size, as Nova counts it: disk in whole GB. */
 export const flavorDiskGb = (w: Workload) => Math.ceil(w.defaults.disk_mb / 1024);
