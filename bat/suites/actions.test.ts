@@ -1,14 +1,15 @@
-// BAT actions (issue 13 §6): pause, unpause, reboot, suspend, resume and rebuild really happen, as
+// BAT actions (issue 13 §6): pause, unpause, reboot, suspend, resume, rebuild and rescue really happen, as
 // the guest sees them. A paused VM answers nothing and goes on with the same boot after unpause; a
 // reboot boots its guest again (a new boot id) with the same identity; a suspended VM answers
 // nothing and goes on with the same boot after resume; a rebuild boots a new disk (a new boot id)
-// at the same address; a container's reboot leaves it wired to its tenant network. On a simulated
-// cluster only the states and events are checked.
-import t from 'tap';
+// at the same address; a rescue boots anew as itself with its own disks attached; a container's
+// reboot leaves it wired to its tenant network. On a simulated cluster only the states and events
+// are checked.
+import t, { type Test } from 'tap';
 import { cnciNamespace } from '../../cnci/cnci-backend.ts';
 import { pingFrom, pingFromContainer, sshRun } from '../../singlevm/probes.ts';
 import { waitFor } from '../../shared/wait-for.ts';
-import { admin, BOOT_MS, expectEvent, ownTenant, publicWorkload, simulated, start, waitState } from '../lib.ts';
+import { admin, BOOT_MS, expectEvent, ownTenant, publicWorkload, refusal, simulated, start, waitState } from '../lib.ts';
 
 const cluster = process.env.CIAO_CLUSTER ?? 'ciao';
 const sshKey = process.env.CIAO_SSH_KEY ?? '';
@@ -19,14 +20,21 @@ const nextBoot = (bootId: () => Promise<string>, first: string) => waitFor('the 
   return id !== first && id;
 }, { timeoutMs: BOOT_MS, intervalMs: 500 });
 
-t.test('a paused VM answers nothing, then the same boot goes on; a reboot boots it again as itself', async (t) => {
+/** A VM of the public workload, active in a tenant of its own; on a real cluster, its first boot id once SSH answers. */
+async function activeVm(t: Test) {
   const tenant = await ownTenant(t, 'act');
   const [vm] = await start(t, tenant.path, (await publicWorkload('qemu')).id);
-  const { ip } = await waitState(tenant.path, vm.id, 'active');
-  const act = (action: string) => admin.call('POST', `${tenant.path}/instances/${vm.id}/action`, { action });
+  const { ip, image } = await waitState(tenant.path, vm.id, 'active');
+  /** An action by name, or a whole body. */
+  const act = (action: string | object) => admin.call('POST', `${tenant.path}/instances/${vm.id}/action`, typeof action === 'string' ? { action } : action);
   const ns = cnciNamespace(cluster, tenant.id);
   const bootId = () => sshRun(ns, ip, sshKey, 'cat /proc/sys/kernel/random/boot_id');
   const first = simulated ? '' : await waitFor(`SSH to ${ip}`, () => bootId().catch(() => undefined), { timeoutMs: BOOT_MS, intervalMs: 500 });
+  return { tenant, vm, ip, image, act, ns, bootId, first };
+}
+
+t.test('a paused VM answers nothing, then the same boot goes on; a reboot boots it again as itself', async (t) => {
+  const { tenant, vm, ip, act, ns, bootId, first } = await activeVm(t);
 
   await expectEvent(tenant.path, new RegExp(`^Paused ${vm.id}`), () => act('pause'));
   t.equal((await waitState(tenant.path, vm.id, 'paused')).ip, ip, 'paused, with its address');
@@ -47,13 +55,7 @@ t.test('a paused VM answers nothing, then the same boot goes on; a reboot boots 
 });
 
 t.test('a suspended VM answers nothing, then the same boot goes on after resume; a rebuild boots it anew at the same address', async (t) => {
-  const tenant = await ownTenant(t, 'act');
-  const [vm] = await start(t, tenant.path, (await publicWorkload('qemu')).id);
-  const { ip, image } = await waitState(tenant.path, vm.id, 'active');
-  const act = (body: object) => admin.call('POST', `${tenant.path}/instances/${vm.id}/action`, body);
-  const ns = cnciNamespace(cluster, tenant.id);
-  const bootId = () => sshRun(ns, ip, sshKey, 'cat /proc/sys/kernel/random/boot_id');
-  const first = simulated ? '' : await waitFor(`SSH to ${ip}`, () => bootId().catch(() => undefined), { timeoutMs: BOOT_MS, intervalMs: 500 });
+  const { tenant, vm, ip, image, act, ns, bootId, first } = await activeVm(t);
 
   await expectEvent(tenant.path, new RegExp(`^Suspended ${vm.id}`), () => act({ action: 'suspend' }));
   await waitState(tenant.path, vm.id, 'suspended');
@@ -71,6 +73,29 @@ t.test('a suspended VM answers nothing, then the same boot goes on after resume;
   const rebuilt = await nextBoot(bootId, first);
   t.not(rebuilt, first, 'a new boot id: the guest booted on its new disk');
   t.equal(await sshRun(ns, ip, sshKey, 'hostname'), vm.id, 'as itself');
+});
+
+t.test('a rescued VM boots again as itself with its own disks attached and refuses a reboot; unrescued, it boots its own image again', async (t) => {
+  const { tenant, vm, ip, act, ns, bootId, first } = await activeVm(t);
+  // The guest's virtio disks, by size in sectors (the config drive, the instance's own disk).
+  const disks = () => sshRun(ns, ip, sshKey, 'cat /sys/block/vd*/size | sort -n | tr "\\n" " "');
+  const own = simulated ? '' : await disks();
+
+  await expectEvent(tenant.path, new RegExp(`^Rescued ${vm.id}$`), () => act('rescue'));
+  t.equal((await waitState(tenant.path, vm.id, 'rescued')).ip, ip, 'rescued, with its address');
+  t.match(await refusal(act('reboot')), { status: 409 }, 'a rescued VM is not rebooted');
+  const rescued = simulated ? '' : await nextBoot(bootId, first);
+  if (!simulated) {
+    t.not(rescued, first, 'the rescue is a new boot');
+    t.equal(await sshRun(ns, ip, sshKey, 'hostname'), vm.id, 'it answers SSH with the instance\'s key, as itself');
+    t.equal(await disks(), own, 'it sees the instance\'s own disks');
+  }
+  await expectEvent(tenant.path, new RegExp(`^Unrescued ${vm.id}$`), () => act('unrescue'));
+  t.equal((await waitState(tenant.path, vm.id, 'active')).ip, ip, 'active again, with its address');
+  if (simulated) return;
+  t.not(await nextBoot(bootId, rescued), rescued, 'a new boot, from its own image');
+  t.equal(await sshRun(ns, ip, sshKey, 'hostname'), vm.id, 'as itself');
+  t.equal(await disks(), own, 'with its own disks');
 });
 
 t.test('a container pauses and unpauses; rebooted, it is wired to its tenant network again', async (t) => {

@@ -38,7 +38,7 @@ t.test('BAT passes against a simulated cluster, skipping what needs real workloa
   t.notMatch(r.stderr, /LEAKED/);
   const xml = await readFile(junit, 'utf8');
   t.match(xml, /<testsuite name="bat\.quotas" tests="4" failures="0"/);
-  t.match(xml, /<testsuite name="bat\.openstack-cli" tests="5" failures="0"/, "the openstackclient flows run too, their guest checks skipped");
+  t.match(xml, /<testsuite name="bat\.openstack-cli" tests="6" failures="0"/, "the openstackclient flows run too, their guest checks skipped");
   t.match(xml, /<skipped message="needs real workloads/);
 });
 
