@@ -29,7 +29,7 @@ const backend = plane.backends[0];
 const rescue = backend.rescue!.bind(backend);
 Object.defineProperty(backend, 'rescue', { value: (spec: Parameters<typeof rescue>[0], image: string) => (rescuedFrom.set(spec.instanceId, image), rescue(spec, image)), configurable: true });
 
-t.test('rescue → rescued, unrescue → active, each with its event; a rescued VM refuses what would change it, survives a launcher restart and deletes', async (t) => {
+t.test('rescue → rescued, unrescue → active, each with its event; a rescued VM refuses what would change it, survives launcher and controller restarts and deletes', async (t) => {
   const [inst] = await createInstances(demo, await workloadId(demo, 'qemu'));
   const active = await waitForState(demo, inst.id, 'active');
   await t.rejects(action(inst.id, { action: 'unrescue' }), { status: 409, code: 'invalid_state', message: /only a rescued instance can be unrescued/ });
@@ -48,6 +48,8 @@ t.test('rescue → rescued, unrescue → active, each with its event; a rescued 
   await plane.restartLauncher(0);
   t.equal(plane.launchers[0].stats().instances.find((i) => i.instanceId === inst.id)?.state, 'rescued', 'a restarted node re-adopts it rescued');
   await waitForState(demo, inst.id, 'rescued');
+  await plane.restartController();
+  t.equal((await demo.call<Instance>('GET', `/tenants/${tenant}/instances/${inst.id}`)).state, 'rescued', 'a restarted controller still knows it rescued');
   await action(inst.id, { action: 'unrescue' });
   await waitForState(demo, inst.id, 'active');
   await waitForEvent(demo, new RegExp(`^Unrescued ${inst.id}$`));
