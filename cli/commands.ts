@@ -163,13 +163,16 @@ export const COMMANDS: CommandSpec[] = [
     ['shelve', 'shelving', 'an active, paused or stopped instance: stopped, kept on its node with its disk'],
     ['offload', 'offloading', 'a shelved instance: its node\'s memory and vcpus released, the disk kept there'],
     ['unshelve', 'unshelving', 'a shelved instance: started again from its own disk, same id and address'],
+    ['rescue', 'rescuing', 'an active or stopped VM: booted from --image (else its own) with its own disk attached'],
+    ['unrescue', 'unrescuing', 'a rescued VM: booted from its own image and disk again'],
   ] as const).map(([action, doing, what]): CommandSpec => ({
     verb: action, nouns: ['instance', 'instances'], summary: `${action} ${what}`, args: ['id'],
     options: action === 'reboot' ? [{ flags: '--hard', description: 'reset the guest at once' }]
-      : action === 'rebuild' ? [{ flags: '--image <image>', description: 'the image (id or name) to make the disk from' }] : undefined,
+      : action === 'rebuild' ? [{ flags: '--image <image>', description: 'the image (id or name) to make the disk from' }]
+      : action === 'rescue' ? [{ flags: '--image <image>', description: 'the rescue image (id or name); the VM\'s own when not given' }] : undefined,
     async run(ctx, [id], opts) {
       if (action === 'rebuild' && !opts.image) throw new UsageError('rebuild needs --image');
-      const body = action === 'reboot' ? { action, hard: !!opts.hard } : action === 'rebuild' ? { action, image: opts.image } : { action };
+      const body = action === 'reboot' ? { action, hard: !!opts.hard } : action === 'rebuild' || (action === 'rescue' && opts.image) ? { action, image: opts.image } : { action };
       const inst = await ctx.user.call<Instance>('POST', `/tenants/${await ctx.tenant()}/instances/${id}/action`, body);
       return message(`${doing} instance ${id}`, inst);
     },

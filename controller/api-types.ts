@@ -56,7 +56,7 @@ export interface WorkloadDisk {
   ephemeral: boolean;
 }
 
-export type InstanceState = 'pending' | 'active' | 'paused' | 'suspended' | 'stopping' | 'exited' | 'hung' | 'missing' | 'deleting' | 'shelved' | 'shelved_offloaded';
+export type InstanceState = 'pending' | 'active' | 'paused' | 'suspended' | 'rescued' | 'stopping' | 'exited' | 'hung' | 'missing' | 'deleting' | 'shelved' | 'shelved_offloaded';
 
 export interface Instance {
   id: string;

@@ -295,6 +295,25 @@ export class Instances {
     return inst;
   }
 
+  /** Boots a VM from a rescue image (`imageRef`, else its own) with its own disk attached, or
+   *  (`imageRef` null) boots it from its own image again; the node's INSTANCE_STATE (`rescued`,
+   *  `active`) says when it is done (docs/protocol.md "Actions"). A container has no rescue. */
+  rescue(tenant: Tenant, id: string, imageRef: string | undefined | null, admin = false): Instance {
+    const inst = this.unlocked(this.get(tenant, id), admin);
+    const rescue = imageRef !== null;
+    const busy = inst.rebooting ? 'rebooting' : inst.rebuilding ? 'rebuilding' : undefined;
+    const ok = rescue ? inst.state === 'active' || inst.state === 'exited' : inst.state === 'rescued';
+    if (!ok || busy) throw new ApiError('invalid_state', `instance ${id} is ${busy ?? inst.state}: only ${rescue ? 'an active or stopped instance can be rescued' : 'a rescued instance can be unrescued'}`);
+    if (rescue && inst.vm_type !== 'qemu') throw new ApiError('invalid_state', `instance ${id} is a container: a container cannot be rescued (its filesystem is its image's layers, with no disk another system could boot beside); rebuild or delete it instead`);
+    if (!rescue) return this.command('UNRESCUE', inst), inst;
+    const workload = this.ctx.store.workloads.get(inst.workload_id);
+    if (imageRef && !workload) throw new ApiError('invalid_state', `the workload of instance ${id} is gone: it can be rescued only from its own image`);
+    const image = imageRef && workload ? this.resolveImage(tenant, workload, imageRef) : inst.image;
+    if (!this.ctx.send({ type: 'COMMAND', op: 'RESCUE', to: inst.node_id ?? '', payload: { instanceId: inst.id, image } })) throw notConnected();
+    this.event(inst, 'info', `Rescuing ${inst.id} from image ${image}`);
+    return inst;
+  }
+
   /** Makes the instance's disk again from another image (Nova's rebuild): it keeps its id, MAC and
    *  address; an active one boots on the new disk, a stopped one stays stopped. `rebuilding` until
    *  its node says it is done. What a client set (name, metadata, access addresses) changes too. */
@@ -365,11 +384,11 @@ export class Instances {
   }
 
   /** Sends an {instanceId} command to the instance's node; 503 when the scheduler is not connected. */
-  send(op: 'SHELVE' | 'SHELVE_OFFLOAD' | 'UNSHELVE', inst: Instance) {
+  send(op: 'SHELVE' | 'SHELVE_OFFLOAD' | 'UNSHELVE' | 'UNRESCUE', inst: Instance) {
     this.command(op, inst);
   }
 
-  private command(op: 'STOP' | 'RESTART' | 'DELETE' | 'PAUSE' | 'UNPAUSE' | 'SUSPEND' | 'RESUME' | 'SHELVE' | 'SHELVE_OFFLOAD' | 'UNSHELVE', inst: Instance) {
+  private command(op: 'STOP' | 'RESTART' | 'DELETE' | 'PAUSE' | 'UNPAUSE' | 'SUSPEND' | 'RESUME' | 'SHELVE' | 'SHELVE_OFFLOAD' | 'UNSHELVE' | 'UNRESCUE', inst: Instance) {
     if (!this.ctx.send({ type: 'COMMAND', op, to: inst.node_id ?? '', payload: { instanceId: inst.id } })) throw notConnected();
   }
 
@@ -433,10 +452,12 @@ export class Instances {
     }
     if (e.state === 'shelved') return this.event(inst, 'info', `Shelved ${inst.id}`);
     if (e.state === 'shelved_offloaded') return this.event(inst, 'info', `Offloaded ${inst.id} (its disk stays on ${e.nodeId})`);
-    if (e.state === 'active') this.event(inst, 'info', was === 'paused' ? `Unpaused ${inst.id}` : was === 'suspended' ? `Resumed ${inst.id}` : `Started ${inst.id} on ${e.nodeId}`);
+    const back: Partial<Record<Instance['state'], string>> = { paused: 'Unpaused', suspended: 'Resumed', rescued: 'Unrescued' };
+    if (e.state === 'active') this.event(inst, 'info', back[was] ? `${back[was]} ${inst.id}` : `Started ${inst.id} on ${e.nodeId}`);
     if (e.state === 'exited') this.event(inst, 'info', `Stopped ${inst.id}`);
     if (e.state === 'paused') this.event(inst, 'info', `Paused ${inst.id}`);
     if (e.state === 'suspended') this.event(inst, 'info', `Suspended ${inst.id}`);
+    if (e.state === 'rescued') this.event(inst, 'info', `Rescued ${inst.id}`);
   }
 
   deleted(instanceId: string): void {

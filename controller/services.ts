@@ -90,6 +90,8 @@ export class Services {
       case 'SHELVE_FAILURE':
       case 'SHELVE_OFFLOAD_FAILURE':
       case 'UNSHELVE_FAILURE':
+      case 'RESCUE_FAILURE':
+      case 'UNRESCUE_FAILURE':
       case 'REBOOT_FAILURE': return this.instances.lifecycleFailed(frame.op, frame.payload.instanceId, frame.payload.message);
       case 'VOLUME_ATTACHED': return this.volumes.attached(frame.payload);
       case 'VOLUME_DETACHED': return this.volumes.detached(frame.payload);
@@ -133,6 +135,8 @@ export class Services {
       case 'SHELVE_FAILURE':
       case 'SHELVE_OFFLOAD_FAILURE':
       case 'UNSHELVE_FAILURE':
+      case 'RESCUE_FAILURE':
+      case 'UNRESCUE_FAILURE':
       case 'VOLUME_ATTACHED':
       case 'VOLUME_DETACHED':
       case 'ATTACH_VOLUME_FAILURE':

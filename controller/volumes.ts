@@ -284,6 +284,7 @@ export class Volumes {
     if (v.attachment.root) throw new ApiError('in_use', `volume ${id} is the root disk of instance ${v.attachment.instance_id}: it stays attached until the instance is deleted`);
     const inst = this.ctx.store.instances.get(v.attachment.instance_id);
     if (!inst) return this.save(v, { state: 'available', attachment: null });
+    if (inst.state === 'rescued') throw new ApiError('invalid_state', `instance ${inst.id} is rescued: unrescue it before its volumes change`);
     this.command(inst, this.frame('DETACH_VOLUME', inst, id));
     return this.save(v, { state: 'detaching' });
   }

@@ -23,6 +23,8 @@ export interface AdoptedInstance extends Running {
   paused?: boolean;
   /** It does not run: its memory is saved, for a resume. */
   suspended?: boolean;
+  /** It runs booted from a rescue image, its own disk attached. */
+  rescued?: boolean;
 }
 
 /** Told of an instance that ended when the backend was not asked to stop it. */
@@ -61,6 +63,11 @@ export interface Backend {
   /** A shelved (stopped) instance gives back what it still holds on the node but its disk — its
    *  place on the tenant network; its next start (an unshelve) takes it again. Idempotent. */
   offload?(instanceId: string): Promise<void>;
+  /** Starts a stopped VM from the rescue `image` with its own disk (and volumes) attached as extra
+   *  disks, its identity kept (MAC, address, config drive); `unrescue` starts the stopped rescue
+   *  from its own image again. Its spec keeps its own image throughout. */
+  rescue?(spec: StartPayload, image: string): Promise<Running>;
+  unrescue?(spec: StartPayload): Promise<Running>;
   /** Reports, within 2 s, instances that end (docs/protocol.md "An instance that dies"). An end
    *  the launcher asked for (a stop or delete under way) may be reported too: the launcher, which
    *  knows what it asked, ignores those. Returns a function that stops the watching. */

@@ -50,7 +50,7 @@ interface Instance {
   /** A reboot is under way: an end seen meanwhile is the reboot's own. */
   rebooting?: boolean;
   /** A suspend, resume, rebuild, resize or shelve step is under way: another action waits for its end. */
-  saving?: 'suspend' | 'resume' | 'rebuild' | 'resize' | 'shelve' | 'offload' | 'unshelve';
+  saving?: 'suspend' | 'resume' | 'rebuild' | 'resize' | 'shelve' | 'offload' | 'unshelve' | 'rescue' | 'unrescue';
   /** The old flavor's resources, counted besides until the resize is confirmed or reverted. */
   hold?: Resources;
   /** The resources a resize under way gives it (a RESIZE sent again for them is that one). */
@@ -58,12 +58,12 @@ interface Instance {
 }
 
 /** A state the instance's runtime holds (it counts against the node's memory and vcpus). */
-const runs = (state: InstanceState) => state === 'active' || state === 'paused';
+const runs = (state: InstanceState) => state === 'active' || state === 'paused' || state === 'rescued';
 /** A state whose memory and vcpus the node holds for it: all but stopped and offloaded ones (a
  *  shelved one keeps its claim until the offload, docs/protocol.md "Shelve"). */
 const claims = (state: InstanceState) => state !== 'exited' && state !== 'shelved_offloaded';
 
-const adoptedState = (a: AdoptedInstance): InstanceState => (a.suspended ? 'suspended' : a.paused ? 'paused' : a.running ? 'active' : 'exited');
+const adoptedState = (a: AdoptedInstance): InstanceState => (a.suspended ? 'suspended' : a.rescued ? 'rescued' : a.paused ? 'paused' : a.running ? 'active' : 'exited');
 
 export class Launcher {
   private readonly peer: ProtocolPeer;
@@ -250,6 +250,8 @@ export class Launcher {
       case 'SHELVE': return this.shelveInstance(frame.payload.instanceId);
       case 'SHELVE_OFFLOAD': return this.offloadInstance(frame.payload.instanceId);
       case 'UNSHELVE': return this.unshelveInstance(frame.payload.instanceId);
+      case 'RESCUE': return this.rescueInstance(frame.payload.instanceId, frame.payload.image);
+      case 'UNRESCUE': return this.rescueInstance(frame.payload.instanceId, null);
       case 'ATTACH_VOLUME': return this.changeVolumes('attach', frame.payload);
       case 'DETACH_VOLUME': return this.changeVolumes('detach', frame.payload);
       case 'CONSOLE': return this.sendConsole(frame.payload);
@@ -328,7 +330,7 @@ export class Launcher {
     else await this.backend(spec).delete(spec.instanceId).catch(() => undefined);
   }
 
-  private lifecycleFailed(op: `${'STOP' | 'RESTART' | 'DELETE' | 'PAUSE' | 'UNPAUSE' | 'REBOOT' | 'SUSPEND' | 'RESUME' | 'REBUILD' | 'RESIZE' | 'SHELVE' | 'SHELVE_OFFLOAD' | 'UNSHELVE'}_FAILURE`, instanceId: string, reason: LifecycleFailureReason, message: string) {
+  private lifecycleFailed(op: `${'STOP' | 'RESTART' | 'DELETE' | 'PAUSE' | 'UNPAUSE' | 'REBOOT' | 'SUSPEND' | 'RESUME' | 'REBUILD' | 'RESIZE' | 'SHELVE' | 'SHELVE_OFFLOAD' | 'UNSHELVE' | 'RESCUE' | 'UNRESCUE'}_FAILURE`, instanceId: string, reason: LifecycleFailureReason, message: string) {
     this.peer.send({ type: 'ERROR', op, payload: { instanceId, reason, message } });
   }
 
@@ -632,8 +634,47 @@ export class Launcher {
     this.started(inst);
   }
 
+  /** Boots an active or stopped VM from a rescue image with its own disk attached (`rescued`), or
+   *  (`image` null) a rescued one from its own image again (`active`), as Nova's rescue: the
+   *  runtime stops and another boots (docs/protocol.md "Actions"). A rescue that fails brings an
+   *  active instance back as it was. */
+  private async rescueInstance(id: string, image: string | null) {
+    const rescue = image !== null;
+    const op = rescue ? 'RESCUE_FAILURE' : 'UNRESCUE_FAILURE';
+    const inst = rescue ? this.actionable(op, id, 'active', 'exited') : this.actionable(op, id, 'rescued');
+    if (!inst) return;
+    const backend = this.backend(inst.spec);
+    if (!backend.rescue || !backend.unrescue || inst.spec.vmType !== 'qemu') {
+      return this.lifecycleFailed(op, id, 'not_supported', `the ${backend.kind} backend cannot rescue instance ${id}: only a VM boots another system beside its own disk`);
+    }
+    const was = inst.state;
+    inst.saving = rescue ? 'rescue' : 'unrescue';
+    try {
+      if (was !== 'exited') await backend.stop(id);
+      // A delete that came meanwhile has removed the instance: nothing is started again.
+      if (this.instances.get(id) !== inst) return;
+      Object.assign(inst, rescue ? await backend.rescue(inst.spec, image) : await backend.unrescue(inst.spec));
+    } catch (err) {
+      const message = (err as Error).message;
+      inst.sshIp = undefined;
+      this.lifecycleFailed(op, id, 'backend_failure', message);
+      if (rescue && was === 'active') {
+        const back = await backend.start({ ...inst.spec, restart: true }).catch(() => undefined);
+        if (back) return void (Object.assign(inst, back), this.setState(inst, 'active'));
+      }
+      this.setState(inst, 'exited', was === 'exited' ? undefined : { reason: `the ${rescue ? 'rescue' : 'unrescue'} failed: ${message}`, console: [] });
+      return;
+    } finally {
+      inst.saving = undefined;
+    }
+    this.opts.logger.info(rescue ? 'instance rescued' : 'instance unrescued', { instanceId: id, image });
+    if (this.instances.get(id) !== inst) return void (await backend.delete(id).catch(() => undefined));
+    if (was === 'exited') await this.markStopped(id, false);
+    this.setState(inst, rescue ? 'rescued' : 'active');
+  }
+
   /** The instance, when it is on this node, in the state an action needs, and not a CNCI; otherwise the failure is sent. */
-  private actionable(op: 'SUSPEND_FAILURE' | 'RESUME_FAILURE' | 'REBUILD_FAILURE' | 'RESIZE_FAILURE' | 'SHELVE_FAILURE' | 'SHELVE_OFFLOAD_FAILURE' | 'UNSHELVE_FAILURE', id: string, ...from: InstanceState[]): Instance | undefined {
+  private actionable(op: 'SUSPEND_FAILURE' | 'RESUME_FAILURE' | 'REBUILD_FAILURE' | 'RESIZE_FAILURE' | 'SHELVE_FAILURE' | 'SHELVE_OFFLOAD_FAILURE' | 'UNSHELVE_FAILURE' | 'RESCUE_FAILURE' | 'UNRESCUE_FAILURE', id: string, ...from: InstanceState[]): Instance | undefined {
     const inst = this.instances.get(id);
     if (!inst) return void this.lifecycleFailed(op, id, 'no_instance', `instance ${id} is not on node ${this.opts.nodeId}`);
     const busy = inst.rebooting ? 'rebooting' : inst.saving ? `${inst.saving.replace(/e$/, '')}ing` : undefined;

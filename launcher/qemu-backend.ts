@@ -6,7 +6,8 @@
 // the guest's "/" (its initramfs mounts the disk whose serial is on the kernel command line).
 // A QEMU that ends unasked is reported with its exit status and the console's last lines.
 // A suspend saves the guest's memory to the folder (QMP migrate) and ends QEMU; a resume starts it
-// again from there (-incoming).
+// again from there (-incoming). A rescue boots another image's kernel and initramfs with the
+// instance's own disks attached (rescue.json in its folder says so).
 import { access, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StartPayload, VolumeRef } from '../protocol/payloads.ts';
@@ -61,6 +62,9 @@ const MEMORY_FILE = 'memory.state';
 const SHELL_SAFE_PATH = /^[A-Za-z0-9_./-]+$/;
 /** How long saving or loading a guest's memory may take (a few hundred MB through a pipe). */
 const MIGRATION_TIMEOUT_MS = 120_000;
+
+/** In a rescued VM's folder while its rescue QEMU runs: `{image}`. */
+const RESCUE_FILE = 'rescue.json';
 
 const exists = (path: string) => access(path).then(() => true, () => false);
 
@@ -126,14 +130,29 @@ export class QemuBackend implements Backend {
     return this.launch(spec);
   }
 
-  /** Starts QEMU; with `incoming`, it takes the guest's memory and devices from that saved file. */
-  private async launch(spec: StartPayload, incoming?: string): Promise<Running> {
+  /** Nova's rescue: the rescue image's kernel and initramfs boot with the instance's own config
+   *  drive, disk and volumes attached as they are (a root volume too, not as "/"): the user repairs
+   *  the disk from a system that works. The spec (its own image) is kept for the unrescue. */
+  async rescue(spec: StartPayload, image: string): Promise<Running> {
+    return this.launch({ ...spec, restart: true }, { rescue: image });
+  }
+
+  async unrescue(spec: StartPayload): Promise<Running> {
+    return this.launch({ ...spec, restart: true });
+  }
+
+  /** Starts QEMU; with `incoming`, it takes the guest's memory and devices from that saved file;
+   *  with `rescue`, it boots that image instead of the instance's own. */
+  private async launch(spec: StartPayload, { incoming, rescue }: { incoming?: string; rescue?: string } = {}): Promise<Running> {
     const id = spec.instanceId;
     const dir = this.dir(id);
     if (await this.pid(id)) throw new LaunchError('already_running', `VM ${id} is already running`);
-    const image = this.opts.images[spec.image];
-    if (!image) throw new LaunchError('image_failure', `image ${spec.image} cannot boot on this node (it boots ${Object.keys(this.opts.images).join(', ') || 'no image'})`);
+    const bootImage = rescue ?? spec.image;
+    const image = this.opts.images[bootImage];
+    if (!image) throw new LaunchError('image_failure', `image ${bootImage} cannot boot on this node (it boots ${Object.keys(this.opts.images).join(', ') || 'no image'})`);
     await mkdir(dir, { recursive: true });
+    if (rescue) await writeFile(join(dir, RESCUE_FILE), JSON.stringify({ image: rescue }));
+    else await rm(join(dir, RESCUE_FILE), { force: true });
     const disk = join(dir, 'disk.qcow2');
     await writeFile(join(dir, 'spec.json'), JSON.stringify(spec));
     if (!spec.restart) await this.makeDisks(spec);
@@ -153,7 +172,7 @@ export class QemuBackend implements Backend {
     if (volumes.length > VOLUME_PORTS) throw new LaunchError('invalid_data', `a VM holds at most ${VOLUME_PORTS} volumes, not ${volumes.length}`);
     const ports = Object.fromEntries(volumes.map((v, n) => [v.id, n]));
     await writeFile(join(dir, 'ports.json'), JSON.stringify(ports));
-    const root = volumes.find((v) => v.root);
+    const root = rescue ? undefined : volumes.find((v) => v.root);
     const args = [
       'netns', 'exec', this.opts.nodeNs, 'qemu-system-x86_64',
       '-name', `ciao-${this.opts.cluster}-${id}`, '-machine', `q35,accel=${this.opts.accel}`, '-cpu', this.opts.accel === 'kvm' ? 'host' : 'max',
@@ -287,7 +306,7 @@ export class QemuBackend implements Backend {
     const dir = this.dir(spec.instanceId);
     const saved = memoryFile(dir);
     if (!(await exists(saved))) throw new Error(`VM ${spec.instanceId} has no saved memory (${saved})`);
-    const running = await this.launch({ ...spec, restart: true }, saved);
+    const running = await this.launch({ ...spec, restart: true }, { incoming: saved });
     const sock = join(dir, 'qmp.sock');
     try {
       const status = await waitFor(`VM ${spec.instanceId} to load its saved memory`, async () => {
@@ -375,7 +394,9 @@ export class QemuBackend implements Backend {
       }
       const status = pid ? await qmp(join(this.dir(id), 'qmp.sock'), 'query-status').catch(() => undefined) as { status?: string } | undefined : undefined;
       const suspended = !pid && (await exists(join(this.dir(id), MEMORY_FILE)));
-      out.push({ spec, running: !!pid, paused: status?.status === 'paused', suspended, sshIp: spec.network.ip, sshPort: 22 });
+      // A rescue whose QEMU is gone (the node stopped) is over: its next start boots its own image.
+      const rescued = !!pid && (await exists(join(this.dir(id), RESCUE_FILE)));
+      out.push({ spec, running: !!pid, paused: status?.status === 'paused', suspended, rescued, sshIp: spec.network.ip, sshPort: 22 });
     }
     return out;
   }

@@ -16,6 +16,8 @@ interface SimInstance {
   running: boolean;
   /** Its (absent) memory is "saved": it resumes rather than boots. */
   suspended?: boolean;
+  /** It "runs" the rescue image. */
+  rescued?: boolean;
   cnci?: { stop(): void };
   /** Its console: what the simulation did to it, one line each, saying it is simulated. */
   console: string[];
@@ -119,6 +121,22 @@ export class SimulationBackend implements Backend {
     inst.spec = spec;
   }
 
+  /** A simulated rescue: the stopped VM "runs" again, marked as rescued; any image will do. */
+  async rescue(spec: StartPayload, _image: string): Promise<Running> {
+    const inst = this.instances.get(spec.instanceId);
+    if (!inst || inst.running) throw new Error(`instance ${spec.instanceId} is not stopped on this node`);
+    if (spec.vmType !== 'qemu') throw new Error(`instance ${spec.instanceId} is a container: only VMs are rescued`);
+    Object.assign(inst, { running: true, rescued: true });
+    return { sshIp: spec.network.ip, sshPort: 22 };
+  }
+
+  async unrescue(spec: StartPayload): Promise<Running> {
+    const inst = this.instances.get(spec.instanceId);
+    if (!inst?.rescued || inst.running) throw new Error(`instance ${spec.instanceId} is not a stopped rescue on this node`);
+    Object.assign(inst, { running: true, rescued: false });
+    return { sshIp: spec.network.ip, sshPort: 22 };
+  }
+
   private running(instanceId: string): SimInstance {
     const inst = this.instances.get(instanceId);
     if (!inst?.running) throw new Error(`instance ${instanceId} does not run on this node`);
@@ -131,7 +149,7 @@ export class SimulationBackend implements Backend {
   }
 
   async list(): Promise<AdoptedInstance[]> {
-    return [...this.instances.values()].map(({ spec, running, suspended }) => ({ spec, running, suspended }));
+    return [...this.instances.values()].map(({ spec, running, suspended, rescued }) => ({ spec, running, suspended, rescued: running && rescued }));
   }
 
   /** A simulated VM keeps the volume list it would boot with; there is no guest to plug a disk into. */

@@ -5,7 +5,7 @@ import { z } from 'zod';
 export const Role = z.enum(['scheduler', 'controller', 'compute', 'network', 'cnci']);
 export type Role = z.infer<typeof Role>;
 
-export const InstanceState = z.enum(['pending', 'active', 'paused', 'suspended', 'stopping', 'exited', 'hung', 'missing', 'deleting', 'shelved', 'shelved_offloaded']);
+export const InstanceState = z.enum(['pending', 'active', 'paused', 'suspended', 'rescued', 'stopping', 'exited', 'hung', 'missing', 'deleting', 'shelved', 'shelved_offloaded']);
 export type InstanceState = z.infer<typeof InstanceState>;
 
 export const StartFailureReason = z.enum([
@@ -97,6 +97,9 @@ export type RebootPayload = z.infer<typeof RebootPayload>;
 /** `files`: those of the rebuild (Nova injects only what the rebuild names). */
 export const RebuildPayload = z.object({ instanceId: z.string(), image: z.string().min(1).max(255), files: z.array(InjectedFile).max(5).optional() });
 export type RebuildPayload = z.infer<typeof RebuildPayload>;
+/** Boot the VM from `image` with its own disk attached (docs/protocol.md "Actions"). */
+export const RescuePayload = z.object({ instanceId: z.string(), image: z.string().min(1).max(255) });
+export type RescuePayload = z.infer<typeof RescuePayload>;
 
 /** Give the instance a new flavor's resources; the node keeps `hold` counted besides until a RESIZE
  *  with `hold: null` (docs/protocol.md "Resize"). */
@@ -255,6 +258,8 @@ export const OPS = {
     SHELVE: InstanceRef,
     SHELVE_OFFLOAD: InstanceRef,
     UNSHELVE: InstanceRef,
+    RESCUE: RescuePayload,
+    UNRESCUE: InstanceRef,
     NODE_FAULT: NodeFault,
     ASSIGN_PUBLIC_IP: PublicIpPayload,
     RELEASE_PUBLIC_IP: PublicIpPayload,
@@ -289,6 +294,8 @@ export const OPS = {
     SHELVE_FAILURE: LifecycleFailure,
     SHELVE_OFFLOAD_FAILURE: LifecycleFailure,
     UNSHELVE_FAILURE: LifecycleFailure,
+    RESCUE_FAILURE: LifecycleFailure,
+    UNRESCUE_FAILURE: LifecycleFailure,
     PUBLIC_IP_FAILURE: PublicIpFailure,
     ATTACH_VOLUME_FAILURE: VolumeFailure,
     DETACH_VOLUME_FAILURE: VolumeFailure,

@@ -80,11 +80,13 @@ export function confSections({ cluster, facts, workspace, credentials }: ConfInp
       { key: 'shelved_offload_time', value: -1, why: 'a shelved server is offloaded only when asked (shelveOffload), as Nova with -1: the tests shelve, see SHELVED, then offload (docs/protocol.md "Shelve")' },
     ] },
     { name: 'compute-feature-enabled', options: [
-      ...['cold_migration', 'live_migration', 'rescue', 'snapshot', 'attach_encrypted_volume']
+      ...['cold_migration', 'live_migration', 'snapshot', 'attach_encrypted_volume']
         .map((key, i) => ({ key, value: false, why: i === 0 ? `${NOT_PLANNED}: one node, no images from servers, no volume encryption` : undefined })),
       { key: 'resize', value: true, why: 'resize, confirmResize and revertResize on the server\'s own node (docs/protocol.md "Resize")' },
       { key: 'console_output', value: true, why: 'os-getConsoleOutput reads the node: a VM\'s serial log, a container\'s output, a simulated instance\'s record (controller/console-requests.ts)' },
       { key: 'interface_attach', value: false, why: 'needs neutron' },
+      { key: 'rescue', value: true, why: 'a VM boots from the rescue image with its own disk attached (docs/protocol.md "Actions")' },
+      { key: 'stable_rescue', value: false, why: 'Nova 2.87 (rescue of a volume-backed server, hw_rescue_* image properties) is beyond the advertised microversions' },
       { key: 'disk_config', value: true, why: 'OS-DCF:diskConfig is kept and shown; the instance disk is blank at boot, so AUTO has no partition to grow (docs/api.md)' },
       { key: 'personality', value: true, why: 'injected files go on the config drive (VMs) or into the container before it starts (docs/api.md)' },
       ...['pause', 'suspend', 'shelve', 'config_drive', 'enable_instance_password']

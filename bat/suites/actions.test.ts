@@ -1,12 +1,13 @@
-// BAT actions (issue 13 §6): pause, unpause, reboot, suspend, resume and rebuild really happen, as
+// BAT actions (issue 13 §6): pause, unpause, reboot, suspend, resume, rebuild and rescue really happen, as
 // the guest sees them. A paused VM answers nothing and goes on with the same boot after unpause; a
 // reboot boots its guest again (a new boot id) with the same identity; a suspended VM answers
 // nothing and goes on with the same boot after resume; a rebuild boots a new disk (a new boot id)
 // at the same address; a shelved-offloaded VM runs nowhere and, unshelved, boots from its own disk
-// (what it wrote there is still there); a container's reboot leaves it wired to its tenant network;
-// a resized VM boots with the new flavor's vcpus, memory and disk (and the old vcpus and memory
-// after a revert), a resized container runs under the new limits (its memory cgroup's). On a
-// simulated cluster only the states and events are checked.
+// (what it wrote there is still there); a rescue boots anew as itself with its own disks attached;
+// a container's reboot leaves it wired to its tenant network; a resized VM boots with the new
+// flavor's vcpus, memory and disk (and the old vcpus and memory after a revert), a resized
+// container runs under the new limits (its memory cgroup's). On a simulated cluster only the
+// states and events are checked.
 import t, { type Test } from 'tap';
 import { readdir, readFile } from 'node:fs/promises';
 import { cnciNamespace } from '../../cnci/cnci-backend.ts';
@@ -15,7 +16,7 @@ import { containerName } from '../../launcher/docker-backend.ts';
 import { run } from '../../shared/run.ts';
 import { waitFor } from '../../shared/wait-for.ts';
 import type { Instance } from '../../controller/api-types.ts';
-import { admin, BOOT_MS, expectEvent, ownTenant, ownWorkload, publicWorkload, simulated, start, unique, waitState } from '../lib.ts';
+import { admin, BOOT_MS, expectEvent, ownTenant, ownWorkload, publicWorkload, refusal, simulated, start, unique, waitState } from '../lib.ts';
 
 const cluster = process.env.CIAO_CLUSTER ?? 'ciao';
 const sshKey = process.env.CIAO_SSH_KEY ?? '';
@@ -26,12 +27,13 @@ const nextBoot = (bootId: () => Promise<string>, first: string) => waitFor('the 
   return id !== first && id;
 }, { timeoutMs: BOOT_MS, intervalMs: 500 });
 
-/** A VM of a tenant of the test's own, active; on a real cluster its first boot id, read over SSH. */
+/** A VM of the public workload, active in a tenant of its own; on a real cluster, its first boot id once SSH answers. */
 async function activeVm(t: Test) {
   const tenant = await ownTenant(t, 'act');
   const [vm] = await start(t, tenant.path, (await publicWorkload('qemu')).id);
   const { ip, image } = await waitState(tenant.path, vm.id, 'active');
-  const act = (body: string | object) => admin.call('POST', `${tenant.path}/instances/${vm.id}/action`, typeof body === 'string' ? { action: body } : body);
+  /** An action by name, or a whole body. */
+  const act = (action: string | object) => admin.call('POST', `${tenant.path}/instances/${vm.id}/action`, typeof action === 'string' ? { action } : action);
   const ns = cnciNamespace(cluster, tenant.id);
   const bootId = () => sshRun(ns, ip, sshKey, 'cat /proc/sys/kernel/random/boot_id');
   const first = simulated ? '' : await waitFor(`SSH to ${ip}`, () => bootId().catch(() => undefined), { timeoutMs: BOOT_MS, intervalMs: 500 });
@@ -114,6 +116,29 @@ t.test('a shelved-offloaded VM is gone from its node; unshelved, it boots from i
   t.not(await nextBoot(bootId, first), first, 'a new boot');
   t.equal(await sshRun(ns, ip, sshKey, `${OWN_DISK}; head -c ${marker.length} $d`), marker, 'what it wrote on its disk before the shelve is there');
   t.equal(await sshRun(ns, ip, sshKey, 'hostname'), vm.id, 'as itself');
+});
+
+t.test('a rescued VM boots again as itself with its own disks attached and refuses a reboot; unrescued, it boots its own image again', async (t) => {
+  const { tenant, vm, ip, act, ns, bootId, first } = await activeVm(t);
+  // The guest's virtio disks, by size in sectors (the config drive, the instance's own disk).
+  const disks = () => sshRun(ns, ip, sshKey, 'cat /sys/block/vd*/size | sort -n | tr "\\n" " "');
+  const own = simulated ? '' : await disks();
+
+  await expectEvent(tenant.path, new RegExp(`^Rescued ${vm.id}$`), () => act('rescue'));
+  t.equal((await waitState(tenant.path, vm.id, 'rescued')).ip, ip, 'rescued, with its address');
+  t.match(await refusal(act('reboot')), { status: 409 }, 'a rescued VM is not rebooted');
+  const rescued = simulated ? '' : await nextBoot(bootId, first);
+  if (!simulated) {
+    t.not(rescued, first, 'the rescue is a new boot');
+    t.equal(await sshRun(ns, ip, sshKey, 'hostname'), vm.id, 'it answers SSH with the instance\'s key, as itself');
+    t.equal(await disks(), own, 'it sees the instance\'s own disks');
+  }
+  await expectEvent(tenant.path, new RegExp(`^Unrescued ${vm.id}$`), () => act('unrescue'));
+  t.equal((await waitState(tenant.path, vm.id, 'active')).ip, ip, 'active again, with its address');
+  if (simulated) return;
+  t.not(await nextBoot(bootId, rescued), rescued, 'a new boot, from its own image');
+  t.equal(await sshRun(ns, ip, sshKey, 'hostname'), vm.id, 'as itself');
+  t.equal(await disks(), own, 'with its own disks');
 });
 
 t.test('a container pauses and unpauses; rebooted, it is wired to its tenant network again', async (t) => {

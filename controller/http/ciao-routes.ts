@@ -164,7 +164,7 @@ export function ciaoRoutes(router: Router, s: Services): void {
     const { caller: c, tenant: t } = await tenant(req);
     const { action, hard, image, workload } = await req.body(InstanceAction);
     if (hard !== undefined && action !== 'reboot') throw badRequest('hard is an option of reboot only');
-    if ((image !== undefined) !== (action === 'rebuild')) throw badRequest('image is needed by rebuild, and an option of rebuild only');
+    if (action === 'rebuild' ? image === undefined : image !== undefined && action !== 'rescue') throw badRequest('image is needed by rebuild, and an option of rebuild and rescue only');
     if ((workload !== undefined) !== (action === 'resize')) throw badRequest('workload is needed by resize, and an option of resize only');
     const id = req.params.id;
     const inst = s.instances.get(t, id);
@@ -188,6 +188,8 @@ export function ciaoRoutes(router: Router, s: Services): void {
       case 'shelve': return reply(202, s.shelving.shelve(t, id));
       case 'offload': return reply(202, s.shelving.offload(t, id));
       case 'unshelve': return reply(202, s.shelving.unshelve(t, id));
+      case 'rescue': return reply(202, s.instances.rescue(t, id, image));
+      case 'unrescue': return reply(202, s.instances.rescue(t, id, null));
     }
   });
   router.on('DELETE', '/tenants/:tenant/instances/:id', async (req) => {

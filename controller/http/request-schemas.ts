@@ -39,7 +39,7 @@ export const TenantChange = z.strictObject({ name: Name.optional(), config: Tena
 export const NodeFault = z.strictObject({ start_failure: StartFailureReason.nullish() });
 export const NewInstances = z.strictObject({ workload_id: Ref, count: Count.default(1), name: Name.optional() });
 export const InstanceAction = z.strictObject({
-  action: z.enum(['stop', 'restart', 'pause', 'unpause', 'reboot', 'suspend', 'resume', 'rebuild', 'resize', 'confirm-resize', 'revert-resize', 'shelve', 'offload', 'unshelve']),
+  action: z.enum(['stop', 'restart', 'pause', 'unpause', 'reboot', 'suspend', 'resume', 'rebuild', 'resize', 'confirm-resize', 'revert-resize', 'shelve', 'offload', 'unshelve', 'rescue', 'unrescue']),
   /** reboot only: reset the guest without asking it first (docs/api.md). */
   hard: z.boolean().optional(),
   /** rebuild only, and needed there: the image (id or name) the disk is made again from. */
@@ -143,6 +143,8 @@ export const Resize = z.strictObject({
   flavorRef: z.union([z.string().min(1).max(255), z.int().min(0).transform(String)]),
   'OS-DCF:diskConfig': z.enum(['AUTO', 'MANUAL']).optional(),
 });
+/** Nova's rescue: both optional, the body itself may be null. */
+export const Rescue = z.strictObject({ adminPass: z.string().max(255).optional(), rescue_image_ref: z.string().min(1).max(255).optional() }).nullable();
 
 /** Paging, as Nova reads it: a limit of 0 or more (capped at 1000), and the id listed last. */
 const Limit = z.string().regex(/^\d{1,9}$/, 'must be a whole number of 0 or more').transform((l) => Math.min(Number(l), 1000));

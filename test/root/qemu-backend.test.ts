@@ -3,40 +3,27 @@
 // controller-assigned address by MAC; SSH from inside the namespace; stop, restart, re-adopt, a
 // QEMU's death reported, delete.
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { run } from '../../shared/run.ts';
 import { readPidFile } from '../../shared/pid-file.ts';
 import { waitFor } from '../../shared/wait-for.ts';
 import { tempDir } from '../../shared/temp-dir.ts';
 import { buildVmImage } from '../../images/vm-image.ts';
-import { createNamespace, deleteNamespace } from '../../network/namespaces.ts';
-import { addAddress, addBridge } from '../../network/links.ts';
+import { vmSegment } from '../helpers/vm-segment.ts';
 import { QemuBackend, tapName, type QemuBackendOptions } from '../../launcher/qemu-backend.ts';
 import type { InstanceExit, StartPayload } from '../../protocol/payloads.ts';
-import { macFor } from '../../controller/addresses.ts';
 
 const { path: dir, remove: removeDir } = tempDir('ciao-qemu-test');
-const nodeNs = `ciaotest-${randomBytes(2).toString('hex')}-node`;
 const hostLinks = async () => (await run('ip', ['-br', 'link'])).stdout;
 const before = await hostLinks();
 const image = await buildVmImage(join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'ciao', 'images'));
-await createNamespace(nodeNs);
-await addBridge(nodeNs, 't9');
-await addAddress(nodeNs, 't9', '172.16.9.1/24');
-
-const ip = '172.16.9.2';
-const mac = macFor(ip);
-const dnsmasq = spawn('ip', ['netns', 'exec', nodeNs, 'dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--port=0',
-  '--interface=t9', '--bind-interfaces', '--dhcp-range=172.16.9.0,static,255.255.255.0', `--dhcp-host=${mac},${ip}`,
-  '--dhcp-option=3,172.16.9.1', `--dhcp-leasefile=${join(dir, 'leases')}`, `--pid-file=${join(dir, 'dnsmasq.pid')}`], { stdio: 'ignore' });
+const { nodeNs, ip, mac, network, close } = await vmSegment(dir);
 t.teardown(async () => {
-  dnsmasq.kill();
   await backend.delete(spec.instanceId).catch(() => undefined);
-  await deleteNamespace(nodeNs);
+  await close();
   removeDir();
 });
 
@@ -50,7 +37,7 @@ const backend = new QemuBackend(backendOptions);
 const spec: StartPayload = {
   instanceId: randomUUID(), tenantId: 't', workloadId: 'w', vmType: 'qemu', image: 'ciao-vm',
   resources: { vcpus: 1, memMB: 256, diskMB: 64 }, requirements: {},
-  network: { ip, mac, subnet: '172.16.9.0/24', gateway: '172.16.9.1' },
+  network,
   userData: `#cloud-config\nusers:\n  - name: demouser\n    ssh_authorized_keys:\n      - ${pub}\n`,
 };
 const ssh = (cmd: string) => run('ip', ['netns', 'exec', nodeNs, 'ssh', '-q', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no',

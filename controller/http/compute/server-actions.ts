@@ -6,7 +6,7 @@ import { parseInput, reply, type Request } from '../../../shared/http-router.ts'
 import type { Instance, Tenant } from '../../api-types.ts';
 import type { Caller } from '../../auth.ts';
 import { randomBytes } from 'node:crypto';
-import { Reboot, Rebuild, Resize, ServerAction } from '../request-schemas.ts';
+import { Reboot, Rebuild, Rescue, Resize, ServerAction } from '../request-schemas.ts';
 import { flavorsOf } from './flavors.ts';
 import { inResize } from '../../instance-resize.ts';
 import { serverView } from './views.ts';
@@ -25,6 +25,7 @@ const RECORDED: Record<string, string> = {
   'os-stop': 'stop', 'os-start': 'start', reboot: 'reboot', pause: 'pause', unpause: 'unpause', suspend: 'suspend', resume: 'resume', rebuild: 'rebuild', lock: 'lock', unlock: 'unlock',
   resize: 'resize', confirmResize: 'confirmResize', revertResize: 'revertResize',
   shelve: 'shelve', shelveOffload: 'shelveOffload', unshelve: 'unshelve',
+  rescue: 'rescue', unrescue: 'unrescue',
 };
 
 /** What a server held by a resize still takes (Nova's RESIZED state); confirmResize answers 204. */
@@ -63,6 +64,8 @@ export function serverActionRoutes(api: ComputeApi): void {
     shelve: (t, inst, c) => s.shelving.shelve(t, inst.id, c.admin),
     shelveOffload: (t, inst, c) => s.shelving.offload(t, inst.id, c.admin),
     unshelve: (t, inst, c) => s.shelving.unshelve(t, inst.id, c.admin),
+    // The node boots the VM from its own image again (docs/protocol.md "Actions").
+    unrescue: (t, inst, c) => s.instances.rescue(t, inst.id, null, c.admin),
     // Deletes are immediate here (no soft delete, as Nova with reclaim_instance_interval 0, which
     // answers forceDelete and restore of a server that is not soft-deleted with 409).
     // A new flavor on the same node (docs/protocol.md "Resize"): an unknown flavor is Nova's 400.
@@ -78,6 +81,13 @@ export function serverActionRoutes(api: ComputeApi): void {
     restore: never('soft-deleted'),
   };
   const answering: Record<string, Answering> = {
+    // The node boots the VM from the rescue image with its own disk attached (docs/protocol.md
+    // "Actions"); Nova answers 200 with the password, which the guest does not get (docs/api.md).
+    rescue: (t, inst, c, body) => {
+      const r = parseInput(Rescue, body, 'rescue');
+      nova400ForImage(() => s.instances.rescue(t, inst.id, r?.rescue_image_ref, c.admin));
+      return { adminPass: r?.adminPass ?? randomBytes(9).toString('base64url') };
+    },
     // The node makes the disk again from the new image and boots it (docs/protocol.md "Actions").
     rebuild: (t, inst, c, body, req) => {
       const r = parseInput(Rebuild, body, 'rebuild');
@@ -110,6 +120,6 @@ export function serverActionRoutes(api: ComputeApi): void {
     const answer = action(tenant, inst, caller, body[names[0]], req);
     const recorded = RECORDED[names[0]];
     if (recorded) s.instances.noteAction(tenant, inst.id, { action: recorded, request_id: req.id, user_id: caller.userId, start_time: now() });
-    return answers ? reply(202, answer) : reply(names[0] === 'confirmResize' ? 204 : 202);
+    return answers ? reply(names[0] === 'rescue' ? 200 : 202, answer) : reply(names[0] === 'confirmResize' ? 204 : 202);
   });
 }

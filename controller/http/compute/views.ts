@@ -7,13 +7,13 @@ import type { Instance, Workload } from '../../api-types.ts';
 import { atLeast } from '../compute-scope.ts';
 import type { ComputeApi } from './context.ts';
 
-type Status = 'BUILD' | 'ACTIVE' | 'PAUSED' | 'SUSPENDED' | 'SHELVED' | 'SHELVED_OFFLOADED' | 'REBUILD' | 'SHUTOFF' | 'ERROR' | 'DELETED' | 'REBOOT' | 'HARD_REBOOT' | 'RESIZE' | 'VERIFY_RESIZE' | 'REVERT_RESIZE';
+type Status = 'BUILD' | 'ACTIVE' | 'PAUSED' | 'SUSPENDED' | 'RESCUE' | 'SHELVED' | 'SHELVED_OFFLOADED' | 'REBUILD' | 'SHUTOFF' | 'ERROR' | 'DELETED' | 'REBOOT' | 'HARD_REBOOT' | 'RESIZE' | 'VERIFY_RESIZE' | 'REVERT_RESIZE';
 export const STATUS: Record<Instance['state'], Status> = {
-  pending: 'BUILD', active: 'ACTIVE', paused: 'PAUSED', suspended: 'SUSPENDED', stopping: 'ACTIVE', exited: 'SHUTOFF', hung: 'ERROR', missing: 'ERROR', deleting: 'DELETED',
+  pending: 'BUILD', active: 'ACTIVE', paused: 'PAUSED', suspended: 'SUSPENDED', rescued: 'RESCUE', stopping: 'ACTIVE', exited: 'SHUTOFF', hung: 'ERROR', missing: 'ERROR', deleting: 'DELETED',
   shelved: 'SHELVED', shelved_offloaded: 'SHELVED_OFFLOADED',
 };
 const VM_STATE: Record<Status, string> = {
-  BUILD: 'building', ACTIVE: 'active', PAUSED: 'paused', SUSPENDED: 'suspended', SHELVED: 'shelved', SHELVED_OFFLOADED: 'shelved_offloaded', SHUTOFF: 'stopped', ERROR: 'error', DELETED: 'deleted', REBOOT: 'active', HARD_REBOOT: 'active', REBUILD: 'active',
+  BUILD: 'building', ACTIVE: 'active', PAUSED: 'paused', SUSPENDED: 'suspended', RESCUE: 'rescued', SHELVED: 'shelved', SHELVED_OFFLOADED: 'shelved_offloaded', SHUTOFF: 'stopped', ERROR: 'error', DELETED: 'deleted', REBOOT: 'active', HARD_REBOOT: 'active', REBUILD: 'active',
   RESIZE: 'active', VERIFY_RESIZE: 'resized', REVERT_RESIZE: 'resized',
 };
 /** The status of a resize's phases (controller/instance-resize.ts); `confirming` shows the state's. */
@@ -29,7 +29,7 @@ const BUSY_TASK: Partial<Record<Status, string>> = { REBOOT: 'rebooting', HARD_R
 const taskState = (i: Instance) => BUSY_TASK[statusOf(i)] ?? TASK_STATE[i.state] ?? null;
 const TASK_STATE: Partial<Record<Instance['state'], string>> = { pending: 'spawning', stopping: 'powering-off', deleting: 'deleting' };
 /** Nova's power states: 0 no state, 1 running, 3 paused, 4 shut down, 6 crashed, 7 suspended (an offloaded server has none). */
-const POWER_STATE: Record<Instance['state'], number> = { pending: 0, active: 1, paused: 3, suspended: 7, stopping: 1, exited: 4, hung: 6, missing: 0, deleting: 0, shelved: 4, shelved_offloaded: 0 };
+const POWER_STATE: Record<Instance['state'], number> = { pending: 0, active: 1, paused: 3, suspended: 7, rescued: 1, stopping: 1, exited: 4, hung: 6, missing: 0, deleting: 0, shelved: 4, shelved_offloaded: 0 };
 
 /** A flavor's size, as Nova counts it: disk in whole GB. */
 export const flavorDiskGb = (w: Workload) => Math.ceil(w.defaults.disk_mb / 1024);
