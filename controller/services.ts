@@ -8,6 +8,7 @@ import { Instances } from './instances.ts';
 import { Metadefs } from './metadefs.ts';
 import { NodeRegistry } from './nodes.ts';
 import { Tenants } from './tenants.ts';
+import { TenantEgress } from './tenant-egress.ts';
 import { Volumes } from './volumes.ts';
 import type { TokenCache } from './auth.ts';
 import type { Datastore } from './datastore/datastore.ts';
@@ -19,6 +20,7 @@ export class Services {
   readonly tenants: Tenants;
   readonly instances: Instances;
   readonly externalIps: ExternalIps;
+  readonly tenantEgress: TenantEgress;
   readonly images: Images;
   readonly volumes: Volumes;
   readonly metadefs: Metadefs;
@@ -28,7 +30,7 @@ export class Services {
     readonly store: Datastore,
     readonly auth: TokenCache,
     readonly send: (frame: Frame) => boolean,
-    dirs: { imageDir: string; volumeDir: string },
+    dirs: { imageDir: string; volumeDir: string; egress?: boolean },
     logger: Logger,
   ) {
     this.events = new EventLog(store.events);
@@ -37,6 +39,7 @@ export class Services {
     this.volumes = new Volumes(this.ctx, (id) => this.images.path(id));
     this.instances = new Instances(this.ctx, this.volumes);
     this.externalIps = new ExternalIps(this.ctx, this.instances);
+    this.tenantEgress = new TenantEgress(this.ctx, this.instances);
     this.images = new Images(this.ctx, this.instances);
     this.metadefs = new Metadefs(store.metadefNamespaces);
     void this.volumes.resume();

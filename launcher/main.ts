@@ -78,10 +78,10 @@ const roles = values.roles!.split(',') as Role[];
 const num = (flag: 'mem-mb' | 'vcpus' | 'disk-mb', fallback: number) => (values[flag] === undefined ? fallback : Number(values[flag]));
 
 /** A CNCI agent on the cluster protocol, with the NAT its backend gives it. */
-const cnciAgent = (log: Logger) => (spec: StartPayload, nat: Nat, address?: string) => {
+const cnciAgent = (log: Logger) => (spec: StartPayload, nat: Nat, address?: string, setEgress?: (on: boolean) => Promise<void>) => {
   if (!cnciTls) throw new Error('--cnci-cert and --cnci-key are needed to run CNCIs');
   const agent = new CnciAgent({
-    instanceId: spec.instanceId, tenantId: spec.tenantId, nat, address, scheduler: { ...scheduler, tls: cnciTls }, logger: log.child({ cnci: spec.instanceId }),
+    instanceId: spec.instanceId, tenantId: spec.tenantId, nat, address, setEgress, scheduler: { ...scheduler, tls: cnciTls }, logger: log.child({ cnci: spec.instanceId }),
   });
   agent.start();
   return agent;

@@ -28,9 +28,9 @@ export async function throwawayCluster(t: Test, prefix: string) {
     await sh('singlevm/cleanup.sh', ['--name', name]);
     removeHome();
   } });
-  /** setup.sh of the real cluster (a failure throws, with its output), then the demo and admin users' clients. */
-  const setUp = async () => {
-    const setup = await sh('singlevm/setup.sh', ['--name', name]);
+  /** setup.sh of the real cluster, with `args` (a failure throws, with its output), then the demo and admin users' clients. */
+  const setUp = async (args: string[] = []) => {
+    const setup = await sh('singlevm/setup.sh', ['--name', name, ...args]);
     if (setup.exitCode !== 0) throw new Error(`setup failed: ${setup.stdout}\n${setup.stderr}`);
     const demo = await readDemoSh(paths.demoSh);
     const agent = clusterAgent(demo.CIAO_CA_CERT_FILE);
