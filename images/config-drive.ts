@@ -11,6 +11,8 @@ export interface ConfigDrive {
   userData?: string;
   /** OpenSSH public keys by keypair name (Nova's meta_data.json public_keys). */
   publicKeys?: Record<string, string>;
+  /** Variables for the guest's environment (ciao/environment, KEY=VALUE lines; guest-init.sh). */
+  environment?: Record<string, string>;
 }
 
 /** meta_data.json as OpenStack's config drive has it. */
@@ -23,6 +25,11 @@ export async function makeConfigDrive(isoPath: string, c: ConfigDrive): Promise<
     await mkdir(latest, { recursive: true });
     await writeFile(join(latest, 'meta_data.json'), metaData(c));
     if (c.userData) await writeFile(join(latest, 'user_data'), c.userData);
+    const env = Object.entries(c.environment ?? {});
+    if (env.length) {
+      await mkdir(join(dir, 'ciao'));
+      await writeFile(join(dir, 'ciao', 'environment'), env.map(([k, v]) => `${k}=${v}\n`).join(''));
+    }
     await run('genisoimage', ['-quiet', '-V', 'config-2', '-r', '-J', '-o', isoPath, dir]);
   });
 }

@@ -78,6 +78,16 @@ grep -o '"public_keys": *{[^}]*}' "$meta" 2>/dev/null | grep -o '"\(ssh-\|ecdsa-
   [ -n "$first" ] && chown -R 1000:1000 "$keys_home/.ssh"
 done
 
+# ciao/environment (KEY=VALUE lines; the proxies of a cluster with egress, docs/egress.md): in
+# /etc/environment, and exported to login shells through /etc/profile.d.
+envfile=/mnt/config/ciao/environment
+if [ -f "$envfile" ]; then
+  cp "$envfile" /etc/environment
+  mkdir -p /etc/profile.d
+  sed -n "s/^\([A-Za-z_][A-Za-z0-9_]*\)=\([^'\\]*\)$/export \1='\2'/p" "$envfile" > /etc/profile.d/ciao-environment.sh
+fi
+[ -f /etc/profile ] || printf '%s\n' 'for f in /etc/profile.d/*.sh; do [ -r "$f" ] && . "$f"; done' > /etc/profile
+
 cat > /etc/udhcpc.script <<'SCRIPT'
 #!/bin/sh
 [ "$1" = bound ] || [ "$1" = renew ] || exit 0

@@ -1,5 +1,5 @@
-// Needs root: per-tenant egress on a real cluster set up with --egress (docs/egress.md, "Per
-// tenant"). A tenant switched off reaches nothing outside (the opened port of the host's loopback),
+// Needs root: per-tenant egress and proxies on a real cluster set up with --egress (docs/egress.md,
+// "Per tenant", "Proxies"). A tenant switched off reaches nothing outside (the opened port of the host's loopback),
 // while another tenant with egress on does; the setting holds over a launcher restart (the CNCI
 // applies it from its folder) and switching it back on lets the tenant out again. Every probe goes
 // to the host's loopback through the cluster's egress: no packet to any other address.
@@ -17,6 +17,7 @@ import { EGRESS_CHAIN } from '../../cnci/tenant-egress.ts';
 import { HOST_NAME } from '../../network/egress.ts';
 import { httpGetFromContainer } from '../../singlevm/probes.ts';
 import { pidFiles, startDaemon } from '../../singlevm/processes.ts';
+import { containerName } from '../../launcher/docker-backend.ts';
 import { freePort } from '../../singlevm/ports.ts';
 import { throwawayCluster } from '../helpers/throwaway-cluster.ts';
 
@@ -26,7 +27,9 @@ const token = randomBytes(8).toString('hex');
 const server = createServer((_req, res) => res.end(token));
 await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
 t.teardown(() => server.close());
-const { user, admin } = await setUp(['--egress', '--egress-allow-host', String(port)]);
+// The server stands in for a proxy on the host's loopback: setup opens its port for it (no
+// --egress-allow-host) and gives workloads the proxy variables.
+const { setup, user, admin } = await setUp(['--egress'], { http_proxy: `http://127.0.0.1:${port}`, HTTPS_PROXY: '', no_proxy: 'corp.example' });
 
 /** A running container of the client's tenant, and how to fetch the token from inside it. */
 async function container(c: ControllerClient) {
@@ -36,7 +39,7 @@ async function container(c: ControllerClient) {
   const [ct] = (await c.call<{ instances: Instance[] }>('POST', `${base}/instances`,
     { workload_id: workloads.find((w) => w.vm_type === 'docker' && w.visibility === 'public')!.id, count: 1 })).instances;
   await waitFor(`container ${ct.id} active`, async () => (await c.call<Instance>('GET', `${base}/instances/${ct.id}`)).state === 'active', { timeoutMs: 120_000 });
-  return { tenant, fetch: () => httpGetFromContainer(name, ct.id, HOST_NAME, port, 'tenant-egress') };
+  return { tenant, id: ct.id, fetch: () => httpGetFromContainer(name, ct.id, HOST_NAME, port, 'tenant-egress') };
 }
 const fetched = async (ct: { fetch: () => Promise<{ ok: boolean; body: string }> }) => { const r = await ct.fetch(); return r.ok && r.body === token; };
 /** The drops of egress off in the tenant's CNCI: what the CNCI applied. */
@@ -46,6 +49,14 @@ const setEgress = (tenant: string, on: boolean) => admin.call<Tenant>('PATCH', `
 
 const mine = await container(user);
 const theirs = await container(admin);
+
+t.test('a proxy on the host\'s loopback: its port opened, containers get the variables with the cluster\'s ranges in no_proxy', async (t) => {
+  t.match(setup.stdout, new RegExp(`host loopback ports ${port} \\(${port} for the proxy\\)`));
+  const env = (await run('docker', ['exec', containerName(name, mine.id), 'env'])).stdout;
+  for (const v of ['http_proxy', 'HTTP_PROXY']) t.match(env, new RegExp(`^${v}=http://10\\.0\\.2\\.2:${port}$`, 'm'), v);
+  t.match(env, /^no_proxy=corp\.example,localhost,127\.0\.0\.1,host\.ciao\.internal,10\.0\.2\.2,.*172\.16\.0\.0\/12/m);
+  t.notMatch(env, /https_proxy/i, 'an empty variable is no proxy');
+});
 
 t.test('both tenants have egress by default and fetch from the opened host port', async (t) => {
   t.equal((await user.call<Tenant>('GET', `/tenants/${mine.tenant}`)).config.egress, true);

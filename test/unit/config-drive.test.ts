@@ -16,3 +16,13 @@ t.test('meta_data.json carries a keypair\'s public key as public_keys, as OpenSt
   t.same(await metaData({ instanceId: 'i-1', hostname: 'i-1', publicKeys: { k: key } }), { uuid: 'i-1', name: 'i-1', hostname: 'i-1', public_keys: { k: key } });
   t.same(await metaData({ instanceId: 'i-2', hostname: 'i-2' }), { uuid: 'i-2', name: 'i-2', hostname: 'i-2' }, 'and none without a keypair');
 });
+
+t.test('the workloads\' environment (the proxies) is ciao/environment, KEY=VALUE lines; none without it', async (t) => {
+  await withTempDir('config-drive-test', async (dir) => {
+    const iso = join(dir, 'config.iso');
+    await makeConfigDrive(iso, { instanceId: 'i-3', hostname: 'i-3', environment: { http_proxy: 'http://10.0.2.2:3128', no_proxy: 'localhost,172.16.0.0/12' } });
+    t.equal(execFileSync('isoinfo', ['-R', '-i', iso, '-x', '/ciao/environment']).toString(), 'http_proxy=http://10.0.2.2:3128\nno_proxy=localhost,172.16.0.0/12\n');
+    await makeConfigDrive(join(dir, 'bare.iso'), { instanceId: 'i-4', hostname: 'i-4' });
+    t.notMatch(execFileSync('isoinfo', ['-R', '-f', '-i', join(dir, 'bare.iso')]).toString(), /ciao/);
+  });
+});
