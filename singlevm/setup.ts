@@ -28,7 +28,9 @@ what is missing is brought back, with its instances, volumes and external IPs.
   --accel MODE      how VMs run: auto (probe KVM, fall back to TCG; default), kvm or tcg (also CIAO_ACCEL)
   --egress          give workloads a way out (off by default): through slirp4netns, a user-mode
                     network stack run as an ordinary host process; the host's network is not changed
-                    (docs/egress.md). Tenants' DNS forwards to the host's resolvers
+                    (docs/egress.md). Tenants' DNS forwards to the host's resolvers. http_proxy,
+                    https_proxy and no_proxy in this environment are given to workloads; a proxy
+                    on the host's loopback is reached at 10.0.2.2 and its port opened
   --egress-allow-host PORT
                     let workloads reach this TCP port of the host's loopback, as
                     host.ciao.internal:PORT (repeat, or PORT,PORT); the rest of it stays closed

@@ -1,7 +1,8 @@
 // Needs root: per-tenant egress and proxies on a real cluster set up with --egress (docs/egress.md,
 // "Per tenant", "Proxies"). A tenant switched off reaches nothing outside (the opened port of the host's loopback),
 // while another tenant with egress on does; the setting holds over a launcher restart (the CNCI
-// applies it from its folder) and switching it back on lets the tenant out again. Every probe goes
+// applies it from its folder) and switching it back on lets the tenant out again. Then the BAT
+// egress suite runs against it (the CI root layer's run of that suite). Every probe goes
 // to the host's loopback through the cluster's egress: no packet to any other address.
 import t from 'tap';
 import { readFile } from 'node:fs/promises';
@@ -14,22 +15,32 @@ import { isAlive } from '../../shared/is-alive.ts';
 import type { Instance, Tenant, Workload } from '../../controller/api-types.ts';
 import { cnciNamespace } from '../../cnci/cnci-backend.ts';
 import { EGRESS_CHAIN } from '../../cnci/tenant-egress.ts';
-import { HOST_NAME } from '../../network/egress.ts';
+import { EGRESS_NET, HOST_NAME } from '../../network/egress.ts';
 import { httpGetFromContainer } from '../../singlevm/probes.ts';
 import { pidFiles, startDaemon } from '../../singlevm/processes.ts';
 import { containerName } from '../../launcher/docker-backend.ts';
 import { freePort } from '../../singlevm/ports.ts';
 import { throwawayCluster } from '../helpers/throwaway-cluster.ts';
 
-const { name, paths, setUp } = await throwawayCluster(t, 'tegr');
+const { name, paths, sh, demoEnv, setUp } = await throwawayCluster(t, 'tegr');
 const port = await freePort();
+const dnsPort = await freePort();
 const token = randomBytes(8).toString('hex');
-const server = createServer((_req, res) => res.end(token));
+let ticks = 0;
+// The token for a GET; /stream is a flow that stays open, a line every 100 ms (an established flow).
+const server = createServer((req, res) => {
+  if (req.url !== '/stream') return void res.end(token);
+  const timer = setInterval(() => { ticks++; res.write('tick\n'); }, 100);
+  res.on('close', () => clearInterval(timer));
+});
 await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-t.teardown(() => server.close());
+t.teardown(() => {
+  server.closeAllConnections();
+  if (server.listening) server.close();
+});
 // The server stands in for a proxy on the host's loopback: setup opens its port for it (no
 // --egress-allow-host) and gives workloads the proxy variables.
-const { setup, user, admin } = await setUp(['--egress'], { http_proxy: `http://127.0.0.1:${port}`, HTTPS_PROXY: '', no_proxy: 'corp.example' });
+const { setup, user, admin } = await setUp(['--egress', '--egress-dns', `127.0.0.1#${dnsPort}`], { http_proxy: `http://127.0.0.1:${port}`, HTTPS_PROXY: '', no_proxy: 'corp.example' });
 
 /** A running container of the client's tenant, and how to fetch the token from inside it. */
 async function container(c: ControllerClient) {
@@ -64,9 +75,17 @@ t.test('both tenants have egress by default and fetch from the opened host port'
   t.equal(await drops(mine.tenant), 0, 'no drops while on');
 });
 
-t.test('egress off: the tenant reaches nothing outside, the other tenant still does', async (t) => {
+t.test('egress off: the tenant reaches nothing outside, not even on a flow it had open; the other tenant still does', async (t) => {
+  const ct = containerName(name, mine.id);
+  await run('docker', ['exec', '-d', ct, 'sh', '-c', `(printf 'GET /stream HTTP/1.0\\r\\n\\r\\n'; sleep 3600) | nc ${EGRESS_NET.gateway} ${port} > /tmp/stream`]);
+  const received = async () => Number((await run('docker', ['exec', ct, 'sh', '-c', 'wc -c < /tmp/stream'], { allowFailure: true })).stdout.trim() || 0);
+  await waitFor('the stream to flow into the container', async () => (await received()) > 100, { timeoutMs: 30_000 });
+
   t.equal((await setEgress(mine.tenant, false)).config.egress, false);
   await waitFor('the CNCI to apply egress off', async () => (await drops(mine.tenant)) === 2, { timeoutMs: 30_000 });
+  const [had, sent] = [await received(), ticks];
+  await waitFor('the server to write 10 more lines on the open flow', () => ticks >= sent + 10, { timeoutMs: 10_000 });
+  t.equal(await received(), had, 'the established flow delivers nothing more');
   const r = await mine.fetch();
   t.notOk(r.answered, `no answer from the host's loopback (${r.body})`);
   t.notMatch(r.body, /cannot resolve/, 'the cluster name host.ciao.internal still resolves through the CNCI');
@@ -89,4 +108,13 @@ t.test('egress on again: the tenant fetches the token', async (t) => {
   t.equal((await setEgress(mine.tenant, true)).config.egress, true);
   await waitFor('the token through egress again', () => fetched(mine), { timeoutMs: 60_000 });
   t.equal(await drops(mine.tenant), 0);
+});
+
+t.test('the BAT egress suite passes on this cluster (the proxy\'s port opened, DNS to a stub on the loopback), nothing skipped', async (t) => {
+  server.closeAllConnections();
+  server.close(); // the suite serves its own token on the opened port
+  const r = await sh('bat/run.sh', ['--suite', 'egress', '-v'], await demoEnv());
+  t.equal(r.exitCode, 0, `${r.stdout}\n${r.stderr}`);
+  t.match(r.stderr, /BAT: 4 tests in 1 suites, 4 passed, 0 failed, 0 skipped/);
+  t.comment(r.stdout.trim());
 });
