@@ -22,6 +22,8 @@ export class CnciAgent {
   private readonly peer: ProtocolPeer;
   /** Fault injection (verify step 6): every NAT change fails while set. */
   private natFailure = false;
+  /** The last egress switch being applied (they run in order). */
+  private egressApplied = Promise.resolve();
 
   constructor(private readonly opts: CnciAgentOptions) {
     this.peer = new ProtocolPeer({
@@ -47,7 +49,10 @@ export class CnciAgent {
       this.natFailure = frame.payload.natFailure;
       this.opts.logger.info('NAT fault switch', { natFailure: this.natFailure });
     } else if (frame.op === 'CNCI_EGRESS') {
-      await this.egress(frame.payload.egress);
+      // One at a time, in the order sent: an on and an off applied together could end in either.
+      const on = frame.payload.egress;
+      this.egressApplied = this.egressApplied.then(() => this.egress(on));
+      await this.egressApplied;
     } else if (frame.op === 'ASSIGN_PUBLIC_IP') {
       await this.change('assign', frame.payload);
     } else if (frame.op === 'RELEASE_PUBLIC_IP') {

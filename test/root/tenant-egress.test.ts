@@ -40,7 +40,9 @@ t.teardown(() => {
 });
 // The server stands in for a proxy on the host's loopback: setup opens its port for it (no
 // --egress-allow-host) and gives workloads the proxy variables.
-const { setup, user, admin } = await setUp(['--egress', '--egress-dns', `127.0.0.1#${dnsPort}`], { http_proxy: `http://127.0.0.1:${port}`, HTTPS_PROXY: '', no_proxy: 'corp.example' });
+const { setup, user, admin } = await setUp(['--egress', '--egress-dns', `127.0.0.1#${dnsPort}`], {
+  http_proxy: `http://127.0.0.1:${port}`, HTTP_PROXY: '', https_proxy: '', HTTPS_PROXY: '', no_proxy: 'corp.example', NO_PROXY: '',
+});
 
 /** A running container of the client's tenant, and how to fetch the token from inside it. */
 async function container(c: ControllerClient) {
