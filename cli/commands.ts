@@ -55,6 +55,12 @@ function parseBool(v: unknown, flag: string): boolean {
   throw new UsageError(`${flag} must be true or false`);
 }
 
+function parseOnOff(v: unknown, flag: string): boolean {
+  if (v === 'on') return true;
+  if (v === 'off') return false;
+  throw new UsageError(`${flag} must be on or off`);
+}
+
 function parseInteger(v: unknown, flag: string): number {
   const n = Number(v);
   if (!Number.isInteger(n)) throw new UsageError(`${flag} must be a whole number`);
@@ -211,6 +217,7 @@ export const COMMANDS: CommandSpec[] = [
       return list(tenants, [
         { title: 'ID', value: (t) => t.id }, { title: 'NAME', value: (t) => t.name }, { title: 'SUBNET', value: (t) => t.subnet },
         { title: 'CNCI', value: (t) => t.cnci?.state }, { title: 'PRIVILEGED', value: (t) => t.config.privileged_containers },
+        { title: 'EGRESS', value: (t) => (t.config.egress ? 'on' : 'off') },
       ]);
     },
   },
@@ -235,12 +242,14 @@ export const COMMANDS: CommandSpec[] = [
       { flags: '--name <name>', description: 'new name' },
       { flags: '--subnet-bits <n>', description: 'tenant subnet size (only without instances)' },
       { flags: '--privileged-containers <bool>', description: 'may run privileged containers (true|false)' },
+      { flags: '--egress <on|off>', description: "its workloads reach outside the cluster (a cluster set up with --egress; docs/egress.md)" },
     ],
     async run(ctx, [id], opts) {
       const config: Record<string, unknown> = {};
       if (opts.subnetBits !== undefined) config.subnet_bits = parseInteger(opts.subnetBits, '--subnet-bits');
       if (opts.privilegedContainers !== undefined) config.privileged_containers = parseBool(opts.privilegedContainers, '--privileged-containers');
-      if (opts.name === undefined && Object.keys(config).length === 0) throw new UsageError('nothing to update: give --name, --subnet-bits or --privileged-containers');
+      if (opts.egress !== undefined) config.egress = parseOnOff(opts.egress, '--egress');
+      if (opts.name === undefined && Object.keys(config).length === 0) throw new UsageError('nothing to update: give --name, --subnet-bits, --privileged-containers or --egress');
       return object(await ctx.admin.call('PATCH', `/tenants/${id}`, { name: opts.name, config }));
     },
   },

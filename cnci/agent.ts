@@ -1,5 +1,6 @@
 // A tenant's CNCI agent: joins the scheduler with the cnci role under its instance id, says
-// CNCI_READY, and maps/unmaps external IPs through its Nat, answering each with an event or error.
+// CNCI_READY, maps/unmaps external IPs through its Nat, answering each with an event or error, and
+// turns its tenant's egress on or off when told.
 import { ProtocolPeer } from '../protocol/client.ts';
 import type { Frame, PublicIpPayload } from '../protocol/payloads.ts';
 import type { Logger } from '../shared/log.ts';
@@ -12,6 +13,8 @@ export interface CnciAgentOptions {
   nat: Nat;
   /** Its leg on the cluster network, announced in CNCI_READY (a real CNCI's). */
   address?: string;
+  /** Turns the tenant's way out on or off (cnci/tenant-egress.ts); absent where there is none. */
+  setEgress?: (on: boolean) => Promise<void>;
   logger: Logger;
 }
 
@@ -19,6 +22,8 @@ export class CnciAgent {
   private readonly peer: ProtocolPeer;
   /** Fault injection (verify step 6): every NAT change fails while set. */
   private natFailure = false;
+  /** The last egress switch being applied (they run in order). */
+  private egressApplied = Promise.resolve();
 
   constructor(private readonly opts: CnciAgentOptions) {
     this.peer = new ProtocolPeer({
@@ -43,10 +48,28 @@ export class CnciAgent {
     if (frame.op === 'CNCI_FAULT') {
       this.natFailure = frame.payload.natFailure;
       this.opts.logger.info('NAT fault switch', { natFailure: this.natFailure });
+    } else if (frame.op === 'CNCI_EGRESS') {
+      // One at a time, in the order sent: an on and an off applied together could end in either.
+      const on = frame.payload.egress;
+      this.egressApplied = this.egressApplied.then(() => this.egress(on));
+      await this.egressApplied;
     } else if (frame.op === 'ASSIGN_PUBLIC_IP') {
       await this.change('assign', frame.payload);
     } else if (frame.op === 'RELEASE_PUBLIC_IP') {
       await this.change('release', frame.payload);
+    }
+  }
+
+  private async egress(on: boolean) {
+    if (!this.opts.setEgress) {
+      this.opts.logger.warn('egress switch ignored: this CNCI has no way out (setup without --egress)', { egress: on });
+      return;
+    }
+    try {
+      await this.opts.setEgress(on);
+      this.opts.logger.info('egress applied', { egress: on });
+    } catch (err) {
+      this.opts.logger.warn('egress could not be applied', { egress: on, error: (err as Error).message });
     }
   }
 

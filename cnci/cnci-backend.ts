@@ -11,11 +11,12 @@ import { createNamespace, deleteNamespace, listNamespaces, namespaceName } from 
 import { addVethPair, attachToBridge, setMac } from '../network/links.ts';
 import { linksOf } from '../network/ip.ts';
 import { UPLINK } from '../network/cluster-leg.ts';
-import { addTunnelPeer } from '../network/tenant-tunnel.ts';
+import { addTunnelPeer, bridgeName, vniOf } from '../network/tenant-tunnel.ts';
 import { leaseAddress } from '../network/dhcp-client.ts';
 import { LaunchError, type AdoptedInstance, type Backend, type Running } from '../launcher/backend.ts';
 import { startTenantGateway, stopTenantGateway, type TenantEgress } from './tenant-gateway.ts';
 import { IptablesNat } from './iptables-nat.ts';
+import { applyTenantEgress, saveTenantEgress } from './tenant-egress.ts';
 import type { Nat } from './nat.ts';
 
 /** The CNCI namespace of a tenant: verify and the tests reach the tenant's private addresses from it. */
@@ -31,8 +32,9 @@ export interface CnciBackendOptions {
   stateDir: string;
   /** The nodes' legs on ciao_br: the tenant segment's tunnel peers. */
   nodeIps(): string[];
-  /** Joins the CNCI's agent to the cluster with this NAT and leg address; returns how to stop it. */
-  startAgent(spec: StartPayload, nat: Nat, address: string): { stop(): void };
+  /** Joins the CNCI's agent to the cluster with this NAT and leg address (and its egress switch,
+   *  with egress); returns how to stop it. */
+  startAgent(spec: StartPayload, nat: Nat, address: string, setEgress?: (on: boolean) => Promise<void>): { stop(): void };
   logger: Logger;
   /** The cluster's egress (docs/egress.md), when setup made one. */
   egress?: TenantEgress;
@@ -66,7 +68,11 @@ export class CnciBackend implements Backend {
     }
     const nat = new IptablesNat(ns, UPLINK, { clusterNs: this.opts.clusterNs, via: legIp, dev: 'ciaovlan' });
     this.cncis.get(spec.instanceId)?.agent?.stop();
-    this.cncis.set(spec.instanceId, { spec, agent: this.opts.startAgent(spec, nat, legIp) });
+    const setEgress = this.opts.egress && (async (on: boolean) => {
+      await saveTenantEgress(dir, on);
+      await applyTenantEgress(ns, bridgeName(vniOf(spec.network.subnet)), on);
+    });
+    this.cncis.set(spec.instanceId, { spec, agent: this.opts.startAgent(spec, nat, legIp, setEgress) });
     // The leg address is what the controller hands the tenant's instances as their tunnel's far end.
     return { sshIp: legIp };
   }

@@ -9,7 +9,8 @@ import { gatewayOf, hostsOf, intToIp, macFor, parseCidr } from '../controller/ad
 import { addAddress } from '../network/links.ts';
 import { ipIn } from '../network/ip.ts';
 import { ensureTenantSegment } from '../network/tenant-tunnel.ts';
-import { CLUSTER_IP, CLUSTER_NETWORK, UPLINK } from '../network/cluster-leg.ts';
+import { CLUSTER_NETWORK, UPLINK } from '../network/cluster-leg.ts';
+import { applyTenantEgress, readTenantEgress } from './tenant-egress.ts';
 import { EGRESS_NET, HOST_NAME } from '../network/egress.ts';
 
 /** The cluster's way out (docs/egress.md), when setup made one: the resolver the tenant's DNS
@@ -40,9 +41,10 @@ export async function startTenantGateway(ns: string, subnet: string, legIp: stri
   // legs); answers to what came from there (an external IP's probes) still go back.
   await ensureRule(ns, 'filter', 'FORWARD', '-i', bridge, '-d', CLUSTER_NETWORK, '-m', 'conntrack', '--ctstate', 'NEW', '-j', 'DROP');
   if (egress) {
-    // Out through the cluster namespace (its default route leads to the egress stack), as the leg.
-    await ipIn(ns, 'route', 'replace', 'default', 'via', CLUSTER_IP, 'dev', UPLINK);
+    // Out through the cluster namespace (its default route leads to the egress stack), as the leg,
+    // while the tenant has egress on (what the controller last said; off until it says).
     await ensureRule(ns, 'nat', 'POSTROUTING', '-s', subnet, '-o', UPLINK, '-j', 'MASQUERADE');
+    await applyTenantEgress(ns, bridge, await readTenantEgress(dir));
   }
   if (!(await readPidFile(join(dir, 'dnsmasq.pid')))) {
     // On the command line, not in a hosts file: dnsmasq reads that file after dropping root, and the

@@ -4,6 +4,8 @@
 export interface TenantConfig {
   subnet_bits: number;
   privileged_containers: boolean;
+  /** The tenant's workloads reach outside the cluster (docs/egress.md, "Per tenant"). */
+  egress: boolean;
 }
 
 export interface Tenant {

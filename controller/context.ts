@@ -14,6 +14,8 @@ export interface ControllerContext {
   imageDir: string;
   /** The volume store: one qcow2 file per volume. */
   volumeDir: string;
+  /** The cluster has a way out (setup --egress; docs/egress.md): new tenants get egress on. */
+  egress?: boolean;
 }
 
 export const now = (): string => new Date().toISOString();

@@ -32,6 +32,8 @@ export interface ControllerOptions {
   /** HTTPS key pair; plain HTTP when absent (unit tests only). */
   tls?: { cert: Buffer; key: Buffer };
   scheduler?: { host: string; port: number; tls: { ca: Buffer; cert: Buffer; key: Buffer } };
+  /** The cluster has a way out (setup --egress; docs/egress.md, "Per tenant"). */
+  egress?: boolean;
 }
 
 /** The controller's API: the ciao API, Compute v2.1 and Image v2 over the services. */
@@ -59,7 +61,7 @@ export class Controller {
       id: 'controller', roles: ['controller'], logger: opts.logger, ...opts.scheduler,
     });
     this.peer = peer;
-    this.services = new Services(opts.store, new TokenCache(opts.tokenCheck), (f) => peer?.send(f) ?? false, { imageDir: opts.imageDir, volumeDir: opts.volumeDir }, opts.logger);
+    this.services = new Services(opts.store, new TokenCache(opts.tokenCheck), (f) => peer?.send(f) ?? false, { imageDir: opts.imageDir, volumeDir: opts.volumeDir, egress: opts.egress }, opts.logger);
     peer?.on('frame', (f) => this.services.onFrame(f));
     peer?.on('connected', () => {
       opts.logger.info('connected to the scheduler');

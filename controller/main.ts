@@ -19,6 +19,7 @@ const { values } = parseArgs({
     'scheduler-port': { type: 'string', default: '8888' },
     log: { type: 'string' },
     cluster: { type: 'string' },
+    egress: { type: 'boolean', default: false },
   },
 });
 const missing = ['state-dir', 'identity', 'ca', 'cert', 'key', 'client-cert', 'client-key'].filter((k) => !values[k as keyof typeof values]);
@@ -38,6 +39,7 @@ const controller = new Controller({
   logger,
   tls: { cert: server.cert, key: server.key },
   scheduler: { host: values['scheduler-host']!, port: Number(values['scheduler-port']), tls: client },
+  egress: values.egress,
 });
 const url = await controller.listen(Number(values.port), values.host);
 logger.info('listening', { url });

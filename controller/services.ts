@@ -9,6 +9,7 @@ import { Shelving } from './instance-shelve.ts';
 import { Metadefs } from './metadefs.ts';
 import { NodeRegistry } from './nodes.ts';
 import { Tenants } from './tenants.ts';
+import { TenantEgress } from './tenant-egress.ts';
 import { Volumes } from './volumes.ts';
 import { ConsoleRequests } from './console-requests.ts';
 import type { TokenCache } from './auth.ts';
@@ -22,6 +23,7 @@ export class Services {
   readonly instances: Instances;
   readonly shelving: Shelving;
   readonly externalIps: ExternalIps;
+  readonly tenantEgress: TenantEgress;
   readonly images: Images;
   readonly volumes: Volumes;
   readonly metadefs: Metadefs;
@@ -32,7 +34,7 @@ export class Services {
     readonly store: Datastore,
     readonly auth: TokenCache,
     readonly send: (frame: Frame) => boolean,
-    dirs: { imageDir: string; volumeDir: string },
+    dirs: { imageDir: string; volumeDir: string; egress?: boolean },
     logger: Logger,
   ) {
     this.events = new EventLog(store.events);
@@ -42,6 +44,7 @@ export class Services {
     this.instances = new Instances(this.ctx, this.volumes);
     this.shelving = new Shelving(this.ctx, this.instances);
     this.externalIps = new ExternalIps(this.ctx, this.instances);
+    this.tenantEgress = new TenantEgress(this.ctx, this.instances);
     this.images = new Images(this.ctx, this.instances);
     this.metadefs = new Metadefs(store.metadefNamespaces);
     this.consoles = new ConsoleRequests(this.ctx);

@@ -5,8 +5,9 @@ import { allocateSubnet } from './addresses.ts';
 import { isUuid } from '../shared/safe-path.ts';
 import type { Tenant, TenantConfig } from './api-types.ts';
 import { now, type ControllerContext } from './context.ts';
+import { noEgress } from './tenant-egress.ts';
 
-const DEFAULT_CONFIG: TenantConfig = { subnet_bits: 24, privileged_containers: false };
+const DEFAULT_CONFIG: Omit<TenantConfig, 'egress'> = { subnet_bits: 24, privileged_containers: false };
 
 export class Tenants {
   constructor(private readonly ctx: ControllerContext) {}
@@ -26,7 +27,8 @@ export class Tenants {
     // A tenant's id names its CNCI's namespace and folders: a UUID, whoever chose it.
     if (!isUuid(input.id)) throw badRequest(`tenant id ${JSON.stringify(input.id).slice(0, 80)} must be a UUID`);
     if (this.ctx.store.tenants.get(input.id)) throw new ApiError('conflict', `tenant ${input.id} already exists`);
-    const config = { ...DEFAULT_CONFIG, ...input.config };
+    if (input.config?.egress && !this.ctx.egress) throw noEgress();
+    const config = { ...DEFAULT_CONFIG, egress: this.ctx.egress === true, ...input.config };
     const subnet = allocateSubnet(this.ctx.store.tenants.all().map((t) => t.subnet), config.subnet_bits);
     const tenant: Tenant = { id: input.id, name: input.name, subnet, config, cnci: null, created_at: now() };
     this.ctx.store.tenants.put(tenant);
@@ -35,6 +37,7 @@ export class Tenants {
 
   update(id: string, change: { name?: string; config?: Partial<TenantConfig> }): Tenant {
     const tenant = this.get(id);
+    if (change.config?.egress && !this.ctx.egress) throw noEgress();
     const config = { ...tenant.config, ...change.config };
     let subnet = tenant.subnet;
     if (config.subnet_bits !== tenant.config.subnet_bits) {

@@ -15,6 +15,8 @@ export interface ConfigDrive {
   publicKeys?: Record<string, string>;
   /** Absolute paths in the guest and their contents (base64), already checked (protocol/payloads.ts). */
   files?: { path: string; contents: string }[];
+  /** Variables for the guest's environment (ciao/environment, KEY=VALUE lines; guest-init.sh). */
+  environment?: Record<string, string>;
 }
 
 const contentPath = (n: number) => `/content/${String(n).padStart(4, '0')}`;
@@ -35,6 +37,11 @@ export async function makeConfigDrive(isoPath: string, c: ConfigDrive): Promise<
     if (c.files?.length) {
       await mkdir(join(dir, 'openstack', 'content'));
       for (const [n, f] of c.files.entries()) await writeFile(join(dir, 'openstack', contentPath(n)), Buffer.from(f.contents, 'base64'));
+    }
+    const env = Object.entries(c.environment ?? {});
+    if (env.length) {
+      await mkdir(join(dir, 'ciao'));
+      await writeFile(join(dir, 'ciao', 'environment'), env.map(([k, v]) => `${k}=${v}\n`).join(''));
     }
     await run('genisoimage', ['-quiet', '-V', 'config-2', '-r', '-J', '-o', isoPath, dir]);
   });

@@ -94,6 +94,16 @@ grep -o '"path": *"[^"]*", *"content_path": *"[^"]*"' "$meta" 2>/dev/null | whil
   mkdir -p "$(dirname "$path")" && cp "/mnt/config/openstack$content" "$path" || echo "ciao-vm: cannot write injected file $path"
 done
 
+# ciao/environment (KEY=VALUE lines; the proxies of a cluster with egress, docs/egress.md): in
+# /etc/environment, and exported to login shells through /etc/profile.d.
+envfile=/mnt/config/ciao/environment
+if [ -f "$envfile" ]; then
+  cp "$envfile" /etc/environment
+  mkdir -p /etc/profile.d
+  sed -n "s/^\([A-Za-z_][A-Za-z0-9_]*\)=\([^'\\]*\)$/export \1='\2'/p" "$envfile" > /etc/profile.d/ciao-environment.sh
+fi
+[ -f /etc/profile ] || printf '%s\n' 'for f in /etc/profile.d/*.sh; do [ -r "$f" ] && . "$f"; done' > /etc/profile
+
 cat > /etc/udhcpc.script <<'SCRIPT'
 #!/bin/sh
 [ "$1" = bound ] || [ "$1" = renew ] || exit 0

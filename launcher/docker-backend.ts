@@ -19,6 +19,8 @@ export interface DockerBackendOptions {
   stopTimeoutSeconds?: number;
   /** The cluster has egress (docs/egress.md): a container's resolver is its tenant gateway's DNS. */
   gatewayDns?: boolean;
+  /** Variables every container gets (the proxies, docs/egress.md "Proxies"); Docker adds the image's. */
+  environment?: Record<string, string>;
 }
 
 /** What the backend needs of the node's tenant networks (launcher/node-network.ts). */
@@ -163,6 +165,7 @@ export class DockerBackend implements Backend {
       return await docker.createContainer({
         name, Image: spec.image, Hostname: spec.hostname ?? spec.instanceId,
         Cmd: image.Config?.Cmd?.length && image.Config.Cmd.join(' ') !== '/bin/sh' ? undefined : IDLE,
+        Env: Object.entries(this.opts.environment ?? {}).map(([k, v]) => `${k}=${v}`),
         Labels: { [LABEL_CLUSTER]: this.opts.cluster, [LABEL_INSTANCE]: spec.instanceId, [LABEL_SPEC]: JSON.stringify({ ...spec, files: undefined }) },
         HostConfig: {
           NetworkMode: 'none',

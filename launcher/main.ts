@@ -50,6 +50,8 @@ const { values } = parseArgs({
     'vm-kernel': { type: 'string' },
     'vm-initrd': { type: 'string' },
     'vm-image': { type: 'string', multiple: true, default: [] },
+    /** KEY=VALUE, every workload's (the proxies, docs/egress.md "Proxies"). */
+    'workload-env': { type: 'string', multiple: true, default: [] },
     accel: { type: 'string', default: 'tcg' },
     // The cluster's egress (docs/egress.md): the resolver tenants' DNS forwards to. Absent: no egress.
     'egress-dns': { type: 'string' },
@@ -78,16 +80,27 @@ const roles = values.roles!.split(',') as Role[];
 const num = (flag: 'mem-mb' | 'vcpus' | 'disk-mb', fallback: number) => (values[flag] === undefined ? fallback : Number(values[flag]));
 
 /** A CNCI agent on the cluster protocol, with the NAT its backend gives it. */
-const cnciAgent = (log: Logger) => (spec: StartPayload, nat: Nat, address?: string) => {
+const cnciAgent = (log: Logger) => (spec: StartPayload, nat: Nat, address?: string, setEgress?: (on: boolean) => Promise<void>) => {
   if (!cnciTls) throw new Error('--cnci-cert and --cnci-key are needed to run CNCIs');
   const agent = new CnciAgent({
-    instanceId: spec.instanceId, tenantId: spec.tenantId, nat, address, scheduler: { ...scheduler, tls: cnciTls }, logger: log.child({ cnci: spec.instanceId }),
+    instanceId: spec.instanceId, tenantId: spec.tenantId, nat, address, setEgress, scheduler: { ...scheduler, tls: cnciTls }, logger: log.child({ cnci: spec.instanceId }),
   });
   agent.start();
   return agent;
 };
 
 const launchers = values.backend === 'real' ? [await realNode()] : simulatedNodes();
+
+/** --workload-env KEY=VALUE…, checked (setup made them: network/proxy.ts). */
+function workloadEnvironment(pairs: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of pairs) {
+    const m = pair.match(/^([A-Za-z_][A-Za-z0-9_]*)=([^\s'"\\$`]*)$/);
+    if (!m) fail(`--workload-env ${JSON.stringify(pair)}: KEY=VALUE, without quotes, spaces, backslashes, $ or backquotes`);
+    out[m[1]] = m[2];
+  }
+  return out;
+}
 
 /** The one real node: its namespace and leg were made by setup; capacity and load are the host's. */
 async function realNode(): Promise<Launcher> {
@@ -100,12 +113,13 @@ async function realNode(): Promise<Launcher> {
   const network = new NodeNetwork(values['node-ns']!, values['node-ip']!);
   const image = { kernel: values['vm-kernel']!, initrd: values['vm-initrd']! };
   const egress = values['egress-dns'] ? { dns: values['egress-dns'] } : undefined;
+  const environment = workloadEnvironment(values['workload-env']!);
   const backends: { qemu: Backend; docker: Backend; cnci?: Backend } = {
     qemu: new QemuBackend({
       stateDir, nodeNs: network.ns, network, accel: values.accel, cluster: values.cluster!,
-      images: Object.fromEntries(values['vm-image']!.map((id) => [id, image])),
+      images: Object.fromEntries(values['vm-image']!.map((id) => [id, image])), environment,
     }),
-    docker: new DockerBackend({ docker: new Docker({ socketPath: DOCKER_SOCKET }), cluster: values.cluster!, network, gatewayDns: !!egress }),
+    docker: new DockerBackend({ docker: new Docker({ socketPath: DOCKER_SOCKET }), cluster: values.cluster!, network, gatewayDns: !!egress, environment }),
   };
   if (roles.includes('network')) {
     backends.cnci = new CnciBackend({

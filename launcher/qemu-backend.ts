@@ -35,6 +35,8 @@ export interface QemuBackendOptions {
   accel: 'tcg' | 'kvm';
   /** Named in each QEMU's -name, so cleanup finds a cluster's VMs by name too. */
   cluster: string;
+  /** Variables every guest's login shells get, through its config drive (the proxies, docs/egress.md). */
+  environment?: Record<string, string>;
 }
 
 /** What the backend needs of the node's tenant networks (launcher/node-network.ts). */
@@ -209,7 +211,7 @@ export class QemuBackend implements Backend {
   private async makeDisks(spec: StartPayload) {
     const id = spec.instanceId;
     const dir = this.dir(id);
-    await makeConfigDrive(join(dir, 'config.iso'), { instanceId: id, hostname: spec.hostname ?? id, userData: spec.userData, publicKeys: spec.publicKeys, files: spec.files })
+    await makeConfigDrive(join(dir, 'config.iso'), { instanceId: id, hostname: spec.hostname ?? id, userData: spec.userData, publicKeys: spec.publicKeys, files: spec.files, environment: this.opts.environment })
       .catch((err) => { throw new LaunchError('image_failure', `could not make the config drive: ${(err as Error).message}`); });
     // The instance's own disk: kept across stop/restart, gone with the instance (or its rebuild).
     const disk = join(dir, 'disk.qcow2');

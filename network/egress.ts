@@ -9,6 +9,7 @@ import { run } from '../shared/run.ts';
 import { readPidFile, startDetached } from '../shared/detached.ts';
 import { ipIn, ipJson } from './ip.ts';
 import { CLUSTER_NETWORK } from './cluster-leg.ts';
+import type { ProxySetting } from './proxy.ts';
 
 export const EGRESS_LINK = 'egress0';
 /** slirp4netns's network (its default): the namespace's end, its gateway (the host's loopback when
@@ -26,6 +27,8 @@ export interface EgressSettings {
   /** The resolver tenants' DNS forwards to: `ADDR` or `ADDR#PORT`; slirp4netns's forwarder (the
    *  host's resolvers) when absent. */
   dns?: string;
+  /** The proxy variables workloads get (network/proxy.ts); its host ports are in allowHostPorts. */
+  proxy?: ProxySetting;
 }
 
 export interface Resolver {

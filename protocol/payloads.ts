@@ -149,6 +149,10 @@ export type NodeFault = z.infer<typeof NodeFault>;
 export const CnciFault = z.object({ natFailure: z.boolean() });
 export type CnciFault = z.infer<typeof CnciFault>;
 
+/** The tenant's way out, on or off (docs/egress.md, "Per tenant"). */
+export const CnciEgress = z.object({ tenantId: z.string(), egress: z.boolean() });
+export type CnciEgress = z.infer<typeof CnciEgress>;
+
 export const PublicIpPayload = z.object({
   tenantId: z.string(),
   instanceId: z.string(),
@@ -264,6 +268,7 @@ export const OPS = {
     ASSIGN_PUBLIC_IP: PublicIpPayload,
     RELEASE_PUBLIC_IP: PublicIpPayload,
     CNCI_FAULT: CnciFault,
+    CNCI_EGRESS: CnciEgress,
     ATTACH_VOLUME: AttachVolume,
     DETACH_VOLUME: DetachVolume,
     CONSOLE: ConsoleRequest,

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { clusterName, scriptArgs, usageError as scriptUsageError } from './script-args.ts';
 import { clusterPaths, DEFAULT_CLUSTER, readClusterRecord, type EgressSetting } from './cluster-files.ts';
 import { missingParts } from './actions/health.ts';
-import { describeEgress, resumeConflict } from './actions/configuration.ts';
+import { describeEgress, proxyNote, resumeConflict } from './actions/configuration.ts';
+import { proxyFromEnv, type ProxySetting } from '../network/proxy.ts';
 import type { SetupContext } from './actions/context.ts';
 // The flow (every action and what it imports: Docker, QEMU, PKI, esbuild…) is loaded only when it
 // runs, so setup.sh on a healthy cluster answers in well under a second.
@@ -27,7 +28,9 @@ what is missing is brought back, with its instances, volumes and external IPs.
   --accel MODE      how VMs run: auto (probe KVM, fall back to TCG; default), kvm or tcg (also CIAO_ACCEL)
   --egress          give workloads a way out (off by default): through slirp4netns, a user-mode
                     network stack run as an ordinary host process; the host's network is not changed
-                    (docs/egress.md). Tenants' DNS forwards to the host's resolvers
+                    (docs/egress.md). Tenants' DNS forwards to the host's resolvers. http_proxy,
+                    https_proxy and no_proxy in this environment are given to workloads; a proxy
+                    on the host's loopback is reached at 10.0.2.2 and its port opened
   --egress-allow-host PORT
                     let workloads reach this TCP port of the host's loopback, as
                     host.ciao.internal:PORT (repeat, or PORT,PORT); the rest of it stays closed
@@ -70,7 +73,14 @@ function egressSetting(): EgressSetting | undefined {
   for (const p of ports) if (!/^\d{1,5}$/.test(p) || Number(p) < 1 || Number(p) > 65535) usageError(`--egress-allow-host ${JSON.stringify(p)}: a port is a number from 1 to 65535`);
   const dns = values['egress-dns'];
   if (dns !== undefined && !isResolver(dns)) usageError(`--egress-dns ${JSON.stringify(dns)}: an IPv4 address, optionally with #PORT (e.g. 127.0.0.1#5353)`);
-  return { allowHostPorts: [...new Set(ports.map(Number))], ...(dns ? { dns } : {}) };
+  let proxy: ProxySetting | undefined;
+  try {
+    proxy = proxyFromEnv(process.env);
+  } catch (err) {
+    usageError((err as Error).message);
+  }
+  // A proxy on the host's loopback is reached at slirp4netns's gateway: its port is opened too.
+  return { allowHostPorts: [...new Set([...ports.map(Number), ...(proxy?.hostPorts ?? [])])], ...(dns ? { dns } : {}), ...(proxy ? { proxy } : {}) };
 }
 
 function isResolver(s: string): boolean {
@@ -93,6 +103,8 @@ if (existing) {
     console.log(`cluster ${name} is up and healthy: nothing to do (${((performance.now() - t0) / 1000).toFixed(2)} s)
   controller   https://127.0.0.1:${existing.ports.controller}
   credentials  ${paths.demoSh}`);
+    const note = existing.mode === 'real' ? proxyNote(process.env, existing.settings?.egress) : undefined;
+    if (note) console.log(`  note         ${note}`);
     process.exit(0);
   }
   console.log(`cluster ${name} exists but is not whole (missing: ${missing.join(', ')}): bringing it back`);
@@ -123,6 +135,7 @@ const record = ctx.record!;
 const network = record.network;
 const kind = simulate ? `simulated: ${nodes} node${nodes > 1 ? 's' : ''}` : `real: 1 node, VMs under ${record.accel!.toUpperCase()}, containers on Docker`;
 const identityUrl = `https://127.0.0.1:${record.ports.identity}`;
+const note = simulate ? undefined : proxyNote(process.env, record.settings?.egress);
 const controllerUrl = `https://127.0.0.1:${record.ports.controller}`;
 console.log(`
 Your cloud is ${existing ? 'back' : 'ready'}: cluster "${name}" (${kind}), ${existing ? 'resumed' : 'up'} in ${steps.totalSeconds.toFixed(1)} s.
@@ -131,7 +144,8 @@ Your cloud is ${existing ? 'back' : 'ready'}: cluster "${name}" (${kind}), ${exi
   scheduler    127.0.0.1:${record.ports.scheduler}        (cluster protocol, mutual TLS)${network ? `
   network      namespaces ${network.clusterNs} (ciao_br, ciaovlan 198.51.100.1/24) and ${network.nodeNs}
   SSH key      ${paths.sshKey}   (ssh demouser@<VM address> from the tenant's CNCI namespace)
-  egress       ${record.settings?.egress ? `on, through slirp4netns: ${describeEgress(record.settings.egress)}` : 'off: workloads reach nothing outside the cluster (setup.sh --egress)'}` : ''}
+  egress       ${record.settings?.egress ? `on, through slirp4netns: ${describeEgress(record.settings.egress)}` : 'off: workloads reach nothing outside the cluster (setup.sh --egress)'}` : ''}${note ? `
+  note         ${note}` : ''}
   state, logs  ${paths.stateDir}
   credentials  ${paths.demoSh}
 

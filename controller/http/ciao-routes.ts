@@ -81,7 +81,9 @@ export function ciaoRoutes(router: Router, s: Services): void {
   router.on('PATCH', '/tenants/:tenant', async (req) => {
     await admin(req);
     const body = await req.body(TenantChange);
-    return reply(200, s.tenants.update(req.params.tenant, { name: body.name, config: body.config ?? undefined }));
+    const t = s.tenants.update(req.params.tenant, { name: body.name, config: body.config ?? undefined });
+    if (body.config?.egress !== undefined) s.tenantEgress.tell(t);
+    return reply(200, t);
   });
   router.on('DELETE', '/tenants/:tenant', async (req) => {
     await admin(req);

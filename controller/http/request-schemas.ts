@@ -32,6 +32,7 @@ const Ip = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/, 'must be an IPv4 address'
 export const TenantConfigInput = z.strictObject({
   subnet_bits: z.int().min(12).max(30).optional(),
   privileged_containers: z.boolean().optional(),
+  egress: z.boolean().optional(),
 });
 
 export const NewTenant = z.strictObject({ id: Uuid.optional(), name: Name, config: TenantConfigInput.nullish() });

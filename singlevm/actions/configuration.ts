@@ -3,6 +3,7 @@
 import { writeFile } from 'node:fs/promises';
 import { readClusterRecord, type ClusterRecord, type EgressSetting } from '../cluster-files.ts';
 import { freePort, portIsFree } from '../ports.ts';
+import { proxyFromEnv, type ProxySetting } from '../../network/proxy.ts';
 import type { Action } from './context.ts';
 
 /** The port a variable asks for (ccloudvm forwards the VM's API ports to its host), when it is free; else any. */
@@ -25,9 +26,26 @@ export function resumeConflict(existing: ClusterRecord, simulate: boolean, egres
   return undefined;
 }
 
+/** What setup says when the environment's proxy variables are not what workloads get: set without
+ *  --egress (no way out to reach them), or other than the ones the resumed cluster was made with. */
+export function proxyNote(env: NodeJS.ProcessEnv, egress: EgressSetting | undefined): string | undefined {
+  let now: ProxySetting | undefined;
+  try {
+    now = proxyFromEnv(env);
+  } catch {
+    now = undefined; // a bad one was refused already when it mattered (with --egress)
+  }
+  const urls = (p?: ProxySetting) => JSON.stringify([p?.http, p?.https]);
+  if (!egress) return now ? 'http_proxy/https_proxy are set but not given to workloads: the cluster has no --egress' : undefined;
+  if (urls(now) === urls(egress.proxy)) return undefined;
+  const had = egress.proxy ? `the proxy it was set up with (${[egress.proxy.http, egress.proxy.https].filter(Boolean).join(', ')})` : 'no proxy, as it was set up';
+  return `workloads keep ${had}; the environment's proxy variables are not used (to change them: cleanup.sh, then setup.sh --egress with them set)`;
+}
+
 /** The egress settings in words, for the ready summary and messages. */
 export const describeEgress = (e: EgressSetting) =>
-  `host loopback ports ${e.allowHostPorts.length ? e.allowHostPorts.join(', ') : 'closed'}, DNS ${e.dns ?? 'the host\'s resolvers'}`;
+  `host loopback ports ${e.allowHostPorts.length ? e.allowHostPorts.join(', ') : 'closed'}${e.proxy?.hostPorts.length ? ` (${e.proxy.hostPorts.join(', ')} for the proxy)` : ''}, DNS ${e.dns ?? 'the host\'s resolvers'}`
+  + (e.proxy ? `, proxy ${[e.proxy.http && `http ${e.proxy.http}`, e.proxy.https && `https ${e.proxy.https}`].filter(Boolean).join(', ')} given to workloads` : '');
 
 export const configuration: Action = {
   name: 'configuration',

@@ -28,7 +28,7 @@ export const controlPlane: Action = {
       await ensureDaemon(ctx, 'scheduler', ['--port', String(record.ports.scheduler), '--ca', pki.ca.cert, '--cert', pki.scheduler.cert, '--key', pki.scheduler.key]) && 'scheduler',
       await ensureDaemon(ctx, 'controller', ['--port', String(record.ports.controller), ...apiHost, '--state-dir', paths.stateDir, '--identity', urls(ctx).identity,
         '--ca', pki.ca.cert, '--cert', pki.https.cert, '--key', pki.https.key, '--client-cert', pki.controller.cert, '--client-key', pki.controller.key,
-        '--scheduler-port', String(record.ports.scheduler)]) && 'controller',
+        '--scheduler-port', String(record.ports.scheduler), ...(ctx.settings.egress ? ['--egress'] : [])]) && 'controller',
     ].filter(Boolean);
     const answers = (url: string) => () => ctx.host.answers(url, pki.ca.cert);
     const { identity, controller } = urls(ctx);

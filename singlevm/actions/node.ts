@@ -6,6 +6,7 @@ import { waitFor } from '../../shared/wait-for.ts';
 import { ensureDaemon } from './control-plane.ts';
 import { need, type Action, type SetupContext } from './context.ts';
 import { resolverOf } from '../../network/egress.ts';
+import { workloadEnv } from '../../network/proxy.ts';
 
 const label = (ctx: SetupContext) => ctx.settings.simulate
   ? `start ${ctx.settings.nodes} simulated node${ctx.settings.nodes > 1 ? 's' : ''}`
@@ -30,7 +31,8 @@ export const node: Action = {
       args = ['--backend', 'real', '--node-prefix', `${name}-node-0`, '--cluster-ns', network.clusterNs, '--node-ns', network.nodeNs,
         '--node-ip', network.nodeIp, '--state-dir', paths.node, '--vm-kernel', vm.kernel, '--vm-initrd', vm.initrd,
         '--vm-image', need(ctx.vmImageId, 'the VM image id', 'register images'), '--accel', need(real.accel, 'how VMs run', 'KVM or TCG'),
-        ...(settings.egress ? ['--egress-dns', resolverOf(settings.egress.dns).server] : [])];
+        ...(settings.egress ? ['--egress-dns', resolverOf(settings.egress.dns).server] : []),
+        ...Object.entries(settings.egress?.proxy ? workloadEnv(settings.egress.proxy) : {}).flatMap(([k, v]) => ['--workload-env', `${k}=${v}`])];
     }
     await mkdir(paths.node, { recursive: true });
     const started = await ensureDaemon(ctx, 'launcher', [...args, ...common]);

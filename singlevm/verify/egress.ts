@@ -16,7 +16,7 @@ const egressOf = (ctx: VerifyContext) => ctx.record?.settings?.egress;
 const PATH = 'ciao-egress-check';
 
 /** A server on the host's loopback answering every request with `token`. */
-async function tokenServer(port: number, token: string): Promise<Server> {
+export async function tokenServer(port: number, token: string): Promise<Server> {
   const server = createServer((_req, res) => res.end(token));
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
   return server;

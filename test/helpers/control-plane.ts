@@ -31,6 +31,9 @@ export interface ControlPlaneOptions {
   /** Launchers keep their record of instances stopped on request (node-<i>-stopped.json), and a
    *  restarted one starts again what should run, as a real node does. */
   stoppedFiles?: boolean;
+  /** The cluster has a way out (setup --egress): CNCIs get an egress switch, whose settings are
+   *  recorded per tenant in `egressSwitches`. */
+  egress?: boolean;
 }
 
 const PASSWORDS = { admin: 'admin-pw', demo: 'demo-pw', other: 'other-pw' };
@@ -69,6 +72,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}) {
       logger,
       tls: readTls({ ca: pki.ca.cert, ...pki.https }),
       scheduler: { host: '127.0.0.1', port: schedulerPort, tls: clientTls },
+      egress: opts.egress,
     });
     return controller.listen(port);
   };
@@ -78,6 +82,10 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}) {
   const cnciTls = readTls({ ca: pki.ca.cert, ...pki.cnci });
   const nats = new Map<string, SimulatedNat>();
   const cncis: CnciAgent[] = [];
+  const egressSwitches = new Map<string, boolean[]>();
+  const egressSwitch = (tenantId: string) => async (on: boolean) => {
+    egressSwitches.set(tenantId, [...(egressSwitches.get(tenantId) ?? []), on]);
+  };
   const makeLauncher = (i: number, backend: SimulationBackend) => new Launcher({
     nodeId: `node-${i}`, hostname: `host-${i}`, roles: ['compute', 'network'],
     scheduler: { host: '127.0.0.1', port: schedulerPort, tls: agentTls },
@@ -93,7 +101,10 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}) {
     startCnci: (spec) => {
       const nat = new SimulatedNat();
       nats.set(spec.tenantId, nat);
-      const agent = new CnciAgent({ instanceId: spec.instanceId, tenantId: spec.tenantId, nat, logger, scheduler: { host: '127.0.0.1', port: schedulerPort, tls: cnciTls } });
+      const agent = new CnciAgent({
+        instanceId: spec.instanceId, tenantId: spec.tenantId, nat, logger, scheduler: { host: '127.0.0.1', port: schedulerPort, tls: cnciTls },
+        setEgress: opts.egress ? egressSwitch(spec.tenantId) : undefined,
+      });
       agent.start();
       cncis.push(agent);
       return agent;
@@ -106,7 +117,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}) {
     new ControllerClient(controllerUrl, identityUrl, { username, password: PASSWORDS[username], projectName }, dispatcher);
   const admin = client('admin');
   const plane = {
-    dir, pki, identityUrl, dispatcher, scheduler, schedulerPort, launchers, backends, nats,
+    dir, pki, identityUrl, dispatcher, scheduler, schedulerPort, launchers, backends, nats, egressSwitches,
     get controller() { return controller; },
     get controllerUrl() { return controllerUrl; },
     admin, demo: client('demo'), other: client('other'),

@@ -28,15 +28,16 @@ export async function throwawayCluster(t: Test, prefix: string) {
     await sh('singlevm/cleanup.sh', ['--name', name]);
     removeHome();
   } });
-  /** setup.sh of the real cluster (a failure throws, with its output), then the demo and admin users' clients. */
-  const setUp = async () => {
-    const setup = await sh('singlevm/setup.sh', ['--name', name]);
+  /** setup.sh of the real cluster, with `args` and `extraEnv` (a failure throws, with its output), then the demo and admin users' clients. */
+  const setUp = async (args: string[] = [], extraEnv: NodeJS.ProcessEnv = {}) => {
+    const setup = await sh('singlevm/setup.sh', ['--name', name, ...args], extraEnv);
     if (setup.exitCode !== 0) throw new Error(`setup failed: ${setup.stdout}\n${setup.stderr}`);
     const demo = await readDemoSh(paths.demoSh);
     const agent = clusterAgent(demo.CIAO_CA_CERT_FILE);
     const client = (username: string, password: string, projectName: string) =>
       new ControllerClient(demo.CIAO_CONTROLLER, demo.CIAO_IDENTITY, { username, password, projectName }, agent);
     return {
+      setup,
       demo,
       user: client(demo.CIAO_USERNAME, demo.CIAO_PASSWORD, demo.CIAO_TENANT_NAME),
       admin: client(demo.CIAO_ADMIN_USERNAME, demo.CIAO_ADMIN_PASSWORD, demo.CIAO_ADMIN_TENANT_NAME),

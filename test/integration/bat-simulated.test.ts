@@ -35,6 +35,7 @@ t.test('BAT passes against a simulated cluster, skipping what needs real workloa
   t.equal(r.exitCode, 0, `${r.stdout.slice(-3000)}\n${r.stderr}`);
   t.match(r.stdout, /^TAP version 14\n# Subtest: actions\n/);
   t.match(r.stderr, /BAT: \d+ tests in 10 suites, \d+ passed, 0 failed, \d+ skipped/);
+  t.match(r.stderr, /bat: suite egress left out: the cluster was set up without --egress/, 'the egress suite is for an --egress cluster');
   t.notMatch(r.stderr, /LEAKED/);
   const xml = await readFile(junit, 'utf8');
   t.match(xml, /<testsuite name="bat\.quotas" tests="4" failures="0"/);
@@ -48,7 +49,11 @@ t.test('the runner filters by suite and name, and refuses an unknown suite', asy
   t.equal(r.exitCode, 0, r.stderr);
   t.match(r.stdout, /privileged-containers permission .* ok/);
   t.match(r.stderr, /BAT: 1 tests in 1 suites, 1 passed/);
+  const egress = await sh('bat/run.sh', ['--suite', 'egress', '-v'], demo);
+  t.equal(egress.exitCode, 0, egress.stderr);
+  t.match(egress.stderr, /BAT: 4 tests in 1 suites, 0 passed, 0 failed, 4 skipped/, 'asked for by name, the egress suite skips on a cluster without egress');
+  t.match(egress.stdout, /skip \(needs real workloads/);
   const bad = await sh('bat/run.sh', ['--suite', 'nope'], demo);
   t.equal(bad.exitCode, 2);
-  t.match(bad.stderr, /no suite nope \(there are: actions, base, image, keypairs-groups, network, openstack-cli, quotas, storage, tenant, workload\)/);
+  t.match(bad.stderr, /no suite nope \(there are: actions, base, egress, image, keypairs-groups, network, openstack-cli, quotas, storage, tenant, workload\)/);
 });

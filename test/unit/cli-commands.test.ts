@@ -74,3 +74,14 @@ t.test('without the cluster variables the CLI says to source demo.sh', async (t)
   t.equal(await runCli(['list', 'instances'], io), 2);
   t.match(errs.join(''), /CIAO_CONTROLLER is not set: source your cluster's variables first \(\. ~\/local\/demo\.sh\)/);
 });
+
+t.test('update tenant --egress on|off sends config.egress as admin; show tenant prints it', async (t) => {
+  const tenant = { id: 'T2', name: 't2', subnet: '172.16.1.0/24', config: { subnet_bits: 24, privileged_containers: false, egress: false }, cnci: null, created_at: '' };
+  const r = await cli(['update', 'tenant', 'T2', '--egress', 'off'], { 'PATCH /tenants/T2': tenant });
+  t.equal(r.code, 0, r.err);
+  t.same(r.calls, [{ who: 'admin', method: 'PATCH', path: '/tenants/T2', body: { name: undefined, config: { egress: false } } }]);
+  t.match((await cli(['update', 'tenant', 'T2', '--egress', 'on'], { 'PATCH /tenants/T2': tenant })).calls[0].body, { config: { egress: true } });
+  t.match(await cli(['update', 'tenant', 'T2', '--egress', 'true']), { code: 2, err: /--egress must be on or off/ });
+  t.match((await cli(['show', 'tenant', 'T2'], { 'GET /tenants/T2': tenant })).out, /egress.*false/);
+  t.match((await cli(['list', 'tenants'], { 'GET /tenants': { tenants: [tenant] } })).out, /EGRESS[\s\S]*off/);
+});

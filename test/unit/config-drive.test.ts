@@ -28,3 +28,13 @@ t.test('injected files (Nova\'s personality) are listed in meta_data.json and th
     t.equal(execFileSync('isoinfo', ['-R', '-i', iso, '-x', '/openstack/content/0001']).toString(), '', 'an empty file stays empty');
   });
 });
+
+t.test('the workloads\' environment (the proxies) is ciao/environment, KEY=VALUE lines; none without it', async (t) => {
+  await withTempDir('config-drive-test', async (dir) => {
+    const iso = join(dir, 'config.iso');
+    await makeConfigDrive(iso, { instanceId: 'i-3', hostname: 'i-3', environment: { http_proxy: 'http://10.0.2.2:3128', no_proxy: 'localhost,172.16.0.0/12' } });
+    t.equal(execFileSync('isoinfo', ['-R', '-i', iso, '-x', '/ciao/environment']).toString(), 'http_proxy=http://10.0.2.2:3128\nno_proxy=localhost,172.16.0.0/12\n');
+    await makeConfigDrive(join(dir, 'bare.iso'), { instanceId: 'i-4', hostname: 'i-4' });
+    t.notMatch(execFileSync('isoinfo', ['-R', '-f', '-i', join(dir, 'bare.iso')]).toString(), /ciao/);
+  });
+});
