@@ -150,8 +150,9 @@ export class DockerBackend implements Backend {
   private async run(spec: StartPayload): Promise<[Docker.Container, number]> {
     const { docker } = this.opts;
     const name = this.containerName(spec.instanceId);
+    // A restart's container has its files' mounts already: written again, in case they went.
+    if (spec.restart) await this.writeNetworkFiles(spec);
     const container = spec.restart ? docker.getContainer(name) : await this.create(spec);
-    await this.writeNetworkFiles(spec);
     try {
       await container.start();
     } catch (err) {
@@ -204,6 +205,8 @@ export class DockerBackend implements Backend {
       if (isNotFound(err)) throw new LaunchError('image_failure', `image ${spec.image} is not on this node (there is no registry: images are built locally)`);
       throw new LaunchError('launch_failure', `docker could not look up image ${spec.image}: ${(err as Error).message}`);
     });
+    // Before the container exists: Docker mounts them for the injected files' upload too.
+    await this.writeNetworkFiles(spec);
     const files = this.filesDir(spec.instanceId);
     try {
       return await docker.createContainer({
