@@ -2,8 +2,11 @@
 // tenant bridge afterwards (network/container-link.ts). Everything is labelled with the cluster's
 // name, and the start request rides along as a label, so a restarted launcher re-adopts its containers.
 // Docker's `die` events tell of a container that ended unasked.
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type Docker from 'dockerode';
 import type { StartPayload } from '../protocol/payloads.ts';
+import { fileFor } from '../shared/safe-path.ts';
 import { consoleTail } from './console-tail.ts';
 import { consoleText, type ConsoleText } from './console.ts';
 import { CONSOLE_MAX_BYTES } from '../protocol/payloads.ts';
@@ -15,6 +18,8 @@ export interface DockerBackendOptions {
   docker: Docker;
   cluster: string;
   network: ContainerNetwork;
+  /** Each container's /etc/hosts and /etc/resolv.conf are kept in `<stateDir>/containers/<id>/`. */
+  stateDir: string;
   /** Stops are given this long before the container is killed. */
   stopTimeoutSeconds?: number;
   /** The cluster has egress (docs/egress.md): a container's resolver is its tenant gateway's DNS. */
@@ -25,8 +30,10 @@ export interface DockerBackendOptions {
 
 /** What the backend needs of the node's tenant networks (launcher/node-network.ts). */
 export interface ContainerNetwork {
-  /** Wires a started container into its tenant network; pid is the container's main process. */
-  attachContainer(spec: StartPayload, pid: number): Promise<void>;
+  /** Makes the instance's tenant segment on the node (while its container starts); the bridge to join. */
+  join(spec: StartPayload): Promise<string>;
+  /** Wires a started container into that bridge; pid is the container's main process. */
+  attachContainer(spec: StartPayload, pid: number, bridge: string): Promise<void>;
   /** Counts a re-adopted running container; wires it again if its link is gone (the node's
    *  namespace was deleted under it, as a reboot of the cluster without one of Docker does). */
   adoptContainer(spec: StartPayload, pid: number): Promise<void>;
@@ -46,6 +53,14 @@ const IDLE = ['/bin/sh', '-c', 'echo "ciao-container: $(hostname) started"; trap
 
 /** The most lines of a container's output a console answer asks Docker for. */
 const DOCKER_TAIL_MAX = 4096;
+
+/** Docker's own /etc/hosts for a container of network `none`. */
+const HOSTS = '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n';
+
+/** A container's /etc/resolv.conf: its tenant gateway's DNS when the cluster has egress, else none
+ *  (nothing outside the cluster answers; Docker would have copied the host's resolvers). */
+export const containerResolvConf = (gateway: string | undefined) =>
+  gateway ? `nameserver ${gateway}\n` : '# no resolver: this cluster has no egress (setup.sh --egress)\n';
 
 const isNotFound = (err: unknown) => (err as { statusCode?: number }).statusCode === 404;
 
@@ -116,9 +131,35 @@ export class DockerBackend implements Backend {
     return containerName(this.opts.cluster, instanceId);
   }
 
+  /** The container's network is wired while it already runs (its namespace exists only then); the
+   *  tenant's segment on the node is made meanwhile, while Docker starts it. */
   async start(spec: StartPayload): Promise<Running> {
+    const name = this.containerName(spec.instanceId);
+    const joining = this.opts.network.join(spec);
+    joining.catch(() => undefined); // awaited below
+    let container: Docker.Container;
+    let pid: number;
+    try {
+      [container, pid] = await this.run(spec);
+    } catch (err) {
+      await joining.catch(() => undefined); // counted on the node, so the launcher's delete releases it
+      throw err;
+    }
+    try {
+      await this.opts.network.attachContainer(spec, pid, await joining);
+    } catch (err) {
+      await container.stop({ t: 0 }).catch(() => undefined);
+      throw new LaunchError('network_failure', `could not attach ${name} to its tenant network: ${(err as Error).message}`);
+    }
+    return {};
+  }
+
+  /** Starts the instance's container (made first, unless it is a restart); its main process. */
+  private async run(spec: StartPayload): Promise<[Docker.Container, number]> {
     const { docker } = this.opts;
     const name = this.containerName(spec.instanceId);
+    // A restart's container has its files' mounts already: written again, in case they went.
+    if (spec.restart) await this.writeNetworkFiles(spec);
     const container = spec.restart ? docker.getContainer(name) : await this.create(spec);
     try {
       await container.start();
@@ -131,14 +172,21 @@ export class DockerBackend implements Backend {
       }
       throw new LaunchError('launch_failure', `docker could not start ${name}: ${message}`);
     }
-    const pid = (await container.inspect()).State.Pid;
-    try {
-      await this.opts.network.attachContainer(spec, pid);
-    } catch (err) {
-      await container.stop({ t: 0 }).catch(() => undefined);
-      throw new LaunchError('network_failure', `could not attach ${name} to its tenant network: ${(err as Error).message}`);
-    }
-    return {};
+    return [container, (await container.inspect()).State.Pid];
+  }
+
+  private filesDir(instanceId: string): string {
+    return fileFor(join(this.opts.stateDir, 'containers'), instanceId);
+  }
+
+  /** The files Docker would have written had it networked the container (it does not: see createContainer). */
+  private async writeNetworkFiles(spec: StartPayload) {
+    const dir = this.filesDir(spec.instanceId);
+    await mkdir(dir, { recursive: true });
+    await Promise.all([
+      writeFile(join(dir, 'hosts'), HOSTS),
+      writeFile(join(dir, 'resolv.conf'), containerResolvConf(this.opts.gatewayDns ? gatewayOf(spec.network.subnet) : undefined)),
+    ]);
   }
 
   /** The instance's container, made from its image (not started), its spec riding along as a label
@@ -154,6 +202,10 @@ export class DockerBackend implements Backend {
     return container;
   }
 
+  /** Its networking is disabled, not merely `none`: Docker then neither makes a network sandbox nor
+   *  runs its `libnetwork-setkey` hook (the whole dockerd binary started once more) inside every
+   *  start — half of a container's start on a 2-core machine. The container still gets a network
+   *  namespace of its own (the runtime's), and its /etc/hosts and /etc/resolv.conf are ours. */
   private async createContainer(spec: StartPayload): Promise<Docker.Container> {
     const { docker } = this.opts;
     const name = this.containerName(spec.instanceId);
@@ -161,15 +213,19 @@ export class DockerBackend implements Backend {
       if (isNotFound(err)) throw new LaunchError('image_failure', `image ${spec.image} is not on this node (there is no registry: images are built locally)`);
       throw new LaunchError('launch_failure', `docker could not look up image ${spec.image}: ${(err as Error).message}`);
     });
+    // Before the container exists: Docker mounts them for the injected files' upload too.
+    await this.writeNetworkFiles(spec);
+    const files = this.filesDir(spec.instanceId);
     try {
       return await docker.createContainer({
         name, Image: spec.image, Hostname: spec.hostname ?? spec.instanceId,
         Cmd: image.Config?.Cmd?.length && image.Config.Cmd.join(' ') !== '/bin/sh' ? undefined : IDLE,
         Env: Object.entries(this.opts.environment ?? {}).map(([k, v]) => `${k}=${v}`),
         Labels: { [LABEL_CLUSTER]: this.opts.cluster, [LABEL_INSTANCE]: spec.instanceId, [LABEL_SPEC]: JSON.stringify({ ...spec, files: undefined }) },
+        NetworkDisabled: true,
         HostConfig: {
           NetworkMode: 'none',
-          ...(this.opts.gatewayDns ? { Dns: [gatewayOf(spec.network.subnet)] } : {}),
+          Binds: [`${join(files, 'hosts')}:/etc/hosts`, `${join(files, 'resolv.conf')}:/etc/resolv.conf`],
           Memory: spec.resources.memMB * 1024 * 1024,
           NanoCpus: spec.resources.vcpus * 1e9,
           Privileged: spec.requirements.privileged ?? false,
@@ -244,6 +300,7 @@ export class DockerBackend implements Backend {
     await this.opts.docker.getContainer(this.containerName(instanceId)).remove({ force: true }).catch((err) => {
       if (!isNotFound(err)) throw err;
     });
+    await rm(this.filesDir(instanceId), { recursive: true, force: true });
     await this.opts.network.leave(instanceId);
   }
 

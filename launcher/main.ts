@@ -119,7 +119,7 @@ async function realNode(): Promise<Launcher> {
       stateDir, nodeNs: network.ns, network, accel: values.accel, cluster: values.cluster!,
       images: Object.fromEntries(values['vm-image']!.map((id) => [id, image])), environment,
     }),
-    docker: new DockerBackend({ docker: new Docker({ socketPath: DOCKER_SOCKET }), cluster: values.cluster!, network, gatewayDns: !!egress, environment }),
+    docker: new DockerBackend({ docker: new Docker({ socketPath: DOCKER_SOCKET }), cluster: values.cluster!, network, stateDir, gatewayDns: !!egress, environment }),
   };
   if (roles.includes('network')) {
     backends.cnci = new CnciBackend({

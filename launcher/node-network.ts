@@ -51,9 +51,8 @@ export class NodeNetwork {
     this.subnetOf.set(spec.instanceId, subnet);
   }
 
-  /** A container joins with a veth moved into its namespace, with its controller-assigned MAC and IP. */
-  async attachContainer(spec: StartPayload, pid: number): Promise<void> {
-    const bridge = await this.join(spec);
+  /** A container joins `bridge` (from join) with a veth moved into its namespace, with its controller-assigned MAC and IP. */
+  async attachContainer(spec: StartPayload, pid: number, bridge: string): Promise<void> {
     const { ip, mac, subnet, gateway } = spec.network;
     await attachContainer({
       nodeNs: this.ns, bridge, hostSide: containerLinkName(spec.instanceId), pid, mac, cidr: `${ip}/${parseCidr(subnet).bits}`, gateway,
@@ -63,7 +62,7 @@ export class NodeNetwork {
   /** A running container found again: counted if its link is there, attached again if not. */
   async adoptContainer(spec: StartPayload, pid: number): Promise<void> {
     if (await hasLink(pid, 'eth0')) this.adopt(spec);
-    else await this.attachContainer(spec, pid);
+    else await this.attachContainer(spec, pid, await this.join(spec));
   }
 
   /** The instance is gone from this node; the last one of a subnet takes the segment with it. */

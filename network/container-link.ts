@@ -1,5 +1,9 @@
 // A container's network (SPEC §4): it is created with no network; then a veth from the node's
 // tenant bridge is moved straight into the container's namespace, with the controller's MAC and IP.
+// Two processes do it: on the node's side one `ip link add`, a single netlink request that makes
+// the pair, puts its bridge end on the bridge and up, gives the other end its MAC and moves it into
+// the container; then one `ip -batch` inside the container adds the address, brings the links up
+// and sets the route. Nine `ip` runs did it before (50–120 ms on a busy 2-core machine).
 import { run } from '../shared/run.ts';
 import { ipIn } from './ip.ts';
 
@@ -18,19 +22,34 @@ export interface ContainerLink {
 }
 
 /** Runs `ip` inside the container's network namespace. */
-const ipInPid = (pid: number, ...args: string[]) => run('nsenter', [`--net=/proc/${pid}/ns/net`, 'ip', ...args]);
+const ipInPid = (pid: number, args: string[], input?: string) => run('nsenter', [`--net=/proc/${pid}/ns/net`, 'ip', ...args], { input });
+
+/** The lines of an `ip -batch` are words: a value that is not one address of its kind is refused,
+ *  so nothing can add a line or an option. */
+function batchWord(what: string, value: string, re: RegExp): string {
+  if (!re.test(value)) throw new Error(`refused to wire a container with ${what} ${JSON.stringify(value)}`);
+  return value;
+}
+const IPV4 = /^(\d{1,3}\.){3}\d{1,3}$/;
+const CIDR = /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/;
 
 export async function attachContainer(l: ContainerLink): Promise<void> {
-  await ipIn(l.nodeNs, 'link', 'del', l.hostSide).catch(() => undefined); // a leftover of an earlier start
-  await ipIn(l.nodeNs, 'link', 'add', l.hostSide, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', String(l.pid));
-  await ipIn(l.nodeNs, 'link', 'set', l.hostSide, 'master', l.bridge);
-  await ipIn(l.nodeNs, 'link', 'set', l.hostSide, 'up');
-  await ipInPid(l.pid, 'link', 'set', 'eth0', 'address', l.mac);
-  await ipInPid(l.pid, 'addr', 'add', l.cidr, 'dev', 'eth0');
-  await ipInPid(l.pid, 'link', 'set', 'lo', 'up');
-  await ipInPid(l.pid, 'link', 'set', 'eth0', 'up');
-  await ipInPid(l.pid, 'route', 'add', 'default', 'via', l.gateway);
+  const inside = [
+    `addr add ${batchWord('address', l.cidr, CIDR)} dev eth0`,
+    'link set lo up',
+    'link set eth0 up',
+    `route add default via ${batchWord('gateway', l.gateway, IPV4)}`,
+  ].join('\n') + '\n';
+  const add = ['link', 'add', l.hostSide, 'master', l.bridge, 'up', 'type', 'veth', 'peer', 'name', 'eth0', 'address', l.mac, 'netns', String(l.pid)];
+  await ipIn(l.nodeNs, ...add).catch(async (err: Error) => {
+    // A bridge side left by an earlier start of the same instance (the kernel frees a dead
+    // container's namespace, and the pair with it, asynchronously): removed, then made again.
+    if (!/File exists/.test(err.message)) throw err;
+    await ipIn(l.nodeNs, 'link', 'del', l.hostSide).catch(() => undefined);
+    await ipIn(l.nodeNs, ...add);
+  });
+  await ipInPid(l.pid, ['-batch', '-'], inside);
 }
 
 /** Whether the container's namespace has the link (its veth peer goes when the bridge side does). */
-export const hasLink = (pid: number, name: string) => ipInPid(pid, 'link', 'show', name).then(() => true, () => false);
+export const hasLink = (pid: number, name: string) => ipInPid(pid, ['link', 'show', name]).then(() => true, () => false);

@@ -2,10 +2,14 @@
 // host's network switched off (no docker0 bridge, no iptables rules); stopped only if we started it.
 // Clusters side by side share it: its pid file names no cluster (a cluster's cleanup stops it only
 // when no other cluster is left to use it).
-import { mkdir } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import Docker from 'dockerode';
 import { startDetached, stopProcess } from './detached.ts';
+import { isAlive } from './is-alive.ts';
+import { readPidFile } from './pid-file.ts';
+import { waitFor } from './wait-for.ts';
 
 export const DOCKER_SOCKET = '/var/run/docker.sock';
 
@@ -35,4 +39,41 @@ export async function ensureDockerd(logFile: string, pidFile?: string): Promise<
     log: logFile, pidFile, pidFileBy: 'process', ready: () => answers(docker), readyTimeoutMs: 30_000, pollMs: 200,
   });
   return { docker, started: true, stop: () => stopProcess(pid, 20_000) };
+}
+
+/** Where a dockerd started with its default paths keeps the pid of the containerd it runs. */
+export const MANAGED_CONTAINERD_PIDFILE = '/var/run/docker/containerd/containerd.pid';
+
+const parentOf = (pid: number) => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+};
+
+/** Stops a dockerd that setup started, with the containerd it runs. dockerd 20.10 (Debian 12's)
+ *  ends its own shutdown within milliseconds, then sends its containerd SIGTERM, finds it alive the
+ *  instant after, and sleeps a whole second before it looks again (moby's libcontainerd
+ *  supervisor) — though containerd is gone 2–30 ms after the signal. All dockerd does after that
+ *  sleep is remove its containerd's pid file and exit: so once that containerd is gone, dockerd is
+ *  killed and the file removed here. A dockerd that ends by itself first is just waited for. */
+export async function stopDockerd(pid: number, graceMs = 20_000, containerdPidFile = MANAGED_CONTAINERD_PIDFILE): Promise<void> {
+  const containerd = await readPidFile(containerdPidFile);
+  const ours = containerd !== undefined && parentOf(containerd) === pid;
+  if (!isAlive(pid)) return;
+  process.kill(pid, 'SIGTERM');
+  const seen = await waitFor('dockerd to end, or the containerd it runs', () => {
+    if (!isAlive(pid)) return 'ended';
+    return ours && !isAlive(containerd) && 'containerd gone';
+  }, { timeoutMs: graceMs, intervalMs: 10 }).catch(() => 'late');
+  if (seen === 'ended') return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // it ended meanwhile
+  }
+  await waitFor(`dockerd ${pid} to end after SIGKILL`, () => !isAlive(pid), { timeoutMs: 5000, intervalMs: 10 });
+  if (seen === 'containerd gone') await rm(containerdPidFile, { force: true });
 }

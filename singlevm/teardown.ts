@@ -4,7 +4,7 @@
 import { access, readFile, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import Docker from 'dockerode';
-import { DOCKER_SOCKET, SHARED_DOCKERD_PIDFILE } from '../shared/dockerd.ts';
+import { DOCKER_SOCKET, SHARED_DOCKERD_PIDFILE, stopDockerd } from '../shared/dockerd.ts';
 import { clusterNamespaces, clusterOfNamespace, deleteNamespace, listNamespaces } from '../network/namespaces.ts';
 import type { clusterPaths } from './cluster-files.ts';
 import { readPidFile } from '../shared/pid-file.ts';
@@ -61,7 +61,7 @@ export async function removeNamespaces(found: Inventory): Promise<void> {
 /** Stops the Docker engine a setup started, when no other cluster uses it. */
 export async function releaseDockerd(found: Inventory): Promise<void> {
   if (!found.ourDockerd) return;
-  await stopProcess(found.ourDockerd, 20_000);
+  await stopDockerd(found.ourDockerd);
   await rm(dirname(SHARED_DOCKERD_PIDFILE), { recursive: true, force: true });
 }
 

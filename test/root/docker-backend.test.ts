@@ -5,6 +5,7 @@
 import t from 'tap';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { readdir } from 'node:fs/promises';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type Docker from 'dockerode';
 import { ensureDockerd } from '../../shared/dockerd.ts';
@@ -14,7 +15,7 @@ import { buildContainerImage } from '../../images/container-image.ts';
 import { createNamespace, deleteNamespace } from '../../network/namespaces.ts';
 import { addAddress, addBridge } from '../../network/links.ts';
 import { attachContainer } from '../../network/container-link.ts';
-import { DockerBackend } from '../../launcher/docker-backend.ts';
+import { DockerBackend, demuxLogs } from '../../launcher/docker-backend.ts';
 import { LaunchError } from '../../launcher/backend.ts';
 import type { InstanceExit, StartPayload } from '../../protocol/payloads.ts';
 import { waitFor } from '../../shared/wait-for.ts';
@@ -39,11 +40,13 @@ const image = await buildContainerImage(docker, join(process.env.XDG_CACHE_HOME 
 await createNamespace(nodeNs);
 await addBridge(nodeNs, 't9');
 await addAddress(nodeNs, 't9', '172.16.9.1/24');
+const hostSide = (s: StartPayload) => `c${s.instanceId.slice(0, 12)}`;
 const backend = new DockerBackend({
-  docker, cluster, stopTimeoutSeconds: 1,
+  docker, cluster, stopTimeoutSeconds: 1, stateDir: dir,
   network: {
-    attachContainer: (spec, pid) => attachContainer({
-      nodeNs, bridge: 't9', hostSide: `c${spec.instanceId.slice(0, 12)}`, pid, mac: spec.network.mac, cidr: `${spec.network.ip}/24`, gateway: spec.network.gateway,
+    join: async () => 't9',
+    attachContainer: (spec, pid, bridge) => attachContainer({
+      nodeNs, bridge, hostSide: hostSide(spec), pid, mac: spec.network.mac, cidr: `${spec.network.ip}/24`, gateway: spec.network.gateway,
     }),
     adoptContainer: async () => {},
     adopt: () => {},
@@ -55,13 +58,15 @@ const spec = (ip: string, over: Partial<StartPayload> = {}): StartPayload => ({
   resources: { vcpus: 1, memMB: 64, diskMB: 0 }, requirements: {},
   network: { ip, mac: macFor(ip), subnet: '172.16.9.0/24', gateway: '172.16.9.1' }, ...over,
 });
-async function exec(c: Docker.Container, cmd: string[]): Promise<number> {
+async function execOut(c: Docker.Container, cmd: string[]): Promise<{ code: number; out: string }> {
   const e = await c.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
   const stream = await e.start({});
-  stream.resume();
+  const chunks: Buffer[] = [];
+  stream.on('data', (b: Buffer) => chunks.push(b));
   await new Promise((resolve) => stream.on('end', resolve));
-  return (await e.inspect()).ExitCode ?? -1;
+  return { code: (await e.inspect()).ExitCode ?? -1, out: demuxLogs(Buffer.concat(chunks)) };
 }
+const exec = async (c: Docker.Container, cmd: string[]) => (await execOut(c, cmd)).code;
 const containerOf = (s: StartPayload) => docker.getContainer(backend.containerName(s.instanceId));
 
 const a = spec('172.16.9.2');
@@ -76,7 +81,18 @@ t.test('two containers start with their address and MAC, and reach each other', 
   t.equal(await exec(containerOf(b), ['ping', '-c', '1', '-W', '2', '172.16.9.1']), 0, 'b pings the gateway');
   const mac = await exec(containerOf(a), ['sh', '-c', `ip link show eth0 | grep -q ${a.network.mac}`]);
   t.equal(mac, 0, 'the MAC is 02:00 + the IP');
-  t.equal((await containerOf(a).inspect()).HostConfig.NetworkMode, 'none', 'docker gave it no network of its own');
+  const info = await containerOf(a).inspect();
+  t.equal(info.HostConfig.NetworkMode, 'none', 'docker gave it no network of its own');
+  t.equal((info.Config as { NetworkDisabled?: boolean }).NetworkDisabled, true, 'nor a network sandbox (and so no libnetwork-setkey hook in its start)');
+  t.equal(info.NetworkSettings.SandboxKey, '', 'no namespace of libnetwork\'s');
+});
+
+t.test("a container's /etc/hosts and /etc/resolv.conf are the backend's: localhost, and no resolver without egress", async (t) => {
+  const hosts = await execOut(containerOf(a), ['cat', '/etc/hosts']);
+  t.match(hosts.out, /^127\.0\.0\.1\tlocalhost\n::1\tlocalhost/);
+  const resolv = await execOut(containerOf(a), ['cat', '/etc/resolv.conf']);
+  t.notMatch(resolv.out, /nameserver/, 'the host\'s resolvers are not given to a tenant');
+  t.equal((await execOut(containerOf(a), ['hostname'])).out.trim(), a.instanceId, 'its hostname is its id');
 });
 
 t.test('a missing image is an image_failure', async (t) => {
@@ -91,8 +107,10 @@ t.test('list re-adopts by label; stop and restart keep the instance and its netw
   t.ok(adopted.every((x) => x.running));
   await backend.stop(a.instanceId);
   t.equal((await containerOf(a).inspect()).State.Running, false);
+  // As if the kernel had not yet freed the stopped container's namespace and its pair.
+  await run('ip', ['-n', nodeNs, 'link', 'add', hostSide(a), 'type', 'veth', 'peer', 'name', 'leftover0']);
   await backend.start({ ...a, restart: true });
-  t.equal(await exec(containerOf(a), ['ping', '-c', '1', '-W', '2', '172.16.9.3']), 0, 'networked again after restart');
+  t.equal(await exec(containerOf(a), ['ping', '-c', '1', '-W', '2', '172.16.9.3']), 0, 'networked again after restart, past a bridge side left behind');
 });
 
 t.test('pause freezes a container (docker says paused, re-adopted as paused, runs nothing new); unpause thaws it with its network', async (t) => {
@@ -155,5 +173,6 @@ t.test('delete removes the containers, a paused one too; the host namespace gain
   await backend.delete(b.instanceId);
   await backend.delete(b.instanceId);
   t.same(await backend.list(), []);
+  t.same(await readdir(join(dir, 'containers')), [], 'their /etc files went with them');
   t.equal(await hostLinks(), before);
 });
