@@ -11,7 +11,7 @@ import { createNamespace, deleteNamespace, listNamespaces, namespaceName } from 
 import { addVethPair, attachToBridge, setMac } from '../network/links.ts';
 import { linksOf } from '../network/ip.ts';
 import { UPLINK } from '../network/cluster-leg.ts';
-import { addTunnelPeer } from '../network/tenant-tunnel.ts';
+import { addTunnelPeer, clusterEndpoints, setTunnelPeers } from '../network/tenant-tunnel.ts';
 import { leaseAddress } from '../network/dhcp-client.ts';
 import { LaunchError, type AdoptedInstance, type Backend, type Running } from '../launcher/backend.ts';
 import { startTenantGateway, stopTenantGateway, type TenantEgress } from './tenant-gateway.ts';
@@ -29,7 +29,7 @@ export interface CnciBackendOptions {
   /** The cluster namespace (ciao_br, ciaovlan) and where CNCI folders go. */
   clusterNs: string;
   stateDir: string;
-  /** The nodes' legs on ciao_br: the tenant segment's tunnel peers. */
+  /** The real nodes' legs on ciao_br (this node's own until TUNNEL_PEERS came): the tenant segment's tunnel peers. */
   nodeIps(): string[];
   /** Joins the CNCI's agent to the cluster with this NAT and leg address; returns how to stop it. */
   startAgent(spec: StartPayload, nat: Nat, address: string): { stop(): void };
@@ -84,8 +84,20 @@ export class CnciBackend implements Backend {
     }
     const legIp = await leaseAddress(ns, UPLINK, dir);
     await startTenantGateway(ns, spec.network.subnet, legIp, dir, this.opts.egress);
-    for (const peer of this.opts.nodeIps()) await addTunnelPeer(ns, spec.network.subnet, peer);
+    // Only added here: one that left is removed by setNodePeers, so a CNCI re-adopted before the
+    // launcher has heard the set keeps reaching the other nodes.
+    for (const peer of clusterEndpoints(this.opts.nodeIps())) await addTunnelPeer(ns, spec.network.subnet, peer);
     return legIp;
+  }
+
+  /** The cluster's real nodes changed (TUNNEL_PEERS): each CNCI here floods to exactly those nodes. */
+  async setNodePeers(): Promise<void> {
+    const nodes = clusterEndpoints(this.opts.nodeIps());
+    for (const { spec } of this.cncis.values()) {
+      const ns = cnciNamespace(this.opts.cluster, spec.tenantId);
+      await setTunnelPeers(ns, spec.network.subnet, nodes).catch((err) =>
+        this.opts.logger.warn('CNCI flood list not updated', { instanceId: spec.instanceId, error: (err as Error).message }));
+    }
   }
 
   async stop(instanceId: string): Promise<void> {

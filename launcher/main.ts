@@ -100,7 +100,9 @@ async function realNode(): Promise<Launcher> {
   const network = new NodeNetwork(values['node-ns']!, values['node-ip']!);
   const image = { kernel: values['vm-kernel']!, initrd: values['vm-initrd']! };
   const egress = values['egress-dns'] ? { dns: values['egress-dns'] } : undefined;
-  const backends: { qemu: Backend; docker: Backend; cnci?: Backend } = {
+  // The real nodes' legs (docs/protocol.md, "Tunnel endpoints"): this node's own until the scheduler's set comes.
+  let nodePeers = [network.legIp];
+  const backends: { qemu: Backend; docker: Backend; cnci?: CnciBackend } = {
     qemu: new QemuBackend({
       stateDir, nodeNs: network.ns, network, accel: values.accel, cluster: values.cluster!,
       images: Object.fromEntries(values['vm-image']!.map((id) => [id, image])),
@@ -110,7 +112,7 @@ async function realNode(): Promise<Launcher> {
   if (roles.includes('network')) {
     backends.cnci = new CnciBackend({
       cluster: values.cluster!, clusterNs: values['cluster-ns']!, stateDir, logger: log,
-      nodeIps: () => [network.legIp], startAgent: cnciAgent(log), egress,
+      nodeIps: () => nodePeers, startAgent: cnciAgent(log), egress,
     });
   }
   const disk = await statfs(stateDir);
@@ -125,6 +127,12 @@ async function realNode(): Promise<Launcher> {
   return new Launcher({
     nodeId, hostname: hostname(), roles, scheduler, capacity, backends, logger: log, stoppedFile: join(stateDir, 'stopped.json'),
     statsIntervalMs: Number(values['stats-interval-ms']), load: () => loadavg()[0], startFailure: startFailure?.data ?? null,
+    tunnelIp: network.legIp,
+    onTunnelPeers: async (ips) => {
+      nodePeers = ips;
+      await network.setNodePeers(ips);
+      await backends.cnci?.setNodePeers();
+    },
   });
 }
 
