@@ -16,6 +16,9 @@ export interface DockerBackendOptions {
   stopTimeoutSeconds?: number;
   /** The cluster has egress (docs/egress.md): a container's resolver is its tenant gateway's DNS. */
   gatewayDns?: boolean;
+  /** One node of several sharing the Docker engine: its containers carry its id, and it adopts and
+   *  watches only those (unset on a one-node cluster, whose containers carry no node label). */
+  node?: string;
 }
 
 /** What the backend needs of the node's tenant networks (launcher/node-network.ts). */
@@ -35,6 +38,7 @@ export const containerName = (cluster: string, instanceId: string) => `ciao-${cl
 const LABEL_CLUSTER = 'ciao.cluster';
 const LABEL_INSTANCE = 'ciao.instance';
 const LABEL_SPEC = 'ciao.spec';
+const LABEL_NODE = 'ciao.node';
 /** Images without a command of their own (like ours) idle until stopped. */
 const IDLE = ['/bin/sh', '-c', 'trap "exit 0" TERM; while :; do sleep 3600 & wait; done'];
 
@@ -66,13 +70,18 @@ export class DockerBackend implements Backend {
 
   constructor(private readonly opts: DockerBackendOptions) {}
 
+  /** This node's containers: the cluster's, and of those the node's own when several share the engine. */
+  private labelFilter(): string[] {
+    return [`${LABEL_CLUSTER}=${this.opts.cluster}`, ...(this.opts.node ? [`${LABEL_NODE}=${this.opts.node}`] : [])];
+  }
+
   watchExits(listener: ExitListener): () => void {
     const abort = new AbortController();
     const watch = async () => {
       while (!abort.signal.aborted) {
         try {
           const stream = await this.opts.docker.getEvents({
-            filters: { type: ['container'], event: ['die'], label: [`${LABEL_CLUSTER}=${this.opts.cluster}`] }, abortSignal: abort.signal,
+            filters: { type: ['container'], event: ['die'], label: this.labelFilter() }, abortSignal: abort.signal,
           } as Docker.GetEventsOptions);
           let pending = '';
           for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -144,7 +153,7 @@ export class DockerBackend implements Backend {
       return await docker.createContainer({
         name, Image: spec.image, Hostname: spec.hostname ?? spec.instanceId,
         Cmd: image.Config?.Cmd?.length && image.Config.Cmd.join(' ') !== '/bin/sh' ? undefined : IDLE,
-        Labels: { [LABEL_CLUSTER]: this.opts.cluster, [LABEL_INSTANCE]: spec.instanceId, [LABEL_SPEC]: JSON.stringify(spec) },
+        Labels: { [LABEL_CLUSTER]: this.opts.cluster, [LABEL_INSTANCE]: spec.instanceId, [LABEL_SPEC]: JSON.stringify(spec), ...(this.opts.node ? { [LABEL_NODE]: this.opts.node } : {}) },
         HostConfig: {
           NetworkMode: 'none',
           ...(this.opts.gatewayDns ? { Dns: [gatewayOf(spec.network.subnet)] } : {}),
@@ -195,7 +204,7 @@ export class DockerBackend implements Backend {
   }
 
   async list(): Promise<AdoptedInstance[]> {
-    const all = await this.opts.docker.listContainers({ all: true, filters: { label: [`${LABEL_CLUSTER}=${this.opts.cluster}`] } });
+    const all = await this.opts.docker.listContainers({ all: true, filters: { label: this.labelFilter() } });
     const adopted: AdoptedInstance[] = [];
     for (const c of all) {
       let spec: StartPayload;

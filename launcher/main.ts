@@ -46,6 +46,9 @@ const { values } = parseArgs({
     'cluster-ns': { type: 'string' },
     'node-ns': { type: 'string' },
     'node-ip': { type: 'string' },
+    // One of several real nodes on this machine: its own hostname, and its own containers on the shared Docker engine.
+    hostname: { type: 'string' },
+    'label-containers': { type: 'boolean', default: false },
     'state-dir': { type: 'string' },
     'vm-kernel': { type: 'string' },
     'vm-initrd': { type: 'string' },
@@ -89,7 +92,8 @@ const cnciAgent = (log: Logger) => (spec: StartPayload, nat: Nat, address?: stri
 
 const launchers = values.backend === 'real' ? [await realNode()] : simulatedNodes();
 
-/** The one real node: its namespace and leg were made by setup; capacity and load are the host's. */
+/** A real node: its namespace and leg were made by setup; capacity is the host's (or the share
+ *  setup gives it: --mem-mb, --vcpus, --disk-mb), load the host's. */
 async function realNode(): Promise<Launcher> {
   const need = ['cluster', 'cluster-ns', 'node-ns', 'node-ip', 'state-dir', 'vm-kernel', 'vm-initrd'] as const;
   for (const k of need) if (!values[k]) fail(`--backend real needs --${k}`);
@@ -107,7 +111,10 @@ async function realNode(): Promise<Launcher> {
       stateDir, nodeNs: network.ns, network, accel: values.accel, cluster: values.cluster!,
       images: Object.fromEntries(values['vm-image']!.map((id) => [id, image])),
     }),
-    docker: new DockerBackend({ docker: new Docker({ socketPath: DOCKER_SOCKET }), cluster: values.cluster!, network, gatewayDns: !!egress }),
+    docker: new DockerBackend({
+      docker: new Docker({ socketPath: DOCKER_SOCKET }), cluster: values.cluster!, network, gatewayDns: !!egress,
+      node: values['label-containers'] ? nodeId : undefined,
+    }),
   };
   if (roles.includes('network')) {
     backends.cnci = new CnciBackend({
@@ -125,7 +132,7 @@ async function realNode(): Promise<Launcher> {
   };
   log.info('real node', { ...capacity, ns: network.ns, legIp: network.legIp, accel: values.accel });
   return new Launcher({
-    nodeId, hostname: hostname(), roles, scheduler, capacity, backends, logger: log, stoppedFile: join(stateDir, 'stopped.json'),
+    nodeId, hostname: values.hostname ?? hostname(), roles, scheduler, capacity, backends, logger: log, stoppedFile: join(stateDir, 'stopped.json'),
     statsIntervalMs: Number(values['stats-interval-ms']), load: () => loadavg()[0], startFailure: startFailure?.data ?? null,
     tunnelIp: network.legIp,
     onTunnelPeers: async (ips) => {
