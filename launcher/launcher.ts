@@ -34,6 +34,8 @@ export interface LauncherOptions {
   stoppedFile?: string;
   /** A real node's tunnel endpoint (its leg on the cluster network), announced in HELLO. */
   tunnelIp?: string;
+  /** A node of the simulation backend: it says so in its HELLO. */
+  simulated?: boolean;
   /** Applies the scheduler's set of real nodes' endpoints (TUNNEL_PEERS) to the node's flood lists. */
   onTunnelPeers?: (ips: string[]) => Promise<void>;
 }
@@ -75,7 +77,7 @@ export class Launcher {
   constructor(private readonly opts: LauncherOptions) {
     this.startFailure = opts.startFailure ?? null;
     this.peer = new ProtocolPeer({
-      id: opts.nodeId, roles: opts.roles, hostname: opts.hostname, tunnelIp: opts.tunnelIp, logger: opts.logger,
+      id: opts.nodeId, roles: opts.roles, hostname: opts.hostname, tunnelIp: opts.tunnelIp, simulated: opts.simulated, logger: opts.logger,
       host: opts.scheduler.host, port: opts.scheduler.port, tls: opts.scheduler.tls,
     });
     this.peer.on('connected', () => this.sendStats());

@@ -154,7 +154,7 @@ function simulatedNodes(): Launcher[] {
       startCnci: cnciTls && ((spec) => startAgent(spec, new SimulatedNat())),
     });
     out.push(new Launcher({
-      nodeId, hostname: count === 1 ? hostname() : nodeId, roles, scheduler,
+      nodeId, hostname: count === 1 ? hostname() : nodeId, roles, scheduler, simulated: true,
       capacity: { memMB: num('mem-mb', 16384), vcpus: num('vcpus', 16), diskMB: num('disk-mb', 102400) },
       backends: { qemu: backend, docker: backend },
       statsIntervalMs: Number(values['stats-interval-ms']),

@@ -17,7 +17,7 @@ export type StartFailureReason = z.infer<typeof StartFailureReason>;
 /** An IPv4 address in dotted quads. */
 const Ipv4 = z.string().regex(/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/, 'an IPv4 address');
 /** `tunnelIp`: a real node's tunnel endpoint, its leg on the cluster network (docs/protocol.md, "Tunnel endpoints"). */
-export const Hello = z.object({ id: z.string().min(1), roles: z.array(Role).min(1), hostname: z.string().optional(), tunnelIp: Ipv4.optional() });
+export const Hello = z.object({ id: z.string().min(1), roles: z.array(Role).min(1), hostname: z.string().optional(), tunnelIp: Ipv4.optional(), simulated: z.boolean().optional() });
 export type Hello = z.infer<typeof Hello>;
 
 export const Resources = z.object({
@@ -178,7 +178,7 @@ export type InstanceStateEvent = z.infer<typeof InstanceStateEvent>;
 export const InstanceDeleted = z.object({ instanceId: z.string(), nodeId: z.string() });
 export type InstanceDeleted = z.infer<typeof InstanceDeleted>;
 
-export const NodeConnection = z.object({ nodeId: z.string(), hostname: z.string().optional(), roles: z.array(Role) });
+export const NodeConnection = z.object({ nodeId: z.string(), hostname: z.string().optional(), roles: z.array(Role), tunnelIp: z.string().optional(), simulated: z.boolean().optional() });
 export type NodeConnection = z.infer<typeof NodeConnection>;
 
 /** `address`: the CNCI's leg on the cluster network, its tenant's tunnel endpoint (a real CNCI's). */

@@ -158,7 +158,7 @@ export class Scheduler {
   }
 
   private nodeConnection(hello: Hello) {
-    return { nodeId: hello.id, hostname: hello.hostname, roles: hello.roles };
+    return { nodeId: hello.id, hostname: hello.hostname, roles: hello.roles, tunnelIp: hello.tunnelIp, simulated: hello.simulated };
   }
 
   private route(peer: Peer, frame: Frame) {
