@@ -66,12 +66,23 @@ export class CnciBackend implements Backend {
     }
     const nat = new IptablesNat(ns, UPLINK, { clusterNs: this.opts.clusterNs, via: legIp, dev: 'ciaovlan' });
     this.cncis.get(spec.instanceId)?.agent?.stop();
-    this.cncis.set(spec.instanceId, { spec, agent: this.opts.startAgent(spec, nat, legIp) });
+    const cnci: Cnci = { spec };
+    this.cncis.set(spec.instanceId, cnci);
+    try {
+      // The nodes' legs are read once the CNCI is in the map (a set that comes later reaches it
+      // through setNodePeers), and before its agent says it is ready. Only added here: one that left
+      // is removed by setNodePeers, so a CNCI re-adopted before the launcher has heard the set keeps
+      // reaching the other nodes.
+      for (const peer of clusterEndpoints(this.opts.nodeIps())) await addTunnelPeer(ns, spec.network.subnet, peer);
+    } catch (err) {
+      throw new LaunchError('network_failure', `could not tunnel the CNCI of tenant ${spec.tenantId} to the nodes: ${(err as Error).message}`);
+    }
+    cnci.agent = this.opts.startAgent(spec, nat, legIp);
     // The leg address is what the controller hands the tenant's instances as their tunnel's far end.
     return { sshIp: legIp };
   }
 
-  /** Namespace, leg (veth from ciao_br, address by DHCP), gateway + DHCP, tunnel peers. Idempotent. */
+  /** Namespace, leg (veth from ciao_br, address by DHCP), gateway + DHCP. Idempotent. */
   private async wire(ns: string, spec: StartPayload, dir: string): Promise<string> {
     await createNamespace(ns);
     if (!(await linksOf(ns)).some((l) => l.ifname === UPLINK)) {
@@ -84,9 +95,6 @@ export class CnciBackend implements Backend {
     }
     const legIp = await leaseAddress(ns, UPLINK, dir);
     await startTenantGateway(ns, spec.network.subnet, legIp, dir, this.opts.egress);
-    // Only added here: one that left is removed by setNodePeers, so a CNCI re-adopted before the
-    // launcher has heard the set keeps reaching the other nodes.
-    for (const peer of clusterEndpoints(this.opts.nodeIps())) await addTunnelPeer(ns, spec.network.subnet, peer);
     return legIp;
   }
 

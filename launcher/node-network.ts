@@ -60,7 +60,8 @@ export class NodeNetwork {
    *  every other node, and no longer to one that left (docs/singlevm-network.md). */
   async setNodePeers(ips: string[]): Promise<void> {
     this.otherNodes = clusterEndpoints(ips).filter((ip) => ip !== this.legIp);
-    await Promise.all([...this.members.keys()].map((subnet) => this.serial(subnet, async () => {
+    // Every subnet with a change queued too: a join under way, queued before this, is counted by then.
+    await Promise.all([...this.locks.keys()].map((subnet) => this.serial(subnet, async () => {
       if (!this.members.has(subnet)) return;
       const cnci = this.cnciOf.get(subnet);
       await setTunnelPeers(this.ns, subnet, [...(cnci ? [cnci] : []), ...this.otherNodes]);
