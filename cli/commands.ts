@@ -267,9 +267,10 @@ export const COMMANDS: CommandSpec[] = [
     async run(ctx) {
       const { nodes } = await ctx.admin.call<{ nodes: NodeInfo[] }>('GET', '/nodes');
       return list(nodes, [
-        { title: 'ID', value: (n) => n.id }, { title: 'HOSTNAME', value: (n) => n.hostname }, { title: 'STATUS', value: (n) => n.status },
-        { title: 'ROLES', value: (n) => n.roles }, { title: 'INSTANCES', value: (n) => n.instance_count },
-        { title: 'MEM FREE/TOTAL MB', value: (n) => `${n.mem_available_mb}/${n.mem_total_mb}` }, { title: 'LOAD', value: (n) => n.load },
+        { title: 'ID', value: (n) => n.id }, { title: 'HOSTNAME', value: (n) => n.hostname }, { title: 'KIND', value: (n) => n.kind },
+        { title: 'STATUS', value: (n) => n.status }, { title: 'ROLES', value: (n) => n.roles }, { title: 'INSTANCES', value: (n) => n.instance_count },
+        { title: 'VCPUS', value: (n) => n.vcpus }, { title: 'MEM FREE/TOTAL MB', value: (n) => `${n.mem_available_mb}/${n.mem_total_mb}` },
+        { title: 'DISK FREE/TOTAL MB', value: (n) => `${n.disk_available_mb}/${n.disk_total_mb}` }, { title: 'LOAD', value: (n) => n.load },
       ]);
     },
   },

@@ -11,7 +11,7 @@ import { createNamespace, deleteNamespace, listNamespaces, namespaceName } from 
 import { addVethPair, attachToBridge, setMac } from '../network/links.ts';
 import { linksOf } from '../network/ip.ts';
 import { UPLINK } from '../network/cluster-leg.ts';
-import { addTunnelPeer, bridgeName, vniOf } from '../network/tenant-tunnel.ts';
+import { addTunnelPeer, bridgeName, clusterEndpoints, setTunnelPeers, vniOf } from '../network/tenant-tunnel.ts';
 import { leaseAddress } from '../network/dhcp-client.ts';
 import { LaunchError, type AdoptedInstance, type Backend, type Running } from '../launcher/backend.ts';
 import { startTenantGateway, stopTenantGateway, type TenantEgress } from './tenant-gateway.ts';
@@ -30,7 +30,7 @@ export interface CnciBackendOptions {
   /** The cluster namespace (ciao_br, ciaovlan) and where CNCI folders go. */
   clusterNs: string;
   stateDir: string;
-  /** The nodes' legs on ciao_br: the tenant segment's tunnel peers. */
+  /** The real nodes' legs on ciao_br (this node's own until TUNNEL_PEERS came): the tenant segment's tunnel peers. */
   nodeIps(): string[];
   /** Joins the CNCI's agent to the cluster with this NAT and leg address (and its egress switch,
    *  with egress); returns how to stop it. */
@@ -72,12 +72,23 @@ export class CnciBackend implements Backend {
       await saveTenantEgress(dir, on);
       await applyTenantEgress(ns, bridgeName(vniOf(spec.network.subnet)), on);
     });
-    this.cncis.set(spec.instanceId, { spec, agent: this.opts.startAgent(spec, nat, legIp, setEgress) });
+    const cnci: Cnci = { spec };
+    this.cncis.set(spec.instanceId, cnci);
+    try {
+      // The nodes' legs are read once the CNCI is in the map (a set that comes later reaches it
+      // through setNodePeers), and before its agent says it is ready. Only added here: one that left
+      // is removed by setNodePeers, so a CNCI re-adopted before the launcher has heard the set keeps
+      // reaching the other nodes.
+      for (const peer of clusterEndpoints(this.opts.nodeIps())) await addTunnelPeer(ns, spec.network.subnet, peer);
+    } catch (err) {
+      throw new LaunchError('network_failure', `could not tunnel the CNCI of tenant ${spec.tenantId} to the nodes: ${(err as Error).message}`);
+    }
+    cnci.agent = this.opts.startAgent(spec, nat, legIp, setEgress);
     // The leg address is what the controller hands the tenant's instances as their tunnel's far end.
     return { sshIp: legIp };
   }
 
-  /** Namespace, leg (veth from ciao_br, address by DHCP), gateway + DHCP, tunnel peers. Idempotent. */
+  /** Namespace, leg (veth from ciao_br, address by DHCP), gateway + DHCP. Idempotent. */
   private async wire(ns: string, spec: StartPayload, dir: string): Promise<string> {
     await createNamespace(ns);
     if (!(await linksOf(ns)).some((l) => l.ifname === UPLINK)) {
@@ -90,8 +101,17 @@ export class CnciBackend implements Backend {
     }
     const legIp = await leaseAddress(ns, UPLINK, dir);
     await startTenantGateway(ns, spec.network.subnet, legIp, dir, this.opts.egress);
-    for (const peer of this.opts.nodeIps()) await addTunnelPeer(ns, spec.network.subnet, peer);
     return legIp;
+  }
+
+  /** The cluster's real nodes changed (TUNNEL_PEERS): each CNCI here floods to exactly those nodes. */
+  async setNodePeers(): Promise<void> {
+    const nodes = clusterEndpoints(this.opts.nodeIps());
+    for (const { spec } of this.cncis.values()) {
+      const ns = cnciNamespace(this.opts.cluster, spec.tenantId);
+      await setTunnelPeers(ns, spec.network.subnet, nodes).catch((err) =>
+        this.opts.logger.warn('CNCI flood list not updated', { instanceId: spec.instanceId, error: (err as Error).message }));
+    }
   }
 
   async stop(instanceId: string): Promise<void> {

@@ -340,6 +340,10 @@ export interface NodeInfo {
   id: string;
   hostname: string;
   roles: string[];
+  /** What the node said it is in its HELLO. */
+  kind: 'real' | 'simulated';
+  /** A real node's tunnel endpoint (its leg on the cluster network). */
+  tunnel_ip: string | null;
   status: 'READY' | 'FULL' | 'OFFLINE';
   mem_total_mb: number;
   mem_available_mb: number;

@@ -9,7 +9,7 @@ export class NodeRegistry {
 
   connected(c: NodeConnection): NodeInfo {
     const node: NodeInfo = {
-      id: c.nodeId, hostname: c.hostname ?? c.nodeId, roles: c.roles, status: 'FULL',
+      id: c.nodeId, hostname: c.hostname ?? c.nodeId, roles: c.roles, kind: c.simulated ? 'simulated' : 'real', tunnel_ip: c.tunnelIp ?? null, status: 'FULL',
       mem_total_mb: 0, mem_available_mb: 0, disk_total_mb: 0, disk_available_mb: 0, vcpus: 0, load: 0,
       instance_count: 0, connected_at: now(), updated_at: now(),
     };

@@ -26,6 +26,9 @@ export interface DockerBackendOptions {
   gatewayDns?: boolean;
   /** Variables every container gets (the proxies, docs/egress.md "Proxies"); Docker adds the image's. */
   environment?: Record<string, string>;
+  /** One node of several sharing the Docker engine: its containers carry its id, and it adopts and
+   *  watches only those (unset on a one-node cluster, whose containers carry no node label). */
+  node?: string;
 }
 
 /** What the backend needs of the node's tenant networks (launcher/node-network.ts). */
@@ -47,6 +50,7 @@ export const containerName = (cluster: string, instanceId: string) => `ciao-${cl
 const LABEL_CLUSTER = 'ciao.cluster';
 const LABEL_INSTANCE = 'ciao.instance';
 const LABEL_SPEC = 'ciao.spec';
+const LABEL_NODE = 'ciao.node';
 /** Images without a command of their own (like ours) idle until stopped, after a line that says
  *  so on their output: what a guest's boot lines are to a VM's console (ciao console instance). */
 const IDLE = ['/bin/sh', '-c', 'echo "ciao-container: $(hostname) started"; trap "exit 0" TERM; while :; do sleep 3600 & wait; done'];
@@ -90,13 +94,18 @@ export class DockerBackend implements Backend {
 
   constructor(private readonly opts: DockerBackendOptions) {}
 
+  /** This node's containers: the cluster's, and of those the node's own when several share the engine. */
+  private labelFilter(): string[] {
+    return [`${LABEL_CLUSTER}=${this.opts.cluster}`, ...(this.opts.node ? [`${LABEL_NODE}=${this.opts.node}`] : [])];
+  }
+
   watchExits(listener: ExitListener): () => void {
     const abort = new AbortController();
     const watch = async () => {
       while (!abort.signal.aborted) {
         try {
           const stream = await this.opts.docker.getEvents({
-            filters: { type: ['container'], event: ['die'], label: [`${LABEL_CLUSTER}=${this.opts.cluster}`] }, abortSignal: abort.signal,
+            filters: { type: ['container'], event: ['die'], label: this.labelFilter() }, abortSignal: abort.signal,
           } as Docker.GetEventsOptions);
           let pending = '';
           for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -221,7 +230,7 @@ export class DockerBackend implements Backend {
         name, Image: spec.image, Hostname: spec.hostname ?? spec.instanceId,
         Cmd: image.Config?.Cmd?.length && image.Config.Cmd.join(' ') !== '/bin/sh' ? undefined : IDLE,
         Env: Object.entries(this.opts.environment ?? {}).map(([k, v]) => `${k}=${v}`),
-        Labels: { [LABEL_CLUSTER]: this.opts.cluster, [LABEL_INSTANCE]: spec.instanceId, [LABEL_SPEC]: JSON.stringify({ ...spec, files: undefined }) },
+        Labels: { [LABEL_CLUSTER]: this.opts.cluster, [LABEL_INSTANCE]: spec.instanceId, [LABEL_SPEC]: JSON.stringify({ ...spec, files: undefined }), ...(this.opts.node ? { [LABEL_NODE]: this.opts.node } : {}) },
         NetworkDisabled: true,
         HostConfig: {
           NetworkMode: 'none',
@@ -305,7 +314,7 @@ export class DockerBackend implements Backend {
   }
 
   async list(): Promise<AdoptedInstance[]> {
-    const all = await this.opts.docker.listContainers({ all: true, filters: { label: [`${LABEL_CLUSTER}=${this.opts.cluster}`] } });
+    const all = await this.opts.docker.listContainers({ all: true, filters: { label: this.labelFilter() } });
     const adopted: AdoptedInstance[] = [];
     for (const c of all) {
       let spec: StartPayload;

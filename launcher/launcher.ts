@@ -36,6 +36,12 @@ export interface LauncherOptions {
   stoppedFile?: string;
   /** Where the node records its shelved instances (launcher/shelved-record.ts). */
   shelvedFile?: string;
+  /** A real node's tunnel endpoint (its leg on the cluster network), announced in HELLO. */
+  tunnelIp?: string;
+  /** A node of the simulation backend: it says so in its HELLO. */
+  simulated?: boolean;
+  /** Applies the scheduler's set of real nodes' endpoints (TUNNEL_PEERS) to the node's flood lists. */
+  onTunnelPeers?: (ips: string[]) => Promise<void>;
 }
 
 const STATS_COALESCE_MS = 200;
@@ -77,12 +83,14 @@ export class Launcher {
   private stoppedIds?: Promise<Set<string>>;
   private stoppedWrites: Promise<void> = Promise.resolve();
   private readonly shelved: ShelvedRecord;
+  /** TUNNEL_PEERS sets are applied one after the other, in the order they came. */
+  private tunnelUpdates: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: LauncherOptions) {
     this.startFailure = opts.startFailure ?? null;
     this.shelved = new ShelvedRecord(opts.shelvedFile, opts.logger);
     this.peer = new ProtocolPeer({
-      id: opts.nodeId, roles: opts.roles, hostname: opts.hostname, logger: opts.logger,
+      id: opts.nodeId, roles: opts.roles, hostname: opts.hostname, tunnelIp: opts.tunnelIp, simulated: opts.simulated, logger: opts.logger,
       host: opts.scheduler.host, port: opts.scheduler.port, tls: opts.scheduler.tls,
     });
     this.peer.on('connected', () => this.sendStats());
@@ -255,6 +263,7 @@ export class Launcher {
       case 'ATTACH_VOLUME': return this.changeVolumes('attach', frame.payload);
       case 'DETACH_VOLUME': return this.changeVolumes('detach', frame.payload);
       case 'CONSOLE': return this.sendConsole(frame.payload);
+      case 'TUNNEL_PEERS': return this.applyTunnelPeers(frame.payload.peers.map((p) => p.ip));
       case 'NODE_FAULT':
         this.startFailure = frame.payload.startFailure;
         this.opts.logger.info('start fault set', { startFailure: this.startFailure });
@@ -262,6 +271,15 @@ export class Launcher {
       default:
         this.opts.logger.warn('command not for a launcher', { op: frame.op });
     }
+  }
+
+  private applyTunnelPeers(ips: string[]): Promise<void> {
+    const apply = this.opts.onTunnelPeers;
+    if (!apply) return Promise.resolve();
+    this.tunnelUpdates = this.tunnelUpdates.then(() => apply(ips)).then(
+      () => this.opts.logger.info('tunnel peers', { peers: ips }),
+      (err) => this.opts.logger.warn('tunnel peers not applied', { peers: ips, error: (err as Error).message }));
+    return this.tunnelUpdates;
   }
 
   private backend(spec: StartPayload): Backend {

@@ -46,6 +46,9 @@ const { values } = parseArgs({
     'cluster-ns': { type: 'string' },
     'node-ns': { type: 'string' },
     'node-ip': { type: 'string' },
+    // One of several real nodes on this machine: its own hostname, and its own containers on the shared Docker engine.
+    hostname: { type: 'string' },
+    'label-containers': { type: 'boolean', default: false },
     'state-dir': { type: 'string' },
     'vm-kernel': { type: 'string' },
     'vm-initrd': { type: 'string' },
@@ -102,7 +105,8 @@ function workloadEnvironment(pairs: string[]): Record<string, string> {
   return out;
 }
 
-/** The one real node: its namespace and leg were made by setup; capacity and load are the host's. */
+/** A real node: its namespace and leg were made by setup; capacity is the host's (or the share
+ *  setup gives it: --mem-mb, --vcpus, --disk-mb), load the host's. */
 async function realNode(): Promise<Launcher> {
   const need = ['cluster', 'cluster-ns', 'node-ns', 'node-ip', 'state-dir', 'vm-kernel', 'vm-initrd'] as const;
   for (const k of need) if (!values[k]) fail(`--backend real needs --${k}`);
@@ -114,17 +118,22 @@ async function realNode(): Promise<Launcher> {
   const image = { kernel: values['vm-kernel']!, initrd: values['vm-initrd']! };
   const egress = values['egress-dns'] ? { dns: values['egress-dns'] } : undefined;
   const environment = workloadEnvironment(values['workload-env']!);
-  const backends: { qemu: Backend; docker: Backend; cnci?: Backend } = {
+  // The real nodes' legs (docs/protocol.md, "Tunnel endpoints"): this node's own until the scheduler's set comes.
+  let nodePeers = [network.legIp];
+  const backends: { qemu: Backend; docker: Backend; cnci?: CnciBackend } = {
     qemu: new QemuBackend({
       stateDir, nodeNs: network.ns, network, accel: values.accel, cluster: values.cluster!,
       images: Object.fromEntries(values['vm-image']!.map((id) => [id, image])), environment,
     }),
-    docker: new DockerBackend({ docker: new Docker({ socketPath: DOCKER_SOCKET }), cluster: values.cluster!, network, stateDir, gatewayDns: !!egress, environment }),
+    docker: new DockerBackend({
+      docker: new Docker({ socketPath: DOCKER_SOCKET }), cluster: values.cluster!, network, stateDir, gatewayDns: !!egress, environment,
+      node: values['label-containers'] ? nodeId : undefined,
+    }),
   };
   if (roles.includes('network')) {
     backends.cnci = new CnciBackend({
       cluster: values.cluster!, clusterNs: values['cluster-ns']!, stateDir, logger: log,
-      nodeIps: () => [network.legIp], startAgent: cnciAgent(log), egress,
+      nodeIps: () => nodePeers, startAgent: cnciAgent(log), egress,
     });
   }
   const disk = await statfs(stateDir);
@@ -137,8 +146,14 @@ async function realNode(): Promise<Launcher> {
   };
   log.info('real node', { ...capacity, ns: network.ns, legIp: network.legIp, accel: values.accel });
   return new Launcher({
-    nodeId, hostname: hostname(), roles, scheduler, capacity, backends, logger: log, stoppedFile: join(stateDir, 'stopped.json'), shelvedFile: join(stateDir, 'shelved.json'),
+    nodeId, hostname: values.hostname ?? hostname(), roles, scheduler, capacity, backends, logger: log, stoppedFile: join(stateDir, 'stopped.json'), shelvedFile: join(stateDir, 'shelved.json'),
     statsIntervalMs: Number(values['stats-interval-ms']), load: () => loadavg()[0], startFailure: startFailure?.data ?? null,
+    tunnelIp: network.legIp,
+    onTunnelPeers: async (ips) => {
+      nodePeers = ips;
+      await network.setNodePeers(ips);
+      await backends.cnci?.setNodePeers();
+    },
   });
 }
 
@@ -153,7 +168,7 @@ function simulatedNodes(): Launcher[] {
       startCnci: cnciTls && ((spec) => startAgent(spec, new SimulatedNat())),
     });
     out.push(new Launcher({
-      nodeId, hostname: count === 1 ? hostname() : nodeId, roles, scheduler,
+      nodeId, hostname: count === 1 ? hostname() : nodeId, roles, scheduler, simulated: true,
       capacity: { memMB: num('mem-mb', 16384), vcpus: num('vcpus', 16), diskMB: num('disk-mb', 102400) },
       backends: { qemu: backend, docker: backend },
       statsIntervalMs: Number(values['stats-interval-ms']),

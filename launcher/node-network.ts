@@ -3,7 +3,7 @@
 // joins that bridge. A subnet's segment goes when its last instance on the node does.
 import type { StartPayload } from '../protocol/payloads.ts';
 import { UPLINK } from '../network/cluster-leg.ts';
-import { addTunnelPeer, ensureTenantSegment, removeTenantSegment } from '../network/tenant-tunnel.ts';
+import { addTunnelPeer, clusterEndpoints, ensureTenantSegment, removeTenantSegment, setTunnelPeers } from '../network/tenant-tunnel.ts';
 import { attachContainer, hasLink } from '../network/container-link.ts';
 import { ipIn } from '../network/ip.ts';
 import { parseCidr } from '../controller/addresses.ts';
@@ -16,6 +16,10 @@ export class NodeNetwork {
   /** subnet → the instances on this node that use it. */
   private readonly members = new Map<string, Set<string>>();
   private readonly subnetOf = new Map<string, string>();
+  /** subnet → its CNCI's leg, the far end every segment floods to. */
+  private readonly cnciOf = new Map<string, string>();
+  /** The other real nodes' legs (TUNNEL_PEERS less this node's own). */
+  private otherNodes: string[] = [];
   /** One change at a time per subnet: two starts must not both create its bridge. */
   private readonly locks = new Map<string, Promise<unknown>>();
 
@@ -34,7 +38,7 @@ export class NodeNetwork {
     try {
       return await this.serial(subnet, async () => {
         const bridge = await ensureTenantSegment(this.ns, subnet, UPLINK, this.legIp);
-        await addTunnelPeer(this.ns, subnet, cnciIp);
+        for (const peer of [cnciIp, ...this.otherNodes]) await addTunnelPeer(this.ns, subnet, peer);
         this.adopt(spec);
         return bridge;
       });
@@ -49,6 +53,19 @@ export class NodeNetwork {
     if (!this.members.has(subnet)) this.members.set(subnet, new Set());
     this.members.get(subnet)!.add(spec.instanceId);
     this.subnetOf.set(spec.instanceId, subnet);
+    if (spec.network.cnciIp) this.cnciOf.set(subnet, spec.network.cnciIp);
+  }
+
+  /** The cluster's real nodes changed (TUNNEL_PEERS): every segment here floods to its CNCI and to
+   *  every other node, and no longer to one that left (docs/singlevm-network.md). */
+  async setNodePeers(ips: string[]): Promise<void> {
+    this.otherNodes = clusterEndpoints(ips).filter((ip) => ip !== this.legIp);
+    // Every subnet with a change queued too: a join under way, queued before this, is counted by then.
+    await Promise.all([...this.locks.keys()].map((subnet) => this.serial(subnet, async () => {
+      if (!this.members.has(subnet)) return;
+      const cnci = this.cnciOf.get(subnet);
+      await setTunnelPeers(this.ns, subnet, [...(cnci ? [cnci] : []), ...this.otherNodes]);
+    })));
   }
 
   /** A container joins `bridge` (from join) with a veth moved into its namespace, with its controller-assigned MAC and IP. */
@@ -78,6 +95,7 @@ export class NodeNetwork {
       members?.delete(instanceId);
       if (members?.size) return;
       this.members.delete(subnet);
+      this.cnciOf.delete(subnet);
       await removeTenantSegment(this.ns, subnet);
     });
   }

@@ -2,13 +2,24 @@
 // on the tenant's CNCI, a bridge `t<vni>` with a VXLAN `vx<vni>` whose flood entries name the peers'
 // legs on ciao_br. The VNI comes from the subnet, so each tenant subnet is its own segment.
 import { run } from '../shared/run.ts';
-import { parseCidr } from '../controller/addresses.ts';
+import { ipToInt, parseCidr } from '../controller/addresses.ts';
+import { CLUSTER_NETWORK } from './cluster-leg.ts';
 import { addBridge, attachToBridge } from './links.ts';
 import { ipIn, linksOf } from './ip.ts';
 
 /** VNI of a tenant subnet: its /24 number inside 172.16.0.0/12, plus one (VNI 0 is not allowed). */
 export function vniOf(subnet: string): number {
   return ((parseCidr(subnet).base - parseCidr('172.16.0.0/12').base) >>> 8) + 1;
+}
+
+/** The tunnel endpoints a node may flood to: nodes' legs on the cluster network, never an address
+ *  outside it (a TUNNEL_PEERS set is the scheduler's, but a flood entry must not lead elsewhere). */
+export function clusterEndpoints(ips: Iterable<string>): string[] {
+  const net = parseCidr(CLUSTER_NETWORK);
+  return [...new Set(ips)].filter((ip) => {
+    const n = ipToInt(ip);
+    return n >= net.base && n < net.base + net.size;
+  });
 }
 
 export const bridgeName = (vni: number) => `t${vni}`;
@@ -28,12 +39,26 @@ export async function ensureTenantSegment(ns: string, subnet: string, dev: strin
   return bridge;
 }
 
+/** The peers a segment floods to (its `00:00:00:00:00:00` entries). */
+export async function tunnelPeers(ns: string, subnet: string): Promise<string[]> {
+  const flood = await run('bridge', ['-n', ns, 'fdb', 'show', 'dev', vxlanName(vniOf(subnet))]);
+  return [...flood.stdout.matchAll(/^00:00:00:00:00:00 dst (\S+) /gm)].map((m) => m[1]);
+}
+
+const floodEntry = (op: 'append' | 'del', ns: string, subnet: string, peer: string) =>
+  run('bridge', ['-n', ns, 'fdb', op, '00:00:00:00:00:00', 'dev', vxlanName(vniOf(subnet)), 'dst', peer]);
+
 /** Adds a peer (another node or the CNCI) to the segment's flood list; a peer already there is kept. */
 export async function addTunnelPeer(ns: string, subnet: string, peer: string): Promise<void> {
-  const dev = vxlanName(vniOf(subnet));
-  const flood = await run('bridge', ['-n', ns, 'fdb', 'show', 'dev', dev]);
-  if (new RegExp(`^00:00:00:00:00:00 dst ${peer.replace(/\./g, '\\.')} `, 'm').test(flood.stdout)) return;
-  await run('bridge', ['-n', ns, 'fdb', 'append', '00:00:00:00:00:00', 'dev', dev, 'dst', peer]);
+  if (!(await tunnelPeers(ns, subnet)).includes(peer)) await floodEntry('append', ns, subnet, peer);
+}
+
+/** Makes the segment's flood list exactly `wanted`: what is missing is appended, what is not wanted
+ *  (a node that left) deleted, the rest kept (no gap in the traffic to the peers that stay). */
+export async function setTunnelPeers(ns: string, subnet: string, wanted: string[]): Promise<void> {
+  const have = await tunnelPeers(ns, subnet);
+  for (const peer of wanted) if (!have.includes(peer)) await floodEntry('append', ns, subnet, peer);
+  for (const peer of have) if (!wanted.includes(peer)) await floodEntry('del', ns, subnet, peer);
 }
 
 /** Removes the segment (bridge and VXLAN) of a subnet from `ns`, e.g. when its last instance left the node. Idempotent. */

@@ -21,6 +21,10 @@ export interface PeerOptions {
   id: string;
   roles: Role[];
   hostname?: string;
+  /** A real node's tunnel endpoint, announced in its HELLO. */
+  tunnelIp?: string;
+  /** A simulation backend's node (shown as such to the admin). */
+  simulated?: boolean;
   host: string;
   port: number;
   tls: { ca: Buffer; cert: Buffer; key: Buffer };
@@ -90,7 +94,7 @@ export class ProtocolPeer extends EventEmitter<PeerEvents> {
         return;
       }
       serverChecked = true;
-      conn.send({ type: 'HELLO', op: 'HELLO', payload: { id: this.opts.id, roles: this.opts.roles, hostname: this.opts.hostname } });
+      conn.send({ type: 'HELLO', op: 'HELLO', payload: { id: this.opts.id, roles: this.opts.roles, hostname: this.opts.hostname, tunnelIp: this.opts.tunnelIp, simulated: this.opts.simulated } });
     });
     conn.on('frame', (frame) => {
       if (frame.type === 'HELLO') {

@@ -14,7 +14,10 @@ export const StartFailureReason = z.enum([
 ]);
 export type StartFailureReason = z.infer<typeof StartFailureReason>;
 
-export const Hello = z.object({ id: z.string().min(1), roles: z.array(Role).min(1), hostname: z.string().optional() });
+/** An IPv4 address in dotted quads. */
+const Ipv4 = z.string().regex(/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/, 'an IPv4 address');
+/** `tunnelIp`: a real node's tunnel endpoint, its leg on the cluster network (docs/protocol.md, "Tunnel endpoints"). */
+export const Hello = z.object({ id: z.string().min(1), roles: z.array(Role).min(1), hostname: z.string().optional(), tunnelIp: Ipv4.optional(), simulated: z.boolean().optional() });
 export type Hello = z.infer<typeof Hello>;
 
 export const Resources = z.object({
@@ -146,6 +149,10 @@ export type VolumeFailure = z.infer<typeof VolumeFailure>;
 export const NodeFault = z.object({ startFailure: StartFailureReason.nullable() });
 export type NodeFault = z.infer<typeof NodeFault>;
 
+/** The whole set of connected real nodes' tunnel endpoints (scheduler → node). */
+export const TunnelPeers = z.object({ peers: z.array(z.object({ nodeId: z.string().min(1), ip: Ipv4 })) });
+export type TunnelPeers = z.infer<typeof TunnelPeers>;
+
 export const CnciFault = z.object({ natFailure: z.boolean() });
 export type CnciFault = z.infer<typeof CnciFault>;
 
@@ -213,7 +220,7 @@ export type InstanceStateEvent = z.infer<typeof InstanceStateEvent>;
 export const InstanceDeleted = z.object({ instanceId: z.string(), nodeId: z.string() });
 export type InstanceDeleted = z.infer<typeof InstanceDeleted>;
 
-export const NodeConnection = z.object({ nodeId: z.string(), hostname: z.string().optional(), roles: z.array(Role) });
+export const NodeConnection = z.object({ nodeId: z.string(), hostname: z.string().optional(), roles: z.array(Role), tunnelIp: z.string().optional(), simulated: z.boolean().optional() });
 export type NodeConnection = z.infer<typeof NodeConnection>;
 
 /** `address`: the CNCI's leg on the cluster network, its tenant's tunnel endpoint (a real CNCI's). */
@@ -269,6 +276,7 @@ export const OPS = {
     RELEASE_PUBLIC_IP: PublicIpPayload,
     CNCI_FAULT: CnciFault,
     CNCI_EGRESS: CnciEgress,
+    TUNNEL_PEERS: TunnelPeers,
     ATTACH_VOLUME: AttachVolume,
     DETACH_VOLUME: DetachVolume,
     CONSOLE: ConsoleRequest,

@@ -33,6 +33,8 @@ export class Scheduler {
   private controller?: Peer;
   private readonly agents = new Map<string, Peer>();
   private readonly cncis = new Map<string, Peer>();
+  /** Connected real nodes' tunnel endpoints (docs/protocol.md, "Tunnel endpoints"). */
+  private readonly tunnels = new Map<string, string>();
   private readonly lastStats = new Map<string, FrameOf<'STATUS', 'STATS'>>();
   private readonly pendingForController: Frame[] = [];
   readonly placement = new Placement();
@@ -102,6 +104,9 @@ export class Scheduler {
     const live = isController ? this.controller : isAgent ? this.agents.get(hello.id) : this.cncis.get(hello.id);
     // A restarted peer's old connection is closed by its kernel as it dies: a live one is another peer.
     if (live?.conn.isOpen) return refuse(`${hello.id} is already connected`, 'BAD_IDENTITY');
+    // A node that claimed another's endpoint would draw that node's tunnel traffic.
+    const holder = hello.tunnelIp && [...this.tunnels].find(([id, ip]) => ip === hello.tunnelIp && id !== hello.id)?.[0];
+    if (holder) return refuse(`tunnel endpoint ${hello.tunnelIp} is ${holder}'s`, 'BAD_IDENTITY');
 
     const peer: Peer = { hello, conn };
     conn.send({ type: 'HELLO', op: 'HELLO', payload: { id: 'scheduler', roles: ['scheduler'] } });
@@ -112,6 +117,10 @@ export class Scheduler {
       this.agents.set(hello.id, peer);
       this.placement.add(hello.id, hello.hostname ?? hello.id, hello.roles);
       this.toController({ type: 'EVENT', op: 'NODE_CONNECTED', payload: this.nodeConnection(hello) });
+      if (hello.tunnelIp) {
+        this.tunnels.set(hello.id, hello.tunnelIp);
+        this.sendTunnelPeers();
+      }
     } else {
       this.cncis.set(hello.id, peer);
     }
@@ -138,11 +147,18 @@ export class Scheduler {
       this.lastStats.delete(id);
       this.placement.remove(id);
       this.toController({ type: 'EVENT', op: 'NODE_DISCONNECTED', payload: this.nodeConnection(peer.hello) });
+      if (this.tunnels.delete(id)) this.sendTunnelPeers();
     } else if (this.cncis.get(id) === peer) this.cncis.delete(id);
   }
 
+  /** Every real node gets the whole set of endpoints: a set, not a change, so nothing goes stale. */
+  private sendTunnelPeers() {
+    const peers = [...this.tunnels].map(([nodeId, ip]) => ({ nodeId, ip }));
+    for (const id of this.tunnels.keys()) this.agents.get(id)?.conn.send({ type: 'COMMAND', op: 'TUNNEL_PEERS', payload: { peers } });
+  }
+
   private nodeConnection(hello: Hello) {
-    return { nodeId: hello.id, hostname: hello.hostname, roles: hello.roles };
+    return { nodeId: hello.id, hostname: hello.hostname, roles: hello.roles, tunnelIp: hello.tunnelIp, simulated: hello.simulated };
   }
 
   private route(peer: Peer, frame: Frame) {

@@ -21,7 +21,7 @@ export interface ClusterRecord {
   createdAt: string;
   /** A real cluster's: how its VMs run, and its namespaces. */
   accel?: 'kvm' | 'tcg';
-  network?: { clusterNs: string; nodeNs: string; nodeIp: string };
+  network?: { clusterNs: string; nodeNs: string; nodeIp: string; nodes?: { ns: string; ip: string }[] };
   /** What it was set up with, for a resume (docs/lifecycle.md). */
   settings?: { bootDelayMs: number; statsIntervalMs: number; apiHost?: string; egress?: EgressSetting };
 }
@@ -39,8 +39,9 @@ export function clusterPaths(name: string, home = process.env.CIAO_HOME ?? join(
     /** The host as setup found it: cleanup proves it is back to this. */
     hostBefore: join(stateDir, 'host-before.json'),
     sshKey: join(stateDir, 'ssh', 'id_ed25519'),
-    /** The real node's instance and CNCI folders. */
+    /** The real node's instance and CNCI folders (node 0's; nodeDir(i) for node i). */
     node: join(stateDir, 'node-0'),
+    nodeDir: (i: number) => join(stateDir, `node-${i}`),
     clusterNet: join(stateDir, 'net'),
     demoSh: join(home, name === DEFAULT_CLUSTER ? 'demo.sh' : `demo-${name}.sh`),
   };
@@ -54,6 +55,9 @@ export async function readClusterRecord(name: string, file = clusterPaths(name).
     return undefined;
   }
 }
+
+/** The pid-file name of node i's launcher: node 0's is the daemon's own name, as on a one-node cluster. */
+export const launcherName = (i: number) => (i ? `launcher-${i}` : 'launcher');
 
 export function validClusterName(name: string): boolean {
   return /^[a-z][a-z0-9-]{0,15}$/.test(name);

@@ -1,6 +1,6 @@
 // The cluster's "physical" network (SPEC §4), all inside namespaces named for the cluster: the
 // cluster namespace with bridge ciao_br and macvlan ciaovlan at 198.51.100.1/24, dnsmasq on
-// ciaovlan (it leases the CNCIs' legs), and the node's namespace with its leg on ciao_br.
+// ciaovlan (it leases the CNCIs' legs), and each node's namespace with its leg on ciao_br.
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createNamespace, deleteNamespace, namespaceName } from '../network/namespaces.ts';
@@ -16,38 +16,48 @@ const DHCP_RANGE = ['198.51.100.100', '198.51.100.199'];
 
 export interface ClusterNetwork {
   clusterNs: string;
+  /** Node 0's namespace and leg (the one node of a one-node cluster). */
   nodeNs: string;
   nodeIp: string;
+  /** Every node's namespace and leg, node i at 198.51.100.(10+i) (`setup.sh --nodes N`). */
+  nodes?: { ns: string; ip: string }[];
 }
 
-export const clusterNetworkNames = (cluster: string): ClusterNetwork => ({
+export const clusterNetworkNames = (cluster: string, nodes = 1): ClusterNetwork => ({
   clusterNs: namespaceName(cluster, 'net'), nodeNs: namespaceName(cluster, 'node-0'), nodeIp: nodeIp(0),
+  nodes: Array.from({ length: nodes }, (_, i) => ({ ns: namespaceName(cluster, `node-${i}`), ip: nodeIp(i) })),
 });
+
+/** The nodes of a network (a record from before multi-node names node 0 alone). */
+export const nodesOf = (network: ClusterNetwork) => network.nodes ?? [{ ns: network.nodeNs, ip: network.nodeIp }];
 
 /** The cluster network, made or completed (docs/lifecycle.md): namespaces and links that are all
  *  there are kept (a resume after one daemon died leaves the VMs' taps alone); a network that is
  *  partly there (a crash mid-setup) is made again whole; dnsmasq is started when it does not run.
  *  `dir` holds dnsmasq's pid, leases and log. */
-export async function ensureClusterNetwork(cluster: string, dir: string): Promise<ClusterNetwork> {
-  const names = clusterNetworkNames(cluster);
-  const whole = (await linksOf(names.clusterNs).catch(() => [])).some((l) => l.ifname === 'ciaovlan')
-    && (await linksOf(names.nodeNs).catch(() => [])).some((l) => l.ifname === UPLINK);
+export async function ensureClusterNetwork(cluster: string, dir: string, nodes = 1): Promise<ClusterNetwork> {
+  const names = clusterNetworkNames(cluster, nodes);
+  const hasLink = async (ns: string, link: string) => (await linksOf(ns).catch(() => [])).some((l) => l.ifname === link);
+  let whole = await hasLink(names.clusterNs, 'ciaovlan');
+  for (const node of nodesOf(names)) whole &&= await hasLink(node.ns, UPLINK);
   if (!whole) {
-    for (const ns of [names.nodeNs, names.clusterNs]) await deleteNamespace(ns);
-    await createClusterNetwork(cluster, names);
+    for (const ns of [...nodesOf(names).map((n) => n.ns), names.clusterNs]) await deleteNamespace(ns);
+    await createClusterNetwork(names);
   }
   await ensureDnsmasq(names.clusterNs, dir);
   return names;
 }
 
-async function createClusterNetwork(cluster: string, names: ClusterNetwork): Promise<void> {
-  const { clusterNs, nodeNs } = names;
+async function createClusterNetwork(names: ClusterNetwork): Promise<void> {
+  const { clusterNs } = names;
   await createNamespace(clusterNs);
   await addBridge(clusterNs, 'ciao_br');
   await addMacvlan(clusterNs, 'ciaovlan', 'ciao_br');
   await addAddress(clusterNs, 'ciaovlan', `${CLUSTER_IP}/24`);
-  await createNamespace(nodeNs);
-  await addClusterLeg({ clusterNs, bridgeSide: 'node0', ns: nodeNs, cidr: `${names.nodeIp}/24` });
+  await Promise.all(nodesOf(names).map(async (node, i) => {
+    await createNamespace(node.ns);
+    await addClusterLeg({ clusterNs, bridgeSide: `node${i}`, ns: node.ns, cidr: `${node.ip}/24` });
+  }));
 }
 
 /** dnsmasq on ciaovlan, unless its pid file names one that runs. */

@@ -88,7 +88,7 @@ export async function collectLogs(cluster: string, outFile: string): Promise<{ f
       `ciao cluster "${cluster}": logs collected ${new Date().toISOString()}`,
       `host: ${(await run('uname', ['-a'])).stdout.trim()}`,
       '',
-      'state/     component logs (logs/), guest consoles (node-0/instances/*/console.log; of deleted VMs node-0/consoles/), dnsmasq logs and leases, cluster.json, timings',
+      'state/     component logs (logs/), guest consoles (node-<i>/instances/*/console.log; of deleted VMs node-<i>/consoles/), dnsmasq logs and leases, cluster.json, timings',
       'network/   per cluster namespace: links, addresses, routes, neighbours, bridge ports and FDBs, iptables rules, sockets',
       'containers.txt, processes.txt: the cluster\'s containers (with their last log lines) and processes',
       'Left out on purpose: pki/ and ssh/ (private keys), identity.json (passwords).',

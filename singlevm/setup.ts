@@ -14,7 +14,9 @@ import type { SetupContext } from './actions/context.ts';
 // The flow (every action and what it imports: Docker, QEMU, PKI, esbuild…) is loaded only when it
 // runs, so setup.sh on a healthy cluster answers in well under a second.
 
-const USAGE = `usage: setup.sh [--name NAME] [--accel auto|kvm|tcg] [--egress [--egress-allow-host PORT]… [--egress-dns ADDR[#PORT]]] [--timings FILE]
+/** Real nodes' legs are 198.51.100.10+i, below the CNCIs' DHCP range (.100–.199); each needs memory. */
+const MAX_REAL_NODES = 16;
+const USAGE = `usage: setup.sh [--name NAME] [--nodes N] [--accel auto|kvm|tcg] [--egress [--egress-allow-host PORT]… [--egress-dns ADDR[#PORT]]] [--timings FILE]
        setup.sh --simulate [--nodes N] [--name NAME] [--boot-delay-ms MS] [--timings FILE]
 
 Brings up a ciao cluster on this machine and writes ~/local/demo.sh. On a cluster that exists it
@@ -23,7 +25,8 @@ what is missing is brought back, with its instances, volumes and external IPs.
   (default)         the real cluster: one node running QEMU VMs and Docker containers, a CNCI per
                     tenant, all inside network namespaces named for the cluster (needs root)
   --simulate        control plane + simulated launchers (no root, no VMs or containers)
-  --nodes N         simulated nodes (default 1)
+  --nodes N         nodes (default 1): real ones (up to ${MAX_REAL_NODES}), each its own namespace, launcher and
+                    1/N of the host's memory, vcpus and disk; or, with --simulate, simulated ones
   --name NAME       cluster name (default ${DEFAULT_CLUSTER}); clusters with different names coexist
   --accel MODE      how VMs run: auto (probe KVM, fall back to TCG; default), kvm or tcg (also CIAO_ACCEL)
   --egress          give workloads a way out (off by default): through slirp4netns, a user-mode
@@ -54,9 +57,9 @@ const values = scriptArgs('setup', USAGE, {
 const usageError = (message: string): never => scriptUsageError('setup', USAGE, message);
 const name = clusterName('setup', USAGE, values.name);
 const simulate = values.simulate!;
-const nodes = simulate ? Number(values.nodes) : 1;
+const nodes = Number(values.nodes);
 if (!Number.isInteger(nodes) || nodes < 1 || nodes > 20000) usageError('--nodes must be a whole number from 1 to 20000');
-if (!simulate && values.nodes !== '1') usageError('--nodes is for --simulate: the real cluster has one node');
+if (!simulate && nodes > MAX_REAL_NODES) usageError(`--nodes: a real cluster has at most ${MAX_REAL_NODES} nodes (legs .10–.${9 + MAX_REAL_NODES} of the cluster network; more with --simulate)`);
 const egress = egressSetting();
 const accel = values.accel! as 'auto' | 'kvm' | 'tcg';
 if (accel !== 'auto' && accel !== 'kvm' && accel !== 'tcg') usageError('--accel must be auto, kvm or tcg');
@@ -133,7 +136,7 @@ if (values.timings) await steps.writeJson(values.timings);
 await steps.writeJson(join(paths.stateDir, 'setup-timings.json'));
 const record = ctx.record!;
 const network = record.network;
-const kind = simulate ? `simulated: ${nodes} node${nodes > 1 ? 's' : ''}` : `real: 1 node, VMs under ${record.accel!.toUpperCase()}, containers on Docker`;
+const kind = simulate ? `simulated: ${nodes} node${nodes > 1 ? 's' : ''}` : `real: ${record.nodes} node${record.nodes > 1 ? 's' : ''}, VMs under ${record.accel!.toUpperCase()}, containers on Docker`;
 const identityUrl = `https://127.0.0.1:${record.ports.identity}`;
 const note = simulate ? undefined : proxyNote(process.env, record.settings?.egress);
 const controllerUrl = `https://127.0.0.1:${record.ports.controller}`;
@@ -142,7 +145,7 @@ Your cloud is ${existing ? 'back' : 'ready'}: cluster "${name}" (${kind}), ${exi
   identity     ${identityUrl}/v3     (Keystone v3; users admin and demo)
   controller   ${controllerUrl}      (ciao API, Compute ${controllerUrl}/v2.1, Image ${controllerUrl}/image)
   scheduler    127.0.0.1:${record.ports.scheduler}        (cluster protocol, mutual TLS)${network ? `
-  network      namespaces ${network.clusterNs} (ciao_br, ciaovlan 198.51.100.1/24) and ${network.nodeNs}
+  network      namespaces ${network.clusterNs} (ciao_br, ciaovlan 198.51.100.1/24) and ${(network.nodes?.map((n) => n.ns) ?? [network.nodeNs]).join(', ')}
   SSH key      ${paths.sshKey}   (ssh demouser@<VM address> from the tenant's CNCI namespace)
   egress       ${record.settings?.egress ? `on, through slirp4netns: ${describeEgress(record.settings.egress)}` : 'off: workloads reach nothing outside the cluster (setup.sh --egress)'}` : ''}${note ? `
   note         ${note}` : ''}

@@ -3,7 +3,7 @@
 // have made it, and ensures its own result: it makes what is missing and leaves the rest, so a
 // flow run again (a resume) does only what is left to do. What a step does to the host outside the
 // state dir goes through `host` (setup-host.ts), which tests replace with a fake.
-import type { ClusterPki } from '../../shared/pki.ts';
+import type { CertPaths, ClusterPki } from '../../shared/pki.ts';
 import type { VmImage } from '../../images/vm-image.ts';
 import type { ClusterNetwork } from '../cluster-network.ts';
 import type { ClusterRecord, EgressSetting, clusterPaths } from '../cluster-files.ts';
@@ -40,7 +40,8 @@ export interface SetupContext {
   host: SetupHost;
   record?: ClusterRecord;
   bundles?: Record<DaemonName, string>;
-  pki?: ClusterPki;
+  /** `agents[i]`: node i's certificate (a real cluster's). */
+  pki?: ClusterPki & { agents?: CertPaths[] };
   creds?: Credentials;
   admin?: AdminClient;
   real?: { vmImage?: VmImage; containerImage?: string; accel?: Accel; network?: ClusterNetwork };

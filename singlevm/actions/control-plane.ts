@@ -5,12 +5,13 @@ import { waitFor } from '../../shared/wait-for.ts';
 import type { DaemonName } from '../build-daemons.ts';
 import { need, urls, type Action, type SetupContext } from './context.ts';
 
-/** Starts the daemon unless it runs; whether it was started. */
-export async function ensureDaemon(ctx: SetupContext, name: DaemonName, args: string[]): Promise<boolean> {
-  const running = await ctx.host.runningPid(join(ctx.paths.pids, `${name}.pid`));
+/** Starts the daemon unless it runs; whether it was started. `as` names one of several processes
+ *  of one daemon (node i's launcher is `launcher-<i>`): its pid file and logs. */
+export async function ensureDaemon(ctx: SetupContext, daemon: DaemonName, args: string[], as: string = daemon): Promise<boolean> {
+  const running = await ctx.host.runningPid(join(ctx.paths.pids, `${as}.pid`));
   if (running) return false;
   const bundles = need(ctx.bundles, 'the daemon bundles', 'build daemons');
-  await ctx.host.startDaemon({ name, entry: bundles[name], args: [...args, '--log', join(ctx.paths.logs, `${name}.log`)] }, ctx.name, ctx.paths);
+  await ctx.host.startDaemon({ name: as, entry: bundles[daemon], args: [...args, '--log', join(ctx.paths.logs, `${as}.log`)] }, ctx.name, ctx.paths);
   return true;
 }
 

@@ -6,7 +6,7 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { readPidFile } from '../../shared/pid-file.ts';
 import { pidFiles } from '../pid-files.ts';
-import type { ClusterRecord, clusterPaths } from '../cluster-files.ts';
+import { launcherName, type ClusterRecord, type clusterPaths } from '../cluster-files.ts';
 import { DAEMON_ENTRIES } from '../daemon-entries.ts';
 
 /** A named network namespace is a file under /run/netns (what `ip netns add` makes). */
@@ -31,9 +31,12 @@ async function controllerAnswers(port: number, caFile: string): Promise<boolean>
 export async function missingParts(record: ClusterRecord, paths: ReturnType<typeof clusterPaths>): Promise<string[]> {
   const missing: string[] = [];
   const running = new Set((await pidFiles(paths.pids)).map((p) => p.name));
-  for (const daemon of Object.keys(DAEMON_ENTRIES)) if (!running.has(daemon)) missing.push(`daemon ${daemon}`);
+  // Node i's launcher of a real cluster with several nodes is a daemon of its own (launcher-<i>).
+  const launchers = record.mode === 'real' ? Array.from({ length: record.nodes }, (_, i) => launcherName(i)).slice(1) : [];
+  for (const daemon of [...Object.keys(DAEMON_ENTRIES), ...launchers]) if (!running.has(daemon)) missing.push(`daemon ${daemon}`);
   if (record.mode === 'real') {
-    for (const ns of [record.network?.clusterNs, record.network?.nodeNs]) if (!ns || !await namespaceExists(ns)) missing.push(`namespace ${ns ?? '(not recorded)'}`);
+    const nodeNamespaces = record.network?.nodes?.map((n) => n.ns) ?? [record.network?.nodeNs];
+    for (const ns of [record.network?.clusterNs, ...nodeNamespaces]) if (!ns || !await namespaceExists(ns)) missing.push(`namespace ${ns ?? '(not recorded)'}`);
     if (!await readPidFile(join(paths.clusterNet, 'dnsmasq.pid'))) missing.push('dnsmasq of the cluster network');
   }
   if (!missing.length && !await controllerAnswers(record.ports.controller, join(paths.pki, 'ca.crt'))) missing.push('an answer from the controller');

@@ -1,16 +1,31 @@
-// The node: the launcher with both roles — the real node's backends (QEMU, Docker, CNCIs) in its
-// namespace, or simulated nodes — started unless it runs, and ready before the flow goes on.
+// The nodes: on a real cluster one launcher per node (both roles: QEMU, Docker and CNCIs in its
+// namespace), each with its share of the host when there are several; on a simulated one, one
+// launcher with every simulated node. Each is started unless it runs, and ready before the flow goes on.
 import { mkdir } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from '../../shared/wait-for.ts';
 import { ensureDaemon } from './control-plane.ts';
 import { need, type Action, type SetupContext } from './context.ts';
 import { resolverOf } from '../../network/egress.ts';
 import { workloadEnv } from '../../network/proxy.ts';
+import { nodesOf } from '../cluster-network.ts';
+import { launcherName } from '../cluster-files.ts';
 
-const label = (ctx: SetupContext) => ctx.settings.simulate
-  ? `start ${ctx.settings.nodes} simulated node${ctx.settings.nodes > 1 ? 's' : ''}`
-  : `start the node (${(ctx.real?.accel ?? ctx.record?.accel ?? '?').toUpperCase()})`;
+const label = (ctx: SetupContext) => {
+  const { nodes } = ctx.settings;
+  if (ctx.settings.simulate) return `start ${nodes} simulated node${nodes > 1 ? 's' : ''}`;
+  return `start ${nodes > 1 ? `${nodes} nodes` : 'the node'} (${(ctx.real?.accel ?? ctx.record?.accel ?? '?').toUpperCase()})`;
+};
+
+/** A share of the host for each of `nodes` real nodes (one node takes what the launcher reads itself). */
+export interface HostCapacity { memMB: number; vcpus: number; diskMB: number }
+export function nodeShare(host: HostCapacity, nodes: number): string[] {
+  if (nodes === 1) return [];
+  // As the one node's launcher does: 1 GiB kept for the host, vcpus overcommitted 8 to 1.
+  return ['--mem-mb', String(Math.floor((host.memMB - 1024) / nodes)), '--vcpus', String(Math.max(1, Math.floor((host.vcpus * 8) / nodes))),
+    '--disk-mb', String(Math.floor(host.diskMB / nodes))];
+}
 
 export const node: Action = {
   name: label,
@@ -19,29 +34,40 @@ export const node: Action = {
     const record = need(ctx.record, 'the cluster record', 'configuration');
     const pki = need(ctx.pki, 'the certificates', 'certificates');
     const admin = need(ctx.admin, 'the admin client', 'start control plane');
-    const common = ['--scheduler-port', String(record.ports.scheduler), '--ca', pki.ca.cert, '--cert', pki.agent.cert, '--key', pki.agent.key,
+    const common = ['--scheduler-port', String(record.ports.scheduler), '--ca', pki.ca.cert,
       '--cnci-cert', pki.cnci.cert, '--cnci-key', pki.cnci.key, '--stats-interval-ms', String(settings.statsIntervalMs)];
-    let args: string[];
+    const started: boolean[] = [];
     if (settings.simulate) {
-      args = ['--backend', 'simulation', '--nodes', String(settings.nodes), '--node-prefix', `${name}-sim`, '--boot-delay-ms', String(settings.bootDelayMs)];
+      const args = ['--backend', 'simulation', '--nodes', String(settings.nodes), '--node-prefix', `${name}-sim`, '--boot-delay-ms', String(settings.bootDelayMs)];
+      await mkdir(paths.node, { recursive: true });
+      started.push(await ensureDaemon(ctx, 'launcher', [...args, ...common, '--cert', pki.agent.cert, '--key', pki.agent.key]));
     } else {
       const real = need(ctx.real, 'the real node', 'VM image');
       const network = need(real.network, 'the cluster network', 'cluster network');
       const vm = need(real.vmImage, 'the VM image', 'VM image');
-      args = ['--backend', 'real', '--node-prefix', `${name}-node-0`, '--cluster-ns', network.clusterNs, '--node-ns', network.nodeNs,
-        '--node-ip', network.nodeIp, '--state-dir', paths.node, '--vm-kernel', vm.kernel, '--vm-initrd', vm.initrd,
+      const nodes = nodesOf(network);
+      const several = nodes.length > 1;
+      const share = several
+        ? nodeShare({ memMB: Math.floor(totalmem() / 2 ** 20), vcpus: cpus().length, diskMB: await ctx.host.freeDiskMB(paths.stateDir) }, nodes.length)
+        : [];
+      const shared = ['--backend', 'real', '--cluster-ns', network.clusterNs, '--vm-kernel', vm.kernel, '--vm-initrd', vm.initrd,
         '--vm-image', need(ctx.vmImageId, 'the VM image id', 'register images'), '--accel', need(real.accel, 'how VMs run', 'KVM or TCG'),
         ...(settings.egress ? ['--egress-dns', resolverOf(settings.egress.dns).server] : []),
-        ...Object.entries(settings.egress?.proxy ? workloadEnv(settings.egress.proxy) : {}).flatMap(([k, v]) => ['--workload-env', `${k}=${v}`])];
+        ...Object.entries(settings.egress?.proxy ? workloadEnv(settings.egress.proxy) : {}).flatMap(([k, v]) => ['--workload-env', `${k}=${v}`]), ...share, ...common];
+      for (const [i, n] of nodes.entries()) {
+        const id = `${name}-node-${i}`;
+        const agent = need(pki.agents?.[i] ?? (i === 0 ? pki.agent : undefined), `node ${i}'s certificate`, 'certificates');
+        await mkdir(paths.nodeDir(i), { recursive: true });
+        started.push(await ensureDaemon(ctx, 'launcher', ['--node-prefix', id, '--node-ns', n.ns, '--node-ip', n.ip, '--state-dir', paths.nodeDir(i),
+          ...(several ? ['--hostname', id, '--label-containers'] : []), '--cert', agent.cert, '--key', agent.key, ...shared], launcherName(i)));
+      }
     }
-    await mkdir(paths.node, { recursive: true });
-    const started = await ensureDaemon(ctx, 'launcher', [...args, ...common]);
     const nodes = settings.nodes;
     await waitFor(`${nodes} node${nodes > 1 ? 's' : ''} to be ready (log: ${join(paths.logs, 'launcher.out')})`, async () => {
       const { nodes: n } = await admin.call<{ nodes: { ready: number } }>('GET', '/cluster/status');
       progress(`${n.ready}/${nodes} ready`);
       return n.ready >= nodes;
     }, { timeoutMs: 30_000 + nodes * 10 });
-    if (ctx.resuming) return started ? 'started again' : 'running';
+    if (ctx.resuming) return started.every((s) => !s) ? 'running' : started.length > 1 ? `started again: ${started.filter(Boolean).length} of ${started.length}` : 'started again';
   },
 };

@@ -50,7 +50,8 @@ export interface SetupHost {
   /** The container image's name. */
   buildContainerImage(cacheDir: string): Promise<string>;
   probeAccel(probe: { kernel: string; force: 'auto' | Accel; cacheFile: string }): Promise<{ accel: Accel; why: string }>;
-  ensureClusterNetwork(cluster: string, dir: string): Promise<ClusterNetwork>;
+  /** The cluster network with `nodes` node namespaces and legs. */
+  ensureClusterNetwork(cluster: string, dir: string, nodes: number): Promise<ClusterNetwork>;
   /** The cluster's way out (docs/egress.md): slirp4netns on the cluster namespace, and its rules. */
   ensureEgress(clusterNs: string, dir: string, egress: EgressSettings): Promise<void>;
 }

@@ -10,6 +10,7 @@ import { startVmsAndContainers } from './start-instances.ts';
 import { instancesActive } from './instances-active.ts';
 import { sshIntoVms } from './ssh-into-vms.ts';
 import { containerPingsContainer } from './container-pings-container.ts';
+import { crossNode } from './cross-node.ts';
 import { tenantIsolation } from './tenant-isolation.ts';
 import { externalIp } from './external-ip.ts';
 import { egressToHost } from './egress.ts';
@@ -19,7 +20,7 @@ import { nothingLeft } from './nothing-left.ts';
 
 export const VERIFY_FLOW: VerifyStep[] = [
   listWorkloads, startVmsAndContainers, instancesActive,
-  sshIntoVms, containerPingsContainer, tenantIsolation, egressToHost,
+  sshIntoVms, containerPingsContainer, crossNode, tenantIsolation, egressToHost,
   externalIp, natFailureReported, deleteInstances, nothingLeft,
 ];
 

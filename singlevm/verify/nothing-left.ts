@@ -15,8 +15,10 @@ export const nothingLeft: VerifyStep = {
       if (onNode.length) throw new Error(`node ${n.id} still holds ${onNode.map((i) => i.id).join(', ')}`);
     }
     if (ctx.network) {
-      const left = await nodeLeftovers(ctx.cluster, ctx.network.nodeNs);
-      if (left.length) throw new Error(`left on the node: ${left.join(', ')}`);
+      for (const ns of ctx.network.nodes?.map((n) => n.ns) ?? [ctx.network.nodeNs]) {
+        const left = await nodeLeftovers(ctx.cluster, ns);
+        if (left.length) throw new Error(`left on the node: ${left.join(', ')}`);
+      }
     }
   },
 };

@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createClusterPki, type ClusterPki } from '../../shared/pki.ts';
 import { clusterPaths } from '../../singlevm/cluster-files.ts';
+import { clusterNetworkNames } from '../../singlevm/cluster-network.ts';
 import { DAEMON_ENTRIES, type DaemonName } from '../../singlevm/daemon-entries.ts';
 import type { Daemon } from '../../singlevm/processes.ts';
 import type { AdminClient, SetupHost } from '../../singlevm/actions/setup-host.ts';
@@ -125,6 +126,7 @@ export class FakeHost implements SetupHost {
     this.alive.add(pid);
     this.started.push(daemon);
     if (daemon.name === 'launcher') this.controller.readyNodes = Number(argAfter(daemon.args, '--nodes') ?? 1);
+    if (/^launcher-\d+$/.test(daemon.name)) this.controller.readyNodes += 1;
     return pid;
   }
   async answers(url: string, caFile: string) {
@@ -161,9 +163,9 @@ export class FakeHost implements SetupHost {
     this.record('probeAccel', probe);
     return this.accel;
   }
-  async ensureClusterNetwork(cluster: string, dir: string) {
-    this.record('ensureClusterNetwork', cluster, dir);
-    return { clusterNs: `ciao-${cluster}-net`, nodeNs: `ciao-${cluster}-node-0`, nodeIp: '198.51.100.10' };
+  async ensureClusterNetwork(cluster: string, dir: string, nodes = 1) {
+    this.record('ensureClusterNetwork', cluster, dir, nodes);
+    return clusterNetworkNames(cluster, nodes);
   }
   async ensureEgress(clusterNs: string, dir: string, egress: EgressSettings) {
     this.record('ensureEgress', clusterNs, dir, egress);
@@ -221,7 +223,9 @@ export async function afterCredentials(ctx: SetupContext): Promise<SetupContext>
   };
   await writeFile(paths.record, JSON.stringify(ctx.record));
   ctx.bundles = fakeBundles(ctx.name);
-  ctx.pki = certificatePaths(paths.pki);
+  const pki = certificatePaths(paths.pki);
+  const nodeCert = (i: number) => ({ cert: join(paths.pki, `agent-${i}.crt`), key: join(paths.pki, `agent-${i}.key`) });
+  ctx.pki = { ...pki, agents: [pki.agent, ...Array.from({ length: ctx.settings.nodes - 1 }, (_, i) => nodeCert(i + 1))] };
   ctx.creds = { admin: { username: 'admin', password: 'admin-pw', project: 'admin' }, user: { username: 'demo', password: 'demo-pw', project: 'demo' } };
   return ctx;
 }

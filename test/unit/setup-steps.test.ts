@@ -17,7 +17,7 @@ import { accel, clusterNetwork, containerImage, dockerEngine, sshKey, vmImage } 
 import { credentials } from '../../singlevm/actions/credentials.ts';
 import { controlPlane } from '../../singlevm/actions/control-plane.ts';
 import { registerImages } from '../../singlevm/actions/images.ts';
-import { node } from '../../singlevm/actions/node.ts';
+import { node, nodeShare } from '../../singlevm/actions/node.ts';
 import { workloads } from '../../singlevm/actions/workloads.ts';
 import { demoSh } from '../../singlevm/actions/demo-sh.ts';
 import type { Action, SetupContext } from '../../singlevm/actions/context.ts';
@@ -182,6 +182,20 @@ t.test('certificates', async (t) => {
     await execute(certificates, ctx);
     t.match((await certOf(ctx.pki!.agent.cert)).subject, new RegExp(`^CN=${CLUSTER}-node-0$`, 'm'));
   });
+
+  t.test('each real node of several has its own, naming it alone, signed by the CA', async (t) => {
+    const { run } = fakeCluster(t, { simulate: false, nodes: 3 });
+    const ctx = run();
+    await execute(certificates, ctx);
+    const ca = await certOf(ctx.pki!.ca.cert);
+    t.equal(ctx.pki!.agents!.length, 3);
+    t.equal(ctx.pki!.agents![0], ctx.pki!.agent, "node 0's is the agent one");
+    for (const [i, agent] of ctx.pki!.agents!.entries()) {
+      const cert = await certOf(agent.cert);
+      t.match(cert.subject, new RegExp(`^CN=${CLUSTER}-node-${i}$`, 'm'), `node ${i}`);
+      t.ok(cert.verify(ca.publicKey));
+    }
+  });
 });
 
 t.test('the real node\'s steps', async (t) => {
@@ -246,9 +260,18 @@ t.test('the real node\'s steps', async (t) => {
     const { run, host, paths } = fakeCluster(t, { simulate: false });
     const ctx = run();
     await runSteps([preflight, configuration, clusterNetwork], ctx);
-    t.same(host.argsOf('ensureClusterNetwork'), [[CLUSTER, paths.clusterNet]]);
-    t.same((await readRecord(ctx)).network, { clusterNs: `ciao-${CLUSTER}-net`, nodeNs: `ciao-${CLUSTER}-node-0`, nodeIp: '198.51.100.10' });
+    t.same(host.argsOf('ensureClusterNetwork'), [[CLUSTER, paths.clusterNet, 1]]);
+    t.same((await readRecord(ctx)).network, { clusterNs: `ciao-${CLUSTER}-net`, nodeNs: `ciao-${CLUSTER}-node-0`, nodeIp: '198.51.100.10',
+      nodes: [{ ns: `ciao-${CLUSTER}-node-0`, ip: '198.51.100.10' }] });
     t.same(ctx.real!.network, (await readRecord(ctx)).network);
+  });
+
+  t.test('cluster network of --nodes 3: a namespace and a leg (.10+i) per node, in the record', async (t) => {
+    const { run, host, paths } = fakeCluster(t, { simulate: false, nodes: 3 });
+    const ctx = run();
+    await runSteps([preflight, configuration, clusterNetwork], ctx);
+    t.same(host.argsOf('ensureClusterNetwork'), [[CLUSTER, paths.clusterNet, 3]]);
+    t.same((await readRecord(ctx)).network!.nodes, [0, 1, 2].map((i) => ({ ns: `ciao-${CLUSTER}-node-${i}`, ip: `198.51.100.${10 + i}` })));
   });
 
   t.test('cluster network with --egress: the host ensures the egress stack too; the setting is kept for a resume, and another refused', async (t) => {
@@ -441,6 +464,31 @@ t.test('start the node', async (t) => {
     const flags = ['--backend', '--node-prefix', '--cluster-ns', '--node-ns', '--node-ip', '--state-dir', '--vm-kernel', '--vm-initrd', '--vm-image', '--accel'];
     t.same(flags.map((f) => argAfter(host.started[0].args, f)),
       ['real', `${CLUSTER}-node-0`, `ciao-${CLUSTER}-net`, `ciao-${CLUSTER}-node-0`, '198.51.100.10', paths.node, '/img/vmlinuz', '/img/initrd.img', 'image-1', 'kvm']);
+    for (const f of ['--hostname', '--label-containers', '--mem-mb', '--vcpus', '--disk-mb']) t.notOk(host.started[0].args.includes(f), `one node: no ${f}, as before`);
+  });
+
+  t.test('of a real cluster of 2 nodes runs a launcher per node: its namespace, leg, state dir, certificate, hostname and half the host', async (t) => {
+    const { run, host, paths } = fakeCluster(t, { simulate: false, nodes: 2 });
+    const ctx = await afterControlPlane(run());
+    ctx.real = { vmImage: { kernel: 'k', initrd: 'i', root: 'r', hash: 'h' }, accel: 'tcg', network: await host.ensureClusterNetwork(CLUSTER, paths.clusterNet, 2) };
+    ctx.vmImageId = 'image-1';
+    t.equal(stepName(node, ctx), 'start 2 nodes (TCG)');
+    await execute(node, ctx);
+    t.same(host.started.map((d) => d.name), ['launcher', 'launcher-1']);
+    const flags = ['--node-prefix', '--node-ns', '--node-ip', '--state-dir', '--hostname', '--cert'];
+    for (const [i, d] of host.started.entries()) {
+      t.same(flags.map((f) => argAfter(d.args, f)),
+        [`${CLUSTER}-node-${i}`, `ciao-${CLUSTER}-node-${i}`, `198.51.100.${10 + i}`, paths.nodeDir(i), `${CLUSTER}-node-${i}`, ctx.pki!.agents![i].cert], `node ${i}`);
+      t.ok(d.args.includes('--label-containers'), 'its containers carry its id');
+      t.ok(Number(argAfter(d.args, '--disk-mb')) > 0 && Number(argAfter(d.args, '--mem-mb')) > 0, 'a share of the host');
+    }
+    t.ok(existsSync(paths.nodeDir(1)));
+  });
+
+  t.test('a node\'s share of the host: memory less 1 GiB, vcpus overcommitted 8:1 and disk, each split N ways; one node takes its own reading', async (t) => {
+    t.same(nodeShare({ memMB: 9216, vcpus: 2, diskMB: 3000 }, 2), ['--mem-mb', '4096', '--vcpus', '8', '--disk-mb', '1500']);
+    t.same(nodeShare({ memMB: 9216, vcpus: 1, diskMB: 3000 }, 16), ['--mem-mb', '512', '--vcpus', '1', '--disk-mb', '187']);
+    t.same(nodeShare({ memMB: 9216, vcpus: 2, diskMB: 3000 }, 1), []);
   });
 
   t.test('of a real cluster with egress tells the launcher the tenants\' resolver (one on the host\'s loopback at slirp4netns\'s gateway)', async (t) => {

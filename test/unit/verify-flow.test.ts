@@ -64,6 +64,7 @@ t.test('VERIFY_FLOW is the steps of SPEC §6, in order, with the names tests and
     'instances active, VMs with an SSH address',
     'SSH into the VMs as demouser',
     'container pings container',
+    'a VM and a container on two nodes reach each other',
     'another tenant cannot reach them',
     'egress: workloads reach an opened host port, and no other',
     'map an external IP; ping and SSH through it; unmap',
@@ -76,11 +77,15 @@ t.test('VERIFY_FLOW is the steps of SPEC §6, in order, with the names tests and
 t.test('a simulated cluster skips the steps that need guests or a data plane, and says so', async (t) => {
   const skippedOn = (ctx: VerifyContext) => VERIFY_FLOW.filter((s) => s.when && !s.when(ctx)).map((s) => s.name);
   const egress = 'egress: workloads reach an opened host port, and no other';
-  t.same(skippedOn(context({ simulated: true })), ['SSH into the VMs as demouser', 'container pings container', 'another tenant cannot reach them', egress]);
-  t.same(skippedOn(context({ simulated: false })), [egress], 'a real cluster without --egress runs every step but egress');
-  const withEgress = (allowHostPorts: number[]) => context({ simulated: false, record: { settings: { bootDelayMs: 0, statsIntervalMs: 0, egress: { allowHostPorts } } } as never });
-  t.same(skippedOn(withEgress([8080])), [], 'one with --egress and a port to fetch from runs every step');
-  t.same(skippedOn(withEgress([])), [egress], 'one with --egress but no opened port has nothing to fetch from');
+  const crossNode = 'a VM and a container on two nodes reach each other';
+  t.same(skippedOn(context({ simulated: true })), ['SSH into the VMs as demouser', 'container pings container', crossNode, 'another tenant cannot reach them', egress]);
+  t.same(skippedOn(context({ simulated: false })), [crossNode, egress], 'a real cluster of one node without --egress runs every step but egress and the cross-node one');
+  const withEgress = (allowHostPorts: number[], nodes = 1) => context({ simulated: false, record: { nodes, settings: { bootDelayMs: 0, statsIntervalMs: 0, egress: { allowHostPorts } } } as never });
+  t.same(skippedOn(withEgress([8080], 2)), [], 'one of two nodes with --egress and a port to fetch from runs every step');
+  t.same(skippedOn(withEgress([8080], 1)), [crossNode], 'one of one node has no other node to cross to');
+  t.same(skippedOn(withEgress([])), [crossNode, egress], 'one with --egress but no opened port has nothing to fetch from');
+  t.same(skippedOn(context({ simulated: true, record: { nodes: 100 } as never })), ['SSH into the VMs as demouser', 'container pings container', crossNode, 'another tenant cannot reach them', egress],
+    'simulated nodes have no data plane to cross');
 
   // Only the skipped steps run here, so runFlow prints nothing: it collects what they leave unchecked.
   const ctx = context({ simulated: true });
@@ -88,6 +93,7 @@ t.test('a simulated cluster skips the steps that need guests or a data plane, an
   t.same(ctx.notChecked, [
     'SSH into the VMs and check hostname = instance id (simulated: no guest)',
     'container pings container (simulated: no containers)',
+    'instances on two nodes reach each other, a CNCI serves another node (needs two real nodes: setup.sh --nodes 2)',
     'another tenant cannot reach this tenant (simulated: no data plane)',
     'egress (set up without --egress, or without --egress-allow-host PORT to fetch from)',
   ]);
