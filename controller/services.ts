@@ -1,5 +1,11 @@
 // The controller assembled: datastore, services, and the handling of what the scheduler sends.
 import type { Frame } from '../protocol/payloads.ts';
+
+/** A node's report that an action on one of its instances failed (docs/protocol.md "Actions"). */
+const ACTIONS = ['STOP', 'RESTART', 'DELETE', 'PAUSE', 'UNPAUSE', 'REBOOT', 'SUSPEND', 'RESUME', 'REBUILD', 'RESIZE', 'SHELVE', 'SHELVE_OFFLOAD', 'UNSHELVE', 'RESCUE', 'UNRESCUE'] as const;
+type LifecycleFailureFrame = Extract<Frame, { op: `${typeof ACTIONS[number]}_FAILURE` }>;
+const LIFECYCLE_FAILURES = new Set<string>(ACTIONS.map((op) => `${op}_FAILURE`));
+const isLifecycleFailure = (frame: Frame): frame is LifecycleFailureFrame => LIFECYCLE_FAILURES.has(frame.op);
 import type { ControllerContext } from './context.ts';
 import { EventLog } from './events.ts';
 import { ExternalIps } from './external-ips.ts';
@@ -59,6 +65,7 @@ export class Services {
       this.ctx.logger.warn('refused a frame about what is not its sender\'s', { op: frame.op, from: frame.from, payload: frame.payload });
       return;
     }
+    if (isLifecycleFailure(frame)) return this.instances.lifecycleFailed(frame.op, frame.payload.instanceId, frame.payload.message);
     switch (frame.op) {
       case 'STATS':
         this.nodes.update(frame.payload);
@@ -81,21 +88,6 @@ export class Services {
       case 'PUBLIC_IP_RELEASED': return this.externalIps.released(frame.payload);
       case 'PUBLIC_IP_FAILURE': return this.externalIps.failed(frame.payload);
       case 'START_FAILURE': return this.instances.startFailed(frame.payload);
-      case 'STOP_FAILURE':
-      case 'RESTART_FAILURE':
-      case 'DELETE_FAILURE':
-      case 'PAUSE_FAILURE':
-      case 'UNPAUSE_FAILURE':
-      case 'SUSPEND_FAILURE':
-      case 'RESUME_FAILURE':
-      case 'REBUILD_FAILURE':
-      case 'RESIZE_FAILURE':
-      case 'SHELVE_FAILURE':
-      case 'SHELVE_OFFLOAD_FAILURE':
-      case 'UNSHELVE_FAILURE':
-      case 'RESCUE_FAILURE':
-      case 'UNRESCUE_FAILURE':
-      case 'REBOOT_FAILURE': return this.instances.lifecycleFailed(frame.op, frame.payload.instanceId, frame.payload.message);
       case 'VOLUME_ATTACHED': return this.volumes.attached(frame.payload);
       case 'VOLUME_DETACHED': return this.volumes.detached(frame.payload);
       case 'ATTACH_VOLUME_FAILURE':
@@ -120,26 +112,12 @@ export class Services {
     const onSender = (instanceId: string) => store.instances.get(instanceId)?.node_id === from;
     /** The sender is the CNCI of that tenant. */
     const tenantsCnci = (tenantId: string) => store.tenants.get(tenantId)?.cnci?.instance_id === from;
+    if (isLifecycleFailure(frame)) return onSender(frame.payload.instanceId);
     switch (frame.op) {
       case 'STATS': return frame.payload.nodeId === from;
       case 'INSTANCE_STATE': return frame.payload.nodeId === from && onSender(frame.payload.instanceId);
       case 'INSTANCE_DELETED':
       case 'START_FAILURE':
-      case 'STOP_FAILURE':
-      case 'RESTART_FAILURE':
-      case 'DELETE_FAILURE':
-      case 'PAUSE_FAILURE':
-      case 'UNPAUSE_FAILURE':
-      case 'REBOOT_FAILURE':
-      case 'SUSPEND_FAILURE':
-      case 'RESUME_FAILURE':
-      case 'REBUILD_FAILURE':
-      case 'RESIZE_FAILURE':
-      case 'SHELVE_FAILURE':
-      case 'SHELVE_OFFLOAD_FAILURE':
-      case 'UNSHELVE_FAILURE':
-      case 'RESCUE_FAILURE':
-      case 'UNRESCUE_FAILURE':
       case 'VOLUME_ATTACHED':
       case 'VOLUME_DETACHED':
       case 'ATTACH_VOLUME_FAILURE':
