@@ -143,15 +143,20 @@ export class QemuBackend implements Backend {
     return this.launch({ ...spec, restart: true });
   }
 
+  /** The kernel and initramfs of an image this node boots; a name from a payload is looked up
+   *  among its own keys only ("constructor" or "__proto__" is no image). */
+  private bootable(name: string) {
+    if (!Object.hasOwn(this.opts.images, name)) throw new LaunchError('image_failure', `image ${name} cannot boot on this node (it boots ${Object.keys(this.opts.images).join(', ') || 'no image'})`);
+    return this.opts.images[name];
+  }
+
   /** Starts QEMU; with `incoming`, it takes the guest's memory and devices from that saved file;
    *  with `rescue`, it boots that image instead of the instance's own. */
   private async launch(spec: StartPayload, { incoming, rescue }: { incoming?: string; rescue?: string } = {}): Promise<Running> {
     const id = spec.instanceId;
     const dir = this.dir(id);
     if (await this.pid(id)) throw new LaunchError('already_running', `VM ${id} is already running`);
-    const bootImage = rescue ?? spec.image;
-    const image = this.opts.images[bootImage];
-    if (!image) throw new LaunchError('image_failure', `image ${bootImage} cannot boot on this node (it boots ${Object.keys(this.opts.images).join(', ') || 'no image'})`);
+    const image = this.bootable(rescue ?? spec.image);
     await mkdir(dir, { recursive: true });
     if (rescue) await writeFile(join(dir, RESCUE_FILE), JSON.stringify({ image: rescue }));
     else await rm(join(dir, RESCUE_FILE), { force: true });
@@ -226,7 +231,7 @@ export class QemuBackend implements Backend {
    *  is in its spec from now on, so every later start boots it. Its volumes stay attached. */
   async rebuild(spec: StartPayload): Promise<void> {
     if (await this.pid(spec.instanceId)) throw new Error(`VM ${spec.instanceId} still runs: it is rebuilt stopped`);
-    if (!this.opts.images[spec.image]) throw new LaunchError('image_failure', `image ${spec.image} cannot boot on this node (it boots ${Object.keys(this.opts.images).join(', ') || 'no image'})`);
+    this.bootable(spec.image);
     await this.makeDisks(spec);
     await writeFile(join(this.dir(spec.instanceId), 'spec.json'), JSON.stringify(spec));
   }

@@ -96,6 +96,8 @@ t.test('rescue boots the rescue image with the instance\'s own disk attached: a 
 
 t.test('a rescue image the node lacks is refused before anything starts', async (t) => {
   await backend.stop(spec.instanceId);
-  t.match(await backend.rescue(spec, 'no-such-image').then(() => undefined, (e: unknown) => e), { reason: 'image_failure' });
+  for (const name of ['no-such-image', 'constructor', '__proto__']) {
+    t.match(await backend.rescue(spec, name).then(() => undefined, (e: unknown) => e), { reason: 'image_failure' }, `no image ${name} on the node`);
+  }
   t.notOk(await readPidFile(join(folder, 'qemu.pid')), 'no QEMU runs');
 });
