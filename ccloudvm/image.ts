@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { access, chmod, cp, mkdir, readdir, readFile, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { run } from '../shared/run.ts';
+import { buildVmImage } from '../images/vm-image.ts';
 import { hostDebian, type HostDebian } from './host-debian.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -54,6 +55,13 @@ touch /var/lib/ccloudvm/provisioned
 say "provisioned"
 `;
 
+const HOST_KEY = '/etc/ssh/ssh_host_ed25519_key';
+const HOST_KEY_COMMAND = `/bin/sh -c 'test -e ${HOST_KEY} || exec /usr/bin/ssh-keygen -q -t ed25519 -N "" -f ${HOST_KEY}'`;
+
+/** Started by the first boot once their proxy settings are written (not at every boot before that:
+ *  a start, then a restart for the proxy, cost two starts of Docker under TCG). */
+export const STARTED_BY_FIRST_BOOT = ['containerd.service', 'docker.socket', 'docker.service'];
+
 /** Files the image gets, by path; they are part of its hash. */
 function imageFiles(debian: HostDebian): Record<string, string> {
   const sources = [`deb ${debian.mirror} ${debian.codename} main`, `deb ${debian.mirror} ${debian.codename}-updates main`];
@@ -66,9 +74,14 @@ function imageFiles(debian: HostDebian): Record<string, string> {
     // QEMU's user-mode network: DHCP hands out 10.0.2.15, 10.0.2.2 is the host, 10.0.2.3 its DNS.
     '/etc/systemd/network/80-ccloudvm.network': '[Match]\nName=en* eth*\n\n[Network]\nDHCP=ipv4\n',
     '/etc/resolv.conf': 'nameserver 10.0.2.3\n',
-    '/etc/ssh/sshd_config.d/ccloudvm.conf': 'PermitRootLogin prohibit-password\nPasswordAuthentication no\nUseDNS no\n',
-    // Host keys are made at the first start of sshd, so no two VMs share them.
-    '/etc/systemd/system/ssh.service.d/host-keys.conf': '[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n',
+    // One host key, Ed25519: made in milliseconds, where `ssh-keygen -A`'s RSA key took 5–30 s of
+    // the first boot under TCG (docs/ccloudvm.md, "Where create's time goes").
+    '/etc/ssh/sshd_config.d/ccloudvm.conf': 'PermitRootLogin prohibit-password\nPasswordAuthentication no\nUseDNS no\nHostKey /etc/ssh/ssh_host_ed25519_key\n',
+    // The host key is made at the first start of sshd, so no two VMs share it.
+    '/etc/systemd/system/ssh.service.d/host-keys.conf': `[Service]\nExecStartPre=\nExecStartPre=${HOST_KEY_COMMAND}\nExecStartPre=/usr/sbin/sshd -t\n`,
+    // Package lists without translations: the lists stay in the image, and the first boot's
+    // `apt-get update` only checks them (docs/ccloudvm.md).
+    '/etc/apt/apt.conf.d/80ccloudvm-lists': 'Acquire::Languages "none";\n',
     // Docker as setup runs it on bare metal: no docker0 bridge (its 172.17/16 is inside the
     // cluster's tenant range), no iptables rules; containers get their network from the cluster.
     '/etc/docker/daemon.json': JSON.stringify({ bridge: 'none', iptables: false, 'ip-masq': false }) + '\n',
@@ -104,7 +117,7 @@ export async function buildBaseImage(opts: BuildOptions): Promise<BaseImage> {
   const node = await hostNode();
   const files = imageFiles(debian);
   const hash = createHash('sha256')
-    .update(JSON.stringify({ debian, BASE_PACKAGES, packages, node: node.version, files, BASE_DISK_GB }))
+    .update(JSON.stringify({ debian, BASE_PACKAGES, packages, node: node.version, files, BASE_DISK_GB, STARTED_BY_FIRST_BOOT, listsKept: true, clusterVmImage: true }))
     .digest('hex').slice(0, 16);
   const dir = join(opts.cacheDir, `base-${hash}`);
   const image = { disk: join(dir, 'disk.qcow2'), kernel: join(dir, 'vmlinuz'), initrd: join(dir, 'initrd.img'), hash };
@@ -128,9 +141,14 @@ export async function buildBaseImage(opts: BuildOptions): Promise<BaseImage> {
   await writeFile(join(root, 'etc/resolv.conf'), await readFile('/etc/resolv.conf'));
   // No service starts inside the build.
   await writeFile(join(root, 'usr/sbin/policy-rc.d'), '#!/bin/sh\nexit 101\n', { mode: 0o755 });
+  await mkdir(join(root, 'etc/apt/apt.conf.d'), { recursive: true });
+  await writeFile(join(root, 'etc/apt/apt.conf.d/80ccloudvm-lists'), files['/etc/apt/apt.conf.d/80ccloudvm-lists']);
   await inRoot(['apt-get', 'update', '-qq']);
   await inRoot(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', ...packages]);
   await inRoot(['apt-get', 'clean']);
+  // apt's cache of the lists, made here: made at the first apt command inside, it took 30–60 s of
+  // an emulated CPU (and setup inside asks apt-cache for versions).
+  await inRoot(['apt-cache', 'gencaches']);
   await rm(join(root, 'usr/sbin/policy-rc.d'));
 
   progress('configure');
@@ -144,12 +162,23 @@ export async function buildBaseImage(opts: BuildOptions): Promise<BaseImage> {
   await symlink('../lib/node_modules/npm/bin/npm-cli.js', join(root, 'usr/local/bin/npm'));
   await symlink('../lib/node_modules/npm/bin/npx-cli.js', join(root, 'usr/local/bin/npx'));
   await inRoot(['systemctl', 'enable', '--quiet', 'systemd-networkd', 'systemd-networkd-wait-online', 'ccloudvm-firstboot']);
+  await inRoot(['systemctl', 'disable', '--quiet', ...STARTED_BY_FIRST_BOOT]);
   // Timers that would wake apt, man-db and the like in a VM that may run under TCG: off.
-  await inRoot(['systemctl', 'mask', '--quiet', 'apt-daily.timer', 'apt-daily-upgrade.timer', 'man-db.timer', 'e2scrub_all.timer', 'fstrim.timer']);
+  await inRoot(['systemctl', 'mask', '--quiet', 'apt-daily.timer', 'apt-daily-upgrade.timer', 'man-db.timer', 'e2scrub_all.timer', 'fstrim.timer',
+    // Nothing for them to do here (no LVM snapshots, no console but the serial one); 6–30 s of boot each under TCG.
+    'e2scrub_reap.service', 'getty-static.service']);
   await inRoot(['update-initramfs', '-u', '-k', 'all']);
-  // The VM fetches its own package lists at first boot (through the user's proxy, if any).
-  await rm(join(root, 'var/lib/apt/lists'), { recursive: true, force: true });
-  await mkdir(join(root, 'var/lib/apt/lists/partial'), { recursive: true });
+  // The package lists stay: fetching them inside the VM took two minutes under TCG (slirp, and
+  // decompressing 15 MB on an emulated CPU); the first boot's `apt-get update` (through the user's
+  // proxy) only checks them and fetches what changed since.
+
+  // The cluster's VM image, as setup inside would build it (its Debian packages unpacked, the
+  // initramfs and root disk made): setup inside then starts warm instead of downloading them
+  // through QEMU's user network (108 s under TCG). Built here, on the host, from the host's apt;
+  // when the tree inside hashes differently (guest-init.sh changed), setup rebuilds it from the
+  // packages found here.
+  progress("the cluster's VM image");
+  await buildVmImage(join(root, 'root/.cache/ciao/images'));
 
   progress('disk');
   const boot = await readdir(join(root, 'boot'));

@@ -7,6 +7,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { isAlive } from '../shared/is-alive.ts';
 import { readPidFile, startDetached, stopFromPidFile, stopProcess } from '../shared/detached.ts';
+import { run } from '../shared/run.ts';
 import { waitFor } from '../shared/wait-for.ts';
 import { qmp } from '../launcher/qmp.ts';
 import { ROOT_LABEL } from './image.ts';
@@ -61,7 +62,20 @@ export function vmPaths(name: string) {
     fsSocket: join(dir, 'virtiofs.sock'),
     fsPid: join(dir, 'virtiofsd.pid'),
     fsLog: join(dir, 'virtiofsd.log'),
+    /** The SSH connection every command shares (guest.ts, sshArgs). */
+    sshControl: join(dir, 'ssh.sock'),
   };
+}
+
+/** The longest path a unix socket may have (sun_path, less its terminating NUL). */
+export const UNIX_PATH_MAX = 107;
+
+/** Closes the VM's shared SSH connection (its master process runs on the host until then). */
+async function closeSshConnection(name: string): Promise<void> {
+  const control = vmPaths(name).sshControl;
+  if (!await access(control).then(() => true, () => false)) return;
+  await run('ssh', ['-o', `ControlPath=${control}`, '-O', 'exit', 'ccloudvm'], { allowFailure: true, timeout: 10_000 });
+  await rm(control, { force: true });
 }
 
 /** Under TCG: everything QEMU emulates but the AVX family, whose emulation is new in QEMU 7.2
@@ -157,6 +171,7 @@ export async function stopVm(name: string, graceMs: number, askGuest?: () => Pro
       await stopProcess(pid, 10_000);
     }
   }
+  await closeSshConnection(name);
   await stopVirtiofsd(name);
   return how;
 }

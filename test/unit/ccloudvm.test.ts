@@ -5,6 +5,7 @@ process.env.CIAO_HOME = '/tmp/ccloudvm-test-home';
 import { forGuest, guestProxyFiles, guestProxyUrl, proxyFromEnv, proxyVariables, CLUSTER_NO_PROXY } from '../../ccloudvm/proxy.ts';
 import { hostDebian, parseDeb822, parseOneLine, pickMirrors } from '../../ccloudvm/host-debian.ts';
 import { userData } from '../../ccloudvm/provision.ts';
+import { sshArgs } from '../../ccloudvm/guest.ts';
 import { qemuArgs, type VmRecord } from '../../ccloudvm/vm.ts';
 import { CREATE_FLOW, START_FLOW, type VmContext } from '../../ccloudvm/create-flow.ts';
 
@@ -79,6 +80,10 @@ t.test('the first boot writes the key, the proxy files and the environment, moun
   t.match(script, /echo 'ciao \/work\/main virtiofs defaults,nofail 0 0' >> \/etc\/fstab/);
   t.ok(script.indexOf('apt-get update') > script.indexOf('80ccloudvm-proxy'), 'apt runs after its proxy is set');
   t.match(script, /'\/work\/main\/scripts\/install-system-deps.sh' --cluster/);
+  const dockerStart = script.indexOf('systemctl restart --no-block docker.service');
+  t.ok(dockerStart > script.indexOf('docker.service.d/ccloudvm-proxy.conf'), 'Docker starts once its proxy drop-in is written');
+  t.ok(dockerStart > script.indexOf('systemctl enable --quiet containerd.service docker.socket docker.service'), 'enabled first (which reloads systemd), so it starts at every later boot');
+  t.match(script, /find \/var\/lib\/apt\/lists -maxdepth 1 -name '\*_InRelease' -mtime -7\)" \]; then apt-get update; fi/, "the image's package lists are refreshed when a week old");
 });
 
 t.test("QEMU's network forwards listen on the host's loopback only", async (t) => {
@@ -94,6 +99,21 @@ t.test("QEMU's network forwards listen on the host's loopback only", async (t) =
   t.ok(args.includes('memory-backend-memfd,id=mem,size=2048M,share=on'), 'memory shared with virtiofsd');
   t.notOk(args.includes('-daemonize'), 'QEMU is started detached like every long-lived process (shared/detached.ts), not by forking itself');
   t.equal(args[args.indexOf('-pidfile') + 1], '/tmp/ccloudvm-test-home/ccloudvm/vm1/qemu.pid');
+});
+
+t.test('every SSH command to a VM shares one connection, unless its socket path is too long for a unix socket', async (t) => {
+  const r = {
+    name: 'vm1', cpus: 2, memMB: 2048, diskGB: 20, accel: 'tcg', accelWhy: '', share: '/work/main', forwards: [{ host: 40022, guest: 22, what: 'ssh' }],
+    proxy: { host: { noProxy: [] }, guest: { noProxy: [] } }, image: { hash: 'h', kernel: '/k', initrd: '/i', disk: '/d' }, mirror: 'http://m', createdAt: '',
+  } satisfies VmRecord;
+  const args = sshArgs(r, ['-t']);
+  t.ok(args.includes('ControlPath=/tmp/ccloudvm-test-home/ccloudvm/vm1/ssh.sock'), 'in the VM folder (stop closes it; delete removes the folder)');
+  t.ok(args.includes('ControlMaster=auto') && args.includes('ControlPersist=yes'), 'the first command opens it, and it stays open');
+  t.same(args.slice(-2), ['-t', 'root@127.0.0.1']);
+  const long = { ...r, name: 'v'.repeat(32) };
+  process.env.CIAO_HOME = `/tmp/${'x'.repeat(60)}`;
+  t.teardown(() => { process.env.CIAO_HOME = '/tmp/ccloudvm-test-home'; });
+  t.notOk(sshArgs(long).some((a) => a.startsWith('ControlPath=')), 'a path over 107 bytes: one connection per command');
 });
 
 t.test('create and start are flows: the steps in order, and a step run without what an earlier one makes says which', async (t) => {
