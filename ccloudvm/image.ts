@@ -62,6 +62,11 @@ const HOST_KEY_COMMAND = `/bin/sh -c 'test -e ${HOST_KEY} || exec /usr/bin/ssh-k
  *  a start, then a restart for the proxy, cost two starts of Docker under TCG). */
 export const STARTED_BY_FIRST_BOOT = ['containerd.service', 'docker.socket', 'docker.service'];
 
+/** Names the build's steps in the hash (files and packages are there by content): change it when
+ *  a step changes what the image holds. 2: lists and apt's cache kept, Docker off until the first
+ *  boot, the cluster's VM image inside, e2scrub_reap and getty-static masked. */
+const RECIPE = 2;
+
 /** Files the image gets, by path; they are part of its hash. */
 function imageFiles(debian: HostDebian): Record<string, string> {
   const sources = [`deb ${debian.mirror} ${debian.codename} main`, `deb ${debian.mirror} ${debian.codename}-updates main`];
@@ -117,7 +122,7 @@ export async function buildBaseImage(opts: BuildOptions): Promise<BaseImage> {
   const node = await hostNode();
   const files = imageFiles(debian);
   const hash = createHash('sha256')
-    .update(JSON.stringify({ debian, BASE_PACKAGES, packages, node: node.version, files, BASE_DISK_GB, STARTED_BY_FIRST_BOOT, listsKept: true, clusterVmImage: true }))
+    .update(JSON.stringify({ debian, BASE_PACKAGES, packages, node: node.version, files, BASE_DISK_GB, RECIPE }))
     .digest('hex').slice(0, 16);
   const dir = join(opts.cacheDir, `base-${hash}`);
   const image = { disk: join(dir, 'disk.qcow2'), kernel: join(dir, 'vmlinuz'), initrd: join(dir, 'initrd.img'), hash };
