@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { run } from '../shared/run.ts';
 import { AbortError, waitFor } from '../shared/wait-for.ts';
-import { qemuPid, UNIX_PATH_MAX, vmPaths, type VmRecord } from './vm.ts';
+import { closeSshConnection, qemuPid, UNIX_PATH_MAX, vmPaths, type VmRecord } from './vm.ts';
 
 /** How long the guest gets to boot to SSH and to provision, by acceleration. */
 export const BOOT_MS = { kvm: 120_000, tcg: 600_000 };
@@ -60,6 +60,9 @@ export async function waitProvisioned(r: VmRecord, progress: (note: string) => v
     progress(await lastConsoleLine(r));
     return false;
   }, { timeoutMs: PROVISION_MS, intervalMs: 500 });
+  // A session on the shared connection has the environment of the connection's login: the one
+  // opened while the guest booted predates /etc/environment (the proxy), so it goes.
+  await closeSshConnection(r.name);
   // What the console said, checked where it counts (and the SSH connection opened for what follows).
   const state = (await inVm(r, 'if [ -e /var/lib/ccloudvm/provisioned ]; then echo done; elif systemctl is-failed -q ccloudvm-firstboot; then echo failed; fi')).stdout.trim();
   if (state !== 'done') {

@@ -71,7 +71,7 @@ export function vmPaths(name: string) {
 export const UNIX_PATH_MAX = 107;
 
 /** Closes the VM's shared SSH connection (its master process runs on the host until then). */
-async function closeSshConnection(name: string): Promise<void> {
+export async function closeSshConnection(name: string): Promise<void> {
   const control = vmPaths(name).sshControl;
   if (!await access(control).then(() => true, () => false)) return;
   await run('ssh', ['-o', `ControlPath=${control}`, '-O', 'exit', 'ccloudvm'], { allowFailure: true, timeout: 10_000 });
