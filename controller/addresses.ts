@@ -56,18 +56,6 @@ export function allocateSubnet(taken: string[], bits: number): string {
 
 export const gatewayOf = (subnet: string): string => intToIp(parseCidr(subnet).base + 1);
 
-/** The lowest address from .2 up that is not in use (from just after `after`, when the caller
- *  knows everything below it is taken: a batch allocates in one pass, not one pass per address). */
-export function allocateHostIp(subnet: string, used: ReadonlySet<string>, after?: string): string {
-  const { base, size } = parseCidr(subnet);
-  const from = after ? ipToInt(after) + 1 : base + 2;
-  for (let n = from; n < base + size - 1; n++) {
-    const ip = intToIp(n);
-    if (!used.has(ip)) return ip;
-  }
-  throw new ApiError('pool_exhausted', `subnet ${subnet} has no free address left`);
-}
-
 export function macFor(ip: string): string {
   const n = ipToInt(ip);
   const bytes = [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255];

@@ -3,6 +3,7 @@ import type { Frame } from '../protocol/payloads.ts';
 import type { Logger } from '../shared/log.ts';
 import type { Datastore } from './datastore/datastore.ts';
 import type { EventLog } from './events.ts';
+import type { AdmissionLimits } from './create-admission.ts';
 
 export interface ControllerContext {
   store: Datastore;
@@ -16,6 +17,8 @@ export interface ControllerContext {
   volumeDir: string;
   /** The cluster has a way out (setup --egress; docs/egress.md): new tenants get egress on. */
   egress?: boolean;
+  /** When creates are shed (controller/create-admission.ts); the defaults otherwise. */
+  admission?: Partial<AdmissionLimits>;
 }
 
 export const now = (): string => new Date().toISOString();

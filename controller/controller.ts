@@ -21,6 +21,7 @@ import { limitsRoutes } from './http/limits-routes.ts';
 import { volumeRoutes } from './http/volume-routes.ts';
 import { volumeAttachmentRoutes } from './http/volume-attachment-routes.ts';
 import { advertisedHost } from '../shared/listen-address.ts';
+import type { AdmissionLimits } from './create-admission.ts';
 
 export interface ControllerOptions {
   store: Datastore;
@@ -34,6 +35,8 @@ export interface ControllerOptions {
   scheduler?: { host: string; port: number; tls: { ca: Buffer; cert: Buffer; key: Buffer } };
   /** The cluster has a way out (setup --egress; docs/egress.md, "Per tenant"). */
   egress?: boolean;
+  /** When creates are shed with 503 (docs/api.md "Busy"); the defaults otherwise. */
+  admission?: Partial<AdmissionLimits>;
 }
 
 /** The controller's API: the ciao API, Compute v2.1 and Image v2 over the services. */
@@ -61,7 +64,7 @@ export class Controller {
       id: 'controller', roles: ['controller'], logger: opts.logger, ...opts.scheduler,
     });
     this.peer = peer;
-    this.services = new Services(opts.store, new TokenCache(opts.tokenCheck), (f) => peer?.send(f) ?? false, { imageDir: opts.imageDir, volumeDir: opts.volumeDir, egress: opts.egress }, opts.logger);
+    this.services = new Services(opts.store, new TokenCache(opts.tokenCheck), (f) => peer?.send(f) ?? false, { imageDir: opts.imageDir, volumeDir: opts.volumeDir, egress: opts.egress, admission: opts.admission }, opts.logger);
     peer?.on('frame', (f) => this.services.onFrame(f));
     peer?.on('connected', () => {
       opts.logger.info('connected to the scheduler');
@@ -90,6 +93,7 @@ export class Controller {
 
   async close(): Promise<void> {
     this.peer?.stop();
+    this.services.instances.admission.close();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.opts.store.close();

@@ -3,15 +3,17 @@
 import { randomUUID } from 'node:crypto';
 import type { CnciReady, InstanceStateEvent, NodeStats, Placed, StartFailure, StartPayload } from '../protocol/payloads.ts';
 import { ApiError, notFound } from '../shared/errors.ts';
-import { allocateHostIp, gatewayOf, macFor } from './addresses.ts';
+import { gatewayOf, macFor } from './addresses.ts';
 import { MAX_DELETED_SERVERS, MAX_INSTANCE_ACTIONS, type Instance, type InstanceActionRecord, type Tenant, type Workload } from './api-types.ts';
 import { now, type ControllerContext } from './context.ts';
 import { checkQuota, type Usage } from './quotas.ts';
 import type { Volumes } from './volumes.ts';
 import { bootableBy } from './images.ts';
 import { groupRequirement } from './server-groups.ts';
-import { claimedSize, InstanceResizes } from './instance-resize.ts';
+import { InstanceResizes } from './instance-resize.ts';
 import { dropShelvedImage } from './instance-shelve.ts';
+import { InstanceBook } from './instance-book.ts';
+import { CreateAdmission, DEFAULT_ADMISSION } from './create-admission.ts';
 
 const notConnected = () => new ApiError('unavailable', 'the controller is not connected to the scheduler right now: try again in a few seconds');
 
@@ -42,8 +44,14 @@ export class Instances {
   onCnciReady: (tenantId: string, cnciId: string) => void = () => {};
   /** Resize, confirm and revert (controller/instance-resize.ts). */
   readonly resizes: InstanceResizes;
+  /** Each tenant's addresses in use and resources held, and how many instances are in each state. */
+  readonly book: InstanceBook;
+  /** Sheds creates while too many instances wait to start (docs/api.md "Busy"). */
+  readonly admission: CreateAdmission;
 
   constructor(private readonly ctx: ControllerContext, private readonly volumes: Volumes) {
+    this.book = new InstanceBook(ctx.store.instances);
+    this.admission = new CreateAdmission({ ...DEFAULT_ADMISSION, ...ctx.admission }, () => this.book.pendingStarts);
     this.resizes = new InstanceResizes(ctx, {
       save: (i, c) => this.save(i, c), event: (i, type, m) => this.event(i, type, m), usage: (t) => this.usage(t), checkFits: (w, i) => this.checkFits(w, i),
     });
@@ -65,11 +73,9 @@ export class Instances {
   }
 
   usage(tenantId: string): Usage {
-    const mine = this.list(tenantId);
-    // A resize not yet confirmed or reverted counts the larger of its two flavors.
-    const sum = (f: (i: ReturnType<typeof claimedSize>) => number) => mine.reduce((s, i) => s + f(claimedSize(i)), 0);
+    // A resize not yet confirmed or reverted counts the larger of its two flavors (instance-book.ts).
     return {
-      instances: mine.length, vcpus: sum((i) => i.vcpus), mem_mb: sum((i) => i.mem_mb), disk_mb: sum((i) => i.disk_mb),
+      ...this.book.held(tenantId),
       external_ips: this.ctx.store.externalIps.byTenant(tenantId).length,
       images: this.ctx.store.images.byTenant(tenantId).length,
       image_mb: Math.ceil(this.ctx.store.images.byTenant(tenantId).reduce((s, i) => s + (i.size ?? 0), 0) / 2 ** 20),
@@ -78,6 +84,7 @@ export class Instances {
   }
 
   async create(tenant: Tenant, workload: Workload, req: CreateRequest): Promise<Instance[]> {
+    this.admission.admit(req.count);
     const { store } = this.ctx;
     const { vcpus, mem_mb, disk_mb } = workload.defaults;
     const disks = workload.vm_type === 'qemu' ? workload.disks ?? [] : [];
@@ -93,12 +100,7 @@ export class Instances {
     const image = this.resolveImage(tenant, workload, req.image);
     this.checkFits(workload, image);
     // Every address first: a create that cannot be completed leaves nothing behind (all or nothing).
-    const used = this.usedIps(tenant);
-    const ips: string[] = [];
-    for (let n = 0; n < req.count; n++) {
-      ips.push(allocateHostIp(tenant.subnet, used, ips.at(-1)));
-      used.add(ips[n]);
-    }
+    const ips = this.book.allocate(tenant.id, tenant.subnet, req.count);
     if (!tenant.cnci) this.startCnci(tenant);
     const created: Instance[] = [];
     for (const [n, ip] of ips.entries()) {
@@ -139,10 +141,6 @@ export class Instances {
     if ((image.min_ram ?? 0) > mem_mb) throw new ApiError('invalid_request', `flavor ${workload.id} has ${mem_mb} MB of memory, less than the ${image.min_ram} MB image ${imageId} needs (its min_ram)`);
     const diskGb = Math.ceil(disk_mb / 1024);
     if (diskGb > 0 && (image.min_disk ?? 0) > diskGb) throw new ApiError('invalid_request', `flavor ${workload.id} has a ${diskGb} GB disk, smaller than the ${image.min_disk} GB image ${imageId} needs (its min_disk)`);
-  }
-
-  private usedIps(tenant: Tenant): Set<string> {
-    return new Set(this.ctx.store.instances.byTenant(tenant.id).map((i) => i.ip));
   }
 
   private record(tenant: Tenant, workload: Workload, id: string, name: string, image: string, ip: string, cnci: boolean, extra: Partial<Instance> = {}): Instance {

@@ -7,6 +7,7 @@ type LifecycleFailureFrame = Extract<Frame, { op: `${typeof ACTIONS[number]}_FAI
 const LIFECYCLE_FAILURES = new Set<string>(ACTIONS.map((op) => `${op}_FAILURE`));
 const isLifecycleFailure = (frame: Frame): frame is LifecycleFailureFrame => LIFECYCLE_FAILURES.has(frame.op);
 import type { ControllerContext } from './context.ts';
+import type { AdmissionLimits } from './create-admission.ts';
 import { EventLog } from './events.ts';
 import { ExternalIps } from './external-ips.ts';
 import { Images } from './images.ts';
@@ -40,7 +41,7 @@ export class Services {
     readonly store: Datastore,
     readonly auth: TokenCache,
     readonly send: (frame: Frame) => boolean,
-    dirs: { imageDir: string; volumeDir: string; egress?: boolean },
+    dirs: { imageDir: string; volumeDir: string; egress?: boolean; admission?: Partial<AdmissionLimits> },
     logger: Logger,
   ) {
     this.events = new EventLog(store.events);

@@ -105,6 +105,11 @@ export class Launcher {
     return this.peer.isConnected;
   }
 
+  /** Resolves when the scheduler has accepted this node (at once if it has). */
+  joined(): Promise<void> {
+    return this.connected ? Promise.resolve() : new Promise((resolve) => this.peer.once('connected', resolve));
+  }
+
   /** Re-adopts what the backends still hold, then joins the cluster. */
   async start(): Promise<void> {
     for (const backend of new Set(Object.values(this.opts.backends).filter((b): b is Backend => !!b))) {

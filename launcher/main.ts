@@ -10,7 +10,7 @@ import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { readTls } from '../shared/tls-files.ts';
-import { waitFor } from '../shared/wait-for.ts';
+import { setTimeout as delay } from 'node:timers/promises';
 import { createLogger, type Logger } from '../shared/log.ts';
 import { DOCKER_SOCKET } from '../shared/dockerd.ts';
 import { StartFailureReason, type Role, type StartPayload } from '../protocol/payloads.ts';
@@ -169,7 +169,7 @@ function simulatedNodes(): Launcher[] {
     });
     out.push(new Launcher({
       nodeId, hostname: count === 1 ? hostname() : nodeId, roles, scheduler, simulated: true,
-      capacity: { memMB: num('mem-mb', 16384), vcpus: num('vcpus', 16), diskMB: num('disk-mb', 102400) },
+      capacity: { memMB: num('mem-mb', 16384), vcpus: num('vcpus', 32), diskMB: num('disk-mb', 102400) },
       backends: { qemu: backend, docker: backend },
       statsIntervalMs: Number(values['stats-interval-ms']),
       logger: nodeLog,
@@ -179,13 +179,22 @@ function simulatedNodes(): Launcher[] {
   return out;
 }
 
-// Join in waves so thousands of nodes in one process do not all handshake at the same instant.
-const WAVE = 200;
-for (let i = 0; i < launchers.length; i += WAVE) {
-  const wave = launchers.slice(i, i + WAVE);
-  await Promise.all(wave.map((l) => l.start()));
-  await waitFor(`nodes ${i}-${i + wave.length - 1} to join`, () => wave.every((l) => l.connected), { timeoutMs: 30_000, intervalMs: 20 }).catch((err) => logger.warn((err as Error).message));
-}
+// Join with at most JOINING handshakes under way: thousands of nodes in one process do not all
+// handshake at the same instant, and the next node starts as soon as one is in (waves that waited
+// for their slowest member left the scheduler and the launchers taking turns to be idle).
+const JOINING = 200;
+let joined = 0;
+await Promise.all(Array.from({ length: Math.min(JOINING, launchers.length) }, async () => {
+  while (joined < launchers.length) {
+    const l = launchers[joined++];
+    await l.start();
+    // A node that cannot join keeps trying on its own (protocol/client.ts); after 30 s the next one goes on.
+    const patience = new AbortController();
+    const late = await Promise.race([l.joined().then(() => false), delay(30_000, true, { signal: patience.signal })]);
+    patience.abort();
+    if (late) logger.warn(`node ${l.id} has not joined after 30 s`);
+  }
+}));
 logger.info('launchers started', { count: launchers.length, backend: values.backend });
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   process.on(sig, () => {

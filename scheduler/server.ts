@@ -65,13 +65,15 @@ export class Scheduler {
   private accept(socket: tls.TLSSocket) {
     socket.setNoDelay(true);
     const conn = new Connection(socket);
-    const certRoles = rolesOf(socket.getPeerCertificate().subject?.OU);
+    // Read once: each call builds the whole certificate as an object (thousands of nodes join at once).
+    const subject = socket.getPeerCertificate().subject;
+    const certRoles = rolesOf(subject?.OU);
     let peer: Peer | undefined;
     conn.on('invalid', (err) => {
       this.opts.logger.warn('invalid frame', { peer: peer?.hello.id, error: err.message });
       conn.send({ type: 'ERROR', op: 'INVALID_FRAME', payload: { message: err.message } });
     });
-    const certName = String(socket.getPeerCertificate().subject?.CN ?? '');
+    const certName = String(subject?.CN ?? '');
     conn.on('frame', (frame) => {
       if (!peer) {
         peer = this.greet(conn, frame, certRoles, certName);

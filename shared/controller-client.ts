@@ -13,7 +13,8 @@ export interface ClientCredentials {
 }
 
 export class ControllerError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  /** `retryAfterSeconds`: the answer's Retry-After (a busy controller's 503, docs/api.md "Busy"). */
+  constructor(readonly status: number, readonly code: string, message: string, readonly retryAfterSeconds?: number) {
     super(message);
     this.name = 'ControllerError';
   }
@@ -109,7 +110,8 @@ export class ControllerClient {
         code = e.code;
         message = e.message;
       } catch { /* not an API error body */ }
-      throw new ControllerError(res.statusCode, code, `${method} ${path}: ${message} (${code}, HTTP ${res.statusCode})`);
+      const retryAfter = Number(res.headers['retry-after']);
+      throw new ControllerError(res.statusCode, code, `${method} ${path}: ${message} (${code}, HTTP ${res.statusCode})`, Number.isFinite(retryAfter) && res.headers['retry-after'] !== undefined ? retryAfter : undefined);
     }
     return (text ? JSON.parse(text) : undefined) as T;
   }

@@ -10,6 +10,9 @@ export interface Collection<T extends { id: string }> {
   put(record: T): void;
   delete(id: string): boolean;
   readonly size: number;
+  /** Calls `listener` after every put (the record) and delete (undefined), loads included: for
+   *  what is kept up to date beside the records rather than counted again per request. */
+  watch(listener: (id: string, record: T | undefined) => void): void;
 }
 
 export interface Datastore {

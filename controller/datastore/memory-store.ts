@@ -7,6 +7,7 @@ export class MemoryCollection<T extends { id: string }> implements Collection<T>
   private readonly records = new Map<string, T>();
   private readonly index = new Map<string | null, Set<string>>();
   private loading = false;
+  private readonly watchers: ((id: string, record: T | undefined) => void)[] = [];
 
   /** onWrite sees every put (record) and delete (undefined); the SQLite store writes through it. */
   constructor(private readonly onWrite?: PutHook) {}
@@ -40,6 +41,11 @@ export class MemoryCollection<T extends { id: string }> implements Collection<T>
     if (!ids) this.index.set(tenant, (ids = new Set()));
     ids.add(record.id);
     if (!this.loading) this.onWrite?.(record.id, tenant, record);
+    for (const w of this.watchers) w(record.id, record);
+  }
+
+  watch(listener: (id: string, record: T | undefined) => void): void {
+    this.watchers.push(listener);
   }
 
   /** Fills the collection without writing through (loading from disk). */
@@ -57,6 +63,7 @@ export class MemoryCollection<T extends { id: string }> implements Collection<T>
     this.unindex(id);
     this.records.delete(id);
     this.onWrite?.(id, null, undefined);
+    for (const w of this.watchers) w(id, undefined);
     return true;
   }
 

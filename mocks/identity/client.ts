@@ -95,10 +95,13 @@ export async function issueToken(identityUrl: string, auth: PasswordAuth, dispat
 /** The token's details (without the catalogue), or null when identity says it is invalid, expired or revoked. */
 export async function validateToken(identityUrl: string, token: string, dispatcher: Dispatcher): Promise<TokenInfo | null> {
   // A token may check itself, so no service token is needed.
-  const res = await send(identityUrl, '/v3/auth/tokens?nocatalog', {
+  const check = () => send(identityUrl, '/v3/auth/tokens?nocatalog', {
     // The header says this service enforces access rules: Keystone refuses to validate a rule-bound token for one that does not.
     method: 'GET', dispatcher, headers: { 'x-auth-token': token, 'x-subject-token': token, 'openstack-identity-access-rules': '1.0' },
   });
+  // A kept-alive connection that identity closed just as the check went out ("other side closed")
+  // fails at once; a check changes nothing, so it is asked once more, on a new connection.
+  const res = await check().catch(check);
   if (res.status === 401 || res.status === 404) return null;
   if (res.status !== 200) throw new Error(`identity at ${identityUrl} answered HTTP ${res.status} to a token check: ${reason(res.text)}`);
   return info(token, JSON.parse(res.text) as TokenBody);

@@ -22,6 +22,7 @@ import { CnciAgent } from '../../cnci/agent.ts';
 import { SimulatedNat } from '../../cnci/nat.ts';
 import { DEFAULT_WORKLOADS, VM_IMAGE } from '../../singlevm/default-workloads.ts';
 import { freePort } from '../../singlevm/ports.ts';
+import type { AdmissionLimits } from '../../controller/create-admission.ts';
 
 export interface ControlPlaneOptions {
   nodes?: number;
@@ -34,6 +35,8 @@ export interface ControlPlaneOptions {
   /** The cluster has a way out (setup --egress): CNCIs get an egress switch, whose settings are
    *  recorded per tenant in `egressSwitches`. */
   egress?: boolean;
+  /** When the controller sheds creates (controller/create-admission.ts). */
+  admission?: Partial<AdmissionLimits>;
 }
 
 const PASSWORDS = { admin: 'admin-pw', demo: 'demo-pw', other: 'other-pw' };
@@ -73,6 +76,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}) {
       tls: readTls({ ca: pki.ca.cert, ...pki.https }),
       scheduler: { host: '127.0.0.1', port: schedulerPort, tls: clientTls },
       egress: opts.egress,
+      admission: opts.admission,
     });
     return controller.listen(port);
   };
