@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { SETUP_FLOW } from '../../singlevm/actions/flows.ts';
+import { SETUP_FLOW, SETUP_NEEDS } from '../../singlevm/actions/flows.ts';
 import { preflight } from '../../singlevm/actions/preflight.ts';
 import { configuration } from '../../singlevm/actions/configuration.ts';
 import { daemonBundles } from '../../singlevm/actions/daemon-bundles.ts';
@@ -21,7 +21,7 @@ import { node, nodeShare } from '../../singlevm/actions/node.ts';
 import { workloads } from '../../singlevm/actions/workloads.ts';
 import { demoSh } from '../../singlevm/actions/demo-sh.ts';
 import type { Action, SetupContext } from '../../singlevm/actions/context.ts';
-import { stepName } from '../../singlevm/flow.ts';
+import { stepName, waitsFor } from '../../singlevm/flow.ts';
 import { freePort } from '../../singlevm/ports.ts';
 import { readDemoSh } from '../../singlevm/demo-sh.ts';
 import type { ClusterRecord } from '../../singlevm/cluster-files.ts';
@@ -139,13 +139,13 @@ t.test('configuration', async (t) => {
   });
 });
 
-t.test('build daemons bundles them on every run, so a resume runs the code checked out now', async (t) => {
+t.test('build daemons asks for the bundles on every run, so a resume runs the code checked out now', async (t) => {
   const { run, host } = fakeCluster(t);
   const ctx = run();
   await execute(daemonBundles, ctx);
   t.same(Object.keys(ctx.bundles!).sort(), ['controller', 'identity', 'launcher', 'scheduler']);
   await execute(daemonBundles, run());
-  t.same(host.argsOf('buildDaemons'), [[CLUSTER], [CLUSTER]]);
+  t.same(host.argsOf('buildDaemons'), [[], []]);
 });
 
 t.test('certificates', async (t) => {
@@ -600,6 +600,15 @@ t.test('write demo.sh', async (t) => {
   });
 });
 
+/** Every step the i-th of the setup flow waits for, directly or through others. */
+function neededBy(i: number): number[] {
+  const deps = waitsFor(SETUP_FLOW, SETUP_NEEDS);
+  const all = new Set<number>();
+  const visit = (j: number) => deps[j].forEach((d) => !all.has(d) && (all.add(d), visit(d)));
+  visit(i);
+  return [...all];
+}
+
 t.test('the setup flow', async (t) => {
   t.test('every step that lacks something names a step that runs before it', async (t) => {
     const { run, paths } = fakeCluster(t);
@@ -614,6 +623,8 @@ t.test('the setup flow', async (t) => {
         if (!maker) continue;
         named[stepName(step, ctx)] = maker;
         t.ok(SETUP_FLOW.slice(0, i).some((s) => stepName(s, ctx) === maker), `${stepName(step, ctx)} names "${maker}", which runs before it`);
+        // Steps run at the same time when their needs are met: the maker must be among them.
+        t.ok(neededBy(i).some((j) => stepName(SETUP_FLOW[j], ctx) === maker), `${stepName(step, ctx)} needs "${maker}" (SETUP_NEEDS)`);
       }
       t.same(Object.keys(named).length, simulate ? 6 : 7, `${simulate ? 'simulated' : 'real'}: ${JSON.stringify(named)}`);
     }
