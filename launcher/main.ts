@@ -23,6 +23,7 @@ import { DockerBackend } from './docker-backend.ts';
 import { QemuBackend } from './qemu-backend.ts';
 import { NodeNetwork } from './node-network.ts';
 import type { Backend } from './backend.ts';
+import { notifyReady } from '../shared/ready-notify.ts';
 
 const { values } = parseArgs({
   options: {
@@ -187,6 +188,7 @@ for (let i = 0; i < launchers.length; i += WAVE) {
   await waitFor(`nodes ${i}-${i + wave.length - 1} to join`, () => wave.every((l) => l.connected), { timeoutMs: 30_000, intervalMs: 20 }).catch((err) => logger.warn((err as Error).message));
 }
 logger.info('launchers started', { count: launchers.length, backend: values.backend });
+notifyReady();
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   process.on(sig, () => {
     for (const l of launchers) l.stop();

@@ -27,6 +27,9 @@ export function nodeShare(host: HostCapacity, nodes: number): string[] {
     '--disk-mb', String(Math.floor(host.diskMB / nodes))];
 }
 
+/** How long `nodes` nodes may take to join. */
+const readyMs = (nodes: number) => 30_000 + nodes * 10;
+
 export const node: Action = {
   name: label,
   async execute(ctx, progress) {
@@ -40,7 +43,7 @@ export const node: Action = {
     if (settings.simulate) {
       const args = ['--backend', 'simulation', '--nodes', String(settings.nodes), '--node-prefix', `${name}-sim`, '--boot-delay-ms', String(settings.bootDelayMs)];
       await mkdir(paths.node, { recursive: true });
-      started.push(await ensureDaemon(ctx, 'launcher', [...args, ...common, '--cert', pki.agent.cert, '--key', pki.agent.key]));
+      started.push(await ensureDaemon(ctx, 'launcher', [...args, ...common, '--cert', pki.agent.cert, '--key', pki.agent.key], 'launcher', readyMs(settings.nodes)));
     } else {
       const real = need(ctx.real, 'the real node', 'VM image');
       const network = need(real.network, 'the cluster network', 'cluster network');
@@ -54,20 +57,21 @@ export const node: Action = {
         '--vm-image', need(ctx.vmImageId, 'the VM image id', 'register images'), '--accel', need(real.accel, 'how VMs run', 'KVM or TCG'),
         ...(settings.egress ? ['--egress-dns', resolverOf(settings.egress.dns).server] : []),
         ...Object.entries(settings.egress?.proxy ? workloadEnv(settings.egress.proxy) : {}).flatMap(([k, v]) => ['--workload-env', `${k}=${v}`]), ...share, ...common];
-      for (const [i, n] of nodes.entries()) {
+      // Every node's launcher at once: each is waited for until its node joined.
+      started.push(...await Promise.all(nodes.map(async (n, i) => {
         const id = `${name}-node-${i}`;
         const agent = need(pki.agents?.[i] ?? (i === 0 ? pki.agent : undefined), `node ${i}'s certificate`, 'certificates');
         await mkdir(paths.nodeDir(i), { recursive: true });
-        started.push(await ensureDaemon(ctx, 'launcher', ['--node-prefix', id, '--node-ns', n.ns, '--node-ip', n.ip, '--state-dir', paths.nodeDir(i),
-          ...(several ? ['--hostname', id, '--label-containers'] : []), '--cert', agent.cert, '--key', agent.key, ...shared], launcherName(i)));
-      }
+        return ensureDaemon(ctx, 'launcher', ['--node-prefix', id, '--node-ns', n.ns, '--node-ip', n.ip, '--state-dir', paths.nodeDir(i),
+          ...(several ? ['--hostname', id, '--label-containers'] : []), '--cert', agent.cert, '--key', agent.key, ...shared], launcherName(i), readyMs(1));
+      })));
     }
     const nodes = settings.nodes;
     await waitFor(`${nodes} node${nodes > 1 ? 's' : ''} to be ready (log: ${join(paths.logs, 'launcher.out')})`, async () => {
       const { nodes: n } = await admin.call<{ nodes: { ready: number } }>('GET', '/cluster/status');
       progress(`${n.ready}/${nodes} ready`);
       return n.ready >= nodes;
-    }, { timeoutMs: 30_000 + nodes * 10 });
+    }, { timeoutMs: readyMs(nodes), intervalMs: 10 });
     if (ctx.resuming) return started.every((s) => !s) ? 'running' : started.length > 1 ? `started again: ${started.filter(Boolean).length} of ${started.length}` : 'started again';
   },
 };
