@@ -57,14 +57,13 @@ export const node: Action = {
         '--vm-image', need(ctx.vmImageId, 'the VM image id', 'register images'), '--accel', need(real.accel, 'how VMs run', 'KVM or TCG'),
         ...(settings.egress ? ['--egress-dns', resolverOf(settings.egress.dns).server] : []),
         ...Object.entries(settings.egress?.proxy ? workloadEnv(settings.egress.proxy) : {}).flatMap(([k, v]) => ['--workload-env', `${k}=${v}`]), ...share, ...common];
-      // Every node's launcher at once: each is waited for until its node joined.
-      started.push(...await Promise.all(nodes.map(async (n, i) => {
+      for (const [i, n] of nodes.entries()) {
         const id = `${name}-node-${i}`;
         const agent = need(pki.agents?.[i] ?? (i === 0 ? pki.agent : undefined), `node ${i}'s certificate`, 'certificates');
         await mkdir(paths.nodeDir(i), { recursive: true });
-        return ensureDaemon(ctx, 'launcher', ['--node-prefix', id, '--node-ns', n.ns, '--node-ip', n.ip, '--state-dir', paths.nodeDir(i),
-          ...(several ? ['--hostname', id, '--label-containers'] : []), '--cert', agent.cert, '--key', agent.key, ...shared], launcherName(i), readyMs(1));
-      })));
+        started.push(await ensureDaemon(ctx, 'launcher', ['--node-prefix', id, '--node-ns', n.ns, '--node-ip', n.ip, '--state-dir', paths.nodeDir(i),
+          ...(several ? ['--hostname', id, '--label-containers'] : []), '--cert', agent.cert, '--key', agent.key, ...shared], launcherName(i), readyMs(1)));
+      }
     }
     const nodes = settings.nodes;
     await waitFor(`${nodes} node${nodes > 1 ? 's' : ''} to be ready (log: ${join(paths.logs, 'launcher.out')})`, async () => {
