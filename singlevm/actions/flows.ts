@@ -9,7 +9,7 @@ import { certificates } from './certificates.ts';
 import { accel, clusterNetwork, containerImage, dockerEngine, sshKey, vmImage } from './real-node.ts';
 import { credentials } from './credentials.ts';
 import { controlPlane } from './control-plane.ts';
-import { registerImages } from './images.ts';
+import { registerImages, uploadImages } from './images.ts';
 import { node } from './node.ts';
 import { workloads } from './workloads.ts';
 import { demoSh } from './demo-sh.ts';
@@ -18,7 +18,7 @@ import { demoSh } from './demo-sh.ts';
 export const SETUP_FLOW: Action[] = [
   preflight, configuration, daemonBundles, certificates,
   sshKey, dockerEngine, vmImage, containerImage, accel, clusterNetwork,
-  credentials, controlPlane, registerImages, node, workloads, demoSh,
+  credentials, controlPlane, registerImages, uploadImages, node, workloads, demoSh,
 ];
 
 /** What each step needs done first: everything reads the state dir preflight makes, and nothing
@@ -37,7 +37,8 @@ export const SETUP_NEEDS: Needs<SetupContext> = new Map<Action, Action[]>([
   [credentials, [configuration]],
   [controlPlane, [daemonBundles, certificates, credentials]],
   [registerImages, [controlPlane, vmImage]],
+  [uploadImages, [registerImages]],
   [node, [registerImages, accel, clusterNetwork, dockerEngine]],
   [workloads, [controlPlane, containerImage, sshKey]],
-  [demoSh, [certificates, credentials, node, workloads]],
+  [demoSh, [certificates, credentials, uploadImages, node, workloads]],
 ]);

@@ -16,7 +16,7 @@ import { certificates } from '../../singlevm/actions/certificates.ts';
 import { accel, clusterNetwork, containerImage, dockerEngine, sshKey, vmImage } from '../../singlevm/actions/real-node.ts';
 import { credentials } from '../../singlevm/actions/credentials.ts';
 import { controlPlane } from '../../singlevm/actions/control-plane.ts';
-import { registerImages } from '../../singlevm/actions/images.ts';
+import { registerImages, uploadImages } from '../../singlevm/actions/images.ts';
 import { node, nodeShare } from '../../singlevm/actions/node.ts';
 import { workloads } from '../../singlevm/actions/workloads.ts';
 import { demoSh } from '../../singlevm/actions/demo-sh.ts';
@@ -392,6 +392,7 @@ t.test('start control plane', async (t) => {
 t.test('register images', async (t) => {
   const registered = async (ctx: SetupContext) => {
     await execute(registerImages, await afterControlPlane(ctx));
+    await execute(uploadImages, ctx);
     return ctx;
   };
 
@@ -416,7 +417,7 @@ t.test('register images', async (t) => {
     const { run, controller } = fakeCluster(t);
     const first = await registered(run());
     const writes = controller.writes.splice(0);
-    t.same(writes, ['POST /image/v2/images', 'PUT /image/v2/images/image-1/file', 'POST /image/v2/images', 'PUT /image/v2/images/image-2/file']);
+    t.same(writes.sort(), ['POST /image/v2/images', 'POST /image/v2/images', 'PUT /image/v2/images/image-1/file', 'PUT /image/v2/images/image-2/file']);
     const again = await registered(run());
     t.same(controller.writes, []);
     t.equal(again.vmImageId, first.vmImageId);
@@ -427,7 +428,7 @@ t.test('register images', async (t) => {
     await controller.call('POST', '/image/v2/images', { name: 'ciao-vm', disk_format: 'raw' });
     controller.writes.splice(0);
     const ctx = await registered(run());
-    t.same(controller.writes, ['PUT /image/v2/images/image-1/file', 'POST /image/v2/images', 'PUT /image/v2/images/image-2/file']);
+    t.same(controller.writes.sort(), ['POST /image/v2/images', 'PUT /image/v2/images/image-1/file', 'PUT /image/v2/images/image-2/file']);
     t.equal(ctx.vmImageId, 'image-1');
   });
 
@@ -627,7 +628,7 @@ t.test('the setup flow', async (t) => {
         // Steps run at the same time when their needs are met: the maker must be among them.
         t.ok(neededBy(i).some((j) => stepName(SETUP_FLOW[j], ctx) === maker), `${stepName(step, ctx)} needs "${maker}" (SETUP_NEEDS)`);
       }
-      t.same(Object.keys(named).length, simulate ? 6 : 7, `${simulate ? 'simulated' : 'real'}: ${JSON.stringify(named)}`);
+      t.same(Object.keys(named).length, simulate ? 7 : 8, `${simulate ? 'simulated' : 'real'}: ${JSON.stringify(named)}`);
     }
   });
 
@@ -636,7 +637,7 @@ t.test('the setup flow', async (t) => {
     await issuedCertificates(paths.pki);
     const first = await runSteps(SETUP_FLOW, run());
     t.same(first.map((s) => s.step), ['preflight', 'configuration', 'build daemons', 'certificates', 'credentials', 'start control plane',
-      'register images', 'start 2 simulated nodes', 'workloads', 'write demo.sh']);
+      'register images', 'upload images', 'start 2 simulated nodes', 'workloads', 'write demo.sh']);
     t.same(host.started.map((d) => d.name).slice(0, 3).sort(), ['controller', 'identity', 'scheduler'], 'the control plane, at once');
     t.equal(host.started[3].name, 'launcher', 'then the launcher');
     t.same([controller.images.length, controller.workloads.length], [2, 3]);
