@@ -7,7 +7,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 cd "$ROOT"
 stamp=node_modules/.ciao-deps-stamp
-node_bin="$(readlink -f "$(command -v node)")"
+node_bin="$(command -v node)" || { echo "node is not on PATH: Node.js 20 or newer is needed" >&2; exit 1; }
+node_bin="$(readlink -f "$node_bin")"
 want="node $node_bin $(stat -c %Y "$node_bin")"
 have=
 [ -f "$stamp" ] && read -r have <"$stamp" || true
