@@ -6,6 +6,7 @@ import { createLogger } from '../shared/log.ts';
 import { openSqliteStore } from './datastore/sqlite-store.ts';
 import { identityCheck } from './auth.ts';
 import { Controller } from './controller.ts';
+import { notifyReady } from '../shared/ready-notify.ts';
 
 const { values } = parseArgs({
   options: {
@@ -43,6 +44,7 @@ const controller = new Controller({
 });
 const url = await controller.listen(Number(values.port), values.host);
 logger.info('listening', { url });
+notifyReady();
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   process.on(sig, () => void controller.close().then(() => process.exit(0)));
 }

@@ -23,6 +23,7 @@ import { DockerBackend } from './docker-backend.ts';
 import { QemuBackend } from './qemu-backend.ts';
 import { NodeNetwork } from './node-network.ts';
 import type { Backend } from './backend.ts';
+import { notifyReady } from '../shared/ready-notify.ts';
 
 const { values } = parseArgs({
   options: {
@@ -196,6 +197,7 @@ await Promise.all(Array.from({ length: Math.min(JOINING, launchers.length) }, as
   }
 }));
 logger.info('launchers started', { count: launchers.length, backend: values.backend });
+notifyReady();
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   process.on(sig, () => {
     for (const l of launchers) l.stop();

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { readTls } from '../shared/tls-files.ts';
 import { createLogger } from '../shared/log.ts';
 import { Scheduler } from './server.ts';
+import { notifyReady } from '../shared/ready-notify.ts';
 
 const { values } = parseArgs({
   options: {
@@ -23,6 +24,7 @@ const logger = createLogger({ component: 'scheduler', file: values.log });
 const scheduler = new Scheduler({ tls: readTls({ ca: values.ca, cert: values.cert, key: values.key }), logger });
 const port = await scheduler.listen(Number(values.port), values.host);
 logger.info('listening', { port, host: values.host });
+notifyReady();
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   process.on(sig, () => void scheduler.close().then(() => process.exit(0)));
 }

@@ -6,7 +6,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { AbortError, waitFor } from './wait-for.ts';
+import { AbortError, scaled, waitFor } from './wait-for.ts';
+import { isReadyMessage } from './ready-notify.ts';
 import { isAlive } from './is-alive.ts';
 import { readPidFile } from './pid-file.ts';
 
@@ -28,6 +29,9 @@ export interface DetachedSpec {
   env?: NodeJS.ProcessEnv;
   /** Ready when this returns true (a socket answers, …); without it, once started. */
   ready?: () => Promise<boolean> | boolean;
+  /** The program says when it is ready (shared/ready-notify.ts, over an IPC channel): waited for
+   *  before `ready` is asked, so no poll interval comes between its readiness and ours. */
+  notifies?: boolean;
   /** How long it may take to be ready (default 10 s; scaled like every wait). */
   readyTimeoutMs?: number;
   pollMs?: number;
@@ -49,7 +53,7 @@ export async function startDetached(spec: DetachedSpec): Promise<Detached> {
   const out = openSync(spec.log, 'a');
   let child: ChildProcess;
   try {
-    child = spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env, detached: true, stdio: ['ignore', out, out] });
+    child = spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env, detached: true, stdio: spec.notifies ? ['ignore', out, out, 'ipc'] : ['ignore', out, out] });
   } finally {
     closeSync(out);
   }
@@ -67,6 +71,7 @@ export async function startDetached(spec: DetachedSpec): Promise<Detached> {
   });
   if (spec.pidFile && spec.pidFileBy !== 'process') await writeFile(spec.pidFile, `${pid}\n`);
   try {
+    if (spec.notifies) await notified(spec, child);
     await waitFor(`${spec.name} to be ready (log: ${spec.log})`, async () => {
       if (ended) throw new AbortError(`${spec.name} exited with ${ended}: see ${spec.log}`);
       if (spec.pidFile && spec.pidFileBy === 'process' && (await readPidFile(spec.pidFile)) !== pid) return false;
@@ -77,6 +82,25 @@ export async function startDetached(spec: DetachedSpec): Promise<Detached> {
     throw err;
   }
   return { pid, child };
+}
+
+/** Until the program says it is ready; rejects at once when it exits first, or at the timeout. The
+ *  channel is closed then: it holds neither process. */
+async function notified(spec: DetachedSpec, child: ChildProcess): Promise<void> {
+  const timeoutMs = scaled(spec.readyTimeoutMs ?? 10_000);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${(timeoutMs / 1000).toFixed(1)} s waiting for ${spec.name} to say it is ready (log: ${spec.log})`)), timeoutMs);
+      child.on('message', (m) => isReadyMessage(m) && resolve());
+      child.once('exit', (code, signal) => reject(new Error(`${spec.name} exited with ${exitStatus(code, signal)}: see ${spec.log}`)));
+      // A program that exits closes its channel first: its exit, if it comes soon, is the better reason.
+      child.once('disconnect', () => setTimeout(() => reject(new Error(`${spec.name} closed its readiness channel without saying it is ready: see ${spec.log}`)), 1000).unref());
+    });
+  } finally {
+    clearTimeout(timer);
+    if (child.connected) child.disconnect();
+  }
 }
 
 /** SIGTERM, then SIGKILL if it has not gone after `graceMs`; resolves once it is gone. */

@@ -36,7 +36,7 @@ export async function ensureDockerd(logFile: string, pidFile?: string): Promise<
   if (pidFile) await mkdir(dirname(pidFile), { recursive: true });
   const { pid } = await startDetached({
     name: `dockerd (answering on ${DOCKER_SOCKET})`, command: 'dockerd', args: [...DOCKERD_FLAGS, ...(pidFile ? [`--pidfile=${pidFile}`] : [])],
-    log: logFile, pidFile, pidFileBy: 'process', ready: () => answers(docker), readyTimeoutMs: 30_000, pollMs: 200,
+    log: logFile, pidFile, pidFileBy: 'process', ready: () => answers(docker), readyTimeoutMs: 30_000, pollMs: 10,
   });
   return { docker, started: true, stop: () => stopProcess(pid, 20_000) };
 }

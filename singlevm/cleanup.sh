@@ -3,4 +3,4 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 "$ROOT/scripts/ensure-deps.sh"
-exec node --import tsx "$ROOT/singlevm/cleanup.ts" "$@"
+exec node "$ROOT/singlevm/run-bundled.mjs" cleanup "$@"

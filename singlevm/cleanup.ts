@@ -9,12 +9,13 @@ import { runFlow } from './flow.ts';
 import { hostBefore, inventory } from './teardown.ts';
 import { CLEANUP_FLOW } from './teardown-flows.ts';
 
-const USAGE = `usage: cleanup.sh [--name NAME] [--dry-run]
+const USAGE = `usage: cleanup.sh [--name NAME] [--dry-run] [--timings FILE]
 
 Removes everything of cluster NAME (default ${DEFAULT_CLUSTER}) from this host — its processes, containers,
-network namespaces and state — then checks the host is as setup found it. (stop.sh keeps the state.)`;
+network namespaces and state — then checks the host is as setup found it. (stop.sh keeps the state.)
+  --timings FILE    also write the step timings as JSON to FILE`;
 
-const values = scriptArgs('cleanup', USAGE, { name: { type: 'string' }, 'dry-run': { type: 'boolean', default: false } });
+const values = scriptArgs('cleanup', USAGE, { name: { type: 'string' }, 'dry-run': { type: 'boolean', default: false }, timings: { type: 'string' } });
 const name = clusterName('cleanup', USAGE, values.name);
 const paths = clusterPaths(name);
 
@@ -37,6 +38,7 @@ const steps = new StepRunner(`cleanup of cluster ${name}`);
 try {
   await runFlow(steps, CLEANUP_FLOW, { name, paths, found, before: await hostBefore(paths) });
   console.log(`cluster ${name} is gone; nothing of it is left on this host (${steps.totalSeconds.toFixed(2)} s)`);
+  if (values.timings) await steps.writeJson(values.timings);
 } catch (err) {
   console.error(`cleanup failed: ${(err as Error).message}`);
   process.exit(1);

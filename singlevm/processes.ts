@@ -16,6 +16,8 @@ export interface Daemon {
   /** The bundled entry file (singlevm/build-daemons.ts). */
   entry: string;
   args: string[];
+  /** How long it may take to say it is ready (default 30 s): a launcher of thousands of simulated nodes takes longer. */
+  readyTimeoutMs?: number;
 }
 
 export async function startDaemon(d: Daemon, cluster: string, dirs: { logs: string; pids: string }): Promise<number> {
@@ -25,6 +27,8 @@ export async function startDaemon(d: Daemon, cluster: string, dirs: { logs: stri
     name: d.name, command: process.execPath, args: [...nodeArgs, d.entry, ...d.args, '--cluster', cluster],
     log: join(dirs.logs, `${d.name}.out`), pidFile: join(dirs.pids, `${d.name}.pid`),
     cwd: REPO_ROOT, env: { ...process.env, CIAO_CLUSTER: cluster },
+    // Each daemon says when it listens (a launcher: when its nodes joined): shared/ready-notify.ts.
+    notifies: true, readyTimeoutMs: d.readyTimeoutMs ?? 30_000,
   });
   return pid;
 }

@@ -6,4 +6,4 @@ profile=--cluster
 for arg in "$@"; do [ "$arg" = --simulate ] && profile=--simulate; done
 "$ROOT/scripts/ensure-deps.sh"
 "$ROOT/scripts/install-system-deps.sh" "$profile"
-exec node --import tsx "$ROOT/singlevm/setup.ts" "$@"
+exec node "$ROOT/singlevm/run-bundled.mjs" setup "$@"

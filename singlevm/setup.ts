@@ -122,16 +122,17 @@ const ctx: SetupContext = {
     apiHost: process.env.CIAO_API_HOST || undefined, egress,
   },
 };
-const { SETUP_FLOW } = await import('./actions/flows.ts');
+const { SETUP_FLOW, SETUP_NEEDS } = await import('./actions/flows.ts');
 const { runFlow } = await import('./flow.ts');
 const { StepRunner } = await import('./step-runner.ts');
 const steps = new StepRunner(`setup of cluster ${name}${simulate ? ' (simulated)' : ''}`);
 try {
-  await runFlow(steps, SETUP_FLOW, ctx);
+  await runFlow(steps, SETUP_FLOW, ctx, [], SETUP_NEEDS);
 } catch (err) {
   console.error(`\nsetup failed: ${(err as Error).message}\nlogs: ${paths.logs}\nrun ${cleanupCommand} to remove what was started`);
   process.exit(1);
 }
+console.log(steps.criticalPathLine());
 if (values.timings) await steps.writeJson(values.timings);
 await steps.writeJson(join(paths.stateDir, 'setup-timings.json'));
 const record = ctx.record!;

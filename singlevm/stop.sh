@@ -3,4 +3,4 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 "$ROOT/scripts/ensure-deps.sh"
-exec node --import tsx "$ROOT/singlevm/stop.ts" "$@"
+exec node "$ROOT/singlevm/run-bundled.mjs" stop "$@"

@@ -6,4 +6,4 @@ if [ -z "${CIAO_CONTROLLER:-}" ] && [ -f "${CIAO_HOME:-$HOME/local}/demo.sh" ]; 
   # shellcheck disable=SC1091
   . "${CIAO_HOME:-$HOME/local}/demo.sh"
 fi
-exec node --import tsx "$ROOT/singlevm/verify.ts" "$@"
+exec node "$ROOT/singlevm/run-bundled.mjs" verify "$@"

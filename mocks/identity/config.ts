@@ -188,14 +188,13 @@ export interface DefaultConfigInput {
 
 /** The config with every plain `password` replaced by its hash; whether anything changed. */
 export async function withHashedPasswords(config: IdentityConfig): Promise<boolean> {
-  let changed = false;
-  for (const u of config.users) {
-    if (u.password === undefined) continue;
-    u.password_hash = await hashPassword(u.password);
+  // All at once: scrypt runs on libuv's thread pool, one hash per core.
+  const plain = config.users.filter((u) => u.password !== undefined);
+  await Promise.all(plain.map(async (u) => {
+    u.password_hash = await hashPassword(u.password!);
     delete u.password;
-    changed = true;
-  }
-  return changed;
+  }));
+  return plain.length > 0;
 }
 
 /** An `admin` project and user (role admin) and a `demo` project and user (role member); the

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { createLogger } from '../../shared/log.ts';
 import { loadIdentityConfig } from './config.ts';
 import { createIdentityServer } from './server.ts';
+import { notifyReady } from '../../shared/ready-notify.ts';
 
 const usage = 'usage: identity --config FILE [--port N] [--host 127.0.0.1] [--cert F --key F] [--state-dir D] [--log FILE]';
 const { values } = parseArgs({
@@ -32,6 +33,7 @@ try {
   const identity = createIdentityServer({ config: loadIdentityConfig(values.config), configPath: values.config, tls, statePath: values['state-dir'], logger });
   const { url } = await identity.listen(port, values.host);
   logger.info('listening', { url });
+  notifyReady();
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     process.once(sig, () => {
       logger.info('stopping', { signal: sig });

@@ -71,7 +71,12 @@ export const configuration: Action = {
 
 /** The real node's part of the record, once its accel and network are known. */
 export async function recordRealNode(ctx: Parameters<Action['execute']>[0], real: Pick<ClusterRecord, 'accel' | 'network'>): Promise<void> {
-  const record = { ...ctx.record!, ...real };
-  await writeFile(ctx.paths.record, JSON.stringify(record, null, 2) + '\n');
-  ctx.record = record;
+  // Steps that run at the same time (accel, cluster network) each add their part: the context's
+  // record has all of them at once, and the writes go one after another, each of the whole record.
+  ctx.record = { ...ctx.record!, ...real };
+  const written = recordWrites.get(ctx.paths.record) ?? Promise.resolve();
+  const next = written.catch(() => {}).then(() => writeFile(ctx.paths.record, JSON.stringify(ctx.record, null, 2) + '\n'));
+  recordWrites.set(ctx.paths.record, next);
+  await next;
 }
+const recordWrites = new Map<string, Promise<void>>();

@@ -46,6 +46,8 @@ export interface SetupContext {
   admin?: AdminClient;
   real?: { vmImage?: VmImage; containerImage?: string; accel?: Accel; network?: ClusterNetwork };
   vmImageId?: string;
+  /** The images registered whose files are still to be sent (register images → upload images). */
+  imageUploads?: { id: string; content: () => Promise<Buffer> }[];
 }
 
 /** A step of the setup flow (singlevm/flow.ts). */

@@ -7,11 +7,11 @@ import { need, urls, type Action, type SetupContext } from './context.ts';
 
 /** Starts the daemon unless it runs; whether it was started. `as` names one of several processes
  *  of one daemon (node i's launcher is `launcher-<i>`): its pid file and logs. */
-export async function ensureDaemon(ctx: SetupContext, daemon: DaemonName, args: string[], as: string = daemon): Promise<boolean> {
+export async function ensureDaemon(ctx: SetupContext, daemon: DaemonName, args: string[], as: string = daemon, readyTimeoutMs?: number): Promise<boolean> {
   const running = await ctx.host.runningPid(join(ctx.paths.pids, `${as}.pid`));
   if (running) return false;
   const bundles = need(ctx.bundles, 'the daemon bundles', 'build daemons');
-  await ctx.host.startDaemon({ name: as, entry: bundles[daemon], args: [...args, '--log', join(ctx.paths.logs, `${as}.log`)] }, ctx.name, ctx.paths);
+  await ctx.host.startDaemon({ name: as, entry: bundles[daemon], args: [...args, '--log', join(ctx.paths.logs, `${as}.log`)], readyTimeoutMs }, ctx.name, ctx.paths);
   return true;
 }
 
@@ -24,13 +24,14 @@ export const controlPlane: Action = {
     const creds = need(ctx.creds, 'the credentials', 'credentials');
     // Loopback unless asked (ccloudvm asks for 0.0.0.0 inside its VM: QEMU's forwards reach the guest's NIC, not its loopback).
     const apiHost = ctx.settings.apiHost ? ['--host', ctx.settings.apiHost] : [];
-    const started = [
-      await ensureDaemon(ctx, 'identity', ['--config', paths.identityConfig, '--port', String(record.ports.identity), ...apiHost, '--cert', pki.https.cert, '--key', pki.https.key, '--state-dir', paths.stateDir]) && 'identity',
-      await ensureDaemon(ctx, 'scheduler', ['--port', String(record.ports.scheduler), '--ca', pki.ca.cert, '--cert', pki.scheduler.cert, '--key', pki.scheduler.key]) && 'scheduler',
-      await ensureDaemon(ctx, 'controller', ['--port', String(record.ports.controller), ...apiHost, '--state-dir', paths.stateDir, '--identity', urls(ctx).identity,
+    // All three at once, each waited for until it says it listens (they find each other as they come up).
+    const started = (await Promise.all([
+      ensureDaemon(ctx, 'identity', ['--config', paths.identityConfig, '--port', String(record.ports.identity), ...apiHost, '--cert', pki.https.cert, '--key', pki.https.key, '--state-dir', paths.stateDir]).then((s) => s && 'identity'),
+      ensureDaemon(ctx, 'scheduler', ['--port', String(record.ports.scheduler), '--ca', pki.ca.cert, '--cert', pki.scheduler.cert, '--key', pki.scheduler.key]).then((s) => s && 'scheduler'),
+      ensureDaemon(ctx, 'controller', ['--port', String(record.ports.controller), ...apiHost, '--state-dir', paths.stateDir, '--identity', urls(ctx).identity,
         '--ca', pki.ca.cert, '--cert', pki.https.cert, '--key', pki.https.key, '--client-cert', pki.controller.cert, '--client-key', pki.controller.key,
-        '--scheduler-port', String(record.ports.scheduler), ...(ctx.settings.egress ? ['--egress'] : [])]) && 'controller',
-    ].filter(Boolean);
+        '--scheduler-port', String(record.ports.scheduler), ...(ctx.settings.egress ? ['--egress'] : [])]).then((s) => s && 'controller'),
+    ])).filter(Boolean);
     const answers = (url: string) => () => ctx.host.answers(url, pki.ca.cert);
     const { identity, controller } = urls(ctx);
     await waitFor(`identity at ${identity} (log: ${paths.logs}/identity.out)`, answers(`${identity}/v3`));

@@ -1,5 +1,7 @@
-// The setup flow as a list of steps (docs/lifecycle.md); singlevm/flow.ts runs it.
-import type { Action } from './context.ts';
+// The setup flow as a list of steps and what each needs first (docs/lifecycle.md); singlevm/flow.ts
+// runs it, the steps whose needs are met at the same time.
+import type { Needs } from '../flow.ts';
+import type { Action, SetupContext } from './context.ts';
 import { preflight } from './preflight.ts';
 import { configuration } from './configuration.ts';
 import { daemonBundles } from './daemon-bundles.ts';
@@ -7,7 +9,7 @@ import { certificates } from './certificates.ts';
 import { accel, clusterNetwork, containerImage, dockerEngine, sshKey, vmImage } from './real-node.ts';
 import { credentials } from './credentials.ts';
 import { controlPlane } from './control-plane.ts';
-import { registerImages } from './images.ts';
+import { registerImages, uploadImages } from './images.ts';
 import { node } from './node.ts';
 import { workloads } from './workloads.ts';
 import { demoSh } from './demo-sh.ts';
@@ -16,5 +18,27 @@ import { demoSh } from './demo-sh.ts';
 export const SETUP_FLOW: Action[] = [
   preflight, configuration, daemonBundles, certificates,
   sshKey, dockerEngine, vmImage, containerImage, accel, clusterNetwork,
-  credentials, controlPlane, registerImages, node, workloads, demoSh,
+  credentials, controlPlane, registerImages, uploadImages, node, workloads, demoSh,
 ];
+
+/** What each step needs done first: everything reads the state dir preflight makes, and nothing
+ *  touches the host before preflight's snapshot of it. A step left out waits for all before it. */
+export const SETUP_NEEDS: Needs<SetupContext> = new Map<Action, Action[]>([
+  [configuration, [preflight]],
+  [daemonBundles, [preflight]],
+  [certificates, [configuration]],
+  [sshKey, [preflight]],
+  [dockerEngine, [preflight]],
+  [vmImage, [preflight]],
+  // Both unpack Debian packages into one cache folder: one at a time.
+  [containerImage, [dockerEngine, vmImage]],
+  [accel, [configuration, vmImage]],
+  [clusterNetwork, [configuration]],
+  [credentials, [configuration]],
+  [controlPlane, [daemonBundles, certificates, credentials]],
+  [registerImages, [controlPlane, vmImage]],
+  [uploadImages, [registerImages]],
+  [node, [registerImages, accel, clusterNetwork, dockerEngine]],
+  [workloads, [controlPlane, containerImage, sshKey]],
+  [demoSh, [certificates, credentials, uploadImages, node, workloads]],
+]);

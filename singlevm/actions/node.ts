@@ -27,6 +27,9 @@ export function nodeShare(host: HostCapacity, nodes: number): string[] {
     '--disk-mb', String(Math.floor(host.diskMB / nodes))];
 }
 
+/** How long `nodes` nodes may take to join. */
+const readyMs = (nodes: number) => 30_000 + nodes * 10;
+
 export const node: Action = {
   name: label,
   async execute(ctx, progress) {
@@ -40,7 +43,7 @@ export const node: Action = {
     if (settings.simulate) {
       const args = ['--backend', 'simulation', '--nodes', String(settings.nodes), '--node-prefix', `${name}-sim`, '--boot-delay-ms', String(settings.bootDelayMs)];
       await mkdir(paths.node, { recursive: true });
-      started.push(await ensureDaemon(ctx, 'launcher', [...args, ...common, '--cert', pki.agent.cert, '--key', pki.agent.key]));
+      started.push(await ensureDaemon(ctx, 'launcher', [...args, ...common, '--cert', pki.agent.cert, '--key', pki.agent.key], 'launcher', readyMs(settings.nodes)));
     } else {
       const real = need(ctx.real, 'the real node', 'VM image');
       const network = need(real.network, 'the cluster network', 'cluster network');
@@ -59,7 +62,7 @@ export const node: Action = {
         const agent = need(pki.agents?.[i] ?? (i === 0 ? pki.agent : undefined), `node ${i}'s certificate`, 'certificates');
         await mkdir(paths.nodeDir(i), { recursive: true });
         started.push(await ensureDaemon(ctx, 'launcher', ['--node-prefix', id, '--node-ns', n.ns, '--node-ip', n.ip, '--state-dir', paths.nodeDir(i),
-          ...(several ? ['--hostname', id, '--label-containers'] : []), '--cert', agent.cert, '--key', agent.key, ...shared], launcherName(i)));
+          ...(several ? ['--hostname', id, '--label-containers'] : []), '--cert', agent.cert, '--key', agent.key, ...shared], launcherName(i), readyMs(1)));
       }
     }
     const nodes = settings.nodes;
@@ -67,7 +70,7 @@ export const node: Action = {
       const { nodes: n } = await admin.call<{ nodes: { ready: number } }>('GET', '/cluster/status');
       progress(`${n.ready}/${nodes} ready`);
       return n.ready >= nodes;
-    }, { timeoutMs: 30_000 + nodes * 10 });
+    }, { timeoutMs: readyMs(nodes), intervalMs: 10 });
     if (ctx.resuming) return started.every((s) => !s) ? 'running' : started.length > 1 ? `started again: ${started.filter(Boolean).length} of ${started.length}` : 'started again';
   },
 };

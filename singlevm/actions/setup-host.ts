@@ -32,8 +32,9 @@ export interface SetupHost {
   /** Writes the host as it is now to `file`: cleanup proves the host is back to it. */
   snapshotHost(cluster: string, file: string): Promise<void>;
 
-  // The daemons: bundled, started detached with a pid file, found running by it, reached over TLS.
-  buildDaemons(cluster: string): Promise<Record<DaemonName, string>>;
+  // The daemons: bundled (kept by the hash of their sources), started detached with a pid file,
+  // found running by it, reached over TLS.
+  buildDaemons(): Promise<Record<DaemonName, string>>;
   /** The pid the pid file names, if that process runs. */
   runningPid(pidFile: string): Promise<number | undefined>;
   /** Writes `<dirs.pids>/<name>.pid`; the pid. */

@@ -56,6 +56,8 @@ export interface VerifyContext extends VerifyTarget {
   workloads?: { vm: Workload; ct: Workload };
   vms?: Instance[];
   containers?: Instance[];
+  /** Another tenant's container, the vantage point of the isolation probe (tenant-isolation.ts). */
+  other?: { tenant: { client: ApiClient; path: string }; instance: Instance };
 }
 
 /** A step of the verify flow (singlevm/flow.ts). */

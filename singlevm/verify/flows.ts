@@ -2,7 +2,7 @@
 // checks a cluster without spawning verify.sh (ccloudvm, tests):
 //   const ctx = await logIn(await verifyTarget(name, await readDemoSh(clusterPaths(name).demoSh)));
 //   await runVerify(ctx);   // throws the first failure; ctx.notChecked says what was skipped
-import { runFlow } from '../flow.ts';
+import { runFlow, type Needs } from '../flow.ts';
 import { StepRunner } from '../step-runner.ts';
 import type { VerifyContext, VerifyStep } from './context.ts';
 import { listWorkloads } from './list-workloads.ts';
@@ -11,7 +11,7 @@ import { instancesActive } from './instances-active.ts';
 import { sshIntoVms } from './ssh-into-vms.ts';
 import { containerPingsContainer } from './container-pings-container.ts';
 import { crossNode } from './cross-node.ts';
-import { tenantIsolation } from './tenant-isolation.ts';
+import { startOtherTenant, tenantIsolation } from './tenant-isolation.ts';
 import { externalIp } from './external-ip.ts';
 import { egressToHost } from './egress.ts';
 import { natFailureReported } from './nat-failure.ts';
@@ -19,14 +19,33 @@ import { deleteInstances } from './delete-instances.ts';
 import { nothingLeft } from './nothing-left.ts';
 
 export const VERIFY_FLOW: VerifyStep[] = [
-  listWorkloads, startVmsAndContainers, instancesActive,
+  listWorkloads, startVmsAndContainers, startOtherTenant, instancesActive,
   sshIntoVms, containerPingsContainer, crossNode, tenantIsolation, egressToHost,
   externalIp, natFailureReported, deleteInstances, nothingLeft,
 ];
 
+/** What each step needs done first (singlevm/flow.ts): the probes of what step 2 started run at
+ *  the same time; the steps that change the tenant's CNCI (external IPs, its NAT fault) one after
+ *  another; the deletes after every probe. */
+export const VERIFY_NEEDS: Needs<VerifyContext> = new Map<VerifyStep, VerifyStep[]>([
+  [startVmsAndContainers, [listWorkloads]],
+  [startOtherTenant, [listWorkloads]],
+  [instancesActive, [startVmsAndContainers]],
+  [sshIntoVms, [instancesActive]],
+  [containerPingsContainer, [instancesActive]],
+  [crossNode, [instancesActive]],
+  // The VMs answer before they are probed from the other tenant (a VM not up yet is silent to anyone).
+  [tenantIsolation, [startOtherTenant, sshIntoVms, containerPingsContainer]],
+  [egressToHost, [sshIntoVms]],
+  [externalIp, [sshIntoVms]],
+  [natFailureReported, [externalIp, egressToHost]],
+  [deleteInstances, [containerPingsContainer, crossNode, tenantIsolation, natFailureReported]],
+  [nothingLeft, [deleteInstances]],
+]);
+
 /** Runs verify on the cluster `ctx` describes: a status line per step, the first failure thrown
  *  (its step marked failed in `steps`); what this cluster cannot check goes to ctx.notChecked. */
 export async function runVerify(ctx: VerifyContext, steps = new StepRunner('verify')): Promise<StepRunner> {
-  await runFlow(steps, VERIFY_FLOW, ctx, ctx.notChecked);
+  await runFlow(steps, VERIFY_FLOW, ctx, ctx.notChecked, VERIFY_NEEDS);
   return steps;
 }

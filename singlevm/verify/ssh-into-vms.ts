@@ -12,9 +12,11 @@ export const sshIntoVms: VerifyStep = {
   async execute(ctx, progress) {
     const { vms } = startedInstances(ctx);
     const ns = cnciNamespace(ctx.cluster, ctx.tenantId);
-    for (const [i, vm] of vms.entries()) {
-      progress(`VM ${i + 1}/${vms.length} at ${vm.ssh_ip}`);
+    // Both at once: the VMs boot side by side.
+    let answered = 0;
+    await Promise.all(vms.map(async (vm) => {
       await sshAnswersAs(ctx, ns, vm.ssh_ip!, vm.id);
-    }
+      progress(`${++answered}/${vms.length} answered`);
+    }));
   },
 };

@@ -110,9 +110,9 @@ export class FakeHost implements SetupHost {
     this.record('snapshotHost', cluster, file);
     await writeFile(file, JSON.stringify({ namespaces: [], links: ['lo'], addresses: [], routes: [], iptables: [], containers: [], processes: [] }));
   }
-  async buildDaemons(cluster: string) {
-    this.record('buildDaemons', cluster);
-    return fakeBundles(cluster);
+  async buildDaemons() {
+    this.record('buildDaemons');
+    return fakeBundles(CLUSTER);
   }
   async runningPid(pidFile: string) {
     const pid = Number(await readFile(pidFile, 'utf8').catch(() => ''));

@@ -76,3 +76,21 @@ t.test('readPidFile: nothing for a missing file, garbage, or pid 1', async (t) =
   await writeFile(join(dir, 'init.pid'), '1\n');
   t.equal(await readPidFile(join(dir, 'init.pid')), undefined, 'never init');
 });
+
+t.test('one that notifies (shared/ready-notify.ts) is ready when it says so, and its channel holds neither process', async (t) => {
+  const notify = `process.send({ ciao: 'ready' }, undefined, {}, () => process.disconnect());`;
+  const spec = nodeProgram('notifier', `setTimeout(() => { console.log('now ready'); ${notify} }, 200); ${runsForever}`);
+  const { pid, child } = await startDetached({ ...spec, notifies: true });
+  t.match(await readFile(spec.log, 'utf8'), /now ready/, 'not before it said so');
+  t.notOk(child.connected, 'the channel is closed');
+  await stopProcess(pid);
+});
+
+t.test('one that notifies but exits, or closes its channel, before it says it is ready fails the start at once', async (t) => {
+  const exits = nodeProgram('quitter', `console.log('bye'); process.exit(3);`);
+  await t.rejects(startDetached({ ...exits, notifies: true, readyTimeoutMs: 60_000 }), { message: /^quitter exited with code 3: see .*quitter\.log$/ });
+  const silent = nodeProgram('silent', `process.disconnect(); ${runsForever}`);
+  await t.rejects(startDetached({ ...silent, notifies: true, readyTimeoutMs: 60_000 }), { message: /^silent closed its readiness channel without saying it is ready/ });
+  const pid = Number(await readFile(silent.pidFile!, 'utf8'));
+  await waitFor('the silent one to be killed', () => !isAlive(pid), { timeoutMs: 5000 });
+});

@@ -45,7 +45,7 @@ t.test("the proof is the cluster's own: another cluster's namespaces and contain
   const after: HostState = {
     ...empty,
     // cluster ci went away while cluster ci-x came up beside it; and someone added a namespace of no cluster.
-    namespaces: ['ciao-ci-x-net', 'ciao-ci-x-node-0', 'ciao-ci-x-cnci-ab12', 'mine-from-before', 'stray'],
+    namespaces: ['ciao-ci-x-net', 'ciao-ci-x-node-0', 'ciao-ci-x-cnci-ab12', 'mine-from-before', 'stray', 'ciaotest-ab12-node'],
     containers: ['c2 ciao-ci-x-bbbb ci-x', 'c3 web '],
   };
   t.same(diffHostState(before, after, { cluster: 'ci-x' }), [
@@ -54,7 +54,8 @@ t.test("the proof is the cluster's own: another cluster's namespaces and contain
   ], "cluster ci-x's proof: its own leftovers and the stray namespace, not cluster ci's");
   t.same(diffHostState(before, after, { cluster: 'ci' }), [
     'namespace added: stray', 'namespace removed: ciao-ci-net', 'container added: c3 web ',
-  ], "cluster ci's proof: a prefix of ci-x, yet none of ci-x's is counted as its own");
+  ], "cluster ci's proof: a prefix of ci-x, yet none of ci-x's is counted as its own; nor a root test's namespace");
+  t.same(diffHostState(before, after).filter((d) => d.includes('ciaotest')), ['namespace added: ciaotest-ab12-node'], 'the host as a whole: every namespace counts');
 });
 
 t.test("a process that says --cluster NAME is the cluster's until it is gone", async (t) => {

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { SETUP_FLOW } from '../../singlevm/actions/flows.ts';
+import { SETUP_FLOW, SETUP_NEEDS } from '../../singlevm/actions/flows.ts';
 import { preflight } from '../../singlevm/actions/preflight.ts';
 import { configuration } from '../../singlevm/actions/configuration.ts';
 import { daemonBundles } from '../../singlevm/actions/daemon-bundles.ts';
@@ -16,12 +16,12 @@ import { certificates } from '../../singlevm/actions/certificates.ts';
 import { accel, clusterNetwork, containerImage, dockerEngine, sshKey, vmImage } from '../../singlevm/actions/real-node.ts';
 import { credentials } from '../../singlevm/actions/credentials.ts';
 import { controlPlane } from '../../singlevm/actions/control-plane.ts';
-import { registerImages } from '../../singlevm/actions/images.ts';
+import { registerImages, uploadImages } from '../../singlevm/actions/images.ts';
 import { node, nodeShare } from '../../singlevm/actions/node.ts';
 import { workloads } from '../../singlevm/actions/workloads.ts';
 import { demoSh } from '../../singlevm/actions/demo-sh.ts';
 import type { Action, SetupContext } from '../../singlevm/actions/context.ts';
-import { stepName } from '../../singlevm/flow.ts';
+import { stepName, waitsFor } from '../../singlevm/flow.ts';
 import { freePort } from '../../singlevm/ports.ts';
 import { readDemoSh } from '../../singlevm/demo-sh.ts';
 import type { ClusterRecord } from '../../singlevm/cluster-files.ts';
@@ -139,13 +139,13 @@ t.test('configuration', async (t) => {
   });
 });
 
-t.test('build daemons bundles them on every run, so a resume runs the code checked out now', async (t) => {
+t.test('build daemons asks for the bundles on every run, so a resume runs the code checked out now', async (t) => {
   const { run, host } = fakeCluster(t);
   const ctx = run();
   await execute(daemonBundles, ctx);
   t.same(Object.keys(ctx.bundles!).sort(), ['controller', 'identity', 'launcher', 'scheduler']);
   await execute(daemonBundles, run());
-  t.same(host.argsOf('buildDaemons'), [[CLUSTER], [CLUSTER]]);
+  t.same(host.argsOf('buildDaemons'), [[], []]);
 });
 
 t.test('certificates', async (t) => {
@@ -334,9 +334,10 @@ t.test('start control plane', async (t) => {
     const { run, host, paths, controller } = fakeCluster(t);
     const ctx = await afterCredentials(run());
     t.equal(await execute(controlPlane, ctx), undefined, 'no note on a new cluster');
-    t.same(host.started.map((d) => d.name), ['identity', 'scheduler', 'controller']);
+    // Started at the same time: in any order.
+    t.same(host.started.map((d) => d.name).sort(), ['controller', 'identity', 'scheduler']);
     t.same((await readdir(paths.pids)).sort(), ['controller.pid', 'identity.pid', 'scheduler.pid'], 'a pid file each');
-    const [identity, scheduler, ctl] = host.started;
+    const [identity, scheduler, ctl] = ['identity', 'scheduler', 'controller'].map((n) => host.started.find((d) => d.name === n)!);
     t.equal(identity.entry, ctx.bundles!.identity, 'the bundle is what runs');
     t.same([argAfter(identity.args, '--port'), argAfter(scheduler.args, '--port'), argAfter(ctl.args, '--port')], ['5000', '8888', '8889']);
     t.same([argAfter(ctl.args, '--identity'), argAfter(ctl.args, '--scheduler-port')], ['https://127.0.0.1:5000', '8888']);
@@ -361,7 +362,7 @@ t.test('start control plane', async (t) => {
   t.test('puts identity and the controller on the address CIAO_API_HOST asks for; the scheduler stays on loopback', async (t) => {
     const { run, host } = fakeCluster(t, { apiHost: '0.0.0.0' });
     await execute(controlPlane, await afterCredentials(run()));
-    t.same(host.started.map((d) => [d.name, argAfter(d.args, '--host')]), [['identity', '0.0.0.0'], ['scheduler', undefined], ['controller', '0.0.0.0']]);
+    t.same(host.started.map((d) => [d.name, argAfter(d.args, '--host')]).sort(), [['controller', '0.0.0.0'], ['identity', '0.0.0.0'], ['scheduler', undefined]]);
   });
 
   t.test('on a resume starts only the daemons whose pid file names no live process, and says which', async (t) => {
@@ -373,7 +374,7 @@ t.test('start control plane', async (t) => {
     await host.kill(paths.pids, 'scheduler');
     await rm(join(paths.pids, 'controller.pid'));
     t.equal(await execute(controlPlane, await again()), 'started again: scheduler, controller');
-    t.same(host.started.map((d) => d.name), ['identity', 'scheduler', 'controller', 'scheduler', 'controller']);
+    t.same(host.started.slice(3).map((d) => d.name).sort(), ['controller', 'scheduler']);
     t.equal(await execute(controlPlane, await again()), 'all running', 'the ones started again run');
   });
 
@@ -391,6 +392,7 @@ t.test('start control plane', async (t) => {
 t.test('register images', async (t) => {
   const registered = async (ctx: SetupContext) => {
     await execute(registerImages, await afterControlPlane(ctx));
+    await execute(uploadImages, ctx);
     return ctx;
   };
 
@@ -415,7 +417,7 @@ t.test('register images', async (t) => {
     const { run, controller } = fakeCluster(t);
     const first = await registered(run());
     const writes = controller.writes.splice(0);
-    t.same(writes, ['POST /image/v2/images', 'PUT /image/v2/images/image-1/file', 'POST /image/v2/images', 'PUT /image/v2/images/image-2/file']);
+    t.same(writes.sort(), ['POST /image/v2/images', 'POST /image/v2/images', 'PUT /image/v2/images/image-1/file', 'PUT /image/v2/images/image-2/file']);
     const again = await registered(run());
     t.same(controller.writes, []);
     t.equal(again.vmImageId, first.vmImageId);
@@ -426,7 +428,7 @@ t.test('register images', async (t) => {
     await controller.call('POST', '/image/v2/images', { name: 'ciao-vm', disk_format: 'raw' });
     controller.writes.splice(0);
     const ctx = await registered(run());
-    t.same(controller.writes, ['PUT /image/v2/images/image-1/file', 'POST /image/v2/images', 'PUT /image/v2/images/image-2/file']);
+    t.same(controller.writes.sort(), ['POST /image/v2/images', 'PUT /image/v2/images/image-1/file', 'PUT /image/v2/images/image-2/file']);
     t.equal(ctx.vmImageId, 'image-1');
   });
 
@@ -600,6 +602,15 @@ t.test('write demo.sh', async (t) => {
   });
 });
 
+/** Every step the i-th of the setup flow waits for, directly or through others. */
+function neededBy(i: number): number[] {
+  const deps = waitsFor(SETUP_FLOW, SETUP_NEEDS);
+  const all = new Set<number>();
+  const visit = (j: number) => deps[j].forEach((d) => !all.has(d) && (all.add(d), visit(d)));
+  visit(i);
+  return [...all];
+}
+
 t.test('the setup flow', async (t) => {
   t.test('every step that lacks something names a step that runs before it', async (t) => {
     const { run, paths } = fakeCluster(t);
@@ -614,8 +625,10 @@ t.test('the setup flow', async (t) => {
         if (!maker) continue;
         named[stepName(step, ctx)] = maker;
         t.ok(SETUP_FLOW.slice(0, i).some((s) => stepName(s, ctx) === maker), `${stepName(step, ctx)} names "${maker}", which runs before it`);
+        // Steps run at the same time when their needs are met: the maker must be among them.
+        t.ok(neededBy(i).some((j) => stepName(SETUP_FLOW[j], ctx) === maker), `${stepName(step, ctx)} needs "${maker}" (SETUP_NEEDS)`);
       }
-      t.same(Object.keys(named).length, simulate ? 6 : 7, `${simulate ? 'simulated' : 'real'}: ${JSON.stringify(named)}`);
+      t.same(Object.keys(named).length, simulate ? 7 : 8, `${simulate ? 'simulated' : 'real'}: ${JSON.stringify(named)}`);
     }
   });
 
@@ -624,8 +637,9 @@ t.test('the setup flow', async (t) => {
     await issuedCertificates(paths.pki);
     const first = await runSteps(SETUP_FLOW, run());
     t.same(first.map((s) => s.step), ['preflight', 'configuration', 'build daemons', 'certificates', 'credentials', 'start control plane',
-      'register images', 'start 2 simulated nodes', 'workloads', 'write demo.sh']);
-    t.same(host.started.map((d) => d.name), ['identity', 'scheduler', 'controller', 'launcher']);
+      'register images', 'upload images', 'start 2 simulated nodes', 'workloads', 'write demo.sh']);
+    t.same(host.started.map((d) => d.name).slice(0, 3).sort(), ['controller', 'identity', 'scheduler'], 'the control plane, at once');
+    t.equal(host.started[3].name, 'launcher', 'then the launcher');
     t.same([controller.images.length, controller.workloads.length], [2, 3]);
     t.same(new Set(host.ops()), new Set(['missingTools', 'buildDaemons', 'startDaemon', 'answers', 'adminClient']), 'nothing of the real node');
     t.ok(existsSync(paths.demoSh));
@@ -651,7 +665,8 @@ t.test('the setup flow', async (t) => {
     await issuedCertificates(paths.pki);
     const first = await runSteps(SETUP_FLOW, run());
     t.equal(first.length, SETUP_FLOW.length, 'no step skipped');
-    t.same(host.started.map((d) => d.name), ['identity', 'scheduler', 'controller', 'launcher']);
+    t.same(host.started.map((d) => d.name).slice(0, 3).sort(), ['controller', 'identity', 'scheduler'], 'the control plane, at once');
+    t.equal(host.started[3].name, 'launcher', 'then the launcher');
     t.same((['snapshotHost', 'sshKeygen', 'probeAccel'] as const).map((op) => host.argsOf(op).length), [1, 1, 1]);
     t.same(controller.images.map((i) => i.file!.toString()), ['initramfs', 'root disk']);
 

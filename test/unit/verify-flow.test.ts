@@ -61,6 +61,7 @@ t.test('VERIFY_FLOW is the steps of SPEC §6, in order, with the names tests and
   t.same(VERIFY_FLOW.map((s) => s.name), [
     'list workloads',
     'start 2 VMs and 2 containers',
+    "start another tenant's container",
     'instances active, VMs with an SSH address',
     'SSH into the VMs as demouser',
     'container pings container',
@@ -78,13 +79,14 @@ t.test('a simulated cluster skips the steps that need guests or a data plane, an
   const skippedOn = (ctx: VerifyContext) => VERIFY_FLOW.filter((s) => s.when && !s.when(ctx)).map((s) => s.name);
   const egress = 'egress: workloads reach an opened host port, and no other';
   const crossNode = 'a VM and a container on two nodes reach each other';
-  t.same(skippedOn(context({ simulated: true })), ['SSH into the VMs as demouser', 'container pings container', crossNode, 'another tenant cannot reach them', egress]);
+  const other = "start another tenant's container";
+  t.same(skippedOn(context({ simulated: true })), [other, 'SSH into the VMs as demouser', 'container pings container', crossNode, 'another tenant cannot reach them', egress]);
   t.same(skippedOn(context({ simulated: false })), [crossNode, egress], 'a real cluster of one node without --egress runs every step but egress and the cross-node one');
   const withEgress = (allowHostPorts: number[], nodes = 1) => context({ simulated: false, record: { nodes, settings: { bootDelayMs: 0, statsIntervalMs: 0, egress: { allowHostPorts } } } as never });
   t.same(skippedOn(withEgress([8080], 2)), [], 'one of two nodes with --egress and a port to fetch from runs every step');
   t.same(skippedOn(withEgress([8080], 1)), [crossNode], 'one of one node has no other node to cross to');
   t.same(skippedOn(withEgress([])), [crossNode, egress], 'one with --egress but no opened port has nothing to fetch from');
-  t.same(skippedOn(context({ simulated: true, record: { nodes: 100 } as never })), ['SSH into the VMs as demouser', 'container pings container', crossNode, 'another tenant cannot reach them', egress],
+  t.same(skippedOn(context({ simulated: true, record: { nodes: 100 } as never })), [other, 'SSH into the VMs as demouser', 'container pings container', crossNode, 'another tenant cannot reach them', egress],
     'simulated nodes have no data plane to cross');
 
   // Only the skipped steps run here, so runFlow prints nothing: it collects what they leave unchecked.
