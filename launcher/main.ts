@@ -125,7 +125,7 @@ async function realNode(): Promise<Launcher> {
   const environment = workloadEnvironment(values['workload-env']!);
   // The real nodes' legs (docs/protocol.md, "Tunnel endpoints"): this node's own until the scheduler's set comes.
   let nodePeers = [network.legIp];
-  const snapshots = values['vm-snapshots'] ? new VmSnapshots({ dir: values['vm-snapshots'], log: (msg, fields) => log.info(msg, fields) }) : undefined;
+  const snapshots = values['vm-snapshots'] ? new VmSnapshots({ dir: values['vm-snapshots'], runDir: stateDir, log: (msg, fields) => log.info(msg, fields) }) : undefined;
   for (const shape of values['vm-snapshot-shape']!) {
     const m = /^(\d+):(\d+)$/.exec(shape);
     if (!m) fail(`--vm-snapshot-shape ${JSON.stringify(shape)}: VCPUS:MEMMB`);

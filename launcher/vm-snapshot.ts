@@ -76,6 +76,9 @@ async function fileHash(path: string): Promise<string> {
 export interface VmSnapshotsOptions {
   /** Where templates are kept (shared by every cluster of the machine). */
   dir: string;
+  /** Where a template's QEMU keeps its QMP socket and pid file while it is made: the node's state
+   *  folder, so the cluster's stop and cleanup find that QEMU by path as they find its VMs. */
+  runDir: string;
   log: (message: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -144,8 +147,9 @@ export class VmSnapshots {
     }
     const work = this.templateAt(`${template.key}.tmp-${randomBytes(4).toString('hex')}`, template.shape);
     await mkdir(work.dir);
-    const sock = join(work.dir, 'qmp.sock');
-    const pidFile = join(work.dir, 'qemu.pid');
+    await mkdir(this.opts.runDir, { recursive: true });
+    const sock = join(this.opts.runDir, `snapshot-${template.key}.qmp`);
+    const pidFile = join(this.opts.runDir, `snapshot-${template.key}.pid`);
     let pid: number | undefined;
     try {
       const args = [...templateMachineArgs(template.shape, work.ram, true), '-chardev', 'null,id=ident',
@@ -168,8 +172,6 @@ export class VmSnapshots {
       await qmp(sock, 'quit').catch(() => undefined);
       await stopProcess(pid, 10_000);
       pid = undefined;
-      await rm(sock, { force: true });
-      await rm(pidFile, { force: true });
       await writeFile(join(work.dir, 'template.json'), JSON.stringify({ format: TEMPLATE_FORMAT, ...template.shape, made: new Date().toISOString() }) + '\n');
       // Another launcher may have made the same one meanwhile: then its copy stays and this one goes.
       await rename(work.dir, template.dir).catch(async (err: NodeJS.ErrnoException) => {
@@ -177,6 +179,8 @@ export class VmSnapshots {
       });
     } finally {
       if (pid) await stopProcess(pid, 5_000).catch(() => undefined);
+      await rm(sock, { force: true });
+      await rm(pidFile, { force: true });
       await rm(work.dir, { recursive: true, force: true });
     }
   }

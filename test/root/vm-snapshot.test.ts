@@ -21,7 +21,7 @@ const image = await buildVmImage(join(process.env.XDG_CACHE_HOME || join(homedir
 const { nodeNs, vms, close } = await vmSegment(dir, 3);
 const logs: { message: string; fields?: Record<string, unknown> }[] = [];
 const log = (message: string, fields?: Record<string, unknown>) => void logs.push({ message, fields });
-const snapshots = new VmSnapshots({ dir: join(dir, 'snapshots'), log });
+const snapshots = new VmSnapshots({ dir: join(dir, 'snapshots'), runDir: join(dir, 'state'), log });
 const options: QemuBackendOptions = {
   stateDir: join(dir, 'state'), images: { 'ciao-vm': image }, nodeNs, accel: 'tcg', cluster: 'snaptest',
   network: { join: async () => 't9', adopt: () => {}, leave: async () => {} }, snapshots, log,

@@ -16,7 +16,7 @@ await writeFile(join(dir, 'initrd.gz'), 'initrd');
 const shape: SnapshotShape = { kernel: join(dir, 'vmlinuz'), initrd: join(dir, 'initrd.gz'), vcpus: 1, memMB: 256, accel: 'tcg' };
 
 t.test('the key changes with the image\'s contents, vcpus, memory and accel, and only with them', async (t) => {
-  const snapshots = new VmSnapshots({ dir: join(dir, 'cache'), log: () => {} });
+  const snapshots = new VmSnapshots({ dir: join(dir, 'cache'), runDir: dir, log: () => {} });
   const key = await snapshots.keyOf(shape);
   t.equal(await snapshots.keyOf({ ...shape }), key);
   t.not(await snapshots.keyOf({ ...shape, vcpus: 2 }), key);
@@ -29,7 +29,7 @@ t.test('the key changes with the image\'s contents, vcpus, memory and accel, and
 t.test('lookup finds a complete template, and skips one without template.json', async (t) => {
   const cache = join(dir, 'lookup');
   const made: string[] = [];
-  const snapshots = new VmSnapshots({ dir: cache, log: (m) => made.push(m) });
+  const snapshots = new VmSnapshots({ dir: cache, runDir: dir, log: (m) => made.push(m) });
   const key = await snapshots.keyOf(shape);
   await mkdir(join(cache, key), { recursive: true });
   // A folder without template.json is not a template (a make would be started: stop it from booting here).
@@ -39,7 +39,7 @@ t.test('lookup finds a complete template, and skips one without template.json', 
   t.match(made, ['VM snapshot template could not be made'], 'the failure is logged');
   t.match(await snapshots.lookup(shape), { reason: 'the template could not be made: no QEMU in unit tests' }, 'and kept: not retried for every VM');
   await writeFile(join(cache, key, 'template.json'), '{}');
-  const found = await new VmSnapshots({ dir: cache, log: () => {} }).lookup(shape);
+  const found = await new VmSnapshots({ dir: cache, runDir: dir, log: () => {} }).lookup(shape);
   t.match(found, { template: { key, ram: join(cache, key, 'ram'), state: join(cache, key, 'state') } });
 });
 
