@@ -21,6 +21,7 @@ import type { StepTiming } from '../singlevm/step-runner.ts';
 
 const USAGE = `usage: npm run bench:singlevm -- [--name NAME] [--cold] [--runs N] [--json FILE]
        npm run bench:singlevm -- --containers N [--name NAME] [--json FILE]
+       npm run bench:singlevm -- --vms N [--name NAME] [--json FILE]
 
 Times the real cluster (needs root): per run a warm setup, verify (each step), one VM and one
 container created and timed, cleanup; prints medians against the targets and writes JSON
@@ -29,6 +30,9 @@ container created and timed, cleanup; prints medians against the targets and wri
   --cold            first a setup with an empty image cache
   --containers N    only the container row: one setup, then N containers created one after another
                     (each deleted before the next), with p50 and p95
+  --vms N           only the VM row, the same way: VM create → SSH answers, p50 and p95 (restored from
+                    a snapshot template once it is made: the first VMs cold-boot while it is;
+                    CIAO_VM_SNAPSHOTS=0: all cold)
   --name NAME       the cluster's name (default bench); it is cleaned up before and after
 
 A container counts as networked when its tenant's CNCI namespace (its gateway's side) gets an answer
@@ -38,6 +42,7 @@ const values = scriptArgs('bench:singlevm', USAGE, {
   cold: { type: 'boolean', default: false },
   runs: { type: 'string', default: '3' },
   containers: { type: 'string' },
+  vms: { type: 'string' },
   json: { type: 'string' },
 });
 const name = values.name!;
@@ -45,6 +50,8 @@ const runs = Number(values.runs);
 const containerRuns = values.containers === undefined ? undefined : Number(values.containers);
 if (!(Number.isInteger(runs) && runs > 0)) usageError('bench:singlevm', USAGE, '--runs must be a whole number above 0');
 if (containerRuns !== undefined && !(Number.isInteger(containerRuns) && containerRuns > 0)) usageError('bench:singlevm', USAGE, '--containers must be a whole number above 0');
+const vmRuns = values.vms === undefined ? undefined : Number(values.vms);
+if (vmRuns !== undefined && !(Number.isInteger(vmRuns) && vmRuns > 0)) usageError('bench:singlevm', USAGE, '--vms must be a whole number above 0');
 const paths = clusterPaths(name);
 const env = { ...process.env, CIAO_CLUSTER: name };
 const results: { what: string; seconds: number; target?: number }[] = [];
@@ -94,6 +101,27 @@ if (containerRuns !== undefined) {
   process.exit(0);
 }
 
+if (vmRuns !== undefined) {
+  await timedScript('singlevm/setup.sh', ['--name', name]);
+  const user = await userOf(await readDemoSh(paths.demoSh));
+  // The tenant's CNCI comes with its first instance: it stays, so the timed VMs find it up. Its
+  // VM also gives the node's snapshot template (made from the launcher's start) time to be ready.
+  const first = await user.create('qemu');
+  await user.active(first.id);
+  const seconds: number[] = [];
+  for (let i = 0; i < vmRuns; i++) {
+    seconds.push(await user.vmToSsh(true));
+    console.log(`  VM ${i + 1}/${vmRuns}: ${seconds.at(-1)!.toFixed(3)} s`);
+  }
+  await cleanup();
+  const off = process.env.CIAO_VM_SNAPSHOTS === '0' ? ' (snapshots off)' : '';
+  console.log(`\nsinglevm benchmark, VMs only (${vmRuns}${off}; this machine: ${(await run('nproc', [])).stdout.trim()} cores, load ${(await readFile('/proc/loadavg', 'utf8')).split(' ')[0]})`);
+  record(`VM: create → SSH answers, p50${off}`, median(seconds), 1.0);
+  record(`VM: create → SSH answers, p95${off}`, p95(seconds), 1.5);
+  await writeJson({ vmToSsh: seconds });
+  process.exit(0);
+}
+
 const setups: number[] = [];
 const cleanups: number[] = [];
 const verifyRuns: StepTiming[][] = [];
@@ -129,14 +157,21 @@ async function userOf(demo: Record<string, string>) {
     return i.state === 'active' && i;
   }, { timeoutMs: 120_000, intervalMs: 20 });
   const cnciNs = cnciNamespace(name, tenant);
+  const removeInstance = async (id: string) => {
+    await user.call('DELETE', `${base}/instances/${id}`);
+    await waitFor(`${id} gone`, async () => (await user.call<{ instances: Instance[] }>('GET', `${base}/instances`)).instances.every((i) => i.id !== id), { timeoutMs: 60_000, intervalMs: 50 });
+  };
   return {
     create, active,
-    async vmToSsh(): Promise<number> {
+    /** Create → SSH answers with its id; with `remove`, it is then deleted (not timed). */
+    async vmToSsh(remove = false): Promise<number> {
       const t0 = performance.now();
       const vm = await create('qemu');
       await active(vm.id);
       await waitFor(`SSH to ${vm.ip}`, async () => (await sshHostname(cnciNs, vm.ip, demo.CIAO_SSH_KEY).catch(() => '')) === vm.id, { timeoutMs: 120_000, intervalMs: 100 });
-      return (performance.now() - t0) / 1000;
+      const seconds = (performance.now() - t0) / 1000;
+      if (remove) await removeInstance(vm.id);
+      return seconds;
     },
     /** Create → active, and its gateway's side reaches it; then it is deleted (not timed). */
     async containerToNetwork(): Promise<number> {
@@ -145,8 +180,7 @@ async function userOf(demo: Record<string, string>) {
       await active(ct.id);
       await waitFor(`${ct.id} to answer its gateway's side`, () => pingFrom(cnciNs, ct.ip), { timeoutMs: 30_000, intervalMs: 20 });
       const seconds = (performance.now() - t0) / 1000;
-      await user.call('DELETE', `${base}/instances/${ct.id}`);
-      await waitFor(`${ct.id} gone`, async () => (await user.call<{ instances: Instance[] }>('GET', `${base}/instances`)).instances.every((i) => i.id !== ct.id), { timeoutMs: 60_000, intervalMs: 50 });
+      await removeInstance(ct.id);
       return seconds;
     },
   };
