@@ -224,21 +224,20 @@ export class QemuBackend implements Backend {
       ...(incoming ? ['-incoming', `exec:cat ${incoming}`] : []),
     ];
     this.adopted.delete(id);
+    let pid: number;
     try {
-      const { pid } = await startDetached({
+      ({ pid } = await startDetached({
         name: `QEMU of ${id}`, command: 'ip', args, log: join(dir, 'console.log'), pidFile: join(dir, 'qemu.pid'), pidFileBy: 'process',
         ready: () => qmp(qmpSocket, 'query-status').then(() => true, () => false), pollMs: 50,
         onExit: (pid, code, signal) => this.ended(id, pid, qemuExitReason(code, signal)),
-      });
-      // Watched from here: an end before it was ready is a failed start, not a death.
-      this.watched.set(id, pid);
+      }));
     } catch (err) {
       throw new LaunchError('launch_failure', (err as Error).message);
     }
     if (template) {
       const started = performance.now();
       try {
-        await restoreFromTemplate(qmpSocket, identitySocket, template, devices);
+        await restoreFromTemplate(qmpSocket, identitySocket, template, devices, () => isAlive(pid));
         this.opts.log?.('VM restored from a snapshot', { instance: id, template: template.key, ms: Math.round(performance.now() - started) });
       } catch (err) {
         this.opts.log?.('VM cold-boots', { instance: id, reason: `restoring failed: ${(err as Error).message}` });
@@ -246,6 +245,8 @@ export class QemuBackend implements Backend {
         return this.launch(spec, { cold: true });
       }
     }
+    // Watched from here: an end before it was ready (or restored) is a failed start, not a death.
+    this.watched.set(id, pid);
     return { sshIp: spec.network.ip, sshPort: 22 };
   }
 

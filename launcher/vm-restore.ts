@@ -57,10 +57,12 @@ export function identityLine(now: number, blockDevices: number, seed: Buffer): s
 
 /** Loads the template into the QEMU that answers on `sock`, plugs the devices, runs it and hands
  *  the guest its identity. Throws (the caller stops this QEMU and cold-boots) on any failure. */
-export async function restoreFromTemplate(sock: string, identitySocket: string, template: Template, devices: RestoreDevices): Promise<void> {
+export async function restoreFromTemplate(sock: string, identitySocket: string, template: Template, devices: RestoreDevices, alive: () => boolean): Promise<void> {
   await qmp(sock, 'migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: true }] });
   await qmp(sock, 'migrate-incoming', { uri: `exec:cat ${plainPath(template.state)}` });
   await waitFor(`the template ${template.key} to load`, async () => {
+    // QEMU ends when a stream does not load: no use asking it until the timeout.
+    if (!alive()) throw new AbortError('QEMU ended while loading the template (its console says why)');
     const { status } = (await qmp(sock, 'query-status')) as { status: string };
     if (status === 'inmigrate') return false;
     const { status: migration, 'error-desc': error } = (await qmp(sock, 'query-migrate')) as { status?: string; 'error-desc'?: string };

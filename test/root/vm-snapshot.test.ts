@@ -3,7 +3,7 @@
 // id, key and host keys, its own random state and boot id, a clock set from the host; a restart
 // cold-boots from its own disk; with snapshots off a VM cold-boots and says why.
 import t from 'tap';
-import { access, readFile } from 'node:fs/promises';
+import { access, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -121,4 +121,15 @@ t.test('with snapshots off (CIAO_VM_SNAPSHOTS=0: no snapshots given) a VM cold-b
   t.equal(await sshHostname(spec), spec.instanceId);
   t.equal((await facts(spec.network.ip)).disks, 2);
   await off.delete(spec.instanceId);
+});
+
+t.test('a template that does not load: the VM cold-boots on the spot, says why, and answers SSH', async (t) => {
+  const key = await snapshots.keyOf(shape);
+  await writeFile(join(dir, 'snapshots', key, 'state'), 'not a migration stream');
+  const spec = specFor(2);
+  await backend.start(spec);
+  t.match(logs.filter((l) => l.fields?.instance === spec.instanceId), [{ message: 'VM cold-boots', fields: { reason: /^restoring failed: / } }]);
+  t.equal(await sshHostname(spec), spec.instanceId);
+  t.equal((await facts(spec.network.ip)).disks, 2);
+  t.same((await backend.list()).filter((i) => i.spec.instanceId === spec.instanceId).map((i) => i.running), [true], 'one QEMU runs it');
 });
