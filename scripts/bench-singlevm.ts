@@ -82,19 +82,26 @@ if (values.cold) {
   });
 }
 
-if (containerRuns !== undefined) {
+/** One setup, then `runs` instances of one kind created one after another, each timed and deleted
+ *  before the next; the first instance of the tenant (untimed) starts its CNCI, which stays. */
+async function oneByOne(kind: 'docker' | 'qemu', runs: number, time: (user: Awaited<ReturnType<typeof userOf>>) => Promise<number>): Promise<number[]> {
   await timedScript('singlevm/setup.sh', ['--name', name]);
   const user = await userOf(await readDemoSh(paths.demoSh));
-  // The first container of the tenant starts its CNCI: it stays, so the N timed ones find it up.
-  const first = await user.create('docker');
+  const first = await user.create(kind);
   await user.active(first.id);
   const seconds: number[] = [];
-  for (let i = 0; i < containerRuns; i++) {
-    seconds.push(await user.containerToNetwork());
-    console.log(`  container ${i + 1}/${containerRuns}: ${seconds.at(-1)!.toFixed(3)} s`);
+  for (let i = 0; i < runs; i++) {
+    seconds.push(await time(user));
+    console.log(`  ${kind === 'qemu' ? 'VM' : 'container'} ${i + 1}/${runs}: ${seconds.at(-1)!.toFixed(3)} s`);
   }
   await cleanup();
-  console.log(`\nsinglevm benchmark, containers only (${containerRuns}; this machine: ${(await run('nproc', [])).stdout.trim()} cores, load ${(await readFile('/proc/loadavg', 'utf8')).split(' ')[0]})`);
+  return seconds;
+}
+const machine = async () => `this machine: ${(await run('nproc', [])).stdout.trim()} cores, load ${(await readFile('/proc/loadavg', 'utf8')).split(' ')[0]}`;
+
+if (containerRuns !== undefined) {
+  const seconds = await oneByOne('docker', containerRuns, (user) => user.containerToNetwork());
+  console.log(`\nsinglevm benchmark, containers only (${containerRuns}; ${await machine()})`);
   record('container: create → active with network, p50', median(seconds), 0.2);
   record('container: create → active with network, p95', p95(seconds));
   await writeJson({ containerToNet: seconds });
@@ -102,20 +109,11 @@ if (containerRuns !== undefined) {
 }
 
 if (vmRuns !== undefined) {
-  await timedScript('singlevm/setup.sh', ['--name', name]);
-  const user = await userOf(await readDemoSh(paths.demoSh));
-  // The tenant's CNCI comes with its first instance: it stays, so the timed VMs find it up. Its
-  // VM also gives the node's snapshot template (made from the launcher's start) time to be ready.
-  const first = await user.create('qemu');
-  await user.active(first.id);
-  const seconds: number[] = [];
-  for (let i = 0; i < vmRuns; i++) {
-    seconds.push(await user.vmToSsh(true));
-    console.log(`  VM ${i + 1}/${vmRuns}: ${seconds.at(-1)!.toFixed(3)} s`);
-  }
-  await cleanup();
+  // The first (untimed) VM also gives the node's snapshot template, made from the launcher's
+  // start, time to be ready when it is not cached yet.
+  const seconds = await oneByOne('qemu', vmRuns, (user) => user.vmToSsh(true));
   const off = process.env.CIAO_VM_SNAPSHOTS === '0' ? ' (snapshots off)' : '';
-  console.log(`\nsinglevm benchmark, VMs only (${vmRuns}${off}; this machine: ${(await run('nproc', [])).stdout.trim()} cores, load ${(await readFile('/proc/loadavg', 'utf8')).split(' ')[0]})`);
+  console.log(`\nsinglevm benchmark, VMs only (${vmRuns}${off}; ${await machine()})`);
   record(`VM: create → SSH answers, p50${off}`, median(seconds), 1.0);
   record(`VM: create → SSH answers, p95${off}`, p95(seconds), 1.5);
   await writeJson({ vmToSsh: seconds });
