@@ -10,6 +10,30 @@ for m in $(cat /lib/modules/load-order); do
   [ -d "/sys/module/$m" ] || insmod "/lib/modules/$m.ko" || echo "ciao-vm: cannot load $m"
 done
 
+# A snapshot template (docs/vm-snapshots.md): with "ciao.snapshot" on the kernel command line the
+# boot parks here, and the launcher saves the machine. Each VM restored from it gets its NIC and
+# disks hot-plugged, then one line on ttyS1: "ciao-identity SECONDS.NANOSECONDS BLOCKDEVICES HEXSEED"
+# (the host's clock, how many disks to wait for, fresh random bytes): from there it boots on as any
+# VM does, from its own config drive.
+if grep -q 'ciao\.snapshot' /proc/cmdline && [ "$1" != rooted ]; then
+  stty -F /dev/ttyS1 raw -echo
+  exec 3</dev/ttyS1
+  echo "ciao-vm: parked for a snapshot"
+  identity=""
+  until [ "${identity%% *}" = ciao-identity ]; do read -r identity <&3; done
+  exec 3<&-
+  set -- $identity
+  ciao-restore "$2" "$4" || echo "ciao-vm: cannot set the clock and seed from the identity"
+  waited=0
+  until [ -e /sys/class/net/eth0 ] && [ "$(ls -d /sys/block/vd* 2>/dev/null | wc -l)" -ge "$3" ]; do
+    [ $waited -ge 1000 ] && echo "ciao-vm: the hot-plugged NIC or disks did not come" && break
+    sleep 0.01
+    waited=$((waited + 1))
+  done
+  set --
+  echo "ciao-vm: restored from a snapshot"
+fi
+
 # Boot from a volume: "ciao.root=<serial>" on the kernel command line names the virtio disk that
 # becomes "/" (the same tree as this initramfs, as ext4). This script runs again from there, as "rooted".
 root_serial=$(sed -n 's/.*ciao\.root=\([^ ]*\).*/\1/p' /proc/cmdline)
@@ -121,5 +145,9 @@ udhcpc -i eth0 -s /etc/udhcpc.script -q -n -t 20 -T 1 && echo "ciao-vm: address 
 
 mkdir -p /etc/dropbear
 dropbear -R -E -p 22 2>/var/log/dropbear.log
+# Once SSH listens, tell the segment where this address is (unsolicited ARP): a peer that already
+# tried to reach it while the VM had no address waits out its failed ARP (seconds) otherwise.
+addr=$(ip -4 -o addr show eth0 | awk '{print $4}')
+[ -n "$addr" ] && arping -U -c 1 -I eth0 "${addr%/*}" >/dev/null 2>&1 &
 echo "ciao-vm: ready, hostname $(hostname)"
 while true; do sleep 3600; done

@@ -18,6 +18,8 @@ export const GUEST_MODULES = [
   'failover', 'net_failover', 'virtio_net', 'virtio_blk', 'cdrom', 'isofs',
 ];
 const GUEST_INIT = join(import.meta.dirname, 'guest-init.sh');
+/** Applies a restored VM's clock and random seed (docs/vm-snapshots.md); compiled static at build time. */
+const GUEST_RESTORE = join(import.meta.dirname, 'guest-restore.c');
 /** Size of the root disk image (a volume made from it may be larger; the filesystem stays this size). */
 const ROOT_DISK_MB = 32;
 
@@ -39,6 +41,7 @@ export async function buildVmImage(cacheDir: string, progress: (note: string) =>
   const dirs = await unpackPackages(join(cacheDir, 'debs'), packages);
   const hash = createHash('sha256')
     .update(await readFile(GUEST_INIT))
+    .update(await readFile(GUEST_RESTORE))
     .update(GUEST_MODULES.join(','))
     .update(`root disk ${ROOT_DISK_MB} MB`)
     .update([...dirs.values()].map((d) => basename(d)).join(','))
@@ -72,6 +75,7 @@ export async function buildVmImage(cacheDir: string, progress: (note: string) =>
       await copyFile(found, join(root, 'lib/modules', `${m}.ko`));
     }
     await writeFile(join(root, 'lib/modules/load-order'), GUEST_MODULES.join('\n') + '\n');
+    await run('gcc', ['-static', '-Os', '-s', '-Wall', '-o', join(root, 'sbin/ciao-restore'), GUEST_RESTORE]);
     await copyFile(GUEST_INIT, join(root, 'init'));
     await chmod(join(root, 'init'), 0o755);
 

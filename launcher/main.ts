@@ -20,6 +20,7 @@ import { CnciBackend } from '../cnci/cnci-backend.ts';
 import { Launcher, type NodeCapacity } from './launcher.ts';
 import { SimulationBackend } from './simulation-backend.ts';
 import { DockerBackend } from './docker-backend.ts';
+import { VmSnapshots } from './vm-snapshot.ts';
 import { QemuBackend } from './qemu-backend.ts';
 import { NodeNetwork } from './node-network.ts';
 import type { Backend } from './backend.ts';
@@ -57,6 +58,10 @@ const { values } = parseArgs({
     /** KEY=VALUE, every workload's (the proxies, docs/egress.md "Proxies"). */
     'workload-env': { type: 'string', multiple: true, default: [] },
     accel: { type: 'string', default: 'tcg' },
+    // VM snapshot templates (docs/vm-snapshots.md): where they are kept (absent: every VM cold-boots),
+    // and the shapes (VCPUS:MEMMB) made at the start rather than at the first VM of each.
+    'vm-snapshots': { type: 'string' },
+    'vm-snapshot-shape': { type: 'string', multiple: true, default: [] },
     // The cluster's egress (docs/egress.md): the resolver tenants' DNS forwards to. Absent: no egress.
     'egress-dns': { type: 'string' },
   },
@@ -121,10 +126,18 @@ async function realNode(): Promise<Launcher> {
   const environment = workloadEnvironment(values['workload-env']!);
   // The real nodes' legs (docs/protocol.md, "Tunnel endpoints"): this node's own until the scheduler's set comes.
   let nodePeers = [network.legIp];
+  const snapshots = values['vm-snapshots'] ? new VmSnapshots({ dir: values['vm-snapshots'], runDir: stateDir, log: (msg, fields) => log.info(msg, fields) }) : undefined;
+  for (const shape of values['vm-snapshot-shape']!) {
+    const m = /^(\d+):(\d+)$/.exec(shape);
+    if (!m) fail(`--vm-snapshot-shape ${JSON.stringify(shape)}: VCPUS:MEMMB`);
+    // In the background: the node is ready meanwhile, and its first VMs cold-boot.
+    void snapshots?.prepare({ ...image, vcpus: Number(m[1]), memMB: Number(m[2]), accel: values.accel });
+  }
   const backends: { qemu: Backend; docker: Backend; cnci?: CnciBackend } = {
     qemu: new QemuBackend({
       stateDir, nodeNs: network.ns, network, accel: values.accel, cluster: values.cluster!,
       images: Object.fromEntries(values['vm-image']!.map((id) => [id, image])), environment,
+      snapshots, log: (msg, fields) => log.info(msg, fields),
     }),
     docker: new DockerBackend({
       docker: new Docker({ socketPath: DOCKER_SOCKET }), cluster: values.cluster!, network, stateDir, gatewayDns: !!egress, environment,

@@ -8,7 +8,9 @@
 // A suspend saves the guest's memory to the folder (QMP migrate) and ends QEMU; a resume starts it
 // again from there (-incoming). A rescue boots another image's kernel and initramfs with the
 // instance's own disks attached (rescue.json in its folder says so).
-import { access, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+// A first start is restored from a snapshot template when one is ready (vm-snapshot.ts,
+// vm-restore.ts, docs/vm-snapshots.md); otherwise, or when that fails, it cold-boots.
+import { access, copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StartPayload, VolumeRef } from '../protocol/payloads.ts';
 import { AbortError, waitFor } from '../shared/wait-for.ts';
@@ -22,6 +24,8 @@ import { ipIn } from '../network/ip.ts';
 import { qmp } from './qmp.ts';
 import { consoleTailOf } from './console-tail.ts';
 import { consoleOfFile, type ConsoleText } from './console.ts';
+import { VOLUME_PORTS, PORTS, templateMachineArgs, type Template, type TemplateLookup, type VmSnapshots } from './vm-snapshot.ts';
+import { restoreArgs, restoreFromTemplate, restoredDeviceArgs, type PluggedDisk } from './vm-restore.ts';
 import { LaunchError, type AdoptedInstance, type Backend, type ExitListener, type Running } from './backend.ts';
 
 export interface QemuBackendOptions {
@@ -37,6 +41,10 @@ export interface QemuBackendOptions {
   cluster: string;
   /** Variables every guest's login shells get, through its config drive (the proxies, docs/egress.md). */
   environment?: Record<string, string>;
+  /** Snapshot templates to restore first starts from; absent: every VM cold-boots. */
+  snapshots?: VmSnapshots;
+  /** Says which way each VM started (restored, or cold and why). */
+  log?: (message: string, fields?: Record<string, unknown>) => void;
 }
 
 /** What the backend needs of the node's tenant networks (launcher/node-network.ts). */
@@ -48,7 +56,7 @@ export interface TenantNetwork {
 }
 
 /** Root ports for volumes: a VM holds at most this many. */
-export const VOLUME_PORTS = 8;
+export { VOLUME_PORTS };
 
 /** The disk's serial as the guest sees it (/sys/block/vdX/serial): virtio allows 20 characters. */
 export const volumeSerial = (volumeId: string) => volumeId.replace(/-/g, '').slice(0, 20);
@@ -64,6 +72,9 @@ const MEMORY_FILE = 'memory.state';
 const SHELL_SAFE_PATH = /^[A-Za-z0-9_./-]+$/;
 /** How long saving or loading a guest's memory may take (a few hundred MB through a pipe). */
 const MIGRATION_TIMEOUT_MS = 120_000;
+
+/** In the folder of a VM whose QEMU was restored from a template: that template (a resume needs its machine). */
+const RESTORED_FILE = 'restored.json';
 
 /** In a rescued VM's folder while its rescue QEMU runs: `{image}`. */
 const RESCUE_FILE = 'rescue.json';
@@ -152,7 +163,7 @@ export class QemuBackend implements Backend {
 
   /** Starts QEMU; with `incoming`, it takes the guest's memory and devices from that saved file;
    *  with `rescue`, it boots that image instead of the instance's own. */
-  private async launch(spec: StartPayload, { incoming, rescue }: { incoming?: string; rescue?: string } = {}): Promise<Running> {
+  private async launch(spec: StartPayload, { incoming, rescue, cold }: { incoming?: string; rescue?: string; cold?: boolean } = {}): Promise<Running> {
     const id = spec.instanceId;
     const dir = this.dir(id);
     if (await this.pid(id)) throw new LaunchError('already_running', `VM ${id} is already running`);
@@ -180,9 +191,21 @@ export class QemuBackend implements Backend {
     const ports = Object.fromEntries(volumes.map((v, n) => [v.id, n]));
     await writeFile(join(dir, 'ports.json'), JSON.stringify(ports));
     const root = rescue ? undefined : volumes.find((v) => v.root);
-    const args = [
-      'netns', 'exec', this.opts.nodeNs, 'qemu-system-x86_64',
-      '-name', `ciao-${this.opts.cluster}-${id}`, '-machine', `q35,accel=${this.opts.accel}`, '-cpu', this.opts.accel === 'kvm' ? 'host' : 'max',
+    const identitySocket = join(dir, 'identity.sock');
+    await rm(identitySocket, { force: true });
+    // A suspended VM that was restored from a template resumes on that template's machine.
+    const resumed = incoming ? await readFile(join(dir, RESTORED_FILE), 'utf8').then((s) => JSON.parse(s) as Template, () => undefined) : undefined;
+    const template = resumed ? undefined : await this.templateFor(spec, { incoming, rescue, cold, root });
+    if (!resumed) await rm(join(dir, RESTORED_FILE), { force: true });
+    if (template) {
+      await writeFile(join(dir, RESTORED_FILE), JSON.stringify(template));
+      // The console shows the template's boot first, as a cold boot's console shows its own.
+      await copyFile(template.console, join(dir, 'console.log'));
+    }
+    const devices = { disks: this.restoredDisks(spec, ports), nic: { tap, mac: spec.network.mac } };
+    const machine = template ? restoreArgs(template, identitySocket)
+      : resumed ? [...templateMachineArgs(resumed.shape, resumed.ram, false), '-chardev', `socket,id=ident,path=${identitySocket},server=on,wait=off`, ...restoredDeviceArgs(devices)] : [
+      '-machine', `q35,accel=${this.opts.accel}`, '-cpu', this.opts.accel === 'kvm' ? 'host' : 'max',
       '-m', String(spec.resources.memMB), '-smp', String(spec.resources.vcpus), '-nographic', '-no-reboot',
       '-kernel', image.kernel, '-initrd', image.initrd,
       '-append', `console=ttyS0 panic=-1${root ? ` ciao.root=${volumeSerial(root.id)}` : ''}`,
@@ -194,22 +217,58 @@ export class QemuBackend implements Backend {
         '-device', `virtio-blk-pci,drive=${volumeNode(v.id)},id=${volumeDevice(v.id)},bus=vp${ports[v.id]},serial=${volumeSerial(v.id)}`,
       ]),
       '-netdev', `tap,id=n0,ifname=${tap},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=n0,mac=${spec.network.mac}`,
+    ];
+    const args = [
+      'netns', 'exec', this.opts.nodeNs, 'qemu-system-x86_64', '-name', `ciao-${this.opts.cluster}-${id}`, ...machine,
       '-qmp', `unix:${qmpSocket},server=on,wait=off`, '-pidfile', join(dir, 'qemu.pid'),
       ...(incoming ? ['-incoming', `exec:cat ${incoming}`] : []),
     ];
     this.adopted.delete(id);
+    let pid: number;
     try {
-      const { pid } = await startDetached({
+      ({ pid } = await startDetached({
         name: `QEMU of ${id}`, command: 'ip', args, log: join(dir, 'console.log'), pidFile: join(dir, 'qemu.pid'), pidFileBy: 'process',
         ready: () => qmp(qmpSocket, 'query-status').then(() => true, () => false), pollMs: 50,
         onExit: (pid, code, signal) => this.ended(id, pid, qemuExitReason(code, signal)),
-      });
-      // Watched from here: an end before it was ready is a failed start, not a death.
-      this.watched.set(id, pid);
+      }));
     } catch (err) {
       throw new LaunchError('launch_failure', (err as Error).message);
     }
+    if (template) {
+      const started = performance.now();
+      try {
+        await restoreFromTemplate(qmpSocket, identitySocket, template, devices, () => isAlive(pid));
+        this.opts.log?.('VM restored from a snapshot', { instance: id, template: template.key, ms: Math.round(performance.now() - started) });
+      } catch (err) {
+        this.opts.log?.('VM cold-boots', { instance: id, reason: `restoring failed: ${(err as Error).message}` });
+        await this.stop(id);
+        return this.launch(spec, { cold: true });
+      }
+    }
+    // Watched from here: an end before it was ready (or restored) is a failed start, not a death.
+    this.watched.set(id, pid);
     return { sshIp: spec.network.ip, sshPort: 22 };
+  }
+
+  /** The template a start restores from, or none (a cold boot), logged with the reason. */
+  private async templateFor(spec: StartPayload, why: { incoming?: string; rescue?: string; cold?: boolean; root?: VolumeRef }): Promise<Template | undefined> {
+    if (why.cold) return undefined; // the failed restore was logged
+    const reason = !this.opts.snapshots ? 'snapshots are off' : spec.restart || why.incoming || why.rescue ? 'a rescue, a restart or a resume'
+      : why.root ? 'it boots from a volume' : undefined;
+    const lookup: TemplateLookup = reason ? { reason }
+      : await this.opts.snapshots!.lookup({ ...this.bootable(spec.image), vcpus: spec.resources.vcpus, memMB: spec.resources.memMB, accel: this.opts.accel });
+    if ('reason' in lookup) this.opts.log?.('VM cold-boots', { instance: spec.instanceId, reason: lookup.reason });
+    return 'template' in lookup ? lookup.template : undefined;
+  }
+
+  /** A restored VM's disks, hot-plugged in the order a cold boot's command line has them. */
+  private restoredDisks(spec: StartPayload, ports: Record<string, number>): PluggedDisk[] {
+    const dir = this.dir(spec.instanceId);
+    return [
+      { node: 'config', device: 'config', port: PORTS.config, file: join(dir, 'config.iso'), format: 'raw', readOnly: true },
+      ...(spec.resources.diskMB > 0 ? [{ node: 'disk', device: 'disk', port: PORTS.disk, file: join(dir, 'disk.qcow2'), format: 'qcow2' as const }] : []),
+      ...(spec.volumes ?? []).map((v) => ({ node: volumeNode(v.id), device: volumeDevice(v.id), port: `vp${ports[v.id]}`, file: v.path, format: 'qcow2' as const, serial: volumeSerial(v.id) })),
+    ];
   }
 
   /** The config drive and the instance's own disk, made anew (a first start, a rebuild). */
@@ -291,6 +350,8 @@ export class QemuBackend implements Backend {
       await rm(part, { force: true });
       // Unlimited bandwidth: QEMU's default cap (32 MiB/s) is for live migration over a network.
       await qmp(sock, 'migrate-set-parameters', { 'max-bandwidth': 1024 ** 4 });
+      // A VM restored from a template loaded it with x-ignore-shared: its own memory (private) is saved whole.
+      await qmp(sock, 'migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: false }] });
       await qmp(sock, 'migrate', { uri: `exec:cat > ${part}` });
       await waitFor(`the memory of ${instanceId} to be saved`, async () => {
         const { status, 'error-desc': error } = (await qmp(sock, 'query-migrate')) as { status?: string; 'error-desc'?: string };

@@ -21,6 +21,7 @@ import type { StepTiming } from '../singlevm/step-runner.ts';
 
 const USAGE = `usage: npm run bench:singlevm -- [--name NAME] [--cold] [--runs N] [--json FILE]
        npm run bench:singlevm -- --containers N [--name NAME] [--json FILE]
+       npm run bench:singlevm -- --vms N [--name NAME] [--json FILE]
 
 Times the real cluster (needs root): per run a warm setup, verify, one VM and one container
 created and timed, cleanup — each script's wall clock from outside (its start-up included) and
@@ -30,6 +31,9 @@ and writes JSON (default bench-results/singlevm.json).
   --cold            first a setup with an empty image cache
   --containers N    only the container row: one setup, then N containers created one after another
                     (each deleted before the next), with p50 and p95
+  --vms N           only the VM row, the same way: VM create → SSH answers, p50 and p95 (restored from
+                    a snapshot template once it is made: the first VMs cold-boot while it is;
+                    CIAO_VM_SNAPSHOTS=0: all cold)
   --name NAME       the cluster's name (default bench); it is cleaned up before and after
 
 A container counts as networked when its tenant's CNCI namespace (its gateway's side) gets an answer
@@ -39,6 +43,7 @@ const values = scriptArgs('bench:singlevm', USAGE, {
   cold: { type: 'boolean', default: false },
   runs: { type: 'string', default: '3' },
   containers: { type: 'string' },
+  vms: { type: 'string' },
   json: { type: 'string' },
 });
 const name = values.name!;
@@ -46,6 +51,8 @@ const runs = Number(values.runs);
 const containerRuns = values.containers === undefined ? undefined : Number(values.containers);
 if (!(Number.isInteger(runs) && runs > 0)) usageError('bench:singlevm', USAGE, '--runs must be a whole number above 0');
 if (containerRuns !== undefined && !(Number.isInteger(containerRuns) && containerRuns > 0)) usageError('bench:singlevm', USAGE, '--containers must be a whole number above 0');
+const vmRuns = values.vms === undefined ? undefined : Number(values.vms);
+if (vmRuns !== undefined && !(Number.isInteger(vmRuns) && vmRuns > 0)) usageError('bench:singlevm', USAGE, '--vms must be a whole number above 0');
 const paths = clusterPaths(name);
 const env = { ...process.env, CIAO_CLUSTER: name };
 const results: { what: string; seconds: number; target?: number }[] = [];
@@ -76,22 +83,42 @@ if (values.cold) {
   });
 }
 
-if (containerRuns !== undefined) {
+/** One setup, then `runs` instances of one kind created one after another, each timed and deleted
+ *  before the next; the first instance of the tenant (untimed) starts its CNCI, which stays. */
+async function oneByOne(kind: 'docker' | 'qemu', runs: number, time: (user: Awaited<ReturnType<typeof userOf>>) => Promise<number>): Promise<number[]> {
   await timedScript('singlevm/setup.sh', ['--name', name]);
   const user = await userOf(await readDemoSh(paths.demoSh));
-  // The first container of the tenant starts its CNCI: it stays, so the N timed ones find it up.
-  const first = await user.create('docker');
+  const first = await user.create(kind);
   await user.active(first.id);
   const seconds: number[] = [];
-  for (let i = 0; i < containerRuns; i++) {
-    seconds.push(await user.containerToNetwork());
-    console.log(`  container ${i + 1}/${containerRuns}: ${seconds.at(-1)!.toFixed(3)} s`);
+  for (let i = 0; i < runs; i++) {
+    seconds.push(await time(user));
+    console.log(`  ${kind === 'qemu' ? 'VM' : 'container'} ${i + 1}/${runs}: ${seconds.at(-1)!.toFixed(3)} s`);
   }
   await cleanup();
-  console.log(`\nsinglevm benchmark, containers only (${containerRuns}; this machine: ${(await run('nproc', [])).stdout.trim()} cores, load ${(await readFile('/proc/loadavg', 'utf8')).split(' ')[0]})`);
+  return seconds;
+}
+const machine = async () => `this machine: ${(await run('nproc', [])).stdout.trim()} cores, load ${(await readFile('/proc/loadavg', 'utf8')).split(' ')[0]}`;
+
+if (containerRuns !== undefined) {
+  const seconds = await oneByOne('docker', containerRuns, (user) => user.containerToNetwork());
+  console.log(`\nsinglevm benchmark, containers only (${containerRuns}; ${await machine()})`);
   record('container: create → active with network, p50', median(seconds), 0.2);
   record('container: create → active with network, p95', p95(seconds));
   await writeJson({ containerToNet: seconds });
+  process.exit(0);
+}
+
+// VMs are restored from a snapshot template (docs/vm-snapshots.md) unless CIAO_VM_SNAPSHOTS=0.
+const snapshotsOff = process.env.CIAO_VM_SNAPSHOTS === '0' ? ' (snapshots off)' : '';
+if (vmRuns !== undefined) {
+  // The first (untimed) VM also gives the node's snapshot template, made from the launcher's
+  // start, time to be ready when it is not cached yet.
+  const seconds = await oneByOne('qemu', vmRuns, (user) => user.vmToSsh(true));
+  console.log(`\nsinglevm benchmark, VMs only (${vmRuns}${snapshotsOff}; ${await machine()})`);
+  record(`VM: create → SSH answers, p50${snapshotsOff}`, median(seconds), 1.0);
+  record(`VM: create → SSH answers, p95${snapshotsOff}`, p95(seconds), 1.5);
+  await writeJson({ vmToSsh: seconds });
   process.exit(0);
 }
 
@@ -138,14 +165,21 @@ async function userOf(demo: Record<string, string>) {
     return i.state === 'active' && i;
   }, { timeoutMs: 120_000, intervalMs: 20 });
   const cnciNs = cnciNamespace(name, tenant);
+  const removeInstance = async (id: string) => {
+    await user.call('DELETE', `${base}/instances/${id}`);
+    await waitFor(`${id} gone`, async () => (await user.call<{ instances: Instance[] }>('GET', `${base}/instances`)).instances.every((i) => i.id !== id), { timeoutMs: 60_000, intervalMs: 50 });
+  };
   return {
     create, active,
-    async vmToSsh(): Promise<number> {
+    /** Create → SSH answers with its id; with `remove`, it is then deleted (not timed). */
+    async vmToSsh(remove = false): Promise<number> {
       const t0 = performance.now();
       const vm = await create('qemu');
       await active(vm.id);
       await waitFor(`SSH to ${vm.ip}`, async () => (await sshHostname(cnciNs, vm.ip, demo.CIAO_SSH_KEY).catch(() => '')) === vm.id, { timeoutMs: 120_000, intervalMs: 100 });
-      return (performance.now() - t0) / 1000;
+      const seconds = (performance.now() - t0) / 1000;
+      if (remove) await removeInstance(vm.id);
+      return seconds;
     },
     /** Create → active, and its gateway's side reaches it; then it is deleted (not timed). */
     async containerToNetwork(): Promise<number> {
@@ -154,8 +188,7 @@ async function userOf(demo: Record<string, string>) {
       await active(ct.id);
       await waitFor(`${ct.id} to answer its gateway's side`, () => pingFrom(cnciNs, ct.ip), { timeoutMs: 30_000, intervalMs: 20 });
       const seconds = (performance.now() - t0) / 1000;
-      await user.call('DELETE', `${base}/instances/${ct.id}`);
-      await waitFor(`${ct.id} gone`, async () => (await user.call<{ instances: Instance[] }>('GET', `${base}/instances`)).instances.every((i) => i.id !== ct.id), { timeoutMs: 60_000, intervalMs: 50 });
+      await removeInstance(ct.id);
       return seconds;
     },
   };
@@ -193,8 +226,8 @@ console.log(`\nsinglevm benchmark (${runs} warm run${runs > 1 ? 's' : ''}; p50 a
 scriptRows('setup, warm caches', setups, 2);
 scriptRows('verify', verifies, 4);
 scriptRows('cleanup', cleanups, 1);
-record('VM: create → SSH answers, p50', median(vmToSsh), 1.0);
-record('VM: create → SSH answers, p95', p95(vmToSsh), 1.5);
+record(`VM: create → SSH answers, p50${snapshotsOff}`, median(vmToSsh), 1.0);
+record(`VM: create → SSH answers, p95${snapshotsOff}`, p95(vmToSsh), 1.5);
 record('container: create → active with network, p50', median(containerToNet), 0.2);
 record('container: create → active with network, p95', p95(containerToNet));
 

@@ -3,7 +3,8 @@
 #   --simulate  what the simulated cluster needs: openssl (the cluster CA), qemu-utils (volumes are
 #               real qcow2 files even when the nodes are simulated)
 #   --cluster   what the real cluster needs too: iproute2 (namespaces), QEMU + qemu-utils (VMs and
-#               their disks), genisoimage + cpio (config drives, the initramfs), dnsmasq-base (the
+#               their disks), genisoimage + cpio (config drives, the initramfs), gcc + libc6-dev (the image's
+#               static ciao-restore), dnsmasq-base (the
 #               binary only: no host service), iptables (NAT inside CNCI namespaces), busybox-static
 #               (udhcpc for the CNCIs' legs), iputils-ping + openssh-client (verify's probes),
 #               docker.io (dockerd is started off the host network when none answers), util-linux
@@ -49,6 +50,9 @@ if [ "$profile" != --simulate ] && [ "$profile" != --nested ] && [ "$profile" !=
   want mke2fs e2fsprogs
   want genisoimage genisoimage
   want cpio cpio
+  # The VM image's ciao-restore (images/guest-restore.c) is compiled static: gcc and libc.a.
+  want gcc gcc
+  all+=(libc6-dev); [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || need+=(libc6-dev)
   want ssh openssh-client
   want ssh-keygen openssh-client
   want dockerd docker.io

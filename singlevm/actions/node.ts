@@ -11,6 +11,16 @@ import { resolverOf } from '../../network/egress.ts';
 import { workloadEnv } from '../../network/proxy.ts';
 import { nodesOf } from '../cluster-network.ts';
 import { launcherName } from '../cluster-files.ts';
+import { defaultWorkloads } from '../default-workloads.ts';
+
+/** VMs restored from snapshot templates kept with the image cache (docs/vm-snapshots.md), the
+ *  default VM workloads' shapes made at the launcher's start; CIAO_VM_SNAPSHOTS=0: cold boots only. */
+export function vmSnapshotArgs(cacheDir: string, env: NodeJS.ProcessEnv = process.env): string[] {
+  if (env.CIAO_VM_SNAPSHOTS === '0') return [];
+  const shapes = new Set(defaultWorkloads({ containerImage: '' }).filter((w) => w.vm_type === 'qemu' && w.visibility === 'public')
+    .map((w) => `${w.defaults.vcpus}:${w.defaults.mem_mb}`));
+  return ['--vm-snapshots', join(cacheDir, 'images', 'vm-snapshots'), ...[...shapes].flatMap((s) => ['--vm-snapshot-shape', s])];
+}
 
 const label = (ctx: SetupContext) => {
   const { nodes } = ctx.settings;
@@ -55,6 +65,7 @@ export const node: Action = {
         : [];
       const shared = ['--backend', 'real', '--cluster-ns', network.clusterNs, '--vm-kernel', vm.kernel, '--vm-initrd', vm.initrd,
         '--vm-image', need(ctx.vmImageId, 'the VM image id', 'register images'), '--accel', need(real.accel, 'how VMs run', 'KVM or TCG'),
+        ...vmSnapshotArgs(ctx.cacheDir),
         ...(settings.egress ? ['--egress-dns', resolverOf(settings.egress.dns).server] : []),
         ...Object.entries(settings.egress?.proxy ? workloadEnv(settings.egress.proxy) : {}).flatMap(([k, v]) => ['--workload-env', `${k}=${v}`]), ...share, ...common];
       for (const [i, n] of nodes.entries()) {

@@ -1,0 +1,187 @@
+// Snapshot templates (docs/vm-snapshots.md): per image and shape (vcpus, memory), one VM booted
+// until its init parks waiting for an identity, then saved (its memory in a file, its devices and
+// CPU in a migration stream), kept on disk under a key of everything it depends on. New VMs of that
+// shape are restored from it (vm-restore.ts) instead of booting.
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { access, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { run } from '../shared/run.ts';
+import { startDetached, stopProcess } from '../shared/detached.ts';
+import { AbortError, waitFor } from '../shared/wait-for.ts';
+import { qmp } from './qmp.ts';
+
+/** Changes whenever the template's machine (its arguments below, the identity line) changes. */
+export const TEMPLATE_FORMAT = 3;
+/** The guest's init says this on its console once parked (images/guest-init.sh). */
+export const PARKED_LINE = 'ciao-vm: parked for a snapshot';
+/** Root ports: vp0…vp7 for volumes (as every VM has), then the restored VM's NIC, disk, config
+ *  drive. The guest takes devices plugged at once from the highest bus down: the config drive is
+ *  vda, the disk vdb and volumes after them, as on a cold boot's command line. */
+export const VOLUME_PORTS = 8;
+export const PORTS = { nic: 'vnic', disk: 'vdisk', config: 'vcfg' } as const;
+/** Paths go into QEMU's option syntax (commas) and exec: migration's shell: nothing that needs quoting. */
+const PLAIN_PATH = /^[A-Za-z0-9_./-]+$/;
+const BOOT_TIMEOUT_MS = 120_000;
+
+export interface SnapshotShape {
+  kernel: string;
+  initrd: string;
+  vcpus: number;
+  memMB: number;
+  accel: 'tcg' | 'kvm';
+}
+
+export interface Template {
+  key: string;
+  dir: string;
+  ram: string;
+  state: string;
+  console: string;
+  shape: SnapshotShape;
+}
+
+export type TemplateLookup = { template: Template } | { reason: string };
+
+const exists = (path: string) => access(path).then(() => true, () => false);
+
+export function plainPath(path: string): string {
+  if (!PLAIN_PATH.test(path)) throw new Error(`${path} has characters QEMU's options or its exec: migration would misread`);
+  return path;
+}
+
+/** The machine a template and every VM restored from it share: QEMU refuses a migration stream
+ *  for devices it does not have, so both are built here. */
+export function templateMachineArgs(shape: SnapshotShape, ram: string, share: boolean): string[] {
+  return [
+    '-machine', `q35,accel=${shape.accel},memory-backend=ram0`, '-cpu', shape.accel === 'kvm' ? 'host' : 'max',
+    '-m', String(shape.memMB), '-smp', String(shape.vcpus), '-nographic', '-no-reboot',
+    // No default NIC (q35 would add an e1000e on a user-mode network): a restored VM's is hot-plugged.
+    '-nic', 'none',
+    '-object', `memory-backend-file,id=ram0,size=${shape.memMB}M,mem-path=${plainPath(ram)},share=${share ? 'on' : 'off'}`,
+    '-kernel', plainPath(shape.kernel), '-initrd', plainPath(shape.initrd), '-append', 'console=ttyS0 panic=-1 ciao.snapshot',
+    ...Array.from({ length: VOLUME_PORTS }, (_, n) => ['-device', `pcie-root-port,id=vp${n},chassis=${n + 1}`]).flat(),
+    ...Object.values(PORTS).flatMap((id, n) => ['-device', `pcie-root-port,id=${id},chassis=${VOLUME_PORTS + n + 1}`]),
+    // ttyS0 is the console (as -nographic makes it); ttyS1 carries the identity (chardev "ident").
+    '-serial', 'mon:stdio', '-serial', 'chardev:ident',
+  ];
+}
+
+async function fileHash(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+export interface VmSnapshotsOptions {
+  /** Where templates are kept (shared by every cluster of the machine). */
+  dir: string;
+  /** Where a template's QEMU keeps its QMP socket and pid file while it is made: the node's state
+   *  folder, so the cluster's stop and cleanup find that QEMU by path as they find its VMs. */
+  runDir: string;
+  log: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+/** The templates of one launcher: looked up by shape, made in the background when missing. */
+export class VmSnapshots {
+  private readonly making = new Map<string, Promise<void>>();
+  private readonly failed = new Map<string, string>();
+  private readonly fileHashes = new Map<string, Promise<string>>();
+  private qemuVersion?: Promise<string>;
+
+  constructor(private readonly opts: VmSnapshotsOptions) {
+    plainPath(opts.dir);
+  }
+
+  /** The key of everything a template depends on. */
+  async keyOf(shape: SnapshotShape): Promise<string> {
+    this.qemuVersion ??= run('qemu-system-x86_64', ['--version']).then((r) => r.stdout.split('\n')[0]);
+    const hashOf = (path: string) => {
+      if (!this.fileHashes.has(path)) this.fileHashes.set(path, fileHash(path));
+      return this.fileHashes.get(path)!;
+    };
+    const inputs = [TEMPLATE_FORMAT, await hashOf(shape.kernel), await hashOf(shape.initrd), shape.vcpus, shape.memMB, shape.accel, await this.qemuVersion];
+    return createHash('sha256').update(JSON.stringify(inputs)).digest('hex').slice(0, 24);
+  }
+
+  private templateAt(key: string, shape: SnapshotShape): Template {
+    const dir = join(this.opts.dir, key);
+    return { key, dir, ram: join(dir, 'ram'), state: join(dir, 'state'), console: join(dir, 'console.log'), shape };
+  }
+
+  /** The template for this shape when it is ready; otherwise why not, and (once) it is made. */
+  async lookup(shape: SnapshotShape): Promise<TemplateLookup> {
+    const key = await this.keyOf(shape);
+    const template = this.templateAt(key, shape);
+    if (await exists(join(template.dir, 'template.json'))) return { template };
+    const failure = this.failed.get(key);
+    if (failure) return { reason: `the template could not be made: ${failure}` };
+    void this.prepare(shape);
+    return { reason: 'no template yet for this image and shape: it is being made' };
+  }
+
+  /** Makes the template for this shape unless it exists or is being made; resolves when it is there. */
+  async prepare(shape: SnapshotShape): Promise<void> {
+    const key = await this.keyOf(shape);
+    const template = this.templateAt(key, shape);
+    if (await exists(join(template.dir, 'template.json'))) return;
+    if (!this.making.has(key)) {
+      const started = performance.now();
+      const made = this.make(template)
+        .then(() => this.opts.log('VM snapshot template made', { key, vcpus: shape.vcpus, memMB: shape.memMB, ms: Math.round(performance.now() - started) }))
+        .catch((err: Error) => {
+          this.failed.set(key, err.message);
+          this.opts.log('VM snapshot template could not be made', { key, error: err.message });
+        })
+        .finally(() => this.making.delete(key));
+      this.making.set(key, made);
+    }
+    await this.making.get(key);
+  }
+
+  private async make(template: Template): Promise<void> {
+    await mkdir(this.opts.dir, { recursive: true });
+    // What a crashed make left (never a template in use: those have no ".tmp-").
+    for (const old of await readdir(this.opts.dir)) {
+      if (old.startsWith(`${template.key}.tmp-`)) await rm(join(this.opts.dir, old), { recursive: true, force: true });
+    }
+    const work = this.templateAt(`${template.key}.tmp-${randomBytes(4).toString('hex')}`, template.shape);
+    await mkdir(work.dir);
+    await mkdir(this.opts.runDir, { recursive: true });
+    const sock = join(this.opts.runDir, `snapshot-${template.key}.qmp`);
+    const pidFile = join(this.opts.runDir, `snapshot-${template.key}.pid`);
+    let pid: number | undefined;
+    try {
+      const args = [...templateMachineArgs(template.shape, work.ram, true), '-chardev', 'null,id=ident',
+        '-name', `ciao-snapshot-template-${template.key}`, '-qmp', `unix:${sock},server=on,wait=off`, '-pidfile', pidFile];
+      ({ pid } = await startDetached({
+        name: `QEMU of snapshot template ${template.key}`, command: 'qemu-system-x86_64', args, log: work.console,
+        pidFile, pidFileBy: 'process', ready: () => qmp(sock, 'query-status').then(() => true, () => false), pollMs: 50,
+      }));
+      await waitFor(`the snapshot template's guest to park (console: ${work.console})`,
+        async () => (await readFile(work.console, 'utf8')).includes(PARKED_LINE), { timeoutMs: BOOT_TIMEOUT_MS, intervalMs: 50 });
+      await qmp(sock, 'stop');
+      await qmp(sock, 'migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: true }] });
+      await qmp(sock, 'migrate-set-parameters', { 'max-bandwidth': 1024 ** 4 });
+      await qmp(sock, 'migrate', { uri: `exec:cat > ${plainPath(work.state)}` });
+      await waitFor('the snapshot template to be saved', async () => {
+        const { status, 'error-desc': error } = (await qmp(sock, 'query-migrate')) as { status?: string; 'error-desc'?: string };
+        if (status === 'failed' || status === 'cancelled') throw new AbortError(`saving the template ${status}${error ? `: ${error}` : ''}`);
+        return status === 'completed';
+      }, { timeoutMs: BOOT_TIMEOUT_MS, intervalMs: 20 });
+      await qmp(sock, 'quit').catch(() => undefined);
+      await stopProcess(pid, 10_000);
+      pid = undefined;
+      await writeFile(join(work.dir, 'template.json'), JSON.stringify({ format: TEMPLATE_FORMAT, ...template.shape, made: new Date().toISOString() }) + '\n');
+      // Another launcher may have made the same one meanwhile: then its copy stays and this one goes.
+      await rename(work.dir, template.dir).catch(async (err: NodeJS.ErrnoException) => {
+        if (!(await exists(join(template.dir, 'template.json')))) throw err;
+      });
+    } finally {
+      if (pid) await stopProcess(pid, 5_000).catch(() => undefined);
+      await rm(sock, { force: true });
+      await rm(pidFile, { force: true });
+      await rm(work.dir, { recursive: true, force: true });
+    }
+  }
+}

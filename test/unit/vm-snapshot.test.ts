@@ -1,0 +1,85 @@
+// VM snapshot templates without QEMU (docs/vm-snapshots.md): the key follows every input, a
+// template is found only when complete, a missing one is reported with the reason, the identity
+// line and the machine arguments are what the guest's init and QEMU's migration need.
+import t from 'tap';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { tempDir } from '../../shared/temp-dir.ts';
+import { PORTS, plainPath, templateMachineArgs, VmSnapshots, type SnapshotShape } from '../../launcher/vm-snapshot.ts';
+import { identityLine, restoreArgs, restoredDeviceArgs } from '../../launcher/vm-restore.ts';
+import { vmSnapshotArgs } from '../../singlevm/actions/node.ts';
+
+const { path: dir, remove } = tempDir('ciao-vm-snapshot-unit');
+t.teardown(remove);
+await writeFile(join(dir, 'vmlinuz'), 'kernel');
+await writeFile(join(dir, 'initrd.gz'), 'initrd');
+const shape: SnapshotShape = { kernel: join(dir, 'vmlinuz'), initrd: join(dir, 'initrd.gz'), vcpus: 1, memMB: 256, accel: 'tcg' };
+
+t.test('the key changes with the image\'s contents, vcpus, memory and accel, and only with them', async (t) => {
+  const snapshots = new VmSnapshots({ dir: join(dir, 'cache'), runDir: dir, log: () => {} });
+  const key = await snapshots.keyOf(shape);
+  t.equal(await snapshots.keyOf({ ...shape }), key);
+  t.not(await snapshots.keyOf({ ...shape, vcpus: 2 }), key);
+  t.not(await snapshots.keyOf({ ...shape, memMB: 512 }), key);
+  t.not(await snapshots.keyOf({ ...shape, accel: 'kvm' }), key);
+  await writeFile(join(dir, 'other-initrd.gz'), 'initrd2');
+  t.not(await snapshots.keyOf({ ...shape, initrd: join(dir, 'other-initrd.gz') }), key);
+});
+
+t.test('lookup finds a complete template, and skips one without template.json', async (t) => {
+  const cache = join(dir, 'lookup');
+  const made: string[] = [];
+  const snapshots = new VmSnapshots({ dir: cache, runDir: dir, log: (m) => made.push(m) });
+  const key = await snapshots.keyOf(shape);
+  await mkdir(join(cache, key), { recursive: true });
+  // A folder without template.json is not a template (a make would be started: stop it from booting here).
+  (snapshots as unknown as { make: () => Promise<void> }).make = async () => { throw new Error('no QEMU in unit tests'); };
+  t.match(await snapshots.lookup(shape), { reason: /no template yet/ });
+  await snapshots.prepare(shape);
+  t.match(made, ['VM snapshot template could not be made'], 'the failure is logged');
+  t.match(await snapshots.lookup(shape), { reason: 'the template could not be made: no QEMU in unit tests' }, 'and kept: not retried for every VM');
+  await writeFile(join(cache, key, 'template.json'), '{}');
+  const found = await new VmSnapshots({ dir: cache, runDir: dir, log: () => {} }).lookup(shape);
+  t.match(found, { template: { key, ram: join(cache, key, 'ram'), state: join(cache, key, 'state') } });
+});
+
+t.test('the template and its restored copies share one machine; only the memory\'s sharing differs', async (t) => {
+  const template = templateMachineArgs(shape, '/c/ram', true);
+  const copy = templateMachineArgs(shape, '/c/ram', false);
+  t.same(template.map((a) => a.replace('share=on', 'share=off')), copy);
+  t.ok(template.includes('-nic') && template[template.indexOf('-nic') + 1] === 'none', 'no default NIC');
+  t.match(template.join(' '), /ciao\.snapshot/);
+  for (const port of Object.values(PORTS)) t.match(template.join(' '), new RegExp(`id=${port},`));
+  const restore = restoreArgs({ key: 'k', dir: '/c', ram: '/c/ram', state: '/c/state', console: '/c/console.log', shape }, '/i/identity.sock');
+  t.same(restore.slice(-2), ['-incoming', 'defer']);
+  t.match(restore.join(' '), /socket,id=ident,path=\/i\/identity\.sock,server=on,wait=off/);
+});
+
+t.test('paths QEMU would misread are refused', async (t) => {
+  t.throws(() => plainPath('/a,b'), /misread/);
+  t.throws(() => plainPath('/a b'), /misread/);
+  t.equal(plainPath('/var/lib/x-1/ram'), '/var/lib/x-1/ram');
+});
+
+t.test('a resumed restored VM has its hot-plugged devices on its command line, same ids and ports', async (t) => {
+  const args = restoredDeviceArgs({ disks: [{ node: 'config', device: 'config', port: 'vcfg', file: '/i/config.iso', format: 'raw', readOnly: true },
+    { node: 'volx', device: 'vol-x', port: 'vp0', file: '/v/x.qcow2', format: 'qcow2', serial: 'x' }], nic: { tap: 'tapabc', mac: '02:00:ac:10:00:02' } });
+  t.same(args, [
+    '-blockdev', 'driver=raw,node-name=config,read-only=on,file.driver=file,file.filename=/i/config.iso',
+    '-device', 'virtio-blk-pci,drive=config,id=config,bus=vcfg',
+    '-blockdev', 'driver=qcow2,node-name=volx,read-only=off,file.driver=file,file.filename=/v/x.qcow2',
+    '-device', 'virtio-blk-pci,drive=volx,id=vol-x,bus=vp0,serial=x',
+    '-netdev', 'tap,id=n0,ifname=tapabc,script=no,downscript=no',
+    '-device', 'virtio-net-pci,netdev=n0,id=nic0,mac=02:00:ac:10:00:02,bus=vnic,romfile=',
+  ]);
+});
+
+t.test('the identity line: the clock to the nanosecond, the disks to wait for, the seed in hex', async (t) => {
+  t.equal(identityLine(1_700_000_000_123.5, 2, Buffer.from([0, 255, 16])), 'ciao-identity 1700000000.123500000 2 00ff10\n');
+  t.equal(identityLine(1_700_000_000_000, 1, Buffer.from([1])), 'ciao-identity 1700000000.000000000 1 01\n');
+});
+
+t.test('setup gives the launcher a template folder and the default VM shape, and nothing with CIAO_VM_SNAPSHOTS=0', async (t) => {
+  t.same(vmSnapshotArgs('/cache', {}), ['--vm-snapshots', '/cache/images/vm-snapshots', '--vm-snapshot-shape', '1:256']);
+  t.same(vmSnapshotArgs('/cache', { CIAO_VM_SNAPSHOTS: '0' }), []);
+});
