@@ -13,6 +13,8 @@ const { values } = parseArgs({
     key: { type: 'string' },
     log: { type: 'string' },
     cluster: { type: 'string' },
+    /** Also a Unix socket, for the scheduler gate (a joined machine's way in). */
+    socket: { type: 'string' },
   },
 });
 if (!values.ca || !values.cert || !values.key) {
@@ -22,7 +24,8 @@ if (!values.ca || !values.cert || !values.key) {
 const logger = createLogger({ component: 'scheduler', file: values.log });
 const scheduler = new Scheduler({ tls: readTls({ ca: values.ca, cert: values.cert, key: values.key }), logger });
 const port = await scheduler.listen(Number(values.port), values.host);
-logger.info('listening', { port, host: values.host });
+if (values.socket) await scheduler.listenSocket(values.socket);
+logger.info('listening', { port, host: values.host, socket: values.socket });
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   process.on(sig, () => void scheduler.close().then(() => process.exit(0)));
 }

@@ -26,7 +26,8 @@ export const controlPlane: Action = {
     const apiHost = ctx.settings.apiHost ? ['--host', ctx.settings.apiHost] : [];
     const started = [
       await ensureDaemon(ctx, 'identity', ['--config', paths.identityConfig, '--port', String(record.ports.identity), ...apiHost, '--cert', pki.https.cert, '--key', pki.https.key, '--state-dir', paths.stateDir]) && 'identity',
-      await ensureDaemon(ctx, 'scheduler', ['--port', String(record.ports.scheduler), '--ca', pki.ca.cert, '--cert', pki.scheduler.cert, '--key', pki.scheduler.key]) && 'scheduler',
+      await ensureDaemon(ctx, 'scheduler', ['--port', String(record.ports.scheduler), '--ca', pki.ca.cert, '--cert', pki.scheduler.cert, '--key', pki.scheduler.key,
+        '--socket', join(paths.stateDir, 'scheduler.sock')]) && 'scheduler',
       await ensureDaemon(ctx, 'controller', ['--port', String(record.ports.controller), ...apiHost, '--state-dir', paths.stateDir, '--identity', urls(ctx).identity,
         '--ca', pki.ca.cert, '--cert', pki.https.cert, '--key', pki.https.key, '--client-cert', pki.controller.cert, '--client-key', pki.controller.key,
         '--scheduler-port', String(record.ports.scheduler), ...(ctx.settings.egress ? ['--egress'] : [])]) && 'controller',
