@@ -22,13 +22,14 @@ import { buildContainerImage } from '../images/container-image.ts';
 import { createNamespace, deleteNamespace, listNamespaces, namespaceName } from '../network/namespaces.ts';
 import { addJoinedUplink, addUnderlayLeg, setUnderlayFirewall } from '../network/underlay.ts';
 
-const USAGE = `usage: join.sh FILE --underlay IFACE [--accel auto|kvm|tcg]
-       join.sh --leave [--name CLUSTER]
+const USAGE = `usage: join.sh [--name NAME] FILE --underlay IFACE [--accel auto|kvm|tcg]
+       join.sh --leave [--name NAME]
 
 Joins this machine to the cluster a join bundle names (setup.sh --export-join FILE on the cluster's
 machine) as one more node: installs what it needs, makes the node's namespace with a macvlan of IFACE
 at the bundle's address, the tunnel to the cluster and its firewall, and starts a launcher in it.
 Only VXLAN between the bundle's two addresses crosses IFACE (docs/singlevm-network.md).
+  --name NAME          the cluster (with FILE: checked against the bundle's; default ${DEFAULT_CLUSTER} for --leave)
   --underlay IFACE     the NIC on the LAN the cluster's machine is on (explicit opt-in)
   --accel MODE         how VMs run here: auto (default), kvm or tcg
   --leave              stop this machine's node and remove everything join made here
@@ -62,6 +63,9 @@ export function joinPaths(cluster: string, home = process.env.CIAO_HOME ?? join(
   return { dir, record: join(dir, 'joined.json'), pki: join(dir, 'pki'), logs: join(dir, 'logs'), pids: join(dir, 'pids'), node: join(dir, 'node') };
 }
 
+if (values.name !== undefined && !validClusterName(values.name)) {
+  usageError(`cluster name ${JSON.stringify(values.name)} must be lowercase letters, digits or '-', at most 16, starting with a letter`);
+}
 if (values.leave) {
   if (positionals.length || values.underlay) usageError('--leave takes only --name');
   const cluster = values.name || process.env.CIAO_CLUSTER || DEFAULT_CLUSTER;
@@ -83,6 +87,7 @@ try {
   console.error(`join: ${err.message}`);
   process.exit(2);
 }
+if (values.name !== undefined && values.name !== bundle!.cluster) usageError(`the bundle is for cluster ${bundle!.cluster}, not ${values.name}`);
 const ifaceNs = values['underlay-netns'];
 if (ifaceNs !== undefined && !(await listNamespaces()).includes(ifaceNs)) usageError(`--underlay-netns ${JSON.stringify(ifaceNs)}: no such namespace`);
 
