@@ -2,18 +2,17 @@
 // another machine (singlevm/join-bundle.ts), and the cluster's end of the underlay it will join over —
 // the macvlan leg, the tunnel on ciao_br, its firewall and the scheduler gate (docs/singlevm-network.md,
 // "A second machine joins"). Nothing else of the cluster changes.
-import { mkdir, readdir, readFile, rm, writeFile, access } from 'node:fs/promises';
+import { access, mkdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { clusterName, scriptArgs, usageError as scriptUsageError } from './script-args.ts';
 import { clusterPaths, readClusterRecord } from './cluster-files.ts';
-import { readPidFile, startDetached } from '../shared/detached.ts';
+import { readPidFile } from '../shared/detached.ts';
 import { issueCert } from '../shared/pki.ts';
 import { ipToInt } from '../controller/addresses.ts';
 import { listNamespaces } from '../network/namespaces.ts';
 import { CLUSTER_IP } from '../network/cluster-leg.ts';
-import { addJoinPeer, addUnderlayLeg, ensureJoinTunnel, setUnderlayFirewall, underlayAddress } from '../network/underlay.ts';
 import { joinedLeg, joinedNodeId, MAX_JOINS, parseDuration, UNDERLAY_PORT, UNDERLAY_VNI, writeBundle } from './join-bundle.ts';
-import { REPO_ROOT } from './processes.ts';
+import { ensureClusterUnderlay, joinsDir, readJoins, recordJoin } from './join-underlay.ts';
 
 const USAGE = `usage: setup.sh --export-join FILE --underlay IFACE --address B/PREFIX --join-address A [--name NAME] [--valid-for 1h] [--cert-days 7]
 
@@ -67,28 +66,23 @@ if (!(await readPidFile(join(paths.pids, 'scheduler.pid')))) fail(`cluster ${nam
 const socket = join(paths.stateDir, 'scheduler.sock');
 if (!(await access(socket).then(() => true, () => false))) fail(`the scheduler of ${name} has no ${socket}: it was started by an older build (stop.sh, then setup.sh)`);
 const clusterNs = record!.network!.clusterNs;
-const joinsDir = join(paths.stateDir, 'joins');
-await mkdir(joinsDir, { recursive: true, mode: 0o700 });
-
-interface JoinRecord { k: number; nodeId: string; address: string; expires: string }
-const joins: JoinRecord[] = await Promise.all((await readdir(joinsDir)).filter((f) => /^\d+\.json$/.test(f))
-  .map(async (f) => JSON.parse(await readFile(join(joinsDir, f), 'utf8')) as JoinRecord));
-if (joins.some((j) => j.address === peer)) fail(`${peer} was given to ${joins.find((j) => j.address === peer)!.nodeId} already: each machine joins with its own address`);
+const { joins } = await readJoins(paths);
+const given = joins.find((j) => j.address === peer);
+if (given) fail(`${peer} was given to ${given.nodeId} already: each machine joins with its own address`);
 const k = Math.max(0, ...joins.map((j) => j.k)) + 1;
 if (k > MAX_JOINS) fail(`at most ${MAX_JOINS} machines join one cluster`);
 const nodeId = joinedNodeId(name, k);
+const underlay = { iface, ...(ifaceNs ? { ifaceNs } : {}), cidr: `${local}/${prefix}` };
 
 // The cluster's end of the underlay: made once, then each joined machine is one more flood target.
-const have = await underlayAddress(clusterNs);
-if (have === undefined) await addUnderlayLeg(clusterNs, iface, `${local}/${prefix}`, ifaceNs);
-else if (have !== `${local}/${prefix}`) fail(`cluster ${name}'s underlay leg is ${have || 'without an address'}, not ${local}/${prefix}: give its address`);
-const tunnel = { vni: UNDERLAY_VNI, port: UNDERLAY_PORT } as const;
-await ensureJoinTunnel(clusterNs, local, tunnel);
-await addJoinPeer(clusterNs, peer);
-await setUnderlayFirewall(clusterNs, local, [...joins.map((j) => j.address), peer], UNDERLAY_PORT);
-await ensureGate();
-
-const certs = await issueCert(joinsDir, { cert: join(paths.pki, 'ca.crt'), key: join(paths.pki, 'ca.key') },
+try {
+  await ensureClusterUnderlay({ cluster: name, paths, clusterNs, schedulerPort: record!.ports.scheduler }, underlay, [...joins.map((j) => j.address), peer]);
+} catch (err) {
+  fail((err as Error).message);
+}
+const joinsFolder = joinsDir(paths);
+await mkdir(joinsFolder, { recursive: true, mode: 0o700 });
+const certs = await issueCert(joinsFolder, { cert: join(paths.pki, 'ca.crt'), key: join(paths.pki, 'ca.key') },
   { name: `join-${k}`, commonName: nodeId, roles: ['compute'], days: certDays });
 const pem = (f: string) => readFile(f, 'utf8');
 const expires = new Date(Date.now() + validMs!).toISOString();
@@ -98,7 +92,7 @@ try {
     pki: { ca: await pem(join(paths.pki, 'ca.crt')), cert: await pem(certs.cert), key: await pem(certs.key) },
     scheduler: { address: CLUSTER_IP, port: record!.ports.scheduler },
     network: { cidr: '198.51.100.0/24', leg: joinedLeg(k) },
-    underlay: { ...tunnel, cluster: local, node: peer, prefix },
+    underlay: { vni: UNDERLAY_VNI, port: UNDERLAY_PORT, cluster: local, node: peer, prefix },
     vmImages: await vmImagesOfNode0(),
   });
 } catch (err) {
@@ -106,25 +100,13 @@ try {
 } finally {
   // The key leaves with the bundle only; the cluster keeps the certificate (its record of the node).
   await rm(certs.key, { force: true });
-  for (const f of [`join-${k}.csr`, `join-${k}.ext`]) await rm(join(joinsDir, f), { force: true });
+  for (const f of [`join-${k}.csr`, `join-${k}.ext`]) await rm(join(joinsFolder, f), { force: true });
 }
-await writeFile(join(joinsDir, `${k}.json`), `${JSON.stringify({ k, nodeId, address: peer, expires } satisfies JoinRecord)}\n`);
+await recordJoin(paths, underlay, { k, nodeId, address: peer, expires });
 console.log(`join bundle for node ${nodeId} written to ${file} (0600, valid until ${expires}; certificate ${certDays} day${certDays > 1 ? 's' : ''})
   underlay     ${iface} at ${local}/${prefix} (in ${clusterNs}); the joining machine takes ${peer}
   crosses      only VXLAN ${UNDERLAY_VNI} on udp/${UNDERLAY_PORT} between ${local} and ${peer}
   on it        ./singlevm/join.sh ${values['export-join']} --underlay <its NIC>`);
-
-/** The gate in the cluster namespace, unless it runs. */
-async function ensureGate(): Promise<void> {
-  const pidFile = join(paths.pids, 'scheduler-gate.pid');
-  if (await readPidFile(pidFile)) return;
-  await rm(pidFile, { force: true });
-  await startDetached({
-    name: 'scheduler gate', command: 'ip', pidFile, pidFileBy: 'process', cwd: REPO_ROOT, log: join(paths.logs, 'scheduler-gate.out'),
-    args: ['netns', 'exec', clusterNs, process.execPath, '--import', 'tsx', join(REPO_ROOT, 'singlevm', 'scheduler-gate.ts'),
-      '--listen', `${CLUSTER_IP}:${record!.ports.scheduler}`, '--socket', socket, '--pid-file', pidFile, '--cluster', name],
-  });
-}
 
 /** The VM image ids node 0's launcher boots (its --vm-image): the joined node boots the same. */
 async function vmImagesOfNode0(): Promise<string[]> {

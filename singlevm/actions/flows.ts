@@ -11,10 +11,11 @@ import { registerImages } from './images.ts';
 import { node } from './node.ts';
 import { workloads } from './workloads.ts';
 import { demoSh } from './demo-sh.ts';
+import { joinedMachines } from './joined-machines.ts';
 
 /** A new cluster, or what is missing of one that exists (a resume). */
 export const SETUP_FLOW: Action[] = [
   preflight, configuration, daemonBundles, certificates,
   sshKey, dockerEngine, vmImage, containerImage, accel, clusterNetwork,
-  credentials, controlPlane, registerImages, node, workloads, demoSh,
+  credentials, controlPlane, registerImages, node, workloads, demoSh, joinedMachines,
 ];

@@ -16,6 +16,7 @@ import { run } from '../../shared/run.ts';
 import { AbortError, waitFor } from '../../shared/wait-for.ts';
 import { createNamespace, deleteNamespace, listNamespaces } from '../../network/namespaces.ts';
 import { ipIn } from '../../network/ip.ts';
+import { readPidFile } from '../../shared/pid-file.ts';
 import { clusterLeftovers } from '../../singlevm/host-state.ts';
 import { pingFromContainer } from '../../singlevm/probes.ts';
 import type { Instance, Workload } from '../../controller/api-types.ts';
@@ -38,6 +39,8 @@ const [B, A] = ['192.0.2.11', '192.0.2.12'];
 const joined = `${name}-join-1`;
 /** join.sh as the second machine runs it: its own CIAO_HOME. */
 const joinSh = (args: string[]) => sh('singlevm/join.sh', args, { CIAO_HOME: home2 });
+/** `ciao list nodes --json` as the cluster's admin (its demo.sh). */
+const listedNodes = async () => JSON.parse((await run('bash', ['-c', `. ${paths.demoSh} && ciao list nodes --json`])).stdout) as { id: string; kind: string; tunnel_ip: string | null; status: string }[];
 /** Each step needs the one before it: after a failure the rest say so at once instead of timing out. */
 let failed: string | undefined;
 const step = (name: string, fn: (t: Test) => Promise<void>) => t.test(name, async (t) => {
@@ -115,7 +118,7 @@ step('the second machine joins: its node is listed, real, with its leg through t
   t.equal(r.exitCode, 0, `join: ${r.stdout}\n${r.stderr}`);
   t.match(r.stdout, new RegExp(`This machine is node ${joined} of cluster "${name}"`));
   const nodes = await waitFor(`${joined} to be READY`, async () => {
-    const listed = JSON.parse((await run('bash', ['-c', `. ${paths.demoSh} && ciao list nodes --json`])).stdout) as { id: string; kind: string; tunnel_ip: string | null; status: string }[];
+    const listed = await listedNodes();
     return listed.find((n) => n.id === joined)?.status === 'READY' && listed;
   });
   t.same(nodes.map((n) => [n.id, n.kind, n.tunnel_ip]).sort(), [[joined, 'real', '198.51.100.61'], [`${name}-node-0`, 'real', '198.51.100.10']]);
@@ -171,6 +174,20 @@ step('only VXLAN between the two underlay addresses, and ARP, crossed the LAN', 
   t.same(other.slice(0, 10), [], 'nothing else');
 });
 
+step("setup brings the cluster's end of the underlay back: the joined node returns without a new bundle", async (t) => {
+  const gate = await readPidFile(join(paths.pids, 'scheduler-gate.pid'));
+  t.ok(gate, 'the gate runs');
+  process.kill(gate!, 'SIGKILL');
+  await ipIn(`ciao-${name}-net`, 'link', 'del', 'underlay');
+  await waitFor(`${joined} to be shown gone`, async () => (await listedNodes()).find((n) => n.id === joined)?.status !== 'READY');
+  const r = await sh('singlevm/setup.sh', ['--name', name]);
+  t.equal(r.exitCode, 0, `setup: ${r.stdout}\n${r.stderr}`);
+  t.match(r.stdout, /missing: the scheduler gate\)/);
+  t.match(r.stdout, new RegExp(`joined machines' underlay[^\\n]*\\n\\s+eth0 at ${B}/24, tunnels to ${joined} \\(${A}\\)`));
+  await waitFor(`${joined} to be READY again`, async () => (await listedNodes()).find((n) => n.id === joined)?.status === 'READY', { timeoutMs: 60_000 });
+  t.pass('the joined launcher is back through the new gate and leg');
+});
+
 step('leave removes everything join made on the second machine', async (t) => {
   const r = await joinSh(['--leave', '--name', name]);
   t.equal(r.exitCode, 0, `leave: ${r.stdout}\n${r.stderr}`);
@@ -181,8 +198,7 @@ step('leave removes everything join made on the second machine', async (t) => {
   t.equal(containers.stdout.trim(), '', 'no container of the node');
   t.same((await ipIn(m2, '-br', 'link')).split('\n').filter(Boolean).map((l) => l.split(/[\s@]/)[0]).sort(), ['eth0', 'lo']);
   await waitFor(`${joined} to be shown gone`, async () => {
-    const listed = JSON.parse((await run('bash', ['-c', `. ${paths.demoSh} && ciao list nodes --json`])).stdout) as { id: string; status: string }[];
-    return listed.find((n) => n.id === joined)?.status !== 'READY';
+    return (await listedNodes()).find((n) => n.id === joined)?.status !== 'READY';
   });
 });
 
