@@ -64,7 +64,7 @@ if (!record) fail(`no cluster ${name} here (./singlevm/setup.sh --name ${name} f
 if (record!.mode !== 'real' || !record!.network) fail(`cluster ${name} is simulated: only a real cluster's network can be joined`);
 if (!(await readPidFile(join(paths.pids, 'scheduler.pid')))) fail(`cluster ${name} is not running (./singlevm/setup.sh --name ${name})`);
 const socket = join(paths.stateDir, 'scheduler.sock');
-if (!(await access(socket).then(() => true, () => false))) fail(`the scheduler of ${name} has no ${socket}: it was started by an older build (stop.sh, then setup.sh)`);
+if (!(await access(socket).then(() => true, () => false))) fail(`the scheduler of ${name} has no ${socket}: started by an older build (stop.sh, then setup.sh), or the path is over 107 bytes (a shorter CIAO_HOME; ${join(paths.logs, 'scheduler.log')} says)`);
 const clusterNs = record!.network!.clusterNs;
 const { joins } = await readJoins(paths);
 const given = joins.find((j) => j.address === peer);
