@@ -42,7 +42,7 @@ what is missing is brought back, with its instances, volumes and external IPs.
   --boot-delay-ms   how long a simulated instance takes to "boot" (default 100)
   --timings FILE    also write the step timings as JSON to FILE
        setup.sh --export-join FILE --underlay IFACE --address B/PREFIX --join-address A   (a running cluster:
-                    a bundle for a second machine to join with join.sh; setup.sh --export-join --help)`;
+                    a bundle for a second machine to join with join.sh; --export-join FILE --help for more)`;
 
 const values = scriptArgs('setup', USAGE, {
   simulate: { type: 'boolean', default: false },
