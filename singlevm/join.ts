@@ -10,7 +10,7 @@ import Docker from 'dockerode';
 import { usageError as scriptUsageError } from './script-args.ts';
 import { DEFAULT_CLUSTER, validClusterName } from './cluster-files.ts';
 import { BundleError, joinNumber, readBundle, type JoinBundle } from './join-bundle.ts';
-import { buildDaemons } from './build-daemons.ts';
+import { buildDaemons, buildDir } from './build-daemons.ts';
 import { probeAccel, type Accel } from './preflight.ts';
 import { runFlow, type Step } from './flow.ts';
 import { StepRunner } from './step-runner.ts';
@@ -208,6 +208,7 @@ async function leave(cluster: string): Promise<string> {
   const namespaces = (await listNamespaces()).filter((ns) => new RegExp(`^ciao-${cluster}-join-\\d{1,2}$`).test(ns));
   for (const ns of namespaces) await deleteNamespace(ns);
   await rm(paths.dir, { recursive: true, force: true });
+  await rm(buildDir(`join-${cluster}`), { recursive: true, force: true });
   if (!pid && !namespaces.length && !nodeId) return `nothing of cluster ${cluster} was joined here`;
   return `left cluster ${cluster}${nodeId ? ` (node ${nodeId})` : ''}: launcher ${pid ? 'stopped' : 'not running'}, ${containers} container(s) and ${qemus.length} process(es) removed, namespace ${namespaces.join(', ') || 'none'} deleted`;
 }
