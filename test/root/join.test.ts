@@ -148,12 +148,12 @@ step('a VM placed on the joined node gets DHCP over the tunnel; containers on bo
     const dead = now.find((i) => i.reason);
     if (dead) throw new Error(`instance ${dead.id}: ${dead.reason}`);
     return now.every((i) => i.state === 'active') && now;
-  }, { timeoutMs: 120_000 });
+  }, { timeoutMs: 240_000 });
   t.same([vm.node_id, ctThere.node_id, ctHere.node_id], [joined, joined, `${name}-node-0`], 'placed by node requirement');
   // The VM's address is only ever its DHCP lease from the CNCI on machine 1: answering means it got it.
   for (const [from, to, what] of [[ctHere, vm, 'node 0 → the VM on the joined node'], [ctHere, ctThere, 'node 0 → container on the joined node'],
     [ctThere, ctHere, 'joined node → node 0']] as const) {
-    await waitFor(`${what} (${to.ip})`, () => pingFromContainer(name, from.id, to.ip), { timeoutMs: 90_000 });
+    await waitFor(`${what} (${to.ip})`, () => pingFromContainer(name, from.id, to.ip), { timeoutMs: 120_000 });
     t.pass(what);
   }
   for (const i of started) await user.call('DELETE', `${tenant}/instances/${i.id}`);
