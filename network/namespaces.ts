@@ -9,8 +9,8 @@ export async function listNamespaces(): Promise<string[]> {
   return out ? (JSON.parse(out) as { name: string }[]).map((n) => n.name) : [];
 }
 
-/** The roles a cluster's namespaces have: its network, its nodes, its tenants' CNCIs. */
-const ROLE = /^(net|node-\d+|cnci-[0-9a-f]+)$/;
+/** The roles a cluster's namespaces have: its network, its nodes (a joined machine's too), its tenants' CNCIs. */
+const ROLE = /^(net|node-\d+|join-\d+|cnci-[0-9a-f]+)$/;
 
 /** Whether `ns` is one of this cluster's namespaces — by role, so cluster `ci` never claims cluster `ci-x`'s. */
 export const isClusterNamespace = (cluster: string, ns: string) =>
@@ -20,7 +20,7 @@ export const isClusterNamespace = (cluster: string, ns: string) =>
  *  (`ciao-<cluster>-<instance id>`) — and not of a cluster whose name merely begins the same. */
 export function mentionsCluster(cluster: string, arg: string): boolean {
   const uuid = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
-  return new RegExp(`(^|[^a-z0-9-])ciao-${cluster}-(net|node-\\d+|cnci-[0-9a-f]+|${uuid})($|[^a-z0-9-])`).test(arg);
+  return new RegExp(`(^|[^a-z0-9-])ciao-${cluster}-(net|node-\\d+|join-\\d+|cnci-[0-9a-f]+|${uuid})($|[^a-z0-9-])`).test(arg);
 }
 
 /** The cluster a namespace is named for, if any: `ciao-a-node-1-net` is cluster `a-node-1`'s network. */

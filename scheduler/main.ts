@@ -14,6 +14,8 @@ const { values } = parseArgs({
     key: { type: 'string' },
     log: { type: 'string' },
     cluster: { type: 'string' },
+    /** Also a Unix socket, for the scheduler gate (a joined machine's way in). */
+    socket: { type: 'string' },
   },
 });
 if (!values.ca || !values.cert || !values.key) {
@@ -23,7 +25,10 @@ if (!values.ca || !values.cert || !values.key) {
 const logger = createLogger({ component: 'scheduler', file: values.log });
 const scheduler = new Scheduler({ tls: readTls({ ca: values.ca, cert: values.cert, key: values.key }), logger });
 const port = await scheduler.listen(Number(values.port), values.host);
-logger.info('listening', { port, host: values.host });
+// Only a joined machine comes this way: a socket that cannot be made (a path over 107 bytes) is
+// logged, and the cluster runs without it (setup.sh --export-join then says it is missing).
+if (values.socket) await scheduler.listenSocket(values.socket).catch((err: Error) => logger.warn('no scheduler socket: machines cannot join', { socket: values.socket, error: err.message }));
+logger.info('listening', { port, host: values.host, socket: values.socket });
 notifyReady();
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   process.on(sig, () => void scheduler.close().then(() => process.exit(0)));

@@ -2,7 +2,8 @@
 // CNCI agents over mutual TLS, places STARTs, forwards commands to nodes and reports to the controller.
 import tls from 'node:tls';
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
+import { chmod, rm } from 'node:fs/promises';
 import { Connection } from '../protocol/frame.ts';
 import type { Frame, FrameOf, Hello, Role } from '../protocol/payloads.ts';
 import { rolesOf } from '../shared/pki.ts';
@@ -30,6 +31,7 @@ export const speaksFor = (certName: string, id: string): boolean =>
 
 export class Scheduler {
   private readonly server: tls.Server;
+  private socketServer?: net.Server;
   private controller?: Peer;
   private readonly agents = new Map<string, Peer>();
   private readonly cncis = new Map<string, Peer>();
@@ -52,7 +54,18 @@ export class Scheduler {
     return (this.server.address() as AddressInfo).port;
   }
 
+  /** Also listens on a Unix socket (0600): the scheduler gate forwards a joined machine's
+   *  connections to it (docs/protocol.md, "Transport"); TLS is done on them as on the port's. */
+  async listenSocket(path: string): Promise<void> {
+    await rm(path, { force: true });
+    this.socketServer = net.createServer((socket) => this.server.emit('connection', socket));
+    this.socketServer.listen(path);
+    await once(this.socketServer, 'listening');
+    await chmod(path, 0o600);
+  }
+
   async close(): Promise<void> {
+    this.socketServer?.close();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const peer of [this.controller, ...this.agents.values(), ...this.cncis.values()]) peer?.conn.socket.destroy();
     await closed;

@@ -14,6 +14,8 @@ export interface CertSpec {
   /** Subject alternative names for servers. */
   ips?: string[];
   dns?: string[];
+  /** How long it is valid (default 825 days); a joined machine's is bounded (docs/security.md). */
+  days?: number;
 }
 
 export interface CertPaths {
@@ -56,7 +58,7 @@ export async function issueCert(dir: string, ca: CertPaths, spec: CertSpec): Pro
   ]);
   await run('openssl', [
     'x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-set_serial', `0x${randomBytes(16).toString('hex')}`,
-    '-days', '825', '-out', paths.cert, '-extfile', ext,
+    '-days', String(spec.days ?? 825), '-out', paths.cert, '-extfile', ext,
   ]);
   return paths;
 }

@@ -3,6 +3,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 profile=--cluster
+# --export-join acts on a cluster that runs: it installs nothing (singlevm/join-export.ts).
+for arg in "$@"; do case "$arg" in --export-join|--export-join=*) exec node --import tsx "$ROOT/singlevm/join-export.ts" "$@";; esac; done
 for arg in "$@"; do [ "$arg" = --simulate ] && profile=--simulate; done
 "$ROOT/scripts/ensure-deps.sh"
 "$ROOT/scripts/install-system-deps.sh" "$profile"

@@ -40,7 +40,9 @@ what is missing is brought back, with its instances, volumes and external IPs.
   --egress-dns ADDR[#PORT]
                     the resolver tenants' DNS forwards to (an IPv4 address; 127.x means the host's loopback)
   --boot-delay-ms   how long a simulated instance takes to "boot" (default 100)
-  --timings FILE    also write the step timings as JSON to FILE`;
+  --timings FILE    also write the step timings as JSON to FILE
+       setup.sh --export-join FILE --underlay IFACE --address B/PREFIX --join-address A   (a running cluster:
+                    a bundle for a second machine to join with join.sh; --export-join FILE --help for more)`;
 
 const values = scriptArgs('setup', USAGE, {
   simulate: { type: 'boolean', default: false },

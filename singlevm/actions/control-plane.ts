@@ -27,7 +27,8 @@ export const controlPlane: Action = {
     // All three at once, each waited for until it says it listens (they find each other as they come up).
     const started = (await Promise.all([
       ensureDaemon(ctx, 'identity', ['--config', paths.identityConfig, '--port', String(record.ports.identity), ...apiHost, '--cert', pki.https.cert, '--key', pki.https.key, '--state-dir', paths.stateDir]).then((s) => s && 'identity'),
-      ensureDaemon(ctx, 'scheduler', ['--port', String(record.ports.scheduler), '--ca', pki.ca.cert, '--cert', pki.scheduler.cert, '--key', pki.scheduler.key]).then((s) => s && 'scheduler'),
+      ensureDaemon(ctx, 'scheduler', ['--port', String(record.ports.scheduler), '--ca', pki.ca.cert, '--cert', pki.scheduler.cert, '--key', pki.scheduler.key,
+        '--socket', join(paths.stateDir, 'scheduler.sock')]).then((s) => s && 'scheduler'),
       ensureDaemon(ctx, 'controller', ['--port', String(record.ports.controller), ...apiHost, '--state-dir', paths.stateDir, '--identity', urls(ctx).identity,
         '--ca', pki.ca.cert, '--cert', pki.https.cert, '--key', pki.https.key, '--client-cert', pki.controller.cert, '--client-key', pki.controller.key,
         '--scheduler-port', String(record.ports.scheduler), ...(ctx.settings.egress ? ['--egress'] : [])]).then((s) => s && 'controller'),

@@ -13,12 +13,13 @@ import { registerImages, uploadImages } from './images.ts';
 import { node } from './node.ts';
 import { workloads } from './workloads.ts';
 import { demoSh } from './demo-sh.ts';
+import { joinedMachines } from './joined-machines.ts';
 
 /** A new cluster, or what is missing of one that exists (a resume). */
 export const SETUP_FLOW: Action[] = [
   preflight, configuration, daemonBundles, certificates,
   sshKey, dockerEngine, vmImage, containerImage, accel, clusterNetwork,
-  credentials, controlPlane, registerImages, uploadImages, node, workloads, demoSh,
+  credentials, controlPlane, registerImages, uploadImages, node, workloads, demoSh, joinedMachines,
 ];
 
 /** What each step needs done first: everything reads the state dir preflight makes, and nothing
@@ -41,4 +42,5 @@ export const SETUP_NEEDS: Needs<SetupContext> = new Map<Action, Action[]>([
   [node, [registerImages, accel, clusterNetwork, dockerEngine]],
   [workloads, [controlPlane, containerImage, sshKey]],
   [demoSh, [certificates, credentials, uploadImages, node, workloads]],
+  [joinedMachines, [controlPlane, clusterNetwork]],
 ]);

@@ -38,6 +38,9 @@ export async function missingParts(record: ClusterRecord, paths: ReturnType<type
     const nodeNamespaces = record.network?.nodes?.map((n) => n.ns) ?? [record.network?.nodeNs];
     for (const ns of [record.network?.clusterNs, ...nodeNamespaces]) if (!ns || !await namespaceExists(ns)) missing.push(`namespace ${ns ?? '(not recorded)'}`);
     if (!await readPidFile(join(paths.clusterNet, 'dnsmasq.pid'))) missing.push('dnsmasq of the cluster network');
+    // Machines joined it (setup.sh --export-join): their way in (singlevm/join-underlay.ts).
+    const joined = await access(join(paths.stateDir, 'joins', 'underlay.json')).then(() => true, () => false);
+    if (joined && !await readPidFile(join(paths.pids, 'scheduler-gate.pid'))) missing.push('the scheduler gate');
   }
   if (!missing.length && !await controllerAnswers(record.ports.controller, join(paths.pki, 'ca.crt'))) missing.push('an answer from the controller');
   return missing;

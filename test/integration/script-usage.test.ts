@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { run } from '../../shared/run.ts';
 import { REPO_ROOT } from '../../singlevm/processes.ts';
 
-const SCRIPTS = ['singlevm/setup.sh', 'singlevm/verify.sh', 'singlevm/stop.sh', 'singlevm/cleanup.sh', 'singlevm/logs.sh', 'bat/run.sh'];
+const SCRIPTS = ['singlevm/setup.sh', 'singlevm/verify.sh', 'singlevm/stop.sh', 'singlevm/cleanup.sh', 'singlevm/logs.sh', 'singlevm/join.sh', 'bat/run.sh'];
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CIAO_')));
 
 for (const script of SCRIPTS) {
@@ -37,4 +37,24 @@ t.test('setup.sh: the --egress options are checked before anything runs', async 
     t.equal(r.exitCode, 2, args.join(' '));
     t.match(r.stderr, reason, args.join(' '));
   }
+});
+
+t.test('setup.sh --export-join and join.sh: their arguments are checked before anything runs', async (t) => {
+  const script = (name: string, ...args: string[]) => run(join(REPO_ROOT, name), args, { env, allowFailure: true });
+  for (const [args, reason] of [
+    [['--export-join', '/tmp/x.json'], /--underlay IFACE is required/],
+    [['--export-join', '/tmp/x.json', '--underlay', 'eth0', '--address', '192.0.2.1'], /--address: an IPv4 address with a prefix/],
+    [['--export-join', '/tmp/x.json', '--underlay', 'eth0', '--address', '192.0.2.1/24', '--join-address', '192.0.3.1'], /is not in 192\.0\.2\.1\/24/],
+    [['--export-join', '/tmp/x.json', '--underlay', 'eth0', '--address', '192.0.2.1/24', '--join-address', '192.0.2.2', '--valid-for', '3d'], /--valid-for: a duration/],
+    [['--export-join', '/tmp/x.json', '--underlay', 'eth0;reboot', '--address', '192.0.2.1/24', '--join-address', '192.0.2.2'], /an interface name/],
+  ] as const) {
+    const r = await script('singlevm/setup.sh', ...args);
+    t.equal(r.exitCode, 2, args.join(' '));
+    t.match(r.stderr, reason, args.join(' '));
+  }
+  const none = await script('singlevm/setup.sh', '--name', 'nosuchjoin', '--export-join', '/tmp/x.json', '--underlay', 'eth0', '--address', '192.0.2.1/24', '--join-address', '192.0.2.2');
+  t.equal(none.exitCode, 1);
+  t.match(none.stderr, /no cluster nosuchjoin here/);
+  t.match((await script('singlevm/join.sh', '/no/such/bundle.json', '--underlay', 'eth0')).stderr, /cannot read \/no\/such\/bundle\.json/);
+  t.match((await script('singlevm/join.sh', '--leave', '--name', 'nosuchjoin')).stdout, /nothing of cluster nosuchjoin was joined here/);
 });

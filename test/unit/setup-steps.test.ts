@@ -3,11 +3,12 @@
 // what it says when an earlier step left it nothing to work with. The cluster lives in a temp dir;
 // the host and the controller's API are fakes (test/helpers/fake-setup-host.ts).
 import t, { type Test } from 'tap';
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { joinedMachines } from '../../singlevm/actions/joined-machines.ts';
 import { SETUP_FLOW, SETUP_NEEDS } from '../../singlevm/actions/flows.ts';
 import { preflight } from '../../singlevm/actions/preflight.ts';
 import { configuration } from '../../singlevm/actions/configuration.ts';
@@ -201,9 +202,19 @@ t.test('certificates', async (t) => {
 t.test('the real node\'s steps', async (t) => {
   t.test('are the ones a simulated cluster skips; a real one skips none', async (t) => {
     const { run } = fakeCluster(t);
-    const skipped = (ctx: SetupContext) => SETUP_FLOW.filter((s) => s.when && !s.when(ctx)).map((s) => stepName(s, ctx));
+    // Machines joined or not is the cluster's state, not its kind (below).
+    const skipped = (ctx: SetupContext) => SETUP_FLOW.filter((s) => s !== joinedMachines && s.when && !s.when(ctx)).map((s) => stepName(s, ctx));
     t.same(skipped(run()), REAL_NODE_STEPS.map((s) => s.name));
     t.same(skipped(run({ simulate: false })), []);
+  });
+
+  t.test("joined machines' underlay: only on a real cluster that exported a join bundle", async (t) => {
+    const { run, paths } = fakeCluster(t, { simulate: false });
+    t.notOk(joinedMachines.when!(run()), 'no bundle exported: skipped');
+    await mkdir(join(paths.stateDir, 'joins'), { recursive: true });
+    await writeFile(join(paths.stateDir, 'joins', 'underlay.json'), '{"iface":"eth0","cidr":"192.0.2.11/24"}');
+    t.ok(joinedMachines.when!(run()), 'one exported: its end of the underlay is made again on a resume');
+    t.notOk(joinedMachines.when!(fakeCluster(t).run()), 'a simulated cluster has none');
   });
 
   t.test('SSH key: demouser\'s key is made once, in a folder of the cluster\'s alone', async (t) => {
@@ -664,7 +675,7 @@ t.test('the setup flow', async (t) => {
     const { run, host, paths, controller } = fakeCluster(t, { simulate: false });
     await issuedCertificates(paths.pki);
     const first = await runSteps(SETUP_FLOW, run());
-    t.equal(first.length, SETUP_FLOW.length, 'no step skipped');
+    t.equal(first.length, SETUP_FLOW.length - 1, "no step skipped (but the joined machines': none joined)");
     t.same(host.started.map((d) => d.name).slice(0, 3).sort(), ['controller', 'identity', 'scheduler'], 'the control plane, at once');
     t.equal(host.started[3].name, 'launcher', 'then the launcher');
     t.same((['snapshotHost', 'sshKeygen', 'probeAccel'] as const).map((op) => host.argsOf(op).length), [1, 1, 1]);

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Join this machine to a ciao cluster as one more node, from a bundle `setup.sh --export-join` wrote
+# on the cluster's machine (docs/singlevm-network.md, "A second machine joins"); --leave undoes it.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
+"$ROOT/scripts/ensure-deps.sh"
+for arg in "$@"; do case "$arg" in --leave|--help|-h) exec node --import tsx "$ROOT/singlevm/join.ts" "$@";; esac; done
+"$ROOT/scripts/install-system-deps.sh" --cluster
+exec node --import tsx "$ROOT/singlevm/join.ts" "$@"
