@@ -1,7 +1,7 @@
 // Benchmark of the real single-machine cluster (SPEC §11): setup with cold and warm caches, each
 // verify step, cleanup, VM create → SSH answers, container create → active with network.
 // Prints a table against the targets and writes JSON. Needs root.
-//   npm run bench:singlevm [-- --cold] [--runs 3] | [-- --containers 7]
+//   npm run bench:singlevm [-- --cold] [--runs 3] [--nodes 3 [--network-nodes 1]] | [-- --containers 7]
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,13 +19,15 @@ import { pingFrom, sshHostname } from '../singlevm/probes.ts';
 import { scriptArgs, usageError } from '../singlevm/script-args.ts';
 import type { StepTiming } from '../singlevm/step-runner.ts';
 
-const USAGE = `usage: npm run bench:singlevm -- [--name NAME] [--cold] [--runs N] [--json FILE]
+const USAGE = `usage: npm run bench:singlevm -- [--name NAME] [--cold] [--runs N] [--nodes N [--network-nodes K]] [--json FILE]
        npm run bench:singlevm -- --containers N [--name NAME] [--json FILE]
 
 Times the real cluster (needs root): per run a warm setup, verify (each step), one VM and one
 container created and timed, cleanup; prints medians against the targets and writes JSON
 (default bench-results/singlevm.json).
   --runs N          warm runs (default 3)
+  --nodes N         a cluster of N real nodes (setup.sh --nodes N; default 1), with
+  --network-nodes K K of them network nodes (setup.sh --network-nodes K); the setup steps are timed too
   --cold            first a setup with an empty image cache
   --containers N    only the container row: one setup, then N containers created one after another
                     (each deleted before the next), with p50 and p95
@@ -38,6 +40,8 @@ const values = scriptArgs('bench:singlevm', USAGE, {
   cold: { type: 'boolean', default: false },
   runs: { type: 'string', default: '3' },
   containers: { type: 'string' },
+  nodes: { type: 'string', default: '1' },
+  'network-nodes': { type: 'string' },
   json: { type: 'string' },
 });
 const name = values.name!;
@@ -45,6 +49,10 @@ const runs = Number(values.runs);
 const containerRuns = values.containers === undefined ? undefined : Number(values.containers);
 if (!(Number.isInteger(runs) && runs > 0)) usageError('bench:singlevm', USAGE, '--runs must be a whole number above 0');
 if (containerRuns !== undefined && !(Number.isInteger(containerRuns) && containerRuns > 0)) usageError('bench:singlevm', USAGE, '--containers must be a whole number above 0');
+if (!/^\d+$/.test(values.nodes!) || Number(values.nodes) < 1) usageError('bench:singlevm', USAGE, '--nodes must be a whole number above 0');
+if (values['network-nodes'] !== undefined && !/^\d+$/.test(values['network-nodes'])) usageError('bench:singlevm', USAGE, '--network-nodes must be a whole number');
+/** What every setup of the benchmark is given: the cluster's name and its nodes (setup checks them). */
+const setupArgs = ['--name', name, '--nodes', values.nodes!, ...(values['network-nodes'] ? ['--network-nodes', values['network-nodes']] : [])];
 const paths = clusterPaths(name);
 const env = { ...process.env, CIAO_CLUSTER: name };
 const results: { what: string; seconds: number; target?: number }[] = [];
@@ -70,13 +78,13 @@ if (values.cold) {
   // Cold: an empty image cache (Debian packages downloaded, the VM image built, KVM probed again).
   // Docker keeps an imported container image in its own store, so that one may still be there.
   await withTempDir('ciao-cold-cache', async (cache) => {
-    record('setup, cold caches', await timedScript('singlevm/setup.sh', ['--name', name], { XDG_CACHE_HOME: cache }));
+    record('setup, cold caches', await timedScript('singlevm/setup.sh', [...setupArgs], { XDG_CACHE_HOME: cache }));
     record('cleanup', await cleanup(), 3);
   });
 }
 
 if (containerRuns !== undefined) {
-  await timedScript('singlevm/setup.sh', ['--name', name]);
+  await timedScript('singlevm/setup.sh', [...setupArgs]);
   const user = await userOf(await readDemoSh(paths.demoSh));
   // The first container of the tenant starts its CNCI: it stays, so the N timed ones find it up.
   const first = await user.create('docker');
@@ -97,12 +105,16 @@ if (containerRuns !== undefined) {
 const setups: number[] = [];
 const cleanups: number[] = [];
 const verifyRuns: StepTiming[][] = [];
+const setupRuns: StepTiming[][] = [];
 const vmToSsh: number[] = [];
 const containerToNet: number[] = [];
 for (let i = 0; i < runs; i++) {
   console.log(`run ${i + 1}/${runs}`);
   const timingsFile = join(tmpdir(), `ciao-bench-verify-${process.pid}.json`);
-  setups.push(await timedScript('singlevm/setup.sh', ['--name', name]));
+  const setupTimings = join(tmpdir(), `ciao-bench-setup-${process.pid}.json`);
+  setups.push(await timedScript('singlevm/setup.sh', [...setupArgs, '--timings', setupTimings]));
+  setupRuns.push(JSON.parse(await readFile(setupTimings, 'utf8')).steps);
+  await rm(setupTimings, { force: true });
   const demo = await readDemoSh(paths.demoSh);
   const verifySeconds = await timedScript('singlevm/verify.sh', ['--timings', timingsFile], demo);
   verifyRuns.push([...JSON.parse(await readFile(timingsFile, 'utf8')).steps, { name: 'verify (wall clock)', seconds: verifySeconds, ok: true }]);
@@ -166,8 +178,9 @@ async function writeJson(raw: Record<string, unknown>) {
 }
 
 const verifyTotals = verifyRuns.map((steps) => steps.find((s) => s.name === 'verify (wall clock)')!.seconds);
-console.log(`\nsinglevm benchmark (${runs} warm run${runs > 1 ? 's' : ''}; medians; this machine: ${(await run('nproc', [])).stdout.trim()} cores)`);
+console.log(`\nsinglevm benchmark (${runs} warm run${runs > 1 ? 's' : ''}; medians; ${setupArgs.slice(2).join(' ')}; this machine: ${(await run('nproc', [])).stdout.trim()} cores)`);
 record('setup, warm caches', median(setups), 10);
+for (const step of setupRuns[0]) record(`  setup: ${step.name}`, median(setupRuns.map((r) => r.find((s) => s.name === step.name)?.seconds ?? NaN)));
 record('verify', median(verifyTotals), 30);
 for (const step of verifyRuns[0].filter((s) => s.name !== 'verify (wall clock)')) {
   record(`  verify: ${step.name}`, median(verifyRuns.map((r) => r.find((s) => s.name === step.name)?.seconds ?? NaN)));
@@ -177,4 +190,4 @@ record('VM: create → SSH answers', median(vmToSsh), 6);
 record('container: create → active with network', median(containerToNet), 0.2);
 record('  container: p95', p95(containerToNet));
 
-await writeJson({ setups, cleanups, verify: verifyRuns, vmToSsh, containerToNet });
+await writeJson({ setups, setupSteps: setupRuns, cleanups, verify: verifyRuns, vmToSsh, containerToNet });

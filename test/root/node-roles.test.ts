@@ -83,7 +83,8 @@ t.test('a resume keeps the roles, and other roles are refused', async (t) => {
   t.equal(r.exitCode, 0, `setup: ${r.stdout}\n${r.stderr}`);
   t.match(r.stdout, /resumed/);
   t.same((await nodes()).map((n) => [n.roles.join(','), n.status]), [['network', 'READY'], ['compute', 'READY'], ['compute', 'READY']]);
-  t.equal((await sh('singlevm/cleanup.sh', [])).exitCode, 0);
+  const cleaned = await sh('singlevm/cleanup.sh', []);
+  t.equal(cleaned.exitCode, 0, `cleanup: ${cleaned.stdout}\n${cleaned.stderr}`);
   t.same(await clusterLeftovers(name), []);
 });
 
@@ -99,6 +100,7 @@ t.test('setup --nodes 2 --sim-nodes 1000: both kinds in one cluster, listed', as
   const table = (await ciao('list nodes')).stdout;
   t.match(table, new RegExp(`${name}-node-1 .*real\\s+READY\\s+dual`));
   t.match(table, new RegExp(`${name}-sim-999 .*simulated\\s+READY\\s+compute`));
-  t.equal((await sh('singlevm/cleanup.sh', [])).exitCode, 0);
+  const cleaned = await sh('singlevm/cleanup.sh', []);
+  t.equal(cleaned.exitCode, 0, `cleanup: ${cleaned.stdout}\n${cleaned.stderr}`);
   t.same(await clusterLeftovers(name), []);
 });
