@@ -11,6 +11,10 @@ import { missingParts } from '../../singlevm/actions/health.ts';
 import { stepName } from '../../singlevm/flow.ts';
 import { Placement } from '../../scheduler/placement.ts';
 import { validateWorkload } from '../../controller/workload-yaml.ts';
+import { listWorkloads } from '../../singlevm/verify/list-workloads.ts';
+import { removeRealCopies } from '../../singlevm/verify/real-workloads.ts';
+import type { ApiClient, VerifyContext } from '../../singlevm/verify/context.ts';
+import type { Workload } from '../../controller/api-types.ts';
 import { afterControlPlane, argAfter, CLUSTER, fakeCluster } from '../helpers/fake-setup-host.ts';
 
 t.test('roles: K network nodes first, the rest compute; without --network-nodes all dual-role', async (t) => {
@@ -98,4 +102,43 @@ t.test('requirements.real_node keeps a workload off simulated nodes', async (t) 
   none.add('sim-0', 'sim-0', ['compute'], true);
   t.match(none.place({ resources: { vcpus: 1, memMB: 64, diskMB: 0 }, requirements: { realNode: true } }), { ok: false, reason: 'no_cn', message: /no compute node matches real_node/ });
   t.match(validateWorkload({ description: 'd', vm_type: 'docker', image_name: 'x', requirements: { real_node: true } }).requirements, { real_node: true });
+});
+
+t.test('verify on a mixed cluster starts its instances from public real-node copies of the default workloads, made once and deleted at the end', async (t) => {
+  const store: Workload[] = [
+    { id: 'vm', description: 'Debian VM', vm_type: 'qemu', visibility: 'public', requirements: {} } as Workload,
+    { id: 'ct', description: 'Busybox container', vm_type: 'docker', visibility: 'public', requirements: {} } as Workload,
+  ];
+  const calls: string[] = [];
+  const api = (tenant: string): ApiClient => ({
+    tenantId: async () => tenant,
+    async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+      calls.push(`${method} ${path}`);
+      if (method === 'GET') return { workloads: [...store] } as T;
+      if (method === 'POST') {
+        const w = { ...(body as Workload), id: `copy-${store.length}` };
+        store.push(w);
+        return w as T;
+      }
+      store.splice(store.findIndex((w) => path.endsWith(`/${w.id}`)), 1);
+      return undefined as T;
+    },
+  });
+  const ctx = (simNodes?: number): VerifyContext => ({
+    cluster: 'unit', simulated: false, user: api('tenant-1'), username: 'demo', admin: api('admin-t'), sshKey: '', pool: 'test', tenantId: 'tenant-1',
+    record: { settings: { bootDelayMs: 1, statsIntervalMs: 1, simNodes } } as never,
+    timeouts: { bootMs: 1, eventMs: 1, pingMs: 1, externalPingMs: 1, deleteMs: 1 }, notChecked: [],
+  });
+  const plain = ctx();
+  await listWorkloads.execute(plain, () => {});
+  t.same([plain.workloads!.vm.id, plain.workloads!.ct.id], ['vm', 'ct'], 'real nodes only: the default workloads themselves');
+  const mixed = ctx(1000);
+  await listWorkloads.execute(mixed, () => {});
+  t.match(mixed.workloads, { vm: { visibility: 'public', requirements: { real_node: true }, vm_type: 'qemu' }, ct: { requirements: { real_node: true }, vm_type: 'docker' } });
+  t.ok(calls.includes('POST /tenants/admin-t/workloads'), 'made by the admin');
+  const again = ctx(1000);
+  await listWorkloads.execute(again, () => {});
+  t.equal(store.length, 4, 'a second run uses the copies there are');
+  await removeRealCopies(again);
+  t.same(store.map((w) => w.id), ['vm', 'ct'], 'the copies are gone, the defaults stay');
 });
