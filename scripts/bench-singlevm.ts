@@ -122,6 +122,7 @@ for (let i = 0; i < runs; i++) {
   const [vm, ct] = await createToReady(demo);
   vmToSsh.push(vm);
   containerToNet.push(ct);
+  console.log(`  setup ${setups.at(-1)!.toFixed(2)} s, verify ${verifyRuns.at(-1)!.at(-1)!.seconds.toFixed(2)} s, VM → SSH ${vm.toFixed(2)} s, container → network ${ct.toFixed(3)} s`);
   cleanups.push(await cleanup());
 }
 
