@@ -8,6 +8,7 @@ import { clusterAgent } from '../shared/tls-files.ts';
 import { AbortError, waitFor } from '../shared/wait-for.ts';
 import { openstackClouds, type OpenstackCli } from './openstack-cli.ts';
 import type { ClusterEvent, Instance, Tenant, Volume, Workload } from '../controller/api-types.ts';
+import { realNodeCopy, simulatedBesideReal } from '../singlevm/verify/real-workloads.ts';
 
 function env(name: string): string {
   const v = process.env[name];
@@ -75,16 +76,25 @@ export async function workloads(path: string, client = admin): Promise<Workload[
   return (await client.call<{ workloads: Workload[] }>('GET', `${path}/workloads`)).workloads;
 }
 
-/** The public workload of a kind (setup registers a VM and a container one). */
+let mixed: Promise<boolean> | undefined;
+
+/** The public workload of a kind (setup registers a VM and a container one). On a cluster with
+ *  simulated nodes beside real ones (setup.sh --sim-nodes), its copy that requires a real node:
+ *  the suites' instances are probed, so they must run somewhere real (singlevm/verify/real-workloads.ts). */
 export async function publicWorkload(vmType: 'qemu' | 'docker'): Promise<Workload> {
-  const found = (await workloads(await userTenantPath(), user)).find((w) => w.vm_type === vmType && w.visibility === 'public');
+  const all = await workloads(await userTenantPath(), user);
+  const found = all.find((w) => w.vm_type === vmType && w.visibility === 'public' && !w.requirements?.real_node);
   if (!found) throw new Error(`the cluster has no public ${vmType} workload`);
-  return found;
+  return await isMixed() ? realNodeCopy(admin, found, all) : found;
 }
 
-/** A workload of the test's own in `path`, deleted when the test ends. */
+const isMixed = () => (mixed ??= simulatedBesideReal(admin));
+
+/** A workload of the test's own in `path`, deleted when the test ends; on a cluster with simulated
+ *  nodes beside real ones it requires a real node, as publicWorkload's do. */
 export async function ownWorkload(t: Test, path: string, body: object, client = admin): Promise<Workload> {
-  const w = await client.call<Workload>('POST', `${path}/workloads`, body);
+  const requirements = { ...(body as { requirements?: object }).requirements, real_node: true };
+  const w = await client.call<Workload>('POST', `${path}/workloads`, await isMixed() ? { ...body, requirements } : body);
   t.teardown(async () => {
     await deleteInstances(path, client);
     await client.call('DELETE', `${path}/workloads/${w.id}`).catch(() => undefined);

@@ -68,7 +68,7 @@ if (!values.suite && !(await readClusterRecord(process.env.CIAO_CLUSTER ?? DEFAU
   wanted = wanted.filter((s) => s !== 'egress');
   console.error('bat: suite egress left out: the cluster was set up without --egress');
 }
-const { admin, user, userTenantPath } = await import('./lib.ts');
+const { admin, user, userTenantPath, publicWorkload } = await import('./lib.ts');
 
 interface TestResult {
   suite: string; name: string; ok: boolean; skip: string | null; seconds: number; failures: string[];
@@ -115,7 +115,9 @@ function runSuite(suite: string): Promise<SuiteRun> {
 
 const inventory = () => clusterInventory(admin);
 // The demo user's tenant is made on its first request: make it now, so it is not taken for a leak.
-const before = await user.call('GET', await userTenantPath()).then(inventory).catch((err) => {
+// On a cluster with simulated nodes beside real ones the suites use real-node copies of the default
+// workloads (lib.ts, publicWorkload): made now too, they are the cluster's, kept for the next run.
+const before = await user.call('GET', await userTenantPath()).then(() => Promise.all([publicWorkload('qemu'), publicWorkload('docker')])).then(inventory).catch((err) => {
   console.error(`bat: cannot reach the cluster: ${(err as Error).message}`);
   process.exit(2);
 });

@@ -98,5 +98,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     return Buffer.concat(chunks).toString('utf8');
   };
   const code = await runCli(process.argv.slice(2), { out: (s) => console.log(s), err: (s) => console.error(s), env: process.env, stdin });
+  // Into a pipe stdout is written asynchronously: exit only once what was written is out (a list of
+  // 1 000 nodes is more than the pipe holds, and was cut at 64 KiB).
+  await Promise.all([process.stdout, process.stderr].map((s) => new Promise<void>((resolve) => s.write('', () => resolve()))));
   process.exit(code);
 }

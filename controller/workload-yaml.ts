@@ -30,6 +30,7 @@ const WorkloadInput = z.object({
     node_id: z.string().optional(),
     hostname: z.string().optional(),
     network_node: z.boolean().optional(),
+    real_node: z.boolean().optional(),
     privileged: z.boolean().optional(),
   }).default({}),
   disks: z.array(Disk).max(8).default([]),

@@ -31,6 +31,8 @@ export const Requirements = z.object({
   nodeId: z.string().optional(),
   hostname: z.string().optional(),
   networkNode: z.boolean().optional(),
+  /** Only on a real node (not one of a simulation backend's): a data-path check among simulated nodes. */
+  realNode: z.boolean().optional(),
   privileged: z.boolean().optional(),
   /** The instance's server group: its policy, and the nodes its other members are on as the controller knows them. */
   group: z.object({

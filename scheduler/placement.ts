@@ -8,6 +8,8 @@ export interface NodeView {
   id: string;
   hostname: string;
   roles: ReadonlySet<Role>;
+  /** A simulation backend's node (its HELLO said so): never a candidate for `requirements.realNode`. */
+  simulated: boolean;
   status: 'READY' | 'FULL';
   memAvailableMB: number;
   diskAvailableMB: number;
@@ -38,9 +40,9 @@ export class Placement {
   }
 
   /** A node joined; until its first STATS it is not a candidate. */
-  add(id: string, hostname: string, roles: Iterable<Role>): void {
+  add(id: string, hostname: string, roles: Iterable<Role>, simulated = false): void {
     if (!this.nodes.has(id)) this.order.push(id);
-    this.nodes.set(id, { id, hostname, roles: new Set(roles), status: 'FULL', memAvailableMB: 0, diskAvailableMB: 0, vcpusAvailable: 0 });
+    this.nodes.set(id, { id, hostname, roles: new Set(roles), simulated, status: 'FULL', memAvailableMB: 0, diskAvailableMB: 0, vcpusAvailable: 0 });
   }
 
   remove(id: string): void {
@@ -101,7 +103,7 @@ export class Placement {
 
   private search(req: PlacementRequest, allowed: (nodeId: string) => boolean = () => true): PlacementResult {
     const role: Role = req.requirements.networkNode ? 'network' : 'compute';
-    const { nodeId, hostname } = req.requirements;
+    const { nodeId, hostname, realNode } = req.requirements;
     const n = this.order.length;
     let withRole = 0;
     let matching = 0;
@@ -112,7 +114,7 @@ export class Placement {
       const node = this.nodes.get(this.order[i])!;
       if (!node.roles.has(role)) continue;
       withRole++;
-      if ((nodeId && node.id !== nodeId) || (hostname && node.hostname !== hostname)) continue;
+      if ((nodeId && node.id !== nodeId) || (hostname && node.hostname !== hostname) || (realNode && node.simulated)) continue;
       matching++;
       if (!allowed(node.id)) continue;
       permitted++;
@@ -131,7 +133,7 @@ export class Placement {
         : { ok: false, reason: 'no_cn', message: 'no compute node is connected' };
     }
     if (matching === 0) {
-      const wanted = [nodeId && `node_id=${nodeId}`, hostname && `hostname=${hostname}`].filter(Boolean).join(', ');
+      const wanted = [nodeId && `node_id=${nodeId}`, hostname && `hostname=${hostname}`, realNode && 'real_node'].filter(Boolean).join(', ');
       return { ok: false, reason: role === 'network' ? 'no_net_cn' : 'no_cn', message: `no ${role} node matches ${wanted}` };
     }
     if (permitted === 0) return { ok: false, reason: 'group_policy', message: 'no node is left' };

@@ -130,7 +130,7 @@ export class Scheduler {
       this.greetController();
     } else if (isAgent) {
       this.agents.set(hello.id, peer);
-      this.placement.add(hello.id, hello.hostname ?? hello.id, hello.roles);
+      this.placement.add(hello.id, hello.hostname ?? hello.id, hello.roles, hello.simulated);
       this.toController({ type: 'EVENT', op: 'NODE_CONNECTED', payload: this.nodeConnection(hello) });
       if (hello.tunnelIp) {
         this.tunnels.set(hello.id, hello.tunnelIp);

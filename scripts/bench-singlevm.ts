@@ -1,7 +1,7 @@
 // Benchmark of the real single-machine cluster (SPEC §11): setup with cold and warm caches, each
 // verify step, cleanup, VM create → SSH answers, container create → active with network.
 // Prints a table against the targets and writes JSON. Needs root.
-//   npm run bench:singlevm [-- --cold] [--runs 3] | [-- --containers 7]
+//   npm run bench:singlevm [-- --cold] [--runs 3] [--nodes 3 [--network-nodes 1]] | [-- --containers 7]
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +19,7 @@ import { pingFrom, sshHostname } from '../singlevm/probes.ts';
 import { scriptArgs, usageError } from '../singlevm/script-args.ts';
 import type { StepTiming } from '../singlevm/step-runner.ts';
 
-const USAGE = `usage: npm run bench:singlevm -- [--name NAME] [--cold] [--runs N] [--json FILE]
+const USAGE = `usage: npm run bench:singlevm -- [--name NAME] [--cold] [--runs N] [--nodes N [--network-nodes K]] [--json FILE]
        npm run bench:singlevm -- --containers N [--name NAME] [--json FILE]
        npm run bench:singlevm -- --vms N [--name NAME] [--json FILE]
 
@@ -28,6 +28,8 @@ created and timed, cleanup — each script's wall clock from outside (its start-
 its steps with their critical path (--timings); prints p50 and p95 against the targets (issue 15)
 and writes JSON (default bench-results/singlevm.json).
   --runs N          warm runs (default 3)
+  --nodes N         a cluster of N real nodes (setup.sh --nodes N; default 1), with
+  --network-nodes K K of them network nodes (setup.sh --network-nodes K)
   --cold            first a setup with an empty image cache
   --containers N    only the container row: one setup, then N containers created one after another
                     (each deleted before the next), with p50 and p95
@@ -44,6 +46,8 @@ const values = scriptArgs('bench:singlevm', USAGE, {
   runs: { type: 'string', default: '3' },
   containers: { type: 'string' },
   vms: { type: 'string' },
+  nodes: { type: 'string', default: '1' },
+  'network-nodes': { type: 'string' },
   json: { type: 'string' },
 });
 const name = values.name!;
@@ -53,6 +57,10 @@ if (!(Number.isInteger(runs) && runs > 0)) usageError('bench:singlevm', USAGE, '
 if (containerRuns !== undefined && !(Number.isInteger(containerRuns) && containerRuns > 0)) usageError('bench:singlevm', USAGE, '--containers must be a whole number above 0');
 const vmRuns = values.vms === undefined ? undefined : Number(values.vms);
 if (vmRuns !== undefined && !(Number.isInteger(vmRuns) && vmRuns > 0)) usageError('bench:singlevm', USAGE, '--vms must be a whole number above 0');
+if (!/^\d+$/.test(values.nodes!) || Number(values.nodes) < 1) usageError('bench:singlevm', USAGE, '--nodes must be a whole number above 0');
+if (values['network-nodes'] !== undefined && !/^\d+$/.test(values['network-nodes'])) usageError('bench:singlevm', USAGE, '--network-nodes must be a whole number');
+/** What every setup of the benchmark is given: the cluster's name and its nodes (setup checks them). */
+const setupArgs = ['--name', name, '--nodes', values.nodes!, ...(values['network-nodes'] ? ['--network-nodes', values['network-nodes']] : [])];
 const paths = clusterPaths(name);
 const env = { ...process.env, CIAO_CLUSTER: name };
 const results: { what: string; seconds: number; target?: number }[] = [];
@@ -78,7 +86,7 @@ if (values.cold) {
   // Cold: an empty image cache (Debian packages downloaded, the VM image built, KVM probed again).
   // Docker keeps an imported container image in its own store, so that one may still be there.
   await withTempDir('ciao-cold-cache', async (cache) => {
-    record('setup, cold caches', await timedScript('singlevm/setup.sh', ['--name', name], { XDG_CACHE_HOME: cache }));
+    record('setup, cold caches', await timedScript('singlevm/setup.sh', setupArgs, { XDG_CACHE_HOME: cache }));
     record('cleanup', await cleanup(), 1);
   });
 }
@@ -86,7 +94,7 @@ if (values.cold) {
 /** One setup, then `runs` instances of one kind created one after another, each timed and deleted
  *  before the next; the first instance of the tenant (untimed) starts its CNCI, which stays. */
 async function oneByOne(kind: 'docker' | 'qemu', runs: number, time: (user: Awaited<ReturnType<typeof userOf>>) => Promise<number>): Promise<number[]> {
-  await timedScript('singlevm/setup.sh', ['--name', name]);
+  await timedScript('singlevm/setup.sh', setupArgs);
   const user = await userOf(await readDemoSh(paths.demoSh));
   const first = await user.create(kind);
   await user.active(first.id);
@@ -139,7 +147,7 @@ async function timedWithSteps(script: string, args: string[], extraEnv: NodeJS.P
 }
 for (let i = 0; i < runs; i++) {
   console.log(`run ${i + 1}/${runs}`);
-  setups.push(await timedWithSteps('singlevm/setup.sh', ['--name', name]));
+  setups.push(await timedWithSteps('singlevm/setup.sh', setupArgs));
   const demo = await readDemoSh(paths.demoSh);
   verifies.push(await timedWithSteps('singlevm/verify.sh', [], demo));
   const [vm, ct] = await createToReady(demo);
@@ -222,7 +230,7 @@ function scriptRows(what: string, all: ScriptRun[], target: number) {
   }
 }
 
-console.log(`\nsinglevm benchmark (${runs} warm run${runs > 1 ? 's' : ''}; p50 and p95; this machine: ${(await run('nproc', [])).stdout.trim()} cores, load ${(await readFile('/proc/loadavg', 'utf8')).split(' ')[0]})`);
+console.log(`\nsinglevm benchmark (${runs} warm run${runs > 1 ? 's' : ''}; p50 and p95; ${setupArgs.slice(2).join(' ')}; this machine: ${(await run('nproc', [])).stdout.trim()} cores, load ${(await readFile('/proc/loadavg', 'utf8')).split(' ')[0]})`);
 scriptRows('setup, warm caches', setups, 2);
 scriptRows('verify', verifies, 4);
 scriptRows('cleanup', cleanups, 1);

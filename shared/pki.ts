@@ -72,15 +72,16 @@ export function rolesOf(subjectOU: string | string[] | undefined): string[] {
 
 /** Everything one cluster needs: CA, server cert for the HTTPS services and one cert per protocol
  *  role. A certificate's CN is the id its holder may take in the protocol (docs/security.md):
- *  `nodes` is the node's id, or `<prefix>*` for a fleet of simulated nodes. */
-export async function createClusterPki(dir: string, clusterName: string, opts: { nodes?: string } = {}) {
+ *  `nodes` is the node's id, or `<prefix>*` for a fleet of simulated nodes; `agentRoles` its roles
+ *  (default both: a dual-role node). */
+export async function createClusterPki(dir: string, clusterName: string, opts: { nodes?: string; agentRoles?: string[] } = {}) {
   const ca = await createCa(dir, clusterName);
   const server = { ips: ['127.0.0.1'], dns: ['localhost'] };
   const [https, scheduler, controller, agent, cnci] = await Promise.all([
     issueCert(dir, ca, { name: 'https', commonName: 'localhost', ...server }),
     issueCert(dir, ca, { name: 'scheduler', commonName: 'scheduler', roles: ['scheduler'], ...server }),
     issueCert(dir, ca, { name: 'controller', commonName: 'controller', roles: ['controller'] }),
-    issueCert(dir, ca, { name: 'agent', commonName: opts.nodes ?? 'node-*', roles: ['compute', 'network'] }),
+    issueCert(dir, ca, { name: 'agent', commonName: opts.nodes ?? 'node-*', roles: opts.agentRoles ?? ['compute', 'network'] }),
     // CNCI agents are named by their instance ids: the controller checks each against its tenant.
     issueCert(dir, ca, { name: 'cnci', commonName: '*', roles: ['cnci'] }),
   ]);

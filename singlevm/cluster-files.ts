@@ -23,7 +23,13 @@ export interface ClusterRecord {
   accel?: 'kvm' | 'tcg';
   network?: { clusterNs: string; nodeNs: string; nodeIp: string; nodes?: { ns: string; ip: string }[] };
   /** What it was set up with, for a resume (docs/lifecycle.md). */
-  settings?: { bootDelayMs: number; statsIntervalMs: number; apiHost?: string; egress?: EgressSetting };
+  settings?: {
+    bootDelayMs: number; statsIntervalMs: number; apiHost?: string; egress?: EgressSetting;
+    /** --network-nodes (singlevm/node-roles.ts): absent, every real node is dual-role. */
+    networkNodes?: number;
+    /** --sim-nodes: simulated compute nodes beside the real ones. */
+    simNodes?: number;
+  };
 }
 
 export function clusterPaths(name: string, home = process.env.CIAO_HOME ?? join(homedir(), 'local')) {

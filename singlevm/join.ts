@@ -126,8 +126,9 @@ const JOIN_FLOW: Step<JoinContext>[] = [
   {
     name: 'build the launcher',
     async execute(c) {
-      // Its own build folder: on the cluster's own machine (the one-machine test) the cluster's stays.
-      c.launcherEntry = (await buildDaemons(`join-${c.bundle.cluster}`)).launcher;
+      // Kept by the hash of its sources (.build/_bundles/): on the cluster's own machine (the
+      // one-machine test) it is the cluster's own bundle, which nothing rewrites in place.
+      c.launcherEntry = (await buildDaemons()).launcher;
     },
   },
   {

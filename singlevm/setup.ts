@@ -11,12 +11,13 @@ import { missingParts } from './actions/health.ts';
 import { describeEgress, proxyNote, resumeConflict } from './actions/configuration.ts';
 import { proxyFromEnv, type ProxySetting } from '../network/proxy.ts';
 import type { SetupContext } from './actions/context.ts';
+import { describeLayout, layoutConflict, layoutProblem } from './node-roles.ts';
 // The flow (every action and what it imports: Docker, QEMU, PKI, esbuild…) is loaded only when it
 // runs, so setup.sh on a healthy cluster answers in well under a second.
 
 /** Real nodes' legs are 198.51.100.10+i, below the CNCIs' DHCP range (.100–.199); each needs memory. */
 const MAX_REAL_NODES = 16;
-const USAGE = `usage: setup.sh [--name NAME] [--nodes N] [--accel auto|kvm|tcg] [--egress [--egress-allow-host PORT]… [--egress-dns ADDR[#PORT]]] [--timings FILE]
+const USAGE = `usage: setup.sh [--name NAME] [--nodes N [--network-nodes K]] [--sim-nodes M] [--accel auto|kvm|tcg] [--egress [--egress-allow-host PORT]… [--egress-dns ADDR[#PORT]]] [--timings FILE]
        setup.sh --simulate [--nodes N] [--name NAME] [--boot-delay-ms MS] [--timings FILE]
 
 Brings up a ciao cluster on this machine and writes ~/local/demo.sh. On a cluster that exists it
@@ -27,6 +28,12 @@ what is missing is brought back, with its instances, volumes and external IPs.
   --simulate        control plane + simulated launchers (no root, no VMs or containers)
   --nodes N         nodes (default 1): real ones (up to ${MAX_REAL_NODES}), each its own namespace, launcher and
                     1/N of the host's memory, vcpus and disk; or, with --simulate, simulated ones
+  --network-nodes K of the N real nodes, K are network nodes (the tenants' CNCIs run there only) and
+                    N−K compute nodes (instances run there only); 1 ≤ K < N. Default: every node
+                    is dual-role (both)
+  --sim-nodes M     M simulated compute nodes beside the real ones, in the same cluster (one launcher
+                    process; they take instances and account capacity, run nothing). Workloads that
+                    must run for real say requirements.real_node (verify's do)
   --name NAME       cluster name (default ${DEFAULT_CLUSTER}); clusters with different names coexist
   --accel MODE      how VMs run: auto (probe KVM, fall back to TCG; default), kvm or tcg (also CIAO_ACCEL)
   --egress          give workloads a way out (off by default): through slirp4netns, a user-mode
@@ -47,6 +54,8 @@ what is missing is brought back, with its instances, volumes and external IPs.
 const values = scriptArgs('setup', USAGE, {
   simulate: { type: 'boolean', default: false },
   nodes: { type: 'string', default: '1' },
+  'network-nodes': { type: 'string' },
+  'sim-nodes': { type: 'string' },
   name: { type: 'string' },
   accel: { type: 'string', default: process.env.CIAO_ACCEL || 'auto' },
   'boot-delay-ms': { type: 'string', default: '100' },
@@ -62,6 +71,9 @@ const simulate = values.simulate!;
 const nodes = Number(values.nodes);
 if (!Number.isInteger(nodes) || nodes < 1 || nodes > 20000) usageError('--nodes must be a whole number from 1 to 20000');
 if (!simulate && nodes > MAX_REAL_NODES) usageError(`--nodes: a real cluster has at most ${MAX_REAL_NODES} nodes (legs .10–.${9 + MAX_REAL_NODES} of the cluster network; more with --simulate)`);
+const optionalCount = (flag: 'network-nodes' | 'sim-nodes') => (values[flag] === undefined ? undefined : /^\d+$/.test(values[flag]!) ? Number(values[flag]) : NaN);
+const networkNodes = optionalCount('network-nodes');
+const simNodes = optionalCount('sim-nodes');
 const egress = egressSetting();
 const accel = values.accel! as 'auto' | 'kvm' | 'tcg';
 if (accel !== 'auto' && accel !== 'kvm' && accel !== 'tcg') usageError('--accel must be auto, kvm or tcg');
@@ -97,8 +109,11 @@ const paths = clusterPaths(name);
 const cleanupCommand = `./singlevm/cleanup.sh${name === DEFAULT_CLUSTER ? '' : ` --name ${name}`}`;
 const t0 = performance.now();
 const existing = await readClusterRecord(name);
+// A new cluster's node options must make one; a resume keeps the cluster's (asking for others is refused below).
+const layoutError = existing ? undefined : layoutProblem({ simulate, nodes, networkNodes, simNodes });
+if (layoutError) usageError(layoutError);
 if (existing) {
-  const conflict = resumeConflict(existing, simulate, egress);
+  const conflict = resumeConflict(existing, simulate, egress) ?? layoutConflict(existing, { networkNodes, simNodes });
   if (conflict) {
     console.error(`setup: ${conflict} (./singlevm/cleanup.sh --name ${name})`);
     process.exit(1);
@@ -121,7 +136,7 @@ const ctx: SetupContext = {
   cacheDir: join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'ciao'),
   settings: {
     simulate, nodes, accel, bootDelayMs: Number(values['boot-delay-ms']), statsIntervalMs: Number(values['stats-interval-ms']),
-    apiHost: process.env.CIAO_API_HOST || undefined, egress,
+    apiHost: process.env.CIAO_API_HOST || undefined, egress, networkNodes, simNodes,
   },
 };
 const { SETUP_FLOW, SETUP_NEEDS } = await import('./actions/flows.ts');
@@ -139,7 +154,7 @@ if (values.timings) await steps.writeJson(values.timings);
 await steps.writeJson(join(paths.stateDir, 'setup-timings.json'));
 const record = ctx.record!;
 const network = record.network;
-const kind = simulate ? `simulated: ${nodes} node${nodes > 1 ? 's' : ''}` : `real: ${record.nodes} node${record.nodes > 1 ? 's' : ''}, VMs under ${record.accel!.toUpperCase()}, containers on Docker`;
+const kind = simulate ? `simulated: ${nodes} node${nodes > 1 ? 's' : ''}` : `real: ${describeLayout({ nodes: record.nodes, ...record.settings })}, VMs under ${record.accel!.toUpperCase()}, containers on Docker`;
 const identityUrl = `https://127.0.0.1:${record.ports.identity}`;
 const note = simulate ? undefined : proxyNote(process.env, record.settings?.egress);
 const controllerUrl = `https://127.0.0.1:${record.ports.controller}`;

@@ -62,7 +62,8 @@ export const configuration: Action = {
     const record: ClusterRecord = {
       name: ctx.name, mode: ctx.settings.simulate ? 'simulate' : 'real', stateDir: ctx.paths.stateDir, nodes: ctx.settings.nodes, createdAt: new Date().toISOString(),
       ports: { identity: await wantedPort('CIAO_IDENTITY_PORT'), controller: await wantedPort('CIAO_CONTROLLER_PORT'), scheduler: await freePort() },
-      settings: { bootDelayMs: ctx.settings.bootDelayMs, statsIntervalMs: ctx.settings.statsIntervalMs, apiHost: ctx.settings.apiHost, egress: ctx.settings.egress },
+      settings: { bootDelayMs: ctx.settings.bootDelayMs, statsIntervalMs: ctx.settings.statsIntervalMs, apiHost: ctx.settings.apiHost, egress: ctx.settings.egress,
+        networkNodes: ctx.settings.networkNodes, simNodes: ctx.settings.simNodes },
     };
     await writeFile(ctx.paths.record, JSON.stringify(record, null, 2) + '\n');
     ctx.record = record;

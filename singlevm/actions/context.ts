@@ -27,6 +27,9 @@ export interface SetupSettings {
   apiHost?: string;
   /** The cluster's way out (--egress; docs/egress.md); absent: none. */
   egress?: EgressSetting;
+  /** --network-nodes and --sim-nodes (singlevm/node-roles.ts). */
+  networkNodes?: number;
+  simNodes?: number;
 }
 
 export interface SetupContext {
@@ -41,7 +44,7 @@ export interface SetupContext {
   record?: ClusterRecord;
   bundles?: Record<DaemonName, string>;
   /** `agents[i]`: node i's certificate (a real cluster's). */
-  pki?: ClusterPki & { agents?: CertPaths[] };
+  pki?: ClusterPki & { agents?: CertPaths[]; simAgent?: CertPaths };
   creds?: Credentials;
   admin?: AdminClient;
   real?: { vmImage?: VmImage; containerImage?: string; accel?: Accel; network?: ClusterNetwork };

@@ -8,6 +8,7 @@ import { readPidFile } from '../../shared/pid-file.ts';
 import { pidFiles } from '../pid-files.ts';
 import { launcherName, type ClusterRecord, type clusterPaths } from '../cluster-files.ts';
 import { DAEMON_ENTRIES } from '../daemon-entries.ts';
+import { SIM_LAUNCHER } from '../node-roles.ts';
 
 /** A named network namespace is a file under /run/netns (what `ip netns add` makes). */
 const namespaceExists = (name: string) => access(join('/run/netns', name)).then(() => true, () => false);
@@ -33,6 +34,7 @@ export async function missingParts(record: ClusterRecord, paths: ReturnType<type
   const running = new Set((await pidFiles(paths.pids)).map((p) => p.name));
   // Node i's launcher of a real cluster with several nodes is a daemon of its own (launcher-<i>).
   const launchers = record.mode === 'real' ? Array.from({ length: record.nodes }, (_, i) => launcherName(i)).slice(1) : [];
+  if (record.mode === 'real' && record.settings?.simNodes) launchers.push(SIM_LAUNCHER);
   for (const daemon of [...Object.keys(DAEMON_ENTRIES), ...launchers]) if (!running.has(daemon)) missing.push(`daemon ${daemon}`);
   if (record.mode === 'real') {
     const nodeNamespaces = record.network?.nodes?.map((n) => n.ns) ?? [record.network?.nodeNs];

@@ -21,11 +21,12 @@ export function vmSnapshotArgs(cacheDir: string, env: NodeJS.ProcessEnv = proces
     .map((w) => `${w.defaults.vcpus}:${w.defaults.mem_mb}`));
   return ['--vm-snapshots', join(cacheDir, 'images', 'vm-snapshots'), ...[...shapes].flatMap((s) => ['--vm-snapshot-shape', s])];
 }
+import { nodeRoles, PROTOCOL_ROLES, SIM_LAUNCHER, simPrefix } from '../node-roles.ts';
 
 const label = (ctx: SetupContext) => {
-  const { nodes } = ctx.settings;
+  const { nodes, simNodes } = ctx.settings;
   if (ctx.settings.simulate) return `start ${nodes} simulated node${nodes > 1 ? 's' : ''}`;
-  return `start ${nodes > 1 ? `${nodes} nodes` : 'the node'} (${(ctx.real?.accel ?? ctx.record?.accel ?? '?').toUpperCase()})`;
+  return `start ${nodes > 1 ? `${nodes} nodes` : 'the node'} (${(ctx.real?.accel ?? ctx.record?.accel ?? '?').toUpperCase()})${simNodes ? ` and ${simNodes} simulated` : ''}`;
 };
 
 /** A share of the host for each of `nodes` real nodes (one node takes what the launcher reads itself). */
@@ -68,15 +69,23 @@ export const node: Action = {
         ...vmSnapshotArgs(ctx.cacheDir),
         ...(settings.egress ? ['--egress-dns', resolverOf(settings.egress.dns).server] : []),
         ...Object.entries(settings.egress?.proxy ? workloadEnv(settings.egress.proxy) : {}).flatMap(([k, v]) => ['--workload-env', `${k}=${v}`]), ...share, ...common];
+      const roles = nodeRoles(nodes.length, settings.networkNodes);
       for (const [i, n] of nodes.entries()) {
         const id = `${name}-node-${i}`;
         const agent = need(pki.agents?.[i] ?? (i === 0 ? pki.agent : undefined), `node ${i}'s certificate`, 'certificates');
         await mkdir(paths.nodeDir(i), { recursive: true });
         started.push(await ensureDaemon(ctx, 'launcher', ['--node-prefix', id, '--node-ns', n.ns, '--node-ip', n.ip, '--state-dir', paths.nodeDir(i),
+          '--roles', PROTOCOL_ROLES[roles[i]].join(','),
           ...(several ? ['--hostname', id, '--label-containers'] : []), '--cert', agent.cert, '--key', agent.key, ...shared], launcherName(i), readyMs(1)));
       }
+      if (settings.simNodes) {
+        // Simulated compute nodes beside the real ones: one process, their own certificate (compute only).
+        const sim = need(pki.simAgent, 'the simulated nodes\' certificate', 'certificates');
+        started.push(await ensureDaemon(ctx, 'launcher', ['--backend', 'simulation', '--nodes', String(settings.simNodes), '--node-prefix', simPrefix(name),
+          '--roles', PROTOCOL_ROLES.compute.join(','), '--boot-delay-ms', String(settings.bootDelayMs), ...common, '--cert', sim.cert, '--key', sim.key], SIM_LAUNCHER, readyMs(settings.simNodes)));
+      }
     }
-    const nodes = settings.nodes;
+    const nodes = settings.nodes + (settings.simulate ? 0 : settings.simNodes ?? 0);
     await waitFor(`${nodes} node${nodes > 1 ? 's' : ''} to be ready (log: ${join(paths.logs, 'launcher.out')})`, async () => {
       const { nodes: n } = await admin.call<{ nodes: { ready: number } }>('GET', '/cluster/status');
       progress(`${n.ready}/${nodes} ready`);

@@ -37,7 +37,8 @@ export const VERIFY_NEEDS: Needs<VerifyContext> = new Map<VerifyStep, VerifyStep
   // The VMs answer before they are probed from the other tenant (a VM not up yet is silent to anyone).
   [tenantIsolation, [startOtherTenant, sshIntoVms, containerPingsContainer]],
   [egressToHost, [sshIntoVms]],
-  [externalIp, [sshIntoVms]],
+  // The cross-node step makes and deletes the same address pool as the external-IP one: one at a time.
+  [externalIp, [sshIntoVms, crossNode]],
   [natFailureReported, [externalIp, egressToHost]],
   [deleteInstances, [containerPingsContainer, crossNode, tenantIsolation, natFailureReported]],
   [nothingLeft, [deleteInstances]],

@@ -127,6 +127,7 @@ export class FakeHost implements SetupHost {
     this.started.push(daemon);
     if (daemon.name === 'launcher') this.controller.readyNodes = Number(argAfter(daemon.args, '--nodes') ?? 1);
     if (/^launcher-\d+$/.test(daemon.name)) this.controller.readyNodes += 1;
+    if (daemon.name === 'launcher-sim') this.controller.readyNodes += Number(argAfter(daemon.args, '--nodes'));
     return pid;
   }
   async answers(url: string, caFile: string) {

@@ -47,7 +47,7 @@ t.test('setup --nodes 2: two namespaces, two launchers, two real nodes with thei
 t.test('verify passes, its cross-node step included', async (t) => {
   const r = await sh('singlevm/verify.sh', []);
   t.equal(r.exitCode, 0, `verify: ${r.stdout}\n${r.stderr}`);
-  t.match(r.stdout, /a VM and a container on two nodes reach each other\s+[\d.]+ s\s+ok/);
+  t.match(r.stdout, /across nodes: CNCI, VM and container, external IP, isolation\s+[\d.]+ s\s+ok/);
 });
 
 t.test("a node's launcher that dies is brought back alone by setup", async (t) => {

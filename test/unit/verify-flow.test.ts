@@ -65,7 +65,7 @@ t.test('VERIFY_FLOW is the steps of SPEC §6, in order, with the names tests and
     'instances active, VMs with an SSH address',
     'SSH into the VMs as demouser',
     'container pings container',
-    'a VM and a container on two nodes reach each other',
+    'across nodes: CNCI, VM and container, external IP, isolation',
     'another tenant cannot reach them',
     'egress: workloads reach an opened host port, and no other',
     'map an external IP; ping and SSH through it; unmap',
@@ -78,7 +78,7 @@ t.test('VERIFY_FLOW is the steps of SPEC §6, in order, with the names tests and
 t.test('a simulated cluster skips the steps that need guests or a data plane, and says so', async (t) => {
   const skippedOn = (ctx: VerifyContext) => VERIFY_FLOW.filter((s) => s.when && !s.when(ctx)).map((s) => s.name);
   const egress = 'egress: workloads reach an opened host port, and no other';
-  const crossNode = 'a VM and a container on two nodes reach each other';
+  const crossNode = 'across nodes: CNCI, VM and container, external IP, isolation';
   const other = "start another tenant's container";
   t.same(skippedOn(context({ simulated: true })), [other, 'SSH into the VMs as demouser', 'container pings container', crossNode, 'another tenant cannot reach them', egress]);
   t.same(skippedOn(context({ simulated: false })), [crossNode, egress], 'a real cluster of one node without --egress runs every step but egress and the cross-node one');
