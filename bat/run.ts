@@ -17,8 +17,9 @@ Runs the acceptance suites against cluster NAME (its demo.sh), else the cluster 
 CIAO_* variables (. ~/local/demo.sh).
   --name NAME     the cluster
   -v              a table of every test with its time, instead of TAP
-  --suite         only these suites (actions, base, egress, image, keypairs-groups, network, openstack-cli, quotas, storage, tenant,
-                  workload); egress runs on a cluster set up with --egress (docs/egress.md), and is left out elsewhere
+  --suite         only these suites (actions, base, cluster, egress, image, keypairs-groups, network, openstack-cli, quotas, storage, tenant,
+                  workload); egress runs on a cluster set up with --egress (docs/egress.md), and is left out elsewhere;
+                  cluster needs 2 real nodes or more (setup.sh --nodes 3) and skips its tests elsewhere
   --run REGEX     only the tests whose name matches
   --junit FILE    also write JUnit XML
   --timeout S     per test (default 300)

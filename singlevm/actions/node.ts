@@ -9,7 +9,7 @@ import { ensureDaemon } from './control-plane.ts';
 import { need, type Action, type SetupContext } from './context.ts';
 import { resolverOf } from '../../network/egress.ts';
 import { workloadEnv } from '../../network/proxy.ts';
-import { nodesOf } from '../cluster-network.ts';
+import { nodesOf, rolesOf } from '../cluster-network.ts';
 import { launcherName } from '../cluster-files.ts';
 
 const label = (ctx: SetupContext) => {
@@ -54,12 +54,17 @@ export const node: Action = {
         '--vm-image', need(ctx.vmImageId, 'the VM image id', 'register images'), '--accel', need(real.accel, 'how VMs run', 'KVM or TCG'),
         ...(settings.egress ? ['--egress-dns', resolverOf(settings.egress.dns).server] : []),
         ...Object.entries(settings.egress?.proxy ? workloadEnv(settings.egress.proxy) : {}).flatMap(([k, v]) => ['--workload-env', `${k}=${v}`]), ...share, ...common];
-      for (const [i, n] of nodes.entries()) {
+      for (const n of nodes) {
+        const i = n.index;
         const id = `${name}-node-${i}`;
         const agent = need(pki.agents?.[i] ?? (i === 0 ? pki.agent : undefined), `node ${i}'s certificate`, 'certificates');
+        const own = ['--node-prefix', id, ...(n.role ? ['--roles', rolesOf(n.role).join(',')] : []), '--cert', agent.cert, '--key', agent.key];
         await mkdir(paths.nodeDir(i), { recursive: true });
-        started.push(await ensureDaemon(ctx, 'launcher', ['--node-prefix', id, '--node-ns', n.ns, '--node-ip', n.ip, '--state-dir', paths.nodeDir(i),
-          ...(several ? ['--hostname', id, '--label-containers'] : []), '--cert', agent.cert, '--key', agent.key, ...shared], launcherName(i)));
+        // A simulated node beside the real ones (node.sh add --simulated): its own launcher, no namespace.
+        const args = n.simulated
+          ? [...own, '--backend', 'simulation', '--boot-delay-ms', String(settings.bootDelayMs), ...share, ...common]
+          : [...own, '--node-ns', n.ns, '--node-ip', n.ip, '--state-dir', paths.nodeDir(i), ...(several ? ['--hostname', id, '--label-containers'] : []), ...shared];
+        started.push(await ensureDaemon(ctx, 'launcher', args, launcherName(i)));
       }
     }
     const nodes = settings.nodes;

@@ -59,7 +59,7 @@ export const accel: Action = {
 export const clusterNetwork: Action = {
   name: 'cluster network', when: isReal,
   async execute(ctx) {
-    const network = await ctx.host.ensureClusterNetwork(ctx.name, ctx.paths.clusterNet, ctx.settings.nodes);
+    const network = await ctx.host.ensureClusterNetwork(ctx.name, ctx.paths.clusterNet, ctx.record?.network?.nodes ?? ctx.settings.nodes);
     real(ctx).network = network;
     await recordRealNode(ctx, { network });
     const { egress } = ctx.settings;
