@@ -22,9 +22,9 @@ import type { Instance, NodeInfo } from '../controller/api-types.ts';
 
 /** Legs .10–.25, below the CNCIs' DHCP range (as setup's --nodes). */
 const MAX_NODES = 16;
-const USAGE = `usage: node.sh add [--role compute|network|dual] [--simulated] [--name CLUSTER]
-       node.sh remove ID [--drain [--timeout S]] [--force] [--name CLUSTER]
-       node.sh list [--name CLUSTER]
+const USAGE = `usage: node.sh [--name NAME] add [--role compute|network|dual] [--simulated]
+       node.sh [--name NAME] remove ID [--drain [--timeout S]] [--force]
+       node.sh [--name NAME] list
 
 Adds a node to, or removes one from, a running real cluster (needs root; docs/nodes.md).
   add           a node with the lowest free index k (<cluster>-node-<k>): its namespace, leg
@@ -41,20 +41,26 @@ Adds a node to, or removes one from, a running real cluster (needs root; docs/no
   list          the cluster's node list as its record keeps it
   --name NAME   the cluster (default ciao, or CIAO_CLUSTER)`;
 
-const [command, ...rest] = process.argv.slice(2);
-const id = command === 'remove' && rest[0] && !rest[0].startsWith('-') ? rest.shift() : undefined;
-process.argv.splice(2, process.argv.length, ...rest);
+// The command and remove's ID are the positionals, wherever they are; the rest are options.
+const argv = process.argv.slice(2);
+const isPositional = (a: string, i: number) => !a.startsWith('-') && !['--name', '--role', '--timeout'].includes(argv[i - 1]);
+const [command, id, ...extra] = argv.filter(isPositional);
+process.argv.splice(2, process.argv.length, ...argv.filter((a, i) => !isPositional(a, i)));
 const values = scriptArgs('node', USAGE, {
   name: { type: 'string' }, role: { type: 'string' }, simulated: { type: 'boolean', default: false },
   drain: { type: 'boolean', default: false }, force: { type: 'boolean', default: false }, timeout: { type: 'string', default: '300' },
 });
-if (command === '--help' || command === '-h') {
-  console.log(USAGE);
-  process.exit(0);
-}
 const fail = (message: string): never => usageError('node', USAGE, message);
-if (command !== 'add' && command !== 'remove' && command !== 'list') fail(command ? `no command ${JSON.stringify(command)}: add, remove or list` : 'add, remove or list?');
 const name = clusterName('node', USAGE, values.name);
+if (command !== 'add' && command !== 'remove' && command !== 'list') fail(command ? `no command ${JSON.stringify(command)}: add, remove or list` : 'add, remove or list?');
+if (extra.length || (id && command !== 'remove')) fail(`unexpected ${JSON.stringify([id, ...extra].filter(Boolean).join(' '))}`);
+if (command === 'remove' && !id) fail('remove needs the node\'s ID (ciao list nodes)');
+if (command !== 'add' && (values.role || values.simulated)) fail('--role and --simulated go with add');
+if (command !== 'remove' && (values.drain || values.force)) fail('--drain and --force go with remove');
+const role = (values.role ?? 'dual') as NodeRole;
+if (!['compute', 'network', 'dual'].includes(role)) fail(`--role must be compute, network or dual, not ${JSON.stringify(values.role)}`);
+const timeoutS = Number(values.timeout);
+if (!Number.isFinite(timeoutS) || timeoutS <= 0) fail('--timeout must be a number of seconds');
 const paths = clusterPaths(name);
 const record = await readClusterRecord(name, paths.record);
 if (!record) {
@@ -77,12 +83,9 @@ if (command === 'list') {
   process.exit(0);
 }
 if (command === 'add') await add();
-else await remove(id ?? fail('remove needs the node\'s ID (ciao list nodes)'));
+else await remove(id!);
 
 async function add(): Promise<never> {
-  if (values.drain || values.force || id) fail('--drain and --force go with remove');
-  const role = (values.role ?? 'dual') as NodeRole;
-  if (!['compute', 'network', 'dual'].includes(role)) fail(`--role must be compute, network or dual, not ${JSON.stringify(values.role)}`);
   const legs = nodesOf(network);
   const taken = new Set(legs.map((l) => l.index));
   const index = Array.from({ length: MAX_NODES }, (_, i) => i).find((i) => !taken.has(i));
@@ -96,9 +99,6 @@ async function add(): Promise<never> {
 }
 
 async function remove(nodeId: string): Promise<never> {
-  if (values.role || values.simulated) fail('--role and --simulated go with add');
-  const timeoutS = Number(values.timeout);
-  if (!Number.isFinite(timeoutS) || timeoutS <= 0) fail('--timeout must be a number of seconds');
   const legs = nodesOf(network);
   const leg = legs.find((l) => nodeIdOf(l) === nodeId);
   if (!leg) {
