@@ -63,7 +63,7 @@ export const node: Action = {
         // A simulated node beside the real ones (node.sh add --simulated): its own launcher, no namespace.
         const args = n.simulated
           ? [...own, '--backend', 'simulation', '--boot-delay-ms', String(settings.bootDelayMs), ...share, ...common]
-          : [...own, '--node-ns', n.ns, '--node-ip', n.ip, '--state-dir', paths.nodeDir(i), ...(several ? ['--hostname', id, '--label-containers'] : []), ...shared];
+          : [...own, '--node-ns', n.ns, '--node-ip', n.ip, '--state-dir', paths.nodeDir(i), ...(several ? ['--hostname', id, '--label-containers', ...(i === 0 ? ['--adopt-unlabelled'] : [])] : []), ...shared];
         started.push(await ensureDaemon(ctx, 'launcher', args, launcherName(i)));
       }
     }
