@@ -128,10 +128,19 @@ t.test('a node added live is used; removal is refused while it holds an instance
   t.notOk((await listNamespaces()).includes(`ciao-${cluster}-node-${id.slice(`${cluster}-node-`.length)}`), 'its namespace is gone');
 });
 
-t.test('a node removed by force: its instance is lost, with an event that says why', { skip }, async (t) => {
+/** The flood-list destinations of the tenant segments in a node's namespace (bridge fdb). */
+const floodTargets = async (ns: string) =>
+  (await run('ip', ['netns', 'exec', ns, 'bridge', 'fdb', 'show'], { allowFailure: true })).stdout.split('\n')
+    .filter((l) => l.startsWith('00:00:00:00:00:00')).map((l) => l.match(/dst (\S+)/)?.[1]).filter(Boolean);
+
+t.test('a node removed by force: its instance is lost, with an event that says why; the others stop flooding to it', { skip }, async (t) => {
   const tenant = await ownTenant(t, 'cl');
   const id = await addNode(t);
   const inst = await pinned(t, tenant.path, id);
+  const peer = await pinned(t, tenant.path, real[0].id);
+  const ip = (await admin.call<NodeInfo>('GET', `/nodes/${id}`)).tunnel_ip!;
+  const peerNs = `ciao-${cluster}-node-${real[0].id.slice(`${cluster}-node-`.length)}`;
+  await waitFor(`${peer.node_id} to flood its segment to ${ip}`, async () => (await floodTargets(peerNs)).includes(ip), { timeoutMs: 15_000 });
   const ev = await expectEvent(tenant.path, new RegExp(`^Instance ${inst.id} lost`), async () => {
     const r = await script('node.sh', ['remove', id, '--force']);
     t.equal(r.exitCode, 0, `node.sh remove --force: ${r.stdout}${r.stderr}`);
@@ -139,4 +148,6 @@ t.test('a node removed by force: its instance is lost, with an event that says w
   t.match(ev.message, new RegExp(`its node ${id} was removed`));
   t.equal(ev.type, 'error');
   t.notOk((await nodes()).some((n) => n.id === id), 'gone from the nodes');
+  await waitFor(`${peer.node_id} to stop flooding to ${ip}`, async () => !(await floodTargets(peerNs)).includes(ip), { timeoutMs: 15_000 });
+  t.same((await floodTargets(peerNs)).filter((d) => d === ip), [], `${peer.node_id}'s flood list no longer names ${ip}`);
 });
