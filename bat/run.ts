@@ -17,8 +17,9 @@ Runs the acceptance suites against cluster NAME (its demo.sh), else the cluster 
 CIAO_* variables (. ~/local/demo.sh).
   --name NAME     the cluster
   -v              a table of every test with its time, instead of TAP
-  --suite         only these suites (actions, base, egress, image, keypairs-groups, network, openstack-cli, quotas, storage, tenant,
-                  workload); egress runs on a cluster set up with --egress (docs/egress.md), and is left out elsewhere
+  --suite         only these suites (actions, base, cluster, egress, image, keypairs-groups, network, openstack-cli, quotas, storage, tenant,
+                  workload); egress runs on a cluster set up with --egress (docs/egress.md), and is left out elsewhere;
+                  cluster needs 2 real nodes or more (setup.sh --nodes 3), and is left out elsewhere
   --run REGEX     only the tests whose name matches
   --junit FILE    also write JUnit XML
   --timeout S     per test (default 300)
@@ -121,6 +122,16 @@ const before = await user.call('GET', await userTenantPath()).then(() => Promise
   console.error(`bat: cannot reach the cluster: ${(err as Error).message}`);
   process.exit(2);
 });
+// The cluster suite tests nodes of a real cluster of two or more (docs/nodes.md): left out of a
+// whole run on any other (asked for by name, its tests skip and say why).
+if (!values.suite && wanted.includes('cluster')) {
+  const { nodes } = await admin.call<{ nodes: { kind: string; status: string }[] }>('GET', '/nodes');
+  const real = process.env.CIAO_SIMULATED === '1' ? 0 : nodes.filter((n) => n.kind === 'real' && n.status !== 'MISSING').length;
+  if (real < 2) {
+    wanted = wanted.filter((s) => s !== 'cluster');
+    console.error(`bat: suite cluster left out: it needs 2 real nodes or more, this cluster has ${real} (setup.sh --nodes 3)`);
+  }
+}
 const t0 = performance.now();
 const runs: SuiteRun[] = [];
 const queue = [...wanted];

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import type { Column } from './table.ts';
 import { roleOf } from '../singlevm/node-roles.ts';
+import { NODE_COMMANDS } from './node-commands.ts';
 import type { ClusterEvent, ExternalIp, Image, Instance, NodeInfo, Pool, Tenant, Volume, Workload } from '../controller/api-types.ts';
 
 export interface Caller {
@@ -269,7 +270,7 @@ export const COMMANDS: CommandSpec[] = [
       const { nodes } = await ctx.admin.call<{ nodes: NodeInfo[] }>('GET', '/nodes');
       return list(nodes, [
         { title: 'ID', value: (n) => n.id }, { title: 'HOSTNAME', value: (n) => n.hostname }, { title: 'KIND', value: (n) => n.kind },
-        { title: 'STATUS', value: (n) => n.status }, { title: 'ROLE', value: (n) => roleOf(n.roles) }, { title: 'INSTANCES', value: (n) => n.instance_count },
+        { title: 'STATUS', value: (n) => n.status }, { title: 'MAINTENANCE', value: (n) => (n.cordoned ? 'cordoned' : '-') }, { title: 'ROLE', value: (n) => roleOf(n.roles) }, { title: 'INSTANCES', value: (n) => n.instance_count },
         { title: 'VCPUS', value: (n) => n.vcpus }, { title: 'MEM FREE/TOTAL MB', value: (n) => `${n.mem_available_mb}/${n.mem_total_mb}` },
         { title: 'DISK FREE/TOTAL MB', value: (n) => `${n.disk_available_mb}/${n.disk_total_mb}` }, { title: 'LOAD', value: (n) => n.load },
       ]);
@@ -517,4 +518,5 @@ export const COMMANDS: CommandSpec[] = [
       throw new UsageError('give --node ID --start-failure REASON, or --nat-failure true|false');
     },
   },
+  ...NODE_COMMANDS,
 ];

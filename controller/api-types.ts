@@ -336,6 +336,17 @@ export interface VolumeMessage {
   created_at: string;
 }
 
+/** What the controller keeps of a node it has seen (the `nodes` collection): it stays listed,
+ *  MISSING, while its launcher is down, and its cordon survives restarts (docs/nodes.md). */
+export interface NodeRecord {
+  id: string;
+  hostname: string;
+  roles: string[];
+  kind: 'real' | 'simulated';
+  tunnel_ip: string | null;
+  cordoned: boolean;
+}
+
 export interface NodeInfo {
   id: string;
   hostname: string;
@@ -344,7 +355,10 @@ export interface NodeInfo {
   kind: 'real' | 'simulated';
   /** A real node's tunnel endpoint (its leg on the cluster network). */
   tunnel_ip: string | null;
-  status: 'READY' | 'FULL' | 'OFFLINE';
+  /** MISSING: a node seen before whose launcher is not connected now (docs/nodes.md). */
+  status: 'READY' | 'FULL' | 'MISSING';
+  /** An admin's maintenance mark: the scheduler places nothing new there. */
+  cordoned: boolean;
   mem_total_mb: number;
   mem_available_mb: number;
   disk_total_mb: number;

@@ -13,6 +13,7 @@ import { Services } from './services.ts';
 import { createApiServer, Router } from '../shared/http-router.ts';
 import { PARAMS } from './http/request-schemas.ts';
 import { ciaoRoutes } from './http/ciao-routes.ts';
+import { nodeMaintenanceRoutes } from './http/node-maintenance-routes.ts';
 import { computeRoutes } from './http/compute-routes.ts';
 import { imageRoutes } from './http/image-routes.ts';
 import { keypairRoutes } from './http/keypair-routes.ts';
@@ -43,6 +44,7 @@ export interface ControllerOptions {
 export function controllerRouter(services: Services, baseUrl: () => string): Router {
   const router = new Router({ params: PARAMS, service: 'controller' });
   ciaoRoutes(router, services);
+  nodeMaintenanceRoutes(router, services);
   computeRoutes(router, services, baseUrl);
   keypairRoutes(router, services, baseUrl);
   serverGroupRoutes(router, services);
@@ -68,6 +70,8 @@ export class Controller {
     peer?.on('frame', (f) => this.services.onFrame(f));
     peer?.on('connected', () => {
       opts.logger.info('connected to the scheduler');
+      // First: a (restarted) scheduler knows the cordoned nodes before any START (docs/protocol.md, "Maintenance").
+      this.services.maintenance.announce();
       this.services.instances.dispatchWaiting();
       this.services.volumes.resend();
       this.services.instances.resizes.resend();

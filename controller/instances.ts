@@ -515,6 +515,12 @@ export class Instances {
     }
   }
 
+  /** The instance's node was removed for good (node.sh remove --force): it is forgotten, and its
+   *  address, volumes and quota released, as a deletion would. */
+  lost(inst: Instance, why: string): void {
+    this.gone(inst, `Instance ${inst.id} lost: ${why}`, 'error');
+  }
+
   /** STATS are the node's truth: adopt the states it reports for the instances it holds. */
   reconcile(stats: NodeStats): void {
     for (const s of stats.instances) {

@@ -1,25 +1,36 @@
-// The nodes the controller knows of, as the scheduler reports them. Runtime state: after a
-// controller restart the scheduler tells it again (NODE_CONNECTED + last STATS per node).
+// The nodes the controller knows of: what the scheduler reports (connections, STATS: runtime state,
+// told again after a controller restart) over the records of the nodes it has seen (the `nodes`
+// collection), so a node whose launcher is down stays listed as MISSING and keeps its cordon.
 import type { NodeConnection, NodeStats } from '../protocol/payloads.ts';
-import type { NodeInfo } from './api-types.ts';
+import type { NodeInfo, NodeRecord } from './api-types.ts';
+import type { Collection } from './datastore/datastore.ts';
 import { now } from './context.ts';
+
+const blank = { mem_total_mb: 0, mem_available_mb: 0, disk_total_mb: 0, disk_available_mb: 0, vcpus: 0, load: 0, instance_count: 0 };
 
 export class NodeRegistry {
   private readonly nodes = new Map<string, NodeInfo>();
 
+  constructor(private readonly records?: Collection<NodeRecord>) {
+    for (const r of records?.all() ?? []) this.nodes.set(r.id, { ...r, status: 'MISSING', ...blank, connected_at: now(), updated_at: now() });
+  }
+
   connected(c: NodeConnection): NodeInfo {
-    const node: NodeInfo = {
-      id: c.nodeId, hostname: c.hostname ?? c.nodeId, roles: c.roles, kind: c.simulated ? 'simulated' : 'real', tunnel_ip: c.tunnelIp ?? null, status: 'FULL',
-      mem_total_mb: 0, mem_available_mb: 0, disk_total_mb: 0, disk_available_mb: 0, vcpus: 0, load: 0,
-      instance_count: 0, connected_at: now(), updated_at: now(),
+    const kept = this.records?.get(c.nodeId);
+    const record: NodeRecord = {
+      id: c.nodeId, hostname: c.hostname ?? c.nodeId, roles: c.roles, kind: c.simulated ? 'simulated' : 'real', tunnel_ip: c.tunnelIp ?? null,
+      cordoned: kept?.cordoned ?? false,
     };
+    // Written only when it changes: thousands of simulated nodes reconnecting write nothing.
+    if (this.records && JSON.stringify(kept) !== JSON.stringify(record)) this.records.put(record);
+    const node: NodeInfo = { ...record, status: 'FULL', ...blank, connected_at: now(), updated_at: now() };
     this.nodes.set(c.nodeId, node);
     return node;
   }
 
   disconnected(nodeId: string): void {
     const node = this.nodes.get(nodeId);
-    if (node) Object.assign(node, { status: 'OFFLINE', updated_at: now() });
+    if (node) Object.assign(node, { status: 'MISSING', updated_at: now() });
   }
 
   update(s: NodeStats): void {
@@ -32,13 +43,33 @@ export class NodeRegistry {
     });
   }
 
+  /** Marks a known node cordoned or not; the record keeps it. */
+  setCordoned(id: string, cordoned: boolean): NodeInfo | undefined {
+    const node = this.nodes.get(id);
+    if (!node) return undefined;
+    node.cordoned = cordoned;
+    const record = this.records?.get(id);
+    if (record && record.cordoned !== cordoned) this.records!.put({ ...record, cordoned });
+    return node;
+  }
+
+  /** The node is gone for good (removed): neither listed nor kept. */
+  forget(id: string): void {
+    this.nodes.delete(id);
+    this.records?.delete(id);
+  }
+
+  cordoned(): string[] {
+    return this.all().filter((n) => n.cordoned).map((n) => n.id);
+  }
+
   get(id: string): NodeInfo | undefined {
     return this.nodes.get(id);
   }
 
   isOnline(id: string): boolean {
     const node = this.nodes.get(id);
-    return !!node && node.status !== 'OFFLINE';
+    return !!node && node.status !== 'MISSING';
   }
 
   all(): NodeInfo[] {
@@ -48,6 +79,6 @@ export class NodeRegistry {
   summary() {
     const all = this.all();
     const count = (s: NodeInfo['status']) => all.filter((n) => n.status === s).length;
-    return { total: all.length, ready: count('READY'), full: count('FULL'), offline: count('OFFLINE') };
+    return { total: all.length, ready: count('READY'), full: count('FULL'), missing: count('MISSING'), cordoned: all.filter((n) => n.cordoned).length };
   }
 }

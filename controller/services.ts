@@ -15,6 +15,7 @@ import { Instances } from './instances.ts';
 import { Shelving } from './instance-shelve.ts';
 import { Metadefs } from './metadefs.ts';
 import { NodeRegistry } from './nodes.ts';
+import { NodeMaintenance } from './node-maintenance.ts';
 import { Tenants } from './tenants.ts';
 import { TenantEgress } from './tenant-egress.ts';
 import { Volumes } from './volumes.ts';
@@ -25,7 +26,8 @@ import type { Logger } from '../shared/log.ts';
 
 export class Services {
   readonly events: EventLog;
-  readonly nodes = new NodeRegistry();
+  readonly nodes: NodeRegistry;
+  readonly maintenance: NodeMaintenance;
   readonly tenants: Tenants;
   readonly instances: Instances;
   readonly shelving: Shelving;
@@ -46,10 +48,12 @@ export class Services {
   ) {
     this.events = new EventLog(store.events);
     this.ctx = { store, events: this.events, logger, send, ...dirs };
+    this.nodes = new NodeRegistry(store.nodes);
     this.tenants = new Tenants(this.ctx);
     this.volumes = new Volumes(this.ctx, (id) => this.images.path(id));
     this.instances = new Instances(this.ctx, this.volumes);
     this.shelving = new Shelving(this.ctx, this.instances);
+    this.maintenance = new NodeMaintenance(this.ctx, this.nodes, this.instances);
     this.externalIps = new ExternalIps(this.ctx, this.instances);
     this.tenantEgress = new TenantEgress(this.ctx, this.instances);
     this.images = new Images(this.ctx, this.instances);

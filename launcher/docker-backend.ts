@@ -29,6 +29,9 @@ export interface DockerBackendOptions {
   /** One node of several sharing the Docker engine: its containers carry its id, and it adopts and
    *  watches only those (unset on a one-node cluster, whose containers carry no node label). */
   node?: string;
+  /** Also the cluster's containers that carry no node label: node 0 of a cluster that had one node
+   *  when they were made (a node added since by node.sh; docs/nodes.md). */
+  adoptUnlabelled?: boolean;
 }
 
 /** What the backend needs of the node's tenant networks (launcher/node-network.ts). */
@@ -96,7 +99,13 @@ export class DockerBackend implements Backend {
 
   /** This node's containers: the cluster's, and of those the node's own when several share the engine. */
   private labelFilter(): string[] {
-    return [`${LABEL_CLUSTER}=${this.opts.cluster}`, ...(this.opts.node ? [`${LABEL_NODE}=${this.opts.node}`] : [])];
+    return [`${LABEL_CLUSTER}=${this.opts.cluster}`, ...(this.opts.node && !this.opts.adoptUnlabelled ? [`${LABEL_NODE}=${this.opts.node}`] : [])];
+  }
+
+  /** Whether a container of the cluster (its labels) is this node's: Docker's filters cannot say "no such label". */
+  private isMine(labels: Record<string, string> | undefined): boolean {
+    const node = labels?.[LABEL_NODE];
+    return !this.opts.node || node === this.opts.node || (!!this.opts.adoptUnlabelled && node === undefined);
   }
 
   watchExits(listener: ExitListener): () => void {
@@ -113,8 +122,9 @@ export class DockerBackend implements Backend {
             const lines = pending.split('\n');
             pending = lines.pop()!;
             for (const line of lines.filter((l) => l.trim())) {
-              const id = (JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> } }).Actor?.Attributes?.[LABEL_INSTANCE];
-              if (id) void this.died(id, listener);
+              const labels = (JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> } }).Actor?.Attributes;
+              const id = labels?.[LABEL_INSTANCE];
+              if (id && this.isMine(labels)) void this.died(id, listener);
             }
           }
         } catch {
@@ -316,7 +326,7 @@ export class DockerBackend implements Backend {
   async list(): Promise<AdoptedInstance[]> {
     const all = await this.opts.docker.listContainers({ all: true, filters: { label: this.labelFilter() } });
     const adopted: AdoptedInstance[] = [];
-    for (const c of all) {
+    for (const c of all.filter((c) => this.isMine(c.Labels))) {
       let spec: StartPayload;
       try {
         spec = JSON.parse(c.Labels[LABEL_SPEC]) as StartPayload;

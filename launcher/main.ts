@@ -51,6 +51,8 @@ const { values } = parseArgs({
     // One of several real nodes on this machine: its own hostname, and its own containers on the shared Docker engine.
     hostname: { type: 'string' },
     'label-containers': { type: 'boolean', default: false },
+    // With it: also the cluster's containers without a node label (node 0, made when it was the only node).
+    'adopt-unlabelled': { type: 'boolean', default: false },
     'state-dir': { type: 'string' },
     'vm-kernel': { type: 'string' },
     'vm-initrd': { type: 'string' },
@@ -141,7 +143,7 @@ async function realNode(): Promise<Launcher> {
     }),
     docker: new DockerBackend({
       docker: new Docker({ socketPath: DOCKER_SOCKET }), cluster: values.cluster!, network, stateDir, gatewayDns: !!egress, environment,
-      node: values['label-containers'] ? nodeId : undefined,
+      node: values['label-containers'] ? nodeId : undefined, adoptUnlabelled: values['adopt-unlabelled'],
     }),
   };
   if (roles.includes('network')) {

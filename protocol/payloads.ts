@@ -155,6 +155,10 @@ export type NodeFault = z.infer<typeof NodeFault>;
 export const TunnelPeers = z.object({ peers: z.array(z.object({ nodeId: z.string().min(1), ip: Ipv4 })) });
 export type TunnelPeers = z.infer<typeof TunnelPeers>;
 
+/** The whole set of cordoned nodes, controller → scheduler (docs/protocol.md, "Maintenance"). */
+export const Cordoned = z.object({ nodes: z.array(z.string().min(1).max(255)).max(100_000) });
+export type Cordoned = z.infer<typeof Cordoned>;
+
 export const CnciFault = z.object({ natFailure: z.boolean() });
 export type CnciFault = z.infer<typeof CnciFault>;
 
@@ -279,6 +283,7 @@ export const OPS = {
     CNCI_FAULT: CnciFault,
     CNCI_EGRESS: CnciEgress,
     TUNNEL_PEERS: TunnelPeers,
+    CORDONED: Cordoned,
     ATTACH_VOLUME: AttachVolume,
     DETACH_VOLUME: DetachVolume,
     CONSOLE: ConsoleRequest,

@@ -34,6 +34,12 @@ export class Placement {
   private last = -1;
   /** Members this scheduler placed, by group: the controller's view of them may lag (a burst of starts). */
   private readonly groups = new Map<string, Map<string, string>>();
+  /** Nodes an admin cordoned: no new placement (the controller's whole set, COMMAND CORDONED). */
+  private cordoned: ReadonlySet<string> = new Set();
+
+  setCordoned(ids: Iterable<string>): void {
+    this.cordoned = new Set(ids);
+  }
 
   get size(): number {
     return this.nodes.size;
@@ -107,6 +113,7 @@ export class Placement {
     const n = this.order.length;
     let withRole = 0;
     let matching = 0;
+    const cordoned: string[] = [];
     let permitted = 0;
     let largestFree = 0;
     for (let k = 1; k <= n; k++) {
@@ -115,6 +122,10 @@ export class Placement {
       if (!node.roles.has(role)) continue;
       withRole++;
       if ((nodeId && node.id !== nodeId) || (hostname && node.hostname !== hostname) || (realNode && node.simulated)) continue;
+      if (this.cordoned.has(node.id)) {
+        cordoned.push(node.id);
+        continue;
+      }
       matching++;
       if (!allowed(node.id)) continue;
       permitted++;
@@ -134,7 +145,9 @@ export class Placement {
     }
     if (matching === 0) {
       const wanted = [nodeId && `node_id=${nodeId}`, hostname && `hostname=${hostname}`, realNode && 'real_node'].filter(Boolean).join(', ');
-      return { ok: false, reason: role === 'network' ? 'no_net_cn' : 'no_cn', message: `no ${role} node matches ${wanted}` };
+      const reason = role === 'network' ? 'no_net_cn' : 'no_cn';
+      if (cordoned.length) return { ok: false, reason, message: `every ${role} node${wanted ? ` that matches ${wanted}` : ''} is cordoned (maintenance): ${cordoned.join(', ')}` };
+      return { ok: false, reason, message: `no ${role} node matches ${wanted}` };
     }
     if (permitted === 0) return { ok: false, reason: 'group_policy', message: 'no node is left' };
     return {

@@ -195,6 +195,7 @@ export class Scheduler {
 
   private fromController(frame: Frame) {
     if (frame.type !== 'COMMAND') return;
+    if (frame.op === 'CORDONED') return this.placement.setCordoned(frame.payload.nodes);
     if (frame.op === 'DELETE') this.placement.forget(frame.payload.instanceId);
     if (frame.op === 'START' && !frame.to) {
       const result = this.placement.place(frame.payload);

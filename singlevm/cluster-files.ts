@@ -4,6 +4,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import type { EgressSettings } from '../network/egress.ts';
+import type { NodeLeg } from './cluster-network.ts';
 
 export const DEFAULT_CLUSTER = 'ciao';
 
@@ -21,7 +22,7 @@ export interface ClusterRecord {
   createdAt: string;
   /** A real cluster's: how its VMs run, and its namespaces. */
   accel?: 'kvm' | 'tcg';
-  network?: { clusterNs: string; nodeNs: string; nodeIp: string; nodes?: { ns: string; ip: string }[] };
+  network?: { clusterNs: string; nodeNs: string; nodeIp: string; nodes?: NodeLeg[] };
   /** What it was set up with, for a resume (docs/lifecycle.md). */
   settings?: {
     bootDelayMs: number; statsIntervalMs: number; apiHost?: string; egress?: EgressSetting;

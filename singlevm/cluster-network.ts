@@ -8,6 +8,7 @@ import { addAddress, addBridge, addMacvlan } from '../network/links.ts';
 import { addClusterLeg, CLUSTER_IP, CLUSTER_NETWORK, UPLINK } from '../network/cluster-leg.ts';
 import { linksOf } from '../network/ip.ts';
 import { readPidFile, startDetached } from '../shared/detached.ts';
+import type { NodeRole } from './node-roles.ts';
 
 export { CLUSTER_IP, CLUSTER_NETWORK };
 /** Node i's leg; DHCP (the CNCIs' legs) hands out .100–.199. */
@@ -19,9 +20,15 @@ export interface ClusterNetwork {
   /** Node 0's namespace and leg (the one node of a one-node cluster). */
   nodeNs: string;
   nodeIp: string;
-  /** Every node's namespace and leg, node i at 198.51.100.(10+i) (`setup.sh --nodes N`). */
-  nodes?: { ns: string; ip: string }[];
+  /** Every node's namespace and leg, node i at 198.51.100.(10+i) (`setup.sh --nodes N`, and the
+   *  nodes `node.sh add` appended: docs/nodes.md). */
+  nodes?: NodeLeg[];
 }
+
+/** One node of the list: `index` names it (`<c>-node-<index>`; absent: its position, as setup
+ *  writes them), `role` is what it is for (singlevm/node-roles.ts), `simulated` ones have no
+ *  namespace or leg of their own. */
+export interface NodeLeg { ns: string; ip: string; index?: number; role?: NodeRole; simulated?: boolean }
 
 export const clusterNetworkNames = (cluster: string, nodes = 1): ClusterNetwork => ({
   clusterNs: namespaceName(cluster, 'net'), nodeNs: namespaceName(cluster, 'node-0'), nodeIp: nodeIp(0),
@@ -29,23 +36,37 @@ export const clusterNetworkNames = (cluster: string, nodes = 1): ClusterNetwork 
 });
 
 /** The nodes of a network (a record from before multi-node names node 0 alone). */
-export const nodesOf = (network: ClusterNetwork) => network.nodes ?? [{ ns: network.nodeNs, ip: network.nodeIp }];
+export const nodesOf = (network: ClusterNetwork): (NodeLeg & { index: number })[] =>
+  (network.nodes ?? [{ ns: network.nodeNs, ip: network.nodeIp }]).map((n, i) => ({ ...n, index: n.index ?? i }));
 
 /** The cluster network, made or completed (docs/lifecycle.md): namespaces and links that are all
  *  there are kept (a resume after one daemon died leaves the VMs' taps alone); a network that is
  *  partly there (a crash mid-setup) is made again whole; dnsmasq is started when it does not run.
  *  `dir` holds dnsmasq's pid, leases and log. */
-export async function ensureClusterNetwork(cluster: string, dir: string, nodes = 1): Promise<ClusterNetwork> {
-  const names = clusterNetworkNames(cluster, nodes);
+export async function ensureClusterNetwork(cluster: string, dir: string, nodes: number | NodeLeg[] = 1): Promise<ClusterNetwork> {
+  const names = typeof nodes === 'number' ? clusterNetworkNames(cluster, nodes) : { ...clusterNetworkNames(cluster, 1), nodes };
   const hasLink = async (ns: string, link: string) => (await linksOf(ns).catch(() => [])).some((l) => l.ifname === link);
-  let whole = await hasLink(names.clusterNs, 'ciaovlan');
-  for (const node of nodesOf(names)) whole &&= await hasLink(node.ns, UPLINK);
-  if (!whole) {
-    for (const ns of [...nodesOf(names).map((n) => n.ns), names.clusterNs]) await deleteNamespace(ns);
+  const legs = nodesOf(names).filter((n) => !n.simulated);
+  if (!await hasLink(names.clusterNs, 'ciaovlan')) {
+    for (const ns of [...legs.map((n) => n.ns), names.clusterNs]) await deleteNamespace(ns);
     await createClusterNetwork(names);
+  } else {
+    // The cluster network is there: only a node without its leg (one node.sh added, one a crash
+    // cut short) is made again; the others' taps and VMs are left alone.
+    for (const node of legs) {
+      if (await hasLink(node.ns, UPLINK)) continue;
+      await deleteNamespace(node.ns);
+      await addNodeLeg(names.clusterNs, node);
+    }
   }
   await ensureDnsmasq(names.clusterNs, dir);
   return names;
+}
+
+/** A node's namespace and its leg on ciao_br. */
+async function addNodeLeg(clusterNs: string, node: NodeLeg & { index: number }): Promise<void> {
+  await createNamespace(node.ns);
+  await addClusterLeg({ clusterNs, bridgeSide: `node${node.index}`, ns: node.ns, cidr: `${node.ip}/24` });
 }
 
 async function createClusterNetwork(names: ClusterNetwork): Promise<void> {
@@ -54,10 +75,7 @@ async function createClusterNetwork(names: ClusterNetwork): Promise<void> {
   await addBridge(clusterNs, 'ciao_br');
   await addMacvlan(clusterNs, 'ciaovlan', 'ciao_br');
   await addAddress(clusterNs, 'ciaovlan', `${CLUSTER_IP}/24`);
-  await Promise.all(nodesOf(names).map(async (node, i) => {
-    await createNamespace(node.ns);
-    await addClusterLeg({ clusterNs, bridgeSide: `node${i}`, ns: node.ns, cidr: `${node.ip}/24` });
-  }));
+  await Promise.all(nodesOf(names).filter((n) => !n.simulated).map((node) => addNodeLeg(clusterNs, node)));
 }
 
 /** dnsmasq on ciaovlan, unless its pid file names one that runs. */

@@ -24,6 +24,12 @@ export function nodeRoles(nodes: number, networkNodes?: number): NodeRole[] {
   return Array.from({ length: nodes }, (_, i) => (networkNodes === undefined ? 'dual' : i < networkNodes ? 'network' : 'compute'));
 }
 
+/** A real node's role: its record's (setup writes each node's; node.sh add --role), else, for a
+ *  record from before roles were kept, by its index as `--network-nodes` gives them. */
+export function legRole(leg: { index: number; role?: NodeRole }, layout: { nodes: number; networkNodes?: number }): NodeRole {
+  return leg.role ?? nodeRoles(Math.max(layout.nodes, leg.index + 1), layout.networkNodes)[leg.index];
+}
+
 export interface NodeLayout {
   simulate: boolean;
   nodes: number;

@@ -163,7 +163,7 @@ Your cloud is ${existing ? 'back' : 'ready'}: cluster "${name}" (${kind}), ${exi
   identity     ${identityUrl}/v3     (Keystone v3; users admin and demo)
   controller   ${controllerUrl}      (ciao API, Compute ${controllerUrl}/v2.1, Image ${controllerUrl}/image)
   scheduler    127.0.0.1:${record.ports.scheduler}        (cluster protocol, mutual TLS)${network ? `
-  network      namespaces ${network.clusterNs} (ciao_br, ciaovlan 198.51.100.1/24) and ${(network.nodes?.map((n) => n.ns) ?? [network.nodeNs]).join(', ')}
+  network      namespaces ${network.clusterNs} (ciao_br, ciaovlan 198.51.100.1/24) and ${(network.nodes?.filter((n) => !n.simulated).map((n) => n.ns) ?? [network.nodeNs]).join(', ')}
   SSH key      ${paths.sshKey}   (ssh demouser@<VM address> from the tenant's CNCI namespace)
   egress       ${record.settings?.egress ? `on, through slirp4netns: ${describeEgress(record.settings.egress)}` : 'off: workloads reach nothing outside the cluster (setup.sh --egress)'}` : ''}${note ? `
   note         ${note}` : ''}

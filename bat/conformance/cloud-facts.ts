@@ -22,7 +22,7 @@ export interface CloudAnswers {
   computeVersion: { version?: string; min_version?: string };
   /** GET /volume/v3's version (its `versions`' one entry). */
   volumeVersion: { version?: string; min_version?: string };
-  /** Nodes that are not offline (a FULL one still counts as a host). */
+  /** Nodes that are not missing (a FULL one still counts as a host). */
   computeNodes: number;
 }
 
@@ -63,7 +63,7 @@ export async function readCloudFacts(cluster: ClusterAccess): Promise<CloudFacts
     admin.call<{ images: Image[] }>('GET', '/image/v2/images'),
     admin.call<{ version: CloudAnswers['computeVersion'] }>('GET', '/v2.1'),
     admin.call<{ versions: CloudAnswers['volumeVersion'][] }>('GET', '/volume/v3'),
-    admin.call<{ nodes: { total: number; offline: number } }>('GET', '/cluster/status'),
+    admin.call<{ nodes: { total: number; missing: number } }>('GET', '/cluster/status'),
   ]);
-  return factsFrom({ workloads, images, computeVersion: version, volumeVersion: volumeVersion ?? {}, computeNodes: status.nodes.total - status.nodes.offline });
+  return factsFrom({ workloads, images, computeVersion: version, volumeVersion: volumeVersion ?? {}, computeNodes: status.nodes.total - status.nodes.missing });
 }

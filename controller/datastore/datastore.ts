@@ -1,6 +1,6 @@
 // The datastore interface: one collection of records per kind, found by id or by tenant.
 // Two implementations: in memory (tests) and SQLite (WAL) with the same in-memory view in front.
-import type { ClusterEvent, DeletedServer, ExternalIp, Image, Instance, Keypair, MetadefNamespace, Pool, Quotas, ServerGroup, Tenant, Volume, VolumeMessage, VolumeServiceState, VolumeType, Workload } from '../api-types.ts';
+import type { ClusterEvent, DeletedServer, ExternalIp, Image, Instance, Keypair, MetadefNamespace, NodeRecord, Pool, Quotas, ServerGroup, Tenant, Volume, VolumeMessage, VolumeServiceState, VolumeType, Workload } from '../api-types.ts';
 
 export interface Collection<T extends { id: string }> {
   get(id: string): T | undefined;
@@ -37,10 +37,12 @@ export interface Datastore {
   volumeServices: Collection<VolumeServiceState>;
   /** The instance actions of deleted servers (Compute 2.21). */
   deletedServers: Collection<DeletedServer>;
+  /** The nodes the controller has seen, with their cordon (docs/nodes.md). */
+  nodes: Collection<NodeRecord>;
   close(): void;
 }
 
-export const COLLECTIONS = ['tenants', 'workloads', 'instances', 'events', 'pools', 'externalIps', 'quotas', 'images', 'volumes', 'keypairs', 'serverGroups', 'metadefNamespaces', 'volumeTypes', 'groupTypes', 'volumeMessages', 'volumeServices', 'deletedServers'] as const;
+export const COLLECTIONS = ['tenants', 'workloads', 'instances', 'events', 'pools', 'externalIps', 'quotas', 'images', 'volumes', 'keypairs', 'serverGroups', 'metadefNamespaces', 'volumeTypes', 'groupTypes', 'volumeMessages', 'volumeServices', 'deletedServers', 'nodes'] as const;
 export type CollectionName = (typeof COLLECTIONS)[number];
 
 export const tenantOf = (record: object): string | null => {

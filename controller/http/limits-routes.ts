@@ -118,14 +118,14 @@ export function limitsRoutes(router: Router, s: Services): void {
 
   // One zone, nova, available while a compute node is up; its hosts (admin) are the nodes.
   const zone = (hosts: unknown) => {
-    const up = s.nodes.all().some((n) => n.status !== 'OFFLINE' && n.roles.includes('compute'));
+    const up = s.nodes.all().some((n) => n.status !== 'MISSING' && n.roles.includes('compute'));
     return { availabilityZoneInfo: [{ zoneName: 'nova', zoneState: { available: up }, hosts }] };
   };
   on('GET', '/os-availability-zone', async (req) => (await computeCaller(s, req), reply(200, zone(null))));
   on('GET', '/os-availability-zone/detail', async (req) => {
     await admin(req);
     const hosts = Object.fromEntries(s.nodes.all().filter((n) => n.roles.includes('compute')).map((n) => [n.hostname, {
-      'nova-compute': { available: n.status !== 'OFFLINE', active: n.status !== 'OFFLINE', updated_at: n.updated_at },
+      'nova-compute': { available: n.status !== 'MISSING', active: n.status !== 'MISSING', updated_at: n.updated_at },
     }]));
     return reply(200, zone(hosts));
   });

@@ -33,11 +33,12 @@ export async function missingParts(record: ClusterRecord, paths: ReturnType<type
   const missing: string[] = [];
   const running = new Set((await pidFiles(paths.pids)).map((p) => p.name));
   // Node i's launcher of a real cluster with several nodes is a daemon of its own (launcher-<i>).
-  const launchers = record.mode === 'real' ? Array.from({ length: record.nodes }, (_, i) => launcherName(i)).slice(1) : [];
+  const legs = (record.network?.nodes ?? []).map((n, i) => ({ ...n, index: n.index ?? i }));
+  const launchers = record.mode === 'real' ? legs.filter((n) => n.index > 0).map((n) => launcherName(n.index)) : [];
   if (record.mode === 'real' && record.settings?.simNodes) launchers.push(SIM_LAUNCHER);
   for (const daemon of [...Object.keys(DAEMON_ENTRIES), ...launchers]) if (!running.has(daemon)) missing.push(`daemon ${daemon}`);
   if (record.mode === 'real') {
-    const nodeNamespaces = record.network?.nodes?.map((n) => n.ns) ?? [record.network?.nodeNs];
+    const nodeNamespaces = record.network?.nodes ? legs.filter((n) => !n.simulated).map((n) => n.ns) : [record.network?.nodeNs];
     for (const ns of [record.network?.clusterNs, ...nodeNamespaces]) if (!ns || !await namespaceExists(ns)) missing.push(`namespace ${ns ?? '(not recorded)'}`);
     if (!await readPidFile(join(paths.clusterNet, 'dnsmasq.pid'))) missing.push('dnsmasq of the cluster network');
     // Machines joined it (setup.sh --export-join): their way in (singlevm/join-underlay.ts).

@@ -1,6 +1,7 @@
-// The nodes: on a real cluster one launcher per node (both roles: QEMU, Docker and CNCIs in its
-// namespace), each with its share of the host when there are several; on a simulated one, one
-// launcher with every simulated node. Each is started unless it runs, and ready before the flow goes on.
+// The nodes: on a real cluster one launcher per node (its role's workloads, singlevm/node-roles.ts:
+// QEMU, Docker and CNCIs in its namespace), each with its share of the host when there are several,
+// and one more for the simulated nodes beside them (--sim-nodes); on a simulated one, one launcher
+// with every simulated node. Each is started unless it runs, and ready before the flow goes on.
 import { mkdir } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { workloadEnv } from '../../network/proxy.ts';
 import { nodesOf } from '../cluster-network.ts';
 import { launcherName } from '../cluster-files.ts';
 import { defaultWorkloads } from '../default-workloads.ts';
+import { legRole, PROTOCOL_ROLES, SIM_LAUNCHER, simPrefix } from '../node-roles.ts';
 
 /** VMs restored from snapshot templates kept with the image cache (docs/vm-snapshots.md), the
  *  default VM workloads' shapes made at the launcher's start; CIAO_VM_SNAPSHOTS=0: cold boots only. */
@@ -21,7 +23,6 @@ export function vmSnapshotArgs(cacheDir: string, env: NodeJS.ProcessEnv = proces
     .map((w) => `${w.defaults.vcpus}:${w.defaults.mem_mb}`));
   return ['--vm-snapshots', join(cacheDir, 'images', 'vm-snapshots'), ...[...shapes].flatMap((s) => ['--vm-snapshot-shape', s])];
 }
-import { nodeRoles, PROTOCOL_ROLES, SIM_LAUNCHER, simPrefix } from '../node-roles.ts';
 
 const label = (ctx: SetupContext) => {
   const { nodes, simNodes } = ctx.settings;
@@ -69,17 +70,20 @@ export const node: Action = {
         ...vmSnapshotArgs(ctx.cacheDir),
         ...(settings.egress ? ['--egress-dns', resolverOf(settings.egress.dns).server] : []),
         ...Object.entries(settings.egress?.proxy ? workloadEnv(settings.egress.proxy) : {}).flatMap(([k, v]) => ['--workload-env', `${k}=${v}`]), ...share, ...common];
-      const roles = nodeRoles(nodes.length, settings.networkNodes);
-      for (const [i, n] of nodes.entries()) {
+      for (const n of nodes) {
+        const i = n.index;
         const id = `${name}-node-${i}`;
         const agent = need(pki.agents?.[i] ?? (i === 0 ? pki.agent : undefined), `node ${i}'s certificate`, 'certificates');
+        const own = ['--node-prefix', id, '--roles', PROTOCOL_ROLES[legRole(n, settings)].join(','), '--cert', agent.cert, '--key', agent.key];
         await mkdir(paths.nodeDir(i), { recursive: true });
-        started.push(await ensureDaemon(ctx, 'launcher', ['--node-prefix', id, '--node-ns', n.ns, '--node-ip', n.ip, '--state-dir', paths.nodeDir(i),
-          '--roles', PROTOCOL_ROLES[roles[i]].join(','),
-          ...(several ? ['--hostname', id, '--label-containers'] : []), '--cert', agent.cert, '--key', agent.key, ...shared], launcherName(i), readyMs(1)));
+        // A simulated node beside the real ones (node.sh add --simulated): its own launcher, no namespace.
+        const args = n.simulated
+          ? [...own, '--backend', 'simulation', '--boot-delay-ms', String(settings.bootDelayMs), ...share, ...common]
+          : [...own, '--node-ns', n.ns, '--node-ip', n.ip, '--state-dir', paths.nodeDir(i), ...(several ? ['--hostname', id, '--label-containers', ...(i === 0 ? ['--adopt-unlabelled'] : [])] : []), ...shared];
+        started.push(await ensureDaemon(ctx, 'launcher', args, launcherName(i), readyMs(1)));
       }
       if (settings.simNodes) {
-        // Simulated compute nodes beside the real ones: one process, their own certificate (compute only).
+        // Simulated compute nodes beside the real ones (--sim-nodes): one process, their own certificate (compute only).
         const sim = need(pki.simAgent, 'the simulated nodes\' certificate', 'certificates');
         started.push(await ensureDaemon(ctx, 'launcher', ['--backend', 'simulation', '--nodes', String(settings.simNodes), '--node-prefix', simPrefix(name),
           '--roles', PROTOCOL_ROLES.compute.join(','), '--boot-delay-ms', String(settings.bootDelayMs), ...common, '--cert', sim.cert, '--key', sim.key], SIM_LAUNCHER, readyMs(settings.simNodes)));

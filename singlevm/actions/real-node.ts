@@ -5,6 +5,8 @@ import { access, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describeEgress, recordRealNode } from './configuration.ts';
 import { need, type Action, type SetupContext } from './context.ts';
+import { clusterNetworkNames } from '../cluster-network.ts';
+import { legRole } from '../node-roles.ts';
 
 const isReal = (ctx: SetupContext) => !ctx.settings.simulate;
 const real = (ctx: SetupContext) => (ctx.real ??= {});
@@ -59,7 +61,10 @@ export const accel: Action = {
 export const clusterNetwork: Action = {
   name: 'cluster network', when: isReal,
   async execute(ctx) {
-    const network = await ctx.host.ensureClusterNetwork(ctx.name, ctx.paths.clusterNet, ctx.settings.nodes);
+    // The record's node list once there is one (with the nodes node.sh added), else setup's N, each
+    // with its role written down (--network-nodes), so node.sh remove keeps the others' as they are.
+    const legs = ctx.record?.network?.nodes ?? clusterNetworkNames(ctx.name, ctx.settings.nodes).nodes!.map((leg, index) => ({ ...leg, role: legRole({ index }, ctx.settings) }));
+    const network = await ctx.host.ensureClusterNetwork(ctx.name, ctx.paths.clusterNet, legs);
     real(ctx).network = network;
     await recordRealNode(ctx, { network });
     const { egress } = ctx.settings;

@@ -15,7 +15,7 @@ import { snapshotHost, writeHostState } from '../host-state.ts';
 import { startDaemon, type Daemon } from '../processes.ts';
 import { readPidFile } from '../../shared/pid-file.ts';
 import { buildDaemons, type DaemonName } from '../build-daemons.ts';
-import { ensureClusterNetwork, type ClusterNetwork } from '../cluster-network.ts';
+import { ensureClusterNetwork, type ClusterNetwork, type NodeLeg } from '../cluster-network.ts';
 import { ensureEgress, type EgressSettings } from '../../network/egress.ts';
 
 /** What setup needs of the controller's API: its admin's calls, and the admin's project. */
@@ -52,7 +52,7 @@ export interface SetupHost {
   buildContainerImage(cacheDir: string): Promise<string>;
   probeAccel(probe: { kernel: string; force: 'auto' | Accel; cacheFile: string }): Promise<{ accel: Accel; why: string }>;
   /** The cluster network with `nodes` node namespaces and legs. */
-  ensureClusterNetwork(cluster: string, dir: string, nodes: number): Promise<ClusterNetwork>;
+  ensureClusterNetwork(cluster: string, dir: string, nodes: number | NodeLeg[]): Promise<ClusterNetwork>;
   /** The cluster's way out (docs/egress.md): slirp4netns on the cluster namespace, and its rules. */
   ensureEgress(clusterNs: string, dir: string, egress: EgressSettings): Promise<void>;
 }

@@ -23,7 +23,7 @@ const severalNodes = (ctx: VerifyContext) => !ctx.simulated && (ctx.record?.node
 /** The connected real nodes (by id), where the tenant's CNCI runs, and which take instances. */
 export async function nodeLayout(ctx: VerifyContext): Promise<{ nodes: NodeInfo[]; cnciNode: NodeInfo; compute: string[] }> {
   const { nodes: all } = await ctx.admin.call<{ nodes: NodeInfo[] }>('GET', '/nodes');
-  const nodes = all.filter((n) => n.kind !== 'simulated' && n.status !== 'OFFLINE').sort((a, b) => a.id.localeCompare(b.id));
+  const nodes = all.filter((n) => n.kind !== 'simulated' && n.status !== 'MISSING').sort((a, b) => a.id.localeCompare(b.id));
   const compute = nodes.filter((n) => n.roles.includes('compute')).map((n) => n.id);
   for (const n of nodes.filter((x) => x.roles.includes('network'))) {
     const { instances } = await ctx.admin.call<{ instances: Instance[] }>('GET', `/nodes/${n.id}/instances`);

@@ -47,7 +47,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}) {
   const logger = (process.env.CIAO_TEST_LOG ? createLogger({ component: 'test' }) : silentLogger());
   const dispatcher = clusterAgent(pki.ca.cert);
 
-  const scheduler = new Scheduler({ tls: readTls({ ca: pki.ca.cert, ...pki.scheduler }), logger });
+  let scheduler = new Scheduler({ tls: readTls({ ca: pki.ca.cert, ...pki.scheduler }), logger });
   const schedulerPort = await scheduler.listen(0);
 
   // Identity: admin and demo from the default config, plus a second tenant for isolation tests.
@@ -121,7 +121,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}) {
     new ControllerClient(controllerUrl, identityUrl, { username, password: PASSWORDS[username], projectName }, dispatcher);
   const admin = client('admin');
   const plane = {
-    dir, pki, identityUrl, dispatcher, scheduler, schedulerPort, launchers, backends, nats, egressSwitches,
+    dir, pki, identityUrl, dispatcher, schedulerPort,
+    get scheduler() { return scheduler; }, launchers, backends, nats, egressSwitches,
     get controller() { return controller; },
     get controllerUrl() { return controllerUrl; },
     admin, demo: client('demo'), other: client('other'),
@@ -132,6 +133,12 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}) {
       await controller.close();
       await meanwhile?.();
       await startController(controllerPort);
+    },
+    /** Stops the scheduler and starts a new one on the same port: every peer reconnects to it. */
+    async restartScheduler() {
+      await scheduler.close();
+      scheduler = new Scheduler({ tls: readTls({ ca: pki.ca.cert, ...pki.scheduler }), logger });
+      await scheduler.listen(schedulerPort);
     },
     /** Drops node i's connection and brings it back as a new launcher process would (same backend). */
     async restartLauncher(i: number) {

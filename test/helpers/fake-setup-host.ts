@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createClusterPki, type ClusterPki } from '../../shared/pki.ts';
 import { clusterPaths } from '../../singlevm/cluster-files.ts';
-import { clusterNetworkNames } from '../../singlevm/cluster-network.ts';
+import { clusterNetworkNames, type NodeLeg } from '../../singlevm/cluster-network.ts';
 import { DAEMON_ENTRIES, type DaemonName } from '../../singlevm/daemon-entries.ts';
 import type { Daemon } from '../../singlevm/processes.ts';
 import type { AdminClient, SetupHost } from '../../singlevm/actions/setup-host.ts';
@@ -164,9 +164,9 @@ export class FakeHost implements SetupHost {
     this.record('probeAccel', probe);
     return this.accel;
   }
-  async ensureClusterNetwork(cluster: string, dir: string, nodes = 1) {
+  async ensureClusterNetwork(cluster: string, dir: string, nodes: number | NodeLeg[] = 1) {
     this.record('ensureClusterNetwork', cluster, dir, nodes);
-    return clusterNetworkNames(cluster, nodes);
+    return typeof nodes === 'number' ? clusterNetworkNames(cluster, nodes) : { ...clusterNetworkNames(cluster, 1), nodes };
   }
   async ensureEgress(clusterNs: string, dir: string, egress: EgressSettings) {
     this.record('ensureEgress', clusterNs, dir, egress);

@@ -44,7 +44,7 @@ t.test('a launcher that disconnects: its instances go missing, then come back wi
   }
   t.ok(onNode0.length >= 1, 'round robin put one on node-0');
   plane.launchers[0].stop();
-  await waitFor('node-0 offline', async () => (await admin.call<{ status: string }>('GET', '/nodes/node-0')).status === 'OFFLINE');
+  await waitFor('node-0 missing', async () => (await admin.call<{ status: string }>('GET', '/nodes/node-0')).status === 'MISSING');
   for (const i of onNode0) await waitForState(demo, i.id, 'missing');
   const all = await admin.call<{ events: { message: string }[] }>('GET', '/events');
   t.ok(all.events.some((e) => e.message === 'Node node-0 disconnected'));

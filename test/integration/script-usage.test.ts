@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { run } from '../../shared/run.ts';
 import { REPO_ROOT } from '../../singlevm/processes.ts';
 
-const SCRIPTS = ['singlevm/setup.sh', 'singlevm/verify.sh', 'singlevm/stop.sh', 'singlevm/cleanup.sh', 'singlevm/logs.sh', 'singlevm/join.sh', 'bat/run.sh'];
+const SCRIPTS = ['singlevm/setup.sh', 'singlevm/verify.sh', 'singlevm/stop.sh', 'singlevm/cleanup.sh', 'singlevm/logs.sh', 'singlevm/join.sh', 'singlevm/node.sh', 'bat/run.sh'];
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CIAO_')));
 
 for (const script of SCRIPTS) {
@@ -57,4 +57,19 @@ t.test('setup.sh --export-join and join.sh: their arguments are checked before a
   t.match(none.stderr, /no cluster nosuchjoin here/);
   t.match((await script('singlevm/join.sh', '/no/such/bundle.json', '--underlay', 'eth0')).stderr, /cannot read \/no\/such\/bundle\.json/);
   t.match((await script('singlevm/join.sh', '--leave', '--name', 'nosuchjoin')).stdout, /nothing of cluster nosuchjoin was joined here/);
+});
+
+t.test('node.sh: a missing or unknown command, a misplaced option, a bad role are usage errors before anything is read', async (t) => {
+  const node = (...args: string[]) => run(join(REPO_ROOT, 'singlevm/node.sh'), [...args, '--name', 'nosuch'], { env, allowFailure: true });
+  for (const [args, why] of [[[], /add, remove or list\?/], [['grow'], /no command "grow"/], [['remove'], /remove needs the node's ID/],
+    [['add', '--role', 'storage'], /--role must be compute, network or dual/], [['add', '--drain'], /--drain and --force go with remove/],
+    [['remove', 'x', '--simulated'], /--role and --simulated go with add/], [['remove', 'x', '--timeout', 'soon'], /--timeout must be a number/],
+    [['add', 'extra'], /unexpected "extra"/]] as const) {
+    const r = await node(...args);
+    t.equal(r.exitCode, 2, args.join(' '));
+    t.match(r.stderr, why);
+  }
+  const none = await node('add');
+  t.equal(none.exitCode, 1);
+  t.match(none.stderr, /there is no cluster nosuch/);
 });

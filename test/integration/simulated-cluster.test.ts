@@ -58,8 +58,8 @@ t.test('the ciao CLI drives the cluster', async (t) => {
   t.equal(ids.length, 2);
   t.equal((await ciao('list', 'nodes', '-f', '{{len .}}')).stdout.trim(), '3');
   const table = (await ciao('list', 'nodes')).stdout.split('\n');
-  t.match(table[0], /^ID\s+HOSTNAME\s+KIND\s+STATUS\s+ROLE\s+INSTANCES\s+VCPUS\s+MEM FREE\/TOTAL MB\s+DISK FREE\/TOTAL MB\s+LOAD/, 'role, state, instances, capacity and kind');
-  t.match(table[1], /\bsimulated\s+READY\s+dual\b/, 'a simulated cluster\'s nodes are dual-role');
+  t.match(table[0], /^ID\s+HOSTNAME\s+KIND\s+STATUS\s+MAINTENANCE\s+ROLE\s+INSTANCES\s+VCPUS\s+MEM FREE\/TOTAL MB\s+DISK FREE\/TOTAL MB\s+LOAD/, 'role, state, maintenance, instances, capacity and kind');
+  t.match(table[1], /\bsimulated\s+READY\s+-\s+dual\b/, 'a simulated cluster\'s nodes are dual-role, not cordoned');
   t.same(JSON.parse((await ciao('list', 'nodes', '--json')).stdout).map((n: { kind: string; tunnel_ip: string | null }) => [n.kind, n.tunnel_ip]),
     [['simulated', null], ['simulated', null], ['simulated', null]], 'simulated nodes say so, and have no tunnel endpoint');
   const bad = await ciao('show', 'instance', 'nope');

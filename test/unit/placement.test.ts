@@ -90,3 +90,16 @@ t.test('a server group\'s policy narrows the nodes: anti-affinity avoids members
   t.match(q.place(want(512, group('affinity', ['b']))), { ok: true, nodeId: 'b' });
   t.match(q.place(want(512, group('affinity', ['b']))), { ok: false, reason: 'group_policy', message: /affinity and its members are on b.*largest free memory is 88 MB/ });
 });
+
+t.test('cordoned nodes get nothing new: the others take it, and a requirement naming only them is no_cn saying so', async (t) => {
+  const p = cluster(['a', ['compute', 'network']], ['b', ['compute', 'network']], ['c', ['compute', 'network']]);
+  p.setCordoned(['b']);
+  t.same([1, 2, 3, 4].map(() => { const r = p.place(want()); return r.ok && r.nodeId; }), ['a', 'c', 'a', 'c']);
+  t.match(p.place(want(1, { networkNode: true })), { ok: true, nodeId: 'a' }, 'a CNCI neither');
+  const pinned = p.place(want(1, { nodeId: 'b' }));
+  t.match(pinned, { ok: false, reason: 'no_cn', message: 'every compute node that matches node_id=b is cordoned (maintenance): b' });
+  p.setCordoned(['a', 'b', 'c']);
+  t.match(p.place(want(1, { networkNode: true })), { ok: false, reason: 'no_net_cn', message: /every network node is cordoned/ });
+  p.setCordoned([]);
+  t.match(p.place(want(1, { nodeId: 'b' })), { ok: true, nodeId: 'b' }, 'uncordoned: the whole set replaces the last');
+});

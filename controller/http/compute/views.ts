@@ -107,7 +107,7 @@ function hostStatus(api: ComputeApi, i: Instance) {
   const nodeId = shownNode(i);
   if (!nodeId) return '';
   const node = api.s.nodes.get(nodeId);
-  return !node ? 'UNKNOWN' : node.status === 'OFFLINE' ? 'DOWN' : 'UP';
+  return !node ? 'UNKNOWN' : node.status === 'MISSING' ? 'DOWN' : 'UP';
 }
 
 /** The extended server attributes of 2.3 (admins): the create's reservation, the guest's hostname
