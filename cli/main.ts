@@ -92,6 +92,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  // A reader that stops early (`ciao list nodes | head`) closes the pipe: the rest is not wanted,
+  // so that is the end, as for any Unix tool, not an unhandled EPIPE.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   const stdin = async () => {
     const chunks: Buffer[] = [];
     for await (const c of process.stdin) chunks.push(c as Buffer);

@@ -4,7 +4,7 @@
 import t from 'tap';
 import { readFile } from 'node:fs/promises';
 import { X509Certificate } from 'node:crypto';
-import { describeLayout, layoutConflict, layoutProblem, nodeRoles, roleOf } from '../../singlevm/node-roles.ts';
+import { describeLayout, layoutConflict, layoutProblem, legRole, nodeRoles, roleOf } from '../../singlevm/node-roles.ts';
 import { certificates } from '../../singlevm/actions/certificates.ts';
 import { node } from '../../singlevm/actions/node.ts';
 import { missingParts } from '../../singlevm/actions/health.ts';
@@ -22,6 +22,12 @@ t.test('roles: K network nodes first, the rest compute; without --network-nodes 
   t.same(nodeRoles(4, 2), ['network', 'network', 'compute', 'compute']);
   t.same(nodeRoles(2), ['dual', 'dual']);
   t.same([roleOf(['compute']), roleOf(['network']), roleOf(['network', 'compute']), roleOf([])], ['compute', 'network', 'dual', 'none']);
+});
+
+t.test('a node\'s role is its record\'s; a record without roles gets them by index, as setup gave them', async (t) => {
+  t.equal(legRole({ index: 0, role: 'compute' }, { nodes: 3, networkNodes: 1 }), 'compute', 'the record says (node.sh add --role)');
+  t.same([0, 1, 2].map((index) => legRole({ index }, { nodes: 3, networkNodes: 1 })), ['network', 'compute', 'compute']);
+  t.equal(legRole({ index: 4 }, { nodes: 3 }), 'dual', 'past setup\'s N, without --network-nodes: dual-role');
 });
 
 t.test('bad combinations are refused with the reason', async (t) => {

@@ -271,18 +271,21 @@ t.test('the real node\'s steps', async (t) => {
     const { run, host, paths } = fakeCluster(t, { simulate: false });
     const ctx = run();
     await runSteps([preflight, configuration, clusterNetwork], ctx);
-    t.same(host.argsOf('ensureClusterNetwork'), [[CLUSTER, paths.clusterNet, 1]]);
-    t.same((await readRecord(ctx)).network, { clusterNs: `ciao-${CLUSTER}-net`, nodeNs: `ciao-${CLUSTER}-node-0`, nodeIp: '198.51.100.10',
-      nodes: [{ ns: `ciao-${CLUSTER}-node-0`, ip: '198.51.100.10' }] });
+    const leg = { ns: `ciao-${CLUSTER}-node-0`, ip: '198.51.100.10', role: 'dual' };
+    t.same(host.argsOf('ensureClusterNetwork'), [[CLUSTER, paths.clusterNet, [leg]]]);
+    t.same((await readRecord(ctx)).network, { clusterNs: `ciao-${CLUSTER}-net`, nodeNs: `ciao-${CLUSTER}-node-0`, nodeIp: '198.51.100.10', nodes: [leg] });
     t.same(ctx.real!.network, (await readRecord(ctx)).network);
   });
 
-  t.test('cluster network of --nodes 3: a namespace and a leg (.10+i) per node, in the record', async (t) => {
-    const { run, host, paths } = fakeCluster(t, { simulate: false, nodes: 3 });
-    const ctx = run();
-    await runSteps([preflight, configuration, clusterNetwork], ctx);
-    t.same(host.argsOf('ensureClusterNetwork'), [[CLUSTER, paths.clusterNet, 3]]);
-    t.same((await readRecord(ctx)).network!.nodes, [0, 1, 2].map((i) => ({ ns: `ciao-${CLUSTER}-node-${i}`, ip: `198.51.100.${10 + i}` })));
+  t.test('cluster network of --nodes 3: a namespace and a leg (.10+i) per node, each with its role, in the record', async (t) => {
+    for (const [networkNodes, roles] of [[undefined, ['dual', 'dual', 'dual']], [1, ['network', 'compute', 'compute']]] as const) {
+      const { run, host, paths } = fakeCluster(t, { simulate: false, nodes: 3, networkNodes });
+      const ctx = run();
+      await runSteps([preflight, configuration, clusterNetwork], ctx);
+      const legs = [0, 1, 2].map((i) => ({ ns: `ciao-${CLUSTER}-node-${i}`, ip: `198.51.100.${10 + i}`, role: roles[i] }));
+      t.same(host.argsOf('ensureClusterNetwork'), [[CLUSTER, paths.clusterNet, legs]], `--network-nodes ${networkNodes}`);
+      t.same((await readRecord(ctx)).network!.nodes, legs, 'kept in the record: node.sh remove of one leaves the others\' roles as they are');
+    }
   });
 
   t.test('cluster network with --egress: the host ensures the egress stack too; the setting is kept for a resume, and another refused', async (t) => {
