@@ -91,9 +91,10 @@ export const node: Action = {
     }
     const nodes = settings.nodes + (settings.simulate ? 0 : settings.simNodes ?? 0);
     await waitFor(`${nodes} node${nodes > 1 ? 's' : ''} to be ready (log: ${join(paths.logs, 'launcher.out')})`, async () => {
-      const { nodes: n } = await admin.call<{ nodes: { ready: number } }>('GET', '/cluster/status');
-      progress(`${n.ready}/${nodes} ready`);
-      return n.ready >= nodes;
+      // A full node is up too (a resume of a cluster whose instances take all of it): it reports.
+      const { nodes: n } = await admin.call<{ nodes: { ready: number; full: number } }>('GET', '/cluster/status');
+      progress(`${n.ready + n.full}/${nodes} ready${n.full ? ` (${n.full} full)` : ''}`);
+      return n.ready + n.full >= nodes;
     }, { timeoutMs: readyMs(nodes), intervalMs: 10 });
     if (ctx.resuming) return started.every((s) => !s) ? 'running' : started.length > 1 ? `started again: ${started.filter(Boolean).length} of ${started.length}` : 'started again';
   },

@@ -28,6 +28,8 @@ export class FakeController implements AdminClient {
   readonly workloads: FakeWorkload[] = [];
   readonly writes: string[] = [];
   readyNodes = 0;
+  /** How many of the ready nodes report FULL (their instances take all of them). */
+  fullNodes = 0;
 
   async tenantId(): Promise<string> {
     return 'tenant-a';
@@ -49,7 +51,7 @@ export class FakeController implements AdminClient {
       const image = this.images.find((i) => i.id === upload[1]);
       if (!image) throw new Error(`fake controller: no image ${upload[1]}`);
       Object.assign(image, { file: body as Buffer, status: 'active' });
-    } else if (route === 'GET /cluster/status') answer = { nodes: { ready: this.readyNodes } };
+    } else if (route === 'GET /cluster/status') answer = { nodes: { ready: this.readyNodes - this.fullNodes, full: this.fullNodes } };
     else if (route === 'GET /tenants/tenant-a/workloads') answer = { workloads: this.workloads };
     else if (route === 'POST /tenants/tenant-a/workloads') this.workloads.push(body as FakeWorkload);
     else throw new Error(`fake controller: no route for ${route}`);

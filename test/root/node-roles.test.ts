@@ -41,7 +41,7 @@ t.test('setup --nodes 3 --network-nodes 1: one network node, two compute nodes, 
   t.match(r.stdout, /real: 3 nodes \(1 network, 2 compute\)/);
   t.same((await nodes()).map((n) => [n.id, n.kind, n.roles.join(','), n.status]),
     [[`${name}-node-0`, 'real', 'network', 'READY'], [`${name}-node-1`, 'real', 'compute', 'READY'], [`${name}-node-2`, 'real', 'compute', 'READY']]);
-  t.match((await ciao('list nodes')).stdout, new RegExp(`${name}-node-0 .*real\\s+READY\\s+network`));
+  t.match((await ciao('list nodes')).stdout, new RegExp(`${name}-node-0 .*real\\s+READY\\s+-\\s+network`));
   for (const [cert, ou] of [['agent', 'network'], ['agent-1', 'compute'], ['agent-2', 'compute']]) {
     const subject = (await run('openssl', ['x509', '-in', join(paths.pki, `${cert}.crt`), '-noout', '-subject'])).stdout;
     t.match(subject, new RegExp(`OU = ${ou},`), `${cert} grants ${ou} only`);
@@ -98,8 +98,8 @@ t.test('setup --nodes 2 --sim-nodes 1000: both kinds in one cluster, listed', as
   t.equal(count('real', 'compute,network'), 2, 'two real dual-role nodes');
   t.equal(count('simulated', 'compute'), 1000, 'a thousand simulated compute nodes');
   const table = (await ciao('list nodes')).stdout;
-  t.match(table, new RegExp(`${name}-node-1 .*real\\s+READY\\s+dual`));
-  t.match(table, new RegExp(`${name}-sim-999 .*simulated\\s+READY\\s+compute`));
+  t.match(table, new RegExp(`${name}-node-1 .*real\\s+READY\\s+-\\s+dual`));
+  t.match(table, new RegExp(`${name}-sim-999 .*simulated\\s+READY\\s+-\\s+compute`));
   const cleaned = await sh('singlevm/cleanup.sh', []);
   t.equal(cleaned.exitCode, 0, `cleanup: ${cleaned.stdout}\n${cleaned.stderr}`);
   t.same(await clusterLeftovers(name), []);

@@ -469,6 +469,15 @@ t.test('start the node', async (t) => {
     t.equal(stepName(node, run({ nodes: 1 })), 'start 1 simulated node');
   });
 
+  t.test('a full node is up: setup does not wait for room on it (a resume of a cluster its instances fill)', async (t) => {
+    const { run, controller } = fakeCluster(t, { nodes: 2 });
+    const ctx = await afterControlPlane(run());
+    controller.fullNodes = 1;
+    const notes: string[] = [];
+    t.equal(await execute(node, ctx, (n) => notes.push(n)), undefined);
+    t.equal(notes.at(-1), '2/2 ready (1 full)');
+  });
+
   t.test('of a real cluster runs the launcher in the node\'s namespace with the VM image, its id and how VMs run', async (t) => {
     const { run, host, paths } = fakeCluster(t, { simulate: false });
     const ctx = await afterControlPlane(run());
