@@ -8,7 +8,7 @@ export interface NodeView {
   id: string;
   hostname: string;
   roles: ReadonlySet<Role>;
-  /** A simulation backend's node (its HELLO said so): never a candidate for `requirements.realNode`. */
+  /** A simulation backend's node (its HELLO said so): never a candidate for `requirements.realNode`, the only one for `requirements.simulatedNode`. */
   simulated: boolean;
   status: 'READY' | 'FULL';
   memAvailableMB: number;
@@ -109,7 +109,7 @@ export class Placement {
 
   private search(req: PlacementRequest, allowed: (nodeId: string) => boolean = () => true): PlacementResult {
     const role: Role = req.requirements.networkNode ? 'network' : 'compute';
-    const { nodeId, hostname, realNode } = req.requirements;
+    const { nodeId, hostname, realNode, simulatedNode } = req.requirements;
     const n = this.order.length;
     let withRole = 0;
     let matching = 0;
@@ -121,7 +121,7 @@ export class Placement {
       const node = this.nodes.get(this.order[i])!;
       if (!node.roles.has(role)) continue;
       withRole++;
-      if ((nodeId && node.id !== nodeId) || (hostname && node.hostname !== hostname) || (realNode && node.simulated)) continue;
+      if ((nodeId && node.id !== nodeId) || (hostname && node.hostname !== hostname) || (realNode && node.simulated) || (simulatedNode && !node.simulated)) continue;
       if (this.cordoned.has(node.id)) {
         cordoned.push(node.id);
         continue;
@@ -144,7 +144,7 @@ export class Placement {
         : { ok: false, reason: 'no_cn', message: 'no compute node is connected' };
     }
     if (matching === 0) {
-      const wanted = [nodeId && `node_id=${nodeId}`, hostname && `hostname=${hostname}`, realNode && 'real_node'].filter(Boolean).join(', ');
+      const wanted = [nodeId && `node_id=${nodeId}`, hostname && `hostname=${hostname}`, realNode && 'real_node', simulatedNode && 'simulated_node'].filter(Boolean).join(', ');
       const reason = role === 'network' ? 'no_net_cn' : 'no_cn';
       if (cordoned.length) return { ok: false, reason, message: `every ${role} node${wanted ? ` that matches ${wanted}` : ''} is cordoned (maintenance): ${cordoned.join(', ')}` };
       return { ok: false, reason, message: `no ${role} node matches ${wanted}` };
