@@ -97,7 +97,9 @@ async function runRow(row: BenchRow): Promise<RunResult | MixedResult> {
 
 const seconds = (xs: RealInstance[]) => {
   const s = xs.map((x) => x.seconds);
-  return `p50 ${median(s).toFixed(2)} s, max ${Math.max(...s).toFixed(2)} s`;
+  const on = new Map<string, number>();
+  for (const x of xs) on.set(x.node, (on.get(x.node) ?? 0) + 1);
+  return `p50 ${median(s).toFixed(2)} s, max ${Math.max(...s).toFixed(2)} s, on ${[...on].sort().map(([n, k]) => `${n} ×${k}`).join(', ')}`;
 };
 
 await mkdir(join(REPO_ROOT, 'bench-results'), { recursive: true });
@@ -125,7 +127,7 @@ try {
       ...(row.real ? [
         ['real container create → active, idle', `${seconds(mixed.flatMap((r) => r.idle_real_instances))} (${row.real.instances} per run; the first, which starts the CNCI, ${mm((r) => r.first_real_instance_seconds).toFixed(2)} s)`, ''],
         ['real container create → active, in the burst', `${seconds(mixed.flatMap((r) => r.real_instances))} (${row.real.instances} per run)`, ''],
-        ['instances on each real node at the end', `${Object.entries(mixed[0].real_nodes).map(([id, n]) => `${id} ${n}`).join(', ')} (none of the simulated workload's)`, ''],
+        ['instances on each real node at the end', `${Object.entries(mixed[0].real_nodes).map(([id, n]) => `${id} ${n}`).join(', ')} (with the CNCI; none of the simulated workload's)`, ''],
       ] as [string, string, string][] : []),
       ['API p50 / p95 / p99', `${m((r) => r.api.p50_ms).toFixed(1)} / ${m((r) => r.api.p95_ms).toFixed(1)} / ${m((r) => r.api.p99_ms).toFixed(1)} ms${all((r) => r.api.p99_ms, 1)}`, target ? `p99 ≤ ${target.p99Ms} ms` : ''],
       ...Object.keys(results[0].api_by_request).map((k): [string, string, string] => [`  ${k}`, `${m((r) => r.api_by_request[k]?.p50_ms ?? 0).toFixed(1)} / ${m((r) => r.api_by_request[k]?.p95_ms ?? 0).toFixed(1)} / ${m((r) => r.api_by_request[k]?.p99_ms ?? 0).toFixed(1)} ms (${m((r) => r.api_by_request[k]?.requests ?? 0)} requests)`, '']),
