@@ -28,7 +28,7 @@ export interface Workload {
   fw_type: 'legacy' | 'efi';
   visibility: Visibility;
   defaults: { vcpus: number; mem_mb: number; disk_mb: number };
-  requirements: { node_id?: string; hostname?: string; network_node?: boolean; real_node?: boolean; privileged?: boolean };
+  requirements: { node_id?: string; hostname?: string; network_node?: boolean; real_node?: boolean; simulated_node?: boolean; privileged?: boolean };
   /** The instance's volumes (qemu only; absent on workloads stored before volumes existed). */
   disks?: WorkloadDisk[];
   config: string;

@@ -176,7 +176,8 @@ export class Instances {
       resources: { vcpus: inst.vcpus, memMB: inst.mem_mb, diskMB: inst.disk_mb },
       requirements: {
         nodeId: workload?.requirements.node_id, hostname: workload?.requirements.hostname,
-        networkNode: workload?.requirements.network_node, realNode: workload?.requirements.real_node, privileged: workload?.requirements.privileged,
+        networkNode: workload?.requirements.network_node, realNode: workload?.requirements.real_node,
+        simulatedNode: workload?.requirements.simulated_node, privileged: workload?.requirements.privileged,
         group: groupRequirement(store, inst),
       },
       network: { ip: inst.ip, mac: inst.mac, subnet: inst.subnet, gateway: gatewayOf(inst.subnet), cnciIp },

@@ -31,12 +31,14 @@ const WorkloadInput = z.object({
     hostname: z.string().optional(),
     network_node: z.boolean().optional(),
     real_node: z.boolean().optional(),
+    simulated_node: z.boolean().optional(),
     privileged: z.boolean().optional(),
   }).default({}),
   disks: z.array(Disk).max(8).default([]),
   config: z.string().default(''),
 }).strict()
   .refine((w) => w.image_name || w.image_id, { message: 'image_name (or image_id) is required' })
+  .refine((w) => !(w.requirements.real_node && w.requirements.simulated_node), { message: 'requirements: real_node and simulated_node exclude each other' })
   .refine((w) => w.vm_type === 'qemu' || w.disks.length === 0, { message: 'disks: only VMs (vm_type qemu) have volumes' })
   .refine((w) => w.disks.filter((d) => d.bootable).length <= 1, { message: 'disks: at most one disk is bootable' });
 

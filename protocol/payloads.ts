@@ -33,6 +33,8 @@ export const Requirements = z.object({
   networkNode: z.boolean().optional(),
   /** Only on a real node (not one of a simulation backend's): a data-path check among simulated nodes. */
   realNode: z.boolean().optional(),
+  /** Only on a simulated node: a scale run's load on a cluster with real nodes beside simulated ones. */
+  simulatedNode: z.boolean().optional(),
   privileged: z.boolean().optional(),
   /** The instance's server group: its policy, and the nodes its other members are on as the controller knows them. */
   group: z.object({

@@ -8,7 +8,7 @@ export interface NodeView {
   id: string;
   hostname: string;
   roles: ReadonlySet<Role>;
-  /** A simulation backend's node (its HELLO said so): never a candidate for `requirements.realNode`. */
+  /** A simulation backend's node (its HELLO said so): never a candidate for `requirements.realNode`, the only one for `requirements.simulatedNode`. */
   simulated: boolean;
   status: 'READY' | 'FULL';
   memAvailableMB: number;
@@ -31,7 +31,10 @@ export class Placement {
   private readonly nodes = new Map<string, NodeView>();
   /** Node ids in join order; the round robin walks this list. */
   private order: string[] = [];
-  private last = -1;
+  /** Where the last search of each kind (role, real_node, simulated_node) picked: a kind's round robin
+   *  is its own, so that thousands of simulated placements do not keep starting a real_node search
+   *  just after the same real node (it took every real instance of a mixed cluster's burst). */
+  private readonly last = new Map<string, number>();
   /** Members this scheduler placed, by group: the controller's view of them may lag (a burst of starts). */
   private readonly groups = new Map<string, Map<string, string>>();
   /** Nodes an admin cordoned: no new placement (the controller's whole set, COMMAND CORDONED). */
@@ -55,7 +58,7 @@ export class Placement {
     if (!this.nodes.delete(id)) return;
     const i = this.order.indexOf(id);
     this.order.splice(i, 1);
-    if (i <= this.last) this.last--;
+    for (const [kind, at] of this.last) if (i <= at) this.last.set(kind, at - 1);
   }
 
   /** A node's STATS replace what the scheduler believed, reservations included. */
@@ -109,7 +112,9 @@ export class Placement {
 
   private search(req: PlacementRequest, allowed: (nodeId: string) => boolean = () => true): PlacementResult {
     const role: Role = req.requirements.networkNode ? 'network' : 'compute';
-    const { nodeId, hostname, realNode } = req.requirements;
+    const { nodeId, hostname, realNode, simulatedNode } = req.requirements;
+    const kind = `${role}${realNode ? ' real' : ''}${simulatedNode ? ' simulated' : ''}`;
+    const last = this.last.get(kind) ?? -1;
     const n = this.order.length;
     let withRole = 0;
     let matching = 0;
@@ -117,11 +122,11 @@ export class Placement {
     let permitted = 0;
     let largestFree = 0;
     for (let k = 1; k <= n; k++) {
-      const i = (this.last + k) % n;
+      const i = (last + k) % n;
       const node = this.nodes.get(this.order[i])!;
       if (!node.roles.has(role)) continue;
       withRole++;
-      if ((nodeId && node.id !== nodeId) || (hostname && node.hostname !== hostname) || (realNode && node.simulated)) continue;
+      if ((nodeId && node.id !== nodeId) || (hostname && node.hostname !== hostname) || (realNode && node.simulated) || (simulatedNode && !node.simulated)) continue;
       if (this.cordoned.has(node.id)) {
         cordoned.push(node.id);
         continue;
@@ -130,7 +135,7 @@ export class Placement {
       if (!allowed(node.id)) continue;
       permitted++;
       if (node.status === 'READY' && fits(node, req.resources)) {
-        this.last = i;
+        this.last.set(kind, i);
         node.memAvailableMB -= req.resources.memMB;
         node.diskAvailableMB -= req.resources.diskMB;
         node.vcpusAvailable -= req.resources.vcpus;
@@ -144,7 +149,7 @@ export class Placement {
         : { ok: false, reason: 'no_cn', message: 'no compute node is connected' };
     }
     if (matching === 0) {
-      const wanted = [nodeId && `node_id=${nodeId}`, hostname && `hostname=${hostname}`, realNode && 'real_node'].filter(Boolean).join(', ');
+      const wanted = [nodeId && `node_id=${nodeId}`, hostname && `hostname=${hostname}`, realNode && 'real_node', simulatedNode && 'simulated_node'].filter(Boolean).join(', ');
       const reason = role === 'network' ? 'no_net_cn' : 'no_cn';
       if (cordoned.length) return { ok: false, reason, message: `every ${role} node${wanted ? ` that matches ${wanted}` : ''} is cordoned (maintenance): ${cordoned.join(', ')}` };
       return { ok: false, reason, message: `no ${role} node matches ${wanted}` };

@@ -103,11 +103,30 @@ t.test('requirements.real_node keeps a workload off simulated nodes', async (t) 
   }
   const want = (realNode?: boolean) => p.place({ resources: { vcpus: 1, memMB: 64, diskMB: 0 }, requirements: { realNode } });
   t.same([1, 2, 3].map(() => { const r = want(true); return r.ok && r.nodeId; }), ['real-0', 'real-0', 'real-0']);
-  t.same([1, 2].map(() => { const r = want(); return r.ok && r.nodeId; }), ['sim-1', 'sim-0'], 'without it, simulated nodes take their share');
+  t.same([1, 2, 3].map(() => { const r = want(); return r.ok && r.nodeId; }), ['sim-0', 'real-0', 'sim-1'], 'without it, every node takes its turn');
   const none = new Placement();
   none.add('sim-0', 'sim-0', ['compute'], true);
   t.match(none.place({ resources: { vcpus: 1, memMB: 64, diskMB: 0 }, requirements: { realNode: true } }), { ok: false, reason: 'no_cn', message: /no compute node matches real_node/ });
   t.match(validateWorkload({ description: 'd', vm_type: 'docker', image_name: 'x', requirements: { real_node: true } }).requirements, { real_node: true });
+});
+
+t.test('requirements.simulated_node keeps a workload on simulated nodes (a scale run\'s load on a mixed cluster)', async (t) => {
+  const p = new Placement();
+  for (const [id, simulated] of [['real-0', false], ['sim-0', true], ['real-1', false], ['sim-1', true]] as const) {
+    p.add(id, id, ['compute', 'network'], simulated);
+    p.update({ nodeId: id, hostname: id, status: 'READY', memTotalMB: 4096, memAvailableMB: 4096, diskTotalMB: 1000, diskAvailableMB: 1000, vcpus: 4, vcpusAvailable: 4, load: 0, instances: [] });
+  }
+  const placed = (requirements: { simulatedNode?: boolean; realNode?: boolean }) => { const r = p.place({ resources: { vcpus: 1, memMB: 64, diskMB: 0 }, requirements }); return r.ok && r.nodeId; };
+  t.same([1, 2, 3, 4].map(() => placed({ simulatedNode: true })), ['sim-0', 'sim-1', 'sim-0', 'sim-1']);
+  t.same([1, 2].map(() => placed({ realNode: true })), ['real-0', 'real-1'], 'real_node still spreads over the real ones');
+  // A burst: simulated placements between real ones move only their own round robin.
+  t.same([1, 2, 3, 4].map(() => [placed({ simulatedNode: true }), placed({ simulatedNode: true }), placed({ realNode: true })][2]), ['real-0', 'real-1', 'real-0', 'real-1'],
+    'real instances created during a simulated burst still take turns on the real nodes');
+  const realOnly = new Placement();
+  realOnly.add('real-0', 'real-0', ['compute'], false);
+  t.match(realOnly.place({ resources: { vcpus: 1, memMB: 64, diskMB: 0 }, requirements: { simulatedNode: true } }), { ok: false, reason: 'no_cn', message: /no compute node matches simulated_node/ });
+  t.match(validateWorkload({ description: 'd', vm_type: 'docker', image_name: 'x', requirements: { simulated_node: true } }).requirements, { simulated_node: true });
+  t.throws(() => validateWorkload({ description: 'd', vm_type: 'docker', image_name: 'x', requirements: { simulated_node: true, real_node: true } }), /real_node and simulated_node exclude each other/);
 });
 
 t.test('verify on a mixed cluster starts its instances from public real-node copies of the default workloads, made once and deleted at the end', async (t) => {
