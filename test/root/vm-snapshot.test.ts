@@ -56,7 +56,7 @@ const facts = async (ip: string) => {
   const out = (await ssh(ip, 'cat /proc/sys/kernel/random/boot_id; head -c 16 /dev/urandom | od -An -tx1 | tr -d " \\n"; echo; date +%s; ls -d /sys/block/vd* | wc -l')).stdout.trim().split('\n');
   return { bootId: out[0], random: out[1], clock: Number(out[2]), disks: Number(out[3]) };
 };
-const shape = { ...image, vcpus: 1, memMB: 256, accel: 'tcg' as const };
+const shape = { ...image, vcpus: 1, memMB: 256, diskMB: 64, accel: 'tcg' as const };
 
 t.test('a VM started before its template exists cold-boots and says why; the template is made meanwhile', async (t) => {
   const spec = specFor(2);
