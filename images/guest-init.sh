@@ -16,7 +16,7 @@ cat > /etc/udhcpc.script <<'SCRIPT'
 #!/bin/sh
 [ "$1" = bound ] || [ "$1" = renew ] || exit 0
 # A restored VM has its address already (the identity line's): it is kept, not flushed and set again.
-if [ "$(cat /run/ciao-address 2>/dev/null)" != "$ip" ]; then
+if [ "$(cat /run/ciao-address)" != "$ip" ]; then
   ip addr flush dev "$interface"
   ip addr add "$ip/${mask:-24}" dev "$interface"
 fi
@@ -32,6 +32,9 @@ echo 'root:x:0:0:root:/root:/bin/sh' > /etc/passwd
 echo 'root:x:0:' > /etc/group
 echo /bin/sh > /etc/shells
 mkdir -p /etc/dropbear
+# The address the identity line set (a restored VM's), kept by DHCP: none yet. "/" may be a root
+# volume that kept the last boot's file.
+: > /run/ciao-address
 ip link set lo up
 
 # "ciao-vm: WHAT (uptime SECONDS)": the guest's side of a start's timeline (docs/vm-snapshots.md,
@@ -125,7 +128,7 @@ network_up() {
 if [ -n "$restored" ]; then
   # The config drive (read-only) is all the next steps need; volumes (hot-plugged) are waited for
   # before the disk's owner is set.
-  [ "$restored" -gt 0 ] && { until_ok config_drive_there || echo "ciao-vm: the hot-plugged config drive did not come"; }
+  [ "$restored" -gt 0 ] && { until_ok config_drive_there || echo "ciao-vm: the config drive did not come"; }
   stamp "restored from a snapshot"
 fi
 
@@ -191,7 +194,7 @@ case "$metaline" in *'"public_keys"'*)
   done
 esac
 if [ -n "$restored" ] && [ "$restored" -gt 0 ]; then
-  until_ok disks_at_least "$restored" || echo "ciao-vm: the hot-plugged disks did not all come"
+  until_ok disks_at_least "$restored" || echo "ciao-vm: the disks (volumes: hot-plugged) did not all come"
   stamp "disks plugged"
 fi
 # The instance's own disk (writable, with no serial: volumes have one, the config drive is read-only)
