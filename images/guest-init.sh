@@ -75,10 +75,14 @@ if grep -q 'ciao\.snapshot' /proc/cmdline && [ "$1" != rooted ]; then
   identity=""
   until [ "${identity%% *}" = ciao-identity ]; do read -r identity <&3; done
   set -- $identity
-  ciao-restore "$2" "$4" || echo "ciao-vm: cannot set the clock and seed from the identity"
-  ip link set eth0 address "$5" up || echo "ciao-vm: cannot set the MAC address $5"
-  ip addr add "$6" dev eth0 && echo "${6%/*}" > /run/ciao-address
-  ip route add default via "$7" dev eth0
+  # The clock, the seed, and eth0's MAC, address and route, in one process (ciao-restore's ioctls).
+  if ! ciao-restore "$2" "$4" eth0 "$5" "$6" "$7"; then
+    echo "ciao-vm: cannot apply the whole identity: its network again with ip"
+    ip link set eth0 address "$5" up
+    ip addr add "$6" dev eth0
+    ip route add default via "$7" dev eth0
+  fi
+  echo "${6%/*}" > /run/ciao-address
   # Answered once the address is set: the instance is active from then on, and a peer that knew
   # this address's MAC (a VM that had it before) gets an answer, not a silence it retries in a second.
   echo ciao-identity-taken >&3

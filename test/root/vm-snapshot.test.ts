@@ -88,6 +88,7 @@ t.test('two VMs restored from the template: each its own id, host key, boot id a
     t.equal(f.disks, 2, 'its config drive and its own disk are attached');
   }
   t.match(await consoleOf(a.instanceId), /Linux version[\s\S]*restored from a snapshot[\s\S]*ready, hostname/, 'the console shows the boot and the restore');
+  for (const spec of [a, b]) t.notMatch(await consoleOf(spec.instanceId), /ciao-vm: cannot/, 'the identity (clock, seed, MAC, address, route) applied whole');
 });
 
 t.test('a restored VM\'s restart cold-boots from its own disk: what it wrote there is still there', async (t) => {
