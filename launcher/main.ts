@@ -130,10 +130,10 @@ async function realNode(): Promise<Launcher> {
   let nodePeers = [network.legIp];
   const snapshots = values['vm-snapshots'] ? new VmSnapshots({ dir: values['vm-snapshots'], runDir: stateDir, log: (msg, fields) => log.info(msg, fields) }) : undefined;
   for (const shape of values['vm-snapshot-shape']!) {
-    const m = /^(\d+):(\d+)$/.exec(shape);
-    if (!m) fail(`--vm-snapshot-shape ${JSON.stringify(shape)}: VCPUS:MEMMB`);
+    const m = /^(\d+):(\d+):(\d+)$/.exec(shape);
+    if (!m) fail(`--vm-snapshot-shape ${JSON.stringify(shape)}: VCPUS:MEMMB:DISKMB`);
     // In the background: the node is ready meanwhile, and its first VMs cold-boot.
-    void snapshots?.prepare({ ...image, vcpus: Number(m[1]), memMB: Number(m[2]), accel: values.accel });
+    void snapshots?.prepare({ ...image, vcpus: Number(m[1]), memMB: Number(m[2]), diskMB: Number(m[3]), accel: values.accel });
   }
   const backends: { qemu: Backend; docker: Backend; cnci?: CnciBackend } = {
     qemu: new QemuBackend({

@@ -20,6 +20,9 @@ export class NodeNetwork {
   private readonly cnciOf = new Map<string, string>();
   /** The other real nodes' legs (TUNNEL_PEERS less this node's own). */
   private otherNodes: string[] = [];
+  /** subnet → its bridge, once this process has made (or checked) its segment and flood list:
+   *  another start on it needs nothing more (TUNNEL_PEERS keeps the flood lists since). */
+  private readonly wired = new Map<string, string>();
   /** One change at a time per subnet: two starts must not both create its bridge. */
   private readonly locks = new Map<string, Promise<unknown>>();
 
@@ -37,9 +40,15 @@ export class NodeNetwork {
     if (!cnciIp) throw new LaunchError('network_failure', `tenant ${spec.tenantId} has no CNCI address yet: its subnet ${subnet} cannot be reached`);
     try {
       return await this.serial(subnet, async () => {
+        const known = this.wired.get(subnet);
+        if (known && this.members.get(subnet)?.size && this.cnciOf.get(subnet) === cnciIp) {
+          this.adopt(spec);
+          return known;
+        }
         const bridge = await ensureTenantSegment(this.ns, subnet, UPLINK, this.legIp);
         for (const peer of [cnciIp, ...this.otherNodes]) await addTunnelPeer(this.ns, subnet, peer);
         this.adopt(spec);
+        this.wired.set(subnet, bridge);
         return bridge;
       });
     } catch (err) {
@@ -96,6 +105,7 @@ export class NodeNetwork {
       if (members?.size) return;
       this.members.delete(subnet);
       this.cnciOf.delete(subnet);
+      this.wired.delete(subnet);
       await removeTenantSegment(this.ns, subnet);
     });
   }

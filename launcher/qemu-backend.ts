@@ -10,7 +10,7 @@
 // instance's own disks attached (rescue.json in its folder says so).
 // A first start is restored from a snapshot template when one is ready (vm-snapshot.ts,
 // vm-restore.ts, docs/vm-snapshots.md); otherwise, or when that fails, it cold-boots.
-import { access, copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, copyFile, mkdir, readdir, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StartPayload, VolumeRef } from '../protocol/payloads.ts';
 import { AbortError, waitFor } from '../shared/wait-for.ts';
@@ -21,10 +21,11 @@ import { fileFor, isUuid } from '../shared/safe-path.ts';
 import { makeConfigDrive } from '../images/config-drive.ts';
 import type { VmImage } from '../images/vm-image.ts';
 import { ipIn } from '../network/ip.ts';
+import { parseCidr } from '../controller/addresses.ts';
 import { qmp } from './qmp.ts';
 import { consoleTailOf } from './console-tail.ts';
 import { consoleOfFile, type ConsoleText } from './console.ts';
-import { VOLUME_PORTS, PORTS, templateMachineArgs, type Template, type TemplateLookup, type VmSnapshots } from './vm-snapshot.ts';
+import { CONFIG_DRIVE_BYTES, VOLUME_PORTS, PORTS, templateMachineArgs, type Template, type TemplateLookup, type VmSnapshots } from './vm-snapshot.ts';
 import { restoreArgs, restoreFromTemplate, restoredDeviceArgs, type PluggedDisk } from './vm-restore.ts';
 import { LaunchError, type AdoptedInstance, type Backend, type ExitListener, type Running } from './backend.ts';
 
@@ -88,6 +89,9 @@ export function memoryFile(dir: string, part = false): string {
   return path;
 }
 
+/** A restored guest's network, as its DHCP lease would give it (the CNCI's dnsmasq has the same). */
+const guestNetwork = ({ network: n }: StartPayload) => ({ mac: n.mac, address: `${n.ip}/${parseCidr(n.subnet).bits}`, gateway: n.gateway });
+
 /** How often the QEMUs of re-adopted instances (not this process's children) are checked. */
 const ADOPTED_POLL_MS = 500;
 
@@ -105,6 +109,8 @@ export class QemuBackend implements Backend {
   /** Those of them that a restarted launcher re-adopted: polled, as they are not our children. */
   private readonly adopted = new Set<string>();
   private listener?: ExitListener;
+  /** Empty qcow2 disks by size (MB), copied for each new VM's disk. */
+  private readonly emptyDisks = new Map<number, Promise<string>>();
 
   constructor(private readonly opts: QemuBackendOptions) {}
 
@@ -164,6 +170,7 @@ export class QemuBackend implements Backend {
   /** Starts QEMU; with `incoming`, it takes the guest's memory and devices from that saved file;
    *  with `rescue`, it boots that image instead of the instance's own. */
   private async launch(spec: StartPayload, { incoming, rescue, cold }: { incoming?: string; rescue?: string; cold?: boolean } = {}): Promise<Running> {
+    const t0 = performance.now();
     const id = spec.instanceId;
     const dir = this.dir(id);
     if (await this.pid(id)) throw new LaunchError('already_running', `VM ${id} is already running`);
@@ -173,17 +180,16 @@ export class QemuBackend implements Backend {
     else await rm(join(dir, RESCUE_FILE), { force: true });
     const disk = join(dir, 'disk.qcow2');
     await writeFile(join(dir, 'spec.json'), JSON.stringify(spec));
-    if (!spec.restart) await this.makeDisks(spec);
     const tap = tapName(id);
-    const bridge = await this.opts.network.join(spec);
-    try {
-      await ipIn(this.opts.nodeNs, 'link', 'del', tap).catch(() => undefined);
-      await ipIn(this.opts.nodeNs, 'tuntap', 'add', tap, 'mode', 'tap');
-      await ipIn(this.opts.nodeNs, 'link', 'set', tap, 'master', bridge);
-      await ipIn(this.opts.nodeNs, 'link', 'set', tap, 'up');
-    } catch (err) {
-      throw new LaunchError('network_failure', `could not make tap ${tap} on the tenant bridge: ${(err as Error).message}`);
-    }
+    // Milliseconds from the start to each step done before QEMU starts (logged with a restore's).
+    const prelude: Record<string, number> = {};
+    const since = () => Math.round(performance.now() - t0);
+    // The disks and the tap at once: neither needs the other.
+    const made = await Promise.allSettled([
+      spec.restart ? undefined : this.makeDisks(spec).then(() => { prelude.disks = since(); }),
+      this.makeTap(spec, tap).then(() => { prelude.tap = since(); }),
+    ]);
+    for (const m of made) if (m.status === 'rejected') throw m.reason;
     const qmpSocket = join(dir, 'qmp.sock');
     await rm(qmpSocket, { force: true });
     const volumes = spec.volumes ?? [];
@@ -203,7 +209,9 @@ export class QemuBackend implements Backend {
       await copyFile(template.console, join(dir, 'console.log'));
     }
     const devices = { disks: this.restoredDisks(spec, ports), nic: { tap, mac: spec.network.mac } };
-    const machine = template ? restoreArgs(template, identitySocket)
+    // A restored VM's config drive and disk take the template's stand-ins' places; its volumes are hot-plugged.
+    const own = devices.disks.filter((d) => d.port === PORTS.config || d.port === PORTS.disk);
+    const machine = template ? restoreArgs(template, identitySocket, { ...devices, disks: own })
       : resumed ? [...templateMachineArgs(resumed.shape, resumed.ram, false), '-chardev', `socket,id=ident,path=${identitySocket},server=on,wait=off`, ...restoredDeviceArgs(devices)] : [
       '-machine', `q35,accel=${this.opts.accel}`, '-cpu', this.opts.accel === 'kvm' ? 'host' : 'max',
       '-m', String(spec.resources.memMB), '-smp', String(spec.resources.vcpus), '-nographic', '-no-reboot',
@@ -228,7 +236,7 @@ export class QemuBackend implements Backend {
     try {
       ({ pid } = await startDetached({
         name: `QEMU of ${id}`, command: 'ip', args, log: join(dir, 'console.log'), pidFile: join(dir, 'qemu.pid'), pidFileBy: 'process',
-        ready: () => qmp(qmpSocket, 'query-status').then(() => true, () => false), pollMs: 50,
+        ready: () => qmp(qmpSocket, 'query-status').then(() => true, () => false), pollMs: 10,
         onExit: (pid, code, signal) => this.ended(id, pid, qemuExitReason(code, signal)),
       }));
     } catch (err) {
@@ -237,8 +245,13 @@ export class QemuBackend implements Backend {
     if (template) {
       const started = performance.now();
       try {
-        await restoreFromTemplate(qmpSocket, identitySocket, template, devices, () => isAlive(pid));
-        this.opts.log?.('VM restored from a snapshot', { instance: id, template: template.key, ms: Math.round(performance.now() - started) });
+        const phases = await restoreFromTemplate(qmpSocket, identitySocket, template,
+          { volumes: devices.disks.filter((d) => !own.includes(d)), blockDevices: devices.disks.length, network: guestNetwork(spec) }, () => isAlive(pid));
+        // ms: the restore (QEMU up → the guest took its identity); the rest, from the start's beginning.
+        this.opts.log?.('VM restored from a snapshot', {
+          instance: id, template: template.key, ms: Math.round(performance.now() - started),
+          phases: { ...prelude, qemuUp: Math.round(started - t0), ...Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, Math.round(started - t0) + v])) },
+        });
       } catch (err) {
         this.opts.log?.('VM cold-boots', { instance: id, reason: `restoring failed: ${(err as Error).message}` });
         await this.stop(id);
@@ -250,18 +263,35 @@ export class QemuBackend implements Backend {
     return { sshIp: spec.network.ip, sshPort: 22 };
   }
 
+  /** The instance's tap on its tenant bridge, made in one `ip -batch` (a tap a crash left is
+   *  removed and the batch run again). */
+  private async makeTap(spec: StartPayload, tap: string): Promise<void> {
+    const bridge = await this.opts.network.join(spec);
+    const batch = () => run('ip', ['-n', this.opts.nodeNs, '-batch', '-'], { input: `tuntap add ${tap} mode tap\nlink set ${tap} master ${bridge} up\n` });
+    try {
+      await batch().catch(async () => {
+        await ipIn(this.opts.nodeNs, 'link', 'del', tap).catch(() => undefined);
+        await batch();
+      });
+    } catch (err) {
+      throw new LaunchError('network_failure', `could not make tap ${tap} on the tenant bridge: ${(err as Error).message}`);
+    }
+  }
+
   /** The template a start restores from, or none (a cold boot), logged with the reason. */
   private async templateFor(spec: StartPayload, why: { incoming?: string; rescue?: string; cold?: boolean; root?: VolumeRef }): Promise<Template | undefined> {
     if (why.cold) return undefined; // the failed restore was logged
+    const configBytes = async () => (await stat(join(this.dir(spec.instanceId), 'config.iso'))).size;
     const reason = !this.opts.snapshots ? 'snapshots are off' : spec.restart || why.incoming || why.rescue ? 'a rescue, a restart or a resume'
-      : why.root ? 'it boots from a volume' : undefined;
+      : why.root ? 'it boots from a volume'
+      : await configBytes() !== CONFIG_DRIVE_BYTES ? `its config drive is larger than a template's (${CONFIG_DRIVE_BYTES} bytes)` : undefined;
     const lookup: TemplateLookup = reason ? { reason }
-      : await this.opts.snapshots!.lookup({ ...this.bootable(spec.image), vcpus: spec.resources.vcpus, memMB: spec.resources.memMB, accel: this.opts.accel });
+      : await this.opts.snapshots!.lookup({ ...this.bootable(spec.image), vcpus: spec.resources.vcpus, memMB: spec.resources.memMB, diskMB: spec.resources.diskMB, accel: this.opts.accel });
     if ('reason' in lookup) this.opts.log?.('VM cold-boots', { instance: spec.instanceId, reason: lookup.reason });
     return 'template' in lookup ? lookup.template : undefined;
   }
 
-  /** A restored VM's disks, hot-plugged in the order a cold boot's command line has them. */
+  /** A restored VM's disks, in the order a cold boot's command line has them. */
   private restoredDisks(spec: StartPayload, ports: Record<string, number>): PluggedDisk[] {
     const dir = this.dir(spec.instanceId);
     return [
@@ -275,15 +305,45 @@ export class QemuBackend implements Backend {
   private async makeDisks(spec: StartPayload) {
     const id = spec.instanceId;
     const dir = this.dir(id);
-    await makeConfigDrive(join(dir, 'config.iso'), { instanceId: id, hostname: spec.hostname ?? id, userData: spec.userData, publicKeys: spec.publicKeys, files: spec.files, environment: this.opts.environment })
-      .catch((err) => { throw new LaunchError('image_failure', `could not make the config drive: ${(err as Error).message}`); });
+    const iso = join(dir, 'config.iso');
+    const configDrive = async () => {
+      await makeConfigDrive(iso, { instanceId: id, hostname: spec.hostname ?? id, userData: spec.userData, publicKeys: spec.publicKeys, files: spec.files, environment: this.opts.environment })
+        .catch((err) => { throw new LaunchError('image_failure', `could not make the config drive: ${(err as Error).message}`); });
+      // One size for every config drive (zeros after the ISO's end), as a snapshot template's stand-in has.
+      if ((await stat(iso)).size < CONFIG_DRIVE_BYTES) await truncate(iso, CONFIG_DRIVE_BYTES);
+    };
     // The instance's own disk: kept across stop/restart, gone with the instance (or its rebuild).
-    const disk = join(dir, 'disk.qcow2');
-    await rm(disk, { force: true });
-    if (spec.resources.diskMB > 0) {
-      await run('qemu-img', ['create', '-q', '-f', 'qcow2', disk, `${spec.resources.diskMB}M`])
-        .catch((err) => { throw new LaunchError('image_failure', `could not make the instance disk: ${(err as Error).message}`); });
+    const ownDisk = async () => {
+      const disk = join(dir, 'disk.qcow2');
+      await rm(disk, { force: true });
+      if (spec.resources.diskMB > 0) {
+        await copyFile(await this.emptyDisk(spec.resources.diskMB), disk)
+          .catch((err) => { throw new LaunchError('image_failure', `could not make the instance disk: ${(err as Error).message}`); });
+      }
+    };
+    const made = await Promise.allSettled([configDrive(), ownDisk()]);
+    for (const m of made) if (m.status === 'rejected') throw m.reason;
+  }
+
+  /** An empty qcow2 disk of this size, made once (qemu-img) and copied for each VM: a copy costs
+   *  no process, and an empty qcow2 holds only its header and tables (a few hundred KB). */
+  private emptyDisk(diskMB: number): Promise<string> {
+    if (!this.emptyDisks.has(diskMB)) {
+      const made = (async () => {
+        const dir = join(this.opts.stateDir, 'empty-disks');
+        const file = join(dir, `${diskMB}.qcow2`);
+        if (await exists(file)) return file;
+        await mkdir(dir, { recursive: true });
+        const part = `${file}.${process.pid}.part`;
+        await run('qemu-img', ['create', '-q', '-f', 'qcow2', part, `${diskMB}M`]);
+        await rename(part, file);
+        return file;
+      })();
+      // A failure is not kept: the next start tries again.
+      made.catch(() => this.emptyDisks.delete(diskMB));
+      this.emptyDisks.set(diskMB, made);
     }
+    return this.emptyDisks.get(diskMB)!;
   }
 
   /** The stopped VM's disk and config drive made again; the new image (its kernel and initramfs)

@@ -41,3 +41,65 @@ export async function qmp(socketPath: string, execute: string, args?: object, ti
     });
   });
 }
+
+/** One QMP connection for a sequence of commands (a restore runs a dozen): the greeting and
+ *  capabilities once, then each command answered in order. */
+export class QmpSession {
+  private buf = '';
+  private waiting: { resolve: (v: unknown) => void; reject: (e: Error) => void; execute: string }[] = [];
+  private closed?: Error;
+
+  private constructor(private readonly sock: net.Socket, private readonly socketPath: string) {
+    sock.on('data', (chunk) => this.read(chunk));
+    const end = (err?: Error) => {
+      this.closed = err ?? new Error(`QMP connection to ${socketPath} closed`);
+      for (const w of this.waiting.splice(0)) w.reject(new Error(`QMP ${w.execute}: ${this.closed.message}`));
+    };
+    sock.on('error', end);
+    sock.on('close', () => end());
+  }
+
+  static async open(socketPath: string, timeoutMs = 5000): Promise<QmpSession> {
+    const sock = net.connect(socketPath);
+    const session = new QmpSession(sock, socketPath);
+    // The greeting is taken as the answer to a first command: it is the first line QEMU sends.
+    const greeting = new Promise((resolve, reject) => session.waiting.push({ resolve, reject, execute: 'greeting' }));
+    await withTimeout(greeting, timeoutMs, `QMP greeting on ${socketPath}`).catch((err) => { sock.destroy(); throw err; });
+    await session.execute('qmp_capabilities', undefined, timeoutMs).catch((err) => { sock.destroy(); throw err; });
+    return session;
+  }
+
+  private read(chunk: Buffer) {
+    this.buf += chunk.toString('utf8');
+    let nl: number;
+    while ((nl = this.buf.indexOf('\n')) >= 0) {
+      const msg = JSON.parse(this.buf.slice(0, nl)) as { QMP?: unknown; return?: unknown; error?: { desc: string }; event?: string };
+      this.buf = this.buf.slice(nl + 1);
+      if (msg.event) continue;
+      const w = this.waiting.shift();
+      if (!w) continue;
+      if (msg.error) w.reject(new Error(`QMP ${w.execute}: ${msg.error.desc}`));
+      else w.resolve(msg.return);
+    }
+  }
+
+  execute(execute: string, args?: object, timeoutMs = 5000): Promise<unknown> {
+    if (this.closed) return Promise.reject(new Error(`QMP ${execute}: ${this.closed.message}`));
+    const answer = new Promise((resolve, reject) => this.waiting.push({ resolve, reject, execute }));
+    this.sock.write(JSON.stringify({ execute, ...(args ? { arguments: args } : {}) }) + '\n');
+    return withTimeout(answer, timeoutMs, `QMP ${execute} on ${this.socketPath}`);
+  }
+
+  close() {
+    this.sock.destroy();
+  }
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} timed out`)), ms); })]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

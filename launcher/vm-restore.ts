@@ -1,92 +1,111 @@
 // A VM restored from a snapshot template (docs/vm-snapshots.md, "A VM restored from it"): the
-// arguments of its QEMU, then, once QEMU answers, the template's machine loaded, the instance's
-// devices hot-plugged (config drive, disk, volumes, NIC) and its identity line written to ttyS1.
+// arguments of its QEMU (the template's machine with the instance's config drive, disk and tap in
+// place of the template's), then, once QEMU answers, the template's machine loaded, the instance's
+// volumes hot-plugged, and its identity line written to ttyS1 until the guest answers it.
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
-import { AbortError, waitFor } from '../shared/wait-for.ts';
-import { qmp } from './qmp.ts';
-import { PORTS, plainPath, templateMachineArgs, type Template } from './vm-snapshot.ts';
+import { AbortError, scaled, waitFor } from '../shared/wait-for.ts';
+import { QmpSession } from './qmp.ts';
+import { plainPath, restoredDeviceArgs, templateMachineArgs, type PluggedDisk, type RestoreDevices, type Template } from './vm-snapshot.ts';
+
+export { restoredDeviceArgs, type PluggedDisk, type RestoreDevices } from './vm-snapshot.ts';
 
 const LOAD_TIMEOUT_MS = 30_000;
 
-/** A virtio disk to hot-plug: on a root port, with a serial (volumes) or none (config drive, disk). */
-export interface PluggedDisk {
-  node: string;
-  device: string;
-  port: string;
-  file: string;
-  format: 'raw' | 'qcow2';
-  readOnly?: boolean;
-  serial?: string;
-}
-
-export interface RestoreDevices {
-  disks: PluggedDisk[];
-  nic: { tap: string; mac: string };
-}
-
-/** QEMU's arguments for a VM restored from the template: its machine, its ttyS1 on a socket, and
- *  an incoming migration whose source is given over QMP (so x-ignore-shared is set first). */
-export function restoreArgs(template: Template, identitySocket: string): string[] {
+/** QEMU's arguments for a VM restored from the template: its machine with the instance's own
+ *  devices where the template had its stand-ins (same ids, ports and sizes), its ttyS1 on a socket,
+ *  and an incoming migration whose source is given over QMP (so x-ignore-shared is set first). */
+export function restoreArgs(template: Template, identitySocket: string, devices: RestoreDevices): string[] {
   return [
     ...templateMachineArgs(template.shape, template.ram, false),
+    ...restoredDeviceArgs(devices),
     '-chardev', `socket,id=ident,path=${plainPath(identitySocket)},server=on,wait=off`,
     '-incoming', 'defer',
   ];
 }
 
-/** The same devices on a command line: a restored VM resumed after a suspend (its saved machine
- *  has them, so the QEMU that loads it must have them too, with the same ids and ports). */
-export function restoredDeviceArgs(devices: RestoreDevices): string[] {
-  return [
-    ...devices.disks.flatMap((d) => [
-      '-blockdev', `driver=${d.format},node-name=${d.node},read-only=${d.readOnly ? 'on' : 'off'},file.driver=file,file.filename=${plainPath(d.file)}`,
-      '-device', `virtio-blk-pci,drive=${d.node},id=${d.device},bus=${d.port}${d.serial ? `,serial=${d.serial}` : ''}`,
-    ]),
-    '-netdev', `tap,id=n0,ifname=${devices.nic.tap},script=no,downscript=no`,
-    '-device', `virtio-net-pci,netdev=n0,id=nic0,mac=${devices.nic.mac},bus=${PORTS.nic},romfile=`,
-  ];
-}
+/** What the identity line tells a restored guest of its network: its NIC's MAC (it woke with the
+ *  template's), its address (ADDRESS/BITS) and gateway, set at once (DHCP confirms them later). */
+export interface GuestNetwork { mac: string; address: string; gateway: string }
 
-/** The identity line the guest's init waits for (images/guest-init.sh). */
-export function identityLine(now: number, blockDevices: number, seed: Buffer): string {
+const IPV4 = String.raw`(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}`;
+
+/** The identity line the guest's init waits for (images/guest-init.sh): the clock, how many disks
+ *  to wait for, the random seed, its network. Only what these patterns allow reaches its shell. */
+export function identityLine(now: number, blockDevices: number, seed: Buffer, net: GuestNetwork): string {
   const seconds = Math.floor(now / 1000);
   const nanos = String(Math.round((now % 1000) * 1e6)).padStart(9, '0');
-  return `ciao-identity ${seconds}.${nanos} ${blockDevices} ${seed.toString('hex')}\n`;
+  if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(net.mac)) throw new Error(`${net.mac} is not a MAC address`);
+  if (!new RegExp(`^${IPV4}/([12]?\\d|3[0-2])$`).test(net.address)) throw new Error(`${net.address} is not an IPv4 address/bits`);
+  if (!new RegExp(`^${IPV4}$`).test(net.gateway)) throw new Error(`${net.gateway} is not an IPv4 address`);
+  return `ciao-identity ${seconds}.${nanos} ${blockDevices} ${seed.toString('hex')} ${net.mac} ${net.address} ${net.gateway}\n`;
 }
 
-/** Loads the template into the QEMU that answers on `sock`, plugs the devices, runs it and hands
- *  the guest its identity. Throws (the caller stops this QEMU and cold-boots) on any failure. */
-export async function restoreFromTemplate(sock: string, identitySocket: string, template: Template, devices: RestoreDevices, alive: () => boolean): Promise<void> {
-  await qmp(sock, 'migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: true }] });
-  await qmp(sock, 'migrate-incoming', { uri: `exec:cat ${plainPath(template.state)}` });
-  await waitFor(`the template ${template.key} to load`, async () => {
-    // QEMU ends when a stream does not load: no use asking it until the timeout.
-    if (!alive()) throw new AbortError('QEMU ended while loading the template (its console says why)');
-    const { status } = (await qmp(sock, 'query-status')) as { status: string };
-    if (status === 'inmigrate') return false;
-    const { status: migration, 'error-desc': error } = (await qmp(sock, 'query-migrate')) as { status?: string; 'error-desc'?: string };
-    if (migration === 'failed') throw new AbortError(`loading the template failed${error ? `: ${error}` : ''}`);
-    return status === 'paused' || status === 'running';
-  }, { timeoutMs: LOAD_TIMEOUT_MS, intervalMs: 10 });
-  for (const d of devices.disks) {
-    await qmp(sock, 'blockdev-add', { driver: d.format, 'node-name': d.node, 'read-only': !!d.readOnly, file: { driver: 'file', filename: d.file } });
-    await qmp(sock, 'device_add', { driver: 'virtio-blk-pci', drive: d.node, id: d.device, bus: d.port, ...(d.serial ? { serial: d.serial } : {}) });
+/** How long a restored guest may take to read its identity line and answer it: a guest that hung
+ *  after the restore is given up on (its QEMU stopped, the VM cold-booted) rather than left silent. */
+export const IDENTITY_TIMEOUT_MS = 10_000;
+/** What the guest's init writes back on ttyS1 once it has read its identity (images/guest-init.sh). */
+export const IDENTITY_TAKEN = 'ciao-identity-taken';
+
+/** Milliseconds from the restore's start to each of its steps (the launcher logs them). */
+export interface RestorePhases { loaded: number; plugged: number; sent: number; taken: number }
+
+/** Loads the template into the QEMU that answers on `sock`, hot-plugs the volumes, runs it and
+ *  hands the guest its identity, until the guest says it took it. Throws (the caller stops this
+ *  QEMU and cold-boots) on any failure. One QMP connection carries every command. `blockDevices`:
+ *  how many disks the guest has then (its own, on the command line, and the volumes). */
+export async function restoreFromTemplate(sock: string, identitySocket: string, template: Template, restored: { volumes: PluggedDisk[]; blockDevices: number; network: GuestNetwork }, alive: () => boolean): Promise<RestorePhases> {
+  const t0 = performance.now();
+  const ms = () => Math.round(performance.now() - t0);
+  const session = await QmpSession.open(sock);
+  const phases: Partial<RestorePhases> = {};
+  try {
+    await session.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: true }] });
+    await session.execute('migrate-incoming', { uri: `exec:cat ${plainPath(template.state)}` });
+    await waitFor(`the template ${template.key} to load`, async () => {
+      // QEMU ends when a stream does not load: no use asking it until the timeout.
+      if (!alive()) throw new AbortError('QEMU ended while loading the template (its console says why)');
+      const { status } = (await session.execute('query-status')) as { status: string };
+      if (status === 'inmigrate') return false;
+      const { status: migration, 'error-desc': error } = (await session.execute('query-migrate')) as { status?: string; 'error-desc'?: string };
+      if (migration === 'failed') throw new AbortError(`loading the template failed${error ? `: ${error}` : ''}`);
+      return status === 'paused' || status === 'running';
+    }, { timeoutMs: LOAD_TIMEOUT_MS, intervalMs: 5 });
+    phases.loaded = ms();
+    // Volumes the instance starts with are hot-plugged, as an attach does (the template has none).
+    for (const d of restored.volumes) {
+      await session.execute('blockdev-add', { driver: d.format, 'node-name': d.node, 'read-only': !!d.readOnly, file: { driver: 'file', filename: d.file } });
+      await session.execute('device_add', { driver: 'virtio-blk-pci', drive: d.node, id: d.device, bus: d.port, ...(d.serial ? { serial: d.serial } : {}) });
+    }
+    phases.plugged = ms();
+    await session.execute('cont');
+  } finally {
+    session.close();
   }
-  await qmp(sock, 'netdev_add', { type: 'tap', id: 'n0', ifname: devices.nic.tap, script: 'no', downscript: 'no' });
-  // romfile "": no option ROM (a cold-booted VM's BIOS uses it; a running guest does not).
-  await qmp(sock, 'device_add', { driver: 'virtio-net-pci', netdev: 'n0', id: 'nic0', mac: devices.nic.mac, bus: PORTS.nic, romfile: '' });
-  await qmp(sock, 'cont');
-  await sendLine(identitySocket, identityLine(Date.now(), devices.disks.length, randomBytes(64)));
+  await handOverIdentity(identitySocket, identityLine(Date.now(), restored.blockDevices, randomBytes(64), restored.network), () => { phases.sent = ms(); });
+  phases.taken = ms();
+  return phases as RestorePhases;
 }
 
-/** The line is read by the guest through a 16-byte UART FIFO, at its pace: QEMU takes it from the
- *  socket as the FIFO drains, so the connection stays open a while rather than ending at once. */
-async function sendLine(path: string, line: string): Promise<void> {
+/** Writes the identity line to the guest's ttyS1 and waits until the guest answers that it took
+ *  it. The line goes through a 16-byte UART FIFO at the guest's pace, so the connection stays open
+ *  until the answer; no answer in IDENTITY_TIMEOUT_MS (scaled) is an error naming a hung guest. */
+export async function handOverIdentity(path: string, line: string, onSent: () => void = () => {}, timeoutMs = scaled(IDENTITY_TIMEOUT_MS)): Promise<void> {
   await new Promise<void>((resolve, reject) => {
-    const conn = net.connect(path, () => conn.write(line, () => resolve()));
-    conn.unref();
-    conn.on('error', reject);
-    setTimeout(() => conn.destroy(), 30_000).unref();
+    let heard = '';
+    const done = (err?: Error) => {
+      clearTimeout(timer);
+      conn.destroy();
+      if (err) reject(err);
+      else resolve();
+    };
+    const timer = setTimeout(() => done(new Error(`the guest did not take its identity within ${(timeoutMs / 1000).toFixed(1)} s of it being sent (hung after the restore?)`)), timeoutMs);
+    const conn = net.connect(path, () => conn.write(line, () => onSent()));
+    conn.on('data', (chunk) => {
+      heard = (heard + chunk.toString('latin1')).slice(-256);
+      if (heard.includes(IDENTITY_TAKEN)) done();
+    });
+    conn.on('error', (err) => done(new Error(`the guest's identity port: ${err.message}`)));
+    conn.on('close', () => done(new Error('the guest\'s identity port closed before the guest took its identity')));
   });
 }

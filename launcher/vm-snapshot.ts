@@ -4,7 +4,7 @@
 // shape are restored from it (vm-restore.ts) instead of booting.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { access, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, rename, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../shared/run.ts';
 import { startDetached, stopProcess } from '../shared/detached.ts';
@@ -12,23 +12,77 @@ import { AbortError, waitFor } from '../shared/wait-for.ts';
 import { qmp } from './qmp.ts';
 
 /** Changes whenever the template's machine (its arguments below, the identity line) changes. */
-export const TEMPLATE_FORMAT = 3;
+export const TEMPLATE_FORMAT = 5;
 /** The guest's init says this on its console once parked (images/guest-init.sh). */
 export const PARKED_LINE = 'ciao-vm: parked for a snapshot';
-/** Root ports: vp0…vp7 for volumes (as every VM has), then the restored VM's NIC, disk, config
- *  drive. The guest takes devices plugged at once from the highest bus down: the config drive is
- *  vda, the disk vdb and volumes after them, as on a cold boot's command line. */
+/** Root ports: vp0…vp7 for volumes (as every VM has), then the config drive, the disk and the NIC.
+ *  The template boots with stand-ins for the last three (a restored VM's own take their place: the
+ *  guest finds them there at once, no hot-plug), probed in bus order: the config drive is vda and
+ *  the disk vdb, as on a cold boot's command line; volumes are hot-plugged after them. */
 export const VOLUME_PORTS = 8;
-export const PORTS = { nic: 'vnic', disk: 'vdisk', config: 'vcfg' } as const;
+export const PORTS = { config: 'vcfg', disk: 'vdisk', nic: 'vnic' } as const;
+/** The template's NIC's MAC, which no instance has (controller/addresses.ts: 02:00 and its IPv4
+ *  address); a restored guest sets its own, from the identity line. */
+export const TEMPLATE_MAC = '02:00:00:00:00:00';
+/** Every config drive is this size (padded with zeros: ISO 9660 ignores them), the template's
+ *  stand-in too: the guest knows a disk's size from its probe, in the template. */
+export const CONFIG_DRIVE_BYTES = 8 * 2 ** 20;
 /** Paths go into QEMU's option syntax (commas) and exec: migration's shell: nothing that needs quoting. */
 const PLAIN_PATH = /^[A-Za-z0-9_./-]+$/;
 const BOOT_TIMEOUT_MS = 120_000;
+
+/** A virtio disk to hot-plug: on a root port, with a serial (volumes) or none (config drive, disk). */
+export interface PluggedDisk {
+  node: string;
+  device: string;
+  port: string;
+  file: string;
+  format: 'raw' | 'qcow2';
+  readOnly?: boolean;
+  serial?: string;
+}
+
+export interface RestoreDevices {
+  disks: PluggedDisk[];
+  /** Its tap; none: a NIC on no network (a template's). */
+  nic: { tap?: string; mac: string };
+}
+
+/** The stand-ins a template boots with, in its folder: the config drive and disk a restored VM's
+ *  own replace (same node names, ids and ports: restoredDeviceArgs), and a NIC without a network. */
+export function templateDevices(shape: SnapshotShape, dir: string): RestoreDevices {
+  return {
+    disks: [
+      { node: 'config', device: 'config', port: PORTS.config, file: join(dir, 'config.stand-in'), format: 'raw', readOnly: true },
+      ...(shape.diskMB > 0 ? [{ node: 'disk', device: 'disk', port: PORTS.disk, file: join(dir, 'disk.stand-in.qcow2'), format: 'qcow2' as const }] : []),
+    ],
+    nic: { mac: TEMPLATE_MAC },
+  };
+}
+
+/** Devices on a command line, where a template and its machine have them (same ids and ports):
+ *  the template's stand-ins, a restored VM's own in their place, and a restored VM resumed after
+ *  a suspend (its volumes too: its saved machine has them). */
+export function restoredDeviceArgs(devices: RestoreDevices): string[] {
+  const { tap, mac } = devices.nic;
+  return [
+    ...devices.disks.flatMap((d) => [
+      '-blockdev', `driver=${d.format},node-name=${d.node},read-only=${d.readOnly ? 'on' : 'off'},file.driver=file,file.filename=${plainPath(d.file)}`,
+      '-device', `virtio-blk-pci,drive=${d.node},id=${d.device},bus=${d.port}${d.serial ? `,serial=${d.serial}` : ''}`,
+    ]),
+    ...(tap ? ['-netdev', `tap,id=n0,ifname=${tap},script=no,downscript=no`] : []),
+    // romfile "": no option ROM (a cold-booted VM's BIOS uses it; a running guest does not).
+    '-device', `virtio-net-pci,${tap ? 'netdev=n0,' : ''}id=nic0,mac=${mac},bus=${PORTS.nic},romfile=`,
+  ];
+}
 
 export interface SnapshotShape {
   kernel: string;
   initrd: string;
   vcpus: number;
   memMB: number;
+  /** The instance's own disk (0: none): the template's stand-in has its size. */
+  diskMB: number;
   accel: 'tcg' | 'kvm';
 }
 
@@ -56,7 +110,7 @@ export function templateMachineArgs(shape: SnapshotShape, ram: string, share: bo
   return [
     '-machine', `q35,accel=${shape.accel},memory-backend=ram0`, '-cpu', shape.accel === 'kvm' ? 'host' : 'max',
     '-m', String(shape.memMB), '-smp', String(shape.vcpus), '-nographic', '-no-reboot',
-    // No default NIC (q35 would add an e1000e on a user-mode network): a restored VM's is hot-plugged.
+    // No default NIC (q35 would add an e1000e on a user-mode network): the VM's is on PORTS.nic.
     '-nic', 'none',
     '-object', `memory-backend-file,id=ram0,size=${shape.memMB}M,mem-path=${plainPath(ram)},share=${share ? 'on' : 'off'}`,
     '-kernel', plainPath(shape.kernel), '-initrd', plainPath(shape.initrd), '-append', 'console=ttyS0 panic=-1 ciao.snapshot',
@@ -100,7 +154,7 @@ export class VmSnapshots {
       if (!this.fileHashes.has(path)) this.fileHashes.set(path, fileHash(path));
       return this.fileHashes.get(path)!;
     };
-    const inputs = [TEMPLATE_FORMAT, await hashOf(shape.kernel), await hashOf(shape.initrd), shape.vcpus, shape.memMB, shape.accel, await this.qemuVersion];
+    const inputs = [TEMPLATE_FORMAT, await hashOf(shape.kernel), await hashOf(shape.initrd), shape.vcpus, shape.memMB, shape.diskMB, shape.accel, await this.qemuVersion];
     return createHash('sha256').update(JSON.stringify(inputs)).digest('hex').slice(0, 24);
   }
 
@@ -152,7 +206,13 @@ export class VmSnapshots {
     const pidFile = join(this.opts.runDir, `snapshot-${template.key}.pid`);
     let pid: number | undefined;
     try {
-      const args = [...templateMachineArgs(template.shape, work.ram, true), '-chardev', 'null,id=ident',
+      // Stand-ins for a restored VM's config drive, disk and NIC (restoredDeviceArgs): zeros of the
+      // same size, and a NIC on no network (the guest does not use it before it parks).
+      const standIns = templateDevices(template.shape, work.dir);
+      await writeFile(standIns.disks[0].file, '');
+      await truncate(standIns.disks[0].file, CONFIG_DRIVE_BYTES);
+      if (template.shape.diskMB > 0) await run('qemu-img', ['create', '-q', '-f', 'qcow2', standIns.disks[1].file, `${template.shape.diskMB}M`]);
+      const args = [...templateMachineArgs(template.shape, work.ram, true), ...restoredDeviceArgs(standIns), '-chardev', 'null,id=ident',
         '-name', `ciao-snapshot-template-${template.key}`, '-qmp', `unix:${sock},server=on,wait=off`, '-pidfile', pidFile];
       ({ pid } = await startDetached({
         name: `QEMU of snapshot template ${template.key}`, command: 'qemu-system-x86_64', args, log: work.console,

@@ -20,7 +20,7 @@ import { legRole, PROTOCOL_ROLES, SIM_LAUNCHER, simPrefix } from '../node-roles.
 export function vmSnapshotArgs(cacheDir: string, env: NodeJS.ProcessEnv = process.env): string[] {
   if (env.CIAO_VM_SNAPSHOTS === '0') return [];
   const shapes = new Set(defaultWorkloads({ containerImage: '' }).filter((w) => w.vm_type === 'qemu' && w.visibility === 'public')
-    .map((w) => `${w.defaults.vcpus}:${w.defaults.mem_mb}`));
+    .map((w) => `${w.defaults.vcpus}:${w.defaults.mem_mb}:${w.defaults.disk_mb}`));
   return ['--vm-snapshots', join(cacheDir, 'images', 'vm-snapshots'), ...[...shapes].flatMap((s) => ['--vm-snapshot-shape', s])];
 }
 

@@ -5,7 +5,7 @@ import t from 'tap';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir } from '../../shared/temp-dir.ts';
-import { PORTS, plainPath, templateMachineArgs, VmSnapshots, type SnapshotShape } from '../../launcher/vm-snapshot.ts';
+import { PORTS, plainPath, TEMPLATE_MAC, templateDevices, templateMachineArgs, VmSnapshots, type SnapshotShape } from '../../launcher/vm-snapshot.ts';
 import { identityLine, restoreArgs, restoredDeviceArgs } from '../../launcher/vm-restore.ts';
 import { vmSnapshotArgs } from '../../singlevm/actions/node.ts';
 
@@ -13,14 +13,15 @@ const { path: dir, remove } = tempDir('ciao-vm-snapshot-unit');
 t.teardown(remove);
 await writeFile(join(dir, 'vmlinuz'), 'kernel');
 await writeFile(join(dir, 'initrd.gz'), 'initrd');
-const shape: SnapshotShape = { kernel: join(dir, 'vmlinuz'), initrd: join(dir, 'initrd.gz'), vcpus: 1, memMB: 256, accel: 'tcg' };
+const shape: SnapshotShape = { kernel: join(dir, 'vmlinuz'), initrd: join(dir, 'initrd.gz'), vcpus: 1, memMB: 256, diskMB: 1024, accel: 'tcg' };
 
-t.test('the key changes with the image\'s contents, vcpus, memory and accel, and only with them', async (t) => {
+t.test('the key changes with the image\'s contents, vcpus, memory, disk and accel, and only with them', async (t) => {
   const snapshots = new VmSnapshots({ dir: join(dir, 'cache'), runDir: dir, log: () => {} });
   const key = await snapshots.keyOf(shape);
   t.equal(await snapshots.keyOf({ ...shape }), key);
   t.not(await snapshots.keyOf({ ...shape, vcpus: 2 }), key);
   t.not(await snapshots.keyOf({ ...shape, memMB: 512 }), key);
+  t.not(await snapshots.keyOf({ ...shape, diskMB: 0 }), key);
   t.not(await snapshots.keyOf({ ...shape, accel: 'kvm' }), key);
   await writeFile(join(dir, 'other-initrd.gz'), 'initrd2');
   t.not(await snapshots.keyOf({ ...shape, initrd: join(dir, 'other-initrd.gz') }), key);
@@ -50,9 +51,23 @@ t.test('the template and its restored copies share one machine; only the memory\
   t.ok(template.includes('-nic') && template[template.indexOf('-nic') + 1] === 'none', 'no default NIC');
   t.match(template.join(' '), /ciao\.snapshot/);
   for (const port of Object.values(PORTS)) t.match(template.join(' '), new RegExp(`id=${port},`));
-  const restore = restoreArgs({ key: 'k', dir: '/c', ram: '/c/ram', state: '/c/state', console: '/c/console.log', shape }, '/i/identity.sock');
+  const own = { disks: [{ node: 'config', device: 'config', port: 'vcfg', file: '/i/config.iso', format: 'raw' as const, readOnly: true }], nic: { tap: 'tapabc', mac: '02:00:ac:10:00:02' } };
+  const restore = restoreArgs({ key: 'k', dir: '/c', ram: '/c/ram', state: '/c/state', console: '/c/console.log', shape }, '/i/identity.sock', own);
   t.same(restore.slice(-2), ['-incoming', 'defer']);
   t.match(restore.join(' '), /socket,id=ident,path=\/i\/identity\.sock,server=on,wait=off/);
+  t.same(restore.slice(copy.length, copy.length + restoredDeviceArgs(own).length), restoredDeviceArgs(own), 'the VM\'s own devices on the command line');
+  // The template's stand-ins: the same ids and ports, a NIC on no network with a MAC no instance has.
+  const standIns = restoredDeviceArgs(templateDevices(shape, '/c'));
+  t.same(standIns, [
+    '-blockdev', 'driver=raw,node-name=config,read-only=on,file.driver=file,file.filename=/c/config.stand-in',
+    '-device', 'virtio-blk-pci,drive=config,id=config,bus=vcfg',
+    '-blockdev', 'driver=qcow2,node-name=disk,read-only=off,file.driver=file,file.filename=/c/disk.stand-in.qcow2',
+    '-device', 'virtio-blk-pci,drive=disk,id=disk,bus=vdisk',
+    '-device', `virtio-net-pci,id=nic0,mac=${TEMPLATE_MAC},bus=vnic,romfile=`,
+  ]);
+  t.notMatch(restoredDeviceArgs(templateDevices({ ...shape, diskMB: 0 }, '/c')).join(' '), /vdisk/, 'no disk for a shape without one');
+  // Probed at the template's boot in bus order: the config drive before the disk (vda, vdb).
+  t.ok(template.findIndex((a) => a.includes('id=vcfg,')) < template.findIndex((a) => a.includes('id=vdisk,')));
 });
 
 t.test('paths QEMU would misread are refused', async (t) => {
@@ -74,12 +89,18 @@ t.test('a resumed restored VM has its hot-plugged devices on its command line, s
   ]);
 });
 
-t.test('the identity line: the clock to the nanosecond, the disks to wait for, the seed in hex', async (t) => {
-  t.equal(identityLine(1_700_000_000_123.5, 2, Buffer.from([0, 255, 16])), 'ciao-identity 1700000000.123500000 2 00ff10\n');
-  t.equal(identityLine(1_700_000_000_000, 1, Buffer.from([1])), 'ciao-identity 1700000000.000000000 1 01\n');
+t.test('the identity line: the clock to the nanosecond, the disks to wait for, the seed in hex, the network', async (t) => {
+  const net = { mac: '02:00:ac:10:00:02', address: '172.16.0.2/24', gateway: '172.16.0.1' };
+  t.equal(identityLine(1_700_000_000_123.5, 2, Buffer.from([0, 255, 16]), net), 'ciao-identity 1700000000.123500000 2 00ff10 02:00:ac:10:00:02 172.16.0.2/24 172.16.0.1\n');
+  t.equal(identityLine(1_700_000_000_000, 1, Buffer.from([1]), net), 'ciao-identity 1700000000.000000000 1 01 02:00:ac:10:00:02 172.16.0.2/24 172.16.0.1\n');
+  // Nothing but a MAC and addresses goes to the guest's shell.
+  t.throws(() => identityLine(0, 1, Buffer.from([1]), { ...net, mac: '02:00 x' }), /not a MAC/);
+  t.throws(() => identityLine(0, 1, Buffer.from([1]), { ...net, address: '172.16.0.2' }), /not an IPv4 address\/bits/);
+  t.throws(() => identityLine(0, 1, Buffer.from([1]), { ...net, address: '172.16.0.256/24' }), /not an IPv4/);
+  t.throws(() => identityLine(0, 1, Buffer.from([1]), { ...net, gateway: '172.16.0.1; reboot' }), /not an IPv4 address/);
 });
 
 t.test('setup gives the launcher a template folder and the default VM shape, and nothing with CIAO_VM_SNAPSHOTS=0', async (t) => {
-  t.same(vmSnapshotArgs('/cache', {}), ['--vm-snapshots', '/cache/images/vm-snapshots', '--vm-snapshot-shape', '1:256']);
+  t.same(vmSnapshotArgs('/cache', {}), ['--vm-snapshots', '/cache/images/vm-snapshots', '--vm-snapshot-shape', '1:256:1024']);
   t.same(vmSnapshotArgs('/cache', { CIAO_VM_SNAPSHOTS: '0' }), []);
 });
