@@ -54,6 +54,8 @@ fi
 # shellcheck source=lib/phases.sh
 . "$ROOT/scripts/lib/phases.sh"
 
+# Gone until the packages are in again (install-system-deps.sh reads them too).
+[ $need_js = 0 ] || rm -f "$stamp" "$js_stamp" "$tap_stamp"
 # Debian's packages, side by side with npm's (their own phase lines); the compilers join them
 # when the native module needs building and they are missing.
 build_tools_missing() { ! command -v g++ >/dev/null || ! command -v make >/dev/null || ! command -v python3 >/dev/null; }
@@ -104,7 +106,6 @@ note_npm() { phase_output npm | sed -n 's/^added \([0-9]*\) packages.*/\1 packag
 
 rc=0
 if [ $need_js = 1 ]; then
-  rm -f "$stamp" "$js_stamp" "$tap_stamp"
   phase npm "npm packages" npm_install || { wait_system || true; exit 1; }
   touch "$js_stamp"
 fi

@@ -116,6 +116,15 @@ export DEBIAN_FRONTEND=noninteractive
 # No translated descriptions: nothing here reads them, and they are a download of their own.
 phase lists "apt package lists" apt-get update -o Acquire::Languages=none
 [ ${#need[@]} -gt 0 ] || exit 0
+# The VM image's packages come down and are unpacked while apt installs (setup then finds them in
+# its cache), when the cluster is what this installs for and the JavaScript packages are there
+# (ensure-deps.sh's stamps: it removes them before it installs them again).
+prefetch_pid=
+if printf '%s\n' "${profiles[@]}" | grep -qxE -- '--cluster|--test'  \
+  && { [ -f "$ROOT/node_modules/.ciao-js-stamp" ] || [ -f "$ROOT/node_modules/.ciao-deps-stamp" ]; }; then
+  (cd "$ROOT" && phase images "VM image's packages (ahead of setup)" node --import tsx images/prefetch-packages.ts) &
+  prefetch_pid=$!
+fi
 # Downloaded first, then installed: two lines, so the log and the progress tell the network's
 # share from dpkg's.
 apt_install=(apt-get install -y --no-install-recommends -o Dpkg::Use-Pty=0)
@@ -127,3 +136,5 @@ note_debs() {
 }
 phase debs "Debian packages downloaded" "${apt_install[@]}" --download-only "${need[@]}"
 phase dpkg "Debian packages installed" "${apt_install[@]}" "${need[@]}"
+# Setup downloads them itself if this failed: its line said so, and it fails nothing.
+[ -z "$prefetch_pid" ] || wait "$prefetch_pid" || true
