@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Installs the project's npm dependencies when they are missing or older than package-lock.json,
 # so the README's commands work on a fresh clone.
-#   ensure-deps.sh [--js] [--tap] [--system PROFILE]
-#   --js              only the JavaScript packages (what cleanup, stop and logs run on): no native
-#                     module built, so a fresh machine's first command does not wait for one
+#   ensure-deps.sh [--prod] [--js] [--tap] [--system PROFILE]
+#   --prod            the runtime packages are enough (package.json's dependencies, not its
+#                     devDependencies: no tap, no TypeScript compiler); a later call without it
+#                     installs the rest
+#   --js              no native module (cleanup, stop and logs load none): a fresh machine's first
+#                     command does not wait for one to compile
 #   --tap             also tap's runner built with this project's plugins (what `npm test` uses)
 #   --system PROFILE  also the Debian packages of that install-system-deps.sh profile, at the same
 #                     time: apt's lists and packages download and install while npm installs and
@@ -19,10 +22,11 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 cd "$ROOT"
-js_only=0 tap=0 system=
+js_only=0 tap=0 system= set=all
 while [ $# -gt 0 ]; do
   case "$1" in
     --js) js_only=1 ;;
+    --prod) set=prod ;;
     --tap) tap=1 ;;
     --system) system=${2:?--system needs a profile (see install-system-deps.sh)}; shift ;;
     *) echo "ensure-deps.sh: unknown argument $1" >&2; exit 2 ;;
@@ -30,7 +34,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 stamp=node_modules/.ciao-deps-stamp         # JS packages and the native module, for this Node
-js_stamp=node_modules/.ciao-js-stamp        # JS packages (npm ci --ignore-scripts)
+js_stamp=node_modules/.ciao-js-stamp        # JS packages (npm ci --ignore-scripts): "prod" or "all"
 tap_stamp=node_modules/.ciao-tap-stamp      # tap's runner built
 node_bin="$(command -v node)" || { echo "node is not on PATH: Node.js 20 or newer is needed" >&2; exit 1; }
 node_bin="$(readlink -f "$node_bin")"
@@ -38,9 +42,15 @@ want="node $node_bin $(stat -c %Y "$node_bin")"
 have=
 [ -f "$stamp" ] && read -r have <"$stamp" || true
 fresh() { [ -f "$1" ] && ! [ package-lock.json -nt "$1" ]; }
+[ "$tap" = 1 ] && set=all
 need_js=1 need_native=1 need_tap=0
 if fresh "$stamp" || fresh "$js_stamp"; then need_js=0; fi
-if [ "$have" = "$want" ] && fresh "$stamp"; then need_native=0; fi
+# Installed by an older ensure-deps.sh (no js stamp): all of them.
+installed=all
+[ -f "$js_stamp" ] && read -r installed <"$js_stamp"
+[ "$set" = all ] && [ "$installed" = prod ] && need_js=1
+# (npm ci starts from an empty node_modules: the native module goes with it.)
+if [ $need_js = 0 ] && [ "$have" = "$want" ] && fresh "$stamp"; then need_native=0; fi
 [ "$js_only" = 1 ] && need_native=0
 [ "$tap" = 1 ] && ! { fresh "$tap_stamp" && ! [ package.json -nt "$tap_stamp" ]; } && need_tap=1
 if [ -z "$system" ] && [ $need_js = 0 ] && [ $need_native = 0 ] && [ $need_tap = 0 ]; then
@@ -98,7 +108,7 @@ build_native() {
   node -e "new (require('better-sqlite3'))(':memory:')"
 }
 npm_install() {
-  npm ci --ignore-scripts --no-audit --no-fund || return
+  npm ci --ignore-scripts --no-audit --no-fund ${1:+"$1"} || return
   npm rebuild esbuild --foreground-scripts
 }
 note_native() { phase_output native | grep -q '^copying the module built before' && echo 'kept from an earlier build' || echo compiled; }
@@ -106,8 +116,12 @@ note_npm() { phase_output npm | sed -n 's/^added \([0-9]*\) packages.*/\1 packag
 
 rc=0
 if [ $need_js = 1 ]; then
-  phase npm "npm packages" npm_install || { wait_system || true; exit 1; }
-  touch "$js_stamp"
+  if [ "$set" = prod ]; then
+    phase npm "npm packages (runtime)" npm_install --omit=dev || { wait_system || true; exit 1; }
+  else
+    phase npm "npm packages" npm_install || { wait_system || true; exit 1; }
+  fi
+  echo "$set" >"$js_stamp"
 fi
 if [ $need_native = 1 ]; then
   # The compilers come with Debian's packages: wait for those first.

@@ -7,5 +7,5 @@ profile=--cluster
 for arg in "$@"; do case "$arg" in --export-join|--export-join=*) exec node --import tsx "$ROOT/singlevm/join-export.ts" "$@";; esac; done
 for arg in "$@"; do [ "$arg" = --simulate ] && profile=--simulate; done
 # npm's packages and Debian's at the same time (one progress line per install phase, when any).
-"$ROOT/scripts/ensure-deps.sh" --system "$profile"
+"$ROOT/scripts/ensure-deps.sh" --prod --system "$profile"
 exec node "$ROOT/singlevm/run-bundled.mjs" setup "$@"

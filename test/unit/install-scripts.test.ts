@@ -105,6 +105,24 @@ t.test('--js installs only the JavaScript packages; the native module comes with
   });
 });
 
+t.test('--prod installs the runtime packages only; a later call without it installs the rest, the compiled module copied back', async (t) => {
+  await withTempDir('ensure-deps-test', async (dir) => {
+    const p = await project(dir);
+    const first = await p.ensure(['--prod']);
+    t.equal(first.exitCode, 0, first.stderr);
+    t.same(await p.calls(), [`${NPM_CI} --omit=dev`, ESBUILD, COMPILE]);
+    t.match(first.stderr, /npm packages \(runtime\)/);
+    t.equal((await p.ensure(['--prod'])).exitCode, 0);
+    t.same(await p.calls(), [], 'installed: nothing runs');
+    const all = await p.ensure();
+    t.equal(all.exitCode, 0, all.stderr);
+    t.same(await p.calls(), [NPM_CI, ESBUILD], 'all of them now; better-sqlite3 not compiled again');
+    t.match(all.stderr, /\(kept from an earlier build\)/);
+    t.equal((await p.ensure(['--prod'])).exitCode, 0);
+    t.same(await p.calls(), [], 'all of them are more than --prod asks for');
+  });
+});
+
 t.test("a failing phase says which, and shows its output's last lines and where the log is", async (t) => {
   await withTempDir('ensure-deps-test', async (dir) => {
     const p = await project(dir);
