@@ -34,9 +34,15 @@ export interface VmImage {
 
 const exists = (p: string) => access(p).then(() => true, () => false);
 
-export async function buildVmImage(cacheDir: string, progress: (note: string) => void = () => {}): Promise<VmImage> {
+/** The Debian packages the image is made of: the cloud kernel apt would install now, busybox, dropbear. */
+export async function vmImagePackages(cacheDir: string): Promise<string[]> {
   const kernelPkg = await resolveMetaPackage('linux-image-cloud-amd64', 'linux-image-', join(cacheDir, 'debs'));
-  const packages = [kernelPkg, 'busybox-static', 'dropbear-bin', 'libtomcrypt1', 'libtommath1'];
+  return [kernelPkg, 'busybox-static', 'dropbear-bin', 'libtomcrypt1', 'libtommath1'];
+}
+
+export async function buildVmImage(cacheDir: string, progress: (note: string) => void = () => {}): Promise<VmImage> {
+  const packages = await vmImagePackages(cacheDir);
+  const kernelPkg = packages[0];
   progress('Debian packages');
   const dirs = await unpackPackages(join(cacheDir, 'debs'), packages);
   const hash = createHash('sha256')

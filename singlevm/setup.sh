@@ -6,6 +6,6 @@ profile=--cluster
 # --export-join acts on a cluster that runs: it installs nothing (singlevm/join-export.ts).
 for arg in "$@"; do case "$arg" in --export-join|--export-join=*) exec node --import tsx "$ROOT/singlevm/join-export.ts" "$@";; esac; done
 for arg in "$@"; do [ "$arg" = --simulate ] && profile=--simulate; done
-"$ROOT/scripts/ensure-deps.sh"
-"$ROOT/scripts/install-system-deps.sh" "$profile"
+# npm's packages and Debian's at the same time (one progress line per install phase, when any).
+"$ROOT/scripts/ensure-deps.sh" --prod --system "$profile"
 exec node "$ROOT/singlevm/run-bundled.mjs" setup "$@"

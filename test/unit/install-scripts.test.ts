@@ -1,0 +1,164 @@
+import t from 'tap';
+import { chmod, copyFile, mkdir, readFile, readdir, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { run } from '../../shared/run.ts';
+import { withTempDir } from '../../shared/temp-dir.ts';
+
+// scripts/ensure-deps.sh in a copy of the project whose npm and install-system-deps.sh are fakes
+// that write down what they were asked: which install steps run, in what order, and what is
+// printed. The fake better-sqlite3 loads only once its "compiled" module is there.
+const REPO = join(import.meta.dirname, '..', '..');
+
+const FAKE_NPM = `#!/usr/bin/env bash
+echo "npm $*" >>"$FAKE_CALLS"
+case "$1 $2" in
+  "ci "*)
+    [ -n "\${FAKE_FIFO:-}" ] && read -r _ <"$FAKE_FIFO"
+    if [ "\${FAKE_FAIL:-}" = ci ]; then echo "npm error network fetch failed"; echo "npm error fake failure, last line"; exit 1; fi
+    rm -rf node_modules && mkdir -p node_modules/better-sqlite3
+    echo '{"version": "12.11.1"}' >node_modules/better-sqlite3/package.json
+    echo 'if (!require("fs").existsSync(__dirname + "/build/Release/better_sqlite3.node")) throw new Error("not built"); module.exports = class {};' >node_modules/better-sqlite3/index.js
+    echo "added 3 packages in 1s" ;;
+  "rebuild better-sqlite3") mkdir -p node_modules/better-sqlite3/build/Release && echo compiled >node_modules/better-sqlite3/build/Release/better_sqlite3.node ;;
+esac
+`;
+const FAKE_SYSTEM = `#!/usr/bin/env bash
+echo "system $*" >>"$FAKE_CALLS"
+[ -n "\${FAKE_FIFO:-}" ] && echo go >"$FAKE_FIFO"
+exit 0
+`;
+
+async function project(dir: string) {
+  const root = join(dir, 'project');
+  await mkdir(join(root, 'scripts', 'lib'), { recursive: true });
+  await mkdir(join(dir, 'bin'));
+  for (const f of ['scripts/ensure-deps.sh', 'scripts/lib/phases.sh']) await copyFile(join(REPO, f), join(root, f));
+  await writeFile(join(root, 'scripts', 'install-system-deps.sh'), FAKE_SYSTEM, { mode: 0o755 });
+  await writeFile(join(dir, 'bin', 'npm'), FAKE_NPM);
+  await chmod(join(dir, 'bin', 'npm'), 0o755);
+  await writeFile(join(root, 'package.json'), '{}\n');
+  await writeFile(join(root, 'package-lock.json'), '{}\n');
+  const calls = join(dir, 'calls');
+  const env = { ...process.env, PATH: `${join(dir, 'bin')}:${process.env.PATH}`, FAKE_CALLS: calls, XDG_CACHE_HOME: join(dir, 'cache'), CIAO_DEPS_LOG: '' };
+  return {
+    root,
+    ensure: (args: string[] = [], extra: NodeJS.ProcessEnv = {}) =>
+      run(join(root, 'scripts', 'ensure-deps.sh'), args, { env: { ...env, ...extra }, allowFailure: true, timeout: 30_000 }),
+    /** The fakes' calls since the last look. */
+    calls: async () => {
+      const text = await readFile(calls, 'utf8').catch(() => '');
+      await writeFile(calls, '');
+      return text.split('\n').filter(Boolean);
+    },
+    /** package-lock.json changed after the last install. */
+    newLock: () => utimes(join(root, 'package-lock.json'), new Date(), new Date(Date.now() + 60_000)),
+  };
+}
+
+const NPM_CI = 'npm ci --ignore-scripts --no-audit --no-fund';
+const ESBUILD = 'npm rebuild esbuild --foreground-scripts';
+const COMPILE = 'npm rebuild better-sqlite3 --foreground-scripts';
+
+t.test('a fresh clone: the packages without their install scripts, esbuild checked, better-sqlite3 compiled once; then nothing', async (t) => {
+  await withTempDir('ensure-deps-test', async (dir) => {
+    const p = await project(dir);
+    const first = await p.ensure();
+    t.equal(first.exitCode, 0, first.stderr);
+    t.same(await p.calls(), [NPM_CI, ESBUILD, COMPILE]);
+    t.match(first.stderr, /full output goes to (\S+\.log)/);
+    t.match(first.stderr, /npm packages\s+\d+\.\d s\s+\(3 packages\)/, 'one line for npm, with what it added');
+    t.match(first.stderr, /better-sqlite3 \(native module\)\s+\d+\.\d s\s+\(compiled\)/);
+    t.notMatch(first.stderr, /added 3 packages in/, "npm's own output is in the log, not on the terminal");
+    const log = await readFile(/full output goes to (\S+\.log)/.exec(first.stderr)![1], 'utf8');
+    t.match(log, /^\[npm\] added 3 packages in 1s$/m, "the log keeps npm's output, tagged with its phase");
+    const second = await p.ensure();
+    t.equal(second.exitCode, 0);
+    t.same(await p.calls(), [], 'installed: nothing runs');
+    t.equal(second.stderr, '', 'and nothing is printed');
+  });
+});
+
+t.test('a new lock installs the packages again but copies the compiled module instead of compiling it twice', async (t) => {
+  await withTempDir('ensure-deps-test', async (dir) => {
+    const p = await project(dir);
+    t.equal((await p.ensure()).exitCode, 0);
+    await p.calls();
+    await p.newLock();
+    const again = await p.ensure();
+    t.equal(again.exitCode, 0, again.stderr);
+    t.same(await p.calls(), [NPM_CI, ESBUILD], 'no second compile');
+    t.match(again.stderr, /better-sqlite3 \(native module\)\s+\d+\.\d s\s+\(kept from an earlier build\)/);
+    t.same(await readdir(join(dir, 'cache', 'ciao', 'native')), ['better-sqlite3-12.11.1-abi' + process.versions.modules + `-${process.platform}-${process.arch}`],
+      'kept by version and Node ABI');
+  });
+});
+
+t.test('--js installs only the JavaScript packages; the native module comes with the first full check', async (t) => {
+  await withTempDir('ensure-deps-test', async (dir) => {
+    const p = await project(dir);
+    t.equal((await p.ensure(['--js'])).exitCode, 0);
+    t.same(await p.calls(), [NPM_CI, ESBUILD]);
+    t.equal((await p.ensure(['--js'])).exitCode, 0);
+    t.same(await p.calls(), [], '--js again: nothing');
+    t.equal((await p.ensure()).exitCode, 0);
+    t.same(await p.calls(), [COMPILE], 'the packages are not installed again');
+  });
+});
+
+t.test('--prod installs the runtime packages only; a later call without it installs the rest, the compiled module copied back', async (t) => {
+  await withTempDir('ensure-deps-test', async (dir) => {
+    const p = await project(dir);
+    const first = await p.ensure(['--prod']);
+    t.equal(first.exitCode, 0, first.stderr);
+    t.same(await p.calls(), [`${NPM_CI} --omit=dev`, ESBUILD, COMPILE]);
+    t.match(first.stderr, /npm packages \(runtime\)/);
+    t.equal((await p.ensure(['--prod'])).exitCode, 0);
+    t.same(await p.calls(), [], 'installed: nothing runs');
+    const all = await p.ensure();
+    t.equal(all.exitCode, 0, all.stderr);
+    t.same(await p.calls(), [NPM_CI, ESBUILD], 'all of them now; better-sqlite3 not compiled again');
+    t.match(all.stderr, /\(kept from an earlier build\)/);
+    t.equal((await p.ensure(['--prod'])).exitCode, 0);
+    t.same(await p.calls(), [], 'all of them are more than --prod asks for');
+  });
+});
+
+t.test("a failing phase says which, and shows its output's last lines and where the log is", async (t) => {
+  await withTempDir('ensure-deps-test', async (dir) => {
+    const p = await project(dir);
+    const r = await p.ensure([], { FAKE_FAIL: 'ci' });
+    t.not(r.exitCode, 0);
+    t.match(r.stderr, /npm packages\s+failed after\s+\d+\.\d s \(exit 1\); its last lines \(all of them in \S+\.log\)/);
+    t.match(r.stderr, /\| npm error fake failure, last line/);
+    t.same(await p.calls(), [NPM_CI], 'nothing after the failed phase');
+  });
+});
+
+t.test("--system installs Debian's packages at the same time as npm's", async (t) => {
+  await withTempDir('ensure-deps-test', async (dir) => {
+    const p = await project(dir);
+    // The fake npm ci waits for the fake apt to write into this pipe: one after the other, neither
+    // would end (the run's timeout fails the test).
+    const fifo = join(dir, 'fifo');
+    await run('mkfifo', [fifo]);
+    const r = await p.ensure(['--system', '--cluster'], { FAKE_FIFO: fifo });
+    t.equal(r.exitCode, 0, r.stderr);
+    t.same((await p.calls()).sort(), [COMPILE, ESBUILD, NPM_CI, 'system --cluster'].sort());
+    const again = await p.ensure(['--system', '--cluster']);
+    t.equal(again.exitCode, 0);
+    t.same(await p.calls(), ['system --cluster'], "installed npm packages: only the system check (which installs what's missing)");
+  });
+});
+
+t.test('install-system-deps.sh: profiles add up, --native-build is the compilers, anything else is refused', async (t) => {
+  const print = async (...args: string[]) => (await run(join(REPO, 'scripts', 'install-system-deps.sh'), [...args, '--print'])).stdout.trim().split('\n');
+  t.same(await print('--native-build'), ['g++', 'make', 'python3']);
+  const cluster = await print('--cluster');
+  const both = await print('--cluster', '--native-build');
+  t.same(both, [...new Set([...cluster, 'g++', 'make', 'python3'])].sort());
+  t.ok(cluster.includes('qemu-system-x86') && cluster.includes('docker.io'));
+  t.same(await print(), await print('--test'), 'the default is --test');
+  const bad = await run(join(REPO, 'scripts', 'install-system-deps.sh'), ['--clutser'], { allowFailure: true });
+  t.equal(bad.exitCode, 2);
+  t.match(bad.stderr, /unknown argument --clutser/);
+});
