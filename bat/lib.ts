@@ -38,6 +38,12 @@ export const BOOT_MS = 120_000;
 
 export const unique = (prefix: string) => `bat-${prefix}-${randomBytes(3).toString('hex')}`;
 
+/** Lets the suite's tests run side by side, as many at once as the runner's --test-jobs
+ *  (CIAO_BAT_TEST_JOBS): for a suite whose tests share nothing they change (docs/bat.md). */
+export function sideBySide(t: Pick<Test, 'jobs'>): void {
+  t.jobs = Math.max(1, Math.floor(Number(process.env.CIAO_BAT_TEST_JOBS)) || 1);
+}
+
 /** A tenant of the test's own, with its instances and itself removed when the test ends. */
 export async function ownTenant(t: Test, prefix: string): Promise<Tenant & { path: string }> {
   const tenant = await admin.call<Tenant>('POST', '/tenants', { name: unique(prefix) });
@@ -78,12 +84,16 @@ export async function workloads(path: string, client = admin): Promise<Workload[
 
 let mixed: Promise<boolean> | undefined;
 
+/** A workload a BAT test made (its description from `unique`): a public one is seen by every
+ *  tenant while it lives, but it is that test's, not the cluster's. */
+export const madeByBat = (w: Workload) => w.description.startsWith('bat-');
+
 /** The public workload of a kind (setup registers a VM and a container one). On a cluster with
  *  simulated nodes beside real ones (setup.sh --sim-nodes), its copy that requires a real node:
  *  the suites' instances are probed, so they must run somewhere real (singlevm/verify/real-workloads.ts). */
 export async function publicWorkload(vmType: 'qemu' | 'docker'): Promise<Workload> {
   const all = await workloads(await userTenantPath(), user);
-  const found = all.find((w) => w.vm_type === vmType && w.visibility === 'public' && !w.requirements?.real_node);
+  const found = all.find((w) => w.vm_type === vmType && w.visibility === 'public' && !w.requirements?.real_node && !madeByBat(w));
   if (!found) throw new Error(`the cluster has no public ${vmType} workload`);
   return await isMixed() ? realNodeCopy(admin, found, all) : found;
 }

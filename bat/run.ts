@@ -10,8 +10,10 @@ import { clusterPaths, DEFAULT_CLUSTER, readClusterRecord } from '../singlevm/cl
 import { readDemoSh } from '../singlevm/demo-sh.ts';
 import { waitFor } from '../shared/wait-for.ts';
 import { clusterInventory } from './inventory.ts';
+import { ALONE, concurrency, DEFAULT_JOBS, DEFAULT_TEST_JOBS, lanes } from './lanes.ts';
+import type { NodeInfo } from '../controller/api-types.ts';
 
-const USAGE = `usage: bat/run.sh [--name NAME] [-v] [--suite NAME[,NAME…]] [--run REGEX] [--junit FILE] [--timeout SECONDS] [--jobs N] [--list]
+const USAGE = `usage: bat/run.sh [--name NAME] [-v] [--suite NAME[,NAME…]] [--run REGEX] [--junit FILE] [--timeout SECONDS] [--jobs N] [--test-jobs M] [--list]
 
 Runs the acceptance suites against cluster NAME (its demo.sh), else the cluster described by the
 CIAO_* variables (. ~/local/demo.sh).
@@ -23,7 +25,9 @@ CIAO_* variables (. ~/local/demo.sh).
   --run REGEX     only the tests whose name matches
   --junit FILE    also write JUnit XML
   --timeout S     per test (default 300)
-  --jobs N        suites run side by side (default 2); each test has its own tenant
+  --jobs N        suites side by side (default ${DEFAULT_JOBS}); 1: the serial run, one suite and one test at a time
+  --test-jobs M   tests side by side inside a suite whose tests share nothing (default ${DEFAULT_TEST_JOBS}, 1 with --jobs 1);
+                  the cluster suite runs alone, after the others (docs/bat.md)
   --list          list the suites and exit
 Set CIAO_SIMULATED=1 for a simulated cluster: tests that need real workloads are skipped.`;
 
@@ -34,7 +38,8 @@ const values = scriptArgs('bat', USAGE, {
   run: { type: 'string' },
   junit: { type: 'string' },
   timeout: { type: 'string', default: '300' },
-  jobs: { type: 'string', default: '2' },
+  jobs: { type: 'string', default: String(DEFAULT_JOBS) },
+  'test-jobs': { type: 'string' },
   list: { type: 'boolean', default: false },
 });
 
@@ -57,6 +62,13 @@ if (values.run) {
     usageError('bat', USAGE, `--run ${values.run} is not a regular expression`);
   }
 }
+const count = (flag: string, value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) usageError('bat', USAGE, `--${flag} ${value} is not a whole number of 1 or more`);
+  return n;
+};
+const jobs = count('jobs', values.jobs);
+const testJobs = count('test-jobs', values['test-jobs'] ?? String(jobs === 1 ? 1 : DEFAULT_TEST_JOBS));
 if (values.name) {
   // A named cluster is tested through its own demo.sh; the suites inherit these variables.
   const demoSh = clusterPaths(clusterName('bat', USAGE, values.name)).demoSh;
@@ -76,12 +88,13 @@ interface TestResult {
   /** Checks inside the test that were skipped, with why (e.g. what this node cannot do). */
   skippedChecks: string[];
 }
-interface SuiteRun { suite: string; tap: string; results: TestResult[]; exitCode: number; stderr: string }
+interface SuiteRun { suite: string; tap: string; results: TestResult[]; exitCode: number; stderr: string; seconds: number }
 
 /** Runs one suite file as its own process (its TAP on stdout) and parses its top-level tests. */
-function runSuite(suite: string): Promise<SuiteRun> {
+function runSuite(suite: string, testJobs: number): Promise<SuiteRun> {
+  const started = performance.now();
   return new Promise((done) => {
-    const env = { ...process.env, TAP_TIMEOUT: values.timeout, ...(values.run ? { TAP_GREP: values.run } : {}) };
+    const env = { ...process.env, TAP_TIMEOUT: values.timeout, CIAO_BAT_TEST_JOBS: String(testJobs), ...(values.run ? { TAP_GREP: values.run } : {}) };
     const child = spawn(process.execPath, ['--import', 'tsx', join(SUITES_DIR, `${suite}.test.ts`)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const results: TestResult[] = [];
     const parser = new Parser();
@@ -109,7 +122,11 @@ function runSuite(suite: string): Promise<SuiteRun> {
     child.stderr.on('data', (d: Buffer) => { stderr += d; });
     child.on('close', (code) => {
       parser.end();
-      done({ suite, tap, results, exitCode: code ?? 1, stderr });
+      const run = { suite, tap, results, exitCode: code ?? 1, stderr, seconds: (performance.now() - started) / 1000 };
+      const failed = results.filter((r) => !r.ok).length;
+      const how = run.exitCode === 0 && !failed ? 'ok' : failed ? `${failed} failed` : `exited with ${run.exitCode}`;
+      console.error(`bat: ${suite} ${how} (${results.length} tests, ${run.seconds.toFixed(1)} s)`);
+      done(run);
     });
   });
 }
@@ -132,12 +149,19 @@ if (!values.suite && wanted.includes('cluster')) {
     console.error(`bat: suite cluster left out: it needs 2 real nodes or more, this cluster has ${real} (setup.sh --nodes 3)`);
   }
 }
+const { sideBySide, alone } = lanes(wanted);
+// No more tests at once than the cluster has room for (docs/bat.md, "How many at once").
+const atOnce = concurrency({ suites: jobs, tests: testJobs }, await clusterRoom(), sideBySide.length);
+if (atOnce.capped) console.error(`bat: ${atOnce.suites} suites at once, ${atOnce.tests} tests each: ${atOnce.capped}`);
 const t0 = performance.now();
 const runs: SuiteRun[] = [];
-const queue = [...wanted];
-await Promise.all(Array.from({ length: Math.max(1, Number(values.jobs)) }, async () => {
-  for (let suite = queue.shift(); suite; suite = queue.shift()) runs.push(await runSuite(suite));
+await Promise.all(Array.from({ length: atOnce.suites }, async () => {
+  for (let suite = sideBySide.shift(); suite; suite = sideBySide.shift()) runs.push(await runSuite(suite, atOnce.tests));
 }));
+for (const suite of alone) {
+  console.error(`bat: ${suite} runs alone: ${ALONE[suite]}`);
+  runs.push(await runSuite(suite, atOnce.tests));
+}
 runs.sort((a, b) => wanted.indexOf(a.suite) - wanted.indexOf(b.suite));
 const seconds = (performance.now() - t0) / 1000;
 const results = runs.flatMap((r) => r.results);
@@ -178,10 +202,21 @@ if (values.junit) await writeFile(resolve(values.junit), junit(runs, seconds));
 const failed = results.filter((r) => !r.ok);
 const skipped = results.filter((r) => r.skip);
 console.error(`\nBAT: ${results.length} tests in ${runs.length} suites, ${results.length - failed.length - skipped.length} passed, ${failed.length} failed, ${skipped.length} skipped (${seconds.toFixed(1)} s)`);
+const bySuite = [...runs].sort((a, b) => b.seconds - a.seconds);
+const sum = runs.reduce((s, r) => s + r.seconds, 0);
+console.error(`  wall clock ${seconds.toFixed(1)} s for ${sum.toFixed(1)} s of suites (${atOnce.suites} suites at once, ${atOnce.tests} tests each): ${bySuite.map((r) => `${r.suite} ${r.seconds.toFixed(1)} s`).join(', ')}`);
 for (const f of failed) console.error(`  FAILED ${f.suite}: ${f.name}`);
 for (const r of results) for (const c of r.skippedChecks) console.error(`  skipped check in ${r.suite}: ${r.name}: ${c}`);
 if (leaked.length) console.error(`  LEAKED by the tests (still on the cluster):\n    ${leaked.join('\n    ')}`);
 process.exit(failed.length || crashed.length || leaked.length ? 1 : 0);
+
+/** The real compute nodes' vcpus less one per instance they hold (an instance holds one at least);
+ *  on a simulated cluster, its nodes'. */
+async function clusterRoom(): Promise<number> {
+  const { nodes } = await admin.call<{ nodes: NodeInfo[] }>('GET', '/nodes');
+  const usable = nodes.filter((n) => n.status !== 'MISSING' && n.roles.includes('compute') && (process.env.CIAO_SIMULATED === '1' || n.kind === 'real'));
+  return usable.reduce((s, n) => s + n.vcpus - n.instance_count, 0);
+}
 
 function junit(all: SuiteRun[], total: number): string {
   const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -194,7 +229,8 @@ function junit(all: SuiteRun[], total: number): string {
     });
     const failures = run.results.filter((r) => !r.ok).length;
     const skips = run.results.filter((r) => r.skip).length;
-    const time = run.results.reduce((s, r) => s + r.seconds, 0);
+    // The suite's own wall clock: its tests may have run side by side.
+    const time = run.seconds;
     return `  <testsuite name="bat.${run.suite}" tests="${run.results.length}" failures="${failures}" skipped="${skips}" time="${time.toFixed(3)}">\n${cases.join('\n')}\n  </testsuite>`;
   });
   return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="BAT" time="${total.toFixed(3)}">\n${suites.join('\n')}\n</testsuites>\n`;

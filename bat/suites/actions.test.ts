@@ -16,7 +16,10 @@ import { containerName } from '../../launcher/docker-backend.ts';
 import { run } from '../../shared/run.ts';
 import { waitFor } from '../../shared/wait-for.ts';
 import type { Instance } from '../../controller/api-types.ts';
-import { admin, BOOT_MS, expectEvent, ownTenant, ownWorkload, publicWorkload, refusal, simulated, start, unique, waitState } from '../lib.ts';
+import { admin, BOOT_MS, expectEvent, ownTenant, ownWorkload, publicWorkload, refusal, simulated, start, unique, waitState, sideBySide } from '../lib.ts';
+
+// Its tests share nothing they change: they run side by side (docs/bat.md).
+sideBySide(t);
 
 const cluster = process.env.CIAO_CLUSTER ?? 'ciao';
 const sshKey = process.env.CIAO_SSH_KEY ?? '';

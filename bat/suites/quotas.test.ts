@@ -1,7 +1,10 @@
 // BAT quotas: get, set and restore; usage after instances; the instance-count limit; a memory
 // quota below what a workload needs.
 import t from 'tap';
-import { admin, ownTenant, publicWorkload, refusal, start, waitState } from '../lib.ts';
+import { admin, ownTenant, publicWorkload, refusal, start, waitState, sideBySide } from '../lib.ts';
+
+// Its tests share nothing they change: they run side by side (docs/bat.md).
+sideBySide(t);
 
 interface Quota { name: string; limit: number; usage: number }
 const quotas = async (path: string) => Object.fromEntries((await admin.call<{ quotas: Quota[] }>('GET', `${path}/quotas`)).quotas.map((q) => [q.name, q]));

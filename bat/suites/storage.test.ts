@@ -9,7 +9,10 @@ import { sshRun } from '../../singlevm/probes.ts';
 import { VM_ROOT_IMAGE } from '../../singlevm/default-workloads.ts';
 import { waitFor } from '../../shared/wait-for.ts';
 import type { Instance, Volume } from '../../controller/api-types.ts';
-import { admin, BOOT_MS, expectEvent, living, ownTenant, ownWorkload, publicWorkload, refusal, simulated, start, unique, waitState } from '../lib.ts';
+import { admin, BOOT_MS, expectEvent, living, ownTenant, ownWorkload, publicWorkload, refusal, simulated, start, unique, waitState, sideBySide } from '../lib.ts';
+
+// Its tests share nothing they change: they run side by side (docs/bat.md).
+sideBySide(t);
 
 const cluster = process.env.CIAO_CLUSTER ?? 'ciao';
 const sshKey = process.env.CIAO_SSH_KEY ?? '';

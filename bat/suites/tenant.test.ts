@@ -1,7 +1,10 @@
 // BAT tenant: list, create, show, update config, and the privileged-containers permission.
 import t from 'tap';
 import type { Tenant } from '../../controller/api-types.ts';
-import { admin, ownTenant, refusal, user, userTenantPath } from '../lib.ts';
+import { admin, ownTenant, refusal, user, userTenantPath, sideBySide } from '../lib.ts';
+
+// Its tests share nothing they change: they run side by side (docs/bat.md).
+sideBySide(t);
 
 t.test('admin lists every tenant; a user sees only their own', async (t) => {
   const tenant = await ownTenant(t, 'tenant');

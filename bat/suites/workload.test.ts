@@ -2,12 +2,15 @@
 // and cannot be met, privileged containers only with the tenant's permission, a container by image name.
 import t from 'tap';
 import type { Instance, Workload } from '../../controller/api-types.ts';
-import { admin, expectEvent, ownTenant, ownWorkload, publicWorkload, refusal, start, waitState, workloads } from '../lib.ts';
+import { admin, expectEvent, ownTenant, ownWorkload, publicWorkload, refusal, start, waitState, workloads, sideBySide, unique } from '../lib.ts';
+
+// Its tests share nothing they change: they run side by side (docs/bat.md).
+sideBySide(t);
 
 interface Node { id: string; hostname: string }
 const containerImage = async () => (await publicWorkload('docker')).image_name;
 const container = async (extra: object = {}) => ({
-  description: 'bat container', vm_type: 'docker', image_name: await containerImage(), defaults: { vcpus: 1, mem_mb: 64, disk_mb: 0 }, ...extra,
+  description: unique('container'), vm_type: 'docker', image_name: await containerImage(), defaults: { vcpus: 1, mem_mb: 64, disk_mb: 0 }, ...extra,
 });
 const someNode = async () => (await admin.call<{ nodes: Node[] }>('GET', '/nodes')).nodes[0];
 
