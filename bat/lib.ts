@@ -114,7 +114,13 @@ export async function ownWorkload(t: Test, path: string, body: object, client = 
 
 /** Starts instances, deleted (and waited for) when the test ends. */
 export async function start(t: Test, path: string, workloadId: string, count = 1, client = admin): Promise<Instance[]> {
-  const { instances } = await client.call<{ instances: Instance[] }>('POST', `${path}/instances`, { workload_id: workloadId, count });
+  // A busy controller sheds a create with 503 + Retry-After (docs/api.md, "Busy"): asked again then,
+  // as its clients do. Suites side by side on a small machine can keep it busy for a moment.
+  const { instances } = await waitFor('the controller to take the create', () =>
+    client.call<{ instances: Instance[] }>('POST', `${path}/instances`, { workload_id: workloadId, count }).catch((err) => {
+      if ((err as { retryAfterSeconds?: number }).retryAfterSeconds !== undefined) return undefined;
+      throw new AbortError(err as Error);
+    }), { timeoutMs: 60_000, intervalMs: 1000 });
   t.teardown(async () => {
     for (const i of instances) await client.call('DELETE', `${path}/instances/${i.id}`).catch(() => undefined);
     await waitFor('the instances to be gone', async () => {
