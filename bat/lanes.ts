@@ -39,15 +39,15 @@ export interface Concurrency {
 }
 
 /** Suites and tests at once: as asked, unless more tests could run at once than the cluster's
- *  free vcpus (`room`) hold; then fewer tests inside a suite first, then fewer suites. */
+ *  free vcpus (`room`) hold; then the split of suites × tests-per-suite that runs the most tests
+ *  at once within it (on a tie, more suites: the long ones run together). */
 export function concurrency(asked: { suites: number; tests: number }, room: number, suiteCount: number): Concurrency {
   const atOnce = Math.max(1, Math.floor(room / VCPUS_PER_TEST));
-  const suites = Math.max(1, Math.min(asked.suites, suiteCount));
-  if (suites * asked.tests <= atOnce) return { suites: asked.suites, tests: asked.tests };
-  const tests = Math.max(1, Math.min(asked.tests, Math.floor(atOnce / suites)));
-  return {
-    suites: Math.max(1, Math.min(asked.suites, Math.floor(atOnce / tests))),
-    tests,
-    capped: `the cluster has ${room} vcpus free, and a test holds up to ${VCPUS_PER_TEST}`,
-  };
+  if (Math.max(1, Math.min(asked.suites, suiteCount)) * asked.tests <= atOnce) return { suites: asked.suites, tests: asked.tests };
+  let best = { suites: 1, tests: 1 };
+  for (let tests = 1; tests <= asked.tests; tests++) {
+    const suites = Math.max(1, Math.min(asked.suites, suiteCount, Math.floor(atOnce / tests)));
+    if (suites * tests <= atOnce && suites * tests > best.suites * best.tests) best = { suites, tests };
+  }
+  return { ...best, capped: `the cluster has ${room} vcpus free, and a test holds up to ${VCPUS_PER_TEST}` };
 }

@@ -153,11 +153,12 @@ async function realNode(): Promise<Launcher> {
     });
   }
   const disk = await statfs(stateDir);
-  // vcpus are overcommitted (as OpenStack's cpu_allocation_ratio does): guests mostly idle, and a
-  // 2-core machine must still run verify's four instances beside the CNCIs.
+  // vcpus are overcommitted 16 to 1, Nova's default (initial_cpu_allocation_ratio): guests mostly
+  // idle, and a 2-core machine must still run verify's four instances beside the CNCIs, and BAT's
+  // tests side by side, each with its tenant's CNCI (docs/bat.md, "How many at once").
   const capacity: NodeCapacity = {
     memMB: num('mem-mb', Math.floor(totalmem() / 2 ** 20) - 1024),
-    vcpus: num('vcpus', cpus().length * 8),
+    vcpus: num('vcpus', cpus().length * 16),
     diskMB: num('disk-mb', Math.floor((disk.bavail * disk.bsize) / 2 ** 20)),
   };
   log.info('real node', { ...capacity, ns: network.ns, legIp: network.legIp, accel: values.accel });

@@ -216,7 +216,9 @@ export class QemuBackend implements Backend {
       '-machine', `q35,accel=${this.opts.accel}`, '-cpu', this.opts.accel === 'kvm' ? 'host' : 'max',
       '-m', String(spec.resources.memMB), '-smp', String(spec.resources.vcpus), '-nographic', '-no-reboot',
       '-kernel', image.kernel, '-initrd', image.initrd,
-      '-append', `console=ttyS0 panic=-1${root ? ` ciao.root=${volumeSerial(root.id)}` : ''}`,
+      // no_timer_check: under TCG on a loaded host the kernel's IO-APIC timer check can miss its
+      // ticks and panic ("IO-APIC + timer doesn't work!"), as it did in BAT's reboots side by side.
+      '-append', `console=ttyS0 panic=-1 no_timer_check${root ? ` ciao.root=${volumeSerial(root.id)}` : ''}`,
       '-drive', `file=${join(dir, 'config.iso')},if=virtio,format=raw,readonly=on`,
       ...(spec.resources.diskMB > 0 ? ['-drive', `file=${disk},if=virtio,format=qcow2`] : []),
       ...Array.from({ length: VOLUME_PORTS }, (_, n) => ['-device', `pcie-root-port,id=vp${n},chassis=${n + 1}`]).flat(),

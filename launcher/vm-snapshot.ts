@@ -113,7 +113,7 @@ export function templateMachineArgs(shape: SnapshotShape, ram: string, share: bo
     // No default NIC (q35 would add an e1000e on a user-mode network): the VM's is on PORTS.nic.
     '-nic', 'none',
     '-object', `memory-backend-file,id=ram0,size=${shape.memMB}M,mem-path=${plainPath(ram)},share=${share ? 'on' : 'off'}`,
-    '-kernel', plainPath(shape.kernel), '-initrd', plainPath(shape.initrd), '-append', 'console=ttyS0 panic=-1 ciao.snapshot',
+    '-kernel', plainPath(shape.kernel), '-initrd', plainPath(shape.initrd), '-append', 'console=ttyS0 panic=-1 no_timer_check ciao.snapshot',
     ...Array.from({ length: VOLUME_PORTS }, (_, n) => ['-device', `pcie-root-port,id=vp${n},chassis=${n + 1}`]).flat(),
     ...Object.values(PORTS).flatMap((id, n) => ['-device', `pcie-root-port,id=${id},chassis=${VOLUME_PORTS + n + 1}`]),
     // ttyS0 is the console (as -nographic makes it); ttyS1 carries the identity (chardev "ident").

@@ -34,8 +34,8 @@ const label = (ctx: SetupContext) => {
 export interface HostCapacity { memMB: number; vcpus: number; diskMB: number }
 export function nodeShare(host: HostCapacity, nodes: number): string[] {
   if (nodes === 1) return [];
-  // As the one node's launcher does: 1 GiB kept for the host, vcpus overcommitted 8 to 1.
-  return ['--mem-mb', String(Math.floor((host.memMB - 1024) / nodes)), '--vcpus', String(Math.max(1, Math.floor((host.vcpus * 8) / nodes))),
+  // As the one node's launcher does: 1 GiB kept for the host, vcpus overcommitted 16 to 1.
+  return ['--mem-mb', String(Math.floor((host.memMB - 1024) / nodes)), '--vcpus', String(Math.max(1, Math.floor((host.vcpus * 16) / nodes))),
     '--disk-mb', String(Math.floor(host.diskMB / nodes))];
 }
 

@@ -17,11 +17,12 @@ t.test('as asked when the cluster has room for every test at once', async (t) =>
   t.same(concurrency({ suites: 4, tests: 3 }, 3 * VCPUS_PER_TEST, 1), { suites: 4, tests: 3 }, 'one suite: only its tests count');
 });
 
-t.test('fewer tests per suite first, then fewer suites, when the cluster has less room', async (t) => {
+t.test('with less room, the split that runs the most tests at once within it, more suites on a tie', async (t) => {
   const room = 6 * VCPUS_PER_TEST + 1;
-  const c = concurrency({ suites: 2, tests: 5 }, room, 10);
-  t.match(c, { suites: 2, tests: 3, capped: new RegExp(`${room} vcpus free`) });
-  t.ok(c.suites * c.tests <= 6);
+  t.match(concurrency({ suites: 2, tests: 5 }, room, 10), { suites: 2, tests: 3, capped: new RegExp(`${room} vcpus free`) });
+  t.match(concurrency({ suites: 4, tests: 3 }, 31, 10), { suites: 3, tests: 2 }, '31 vcpus: 7 tests at once, as 3 × 2 (2 × 3 ties)');
+  t.match(concurrency({ suites: 4, tests: 3 }, 32, 10), { suites: 4, tests: 2 }, '32 vcpus: 8 tests at once');
   t.match(concurrency({ suites: 4, tests: 3 }, 15, 10), { suites: 3, tests: 1 }, '15 vcpus: three tests at once');
   t.match(concurrency({ suites: 4, tests: 3 }, 2, 10), { suites: 1, tests: 1 }, 'less than a test\'s worth: one at a time');
+  t.same(concurrency({ suites: 4, tests: 3 }, 31, 2), { suites: 4, tests: 3 }, 'two suites: at most 6 tests at once, which fit');
 });
