@@ -1,5 +1,5 @@
 // How the BAT runner schedules the suites (docs/bat.md): which run side by side and which alone,
-// in what order, and how many suites and tests at once the cluster has room for.
+// in what order, and how many tests at once the cluster has room for.
 
 /** The fastest measured on a 2-core machine (docs/bat.md, "Measured"). */
 export const DEFAULT_JOBS = 4;
@@ -10,14 +10,14 @@ export const DEFAULT_TEST_JOBS = 3;
 export const ALONE: Readonly<Record<string, string>> = { cluster: 'it kills a launcher, cordons, adds and removes nodes' };
 
 /** The longest suites first (measured), so that the side-by-side lane ends as soon as it can. */
-const LONGEST_FIRST = ['openstack-cli', 'actions', 'storage', 'network', 'base', 'keypairs-groups', 'quotas', 'workload', 'egress', 'image', 'tenant'];
+const LONGEST_FIRST = ['actions', 'storage', 'openstack-cli', 'base', 'network', 'keypairs-groups', 'workload', 'quotas', 'egress', 'image', 'tenant'];
 
 /** The most vcpus one test holds at once: a tenant's CNCI and three instances (base, quotas), or
  *  two tenants' CNCIs and an instance each (network). */
 export const VCPUS_PER_TEST = 4;
 
 export interface Lanes {
-  /** Run up to `suites` at once, in this order. */
+  /** Run side by side, started in this order. */
   sideBySide: string[];
   /** Run one at a time after the side-by-side lane has ended. */
   alone: string[];
@@ -31,23 +31,29 @@ export function lanes(wanted: string[]): Lanes {
   };
 }
 
-export interface Concurrency {
-  suites: number;
-  tests: number;
-  /** Why it is less than asked for, when it is. */
-  capped?: string;
+/** How many tests may run at once in the whole run: no more than the cluster's free vcpus
+ *  (`room`) hold, a test holding up to VCPUS_PER_TEST, nor than asked (suites × tests each). */
+export function testSlots(asked: { suites: number; tests: number }, room: number): { slots: number; capped?: string } {
+  const fit = Math.max(1, Math.floor(room / VCPUS_PER_TEST));
+  const wanted = asked.suites * asked.tests;
+  return fit >= wanted ? { slots: wanted } : { slots: fit, capped: `the cluster has ${room} vcpus free, and a test holds up to ${VCPUS_PER_TEST}` };
 }
 
-/** Suites and tests at once: as asked, unless more tests could run at once than the cluster's
- *  free vcpus (`room`) hold; then the split of suites × tests-per-suite that runs the most tests
- *  at once within it (on a tie, more suites: the long ones run together). */
-export function concurrency(asked: { suites: number; tests: number }, room: number, suiteCount: number): Concurrency {
-  const atOnce = Math.max(1, Math.floor(room / VCPUS_PER_TEST));
-  if (Math.max(1, Math.min(asked.suites, suiteCount)) * asked.tests <= atOnce) return { suites: asked.suites, tests: asked.tests };
-  let best = { suites: 1, tests: 1 };
-  for (let tests = 1; tests <= asked.tests; tests++) {
-    const suites = Math.max(1, Math.min(asked.suites, suiteCount, Math.floor(atOnce / tests)));
-    if (suites * tests <= atOnce && suites * tests > best.suites * best.tests) best = { suites, tests };
+/** Runs `suites` in order, at most `jobs` at once and at most `slots` tests at once in all: a suite
+ *  whose tests run side by side (`sideBySide(suite)`) starts with up to `tests` of the free slots,
+ *  any other with one; a suite's slots are free again when it ends. */
+export async function runInSlots<R>(suites: string[], o: { jobs: number; tests: number; slots: number; sideBySide: (suite: string) => boolean },
+  run: (suite: string, tests: number) => Promise<R>): Promise<R[]> {
+  let free = o.slots;
+  const running = new Set<Promise<void>>();
+  const done: R[] = [];
+  for (const suite of suites) {
+    while (running.size >= o.jobs || free < 1) await Promise.race(running);
+    const tests = o.sideBySide(suite) ? Math.min(o.tests, free) : 1;
+    free -= tests;
+    const p: Promise<void> = run(suite, tests).then((r) => { done.push(r); }).finally(() => { free += tests; running.delete(p); });
+    running.add(p);
   }
-  return { ...best, capped: `the cluster has ${room} vcpus free, and a test holds up to ${VCPUS_PER_TEST}` };
+  await Promise.all(running);
+  return done;
 }

@@ -2,7 +2,7 @@
 // TAP (or a table with -v), writes JUnit with --junit, and ends by listing what any test leaked
 // (instances, workloads, tenants, volumes, images, pools); a leak or a failure exits non-zero.
 import { spawn } from 'node:child_process';
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Parser, type Result } from 'tap-parser';
 import { clusterName, scriptArgs, usageError } from '../singlevm/script-args.ts';
@@ -10,7 +10,7 @@ import { clusterPaths, DEFAULT_CLUSTER, readClusterRecord } from '../singlevm/cl
 import { readDemoSh } from '../singlevm/demo-sh.ts';
 import { waitFor } from '../shared/wait-for.ts';
 import { clusterInventory } from './inventory.ts';
-import { ALONE, concurrency, DEFAULT_JOBS, DEFAULT_TEST_JOBS, lanes } from './lanes.ts';
+import { ALONE, DEFAULT_JOBS, DEFAULT_TEST_JOBS, lanes, runInSlots, testSlots } from './lanes.ts';
 import type { NodeInfo } from '../controller/api-types.ts';
 
 const USAGE = `usage: bat/run.sh [--name NAME] [-v] [--suite NAME[,NAME…]] [--run REGEX] [--junit FILE] [--timeout SECONDS] [--jobs N] [--test-jobs M] [--list]
@@ -125,7 +125,7 @@ function runSuite(suite: string, testJobs: number): Promise<SuiteRun> {
       const run = { suite, tap, results, exitCode: code ?? 1, stderr, seconds: (performance.now() - started) / 1000 };
       const failed = results.filter((r) => !r.ok).length;
       const how = run.exitCode === 0 && !failed ? 'ok' : failed ? `${failed} failed` : `exited with ${run.exitCode}`;
-      console.error(`bat: ${suite} ${how} (${results.length} tests, ${run.seconds.toFixed(1)} s)`);
+      console.error(`bat: ${suite} ${how} (${results.length} tests, ${testJobs} at once, ${run.seconds.toFixed(1)} s)`);
       done(run);
     });
   });
@@ -151,16 +151,16 @@ if (!values.suite && wanted.includes('cluster')) {
 }
 const { sideBySide, alone } = lanes(wanted);
 // No more tests at once than the cluster has room for (docs/bat.md, "How many at once").
-const atOnce = concurrency({ suites: jobs, tests: testJobs }, await clusterRoom(), sideBySide.length);
-if (atOnce.capped) console.error(`bat: ${atOnce.suites} suites at once, ${atOnce.tests} tests each: ${atOnce.capped}`);
+const { slots, capped } = testSlots({ suites: jobs, tests: testJobs }, await clusterRoom());
+if (capped) console.error(`bat: ${slots} tests at once at most: ${capped}`);
+// The suites whose tests run side by side say so (sideBySide(t), bat/lib.ts).
+const parallel = new Set<string>();
+for (const suite of wanted) if ((await readFile(join(SUITES_DIR, `${suite}.test.ts`), 'utf8')).includes('\nsideBySide(t);')) parallel.add(suite);
 const t0 = performance.now();
-const runs: SuiteRun[] = [];
-await Promise.all(Array.from({ length: atOnce.suites }, async () => {
-  for (let suite = sideBySide.shift(); suite; suite = sideBySide.shift()) runs.push(await runSuite(suite, atOnce.tests));
-}));
+const runs = await runInSlots(sideBySide, { jobs, tests: testJobs, slots, sideBySide: (s) => parallel.has(s) }, runSuite);
 for (const suite of alone) {
   console.error(`bat: ${suite} runs alone: ${ALONE[suite]}`);
-  runs.push(await runSuite(suite, atOnce.tests));
+  runs.push(await runSuite(suite, parallel.has(suite) ? Math.min(testJobs, slots) : 1));
 }
 runs.sort((a, b) => wanted.indexOf(a.suite) - wanted.indexOf(b.suite));
 const seconds = (performance.now() - t0) / 1000;
@@ -204,7 +204,7 @@ const skipped = results.filter((r) => r.skip);
 console.error(`\nBAT: ${results.length} tests in ${runs.length} suites, ${results.length - failed.length - skipped.length} passed, ${failed.length} failed, ${skipped.length} skipped (${seconds.toFixed(1)} s)`);
 const bySuite = [...runs].sort((a, b) => b.seconds - a.seconds);
 const sum = runs.reduce((s, r) => s + r.seconds, 0);
-console.error(`  wall clock ${seconds.toFixed(1)} s for ${sum.toFixed(1)} s of suites (${atOnce.suites} suites at once, ${atOnce.tests} tests each): ${bySuite.map((r) => `${r.suite} ${r.seconds.toFixed(1)} s`).join(', ')}`);
+console.error(`  wall clock ${seconds.toFixed(1)} s for ${sum.toFixed(1)} s of suites (up to ${jobs} suites and ${slots} tests at once): ${bySuite.map((r) => `${r.suite} ${r.seconds.toFixed(1)} s`).join(', ')}`);
 for (const f of failed) console.error(`  FAILED ${f.suite}: ${f.name}`);
 for (const r of results) for (const c of r.skippedChecks) console.error(`  skipped check in ${r.suite}: ${r.name}: ${c}`);
 if (leaked.length) console.error(`  LEAKED by the tests (still on the cluster):\n    ${leaked.join('\n    ')}`);

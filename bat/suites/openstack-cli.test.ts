@@ -101,10 +101,18 @@ async function inGuest(t: Test, what: string, check: () => Promise<unknown>): Pr
   else await check();
 }
 
-// The VM is made as the suite starts, while the image test (which needs none) runs: each openstack
-// command costs seconds, and the two flows need not wait for each other. The VM's tests get its
-// failure, if it fails, when they ask for it. (With --run, a test that needs it makes it.)
-if (!process.env.TAP_GREP) theVm().catch(() => undefined);
+/** The volume `volume create` made, as a user makes one while a server builds. */
+let vol: Promise<Volume> | undefined;
+const theVolume = () => vol ??= (async () => {
+  const name = unique('volume');
+  made.volumes.push(name);
+  return openstack.json<Volume>('volume', 'create', '--size', '1', name);
+})();
+
+// The VM and the volume are made as the suite starts, while the image test (which needs neither)
+// runs: each openstack command costs seconds, and these flows need not wait for each other. The
+// tests get a failure, if one fails, when they ask for it. (With --run, a test makes what it needs.)
+if (!process.env.TAP_GREP) for (const early of [theVm(), theVolume()]) early.catch(() => undefined);
 
 t.test('image set --property: image show has it, and the image service keeps it', async (t) => {
   const name = unique('image');
@@ -166,9 +174,7 @@ t.test('server reboot --wait: the guest boots again (a new boot id), as itself',
 
 t.test('volume create, server add volume: the guest sees a block device of its size; server remove volume: it goes', async (t) => {
   const { created: { id }, guest } = await theVm();
-  const name = unique('volume');
-  made.volumes.push(name);
-  const vol = await openstack.json<Volume>('volume', 'create', '--size', '1', name);
+  const vol = await theVolume();
   const available = () => waitFor(`volume ${vol.id} to be available`, async () => (await volume(vol.id)).status === 'available', { timeoutMs: 60_000 });
   await available();
   // The guest's block device with the volume's serial: "<device> <size in 512-byte sectors>".
