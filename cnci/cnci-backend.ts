@@ -7,12 +7,13 @@ import { join } from 'node:path';
 import type { StartPayload } from '../protocol/payloads.ts';
 import type { Logger } from '../shared/log.ts';
 import { fileFor, isUuid } from '../shared/safe-path.ts';
+import { mapLimit } from '../shared/map-limit.ts';
 import { createNamespace, deleteNamespace, listNamespaces, namespaceName } from '../network/namespaces.ts';
 import { addVethPair, attachToBridge, setMac } from '../network/links.ts';
 import { linksOf } from '../network/ip.ts';
 import { UPLINK } from '../network/cluster-leg.ts';
 import { addTunnelPeer, bridgeName, clusterEndpoints, setTunnelPeers, vniOf } from '../network/tenant-tunnel.ts';
-import { leaseAddress } from '../network/dhcp-client.ts';
+import { addressOf, leaseAddress, releaseAddress } from '../network/dhcp-client.ts';
 import { LaunchError, type AdoptedInstance, type Backend, type Running } from '../launcher/backend.ts';
 import { startTenantGateway, stopTenantGateway, type TenantEgress } from './tenant-gateway.ts';
 import { IptablesNat } from './iptables-nat.ts';
@@ -24,6 +25,8 @@ export const cnciNamespace = (cluster: string, tenantId: string) => namespaceNam
 const tenantKey = (tenantId: string) => tenantId.replace(/-/g, '').slice(0, 10);
 /** A CNCI leg's MAC: locally administered, from its tenant's id. */
 export const legMac = (tenantId: string) => `02:ce:${tenantId.replace(/-/g, '').slice(0, 8).match(/../g)!.join(':')}`;
+/** The cluster namespace's link on ciao_br: the CNCIs' way to the cluster's dnsmasq and its NAT. */
+const CLUSTER_DEV = 'ciaovlan';
 
 export interface CnciBackendOptions {
   cluster: string;
@@ -66,7 +69,7 @@ export class CnciBackend implements Backend {
     } catch (err) {
       throw new LaunchError('network_failure', `could not build the CNCI of tenant ${spec.tenantId} in ${ns}: ${(err as Error).message}`);
     }
-    const nat = new IptablesNat(ns, UPLINK, { clusterNs: this.opts.clusterNs, via: legIp, dev: 'ciaovlan' });
+    const nat = new IptablesNat(ns, UPLINK, { clusterNs: this.opts.clusterNs, via: legIp, dev: CLUSTER_DEV });
     this.cncis.get(spec.instanceId)?.agent?.stop();
     const setEgress = this.opts.egress && (async (on: boolean) => {
       await saveTenantEgress(dir, on);
@@ -127,8 +130,17 @@ export class CnciBackend implements Backend {
       ?? await readFile(join(dir, 'spec.json'), 'utf8').then((s) => JSON.parse(s) as StartPayload, () => undefined);
     this.cncis.delete(instanceId);
     await stopTenantGateway(dir);
-    // Deleting the namespace takes the leg (both ends of the veth), bridge, VXLAN and NAT rules with it.
-    if (spec) await deleteNamespace(cnciNamespace(this.opts.cluster, spec.tenantId));
+    if (spec) {
+      const ns = cnciNamespace(this.opts.cluster, spec.tenantId);
+      const legIp = await addressOf(ns, UPLINK).catch(() => undefined);
+      // Deleting the namespace takes the leg (both ends of the veth), bridge, VXLAN and NAT rules with it.
+      await deleteNamespace(ns);
+      // Then its address goes back to the pool (SPEC §4: 100 CNCI addresses for the cluster's life).
+      if (legIp) {
+        await releaseAddress(this.opts.clusterNs, CLUSTER_DEV, legIp, legMac(spec.tenantId)).catch((err) =>
+          this.opts.logger.warn('CNCI address not given back to the cluster\'s DHCP', { instanceId, legIp, error: (err as Error).message }));
+      }
+    }
     await rm(dir, { recursive: true, force: true });
   }
 
@@ -137,19 +149,19 @@ export class CnciBackend implements Backend {
   async list(): Promise<AdoptedInstance[]> {
     const ids = (await readdir(join(this.opts.stateDir, 'cnci')).catch(() => [] as string[])).filter(isUuid);
     const namespaces = new Set(await listNamespaces());
-    const out: AdoptedInstance[] = [];
-    for (const id of ids) {
+    // A few at once: each is a dozen ip/iptables runs, and the node joins only when all are back.
+    const adopted = await mapLimit(ids, 4, async (id): Promise<AdoptedInstance | undefined> => {
       const spec = await readFile(join(this.dir(id), 'spec.json'), 'utf8').then((s) => JSON.parse(s) as StartPayload, () => undefined);
-      if (!spec) continue;
+      if (!spec) return undefined;
       // A namespace that is gone (a stop, a reboot) is made again: wire() makes only what is missing.
       if (!namespaces.has(cnciNamespace(this.opts.cluster, spec.tenantId))) this.opts.logger.info('CNCI namespace is gone: making it again', { instanceId: id });
       try {
-        const running = await this.start(spec);
-        out.push({ spec, running: true, ...running });
+        return { spec, running: true, ...await this.start(spec) };
       } catch (err) {
         this.opts.logger.warn('CNCI could not be re-adopted', { instanceId: id, error: (err as Error).message });
+        return undefined;
       }
-    }
-    return out;
+    });
+    return adopted.filter((a) => !!a);
   }
 }

@@ -112,13 +112,13 @@ export class Launcher {
 
   /** Re-adopts what the backends still hold, then joins the cluster. */
   async start(): Promise<void> {
-    for (const backend of new Set(Object.values(this.opts.backends).filter((b): b is Backend => !!b))) {
-      if (backend.watchExits) this.unwatch.push(backend.watchExits((id, exit) => this.died(id, exit)));
-      for (const adopted of await backend.list()) {
-        this.instances.set(adopted.spec.instanceId, {
-          spec: adopted.spec, state: adoptedState(adopted), sshIp: adopted.sshIp, sshPort: adopted.sshPort,
-        });
-      }
+    const backends = [...new Set(Object.values(this.opts.backends).filter((b): b is Backend => !!b))];
+    for (const backend of backends) if (backend.watchExits) this.unwatch.push(backend.watchExits((id, exit) => this.died(id, exit)));
+    // The backends side by side (VMs, containers and CNCIs are found again independently).
+    for (const adopted of (await Promise.all(backends.map((b) => b.list()))).flat()) {
+      this.instances.set(adopted.spec.instanceId, {
+        spec: adopted.spec, state: adoptedState(adopted), sshIp: adopted.sshIp, sshPort: adopted.sshPort,
+      });
     }
     await this.adoptShelved();
     if (this.instances.size) this.opts.logger.info('re-adopted instances', { count: this.instances.size });

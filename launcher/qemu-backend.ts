@@ -28,6 +28,7 @@ import { consoleOfFile, type ConsoleText } from './console.ts';
 import { CONFIG_DRIVE_BYTES, VOLUME_PORTS, PORTS, templateMachineArgs, type Template, type TemplateLookup, type VmSnapshots } from './vm-snapshot.ts';
 import { restoreArgs, restoreFromTemplate, restoredDeviceArgs, type PluggedDisk } from './vm-restore.ts';
 import { LaunchError, type AdoptedInstance, type Backend, type ExitListener, type Running } from './backend.ts';
+import { mapLimit } from '../shared/map-limit.ts';
 
 export interface QemuBackendOptions {
   /** Where instance folders live. */
@@ -512,10 +513,10 @@ export class QemuBackend implements Backend {
 
   async list(): Promise<AdoptedInstance[]> {
     const ids = (await readdir(join(this.opts.stateDir, 'instances')).catch(() => [] as string[])).filter(isUuid);
-    const out: AdoptedInstance[] = [];
-    for (const id of ids) {
+    // Side by side: a QEMU slow to answer its QMP (a loaded host) does not hold up the others.
+    const adopted = await mapLimit(ids, 8, async (id): Promise<AdoptedInstance | undefined> => {
       const spec = await readFile(join(this.dir(id), 'spec.json'), 'utf8').then((s) => JSON.parse(s) as StartPayload, () => undefined);
-      if (!spec) continue;
+      if (!spec) return undefined;
       this.opts.network.adopt(spec);
       const pid = await this.pid(id);
       if (pid && !this.watched.has(id)) {
@@ -526,8 +527,8 @@ export class QemuBackend implements Backend {
       const suspended = !pid && (await exists(join(this.dir(id), MEMORY_FILE)));
       // A rescue whose QEMU is gone (the node stopped) is over: its next start boots its own image.
       const rescued = !!pid && (await exists(join(this.dir(id), RESCUE_FILE)));
-      out.push({ spec, running: !!pid, paused: status?.status === 'paused', suspended, rescued, sshIp: spec.network.ip, sshPort: 22 });
-    }
-    return out;
+      return { spec, running: !!pid, paused: status?.status === 'paused', suspended, rescued, sshIp: spec.network.ip, sshPort: 22 };
+    });
+    return adopted.filter((a) => !!a);
   }
 }

@@ -1,5 +1,6 @@
 // An address by DHCP for a link inside a cluster namespace (a CNCI's leg on ciao_br gets it from the
-// cluster's dnsmasq on ciaovlan, SPEC §4), with busybox's udhcpc: ask once, set the address, quit.
+// cluster's dnsmasq on ciaovlan, SPEC §4), with busybox's udhcpc: ask once, set the address, quit;
+// and given back when the link goes, with dnsmasq's own dhcp_release (its leases never expire).
 import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../shared/run.ts';
@@ -29,4 +30,15 @@ export async function leaseAddress(ns: string, link: string, dir: string): Promi
   const got = await addressOf(ns, link);
   if (!got) throw new Error(`no DHCP answer for ${link} in ${ns}: is the cluster's dnsmasq running on ciaovlan?`);
   return got;
+}
+
+/** The DHCP client id udhcpc sends for a link of this MAC (type 1, Ethernet, then the MAC). */
+const clientId = (mac: string) => `01:${mac}`;
+
+/** Gives `ip`, leased to `mac`, back to the cluster's dnsmasq on `dev` in `clusterNs`: its leases
+ *  are infinite (an address must not change under the instances that know it), so one that is not
+ *  given back is lost until cleanup. dhcp_release sends the DHCPRELEASE from the server's own side
+ *  (dnsmasq-utils; what Neutron does), so the client's namespace may already be gone. */
+export async function releaseAddress(clusterNs: string, dev: string, ip: string, mac: string): Promise<void> {
+  await run('ip', ['netns', 'exec', clusterNs, 'dhcp_release', dev, ip, mac, clientId(mac)], { timeout: 5000 });
 }

@@ -5,7 +5,8 @@
 #   --cluster   what the real cluster needs too: iproute2 (namespaces), QEMU + qemu-utils (VMs and
 #               their disks), genisoimage + cpio (config drives, the initramfs), gcc + libc6-dev (the image's
 #               static ciao-restore), dnsmasq-base (the
-#               binary only: no host service), iptables (NAT inside CNCI namespaces), busybox-static
+#               binary only: no host service) and dnsmasq-utils (dhcp_release: a deleted CNCI's
+#               address goes back to the pool), iptables (NAT inside CNCI namespaces), busybox-static
 #               (udhcpc for the CNCIs' legs), iputils-ping + openssh-client (verify's probes),
 #               docker.io (dockerd is started off the host network when none answers), util-linux
 #               (nsenter), e2fsprogs (the VM's root disk image), slirp4netns (--egress: the
@@ -80,6 +81,8 @@ add_profile() {
     want dockerd docker.io
     want nsenter util-linux
     want dnsmasq dnsmasq-base
+    # dhcp_release: a deleted CNCI's address goes back to the cluster's dnsmasq (cnci/cnci-backend.ts).
+    want dhcp_release dnsmasq-utils
     want iptables iptables
     want busybox busybox-static
     want ping iputils-ping

@@ -39,8 +39,12 @@ export function nodeShare(host: HostCapacity, nodes: number): string[] {
     '--disk-mb', String(Math.floor(host.diskMB / nodes))];
 }
 
-/** How long `nodes` nodes may take to join. */
+/** How long `nodes` simulated nodes may take to join. */
 const readyMs = (nodes: number) => 30_000 + nodes * 10;
+/** How long a real node may take: on a resume it first finds its VMs, containers and CNCIs again
+ *  (a CNCI is a dozen ip and iptables runs: a launcher killed during BAT, on a loaded 2-core host,
+ *  once took over 30 s), then joins (its own patience for that is 30 s: launcher/main.ts). */
+const REAL_READY_MS = 90_000;
 
 export const node: Action = {
   name: label,
@@ -80,7 +84,7 @@ export const node: Action = {
         const args = n.simulated
           ? [...own, '--backend', 'simulation', '--boot-delay-ms', String(settings.bootDelayMs), ...share, ...common]
           : [...own, '--node-ns', n.ns, '--node-ip', n.ip, '--state-dir', paths.nodeDir(i), ...(several ? ['--hostname', id, '--label-containers', ...(i === 0 ? ['--adopt-unlabelled'] : [])] : []), ...shared];
-        started.push(await ensureDaemon(ctx, 'launcher', args, launcherName(i), readyMs(1)));
+        started.push(await ensureDaemon(ctx, 'launcher', args, launcherName(i), n.simulated ? readyMs(1) : REAL_READY_MS));
       }
       if (settings.simNodes) {
         // Simulated compute nodes beside the real ones (--sim-nodes): one process, their own certificate (compute only).

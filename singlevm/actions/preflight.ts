@@ -4,7 +4,7 @@
 import { access, mkdir } from 'node:fs/promises';
 import type { Action } from './context.ts';
 
-export const REAL_TOOLS = ['ip', 'bridge', 'nsenter', 'qemu-system-x86_64', 'qemu-img', 'mke2fs', 'genisoimage', 'cpio', 'gcc', 'dnsmasq', 'iptables', 'busybox', 'ping', 'ssh', 'ssh-keygen', 'dockerd', 'tar'];
+export const REAL_TOOLS = ['ip', 'bridge', 'nsenter', 'qemu-system-x86_64', 'qemu-img', 'mke2fs', 'genisoimage', 'cpio', 'gcc', 'dnsmasq', 'dhcp_release', 'iptables', 'busybox', 'ping', 'ssh', 'ssh-keygen', 'dockerd', 'tar'];
 const PLAN = ['198.51.100.0/24', '172.16.0.0/12', '203.0.113.0/24'];
 /** What every cluster needs (certificates; volumes are qcow2 files), and how to get it. */
 const BASIC_TOOLS: Record<string, string> = {

@@ -13,7 +13,7 @@ import { isAlive } from '../../shared/is-alive.ts';
 import { clusterAgent } from '../../shared/tls-files.ts';
 import { ControllerClient } from '../../shared/controller-client.ts';
 import type { Instance, Workload } from '../../controller/api-types.ts';
-import { cnciNamespace } from '../../cnci/cnci-backend.ts';
+import { cnciNamespace, legMac } from '../../cnci/cnci-backend.ts';
 import { pingFromContainer, sshHostname } from '../../singlevm/probes.ts';
 import { pidFiles, REPO_ROOT, startDaemon } from '../../singlevm/processes.ts';
 import { readDemoSh } from '../../singlevm/demo-sh.ts';
@@ -108,6 +108,29 @@ t.test('a restarted launcher re-adopts its VM, its container and the CNCI', asyn
   await admin.call('DELETE', '/pools/restart');
   await user.call('DELETE', `${base}/instances`);
   await waitFor('the instances to be gone', async () => (await user.call<{ instances: Instance[] }>('GET', `${base}/instances`)).instances.length === 0, { timeoutMs: 60_000 });
+});
+
+t.test("a deleted tenant's CNCI gives its address back to the cluster's DHCP", async (t) => {
+  // The cluster's dnsmasq leases CNCI legs for ever (100 addresses, SPEC §4): one not given back
+  // is lost until cleanup, and a cluster that runs BAT again and again runs out (docs/singlevm-network.md).
+  const demo = await readDemoSh(paths.demoSh);
+  const admin = new ControllerClient(demo.CIAO_CONTROLLER, demo.CIAO_IDENTITY,
+    { username: demo.CIAO_ADMIN_USERNAME, password: demo.CIAO_ADMIN_PASSWORD, projectName: demo.CIAO_ADMIN_TENANT_NAME }, clusterAgent(demo.CIAO_CA_CERT_FILE));
+  const tenant = await admin.call<{ id: string }>('POST', '/tenants', { name: 'lease-back' });
+  const base = `/tenants/${tenant.id}`;
+  const { workloads } = await admin.call<{ workloads: Workload[] }>('GET', `${base}/workloads`);
+  const w = workloads.find((x) => x.vm_type === 'docker' && x.visibility === 'public')!;
+  const [ct] = (await admin.call<{ instances: Instance[] }>('POST', `${base}/instances`, { workload_id: w.id })).instances;
+  await waitFor(`${ct.id} active`, async () => (await admin.call<Instance>('GET', `${base}/instances/${ct.id}`)).state === 'active', { timeoutMs: 60_000 });
+  const mac = legMac(tenant.id);
+  const leases = () => readFile(join(paths.clusterNet, 'leases'), 'utf8');
+  const leg = (await leases()).split('\n').find((l) => l.includes(` ${mac} `));
+  t.ok(leg, `the CNCI's leg (${mac}) holds a lease: ${leg}`);
+  await admin.call('DELETE', `${base}/instances`);
+  await waitFor('its instance gone', async () => (await admin.call<{ instances: Instance[] }>('GET', `${base}/instances`)).instances.length === 0, { timeoutMs: 60_000 });
+  await admin.call('DELETE', base);
+  await waitFor(`the lease of ${mac} to be given back`, async () => !(await leases()).includes(` ${mac} `), { timeoutMs: 30_000 });
+  t.match(await readFile(join(paths.clusterNet, 'dnsmasq.log'), 'utf8'), new RegExp(`DHCPRELEASE\\(ciaovlan\\) [0-9.]+ ${mac}`), "dnsmasq says it took the address back");
 });
 
 t.test('a VM whose QEMU is killed is exited within 2 s with the reason; ciao restart instance brings it back', async (t) => {

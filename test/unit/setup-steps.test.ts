@@ -81,7 +81,7 @@ t.test('preflight', async (t) => {
 
   t.test('of a real cluster takes the host snapshot once: a resume keeps the one from before the first setup', async (t) => {
     const { run, host, paths } = fakeCluster(t, { simulate: false });
-    t.match(await execute(preflight, run()), /^root, 17 tools present, 198\.51\.100\.0\/24, .* clear of the host's routes, 98 GB free, host snapshot taken$/);
+    t.match(await execute(preflight, run()), /^root, 18 tools present, 198\.51\.100\.0\/24, .* clear of the host's routes, 98 GB free, host snapshot taken$/);
     t.same(host.argsOf('snapshotHost'), [[CLUSTER, paths.hostBefore]]);
     const before = await readFile(paths.hostBefore, 'utf8');
     t.match(JSON.parse(before), { links: ['lo'] });
