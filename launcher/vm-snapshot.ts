@@ -12,7 +12,7 @@ import { AbortError, waitFor } from '../shared/wait-for.ts';
 import { qmp } from './qmp.ts';
 
 /** Changes whenever the template's machine (its arguments below, the identity line) changes. */
-export const TEMPLATE_FORMAT = 5;
+export const TEMPLATE_FORMAT = 6;
 /** The guest's init says this on its console once parked (images/guest-init.sh). */
 export const PARKED_LINE = 'ciao-vm: parked for a snapshot';
 /** Root ports: vp0…vp7 for volumes (as every VM has), then the config drive, the disk and the NIC.

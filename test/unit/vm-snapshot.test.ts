@@ -89,10 +89,12 @@ t.test('a resumed restored VM has its hot-plugged devices on its command line, s
   ]);
 });
 
-t.test('the identity line: the clock to the nanosecond, the disks to wait for, the seed in hex, the network', async (t) => {
+t.test('the identity line: the clock to the nanosecond, the disks to wait for, the seed in hex, the network, the root volume', async (t) => {
   const net = { mac: '02:00:ac:10:00:02', address: '172.16.0.2/24', gateway: '172.16.0.1' };
-  t.equal(identityLine(1_700_000_000_123.5, 2, Buffer.from([0, 255, 16]), net), 'ciao-identity 1700000000.123500000 2 00ff10 02:00:ac:10:00:02 172.16.0.2/24 172.16.0.1\n');
-  t.equal(identityLine(1_700_000_000_000, 1, Buffer.from([1]), net), 'ciao-identity 1700000000.000000000 1 01 02:00:ac:10:00:02 172.16.0.2/24 172.16.0.1\n');
+  t.equal(identityLine(1_700_000_000_123.5, 2, Buffer.from([0, 255, 16]), net), 'ciao-identity 1700000000.123500000 2 00ff10 02:00:ac:10:00:02 172.16.0.2/24 172.16.0.1 -\n');
+  t.equal(identityLine(1_700_000_000_000, 1, Buffer.from([1]), net), 'ciao-identity 1700000000.000000000 1 01 02:00:ac:10:00:02 172.16.0.2/24 172.16.0.1 -\n');
+  t.equal(identityLine(0, 3, Buffer.from([1]), net, '0b1f2e3d4c5b6a798877'), 'ciao-identity 0.000000000 3 01 02:00:ac:10:00:02 172.16.0.2/24 172.16.0.1 0b1f2e3d4c5b6a798877\n');
+  t.throws(() => identityLine(0, 3, Buffer.from([1]), net, 'x; reboot'), /not a volume's serial/);
   // Nothing but a MAC and addresses goes to the guest's shell.
   t.throws(() => identityLine(0, 1, Buffer.from([1]), { ...net, mac: '02:00 x' }), /not a MAC/);
   t.throws(() => identityLine(0, 1, Buffer.from([1]), { ...net, address: '172.16.0.2' }), /not an IPv4 address\/bits/);
