@@ -24,7 +24,7 @@ const logs: { message: string; fields?: Record<string, unknown> }[] = [];
 const log = (message: string, fields?: Record<string, unknown>) => void logs.push({ message, fields });
 const snapshots = new VmSnapshots({ dir: join(dir, 'snapshots'), runDir: join(dir, 'state'), log });
 const options: QemuBackendOptions = {
-  stateDir: join(dir, 'state'), images: { 'ciao-vm': image }, nodeNs, accel: 'tcg', cluster: 'snaptest',
+  stateDir: join(dir, 'state'), images: { 'ciao-vm': image, 'rescue-vm': image }, nodeNs, accel: 'tcg', cluster: 'snaptest',
   network: { join: async () => 't9', adopt: () => {}, leave: async () => {} }, snapshots, log,
 };
 const backend = new QemuBackend(options);
@@ -124,6 +124,20 @@ t.test('with snapshots off, a restart cold-boots from its own disk and says why'
   t.match(lastLog(a.instanceId), { message: 'VM cold-boots', fields: { reason: 'snapshots are off' } });
   t.equal(await sshHostname(a), a.instanceId);
   t.match((await ssh(a.network.ip, 'head -c 19 /dev/vdb')).stdout, 'kept-across-restart');
+  t.equal((await ssh(a.network.ip, 'cat /sys/block/vdb/vdb1/size')).stdout.trim(), '2048', 'its partition');
+});
+
+t.test('a rescue restores from the rescue image\'s template with the instance\'s own disk, and so does the unrescue', async (t) => {
+  const a = specs.find((s) => s.network.ip === vms[0].ip)!;
+  await backend.stop(a.instanceId);
+  await backend.rescue(a, 'rescue-vm');
+  t.match(lastLog(a.instanceId), { message: 'VM restored from a snapshot' });
+  t.equal(await sshHostname(a), a.instanceId, 'as itself');
+  t.match((await ssh(a.network.ip, 'head -c 19 /dev/vdb')).stdout, 'kept-across-restart', 'its own disk, as it is');
+  await backend.stop(a.instanceId);
+  await backend.unrescue(a);
+  t.match(lastLog(a.instanceId), { message: 'VM restored from a snapshot' });
+  t.equal(await sshHostname(a), a.instanceId);
   t.equal((await ssh(a.network.ip, 'cat /sys/block/vdb/vdb1/size')).stdout.trim(), '2048', 'its partition');
 });
 
