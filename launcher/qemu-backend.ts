@@ -297,7 +297,7 @@ export class QemuBackend implements Backend {
 
   /** The template a start restores from, or none (a cold boot), logged with the reason. A restart
    *  restores too: the template's kernel has read nothing of the instance's disks that the guest
-   *  does not drop before it reads them (docs/vm-snapshots.md, "Restarts"). The template is the
+   *  does not drop before it reads them (docs/vm-snapshots.md, "Restarts, rescues, resizes, root volumes"). The template is the
    *  one of the image it boots (a rescue's) and of its disk's size as it is now (a resize grows it,
    *  a revert keeps it grown): the guest knows a disk's size from the template's probe. */
   private async templateFor(spec: StartPayload, image: Pick<VmImage, 'kernel' | 'initrd'>, why: { incoming?: string; cold?: boolean }): Promise<Template | undefined> {
