@@ -33,8 +33,8 @@ echo 'root:x:0:' > /etc/group
 echo /bin/sh > /etc/shells
 mkdir -p /etc/dropbear
 # The address the identity line set (a restored VM's), kept by DHCP: none yet. "/" may be a root
-# volume that kept the last boot's file.
-: > /run/ciao-address
+# volume that kept the last boot's file; one a restored initramfs switched to has its address there.
+[ "$2" = restored ] || : > /run/ciao-address
 ip link set lo up
 
 # "ciao-vm: WHAT (uptime SECONDS)": the guest's side of a start's timeline (docs/vm-snapshots.md,
@@ -61,9 +61,10 @@ config_drive_there() {
 # A snapshot template (docs/vm-snapshots.md): with "ciao.snapshot" on the kernel command line the
 # boot parks here, and the launcher saves the machine. Each VM restored from it has its own config
 # drive, disk and tap where the template had stand-ins (its volumes are hot-plugged), then one line
-# on ttyS1: "ciao-identity SECONDS.NANOSECONDS BLOCKDEVICES HEXSEED MAC ADDRESS/BITS GATEWAY" (the
-# host's clock, how many disks to wait for, fresh random bytes, its NIC's MAC (it woke with the
-# template's), the address and gateway its DHCP lease has), answered "ciao-identity-taken" (the
+# on ttyS1: "ciao-identity SECONDS.NANOSECONDS BLOCKDEVICES HEXSEED MAC ADDRESS/BITS GATEWAY ROOT"
+# (the host's clock, how many disks to wait for, fresh random bytes, its NIC's MAC (it woke with the
+# template's), the address and gateway its DHCP lease has, the serial of the volume that is its
+# "/" or "-": the kernel command line the template booted with names none), answered "ciao-identity-taken" (the
 # launcher gives up on a guest that does not answer): from there it boots on as any VM does, from
 # its own config drive. Its address is set at once: a peer that tries it early (SSH) finds it, and
 # DHCP, which still runs (the lease, a resolver), keeps it.
@@ -75,9 +76,15 @@ if grep -q 'ciao\.snapshot' /proc/cmdline && [ "$1" != rooted ]; then
   identity=""
   until [ "${identity%% *}" = ciao-identity ]; do read -r identity <&3; done
   set -- $identity
-  # The clock, the seed, and eth0's MAC, address and route, in one process (ciao-restore's ioctls).
+  # The clock, the seed, the disks' cached blocks (what the template read of its stand-ins: a
+  # restart's disk holds what the instance wrote), and eth0's MAC, address and route, in one process
+  # (ciao-restore's ioctls).
   if ! ciao-restore "$2" "$4" eth0 "$5" "$6" "$7"; then
-    echo "ciao-vm: cannot apply the whole identity: its network again with ip"
+    echo "ciao-vm: cannot apply the whole identity: its disks and network again with blockdev and ip"
+    for b in /sys/block/vd*; do
+      blockdev --flushbufs "/dev/${b##*/}"
+      [ "$(cat "$b/ro")" = 0 ] && blockdev --rereadpt "/dev/${b##*/}"
+    done
     ip link set eth0 address "$5" up
     ip addr add "$6" dev eth0
     ip route add default via "$7" dev eth0
@@ -92,23 +99,24 @@ if grep -q 'ciao\.snapshot' /proc/cmdline && [ "$1" != rooted ]; then
   arping -U -c 1 -I eth0 "${6%/*}" >/dev/null 2>&1 &
   echo "ciao-vm: address $6"
   restored=$3
+  [ "${8:--}" = - ] || restored_root=$8
   set --
-  # What the template read of its stand-in config drive (zeros) must not hide this one's contents.
-  for b in /sys/block/vd*; do
-    [ -e "$b/ro" ] && read -r ro <"$b/ro" && [ "$ro" = 1 ] && blockdev --flushbufs "/dev/${b##*/}"
-  done
 fi
 
 # Boot from a volume: "ciao.root=<serial>" on the kernel command line names the virtio disk that
 # becomes "/" (the same tree as this initramfs, as ext4). This script runs again from there, as "rooted".
-root_serial=$(sed -n 's/.*ciao\.root=\([^ ]*\).*/\1/p' /proc/cmdline)
+# A restored VM's root volume is named by its identity line, and hot-plugged: it is waited for.
+root_serial=${restored_root:-$(sed -n 's/.*ciao\.root=\([^ ]*\).*/\1/p' /proc/cmdline)}
 if [ -n "$root_serial" ] && [ "$1" != rooted ]; then
+  [ -n "$restored" ] && { until_ok disks_at_least "$restored" || echo "ciao-vm: the disks (volumes: hot-plugged) did not all come"; }
   for b in /sys/block/vd*; do
     [ "$(cat "$b/serial" 2>/dev/null)" = "$root_serial" ] || continue
     mkdir -p /newroot
     if mount -t ext4 "/dev/${b##*/}" /newroot && [ -x /newroot/init ]; then
       echo "ciao-vm: root is /dev/${b##*/} (volume $root_serial)"
       umount /dev/pts /dev /sys /proc
+      # A restored guest has its address already: the next init keeps it (DHCP confirms it).
+      [ -n "$restored" ] && cp /run/ciao-address /newroot/run/ciao-address && exec switch_root /newroot /init rooted restored
       exec switch_root /newroot /init rooted
     fi
   done

@@ -3,12 +3,19 @@
  * clock of the moment the template was saved and the template's MAC, so the launcher hands each
  * copy the time, fresh random bytes and its network, and this applies them:
  *   ciao-restore SECONDS.NANOSECONDS HEXSEED [IFACE MAC ADDRESS/BITS GATEWAY]
+ * It also drops what the template's kernel cached of the stand-ins its disks replaced: the template
+ * read the first blocks of its stand-in config drive and disk (zeros) when it probed them, and a
+ * restart's disk holds what the instance wrote there. Each virtio disk's cached blocks are dropped
+ * (BLKFLSBUF) and a writable one's partitions read again (BLKRRPART), as a cold boot would find them.
  * The network (the NIC's MAC, up, its address, the default route) is set with ioctls here rather
  * than three `ip` processes: each process costs a just-restored TCG guest tens of milliseconds.
  * The seed is credited to the kernel's pool (RNDADDENTROPY) and the kernel's generator reseeded at
  * once (RNDRESEEDCRNG): writing to /dev/urandom would only take effect at its next scheduled reseed,
  * after dropbear may already have made its host keys. Built statically at image build time. */
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <linux/fs.h>
+#include <unistd.h>
 #include <fcntl.h>
 #include <linux/random.h>
 #include <net/if.h>
@@ -62,6 +69,30 @@ static int network(const char *iface, const char *mac, const char *cidr, const c
   return 0;
 }
 
+/* Every virtio disk there is now (the template's kernel probed its stand-ins for those; volumes are
+ * hot-plugged later, never seen by it): its cached blocks dropped; a writable one's partitions
+ * read again. */
+static int disks(void) {
+  DIR *dir = opendir("/sys/block");
+  if (!dir) { perror("ciao-restore: /sys/block"); return 1; }
+  int failed = 0;
+  for (struct dirent *e; (e = readdir(dir));) {
+    if (strncmp(e->d_name, "vd", 2) != 0 ) continue;
+    char path[300], ro = '1';
+    snprintf(path, sizeof path, "/sys/block/%s/ro", e->d_name);
+    int rofd = open(path, O_RDONLY);
+    if (rofd >= 0) { if (read(rofd, &ro, 1) != 1) ro = '1'; close(rofd); }
+    snprintf(path, sizeof path, "/dev/%s", e->d_name);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) { perror(path); failed = 1; continue; }
+    if (ioctl(fd, BLKFLSBUF) != 0) { perror("ciao-restore: dropping a disk's cached blocks"); failed = 1; }
+    if (ro == '0' && ioctl(fd, BLKRRPART) != 0) { perror("ciao-restore: reading a disk's partitions again"); failed = 1; }
+    close(fd);
+  }
+  closedir(dir);
+  return failed;
+}
+
 int main(int argc, char **argv) {
   if (argc != 3 && argc != 7) { fprintf(stderr, "usage: ciao-restore SECONDS.NANOSECONDS HEXSEED [IFACE MAC ADDRESS/BITS GATEWAY]\n"); return 2; }
   char *dot;
@@ -78,5 +109,6 @@ int main(int argc, char **argv) {
   }
   int fd = open("/dev/urandom", O_WRONLY);
   if (fd < 0 || ioctl(fd, RNDADDENTROPY, &pool.info) != 0 || ioctl(fd, RNDRESEEDCRNG) != 0) { perror("ciao-restore: seeding the kernel"); return 1; }
+  if (disks() != 0) return 1;
   return argc == 7 ? network(argv[3], argv[4], argv[5], argv[6]) : 0;
 }

@@ -8,9 +8,10 @@
 // A suspend saves the guest's memory to the folder (QMP migrate) and ends QEMU; a resume starts it
 // again from there (-incoming). A rescue boots another image's kernel and initramfs with the
 // instance's own disks attached (rescue.json in its folder says so).
-// A first start is restored from a snapshot template when one is ready (vm-snapshot.ts,
-// vm-restore.ts, docs/vm-snapshots.md); otherwise, or when that fails, it cold-boots.
-import { access, copyFile, mkdir, readdir, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
+// Every start but a resume (a first start, a restart, a rescue, a root-volume boot) is restored from
+// a snapshot template when one is ready (vm-snapshot.ts, vm-restore.ts, docs/vm-snapshots.md);
+// otherwise, or when that fails, it cold-boots.
+import { access, appendFile, copyFile, mkdir, open, readdir, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StartPayload, VolumeRef } from '../protocol/payloads.ts';
 import { AbortError, waitFor } from '../shared/wait-for.ts';
@@ -82,6 +83,18 @@ const RESTORED_FILE = 'restored.json';
 const RESCUE_FILE = 'rescue.json';
 
 const exists = (path: string) => access(path).then(() => true, () => false);
+
+/** A qcow2 file's virtual size in bytes, from its header (big-endian, at byte 24): no process. */
+export async function qcow2Size(path: string): Promise<number> {
+  const file = await open(path);
+  try {
+    const { buffer, bytesRead } = await file.read(Buffer.alloc(32), 0, 32, 0);
+    if (bytesRead < 32 || buffer.readUInt32BE(0) !== 0x514649fb) throw new Error(`${path} is not a qcow2 disk`);
+    return Number(buffer.readBigUInt64BE(24));
+  } finally {
+    await file.close();
+  }
+}
 
 /** The path of a suspended VM's memory file, refused when a shell would read it as more than a path. */
 export function memoryFile(dir: string, part = false): string {
@@ -202,12 +215,12 @@ export class QemuBackend implements Backend {
     await rm(identitySocket, { force: true });
     // A suspended VM that was restored from a template resumes on that template's machine.
     const resumed = incoming ? await readFile(join(dir, RESTORED_FILE), 'utf8').then((s) => JSON.parse(s) as Template, () => undefined) : undefined;
-    const template = resumed ? undefined : await this.templateFor(spec, { incoming, rescue, cold, root });
+    const template = resumed ? undefined : await this.templateFor(spec, image, { incoming, cold });
     if (!resumed) await rm(join(dir, RESTORED_FILE), { force: true });
     if (template) {
       await writeFile(join(dir, RESTORED_FILE), JSON.stringify(template));
-      // The console shows the template's boot first, as a cold boot's console shows its own.
-      await copyFile(template.console, join(dir, 'console.log'));
+      // The console shows the template's boot, after the boots before (a restart's), as a cold boot's shows its own.
+      await appendFile(join(dir, 'console.log'), await readFile(template.console));
     }
     const devices = { disks: this.restoredDisks(spec, ports), nic: { tap, mac: spec.network.mac } };
     // A restored VM's config drive and disk take the template's stand-ins' places; its volumes are hot-plugged.
@@ -249,7 +262,8 @@ export class QemuBackend implements Backend {
       const started = performance.now();
       try {
         const phases = await restoreFromTemplate(qmpSocket, identitySocket, template,
-          { volumes: devices.disks.filter((d) => !own.includes(d)), blockDevices: devices.disks.length, network: guestNetwork(spec) }, () => isAlive(pid));
+          { volumes: devices.disks.filter((d) => !own.includes(d)), blockDevices: devices.disks.length, network: guestNetwork(spec), rootSerial: root && volumeSerial(root.id) },
+          () => isAlive(pid));
         // ms: the restore (QEMU up → the guest took its identity); the rest, from the start's beginning.
         this.opts.log?.('VM restored from a snapshot', {
           instance: id, template: template.key, ms: Math.round(performance.now() - started),
@@ -258,7 +272,7 @@ export class QemuBackend implements Backend {
       } catch (err) {
         this.opts.log?.('VM cold-boots', { instance: id, reason: `restoring failed: ${(err as Error).message}` });
         await this.stop(id);
-        return this.launch(spec, { cold: true });
+        return this.launch(spec, { rescue, cold: true });
       }
     }
     // Watched from here: an end before it was ready (or restored) is a failed start, not a death.
@@ -281,15 +295,22 @@ export class QemuBackend implements Backend {
     }
   }
 
-  /** The template a start restores from, or none (a cold boot), logged with the reason. */
-  private async templateFor(spec: StartPayload, why: { incoming?: string; rescue?: string; cold?: boolean; root?: VolumeRef }): Promise<Template | undefined> {
+  /** The template a start restores from, or none (a cold boot), logged with the reason. A restart
+   *  restores too: the template's kernel has read nothing of the instance's disks that the guest
+   *  does not drop before it reads them (docs/vm-snapshots.md, "Restarts, rescues, resizes, root volumes"). The template is the
+   *  one of the image it boots (a rescue's) and of its disk's size as it is now (a resize grows it,
+   *  a revert keeps it grown): the guest knows a disk's size from the template's probe. */
+  private async templateFor(spec: StartPayload, image: Pick<VmImage, 'kernel' | 'initrd'>, why: { incoming?: string; cold?: boolean }): Promise<Template | undefined> {
     if (why.cold) return undefined; // the failed restore was logged
-    const configBytes = async () => (await stat(join(this.dir(spec.instanceId), 'config.iso'))).size;
-    const reason = !this.opts.snapshots ? 'snapshots are off' : spec.restart || why.incoming || why.rescue ? 'a rescue, a restart or a resume'
-      : why.root ? 'it boots from a volume'
-      : await configBytes() !== CONFIG_DRIVE_BYTES ? `its config drive is larger than a template's (${CONFIG_DRIVE_BYTES} bytes)` : undefined;
+    const dir = this.dir(spec.instanceId);
+    const configBytes = async () => (await stat(join(dir, 'config.iso'))).size;
+    const diskBytes = spec.resources.diskMB > 0 ? await qcow2Size(join(dir, 'disk.qcow2')).catch((err: Error) => err) : 0;
+    const reason = !this.opts.snapshots ? 'snapshots are off' : why.incoming ? 'a resume loads its own saved machine'
+      : await configBytes() !== CONFIG_DRIVE_BYTES ? `its config drive is larger than a template's (${CONFIG_DRIVE_BYTES} bytes)`
+      : diskBytes instanceof Error ? `its disk's size is unknown: ${diskBytes.message}`
+      : diskBytes % 2 ** 20 !== 0 ? `its disk's size (${diskBytes} bytes) is not a whole number of MB, as a template's is` : undefined;
     const lookup: TemplateLookup = reason ? { reason }
-      : await this.opts.snapshots!.lookup({ ...this.bootable(spec.image), vcpus: spec.resources.vcpus, memMB: spec.resources.memMB, diskMB: spec.resources.diskMB, accel: this.opts.accel });
+      : await this.opts.snapshots!.lookup({ ...image, vcpus: spec.resources.vcpus, memMB: spec.resources.memMB, diskMB: (diskBytes as number) / 2 ** 20, accel: this.opts.accel });
     if ('reason' in lookup) this.opts.log?.('VM cold-boots', { instance: spec.instanceId, reason: lookup.reason });
     return 'template' in lookup ? lookup.template : undefined;
   }

@@ -31,14 +31,16 @@ export interface GuestNetwork { mac: string; address: string; gateway: string }
 const IPV4 = String.raw`(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}`;
 
 /** The identity line the guest's init waits for (images/guest-init.sh): the clock, how many disks
- *  to wait for, the random seed, its network. Only what these patterns allow reaches its shell. */
-export function identityLine(now: number, blockDevices: number, seed: Buffer, net: GuestNetwork): string {
+ *  to wait for, the random seed, its network, and the serial of the volume that is its "/" ("-":
+ *  none; the template's kernel command line names none). Only what these patterns allow reaches its shell. */
+export function identityLine(now: number, blockDevices: number, seed: Buffer, net: GuestNetwork, rootSerial?: string): string {
   const seconds = Math.floor(now / 1000);
   const nanos = String(Math.round((now % 1000) * 1e6)).padStart(9, '0');
   if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(net.mac)) throw new Error(`${net.mac} is not a MAC address`);
   if (!new RegExp(`^${IPV4}/([12]?\\d|3[0-2])$`).test(net.address)) throw new Error(`${net.address} is not an IPv4 address/bits`);
   if (!new RegExp(`^${IPV4}$`).test(net.gateway)) throw new Error(`${net.gateway} is not an IPv4 address`);
-  return `ciao-identity ${seconds}.${nanos} ${blockDevices} ${seed.toString('hex')} ${net.mac} ${net.address} ${net.gateway}\n`;
+  if (rootSerial !== undefined && !/^[0-9A-Za-z]{1,20}$/.test(rootSerial)) throw new Error(`${rootSerial} is not a volume's serial`);
+  return `ciao-identity ${seconds}.${nanos} ${blockDevices} ${seed.toString('hex')} ${net.mac} ${net.address} ${net.gateway} ${rootSerial ?? '-'}\n`;
 }
 
 /** How long a restored guest may take to read its identity line and answer it: a guest that hung
@@ -54,7 +56,7 @@ export interface RestorePhases { loaded: number; plugged: number; sent: number; 
  *  hands the guest its identity, until the guest says it took it. Throws (the caller stops this
  *  QEMU and cold-boots) on any failure. One QMP connection carries every command. `blockDevices`:
  *  how many disks the guest has then (its own, on the command line, and the volumes). */
-export async function restoreFromTemplate(sock: string, identitySocket: string, template: Template, restored: { volumes: PluggedDisk[]; blockDevices: number; network: GuestNetwork }, alive: () => boolean): Promise<RestorePhases> {
+export async function restoreFromTemplate(sock: string, identitySocket: string, template: Template, restored: { volumes: PluggedDisk[]; blockDevices: number; network: GuestNetwork; rootSerial?: string }, alive: () => boolean): Promise<RestorePhases> {
   const t0 = performance.now();
   const ms = () => Math.round(performance.now() - t0);
   const session = await QmpSession.open(sock);
@@ -82,7 +84,7 @@ export async function restoreFromTemplate(sock: string, identitySocket: string, 
   } finally {
     session.close();
   }
-  await handOverIdentity(identitySocket, identityLine(Date.now(), restored.blockDevices, randomBytes(64), restored.network), () => { phases.sent = ms(); });
+  await handOverIdentity(identitySocket, identityLine(Date.now(), restored.blockDevices, randomBytes(64), restored.network, restored.rootSerial), () => { phases.sent = ms(); });
   phases.taken = ms();
   return phases as RestorePhases;
 }

@@ -1,7 +1,7 @@
 // Snapshot templates (docs/vm-snapshots.md): per image and shape (vcpus, memory), one VM booted
 // until its init parks waiting for an identity, then saved (its memory in a file, its devices and
-// CPU in a migration stream), kept on disk under a key of everything it depends on. New VMs of that
-// shape are restored from it (vm-restore.ts) instead of booting.
+// CPU in a migration stream), kept on disk under a key of everything it depends on. VMs of that
+// shape (first starts, restarts, rescues: every start but a resume) are restored from it (vm-restore.ts) instead of booting.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { access, mkdir, readdir, readFile, rename, rm, truncate, writeFile } from 'node:fs/promises';
@@ -12,7 +12,7 @@ import { AbortError, waitFor } from '../shared/wait-for.ts';
 import { qmp } from './qmp.ts';
 
 /** Changes whenever the template's machine (its arguments below, the identity line) changes. */
-export const TEMPLATE_FORMAT = 5;
+export const TEMPLATE_FORMAT = 6;
 /** The guest's init says this on its console once parked (images/guest-init.sh). */
 export const PARKED_LINE = 'ciao-vm: parked for a snapshot';
 /** Root ports: vp0…vp7 for volumes (as every VM has), then the config drive, the disk and the NIC.

@@ -8,6 +8,7 @@ import { tempDir } from '../../shared/temp-dir.ts';
 import { PORTS, plainPath, TEMPLATE_MAC, templateDevices, templateMachineArgs, VmSnapshots, type SnapshotShape } from '../../launcher/vm-snapshot.ts';
 import { identityLine, restoreArgs, restoredDeviceArgs } from '../../launcher/vm-restore.ts';
 import { vmSnapshotArgs } from '../../singlevm/actions/node.ts';
+import { qcow2Size } from '../../launcher/qemu-backend.ts';
 
 const { path: dir, remove } = tempDir('ciao-vm-snapshot-unit');
 t.teardown(remove);
@@ -89,10 +90,12 @@ t.test('a resumed restored VM has its hot-plugged devices on its command line, s
   ]);
 });
 
-t.test('the identity line: the clock to the nanosecond, the disks to wait for, the seed in hex, the network', async (t) => {
+t.test('the identity line: the clock to the nanosecond, the disks to wait for, the seed in hex, the network, the root volume', async (t) => {
   const net = { mac: '02:00:ac:10:00:02', address: '172.16.0.2/24', gateway: '172.16.0.1' };
-  t.equal(identityLine(1_700_000_000_123.5, 2, Buffer.from([0, 255, 16]), net), 'ciao-identity 1700000000.123500000 2 00ff10 02:00:ac:10:00:02 172.16.0.2/24 172.16.0.1\n');
-  t.equal(identityLine(1_700_000_000_000, 1, Buffer.from([1]), net), 'ciao-identity 1700000000.000000000 1 01 02:00:ac:10:00:02 172.16.0.2/24 172.16.0.1\n');
+  t.equal(identityLine(1_700_000_000_123.5, 2, Buffer.from([0, 255, 16]), net), 'ciao-identity 1700000000.123500000 2 00ff10 02:00:ac:10:00:02 172.16.0.2/24 172.16.0.1 -\n');
+  t.equal(identityLine(1_700_000_000_000, 1, Buffer.from([1]), net), 'ciao-identity 1700000000.000000000 1 01 02:00:ac:10:00:02 172.16.0.2/24 172.16.0.1 -\n');
+  t.equal(identityLine(0, 3, Buffer.from([1]), net, '0b1f2e3d4c5b6a798877'), 'ciao-identity 0.000000000 3 01 02:00:ac:10:00:02 172.16.0.2/24 172.16.0.1 0b1f2e3d4c5b6a798877\n');
+  t.throws(() => identityLine(0, 3, Buffer.from([1]), net, 'x; reboot'), /not a volume's serial/);
   // Nothing but a MAC and addresses goes to the guest's shell.
   t.throws(() => identityLine(0, 1, Buffer.from([1]), { ...net, mac: '02:00 x' }), /not a MAC/);
   t.throws(() => identityLine(0, 1, Buffer.from([1]), { ...net, address: '172.16.0.2' }), /not an IPv4 address\/bits/);
@@ -103,4 +106,19 @@ t.test('the identity line: the clock to the nanosecond, the disks to wait for, t
 t.test('setup gives the launcher a template folder and the default VM shape, and nothing with CIAO_VM_SNAPSHOTS=0', async (t) => {
   t.same(vmSnapshotArgs('/cache', {}), ['--vm-snapshots', '/cache/images/vm-snapshots', '--vm-snapshot-shape', '1:256:1024']);
   t.same(vmSnapshotArgs('/cache', { CIAO_VM_SNAPSHOTS: '0' }), []);
+});
+
+t.test('a disk\'s size, from its qcow2 header (a restart picks the template of its size); anything else is refused', async (t) => {
+  const { path, remove } = tempDir('ciao-qcow2-size');
+  t.teardown(remove);
+  const header = Buffer.alloc(104);
+  header.writeUInt32BE(0x514649fb, 0);
+  header.writeUInt32BE(3, 4);
+  header.writeBigUInt64BE(BigInt(1024 * 2 ** 20), 24);
+  await writeFile(join(path, 'disk.qcow2'), header);
+  t.equal(await qcow2Size(join(path, 'disk.qcow2')), 1024 * 2 ** 20);
+  await writeFile(join(path, 'raw'), Buffer.alloc(4096));
+  await t.rejects(qcow2Size(join(path, 'raw')), /is not a qcow2 disk/);
+  await writeFile(join(path, 'short'), 'QFI');
+  await t.rejects(qcow2Size(join(path, 'short')), /is not a qcow2 disk/);
 });
