@@ -18,84 +18,23 @@ import { clusterPaths } from '../singlevm/cluster-files.ts';
 import { REPO_ROOT } from '../singlevm/processes.ts';
 import { readDemoSh } from '../singlevm/demo-sh.ts';
 import { pingFrom, sshHostname } from '../singlevm/probes.ts';
-import { scriptArgs, usageError } from '../singlevm/script-args.ts';
 import type { StepTiming } from '../singlevm/step-runner.ts';
 import { pct } from './bench-load.ts';
 import { benchJson, COLD_START_UNMEASURED, FIGURES, results, tableText, type Measured, type Sample } from './bench-rows.ts';
+import { parseSinglevmArgs, USAGE } from './bench-singlevm-plan.ts';
 import { batRow, ccloudvmRows, sampled, scaleRows, type HeavyContext, type HeavyResult } from './bench-heavy-rows.ts';
 
-const USAGE = `usage: npm run bench:singlevm -- [--name NAME] [--cold] [--runs N] [--nodes N [--network-nodes K]] [--json FILE]
-                     [--bat] [--scale 10k|100k|all] [--ccloudvm] [--all] [--heavy-runs K]
-       npm run bench:singlevm -- --containers N | --vms N [--name NAME] [--json FILE] [heavy rows' flags]
-
-Times the real cluster (needs root) and prints issue 15's table: every row in the issue's order
-with p50 and p95 over its runs, its target, met or missed, and the machine's load (1-minute
-average, /proc/loadavg) as its first run started and its last ended; a row not asked for says the
-flag that measures it. Writes JSON (default bench-results/singlevm.json): every figure with its
-samples and their load, and each run's details.
-By default (quick rows), per run a warm setup, verify, one VM and one container created and timed,
-cleanup — each script's wall clock from outside (its start-up included) and its steps with their
-critical path (--timings).
-  --runs N          warm runs (default 3; 0: no quick rows, only the heavy rows asked for)
-  --nodes N         a cluster of N real nodes (setup.sh --nodes N; default 1), with
-  --network-nodes K K of them network nodes (setup.sh --network-nodes K)
-  --cold            first a setup with an empty image cache (printed, not one of the issue's rows)
-  --containers N    only the container row: one setup, then N containers created one after another
-                    (each deleted before the next)
-  --vms N           only the VM row, the same way: VM create → SSH answers (restored from a snapshot
-                    template once it is made: the first VMs cold-boot while it is; CIAO_VM_SNAPSHOTS=0: all cold)
-  --name NAME       the cluster's name (default bench); it is cleaned up before and after; the heavy
-                    rows use it too (the sim clusters, the ccloudvm VM)
-Heavy rows, one after another, each run --heavy-runs K times (default: --runs, at least 1):
-  --bat             full BAT against the real cluster: one setup, then ./bat/run.sh --name NAME K
-                    times, timed from outside; a failed test or a leak fails the row
-  --scale P         npm run bench -- --preset P (10k: 5 000 sim nodes + 10 000 instances; 100k: + 100 000;
-                    all: both), a fresh simulated cluster each run: nodes ready + all active, API p99,
-                    control plane peak RSS, read from its JSON
-  --ccloudvm        ./singlevm/ccloudvm image (not timed), then per run: create → ready, connect -- true
-                    (5 times), setup inside (connect -- ./singlevm/setup.sh), delete
-  --all             --bat --scale all --ccloudvm
-The cold-start row (fresh machine → verify passed) is not measured here: it needs a fresh machine
-(docs/cold-start.md).
-
-A container counts as networked when its tenant's CNCI namespace (its gateway's side) gets an answer
-to a ping of its address; a VM when SSH from there answers with its hostname.`;
-const values = scriptArgs('bench:singlevm', USAGE, {
-  name: { type: 'string', default: 'bench' },
-  cold: { type: 'boolean', default: false },
-  runs: { type: 'string', default: '3' },
-  containers: { type: 'string' },
-  vms: { type: 'string' },
-  nodes: { type: 'string', default: '1' },
-  'network-nodes': { type: 'string' },
-  json: { type: 'string' },
-  bat: { type: 'boolean', default: false },
-  scale: { type: 'string' },
-  ccloudvm: { type: 'boolean', default: false },
-  all: { type: 'boolean', default: false },
-  'heavy-runs': { type: 'string' },
-});
-const name = values.name!;
-const runs = Number(values.runs);
-const containerRuns = values.containers === undefined ? undefined : Number(values.containers);
-if (!(Number.isInteger(runs) && runs >= 0)) usageError('bench:singlevm', USAGE, '--runs must be a whole number');
-if (containerRuns !== undefined && !(Number.isInteger(containerRuns) && containerRuns > 0)) usageError('bench:singlevm', USAGE, '--containers must be a whole number above 0');
-const vmRuns = values.vms === undefined ? undefined : Number(values.vms);
-if (vmRuns !== undefined && !(Number.isInteger(vmRuns) && vmRuns > 0)) usageError('bench:singlevm', USAGE, '--vms must be a whole number above 0');
-if (!/^\d+$/.test(values.nodes!) || Number(values.nodes) < 1) usageError('bench:singlevm', USAGE, '--nodes must be a whole number above 0');
-if (values['network-nodes'] !== undefined && !/^\d+$/.test(values['network-nodes'])) usageError('bench:singlevm', USAGE, '--network-nodes must be a whole number');
-if (values.scale !== undefined && !['10k', '100k', 'all'].includes(values.scale)) usageError('bench:singlevm', USAGE, '--scale must be 10k, 100k or all');
-const heavyRuns = values['heavy-runs'] === undefined ? Math.max(runs, 1) : Number(values['heavy-runs']);
-if (!(Number.isInteger(heavyRuns) && heavyRuns > 0)) usageError('bench:singlevm', USAGE, '--heavy-runs must be a whole number above 0');
-const scale = values.all ? 'all' : values.scale;
-const presets = scale === undefined ? [] : scale === 'all' ? ['10k', '100k'] as const : [scale as '10k' | '100k'];
-const wantBat = values.all || values.bat!;
-const wantCcloudvm = values.all || values.ccloudvm!;
-if (runs === 0 && containerRuns === undefined && vmRuns === undefined && !wantBat && !wantCcloudvm && !presets.length) {
-  usageError('bench:singlevm', USAGE, '--runs 0 leaves out the quick rows: ask for a heavy one (--bat, --scale, --ccloudvm, --all)');
+const parsed = parseSinglevmArgs(process.argv.slice(2));
+if ('help' in parsed) {
+  console.log(USAGE);
+  process.exit(0);
 }
-/** What every setup of the benchmark is given: the cluster's name and its nodes (setup checks them). */
-const setupArgs = ['--name', name, '--nodes', values.nodes!, ...(values['network-nodes'] ? ['--network-nodes', values['network-nodes']] : [])];
+if ('error' in parsed) {
+  console.error(`bench:singlevm: ${parsed.error}\n${USAGE.split('\n')[0]}`);
+  process.exit(2);
+}
+const plan = parsed.plan;
+const { name, runs, setupArgs } = plan;
 const paths = clusterPaths(name);
 const env = { ...process.env, CIAO_CLUSTER: name };
 /** Each figure of the issue's table measured so far, by its id (scripts/bench-rows.ts FIGURES). */
@@ -115,7 +54,7 @@ async function timedScript(script: string, args: string[], extraEnv: NodeJS.Proc
 const cleanup = () => timedScript('singlevm/cleanup.sh', ['--name', name]);
 
 await cleanup();
-if (values.cold) {
+if (plan.cold) {
   // Cold: an empty image cache (Debian packages downloaded, the VM image built, KVM probed again).
   // Docker keeps an imported container image in its own store, so that one may still be there.
   await withTempDir('ciao-cold-cache', async (cache) => {
@@ -144,12 +83,12 @@ async function oneByOne(kind: 'docker' | 'qemu', runs: number, time: (user: Awai
 
 // VMs are restored from a snapshot template (docs/vm-snapshots.md) unless CIAO_VM_SNAPSHOTS=0.
 const snapshotsOff = process.env.CIAO_VM_SNAPSHOTS === '0' ? ' (snapshots off: CIAO_VM_SNAPSHOTS=0)' : '';
-if (containerRuns !== undefined) {
-  measured.container = { samples: await oneByOne('docker', containerRuns, (user) => user.containerToNetwork()) };
-} else if (vmRuns !== undefined) {
+if (plan.containers !== undefined) {
+  measured.container = { samples: await oneByOne('docker', plan.containers, (user) => user.containerToNetwork()) };
+} else if (plan.vms !== undefined) {
   // The first (untimed) VM also gives the node's snapshot template, made from the launcher's
   // start, time to be ready when it is not cached yet.
-  measured.vm = { samples: await oneByOne('qemu', vmRuns, (user) => user.vmToSsh(true)), note: snapshotsOff.trim() || undefined };
+  measured.vm = { samples: await oneByOne('qemu', plan.vms, (user) => user.vmToSsh(true)), note: snapshotsOff.trim() || undefined };
 } else if (runs > 0) {
   await quickRuns();
 }
@@ -203,7 +142,7 @@ function stepLines(what: string, all: ScriptRun[]) {
 }
 
 // The heavy rows, one at a time, after the quick ones (whose cluster is gone by then).
-const heavy: HeavyContext = { name, env, runs: heavyRuns, setup: () => timedScript('singlevm/setup.sh', setupArgs), cleanup };
+const heavy: HeavyContext = { name, env, runs: plan.heavyRuns, setup: () => timedScript('singlevm/setup.sh', setupArgs), cleanup };
 /** A heavy row's figures; one that threw (a setup that failed, a tool that could not start) fails
  *  its figures with the reason, and the bench goes on to the next. */
 async function heavyRow(what: string, flags: string[], row: () => Promise<HeavyResult>) {
@@ -217,9 +156,9 @@ async function heavyRow(what: string, flags: string[], row: () => Promise<HeavyR
     await cleanup().catch(() => undefined);
   }
 }
-if (wantBat) await heavyRow('bat', ['--bat'], () => batRow(heavy));
-if (presets.length) await heavyRow('scale', presets.map((p) => `--scale ${p}`), () => scaleRows(heavy, [...presets]));
-if (wantCcloudvm) await heavyRow('ccloudvm', ['--ccloudvm'], () => ccloudvmRows(heavy));
+if (plan.bat) await heavyRow('bat', ['--bat'], () => batRow(heavy));
+if (plan.presets.length) await heavyRow('scale', plan.presets.map((p) => `--scale ${p}`), () => scaleRows(heavy, plan.presets));
+if (plan.ccloudvm) await heavyRow('ccloudvm', ['--ccloudvm'], () => ccloudvmRows(heavy));
 
 /** The demo tenant's client, and what the benchmark does with it. */
 async function userOf(demo: Record<string, string>) {
@@ -277,7 +216,7 @@ console.log(`\nsinglevm benchmark: issue 15's table (this machine: ${cores} core
 console.log(`setup ${setupArgs.slice(2).join(' ')}; scripts timed from outside, their start-up included; p50 and p95 over each row's runs)`);
 for (const line of extra) console.log(`  ${line}`);
 console.log(`\n${tableText(figures)}`);
-const out = values.json ?? join(REPO_ROOT, 'bench-results', 'singlevm.json');
+const out = plan.json ?? join(REPO_ROOT, 'bench-results', 'singlevm.json');
 await mkdir(join(out, '..'), { recursive: true });
 await writeFile(out, JSON.stringify(benchJson({ date: new Date().toISOString(), cores, loadavg: { start: loadavgStart, end: loadavgEnd }, args: process.argv.slice(2), figures, raw }), null, 2) + '\n');
 console.log(`\nJSON: ${out}`);
