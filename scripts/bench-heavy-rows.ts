@@ -2,15 +2,26 @@
 // what a user runs and reading what it prints or writes: BAT (`bat/run.sh`), the sim bench
 // (`npm run bench -- --preset 10k|100k`), and the nested VM (`singlevm/ccloudvm create`, `connect`,
 // setup inside). Each sample carries the machine's load as it started and ended.
-import { readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run, type RunResult } from '../shared/run.ts';
 import { REPO_ROOT } from '../singlevm/processes.ts';
-import { parseBatSummary, parseStepSummary, simFigures, type Measured, type Sample } from './bench-rows.ts';
+import type { StepTiming } from '../singlevm/step-runner.ts';
+import { parseBatSummary, simFigures, stepsNote, type Measured, type Sample } from './bench-rows.ts';
 
 /** The 1-minute load average now. */
 export const loadNow = async () => Number((await readFile('/proc/loadavg', 'utf8')).split(' ')[0]);
+
+/** The step timings a script wrote with --timings FILE (StepRunner.writeJson), the file then removed;
+ *  undefined when it wrote none (it failed before its end). */
+export async function readTimings(file: string): Promise<{ steps: StepTiming[]; critical_path: string[] } | undefined> {
+  const text = await readFile(file, 'utf8').catch(() => undefined);
+  await rm(file, { force: true });
+  if (text === undefined) return undefined;
+  const t = JSON.parse(text);
+  return { steps: t.steps, critical_path: t.critical_path ?? [] };
+}
 
 /** `fn` timed from outside, with the load as it started and ended. */
 export async function sampled<T>(fn: () => Promise<T>, value?: (r: T, seconds: number) => number): Promise<{ sample: Sample; result: T }> {
@@ -111,15 +122,20 @@ export async function ccloudvmRows(ctx: HeavyContext): Promise<HeavyResult> {
   const create: Sample[] = [], connect: Sample[] = [], setup: Sample[] = [];
   const problems = { create: [] as string[], connect: [] as string[], setup: [] as string[] };
   const raw: unknown[] = [];
+  const createSteps: { steps: StepTiming[] }[] = [], insideSteps: { steps: StepTiming[]; critical_path: string[] }[] = [];
   const image = await sampled(() => cc(['image']));
   if (image.result.exitCode !== 0) {
     const p = [`ccloudvm image failed: ${tail(image.result)}`];
     return { measured: { 'ccloudvm-create': { samples: [], problems: p }, 'ccloudvm-connect': { samples: [], problems: p }, 'ccloudvm-setup': { samples: [], problems: p } }, raw: { image: image.sample } };
   }
+  // Setup inside writes its timings into the project tree, which the VM shares at the same path.
+  await mkdir(join(REPO_ROOT, 'bench-results'), { recursive: true });
+  const createTimings = join(tmpdir(), `ciao-bench-${process.pid}-ccloudvm-create.json`);
+  const insideTimings = join(REPO_ROOT, 'bench-results', `.ccloudvm-setup-${process.pid}.json`);
   for (let i = 0; i < ctx.runs; i++) {
     try {
-      const made = await sampled(() => cc(['create', '--name', ctx.name]));
-      const steps = parseStepSummary(made.result.stdout);
+      const made = await sampled(() => cc(['create', '--name', ctx.name, '--timings', createTimings]));
+      const steps = (await readTimings(createTimings))?.steps ?? [];
       if (made.result.exitCode !== 0) {
         problems.create.push(`run ${i + 1}: ccloudvm create exited ${made.result.exitCode}: ${tail(made.result)}`);
         problems.connect.push(`run ${i + 1}: no VM to connect to`);
@@ -128,6 +144,7 @@ export async function ccloudvmRows(ctx: HeavyContext): Promise<HeavyResult> {
         continue;
       }
       create.push(made.sample);
+      createSteps.push({ steps });
       const connects: Sample[] = [];
       for (let k = 0; k < CONNECTS_PER_VM; k++) {
         const c = await sampled(() => cc(['connect', '--name', ctx.name, '--', 'true']));
@@ -135,10 +152,12 @@ export async function ccloudvmRows(ctx: HeavyContext): Promise<HeavyResult> {
         else connects.push(c.sample);
       }
       connect.push(...connects);
-      const inside = await sampled(() => cc(['connect', '--name', ctx.name, '--', './singlevm/setup.sh']));
+      const inside = await sampled(() => cc(['connect', '--name', ctx.name, '--', './singlevm/setup.sh', '--timings', insideTimings]));
       if (inside.result.exitCode !== 0) problems.setup.push(`run ${i + 1}: setup inside exited ${inside.result.exitCode}: ${tail(inside.result)}`);
       else setup.push(inside.sample);
-      raw.push({ create: made.sample, create_steps: steps, connect: connects, setup_inside: inside.sample, setup_inside_steps: parseStepSummary(inside.result.stdout) });
+      const insideTimed = await readTimings(insideTimings);
+      if (insideTimed && inside.result.exitCode === 0) insideSteps.push(insideTimed);
+      raw.push({ create: made.sample, create_steps: steps, connect: connects, setup_inside: inside.sample, setup_inside_timings: insideTimed });
       console.log(`  ccloudvm ${i + 1}/${ctx.runs}: create → ready ${made.sample.value.toFixed(1)} s (${steps.map((s) => `${s.name} ${s.seconds.toFixed(1)}`).join(', ')}), connect ${connects.map((c) => c.value.toFixed(2)).join(', ')} s, setup inside ${inside.sample.value.toFixed(1)} s (load ${made.sample.load_start} → ${inside.sample.load_end})`);
     } finally {
       await cc(['delete', '--name', ctx.name]);
@@ -146,9 +165,9 @@ export async function ccloudvmRows(ctx: HeavyContext): Promise<HeavyResult> {
   }
   return {
     measured: {
-      'ccloudvm-create': { samples: create, problems: problems.create, note: `the base image ready first (not timed): ${image.sample.value.toFixed(1)} s` },
+      'ccloudvm-create': { samples: create, problems: problems.create, note: [`the base image ready first (not timed): ${image.sample.value.toFixed(1)} s`, stepsNote(createSteps, 'steps')].filter(Boolean).join('; ') },
       'ccloudvm-connect': { samples: connect, problems: problems.connect, note: `${CONNECTS_PER_VM} per VM, over its shared SSH connection` },
-      'ccloudvm-setup': { samples: setup, problems: problems.setup },
+      'ccloudvm-setup': { samples: setup, problems: problems.setup, note: stepsNote(insideSteps, 'critical path') },
     },
     raw: { image: image.sample, runs: raw },
   };

@@ -128,6 +128,16 @@ export function benchJson(o: { date: string; cores: number; loadavg: { start: st
   };
 }
 
+/** A row's note from its runs' step timings (`--timings` files): the steps of 1 s or more, or the
+ *  first run's critical path, each step with its p50 over the runs. */
+export function stepsNote(runs: { steps: { name: string; seconds: number }[]; critical_path?: string[] }[], pick: 'critical path' | 'steps'): string | undefined {
+  if (!runs.length) return undefined;
+  const names = pick === 'critical path' ? runs[0].critical_path ?? [] : [...new Set(runs.flatMap((r) => r.steps.filter((s) => s.seconds >= 1).map((s) => s.name)))];
+  const p50 = (name: string) => pct(runs.flatMap((r) => r.steps.filter((s) => s.name === name).map((s) => s.seconds)), 50);
+  const each = runs.length > 1 ? ' (p50 of each)' : '';
+  return `${pick}${each}: ${names.map((n) => `${n} ${p50(n).toFixed(2)} s`).join(pick === 'critical path' ? ' → ' : ', ')}`;
+}
+
 // --- what the tools print ------------------------------------------------------------------------
 
 export interface BatSummary { tests: number; suites: number; passed: number; failed: number; skipped: number; seconds: number; bySuite: Record<string, number> }
@@ -141,18 +151,6 @@ export function parseBatSummary(stderr: string): BatSummary | undefined {
   const wall = /^ {2}wall clock [\d.]+ s for [\d.]+ s of suites \([^)]*\): (.*)$/m.exec(stderr);
   const bySuite = Object.fromEntries((wall?.[1].split(', ') ?? []).map((s) => /^(\S+) ([\d.]+) s$/.exec(s)).filter((x) => x).map((x) => [x![1], Number(x![2])]));
   return { tests, suites, passed, failed, skipped, seconds, bySuite };
-}
-
-export interface StepLine { name: string; seconds: number; ok: boolean }
-
-/** The steps of a StepRunner summary (singlevm/step-runner.ts) as a script prints it at its end:
- *  `  boot to SSH      14.40 s  ok  (critical path)`; the total line is left out. */
-export function parseStepSummary(stdout: string): StepLine[] {
-  const out: StepLine[] = [];
-  for (const m of stdout.matchAll(/^ {2}(\S.*?)\s+(\d+\.\d+) s {2}(ok|FAILED)(?: {2}\(critical path\))?$/gm)) {
-    out.push({ name: m[1], seconds: Number(m[2]), ok: m[3] === 'ok' });
-  }
-  return out;
 }
 
 /** What one run of `npm run bench -- --preset P` wrote (scripts/bench-sim.ts), as far as the table reads it. */

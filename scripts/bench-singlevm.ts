@@ -4,7 +4,7 @@
 // Prints one table in the issue's order (p50, p95, target met or missed, the load) and writes JSON.
 // Needs root.
 //   npm run bench:singlevm [-- --runs 5] [--bat] [--scale 10k|100k|all] [--ccloudvm] [--all] [--heavy-runs K]
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../shared/run.ts';
@@ -22,7 +22,7 @@ import type { StepTiming } from '../singlevm/step-runner.ts';
 import { pct } from './bench-load.ts';
 import { benchJson, COLD_START_UNMEASURED, FIGURES, results, tableText, type Measured, type Sample } from './bench-rows.ts';
 import { parseSinglevmArgs, USAGE } from './bench-singlevm-plan.ts';
-import { batRow, ccloudvmRows, sampled, scaleRows, type HeavyContext, type HeavyResult } from './bench-heavy-rows.ts';
+import { batRow, ccloudvmRows, readTimings, sampled, scaleRows, type HeavyContext, type HeavyResult } from './bench-heavy-rows.ts';
 
 const parsed = parseSinglevmArgs(process.argv.slice(2));
 if ('help' in parsed) {
@@ -99,9 +99,9 @@ interface ScriptRun { wall: number; sample: Sample; steps: StepTiming[]; critica
 async function timedWithSteps(script: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<ScriptRun> {
   const file = join(tmpdir(), `ciao-bench-${process.pid}-${script.replace(/\W/g, '-')}.json`);
   const { sample } = await sampled(() => timedScript(script, [...args, '--timings', file], extraEnv));
-  const timings = JSON.parse(await readFile(file, 'utf8'));
-  await rm(file, { force: true });
-  return { wall: sample.value, sample, steps: timings.steps, critical: timings.critical_path ?? [] };
+  const timings = await readTimings(file);
+  if (!timings) throw new Error(`${script} wrote no timings to ${file}`);
+  return { wall: sample.value, sample, steps: timings.steps, critical: timings.critical_path };
 }
 
 /** The quick rows, `runs` times: a warm setup, verify, one VM and one container, cleanup. */

@@ -1,10 +1,14 @@
 // `npm run bench:singlevm`'s table and JSON (scripts/bench-rows.ts): issue 15's rows in order,
 // p50/p95 and met or missed against each target, the load beside each row, rows not asked for or
-// not measurable said so; and the parsers of what BAT, a StepRunner and the sim bench print or write.
+// not measurable said so; and the readers of what BAT prints, the sim bench writes and --timings files.
 import t from 'tap';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from '../../shared/temp-dir.ts';
 import { StepRunner } from '../../singlevm/step-runner.ts';
+import { readTimings } from '../../scripts/bench-heavy-rows.ts';
 import {
-  benchJson, COLD_START_UNMEASURED, FIGURES, figureResult, parseBatSummary, parseStepSummary, results, simFigures, tableText, type Sample,
+  benchJson, COLD_START_UNMEASURED, FIGURES, figureResult, parseBatSummary, results, simFigures, stepsNote, tableText, type Sample,
 } from '../../scripts/bench-rows.ts';
 
 const at = (value: number, load = 1): Sample => ({ value, load_start: load, load_end: load + 0.5 });
@@ -97,24 +101,38 @@ t.test('BAT\'s summary: counts, the runner\'s wall clock and each suite\'s time'
   t.equal(parseBatSummary('bat: cluster bench does not answer'), undefined, 'no summary: undefined, not zeros');
 });
 
-t.test('a StepRunner summary read back: each step, its seconds and whether it passed', async (t) => {
-  const runner = new StepRunner('ccloudvm create b');
-  runner.timings.push(
-    { name: 'base image', seconds: 0.31, ok: true, start: 0, end: 0.31 },
-    { name: 'boot to SSH', seconds: 14.4, ok: true, start: 0.31, end: 14.71, after: 'base image' },
-    { name: 'first boot provisioning (through http://10.0.2.2:3128)', seconds: 6.02, ok: false, start: 14.71, end: 20.73, after: 'boot to SSH' },
-  );
-  const stdout = `✓ base image (0.31 s)\n\n${runner.summary()}\n\nVM b is ready in 21 s (TCG, 2 CPUs, 4096 MB, 20 GB).`;
-  t.same(parseStepSummary(stdout), [
-    { name: 'base image', seconds: 0.31, ok: true },
-    { name: 'boot to SSH', seconds: 14.4, ok: true },
-    { name: 'first boot provisioning (through http://10.0.2.2:3128)', seconds: 6.02, ok: false },
-  ], 'the total and the critical path lines are not steps');
-});
-
 t.test('a sim bench JSON gives the row\'s three figures; one without them is an error', async (t) => {
   const run = { total_seconds: 14.2, nodes_ready_seconds: 10.1, all_active_seconds: 4.1, shed_503: 3, api: { p50_ms: 5, p99_ms: 93.5 }, control_plane_rss_mb: 480 };
   t.match(simFigures({ nodes: 5000, instances: 10000, target: {}, runs: [run] }), { total: 14.2, p99: 93.5, rss: 480 });
   t.throws(() => simFigures({ runs: [] }), /no run with total_seconds/);
   t.throws(() => simFigures([{ runs: [run] }]), /no run/, 'two rows (an array) are not one preset\'s');
+});
+
+t.test('the timings a script wrote with --timings are read back and the file removed; none written: undefined', async (t) => {
+  const dir = tempDir('ciao-bench-rows-test');
+  t.teardown(dir.remove);
+  const runner = new StepRunner('ccloudvm create b');
+  runner.timings.push(
+    { name: 'boot to SSH', seconds: 14.4, ok: true, start: 0, end: 14.4 },
+    { name: 'first boot provisioning', seconds: 6.0, ok: true, start: 14.4, end: 20.4, after: 'boot to SSH' },
+  );
+  const file = join(dir.path, 'timings.json');
+  await runner.writeJson(file);
+  const got = await readTimings(file);
+  t.same(got?.steps.map((s) => [s.name, s.seconds]), [['boot to SSH', 14.4], ['first boot provisioning', 6.0]]);
+  t.same(got?.critical_path, ['boot to SSH', 'first boot provisioning']);
+  t.notOk(existsSync(file), 'the file is removed once read');
+  t.equal(await readTimings(file), undefined, 'a script that failed before its end wrote none');
+});
+
+t.test('a row\'s note from its steps: those of 1 s or more, or the critical path, each its p50 over the runs', async (t) => {
+  const runs = [
+    { steps: [{ name: 'start QEMU', seconds: 0.2 }, { name: 'boot to SSH', seconds: 89 }, { name: 'provisioning', seconds: 32.7 }], critical_path: ['boot to SSH', 'provisioning'] },
+    { steps: [{ name: 'start QEMU', seconds: 0.3 }, { name: 'boot to SSH', seconds: 70 }, { name: 'provisioning', seconds: 30 }], critical_path: ['start QEMU', 'boot to SSH'] },
+    { steps: [{ name: 'start QEMU', seconds: 0.2 }, { name: 'boot to SSH', seconds: 75 }, { name: 'provisioning', seconds: 20 }] },
+  ];
+  t.equal(stepsNote(runs, 'steps'), 'steps (p50 of each): boot to SSH 75.00 s, provisioning 30.00 s', 'steps under 1 s left out');
+  t.equal(stepsNote(runs, 'critical path'), 'critical path (p50 of each): boot to SSH 75.00 s → provisioning 30.00 s', 'the first run\'s critical path');
+  t.equal(stepsNote(runs.slice(0, 1), 'steps'), 'steps: boot to SSH 89.00 s, provisioning 32.70 s');
+  t.equal(stepsNote([], 'steps'), undefined);
 });
