@@ -29,6 +29,8 @@ export interface CreateOptions {
   disk: number;
   forward: Forward[];
   accel: 'auto' | Accel;
+  /** Also write the step timings as JSON here (as setup.sh --timings does). */
+  timings?: string;
 }
 
 export interface VmContext {

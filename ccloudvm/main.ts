@@ -55,6 +55,7 @@ async function create(o: CreateOptions) {
     if (!ctx.record) throw err;
     throw new Error(`${(err as Error).message}\n(console: ${vmPaths(o.name).console}; ccloudvm connect --name ${o.name} to look inside, ccloudvm delete --name ${o.name} to remove it)`);
   }
+  if (o.timings) await steps.writeJson(o.timings);
   const accel = ctx.accel!.accel.toUpperCase();
   console.log(`\n${steps.summary()}\n\nVM ${o.name} is ready in ${steps.totalSeconds.toFixed(0)} s (${accel}, ${o.cpus} CPUs, ${o.memory} MB, ${o.disk} GB).`);
   console.log(`  connect   ./singlevm/ccloudvm connect${o.name === DEFAULT_NAME ? '' : ` --name ${o.name}`}   (the project is at ${ROOT} inside too)`);
@@ -221,6 +222,7 @@ program.command('create').description('build (or reuse) the base image, create t
   .option('--disk <gb>', `disk size in GB (at least ${BASE_DISK_GB})`, whole('--disk', BASE_DISK_GB), 20)
   .option('--forward <host:guest>', 'also forward 127.0.0.1:HOST to the VM\'s GUEST port (repeatable)', forwardOption, [])
   .addOption(new Option('--accel <mode>', 'KVM when it works, else TCG').choices(['auto', 'kvm', 'tcg']).default(process.env.CIAO_ACCEL || 'auto'))
+  .option('--timings <file>', 'also write the step timings as JSON to FILE (as setup.sh --timings)')
   .action((o: CreateOptions) => create(o));
 program.command('connect').description('an SSH shell in the VM, or `connect -- <command>` (run in the project folder)')
   .addOption(nameOption()).argument('[command...]')

@@ -46,7 +46,7 @@ export interface BenchPlan {
 }
 
 /** Issue 15's targets per row: seconds to all active (nodes + instances), API p99, control plane MB. */
-const PRESETS: Record<string, BenchRow[]> = {
+export const PRESETS: Record<string, BenchRow[]> = {
   '10k': [{ nodes: 5000, instances: 10_000, target: { totalSeconds: 10, p99Ms: 100, controlPlaneMB: 500 } }],
   '100k': [{ nodes: 5000, instances: 100_000, target: { totalSeconds: 30, p99Ms: 100, controlPlaneMB: 1024 } }],
 };

@@ -1,8 +1,10 @@
-// Benchmark of the real single-machine cluster (SPEC §11): setup with cold and warm caches, each
-// verify step, cleanup, VM create → SSH answers, container create → active with network.
-// Prints a table against the targets and writes JSON. Needs root.
-//   npm run bench:singlevm [-- --cold] [--runs 3] [--nodes 3 [--network-nodes 1]] | [-- --containers 7]
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+// Benchmark of the real single-machine cluster, issue 15's table (SPEC §11): by default setup with
+// warm caches, verify, cleanup, VM create → SSH answers, container create → active with network; with
+// flags the heavy rows too: BAT, the sim bench's 5 000-node rows, the nested VM (scripts/bench-heavy-rows.ts).
+// Prints one table in the issue's order (p50, p95, target met or missed, the load) and writes JSON.
+// Needs root.
+//   npm run bench:singlevm [-- --runs 5] [--bat] [--scale 10k|100k|all] [--ccloudvm] [--all] [--heavy-runs K]
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../shared/run.ts';
@@ -16,58 +18,31 @@ import { clusterPaths } from '../singlevm/cluster-files.ts';
 import { REPO_ROOT } from '../singlevm/processes.ts';
 import { readDemoSh } from '../singlevm/demo-sh.ts';
 import { pingFrom, sshHostname } from '../singlevm/probes.ts';
-import { scriptArgs, usageError } from '../singlevm/script-args.ts';
 import type { StepTiming } from '../singlevm/step-runner.ts';
+import { pct } from './bench-load.ts';
+import { benchJson, COLD_START_UNMEASURED, FIGURES, results, tableText, type Measured, type Sample } from './bench-rows.ts';
+import { parseSinglevmArgs, USAGE } from './bench-singlevm-plan.ts';
+import { batRow, ccloudvmRows, readTimings, sampled, scaleRows, type HeavyContext, type HeavyResult } from './bench-heavy-rows.ts';
 
-const USAGE = `usage: npm run bench:singlevm -- [--name NAME] [--cold] [--runs N] [--nodes N [--network-nodes K]] [--json FILE]
-       npm run bench:singlevm -- --containers N [--name NAME] [--json FILE]
-       npm run bench:singlevm -- --vms N [--name NAME] [--json FILE]
-
-Times the real cluster (needs root): per run a warm setup, verify, one VM and one container
-created and timed, cleanup — each script's wall clock from outside (its start-up included) and
-its steps with their critical path (--timings); prints p50 and p95 against the targets (issue 15)
-and writes JSON (default bench-results/singlevm.json).
-  --runs N          warm runs (default 3)
-  --nodes N         a cluster of N real nodes (setup.sh --nodes N; default 1), with
-  --network-nodes K K of them network nodes (setup.sh --network-nodes K)
-  --cold            first a setup with an empty image cache
-  --containers N    only the container row: one setup, then N containers created one after another
-                    (each deleted before the next), with p50 and p95
-  --vms N           only the VM row, the same way: VM create → SSH answers, p50 and p95 (restored from
-                    a snapshot template once it is made: the first VMs cold-boot while it is;
-                    CIAO_VM_SNAPSHOTS=0: all cold)
-  --name NAME       the cluster's name (default bench); it is cleaned up before and after
-
-A container counts as networked when its tenant's CNCI namespace (its gateway's side) gets an answer
-to a ping of its address; a VM when SSH from there answers with its hostname.`;
-const values = scriptArgs('bench:singlevm', USAGE, {
-  name: { type: 'string', default: 'bench' },
-  cold: { type: 'boolean', default: false },
-  runs: { type: 'string', default: '3' },
-  containers: { type: 'string' },
-  vms: { type: 'string' },
-  nodes: { type: 'string', default: '1' },
-  'network-nodes': { type: 'string' },
-  json: { type: 'string' },
-});
-const name = values.name!;
-const runs = Number(values.runs);
-const containerRuns = values.containers === undefined ? undefined : Number(values.containers);
-if (!(Number.isInteger(runs) && runs > 0)) usageError('bench:singlevm', USAGE, '--runs must be a whole number above 0');
-if (containerRuns !== undefined && !(Number.isInteger(containerRuns) && containerRuns > 0)) usageError('bench:singlevm', USAGE, '--containers must be a whole number above 0');
-const vmRuns = values.vms === undefined ? undefined : Number(values.vms);
-if (vmRuns !== undefined && !(Number.isInteger(vmRuns) && vmRuns > 0)) usageError('bench:singlevm', USAGE, '--vms must be a whole number above 0');
-if (!/^\d+$/.test(values.nodes!) || Number(values.nodes) < 1) usageError('bench:singlevm', USAGE, '--nodes must be a whole number above 0');
-if (values['network-nodes'] !== undefined && !/^\d+$/.test(values['network-nodes'])) usageError('bench:singlevm', USAGE, '--network-nodes must be a whole number');
-/** What every setup of the benchmark is given: the cluster's name and its nodes (setup checks them). */
-const setupArgs = ['--name', name, '--nodes', values.nodes!, ...(values['network-nodes'] ? ['--network-nodes', values['network-nodes']] : [])];
+const parsed = parseSinglevmArgs(process.argv.slice(2));
+if ('help' in parsed) {
+  console.log(USAGE);
+  process.exit(0);
+}
+if ('error' in parsed) {
+  console.error(`bench:singlevm: ${parsed.error}\n${USAGE.split('\n')[0]}`);
+  process.exit(2);
+}
+const plan = parsed.plan;
+const { name, runs, setupArgs } = plan;
 const paths = clusterPaths(name);
 const env = { ...process.env, CIAO_CLUSTER: name };
-const results: { what: string; seconds: number; target?: number }[] = [];
-const record = (what: string, seconds: number, target?: number) => {
-  results.push({ what, seconds, target });
-  console.log(`  ${what}: ${seconds.toFixed(2)} s${target ? ` (target ≤ ${target} s)` : ''}`);
-};
+/** Each figure of the issue's table measured so far, by its id (scripts/bench-rows.ts FIGURES). */
+const measured: Record<string, Measured> = { 'cold-start': { samples: [], unmeasured: COLD_START_UNMEASURED } };
+/** Lines printed above the table: what is not one of the issue's rows (a cold setup, each script's steps). */
+const extra: string[] = [];
+const raw: Record<string, unknown> = {};
+const loadavgStart = (await readFile('/proc/loadavg', 'utf8')).trim();
 
 async function timedScript(script: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<number> {
   const t0 = performance.now();
@@ -78,84 +53,112 @@ async function timedScript(script: string, args: string[], extraEnv: NodeJS.Proc
 }
 const cleanup = () => timedScript('singlevm/cleanup.sh', ['--name', name]);
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(xs.length * 0.95) - 1)];
-
 await cleanup();
-if (values.cold) {
+if (plan.cold) {
   // Cold: an empty image cache (Debian packages downloaded, the VM image built, KVM probed again).
   // Docker keeps an imported container image in its own store, so that one may still be there.
   await withTempDir('ciao-cold-cache', async (cache) => {
-    record('setup, cold caches', await timedScript('singlevm/setup.sh', setupArgs, { XDG_CACHE_HOME: cache }));
-    record('cleanup', await cleanup(), 1);
+    const cold = await sampled(() => timedScript('singlevm/setup.sh', setupArgs, { XDG_CACHE_HOME: cache }));
+    extra.push(`setup, cold caches: ${cold.sample.value.toFixed(2)} s (load ${cold.sample.load_start} → ${cold.sample.load_end})`);
+    raw.cold_setup = cold.sample;
+    await cleanup();
   });
 }
 
 /** One setup, then `runs` instances of one kind created one after another, each timed and deleted
  *  before the next; the first instance of the tenant (untimed) starts its CNCI, which stays. */
-async function oneByOne(kind: 'docker' | 'qemu', runs: number, time: (user: Awaited<ReturnType<typeof userOf>>) => Promise<number>): Promise<number[]> {
+async function oneByOne(kind: 'docker' | 'qemu', runs: number, time: (user: Awaited<ReturnType<typeof userOf>>) => Promise<number>): Promise<Sample[]> {
   await timedScript('singlevm/setup.sh', setupArgs);
   const user = await userOf(await readDemoSh(paths.demoSh));
   const first = await user.create(kind);
   await user.active(first.id);
-  const seconds: number[] = [];
+  const samples: Sample[] = [];
   for (let i = 0; i < runs; i++) {
-    seconds.push(await time(user));
-    console.log(`  ${kind === 'qemu' ? 'VM' : 'container'} ${i + 1}/${runs}: ${seconds.at(-1)!.toFixed(3)} s`);
+    samples.push((await sampled(() => time(user), (seconds) => seconds)).sample);
+    console.log(`  ${kind === 'qemu' ? 'VM' : 'container'} ${i + 1}/${runs}: ${samples.at(-1)!.value.toFixed(3)} s`);
   }
   await cleanup();
-  return seconds;
-}
-const machine = async () => `this machine: ${(await run('nproc', [])).stdout.trim()} cores, load ${(await readFile('/proc/loadavg', 'utf8')).split(' ')[0]}`;
-
-if (containerRuns !== undefined) {
-  const seconds = await oneByOne('docker', containerRuns, (user) => user.containerToNetwork());
-  console.log(`\nsinglevm benchmark, containers only (${containerRuns}; ${await machine()})`);
-  record('container: create → active with network, p50', median(seconds), 0.2);
-  record('container: create → active with network, p95', p95(seconds));
-  await writeJson({ containerToNet: seconds });
-  process.exit(0);
+  return samples;
 }
 
 // VMs are restored from a snapshot template (docs/vm-snapshots.md) unless CIAO_VM_SNAPSHOTS=0.
-const snapshotsOff = process.env.CIAO_VM_SNAPSHOTS === '0' ? ' (snapshots off)' : '';
-if (vmRuns !== undefined) {
+const snapshotsOff = process.env.CIAO_VM_SNAPSHOTS === '0' ? ' (snapshots off: CIAO_VM_SNAPSHOTS=0)' : '';
+if (plan.containers !== undefined) {
+  measured.container = { samples: await oneByOne('docker', plan.containers, (user) => user.containerToNetwork()) };
+} else if (plan.vms !== undefined) {
   // The first (untimed) VM also gives the node's snapshot template, made from the launcher's
   // start, time to be ready when it is not cached yet.
-  const seconds = await oneByOne('qemu', vmRuns, (user) => user.vmToSsh(true));
-  console.log(`\nsinglevm benchmark, VMs only (${vmRuns}${snapshotsOff}; ${await machine()})`);
-  record(`VM: create → SSH answers, p50${snapshotsOff}`, median(seconds), 1.0);
-  record(`VM: create → SSH answers, p95${snapshotsOff}`, p95(seconds), 1.5);
-  await writeJson({ vmToSsh: seconds });
-  process.exit(0);
+  measured.vm = { samples: await oneByOne('qemu', plan.vms, (user) => user.vmToSsh(true)), note: snapshotsOff.trim() || undefined };
+} else if (runs > 0) {
+  await quickRuns();
 }
 
-/** A script's wall clock (from outside: its start-up included) and its steps as it timed them. */
-interface ScriptRun { wall: number; steps: StepTiming[]; critical: string[] }
-const setups: ScriptRun[] = [];
-const verifies: ScriptRun[] = [];
-const cleanups: ScriptRun[] = [];
-const vmToSsh: number[] = [];
-const containerToNet: number[] = [];
+/** A script's wall clock (from outside: its start-up included), its load, and its steps as it timed them. */
+interface ScriptRun { wall: number; sample: Sample; steps: StepTiming[]; critical: string[] }
 /** Runs the script with --timings and reads them back. */
 async function timedWithSteps(script: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<ScriptRun> {
   const file = join(tmpdir(), `ciao-bench-${process.pid}-${script.replace(/\W/g, '-')}.json`);
-  const wall = await timedScript(script, [...args, '--timings', file], extraEnv);
-  const timings = JSON.parse(await readFile(file, 'utf8'));
-  await rm(file, { force: true });
-  return { wall, steps: timings.steps, critical: timings.critical_path ?? [] };
+  const { sample } = await sampled(() => timedScript(script, [...args, '--timings', file], extraEnv));
+  const timings = await readTimings(file);
+  if (!timings) throw new Error(`${script} wrote no timings to ${file}`);
+  return { wall: sample.value, sample, steps: timings.steps, critical: timings.critical_path };
 }
-for (let i = 0; i < runs; i++) {
-  console.log(`run ${i + 1}/${runs}`);
-  setups.push(await timedWithSteps('singlevm/setup.sh', setupArgs));
-  const demo = await readDemoSh(paths.demoSh);
-  verifies.push(await timedWithSteps('singlevm/verify.sh', [], demo));
-  const [vm, ct] = await createToReady(demo);
-  vmToSsh.push(vm);
-  containerToNet.push(ct);
-  cleanups.push(await timedWithSteps('singlevm/cleanup.sh', ['--name', name]));
-  console.log(`  setup ${setups.at(-1)!.wall.toFixed(2)} s, verify ${verifies.at(-1)!.wall.toFixed(2)} s, cleanup ${cleanups.at(-1)!.wall.toFixed(2)} s, VM → SSH ${vm.toFixed(2)} s, container → network ${ct.toFixed(3)} s`);
+
+/** The quick rows, `runs` times: a warm setup, verify, one VM and one container, cleanup. */
+async function quickRuns() {
+  const setups: ScriptRun[] = [], verifies: ScriptRun[] = [], cleanups: ScriptRun[] = [];
+  const vmToSsh: Sample[] = [], containerToNet: Sample[] = [];
+  for (let i = 0; i < runs; i++) {
+    console.log(`run ${i + 1}/${runs}`);
+    setups.push(await timedWithSteps('singlevm/setup.sh', setupArgs));
+    const demo = await readDemoSh(paths.demoSh);
+    verifies.push(await timedWithSteps('singlevm/verify.sh', [], demo));
+    // With the tenant's CNCI up (verify left it), one VM and one container, each timed from create.
+    const user = await userOf(demo);
+    vmToSsh.push((await sampled(() => user.vmToSsh(), (s) => s)).sample);
+    containerToNet.push((await sampled(() => user.containerToNetwork(), (s) => s)).sample);
+    cleanups.push(await timedWithSteps('singlevm/cleanup.sh', ['--name', name]));
+    console.log(`  setup ${setups.at(-1)!.wall.toFixed(2)} s, verify ${verifies.at(-1)!.wall.toFixed(2)} s, cleanup ${cleanups.at(-1)!.wall.toFixed(2)} s, VM → SSH ${vmToSsh.at(-1)!.value.toFixed(2)} s, container → network ${containerToNet.at(-1)!.value.toFixed(3)} s`);
+  }
+  measured.setup = { samples: setups.map((r) => r.sample) };
+  measured.verify = { samples: verifies.map((r) => r.sample) };
+  measured.cleanup = { samples: cleanups.map((r) => r.sample) };
+  measured.vm = { samples: vmToSsh, note: snapshotsOff.trim() || undefined };
+  measured.container = { samples: containerToNet };
+  stepLines('setup', setups);
+  stepLines('verify', verifies);
+  stepLines('cleanup', cleanups);
+  Object.assign(raw, { setups, verifies, cleanups });
 }
+
+/** Each step's p50 and p95 over the runs, and how many of the runs had it on their critical path. */
+function stepLines(what: string, all: ScriptRun[]) {
+  const steps = [...new Set(all.flatMap((r) => r.steps.map((s) => s.name)))];
+  for (const step of steps) {
+    const secs = all.map((r) => r.steps.find((s) => s.name === step)?.seconds).filter((x): x is number => x !== undefined);
+    const critical = all.filter((r) => r.critical.includes(step)).length;
+    extra.push(`${what} step ${step}: p50 ${pct(secs, 50).toFixed(2)} s, p95 ${pct(secs, 95).toFixed(2)} s${critical ? `, on the critical path in ${critical}/${all.length}` : ''}`);
+  }
+}
+
+// The heavy rows, one at a time, after the quick ones (whose cluster is gone by then).
+const heavy: HeavyContext = { name, env, runs: plan.heavyRuns, setup: () => timedScript('singlevm/setup.sh', setupArgs), cleanup };
+/** A heavy row's figures; one that threw (a setup that failed, a tool that could not start) fails
+ *  its figures with the reason, and the bench goes on to the next. */
+async function heavyRow(what: string, flags: string[], row: () => Promise<HeavyResult>) {
+  try {
+    const r = await row();
+    Object.assign(measured, r.measured);
+    raw[what] = r.raw;
+  } catch (err) {
+    console.log(`  ${what} failed: ${(err as Error).message.split('\n').slice(0, 6).join(' | ')}`);
+    for (const f of FIGURES.filter((x) => flags.includes(x.flag))) measured[f.id] = { samples: [], problems: [`${what}: ${(err as Error).message.split('\n')[0]}`] };
+    await cleanup().catch(() => undefined);
+  }
+}
+if (plan.bat) await heavyRow('bat', ['--bat'], () => batRow(heavy));
+if (plan.presets.length) await heavyRow('scale', plan.presets.map((p) => `--scale ${p}`), () => scaleRows(heavy, plan.presets));
+if (plan.ccloudvm) await heavyRow('ccloudvm', ['--ccloudvm'], () => ccloudvmRows(heavy));
 
 /** The demo tenant's client, and what the benchmark does with it. */
 async function userOf(demo: Record<string, string>) {
@@ -206,41 +209,15 @@ async function userOf(demo: Record<string, string>) {
   };
 }
 
-async function createToReady(demo: Record<string, string>): Promise<[number, number]> {
-  // With the tenant's CNCI up (verify left it), one VM and one container, each timed from create.
-  const user = await userOf(demo);
-  return [await user.vmToSsh(), await user.containerToNetwork()];
-}
-
-async function writeJson(raw: Record<string, unknown>) {
-  const out = values.json ?? join(REPO_ROOT, 'bench-results', 'singlevm.json');
-  await mkdir(join(REPO_ROOT, 'bench-results'), { recursive: true });
-  await writeFile(out, JSON.stringify({ date: new Date().toISOString(), runs, results, raw }, null, 2) + '\n');
-  console.log(`\nJSON: ${out}`);
-}
-
-/** A row per script: wall clock p50 and p95 against the target; then each step's p50 and p95, and
- *  how many of the runs had it on their critical path. */
-function scriptRows(what: string, all: ScriptRun[], target: number) {
-  const walls = all.map((r) => r.wall);
-  record(`${what}, p50 (wall clock, script start included)`, median(walls), target);
-  record(`${what}, p95`, p95(walls));
-  const steps = [...new Set(all.flatMap((r) => r.steps.map((s) => s.name)))];
-  for (const step of steps) {
-    const secs = all.map((r) => r.steps.find((s) => s.name === step)?.seconds).filter((x): x is number => x !== undefined);
-    const critical = all.filter((r) => r.critical.includes(step)).length;
-    console.log(`    ${what} step ${step}: p50 ${median(secs).toFixed(2)} s, p95 ${p95(secs).toFixed(2)} s${critical ? `, on the critical path in ${critical}/${all.length}` : ''}`);
-    results.push({ what: `  ${what} step: ${step} (p50)`, seconds: median(secs) });
-  }
-}
-
-console.log(`\nsinglevm benchmark (${runs} warm run${runs > 1 ? 's' : ''}; p50 and p95; ${setupArgs.slice(2).join(' ')}; this machine: ${(await run('nproc', [])).stdout.trim()} cores, load ${(await readFile('/proc/loadavg', 'utf8')).split(' ')[0]})`);
-scriptRows('setup, warm caches', setups, 2);
-scriptRows('verify', verifies, 4);
-scriptRows('cleanup', cleanups, 1);
-record(`VM: create → SSH answers, p50${snapshotsOff}`, median(vmToSsh), 1.0);
-record(`VM: create → SSH answers, p95${snapshotsOff}`, p95(vmToSsh), 1.5);
-record('container: create → active with network, p50', median(containerToNet), 0.2);
-record('container: create → active with network, p95', p95(containerToNet));
-
-await writeJson({ setups, verifies, cleanups, vmToSsh, containerToNet });
+const figures = results(measured);
+const cores = Number((await run('nproc', [])).stdout.trim());
+const loadavgEnd = (await readFile('/proc/loadavg', 'utf8')).trim();
+console.log(`\nsinglevm benchmark: issue 15's table (this machine: ${cores} cores; /proc/loadavg ${loadavgStart} at the start, ${loadavgEnd} at the end;`);
+console.log(`setup ${setupArgs.slice(2).join(' ')}; scripts timed from outside, their start-up included; p50 and p95 over each row's runs)`);
+for (const line of extra) console.log(`  ${line}`);
+console.log(`\n${tableText(figures)}`);
+const out = plan.json ?? join(REPO_ROOT, 'bench-results', 'singlevm.json');
+await mkdir(join(out, '..'), { recursive: true });
+await writeFile(out, JSON.stringify(benchJson({ date: new Date().toISOString(), cores, loadavg: { start: loadavgStart, end: loadavgEnd }, args: process.argv.slice(2), figures, raw }), null, 2) + '\n');
+console.log(`\nJSON: ${out}`);
+process.exit(0);
