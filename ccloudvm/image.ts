@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { access, chmod, cp, mkdir, readdir, readFile, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { run } from '../shared/run.ts';
-import { buildVmImage } from '../images/vm-image.ts';
+import { buildVmImage, vmImageSourceHash } from '../images/vm-image.ts';
 import { hostDebian, type HostDebian } from './host-debian.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -121,8 +121,11 @@ export async function buildBaseImage(opts: BuildOptions): Promise<BaseImage> {
   const packages = await clusterPackages();
   const node = await hostNode();
   const files = imageFiles(debian);
+  // The cluster's VM image inside is built from this tree: its sources are part of the key, or
+  // setup inside would rebuild it on an emulated CPU (62–77 s) after guest-init.sh changed.
+  const vmImage = (await vmImageSourceHash()).digest('hex');
   const hash = createHash('sha256')
-    .update(JSON.stringify({ debian, BASE_PACKAGES, packages, node: node.version, files, BASE_DISK_GB, RECIPE }))
+    .update(JSON.stringify({ debian, BASE_PACKAGES, packages, node: node.version, files, BASE_DISK_GB, RECIPE, vmImage }))
     .digest('hex').slice(0, 16);
   const dir = join(opts.cacheDir, `base-${hash}`);
   const image = { disk: join(dir, 'disk.qcow2'), kernel: join(dir, 'vmlinuz'), initrd: join(dir, 'initrd.img'), hash };
@@ -180,8 +183,8 @@ export async function buildBaseImage(opts: BuildOptions): Promise<BaseImage> {
   // The cluster's VM image, as setup inside would build it (its Debian packages unpacked, the
   // initramfs and root disk made): setup inside then starts warm instead of downloading them
   // through QEMU's user network (108 s under TCG). Built here, on the host, from the host's apt;
-  // when the tree inside hashes differently (guest-init.sh changed), setup rebuilds it from the
-  // packages found here.
+  // the image's key covers its sources, so a tree whose guest changed gets a new base. (A VM made
+  // from an older base before that still works: setup inside rebuilds it from the packages here.)
   progress("the cluster's VM image");
   await buildVmImage(join(root, 'root/.cache/ciao/images'));
 

@@ -2,7 +2,7 @@
 // the virtio modules, dropbear and an init that reads a config-2 config drive (guest-init.sh);
 // the same tree as an ext4 disk (qcow2) for VMs that boot from a volume.
 // Built offline from Debian packages, cached by a hash of everything that goes into it.
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { access, chmod, copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -40,16 +40,23 @@ export async function vmImagePackages(cacheDir: string): Promise<string[]> {
   return [kernelPkg, 'busybox-static', 'dropbear-bin', 'libtomcrypt1', 'libtommath1'];
 }
 
+/** The image's inputs from this tree (its init, ciao-restore, modules, disk size), hashed: the
+ *  packages' versions go in after. ccloudvm's base image, which holds a built VM image, takes it
+ *  into its own key, so a base never carries a VM image the tree has moved on from. */
+export async function vmImageSourceHash(): Promise<Hash> {
+  return createHash('sha256')
+    .update(await readFile(GUEST_INIT))
+    .update(await readFile(GUEST_RESTORE))
+    .update(GUEST_MODULES.join(','))
+    .update(`root disk ${ROOT_DISK_MB} MB`);
+}
+
 export async function buildVmImage(cacheDir: string, progress: (note: string) => void = () => {}): Promise<VmImage> {
   const packages = await vmImagePackages(cacheDir);
   const kernelPkg = packages[0];
   progress('Debian packages');
   const dirs = await unpackPackages(join(cacheDir, 'debs'), packages);
-  const hash = createHash('sha256')
-    .update(await readFile(GUEST_INIT))
-    .update(await readFile(GUEST_RESTORE))
-    .update(GUEST_MODULES.join(','))
-    .update(`root disk ${ROOT_DISK_MB} MB`)
+  const hash = (await vmImageSourceHash())
     .update([...dirs.values()].map((d) => basename(d)).join(','))
     .digest('hex').slice(0, 16);
   const outDir = join(cacheDir, `vm-${hash}`);
