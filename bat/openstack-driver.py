@@ -110,10 +110,12 @@ def cache_id(plugin):
         return None
 
 
-def run_child(shell, tokens, argv, files, driver_pid):
+def run_child(shell, tokens, argv, files, driver_pid, driver_fds):
     """In the forked child: the command, as /usr/bin/openstack runs it; never returns."""
     code = 1
     try:
+        for fd in driver_fds:  # the driver's answers, its selector and its other commands are not the child's
+            os.close(fd)
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the driver killed: its commands go too
         if os.getppid() != driver_pid:  # it died before prctl
@@ -170,7 +172,7 @@ class Driver:
     def __init__(self, shell, frames, workdir):
         self.shell, self.frames, self.workdir = shell, frames, workdir
         self.tokens = Tokens()
-        self.sel = selectors.DefaultSelector()
+        self.sel = selectors.EpollSelector()  # Linux, as pidfd_open and PR_SET_PDEATHSIG are
         self.running = {}  # pid -> job
 
     def start(self, req):
@@ -183,7 +185,8 @@ class Driver:
         driver_pid = os.getpid()
         pid = os.fork()
         if pid == 0:
-            run_child(self.shell, self.tokens, req['argv'], files, driver_pid)
+            driver_fds = [self.frames.fileno(), self.sel.fileno(), *(job['pidfd'] for job in self.running.values())]
+            run_child(self.shell, self.tokens, req['argv'], files, driver_pid, driver_fds)
         timeout = req.get('timeoutMs')
         job = {'id': req['id'], 'pid': pid, 'files': files, 'timedOut': False,
                'deadline': time.monotonic() + timeout / 1000 if timeout else None,

@@ -121,15 +121,18 @@ t.test('close kills the commands still running and ends the driver', async (t) =
 });
 
 t.test('a line that is not a request ends the driver with exit 2 and the reason', async (t) => {
-  const lines = ['not json', '{"id": 1, "argv": ["x", 2]}'];
+  // The last: an id already running (the first token issue hangs on the silent identity URL).
+  const hang = '{"id": 1, "argv": ["token", "issue"]}';
+  const lines = ['not json', '{"id": 1, "argv": ["x", 2]}', `${hang}\n${hang}`];
+  const silentEnv = { HOME: join(dir, 'silent'), OS_CLIENT_CONFIG_FILE: join(dir, 'silent', 'clouds.yaml'), OS_CLOUD: 'silent' };
   await Promise.all(lines.map(async (line) => {
-    const child = spawn(python[0], [...python.slice(1), DRIVER], { env: { PATH: process.env.PATH, HOME: dir }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(python[0], [...python.slice(1), DRIVER], { env: { PATH: process.env.PATH, ...silentEnv }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (c) => { stderr += c; });
     child.stdin.end(`${line}\n`);
     const [code] = await once(child, 'close');
     t.equal(code, 2, `${line}: exit 2`);
-    t.match(stderr, /^openstack-driver: not (JSON|a request)/m, `${line}: says why`);
+    t.match(stderr, /^openstack-driver: (not JSON|not a request|request 1 is running already)/m, `${line}: says why`);
   }));
 });
 
