@@ -58,7 +58,7 @@ export async function openstackClouds<U extends string>(dir: string, settings: C
   const timeout = scaled(180_000);
   const cli = (name: U): OpenstackCli => {
     const env = { PATH: process.env.PATH, HOME: dir, OS_CLIENT_CONFIG_FILE: cloudsFile, OS_CLOUD: name };
-    const session = perCommand ? undefined : new OpenstackSession({ python, env, waitPollSeconds: settings.waitPollSeconds });
+    const session = perCommand ? undefined : new OpenstackSession({ python, env, waitPollSeconds: settings.waitPollSeconds, workdir: dir });
     const text = async (...args: string[]) => (session ? await session.run(args, timeout) : await run('openstack', args, { env, timeout })).stdout;
     return { text, json: async (...args) => JSON.parse(await text(...args, '-f', 'json')), close: async () => session?.close() };
   };

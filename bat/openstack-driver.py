@@ -264,6 +264,7 @@ class Driver:
 def main():
     parser = argparse.ArgumentParser(description='Runs openstack commands for one caller (JSON lines on stdin and stdout).')
     parser.add_argument('--wait-poll-seconds', type=float, help="how often --wait polls (openstackclient's default: 5 s; deletes 2 s)")
+    parser.add_argument('--workdir', help="where each command's output is kept while it runs (a folder made in it; default: the temp dir)")
     opts = parser.parse_args()
     # cliff names the program from sys.argv[0] when it is imported (help, --version, errors).
     sys.argv = [shutil.which('openstack') or 'openstack']
@@ -273,7 +274,7 @@ def main():
     shell = preload()
     if opts.wait_poll_seconds is not None:
         set_wait_poll(opts.wait_poll_seconds)
-    with tempfile.TemporaryDirectory(prefix='openstack-driver-') as workdir:
+    with tempfile.TemporaryDirectory(prefix='openstack-driver-', dir=opts.workdir) as workdir:
         try:
             Driver(shell, frames, workdir).serve(sys.stdin.fileno())
         except ValueError as err:

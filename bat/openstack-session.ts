@@ -21,6 +21,9 @@ export interface OpenstackSessionOptions {
   env: NodeJS.ProcessEnv;
   /** How often `--wait` polls (openstackclient's own: 5 s). */
   waitPollSeconds?: number;
+  /** Where the driver keeps each command's output while it runs (a folder of its own in it), so a
+   *  driver killed leaves nothing outside the caller's own folder. Default: the system's temp dir. */
+  workdir?: string;
 }
 
 function parseJson(line: string): unknown {
@@ -73,7 +76,8 @@ export class OpenstackSession {
   private started(): ChildProcess {
     if (this.child) return this.child;
     const [python, ...pythonArgs] = this.opts.python;
-    const extra = this.opts.waitPollSeconds === undefined ? [] : ['--wait-poll-seconds', String(this.opts.waitPollSeconds)];
+    const { waitPollSeconds, workdir } = this.opts;
+    const extra = [...(waitPollSeconds === undefined ? [] : ['--wait-poll-seconds', String(waitPollSeconds)]), ...(workdir ? ['--workdir', workdir] : [])];
     const child = spawn(python, [...pythonArgs, DRIVER, ...extra], { env: this.opts.env, stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { this.stderrTail = (this.stderrTail + chunk).slice(-STDERR_TAIL); });

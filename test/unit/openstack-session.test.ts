@@ -5,7 +5,7 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -42,10 +42,11 @@ const cloudAt = async (name: string, identityUrl: string) => {
 };
 await cloudAt('refused', refusedUrl);
 await cloudAt('silent', silentUrl);
+await cloudAt('closing', silentUrl);
 
 const session = (cloud: string) => {
   const home = join(dir, cloud);
-  const s = new OpenstackSession({ python, env: { PATH: process.env.PATH, HOME: home, OS_CLIENT_CONFIG_FILE: join(home, 'clouds.yaml'), OS_CLOUD: cloud } });
+  const s = new OpenstackSession({ python, env: { PATH: process.env.PATH, HOME: home, OS_CLIENT_CONFIG_FILE: join(home, 'clouds.yaml'), OS_CLOUD: cloud }, workdir: home });
   t.teardown(() => s.close());
   return s;
 };
@@ -110,14 +111,17 @@ t.test('a driver that dies fails its running commands with its stderr; the next 
   t.not(s.pid, pid, 'in a new process');
 });
 
-t.test('close kills the commands still running and ends the driver', async (t) => {
-  const s = session('silent');
+t.test('close kills the commands still running, ends the driver, and leaves nothing in its folder', async (t) => {
+  const s = session('closing');
   const hung = s.run(['token', 'issue'], 60_000).catch((e: unknown) => e);
   await s.run(['--version'], 60_000);
   const pid = s.pid!;
+  const workdir = join(dir, 'closing');
+  t.equal((await readdir(workdir)).filter((n) => n.startsWith('openstack-driver-')).length, 1, 'the driver keeps its commands\' output in its own folder there');
   await s.close();
   t.match((await hung as Error).message, /exited \(code 0\) before the command ended/, 'the running command is told');
   t.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, 'the driver is gone');
+  t.same((await readdir(workdir)).filter((n) => n.startsWith('openstack-driver-')), [], 'its folder is gone');
 });
 
 t.test('a line that is not a request ends the driver with exit 2 and the reason', async (t) => {
