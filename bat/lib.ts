@@ -24,7 +24,8 @@ export const admin = new ControllerClient(env('CIAO_CONTROLLER'), env('CIAO_IDEN
 /** python-openstackclient as the demo user and as the admin of this cluster (its clouds.yaml in `dir`). */
 export function openstackCli(dir: string): Promise<Record<'demo' | 'admin', OpenstackCli>> {
   // Block Storage is found in the catalogue under `volumev3`, as openstackclient looks for it.
-  const settings = { identityUrl: env('CIAO_IDENTITY'), caFile: env('CIAO_CA_CERT_FILE') };
+  // `--wait` polls every 0.5 s, not the client's 5 s: the same requests, sooner (docs/bat.md).
+  const settings = { identityUrl: env('CIAO_IDENTITY'), caFile: env('CIAO_CA_CERT_FILE'), waitPollSeconds: 0.5 };
   return openstackClouds(dir, settings, {
     demo: { username: env('CIAO_USERNAME'), password: env('CIAO_PASSWORD'), project: env('CIAO_TENANT_NAME') },
     admin: { username: env('CIAO_ADMIN_USERNAME'), password: env('CIAO_ADMIN_PASSWORD'), project: process.env.CIAO_ADMIN_TENANT_NAME ?? 'admin' },

@@ -34,6 +34,7 @@ interface Volume { id: string; size: number; status: string; attachments: { serv
  *  first, which frees their volumes. */
 const made = { servers: [] as string[], volumes: [] as string[], keypairs: [] as string[], groups: [] as string[], images: [] as string[] };
 t.teardown(async () => {
+  await openstack.close(); // a command still running (a test that timed out) is killed first
   const servers = async () => (await user.call<{ servers: { id: string; name: string }[] }>('GET', '/v2.1/servers')).servers.filter((s) => made.servers.includes(s.name));
   for (const s of await servers()) await user.call('DELETE', `/v2.1/servers/${s.id}`).catch(() => undefined);
   await waitFor('the servers to be gone', async () => (await servers()).length === 0, { timeoutMs: 60_000 });
@@ -51,7 +52,7 @@ t.teardown(async () => {
   removeDir();
 });
 
-// The views are read through the API: each openstack command costs seconds (Python starts, logs in).
+// The views are read through the API, beside what the client shows: the service's own word.
 const server = async (id: string) => (await user.call<{ server: Server }>('GET', `/v2.1/servers/${id}`)).server;
 const volume = async (id: string) => (await user.call<{ volume: Volume }>('GET', `/volume/v3/volumes/${id}`)).volume;
 
@@ -110,7 +111,8 @@ const theVolume = () => vol ??= (async () => {
 })();
 
 // The VM and the volume are made as the suite starts, while the image test (which needs neither)
-// runs: each openstack command costs seconds, and these flows need not wait for each other. The
+// runs: these flows need not wait for each other (their commands run side by side in the one
+// client process, docs/bat.md "openstack-cli: one client process"). The
 // tests get a failure, if one fails, when they ask for it. (With --run, a test makes what it needs.)
 if (!process.env.TAP_GREP) for (const early of [theVm(), theVolume()]) early.catch(() => undefined);
 
