@@ -20,8 +20,11 @@ export async function ensureDaemon(ctx: SetupContext, daemon: DaemonName, args: 
 /** The control plane's memory settings (docs/scale.md, "Memory"; issue 15: identity + controller +
  *  scheduler ≤ 500 MB at 5 000 nodes). glibc raises its mmap threshold to the largest block freed
  *  and then keeps such blocks in the thread's arena: each of libuv's pool threads kept the 16 MB
- *  of its last scrypt (identity's password hashes), 64 MB in all. A fixed threshold gives them back. */
+ *  of its last scrypt (identity's password hashes), 64 MB in all. A fixed threshold gives them back.
+ *  V8 grows each young-generation semi-space to 16 MB in a burst (32 MB a process, never given
+ *  back); at 2 MB the scavenges are more, and shorter. */
 export const CONTROL_PLANE_RUN: Pick<Daemon, 'nodeArgs' | 'env'> = {
+  nodeArgs: ['--max-semi-space-size=2'],
   env: { MALLOC_MMAP_THRESHOLD_: String(128 * 1024) },
 };
 
