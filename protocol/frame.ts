@@ -82,11 +82,29 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return !this.closed;
   }
 
+  /** The socket holds more than it wants to (its high-water mark): the peer reads slower than we send. */
+  get backedUp(): boolean {
+    return this.socket.writableNeedDrain;
+  }
+
   send(frame: Frame): void {
-    if (!this.closed) this.socket.write(encodeFrame(frame));
+    if (this.closed) return;
+    // Frames sent in one synchronous run (a scheduler forwarding a burst to the controller) go out
+    // as one write: one TLS record and one syscall instead of one per frame (docs/scale.md).
+    if (!this.socket.writableCorked) {
+      this.socket.cork();
+      process.nextTick(() => this.flush());
+    }
+    this.socket.write(encodeFrame(frame));
+  }
+
+  /** What was sent in this run, written now. */
+  private flush() {
+    while (this.socket.writableCorked) this.socket.uncork();
   }
 
   close(): void {
+    this.flush();
     this.socket.end();
     this.socket.destroySoon?.();
   }
@@ -97,6 +115,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       values = this.decoder.push(chunk);
     } catch (err) {
       this.emit('invalid', err as FrameError);
+      this.flush();
       this.socket.destroy();
       return;
     }

@@ -38,6 +38,10 @@ export class Scheduler {
   /** Connected real nodes' tunnel endpoints (docs/protocol.md, "Tunnel endpoints"). */
   private readonly tunnels = new Map<string, string>();
   private readonly lastStats = new Map<string, FrameOf<'STATUS', 'STATS'>>();
+  /** Nodes whose latest STATS (in `lastStats`) waits for the controller's link to drain
+   *  (docs/protocol.md, "Flow to the controller"). */
+  private readonly statsBehind = new Set<string>();
+  private drainAwaited?: Connection;
   private readonly pendingForController: Frame[] = [];
   readonly placement = new Placement();
 
@@ -145,6 +149,7 @@ export class Scheduler {
 
   /** A (re)connected controller learns the cluster as it is, then gets what was kept for it. */
   private greetController() {
+    this.statsBehind.clear();
     for (const peer of this.agents.values()) {
       this.toController({ type: 'EVENT', op: 'NODE_CONNECTED', payload: this.nodeConnection(peer.hello) });
       const stats = this.lastStats.get(peer.hello.id);
@@ -160,6 +165,7 @@ export class Scheduler {
     else if (this.agents.get(id) === peer) {
       this.agents.delete(id);
       this.lastStats.delete(id);
+      this.statsBehind.delete(id);
       this.placement.remove(id);
       this.toController({ type: 'EVENT', op: 'NODE_DISCONNECTED', payload: this.nodeConnection(peer.hello) });
       if (this.tunnels.delete(id)) this.sendTunnelPeers();
@@ -217,9 +223,30 @@ export class Scheduler {
     target.conn.send({ ...frame, from: 'controller' });
   }
 
+  /** Holds a node's STATS (its latest stays in `lastStats`) until the controller's link drains. */
+  private holdStats(link: Connection, nodeId: string) {
+    this.statsBehind.add(nodeId);
+    if (this.drainAwaited === link) return;
+    this.drainAwaited = link;
+    link.socket.once('drain', () => {
+      this.drainAwaited = undefined;
+      if (this.controller?.conn !== link) return;
+      for (const id of this.statsBehind) link.send(this.lastStats.get(id)!);
+      this.statsBehind.clear();
+    });
+  }
+
   private toController(frame: Frame) {
-    if (this.controller?.conn.isOpen) {
-      this.controller.conn.send(frame);
+    const link = this.controller?.conn;
+    if (link?.isOpen) {
+      const from = frame.from;
+      if (from !== undefined && frame.op === 'STATS') {
+        if (this.statsBehind.has(from) || link.backedUp) return this.holdStats(link, from);
+      } else if (from !== undefined && this.statsBehind.delete(from)) {
+        // The node's held STATS goes first: nothing it sends may overtake it.
+        link.send(this.lastStats.get(from)!);
+      }
+      link.send(frame);
       return;
     }
     if (frame.type === 'STATUS' && frame.op === 'STATS') return;

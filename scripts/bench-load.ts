@@ -51,6 +51,19 @@ export async function peakRss(pidsDir: string): Promise<Record<string, number>> 
   return out;
 }
 
+/** Each daemon's CPU time so far (user + system, seconds), by its pid file's name: on a shared
+ *  machine this says what a change costs better than wall-clock times, which the load bends. */
+export async function cpuSeconds(pidsDir: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const { name: daemon, pid } of await pidFiles(pidsDir)) {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    // After the command name: state is field 3, utime and stime fields 14 and 15, in ticks of 1/100 s.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields.length > 12) out[daemon] = Math.round(Number(fields[11]) + Number(fields[12])) / 100;
+  }
+  return out;
+}
+
 /** The demo user's and the admin's clients of a cluster (its demo.sh); close `dispatcher` at the end. */
 export async function clusterClients(demoSh: string) {
   const env = await readDemoSh(demoSh);

@@ -14,7 +14,7 @@ import { loadavg } from 'node:os';
 import { run } from '../shared/run.ts';
 import { clusterPaths } from '../singlevm/cluster-files.ts';
 import { REPO_ROOT } from '../singlevm/processes.ts';
-import { burst, clusterClients, Latencies, median, peakRss, subnetFor } from './bench-load.ts';
+import { burst, clusterClients, cpuSeconds, Latencies, median, peakRss, subnetFor } from './bench-load.ts';
 import { parseBenchArgs, USAGE, type BenchRow } from './bench-plan.ts';
 import { runMixedOnce, script, type MixedResult, type RealInstance } from './bench-mixed.ts';
 
@@ -47,6 +47,8 @@ interface RunResult {
   api_by_request: Record<string, { requests: number; p50_ms: number; p95_ms: number; p99_ms: number }>;
   peak_rss_mb: Record<string, number>;
   control_plane_rss_mb: number;
+  /** Each daemon's CPU time from its start (the nodes' join included) to the end of the burst. */
+  cpu_seconds?: Record<string, number>;
 }
 
 async function runOnce(nodes: number, instances: number): Promise<RunResult> {
@@ -63,11 +65,12 @@ async function runOnce(nodes: number, instances: number): Promise<RunResult> {
     const { workloads } = await c.user.call<{ workloads: { id: string; vm_type: string }[] }>('GET', `/tenants/${c.tenant}/workloads`);
     const b = await burst(c, lat, { workload: workloads.find((w) => w.vm_type === 'docker')!.id, instances, concurrency: plan.concurrency, activeTotal: instances });
     const rss = await peakRss(paths.pids);
+    const cpu = await cpuSeconds(paths.pids);
     return {
       load_average: loadAverage,
       nodes_ready_seconds: nodesReadySeconds, create_seconds: b.create_seconds, all_active_seconds: b.all_active_seconds,
       total_seconds: nodesReadySeconds + b.all_active_seconds, shed_503: b.shed_503, ...lat.summary(),
-      peak_rss_mb: rss, control_plane_rss_mb: (rss.identity ?? 0) + (rss.controller ?? 0) + (rss.scheduler ?? 0),
+      peak_rss_mb: rss, control_plane_rss_mb: (rss.identity ?? 0) + (rss.controller ?? 0) + (rss.scheduler ?? 0), cpu_seconds: cpu,
     };
   } finally {
     await c.dispatcher.close();
@@ -132,6 +135,7 @@ try {
       ['API p50 / p95 / p99', `${m((r) => r.api.p50_ms).toFixed(1)} / ${m((r) => r.api.p95_ms).toFixed(1)} / ${m((r) => r.api.p99_ms).toFixed(1)} ms${all((r) => r.api.p99_ms, 1)}`, target ? `p99 ≤ ${target.p99Ms} ms` : ''],
       ...Object.keys(results[0].api_by_request).map((k): [string, string, string] => [`  ${k}`, `${m((r) => r.api_by_request[k]?.p50_ms ?? 0).toFixed(1)} / ${m((r) => r.api_by_request[k]?.p95_ms ?? 0).toFixed(1)} / ${m((r) => r.api_by_request[k]?.p99_ms ?? 0).toFixed(1)} ms (${m((r) => r.api_by_request[k]?.requests ?? 0)} requests)`, '']),
       ...Object.keys(results[0].peak_rss_mb).sort().map((d): [string, string, string] => [`peak RSS ${d}`, `${m((r) => r.peak_rss_mb[d] ?? 0)} MB`, '']),
+      ...Object.keys((results[0] as RunResult).cpu_seconds ?? {}).sort().map((d): [string, string, string] => [`CPU time ${d}`, `${m((r) => r.cpu_seconds?.[d] ?? 0).toFixed(1)} s${all((r) => r.cpu_seconds?.[d] ?? 0, 1)}`, '']),
       ['control plane (identity + controller + scheduler)', `${m((r) => r.control_plane_rss_mb)} MB${all((r) => r.control_plane_rss_mb, 0)}`, target ? `≤ ${target.controlPlaneMB} MB` : ''],
     ];
     const w0 = Math.max(...lines.map((l) => l[0].length));

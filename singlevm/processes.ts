@@ -18,15 +18,18 @@ export interface Daemon {
   args: string[];
   /** How long it may take to say it is ready (default 30 s): a launcher of thousands of simulated nodes takes longer. */
   readyTimeoutMs?: number;
+  /** Node flags and environment of this daemon (the control plane's memory settings, docs/scale.md). */
+  nodeArgs?: string[];
+  env?: Record<string, string>;
 }
 
 export async function startDaemon(d: Daemon, cluster: string, dirs: { logs: string; pids: string }): Promise<number> {
   // CIAO_DAEMON_NODE_ARGS adds node flags to every daemon (e.g. --cpu-prof for profiling).
   const nodeArgs = (process.env.CIAO_DAEMON_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const { pid } = await startDetached({
-    name: d.name, command: process.execPath, args: [...nodeArgs, d.entry, ...d.args, '--cluster', cluster],
+    name: d.name, command: process.execPath, args: [...(d.nodeArgs ?? []), ...nodeArgs, d.entry, ...d.args, '--cluster', cluster],
     log: join(dirs.logs, `${d.name}.out`), pidFile: join(dirs.pids, `${d.name}.pid`),
-    cwd: REPO_ROOT, env: { ...process.env, CIAO_CLUSTER: cluster },
+    cwd: REPO_ROOT, env: { ...d.env, ...process.env, CIAO_CLUSTER: cluster },
     // Each daemon says when it listens (a launcher: when its nodes joined): shared/ready-notify.ts.
     notifies: true, readyTimeoutMs: d.readyTimeoutMs ?? 30_000,
   });

@@ -3,12 +3,29 @@
 // does not stall the event loop; a password that verified once is remembered by a SHA-256 of it
 // (in memory only), so the suites' thousands of logins stay fast while every wrong guess pays scrypt.
 import { createHash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 
 const PARAMS = { N: 16384, r: 8, p: 1 };
 const KEY_BYTES = 32;
 
-const derive = (password: string, salt: Buffer, o: ScryptOptions & { N: number; r: number; p: number }) =>
-  new Promise<Buffer>((resolve, reject) => scrypt(password, salt, KEY_BYTES, { ...o, maxmem: 128 * o.N * o.r * 2 }, (err, key) => (err ? reject(err) : resolve(key))));
+/** Hashes at once: one per core. Each holds 128·N·r bytes (16 MB) while it runs; libuv's four pool
+ *  threads would hold 64 MB at the peak of a burst of logins on two cores, for no more speed. */
+const MAX_AT_ONCE = availableParallelism();
+let running = 0;
+const waiting: (() => void)[] = [];
+
+const derive = async (password: string, salt: Buffer, o: ScryptOptions & { N: number; r: number; p: number }) => {
+  // A finished hash hands its slot to the next in line.
+  if (running < MAX_AT_ONCE) running++;
+  else await new Promise<void>((go) => waiting.push(go));
+  try {
+    return await new Promise<Buffer>((resolve, reject) => scrypt(password, salt, KEY_BYTES, { ...o, maxmem: 128 * o.N * o.r * 2 }, (err, key) => (err ? reject(err) : resolve(key))));
+  } finally {
+    const next = waiting.shift();
+    if (next) next();
+    else running--;
+  }
+};
 
 /** `scrypt$N$r$p$<salt>$<hash>` (base64). */
 export async function hashPassword(password: string): Promise<string> {

@@ -3,17 +3,30 @@
 import { join } from 'node:path';
 import { waitFor } from '../../shared/wait-for.ts';
 import type { DaemonName } from '../build-daemons.ts';
+import type { Daemon } from '../processes.ts';
 import { need, urls, type Action, type SetupContext } from './context.ts';
 
 /** Starts the daemon unless it runs; whether it was started. `as` names one of several processes
  *  of one daemon (node i's launcher is `launcher-<i>`): its pid file and logs. */
-export async function ensureDaemon(ctx: SetupContext, daemon: DaemonName, args: string[], as: string = daemon, readyTimeoutMs?: number): Promise<boolean> {
+export async function ensureDaemon(ctx: SetupContext, daemon: DaemonName, args: string[], as: string = daemon, readyTimeoutMs?: number,
+  run: Pick<Daemon, 'nodeArgs' | 'env'> = {}): Promise<boolean> {
   const running = await ctx.host.runningPid(join(ctx.paths.pids, `${as}.pid`));
   if (running) return false;
   const bundles = need(ctx.bundles, 'the daemon bundles', 'build daemons');
-  await ctx.host.startDaemon({ name: as, entry: bundles[daemon], args: [...args, '--log', join(ctx.paths.logs, `${as}.log`)], readyTimeoutMs }, ctx.name, ctx.paths);
+  await ctx.host.startDaemon({ name: as, entry: bundles[daemon], args: [...args, '--log', join(ctx.paths.logs, `${as}.log`)], readyTimeoutMs, ...run }, ctx.name, ctx.paths);
   return true;
 }
+
+/** The control plane's memory settings (docs/scale.md, "Memory"; issue 15: identity + controller +
+ *  scheduler ≤ 500 MB at 5 000 nodes). glibc raises its mmap threshold to the largest block freed
+ *  and then keeps such blocks in the thread's arena: each of libuv's pool threads kept the 16 MB
+ *  of its last scrypt (identity's password hashes), 64 MB in all. A fixed threshold gives them back.
+ *  V8 grows each young-generation semi-space to 16 MB in a burst (32 MB a process, never given
+ *  back); at 2 MB the scavenges are more, and shorter. */
+export const CONTROL_PLANE_RUN: Pick<Daemon, 'nodeArgs' | 'env'> = {
+  nodeArgs: ['--max-semi-space-size=2'],
+  env: { MALLOC_MMAP_THRESHOLD_: String(128 * 1024) },
+};
 
 export const controlPlane: Action = {
   name: 'start control plane',
@@ -26,12 +39,12 @@ export const controlPlane: Action = {
     const apiHost = ctx.settings.apiHost ? ['--host', ctx.settings.apiHost] : [];
     // All three at once, each waited for until it says it listens (they find each other as they come up).
     const started = (await Promise.all([
-      ensureDaemon(ctx, 'identity', ['--config', paths.identityConfig, '--port', String(record.ports.identity), ...apiHost, '--cert', pki.https.cert, '--key', pki.https.key, '--state-dir', paths.stateDir]).then((s) => s && 'identity'),
+      ensureDaemon(ctx, 'identity', ['--config', paths.identityConfig, '--port', String(record.ports.identity), ...apiHost, '--cert', pki.https.cert, '--key', pki.https.key, '--state-dir', paths.stateDir], 'identity', undefined, CONTROL_PLANE_RUN).then((s) => s && 'identity'),
       ensureDaemon(ctx, 'scheduler', ['--port', String(record.ports.scheduler), '--ca', pki.ca.cert, '--cert', pki.scheduler.cert, '--key', pki.scheduler.key,
-        '--socket', join(paths.stateDir, 'scheduler.sock')]).then((s) => s && 'scheduler'),
+        '--socket', join(paths.stateDir, 'scheduler.sock')], 'scheduler', undefined, CONTROL_PLANE_RUN).then((s) => s && 'scheduler'),
       ensureDaemon(ctx, 'controller', ['--port', String(record.ports.controller), ...apiHost, '--state-dir', paths.stateDir, '--identity', urls(ctx).identity,
         '--ca', pki.ca.cert, '--cert', pki.https.cert, '--key', pki.https.key, '--client-cert', pki.controller.cert, '--client-key', pki.controller.key,
-        '--scheduler-port', String(record.ports.scheduler), ...(ctx.settings.egress ? ['--egress'] : [])]).then((s) => s && 'controller'),
+        '--scheduler-port', String(record.ports.scheduler), ...(ctx.settings.egress ? ['--egress'] : [])], 'controller', undefined, CONTROL_PLANE_RUN).then((s) => s && 'controller'),
     ])).filter(Boolean);
     const answers = (url: string) => () => ctx.host.answers(url, pki.ca.cert);
     const { identity, controller } = urls(ctx);

@@ -5,25 +5,17 @@ import t from 'tap';
 import tls from 'node:tls';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { createClusterPki, createCa, issueCert } from '../../shared/pki.ts';
+import { createCa, issueCert } from '../../shared/pki.ts';
 import { readTls } from '../../shared/tls-files.ts';
 import { silentLogger } from '../../shared/log.ts';
 import { Connection } from '../../protocol/frame.ts';
 import type { Frame, Role } from '../../protocol/payloads.ts';
-import { Scheduler } from '../../scheduler/server.ts';
 import { waitFor } from '../../shared/wait-for.ts';
-import { tempDir } from '../../shared/temp-dir.ts';
+import { testScheduler } from '../helpers/test-scheduler.ts';
 import { ProtocolPeer } from '../../protocol/client.ts';
 import type { AddressInfo } from 'node:net';
 
-const { path: dir, remove: removeDir } = tempDir('ciao-roles');
-const pki = await createClusterPki(join(dir, 'pki'), 'test');
-const scheduler = new Scheduler({ tls: readTls({ ca: pki.ca.cert, ...pki.scheduler }), logger: silentLogger() });
-const port = await scheduler.listen(0);
-t.teardown(async () => {
-  await scheduler.close();
-  removeDir();
-});
+const { dir, pki, scheduler, port } = await testScheduler('ciao-roles');
 
 /** Connects with a key pair, says HELLO with the given roles, returns the first frame answered. */
 async function hello(material: { cert: string; key: string }, roles: Role[], id = roles.includes('controller') ? 'controller' : 'node-1', ca = pki.ca.cert): Promise<Frame | Error> {

@@ -2,7 +2,7 @@ import t from 'tap';
 import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import Database from 'better-sqlite3';
-import { openSqliteStore } from '../../controller/datastore/sqlite-store.ts';
+import { MAX_PER_COMMIT, openSqliteStore } from '../../controller/datastore/sqlite-store.ts';
 import { createMemoryStore } from '../../controller/datastore/memory-store.ts';
 import type { ClusterEvent } from '../../controller/api-types.ts';
 import { withTempDir } from '../../shared/temp-dir.ts';
@@ -23,15 +23,34 @@ t.test('records, deletes and the tenant index survive reopening, in insertion or
   b.close();
 }));
 
-t.test('a burst of changes is written within one turn of the event loop', (t) => withTempDir('ciao-store', async (dir) => {
+t.test('a burst of changes is committed in bounded commits, one per turn, the latest value of each record', (t) => withTempDir('ciao-store', async (dir) => {
   const path = join(dir, 'c.db');
   const s = openSqliteStore(path);
-  for (let i = 0; i < 1000; i++) s.events.put(event(`e${i}`, 't'));
-  await nextTurn();
   const reader = new Database(path, { readonly: true });
-  t.equal((reader.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n, 1000);
+  const rows = () => (reader.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
+  const burst = MAX_PER_COMMIT * 2 + 10;
+  for (let i = 0; i < burst; i++) s.events.put(event(`e${i}`, 't'));
+  await nextTurn();
+  t.equal(rows(), MAX_PER_COMMIT, 'the first turn commits one batch');
+  // Changed again while waiting in the backlog: written once, with its last value.
+  s.events.put({ ...event(`e${burst - 1}`, 't'), message: 'changed' });
+  await nextTurn();
+  t.equal(rows(), MAX_PER_COMMIT * 2);
+  await nextTurn();
+  t.equal(rows(), burst, 'the backlog is written over the next turns');
+  t.equal(JSON.parse((reader.prepare('SELECT data FROM events WHERE id = ?').get(`e${burst - 1}`) as { data: string }).data).message, 'changed');
   reader.close();
   s.close();
+}));
+
+t.test('close writes the whole backlog', (t) => withTempDir('ciao-store', async (dir) => {
+  const path = join(dir, 'c.db');
+  const s = openSqliteStore(path);
+  for (let i = 0; i < MAX_PER_COMMIT * 3; i++) s.events.put(event(`e${i}`, 't'));
+  s.close();
+  const reopened = openSqliteStore(path);
+  t.equal(reopened.events.size, MAX_PER_COMMIT * 3);
+  reopened.close();
 }));
 
 t.test('moving a record to another tenant moves it in the index', async (t) => {

@@ -1,0 +1,59 @@
+// The scheduler's flow to the controller (docs/protocol.md, "Flow to the controller"): while the
+// controller reads slower than nodes report, a node's superseded STATS are dropped, its latest is
+// delivered, and nothing the node sends after a STATS overtakes it.
+import t from 'tap';
+import tls from 'node:tls';
+import { once } from 'node:events';
+import { readTls } from '../../shared/tls-files.ts';
+import { Connection } from '../../protocol/frame.ts';
+import type { Frame, Role } from '../../protocol/payloads.ts';
+import { waitFor } from '../../shared/wait-for.ts';
+import { testScheduler } from '../helpers/test-scheduler.ts';
+
+const { pki, port } = await testScheduler('ciao-flow');
+
+/** A peer that said HELLO and was greeted; its frames after the greeting are collected. */
+async function joinAs(material: { cert: string; key: string }, id: string, roles: Role[]) {
+  const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ...readTls({ ca: pki.ca.cert, ...material }) });
+  await once(socket, 'secureConnect');
+  const conn = new Connection(socket);
+  const frames: Frame[] = [];
+  conn.send({ type: 'HELLO', op: 'HELLO', payload: { id, roles } });
+  const [greeting] = await once(conn, 'frame') as [Frame];
+  if (greeting.type !== 'HELLO') throw new Error(`${id} refused: ${JSON.stringify(greeting)}`);
+  conn.on('frame', (f) => frames.push(f));
+  return { socket, conn, frames };
+}
+
+const REPORTS = 400;
+/** A node's report, numbered by `load`, made big (~20 KB) so that a few hundred fill the link. */
+const stats = (n: number): Frame => ({
+  type: 'STATUS', op: 'STATS', payload: {
+    nodeId: 'node-1', hostname: 'node-1', status: 'READY', memTotalMB: 1024, memAvailableMB: 1024, diskTotalMB: 1024, diskAvailableMB: 1024,
+    vcpus: 4, vcpusAvailable: 4, load: n,
+    instances: Array.from({ length: 200 }, (_, i) => ({ instanceId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, state: 'active' as const })),
+  },
+});
+
+t.test('a controller that reads slowly gets each node\'s latest STATS, not every one, in the node\'s order', async (t) => {
+  const controller = await joinAs(pki.controller, 'controller', ['controller']);
+  controller.socket.pause();
+  const node = await joinAs(pki.agent, 'node-1', ['compute']);
+  for (let n = 1; n <= REPORTS; n++) node.conn.send(stats(n));
+  node.conn.send({ type: 'EVENT', op: 'INSTANCE_STATE', payload: { instanceId: 'after-the-reports', nodeId: 'node-1', state: 'active' } });
+  // Frames from one node are handled in order: its answer to a frame it may not send comes after
+  // the scheduler took every report above.
+  node.conn.send({ type: 'COMMAND', op: 'CORDONED', payload: { nodes: [] } });
+  await waitFor('the scheduler to take the reports', () => node.frames.some((f) => f.type === 'ERROR'));
+
+  controller.socket.resume();
+  await waitFor('the event after the reports to reach the controller', () => controller.frames.some((f) => f.op === 'INSTANCE_STATE'), { timeoutMs: 20_000 });
+  const fromNode = controller.frames.filter((f) => f.from === 'node-1');
+  const loads = fromNode.flatMap((f) => (f.op === 'STATS' ? [f.payload.load] : []));
+  t.ok(loads.length < REPORTS, `superseded reports were dropped (${loads.length} of ${REPORTS} delivered)`);
+  t.same(loads, [...loads].sort((a, b) => a - b), 'in the order the node sent them');
+  t.equal(loads.at(-1), REPORTS, 'the latest report is delivered');
+  t.equal(fromNode.at(-1)?.op, 'INSTANCE_STATE', 'the event the node sent after its reports comes after them');
+  node.socket.destroy();
+  controller.socket.destroy();
+});
