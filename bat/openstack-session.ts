@@ -5,11 +5,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { CommandError, type RunResult } from '../shared/run.ts';
 
-export const DRIVER = fileURLToPath(new URL('./openstack-driver.py', import.meta.url));
+export const DRIVER = join(import.meta.dirname, 'openstack-driver.py');
 
 /** The driver's answer to one request (its protocol: bat/openstack-driver.py). */
 const Answer = z.object({ id: z.number().int(), exitCode: z.number().int(), stdout: z.string(), stderr: z.string(), timedOut: z.boolean() });

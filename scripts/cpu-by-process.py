@@ -24,7 +24,7 @@ def kind(pid, name):
             j = ' '.join(c)
             m = re.search(r'(controller|scheduler|launcher|identity)[-/.]', j)
             if '--cluster' in j and m: k = 'node:' + m.group(1)
-            elif 'bat/suites/' in j: k = 'node:bat-suite'
+            elif 'bat/suites/' in j or '_bundles/bat/' in j: k = 'node:bat-suite'
             elif 'bat/run' in j or 'bat-run' in j: k = 'node:bat-runner'
             elif 'tap' in j: k = 'node:tap'
             else: k = 'node:other ' + j[:80]
