@@ -1,6 +1,7 @@
 // The underlay of a joined machine (docs/singlevm-network.md, "A second machine joins"): a macvlan of
 // a NIC the user named, made directly inside a cluster namespace, one VXLAN over it that stretches
 // the cluster network to the other machine, and the firewall that lets only that VXLAN cross.
+import { createHash } from 'node:crypto';
 import { run } from '../shared/run.ts';
 import { ipIn, linksOf } from './ip.ts';
 import { attachToBridge } from './links.ts';
@@ -25,27 +26,42 @@ export async function underlayAddress(ns: string): Promise<string | undefined> {
   return v4 ? `${v4.local}/${v4.prefixlen}` : '';
 }
 
+/** The MAC of the underlay leg `ns` holds at `cidr`: the same every time the leg is made again
+ *  (a resume, a restart), as a host's NIC keeps its own. The other machine's neighbour entry for
+ *  this address then stays right across the gap: a new MAC each time would leave it pointing at
+ *  one that is gone until its ARP cache times out (up to ~50 s), and TCP's retransmissions would
+ *  back off meanwhile. Locally administered, unicast (02:…). */
+export function underlayMac(ns: string, cidr: string): string {
+  const hex = createHash('sha256').update(`ciao-underlay ${ns} ${cidr}`).digest('hex');
+  return ['02', ...hex.slice(0, 10).match(/../g)!].join(':');
+}
+
 /** A macvlan of `iface` (in `ifaceNs`, else the host's namespace) made directly inside `ns`, with
- *  IPv6 off before it is up (nothing of the cluster's but VXLAN and ARP reaches the LAN), at `cidr`.
- *  The host's namespace gets no link: `netns` puts the new link straight into `ns`. */
+ *  IPv6 off before it is up (nothing of the cluster's but VXLAN and ARP reaches the LAN), at `cidr`,
+ *  with its own stable MAC. The host's namespace gains no link: `netns` puts the new link straight
+ *  into `ns`. Make its firewall first (`setUnderlayFirewall`): the leg answers as soon as it is up. */
 export async function addUnderlayLeg(ns: string, iface: string, cidr: string, ifaceNs?: string): Promise<void> {
-  await run('ip', [...(ifaceNs ? ['-n', ifaceNs] : []), 'link', 'add', 'link', iface, 'name', UNDERLAY_LINK, 'netns', ns, 'type', 'macvlan', 'mode', 'bridge']);
+  await run('ip', [...(ifaceNs ? ['-n', ifaceNs] : []), 'link', 'add', 'link', iface, 'name', UNDERLAY_LINK, 'netns', ns,
+    'address', underlayMac(ns, cidr), 'type', 'macvlan', 'mode', 'bridge']);
   await run('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `net.ipv6.conf.${UNDERLAY_LINK}.disable_ipv6=1`]);
   await ipIn(ns, 'addr', 'add', cidr, 'dev', UNDERLAY_LINK);
   await ipIn(ns, 'link', 'set', UNDERLAY_LINK, 'up');
 }
 
 /** In `ns`: only VXLAN (UDP `port`) between `local` and each of `peers` crosses the underlay leg,
- *  and nothing is forwarded into or out of it. Made again whole on each call (peers may grow). */
+ *  and nothing is forwarded into or out of it. Made before the leg (rules name it, not need it), so
+ *  nothing the namespace says before its tunnel listens (an ICMP "port unreachable" for the other
+ *  side's first VXLAN) reaches the LAN. The chain is replaced whole in one commit (peers may grow):
+ *  it is never empty while the leg is up. */
 export async function setUnderlayFirewall(ns: string, local: string, peers: string[], port: number): Promise<void> {
-  await iptablesIn(ns, '-N', CHAIN).catch(() => undefined);
-  await iptablesIn(ns, '-F', CHAIN);
-  for (const peer of peers) {
-    const udp = ['-p', 'udp', '--dport', String(port), '-j', 'ACCEPT'];
-    await iptablesIn(ns, '-A', CHAIN, '-i', UNDERLAY_LINK, '-s', peer, '-d', local, ...udp);
-    await iptablesIn(ns, '-A', CHAIN, '-o', UNDERLAY_LINK, '-s', local, '-d', peer, ...udp);
-  }
-  await iptablesIn(ns, '-A', CHAIN, '-j', 'DROP');
+  const udp = `-p udp --dport ${port} -j ACCEPT`;
+  const rules = peers.flatMap((peer) => [
+    `-A ${CHAIN} -i ${UNDERLAY_LINK} -s ${peer} -d ${local} ${udp}`,
+    `-A ${CHAIN} -o ${UNDERLAY_LINK} -s ${local} -d ${peer} ${udp}`,
+  ]);
+  // `--noflush` keeps every other chain; declaring this one empties it, in the same commit.
+  const table = ['*filter', `:${CHAIN} - [0:0]`, ...rules, `-A ${CHAIN} -j DROP`, 'COMMIT', ''].join('\n');
+  await run('ip', ['netns', 'exec', ns, 'iptables-restore', '-w', '--noflush'], { input: table });
   const first = async (...rule: string[]) => {
     if (await iptablesIn(ns, '-C', ...rule).then(() => false, () => true)) await iptablesIn(ns, '-I', rule[0], '1', ...rule.slice(1));
   };

@@ -8,6 +8,7 @@ import { addAddress, addBridge, addMacvlan } from '../network/links.ts';
 import { addClusterLeg, CLUSTER_IP, CLUSTER_NETWORK, UPLINK } from '../network/cluster-leg.ts';
 import { linksOf } from '../network/ip.ts';
 import { readPidFile, startDetached } from '../shared/detached.ts';
+import { run } from '../shared/run.ts';
 import type { NodeRole } from './node-roles.ts';
 
 export { CLUSTER_IP, CLUSTER_NETWORK };
@@ -59,8 +60,17 @@ export async function ensureClusterNetwork(cluster: string, dir: string, nodes: 
       await addNodeLeg(names.clusterNs, node);
     }
   }
-  await ensureDnsmasq(names.clusterNs, dir);
+  await Promise.all([bridgeAnswersNoArp(names.clusterNs), ensureDnsmasq(names.clusterNs, dir)]);
   return names;
+}
+
+/** Only ciaovlan answers ARP for 198.51.100.1, with its own MAC, which nothing changes. By default
+ *  ciao_br answered too (Linux answers for any address of the namespace on any link), with the
+ *  bridge's MAC — that of its lowest port, so it changes as ports come and go: a joined machine
+ *  whose tunnel port was made again kept the old one cached and its launcher's SYNs to the
+ *  scheduler gate went nowhere for up to a minute. Also set on a resume (clusters made before). */
+async function bridgeAnswersNoArp(clusterNs: string): Promise<void> {
+  await run('ip', ['netns', 'exec', clusterNs, 'sysctl', '-qw', 'net.ipv4.conf.ciao_br.arp_ignore=1']);
 }
 
 /** A node's namespace and its leg on ciao_br. */

@@ -43,12 +43,13 @@ export async function recordJoin(paths: Paths, underlay: UnderlaySetting, j: Joi
 /** The cluster's end, made or completed: a leg that is there must have `underlay.cidr`. */
 export async function ensureClusterUnderlay(c: { cluster: string; paths: Paths; clusterNs: string; schedulerPort: number }, underlay: UnderlaySetting, peers: string[]): Promise<void> {
   const have = await underlayAddress(c.clusterNs);
-  if (have === undefined) await addUnderlayLeg(c.clusterNs, underlay.iface, underlay.cidr, underlay.ifaceNs);
-  else if (have !== underlay.cidr) throw new Error(`cluster ${c.cluster}'s underlay leg is ${have || 'without an address'}, not ${underlay.cidr}: give its address`);
+  if (have !== undefined && have !== underlay.cidr) throw new Error(`cluster ${c.cluster}'s underlay leg is ${have || 'without an address'}, not ${underlay.cidr}: give its address`);
   const local = underlay.cidr.split('/')[0];
+  // The firewall before the leg: nothing but VXLAN to the peers leaves by it, from its first frame.
+  await setUnderlayFirewall(c.clusterNs, local, peers, UNDERLAY_PORT);
+  if (have === undefined) await addUnderlayLeg(c.clusterNs, underlay.iface, underlay.cidr, underlay.ifaceNs);
   await ensureJoinTunnel(c.clusterNs, local, { vni: UNDERLAY_VNI, port: UNDERLAY_PORT });
   for (const peer of peers) await addJoinPeer(c.clusterNs, peer);
-  await setUnderlayFirewall(c.clusterNs, local, peers, UNDERLAY_PORT);
   await ensureGate(c);
 }
 

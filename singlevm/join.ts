@@ -137,8 +137,8 @@ const JOIN_FLOW: Step<JoinContext>[] = [
       const { underlay: u, network } = c.bundle;
       await writeFile(c.paths.record, `${JSON.stringify({ cluster: c.bundle.cluster, nodeId: c.bundle.nodeId, ns: c.ns })}\n`);
       await createNamespace(c.ns);
-      await addUnderlayLeg(c.ns, iface, `${u.node}/${u.prefix}`, ifaceNs);
       await setUnderlayFirewall(c.ns, u.node, [u.cluster], u.port);
+      await addUnderlayLeg(c.ns, iface, `${u.node}/${u.prefix}`, ifaceNs);
       await addJoinedUplink(c.ns, u.node, u.cluster, `${network.leg}/24`, u);
       return `only VXLAN ${u.vni} on udp/${u.port} between ${u.node} and ${u.cluster} crosses ${iface}`;
     },
