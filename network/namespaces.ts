@@ -1,6 +1,7 @@
 // Network namespaces of a cluster: every one is named `ciao-<cluster>-<role>`, so cleanup finds
 // them all by name, even after a crash.
 import { run } from '../shared/run.ts';
+import { waitFor } from '../shared/wait-for.ts';
 
 export const namespaceName = (cluster: string, role: string) => `ciao-${cluster}-${role}`;
 
@@ -44,7 +45,23 @@ export async function createNamespace(name: string): Promise<void> {
   await run('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
 }
 
-/** Deleting a namespace takes every link inside it with it. Idempotent. */
+/** Ends (SIGKILL) whatever still runs in namespace `name`, and waits until nothing does. A process
+ *  in a namespace (a probe's SSH connection into a tenant's VM, shared for a while:
+ *  singlevm/guest-ssh.ts) keeps it, and every link in it, after `ip netns delete`: a CNCI's leg
+ *  would keep its address on the cluster's bridge while DHCP gives that address to another CNCI. */
+export async function endProcessesIn(name: string): Promise<void> {
+  const pids = async () => (await run('ip', ['netns', 'pids', name], { allowFailure: true })).stdout.split('\n').filter((p) => /^\d+$/.test(p)).map(Number);
+  const first = await pids();
+  if (!first.length) return;
+  for (const pid of first) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch { /* gone since */ }
+  }
+  await waitFor(`the processes in namespace ${name} to end`, async () => (await pids()).length === 0, { timeoutMs: 5000, intervalMs: 20 });
+}
+
+/** Deleting a namespace takes every link inside it with it, once nothing runs in it. Idempotent. */
 export async function deleteNamespace(name: string): Promise<void> {
   if ((await listNamespaces()).includes(name)) await run('ip', ['netns', 'delete', name]);
 }
