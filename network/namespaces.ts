@@ -45,20 +45,27 @@ export async function createNamespace(name: string): Promise<void> {
   await run('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
 }
 
-/** Ends (SIGKILL) whatever still runs in namespace `name`, and waits until nothing does. A process
- *  in a namespace (a probe's SSH connection into a tenant's VM, shared for a while:
- *  singlevm/guest-ssh.ts) keeps it, and every link in it, after `ip netns delete`: a CNCI's leg
- *  would keep its address on the cluster's bridge while DHCP gives that address to another CNCI. */
+/** Ends whatever still runs in namespace `name` (SIGTERM, then SIGKILL after a second), and waits
+ *  until nothing does. A process in a namespace (a probe's SSH connection into a tenant's VM, shared
+ *  for a while: singlevm/guest-ssh.ts) keeps it, and every link in it, after `ip netns delete`: a
+ *  CNCI's leg would keep its address on the cluster's bridge while DHCP gives that address to
+ *  another CNCI. SIGTERM first lets such a connection remove its control socket. */
 export async function endProcessesIn(name: string): Promise<void> {
   const pids = async () => (await run('ip', ['netns', 'pids', name], { allowFailure: true })).stdout.split('\n').filter((p) => /^\d+$/.test(p)).map(Number);
+  const signal = (all: number[], sig: NodeJS.Signals) => {
+    for (const pid of all) {
+      try {
+        process.kill(pid, sig);
+      } catch { /* gone since */ }
+    }
+  };
+  const none = async () => (await pids()).length === 0;
   const first = await pids();
   if (!first.length) return;
-  for (const pid of first) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch { /* gone since */ }
-  }
-  await waitFor(`the processes in namespace ${name} to end`, async () => (await pids()).length === 0, { timeoutMs: 5000, intervalMs: 20 });
+  signal(first, 'SIGTERM');
+  if (await waitFor(`the processes in namespace ${name} to end`, none, { timeoutMs: 1000, intervalMs: 20 }).catch(() => false)) return;
+  signal(await pids(), 'SIGKILL');
+  await waitFor(`the processes in namespace ${name} to end`, none, { timeoutMs: 5000, intervalMs: 20 });
 }
 
 /** Deleting a namespace takes every link inside it with it, once nothing runs in it. Idempotent. */
