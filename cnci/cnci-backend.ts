@@ -8,7 +8,7 @@ import type { StartPayload } from '../protocol/payloads.ts';
 import type { Logger } from '../shared/log.ts';
 import { fileFor, isUuid } from '../shared/safe-path.ts';
 import { mapLimit } from '../shared/map-limit.ts';
-import { createNamespace, deleteNamespace, listNamespaces, namespaceName } from '../network/namespaces.ts';
+import { createNamespace, deleteNamespace, endProcessesIn, listNamespaces, namespaceName } from '../network/namespaces.ts';
 import { addVethPair, attachToBridge, setMac } from '../network/links.ts';
 import { linksOf } from '../network/ip.ts';
 import { UPLINK } from '../network/cluster-leg.ts';
@@ -133,7 +133,9 @@ export class CnciBackend implements Backend {
     if (spec) {
       const ns = cnciNamespace(this.opts.cluster, spec.tenantId);
       const legIp = await addressOf(ns, UPLINK).catch(() => undefined);
-      // Deleting the namespace takes the leg (both ends of the veth), bridge, VXLAN and NAT rules with it.
+      // Deleting the namespace takes the leg (both ends of the veth), bridge, VXLAN and NAT rules with
+      // it, once nothing runs in it: a probe's SSH connection to a tenant's VM may still be open there.
+      await endProcessesIn(ns).catch((err) => this.opts.logger.warn('a process in the CNCI\'s namespace did not end', { instanceId, error: (err as Error).message }));
       await deleteNamespace(ns);
       // Then its address goes back to the pool (SPEC §4: 100 CNCI addresses for the cluster's life).
       if (legIp) {

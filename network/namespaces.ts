@@ -1,6 +1,7 @@
 // Network namespaces of a cluster: every one is named `ciao-<cluster>-<role>`, so cleanup finds
 // them all by name, even after a crash.
 import { run } from '../shared/run.ts';
+import { waitFor } from '../shared/wait-for.ts';
 
 export const namespaceName = (cluster: string, role: string) => `ciao-${cluster}-${role}`;
 
@@ -44,7 +45,30 @@ export async function createNamespace(name: string): Promise<void> {
   await run('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
 }
 
-/** Deleting a namespace takes every link inside it with it. Idempotent. */
+/** Ends whatever still runs in namespace `name` (SIGTERM, then SIGKILL after a second), and waits
+ *  until nothing does. A process in a namespace (a probe's SSH connection into a tenant's VM, shared
+ *  for a while: singlevm/guest-ssh.ts) keeps it, and every link in it, after `ip netns delete`: a
+ *  CNCI's leg would keep its address on the cluster's bridge while DHCP gives that address to
+ *  another CNCI. SIGTERM first lets such a connection remove its control socket. */
+export async function endProcessesIn(name: string): Promise<void> {
+  const pids = async () => (await run('ip', ['netns', 'pids', name], { allowFailure: true })).stdout.split('\n').filter((p) => /^\d+$/.test(p)).map(Number);
+  const signal = (all: number[], sig: NodeJS.Signals) => {
+    for (const pid of all) {
+      try {
+        process.kill(pid, sig);
+      } catch { /* gone since */ }
+    }
+  };
+  const none = async () => (await pids()).length === 0;
+  const first = await pids();
+  if (!first.length) return;
+  signal(first, 'SIGTERM');
+  if (await waitFor(`the processes in namespace ${name} to end`, none, { timeoutMs: 1000, intervalMs: 20 }).catch(() => false)) return;
+  signal(await pids(), 'SIGKILL');
+  await waitFor(`the processes in namespace ${name} to end`, none, { timeoutMs: 5000, intervalMs: 20 });
+}
+
+/** Deleting a namespace takes every link inside it with it, once nothing runs in it. Idempotent. */
 export async function deleteNamespace(name: string): Promise<void> {
   if ((await listNamespaces()).includes(name)) await run('ip', ['netns', 'delete', name]);
 }

@@ -20,6 +20,10 @@ def kind(pid, name):
         try: c = open(f'/proc/{pid}/cmdline').read().split('\0')
         except Exception: c = [name]
         k = name
+        # A cluster's VM is named ciao-<cluster>-<instance id>: its QEMU is told from other QEMUs on the machine.
+        if name.startswith('qemu-system'):
+            m = re.search(r'\0-name\0ciao-(.+?)-[0-9a-f]{8}-[0-9a-f]{4}-', '\0'.join(c))
+            k = f'{name} ciao-{m.group(1)}' if m else f'{name} (not a cluster VM)'
         if name == 'node':
             j = ' '.join(c)
             m = re.search(r'(controller|scheduler|launcher|identity)[-/.]', j)
@@ -46,4 +50,4 @@ for pid, (k, t) in last.items():
     if pid not in base: count[k] += 1
 print(f'total sampled {sum(by.values()):.1f} cpu-s')
 for k, v in by.most_common(14): print(f'{v:7.1f}  {k}  ({count[k]} new processes seen)')
-print('ssh processes seen:', count['ssh'], ' qemu:', count['qemu-system-x86'])
+print('ssh processes seen:', count['ssh'], ' qemu:', sum(v for k, v in count.items() if k.startswith('qemu-system')))

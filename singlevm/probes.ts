@@ -5,14 +5,9 @@ import { run } from '../shared/run.ts';
 import { scaled, TIMEOUT_SCALE } from '../shared/wait-for.ts';
 import { linksOf } from '../network/ip.ts';
 import { containerName } from '../launcher/docker-backend.ts';
+import { sshRun } from './guest-ssh.ts';
 
-const SSH_OPTIONS = ['-q', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', `ConnectTimeout=${scaled(2)}`];
-
-/** Runs a command in a guest over SSH as demouser from namespace `ns`; throws when SSH does not answer or it fails. */
-export async function sshRun(ns: string, ip: string, key: string, command: string): Promise<string> {
-  const r = await run('ip', ['netns', 'exec', ns, 'ssh', ...SSH_OPTIONS, '-i', key, `demouser@${ip}`, command], { timeout: scaled(10_000) });
-  return r.stdout.trim();
-}
+export { sshRun };
 
 /** `hostname` of a guest, over SSH (above). */
 export const sshHostname = (ns: string, ip: string, key: string): Promise<string> => sshRun(ns, ip, key, 'hostname');

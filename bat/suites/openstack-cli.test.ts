@@ -185,7 +185,13 @@ t.test('volume create, server add volume: the guest sees a block device of its s
 
   await expectEvent(tenantPath, new RegExp(`^Attached volume ${vol.id} to ${id}`), () => openstack.text('server', 'add', 'volume', id, vol.id), user);
   t.match(await volume(vol.id), { status: 'in-use', attachments: [{ server_id: id }] }, 'in use by the server');
-  await inGuest(t, 'the guest sees the disk', async () => t.match(await device(), new RegExp(`^vd[a-z] ${vol.size * 2 * 1024 * 1024}$`), 'the guest sees a block device of the volume\'s size'));
+  // The guest finds a hot-plugged disk on its own time (PCIe hot-plug, then virtio's probe), after the attach has answered.
+  const sized = new RegExp(`^vd[a-z] ${vol.size * 2 * 1024 * 1024}$`);
+  let seen = '';
+  await inGuest(t, 'the guest sees the disk', async () => {
+    await waitFor('the guest to see the hot-plugged disk', async () => sized.test(seen = await device()), { timeoutMs: 15_000, intervalMs: 200 }).catch(() => undefined);
+    t.match(seen, sized, 'the guest sees a block device of the volume\'s size (within 15 s of the attach)');
+  });
 
   await expectEvent(tenantPath, new RegExp(`^Detached volume ${vol.id} from ${id}`), () => openstack.text('server', 'remove', 'volume', id, vol.id), user);
   await available();

@@ -2,8 +2,11 @@
 // and checks that tunnels carry traffic, that VNIs separate, and that the host namespace is untouched.
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { run } from '../../shared/run.ts';
-import { createNamespace, deleteNamespace, listNamespaces } from '../../network/namespaces.ts';
+import { createNamespace, deleteNamespace, endProcessesIn, listNamespaces } from '../../network/namespaces.ts';
+import { waitFor } from '../../shared/wait-for.ts';
 import { addAddress, addBridge, addMacvlan, addVethPair, addVxlan, attachToBridge } from '../../network/links.ts';
 import { linksOf } from '../../network/ip.ts';
 import { probeFrom } from '../helpers/netns-probe.ts';
@@ -58,6 +61,27 @@ t.test('another VNI on the same subnet does not reach the tenant', async (t) => 
   await addAddress(nodeY, 'vx200', '172.16.0.2/24');
   const r = await probeFrom(nodeY, '172.16.0.1', 1000);
   t.not(r, 'reachable', `a different VNI is isolated (${r})`);
+});
+
+t.test('what still runs in a namespace ends before it is deleted, so its links go with it (a veth peer outside too)', async (t) => {
+  const cnci = `ciaotest-${id}-c`;
+  t.teardown(() => deleteNamespace(cnci));
+  await createNamespace(cnci);
+  await addVethPair(hub, 'legc', cnci, 'uplink');
+  // One that ends on SIGTERM, one that ignores it (SIGKILL then).
+  const started = [['sleep', '300'], ['sh', '-c', 'trap "" TERM; sleep 300 & wait']].map((cmd) => {
+    const child = spawn('ip', ['netns', 'exec', cnci, ...cmd], { detached: true, stdio: 'ignore' });
+    child.unref();
+    return child.pid!;
+  });
+  await waitFor('both to run in the namespace', async () => (await run('ip', ['netns', 'pids', cnci])).stdout.trim().split('\n').length >= 3);
+  await endProcessesIn(cnci);
+  t.equal((await run('ip', ['netns', 'pids', cnci])).stdout.trim(), '', 'nothing runs in it');
+  t.notOk(started.some((pid) => existsSync(`/proc/${pid}/ns`)), 'both ended');
+  await deleteNamespace(cnci);
+  // The kernel frees a namespace's links in a work queue once nothing holds it: soon, not at once.
+  const gone = await waitFor('the veth end outside to go', async () => !(await linksOf(hub)).some((l) => l.ifname === 'legc'), { timeoutMs: 5000, intervalMs: 20 }).catch(() => false);
+  t.ok(gone, "the veth's end outside went with the namespace");
 });
 
 t.test('the host namespace gained nothing, and deleting the namespaces removes everything', async (t) => {
