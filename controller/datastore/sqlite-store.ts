@@ -26,7 +26,9 @@ export function openSqliteStore(path: string, opts: { onError?: (err: Error) => 
   for (const name of COLLECTIONS) {
     db.exec(`CREATE TABLE IF NOT EXISTS ${name} (id TEXT PRIMARY KEY, tenant_id TEXT, data TEXT NOT NULL)`);
     writers.set(name, {
-      put: db.prepare(`INSERT OR REPLACE INTO ${name} (id, tenant_id, data) VALUES (?, ?, ?)`),
+      // Changed in place: a REPLACE deleted the row and inserted it again, both its table and its
+      // id index rewritten for each of the 3–4 writes of an instance's start (docs/scale.md).
+      put: db.prepare(`INSERT INTO ${name} (id, tenant_id, data) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET tenant_id = excluded.tenant_id, data = excluded.data`),
       del: db.prepare(`DELETE FROM ${name} WHERE id = ?`),
     });
   }

@@ -60,3 +60,25 @@ t.test('moving a record to another tenant moves it in the index', async (t) => {
   t.same(s.events.byTenant('a'), []);
   t.same(s.events.byTenant('b').map((e) => e.id), ['e']);
 });
+
+t.test('a record changed after it was written keeps its place, in memory and after reopening', (t) => withTempDir('ciao-store', async (dir) => {
+  const path = join(dir, 'c.db');
+  const a = openSqliteStore(path);
+  for (const id of ['e1', 'e2', 'e3']) a.events.put(event(id, 't1'));
+  await nextTurn();
+  a.events.put({ ...event('e1', 't1'), message: 'changed' });
+  t.same(a.events.byTenant('t1').map((e) => e.id), ['e1', 'e2', 'e3']);
+  a.close();
+  const b = openSqliteStore(path);
+  t.same(b.events.byTenant('t1').map((e) => [e.id, e.message]), [['e1', 'changed'], ['e2', 'e2'], ['e3', 'e3']]);
+  t.same(b.events.all().map((e) => e.id), ['e1', 'e2', 'e3']);
+  b.close();
+}));
+
+t.test('a record that moves to another tenant is indexed under that one only', async (t) => {
+  const s = createMemoryStore();
+  s.events.put(event('e1', 't1'));
+  s.events.put(event('e1', 't2'));
+  t.same(s.events.byTenant('t1'), []);
+  t.same(s.events.byTenant('t2').map((e) => e.id), ['e1']);
+});
