@@ -93,11 +93,3 @@ t.test('a record changed after it was written keeps its place, in memory and aft
   t.same(b.events.all().map((e) => e.id), ['e1', 'e2', 'e3']);
   b.close();
 }));
-
-t.test('a record that moves to another tenant is indexed under that one only', async (t) => {
-  const s = createMemoryStore();
-  s.events.put(event('e1', 't1'));
-  s.events.put(event('e1', 't2'));
-  t.same(s.events.byTenant('t1'), []);
-  t.same(s.events.byTenant('t2').map((e) => e.id), ['e1']);
-});
