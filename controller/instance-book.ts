@@ -11,6 +11,8 @@ import { claimedSize } from './instance-resize.ts';
 interface Entry {
   tenant: string;
   ip: number | null;
+  /** The address as the record writes it (parsed again only when it changes). */
+  ipText: string | undefined;
   /** A CNCI holds an address but no quota. */
   counted: boolean;
   state: Instance['state'];
@@ -97,7 +99,8 @@ export class InstanceBook {
   private write(id: string, inst: Instance | undefined) {
     const old = this.entries.get(id);
     const size = inst && claimedSize(inst);
-    const entry: Entry | undefined = inst && size && { tenant: inst.tenant_id, ip: ipOf(inst.ip), counted: !inst.cnci, state: inst.state, vcpus: size.vcpus, mem_mb: size.mem_mb, disk_mb: size.disk_mb };
+    const ip = old && old.ipText === inst?.ip ? old.ip : ipOf(inst?.ip);
+    const entry: Entry | undefined = inst && size && { tenant: inst.tenant_id, ip, ipText: inst.ip, counted: !inst.cnci, state: inst.state, vcpus: size.vcpus, mem_mb: size.mem_mb, disk_mb: size.disk_mb };
     // Most writes change a state, not the address: the address stays counted (and the floor where it is).
     const sameAddress = !!old && !!entry && old.tenant === entry.tenant && old.ip === entry.ip;
     if (old) this.apply(old, -1, !sameAddress);

@@ -7,11 +7,17 @@ export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
 const EMPTY = Buffer.alloc(0);
 
 export function encodeFrame(frame: Frame): Buffer {
-  const body = Buffer.from(JSON.stringify(frame), 'utf8');
-  const head = Buffer.alloc(4);
-  head.writeUInt32BE(body.length);
-  return Buffer.concat([head, body]);
+  // One buffer, written in place: the scheduler encodes every frame it forwards (docs/scale.md).
+  const json = JSON.stringify(frame);
+  const out = Buffer.allocUnsafe(4 + Buffer.byteLength(json, 'utf8'));
+  out.writeUInt32BE(out.length - 4, 0);
+  out.write(json, 4, 'utf8');
+  return out;
 }
+
+/** How long (ms) a connection hands out received frames in one turn of the event loop before it
+ *  lets the loop run other work (docs/protocol.md, "Flow to the controller"). */
+export const FRAME_SLICE_MS = 5;
 
 export class FrameError extends Error {
   override name = 'FrameError';
@@ -66,12 +72,23 @@ export interface ConnectionEvents {
   close: [];
 }
 
-/** A protocol connection over a socket: emits validated frames, sends frames. */
+/** A protocol connection over a socket: emits validated frames, sends frames. Received frames are
+ *  handed out for at most FRAME_SLICE_MS per turn: the rest wait, in order, with the socket paused,
+ *  for the next turn, so that a burst read in one go (a controller's link carries thousands of
+ *  frames a second at 100 000 instances) does not hold the event loop while requests wait. */
 export class Connection extends EventEmitter<ConnectionEvents> {
   private readonly decoder = new FrameDecoder();
   private closed = false;
+  /** Decoded frames not handed out yet (they came in a turn whose slice was spent). */
+  private readonly received: unknown[] = [];
+  private head = 0;
+  private continuing = false;
+  /** The socket closed: 'close' is told once every frame received before it has been handed out. */
+  private ended = false;
+  private handing = false;
+  private told = false;
 
-  constructor(readonly socket: Socket) {
+  constructor(readonly socket: Socket, private readonly sliceMs = FRAME_SLICE_MS) {
     super();
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('close', () => this.markClosed());
@@ -119,19 +136,58 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.socket.destroy();
       return;
     }
-    for (const value of values) {
+    for (const value of values) this.received.push(value);
+    if (!this.continuing && !this.handing) this.handOut();
+  }
+
+  /** Hands out received frames until the slice is spent; the rest go on in the next turn. */
+  private handOut() {
+    this.continuing = false;
+    this.handing = true;
+    try {
+      this.handOutSlice();
+    } finally {
+      this.handing = false;
+    }
+    if (this.continuing) return;
+    this.received.length = 0;
+    this.head = 0;
+    if (this.ended) return this.tellClosed();
+    if (this.socket.isPaused()) this.socket.resume();
+  }
+
+  private handOutSlice() {
+    const until = performance.now() + this.sliceMs;
+    while (this.head < this.received.length) {
+      const value = this.received[this.head];
+      this.received[this.head++] = undefined;
       try {
         this.emit('frame', parseFrame(value));
       } catch (err) {
         if (!(err instanceof FrameError)) throw err;
         this.emit('invalid', err);
       }
+      if (this.head < this.received.length && performance.now() >= until) {
+        // Nothing more is read meanwhile: what waits here stays bounded by one read's worth.
+        if (!this.ended) this.socket.pause();
+        this.continuing = true;
+        setImmediate(() => this.handOut());
+        return;
+      }
     }
   }
 
   private markClosed() {
-    if (this.closed) return;
+    if (this.ended) return;
+    this.ended = true;
+    // Nothing can be sent any more; what was received before the close is still handed out first.
     this.closed = true;
+    if (!this.continuing && !this.handing) this.tellClosed();
+  }
+
+  private tellClosed() {
+    if (this.told) return;
+    this.told = true;
     this.emit('close');
   }
 }

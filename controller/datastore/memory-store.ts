@@ -34,12 +34,16 @@ export class MemoryCollection<T extends { id: string }> implements Collection<T>
     const tenantId = tenantOf(record);
     if (typeof record.id !== 'string' || !record.id) throw new TypeError(`a record's id must be a non-empty string, not ${JSON.stringify(record.id)}`);
     if (tenantId !== null && typeof tenantId !== 'string') throw new TypeError(`record ${record.id}: tenant_id must be a string or null`);
-    this.unindex(record.id);
+    const old = this.records.get(record.id);
     this.records.set(record.id, record);
     const tenant = tenantOf(record);
-    let ids = this.index.get(tenant);
-    if (!ids) this.index.set(tenant, (ids = new Set()));
-    ids.add(record.id);
+    // Most puts change a record of the same tenant: its place in the index stays.
+    if (!old || tenantOf(old) !== tenant) {
+      if (old) this.index.get(tenantOf(old))?.delete(record.id);
+      let ids = this.index.get(tenant);
+      if (!ids) this.index.set(tenant, (ids = new Set()));
+      ids.add(record.id);
+    }
     if (!this.loading) this.onWrite?.(record.id, tenant, record);
     for (const w of this.watchers) w(record.id, record);
   }

@@ -25,7 +25,8 @@ t.test('records, deletes and the tenant index survive reopening, in insertion or
 
 t.test('a burst of changes is committed in bounded commits, one per turn, the latest value of each record', (t) => withTempDir('ciao-store', async (dir) => {
   const path = join(dir, 'c.db');
-  const s = openSqliteStore(path);
+  // No time bound here: the count bound alone (the time bound is the next test's).
+  const s = openSqliteStore(path, { commitSliceMs: Infinity });
   const reader = new Database(path, { readonly: true });
   const rows = () => (reader.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
   const burst = MAX_PER_COMMIT * 2 + 10;
@@ -39,6 +40,24 @@ t.test('a burst of changes is committed in bounded commits, one per turn, the la
   await nextTurn();
   t.equal(rows(), burst, 'the backlog is written over the next turns');
   t.equal(JSON.parse((reader.prepare('SELECT data FROM events WHERE id = ?').get(`e${burst - 1}`) as { data: string }).data).message, 'changed');
+  reader.close();
+  s.close();
+}));
+
+t.test('a commit also ends when its time is spent, the rest going on in the next turns', (t) => withTempDir('ciao-store', async (dir) => {
+  const path = join(dir, 'c.db');
+  // A slice of 0 ms: the clock, read every 16 rows, ends each commit at its first reading.
+  const s = openSqliteStore(path, { commitSliceMs: 0 });
+  const reader = new Database(path, { readonly: true });
+  const rows = () => (reader.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
+  for (let i = 0; i < 40; i++) s.events.put(event(`e${i}`, 't'));
+  await nextTurn();
+  t.equal(rows(), 16);
+  await nextTurn();
+  t.equal(rows(), 32);
+  await nextTurn();
+  t.equal(rows(), 40);
+  t.same((reader.prepare('SELECT id FROM events ORDER BY rowid').all() as { id: string }[]).map((r) => r.id), Array.from({ length: 40 }, (_, i) => `e${i}`), 'oldest first');
   reader.close();
   s.close();
 }));
@@ -60,3 +79,17 @@ t.test('moving a record to another tenant moves it in the index', async (t) => {
   t.same(s.events.byTenant('a'), []);
   t.same(s.events.byTenant('b').map((e) => e.id), ['e']);
 });
+
+t.test('a record changed after it was written keeps its place, in memory and after reopening', (t) => withTempDir('ciao-store', async (dir) => {
+  const path = join(dir, 'c.db');
+  const a = openSqliteStore(path);
+  for (const id of ['e1', 'e2', 'e3']) a.events.put(event(id, 't1'));
+  await nextTurn();
+  a.events.put({ ...event('e1', 't1'), message: 'changed' });
+  t.same(a.events.byTenant('t1').map((e) => e.id), ['e1', 'e2', 'e3']);
+  a.close();
+  const b = openSqliteStore(path);
+  t.same(b.events.byTenant('t1').map((e) => [e.id, e.message]), [['e1', 'changed'], ['e2', 'e2'], ['e3', 'e3']]);
+  t.same(b.events.all().map((e) => e.id), ['e1', 'e2', 'e3']);
+  b.close();
+}));
