@@ -2,7 +2,7 @@
 // with dpkg-deb into a cache folder per package version, so a second build downloads nothing.
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, access, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { run } from '../shared/run.ts';
 
 const exists = (p: string) => access(p).then(() => true, () => false);
@@ -39,7 +39,8 @@ export async function listsStamp(root = '/'): Promise<string> {
   ];
   for (const f of files) {
     const text = await readFile(f).catch(() => undefined);
-    if (text) h.update(`${f.slice(root.length)}\0`).update(text).update('\0');
+    // By its path under the root (`/` in the VM, the chroot's folder while the image is built).
+    if (text) h.update(`${relative(root, f)}\0`).update(text).update('\0');
   }
   return h.digest('hex').slice(0, 16);
 }

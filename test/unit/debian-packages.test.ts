@@ -36,6 +36,7 @@ t.test('the stamp is of the Release files and preferences by content, whatever t
   const a = await aptRoot(join(dir, 'a'), 'Date: Mon, 01 Dec 2026\nSHA256: 1\n');
   const b = await aptRoot(join(dir, 'b'), 'Date: Mon, 01 Dec 2026\nSHA256: 1\n');
   t.equal(await listsStamp(a), await listsStamp(b), 'the same Release under two roots (the Packages files, named by the Release, are not read)');
+  t.equal(await listsStamp(`${a}/`), await listsStamp(a), 'a root written with its slash (the VM\'s is "/") is the same root');
   const c = await aptRoot(join(dir, 'c'), 'Date: Tue, 02 Dec 2026\nSHA256: 2\n');
   t.not(await listsStamp(c), await listsStamp(a), 'lists updated since: another stamp');
   await mkdir(join(b, 'etc/apt/preferences.d'), { recursive: true });
