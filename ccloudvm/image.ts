@@ -8,6 +8,7 @@ import { access, chmod, cp, mkdir, readdir, readFile, realpath, rename, rm, syml
 import { dirname, join } from 'node:path';
 import { run } from '../shared/run.ts';
 import { buildVmImage, vmImageSourceHash } from '../images/vm-image.ts';
+import type { Apt } from '../images/debian-packages.ts';
 import { hostDebian, type HostDebian } from './host-debian.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -64,8 +65,9 @@ export const STARTED_BY_FIRST_BOOT = ['containerd.service', 'docker.socket', 'do
 
 /** Names the build's steps in the hash (files and packages are there by content): change it when
  *  a step changes what the image holds. 2: lists and apt's cache kept, Docker off until the first
- *  boot, the cluster's VM image inside, e2scrub_reap and getty-static masked. */
-const RECIPE = 2;
+ *  boot, the cluster's VM image inside, e2scrub_reap and getty-static masked. 3: the VM image's
+ *  packages picked by the image's own apt, its answers kept for the image's lists. */
+const RECIPE = 3;
 
 /** Files the image gets, by path; they are part of its hash. */
 function imageFiles(debian: HostDebian): Record<string, string> {
@@ -182,11 +184,14 @@ export async function buildBaseImage(opts: BuildOptions): Promise<BaseImage> {
 
   // The cluster's VM image, as setup inside would build it (its Debian packages unpacked, the
   // initramfs and root disk made): setup inside then starts warm instead of downloading them
-  // through QEMU's user network (108 s under TCG). Built here, on the host, from the host's apt;
-  // the image's key covers its sources, so a tree whose guest changed gets a new base. (A VM made
+  // through QEMU's user network (108 s under TCG). Built here, on the host, with the image's own
+  // apt (its lists, in the chroot) picking and fetching the packages, and apt's answers kept for
+  // the image's lists: setup inside asks apt nothing (with the host's answers, kept for the host's
+  // lists, it asked again: six apt-cache runs on an emulated CPU at its first run). The image's
+  // key covers the VM image's sources, so a tree whose guest changed gets a new base. (A VM made
   // from an older base before that still works: setup inside rebuilds it from the packages here.)
   progress("the cluster's VM image");
-  await buildVmImage(join(root, 'root/.cache/ciao/images'));
+  await buildVmImage(join(root, 'root/.cache/ciao/images'), () => {}, chrootApt(root, inRoot));
 
   progress('disk');
   const boot = await readdir(join(root, 'boot'));
@@ -204,6 +209,23 @@ export async function buildBaseImage(opts: BuildOptions): Promise<BaseImage> {
   await rm(dir, { recursive: true, force: true });
   await rename(work, dir);
   return image;
+}
+
+/** The apt of the tree being built (its lists, its sources, its pinning), run in the chroot; a
+ *  download lands in the tree's apt cache and is moved out to `dir`. */
+function chrootApt(root: string, inRoot: (args: string[]) => Promise<{ stdout: string }>): Apt {
+  const inside = '/var/cache/apt/archives/ciao-download';
+  return {
+    root,
+    cache: async (args) => (await inRoot(['apt-cache', ...args])).stdout,
+    async download(spec, dir) {
+      await rm(join(root, inside), { recursive: true, force: true });
+      await mkdir(join(root, inside), { recursive: true });
+      await inRoot(['sh', '-c', 'cd "$1" && exec apt-get download -q "$2"', 'sh', inside, spec]);
+      for (const f of await readdir(join(root, inside))) await rename(join(root, inside, f), join(dir, f));
+      await rm(join(root, inside), { recursive: true, force: true });
+    },
+  };
 }
 
 /** Removes cached base images other than `keep` (the newest, and those VMs still boot from). */

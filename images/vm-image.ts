@@ -10,7 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { run } from '../shared/run.ts';
 import { withTempDir } from '../shared/temp-dir.ts';
-import { resolveMetaPackage, unpackPackages } from './debian-packages.ts';
+import { HOST_APT, resolveMetaPackage, unpackPackages, type Apt } from './debian-packages.ts';
 
 /** Loaded in this order at boot (SPEC §10: virtio-net needs this chain; the rest is the config drive). */
 export const GUEST_MODULES = [
@@ -35,8 +35,8 @@ export interface VmImage {
 const exists = (p: string) => access(p).then(() => true, () => false);
 
 /** The Debian packages the image is made of: the cloud kernel apt would install now, busybox, dropbear. */
-export async function vmImagePackages(cacheDir: string): Promise<string[]> {
-  const kernelPkg = await resolveMetaPackage('linux-image-cloud-amd64', 'linux-image-', join(cacheDir, 'debs'));
+export async function vmImagePackages(cacheDir: string, apt = HOST_APT): Promise<string[]> {
+  const kernelPkg = await resolveMetaPackage('linux-image-cloud-amd64', 'linux-image-', join(cacheDir, 'debs'), apt);
   return [kernelPkg, 'busybox-static', 'dropbear-bin', 'libtomcrypt1', 'libtommath1'];
 }
 
@@ -51,11 +51,13 @@ export async function vmImageSourceHash(): Promise<Hash> {
     .update(`root disk ${ROOT_DISK_MB} MB`);
 }
 
-export async function buildVmImage(cacheDir: string, progress: (note: string) => void = () => {}): Promise<VmImage> {
-  const packages = await vmImagePackages(cacheDir);
+/** `apt` picks the packages' versions and downloads them: the host's, or (ccloudvm's base image)
+ *  the apt of the tree the image goes into, so setup there finds the versions its apt picks. */
+export async function buildVmImage(cacheDir: string, progress: (note: string) => void = () => {}, apt: Apt = HOST_APT): Promise<VmImage> {
+  const packages = await vmImagePackages(cacheDir, apt);
   const kernelPkg = packages[0];
   progress('Debian packages');
-  const dirs = await unpackPackages(join(cacheDir, 'debs'), packages);
+  const dirs = await unpackPackages(join(cacheDir, 'debs'), packages, apt);
   const hash = (await vmImageSourceHash())
     .update([...dirs.values()].map((d) => basename(d)).join(','))
     .digest('hex').slice(0, 16);

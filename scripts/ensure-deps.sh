@@ -16,9 +16,11 @@
 # and Node ABI: the module is kept in ~/.cache/ciao/native, so a later `npm ci` (a fresh clone, a
 # new lock) copies it instead of compiling again. ssh2's and cpu-features' optional bindings (SSH,
 # which Docker on its socket does not use) are not compiled.
-# The stamp names the Node binary the native module was last loaded by: while it is that one, the
-# check costs a few milliseconds (no Node started); another Node (an upgrade) is checked by loading
-# the module, and rebuilt if need be. Each phase prints one line; the output goes to a log.
+# The stamp names the Node binary the native module was last loaded by, by its size and time (not
+# its path: ccloudvm's VM runs the host's Node, copied with its time to /usr/local/bin, on the
+# host's node_modules): while it is that one, the check costs a few milliseconds (no Node started);
+# another Node (an upgrade) is checked by loading the module, and rebuilt if need be. Each phase
+# prints one line; the output goes to a log.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 cd "$ROOT"
@@ -38,7 +40,7 @@ js_stamp=node_modules/.ciao-js-stamp        # JS packages (npm ci --ignore-scrip
 tap_stamp=node_modules/.ciao-tap-stamp      # tap's runner built
 node_bin="$(command -v node)" || { echo "node is not on PATH: Node.js 20 or newer is needed" >&2; exit 1; }
 node_bin="$(readlink -f "$node_bin")"
-want="node $node_bin $(stat -c %Y "$node_bin")"
+want="node $(stat -c '%s %Y' "$node_bin")"
 have=
 [ -f "$stamp" ] && read -r have <"$stamp" || true
 fresh() { [ -f "$1" ] && ! [ package-lock.json -nt "$1" ]; }

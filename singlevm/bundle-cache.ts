@@ -6,7 +6,7 @@ import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import type { Plugin } from 'esbuild';
-import { BUNDLES_DIR, REPO, builtBundles, bundleKey, bundleOptions } from './bundle-key.mjs';
+import { BUNDLES_DIR, REPO, builtBundles, bundleOptions, keyMemo, rememberedKey } from './bundle-key.mjs';
 
 export { REPO };
 
@@ -68,7 +68,7 @@ export async function bundles(s: BundleSet): Promise<{ files: Record<string, str
       logLevel: 'silent',
     });
     const inputs = Object.keys(result.metafile.inputs).map((i) => relative(REPO, join(REPO, i))).filter((i) => !i.startsWith('node_modules/') && !i.startsWith('..'));
-    const dir = join(setDir, bundleKey(inputs, optionsOf(s)));
+    const dir = join(setDir, rememberedKey(keyMemo(s.set), inputs, optionsOf(s)));
     // Two setups at once may build the same key: the first rename wins, the other's copy goes.
     await rename(tmp, dir).catch(async (err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;

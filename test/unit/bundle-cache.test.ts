@@ -2,11 +2,11 @@
 // while the sources are the same, built again when one of them (even one only imported) changes;
 // in a bundle, import.meta.dirname is the source file's own folder.
 import t from 'tap';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { bundles, REPO } from '../../singlevm/bundle-cache.ts';
-import { BUNDLES_DIR } from '../../singlevm/bundle-key.mjs';
+import { BUNDLES_DIR, bundleKey, rememberedKey } from '../../singlevm/bundle-key.mjs';
 
 // The sources must be in the repo (a bundle's inputs are the project's files): under .build, which git ignores.
 const src = join(REPO, '.build', `_unit-src-${process.pid}`);
@@ -35,4 +35,32 @@ t.test('built once, found again while the sources are the same, built again when
   t.equal(changed.built, true, 'an imported file changed: built again');
   t.not(changed.files.entry, first.files.entry, 'under a new key');
   t.equal((await import(pathToFileURL(changed.files.entry).href)).said, 'second');
+});
+
+t.test('the key is remembered by its files\' stat: used while none moved; a write, even one that puts the mtime back, hashes again', async (t) => {
+  const dir = join(src, 'memo');
+  await mkdir(dir, { recursive: true });
+  const a = join(dir, 'a.ts'), b = join(dir, 'b.ts');
+  await writeFile(a, 'export const a = 1;\n');
+  await writeFile(b, 'export const b = 2;\n');
+  const old = new Date(Date.now() - 60_000);
+  for (const f of [a, b]) await utimes(f, old, old);
+  const inputs = [relative(REPO, a), relative(REPO, b)];
+  const memo = join(dir, 'key-memo.json');
+  // Hashed as if 5 s from now: the files' ctimes (now: utimes sets them) are then settled.
+  const later = () => Date.now() + 5000;
+  t.equal(rememberedKey(memo, inputs, 'opts'), bundleKey(inputs, 'opts'));
+  t.equal(await readFile(memo, 'utf8').catch(() => 'none'), 'none', 'files written less than 2 s ago (their ctimes) are not remembered by their stat');
+  const key = rememberedKey(memo, inputs, 'opts', later());
+  t.equal(key, bundleKey(inputs, 'opts'), 'the key is the hash of the files');
+  // The memo's key made recognisable: a call that returns it did not hash the files.
+  const kept = JSON.parse(await readFile(memo, 'utf8'));
+  await writeFile(memo, JSON.stringify({ ...kept, key: 'remembered' }));
+  t.equal(rememberedKey(memo, inputs, 'opts'), 'remembered', 'no file moved: the remembered key');
+  t.equal(rememberedKey(memo, inputs, 'other opts', later()), bundleKey(inputs, 'other opts'), 'other options: hashed');
+  await writeFile(memo, JSON.stringify({ ...kept, key: 'remembered' }));
+  await writeFile(b, 'export const b = 3;\n');
+  await utimes(b, old, old);
+  t.equal(rememberedKey(memo, inputs, 'opts', later()), bundleKey(inputs, 'opts'), 'same size, mtime set back: the ctime moved, hashed again');
+  t.not(rememberedKey(memo, inputs, 'opts'), key, 'and the key is new');
 });

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { chmod, copyFile, mkdir, readFile, readdir, utimes, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, link, mkdir, readFile, readdir, realpath, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../../shared/run.ts';
 import { withTempDir } from '../../shared/temp-dir.ts';
@@ -147,6 +147,30 @@ t.test("--system installs Debian's packages at the same time as npm's", async (t
     const again = await p.ensure(['--system', '--cluster']);
     t.equal(again.exitCode, 0);
     t.same(await p.calls(), ['system --cluster'], "installed npm packages: only the system check (which installs what's missing)");
+  });
+});
+
+t.test('the stamp knows Node by its size and time, not its path; another Node is checked and stamped', async (t) => {
+  await withTempDir('ensure-deps-test', async (dir) => {
+    const p = await project(dir);
+    t.equal((await p.ensure()).exitCode, 0);
+    await p.calls();
+    const stamp = join(p.root, 'node_modules', '.ciao-deps-stamp');
+    const before = await readFile(stamp, 'utf8');
+    // The same binary at another path (ccloudvm's VM: the host's Node copied with its time to
+    // /usr/local/bin) finds the stamp good as it is: no Node started, nothing written.
+    await mkdir(join(dir, 'copy'));
+    await link(await realpath(process.execPath), join(dir, 'copy', 'node'));
+    const same = await p.ensure([], { PATH: `${join(dir, 'copy')}:${join(dir, 'bin')}:${process.env.PATH}` });
+    t.equal(same.exitCode, 0, same.stderr);
+    t.equal(await readFile(stamp, 'utf8'), before, 'the stamp is left as it was');
+    // Another Node (here a wrapper: another size, another time) loads the module once and is stamped.
+    await mkdir(join(dir, 'other'));
+    await writeFile(join(dir, 'other', 'node'), `#!/bin/sh\nexec ${process.execPath} "$@"\n`, { mode: 0o755 });
+    const other = await p.ensure([], { PATH: `${join(dir, 'other')}:${join(dir, 'bin')}:${process.env.PATH}` });
+    t.equal(other.exitCode, 0, other.stderr);
+    t.not(await readFile(stamp, 'utf8'), before, 'stamped for the other Node');
+    t.same(await p.calls(), [], 'the module loaded: nothing compiled');
   });
 });
 
