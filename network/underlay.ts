@@ -2,6 +2,7 @@
 // a NIC the user named, made directly inside a cluster namespace, one VXLAN over it that stretches
 // the cluster network to the other machine, and the firewall that lets only that VXLAN cross.
 import { createHash } from 'node:crypto';
+import { isIPv4 } from 'node:net';
 import { run } from '../shared/run.ts';
 import { ipIn, linksOf } from './ip.ts';
 import { attachToBridge } from './links.ts';
@@ -54,6 +55,9 @@ export async function addUnderlayLeg(ns: string, iface: string, cidr: string, if
  *  side's first VXLAN) reaches the LAN. The chain is replaced whole in one commit (peers may grow):
  *  it is never empty while the leg is up. */
 export async function setUnderlayFirewall(ns: string, local: string, peers: string[], port: number): Promise<void> {
+  // The rules go to iptables-restore as text: only plain IPv4 addresses and a port may reach it.
+  const bad = [local, ...peers].find((a) => !isIPv4(a));
+  if (bad !== undefined || !Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`underlay firewall: not an IPv4 address or port: ${bad ?? port}`);
   const udp = `-p udp --dport ${port} -j ACCEPT`;
   const rules = peers.flatMap((peer) => [
     `-A ${CHAIN} -i ${UNDERLAY_LINK} -s ${peer} -d ${local} ${udp}`,
