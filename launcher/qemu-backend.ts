@@ -26,7 +26,7 @@ import { parseCidr } from '../controller/addresses.ts';
 import { qmp } from './qmp.ts';
 import { consoleTailOf } from './console-tail.ts';
 import { consoleOfFile, type ConsoleText } from './console.ts';
-import { CONFIG_DRIVE_BYTES, VOLUME_PORTS, PORTS, templateMachineArgs, type Template, type TemplateLookup, type VmSnapshots } from './vm-snapshot.ts';
+import { accelArgs, CONFIG_DRIVE_BYTES, VOLUME_PORTS, PORTS, templateMachineArgs, type Template, type TemplateLookup, type VmSnapshots } from './vm-snapshot.ts';
 import { restoreArgs, restoreFromTemplate, restoredDeviceArgs, type PluggedDisk } from './vm-restore.ts';
 import { LaunchError, type AdoptedInstance, type Backend, type ExitListener, type Running } from './backend.ts';
 import { mapLimit } from '../shared/map-limit.ts';
@@ -227,7 +227,7 @@ export class QemuBackend implements Backend {
     const own = devices.disks.filter((d) => d.port === PORTS.config || d.port === PORTS.disk);
     const machine = template ? restoreArgs(template, identitySocket, { ...devices, disks: own })
       : resumed ? [...templateMachineArgs(resumed.shape, resumed.ram, false), '-chardev', `socket,id=ident,path=${identitySocket},server=on,wait=off`, ...restoredDeviceArgs(devices)] : [
-      '-machine', `q35,accel=${this.opts.accel}`, '-cpu', this.opts.accel === 'kvm' ? 'host' : 'max',
+      '-machine', 'q35', ...accelArgs(this.opts.accel), '-vga', 'none', '-cpu', this.opts.accel === 'kvm' ? 'host' : 'max',
       '-m', String(spec.resources.memMB), '-smp', String(spec.resources.vcpus), '-nographic', '-no-reboot',
       '-kernel', image.kernel, '-initrd', image.initrd,
       // no_timer_check: under TCG on a loaded host the kernel's IO-APIC timer check can miss its

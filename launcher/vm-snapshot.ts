@@ -12,7 +12,7 @@ import { AbortError, waitFor } from '../shared/wait-for.ts';
 import { qmp } from './qmp.ts';
 
 /** Changes whenever the template's machine (its arguments below, the identity line) changes. */
-export const TEMPLATE_FORMAT = 6;
+export const TEMPLATE_FORMAT = 7;
 /** The guest's init says this on its console once parked (images/guest-init.sh). */
 export const PARKED_LINE = 'ciao-vm: parked for a snapshot';
 /** Root ports: vp0…vp7 for volumes (as every VM has), then the config drive, the disk and the NIC.
@@ -104,14 +104,26 @@ export function plainPath(path: string): string {
   return path;
 }
 
+/** The accelerator, for every VM's QEMU (a template's, a restored VM's, a cold boot's). TCG's
+ *  code buffer as two mappings of a memfd (split-wx): QEMU asks for transparent huge pages on the
+ *  anonymous buffer it uses otherwise, and each 2 MiB page it touches is zeroed whole; on a host
+ *  that is itself a VM handing freed memory back to its hypervisor, that zeroing is paid again per
+ *  page (about a fifth of a BAT's QEMU CPU, measured: docs/vm-snapshots.md, "Where the CPU goes").
+ *  Shared memory gets no huge pages by default. */
+export function accelArgs(accel: 'tcg' | 'kvm'): string[] {
+  return ['-accel', accel === 'tcg' ? 'tcg,split-wx=on' : 'kvm'];
+}
+
 /** The machine a template and every VM restored from it share: QEMU refuses a migration stream
  *  for devices it does not have, so both are built here. */
 export function templateMachineArgs(shape: SnapshotShape, ram: string, share: boolean): string[] {
   return [
-    '-machine', `q35,accel=${shape.accel},memory-backend=ram0`, '-cpu', shape.accel === 'kvm' ? 'host' : 'max',
+    '-machine', 'q35,memory-backend=ram0', ...accelArgs(shape.accel), '-cpu', shape.accel === 'kvm' ? 'host' : 'max',
     '-m', String(shape.memMB), '-smp', String(shape.vcpus), '-nographic', '-no-reboot',
     // No default NIC (q35 would add an e1000e on a user-mode network): the VM's is on PORTS.nic.
-    '-nic', 'none',
+    // No VGA (q35's default: 16 MiB of video memory in every copy's migration stream and memory;
+    // the console is ttyS0).
+    '-nic', 'none', '-vga', 'none',
     '-object', `memory-backend-file,id=ram0,size=${shape.memMB}M,mem-path=${plainPath(ram)},share=${share ? 'on' : 'off'}`,
     '-kernel', plainPath(shape.kernel), '-initrd', plainPath(shape.initrd), '-append', 'console=ttyS0 panic=-1 no_timer_check ciao.snapshot',
     ...Array.from({ length: VOLUME_PORTS }, (_, n) => ['-device', `pcie-root-port,id=vp${n},chassis=${n + 1}`]).flat(),

@@ -16,7 +16,9 @@ def snap():
     return d
 cmd = {}
 def kind(pid, name):
-    if pid not in cmd:
+    # Keyed by the name too: a child forked by node or ip is named so until it execs what it runs
+    # (QEMU is started as `ip netns exec … qemu-system-x86_64`), and is classified again then.
+    if (pid, name) not in cmd:
         try: c = open(f'/proc/{pid}/cmdline').read().split('\0')
         except Exception: c = [name]
         k = name
@@ -32,8 +34,8 @@ def kind(pid, name):
             elif 'bat/run' in j or 'bat-run' in j: k = 'node:bat-runner'
             elif 'tap' in j: k = 'node:tap'
             else: k = 'node:other ' + j[:80]
-        cmd[pid] = k
-    return cmd[pid]
+        cmd[(pid, name)] = k
+    return cmd[(pid, name)]
 base = snap()
 for pid, (n, t) in base.items(): kind(pid, n)
 proc = subprocess.Popen(sys.argv[1:], stdout=open('/tmp/cpu-sample-cmd.log', 'w'), stderr=subprocess.STDOUT)
@@ -41,6 +43,7 @@ last = {}
 while proc.poll() is None:
     for pid, (n, t) in snap().items():
         k = kind(pid, n)
+        # The kind it has now (what it exec'd last) is the kind of all its CPU time.
         if pid not in last or t >= last[pid][1]: last[pid] = (k, t)
     time.sleep(0.2)
 by = collections.Counter(); count = collections.Counter()
