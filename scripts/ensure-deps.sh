@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the project's npm dependencies when they are missing or older than package-lock.json,
 # so the README's commands work on a fresh clone.
-#   ensure-deps.sh [--prod] [--js] [--tap] [--system PROFILE]
+#   ensure-deps.sh [--prod] [--js] [--tap] [--system PROFILE] [--native-background]
 #   --prod            the runtime packages are enough (package.json's dependencies, not its
 #                     devDependencies: no tap, no TypeScript compiler); a later call without it
 #                     installs the rest
@@ -11,6 +11,12 @@
 #   --system PROFILE  also the Debian packages of that install-system-deps.sh profile, at the same
 #                     time: apt's lists and packages download and install while npm installs and
 #                     better-sqlite3 compiles (the build tools join apt's packages when missing)
+#   --native-background  better-sqlite3's compile goes on after this returns (once npm's and
+#                     Debian's packages are in): setup's steps run beside it, and what loads the
+#                     module first waits for it with `ensure-deps.sh --prod` (setup's "better-sqlite3
+#                     compiled" step, while node_modules/.ciao-native-pending is there). A compile
+#                     holds node_modules/.ciao-native.lock: a second one waits for it, then finds
+#                     the module built. (Not when the compilers come with Debian's packages.)
 # `npm ci --ignore-scripts` installs the packages; of their install scripts only the ones needed run:
 # esbuild's (it checks its binary) and better-sqlite3's compile — once per better-sqlite3 version
 # and Node ABI: the module is kept in ~/.cache/ciao/native, so a later `npm ci` (a fresh clone, a
@@ -24,13 +30,14 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 cd "$ROOT"
-js_only=0 tap=0 system= set=all
+js_only=0 tap=0 system= set=all background=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --js) js_only=1 ;;
     --prod) set=prod ;;
     --tap) tap=1 ;;
     --system) system=${2:?--system needs a profile (see install-system-deps.sh)}; shift ;;
+    --native-background) background=1 ;;
     *) echo "ensure-deps.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -38,6 +45,8 @@ done
 stamp=node_modules/.ciao-deps-stamp         # JS packages and the native module, for this Node
 js_stamp=node_modules/.ciao-js-stamp        # JS packages (npm ci --ignore-scripts): "prod" or "all"
 tap_stamp=node_modules/.ciao-tap-stamp      # tap's runner built
+native_lock=node_modules/.ciao-native.lock  # held while better-sqlite3 compiles
+pending=node_modules/.ciao-native-pending   # a compile went on in the background (--native-background)
 node_bin="$(command -v node)" || { echo "node is not on PATH: Node.js 20 or newer is needed" >&2; exit 1; }
 node_bin="$(readlink -f "$node_bin")"
 want="node $(stat -c '%s %Y' "$node_bin")"
@@ -113,6 +122,14 @@ npm_install() {
   npm ci --ignore-scripts --no-audit --no-fund ${1:+"$1"} || return
   npm rebuild esbuild --foreground-scripts
 }
+# Under the native lock (fd 8): another ensure-deps.sh may have built the module meanwhile.
+native_phase() {
+  flock 8
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && fresh "$stamp"; then return 0; fi
+  phase native "better-sqlite3 (native module)" build_native || return
+  echo "$want" >"$stamp"
+  rm -f "$pending"
+}
 note_native() { phase_output native | grep -q '^copying the module built before' && echo 'kept from an earlier build' || echo compiled; }
 note_npm() { phase_output npm | sed -n 's/^added \([0-9]*\) packages.*/\1 packages/p' | head -n 1; }
 
@@ -128,8 +145,15 @@ fi
 if [ $need_native = 1 ]; then
   # The compilers come with Debian's packages: wait for those first.
   if [ $tools_from_system = 1 ]; then wait_system || rc=$?; fi
-  if [ $rc = 0 ]; then
-    if phase native "better-sqlite3 (native module)" build_native; then echo "$want" >"$stamp"; else rc=1; fi
+  if [ $rc = 0 ] && [ $background = 1 ] && [ $tools_from_system = 0 ]; then
+    # Locked here, before this script returns: whoever waits for the module finds the lock taken.
+    exec 8>"$native_lock"
+    flock 8
+    touch "$pending"
+    native_phase &
+    exec 8>&-
+  elif [ $rc = 0 ]; then
+    native_phase 8>"$native_lock" || rc=1
   fi
 fi
 if [ $need_tap = 1 ] && [ $rc = 0 ]; then

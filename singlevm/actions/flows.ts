@@ -9,6 +9,7 @@ import { certificates } from './certificates.ts';
 import { accel, clusterNetwork, containerImage, dockerEngine, sshKey, vmImage } from './real-node.ts';
 import { credentials } from './credentials.ts';
 import { controlPlane } from './control-plane.ts';
+import { nativeModule } from './native-module.ts';
 import { registerImages, uploadImages } from './images.ts';
 import { node } from './node.ts';
 import { workloads } from './workloads.ts';
@@ -19,7 +20,7 @@ import { joinedMachines } from './joined-machines.ts';
 export const SETUP_FLOW: Action[] = [
   preflight, configuration, daemonBundles, certificates,
   sshKey, dockerEngine, vmImage, containerImage, accel, clusterNetwork,
-  credentials, controlPlane, registerImages, uploadImages, node, workloads, demoSh, joinedMachines,
+  credentials, nativeModule, controlPlane, registerImages, uploadImages, node, workloads, demoSh, joinedMachines,
 ];
 
 /** What each step needs done first: everything reads the state dir preflight makes, and nothing
@@ -36,7 +37,9 @@ export const SETUP_NEEDS: Needs<SetupContext> = new Map<Action, Action[]>([
   [accel, [configuration, vmImage]],
   [clusterNetwork, [configuration]],
   [credentials, [configuration]],
-  [controlPlane, [daemonBundles, certificates, credentials]],
+  // The controller loads better-sqlite3: on a fresh machine its compile runs beside the steps above.
+  [nativeModule, [preflight]],
+  [controlPlane, [daemonBundles, certificates, credentials, nativeModule]],
   [registerImages, [controlPlane, vmImage]],
   [uploadImages, [registerImages]],
   [node, [registerImages, accel, clusterNetwork, dockerEngine]],

@@ -17,6 +17,7 @@ import { certificates } from '../../singlevm/actions/certificates.ts';
 import { accel, clusterNetwork, containerImage, dockerEngine, sshKey, vmImage } from '../../singlevm/actions/real-node.ts';
 import { credentials } from '../../singlevm/actions/credentials.ts';
 import { controlPlane } from '../../singlevm/actions/control-plane.ts';
+import { nativeModule } from '../../singlevm/actions/native-module.ts';
 import { registerImages, uploadImages } from '../../singlevm/actions/images.ts';
 import { node, nodeShare } from '../../singlevm/actions/node.ts';
 import { workloads } from '../../singlevm/actions/workloads.ts';
@@ -202,8 +203,8 @@ t.test('certificates', async (t) => {
 t.test('the real node\'s steps', async (t) => {
   t.test('are the ones a simulated cluster skips; a real one skips none', async (t) => {
     const { run } = fakeCluster(t);
-    // Machines joined or not is the cluster's state, not its kind (below).
-    const skipped = (ctx: SetupContext) => SETUP_FLOW.filter((s) => s !== joinedMachines && s.when && !s.when(ctx)).map((s) => stepName(s, ctx));
+    // Machines joined or not is the cluster's state, not its kind (below); a compile left going, the machine's.
+    const skipped = (ctx: SetupContext) => SETUP_FLOW.filter((s) => s !== joinedMachines && s !== nativeModule && s.when && !s.when(ctx)).map((s) => stepName(s, ctx));
     t.same(skipped(run()), REAL_NODE_STEPS.map((s) => s.name));
     t.same(skipped(run({ simulate: false })), []);
   });
@@ -635,6 +636,13 @@ function neededBy(i: number): number[] {
 }
 
 t.test('the setup flow', async (t) => {
+  t.test('the control plane waits for a compile of better-sqlite3 left going; the steps before it do not', async (t) => {
+    const at = (step: unknown) => SETUP_FLOW.indexOf(step as never);
+    t.ok(neededBy(at(controlPlane)).includes(at(nativeModule)), 'start control plane needs "better-sqlite3 compiled"');
+    const waits = SETUP_FLOW.filter((_, i) => neededBy(i).includes(at(nativeModule))).map((s) => stepName(s, fakeCluster(t).run()));
+    t.notOk(waits.some((n) => ['VM image', 'KVM or TCG', 'Docker engine', 'cluster network', 'build daemons', 'certificates'].includes(n)), `only what follows the control plane waits: ${waits.join(', ')}`);
+  });
+
   t.test('every step that lacks something names a step that runs before it', async (t) => {
     const { run, paths } = fakeCluster(t);
     await issuedCertificates(paths.pki);
@@ -687,7 +695,7 @@ t.test('the setup flow', async (t) => {
     const { run, host, paths, controller } = fakeCluster(t, { simulate: false });
     await issuedCertificates(paths.pki);
     const first = await runSteps(SETUP_FLOW, run());
-    t.equal(first.length, SETUP_FLOW.length - 1, "no step skipped (but the joined machines': none joined)");
+    t.equal(first.length, SETUP_FLOW.length - 2, "no step skipped (but the joined machines': none joined; and better-sqlite3's: no compile left going)");
     t.same(host.started.map((d) => d.name).slice(0, 3).sort(), ['controller', 'identity', 'scheduler'], 'the control plane, at once');
     t.equal(host.started[3].name, 'launcher', 'then the launcher');
     t.same((['snapshotHost', 'sshKeygen', 'probeAccel'] as const).map((op) => host.argsOf(op).length), [1, 1, 1]);
