@@ -16,7 +16,8 @@
 #                     module first waits for it with `ensure-deps.sh --prod` (setup's "better-sqlite3
 #                     compiled" step, while node_modules/.ciao-native-pending is there). A compile
 #                     holds node_modules/.ciao-native.lock: a second one waits for it, then finds
-#                     the module built. (Not when the compilers come with Debian's packages.)
+#                     the module built; an `npm ci` waits for it too. (Not when the compilers come
+#                     with Debian's packages.)
 # `npm ci --ignore-scripts` installs the packages; of their install scripts only the ones needed run:
 # esbuild's (it checks its binary) and better-sqlite3's compile — once per better-sqlite3 version
 # and Node ABI: the module is kept in ~/.cache/ciao/native, so a later `npm ci` (a fresh clone, a
@@ -63,6 +64,10 @@ installed=all
 # (npm ci starts from an empty node_modules: the native module goes with it.)
 if [ $need_js = 0 ] && [ "$have" = "$want" ] && fresh "$stamp"; then need_native=0; fi
 [ "$js_only" = 1 ] && need_native=0
+build_tools_missing() { ! command -v g++ >/dev/null || ! command -v make >/dev/null || ! command -v python3 >/dev/null; }
+# A compile to leave going needs the compilers: without them (and no Debian packages asked for) it
+# is left to the next call that asks for the packages (setup's).
+[ "$background" = 1 ] && [ -z "$system" ] && build_tools_missing && need_native=0
 [ "$tap" = 1 ] && ! { fresh "$tap_stamp" && ! [ package.json -nt "$tap_stamp" ]; } && need_tap=1
 if [ -z "$system" ] && [ $need_js = 0 ] && [ $need_native = 0 ] && [ $need_tap = 0 ]; then
   exit 0
@@ -79,7 +84,6 @@ fi
 [ $need_js = 0 ] || rm -f "$stamp" "$js_stamp" "$tap_stamp"
 # Debian's packages, side by side with npm's (their own phase lines); the compilers join them
 # when the native module needs building and they are missing.
-build_tools_missing() { ! command -v g++ >/dev/null || ! command -v make >/dev/null || ! command -v python3 >/dev/null; }
 system_pid= tools_from_system=0
 if [ -n "$system" ] || { [ $need_native = 1 ] && build_tools_missing; }; then
   profiles=()
@@ -119,6 +123,8 @@ build_native() {
   node -e "new (require('better-sqlite3'))(':memory:')"
 }
 npm_install() {
+  # npm ci empties node_modules: not under a compile left going.
+  if [ -e "$native_lock" ]; then flock "$native_lock" true; fi
   npm ci --ignore-scripts --no-audit --no-fund ${1:+"$1"} || return
   npm rebuild esbuild --foreground-scripts
 }
@@ -147,10 +153,12 @@ if [ $need_native = 1 ]; then
   if [ $tools_from_system = 1 ]; then wait_system || rc=$?; fi
   if [ $rc = 0 ] && [ $background = 1 ] && [ $tools_from_system = 0 ]; then
     # Locked here, before this script returns: whoever waits for the module finds the lock taken.
+    # Taken already: a compile left going by an earlier call (cleanup.sh's) goes on.
     exec 8>"$native_lock"
-    flock 8
-    touch "$pending"
-    native_phase &
+    if flock -n 8; then
+      touch "$pending"
+      native_phase &
+    fi
     exec 8>&-
   elif [ $rc = 0 ]; then
     native_phase 8>"$native_lock" || rc=1

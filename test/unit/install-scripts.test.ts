@@ -98,7 +98,7 @@ t.test('a new lock installs the packages again but copies the compiled module in
   });
 });
 
-t.test('--native-background returns while better-sqlite3 compiles; ensure-deps.sh --prod then waits for that compile instead of starting another', async (t) => {
+t.test('--native-background returns while better-sqlite3 compiles, and again while it does; ensure-deps.sh --prod then waits for that compile instead of starting another', async (t) => {
   await withTempDir('ensure-deps-test', async (dir) => {
     const p = await project(dir);
     const fifo = join(dir, 'compile-fifo');
@@ -110,6 +110,8 @@ t.test('--native-background returns while better-sqlite3 compiles; ensure-deps.s
     t.equal(first.exitCode, 0, await readFile(join(dir, 'first.log'), 'utf8'));
     t.ok(await exists(pending), 'the compile is marked as going on');
     t.notOk(await exists(stamp), 'the module is not stamped as built yet');
+    const second = await p.ensureTo(join(dir, 'second.log'), ['--prod', '--native-background'], { FAKE_COMPILE_FIFO: fifo });
+    t.equal(second.exitCode, 0, 'a second call (setup.sh after cleanup.sh) returns: the compile going is left to go on');
     const waiter = p.ensure(['--prod']);
     await writeFile(fifo, 'go\n');
     const waited = await waiter;
@@ -121,6 +123,22 @@ t.test('--native-background returns while better-sqlite3 compiles; ensure-deps.s
     t.equal(again.exitCode, 0);
     t.same(await p.calls(), [], 'built: nothing runs');
     t.equal(again.stderr, '');
+  });
+});
+
+t.test('--native-background without the compilers leaves the compile to a call that installs them', async (t) => {
+  await withTempDir('ensure-deps-test', async (dir) => {
+    const p = await project(dir);
+    // Only the tools ensure-deps.sh itself runs: no g++, make or python3 on PATH.
+    const bin = join(dir, 'nocc');
+    await mkdir(bin);
+    for (const tool of ['bash', 'node', 'cat', 'stat', 'readlink', 'rm', 'mkdir', 'touch', 'dirname', 'date', 'ls', 'tail', 'xargs', 'awk', 'sed', 'head', 'grep', 'flock', 'cp', 'mv']) {
+      const found = await run('bash', ['-c', `command -v ${tool}`], { allowFailure: true });
+      if (found.exitCode === 0) await link(await realpath(found.stdout.trim()), join(bin, tool)).catch(() => copyFile(found.stdout.trim(), join(bin, tool)));
+    }
+    const r = await p.ensure(['--prod', '--native-background'], { PATH: `${join(dir, 'bin')}:${bin}` });
+    t.equal(r.exitCode, 0, r.stderr);
+    t.same(await p.calls(), [`${NPM_CI} --omit=dev`, ESBUILD], 'the packages only: no compile, no apt');
   });
 });
 
