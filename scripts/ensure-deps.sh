@@ -108,6 +108,24 @@ native_cache() {
     const dir = process.env.XDG_CACHE_HOME || require("node:os").homedir() + "/.cache";
     console.log(`${dir}/ciao/native/better-sqlite3-${v}-abi${process.versions.modules}-${process.platform}-${process.arch}`);'
 }
+# better-sqlite3's own SQLite (its amalgamation, its compile-time options) less the extensions
+# nothing here uses: full-text search (FTS3/4/5), R-tree and Geopoly, dbstat, soundex, percentile.
+# sqlite3.c at -O3 is the critical path of a fresh machine: 42 CPU-s in full, 30 without them
+# (docs/cold-start.md). better-sqlite3 compiles a "custom amalgamation" from a folder (its
+# `sqlite3` gyp variable, npm_config_sqlite3): ours holds a sqlite3.c that sets the options and
+# includes the original. Prints the folder; fails when the package has no amalgamation to include.
+LEAN_OUT='ENABLE_FTS3|ENABLE_FTS3_PARENTHESIS|ENABLE_FTS4|ENABLE_FTS5|ENABLE_RTREE|ENABLE_GEOPOLY|ENABLE_DBSTAT_VTAB|SOUNDEX|ENABLE_PERCENTILE'
+lean_sqlite() {
+  local deps=node_modules/better-sqlite3/deps dir=node_modules/.ciao-sqlite3
+  [ -f "$deps/sqlite3/sqlite3.c" ] && [ -f "$deps/sqlite3/sqlite3.h" ] && [ -f "$deps/defines.gypi" ] || return 1
+  rm -rf "$dir" && mkdir -p "$dir" || return 1
+  {
+    echo "/* better-sqlite3's SQLite less the extensions ciao does not use (scripts/ensure-deps.sh) */"
+    grep -o "'[A-Z][A-Z0-9_]*\(=[^']*\)\{0,1\}'" "$deps/defines.gypi" | tr -d "'" \
+      | grep -vE "^SQLITE_($LEAN_OUT)(=|\$)" | awk -F= '{ print "#define " $1 " " ($2 == "" ? 1 : $2) }'
+    echo "#include \"$PWD/$deps/sqlite3/sqlite3.c\""
+  } >"$dir/sqlite3.c" && cp "$deps/sqlite3/sqlite3.h" "$dir/" && echo "$PWD/$dir"
+}
 # (Phases run in an `if`, where bash's -e is off: each step says `|| return`.)
 build_native() {
   local cache built=node_modules/better-sqlite3/build/Release/better_sqlite3.node
@@ -117,7 +135,9 @@ build_native() {
     mkdir -p "$(dirname "$built")" && cp "$cache/better_sqlite3.node" "$built" || return
   else
     # From source: the prebuilt download (GitHub) is out of reach here; both cores compile.
-    npm_config_build_from_source=true JOBS=max npm rebuild better-sqlite3 --foreground-scripts || return
+    local lean
+    lean=$(lean_sqlite) || lean=
+    env ${lean:+npm_config_sqlite3="$lean"} npm_config_build_from_source=true JOBS=max npm rebuild better-sqlite3 --foreground-scripts || return
     mkdir -p "$cache" && cp "$built" "$cache/better_sqlite3.node.$$" && mv "$cache/better_sqlite3.node.$$" "$cache/better_sqlite3.node" || return
   fi
   node -e "new (require('better-sqlite3'))(':memory:')"

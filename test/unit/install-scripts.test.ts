@@ -19,8 +19,15 @@ case "$1 $2" in
     rm -rf node_modules && mkdir -p node_modules/better-sqlite3
     echo '{"version": "12.11.1"}' >node_modules/better-sqlite3/package.json
     echo 'if (!require("fs").existsSync(__dirname + "/build/Release/better_sqlite3.node")) throw new Error("not built"); module.exports = class {};' >node_modules/better-sqlite3/index.js
+    if [ -n "\${FAKE_AMALGAMATION:-}" ]; then
+      mkdir -p node_modules/better-sqlite3/deps/sqlite3
+      printf "{\\n  'defines': [\\n    'HAVE_USLEEP=1',\\n    'SQLITE_DEFAULT_CACHE_SIZE=-16000',\\n    'SQLITE_ENABLE_FTS5',\\n    'SQLITE_ENABLE_RTREE',\\n    'SQLITE_ENABLE_STAT4',\\n    'SQLITE_THREADSAFE=2',\\n  ],\\n}\\n" >node_modules/better-sqlite3/deps/defines.gypi
+      echo "/* the amalgamation */" >node_modules/better-sqlite3/deps/sqlite3/sqlite3.c
+      echo "/* its header */" >node_modules/better-sqlite3/deps/sqlite3/sqlite3.h
+    fi
     echo "added 3 packages in 1s" ;;
-  "rebuild better-sqlite3") [ -n "\${FAKE_COMPILE_FIFO:-}" ] && read -r _ <"$FAKE_COMPILE_FIFO"
+  "rebuild better-sqlite3") echo "\${npm_config_sqlite3:-}" >"$FAKE_CALLS.sqlite3"
+    [ -n "\${FAKE_COMPILE_FIFO:-}" ] && read -r _ <"$FAKE_COMPILE_FIFO"
     mkdir -p node_modules/better-sqlite3/build/Release && echo compiled >node_modules/better-sqlite3/build/Release/better_sqlite3.node ;;
 esac
 `;
@@ -139,6 +146,30 @@ t.test('--native-background without the compilers leaves the compile to a call t
     const r = await p.ensure(['--prod', '--native-background'], { PATH: `${join(dir, 'bin')}:${bin}` });
     t.equal(r.exitCode, 0, r.stderr);
     t.same(await p.calls(), [`${NPM_CI} --omit=dev`, ESBUILD], 'the packages only: no compile, no apt');
+  });
+});
+
+t.test("better-sqlite3 compiles its own SQLite with its own options, less the extensions nothing here uses", async (t) => {
+  await withTempDir('ensure-deps-test', async (dir) => {
+    const p = await project(dir);
+    const r = await p.ensure(['--prod'], { FAKE_AMALGAMATION: '1' });
+    t.equal(r.exitCode, 0, r.stderr);
+    const folder = (await readFile(join(dir, 'calls.sqlite3'), 'utf8')).trim();
+    t.equal(folder, join(await realpath(p.root), 'node_modules', '.ciao-sqlite3'), 'a custom amalgamation: npm_config_sqlite3');
+    t.equal(await readFile(join(folder, 'sqlite3.c'), 'utf8'), [
+      "/* better-sqlite3's SQLite less the extensions ciao does not use (scripts/ensure-deps.sh) */",
+      '#define HAVE_USLEEP 1', '#define SQLITE_DEFAULT_CACHE_SIZE -16000', '#define SQLITE_ENABLE_STAT4 1', '#define SQLITE_THREADSAFE 2',
+      `#include "${join(await realpath(p.root), 'node_modules', 'better-sqlite3', 'deps', 'sqlite3', 'sqlite3.c')}"`, '',
+    ].join('\n'), "its options as defines.gypi has them (a bare one is 1), without FTS5 and R-tree; then the original included");
+    t.equal(await readFile(join(folder, 'sqlite3.h'), 'utf8'), '/* its header */\n');
+  });
+});
+
+t.test('without an amalgamation to include, better-sqlite3 compiles as it comes', async (t) => {
+  await withTempDir('ensure-deps-test', async (dir) => {
+    const p = await project(dir);
+    t.equal((await p.ensure(['--prod'])).exitCode, 0);
+    t.equal(await readFile(join(dir, 'calls.sqlite3'), 'utf8'), '\n', 'no npm_config_sqlite3');
   });
 });
 
