@@ -3,8 +3,9 @@
 #   ./singlevm/cleanup.sh && ./singlevm/setup.sh && ./singlevm/verify.sh
 # on a fresh machine of this kind (Debian 12, root, Node 20 with npm, python3, make, g++, nothing else:
 # no QEMU, Docker, dnsmasq, no npm packages, empty caches), timed from outside, N times.
-#   scripts/cold-start.sh [--runs N] [--commit REF] [--out DIR] [--json FILE] [--keep-base] [--no-lock]
+#   scripts/cold-start.sh [--runs N] [--first K] [--commit REF] [--out DIR] [--json FILE] [--keep-base] [--no-lock]
 #   --runs N      fresh machines, one after another (default 1)
+#   --first K     number the runs from K (default 1; A/B series of one run each into one --out)
 #   --commit REF  the tree that runs (`git archive REF`, as a fresh clone has it; default HEAD)
 #   --out DIR     each run's logs (default bench-results/cold-start)
 #   --json FILE   the runs and their phases (default OUT/cold-start.json; `npm run bench:singlevm --
@@ -21,10 +22,11 @@
 # fresh machine.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
-runs=1 commit=HEAD out="$ROOT/bench-results/cold-start" json= keep_base=0 lock=1
+runs=1 first=1 commit=HEAD out="$ROOT/bench-results/cold-start" json= keep_base=0 lock=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs=${2:?}; shift ;;
+    --first) first=${2:?}; shift ;;
     --commit) commit=${2:?}; shift ;;
     --out) out=${2:?}; shift ;;
     --json) json=${2:?}; shift ;;
@@ -35,7 +37,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-[[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "cold-start.sh: --runs needs a positive number" >&2; exit 2; }
+[[ "$runs" =~ ^[1-9][0-9]*$ ]] && [[ "$first" =~ ^[1-9][0-9]*$ ]] || { echo "cold-start.sh: --runs and --first need a positive number" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "cold-start.sh: needs root (a dockerd and a privileged container)" >&2; exit 1; }
 for tool in debootstrap dockerd docker slirp4netns git; do
   command -v "$tool" >/dev/null || { echo "cold-start.sh: $tool is missing" >&2; exit 1; }
@@ -172,7 +174,7 @@ run_one() {
   [ "$lock" = 0 ] || { exec 9>/tmp/ciao-heavy.lock; log "run $i: waiting for /tmp/ciao-heavy.lock"; flock 9; }
   read -r load0 _ </proc/loadavg
   cpu0=$(cpu_ns "$id")
-  log "run $i/$runs (load $load0): $rev's README command in a fresh container"
+  log "run $i (load $load0): $rev's README command in a fresh container"
   t0=$EPOCHREALTIME
   set +e
   dk exec -w /root/ciao "$container" bash -c "$README_CMD" | stamp "$t0" | tee "$dir/out.log" | sed -u "s/^/  [$i] /" >&2
@@ -193,6 +195,5 @@ run_one() {
   rm -rf "$WORK/run/$i"
 }
 
-rm -rf "$out"/run-*
-for i in $(seq "$runs"); do run_one "$i"; done
+for i in $(seq "$first" $((first + runs - 1))); do run_one "$i"; done
 node --import tsx "$ROOT/scripts/cold-start-report.ts" --json "$json" "$out"/run-*/
