@@ -2,8 +2,8 @@
 // (`ensure-deps.sh --native-background`, docs/cold-start.md) so that the steps before the control
 // plane run beside it; the control plane (the controller's SQLite store) is the first to load the
 // module, so it waits here: `ensure-deps.sh --prod` waits for the compile's lock, then finds the
-// module built (or builds it, and says why not). Skipped when no compile was left going.
-import { existsSync } from 'node:fs';
+// module built (or builds it, and says why not). Skipped when no compile was left going as setup
+// started (settings.nativeCompileGoing).
 import { join } from 'node:path';
 import { run } from '../../shared/run.ts';
 import { REPO_ROOT } from '../processes.ts';
@@ -14,7 +14,7 @@ export const NATIVE_PENDING = join(REPO_ROOT, 'node_modules', '.ciao-native-pend
 
 export const nativeModule: Action = {
   name: 'better-sqlite3 compiled',
-  when: () => existsSync(NATIVE_PENDING),
+  when: (ctx) => !!ctx.settings.nativeCompileGoing,
   async execute() {
     const r = await run(join(REPO_ROOT, 'scripts', 'ensure-deps.sh'), ['--prod'], { allowFailure: true, timeout: 30 * 60_000 });
     if (r.exitCode !== 0) throw new Error(`better-sqlite3 is not built: ${r.stderr.trim() || `ensure-deps.sh --prod exited ${r.exitCode}`}`);
