@@ -50,11 +50,26 @@ export const FIGURES: FigureSpec[] = [
   { id: 'ccloudvm-create', row: 'ccloudvm create → ready, cached image (TCG)', measure: 'ccloudvm create → ready, cached image', unit: 's', target: { p50: 30 }, flag: '--ccloudvm' },
   { id: 'ccloudvm-connect', row: 'ccloudvm create → ready, cached image (TCG)', measure: 'ccloudvm connect -- true', unit: 's', target: { p50: 1 }, flag: '--ccloudvm' },
   { id: 'ccloudvm-setup', row: 'setup inside ccloudvm', measure: 'setup inside ccloudvm (the first in a fresh VM)', unit: 's', target: { p50: 30 }, flag: '--ccloudvm' },
-  { id: 'cold-start', row: 'fresh machine → `verify passed`', measure: 'fresh machine → `verify passed`', unit: 's', target: { p50: 90 }, flag: '' },
+  { id: 'cold-start', row: 'fresh machine → `verify passed`', measure: 'fresh machine → `verify passed`', unit: 's', target: { p50: 90 }, flag: '--cold-start FILE' },
 ];
 
-/** Why the cold-start row has no figure on this machine (docs/cold-start.md). */
-export const COLD_START_UNMEASURED = 'not measured here: needs a fresh machine (everything is installed here; docs/cold-start.md gives its phases, measured apart)';
+/** Why the cold-start row has no figure without --cold-start (docs/cold-start.md). */
+export const COLD_START_UNMEASURED = 'needs a fresh machine: scripts/cold-start.sh measures it in fresh containers; --cold-start FILE shows its JSON';
+
+/** The cold-start row from the JSON scripts/cold-start.sh wrote (scripts/cold-start-runs.ts): a
+ *  sample per run that passed (its wall clock, the load as it started and ended), a problem per run
+ *  that did not; the note names the file, the commit and each script's p50. */
+export function coldStartMeasured(json: unknown, file: string): Measured {
+  const j = json as { kind?: string; date?: string; runs?: unknown; summary?: { scripts?: Record<string, { p50: number } | undefined>; cpu_seconds?: { p50: number } } };
+  const runs = j?.runs as { run: number; commit: string; passed: boolean; exit_code: number; seconds: number; load_start: number; load_end: number }[] | undefined;
+  if (j?.kind !== 'ciao-cold-start' || !Array.isArray(runs)) throw new Error(`${file} is not what scripts/cold-start.sh writes (kind "ciao-cold-start", runs)`);
+  const samples = runs.filter((r) => r.passed).map((r) => ({ value: r.seconds, load_start: r.load_start, load_end: r.load_end }));
+  const problems = runs.filter((r) => !r.passed).map((r) => `run ${r.run} did not reach "verify passed" (exit ${r.exit_code} after ${r.seconds.toFixed(1)} s)`);
+  const scripts = Object.entries(j.summary?.scripts ?? {}).filter(([, v]) => v).map(([k, v]) => `${k} ${v!.p50.toFixed(1)} s`).join(', ');
+  const commits = [...new Set(runs.map((r) => r.commit))].join(', ');
+  const cpu = j.summary?.cpu_seconds ? `, ${j.summary.cpu_seconds.p50.toFixed(1)} CPU-s` : '';
+  return { samples, ...(problems.length ? { problems } : {}), note: `from ${file} (${j.date ?? 'no date'}, ${commits}): p50 ${scripts || '–'}${cpu}` };
+}
 
 export type Verdict = 'met' | 'missed' | 'failed' | 'not run' | 'not measured';
 export interface FigureResult extends FigureSpec {

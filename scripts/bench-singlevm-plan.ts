@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { validClusterName } from '../singlevm/cluster-files.ts';
 
 export const USAGE = `usage: npm run bench:singlevm -- [--name NAME] [--cold] [--runs N] [--nodes N [--network-nodes K]] [--json FILE]
-                     [--bat] [--scale 10k|100k|all] [--ccloudvm] [--all] [--heavy-runs K]
+                     [--bat] [--scale 10k|100k|all] [--ccloudvm] [--all] [--heavy-runs K] [--cold-start FILE]
        npm run bench:singlevm -- --containers N | --vms N [--name NAME] [--json FILE] [heavy rows' flags]
 
 Times the real cluster (needs root) and prints issue 15's table: every row in the issue's order
@@ -35,8 +35,9 @@ Heavy rows, one after another, each run --heavy-runs K times (default: --runs, a
   --ccloudvm        ./singlevm/ccloudvm image (not timed), then per run: create → ready, connect -- true
                     (5 times), setup inside (connect -- ./singlevm/setup.sh), delete
   --all             --bat --scale all --ccloudvm
-The cold-start row (fresh machine → verify passed) is not measured here: it needs a fresh machine
-(docs/cold-start.md).
+  --cold-start FILE the cold-start row (fresh machine → verify passed) from the JSON of
+                    scripts/cold-start.sh, which runs the README's first command in fresh containers
+                    (docs/cold-start.md); without it the row says "not measured"
 
 A container counts as networked when its tenant's CNCI namespace (its gateway's side) gets an answer
 to a ping of its address; a VM when SSH from there answers with its hostname.`;
@@ -56,6 +57,8 @@ export interface SinglevmPlan {
   ccloudvm: boolean;
   heavyRuns: number;
   json?: string;
+  /** scripts/cold-start.sh's JSON, for the cold-start row. */
+  coldStart?: string;
 }
 
 export type ParsedSinglevmArgs = { help: true } | { error: string } | { plan: SinglevmPlan };
@@ -70,7 +73,7 @@ export function parseSinglevmArgs(args: string[]): ParsedSinglevmArgs {
         name: { type: 'string', default: 'bench' }, cold: { type: 'boolean', default: false }, runs: { type: 'string', default: '3' },
         containers: { type: 'string' }, vms: { type: 'string' }, nodes: { type: 'string', default: '1' }, 'network-nodes': { type: 'string' },
         json: { type: 'string' }, bat: { type: 'boolean', default: false }, scale: { type: 'string' }, ccloudvm: { type: 'boolean', default: false },
-        all: { type: 'boolean', default: false }, 'heavy-runs': { type: 'string' }, help: { type: 'boolean', short: 'h', default: false },
+        all: { type: 'boolean', default: false }, 'heavy-runs': { type: 'string' }, 'cold-start': { type: 'string' }, help: { type: 'boolean', short: 'h', default: false },
       },
     }));
   } catch (err) {
@@ -98,9 +101,9 @@ export function parseSinglevmArgs(args: string[]): ParsedSinglevmArgs {
   const presets: ('10k' | '100k')[] = scale === undefined ? [] : scale === 'all' ? ['10k', '100k'] : [scale as '10k' | '100k'];
   const bat = values.all! || values.bat!;
   const ccloudvm = values.all! || values.ccloudvm!;
-  if (runs === 0 && containers === undefined && vms === undefined && !bat && !ccloudvm && !presets.length) {
-    return { error: '--runs 0 leaves out the quick rows: ask for a heavy one (--bat, --scale, --ccloudvm, --all)' };
+  if (runs === 0 && containers === undefined && vms === undefined && !bat && !ccloudvm && !presets.length && !values['cold-start']) {
+    return { error: '--runs 0 leaves out the quick rows: ask for a heavy one (--bat, --scale, --ccloudvm, --all) or --cold-start FILE' };
   }
   const setupArgs = ['--name', values.name!, '--nodes', String(nodes), ...(networkNodes !== undefined ? ['--network-nodes', String(networkNodes)] : [])];
-  return { plan: { name: values.name!, runs, cold: values.cold!, containers, vms, setupArgs, bat, presets, ccloudvm, heavyRuns, json: values.json } };
+  return { plan: { name: values.name!, runs, cold: values.cold!, containers, vms, setupArgs, bat, presets, ccloudvm, heavyRuns, json: values.json, coldStart: values['cold-start'] } };
 }

@@ -20,7 +20,7 @@ import { readDemoSh } from '../singlevm/demo-sh.ts';
 import { pingFrom, sshHostname } from '../singlevm/probes.ts';
 import type { StepTiming } from '../singlevm/step-runner.ts';
 import { pct } from './bench-load.ts';
-import { benchJson, COLD_START_UNMEASURED, FIGURES, results, tableText, type Measured, type Sample } from './bench-rows.ts';
+import { benchJson, COLD_START_UNMEASURED, coldStartMeasured, FIGURES, results, tableText, type Measured, type Sample } from './bench-rows.ts';
 import { parseSinglevmArgs, USAGE } from './bench-singlevm-plan.ts';
 import { batRow, ccloudvmRows, readTimings, sampled, scaleRows, type HeavyContext, type HeavyResult } from './bench-heavy-rows.ts';
 
@@ -38,7 +38,9 @@ const { name, runs, setupArgs } = plan;
 const paths = clusterPaths(name);
 const env = { ...process.env, CIAO_CLUSTER: name };
 /** Each figure of the table measured so far, by its id (scripts/bench-rows.ts FIGURES). */
-const measured: Record<string, Measured> = { 'cold-start': { samples: [], unmeasured: COLD_START_UNMEASURED } };
+const measured: Record<string, Measured> = {
+  'cold-start': plan.coldStart ? coldStartMeasured(JSON.parse(await readFile(plan.coldStart, 'utf8')), plan.coldStart) : { samples: [], unmeasured: COLD_START_UNMEASURED },
+};
 /** Lines printed above the table: what is not one of the rows (a cold setup, each script's steps). */
 const extra: string[] = [];
 const raw: Record<string, unknown> = {};

@@ -17,8 +17,10 @@ export const DOCKER_SOCKET = '/var/run/docker.sock';
  *  /run, so a reboot (which ends dockerd) ends it too. */
 export const SHARED_DOCKERD_PIDFILE = '/run/ciao/dockerd.pid';
 
-/** Flags that keep dockerd off the host's network and firewall. Containers run with --network none. */
-export const DOCKERD_FLAGS = ['--bridge=none', '--iptables=false', '--ip6tables=false', '--ip-masq=false', `--host=unix://${DOCKER_SOCKET}`];
+/** Flags that keep dockerd off the host's network and firewall. Containers run with --network none.
+ *  --ip-forward=false: else dockerd turns on net.ipv4.ip_forward in the namespace it runs in — the
+ *  host's, on a fresh machine where it is off (docs/cold-start.md) — even with no bridge. */
+export const DOCKERD_FLAGS = ['--bridge=none', '--iptables=false', '--ip6tables=false', '--ip-masq=false', '--ip-forward=false', `--host=unix://${DOCKER_SOCKET}`];
 
 export interface DockerEngine {
   docker: Docker;

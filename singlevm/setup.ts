@@ -3,6 +3,7 @@
 // needs root). `--simulate`: control plane + simulated nodes, no root, no workloads. On a cluster
 // that exists it resumes (docs/lifecycle.md): a healthy one is left alone, and of one stopped,
 // crashed or rebooted only what is missing is made again — the steps are in singlevm/actions/.
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { clusterName, scriptArgs, usageError as scriptUsageError } from './script-args.ts';
@@ -12,6 +13,7 @@ import { describeEgress, proxyNote, resumeConflict } from './actions/configurati
 import { proxyFromEnv, type ProxySetting } from '../network/proxy.ts';
 import type { SetupContext } from './actions/context.ts';
 import { describeLayout, layoutConflict, layoutProblem } from './node-roles.ts';
+import { NATIVE_PENDING } from './actions/native-module.ts';
 // The flow (every action and what it imports: Docker, QEMU, PKI, esbuild…) is loaded only when it
 // runs, so setup.sh on a healthy cluster answers in well under a second.
 
@@ -137,6 +139,7 @@ const ctx: SetupContext = {
   settings: {
     simulate, nodes, accel, bootDelayMs: Number(values['boot-delay-ms']), statsIntervalMs: Number(values['stats-interval-ms']),
     apiHost: process.env.CIAO_API_HOST || undefined, egress, networkNodes, simNodes,
+    nativeCompileGoing: existsSync(NATIVE_PENDING),
   },
 };
 const { SETUP_FLOW, SETUP_NEEDS } = await import('./actions/flows.ts');

@@ -30,6 +30,9 @@ export interface SetupSettings {
   /** --network-nodes and --sim-nodes (singlevm/node-roles.ts). */
   networkNodes?: number;
   simNodes?: number;
+  /** better-sqlite3 still compiles as setup starts (setup.sh left it going, docs/cold-start.md):
+   *  the control plane waits for it, and the VM snapshot templates are made meanwhile. */
+  nativeCompileGoing?: boolean;
 }
 
 export interface SetupContext {

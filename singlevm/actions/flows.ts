@@ -9,6 +9,8 @@ import { certificates } from './certificates.ts';
 import { accel, clusterNetwork, containerImage, dockerEngine, sshKey, vmImage } from './real-node.ts';
 import { credentials } from './credentials.ts';
 import { controlPlane } from './control-plane.ts';
+import { nativeModule } from './native-module.ts';
+import { vmTemplates } from './vm-templates.ts';
 import { registerImages, uploadImages } from './images.ts';
 import { node } from './node.ts';
 import { workloads } from './workloads.ts';
@@ -18,8 +20,8 @@ import { joinedMachines } from './joined-machines.ts';
 /** A new cluster, or what is missing of one that exists (a resume). */
 export const SETUP_FLOW: Action[] = [
   preflight, configuration, daemonBundles, certificates,
-  sshKey, dockerEngine, vmImage, containerImage, accel, clusterNetwork,
-  credentials, controlPlane, registerImages, uploadImages, node, workloads, demoSh, joinedMachines,
+  sshKey, dockerEngine, vmImage, containerImage, accel, vmTemplates, clusterNetwork,
+  credentials, nativeModule, controlPlane, registerImages, uploadImages, node, workloads, demoSh, joinedMachines,
 ];
 
 /** What each step needs done first: everything reads the state dir preflight makes, and nothing
@@ -34,12 +36,16 @@ export const SETUP_NEEDS: Needs<SetupContext> = new Map<Action, Action[]>([
   // Both unpack Debian packages into one cache folder: one at a time.
   [containerImage, [dockerEngine, vmImage]],
   [accel, [configuration, vmImage]],
+  // Only while better-sqlite3 compiles (a fresh machine): the node then finds them made.
+  [vmTemplates, [vmImage, accel]],
   [clusterNetwork, [configuration]],
   [credentials, [configuration]],
-  [controlPlane, [daemonBundles, certificates, credentials]],
+  // The controller loads better-sqlite3: on a fresh machine its compile runs beside the steps above.
+  [nativeModule, [preflight]],
+  [controlPlane, [daemonBundles, certificates, credentials, nativeModule]],
   [registerImages, [controlPlane, vmImage]],
   [uploadImages, [registerImages]],
-  [node, [registerImages, accel, clusterNetwork, dockerEngine]],
+  [node, [registerImages, accel, clusterNetwork, dockerEngine, vmTemplates]],
   [workloads, [controlPlane, containerImage, sshKey]],
   [demoSh, [certificates, credentials, uploadImages, node, workloads]],
   [joinedMachines, [controlPlane, clusterNetwork]],

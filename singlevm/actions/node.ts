@@ -19,9 +19,16 @@ import { legRole, PROTOCOL_ROLES, SIM_LAUNCHER, simPrefix } from '../node-roles.
  *  default VM workloads' shapes made at the launcher's start; CIAO_VM_SNAPSHOTS=0: cold boots only. */
 export function vmSnapshotArgs(cacheDir: string, env: NodeJS.ProcessEnv = process.env): string[] {
   if (env.CIAO_VM_SNAPSHOTS === '0') return [];
+  return ['--vm-snapshots', vmSnapshotsDir(cacheDir), ...vmSnapshotShapes().flatMap((s) => ['--vm-snapshot-shape', `${s.vcpus}:${s.memMB}:${s.diskMB}`])];
+}
+
+export const vmSnapshotsDir = (cacheDir: string) => join(cacheDir, 'images', 'vm-snapshots');
+
+/** The default VM workloads' shapes, each once. */
+export function vmSnapshotShapes(): { vcpus: number; memMB: number; diskMB: number }[] {
   const shapes = new Set(defaultWorkloads({ containerImage: '' }).filter((w) => w.vm_type === 'qemu' && w.visibility === 'public')
     .map((w) => `${w.defaults.vcpus}:${w.defaults.mem_mb}:${w.defaults.disk_mb}`));
-  return ['--vm-snapshots', join(cacheDir, 'images', 'vm-snapshots'), ...[...shapes].flatMap((s) => ['--vm-snapshot-shape', s])];
+  return [...shapes].map((s) => s.split(':').map(Number)).map(([vcpus, memMB, diskMB]) => ({ vcpus, memMB, diskMB }));
 }
 
 const label = (ctx: SetupContext) => {

@@ -2,6 +2,7 @@
 // start and find the daemons and reach their APIs, and make the real node's parts (SSH key, Docker
 // engine, images, accel, network). One small interface on the context, so unit tests swap in a fake
 // (test/helpers/fake-setup-host.ts); realSetupHost() hands each operation to the module that does it.
+import { mkdir } from 'node:fs/promises';
 import Docker from 'dockerode';
 import { request, type Agent } from 'undici';
 import { run } from '../../shared/run.ts';
@@ -17,6 +18,7 @@ import { readPidFile } from '../../shared/pid-file.ts';
 import { buildDaemons, type DaemonName } from '../build-daemons.ts';
 import { ensureClusterNetwork, type ClusterNetwork, type NodeLeg } from '../cluster-network.ts';
 import { ensureEgress, type EgressSettings } from '../../network/egress.ts';
+import { VmSnapshots } from '../../launcher/vm-snapshot.ts';
 
 /** What setup needs of the controller's API: its admin's calls, and the admin's project. */
 export type AdminClient = Pick<ControllerClient, 'call' | 'tenantId'>;
@@ -55,6 +57,27 @@ export interface SetupHost {
   ensureClusterNetwork(cluster: string, dir: string, nodes: number | NodeLeg[]): Promise<ClusterNetwork>;
   /** The cluster's way out (docs/egress.md): slirp4netns on the cluster namespace, and its rules. */
   ensureEgress(clusterNs: string, dir: string, egress: EgressSettings): Promise<void>;
+  /** The VM snapshot templates of these shapes, made one at a time unless they are there
+   *  (launcher/vm-snapshot.ts, kept in `dir`; their QEMU runs from `runDir`); why each one not made was not. */
+  makeVmTemplates(t: VmTemplatesRequest): Promise<string[]>;
+}
+
+export interface VmTemplatesRequest {
+  dir: string;
+  runDir: string;
+  kernel: string;
+  initrd: string;
+  accel: Accel;
+  shapes: { vcpus: number; memMB: number; diskMB: number }[];
+}
+
+async function makeVmTemplates(t: VmTemplatesRequest): Promise<string[]> {
+  await mkdir(t.runDir, { recursive: true });
+  const failures: string[] = [];
+  const snapshots = new VmSnapshots({ dir: t.dir, runDir: t.runDir, log: (_msg, fields) => { if (fields?.error) failures.push(String(fields.error)); } });
+  // One at a time: better-sqlite3's compile has the other core.
+  for (const shape of t.shapes) await snapshots.prepare({ kernel: t.kernel, initrd: t.initrd, accel: t.accel, ...shape });
+  return failures;
 }
 
 /** This machine. */
@@ -84,5 +107,6 @@ export function realSetupHost(): SetupHost {
     probeAccel,
     ensureClusterNetwork,
     ensureEgress,
+    makeVmTemplates,
   };
 }

@@ -12,7 +12,7 @@ import { clusterPaths } from '../../singlevm/cluster-files.ts';
 import { clusterNetworkNames, type NodeLeg } from '../../singlevm/cluster-network.ts';
 import { DAEMON_ENTRIES, type DaemonName } from '../../singlevm/daemon-entries.ts';
 import type { Daemon } from '../../singlevm/processes.ts';
-import type { AdminClient, SetupHost } from '../../singlevm/actions/setup-host.ts';
+import type { AdminClient, SetupHost, VmTemplatesRequest } from '../../singlevm/actions/setup-host.ts';
 import type { SetupContext, SetupSettings } from '../../singlevm/actions/context.ts';
 import { stepName, type Step } from '../../singlevm/flow.ts';
 import type { EgressSettings } from '../../network/egress.ts';
@@ -131,6 +131,12 @@ export class FakeHost implements SetupHost {
     if (/^launcher-\d+$/.test(daemon.name)) this.controller.readyNodes += 1;
     if (daemon.name === 'launcher-sim') this.controller.readyNodes += Number(argAfter(daemon.args, '--nodes'));
     return pid;
+  }
+  /** Why each template was not made: none by default. */
+  templateFailures: string[] = [];
+  async makeVmTemplates(t: VmTemplatesRequest) {
+    this.record('makeVmTemplates', t);
+    return this.templateFailures;
   }
   async answers(url: string, caFile: string) {
     this.record('answers', url, caFile);

@@ -27,6 +27,12 @@ t.test('heavy rows by flag, --all for every one; their runs are --heavy-runs, el
   t.match(plan('--runs 0 --ccloudvm'), { runs: 0, ccloudvm: true, heavyRuns: 1 }, '--runs 0: no quick rows, the heavy ones once');
 });
 
+t.test('--cold-start FILE: the cold-start row from scripts/cold-start.sh\'s JSON, alone or with other rows', async (t) => {
+  t.match(plan('--runs 0 --cold-start b/cold.json'), { runs: 0, coldStart: 'b/cold.json' });
+  t.equal((parseSinglevmArgs([]) as { plan: { coldStart?: string } }).plan.coldStart, undefined);
+  t.match(parseSinglevmArgs(['--runs', '0']), { error: /--cold-start FILE/ });
+});
+
 t.test('the focused rows and the cluster\'s shape', async (t) => {
   t.match(plan('--vms 10 --name vmf'), { vms: 10, name: 'vmf', setupArgs: ['--name', 'vmf', '--nodes', '1'] });
   t.match(plan('--nodes 3 --network-nodes 1 --json /tmp/x.json'), { setupArgs: ['--name', 'bench', '--nodes', '3', '--network-nodes', '1'], json: '/tmp/x.json' });

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { chmod, copyFile, link, mkdir, readFile, readdir, realpath, utimes, writeFile } from 'node:fs/promises';
+import { access, chmod, copyFile, link, mkdir, readFile, readdir, realpath, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../../shared/run.ts';
 import { withTempDir } from '../../shared/temp-dir.ts';
@@ -8,6 +8,7 @@ import { withTempDir } from '../../shared/temp-dir.ts';
 // that write down what they were asked: which install steps run, in what order, and what is
 // printed. The fake better-sqlite3 loads only once its "compiled" module is there.
 const REPO = join(import.meta.dirname, '..', '..');
+const exists = (f: string) => access(f).then(() => true, () => false);
 
 const FAKE_NPM = `#!/usr/bin/env bash
 echo "npm $*" >>"$FAKE_CALLS"
@@ -18,8 +19,16 @@ case "$1 $2" in
     rm -rf node_modules && mkdir -p node_modules/better-sqlite3
     echo '{"version": "12.11.1"}' >node_modules/better-sqlite3/package.json
     echo 'if (!require("fs").existsSync(__dirname + "/build/Release/better_sqlite3.node")) throw new Error("not built"); module.exports = class {};' >node_modules/better-sqlite3/index.js
+    if [ -n "\${FAKE_AMALGAMATION:-}" ]; then
+      mkdir -p node_modules/better-sqlite3/deps/sqlite3
+      printf "{\\n  'defines': [\\n    'HAVE_USLEEP=1',\\n    'SQLITE_DEFAULT_CACHE_SIZE=-16000',\\n    'SQLITE_ENABLE_FTS5',\\n    'SQLITE_ENABLE_RTREE',\\n    'SQLITE_ENABLE_STAT4',\\n    'SQLITE_THREADSAFE=2',\\n  ],\\n}\\n" >node_modules/better-sqlite3/deps/defines.gypi
+      echo "/* the amalgamation */" >node_modules/better-sqlite3/deps/sqlite3/sqlite3.c
+      echo "/* its header */" >node_modules/better-sqlite3/deps/sqlite3/sqlite3.h
+    fi
     echo "added 3 packages in 1s" ;;
-  "rebuild better-sqlite3") mkdir -p node_modules/better-sqlite3/build/Release && echo compiled >node_modules/better-sqlite3/build/Release/better_sqlite3.node ;;
+  "rebuild better-sqlite3") echo "\${npm_config_sqlite3:-}" >"$FAKE_CALLS.sqlite3"
+    [ -n "\${FAKE_COMPILE_FIFO:-}" ] && read -r _ <"$FAKE_COMPILE_FIFO"
+    mkdir -p node_modules/better-sqlite3/build/Release && echo compiled >node_modules/better-sqlite3/build/Release/better_sqlite3.node ;;
 esac
 `;
 const FAKE_SYSTEM = `#!/usr/bin/env bash
@@ -42,6 +51,9 @@ async function project(dir: string) {
   const env = { ...process.env, PATH: `${join(dir, 'bin')}:${process.env.PATH}`, FAKE_CALLS: calls, XDG_CACHE_HOME: join(dir, 'cache'), CIAO_DEPS_LOG: '' };
   return {
     root,
+    /** With its output in a file: a compile left going keeps stderr open after the script returns. */
+    ensureTo: (log: string, args: string[], extra: NodeJS.ProcessEnv = {}) =>
+      run('bash', ['-c', '"$0" "$@" >"$LOG" 2>&1', join(root, 'scripts', 'ensure-deps.sh'), ...args], { env: { ...env, ...extra, LOG: log }, allowFailure: true, timeout: 30_000 }),
     ensure: (args: string[] = [], extra: NodeJS.ProcessEnv = {}) =>
       run(join(root, 'scripts', 'ensure-deps.sh'), args, { env: { ...env, ...extra }, allowFailure: true, timeout: 30_000 }),
     /** The fakes' calls since the last look. */
@@ -90,6 +102,74 @@ t.test('a new lock installs the packages again but copies the compiled module in
     t.match(again.stderr, /better-sqlite3 \(native module\)\s+\d+\.\d s\s+\(kept from an earlier build\)/);
     t.same(await readdir(join(dir, 'cache', 'ciao', 'native')), ['better-sqlite3-12.11.1-abi' + process.versions.modules + `-${process.platform}-${process.arch}`],
       'kept by version and Node ABI');
+  });
+});
+
+t.test('--native-background returns while better-sqlite3 compiles, and again while it does; ensure-deps.sh --prod then waits for that compile instead of starting another', async (t) => {
+  await withTempDir('ensure-deps-test', async (dir) => {
+    const p = await project(dir);
+    const fifo = join(dir, 'compile-fifo');
+    await run('mkfifo', [fifo]);
+    const pending = join(p.root, 'node_modules', '.ciao-native-pending');
+    const stamp = join(p.root, 'node_modules', '.ciao-deps-stamp');
+    // The fake compile blocks on the fifo: this returns only if it does not wait for the compile.
+    const first = await p.ensureTo(join(dir, 'first.log'), ['--prod', '--native-background'], { FAKE_COMPILE_FIFO: fifo });
+    t.equal(first.exitCode, 0, await readFile(join(dir, 'first.log'), 'utf8'));
+    t.ok(await exists(pending), 'the compile is marked as going on');
+    t.notOk(await exists(stamp), 'the module is not stamped as built yet');
+    const second = await p.ensureTo(join(dir, 'second.log'), ['--prod', '--native-background'], { FAKE_COMPILE_FIFO: fifo });
+    t.equal(second.exitCode, 0, 'a second call (setup.sh after cleanup.sh) returns: the compile going is left to go on');
+    const waiter = p.ensure(['--prod']);
+    await writeFile(fifo, 'go\n');
+    const waited = await waiter;
+    t.equal(waited.exitCode, 0, waited.stderr);
+    t.same(await p.calls(), [`${NPM_CI} --omit=dev`, ESBUILD, COMPILE], 'compiled once');
+    t.notOk(await exists(pending), 'the mark is gone once the module is built');
+    t.ok(await exists(stamp));
+    const again = await p.ensure(['--prod', '--native-background']);
+    t.equal(again.exitCode, 0);
+    t.same(await p.calls(), [], 'built: nothing runs');
+    t.equal(again.stderr, '');
+  });
+});
+
+t.test('--native-background without the compilers leaves the compile to a call that installs them', async (t) => {
+  await withTempDir('ensure-deps-test', async (dir) => {
+    const p = await project(dir);
+    // Only the tools ensure-deps.sh itself runs: no g++, make or python3 on PATH.
+    const bin = join(dir, 'nocc');
+    await mkdir(bin);
+    for (const tool of ['bash', 'node', 'cat', 'stat', 'readlink', 'rm', 'mkdir', 'touch', 'dirname', 'date', 'ls', 'tail', 'xargs', 'awk', 'sed', 'head', 'grep', 'flock', 'cp', 'mv']) {
+      const found = await run('bash', ['-c', `command -v ${tool}`], { allowFailure: true });
+      if (found.exitCode === 0) await link(await realpath(found.stdout.trim()), join(bin, tool)).catch(() => copyFile(found.stdout.trim(), join(bin, tool)));
+    }
+    const r = await p.ensure(['--prod', '--native-background'], { PATH: `${join(dir, 'bin')}:${bin}` });
+    t.equal(r.exitCode, 0, r.stderr);
+    t.same(await p.calls(), [`${NPM_CI} --omit=dev`, ESBUILD], 'the packages only: no compile, no apt');
+  });
+});
+
+t.test("better-sqlite3 compiles its own SQLite with its own options, less the extensions nothing here uses", async (t) => {
+  await withTempDir('ensure-deps-test', async (dir) => {
+    const p = await project(dir);
+    const r = await p.ensure(['--prod'], { FAKE_AMALGAMATION: '1' });
+    t.equal(r.exitCode, 0, r.stderr);
+    const folder = (await readFile(join(dir, 'calls.sqlite3'), 'utf8')).trim();
+    t.equal(folder, join(await realpath(p.root), 'node_modules', '.ciao-sqlite3'), 'a custom amalgamation: npm_config_sqlite3');
+    t.equal(await readFile(join(folder, 'sqlite3.c'), 'utf8'), [
+      "/* better-sqlite3's SQLite less the extensions ciao does not use (scripts/ensure-deps.sh) */",
+      '#define HAVE_USLEEP 1', '#define SQLITE_DEFAULT_CACHE_SIZE -16000', '#define SQLITE_ENABLE_STAT4 1', '#define SQLITE_THREADSAFE 2',
+      `#include "${join(await realpath(p.root), 'node_modules', 'better-sqlite3', 'deps', 'sqlite3', 'sqlite3.c')}"`, '',
+    ].join('\n'), "its options as defines.gypi has them (a bare one is 1), without FTS5 and R-tree; then the original included");
+    t.equal(await readFile(join(folder, 'sqlite3.h'), 'utf8'), '/* its header */\n');
+  });
+});
+
+t.test('without an amalgamation to include, better-sqlite3 compiles as it comes', async (t) => {
+  await withTempDir('ensure-deps-test', async (dir) => {
+    const p = await project(dir);
+    t.equal((await p.ensure(['--prod'])).exitCode, 0);
+    t.equal(await readFile(join(dir, 'calls.sqlite3'), 'utf8'), '\n', 'no npm_config_sqlite3');
   });
 });
 

@@ -17,8 +17,10 @@ import { certificates } from '../../singlevm/actions/certificates.ts';
 import { accel, clusterNetwork, containerImage, dockerEngine, sshKey, vmImage } from '../../singlevm/actions/real-node.ts';
 import { credentials } from '../../singlevm/actions/credentials.ts';
 import { controlPlane } from '../../singlevm/actions/control-plane.ts';
+import { nativeModule } from '../../singlevm/actions/native-module.ts';
+import { vmTemplates } from '../../singlevm/actions/vm-templates.ts';
 import { registerImages, uploadImages } from '../../singlevm/actions/images.ts';
-import { node, nodeShare } from '../../singlevm/actions/node.ts';
+import { node, nodeShare, vmSnapshotArgs } from '../../singlevm/actions/node.ts';
 import { workloads } from '../../singlevm/actions/workloads.ts';
 import { demoSh } from '../../singlevm/actions/demo-sh.ts';
 import type { Action, SetupContext } from '../../singlevm/actions/context.ts';
@@ -202,8 +204,8 @@ t.test('certificates', async (t) => {
 t.test('the real node\'s steps', async (t) => {
   t.test('are the ones a simulated cluster skips; a real one skips none', async (t) => {
     const { run } = fakeCluster(t);
-    // Machines joined or not is the cluster's state, not its kind (below).
-    const skipped = (ctx: SetupContext) => SETUP_FLOW.filter((s) => s !== joinedMachines && s.when && !s.when(ctx)).map((s) => stepName(s, ctx));
+    // Machines joined or not is the cluster's state, not its kind (below); a compile left going, the machine's.
+    const skipped = (ctx: SetupContext) => SETUP_FLOW.filter((s) => s !== joinedMachines && s !== nativeModule && s !== vmTemplates && s.when && !s.when(ctx)).map((s) => stepName(s, ctx));
     t.same(skipped(run()), REAL_NODE_STEPS.map((s) => s.name));
     t.same(skipped(run({ simulate: false })), []);
   });
@@ -260,6 +262,27 @@ t.test('the real node\'s steps', async (t) => {
     t.equal(await execute(accel, again), 'VMs run under TCG, as when the cluster was set up');
     t.equal(again.real!.accel, 'tcg');
     t.equal(host.argsOf('probeAccel').length, 1, 'probed once');
+  });
+
+  t.test('VM snapshot templates: made by setup only while better-sqlite3 compiles, for the default VM shapes, in the node\'s folder; a failure fails nothing', async (t) => {
+    const { run, host, paths } = fakeCluster(t, { simulate: false });
+    t.notOk(vmTemplates.when!(run()), 'no compile going: the node makes them as it starts');
+    t.notOk(vmTemplates.when!(run({ simulate: true, nativeCompileGoing: true })), 'a simulated cluster has no VMs');
+    const ctx = run({ nativeCompileGoing: true });
+    t.ok(vmTemplates.when!(ctx));
+    await t.rejects(execute(vmTemplates, ctx), madeBy('VM image'));
+    await runSteps([preflight, configuration, vmImage, accel], ctx);
+    t.equal(await execute(vmTemplates, ctx), '1 made while better-sqlite3 compiles: the first VMs restore from it');
+    t.same(host.argsOf('makeVmTemplates'), [[{
+      dir: join(ctx.cacheDir, 'images', 'vm-snapshots'), runDir: paths.nodeDir(0), kernel: ctx.real!.vmImage!.kernel, initrd: ctx.real!.vmImage!.initrd,
+      accel: 'tcg', shapes: [{ vcpus: 1, memMB: 256, diskMB: 1024 }],
+    }]], "the launcher's shapes and folder (vmSnapshotArgs)");
+    t.same(vmSnapshotArgs(ctx.cacheDir).slice(0, 2), ['--vm-snapshots', join(ctx.cacheDir, 'images', 'vm-snapshots')]);
+    host.templateFailures = ['QEMU did not park in 120 s'];
+    t.match(await execute(vmTemplates, ctx), /^not made \(the node tries again as it starts; its first VMs cold-boot\): QEMU did not park/);
+    process.env.CIAO_VM_SNAPSHOTS = '0';
+    t.teardown(() => { delete process.env.CIAO_VM_SNAPSHOTS; });
+    t.notOk(vmTemplates.when!(ctx), 'CIAO_VM_SNAPSHOTS=0: none');
   });
 
   t.test('KVM or TCG needs the VM image', async (t) => {
@@ -635,6 +658,14 @@ function neededBy(i: number): number[] {
 }
 
 t.test('the setup flow', async (t) => {
+  t.test('the control plane waits for a compile of better-sqlite3 left going; the steps before it do not', async (t) => {
+    const at = (step: unknown) => SETUP_FLOW.indexOf(step as never);
+    t.ok(neededBy(at(controlPlane)).includes(at(nativeModule)), 'start control plane needs "better-sqlite3 compiled"');
+    const waits = SETUP_FLOW.filter((_, i) => neededBy(i).includes(at(nativeModule))).map((s) => stepName(s, fakeCluster(t).run()));
+    t.notOk(waits.some((n) => ['VM image', 'KVM or TCG', 'VM snapshot templates', 'Docker engine', 'cluster network', 'build daemons', 'certificates'].includes(n)), `only what follows the control plane waits: ${waits.join(', ')}`);
+    t.ok(neededBy(at(node)).includes(at(vmTemplates)), 'the node starts once the templates are made (it finds them)');
+  });
+
   t.test('every step that lacks something names a step that runs before it', async (t) => {
     const { run, paths } = fakeCluster(t);
     await issuedCertificates(paths.pki);
@@ -687,7 +718,7 @@ t.test('the setup flow', async (t) => {
     const { run, host, paths, controller } = fakeCluster(t, { simulate: false });
     await issuedCertificates(paths.pki);
     const first = await runSteps(SETUP_FLOW, run());
-    t.equal(first.length, SETUP_FLOW.length - 1, "no step skipped (but the joined machines': none joined)");
+    t.equal(first.length, SETUP_FLOW.length - 3, "no step skipped (but the joined machines': none joined; better-sqlite3's and the templates': no compile left going)");
     t.same(host.started.map((d) => d.name).slice(0, 3).sort(), ['controller', 'identity', 'scheduler'], 'the control plane, at once');
     t.equal(host.started[3].name, 'launcher', 'then the launcher');
     t.same((['snapshotHost', 'sshKeygen', 'probeAccel'] as const).map((op) => host.argsOf(op).length), [1, 1, 1]);
