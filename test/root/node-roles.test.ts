@@ -13,13 +13,15 @@ import { run } from '../../shared/run.ts';
 import { waitFor } from '../../shared/wait-for.ts';
 import { clusterLeftovers } from '../../singlevm/host-state.ts';
 import { throwawayCluster } from '../helpers/throwaway-cluster.ts';
+import { clusterPacketFilter, hostDownloads } from '../helpers/host-capture.ts';
 
 const cluster = await throwawayCluster(t, 'nr');
 const { name, paths } = cluster;
 const sh = (script: string, args: string[]) => cluster.sh(script, [...args, '--name', name]);
 
-/** A packet of the cluster: its tenant, cluster and external ranges, and its tunnels. */
-const CLUSTER_PACKETS = 'net 172.16.0.0/12 or net 198.51.100.0/24 or net 203.0.113.0/24 or udp port 4789';
+/** A packet of the cluster: its tenant, cluster and external ranges, and its tunnels (not the
+ *  host's own downloads: test/helpers/host-capture.ts). */
+const CLUSTER_PACKETS = clusterPacketFilter(await hostDownloads(), true);
 
 interface Listed { id: string; kind: string; roles: string[]; status: string }
 const ciao = (args: string) => run('bash', ['-c', `. ${paths.demoSh} && ciao ${args}`]);
