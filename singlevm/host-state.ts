@@ -1,5 +1,5 @@
 // A read-only snapshot of the host's own state (namespaces, links, addresses, routes, firewall,
-// containers, the cluster's processes), so cleanup can prove the host is back to how setup found it.
+// forwarding, containers, the cluster's processes), so cleanup can prove the host is back to how setup found it.
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -21,6 +21,8 @@ export interface HostState {
   addresses: string[];
   routes: string[];
   iptables: string[];
+  /** `NAME VALUE` of the host's forwarding switches (a snapshot from before these were kept: []). */
+  sysctls: string[];
   containers: string[];
   processes: string[];
 }
@@ -28,17 +30,18 @@ export interface HostState {
 const CLUSTER_LABEL = 'ciao.cluster';
 
 export async function snapshotHost(opts: { cluster: string; docker?: boolean }): Promise<HostState> {
-  const [namespaces, links, addresses, routes, iptables, containers, processes] = await Promise.all([
+  const [namespaces, links, addresses, routes, iptables, sysctls, containers, processes] = await Promise.all([
     listNamespaces(),
     hostLinks(),
     hostAddresses(),
     hostRoutes(),
     firewallRules(),
+    forwardingSysctls(),
     opts.docker === false ? [] : allContainers(),
     clusterProcessLines(opts.cluster),
   ]);
   return {
-    namespaces: [...namespaces].sort(), links, addresses, routes, iptables, containers,
+    namespaces: [...namespaces].sort(), links, addresses, routes, iptables, sysctls, containers,
     processes,
   };
 }
@@ -63,6 +66,7 @@ export function diffHostState(before: HostState, after: HostState, opts: { clust
   compare(() => 'address', before.addresses, after.addresses);
   compare(() => 'route', before.routes, after.routes);
   compare((line) => (/ -[AI] /.test(line) ? 'iptables rule' : 'iptables chain'), before.iptables, after.iptables);
+  if (before.sysctls.length) compare(() => 'sysctl', before.sysctls, after.sysctls);
   const labelOf = (c: string) => c.split(' ')[2] || undefined;
   const labelled = opts.cluster === undefined ? [] : after.containers.filter((c) => labelOf(c) === opts.cluster);
   for (const c of labelled) out.push(`container left: ${c}`);
@@ -85,7 +89,7 @@ export async function clusterLeftovers(cluster: string): Promise<string[]> {
 
 const hostStateSchema = z.object({
   namespaces: z.array(z.string()), links: z.array(z.string()), addresses: z.array(z.string()), routes: z.array(z.string()),
-  iptables: z.array(z.string()), containers: z.array(z.string()), processes: z.array(z.string()),
+  iptables: z.array(z.string()), sysctls: z.array(z.string()).default([]), containers: z.array(z.string()), processes: z.array(z.string()),
 });
 
 export async function writeHostState(path: string, s: HostState): Promise<void> {
@@ -151,6 +155,14 @@ async function firewallRules(): Promise<string[]> {
     }
   }
   return lines.sort();
+}
+
+/** The host namespace's forwarding switches: a dockerd turns IPv4 forwarding on in the namespace it
+ *  runs in unless told not to (setup's is: shared/dockerd.ts). One missing (no IPv6) is left out. */
+const FORWARDING = ['net/ipv4/ip_forward', 'net/ipv4/conf/all/forwarding', 'net/ipv6/conf/all/forwarding'];
+async function forwardingSysctls(): Promise<string[]> {
+  const values = await Promise.all(FORWARDING.map((k) => readFile(`/proc/sys/${k}`, 'utf8').then((v) => `${k.replaceAll('/', '.')} ${v.trim()}`, () => '')));
+  return values.filter(Boolean).sort();
 }
 
 /** `ID NAME LABEL` of every container, or [] when no Docker engine answers on its socket. */

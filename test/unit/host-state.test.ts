@@ -9,7 +9,7 @@ import { withTempDir } from '../../shared/temp-dir.ts';
 import { clusterLeftovers, diffHostState, readHostState, snapshotHost, writeHostState, type HostState } from '../../singlevm/host-state.ts';
 
 const cluster = `zz-test-${randomBytes(3).toString('hex')}`;
-const empty: HostState = { namespaces: [], links: [], addresses: [], routes: [], iptables: [], containers: [], processes: [] };
+const empty: HostState = { namespaces: [], links: [], addresses: [], routes: [], iptables: [], sysctls: [], containers: [], processes: [] };
 
 t.test('two snapshots of an untouched host are equal', async (t) => {
   // Other work on this host (a cluster under test) may change it between two snapshots: a few tries
@@ -38,6 +38,14 @@ t.test('the diff names added and removed links and every process left', async (t
     'process left: 1234 qemu-system-x86_64 -name ciao-x-vm',
   ]);
   t.same(diffHostState(empty, empty), []);
+});
+
+t.test('a forwarding switch flipped is a change; a snapshot from before they were kept compares none', async (t) => {
+  const before: HostState = { ...empty, sysctls: ['net.ipv4.ip_forward 0', 'net.ipv6.conf.all.forwarding 0'] };
+  const after: HostState = { ...empty, sysctls: ['net.ipv4.ip_forward 1', 'net.ipv6.conf.all.forwarding 0'] };
+  t.same(diffHostState(before, after), ['sysctl added: net.ipv4.ip_forward 1', 'sysctl removed: net.ipv4.ip_forward 0']);
+  t.same(diffHostState(empty, after), [], 'an old snapshot (no sysctls) proves nothing about them, and claims nothing');
+  t.ok((await snapshotHost({ cluster })).sysctls.some((l) => /^net\.ipv4\.ip_forward [01]$/.test(l)), 'the host\'s own IPv4 forwarding is read');
 });
 
 t.test("the proof is the cluster's own: another cluster's namespaces and containers are not its changes, anything else is", async (t) => {
