@@ -103,6 +103,16 @@ export function memoryFile(dir: string, part = false): string {
   return path;
 }
 
+/** Beside a suspended VM's memory: its machine has no VGA. Memory saved before machines lost their
+ *  VGA (template format 7) has no such file, and is loaded on a machine with one: QEMU refuses a
+ *  migration stream for devices the machine lacks or has more of. */
+const NO_VGA_FILE = 'memory.no-vga';
+
+/** A machine's arguments for memory saved on a machine with QEMU's default VGA (the `-vga none` dropped). */
+export function withDefaultVga(args: string[]): string[] {
+  return args.filter((a, n) => !(a === '-vga' && args[n + 1] === 'none') && !(a === 'none' && args[n - 1] === '-vga'));
+}
+
 /** A restored guest's network, as its DHCP lease would give it (the CNCI's dnsmasq has the same). */
 const guestNetwork = ({ network: n }: StartPayload) => ({ mac: n.mac, address: `${n.ip}/${parseCidr(n.subnet).bits}`, gateway: n.gateway });
 
@@ -225,7 +235,7 @@ export class QemuBackend implements Backend {
     const devices = { disks: this.restoredDisks(spec, ports), nic: { tap, mac: spec.network.mac } };
     // A restored VM's config drive and disk take the template's stand-ins' places; its volumes are hot-plugged.
     const own = devices.disks.filter((d) => d.port === PORTS.config || d.port === PORTS.disk);
-    const machine = template ? restoreArgs(template, identitySocket, { ...devices, disks: own })
+    const current = template ? restoreArgs(template, identitySocket, { ...devices, disks: own })
       : resumed ? [...templateMachineArgs(resumed.shape, resumed.ram, false), '-chardev', `socket,id=ident,path=${identitySocket},server=on,wait=off`, ...restoredDeviceArgs(devices)] : [
       '-machine', 'q35', ...accelArgs(this.opts.accel), '-vga', 'none', '-cpu', this.opts.accel === 'kvm' ? 'host' : 'max',
       '-m', String(spec.resources.memMB), '-smp', String(spec.resources.vcpus), '-nographic', '-no-reboot',
@@ -242,6 +252,7 @@ export class QemuBackend implements Backend {
       ]),
       '-netdev', `tap,id=n0,ifname=${tap},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=n0,mac=${spec.network.mac}`,
     ];
+    const machine = incoming && !(await exists(join(dir, NO_VGA_FILE))) ? withDefaultVga(current) : current;
     const args = [
       'netns', 'exec', this.opts.nodeNs, 'qemu-system-x86_64', '-name', `ciao-${this.opts.cluster}-${id}`, ...machine,
       '-qmp', `unix:${qmpSocket},server=on,wait=off`, '-pidfile', join(dir, 'qemu.pid'),
@@ -432,6 +443,7 @@ export class QemuBackend implements Backend {
     await qmp(sock, 'stop');
     try {
       await rm(part, { force: true });
+      await writeFile(join(dir, NO_VGA_FILE), '');
       // Unlimited bandwidth: QEMU's default cap (32 MiB/s) is for live migration over a network.
       await qmp(sock, 'migrate-set-parameters', { 'max-bandwidth': 1024 ** 4 });
       // A VM restored from a template loaded it with x-ignore-shared: its own memory (private) is saved whole.
@@ -472,6 +484,7 @@ export class QemuBackend implements Backend {
       throw err;
     }
     await rm(saved, { force: true });
+    await rm(join(dir, NO_VGA_FILE), { force: true });
     return running;
   }
 

@@ -3,7 +3,7 @@
 // controller-assigned address by MAC; SSH from inside the namespace; stop, restart, re-adopt, a
 // QEMU's death reported, delete.
 import t from 'tap';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -13,7 +13,7 @@ import { waitFor } from '../../shared/wait-for.ts';
 import { tempDir } from '../../shared/temp-dir.ts';
 import { buildVmImage } from '../../images/vm-image.ts';
 import { vmSegment } from '../helpers/vm-segment.ts';
-import { QemuBackend, tapName, type QemuBackendOptions } from '../../launcher/qemu-backend.ts';
+import { QemuBackend, tapName, withDefaultVga, type QemuBackendOptions } from '../../launcher/qemu-backend.ts';
 import type { InstanceExit, StartPayload } from '../../protocol/payloads.ts';
 
 const { path: dir, remove: removeDir } = tempDir('ciao-qemu-test');
@@ -91,6 +91,23 @@ t.test('suspend saves the memory to a file and ends QEMU (re-adopted as suspende
   t.equal(await waitFor('SSH after the resume', () => bootId().catch(() => ''), { timeoutMs: 60_000, intervalMs: 250 }), firstBoot, 'resumed: the same boot goes on');
   await t.rejects(stat(saved), 'the saved memory is gone once it runs again');
   t.same(exits, [], 'no death reported');
+});
+
+t.test('memory saved before machines lost their VGA resumes on a machine with one: the marker beside the memory decides', async (t) => {
+  const bootId = async () => (await ssh('cat /proc/sys/kernel/random/boot_id')).stdout.trim();
+  const firstBoot = await bootId();
+  const marker = join(dir, 'state/instances', spec.instanceId, 'memory.no-vga');
+  await backend.suspend(spec.instanceId);
+  t.ok(await stat(marker).then(() => true, () => false), 'a suspend says its machine has no VGA');
+  await rm(marker);
+  // As an older launcher's suspend left it: loaded on a machine with VGA, which this memory's lacks.
+  await t.rejects(backend.resume(spec), 'a machine other than the saved one is refused, not run');
+  t.ok((await stat(join(dir, 'state/instances', spec.instanceId, 'memory.state'))).size > 0, 'the saved memory is kept');
+  await writeFile(marker, '');
+  await backend.resume(spec);
+  t.equal(await waitFor('SSH after the resume', () => bootId().catch(() => ''), { timeoutMs: 60_000, intervalMs: 250 }), firstBoot, 'resumed: the same boot goes on');
+  t.notOk(await stat(marker).then(() => true, () => false), 'the marker goes with the memory');
+  t.same(withDefaultVga(['-machine', 'q35', '-vga', 'none', '-m', '256']), ['-machine', 'q35', '-m', '256']);
 });
 
 t.test('rebuild makes the stopped VM disk again (one grown since is back at its flavor size, new); started, the guest boots anew as itself; an image the node lacks is refused', async (t) => {
