@@ -18,11 +18,15 @@ async function joinAs(material: { cert: string; key: string }, id: string, roles
   const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ...readTls({ ca: pki.ca.cert, ...material }) });
   await once(socket, 'secureConnect');
   const conn = new Connection(socket);
+  // Collected from the first: what the scheduler sends right after its greeting comes in the same read.
   const frames: Frame[] = [];
-  conn.send({ type: 'HELLO', op: 'HELLO', payload: { id, roles } });
-  const [greeting] = await once(conn, 'frame') as [Frame];
-  if (greeting.type !== 'HELLO') throw new Error(`${id} refused: ${JSON.stringify(greeting)}`);
   conn.on('frame', (f) => frames.push(f));
+  conn.send({ type: 'HELLO', op: 'HELLO', payload: { id, roles } });
+  const greeting = await waitFor(`${id}'s greeting`, () => frames[0]);
+  if (greeting.type !== 'HELLO') {
+    socket.destroy();
+    throw new Error(`${id} refused: ${JSON.stringify(greeting)}`);
+  }
   return { socket, conn, frames };
 }
 
