@@ -17,9 +17,10 @@ export const MAX_PER_COMMIT = 500;
 /** And at most this long (ms) a turn: at 100 000 instances 500 changes took 15–30 ms, and a
  *  request that came meanwhile waited that long. */
 export const COMMIT_SLICE_MS = 8;
-/** When a commit leaves a backlog, the next one waits this long (ms): a busy loop spends at most
- *  about half its time committing, and a record changed again meanwhile (an instance's start
- *  writes it 3–4 times) is written once (docs/scale.md, "Fourth pass"). */
+/** When a commit leaves a backlog, the next one waits this long (ms), not just for the next turn:
+ *  between two commits of a backlog the loop has at least this long for requests and frames, and
+ *  a record changed again meanwhile (an instance's start writes it 3–4 times) is written once
+ *  (docs/scale.md, "Fourth pass"). */
 export const COMMIT_GAP_MS = 8;
 
 type Change = { tenantId: string | null; record: object } | null;
