@@ -183,12 +183,20 @@ export class Scheduler {
       this.lastStats.delete(id);
       this.placement.remove(id);
       // What the node said before it left goes before the news that it left.
-      const link = this.controller?.conn;
-      if (link?.isOpen) this.release(link, id);
-      else this.held.delete(id);
+      this.releaseLeaving(id);
       this.toController({ type: 'EVENT', op: 'NODE_DISCONNECTED', payload: this.nodeConnection(peer.hello) });
       if (this.tunnels.delete(id)) this.sendTunnelPeers();
-    } else if (this.cncis.get(id) === peer) this.cncis.delete(id);
+    } else if (this.cncis.get(id) === peer) {
+      this.cncis.delete(id);
+      this.releaseLeaving(id);
+    }
+  }
+
+  /** A peer that leaves keeps nothing held: what it sent goes to the controller if one is there. */
+  private releaseLeaving(id: string) {
+    const link = this.controller?.conn;
+    if (link?.isOpen) this.release(link, id);
+    else this.held.delete(id);
   }
 
   /** Every real node gets the whole set of endpoints: a set, not a change, so nothing goes stale. */
