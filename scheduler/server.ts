@@ -24,6 +24,18 @@ interface Peer {
 
 const AGENT_ROLES: ReadonlySet<Role> = new Set(['compute', 'network']);
 
+/** A node's STATS, among its held frames (the others are keyed by their instance's id). */
+const STATS_KEY = Symbol('STATS');
+type HeldKey = string | typeof STATS_KEY;
+
+/** What a newer frame from the same node replaces this one by, if any: its STATS, or an instance's
+ *  state (one that reports a death, `exit`, is never replaced). */
+function replacedBy(frame: Frame): HeldKey | undefined {
+  if (frame.op === 'STATS') return STATS_KEY;
+  if (frame.op === 'INSTANCE_STATE' && !frame.payload.exit) return frame.payload.instanceId;
+  return undefined;
+}
+
 /** A certificate's name (CN) speaks for the peer of that id, or, ending in `*`, for every id that
  *  begins with what precedes it (a fleet of simulated nodes shares one; CNCIs share `*`). */
 export const speaksFor = (certName: string, id: string): boolean =>
@@ -38,9 +50,10 @@ export class Scheduler {
   /** Connected real nodes' tunnel endpoints (docs/protocol.md, "Tunnel endpoints"). */
   private readonly tunnels = new Map<string, string>();
   private readonly lastStats = new Map<string, FrameOf<'STATUS', 'STATS'>>();
-  /** Nodes whose latest STATS (in `lastStats`) waits for the controller's link to drain
-   *  (docs/protocol.md, "Flow to the controller"). */
-  private readonly statsBehind = new Set<string>();
+  /** Per node, the frames held while the controller's link is backed up, in the node's order, by
+   *  what a newer frame replaces (docs/protocol.md, "Flow to the controller"); the node that has
+   *  waited longest first. */
+  private readonly held = new Map<string, Map<HeldKey, Frame>>();
   private drainAwaited?: Connection;
   private readonly pendingForController: Frame[] = [];
   readonly placement = new Placement();
@@ -149,13 +162,16 @@ export class Scheduler {
 
   /** A (re)connected controller learns the cluster as it is, then gets what was kept for it. */
   private greetController() {
-    this.statsBehind.clear();
+    const link = this.controller!.conn;
     for (const peer of this.agents.values()) {
-      this.toController({ type: 'EVENT', op: 'NODE_CONNECTED', payload: this.nodeConnection(peer.hello) });
-      const stats = this.lastStats.get(peer.hello.id);
-      if (stats) this.toController(stats);
+      const id = peer.hello.id;
+      link.send({ type: 'EVENT', op: 'NODE_CONNECTED', payload: this.nodeConnection(peer.hello) });
+      // Once a node holds frames, its STATS are held too: one not held is older than all of them.
+      const stats = this.lastStats.get(id);
+      if (stats && !this.held.get(id)?.has(STATS_KEY)) link.send(stats);
+      this.release(link, id);
     }
-    for (const frame of this.pendingForController.splice(0)) this.controller!.conn.send(frame);
+    for (const frame of this.pendingForController.splice(0)) link.send(frame);
   }
 
   private forget(peer: Peer) {
@@ -165,11 +181,22 @@ export class Scheduler {
     else if (this.agents.get(id) === peer) {
       this.agents.delete(id);
       this.lastStats.delete(id);
-      this.statsBehind.delete(id);
       this.placement.remove(id);
+      // What the node said before it left goes before the news that it left.
+      this.releaseLeaving(id);
       this.toController({ type: 'EVENT', op: 'NODE_DISCONNECTED', payload: this.nodeConnection(peer.hello) });
       if (this.tunnels.delete(id)) this.sendTunnelPeers();
-    } else if (this.cncis.get(id) === peer) this.cncis.delete(id);
+    } else if (this.cncis.get(id) === peer) {
+      this.cncis.delete(id);
+      this.releaseLeaving(id);
+    }
+  }
+
+  /** A peer that leaves keeps nothing held: what it sent goes to the controller if one is there. */
+  private releaseLeaving(id: string) {
+    const link = this.controller?.conn;
+    if (link?.isOpen) this.release(link, id);
+    else this.held.delete(id);
   }
 
   /** Every real node gets the whole set of endpoints: a set, not a change, so nothing goes stale. */
@@ -223,28 +250,47 @@ export class Scheduler {
     target.conn.send({ ...frame, from: 'controller' });
   }
 
-  /** Holds a node's STATS (its latest stays in `lastStats`) until the controller's link drains. */
-  private holdStats(link: Connection, nodeId: string) {
-    this.statsBehind.add(nodeId);
+  /** Holds a node's frame in place of the one it replaces (if held) until the controller's link drains. */
+  private hold(link: Connection, nodeId: string, key: HeldKey, frame: Frame) {
+    let frames = this.held.get(nodeId);
+    if (!frames) this.held.set(nodeId, (frames = new Map()));
+    // The newer frame takes the end: the node's order, less what was replaced.
+    frames.delete(key);
+    frames.set(key, frame);
+    this.awaitDrain(link);
+  }
+
+  private awaitDrain(link: Connection) {
     if (this.drainAwaited === link) return;
     this.drainAwaited = link;
     link.socket.once('drain', () => {
       this.drainAwaited = undefined;
-      if (this.controller?.conn !== link) return;
-      for (const id of this.statsBehind) link.send(this.lastStats.get(id)!);
-      this.statsBehind.clear();
+      if (this.controller?.conn !== link || !link.isOpen) return;
+      // The node that has waited longest first, until the link is backed up again.
+      for (const nodeId of this.held.keys()) {
+        if (link.backedUp) return this.awaitDrain(link);
+        this.release(link, nodeId);
+      }
     });
+  }
+
+  /** Sends a node's held frames, in its order. */
+  private release(link: Connection, nodeId: string) {
+    const frames = this.held.get(nodeId);
+    if (!frames) return;
+    this.held.delete(nodeId);
+    for (const frame of frames.values()) link.send(frame);
   }
 
   private toController(frame: Frame) {
     const link = this.controller?.conn;
     if (link?.isOpen) {
       const from = frame.from;
-      if (from !== undefined && frame.op === 'STATS') {
-        if (this.statsBehind.has(from) || link.backedUp) return this.holdStats(link, from);
-      } else if (from !== undefined && this.statsBehind.delete(from)) {
-        // The node's held STATS goes first: nothing it sends may overtake it.
-        link.send(this.lastStats.get(from)!);
+      if (from !== undefined) {
+        const key = replacedBy(frame);
+        if (key !== undefined && (link.backedUp || this.held.has(from))) return this.hold(link, from, key, frame);
+        // The node's held frames go first: nothing it sends may overtake them.
+        this.release(link, from);
       }
       link.send(frame);
       return;

@@ -2,7 +2,7 @@
 // in-memory view at open. Changes are written behind: collected during one turn of the event loop
 // and committed together in one transaction (a burst of a thousand changes is one commit, not a
 // thousand), at most MAX_PER_COMMIT a turn so that a request waits for one bounded commit, not for
-// a burst's whole backlog (docs/scale.md), and flushed at close. A record is checked when it is put (memory-store.ts), so one bad
+// a burst's whole backlog (docs/scale.md); a backlog goes on COMMIT_GAP_MS later, and all is flushed at close. A record is checked when it is put (memory-store.ts), so one bad
 // value cannot fail the transaction that carries everyone else's writes; a commit that fails all the same (a full
 // disk) is reported and tried again, never thrown into the event loop.
 import Database from 'better-sqlite3';
@@ -17,10 +17,15 @@ export const MAX_PER_COMMIT = 500;
 /** And at most this long (ms) a turn: at 100 000 instances 500 changes took 15–30 ms, and a
  *  request that came meanwhile waited that long. */
 export const COMMIT_SLICE_MS = 8;
+/** When a commit leaves a backlog, the next one waits this long (ms), not just for the next turn:
+ *  between two commits of a backlog the loop has at least this long for requests and frames, and
+ *  a record changed again meanwhile (an instance's start writes it 3–4 times) is written once
+ *  (docs/scale.md, "Fourth pass"). */
+export const COMMIT_GAP_MS = 8;
 
 type Change = { tenantId: string | null; record: object } | null;
 
-export function openSqliteStore(path: string, opts: { onError?: (err: Error) => void; commitSliceMs?: number } = {}): Datastore {
+export function openSqliteStore(path: string, opts: { onError?: (err: Error) => void; commitSliceMs?: number; commitGapMs?: number } = {}): Datastore {
   const onError = opts.onError ?? ((err) => console.error(`datastore ${path}: commit failed, will retry: ${err.message}`));
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
@@ -56,10 +61,12 @@ export function openSqliteStore(path: string, opts: { onError?: (err: Error) => 
       pending.delete(name);
     }
   });
-  const schedule = () => {
+  const gapMs = opts.commitGapMs ?? COMMIT_GAP_MS;
+  const schedule = (afterBacklog = false) => {
     if (scheduled) return;
     scheduled = true;
-    setImmediate(flush);
+    if (afterBacklog && gapMs > 0) setTimeout(flush, gapMs);
+    else setImmediate(flush);
   };
   const flush = (max = MAX_PER_COMMIT, sliceMs = opts.commitSliceMs ?? COMMIT_SLICE_MS) => {
     scheduled = false;
@@ -77,7 +84,7 @@ export function openSqliteStore(path: string, opts: { onError?: (err: Error) => 
     } finally {
       taken = [];
     }
-    if (pending.size > 0) schedule();
+    if (pending.size > 0) schedule(true);
   };
   const changesOf = (name: string) => {
     let changes = pending.get(name);

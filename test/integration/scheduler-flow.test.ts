@@ -1,6 +1,7 @@
 // The scheduler's flow to the controller (docs/protocol.md, "Flow to the controller"): while the
-// controller reads slower than nodes report, a node's superseded STATS are dropped, its latest is
-// delivered, and nothing the node sends after a STATS overtakes it.
+// controller reads slower than nodes report, a node's superseded STATS and instance states are
+// dropped, the latest are delivered, a death is never dropped, and nothing the node sends overtakes
+// what it sent before.
 import t from 'tap';
 import tls from 'node:tls';
 import { once } from 'node:events';
@@ -17,11 +18,15 @@ async function joinAs(material: { cert: string; key: string }, id: string, roles
   const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ...readTls({ ca: pki.ca.cert, ...material }) });
   await once(socket, 'secureConnect');
   const conn = new Connection(socket);
+  // Collected from the first: what the scheduler sends right after its greeting comes in the same read.
   const frames: Frame[] = [];
-  conn.send({ type: 'HELLO', op: 'HELLO', payload: { id, roles } });
-  const [greeting] = await once(conn, 'frame') as [Frame];
-  if (greeting.type !== 'HELLO') throw new Error(`${id} refused: ${JSON.stringify(greeting)}`);
   conn.on('frame', (f) => frames.push(f));
+  conn.send({ type: 'HELLO', op: 'HELLO', payload: { id, roles } });
+  const greeting = await waitFor(`${id}'s greeting`, () => frames[0]);
+  if (greeting.type !== 'HELLO') {
+    socket.destroy();
+    throw new Error(`${id} refused: ${JSON.stringify(greeting)}`);
+  }
   return { socket, conn, frames };
 }
 
@@ -54,6 +59,37 @@ t.test('a controller that reads slowly gets each node\'s latest STATS, not every
   t.same(loads, [...loads].sort((a, b) => a - b), 'in the order the node sent them');
   t.equal(loads.at(-1), REPORTS, 'the latest report is delivered');
   t.equal(fromNode.at(-1)?.op, 'INSTANCE_STATE', 'the event the node sent after its reports comes after them');
+  node.socket.destroy();
+  controller.socket.destroy();
+});
+
+const state = (instanceId: string, s: 'pending' | 'active' | 'exited', exit?: { reason: string; console: string[] }): Frame =>
+  ({ type: 'EVENT', op: 'INSTANCE_STATE', payload: { instanceId, nodeId: 'node-2', state: s, ...(exit ? { exit } : {}) } });
+
+t.test('a controller that reads slowly gets each instance\'s latest state, every death, in the node\'s order', async (t) => {
+  const controller = await joinAs(pki.controller, 'controller', ['controller']);
+  controller.socket.pause();
+  const node = await joinAs(pki.agent, 'node-2', ['compute']);
+  // Fill the link: from now on the node's reports and states wait in the scheduler.
+  for (let n = 1; n <= REPORTS; n++) node.conn.send({ ...stats(n), payload: { ...stats(n).payload, nodeId: 'node-2', hostname: 'node-2' } } as Frame);
+  const STARTS = 50;
+  for (let i = 0; i < STARTS; i++) node.conn.send(state(`start-${i}`, 'pending'));
+  for (let i = 0; i < STARTS; i++) node.conn.send(state(`start-${i}`, 'active'));
+  // A death, then the same instance started again: both are told.
+  node.conn.send(state('dies', 'exited', { reason: 'killed', console: ['last line'] }));
+  node.conn.send(state('dies', 'active'));
+  node.conn.send({ type: 'EVENT', op: 'INSTANCE_DELETED', payload: { instanceId: 'deleted', nodeId: 'node-2' } });
+  node.conn.send({ type: 'COMMAND', op: 'CORDONED', payload: { nodes: [] } });
+  await waitFor('the scheduler to take the frames', () => node.frames.some((f) => f.type === 'ERROR'));
+
+  controller.socket.resume();
+  await waitFor('the node\'s last frame to reach the controller', () => controller.frames.some((f) => f.op === 'INSTANCE_DELETED'), { timeoutMs: 20_000 });
+  const fromNode = controller.frames.filter((f) => f.from === 'node-2' && f.op !== 'STATS');
+  const told = fromNode.map((f) => (f.op === 'INSTANCE_STATE' ? `${f.payload.instanceId} ${f.payload.state}${f.payload.exit ? ' exit' : ''}` : f.op));
+  t.same(told, [
+    ...Array.from({ length: STARTS }, (_, i) => `start-${i} active`),
+    'dies exited exit', 'dies active', 'INSTANCE_DELETED',
+  ], 'each start\'s pending was replaced by its active; the death and what followed it are told, in order');
   node.socket.destroy();
   controller.socket.destroy();
 });

@@ -6,6 +6,7 @@ import { MAX_PER_COMMIT, openSqliteStore } from '../../controller/datastore/sqli
 import { createMemoryStore } from '../../controller/datastore/memory-store.ts';
 import type { ClusterEvent } from '../../controller/api-types.ts';
 import { withTempDir } from '../../shared/temp-dir.ts';
+import { waitFor } from '../../shared/wait-for.ts';
 
 const event = (id: string, tenant: string | null): ClusterEvent => ({ id, tenant_id: tenant, time: '2026-01-01T00:00:00Z', type: 'info', message: id });
 
@@ -26,7 +27,7 @@ t.test('records, deletes and the tenant index survive reopening, in insertion or
 t.test('a burst of changes is committed in bounded commits, one per turn, the latest value of each record', (t) => withTempDir('ciao-store', async (dir) => {
   const path = join(dir, 'c.db');
   // No time bound here: the count bound alone (the time bound is the next test's).
-  const s = openSqliteStore(path, { commitSliceMs: Infinity });
+  const s = openSqliteStore(path, { commitSliceMs: Infinity, commitGapMs: 0 });
   const reader = new Database(path, { readonly: true });
   const rows = () => (reader.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
   const burst = MAX_PER_COMMIT * 2 + 10;
@@ -47,7 +48,7 @@ t.test('a burst of changes is committed in bounded commits, one per turn, the la
 t.test('a commit also ends when its time is spent, the rest going on in the next turns', (t) => withTempDir('ciao-store', async (dir) => {
   const path = join(dir, 'c.db');
   // A slice of 0 ms: the clock, read every 16 rows, ends each commit at its first reading.
-  const s = openSqliteStore(path, { commitSliceMs: 0 });
+  const s = openSqliteStore(path, { commitSliceMs: 0, commitGapMs: 0 });
   const reader = new Database(path, { readonly: true });
   const rows = () => (reader.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
   for (let i = 0; i < 40; i++) s.events.put(event(`e${i}`, 't'));
@@ -58,6 +59,24 @@ t.test('a commit also ends when its time is spent, the rest going on in the next
   await nextTurn();
   t.equal(rows(), 40);
   t.same((reader.prepare('SELECT id FROM events ORDER BY rowid').all() as { id: string }[]).map((r) => r.id), Array.from({ length: 40 }, (_, i) => `e${i}`), 'oldest first');
+  reader.close();
+  s.close();
+}));
+
+t.test('a backlog\'s next commit waits for the gap; a record changed meanwhile is written once, with its last value', (t) => withTempDir('ciao-store', async (dir) => {
+  const path = join(dir, 'c.db');
+  const s = openSqliteStore(path, { commitSliceMs: Infinity, commitGapMs: 1000 });
+  const reader = new Database(path, { readonly: true });
+  const rows = () => (reader.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
+  for (let i = 0; i < MAX_PER_COMMIT + 10; i++) s.events.put(event(`e${i}`, 't'));
+  await nextTurn();
+  t.equal(rows(), MAX_PER_COMMIT, 'the first turn commits one batch');
+  s.events.put({ ...event(`e${MAX_PER_COMMIT + 9}`, 't'), message: 'changed' });
+  await nextTurn();
+  await nextTurn();
+  t.equal(rows(), MAX_PER_COMMIT, 'the backlog waits for the gap, not for the next turn');
+  await waitFor('the backlog to be written', () => rows() === MAX_PER_COMMIT + 10, { timeoutMs: 10_000, intervalMs: 20 });
+  t.equal(JSON.parse((reader.prepare('SELECT data FROM events WHERE id = ?').get(`e${MAX_PER_COMMIT + 9}`) as { data: string }).data).message, 'changed');
   reader.close();
   s.close();
 }));
