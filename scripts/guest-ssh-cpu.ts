@@ -3,12 +3,13 @@
 // and after each step: the restore until SSH answers, one command on a connection of its own, the
 // same with other algorithms, a command over a shared connection, an idle shared connection.
 // Usage (a real cluster's demo.sh sourced): npx tsx scripts/guest-ssh-cpu.ts [--runs N]
-import { lstat, readdir, readFile } from 'node:fs/promises';
+import { lstat, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { run } from '../shared/run.ts';
 import { withTempDir } from '../shared/temp-dir.ts';
 import { waitFor } from '../shared/wait-for.ts';
+import { cpuSeconds, qemuPid as qemuPidOf } from './lib/qemu-cpu.ts';
 import { cnciNamespace } from '../cnci/cnci-backend.ts';
 import { sshArgs } from '../singlevm/guest-ssh.ts';
 import { admin, deleteInstances, publicWorkload, unique, waitState } from '../bat/lib.ts';
@@ -19,19 +20,8 @@ const runs = Number(values.runs);
 const cluster = process.env.CIAO_CLUSTER ?? 'ciao';
 const demoKey = process.env.CIAO_SSH_KEY ?? '';
 
-/** CPU-seconds the process has used. */
-const cpu = async (pid: number) => {
-  const f = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-};
-async function qemuPid(id: string): Promise<number> {
-  for (const e of await readdir('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    const c = await readFile(`/proc/${e}/cmdline`, 'utf8').catch(() => '');
-    if (c.startsWith('qemu-system') && c.includes(`\0ciao-${cluster}-${id}\0`)) return Number(e);
-  }
-  throw new Error(`no QEMU for ${id}`);
-}
+const cpu = cpuSeconds;
+const qemuPid = (id: string) => qemuPidOf(cluster, id);
 
 const tenant = await admin.call<Tenant>('POST', '/tenants', { name: unique('sshcpu') });
 const path = `/tenants/${tenant.id}`;

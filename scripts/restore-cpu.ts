@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { withTempDir } from '../shared/temp-dir.ts';
 import { waitFor } from '../shared/wait-for.ts';
+import { cpuSeconds } from './lib/qemu-cpu.ts';
 import { handOverIdentity, identityLine, restoreArgs } from '../launcher/vm-restore.ts';
 import { QmpSession } from '../launcher/qmp.ts';
 import { templateDevices, type Template } from '../launcher/vm-snapshot.ts';
@@ -27,10 +28,7 @@ const shape = JSON.parse(await readFile(join(dir, 'template.json'), 'utf8'));
 const template: Template = { key: 'x', dir, ram: join(dir, 'ram'), state: join(dir, 'state'), console: join(dir, 'console.log'), shape };
 const env = process.env;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const cpu = async (pid: number) => {
-  const f = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-};
+const cpu = cpuSeconds;
 /** QEMU's mappings with huge pages, and its totals. */
 const hugePages = async (pid: number) => [
   ...(await readFile(`/proc/${pid}/smaps`, 'utf8')).split(/\n(?=[0-9a-f]+-)/).filter((m) => !/AnonHugePages:\s+0 kB/.test(m))

@@ -5,9 +5,10 @@
 // done, after SSH listens). Usage (a real cluster's demo.sh sourced):
 //   npx tsx scripts/vm-start-cpu.ts [--runs N]
 import { execFileSync } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { waitFor } from '../shared/wait-for.ts';
+import { cpuSeconds, qemuPid as qemuPidOf } from './lib/qemu-cpu.ts';
 import { cnciNamespace } from '../cnci/cnci-backend.ts';
 import { sshRun } from '../singlevm/guest-ssh.ts';
 import { admin, deleteInstances, publicWorkload, unique, waitState } from '../bat/lib.ts';
@@ -16,18 +17,8 @@ import type { Instance, Tenant } from '../controller/api-types.ts';
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' } } });
 const cluster = process.env.CIAO_CLUSTER ?? 'ciao';
 const stateDir = process.env.CIAO_STATE_DIR ?? '';
-const cpu = async (pid: number) => {
-  const f = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-};
-async function qemuPid(id: string): Promise<number> {
-  for (const e of await readdir('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    const c = await readFile(`/proc/${e}/cmdline`, 'utf8').catch(() => '');
-    if (c.startsWith('qemu-system') && c.includes(`\0ciao-${cluster}-${id}\0`)) return Number(e);
-  }
-  throw new Error(`no QEMU for ${id}`);
-}
+const cpu = cpuSeconds;
+const qemuPid = (id: string) => qemuPidOf(cluster, id);
 const consoleOf = (id: string) => execFileSync('find', [stateDir, '-path', `*${id}*`, '-name', 'console.log'], { encoding: 'utf8' }).split('\n')[0];
 
 const tenant = await admin.call<Tenant>('POST', '/tenants', { name: unique('startcpu') });
