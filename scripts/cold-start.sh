@@ -170,6 +170,8 @@ run_one() {
   slirp4netns --configure --mtu=65520 --disable-host-loopback "$pid" tap0 >"$dir/slirp4netns.log" 2>&1 &
   slirp_pid=$!
   for _ in $(seq 100); do dk exec "$container" grep -qx up /sys/class/net/tap0/operstate 2>/dev/null && break; sleep 0.1; done
+  dk exec "$container" grep -qx up /sys/class/net/tap0/operstate 2>/dev/null \
+    || { echo "cold-start: run $i: slirp4netns's tap0 did not come up in 10 s; its log:" >&2; tail -n 20 "$dir/slirp4netns.log" >&2; exit 1; }
   dk exec "$container" sh -c 'echo "nameserver 10.0.2.3" >/etc/resolv.conf'
   [ "$lock" = 0 ] || { exec 9>/tmp/ciao-heavy.lock; log "run $i: waiting for /tmp/ciao-heavy.lock"; flock 9; }
   read -r load0 _ </proc/loadavg
