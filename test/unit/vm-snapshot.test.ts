@@ -10,6 +10,7 @@ import { identityLine, restoreArgs, restoredDeviceArgs } from '../../launcher/vm
 import { vmSnapshotArgs } from '../../singlevm/actions/node.ts';
 import { LATER_MAX, laterShapes, shapesMadeBefore } from '../../launcher/vm-snapshot-later.ts';
 import { qcow2Size } from '../../launcher/qemu-backend.ts';
+import { isInstanceQemu } from '../../singlevm/probes.ts';
 
 const { path: dir, remove } = tempDir('ciao-vm-snapshot-unit');
 t.teardown(remove);
@@ -152,4 +153,14 @@ t.test('a disk\'s size, from its qcow2 header (a restart picks the template of i
   await t.rejects(qcow2Size(join(path, 'raw')), /is not a qcow2 disk/);
   await writeFile(join(path, 'short'), 'QFI');
   await t.rejects(qcow2Size(join(path, 'short')), /is not a qcow2 disk/);
+});
+
+t.test("verify's leftovers: an instance's QEMU of this cluster, never a template being made nor another cluster's VM", async (t) => {
+  const id = '0b1f2e3d-4c5b-4a79-8877-665544332211';
+  const cmd = (...args: string[]) => ['qemu-system-x86_64', ...args, ''].join('\0');
+  t.ok(isInstanceQemu('bg', cmd('-name', `ciao-bg-${id}`, '-m', '256')));
+  t.notOk(isInstanceQemu('bg', cmd('-name', 'ciao-snapshot-template-0123456789abcdef01234567', '-qmp', 'unix:/tmp/x/ciao-bg/node-0/snapshot.qmp')), "a template's, in the node's folder");
+  t.notOk(isInstanceQemu('bg', cmd('-name', `ciao-bg-x-${id}`)), "cluster bg-x's");
+  t.notOk(isInstanceQemu('b.', cmd('-name', `ciao-bg-${id}`)), 'a name is matched as it is, not as a pattern');
+  t.notOk(isInstanceQemu('bg', ['ip', 'netns', 'exec', 'n', 'qemu-system-x86_64', '-name', `ciao-bg-${id}`, ''].join('\0')), 'only QEMU itself');
 });
