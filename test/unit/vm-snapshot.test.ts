@@ -109,9 +109,9 @@ t.test('the identity line: the clock to the nanosecond, the disks to wait for, t
   t.throws(() => identityLine(0, 1, Buffer.from([1]), { ...net, gateway: '172.16.0.1; reboot' }), /not an IPv4 address/);
 });
 
-t.test('setup gives the launcher a template folder, the default VM shape and the later ones, and nothing with CIAO_VM_SNAPSHOTS=0', async (t) => {
-  t.same(vmSnapshotArgs('/cache', {}), ['--vm-snapshots', '/cache/images/vm-snapshots', '--vm-snapshot-shape', '1:256:1024', '--vm-snapshot-later']);
-  t.same(vmSnapshotArgs('/cache', { CIAO_VM_SNAPSHOT_LATER: '0' }), ['--vm-snapshots', '/cache/images/vm-snapshots', '--vm-snapshot-shape', '1:256:1024']);
+t.test('setup gives the launcher a template folder and the default VM shape, the later ones when asked, and nothing with CIAO_VM_SNAPSHOTS=0', async (t) => {
+  t.same(vmSnapshotArgs('/cache', {}), ['--vm-snapshots', '/cache/images/vm-snapshots', '--vm-snapshot-shape', '1:256:1024']);
+  t.same(vmSnapshotArgs('/cache', { CIAO_VM_SNAPSHOT_LATER: '1' }), ['--vm-snapshots', '/cache/images/vm-snapshots', '--vm-snapshot-shape', '1:256:1024', '--vm-snapshot-later']);
   t.same(vmSnapshotArgs('/cache', { CIAO_VM_SNAPSHOTS: '0' }), []);
 });
 
