@@ -57,6 +57,8 @@ export class Tenants {
     if (volumes) throw new ApiError('in_use', `tenant ${id} still has ${volumes} volume(s): delete them first (ciao list volumes)`);
     // What its deleted servers' instance actions were goes with it.
     for (const gone of this.ctx.store.deletedServers.byTenant(id)) this.ctx.store.deletedServers.delete(gone.id);
+    // So do its quotas (kept by the tenant's id): its project, seen again, starts from the defaults.
+    this.ctx.store.quotas.delete(id);
     this.ctx.store.tenants.delete(id);
   }
 }

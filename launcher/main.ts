@@ -20,6 +20,7 @@ import { CnciBackend } from '../cnci/cnci-backend.ts';
 import { Launcher, type NodeCapacity } from './launcher.ts';
 import { SimulationBackend } from './simulation-backend.ts';
 import { DockerBackend } from './docker-backend.ts';
+import { prepareTemplates } from './vm-snapshot-later.ts';
 import { VmSnapshots } from './vm-snapshot.ts';
 import { QemuBackend } from './qemu-backend.ts';
 import { NodeNetwork } from './node-network.ts';
@@ -64,6 +65,9 @@ const { values } = parseArgs({
     // and the shapes (VCPUS:MEMMB) made at the start rather than at the first VM of each.
     'vm-snapshots': { type: 'string' },
     'vm-snapshot-shape': { type: 'string', multiple: true, default: [] },
+    // Then, one at a time and niced, the templates of the shapes VMs are likely to ask for next
+    // (launcher/vm-snapshot-later.ts).
+    'vm-snapshot-later': { type: 'boolean', default: false },
     // The cluster's egress (docs/egress.md): the resolver tenants' DNS forwards to. Absent: no egress.
     'egress-dns': { type: 'string' },
   },
@@ -129,11 +133,15 @@ async function realNode(): Promise<Launcher> {
   // The real nodes' legs (docs/protocol.md, "Tunnel endpoints"): this node's own until the scheduler's set comes.
   let nodePeers = [network.legIp];
   const snapshots = values['vm-snapshots'] ? new VmSnapshots({ dir: values['vm-snapshots'], runDir: stateDir, log: (msg, fields) => log.info(msg, fields) }) : undefined;
-  for (const shape of values['vm-snapshot-shape']!) {
+  const shapes = values['vm-snapshot-shape']!.map((shape) => {
     const m = /^(\d+):(\d+):(\d+)$/.exec(shape);
     if (!m) fail(`--vm-snapshot-shape ${JSON.stringify(shape)}: VCPUS:MEMMB:DISKMB`);
-    // In the background: the node is ready meanwhile, and its first VMs cold-boot.
-    void snapshots?.prepare({ ...image, vcpus: Number(m[1]), memMB: Number(m[2]), diskMB: Number(m[3]), accel: values.accel });
+    return { vcpus: Number(m[1]), memMB: Number(m[2]), diskMB: Number(m[3]) };
+  });
+  // In the background: the node is ready meanwhile, and its first VMs cold-boot.
+  if (snapshots) {
+    void prepareTemplates(snapshots, values['vm-snapshots']!, { ...image, accel: values.accel }, shapes, values['vm-snapshot-later']!)
+      .catch((err: Error) => log.warn('VM snapshot templates not prepared', { error: err.message }));
   }
   const backends: { qemu: Backend; docker: Backend; cnci?: CnciBackend } = {
     qemu: new QemuBackend({

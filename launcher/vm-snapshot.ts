@@ -4,6 +4,7 @@
 // shape (first starts, restarts, rescues: every start but a resume) are restored from it (vm-restore.ts) instead of booting.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { setPriority } from 'node:os';
 import { access, mkdir, readdir, readFile, rename, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../shared/run.ts';
@@ -30,6 +31,10 @@ export const CONFIG_DRIVE_BYTES = 8 * 2 ** 20;
 /** Paths go into QEMU's option syntax (commas) and exec: migration's shell: nothing that needs quoting. */
 const PLAIN_PATH = /^[A-Za-z0-9_./-]+$/;
 const BOOT_TIMEOUT_MS = 120_000;
+/** A template made in the background takes only the CPU nothing else wants. */
+const BACKGROUND_NICE = 19;
+/** …and may wait long for it on a busy machine. */
+const BACKGROUND_TIMEOUT_MS = 600_000;
 
 /** A virtio disk to hot-plug: on a root port, with a serial (volumes) or none (config drive, disk). */
 export interface PluggedDisk {
@@ -152,6 +157,8 @@ export interface VmSnapshotsOptions {
 export class VmSnapshots {
   private readonly making = new Map<string, Promise<void>>();
   private readonly failed = new Map<string, string>();
+  /** The QEMUs of templates made in the background (niced), by key: hurried when a VM waits for one. */
+  private readonly background = new Map<string, { pid?: number; hurried: boolean }>();
   private readonly fileHashes = new Map<string, Promise<string>>();
   private qemuVersion?: Promise<string>;
 
@@ -182,30 +189,57 @@ export class VmSnapshots {
     if (await exists(join(template.dir, 'template.json'))) return { template };
     const failure = this.failed.get(key);
     if (failure) return { reason: `the template could not be made: ${failure}` };
+    this.hurry(key);
     void this.prepare(shape);
     return { reason: 'no template yet for this image and shape: it is being made' };
   }
 
-  /** Makes the template for this shape unless it exists or is being made; resolves when it is there. */
-  async prepare(shape: SnapshotShape): Promise<void> {
+  /** Makes the template for this shape unless it exists or is being made; resolves when it is there.
+   *  In the `background`, its QEMU runs niced (a VM waiting for it hurries it: lookup), and a failure
+   *  is not kept (a VM of that shape tries again). */
+  async prepare(shape: SnapshotShape, { background = false } = {}): Promise<void> {
     const key = await this.keyOf(shape);
     const template = this.templateAt(key, shape);
     if (await exists(join(template.dir, 'template.json'))) return;
     if (!this.making.has(key)) {
       const started = performance.now();
-      const made = this.make(template)
-        .then(() => this.opts.log('VM snapshot template made', { key, vcpus: shape.vcpus, memMB: shape.memMB, ms: Math.round(performance.now() - started) }))
+      if (background) this.background.set(key, { hurried: false });
+      const made = this.make(template, background)
+        .then(() => this.opts.log('VM snapshot template made', { key, vcpus: shape.vcpus, memMB: shape.memMB, diskMB: shape.diskMB, background, ms: Math.round(performance.now() - started) }))
         .catch((err: Error) => {
-          this.failed.set(key, err.message);
-          this.opts.log('VM snapshot template could not be made', { key, error: err.message });
+          if (!background) this.failed.set(key, err.message);
+          this.opts.log('VM snapshot template could not be made', { key, background, error: err.message });
         })
-        .finally(() => this.making.delete(key));
+        .finally(() => {
+          this.making.delete(key);
+          this.background.delete(key);
+        });
       this.making.set(key, made);
     }
     await this.making.get(key);
   }
 
-  private async make(template: Template): Promise<void> {
+  /** A VM waits for this template: its QEMU, if niced, runs at the launcher's priority from now on
+   *  (every thread: nice is per thread, and QEMU's vCPUs are threads). */
+  private hurry(key: string): void {
+    const made = this.background.get(key);
+    if (!made || made.hurried) return;
+    made.hurried = true;
+    if (made.pid !== undefined) this.renice(key, made.pid);
+  }
+
+  private renice(key: string, pid: number): void {
+    void readdir(`/proc/${pid}/task`).then((tids) => {
+      for (const tid of tids) {
+        try {
+          setPriority(Number(tid), 0);
+        } catch { /* ended since */ }
+      }
+      this.opts.log('VM snapshot template hurried: a VM waits for it', { key });
+    }, () => undefined);
+  }
+
+  private async make(template: Template, background = false): Promise<void> {
     await mkdir(this.opts.dir, { recursive: true });
     // What a crashed make left (never a template in use: those have no ".tmp-").
     for (const old of await readdir(this.opts.dir)) {
@@ -226,12 +260,20 @@ export class VmSnapshots {
       if (template.shape.diskMB > 0) await run('qemu-img', ['create', '-q', '-f', 'qcow2', standIns.disks[1].file, `${template.shape.diskMB}M`]);
       const args = [...templateMachineArgs(template.shape, work.ram, true), ...restoredDeviceArgs(standIns), '-chardev', 'null,id=ident',
         '-name', `ciao-snapshot-template-${template.key}`, '-qmp', `unix:${sock},server=on,wait=off`, '-pidfile', pidFile];
+      // nice execs QEMU: the pid, the pid file's and the command line are QEMU's.
       ({ pid } = await startDetached({
-        name: `QEMU of snapshot template ${template.key}`, command: 'qemu-system-x86_64', args, log: work.console,
+        name: `QEMU of snapshot template ${template.key}`, log: work.console,
+        ...(background ? { command: 'nice', args: ['-n', String(BACKGROUND_NICE), 'qemu-system-x86_64', ...args] } : { command: 'qemu-system-x86_64', args }),
         pidFile, pidFileBy: 'process', ready: () => qmp(sock, 'query-status').then(() => true, () => false), pollMs: 50,
+        readyTimeoutMs: background ? BACKGROUND_TIMEOUT_MS : undefined,
       }));
+      const niced = this.background.get(template.key);
+      if (niced) {
+        niced.pid = pid;
+        if (niced.hurried) this.renice(template.key, pid);
+      }
       await waitFor(`the snapshot template's guest to park (console: ${work.console})`,
-        async () => (await readFile(work.console, 'utf8')).includes(PARKED_LINE), { timeoutMs: BOOT_TIMEOUT_MS, intervalMs: 50 });
+        async () => (await readFile(work.console, 'utf8')).includes(PARKED_LINE), { timeoutMs: background ? BACKGROUND_TIMEOUT_MS : BOOT_TIMEOUT_MS, intervalMs: 50 });
       await qmp(sock, 'stop');
       await qmp(sock, 'migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: true }] });
       await qmp(sock, 'migrate-set-parameters', { 'max-bandwidth': 1024 ** 4 });

@@ -2,6 +2,7 @@
 // them all by name, even after a crash.
 import { run } from '../shared/run.ts';
 import { waitFor } from '../shared/wait-for.ts';
+import { ipJson } from './ip.ts';
 
 export const namespaceName = (cluster: string, role: string) => `ciao-${cluster}-${role}`;
 
@@ -68,7 +69,18 @@ export async function endProcessesIn(name: string): Promise<void> {
   await waitFor(`the processes in namespace ${name} to end`, none, { timeoutMs: 5000, intervalMs: 20 });
 }
 
-/** Deleting a namespace takes every link inside it with it, once nothing runs in it. Idempotent. */
+/** Deletes a namespace and, at once, every link in it. `ip netns delete` alone frees its links only
+ *  when nothing holds the namespace any more, and a process is not all that holds one: a socket
+ *  does too, and a TCP connection closed towards a peer that no longer answers (an SSH probe's, to a
+ *  tenant's VM deleted meanwhile) lives on orphaned, retransmitting its FIN for minutes. Its links
+ *  lived on with it: a CNCI's leg kept its address on the cluster's bridge while DHCP gave that
+ *  address to the next CNCI (two hosts answering ARP for one address), and BAT after BAT on one
+ *  cluster piled up legs on the bridge. So the links go first (a veth's end outside goes with its
+ *  end inside), then the namespace. Idempotent. */
 export async function deleteNamespace(name: string): Promise<void> {
-  if ((await listNamespaces()).includes(name)) await run('ip', ['netns', 'delete', name]);
+  if (!(await listNamespaces()).includes(name)) return;
+  const links = (await ipJson<{ ifname: string }[]>(name, 'link', 'show')).filter((l) => l.ifname !== 'lo');
+  // -force: one veth deleted also deletes its peer, which may be in this list too.
+  if (links.length) await run('ip', ['-n', name, '-force', '-batch', '-'], { input: links.map((l) => `link del ${l.ifname}\n`).join(''), allowFailure: true });
+  await run('ip', ['netns', 'delete', name]);
 }

@@ -72,7 +72,16 @@ export async function nodeLeftovers(cluster: string, nodeNs: string): Promise<st
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline.startsWith('qemu-system') && cmdline.includes(`\0ciao-`) && cmdline.includes(`/ciao-${cluster}/`)) left.push(`QEMU process ${entry}`);
+    if (isInstanceQemu(cluster, cmdline)) left.push(`QEMU process ${entry}`);
   }
   return left;
+}
+
+/** Whether a process's command line (NUL-separated) is the QEMU of one of the cluster's instances
+ *  (`-name ciao-<cluster>-<instance id>`), not the launcher's own: a snapshot template being made
+ *  (`ciao-snapshot-template-<key>`, in the node's folder too) is no instance's leftover. */
+export function isInstanceQemu(cluster: string, cmdline: string): boolean {
+  const uuid = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+  const name = `ciao-${cluster.replace(/[^a-z0-9-]/g, '\\$&')}-${uuid}`;
+  return cmdline.startsWith('qemu-system') && new RegExp(`\0-name\0${name}\0`).test(cmdline);
 }

@@ -16,10 +16,13 @@ import { defaultWorkloads } from '../default-workloads.ts';
 import { legRole, PROTOCOL_ROLES, SIM_LAUNCHER, simPrefix } from '../node-roles.ts';
 
 /** VMs restored from snapshot templates kept with the image cache (docs/vm-snapshots.md), the
- *  default VM workloads' shapes made at the launcher's start; CIAO_VM_SNAPSHOTS=0: cold boots only. */
+ *  default VM workloads' shapes made at the launcher's start; CIAO_VM_SNAPSHOT_LATER=1: then, niced,
+ *  the shapes VMs are likely to ask for next (off by default: on 2 cores it slowed verify, "Made
+ *  later"); CIAO_VM_SNAPSHOTS=0: cold boots only. */
 export function vmSnapshotArgs(cacheDir: string, env: NodeJS.ProcessEnv = process.env): string[] {
   if (env.CIAO_VM_SNAPSHOTS === '0') return [];
-  return ['--vm-snapshots', vmSnapshotsDir(cacheDir), ...vmSnapshotShapes().flatMap((s) => ['--vm-snapshot-shape', `${s.vcpus}:${s.memMB}:${s.diskMB}`])];
+  return ['--vm-snapshots', vmSnapshotsDir(cacheDir), ...vmSnapshotShapes().flatMap((s) => ['--vm-snapshot-shape', `${s.vcpus}:${s.memMB}:${s.diskMB}`]),
+    ...(env.CIAO_VM_SNAPSHOT_LATER === '1' ? ['--vm-snapshot-later'] : [])];
 }
 
 export const vmSnapshotsDir = (cacheDir: string) => join(cacheDir, 'images', 'vm-snapshots');

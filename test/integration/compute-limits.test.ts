@@ -1,6 +1,7 @@
 // Compute limits, os-quota-sets and os-availability-zone over a whole control plane: the ciao
 // quotas and their usage seen through Nova's names, set by an admin only, and kept across a restart.
 import t from 'tap';
+import { randomUUID } from 'node:crypto';
 import { startControlPlane } from '../helpers/control-plane.ts';
 
 const plane = await startControlPlane({ nodes: 1 });
@@ -41,6 +42,19 @@ t.test('limits and quota detail count what the project uses, and the limits hold
   await t.rejects(demo.call('POST', '/v2.1/servers', { server: { name: 'too-much-meta', flavorRef: flavor, metadata: meta } }), refused(403));
   await admin.call('DELETE', `/v2.1/os-quota-sets/${project}`);
   t.same(await quotaSet(), await quotaSet(demo, '/defaults'), 'DELETE reverts to the defaults');
+});
+
+t.test("a deleted tenant's quotas go with it: its project, seen again, starts from the defaults", async (t) => {
+  const id = randomUUID();
+  type Report = { quotas: { name: string; limit: number }[] };
+  const instances = async () => (await admin.call<Report>('GET', `/tenants/${id}/quotas`)).quotas.find((q) => q.name === 'instances')?.limit;
+  await admin.call('POST', '/tenants', { id, name: 'quota-leak' });
+  await admin.call('PUT', `/tenants/${id}/quotas`, { instances: 1 });
+  t.equal(await instances(), 1);
+  await admin.call('DELETE', `/tenants/${id}`);
+  await admin.call('POST', '/tenants', { id, name: 'quota-leak' });
+  t.equal(await instances(), -1, 'unlimited, the default: nothing of the old tenant');
+  await admin.call('DELETE', `/tenants/${id}`);
 });
 
 t.test('one availability zone, nova, available; its hosts for an admin only', async (t) => {

@@ -84,6 +84,37 @@ t.test('what still runs in a namespace ends before it is deleted, so its links g
   t.ok(gone, "the veth's end outside went with the namespace");
 });
 
+t.test('a namespace an orphaned TCP connection still holds: its links go at once all the same', async (t) => {
+  // A probe's SSH connection into a VM deleted meanwhile: closed, its FIN never answered, it lives on
+  // orphaned for minutes and holds its namespace; before, the veth's end outside (a CNCI's leg on
+  // the cluster's bridge, with its address) lived on with it.
+  const held = `ciaotest-${id}-o`;
+  t.teardown(() => deleteNamespace(held));
+  await createNamespace(held);
+  await addVethPair(hub, 'lego', held, 'uplink');
+  await attachToBridge(hub, 'lego', 'ciao_br');
+  await addAddress(held, 'uplink', '198.51.100.9/24');
+  const server = spawn('ip', ['netns', 'exec', hub, 'python3', '-c', [
+    'import socket, sys', 's = socket.socket()', 's.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)',
+    's.bind(("198.51.100.1", 7771))', 's.listen()', 'c, _ = s.accept()', 'sys.stdin.read()',
+  ].join('\n')], { stdio: ['pipe', 'ignore', 'ignore'] });
+  t.teardown(() => { server.kill('SIGKILL'); });
+  // The client connects (retrying until the server listens), then drops its own packets to it, sends
+  // and closes: its FIN is never acknowledged.
+  await run('ip', ['netns', 'exec', held, 'python3', '-c', [
+    'import socket, subprocess, time', 'end = time.monotonic() + 10',
+    'while True:', '  try:', '    s = socket.create_connection(("198.51.100.1", 7771), timeout=1); break',
+    '  except OSError:', '    if time.monotonic() > end: raise', '    time.sleep(0.05)',
+    'subprocess.run(["iptables", "-A", "OUTPUT", "-p", "tcp", "--dport", "7771", "-j", "DROP"], check=True)',
+    's.send(b"x" * 100)', 's.close()',
+  ].join('\n')], { timeout: 20_000 });
+  t.match((await run('ip', ['netns', 'exec', held, 'ss', '-tan'])).stdout, /FIN-WAIT-1/, 'an orphaned connection holds the namespace');
+  t.equal((await run('ip', ['netns', 'pids', held])).stdout.trim(), '', 'and nothing runs in it');
+  await deleteNamespace(held);
+  t.notOk((await listNamespaces()).includes(held), 'the namespace is deleted');
+  t.notOk((await linksOf(hub)).some((l) => l.ifname === 'lego'), "the veth's end outside went with it at once");
+});
+
 t.test('the host namespace gained nothing, and deleting the namespaces removes everything', async (t) => {
   t.same(await hostState(), before, 'host links, addresses and routes unchanged while the cluster pieces exist');
   for (const ns of [hub, nodeX, nodeY]) await deleteNamespace(ns);

@@ -2,13 +2,15 @@
 // template is found only when complete, a missing one is reported with the reason, the identity
 // line and the machine arguments are what the guest's init and QEMU's migration need.
 import t from 'tap';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir } from '../../shared/temp-dir.ts';
 import { accelArgs, PORTS, plainPath, TEMPLATE_MAC, templateDevices, templateMachineArgs, VmSnapshots, type SnapshotShape } from '../../launcher/vm-snapshot.ts';
 import { identityLine, restoreArgs, restoredDeviceArgs } from '../../launcher/vm-restore.ts';
 import { vmSnapshotArgs } from '../../singlevm/actions/node.ts';
+import { LATER_MAX, laterShapes, shapesMadeBefore } from '../../launcher/vm-snapshot-later.ts';
 import { qcow2Size } from '../../launcher/qemu-backend.ts';
+import { isInstanceQemu } from '../../singlevm/probes.ts';
 
 const { path: dir, remove } = tempDir('ciao-vm-snapshot-unit');
 t.teardown(remove);
@@ -107,9 +109,35 @@ t.test('the identity line: the clock to the nanosecond, the disks to wait for, t
   t.throws(() => identityLine(0, 1, Buffer.from([1]), { ...net, gateway: '172.16.0.1; reboot' }), /not an IPv4 address/);
 });
 
-t.test('setup gives the launcher a template folder and the default VM shape, and nothing with CIAO_VM_SNAPSHOTS=0', async (t) => {
+t.test('setup gives the launcher a template folder and the default VM shape, the later ones when asked, and nothing with CIAO_VM_SNAPSHOTS=0', async (t) => {
   t.same(vmSnapshotArgs('/cache', {}), ['--vm-snapshots', '/cache/images/vm-snapshots', '--vm-snapshot-shape', '1:256:1024']);
+  t.same(vmSnapshotArgs('/cache', { CIAO_VM_SNAPSHOT_LATER: '1' }), ['--vm-snapshots', '/cache/images/vm-snapshots', '--vm-snapshot-shape', '1:256:1024', '--vm-snapshot-later']);
   t.same(vmSnapshotArgs('/cache', { CIAO_VM_SNAPSHOTS: '0' }), []);
+});
+
+t.test('made later: each shape without a disk, then the shapes made before (newest first, this accel, well-formed), each once', async (t) => {
+  const cache = join(dir, 'later');
+  const made = async (key: string, body: object | string, at: number) => {
+    await mkdir(join(cache, key), { recursive: true });
+    await writeFile(join(cache, key, 'template.json'), typeof body === 'string' ? body : JSON.stringify(body));
+    await utimes(join(cache, key, 'template.json'), at, at);
+  };
+  t.same(await shapesMadeBefore(cache, 'tcg'), [], 'no folder: none');
+  await made('a'.repeat(24), { format: 6, vcpus: 2, memMB: 512, diskMB: 2048, accel: 'tcg' }, 1000);
+  await made('b'.repeat(24), { format: 7, vcpus: 1, memMB: 256, diskMB: 2048, accel: 'tcg' }, 3000);
+  await made('c'.repeat(24), { format: 3, vcpus: 1, memMB: 128, accel: 'tcg' }, 2000);
+  await made('d'.repeat(24), { format: 7, vcpus: 4, memMB: 1024, diskMB: 0, accel: 'kvm' }, 4000);
+  await made('e'.repeat(24), { vcpus: -1, memMB: 256, diskMB: 0, accel: 'tcg' }, 5000);
+  await made('f'.repeat(24), 'not json', 6000);
+  await made(`${'a'.repeat(24)}.tmp-12345678`, { vcpus: 8, memMB: 256, diskMB: 0, accel: 'tcg' }, 7000);
+  const before = await shapesMadeBefore(cache, 'tcg');
+  t.same(before, [{ vcpus: 1, memMB: 256, diskMB: 2048 }, { vcpus: 1, memMB: 128, diskMB: 0 }, { vcpus: 2, memMB: 512, diskMB: 2048 }],
+    "newest first; another accel's, a malformed one and a half-made one left out");
+  const now = [{ vcpus: 1, memMB: 256, diskMB: 1024 }];
+  t.same(laterShapes(now, [...before, { vcpus: 1, memMB: 256, diskMB: 1024 }, { vcpus: 1, memMB: 256, diskMB: 0 }]),
+    [{ vcpus: 1, memMB: 256, diskMB: 0 }, ...before], "the disk-less one first; none of now's, none twice");
+  const many = Array.from({ length: 10 }, (_, n) => ({ vcpus: 1, memMB: 64 * (n + 1), diskMB: 0 }));
+  t.equal(laterShapes(now, many).length, LATER_MAX, 'at most LATER_MAX');
 });
 
 t.test('a disk\'s size, from its qcow2 header (a restart picks the template of its size); anything else is refused', async (t) => {
@@ -125,4 +153,14 @@ t.test('a disk\'s size, from its qcow2 header (a restart picks the template of i
   await t.rejects(qcow2Size(join(path, 'raw')), /is not a qcow2 disk/);
   await writeFile(join(path, 'short'), 'QFI');
   await t.rejects(qcow2Size(join(path, 'short')), /is not a qcow2 disk/);
+});
+
+t.test("verify's leftovers: an instance's QEMU of this cluster, never a template being made nor another cluster's VM", async (t) => {
+  const id = '0b1f2e3d-4c5b-4a79-8877-665544332211';
+  const cmd = (...args: string[]) => ['qemu-system-x86_64', ...args, ''].join('\0');
+  t.ok(isInstanceQemu('bg', cmd('-name', `ciao-bg-${id}`, '-m', '256')));
+  t.notOk(isInstanceQemu('bg', cmd('-name', 'ciao-snapshot-template-0123456789abcdef01234567', '-qmp', 'unix:/tmp/x/ciao-bg/node-0/snapshot.qmp')), "a template's, in the node's folder");
+  t.notOk(isInstanceQemu('bg', cmd('-name', `ciao-bg-x-${id}`)), "cluster bg-x's");
+  t.notOk(isInstanceQemu('b.', cmd('-name', `ciao-bg-${id}`)), 'a name is matched as it is, not as a pattern');
+  t.notOk(isInstanceQemu('bg', ['ip', 'netns', 'exec', 'n', 'qemu-system-x86_64', '-name', `ciao-bg-${id}`, ''].join('\0')), 'only QEMU itself');
 });
