@@ -1,0 +1,64 @@
+// The SQLite store's writer (sqlite-store.ts): a worker thread with its own connection, so that a
+// commit's SQLite work does not hold the controller's event loop. Plain JavaScript, loaded from its
+// source folder both under tsx and from the daemons' bundles.
+//
+// In:  { seq, batch }         batch = [collection, id, tenantId, json | null (a delete), …] flat
+//      { close: port, batch } the last batch; the answer goes to `port`, and Atomics.notify on
+//                             workerData.done (the store's close() waits on it synchronously)
+// Out: { seq, error? }        one per batch, in order: written, or not written at all (rolled back)
+import { parentPort, workerData } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+
+const db = new Database(workerData.path);
+db.pragma('journal_mode = WAL');
+db.pragma('synchronous = NORMAL');
+if (workerData.busyTimeoutMs !== undefined) db.pragma(`busy_timeout = ${Number(workerData.busyTimeoutMs)}`);
+
+/** @type {Map<string, { put: import('better-sqlite3').Statement, del: import('better-sqlite3').Statement }>} */
+const writers = new Map();
+const writerOf = (name) => {
+  let w = writers.get(name);
+  if (!w) {
+    // The tables exist: the store created them before it started this thread. A put changes a row
+    // in place (a REPLACE rewrote its table row and its id index for each write: docs/scale.md).
+    w = {
+      put: db.prepare(`INSERT INTO ${name} (id, tenant_id, data) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET tenant_id = excluded.tenant_id, data = excluded.data`),
+      del: db.prepare(`DELETE FROM ${name} WHERE id = ?`),
+    };
+    writers.set(name, w);
+  }
+  return w;
+};
+
+const write = db.transaction((batch) => {
+  for (let i = 0; i < batch.length; i += 4) {
+    const w = writerOf(batch[i]);
+    if (batch[i + 3] === null) w.del.run(batch[i + 1]);
+    else w.put.run(batch[i + 1], batch[i + 2], batch[i + 3]);
+  }
+});
+
+/** The batch's error message, or undefined once it is written. */
+const commit = (batch) => {
+  try {
+    write(batch);
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+};
+
+parentPort.on('message', (msg) => {
+  if (!msg.close) {
+    parentPort.postMessage({ seq: msg.seq, error: commit(msg.batch) });
+    return;
+  }
+  const error = msg.batch.length > 0 ? commit(msg.batch) : undefined;
+  db.close();
+  msg.close.postMessage({ error });
+  msg.close.close();
+  const done = new Int32Array(workerData.done);
+  Atomics.store(done, 0, 1);
+  Atomics.notify(done, 0);
+  parentPort.close();
+});
