@@ -9,10 +9,17 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 
-const db = new Database(workerData.path);
-db.pragma('journal_mode = WAL');
-db.pragma('synchronous = NORMAL');
-if (workerData.busyTimeoutMs !== undefined) db.pragma(`busy_timeout = ${Number(workerData.busyTimeoutMs)}`);
+/** The connection, opened at the first batch: one that cannot be opened (the folder is gone) is
+ *  that batch's error, answered like any other, and is tried again with the next. */
+let db;
+const open = () => {
+  if (db) return db;
+  const d = new Database(workerData.path);
+  d.pragma('journal_mode = WAL');
+  d.pragma('synchronous = NORMAL');
+  if (workerData.busyTimeoutMs !== undefined) d.pragma(`busy_timeout = ${Number(workerData.busyTimeoutMs)}`);
+  return (db = d);
+};
 
 /** @type {Map<string, { put: import('better-sqlite3').Statement, del: import('better-sqlite3').Statement }>} */
 const writers = new Map();
@@ -22,25 +29,27 @@ const writerOf = (name) => {
     // The tables exist: the store created them before it started this thread. A put changes a row
     // in place (a REPLACE rewrote its table row and its id index for each write: docs/scale.md).
     w = {
-      put: db.prepare(`INSERT INTO ${name} (id, tenant_id, data) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET tenant_id = excluded.tenant_id, data = excluded.data`),
-      del: db.prepare(`DELETE FROM ${name} WHERE id = ?`),
+      put: open().prepare(`INSERT INTO ${name} (id, tenant_id, data) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET tenant_id = excluded.tenant_id, data = excluded.data`),
+      del: open().prepare(`DELETE FROM ${name} WHERE id = ?`),
     };
     writers.set(name, w);
   }
   return w;
 };
 
-const write = db.transaction((batch) => {
+let write;
+const writeBatch = (batch) => {
   for (let i = 0; i < batch.length; i += 4) {
     const w = writerOf(batch[i]);
     if (batch[i + 3] === null) w.del.run(batch[i + 1]);
     else w.put.run(batch[i + 1], batch[i + 2], batch[i + 3]);
   }
-});
+};
 
 /** The batch's error message, or undefined once it is written. */
 const commit = (batch) => {
   try {
+    write ??= open().transaction(writeBatch);
     write(batch);
     return undefined;
   } catch (err) {
@@ -54,7 +63,7 @@ parentPort.on('message', (msg) => {
     return;
   }
   const error = msg.batch.length > 0 ? commit(msg.batch) : undefined;
-  db.close();
+  db?.close();
   msg.close.postMessage({ error });
   msg.close.close();
   const done = new Int32Array(workerData.done);

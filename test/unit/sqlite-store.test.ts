@@ -2,7 +2,7 @@ import t from 'tap';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { MAX_PER_COMMIT, openSqliteStore, type SqliteStoreOptions } from '../../controller/datastore/sqlite-store.ts';
@@ -178,4 +178,19 @@ t.test('what the writer committed survives the process being killed', (t) => wit
   t.equal(reopened.events.size, 100);
   t.equal(reopened.events.get('e99')?.message, 'm99');
   reopened.close();
+}));
+
+t.test('a database that cannot be opened any more is reported, and close does not wait for it', (t) => withTempDir('ciao-store', async (dir) => {
+  const sub = join(dir, 'gone');
+  await mkdir(sub);
+  const errors: Error[] = [];
+  const s = openSqliteStore(join(sub, 'c.db'), { retryMs: 100, onError: (err) => errors.push(err) });
+  await rm(sub, { recursive: true });
+  s.events.put(event('e1', 't'));
+  await waitFor('the failure to be reported', () => errors.length > 0, { timeoutMs: 10_000, intervalMs: 10 });
+  t.match(errors[0].message, /directory does not exist|unable to open/i);
+  const started = performance.now();
+  s.close();
+  t.ok(performance.now() - started < 5000, 'close answered at once');
+  t.ok(errors.length >= 2, 'the last write is reported as lost');
 }));
