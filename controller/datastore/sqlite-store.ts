@@ -26,7 +26,12 @@ export const COMMIT_SLICE_MS = 8;
  *  has that long for requests and frames, and a record changed again meanwhile (an instance's
  *  start writes it 3–4 times) is written once (docs/scale.md, "Fourth pass"). */
 export const COMMIT_GAP_MS = 8;
-/** How long close() waits for the writer to commit the rest and close its connection. */
+/** The writer's SQLite page cache (KiB; better-sqlite3's default is 16 000 per connection). Its
+ *  thread costs the controller some 10 MB of memory; this smaller cache gives most of it back
+ *  (docs/scale.md, "Fifth pass"). What a write misses in it, SQLite reads from the OS's page cache,
+ *  in the writer's thread. */
+export const WRITER_CACHE_KIB = 2000;
+/** How long close() waits for each of the writer's answers. */
 const CLOSE_WAIT_MS = 60_000;
 const WRITER = join(import.meta.dirname, 'sqlite-writer.mjs');
 
@@ -110,10 +115,11 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Da
     setTimeout(flush, opts.retryMs ?? RETRY_MS).unref();
   };
 
-  const doneBuffer = new SharedArrayBuffer(4);
+  /** Counts the writer's answers to synchronous messages (close). */
+  const signalBuffer = new SharedArrayBuffer(4);
   let writer: Worker | undefined;
   const startWriter = () => {
-    const w = new Worker(WRITER, { workerData: { path, done: doneBuffer, busyTimeoutMs: opts.busyTimeoutMs } });
+    const w = new Worker(WRITER, { workerData: { path, signal: signalBuffer, cacheKiB: WRITER_CACHE_KIB, busyTimeoutMs: opts.busyTimeoutMs } });
     let crash: Error | undefined;
     w.on('message', (msg: { seq: number; error?: string }) => {
       if (closing || !inFlight || msg.seq !== inFlight.seq) return;
@@ -160,17 +166,29 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Da
       if (closing) return;
       closing = true;
       // The batch in flight is written again after itself (the same values, unless changed since):
-      // its answer is never read now, and a batch that failed must not be lost.
+      // its answer is not read now, and a batch that failed must not be lost.
       if (inFlight) putBack(inFlight.taken);
-      const { batch } = take(Infinity, Infinity);
       const w = writer ?? startWriter();
       const { port1, port2 } = new MessageChannel();
-      w.postMessage({ close: port2, batch }, [port2]);
-      const waited = Atomics.wait(new Int32Array(doneBuffer), 0, 0, CLOSE_WAIT_MS);
-      const answer = receiveMessageOnPort(port1)?.message as { error?: string } | undefined;
+      w.postMessage({ syncPort: port2 }, [port2]);
+      const signal = new Int32Array(signalBuffer);
+      /** Sends a message and waits for the writer's answer: false when it did not come. */
+      const call = (msg: object) => {
+        const before = Atomics.load(signal, 0);
+        w.postMessage(msg);
+        if (Atomics.wait(signal, 0, before, CLOSE_WAIT_MS) === 'timed-out') {
+          onError(new Error(`the SQLite writer did not answer in ${CLOSE_WAIT_MS} ms: changes not yet written are lost`));
+          return false;
+        }
+        const answer = receiveMessageOnPort(port1)?.message as { error?: string } | undefined;
+        if (answer?.error !== undefined) onError(new Error(`${answer.error}: changes not yet written are lost`));
+        return true;
+      };
+      // The rest in batches (one at a time, as while running: not all of it serialised at once).
+      let answered = true;
+      while (answered && pending.size > 0) answered = call({ sync: true, batch: take(MAX_PER_COMMIT, Infinity).batch });
+      if (answered) call({ sync: true, close: true });
       port1.close();
-      if (waited === 'timed-out') onError(new Error(`the SQLite writer did not finish in ${CLOSE_WAIT_MS} ms`));
-      else if (answer?.error !== undefined) onError(new Error(answer.error));
     },
   };
 }

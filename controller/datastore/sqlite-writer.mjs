@@ -2,10 +2,12 @@
 // commit's SQLite work does not hold the controller's event loop. Plain JavaScript, loaded from its
 // source folder both under tsx and from the daemons' bundles.
 //
-// In:  { seq, batch }         batch = [collection, id, tenantId, json | null (a delete), …] flat
-//      { close: port, batch } the last batch; the answer goes to `port`, and Atomics.notify on
-//                             workerData.done (the store's close() waits on it synchronously)
-// Out: { seq, error? }        one per batch, in order: written, or not written at all (rolled back)
+// In:  { seq, batch }          batch = [collection, id, tenantId, json | null (a delete), …] flat
+//      { syncPort }            where the answers to the synchronous messages go (close, below)
+//      { sync, batch?, close? } answered on syncPort, then workerData.signal is incremented and
+//                              notified: the store's close() waits on it with Atomics.wait. With
+//                              `close` the connection is closed after the batch and the thread ends.
+// Out: { seq, error? }         one per batch, in order: written, or not written at all (rolled back)
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 
@@ -17,6 +19,7 @@ const open = () => {
   const d = new Database(workerData.path);
   d.pragma('journal_mode = WAL');
   d.pragma('synchronous = NORMAL');
+  d.pragma(`cache_size = -${Number(workerData.cacheKiB)}`);
   if (workerData.busyTimeoutMs !== undefined) d.pragma(`busy_timeout = ${Number(workerData.busyTimeoutMs)}`);
   return (db = d);
 };
@@ -57,17 +60,25 @@ const commit = (batch) => {
   }
 };
 
+/** @type {import('node:worker_threads').MessagePort | undefined} */
+let syncPort;
 parentPort.on('message', (msg) => {
-  if (!msg.close) {
-    parentPort.postMessage({ seq: msg.seq, error: commit(msg.batch) });
+  if (msg.syncPort) {
+    syncPort = msg.syncPort;
     return;
   }
-  const error = msg.batch.length > 0 ? commit(msg.batch) : undefined;
-  db?.close();
-  msg.close.postMessage({ error });
-  msg.close.close();
-  const done = new Int32Array(workerData.done);
-  Atomics.store(done, 0, 1);
-  Atomics.notify(done, 0);
-  parentPort.close();
+  const error = msg.batch?.length ? commit(msg.batch) : undefined;
+  if (msg.close) db?.close();
+  if (!msg.sync) {
+    parentPort.postMessage({ seq: msg.seq, error });
+    return;
+  }
+  syncPort.postMessage({ error });
+  const signal = new Int32Array(workerData.signal);
+  Atomics.add(signal, 0, 1);
+  Atomics.notify(signal, 0);
+  if (msg.close) {
+    syncPort.close();
+    parentPort.close();
+  }
 });
