@@ -30,7 +30,7 @@ export const COMMIT_GAP_MS = 8;
  *  thread costs the controller some 10 MB of memory; this smaller cache gives most of it back
  *  (docs/scale.md, "Fifth pass"). What a write misses in it, SQLite reads from the OS's page cache,
  *  in the writer's thread. */
-export const WRITER_CACHE_KIB = 2000;
+export const WRITER_CACHE_KIB = 1000;
 /** How long close() waits for each of the writer's answers. */
 const CLOSE_WAIT_MS = 60_000;
 const WRITER = join(import.meta.dirname, 'sqlite-writer.mjs');
@@ -119,7 +119,8 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Da
   const signalBuffer = new SharedArrayBuffer(4);
   let writer: Worker | undefined;
   const startWriter = () => {
-    const w = new Worker(WRITER, { workerData: { path, signal: signalBuffer, cacheKiB: WRITER_CACHE_KIB, busyTimeoutMs: opts.busyTimeoutMs } });
+    // A young generation of 1 MB: the thread holds one batch at a time (≈ 0.5 MB of strings).
+    const w = new Worker(WRITER, { resourceLimits: { maxYoungGenerationSizeMb: 1 }, workerData: { path, signal: signalBuffer, cacheKiB: WRITER_CACHE_KIB, busyTimeoutMs: opts.busyTimeoutMs } });
     let crash: Error | undefined;
     w.on('message', (msg: { seq: number; error?: string }) => {
       if (closing || !inFlight || msg.seq !== inFlight.seq) return;
