@@ -6,9 +6,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import v8 from 'node:v8';
+import { isMainThread } from 'node:worker_threads';
 
 const dir = process.env.CIAO_MEMORY_PROBE_DIR;
-if (dir) {
+// Not in a worker thread (the controller's SQLite writer inherits the preload): one probe a process.
+if (dir && isMainThread) {
   const file = join(dir, `${basename(process.argv[1] ?? 'node').replace(/\.m?[jt]s$/, '')}-${process.pid}.json`);
   const mb = (n) => Math.round(n / 1048576 * 10) / 10;
   let peak = 0;

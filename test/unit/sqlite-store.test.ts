@@ -1,8 +1,11 @@
 import t from 'tap';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import Database from 'better-sqlite3';
-import { MAX_PER_COMMIT, openSqliteStore } from '../../controller/datastore/sqlite-store.ts';
+import { MAX_PER_COMMIT, openSqliteStore, type SqliteStoreOptions } from '../../controller/datastore/sqlite-store.ts';
 import { createMemoryStore } from '../../controller/datastore/memory-store.ts';
 import type { ClusterEvent } from '../../controller/api-types.ts';
 import { withTempDir } from '../../shared/temp-dir.ts';
@@ -24,70 +27,112 @@ t.test('records, deletes and the tenant index survive reopening, in insertion or
   b.close();
 }));
 
-t.test('a burst of changes is committed in bounded commits, one per turn, the latest value of each record', (t) => withTempDir('ciao-store', async (dir) => {
-  const path = join(dir, 'c.db');
-  // No time bound here: the count bound alone (the time bound is the next test's).
-  const s = openSqliteStore(path, { commitSliceMs: Infinity, commitGapMs: 0 });
+/** A store whose committed batches' sizes are in `sizes`, and a reader of its table of events. */
+const watched = (path: string, opts: SqliteStoreOptions = {}) => {
+  const sizes: number[] = [];
+  const s = openSqliteStore(path, { ...opts, onCommitted: (n) => { sizes.push(n); opts.onCommitted?.(n); } });
   const reader = new Database(path, { readonly: true });
   const rows = () => (reader.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
+  const message = (id: string) => JSON.parse((reader.prepare('SELECT data FROM events WHERE id = ?').get(id) as { data: string }).data).message;
+  const total = () => sizes.reduce((a, b) => a + b, 0);
+  return { s, sizes, reader, rows, message, total };
+};
+
+t.test('a burst of changes is committed in bounded batches, the latest value of each record', (t) => withTempDir('ciao-store', async (dir) => {
   const burst = MAX_PER_COMMIT * 2 + 10;
-  for (let i = 0; i < burst; i++) s.events.put(event(`e${i}`, 't'));
-  await nextTurn();
-  t.equal(rows(), MAX_PER_COMMIT, 'the first turn commits one batch');
-  // Changed again while waiting in the backlog: written once, with its last value.
-  s.events.put({ ...event(`e${burst - 1}`, 't'), message: 'changed' });
-  await nextTurn();
-  t.equal(rows(), MAX_PER_COMMIT * 2);
-  await nextTurn();
-  t.equal(rows(), burst, 'the backlog is written over the next turns');
-  t.equal(JSON.parse((reader.prepare('SELECT data FROM events WHERE id = ?').get(`e${burst - 1}`) as { data: string }).data).message, 'changed');
-  reader.close();
-  s.close();
+  // No time bound here: the count bound alone (the time bound is the next test's).
+  const w = watched(join(dir, 'c.db'), {
+    commitSliceMs: Infinity,
+    commitGapMs: 0,
+    // Changed again while waiting in the backlog: written once, with its last value.
+    onCommitted: () => w.sizes.length === 1 && w.s.events.put({ ...event(`e${burst - 1}`, 't'), message: 'changed' }),
+  });
+  for (let i = 0; i < burst; i++) w.s.events.put(event(`e${i}`, 't'));
+  await waitFor('the burst to be written', () => w.total() >= burst, { timeoutMs: 10_000, intervalMs: 10 });
+  t.same(w.sizes, [MAX_PER_COMMIT, MAX_PER_COMMIT, 10], 'in batches of at most MAX_PER_COMMIT, each change once');
+  t.equal(w.rows(), burst);
+  t.equal(w.message(`e${burst - 1}`), 'changed');
+  w.reader.close();
+  w.s.close();
 }));
 
-t.test('a commit also ends when its time is spent, the rest going on in the next turns', (t) => withTempDir('ciao-store', async (dir) => {
+t.test('a batch also ends when its time is spent, the rest going in the next batches, oldest first', (t) => withTempDir('ciao-store', async (dir) => {
+  // A slice of 0 ms: the clock, read every 16 changes, ends each batch at its first reading.
+  const w = watched(join(dir, 'c.db'), { commitSliceMs: 0, commitGapMs: 0 });
+  for (let i = 0; i < 40; i++) w.s.events.put(event(`e${i}`, 't'));
+  await waitFor('the changes to be written', () => w.total() >= 40, { timeoutMs: 10_000, intervalMs: 10 });
+  t.same(w.sizes, [16, 16, 8]);
+  t.same((w.reader.prepare('SELECT id FROM events ORDER BY rowid').all() as { id: string }[]).map((r) => r.id), Array.from({ length: 40 }, (_, i) => `e${i}`), 'oldest first');
+  w.reader.close();
+  w.s.close();
+}));
+
+t.test('a backlog\'s next batch waits for the gap; a record changed meanwhile is written once, with its last value', (t) => withTempDir('ciao-store', async (dir) => {
+  const w = watched(join(dir, 'c.db'), { commitSliceMs: Infinity, commitGapMs: 1000 });
+  for (let i = 0; i < MAX_PER_COMMIT + 10; i++) w.s.events.put(event(`e${i}`, 't'));
+  await waitFor('the first batch', () => w.sizes.length === 1, { timeoutMs: 10_000, intervalMs: 5 });
+  t.equal(w.rows(), MAX_PER_COMMIT, 'the first batch is on disk');
+  w.s.events.put({ ...event(`e${MAX_PER_COMMIT + 9}`, 't'), message: 'changed' });
+  await nextTurn();
+  await nextTurn();
+  t.same(w.sizes, [MAX_PER_COMMIT], 'the backlog waits for the gap, not for the next turn');
+  await waitFor('the backlog to be written', () => w.rows() === MAX_PER_COMMIT + 10, { timeoutMs: 10_000, intervalMs: 20 });
+  t.same(w.sizes, [MAX_PER_COMMIT, 10]);
+  t.equal(w.message(`e${MAX_PER_COMMIT + 9}`), 'changed');
+  w.reader.close();
+  w.s.close();
+}));
+
+t.test('a commit that waits for the database does not hold the event loop', (t) => withTempDir('ciao-store', async (dir) => {
   const path = join(dir, 'c.db');
-  // A slice of 0 ms: the clock, read every 16 rows, ends each commit at its first reading.
-  const s = openSqliteStore(path, { commitSliceMs: 0, commitGapMs: 0 });
-  const reader = new Database(path, { readonly: true });
-  const rows = () => (reader.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
-  for (let i = 0; i < 40; i++) s.events.put(event(`e${i}`, 't'));
-  await nextTurn();
-  t.equal(rows(), 16);
-  await nextTurn();
-  t.equal(rows(), 32);
-  await nextTurn();
-  t.equal(rows(), 40);
-  t.same((reader.prepare('SELECT id FROM events ORDER BY rowid').all() as { id: string }[]).map((r) => r.id), Array.from({ length: 40 }, (_, i) => `e${i}`), 'oldest first');
-  reader.close();
-  s.close();
+  const w = watched(path, { busyTimeoutMs: 5000 });
+  // Another connection holds the write lock: the writer's commit waits for it (up to 5 s).
+  const locker = new Database(path);
+  locker.exec('BEGIN IMMEDIATE');
+  for (let i = 0; i < 10; i++) w.s.events.put(event(`e${i}`, 't'));
+  const started = performance.now();
+  for (let i = 0; i < 5; i++) await nextTurn();
+  const held = performance.now() - started;
+  t.ok(held < 1000, `five turns of the loop took ${held.toFixed(0)} ms while the commit waited`);
+  t.same(w.sizes, [], 'nothing committed while the lock is held');
+  locker.exec('COMMIT');
+  await waitFor('the commit', () => w.rows() === 10, { timeoutMs: 10_000, intervalMs: 10 });
+  locker.close();
+  w.reader.close();
+  w.s.close();
 }));
 
-t.test('a backlog\'s next commit waits for the gap; a record changed meanwhile is written once, with its last value', (t) => withTempDir('ciao-store', async (dir) => {
+t.test('a failed commit is reported and tried again, with what changed meanwhile at its newest', (t) => withTempDir('ciao-store', async (dir) => {
   const path = join(dir, 'c.db');
-  const s = openSqliteStore(path, { commitSliceMs: Infinity, commitGapMs: 1000 });
-  const reader = new Database(path, { readonly: true });
-  const rows = () => (reader.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
-  for (let i = 0; i < MAX_PER_COMMIT + 10; i++) s.events.put(event(`e${i}`, 't'));
-  await nextTurn();
-  t.equal(rows(), MAX_PER_COMMIT, 'the first turn commits one batch');
-  s.events.put({ ...event(`e${MAX_PER_COMMIT + 9}`, 't'), message: 'changed' });
-  await nextTurn();
-  await nextTurn();
-  t.equal(rows(), MAX_PER_COMMIT, 'the backlog waits for the gap, not for the next turn');
-  await waitFor('the backlog to be written', () => rows() === MAX_PER_COMMIT + 10, { timeoutMs: 10_000, intervalMs: 20 });
-  t.equal(JSON.parse((reader.prepare('SELECT data FROM events WHERE id = ?').get(`e${MAX_PER_COMMIT + 9}`) as { data: string }).data).message, 'changed');
-  reader.close();
-  s.close();
+  const errors: Error[] = [];
+  const w = watched(path, { busyTimeoutMs: 0, retryMs: 100, onError: (err) => errors.push(err) });
+  const locker = new Database(path);
+  locker.exec('BEGIN IMMEDIATE');
+  w.s.events.put(event('e1', 't'));
+  w.s.events.put(event('e2', 't'));
+  await waitFor('the commit to fail', () => errors.length > 0, { timeoutMs: 10_000, intervalMs: 10 });
+  t.match(errors[0].message, /locked|busy/i);
+  w.s.events.put({ ...event('e1', 't'), message: 'changed' });
+  locker.exec('COMMIT');
+  await waitFor('the retry', () => w.rows() === 2, { timeoutMs: 10_000, intervalMs: 10 });
+  t.equal(w.message('e1'), 'changed');
+  t.equal(w.message('e2'), 'e2');
+  locker.close();
+  w.reader.close();
+  w.s.close();
 }));
 
-t.test('close writes the whole backlog', (t) => withTempDir('ciao-store', async (dir) => {
+t.test('close writes the batch in flight and the whole backlog', (t) => withTempDir('ciao-store', async (dir) => {
   const path = join(dir, 'c.db');
   const s = openSqliteStore(path);
   for (let i = 0; i < MAX_PER_COMMIT * 3; i++) s.events.put(event(`e${i}`, 't'));
+  await nextTurn();
+  // e0 is in the batch in flight: its newer value goes in close's batch.
+  s.events.put({ ...event('e0', 't'), message: 'changed' });
   s.close();
   const reopened = openSqliteStore(path);
   t.equal(reopened.events.size, MAX_PER_COMMIT * 3);
+  t.equal(reopened.events.get('e0')?.message, 'changed');
   reopened.close();
 }));
 
@@ -111,4 +156,41 @@ t.test('a record changed after it was written keeps its place, in memory and aft
   t.same(b.events.byTenant('t1').map((e) => [e.id, e.message]), [['e1', 'changed'], ['e2', 'e2'], ['e3', 'e3']]);
   t.same(b.events.all().map((e) => e.id), ['e1', 'e2', 'e3']);
   b.close();
+}));
+
+t.test('what the writer committed survives the process being killed', (t) => withTempDir('ciao-store', async (dir) => {
+  const path = join(dir, 'c.db');
+  // A controller's process with its writer thread, killed (SIGKILL) once its batch is committed.
+  const code = `
+    import { openSqliteStore } from ${JSON.stringify(join(import.meta.dirname, '../../controller/datastore/sqlite-store.ts'))};
+    const s = openSqliteStore(${JSON.stringify(path)}, { onCommitted: () => console.log('committed') });
+    for (let i = 0; i < 100; i++) s.events.put({ id: 'e' + i, tenant_id: 't', time: '2026-01-01T00:00:00Z', type: 'info', message: 'm' + i });
+    setInterval(() => {}, 1000);`;
+  const script = join(dir, 'child.mts');
+  await writeFile(script, code);
+  const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  await waitFor('the child to commit', () => out.includes('committed'), { timeoutMs: 30_000, intervalMs: 20 });
+  child.kill('SIGKILL');
+  await once(child, 'exit');
+  const reopened = openSqliteStore(path);
+  t.equal(reopened.events.size, 100);
+  t.equal(reopened.events.get('e99')?.message, 'm99');
+  reopened.close();
+}));
+
+t.test('a database that cannot be opened any more is reported, and close does not wait for it', (t) => withTempDir('ciao-store', async (dir) => {
+  const sub = join(dir, 'gone');
+  await mkdir(sub);
+  const errors: Error[] = [];
+  const s = openSqliteStore(join(sub, 'c.db'), { retryMs: 100, onError: (err) => errors.push(err) });
+  await rm(sub, { recursive: true });
+  s.events.put(event('e1', 't'));
+  await waitFor('the failure to be reported', () => errors.length > 0, { timeoutMs: 10_000, intervalMs: 10 });
+  t.match(errors[0].message, /directory does not exist|unable to open/i);
+  const started = performance.now();
+  s.close();
+  t.ok(performance.now() - started < 5000, 'close answered at once');
+  t.ok(errors.length >= 2, 'the last write is reported as lost');
 }));
