@@ -26,15 +26,20 @@ const optionsOf = (s: BundleSet) => bundleOptions(s.entries, !!s.splitting);
 const KEEP = 3;
 
 /** `import.meta.dirname` and `.filename` as the source file's own: a bundle runs from .build, and
- *  code that finds files beside it (the VM image's guest init, the repo's root) must still find them. */
+ *  code that finds files beside it (the VM image's guest init, the repo's root, the controller's
+ *  SQLite writer) must still find them. The patterns are regular expressions, not strings: this
+ *  file is itself bundled (setup's scripts build the daemons), and a string naming them here would
+ *  be replaced with this file's own folder, leaving the daemons' `import.meta.dirname` as it is. */
+const META_DIRNAME = /\bimport\.meta\.dirname\b/g;
+const META_FILENAME = /\bimport\.meta\.filename\b/g;
 const sourceLocation: Plugin = {
   name: 'source-location',
   setup(b) {
     b.onLoad({ filter: /\.(ts|mjs)$/ }, (args) => {
       if (args.path.includes('/node_modules/')) return undefined;
       const text = readFileSync(args.path, 'utf8')
-        .replaceAll('import.meta.dirname', JSON.stringify(dirname(args.path)))
-        .replaceAll('import.meta.filename', JSON.stringify(args.path));
+        .replace(META_DIRNAME, JSON.stringify(dirname(args.path)))
+        .replace(META_FILENAME, JSON.stringify(args.path));
       return { contents: text, loader: args.path.endsWith('.ts') ? 'ts' : 'js' };
     });
   },

@@ -9,6 +9,7 @@
 // record is checked when it is put (memory-store.ts), so one bad value cannot fail the transaction
 // that carries everyone else's writes; a commit that fails all the same (a full disk) is reported
 // and tried again, never thrown into the event loop.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
@@ -50,6 +51,9 @@ export interface SqliteStoreOptions {
 }
 
 export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Datastore {
+  // Without its writer the store would answer every change and keep none (each commit failing and
+  // tried again): a controller that cannot find it does not start.
+  if (!existsSync(WRITER)) throw new Error(`the datastore's writer ${WRITER} is missing: nothing could be saved`);
   const onError = opts.onError ?? ((err) => console.error(`datastore ${path}: commit failed, will retry: ${err.message}`));
   const gapMs = opts.commitGapMs ?? COMMIT_GAP_MS;
 

@@ -5,6 +5,7 @@ import t from 'tap';
 import { mkdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { execFileSync } from 'node:child_process';
 import { bundles, REPO } from '../../singlevm/bundle-cache.ts';
 import { BUNDLES_DIR, bundleKey, rememberedKey } from '../../singlevm/bundle-key.mjs';
 
@@ -63,4 +64,20 @@ t.test('the key is remembered by its files\' stat: used while none moved; a writ
   await utimes(b, old, old);
   t.equal(rememberedKey(memo, inputs, 'opts', later()), bundleKey(inputs, 'opts'), 'same size, mtime set back: the ctime moved, hashed again');
   t.not(rememberedKey(memo, inputs, 'opts'), key, 'and the key is new');
+});
+
+t.test('bundled itself (setup\'s scripts build the daemons), it still gives a bundle its sources\' import.meta.dirname', async (t) => {
+  const dir = join(src, 'nested');
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'inner.ts'), 'console.log(import.meta.dirname);\n');
+  // What setup's bundle does: bundle-cache.ts, bundled, builds another set.
+  await writeFile(join(dir, 'builder.ts'), [
+    "import { bundles } from '../../../singlevm/bundle-cache.ts';",
+    `const b = await bundles({ set: ${JSON.stringify(`${set}-inner`)}, entries: { inner: ${JSON.stringify(relative(REPO, join(dir, 'inner.ts')))} } });`,
+    'console.log(b.files.inner);',
+  ].join('\n') + '\n');
+  t.teardown(() => rm(join(BUNDLES_DIR, `${set}-inner`), { recursive: true, force: true }));
+  const builder = await bundles({ set, entries: { builder: relative(REPO, join(dir, 'builder.ts')) } });
+  const inner = execFileSync(process.execPath, [builder.files.builder], { encoding: 'utf8' }).trim();
+  t.equal(execFileSync(process.execPath, [inner], { encoding: 'utf8' }).trim(), dir, 'the inner bundle prints its source\'s folder, not its own');
 });
