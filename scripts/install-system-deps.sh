@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, the tools the project uses when they are missing.
 #   --simulate  what the simulated cluster needs: openssl (the cluster CA), qemu-utils (volumes are
-#               real qcow2 files even when the nodes are simulated), libjemalloc2 (the scheduler's
-#               malloc: less memory for thousands of TLS connections; it runs on glibc's without it)
+#               real qcow2 files even when the nodes are simulated)
 #   --cluster   what the real cluster needs too: iproute2 (namespaces), QEMU + qemu-utils (VMs and
 #               their disks), genisoimage + cpio (config drives, the initramfs), gcc + libc6-dev (the image's
 #               static ciao-restore), dnsmasq-base (the
@@ -58,10 +57,6 @@ add_profile() {
   if [ "$profile" != --conformance ]; then
     want openssl openssl
     want qemu-img qemu-utils
-  fi
-  if [ "$profile" = --simulate ] || [ "$profile" = --cluster ] || [ "$profile" = --test ]; then
-    # The scheduler's malloc when it is there (singlevm/actions/control-plane.ts, docs/scale.md).
-    all+=(libjemalloc2); [ -e /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 ] || need+=(libjemalloc2)
   fi
   if [ "$profile" = --nested ] || [ "$profile" = --test ]; then
     want debootstrap debootstrap

@@ -1,6 +1,5 @@
 // Identity, scheduler and controller as daemons: each one whose pid file does not name a live
 // process is started (a resume starts only what died), then the APIs must answer.
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitFor } from '../../shared/wait-for.ts';
 import type { DaemonName } from '../build-daemons.ts';
@@ -33,19 +32,12 @@ export const CONTROL_PLANE_RUN: Pick<Daemon, 'nodeArgs' | 'env'> = {
  *  semi-space keeps 1.8 MB less for it (docs/scale.md, "Fifth pass: memory"). */
 export const IDENTITY_RUN: Pick<Daemon, 'nodeArgs' | 'env'> = { ...CONTROL_PLANE_RUN, nodeArgs: ['--max-semi-space-size=1'] };
 
-/** Debian's jemalloc (libjemalloc2), where the machine has it. */
-export const JEMALLOC = `/usr/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu/libjemalloc.so.2`;
-
-/** The scheduler on jemalloc, told to give freed pages back at once (no decay) and to use one arena.
- *  Its 5 000 TLS connections hold ≈ 34 KB each in malloc, and each connection's buffers of 16–64 KB
- *  (OpenSSL's records, Node's TLS input) are allocated and freed again and again: glibc hands
- *  them out of pages its heap keeps resident, jemalloc out of pages it gave back, of which only
- *  those written come back (docs/scale.md, "Fifth pass: memory": 7–9 MB less at 5 000 nodes). The
- *  thread caches stay on: without them every free of a record buffer gave its pages back, and the
- *  scheduler took 57 % more CPU. The controller and identity gained nothing measurable from it.
- *  Without the library (scripts/install-system-deps.sh installs it) the scheduler runs on glibc. */
-export const jemallocRun = (run: Pick<Daemon, 'nodeArgs' | 'env'>, present = existsSync(JEMALLOC)): Pick<Daemon, 'nodeArgs' | 'env'> =>
-  present ? { ...run, env: { ...run.env, LD_PRELOAD: JEMALLOC, MALLOC_CONF: 'narenas:1,dirty_decay_ms:0,muzzy_decay_ms:0' } } : run;
+/** The scheduler's 5 000 TLS connections each keep Node's TLS input buffer, first allocated at
+ *  libuv's read size (64 KB) and written only at its start; from glibc's heap it takes pages that
+ *  freed handshake and record buffers had made resident. At this threshold each is a mapping of its
+ *  own, resident only where written (docs/scale.md, "Fifth pass: memory": the scheduler 283–298 →
+ *  265–281 MB at 5 000 nodes, as jemalloc did, without jemalloc's cost in CPU and creates' latency). */
+export const SCHEDULER_RUN: Pick<Daemon, 'nodeArgs' | 'env'> = { ...CONTROL_PLANE_RUN, env: { MALLOC_MMAP_THRESHOLD_: String(64 * 1024) } };
 
 export const controlPlane: Action = {
   name: 'start control plane',
@@ -60,7 +52,7 @@ export const controlPlane: Action = {
     const started = (await Promise.all([
       ensureDaemon(ctx, 'identity', ['--config', paths.identityConfig, '--port', String(record.ports.identity), ...apiHost, '--cert', pki.https.cert, '--key', pki.https.key, '--state-dir', paths.stateDir], 'identity', undefined, IDENTITY_RUN).then((s) => s && 'identity'),
       ensureDaemon(ctx, 'scheduler', ['--port', String(record.ports.scheduler), '--ca', pki.ca.cert, '--cert', pki.scheduler.cert, '--key', pki.scheduler.key,
-        '--socket', join(paths.stateDir, 'scheduler.sock')], 'scheduler', undefined, jemallocRun(CONTROL_PLANE_RUN)).then((s) => s && 'scheduler'),
+        '--socket', join(paths.stateDir, 'scheduler.sock')], 'scheduler', undefined, SCHEDULER_RUN).then((s) => s && 'scheduler'),
       ensureDaemon(ctx, 'controller', ['--port', String(record.ports.controller), ...apiHost, '--state-dir', paths.stateDir, '--identity', urls(ctx).identity,
         '--ca', pki.ca.cert, '--cert', pki.https.cert, '--key', pki.https.key, '--client-cert', pki.controller.cert, '--client-key', pki.controller.key,
         '--scheduler-port', String(record.ports.scheduler), ...(ctx.settings.egress ? ['--egress'] : [])], 'controller', undefined, CONTROL_PLANE_RUN).then((s) => s && 'controller'),
