@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import { readTls } from '../shared/tls-files.ts';
+import { readTls } from '../shared/tls-read.ts';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createLogger, type Logger } from '../shared/log.ts';
 import { DOCKER_SOCKET } from '../shared/dockerd.ts';

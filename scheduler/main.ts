@@ -1,6 +1,6 @@
 // Entry point of the scheduler daemon.
 import { parseArgs } from 'node:util';
-import { readTls } from '../shared/tls-files.ts';
+import { readTls } from '../shared/tls-read.ts';
 import { createLogger } from '../shared/log.ts';
 import { Scheduler } from './server.ts';
 import { notifyReady } from '../shared/ready-notify.ts';

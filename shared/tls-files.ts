@@ -3,15 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { Agent } from 'undici';
 
-export interface TlsFiles {
-  ca: string;
-  cert: string;
-  key: string;
-}
-
-export function readTls(files: TlsFiles) {
-  return { ca: readFileSync(files.ca), cert: readFileSync(files.cert), key: readFileSync(files.key) };
-}
+export { readTls, type TlsFiles } from './tls-read.ts';
 
 /** An HTTP client dispatcher that trusts the cluster CA (and nothing else). */
 export function clusterAgent(caFile: string, connections = 64): Agent {

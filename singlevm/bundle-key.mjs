@@ -16,7 +16,7 @@ export const REPO = resolve(import.meta.dirname, '..');
 export const BUNDLES_DIR = join(REPO, '.build', '_bundles');
 
 /** Bumped when the way bundles are built changes (bundle-cache.ts): the old ones no longer match. */
-const OPTIONS_VERSION = 'esm-node20-v2';
+const OPTIONS_VERSION = 'esm-node20-v3';
 
 /** What the key says of how a set is built: its entries, and whether its shared code is split. */
 export const bundleOptions = (entries, splitting) => `${OPTIONS_VERSION} ${splitting ? 'split' : 'whole'} ${JSON.stringify(entries)}`;

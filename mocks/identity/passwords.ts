@@ -34,6 +34,12 @@ export async function hashPassword(password: string): Promise<string> {
   return ['scrypt', PARAMS.N, PARAMS.r, PARAMS.p, salt.toString('base64'), key.toString('base64')].join('$');
 }
 
+/** A hash in the stored form that no password matches (its key is random, not derived): verifying
+ *  against it costs one scrypt, as a wrong password does, without running one to make it. */
+export function unmatchableHash(): string {
+  return ['scrypt', PARAMS.N, PARAMS.r, PARAMS.p, randomBytes(16).toString('base64'), randomBytes(KEY_BYTES).toString('base64')].join('$');
+}
+
 export const isPasswordHash = (s: string): boolean => /^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/.test(s);
 
 /** stored hash → SHA-256 of a password that matched it. */

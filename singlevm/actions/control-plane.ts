@@ -28,6 +28,17 @@ export const CONTROL_PLANE_RUN: Pick<Daemon, 'nodeArgs' | 'env'> = {
   env: { MALLOC_MMAP_THRESHOLD_: String(128 * 1024) },
 };
 
+/** Identity allocates little (its peak is a login's scrypt on top of what it holds): a 1 MB
+ *  semi-space keeps 1.8 MB less for it (docs/scale.md, "Fifth pass: memory"). */
+export const IDENTITY_RUN: Pick<Daemon, 'nodeArgs' | 'env'> = { ...CONTROL_PLANE_RUN, nodeArgs: ['--max-semi-space-size=1'] };
+
+/** The scheduler's 5 000 TLS connections each keep Node's TLS input buffer, first allocated at
+ *  libuv's read size (64 KB) and written only at its start; from glibc's heap it takes pages that
+ *  freed handshake and record buffers had made resident. At this threshold each is a mapping of its
+ *  own, resident only where written (docs/scale.md, "Fifth pass: memory": the scheduler 283–298 →
+ *  265–281 MB at 5 000 nodes, as jemalloc did, without jemalloc's cost in CPU and creates' latency). */
+export const SCHEDULER_RUN: Pick<Daemon, 'nodeArgs' | 'env'> = { ...CONTROL_PLANE_RUN, env: { MALLOC_MMAP_THRESHOLD_: String(64 * 1024) } };
+
 export const controlPlane: Action = {
   name: 'start control plane',
   async execute(ctx) {
@@ -39,9 +50,9 @@ export const controlPlane: Action = {
     const apiHost = ctx.settings.apiHost ? ['--host', ctx.settings.apiHost] : [];
     // All three at once, each waited for until it says it listens (they find each other as they come up).
     const started = (await Promise.all([
-      ensureDaemon(ctx, 'identity', ['--config', paths.identityConfig, '--port', String(record.ports.identity), ...apiHost, '--cert', pki.https.cert, '--key', pki.https.key, '--state-dir', paths.stateDir], 'identity', undefined, CONTROL_PLANE_RUN).then((s) => s && 'identity'),
+      ensureDaemon(ctx, 'identity', ['--config', paths.identityConfig, '--port', String(record.ports.identity), ...apiHost, '--cert', pki.https.cert, '--key', pki.https.key, '--state-dir', paths.stateDir], 'identity', undefined, IDENTITY_RUN).then((s) => s && 'identity'),
       ensureDaemon(ctx, 'scheduler', ['--port', String(record.ports.scheduler), '--ca', pki.ca.cert, '--cert', pki.scheduler.cert, '--key', pki.scheduler.key,
-        '--socket', join(paths.stateDir, 'scheduler.sock')], 'scheduler', undefined, CONTROL_PLANE_RUN).then((s) => s && 'scheduler'),
+        '--socket', join(paths.stateDir, 'scheduler.sock')], 'scheduler', undefined, SCHEDULER_RUN).then((s) => s && 'scheduler'),
       ensureDaemon(ctx, 'controller', ['--port', String(record.ports.controller), ...apiHost, '--state-dir', paths.stateDir, '--identity', urls(ctx).identity,
         '--ca', pki.ca.cert, '--cert', pki.https.cert, '--key', pki.https.key, '--client-cert', pki.controller.cert, '--client-key', pki.controller.key,
         '--scheduler-port', String(record.ports.scheduler), ...(ctx.settings.egress ? ['--egress'] : [])], 'controller', undefined, CONTROL_PLANE_RUN).then((s) => s && 'controller'),

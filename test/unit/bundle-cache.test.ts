@@ -81,3 +81,14 @@ t.test('bundled itself (setup\'s scripts build the daemons), it still gives a bu
   const inner = execFileSync(process.execPath, [builder.files.builder], { encoding: 'utf8' }).trim();
   t.equal(execFileSync(process.execPath, [inner], { encoding: 'utf8' }).trim(), dir, 'the inner bundle prints its source\'s folder, not its own');
 });
+
+t.test('a bundle is Latin-1 text: V8 keeps a script\'s source in its heap, at two bytes a character if one is beyond U+00FF', async (t) => {
+  await mkdir(src, { recursive: true });
+  // Characters beyond Latin-1 in comments (the project's own comments have ≤, → and —) and in a string.
+  await writeFile(join(src, 'wide.ts'), "// at most ≤ 500 MB → fine\nexport function f(a: number): boolean {\n  // a — inside a body\n  return a > 1 && // ≤ in an expression\n    a < 9;\n}\nexport const s = 'ok ≤ → —';\n");
+  const b = await bundles({ set, entries: { wide: relative(REPO, join(src, 'wide.ts')) } });
+  const text = await readFile(b.files.wide, 'utf8');
+  t.notMatch(text, /[^\u0000-\u00ff]/, 'no character beyond U+00FF');
+  const m = await import(pathToFileURL(b.files.wide).href);
+  t.same([m.s, m.f(5), m.f(1)], ['ok ≤ → —', true, false], 'the string\'s value (escaped) and the code are kept');
+});

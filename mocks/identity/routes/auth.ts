@@ -1,12 +1,11 @@
 // Version discovery and /v3/auth: password and token authentication, project scope (named, or
 // the user's default project), token validation and revocation, and what a token may scope to.
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { ApiError, badRequest } from '../../../shared/errors.ts';
 import { reply, type Router } from '../../../shared/http-router.ts';
 import type { Project, User } from '../config.ts';
 import { forbidden, parse, unauthorized, type Helpers, type IdentityContext, type LiveToken } from '../context.ts';
-import { hashPassword, verifyPassword } from '../passwords.ts';
+import { unmatchableHash, verifyPassword } from '../passwords.ts';
 import type { LoginThrottle } from '../login-throttle.ts';
 import type { Views } from '../views.ts';
 import type { ServiceCatalog } from './catalog.ts';
@@ -76,8 +75,10 @@ export function addAuthRoutes(router: Router, ctx: IdentityContext, h: Helpers, 
     return { token, t };
   };
 
-  /** Compared against when the user does not exist, so a missing user costs what a wrong password does. */
-  const noSuchUser = hashPassword(randomUUID());
+  /** Compared against when the user does not exist, so a missing user costs what a wrong password
+   *  does. Not a hash made at start: that scrypt (16 MB) ran while the service's start-up garbage was
+   *  still resident, and was identity's peak of memory (docs/scale.md, "Fifth pass: memory"). */
+  const noSuchUser = unmatchableHash();
   const authenticate = async (identity: AuthRequest['identity'], now: number, source: string) => {
     const unsupported = identity.methods.filter((m) => !['password', 'token', 'application_credential'].includes(m));
     if (unsupported.length) throw unauthorized(`Unsupported authentication method ${unsupported.join(', ')}: use password, token or application_credential.`);
@@ -89,7 +90,7 @@ export function addAuthRoutes(router: Router, ctx: IdentityContext, h: Helpers, 
       const wait = throttle.wait(who, source, now);
       if (wait > 0) throw new ApiError('too_many_requests', `Too many failed logins for ${u.name ?? u.id} or from ${source}: retry in ${Math.ceil(wait / 1000)} s.`, Math.ceil(wait / 1000));
       const user = config.users.find((x) => (u.id ? x.id === u.id : x.name === u.name && x.domain_id === domain?.id));
-      const ok = await verifyPassword(u.password, user?.password_hash ?? await noSuchUser);
+      const ok = await verifyPassword(u.password, user?.password_hash ?? noSuchUser);
       if (!user || !ok) {
         throttle.failed(who, source, now);
         throw unauthorized('The user name or password is wrong.');
