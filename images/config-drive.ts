@@ -2,10 +2,9 @@
 // metadata (hostname = instance id, the Compute keypair's public key as public_keys), its user data
 // and the files injected into it (Nova's personality: meta_data.json `files`, their contents under
 // openstack/content/, which the guest's init writes at each boot).
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../shared/run.ts';
-import { withTempDir } from '../shared/temp-dir.ts';
 
 export interface ConfigDrive {
   instanceId: string;
@@ -28,8 +27,14 @@ const metaData = (c: ConfigDrive) =>
     ...(c.files?.length ? { files: c.files.map((f, n) => ({ path: f.path, content_path: contentPath(n) })) } : {}),
   }) + '\n';
 
+/** Writes the ISO at `isoPath`. Its files are laid out first in `<isoPath>.d`, beside it: inside the
+ *  instance's folder, so a launcher killed meanwhile leaves nothing outside the cluster's state
+ *  (cleanup removes it with the state; in the OS temp dir it outlived the cluster). A folder a killed
+ *  launcher left there is removed first, so none of its files reach this ISO. */
 export async function makeConfigDrive(isoPath: string, c: ConfigDrive): Promise<void> {
-  await withTempDir('ciao-config-drive', async (dir) => {
+  const dir = `${isoPath}.d`;
+  await rm(dir, { recursive: true, force: true });
+  try {
     const latest = join(dir, 'openstack', 'latest');
     await mkdir(latest, { recursive: true });
     await writeFile(join(latest, 'meta_data.json'), metaData(c));
@@ -44,5 +49,7 @@ export async function makeConfigDrive(isoPath: string, c: ConfigDrive): Promise<
       await writeFile(join(dir, 'ciao', 'environment'), env.map(([k, v]) => `${k}=${v}\n`).join(''));
     }
     await run('genisoimage', ['-quiet', '-V', 'config-2', '-r', '-J', '-o', isoPath, dir]);
-  });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

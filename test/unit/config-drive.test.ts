@@ -1,5 +1,6 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeConfigDrive } from '../../images/config-drive.ts';
 import { withTempDir } from '../../shared/temp-dir.ts';
@@ -36,5 +37,17 @@ t.test('the workloads\' environment (the proxies) is ciao/environment, KEY=VALUE
     t.equal(execFileSync('isoinfo', ['-R', '-i', iso, '-x', '/ciao/environment']).toString(), 'http_proxy=http://10.0.2.2:3128\nno_proxy=localhost,172.16.0.0/12\n');
     await makeConfigDrive(join(dir, 'bare.iso'), { instanceId: 'i-4', hostname: 'i-4' });
     t.notMatch(execFileSync('isoinfo', ['-R', '-f', '-i', join(dir, 'bare.iso')]).toString(), /ciao/);
+  });
+});
+
+t.test('its files are laid out beside the ISO, not in the OS temp dir; what a killed launcher left there is not in the next ISO, and nothing stays', async (t) => {
+  await withTempDir('config-drive-test', async (dir) => {
+    const iso = join(dir, 'config.iso');
+    // A launcher killed while it laid out an earlier drive with user data.
+    await mkdir(join(`${iso}.d`, 'openstack', 'latest'), { recursive: true });
+    await writeFile(join(`${iso}.d`, 'openstack', 'latest', 'user_data'), '#cloud-config\n');
+    await makeConfigDrive(iso, { instanceId: 'i-5', hostname: 'i-5' });
+    t.notMatch(execFileSync('isoinfo', ['-R', '-f', '-i', iso]).toString(), /user_data/, 'the old user data is not on the drive');
+    t.same(await readdir(dir), ['config.iso'], 'only the ISO is left beside it');
   });
 });
