@@ -161,6 +161,8 @@ export async function ccloudvmRows(ctx: HeavyContext): Promise<HeavyResult> {
       console.log(`  ccloudvm ${i + 1}/${ctx.runs}: create → ready ${made.sample.value.toFixed(1)} s (${steps.map((s) => `${s.name} ${s.seconds.toFixed(1)}`).join(', ')}), connect ${connects.map((c) => c.value.toFixed(2)).join(', ')} s, setup inside ${inside.sample.value.toFixed(1)} s (load ${made.sample.load_start} → ${inside.sample.load_end})`);
     } finally {
       await cc(['delete', '--name', ctx.name]);
+      // Read above; not left in the OS temp dir or the tree.
+      await Promise.all([createTimings, insideTimings].map((f) => rm(f, { force: true })));
     }
   }
   return {

@@ -4,7 +4,7 @@
 // Prints one table in the issue's order (p50, p95, target met or missed, the load) and writes JSON.
 // Needs root.
 //   npm run bench:singlevm [-- --runs 5] [--bat] [--scale 10k|100k|all] [--ccloudvm] [--all] [--heavy-runs K]
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../shared/run.ts';
@@ -101,7 +101,8 @@ interface ScriptRun { wall: number; sample: Sample; steps: StepTiming[]; critica
 async function timedWithSteps(script: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<ScriptRun> {
   const file = join(tmpdir(), `ciao-bench-${process.pid}-${script.replace(/\W/g, '-')}.json`);
   const { sample } = await sampled(() => timedScript(script, [...args, '--timings', file], extraEnv));
-  const timings = await readTimings(file);
+  // Read once, then gone: a file per script and bench process was left in the OS temp dir.
+  const timings = await readTimings(file).finally(() => rm(file, { force: true }));
   if (!timings) throw new Error(`${script} wrote no timings to ${file}`);
   return { wall: sample.value, sample, steps: timings.steps, critical: timings.critical_path };
 }
