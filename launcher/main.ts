@@ -26,6 +26,7 @@ import { QemuBackend } from './qemu-backend.ts';
 import { NodeNetwork } from './node-network.ts';
 import type { Backend } from './backend.ts';
 import { notifyReady } from '../shared/ready-notify.ts';
+import { useSpawnHelper } from '../shared/run.ts';
 
 const { values } = parseArgs({
   options: {
@@ -122,6 +123,9 @@ function workloadEnvironment(pairs: string[]): Record<string, string> {
 async function realNode(): Promise<Launcher> {
   const need = ['cluster', 'cluster-ns', 'node-ns', 'node-ip', 'state-dir', 'vm-kernel', 'vm-initrd'] as const;
   for (const k of need) if (!values[k]) fail(`--backend real needs --${k}`);
+  // A real node runs ~40 `ip` and friends for each tenant network: from this process each fork
+  // would cost several times the command itself (docs/spawn-helper.md).
+  useSpawnHelper();
   if (values.accel !== 'tcg' && values.accel !== 'kvm') fail('--accel must be tcg or kvm');
   const nodeId = values['node-prefix']!;
   const log = logger.child({ node: nodeId });
