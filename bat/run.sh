@@ -7,4 +7,5 @@ if [ -z "${CIAO_CONTROLLER:-}" ] && [ -f "${CIAO_HOME:-$HOME/local}/demo.sh" ]; 
   # shellcheck disable=SC1091
   . "${CIAO_HOME:-$HOME/local}/demo.sh"
 fi
-exec node --import tsx "$ROOT/bat/run.ts" "$@"
+# The runner from its bundle, as the singlevm scripts: it starts in half the time tsx takes.
+exec node "$ROOT/singlevm/run-bundled.mjs" bat "$@"

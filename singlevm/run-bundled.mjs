@@ -1,4 +1,4 @@
-// Starts a singlevm script (setup, cleanup, verify, stop, logs) from its bundle, kept by the hash
+// Starts a singlevm script (setup, cleanup, verify, stop, logs) or BAT's runner (bat/run.sh) from its bundle, kept by the hash
 // of its sources (bundle-cache.ts): plain JavaScript on plain node, no TypeScript loader, so a
 // script starts in about a tenth of a second. When a source changed since the last build, the
 // scripts are bundled again first (esbuild, a second or so); when that fails, or with
@@ -15,6 +15,7 @@ export const SCRIPT_ENTRIES = {
   verify: 'singlevm/verify.ts',
   stop: 'singlevm/stop.ts',
   logs: 'singlevm/logs-main.ts',
+  bat: 'bat/run.ts',
 };
 
 const script = process.argv[2];
