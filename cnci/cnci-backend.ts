@@ -9,10 +9,10 @@ import type { Logger } from '../shared/log.ts';
 import { fileFor, isUuid } from '../shared/safe-path.ts';
 import { mapLimit } from '../shared/map-limit.ts';
 import { createNamespace, deleteNamespace, endProcessesIn, listNamespaces, namespaceName } from '../network/namespaces.ts';
-import { addVethPair, attachToBridge, setMac } from '../network/links.ts';
+import { addVethPair } from '../network/links.ts';
 import { linksOf } from '../network/ip.ts';
 import { UPLINK } from '../network/cluster-leg.ts';
-import { addTunnelPeer, bridgeName, clusterEndpoints, setTunnelPeers, vniOf } from '../network/tenant-tunnel.ts';
+import { addTunnelPeers, bridgeName, clusterEndpoints, setTunnelPeers, vniOf } from '../network/tenant-tunnel.ts';
 import { addressOf, leaseAddress, releaseAddress } from '../network/dhcp-client.ts';
 import { LaunchError, type AdoptedInstance, type Backend, type Running } from '../launcher/backend.ts';
 import { startTenantGateway, stopTenantGateway, type TenantEgress } from './tenant-gateway.ts';
@@ -45,6 +45,8 @@ export interface CnciBackendOptions {
 
 interface Cnci {
   spec: StartPayload;
+  /** Its leg's address on ciao_br. */
+  legIp: string;
   agent?: { stop(): void };
 }
 
@@ -64,8 +66,9 @@ export class CnciBackend implements Backend {
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, 'spec.json'), JSON.stringify(spec));
     let legIp: string;
+    let fresh: boolean;
     try {
-      legIp = await this.wire(ns, spec, dir);
+      ({ legIp, fresh } = await this.wire(ns, spec, dir));
     } catch (err) {
       throw new LaunchError('network_failure', `could not build the CNCI of tenant ${spec.tenantId} in ${ns}: ${(err as Error).message}`);
     }
@@ -75,14 +78,14 @@ export class CnciBackend implements Backend {
       await saveTenantEgress(dir, on);
       await applyTenantEgress(ns, bridgeName(vniOf(spec.network.subnet)), on);
     });
-    const cnci: Cnci = { spec };
+    const cnci: Cnci = { spec, legIp };
     this.cncis.set(spec.instanceId, cnci);
     try {
       // The nodes' legs are read once the CNCI is in the map (a set that comes later reaches it
       // through setNodePeers), and before its agent says it is ready. Only added here: one that left
       // is removed by setNodePeers, so a CNCI re-adopted before the launcher has heard the set keeps
       // reaching the other nodes.
-      for (const peer of clusterEndpoints(this.opts.nodeIps())) await addTunnelPeer(ns, spec.network.subnet, peer);
+      await addTunnelPeers(ns, spec.network.subnet, clusterEndpoints(this.opts.nodeIps()), fresh);
     } catch (err) {
       throw new LaunchError('network_failure', `could not tunnel the CNCI of tenant ${spec.tenantId} to the nodes: ${(err as Error).message}`);
     }
@@ -91,20 +94,18 @@ export class CnciBackend implements Backend {
     return { sshIp: legIp };
   }
 
-  /** Namespace, leg (veth from ciao_br, address by DHCP), gateway + DHCP. Idempotent. */
-  private async wire(ns: string, spec: StartPayload, dir: string): Promise<string> {
-    await createNamespace(ns);
-    if (!(await linksOf(ns)).some((l) => l.ifname === UPLINK)) {
-      const bridgeSide = `cn${tenantKey(spec.tenantId)}`.slice(0, 15);
-      await addVethPair(this.opts.clusterNs, bridgeSide, ns, UPLINK);
+  /** Namespace, leg (veth from ciao_br, address by DHCP), gateway + DHCP. Idempotent: what is
+   *  there is kept; in a namespace made just now (`fresh`) nothing is looked for first. */
+  private async wire(ns: string, spec: StartPayload, dir: string): Promise<{ legIp: string; fresh: boolean }> {
+    const fresh = await createNamespace(ns);
+    if (fresh || !(await linksOf(ns)).some((l) => l.ifname === UPLINK)) {
       // The same MAC every time the leg is made (a resume, a reboot): the cluster's dnsmasq then
       // leases it the same address, which the tenant's instances know as their tunnel's far end.
-      await setMac(ns, UPLINK, legMac(spec.tenantId));
-      await attachToBridge(this.opts.clusterNs, bridgeSide, 'ciao_br');
+      await addVethPair(this.opts.clusterNs, `cn${tenantKey(spec.tenantId)}`.slice(0, 15), ns, UPLINK, { peerMac: legMac(spec.tenantId), bridge: 'ciao_br' });
     }
-    const legIp = await leaseAddress(ns, UPLINK, dir);
-    await startTenantGateway(ns, spec.network.subnet, legIp, dir, this.opts.egress);
-    return legIp;
+    const legIp = await leaseAddress(ns, UPLINK, dir, fresh);
+    await startTenantGateway(ns, spec.network.subnet, legIp, dir, this.opts.egress, fresh);
+    return { legIp, fresh };
   }
 
   /** The cluster's real nodes changed (TUNNEL_PEERS): each CNCI here floods to exactly those nodes. */
@@ -126,13 +127,13 @@ export class CnciBackend implements Backend {
   async delete(instanceId: string): Promise<void> {
     await this.stop(instanceId);
     const dir = this.dir(instanceId);
-    const spec = this.cncis.get(instanceId)?.spec
-      ?? await readFile(join(dir, 'spec.json'), 'utf8').then((s) => JSON.parse(s) as StartPayload, () => undefined);
+    const known = this.cncis.get(instanceId);
+    const spec = known?.spec ?? await readFile(join(dir, 'spec.json'), 'utf8').then((s) => JSON.parse(s) as StartPayload, () => undefined);
     this.cncis.delete(instanceId);
     await stopTenantGateway(dir);
     if (spec) {
       const ns = cnciNamespace(this.opts.cluster, spec.tenantId);
-      const legIp = await addressOf(ns, UPLINK).catch(() => undefined);
+      const legIp = known?.legIp ?? await addressOf(ns, UPLINK).catch(() => undefined);
       // Deleting the namespace takes the leg (both ends of the veth), bridge, VXLAN and NAT rules with
       // it, once nothing runs in it: a probe's SSH connection to a tenant's VM may still be open there.
       await endProcessesIn(ns).catch((err) => this.opts.logger.warn('a process in the CNCI\'s namespace did not end', { instanceId, error: (err as Error).message }));

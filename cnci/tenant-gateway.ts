@@ -29,21 +29,21 @@ export interface TenantGateway {
 /**
  * `ns` already has its leg (network/cluster-leg.ts) at `legIp`; files (hosts, leases, pid, log) go
  * to `dir`. Safe to call again for a gateway that is up (a restarted launcher re-adopting its CNCI).
+ * `fresh`: `ns` was made just now (it has its leg and nothing else), so nothing is looked for first.
  */
-export async function startTenantGateway(ns: string, subnet: string, legIp: string, dir: string, egress?: TenantEgress): Promise<TenantGateway> {
-  const bridge = await ensureTenantSegment(ns, subnet, UPLINK, legIp);
+export async function startTenantGateway(ns: string, subnet: string, legIp: string, dir: string, egress?: TenantEgress, fresh = false): Promise<TenantGateway> {
+  const { bridge } = await ensureTenantSegment(ns, subnet, UPLINK, legIp, fresh);
   const { base, bits } = parseCidr(subnet);
   const gateway = gatewayOf(subnet);
-  const addresses = (await ipIn(ns, '-4', '-o', 'addr', 'show', 'dev', bridge));
-  if (!addresses.includes(` ${gateway}/`)) await addAddress(ns, bridge, `${gateway}/${bits}`);
+  if (fresh || !(await ipIn(ns, '-4', '-o', 'addr', 'show', 'dev', bridge)).includes(` ${gateway}/`)) await addAddress(ns, bridge, `${gateway}/${bits}`);
   await run('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
   // The tenant starts nothing towards the cluster network (node legs, their VXLAN port, other CNCIs'
   // legs); answers to what came from there (an external IP's probes) still go back.
-  await ensureRule(ns, 'filter', 'FORWARD', '-i', bridge, '-d', CLUSTER_NETWORK, '-m', 'conntrack', '--ctstate', 'NEW', '-j', 'DROP');
+  await ensureRule(ns, fresh, 'filter', 'FORWARD', '-i', bridge, '-d', CLUSTER_NETWORK, '-m', 'conntrack', '--ctstate', 'NEW', '-j', 'DROP');
   if (egress) {
     // Out through the cluster namespace (its default route leads to the egress stack), as the leg,
     // while the tenant has egress on (what the controller last said; off until it says).
-    await ensureRule(ns, 'nat', 'POSTROUTING', '-s', subnet, '-o', UPLINK, '-j', 'MASQUERADE');
+    await ensureRule(ns, fresh, 'nat', 'POSTROUTING', '-s', subnet, '-o', UPLINK, '-j', 'MASQUERADE');
     await applyTenantEgress(ns, bridge, await readTenantEgress(dir));
   }
   if (!(await readPidFile(join(dir, 'dnsmasq.pid')))) {
@@ -69,10 +69,11 @@ const dnsArgs = (gateway: string, egress?: TenantEgress) => (egress
   ? ['--no-resolv', '--no-hosts', `--server=${egress.dns}`, `--address=/${HOST_NAME}/${EGRESS_NET.gateway}`, `--dhcp-option=6,${gateway}`]
   : ['--port=0']);
 
-/** Appends the rule to the namespace's table unless it is there. */
-async function ensureRule(ns: string, table: string, chain: string, ...rule: string[]): Promise<void> {
+/** Appends the rule to the namespace's table unless it is there (`fresh`: a namespace made just now
+ *  has no rules). */
+async function ensureRule(ns: string, fresh: boolean, table: string, chain: string, ...rule: string[]): Promise<void> {
   const iptables = (...args: string[]) => run('ip', ['netns', 'exec', ns, 'iptables', '-w', '-t', table, ...args]);
-  if (await iptables('-C', chain, ...rule).then(() => false, () => true)) await iptables('-A', chain, ...rule);
+  if (fresh || await iptables('-C', chain, ...rule).then(() => false, () => true)) await iptables('-A', chain, ...rule);
 }
 
 /** Stops the dnsmasq of the gateway whose files are in `dir`. Idempotent. */

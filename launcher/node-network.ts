@@ -3,7 +3,7 @@
 // joins that bridge. A subnet's segment goes when its last instance on the node does.
 import type { StartPayload } from '../protocol/payloads.ts';
 import { UPLINK } from '../network/cluster-leg.ts';
-import { addTunnelPeer, clusterEndpoints, ensureTenantSegment, removeTenantSegment, setTunnelPeers } from '../network/tenant-tunnel.ts';
+import { addTunnelPeers, clusterEndpoints, ensureTenantSegment, removeTenantSegment, setTunnelPeers } from '../network/tenant-tunnel.ts';
 import { attachContainer, hasLink } from '../network/container-link.ts';
 import { ipIn } from '../network/ip.ts';
 import { parseCidr } from '../controller/addresses.ts';
@@ -45,8 +45,8 @@ export class NodeNetwork {
           this.adopt(spec);
           return known;
         }
-        const bridge = await ensureTenantSegment(this.ns, subnet, UPLINK, this.legIp);
-        for (const peer of [cnciIp, ...this.otherNodes]) await addTunnelPeer(this.ns, subnet, peer);
+        const { bridge, made } = await ensureTenantSegment(this.ns, subnet, UPLINK, this.legIp);
+        await addTunnelPeers(this.ns, subnet, [cnciIp, ...this.otherNodes], made);
         this.adopt(spec);
         this.wired.set(subnet, bridge);
         return bridge;

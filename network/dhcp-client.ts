@@ -19,9 +19,10 @@ export async function addressOf(ns: string, link: string): Promise<string | unde
   return info?.addr_info?.find((a) => a.family === 'inet')?.local;
 }
 
-/** Leases an address for `link` in `ns` (a link that has one keeps it); `dir` holds udhcpc's script. */
-export async function leaseAddress(ns: string, link: string, dir: string): Promise<string> {
-  const have = await addressOf(ns, link);
+/** Leases an address for `link` in `ns` (a link that has one keeps it); `dir` holds udhcpc's script.
+ *  `fresh`: the link was made just now, without an address. */
+export async function leaseAddress(ns: string, link: string, dir: string, fresh = false): Promise<string> {
+  const have = fresh ? undefined : await addressOf(ns, link);
   if (have) return have;
   const script = join(dir, 'udhcpc.script');
   await writeFile(script, SCRIPT);

@@ -1,16 +1,19 @@
 // The links the data plane is made of (SPEC §4), each created inside a cluster namespace:
 // bridges, veth pairs whose ends start in two namespaces, VXLAN tunnels, macvlans, addresses.
-import { ipIn } from './ip.ts';
+import { ipBatch, ipIn } from './ip.ts';
 
 export async function addBridge(ns: string, name: string): Promise<void> {
-  await ipIn(ns, 'link', 'add', name, 'type', 'bridge');
-  await ipIn(ns, 'link', 'set', name, 'up');
+  await ipBatch(ns, [['link', 'add', name, 'type', 'bridge'], ['link', 'set', name, 'up']]);
 }
 
-/** A veth pair made with its ends already in `ns` and `peerNs`: the host never holds either end. */
-export async function addVethPair(ns: string, name: string, peerNs: string, peerName: string): Promise<void> {
-  await ipIn(ns, 'link', 'add', name, 'type', 'veth', 'peer', 'name', peerName, 'netns', peerNs);
-  await ipIn(ns, 'link', 'set', name, 'up');
+/** A veth pair made with its ends already in `ns` and `peerNs`: the host never holds either end.
+ *  `peerMac`: the peer's MAC from the start; `bridge`: the end in `ns` joins it. */
+export async function addVethPair(ns: string, name: string, peerNs: string, peerName: string, opts: { peerMac?: string; bridge?: string } = {}): Promise<void> {
+  await ipBatch(ns, [
+    ['link', 'add', name, 'type', 'veth', 'peer', 'name', peerName, ...(opts.peerMac ? ['address', opts.peerMac] : []), 'netns', peerNs],
+    ...(opts.bridge ? [['link', 'set', name, 'master', opts.bridge]] : []),
+    ['link', 'set', name, 'up'],
+  ]);
   await ipIn(peerNs, 'link', 'set', peerName, 'up');
 }
 

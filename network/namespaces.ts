@@ -39,10 +39,13 @@ export async function clusterNamespaces(cluster: string): Promise<string[]> {
   return (await listNamespaces()).filter((n) => isClusterNamespace(cluster, n));
 }
 
-/** Creates the namespace with its loopback up; an existing one is kept (setup may be re-run). */
-export async function createNamespace(name: string): Promise<void> {
-  if (!(await listNamespaces()).includes(name)) await run('ip', ['netns', 'add', name]);
+/** Creates the namespace with its loopback up; an existing one is kept (setup may be re-run).
+ *  Says whether it made it: a namespace made just now holds nothing yet. */
+export async function createNamespace(name: string): Promise<boolean> {
+  const add = await run('ip', ['netns', 'add', name], { allowFailure: true });
+  if (add.exitCode !== 0 && !/File exists/.test(add.stderr)) throw new Error(`ip netns add ${name} failed: ${add.stderr.trim()}`);
   await run('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+  return add.exitCode === 0;
 }
 
 /** Ends whatever still runs in namespace `name` (SIGTERM, then SIGKILL after a second), and waits

@@ -4,8 +4,7 @@
 import { run } from '../shared/run.ts';
 import { ipToInt, parseCidr } from '../controller/addresses.ts';
 import { CLUSTER_NETWORK } from './cluster-leg.ts';
-import { addBridge, attachToBridge } from './links.ts';
-import { ipIn, linksOf } from './ip.ts';
+import { ipBatch, linksOf } from './ip.ts';
 
 /** VNI of a tenant subnet: its /24 number inside 172.16.0.0/12, plus one (VNI 0 is not allowed). */
 export function vniOf(subnet: string): number {
@@ -25,18 +24,28 @@ export function clusterEndpoints(ips: Iterable<string>): string[] {
 export const bridgeName = (vni: number) => `t${vni}`;
 export const vxlanName = (vni: number) => `vx${vni}`;
 
-/** Makes (idempotently) the tenant bridge and its VXLAN in `ns`, leaving through `dev` at `local`. */
-export async function ensureTenantSegment(ns: string, subnet: string, dev: string, local: string): Promise<string> {
+export interface TenantSegment {
+  bridge: string;
+  /** Its VXLAN was made just now: it floods to nobody yet. */
+  made: boolean;
+}
+
+/** Makes (idempotently) the tenant bridge and its VXLAN in `ns`, leaving through `dev` at `local`,
+ *  what is missing in one `ip` batch. `fresh`: `ns` was made just now and holds neither. */
+export async function ensureTenantSegment(ns: string, subnet: string, dev: string, local: string, fresh = false): Promise<TenantSegment> {
   const vni = vniOf(subnet);
   const bridge = bridgeName(vni);
-  const have = new Set((await linksOf(ns)).map((l) => l.ifname));
-  if (!have.has(bridge)) await addBridge(ns, bridge);
-  if (!have.has(vxlanName(vni))) {
-    await ipIn(ns, 'link', 'add', vxlanName(vni), 'type', 'vxlan', 'id', String(vni), 'local', local, 'dev', dev, 'dstport', '4789', 'nolearning');
-    await attachToBridge(ns, vxlanName(vni), bridge);
-    await ipIn(ns, 'link', 'set', vxlanName(vni), 'up');
-  }
-  return bridge;
+  const vxlan = vxlanName(vni);
+  const have = new Set(fresh ? [] : (await linksOf(ns)).map((l) => l.ifname));
+  await ipBatch(ns, [
+    ...(have.has(bridge) ? [] : [['link', 'add', bridge, 'type', 'bridge'], ['link', 'set', bridge, 'up']]),
+    ...(have.has(vxlan) ? [] : [
+      ['link', 'add', vxlan, 'type', 'vxlan', 'id', String(vni), 'local', local, 'dev', dev, 'dstport', '4789', 'nolearning'],
+      ['link', 'set', vxlan, 'master', bridge],
+      ['link', 'set', vxlan, 'up'],
+    ]),
+  ]);
+  return { bridge, made: !have.has(vxlan) };
 }
 
 /** The peers a segment floods to (its `00:00:00:00:00:00` entries). */
@@ -48,10 +57,15 @@ export async function tunnelPeers(ns: string, subnet: string): Promise<string[]>
 const floodEntry = (op: 'append' | 'del', ns: string, subnet: string, peer: string) =>
   run('bridge', ['-n', ns, 'fdb', op, '00:00:00:00:00:00', 'dev', vxlanName(vniOf(subnet)), 'dst', peer]);
 
-/** Adds a peer (another node or the CNCI) to the segment's flood list; a peer already there is kept. */
-export async function addTunnelPeer(ns: string, subnet: string, peer: string): Promise<void> {
-  if (!(await tunnelPeers(ns, subnet)).includes(peer)) await floodEntry('append', ns, subnet, peer);
+/** Adds peers (other nodes, the CNCI) to the segment's flood list; a peer already there is kept.
+ *  `made`: the segment's VXLAN was made just now (ensureTenantSegment), so its list is empty. */
+export async function addTunnelPeers(ns: string, subnet: string, peers: Iterable<string>, made = false): Promise<void> {
+  const have = made ? [] : await tunnelPeers(ns, subnet);
+  for (const peer of new Set(peers)) if (!have.includes(peer)) await floodEntry('append', ns, subnet, peer);
 }
+
+/** Adds a peer (another node or the CNCI) to the segment's flood list; a peer already there is kept. */
+export const addTunnelPeer = (ns: string, subnet: string, peer: string) => addTunnelPeers(ns, subnet, [peer]);
 
 /** Makes the segment's flood list exactly `wanted`: what is missing is appended, what is not wanted
  *  (a node that left) deleted, the rest kept (no gap in the traffic to the peers that stay). */
@@ -64,5 +78,6 @@ export async function setTunnelPeers(ns: string, subnet: string, wanted: string[
 /** Removes the segment (bridge and VXLAN) of a subnet from `ns`, e.g. when its last instance left the node. Idempotent. */
 export async function removeTenantSegment(ns: string, subnet: string): Promise<void> {
   const vni = vniOf(subnet);
-  for (const link of [vxlanName(vni), bridgeName(vni)]) await ipIn(ns, 'link', 'del', link).catch(() => undefined);
+  // -force: a link already gone does not keep the other.
+  await run('ip', ['-n', ns, '-force', '-batch', '-'], { input: `link del ${vxlanName(vni)}\nlink del ${bridgeName(vni)}\n`, allowFailure: true });
 }

@@ -48,7 +48,7 @@ t.test('build: cluster namespace, a node, a CNCI and an instance per tenant', as
     const gw = await startTenantGateway(tn.cnci, tn.subnet, tn.cnciLeg, gwDir);
     gateways.push(gw);
     await addTunnelPeer(tn.cnci, tn.subnet, '198.51.100.10');
-    const bridge = await ensureTenantSegment(node, tn.subnet, UPLINK, '198.51.100.10');
+    const { bridge } = await ensureTenantSegment(node, tn.subnet, UPLINK, '198.51.100.10');
     await addTunnelPeer(node, tn.subnet, tn.cnciLeg);
     // The instance stand-in: a veth from the node's tenant bridge, addressed as a container is.
     await addVethPair(node, `i${vniOf(tn.subnet)}`, tn.inst, 'eth0');
