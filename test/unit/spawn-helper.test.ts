@@ -5,11 +5,13 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CommandError, run, useSpawnHelper, type RunOptions } from '../../shared/run.ts';
 import { SpawnHelper } from '../../shared/spawn-helper.ts';
 import { tempDir } from '../../shared/temp-dir.ts';
+import { waitFor } from '../../shared/wait-for.ts';
 
 const { path: dir, remove } = tempDir('spawn-helper');
 t.teardown(remove);
@@ -126,3 +128,31 @@ t.test('an idle helper keeps nobody alive; a busy one keeps its parent until it 
   t.same([code, signal], [0, null], 'the parent ended on its own, not killed');
   t.equal(out.trim(), 'done', 'after its command answered');
 });
+
+t.test('a parent killed with SIGKILL leaves no helper behind', async (t) => {
+  const script = `
+    import { run, useSpawnHelper } from ${JSON.stringify(join(import.meta.dirname, '../../shared/run.ts'))};
+    useSpawnHelper();
+    const r = await run('sh', ['-c', 'echo $PPID']);
+    console.log(r.stdout);
+    setInterval(() => {}, 1000);`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d));
+  await waitFor('the helper to say its pid', async () => /^\d+\n/.test(out), { timeoutMs: 30_000, intervalMs: 20 });
+  const helperPid = Number(out.trim());
+  t.ok(alive(helperPid), 'the helper runs beside its parent');
+  child.kill('SIGKILL');
+  await once(child, 'close');
+  await waitFor('the helper to end after its parent', async () => !alive(helperPid), { timeoutMs: 10_000, intervalMs: 20 });
+  t.notOk(alive(helperPid), 'gone once its stdin closed');
+});
+
+/** Whether a process runs (a zombie no longer does: its parent has not reaped it). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
