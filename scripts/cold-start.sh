@@ -169,9 +169,11 @@ run_one() {
   pid=$(dk inspect -f '{{.State.Pid}}' "$container")
   slirp4netns --configure --mtu=65520 --disable-host-loopback "$pid" tap0 >"$dir/slirp4netns.log" 2>&1 &
   slirp_pid=$!
-  for _ in $(seq 100); do dk exec "$container" grep -qx up /sys/class/net/tap0/operstate 2>/dev/null && break; sleep 0.1; done
-  dk exec "$container" grep -qx up /sys/class/net/tap0/operstate 2>/dev/null \
-    || { echo "cold-start: run $i: slirp4netns's tap0 did not come up in 10 s; its log:" >&2; tail -n 20 "$dir/slirp4netns.log" >&2; exit 1; }
+  # Ready once slirp4netns has set the default route through tap0, its last step. (A tap's operstate
+  # is "up" on some kernels and "unknown" on others, 6.18 among them: not a signal to wait on.)
+  tap_ready() { dk exec "$container" grep -q '^tap0[[:space:]]00000000' /proc/net/route 2>/dev/null; }
+  for _ in $(seq 100); do tap_ready && break; sleep 0.1; done
+  tap_ready || { echo "cold-start: run $i: slirp4netns's tap0 did not come up in 10 s; its log:" >&2; tail -n 20 "$dir/slirp4netns.log" >&2; exit 1; }
   dk exec "$container" sh -c 'echo "nameserver 10.0.2.3" >/etc/resolv.conf'
   [ "$lock" = 0 ] || { exec 9>/tmp/ciao-heavy.lock; log "run $i: waiting for /tmp/ciao-heavy.lock"; flock 9; }
   read -r load0 _ </proc/loadavg
