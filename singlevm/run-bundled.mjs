@@ -15,29 +15,32 @@ export const SCRIPT_ENTRIES = {
   verify: 'singlevm/verify.ts',
   stop: 'singlevm/stop.ts',
   logs: 'singlevm/logs-main.ts',
-  bat: 'bat/run.ts',
 };
+/** BAT's runner, a set of its own: it needs the test packages (tap-parser), which a machine set up
+ *  for the cluster alone lacks; in the scripts' set it would leave them unbundled there. */
+const SETS = { scripts: SCRIPT_ENTRIES, 'bat-runner': { bat: 'bat/run.ts' } };
 
 const script = process.argv[2];
-if (!Object.hasOwn(SCRIPT_ENTRIES, script)) {
-  console.error(`run-bundled: no script ${JSON.stringify(script)} (one of ${Object.keys(SCRIPT_ENTRIES).join(', ')})`);
+const [set, entries] = Object.entries(SETS).find(([, e]) => Object.hasOwn(e, script)) ?? [];
+if (!set) {
+  console.error(`run-bundled: no script ${JSON.stringify(script)} (one of ${Object.values(SETS).flatMap(Object.keys).join(', ')})`);
   process.exit(2);
 }
 // The script reads its own options from process.argv: as if it had been started by itself.
 process.argv.splice(2, 1);
 
 let file = process.env.CIAO_SCRIPTS_FROM_SOURCE === '1' ? undefined
-  : builtBundles('scripts', Object.keys(SCRIPT_ENTRIES), bundleOptions(SCRIPT_ENTRIES, true))?.files[script];
+  : builtBundles(set, Object.keys(entries), bundleOptions(entries, true))?.files[script];
 if (!file) {
   const { register } = await import('tsx/esm/api');
   register();
   if (process.env.CIAO_SCRIPTS_FROM_SOURCE !== '1') {
     const { bundles } = await import('./bundle-cache.ts');
-    file = await bundles({ set: 'scripts', entries: SCRIPT_ENTRIES, splitting: true }).then(
+    file = await bundles({ set, entries, splitting: true }).then(
       (b) => b.files[script],
-      (err) => console.error(`run-bundled: could not bundle the scripts (${err.message.split('\n')[0]}): running ${SCRIPT_ENTRIES[script]} from source`));
+      (err) => console.error(`run-bundled: could not bundle ${set} (${err.message.split('\n')[0]}): running ${entries[script]} from source`));
   }
-  file ??= join(REPO, SCRIPT_ENTRIES[script]);
+  file ??= join(REPO, entries[script]);
 }
 process.argv[1] = file;
 await import(pathToFileURL(file).href);
