@@ -9,15 +9,16 @@ export async function ipIn(ns: string, ...args: string[]): Promise<string> {
 
 /** Runs several `ip` commands in `ns` as one process (`ip -batch`): each line an argv without
  *  `ip -n NS`. They run in order and the first that fails ends the batch, as one after the other
- *  would: the error names its line. A command each from a process costs milliseconds of CPU that a
- *  CNCI's dozen do not need (docs/spawn-helper.md). */
-export async function ipBatch(ns: string, lines: readonly (readonly string[])[]): Promise<void> {
+ *  would: the error names its line. With `force`, each runs whatever the others did, and failures
+ *  are not thrown (deletions of what may be gone already). A command each from a process costs
+ *  milliseconds of CPU that a CNCI's dozen do not need (docs/spawn-helper.md). */
+export async function ipBatch(ns: string, lines: readonly (readonly string[])[], opts: { force?: boolean } = {}): Promise<void> {
   if (!lines.length) return;
   for (const arg of lines.flat()) {
     // ip splits a batch line at blanks and reads quotes and backslashes: names and addresses only.
     if (!/^[\w.:/@-]+$/.test(arg)) throw new Error(`ip batch argument ${JSON.stringify(arg)}: not a plain name or address`);
   }
-  await run('ip', ['-n', ns, '-batch', '-'], { input: lines.map((l) => `${l.join(' ')}\n`).join('') });
+  await run('ip', ['-n', ns, ...(opts.force ? ['-force'] : []), '-batch', '-'], { input: lines.map((l) => `${l.join(' ')}\n`).join(''), allowFailure: opts.force });
 }
 
 /** `ip -j` output of a namespace, parsed. */

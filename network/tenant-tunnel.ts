@@ -78,6 +78,6 @@ export async function setTunnelPeers(ns: string, subnet: string, wanted: string[
 /** Removes the segment (bridge and VXLAN) of a subnet from `ns`, e.g. when its last instance left the node. Idempotent. */
 export async function removeTenantSegment(ns: string, subnet: string): Promise<void> {
   const vni = vniOf(subnet);
-  // -force: a link already gone does not keep the other.
-  await run('ip', ['-n', ns, '-force', '-batch', '-'], { input: `link del ${vxlanName(vni)}\nlink del ${bridgeName(vni)}\n`, allowFailure: true });
+  // force: a link already gone does not keep the other.
+  await ipBatch(ns, [['link', 'del', vxlanName(vni)], ['link', 'del', bridgeName(vni)]], { force: true });
 }

@@ -31,16 +31,13 @@ export interface HelperRequest {
   timeoutMs?: number;
 }
 
-interface Waiting {
-  resolve: (a: HelperAnswer) => void;
-}
-
 type Helper = ChildProcessByStdio<Writable, Readable, null>;
 
 /** One helper process, started at the first command and again after it died. */
 export class SpawnHelper {
   private helper: Helper | undefined;
-  private readonly waiting = new Map<number, Waiting>();
+  /** The commands sent and not answered yet, by id. */
+  private readonly waiting = new Map<number, (a: HelperAnswer) => void>();
   private nextId = 1;
 
   run(req: HelperRequest): Promise<HelperAnswer> {
@@ -48,10 +45,10 @@ export class SpawnHelper {
     const id = this.nextId++;
     const line = JSON.stringify({
       id, file: req.file, args: req.args, cwd: req.cwd, input: req.input, inputFile: req.inputFile, timeoutMs: req.timeoutMs,
-      env: req.env && Object.fromEntries(Object.entries({ ...process.env, ...req.env }).filter((e): e is [string, string] => e[1] !== undefined)),
+      env: req.env && definedOnly({ ...process.env, ...req.env }),
     });
     return new Promise((resolve) => {
-      this.waiting.set(id, { resolve });
+      this.waiting.set(id, resolve);
       this.hold(helper);
       helper.stdin.write(`${line}\n`);
     });
@@ -72,13 +69,14 @@ export class SpawnHelper {
     const died = (reason: string) => {
       if (this.helper === helper) this.helper = undefined;
       why ||= reason;
-      for (const [id, w] of this.waiting) {
+      for (const [id, resolve] of this.waiting) {
         this.waiting.delete(id);
-        w.resolve({ id, error: `the spawn helper exited (${why}) before the command ended` });
+        resolve({ id, error: `the spawn helper exited (${why}) before the command ended` });
       }
     };
     helper.on('error', (err) => died(err.message));
-    helper.on('exit', (code, signal) => died(signal ?? `exit ${code}`));
+    // 'close', not 'exit': answers it wrote before it ended are read first.
+    helper.on('close', (code, signal) => died(signal ?? `exit ${code}`));
     helper.stdin.on('error', (err) => died(err.message));
     createInterface({ input: helper.stdout, crlfDelay: Infinity }).on('line', (line) => {
       let parsed;
@@ -92,12 +90,12 @@ export class SpawnHelper {
         helper.kill('SIGKILL');
         return;
       }
-      const w = this.waiting.get(parsed.data.id);
+      const resolve = this.waiting.get(parsed.data.id);
       this.waiting.delete(parsed.data.id);
-      w?.resolve(parsed.data);
+      resolve?.(parsed.data);
       this.hold(helper);
     });
-    helper.stdin.write(`${JSON.stringify({ env: Object.fromEntries(Object.entries(process.env).filter((e) => e[1] !== undefined)) })}\n`);
+    helper.stdin.write(`${JSON.stringify({ env: definedOnly(process.env) })}\n`);
     return helper;
   }
 
@@ -110,3 +108,7 @@ export class SpawnHelper {
     }
   }
 }
+
+/** An environment as the helper takes it: names with a value. */
+const definedOnly = (env: Record<string, string | undefined>) =>
+  Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));

@@ -79,10 +79,17 @@ t.test('a timeout ends the command', async (t) => {
 });
 
 t.test('commands run side by side, each answered with its own output', async (t) => {
-  const start = Date.now();
-  const outs = await Promise.all(Array.from({ length: 8 }, (_, i) => run('sh', ['-c', `sleep 0.5; echo ${i}`])));
-  t.same(outs.map((o) => o.stdout), ['0', '1', '2', '3', '4', '5', '6', '7']);
-  t.ok(Date.now() - start < 3500, `eight 0.5 s commands in ${Date.now() - start} ms: side by side`);
+  // The first waits (20 s at most) for a file the second makes: one after the other, it would end
+  // first, having waited in vain.
+  const flag = join(dir, 'side-by-side');
+  const [first, second] = await Promise.all([
+    run('timeout', ['20', 'sh', '-c', `until [ -e ${flag} ]; do sleep 0.01; done; echo saw it`], { allowFailure: true }),
+    run('sh', ['-c', `touch ${flag}; echo made it`]),
+  ]);
+  t.same([first.exitCode, first.stdout], [0, 'saw it'], 'the first saw what the second made while it ran');
+  t.equal(second.stdout, 'made it');
+  const outs = await Promise.all(Array.from({ length: 8 }, (_, i) => run('sh', ['-c', `echo ${i}`])));
+  t.same(outs.map((o) => o.stdout), ['0', '1', '2', '3', '4', '5', '6', '7'], 'each answer to its own command');
 });
 
 t.test('a helper that dies fails the commands waiting, and the next command starts a new one', async (t) => {
