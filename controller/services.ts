@@ -66,7 +66,14 @@ export class Services {
    *  What a node or a CNCI says (`from`, stamped by the scheduler) is believed only of what is its
    *  own: the instances placed on that node, the tenant that CNCI serves (docs/security.md). */
   onFrame(frame: Frame): void {
-    if (!this.mayTell(frame)) {
+    const verdict = this.mayTell(frame);
+    if (verdict === 'gone') {
+      // A late report (a node ends a start or a delete after the instance, or its tenant, was
+      // deleted): nothing is left for it to change, and nothing is wrong.
+      this.ctx.logger.info('ignored a frame about what no longer exists', { op: frame.op, from: frame.from, payload: frame.payload });
+      return;
+    }
+    if (verdict === 'refused') {
       this.ctx.logger.warn('refused a frame about what is not its sender\'s', { op: frame.op, from: frame.from, payload: frame.payload });
       return;
     }
@@ -108,19 +115,27 @@ export class Services {
     }
   }
 
-  /** Whether the frame's sender may speak of what it names. The scheduler's own frames carry no `from`. */
-  private mayTell(frame: Frame): boolean {
+  /** Whether the frame's sender may speak of what it names: 'gone' when that (an instance, a
+   *  tenant) no longer exists. The scheduler's own frames carry no `from`. */
+  private mayTell(frame: Frame): 'ok' | 'gone' | 'refused' {
     const from = frame.from;
-    if (from === undefined) return true;
+    if (from === undefined) return 'ok';
     const { store } = this;
+    const verdict = (owner: string | undefined, exists: boolean) => (!exists ? 'gone' : owner === from ? 'ok' : 'refused');
     /** The instance was placed on the sending node. */
-    const onSender = (instanceId: string) => store.instances.get(instanceId)?.node_id === from;
+    const onSender = (instanceId: string) => {
+      const inst = store.instances.get(instanceId);
+      return verdict(inst?.node_id ?? undefined, inst !== undefined);
+    };
     /** The sender is the CNCI of that tenant. */
-    const tenantsCnci = (tenantId: string) => store.tenants.get(tenantId)?.cnci?.instance_id === from;
+    const tenantsCnci = (tenantId: string) => {
+      const tenant = store.tenants.get(tenantId);
+      return verdict(tenant?.cnci?.instance_id, tenant !== undefined);
+    };
     if (isLifecycleFailure(frame)) return onSender(frame.payload.instanceId);
     switch (frame.op) {
-      case 'STATS': return frame.payload.nodeId === from;
-      case 'INSTANCE_STATE': return frame.payload.nodeId === from && onSender(frame.payload.instanceId);
+      case 'STATS': return frame.payload.nodeId === from ? 'ok' : 'refused';
+      case 'INSTANCE_STATE': return frame.payload.nodeId === from ? onSender(frame.payload.instanceId) : 'refused';
       case 'INSTANCE_DELETED':
       case 'START_FAILURE':
       case 'VOLUME_ATTACHED':
@@ -129,11 +144,11 @@ export class Services {
       case 'DETACH_VOLUME_FAILURE':
       case 'CONSOLE_OUTPUT':
       case 'CONSOLE_FAILURE': return onSender(frame.payload.instanceId);
-      case 'CNCI_READY': return frame.payload.instanceId === from && tenantsCnci(frame.payload.tenantId);
+      case 'CNCI_READY': return frame.payload.instanceId === from ? tenantsCnci(frame.payload.tenantId) : 'refused';
       case 'PUBLIC_IP_ASSIGNED':
       case 'PUBLIC_IP_RELEASED':
       case 'PUBLIC_IP_FAILURE': return tenantsCnci(frame.payload.tenantId);
-      default: return false; // the rest (PLACED, NODE_*, UNREACHABLE) is the scheduler's alone to say
+      default: return 'refused'; // the rest (PLACED, NODE_*, UNREACHABLE) is the scheduler's alone to say
     }
   }
 }

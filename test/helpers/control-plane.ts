@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { createClusterPki, type ClusterPki } from '../../shared/pki.ts';
 import { clusterAgent, readTls } from '../../shared/tls-files.ts';
-import { createLogger, silentLogger } from '../../shared/log.ts';
+import { createLogger, silentLogger, type Logger } from '../../shared/log.ts';
 import { ControllerClient } from '../../shared/controller-client.ts';
 import { waitFor } from '../../shared/wait-for.ts';
 import { tempDir } from '../../shared/temp-dir.ts';
@@ -37,6 +37,8 @@ export interface ControlPlaneOptions {
   egress?: boolean;
   /** When the controller sheds creates (controller/create-admission.ts). */
   admission?: Partial<AdmissionLimits>;
+  /** The controller's logger (to check what it logs); the others keep the test's. */
+  controllerLogger?: Logger;
 }
 
 const PASSWORDS = { admin: 'admin-pw', demo: 'demo-pw', other: 'other-pw' };
@@ -72,7 +74,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}) {
       tokenCheck: identityCheck(identityUrl, dispatcher),
       imageDir: join(dir, 'images'),
       volumeDir: join(dir, 'volumes'),
-      logger,
+      logger: opts.controllerLogger ?? logger,
       tls: readTls({ ca: pki.ca.cert, ...pki.https }),
       scheduler: { host: '127.0.0.1', port: schedulerPort, tls: clientTls },
       egress: opts.egress,

@@ -1,6 +1,8 @@
 // A node is trusted only for the instances placed on it (docs/security.md): a peer holding a
 // valid node certificate that speaks of another node's instance, or a CNCI of another tenant's
-// addresses, is ignored, and the instance and the mapping stay as they are.
+// addresses, is ignored, and the instance and the mapping stay as they are; the controller warns of
+// it. A report about an instance that no longer exists (a node ending a start after a delete) is
+// ignored too, without a warning: nothing is wrong.
 import t from 'tap';
 import tls from 'node:tls';
 import { once } from 'node:events';
@@ -11,8 +13,19 @@ import { Connection } from '../../protocol/frame.ts';
 import type { Frame } from '../../protocol/payloads.ts';
 import type { Instance } from '../../controller/api-types.ts';
 import { waitFor } from '../../shared/wait-for.ts';
+import type { Logger } from '../../shared/log.ts';
 
-const plane = await startControlPlane({ nodes: 2, statsIntervalMs: 200 });
+/** What the controller logged, line by line. */
+const logged: { level: string; msg: string; fields: Record<string, unknown> }[] = [];
+const recorder = (base: Record<string, unknown> = {}): Logger => {
+  const at = (level: string) => (msg: string, fields: Record<string, unknown> = {}) => void logged.push({ level, msg, fields: { ...base, ...fields } });
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: (fields) => recorder({ ...base, ...fields }) };
+};
+/** The ops of the frames the controller logged at `level` with `msg`, about `instanceId`. */
+const loggedAbout = (level: string, msg: RegExp, instanceId: string) =>
+  logged.filter((l) => l.level === level && msg.test(l.msg) && (l.fields.payload as { instanceId?: string } | undefined)?.instanceId === instanceId).map((l) => l.fields.op);
+
+const plane = await startControlPlane({ nodes: 2, statsIntervalMs: 200, controllerLogger: recorder() });
 t.teardown(() => plane.close());
 const { demo, other, pki } = plane;
 
@@ -48,6 +61,23 @@ t.test("a node that reports another node's instance deleted, exited or failed is
   const after = await other.call<Instance>('GET', `/tenants/${await other.tenantId()}/instances/${victim.id}`);
   t.equal(after.state, 'active', 'still active');
   t.equal(after.node_id, active.node_id, 'still on its node');
+  t.same(loggedAbout('warn', /not its sender's/, victim.id).sort(), ['INSTANCE_DELETED', 'INSTANCE_STATE', 'START_FAILURE'], 'the controller warned of each spoofed frame');
+});
+
+t.test('a report about an instance that no longer exists is ignored without a warning', async (t) => {
+  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+  const active = await waitForState(demo, inst.id, 'active');
+  const path = `/tenants/${await demo.tenantId()}/instances`;
+  await demo.call('DELETE', `${path}/${inst.id}`);
+  await waitFor(`instance ${inst.id} to be gone`, async () => !(await demo.call<{ instances: Instance[] }>('GET', path)).instances.some((i) => i.id === inst.id));
+  const stop = await rogue(pki.agent, 'node-9', ['compute'], [
+    { type: 'ERROR', op: 'START_FAILURE', payload: { instanceId: inst.id, reason: 'network_failure', message: 'its CNCI went with its tenant' } },
+    { type: 'EVENT', op: 'INSTANCE_DELETED', payload: { instanceId: inst.id, nodeId: 'node-9' } },
+  ]);
+  t.teardown(stop);
+  await afterNextStats(active.node_id!);
+  t.same(loggedAbout('info', /no longer exists/, inst.id).sort(), ['INSTANCE_DELETED', 'START_FAILURE'], 'both ignored, and said so');
+  t.same(loggedAbout('warn', /./, inst.id), [], 'no warning about it');
 });
 
 t.test("a CNCI cannot speak for another tenant's CNCI", async (t) => {
