@@ -10,8 +10,13 @@ import { Connection } from '../../protocol/frame.ts';
 import type { Frame, Role } from '../../protocol/payloads.ts';
 import { waitFor } from '../../shared/wait-for.ts';
 import { testScheduler } from '../helpers/test-scheduler.ts';
+import { silentLogger, type Logger } from '../../shared/log.ts';
 
-const { pki, port } = await testScheduler('ciao-flow');
+/** The ids of the peers the scheduler said were gone, in order. */
+const gone: unknown[] = [];
+const quiet = silentLogger();
+const noticing: Logger = { ...quiet, info: (msg, fields) => void (msg === 'peer disconnected' && gone.push(fields?.id)), child: () => noticing };
+const { pki, port } = await testScheduler('ciao-flow', noticing);
 
 /** A peer that said HELLO and was greeted; its frames after the greeting are collected. */
 async function joinAs(material: { cert: string; key: string }, id: string, roles: Role[]) {
@@ -92,4 +97,50 @@ t.test('a controller that reads slowly gets each instance\'s latest state, every
   ], 'each start\'s pending was replaced by its active; the death and what followed it are told, in order');
   node.socket.destroy();
   controller.socket.destroy();
+});
+
+t.test('a controller that goes while frames wait for it learns, when it comes back, each node\'s whole state, then what came meanwhile, in the node\'s order', async (t) => {
+  const first = await joinAs(pki.controller, 'controller', ['controller']);
+  first.socket.pause();
+  const node = await joinAs(pki.agent, 'node-3', ['compute']);
+  const report = (n: number) => ({ ...stats(n), payload: { ...stats(n).payload, nodeId: 'node-3', hostname: 'node-3' } }) as Frame;
+  const at = (s: 'pending' | 'active' | 'exited', id: string, exit?: { reason: string; console: string[] }) =>
+    ({ ...state(id, s, exit), payload: { ...state(id, s, exit).payload, nodeId: 'node-3' } }) as Frame;
+  const told = (f: Frame) => (f.op === 'INSTANCE_STATE' ? `${f.payload.instanceId} ${f.payload.state}${f.payload.exit ? ' exit' : ''}` : f.op);
+  /** The node's frames so far, taken by the scheduler: its answer to a frame it may not send comes after them. */
+  const taken = async (what: string) => {
+    const errors = node.frames.filter((f) => f.type === 'ERROR').length;
+    node.conn.send({ type: 'COMMAND', op: 'CORDONED', payload: { nodes: [] } });
+    await waitFor(what, () => node.frames.filter((f) => f.type === 'ERROR').length > errors);
+  };
+  // Fill the link, then states that wait in the scheduler behind it.
+  for (let n = 1; n <= REPORTS; n++) node.conn.send(report(n));
+  node.conn.send(at('pending', 'held'));
+  node.conn.send(at('active', 'held'));
+  await taken('the scheduler to take the frames before the controller goes');
+
+  // The controller goes without reading a byte (its socket reset, as when it is killed); the node
+  // goes on meanwhile.
+  const seen = gone.length;
+  first.socket.destroy();
+  await waitFor('the scheduler to see the controller gone', () => gone.slice(seen).includes('controller'));
+  node.conn.send(report(REPORTS + 1));
+  node.conn.send(at('exited', 'died', { reason: 'killed', console: ['last line'] }));
+  node.conn.send(at('active', 'meanwhile'));
+  node.conn.send({ type: 'EVENT', op: 'INSTANCE_DELETED', payload: { instanceId: 'deleted-meanwhile', nodeId: 'node-3' } });
+  await taken('the scheduler to take the frames sent while no controller was there');
+
+  const again = await joinAs(pki.controller, 'controller', ['controller']);
+  await waitFor('the last frame to reach the controller that came back', () => again.frames.some((f) => f.op === 'INSTANCE_DELETED'), { timeoutMs: 20_000 });
+  const fromNode = again.frames.filter((f) => f.from === 'node-3' || (f.op === 'NODE_CONNECTED' && f.payload.nodeId === 'node-3'));
+  t.equal(fromNode[0]?.op, 'NODE_CONNECTED', 'first, that the node is there');
+  const reports = fromNode.flatMap((f, i) => (f.op === 'STATS' ? [{ i, load: f.payload.load }] : []));
+  t.equal(reports.at(-1)?.load, REPORTS + 1, 'the node\'s latest report: every instance\'s state, whatever frames went with the controller');
+  t.ok(reports.every((r) => r.load >= REPORTS), `no report older than the last one held (${reports.map((r) => r.load).join(', ')})`);
+  const meanwhile = fromNode.findIndex((f) => f.op === 'INSTANCE_STATE' && f.payload.instanceId === 'died');
+  t.ok(reports.length && reports[0].i < meanwhile, 'a report before what the node sent meanwhile');
+  t.same(fromNode.slice(meanwhile).filter((f) => f.op !== 'STATS').map(told), ['died exited exit', 'meanwhile active', 'INSTANCE_DELETED'],
+    'what the node sent while the controller was away, a death with its reason among it, in the node\'s order');
+  node.socket.destroy();
+  again.socket.destroy();
 });
