@@ -114,7 +114,9 @@ function runSuite(suite: string, testJobs: number): Promise<SuiteRun> {
   return new Promise((done) => {
     const env = { ...process.env, TAP_TIMEOUT: values.timeout, CIAO_BAT_TEST_JOBS: String(testJobs), ...(values.run ? { TAP_GREP: values.run } : {}) };
     const file = suiteFiles[suite];
-    const child = spawn(process.execPath, file.endsWith('.ts') ? ['--import', 'tsx', file] : [file], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // CIAO_BAT_SUITE_NODE_ARGS adds node flags to every suite's process (e.g. --cpu-prof for profiling).
+    const nodeArgs = (process.env.CIAO_BAT_SUITE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, ...(file.endsWith('.ts') ? ['--import', 'tsx'] : []), file], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const results: TestResult[] = [];
     const parser = new Parser();
     // The failing assertions inside each top-level test, for the table and JUnit.
