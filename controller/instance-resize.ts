@@ -108,14 +108,18 @@ export class InstanceResizes {
     else this.records.save(inst, { resize: null });
   }
 
-  /** After a (re)connection to the scheduler, or a node's (its holds are lost with a restart): every
-   *  unfinished resize of that node is sent again; the node answers a done one at once. */
-  resend(nodeId?: string): void {
-    for (const inst of this.ctx.store.instances.all()) {
-      const r = inst.resize;
-      if (!r || !inst.node_id || (nodeId && inst.node_id !== nodeId) || inst.state === 'deleting') continue;
-      const back = r.phase === 'reverting';
-      this.send(inst, { resources: resources(back ? r.from : r.to), workloadId: (back ? r.from : r.to).workload_id, hold: r.phase === 'resizing' || r.phase === 'verify' ? resources(r.from) : null }, false);
-    }
+  /** After a (re)connection to the scheduler: every unfinished resize is sent again (a node's
+   *  own reconnection: `resendFor`, through Instances.nodeConnected). */
+  resend(): void {
+    for (const inst of this.ctx.store.instances.all()) this.resendFor(inst);
+  }
+
+  /** An unfinished resize of this instance sent again (its node's holds are lost with a restart);
+   *  the node answers a done one at once. */
+  resendFor(inst: Instance): void {
+    const r = inst.resize;
+    if (!r || !inst.node_id || inst.state === 'deleting') return;
+    const back = r.phase === 'reverting';
+    this.send(inst, { resources: resources(back ? r.from : r.to), workloadId: (back ? r.from : r.to).workload_id, hold: r.phase === 'resizing' || r.phase === 'verify' ? resources(r.from) : null }, false);
   }
 }

@@ -509,6 +509,18 @@ export class Instances {
     this.save(inst, { shelved_image: null });
   }
 
+  /** A node (re)connected (also each one a reconnected controller is told of): what it may have
+   *  done without the controller hearing of it is asked again. A delete: its INSTANCE_DELETED
+   *  goes nowhere while the node has no scheduler, and a node answers one for an instance it no
+   *  longer has at once. An unfinished resize: the node's holds went with its restart. */
+  nodeConnected(nodeId: string): void {
+    for (const inst of this.ctx.store.instances.all()) {
+      if (inst.node_id !== nodeId) continue;
+      if (inst.state === 'deleting') this.ctx.send({ type: 'COMMAND', op: 'DELETE', to: nodeId, payload: { instanceId: inst.id } });
+      else this.resizes.resendFor(inst);
+    }
+  }
+
   nodeLost(nodeId: string): void {
     for (const inst of this.ctx.store.instances.all()) {
       // A shelved one runs nowhere: it waits, shelved, for its node (and disk) to come back.
@@ -532,7 +544,10 @@ export class Instances {
       // scheduler hands a reconnecting controller the node's last report, up to 200 ms old).
       if (stats.at !== undefined && inst.state_at !== undefined && stats.at < inst.state_at) continue;
       if (inst.state !== s.state) {
-        this.stateChanged({ instanceId: s.instanceId, nodeId: stats.nodeId, state: s.state, sshIp: s.sshIp, sshPort: s.sshPort, at: stats.at });
+        // A death the node reports (its INSTANCE_STATE may have gone with a scheduler or a
+        // controller that went) is told as the event would have told it.
+        const exit = s.state === 'exited' ? s.exit : undefined;
+        this.stateChanged({ instanceId: s.instanceId, nodeId: stats.nodeId, state: s.state, sshIp: s.sshIp, sshPort: s.sshPort, at: stats.at, exit });
       }
     }
   }

@@ -86,7 +86,7 @@ export class Services {
       case 'CNCI_READY': return this.instances.cnciReady(frame.payload);
       case 'NODE_CONNECTED':
         this.nodes.connected(frame.payload);
-        this.instances.resizes.resend(frame.payload.nodeId);
+        this.instances.nodeConnected(frame.payload.nodeId);
         this.events.add(null, 'info', `Node ${frame.payload.nodeId} connected`);
         return;
       case 'NODE_DISCONNECTED':

@@ -53,6 +53,8 @@ interface Instance {
   sshPort?: number;
   /** It ended while its start was under way: reported once the start is done. */
   diedStarting?: InstanceExit;
+  /** Why it is `exited`, when it died (told in every STATS until it runs again, or goes). */
+  died?: InstanceExit;
   /** A reboot is under way: an end seen meanwhile is the reboot's own. */
   rebooting?: boolean;
   /** A suspend, resume, rebuild, resize or shelve step is under way: another action waits for its end. */
@@ -74,6 +76,9 @@ const adoptedState = (a: AdoptedInstance): InstanceState => (a.suspended ? 'susp
 export class Launcher {
   private readonly peer: ProtocolPeer;
   private readonly instances = new Map<string, Instance>();
+  /** Deletions under way: a DELETE asked again meanwhile (the controller asks again when the node
+   *  reconnects) is answered when the first one ends, not before. */
+  private readonly deleting = new Map<string, Promise<void>>();
   /** Volume attaches and detaches under way, by "instance volume". */
   private readonly volumeOps = new Set<string>();
   private startFailure: StartFailureReason | null;
@@ -226,6 +231,7 @@ export class Launcher {
       instances: [...this.instances.values()].map((i) => ({
         instanceId: i.spec.instanceId, state: i.state, sshIp: i.sshIp, sshPort: i.sshPort,
         memUsageMB: runs(i.state) ? i.spec.resources.memMB : 0, diskUsageMB: i.spec.resources.diskMB,
+        ...(i.died && { exit: i.died }),
       })),
     };
   }
@@ -294,6 +300,7 @@ export class Launcher {
 
   private setState(inst: Instance, state: InstanceState, exit?: InstanceExit) {
     inst.state = state;
+    inst.died = state === 'exited' && exit ? { reason: exit.reason, console: exit.console.slice(-1) } : undefined;
     this.peer.send({
       type: 'EVENT', op: 'INSTANCE_STATE',
       payload: { instanceId: inst.spec.instanceId, nodeId: this.opts.nodeId, state, sshIp: inst.sshIp, sshPort: inst.sshPort, exit, at: Date.now() },
@@ -756,6 +763,14 @@ export class Launcher {
   }
 
   private async deleteInstance(id: string) {
+    const under = this.deleting.get(id);
+    if (under) return under;
+    const deleted = this.deleteOnce(id).finally(() => this.deleting.delete(id));
+    this.deleting.set(id, deleted);
+    return deleted;
+  }
+
+  private async deleteOnce(id: string) {
     const inst = this.instances.get(id);
     if (!inst) {
       // Already gone (e.g. a failed start): say so, so the controller can finish the delete.

@@ -176,6 +176,14 @@ export const PublicIpPayload = z.object({
 });
 export type PublicIpPayload = z.infer<typeof PublicIpPayload>;
 
+/** Why an instance stopped when nobody asked it to (docs/protocol.md "An instance that dies"). */
+export const InstanceExit = z.object({
+  reason: z.string().max(500),
+  /** The last lines of the guest's console or the container's output. */
+  console: z.array(z.string().max(200)).max(10),
+});
+export type InstanceExit = z.infer<typeof InstanceExit>;
+
 export const InstanceStats = z.object({
   instanceId: z.string(),
   state: InstanceState,
@@ -184,6 +192,9 @@ export const InstanceStats = z.object({
   memUsageMB: z.number().min(0).optional(),
   diskUsageMB: z.number().min(0).optional(),
   cpuUsage: z.number().min(0).optional(),
+  /** An instance `exited` on its own: why, and its console's last line (the death's INSTANCE_STATE
+   *  may have gone with a scheduler or controller that went: docs/protocol.md "An instance that dies"). */
+  exit: InstanceExit.optional(),
 });
 export type InstanceStats = z.infer<typeof InstanceStats>;
 
@@ -204,14 +215,6 @@ export const NodeStats = z.object({
   at: z.number().optional(),
 });
 export type NodeStats = z.infer<typeof NodeStats>;
-
-/** Why an instance stopped when nobody asked it to (docs/protocol.md "An instance that dies"). */
-export const InstanceExit = z.object({
-  reason: z.string().max(500),
-  /** The last lines of the guest's console or the container's output. */
-  console: z.array(z.string().max(200)).max(10),
-});
-export type InstanceExit = z.infer<typeof InstanceExit>;
 
 export const InstanceStateEvent = z.object({
   instanceId: z.string(),

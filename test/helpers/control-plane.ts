@@ -136,9 +136,11 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}) {
       await meanwhile?.();
       await startController(controllerPort);
     },
-    /** Stops the scheduler and starts a new one on the same port: every peer reconnects to it. */
-    async restartScheduler() {
+    /** Stops the scheduler and starts a new one on the same port: every peer reconnects to it.
+     *  `meanwhile` runs while it is down. */
+    async restartScheduler(meanwhile?: () => Promise<void> | void) {
       await scheduler.close();
+      await meanwhile?.();
       scheduler = new Scheduler({ tls: readTls({ ca: pki.ca.cert, ...pki.scheduler }), logger });
       await scheduler.listen(schedulerPort);
     },

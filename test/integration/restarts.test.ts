@@ -6,6 +6,8 @@ import { waitFor } from '../../shared/wait-for.ts';
 import { openSqliteStore } from '../../controller/datastore/sqlite-store.ts';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import type { EventEmitter } from 'node:events';
+import type { Frame } from '../../protocol/payloads.ts';
 
 const plane = await startControlPlane({ nodes: 2, statsIntervalMs: 300, stoppedFiles: true });
 t.teardown(() => plane.close());
@@ -74,6 +76,80 @@ t.test('a restarted launcher starts again what died, not what was stopped on req
   await Promise.all(placed.map((i) => demo.call('DELETE', `/tenants/${tenant}/instances/${i.id}`)));
   for (const i of placed) await waitForEvent(demo, new RegExp(`^Deleted ${i.id}`));
   t.pass(`${placed.length} deletes at once all finished`);
+});
+
+t.test('an instance that dies while the scheduler is down is exited with its reason once it is back', async (t) => {
+  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+  const active = await waitForState(demo, inst.id, 'active');
+  const node = Number(active.node_id!.replace('node-', ''));
+  // Its node cannot tell anyone at the moment it dies: only its reports after can.
+  await plane.restartScheduler(() => plane.backends[node].crash(inst.id, { reason: 'QEMU was killed by SIGKILL', console: ['Kernel panic - not syncing'] }));
+  const exited = await waitForState(demo, inst.id, 'exited');
+  t.match(exited.reason, /QEMU was killed by SIGKILL/, 'the reason the node gave');
+  const ev = await waitForEvent(demo, new RegExp(`${inst.id} exited unexpectedly`));
+  t.match(ev.message, /QEMU was killed by SIGKILL; console: Kernel panic - not syncing/, 'an error event with the reason and the console\'s last line');
+  await demo.call('DELETE', `/tenants/${tenant}/instances/${inst.id}`);
+  await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
+});
+
+t.test('an instance whose deletion ends while the scheduler is down is gone once its node is back', async (t) => {
+  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+  const active = await waitForState(demo, inst.id, 'active');
+  const backend = plane.backends[Number(active.node_id!.replace('node-', ''))];
+  // The node takes the DELETE, and ends it only once the scheduler is gone: its INSTANCE_DELETED
+  // has no one to go to.
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let deleting!: () => void;
+  const taken = new Promise<void>((resolve) => (deleting = resolve));
+  const deleteNow = backend.delete.bind(backend);
+  backend.delete = async (id: string) => {
+    deleting();
+    await released;
+    return deleteNow(id);
+  };
+  t.teardown(() => { backend.delete = deleteNow; });
+  await demo.call('DELETE', `/tenants/${tenant}/instances/${inst.id}`);
+  await taken;
+  await plane.restartScheduler(async () => {
+    release();
+    await waitFor('the node to end the deletion', async () => !(await backend.list()).some((a) => a.spec.instanceId === inst.id));
+  });
+  await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
+  t.notOk((await demo.call<{ instances: Instance[] }>('GET', `/tenants/${tenant}/instances`)).instances.some((i) => i.id === inst.id), 'gone from the list');
+});
+
+t.test('a node back while it still deletes an instance says it is deleted once it is, not when asked again', async (t) => {
+  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+  const active = await waitForState(demo, inst.id, 'active');
+  const node = Number(active.node_id!.replace('node-', ''));
+  const backend = plane.backends[node];
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const deleteNow = backend.delete.bind(backend);
+  let calls = 0;
+  backend.delete = async (id: string) => {
+    calls++;
+    await released;
+    return deleteNow(id);
+  };
+  t.teardown(() => { backend.delete = deleteNow; });
+  // What the node is asked, seen beside the launcher's own handling.
+  const asked: string[] = [];
+  (plane.launchers[node] as unknown as { peer: EventEmitter }).peer.on('frame', (f: Frame) => {
+    if (f.op === 'DELETE' && f.payload.instanceId === inst.id) asked.push(f.op);
+  });
+  await demo.call('DELETE', `/tenants/${tenant}/instances/${inst.id}`);
+  await waitFor('the node to take the DELETE', () => calls === 1);
+  // The node reconnects while its deletion is under way: the controller asks again.
+  await plane.restartScheduler();
+  await waitFor('the DELETE asked again', () => asked.length >= 2);
+  await plane.waitForNodes(2);
+  const shown = await demo.call<Instance>('GET', `/tenants/${tenant}/instances/${inst.id}`);
+  t.equal(shown.state, 'deleting', 'still deleting while the node deletes it');
+  release();
+  await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
+  t.equal(calls, 1, 'deleted once');
 });
 
 t.test('instances created while the scheduler link is down start once it is back', async (t) => {
