@@ -68,10 +68,14 @@ export class Controller {
     this.peer = peer;
     this.services = new Services(opts.store, new TokenCache(opts.tokenCheck), (f) => peer?.send(f) ?? false, { imageDir: opts.imageDir, volumeDir: opts.volumeDir, egress: opts.egress, admission: opts.admission }, opts.logger);
     peer?.on('frame', (f) => this.services.onFrame(f));
-    peer?.on('connected', () => {
+    let schedulerBoot: string | undefined;
+    peer?.on('connected', (hello) => {
       opts.logger.info('connected to the scheduler');
       // First: a (restarted) scheduler knows the cordoned nodes before any START (docs/protocol.md, "Maintenance").
       this.services.maintenance.announce();
+      // Another scheduler than the last: the STARTs that one took and had not placed went with it.
+      if (hello.boot !== schedulerBoot) this.services.instances.dispatchUnplaced();
+      schedulerBoot = hello.boot;
       this.services.instances.dispatchWaiting();
       this.services.volumes.resend();
       this.services.instances.resizes.resend();

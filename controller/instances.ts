@@ -48,6 +48,9 @@ export class Instances {
   readonly book: InstanceBook;
   /** Sheds creates while too many instances wait to start (docs/api.md "Busy"). */
   readonly admission: CreateAdmission;
+  /** Instances this process sent a START for that the scheduler has not placed or refused yet:
+   *  a scheduler that goes (killed, restarted) may take such a START with it. */
+  private readonly unplaced = new Set<string>();
 
   constructor(private readonly ctx: ControllerContext, private readonly volumes: Volumes) {
     this.book = new InstanceBook(ctx.store.instances);
@@ -193,7 +196,19 @@ export class Instances {
   /** Sends START; an instance that could not be sent stays undispatched until the scheduler is back. */
   private dispatch(inst: Instance) {
     if (!this.ctx.send({ type: 'COMMAND', op: 'START', payload: this.startPayload(inst) })) return;
+    this.unplaced.add(inst.id);
     this.save(inst, { dispatched: true });
+  }
+
+  /** After a reconnection to the scheduler: a START the last one neither placed nor refused went
+   *  with it (the scheduler tells the controller where it placed a START before the node gets it,
+   *  on the same link: one it placed is known by now). Sent again, to the scheduler there is now. */
+  dispatchUnplaced() {
+    for (const id of this.unplaced) {
+      const inst = this.ctx.store.instances.get(id);
+      if (!inst || inst.node_id || inst.state !== 'pending') this.unplaced.delete(id);
+      else this.ctx.send({ type: 'COMMAND', op: 'START', payload: this.startPayload(inst) });
+    }
   }
 
   /** After a (re)connection to the scheduler, or once a tenant's CNCI is ready. */
@@ -212,6 +227,7 @@ export class Instances {
 
   /** The scheduler put the instance on a node: from now on only that node speaks of it. */
   placed({ instanceId, nodeId }: Placed): void {
+    this.unplaced.delete(instanceId);
     const inst = this.ctx.store.instances.get(instanceId);
     if (inst && inst.state !== 'deleting') this.save(inst, { node_id: nodeId });
   }
@@ -393,6 +409,7 @@ export class Instances {
 
   private gone(inst: Instance, message: string, type: 'info' | 'error' = 'info') {
     this.ctx.store.instances.delete(inst.id);
+    this.unplaced.delete(inst.id);
     if (!inst.cnci) this.keepActions(inst);
     dropShelvedImage(this.ctx, inst);
     if (inst.cnci) {

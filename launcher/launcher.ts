@@ -112,7 +112,7 @@ export class Launcher {
 
   /** Resolves when the scheduler has accepted this node (at once if it has). */
   joined(): Promise<void> {
-    return this.connected ? Promise.resolve() : new Promise((resolve) => this.peer.once('connected', resolve));
+    return this.connected ? Promise.resolve() : new Promise((resolve) => this.peer.once('connected', () => resolve()));
   }
 
   /** Re-adopts what the backends still hold, then joins the cluster. */

@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import tls from 'node:tls';
 import { Connection } from './frame.ts';
-import type { Frame, Role } from './payloads.ts';
+import type { Frame, Hello, Role } from './payloads.ts';
 import type { Logger } from '../shared/log.ts';
 import { rolesOf } from '../shared/pki.ts';
 
@@ -34,8 +34,8 @@ export interface PeerOptions {
 }
 
 export interface PeerEvents {
-  /** The scheduler accepted our HELLO (again, after a reconnect). */
-  connected: [];
+  /** The scheduler accepted our HELLO (again, after a reconnect): its HELLO. */
+  connected: [Hello];
   disconnected: [];
   frame: [Frame];
 }
@@ -100,7 +100,7 @@ export class ProtocolPeer extends EventEmitter<PeerEvents> {
       if (frame.type === 'HELLO') {
         this.ready = true;
         this.retry = this.opts.retryMs ?? 100;
-        this.emit('connected');
+        this.emit('connected', frame.payload);
         return;
       }
       if (frame.type === 'ERROR' && (frame.op === 'BAD_ROLE' || frame.op === 'BAD_IDENTITY')) logger.error('scheduler refused us', { reason: frame.payload.message });

@@ -17,7 +17,12 @@ export type StartFailureReason = z.infer<typeof StartFailureReason>;
 /** An IPv4 address in dotted quads. */
 const Ipv4 = z.string().regex(/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/, 'an IPv4 address');
 /** `tunnelIp`: a real node's tunnel endpoint, its leg on the cluster network (docs/protocol.md, "Tunnel endpoints"). */
-export const Hello = z.object({ id: z.string().min(1), roles: z.array(Role).min(1), hostname: z.string().optional(), tunnelIp: Ipv4.optional(), simulated: z.boolean().optional() });
+export const Hello = z.object({
+  id: z.string().min(1), roles: z.array(Role).min(1), hostname: z.string().optional(), tunnelIp: Ipv4.optional(), simulated: z.boolean().optional(),
+  /** The scheduler's answer: one value for each scheduler process, so that a peer that connects
+   *  again knows whether what it sent the last one is still there (docs/protocol.md, "Handshake"). */
+  boot: z.string().max(64).optional(),
+});
 export type Hello = z.infer<typeof Hello>;
 
 export const Resources = z.object({

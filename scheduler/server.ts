@@ -1,6 +1,7 @@
 // The hub of the cluster protocol: accepts the controller, launchers (compute/network agents) and
 // CNCI agents over mutual TLS, places STARTs, forwards commands to nodes and reports to the controller.
 import tls from 'node:tls';
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
 import { chmod, rm } from 'node:fs/promises';
@@ -56,6 +57,9 @@ export class Scheduler {
   private readonly held = new Map<string, Map<HeldKey, Frame>>();
   private drainAwaited?: Connection;
   private readonly pendingForController: Frame[] = [];
+  /** This process's, in its HELLO: a controller that connects again tells a new scheduler (which
+   *  has nothing of what it sent the last one) from the same one. */
+  private readonly boot = randomUUID();
   readonly placement = new Placement();
 
   constructor(private readonly opts: SchedulerOptions) {
@@ -141,7 +145,7 @@ export class Scheduler {
     if (holder) return refuse(`tunnel endpoint ${hello.tunnelIp} is ${holder}'s`, 'BAD_IDENTITY');
 
     const peer: Peer = { hello, conn };
-    conn.send({ type: 'HELLO', op: 'HELLO', payload: { id: 'scheduler', roles: ['scheduler'] } });
+    conn.send({ type: 'HELLO', op: 'HELLO', payload: { id: 'scheduler', roles: ['scheduler'], boot: this.boot } });
     if (isController) {
       this.controller = peer;
       this.greetController();

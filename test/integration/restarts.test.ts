@@ -6,7 +6,7 @@ import { waitFor } from '../../shared/wait-for.ts';
 import { openSqliteStore } from '../../controller/datastore/sqlite-store.ts';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { EventEmitter } from 'node:events';
+import { once, type EventEmitter } from 'node:events';
 import type { Frame } from '../../protocol/payloads.ts';
 
 const plane = await startControlPlane({ nodes: 2, statsIntervalMs: 300, stoppedFiles: true });
@@ -150,6 +150,63 @@ t.test('a node back while it still deletes an instance says it is deleted once i
   release();
   await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
   t.equal(calls, 1, 'deleted once');
+});
+
+/** The STARTs of `id` the nodes get, counted as they come. */
+function startsReaching(id: string) {
+  const seen = { count: 0 };
+  for (const launcher of plane.launchers) {
+    (launcher as unknown as { peer: EventEmitter }).peer.on('frame', (f: Frame) => {
+      if (f.op === 'START' && f.payload.instanceId === id) seen.count++;
+    });
+  }
+  return seen;
+}
+
+/** Makes the scheduler take the next START of an instance (not a CNCI's) from the controller and
+ *  keep it (as one that dies with it would); `handle()` then handles it as it would have. */
+function schedulerKeepsNextStart() {
+  const scheduler = plane.scheduler as unknown as { fromController(f: Frame): void };
+  const own = scheduler.fromController.bind(scheduler);
+  let kept: Frame | undefined;
+  scheduler.fromController = (f: Frame) => {
+    if (f.op === 'START' && !f.to && !f.payload.cnci && !kept) return void (kept = f);
+    own(f);
+  };
+  return {
+    taken: () => kept !== undefined,
+    handle: () => { scheduler.fromController = own; own(kept!); },
+  };
+}
+
+t.test('a START that a scheduler took with it is sent to the next one: the instance starts, once', async (t) => {
+  const keeps = schedulerKeepsNextStart();
+  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+  const starts = startsReaching(inst.id);
+  await waitFor('the scheduler to take the START', keeps.taken);
+  await plane.restartScheduler();
+  const active = await waitForState(demo, inst.id, 'active');
+  t.ok(active.node_id, `active, on ${active.node_id}`);
+  t.equal(starts.count, 1, 'one START reached a node');
+});
+
+t.test('a controller that reconnects to the same scheduler does not send again a START it holds: the instance starts, once', async (t) => {
+  const keeps = schedulerKeepsNextStart();
+  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+  const starts = startsReaching(inst.id);
+  await waitFor('the scheduler to take the START', keeps.taken);
+  // The controller's link drops; the scheduler stays, with the START. The controller has done what
+  // it does on connecting (its own listener runs first) once this one hears of it.
+  const peer = (plane.controller as unknown as { peer: EventEmitter & { conn: { socket: { destroy(): void } } } }).peer;
+  const back = once(peer, 'connected');
+  peer.conn.socket.destroy();
+  await back;
+  keeps.handle();
+  const active = await waitForState(demo, inst.id, 'active');
+  t.ok(active.node_id, `active, on ${active.node_id}`);
+  // A second START would have been placed and sent at once: its node would have it by now.
+  await waitFor('a STATS of its node after it is active', async () => (await admin.call<{ updated_at: string }>('GET', `/nodes/${active.node_id}`)).updated_at > active.updated_at);
+  t.equal(starts.count, 1, 'one START reached a node');
 });
 
 t.test('instances created while the scheduler link is down start once it is back', async (t) => {
