@@ -10,6 +10,7 @@ import type { TokenCheck } from './auth.ts';
 import { TokenCache } from './auth.ts';
 import type { Datastore } from './datastore/datastore.ts';
 import { Services } from './services.ts';
+import { sendAfterCommit } from './after-commit.ts';
 import { createApiServer, Router } from '../shared/http-router.ts';
 import { PARAMS } from './http/request-schemas.ts';
 import { ciaoRoutes } from './http/ciao-routes.ts';
@@ -42,7 +43,8 @@ export interface ControllerOptions {
 
 /** The controller's API: the ciao API, Compute v2.1 and Image v2 over the services. */
 export function controllerRouter(services: Services, baseUrl: () => string): Router {
-  const router = new Router({ params: PARAMS, service: 'controller' });
+  // An answer that may report a change waits until the change is saved (docs/durability.md).
+  const router = new Router({ params: PARAMS, service: 'controller', saved: () => services.store.committed() });
   ciaoRoutes(router, services);
   nodeMaintenanceRoutes(router, services);
   computeRoutes(router, services, baseUrl);
@@ -66,7 +68,9 @@ export class Controller {
       id: 'controller', roles: ['controller'], logger: opts.logger, ...opts.scheduler,
     });
     this.peer = peer;
-    this.services = new Services(opts.store, new TokenCache(opts.tokenCheck), (f) => peer?.send(f) ?? false, { imageDir: opts.imageDir, volumeDir: opts.volumeDir, egress: opts.egress, admission: opts.admission }, opts.logger);
+    // What is sent reports changes: it leaves once they are saved (docs/durability.md).
+    const send = sendAfterCommit(opts.store, () => peer?.isConnected ?? false, (f) => peer?.send(f) ?? false);
+    this.services = new Services(opts.store, new TokenCache(opts.tokenCheck), send, { imageDir: opts.imageDir, volumeDir: opts.volumeDir, egress: opts.egress, admission: opts.admission }, opts.logger);
     peer?.on('frame', (f) => this.services.onFrame(f));
     let schedulerBoot: string | undefined;
     peer?.on('connected', (hello) => {

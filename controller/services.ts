@@ -66,6 +66,12 @@ export class Services {
    *  What a node or a CNCI says (`from`, stamped by the scheduler) is believed only of what is its
    *  own: the instances placed on that node, the tenant that CNCI serves (docs/security.md). */
   onFrame(frame: Frame): void {
+    // What it changes is what a node or the scheduler reported: they tell it again after a restart,
+    // so no answer or frame waits for it to be saved (docs/durability.md).
+    this.store.reported(() => this.handle(frame));
+  }
+
+  private handle(frame: Frame): void {
     const verdict = this.mayTell(frame);
     if (verdict === 'gone') {
       // A late report (a node ends a start or a delete after the instance, or its tenant, was

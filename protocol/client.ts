@@ -61,8 +61,9 @@ export class ProtocolPeer extends EventEmitter<PeerEvents> {
     this.connect();
   }
 
-  /** Sends a frame; returns false when not connected (the caller decides whether that matters). */
-  send(frame: Frame): boolean {
+  /** Sends a frame (or its bytes: encodeFrame); returns false when not connected (the caller
+   *  decides whether that matters). */
+  send(frame: Frame | Buffer): boolean {
     if (!this.ready || !this.conn) return false;
     this.conn.send(frame);
     return true;

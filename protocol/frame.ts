@@ -104,7 +104,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return this.socket.writableNeedDrain;
   }
 
-  send(frame: Frame): void {
+  /** Sends a frame, or one encoded before (encodeFrame: a sender that holds frames a while holds
+   *  their bytes, off the heap its garbage collector copies). */
+  send(frame: Frame | Buffer): void {
     if (this.closed) return;
     // Frames sent in one synchronous run (a scheduler forwarding a burst to the controller) go out
     // as one write: one TLS record and one syscall instead of one per frame (docs/scale.md).
@@ -112,7 +114,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.socket.cork();
       process.nextTick(() => this.flush());
     }
-    this.socket.write(encodeFrame(frame));
+    this.socket.write(Buffer.isBuffer(frame) ? frame : encodeFrame(frame));
   }
 
   /** What was sent in this run, written now. */

@@ -17,6 +17,8 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export const MAX_URL_CHARS = 8192;
 /** Request headers larger than this are refused by Node's parser (431). */
 export const MAX_HEADER_BYTES = 16 * 1024;
+/** How long an answer waits for its change to be saved (RouterOptions.saved) before it is a 503. */
+export const SAVE_WAIT_MS = 30_000;
 
 /** How a zod failure reads: each issue with its path. */
 export const describeIssues = (err: z.ZodError): string =>
@@ -118,6 +120,12 @@ export interface RouterOptions {
   params?: Record<string, ParamSchema>;
   /** Who answers, in the message of an unexpected failure ("the controller failed on this request"). */
   service?: string;
+  /** What an answer to a request that may have changed something (any method but GET and HEAD)
+   *  waits for: the commit of the changes made so far (docs/durability.md). Undefined: nothing to
+   *  wait for. */
+  saved?: () => Promise<void> | undefined;
+  /** How long an answer waits for `saved` before it is a 503 (SAVE_WAIT_MS). */
+  saveWaitMs?: number;
 }
 
 /** Any one path segment that is not empty, not too long and holds no control character. */
@@ -180,13 +188,13 @@ export class Router {
         logger.error('request failed', { method: raw.method, path, request: id, error: (err as Error).stack });
       }
       const apiErr = err instanceof ApiError ? err : new ApiError('internal', `the ${this.opts.service ?? 'service'} failed on this request (${id}): see its log`);
-      result = this.renderError(apiErr);
-      if (apiErr.retryAfterSeconds !== undefined) result.headers = { ...result.headers, 'retry-after': String(apiErr.retryAfterSeconds) };
+      result = this.errorReply(apiErr);
       // The body may be unread (too large, or refused before it was read): the connection cannot
       // carry another request, so it closes after this answer.
       if (apiErr.code === 'too_large' || !raw.complete) result.headers = { ...result.headers, connection: 'close' };
     }
     if (!result) return; // the handler wrote (streams) the answer itself
+    if (raw.method !== 'GET' && raw.method !== 'HEAD') result = await this.whenSaved(result);
     if (res.headersSent) {
       // A handler failed after it began its answer: end it where it is.
       res.destroy();
@@ -196,6 +204,27 @@ export class Router {
     res.writeHead(result.status, { ...(body ? { 'content-type': 'application/json' } : {}), ...result.headers });
     res.end(body);
     if (result.headers?.connection === 'close') raw.resume();
+  }
+
+  private errorReply(err: ApiError): Reply {
+    const result = this.renderError(err);
+    if (err.retryAfterSeconds !== undefined) result.headers = { ...result.headers, 'retry-after': String(err.retryAfterSeconds) };
+    return result;
+  }
+
+  /** The answer once what it reports is saved; a 503 if that takes longer than saveWaitMs. */
+  private async whenSaved(result: Reply): Promise<Reply> {
+    const saving = this.opts.saved?.();
+    if (!saving) return result;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(resolve, this.opts.saveWaitMs ?? SAVE_WAIT_MS, 'late')));
+    const outcome = await Promise.race([saving, late]);
+    clearTimeout(timer);
+    if (outcome !== 'late') return result;
+    const unsaved = this.errorReply(new ApiError('unavailable', 'the change was made but is not saved yet: the datastore cannot commit (see the log), and keeps trying', 5));
+    // A connection that cannot carry another request still closes.
+    if (result.headers?.connection) unsaved.headers = { ...unsaved.headers, connection: result.headers.connection };
+    return unsaved;
   }
 
   private match(method: string, parts: string[]): { route: Route; params: Record<string, string> } | 'method' | undefined {

@@ -39,6 +39,12 @@ export interface Datastore {
   deletedServers: Collection<DeletedServer>;
   /** The nodes the controller has seen, with their cordon (docs/nodes.md). */
   nodes: Collection<NodeRecord>;
+  /** A promise that settles once every change decided so far is saved, or undefined when none
+   *  waits to be: what an answer or a frame that tells of a change waits for (docs/durability.md). */
+  committed(): Promise<void> | undefined;
+  /** Runs `what`: the changes it makes are what nodes reported (they say it again after a
+   *  restart), written behind, and nothing waits for them (docs/durability.md). */
+  reported<T>(what: () => T): T;
   close(): void;
 }
 

@@ -5,10 +5,12 @@
 // it); a worker thread with its own connection (sqlite-writer.mjs) commits it, so that SQLite's
 // work does not hold the loop (docs/scale.md, "Fifth pass"). One batch is in flight at a time: the
 // next is taken when the writer answers (COMMIT_GAP_MS later while there is a backlog), and a record
-// changed again meanwhile is written once. close() waits for the writer and writes everything. A
-// record is checked when it is put (memory-store.ts), so one bad value cannot fail the transaction
-// that carries everyone else's writes; a commit that fails all the same (a full disk) is reported
-// and tried again, never thrown into the event loop.
+// changed again meanwhile is written once. Decisions go first, oldest first, then reports (what
+// nodes said, made in reported()); committed() tells when the decisions made so far are saved, and
+// answers and frames wait for it (docs/durability.md). close() waits for the writer and writes
+// everything. A record is checked when it is put (memory-store.ts), so one bad value cannot fail
+// the transaction that carries everyone else's writes; a commit that fails all the same (a full
+// disk) is reported and tried again, never thrown into the event loop.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
@@ -36,8 +38,74 @@ export const WRITER_CACHE_KIB = 1000;
 const CLOSE_WAIT_MS = 60_000;
 const WRITER = join(import.meta.dirname, 'sqlite-writer.mjs');
 
-type Change = { tenantId: string | null; record: object } | null;
-type Taken = [name: string, id: string, change: Change][];
+/** A record's pending change (record null: a delete). `first` numbers the oldest change to it
+ *  not yet saved: a record changed again keeps its place in line and its number. */
+type Change = { name: string; id: string; tenantId: string | null; record: object | null; first: number };
+
+/** Pending changes of one kind (decisions, reports: docs/durability.md), per collection, each
+ *  collection's in the order of their `first`. */
+class Line {
+  private byCollection = new Map<string, Map<string, Change>>();
+
+  get empty(): boolean {
+    return this.byCollection.size === 0;
+  }
+
+  get(name: string, id: string): Change | undefined {
+    return this.byCollection.get(name)?.get(id);
+  }
+
+  /** A record's new value: in the place of its pending change, else at the end of the line. */
+  set(change: Change): void {
+    let changes = this.byCollection.get(change.name);
+    if (!changes) this.byCollection.set(change.name, (changes = new Map()));
+    const pending = changes.get(change.id);
+    if (!pending) return void changes.set(change.id, change);
+    pending.tenantId = change.tenantId;
+    pending.record = change.record;
+  }
+
+  remove(name: string, id: string): void {
+    const changes = this.byCollection.get(name);
+    if (changes?.delete(id) && changes.size === 0) this.byCollection.delete(name);
+  }
+
+  /** The number of the oldest pending change. */
+  oldest(): number {
+    let oldest = Infinity;
+    for (const changes of this.byCollection.values()) oldest = Math.min(oldest, changes.values().next().value!.first);
+    return oldest;
+  }
+
+  /** Moves changes into `out`, a collection's oldest first, until `full()`. */
+  takeInto(out: { batch: (string | null)[]; taken: Taken }, full: () => boolean): void {
+    for (const [name, changes] of this.byCollection) {
+      for (const [id, change] of changes) {
+        if (full()) return;
+        out.taken.push([this, change]);
+        changes.delete(id);
+        out.batch.push(name, id, change.tenantId, change.record ? JSON.stringify(change.record) : null);
+      }
+      this.byCollection.delete(name);
+    }
+  }
+
+  /** Changes taken and not written, back in line before the rest (they are older). */
+  putBack(back: Change[]): void {
+    const rest = this.byCollection;
+    this.byCollection = new Map();
+    for (const change of back) this.set(change);
+    for (const changes of rest.values()) for (const change of changes.values()) this.set(change);
+  }
+}
+type Taken = [line: Line, change: Change][];
+
+/** The SQLite store; `abandon` is for tests that crash a controller. */
+export interface SqliteStore extends Datastore {
+  /** Ends as a killed process does: the writer stops where it is (a batch it is committing is
+   *  committed or not, whole), and what is not committed is lost. */
+  abandon(): Promise<void>;
+}
 
 export interface SqliteStoreOptions {
   onError?: (err: Error) => void;
@@ -50,63 +118,78 @@ export interface SqliteStoreOptions {
   onCommitted?: (changes: number) => void;
 }
 
-export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Datastore {
+export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): SqliteStore {
   // Without its writer the store would answer every change and keep none (each commit failing and
   // tried again): a controller that cannot find it does not start.
   if (!existsSync(WRITER)) throw new Error(`the datastore's writer ${WRITER} is missing: nothing could be saved`);
   const onError = opts.onError ?? ((err) => console.error(`datastore ${path}: commit failed, will retry: ${err.message}`));
   const gapMs = opts.commitGapMs ?? COMMIT_GAP_MS;
 
-  /** Pending changes per collection: the last record written for an id, or null for a delete. */
-  const pending = new Map<string, Map<string, Change>>();
-  const changesOf = (name: string) => {
-    let changes = pending.get(name);
-    if (!changes) pending.set(name, (changes = new Map()));
-    return changes;
-  };
+  /** What was decided (a request, a command: answers and frames wait for it) and what was
+   *  reported (by nodes, through reported(): no one waits for it), not yet written. A record
+   *  pending in both is one decision: its last value, at the decision's place. */
+  const decisions = new Line();
+  const reports = new Line();
+  let reporting = false;
+  const anyPending = () => !decisions.empty || !reports.empty;
+  /** Changes made so far: the number of the last one. */
+  let made = 0;
+  /** Who waits for the decisions up to `upTo` to be saved (committed()), in the order they asked. */
+  let waiters: { upTo: number; resolve: () => void }[] = [];
   let scheduled = false;
   let closing = false;
-  /** The batch the writer is committing. */
-  let inFlight: { seq: number; taken: Taken } | undefined;
+  /** The batch the writer is committing, and the number of its oldest decision. */
+  let inFlight: { seq: number; taken: Taken; oldestDecision: number } | undefined;
   let seq = 0;
 
-  /** Takes pending changes, oldest first, until `max` are taken or the time is `until`: the
-   *  writer's batch (flat: collection, id, tenant, JSON or null for a delete) and what it holds. */
+  /** Takes pending changes, decisions first, each oldest first, until `max` are taken or the time
+   *  is `until`: the writer's batch (flat: collection, id, tenant, JSON or null for a delete) and
+   *  what it holds. */
   const take = (max: number, until: number) => {
-    const batch: (string | null)[] = [];
-    const taken: Taken = [];
-    for (const [name, changes] of pending) {
-      for (const [id, change] of changes) {
-        // The clock is read every 16 changes.
-        if (taken.length >= max || (taken.length % 16 === 0 && taken.length > 0 && performance.now() >= until)) return { batch, taken };
-        taken.push([name, id, change]);
-        changes.delete(id);
-        batch.push(name, id, change ? change.tenantId : null, change ? JSON.stringify(change.record) : null);
-      }
-      pending.delete(name);
-    }
-    return { batch, taken };
+    const out = { batch: [] as (string | null)[], taken: [] as Taken };
+    // The clock is read every 16 changes.
+    const full = () => out.taken.length >= max || (out.taken.length % 16 === 0 && out.taken.length > 0 && performance.now() >= until);
+    // Decisions alone when there are any: someone waits for them, and a smaller batch commits sooner.
+    if (decisions.empty) reports.takeInto(out, full);
+    else decisions.takeInto(out, full);
+    return out;
   };
-  /** Back in line, unless changed again meanwhile (the newer change is the one to write). */
+  /** Back in line, a batch not written; a record changed again meanwhile is one change: its newer
+   *  value, at the older change's place, a decision if either was one. */
   const putBack = (taken: Taken) => {
-    for (const [name, id, change] of taken) {
-      const changes = changesOf(name);
-      if (!changes.has(id)) changes.set(id, change);
+    const back = new Map<Line, Change[]>([[decisions, []], [reports, []]]);
+    for (const [line, change] of taken) {
+      const decided = decisions.get(change.name, change.id);
+      if (line === reports && decided) continue; // the pending decision holds the newer value
+      const newer = decided ?? reports.get(change.name, change.id);
+      if (line === decisions) reports.remove(change.name, change.id);
+      back.get(line)!.push(newer ? { ...newer, first: change.first } : change);
     }
+    for (const [line, changes] of back) line.putBack(changes);
+  };
+  /** Tells those who wait for decisions now saved: all older than the oldest unsaved one. */
+  const settle = () => {
+    const unsaved = Math.min(inFlight?.oldestDecision ?? Infinity, decisions.oldest());
+    let n = 0;
+    while (n < waiters.length && waiters[n].upTo < unsaved) waiters[n++].resolve();
+    if (n > 0) waiters = waiters.slice(n);
   };
 
   const schedule = (afterBacklog = false) => {
     if (scheduled || inFlight || closing) return;
     scheduled = true;
-    if (afterBacklog && gapMs > 0) setTimeout(flush, gapMs);
+    // Decisions go without the gap: someone waits for them (an answer, a frame).
+    if (afterBacklog && gapMs > 0 && decisions.empty) setTimeout(flush, gapMs);
     else setImmediate(flush);
   };
   const flush = () => {
     scheduled = false;
-    if (inFlight || closing || pending.size === 0) return;
+    if (inFlight || closing || !anyPending()) return;
     if (!writer) writer = startWriter();
     const { batch, taken } = take(MAX_PER_COMMIT, performance.now() + (opts.commitSliceMs ?? COMMIT_SLICE_MS));
-    inFlight = { seq: ++seq, taken };
+    let oldestDecision = Infinity;
+    for (const [line, change] of taken) if (line === decisions) oldestDecision = Math.min(oldestDecision, change.first);
+    inFlight = { seq: ++seq, taken, oldestDecision };
     // Kept alive while a batch is in flight, as a pending commit kept the loop before.
     writer.ref();
     writer.postMessage({ seq, batch });
@@ -133,7 +216,8 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Da
       w.unref();
       if (msg.error !== undefined) return failed(taken, new Error(msg.error));
       opts.onCommitted?.(taken.length);
-      if (pending.size > 0) schedule(true);
+      settle();
+      if (anyPending()) schedule(true);
     });
     w.on('error', (err) => (crash = err));
     w.on('exit', (code) => {
@@ -152,7 +236,16 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Da
   db.pragma('journal_mode = WAL');
   for (const name of COLLECTIONS) db.exec(`CREATE TABLE IF NOT EXISTS ${name} (id TEXT PRIMARY KEY, tenant_id TEXT, data TEXT NOT NULL)`);
   const store = createMemoryStore((name) => (id, tenantId, record) => {
-    changesOf(name).set(id, record ? { tenantId, record } : null);
+    const change: Change = { name, id, tenantId, record: record ?? null, first: ++made };
+    // Changed again before it was saved: one write, at the place of the first change. A record with
+    // a decision pending stays one decision; one only reported so far that is now decided about
+    // is waited for from now.
+    const decided = decisions.get(name, id) !== undefined;
+    if (reporting && !decided) reports.set(change);
+    else {
+      if (!decided) reports.remove(name, id);
+      decisions.set(change);
+    }
     schedule();
   });
   for (const name of COLLECTIONS) {
@@ -167,6 +260,23 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Da
 
   return {
     ...store,
+    committed: () => {
+      if ((inFlight?.oldestDecision ?? Infinity) === Infinity && decisions.empty) return undefined;
+      return new Promise<void>((resolve) => waiters.push({ upTo: made, resolve }));
+    },
+    reported: <T>(what: () => T): T => {
+      const was = reporting;
+      reporting = true;
+      try {
+        return what();
+      } finally {
+        reporting = was;
+      }
+    },
+    abandon: async () => {
+      closing = true;
+      await writer?.terminate();
+    },
     close: () => {
       if (closing) return;
       closing = true;
@@ -191,7 +301,7 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Da
       };
       // The rest in batches (one at a time, as while running: not all of it serialised at once).
       let answered = true;
-      while (answered && pending.size > 0) answered = call({ sync: true, batch: take(MAX_PER_COMMIT, Infinity).batch });
+      while (answered && anyPending()) answered = call({ sync: true, batch: take(MAX_PER_COMMIT, Infinity).batch });
       if (answered) call({ sync: true, close: true });
       port1.close();
     },

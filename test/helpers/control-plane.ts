@@ -14,7 +14,7 @@ import { createIdentityServer } from '../../mocks/identity/server.ts';
 import { defaultIdentityConfig } from '../../mocks/identity/config.ts';
 import { Scheduler } from '../../scheduler/server.ts';
 import { Controller } from '../../controller/controller.ts';
-import { openSqliteStore } from '../../controller/datastore/sqlite-store.ts';
+import { openSqliteStore, type SqliteStore, type SqliteStoreOptions } from '../../controller/datastore/sqlite-store.ts';
 import { identityCheck } from '../../controller/auth.ts';
 import { Launcher } from '../../launcher/launcher.ts';
 import { SimulationBackend } from '../../launcher/simulation-backend.ts';
@@ -39,6 +39,8 @@ export interface ControlPlaneOptions {
   admission?: Partial<AdmissionLimits>;
   /** The controller's logger (to check what it logs); the others keep the test's. */
   controllerLogger?: Logger;
+  /** The controller's datastore options (its writer's busy timeout, where commit failures go). */
+  store?: SqliteStoreOptions;
 }
 
 const PASSWORDS = { admin: 'admin-pw', demo: 'demo-pw', other: 'other-pw' };
@@ -68,9 +70,11 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}) {
 
   const clientTls = readTls({ ca: pki.ca.cert, ...pki.controller });
   let controller: Controller;
+  let store: SqliteStore;
   const startController = async (port: number) => {
+    store = openSqliteStore(join(dir, 'controller.db'), opts.store);
     controller = new Controller({
-      store: openSqliteStore(join(dir, 'controller.db')),
+      store,
       tokenCheck: identityCheck(identityUrl, dispatcher),
       imageDir: join(dir, 'images'),
       volumeDir: join(dir, 'volumes'),
@@ -133,6 +137,15 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}) {
      *  while it is down (e.g. to leave the database as a crash would). */
     async restartController(meanwhile?: () => Promise<void> | void) {
       await controller.close();
+      await meanwhile?.();
+      await startController(controllerPort);
+    },
+    /** Kills the controller as kill -9 would: what its datastore has not committed is lost (its
+     *  connections close at once), then starts a new one; `meanwhile` runs while it is down. */
+    async crashController(meanwhile?: () => Promise<void> | void) {
+      const abandoned = store.abandon();
+      await controller.close();
+      await abandoned;
       await meanwhile?.();
       await startController(controllerPort);
     },

@@ -4,12 +4,15 @@ import { createInstances, events, waitForEvent, waitForState, workloadId } from 
 import type { Instance, Volume } from '../../controller/api-types.ts';
 import { waitFor } from '../../shared/wait-for.ts';
 import { openSqliteStore } from '../../controller/datastore/sqlite-store.ts';
+import Database from 'better-sqlite3';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { once, type EventEmitter } from 'node:events';
 import type { Frame } from '../../protocol/payloads.ts';
 
-const plane = await startControlPlane({ nodes: 2, statsIntervalMs: 300, stoppedFiles: true });
+// A commit that waits for the database's lock fails at once and is tried again (the kills below).
+const commitFailures: Error[] = [];
+const plane = await startControlPlane({ nodes: 2, statsIntervalMs: 300, stoppedFiles: true, store: { busyTimeoutMs: 0, retryMs: 100, onError: (err) => commitFailures.push(err) } });
 t.teardown(() => plane.close());
 const { demo, admin } = plane;
 const tenant = await demo.tenantId();
@@ -150,6 +153,52 @@ t.test('a node back while it still deletes an instance says it is deleted once i
   release();
   await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
   t.equal(calls, 1, 'deleted once');
+});
+
+/** The DELETEs of `id` its node gets, counted as they come. */
+function deletesReaching(node: number, id: string) {
+  const seen = { count: 0 };
+  (plane.launchers[node] as unknown as { peer: EventEmitter }).peer.on('frame', (f: Frame) => {
+    if (f.op === 'DELETE' && f.payload.instanceId === id) seen.count++;
+  });
+  return seen;
+}
+
+t.test('a controller killed before it saved a DELETE neither answered it nor told the node: the instance is still there, running', async (t) => {
+  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+  const active = await waitForState(demo, inst.id, 'active');
+  const node = Number(active.node_id!.replace('node-', ''));
+  const deletes = deletesReaching(node, inst.id);
+  // Another connection holds the database's write lock: the controller commits nothing meanwhile.
+  const lock = new Database(join(plane.dir, 'controller.db'));
+  lock.exec('BEGIN IMMEDIATE');
+  t.teardown(() => {
+    if (lock.inTransaction) lock.exec('ROLLBACK');
+    lock.close();
+  });
+  const failuresBefore = commitFailures.length;
+  const answer = demo.call('DELETE', `/tenants/${tenant}/instances/${inst.id}`).then(() => 'answered', (err: Error) => err.message);
+  await waitFor('the controller to take the DELETE', async () => (await demo.call<Instance>('GET', `/tenants/${tenant}/instances/${inst.id}`)).state === 'deleting');
+  await waitFor('its commit to fail', () => commitFailures.length > failuresBefore);
+  await plane.crashController(() => { lock.exec('ROLLBACK'); });
+  t.match(await answer, /cannot reach the controller/, 'the DELETE was not answered: it was not saved');
+  t.equal((await demo.call<Instance>('GET', `/tenants/${tenant}/instances/${inst.id}`)).state, 'active', 'the restarted controller has it active');
+  t.ok((await plane.backends[node].list()).some((a) => a.spec.instanceId === inst.id), 'and its node still runs it');
+  // Asked again, it is deleted; the node is asked this once.
+  await plane.waitForNodes(2);
+  await demo.call('DELETE', `/tenants/${tenant}/instances/${inst.id}`);
+  await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
+  t.equal(deletes.count, 1, 'the first DELETE never reached the node');
+});
+
+t.test('a DELETE answered before the controller is killed is still under way after, and ends', async (t) => {
+  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+  await waitForState(demo, inst.id, 'active');
+  await demo.call('DELETE', `/tenants/${tenant}/instances/${inst.id}`);
+  await plane.crashController();
+  const after = await demo.call<{ instances: Instance[] }>('GET', `/tenants/${tenant}/instances`);
+  t.not(after.instances.find((i) => i.id === inst.id)?.state, 'active', 'not active again');
+  await waitFor('it to be gone', async () => !(await demo.call<{ instances: Instance[] }>('GET', `/tenants/${tenant}/instances`)).instances.some((i) => i.id === inst.id));
 });
 
 /** The STARTs of `id` the nodes get, counted as they come. */

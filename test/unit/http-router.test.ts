@@ -95,3 +95,31 @@ t.test('an unexpected error is a 500 with the request id, and the server goes on
   t.match(await res.body.json(), { error: { code: 'internal', message: new RegExp(`test service failed on this request \\(${id}\\)`) } });
   t.equal((await get('/things/special')).status, 200);
 });
+
+t.test('an answer that may report a change waits until it is saved; a GET does not; one that waits too long is a 503 with Retry-After', async (t) => {
+  let saving: Promise<void> | undefined;
+  const saved = new Router({ service: 'test service', saved: () => saving, saveWaitMs: 300 })
+    .on('GET', '/x', async () => reply(200, { read: true }))
+    .on('POST', '/x', async () => reply(202, { changed: true }));
+  const s = createApiServer((req, res) => void saved.handle(req, res, silentLogger()));
+  s.listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  t.teardown(() => new Promise<void>((resolve) => {
+    s.closeAllConnections();
+    s.close(() => resolve());
+  }));
+  const url = `http://127.0.0.1:${(s.address() as AddressInfo).port}/x`;
+  let release!: () => void;
+  saving = new Promise<void>((resolve) => (release = resolve));
+  let answered = false;
+  const post = request(url, { method: 'POST' }).then((res) => ((answered = true), res));
+  t.equal((await request(url)).statusCode, 200, 'a GET answers while a commit is pending');
+  t.notOk(answered, 'the POST waits for it');
+  release();
+  t.equal((await post).statusCode, 202, 'and answers once it is saved');
+  saving = new Promise<void>(() => {});
+  const late = await request(url, { method: 'POST' });
+  t.equal(late.statusCode, 503, 'a change not saved in time');
+  t.equal(late.headers['retry-after'], '5');
+  t.match(await late.body.json(), { error: { code: 'unavailable', message: /made but is not saved yet/ } });
+});

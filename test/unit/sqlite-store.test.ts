@@ -7,7 +7,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { MAX_PER_COMMIT, openSqliteStore, type SqliteStoreOptions } from '../../controller/datastore/sqlite-store.ts';
 import { createMemoryStore } from '../../controller/datastore/memory-store.ts';
-import type { ClusterEvent } from '../../controller/api-types.ts';
+import type { ClusterEvent, Tenant } from '../../controller/api-types.ts';
 import { withTempDir } from '../../shared/temp-dir.ts';
 import { waitFor } from '../../shared/wait-for.ts';
 
@@ -38,6 +38,7 @@ const watched = (path: string, opts: SqliteStoreOptions = {}) => {
   return { s, sizes, reader, rows, message, total };
 };
 
+// The write-behind's batches, as reports (what nodes said) take them: one batch in flight at a time.
 t.test('a burst of changes is committed in bounded batches, the latest value of each record', (t) => withTempDir('ciao-store', async (dir) => {
   const burst = MAX_PER_COMMIT * 2 + 10;
   // No time bound here: the count bound alone (the time bound is the next test's).
@@ -45,9 +46,11 @@ t.test('a burst of changes is committed in bounded batches, the latest value of 
     commitSliceMs: Infinity,
     commitGapMs: 0,
     // Changed again while waiting in the backlog: written once, with its last value.
-    onCommitted: () => w.sizes.length === 1 && w.s.events.put({ ...event(`e${burst - 1}`, 't'), message: 'changed' }),
+    onCommitted: () => w.sizes.length === 1 && w.s.reported(() => w.s.events.put({ ...event(`e${burst - 1}`, 't'), message: 'changed' })),
   });
-  for (let i = 0; i < burst; i++) w.s.events.put(event(`e${i}`, 't'));
+  w.s.reported(() => {
+    for (let i = 0; i < burst; i++) w.s.events.put(event(`e${i}`, 't'));
+  });
   await waitFor('the burst to be written', () => w.total() >= burst, { timeoutMs: 10_000, intervalMs: 10 });
   t.same(w.sizes, [MAX_PER_COMMIT, MAX_PER_COMMIT, 10], 'in batches of at most MAX_PER_COMMIT, each change once');
   t.equal(w.rows(), burst);
@@ -59,7 +62,9 @@ t.test('a burst of changes is committed in bounded batches, the latest value of 
 t.test('a batch also ends when its time is spent, the rest going in the next batches, oldest first', (t) => withTempDir('ciao-store', async (dir) => {
   // A slice of 0 ms: the clock, read every 16 changes, ends each batch at its first reading.
   const w = watched(join(dir, 'c.db'), { commitSliceMs: 0, commitGapMs: 0 });
-  for (let i = 0; i < 40; i++) w.s.events.put(event(`e${i}`, 't'));
+  w.s.reported(() => {
+    for (let i = 0; i < 40; i++) w.s.events.put(event(`e${i}`, 't'));
+  });
   await waitFor('the changes to be written', () => w.total() >= 40, { timeoutMs: 10_000, intervalMs: 10 });
   t.same(w.sizes, [16, 16, 8]);
   t.same((w.reader.prepare('SELECT id FROM events ORDER BY rowid').all() as { id: string }[]).map((r) => r.id), Array.from({ length: 40 }, (_, i) => `e${i}`), 'oldest first');
@@ -69,10 +74,12 @@ t.test('a batch also ends when its time is spent, the rest going in the next bat
 
 t.test('a backlog\'s next batch waits for the gap; a record changed meanwhile is written once, with its last value', (t) => withTempDir('ciao-store', async (dir) => {
   const w = watched(join(dir, 'c.db'), { commitSliceMs: Infinity, commitGapMs: 1000 });
-  for (let i = 0; i < MAX_PER_COMMIT + 10; i++) w.s.events.put(event(`e${i}`, 't'));
+  w.s.reported(() => {
+    for (let i = 0; i < MAX_PER_COMMIT + 10; i++) w.s.events.put(event(`e${i}`, 't'));
+  });
   await waitFor('the first batch', () => w.sizes.length === 1, { timeoutMs: 10_000, intervalMs: 5 });
   t.equal(w.rows(), MAX_PER_COMMIT, 'the first batch is on disk');
-  w.s.events.put({ ...event(`e${MAX_PER_COMMIT + 9}`, 't'), message: 'changed' });
+  w.s.reported(() => w.s.events.put({ ...event(`e${MAX_PER_COMMIT + 9}`, 't'), message: 'changed' }));
   await nextTurn();
   await nextTurn();
   t.same(w.sizes, [MAX_PER_COMMIT], 'the backlog waits for the gap, not for the next turn');
@@ -133,6 +140,89 @@ t.test('close writes the batch in flight and the whole backlog', (t) => withTemp
   const reopened = openSqliteStore(path);
   t.equal(reopened.events.size, MAX_PER_COMMIT * 3);
   t.equal(reopened.events.get('e0')?.message, 'changed');
+  reopened.close();
+}));
+
+t.test('committed() settles once what was changed so far is on disk, waiting through a failed commit', (t) => withTempDir('ciao-store', async (dir) => {
+  const path = join(dir, 'c.db');
+  const errors: Error[] = [];
+  const w = watched(path, { busyTimeoutMs: 0, retryMs: 100, onError: (err) => errors.push(err) });
+  t.equal(w.s.committed(), undefined, 'nothing to wait for');
+  const locker = new Database(path);
+  locker.exec('BEGIN IMMEDIATE');
+  w.s.events.put(event('e1', 't'));
+  let saved = false;
+  const saving = w.s.committed()!.then(() => (saved = true));
+  await waitFor('the commit to fail', () => errors.length > 0, { timeoutMs: 10_000, intervalMs: 10 });
+  await nextTurn();
+  t.notOk(saved, 'not settled while the commit fails');
+  locker.exec('COMMIT');
+  // (The retry's timer does not keep a process alive: the wait does.)
+  await waitFor('the retry', () => saved, { timeoutMs: 10_000, intervalMs: 10 });
+  await saving;
+  t.equal(w.rows(), 1, 'on disk when it settles');
+  t.equal(w.s.committed(), undefined, 'nothing left to wait for');
+  locker.close();
+  w.reader.close();
+  w.s.close();
+}));
+
+t.test('a wait settles once every decision made before it is on disk, in any collection', (t) => withTempDir('ciao-store', async (dir) => {
+  const w = watched(join(dir, 'c.db'), { commitSliceMs: Infinity, commitGapMs: 100 });
+  const reader = new Database(join(dir, 'c.db'), { readonly: true });
+  const tenantName = () => (reader.prepare('SELECT data FROM tenants WHERE id = ?').get('t1') as { data: string } | undefined)?.data;
+  const seen: Record<string, [rows: number, tenant: string | undefined]> = {};
+  for (let i = 0; i < MAX_PER_COMMIT; i++) w.s.events.put(event(`a${i}`, 't'));
+  // Another collection's change, behind a full batch of events and ahead of the next ones.
+  w.s.tenants.put({ id: 't1', name: 'first' } as unknown as Tenant);
+  const first = w.s.committed()!.then(() => (seen.first = [w.rows(), tenantName()]));
+  for (let i = 0; i < MAX_PER_COMMIT; i++) w.s.events.put(event(`b${i}`, 't'));
+  // Changed again before it is saved: it keeps its place, with its last value.
+  w.s.tenants.put({ id: 't1', name: 'last' } as unknown as Tenant);
+  const second = w.s.committed()!.then(() => (seen.second = [w.rows(), tenantName()]));
+  await Promise.all([first, second]);
+  t.ok(seen.first[0] >= MAX_PER_COMMIT && seen.first[1] !== undefined, 'the first wait: the events and the tenant before it are on disk');
+  t.equal(seen.second[0], MAX_PER_COMMIT * 2, 'the second: every event');
+  t.equal(JSON.parse(seen.second[1]!).name, 'last', 'and the tenant at its last value');
+  reader.close();
+  w.reader.close();
+  w.s.close();
+}));
+
+t.test('reports are written behind and waited for by no one; a decision goes first, alone, a decision about a reported record too', (t) => withTempDir('ciao-store', async (dir) => {
+  const w = watched(join(dir, 'c.db'), { commitSliceMs: Infinity, commitGapMs: 100 });
+  w.s.reported(() => {
+    for (let i = 0; i < MAX_PER_COMMIT + 10; i++) w.s.events.put(event(`r${i}`, 't'));
+  });
+  t.equal(w.s.committed(), undefined, 'nothing decided: nothing to wait for');
+  // Decided about a record that was only reported: it now waits, and goes ahead of the reports.
+  w.s.events.put({ ...event(`r${MAX_PER_COMMIT + 5}`, 't'), message: 'decided' });
+  const waited = w.s.committed();
+  t.ok(waited, 'a decision is waited for');
+  // Reported again after the decision: still one decision, with the last value.
+  w.s.reported(() => w.s.events.put({ ...event(`r${MAX_PER_COMMIT + 5}`, 't'), message: 'reported after' }));
+  await waited;
+  t.same(w.sizes, [1], 'settled with the first batch, the decision alone');
+  t.equal(w.message(`r${MAX_PER_COMMIT + 5}`), 'reported after', 'at its last value');
+  await waitFor('the reports to be written', () => w.rows() === MAX_PER_COMMIT + 10, { timeoutMs: 10_000, intervalMs: 10 });
+  t.same(w.sizes, [1, MAX_PER_COMMIT, 9], 'then the reports, after the gap');
+  w.reader.close();
+  w.s.close();
+}));
+
+t.test('an abandoned store loses what it had not committed, as a killed process does', (t) => withTempDir('ciao-store', async (dir) => {
+  const path = join(dir, 'c.db');
+  const s = openSqliteStore(path, { busyTimeoutMs: 0, retryMs: 100, onError: () => {} });
+  s.events.put(event('kept', 't'));
+  await s.committed();
+  const locker = new Database(path);
+  locker.exec('BEGIN IMMEDIATE');
+  s.events.put(event('lost', 't'));
+  await s.abandon();
+  locker.exec('COMMIT');
+  locker.close();
+  const reopened = openSqliteStore(path);
+  t.same(reopened.events.all().map((e) => e.id), ['kept']);
   reopened.close();
 }));
 
