@@ -5,9 +5,9 @@
 // it); a worker thread with its own connection (sqlite-writer.mjs) commits it, so that SQLite's
 // work does not hold the loop (docs/scale.md, "Fifth pass"). One batch is in flight at a time: the
 // next is taken when the writer answers (COMMIT_GAP_MS later while there is a backlog), and a record
-// changed again meanwhile is written once. Decisions go first, oldest first, then reports (what
-// nodes said, made in reported()); committed() tells when the decisions made so far are saved, and
-// answers and frames wait for it (docs/durability.md). close() waits for the writer and writes
+// changed again meanwhile is written once. Decisions go first, in batches of their own, then
+// reports (what nodes said, made in reported()); committed() tells when the decisions made so far
+// are saved, and answers and frames wait for it (docs/durability.md). close() waits for the writer and writes
 // everything. A record is checked when it is put (memory-store.ts), so one bad value cannot fail
 // the transaction that carries everyone else's writes; a commit that fails all the same (a full
 // disk) is reported and tried again, never thrown into the event loop.

@@ -248,14 +248,17 @@ t.test('a record changed after it was written keeps its place, in memory and aft
   b.close();
 }));
 
-t.test('what the writer committed survives the process being killed', (t) => withTempDir('ciao-store', async (dir) => {
+t.test('what committed() said is saved survives the process being killed', (t) => withTempDir('ciao-store', async (dir) => {
   const path = join(dir, 'c.db');
-  // A controller's process with its writer thread, killed (SIGKILL) once its batch is committed.
+  // A controller's process with its writer thread, killed (SIGKILL) once committed() says its
+  // changes are saved (in one batch or several: a batch ends when its time slice is spent).
   const code = `
     import { openSqliteStore } from ${JSON.stringify(join(import.meta.dirname, '../../controller/datastore/sqlite-store.ts'))};
-    const s = openSqliteStore(${JSON.stringify(path)}, { onCommitted: () => console.log('committed') });
+    const s = openSqliteStore(${JSON.stringify(path)});
     for (let i = 0; i < 100; i++) s.events.put({ id: 'e' + i, tenant_id: 't', time: '2026-01-01T00:00:00Z', type: 'info', message: 'm' + i });
-    setInterval(() => {}, 1000);`;
+    setInterval(() => {}, 1000);
+    await s.committed();
+    console.log('committed');`;
   const script = join(dir, 'child.mts');
   await writeFile(script, code);
   const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'inherit'] });
