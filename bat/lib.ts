@@ -123,10 +123,12 @@ export async function start(t: Test, path: string, workloadId: string, count = 1
       throw new AbortError(err as Error);
     }), { timeoutMs: 60_000, intervalMs: 1000 });
   t.teardown(async () => {
-    for (const i of instances) await client.call('DELETE', `${path}/instances/${i.id}`).catch(() => undefined);
+    // Each one still there and not yet deleting is asked again: a DELETE that found the controller
+    // down (killed and coming back: test/root/chaos.test.ts) reached no one.
     await waitFor('the instances to be gone', async () => {
-      const left = (await client.call<{ instances: Instance[] }>('GET', `${path}/instances`)).instances;
-      return !left.some((l) => instances.some((i) => i.id === l.id));
+      const left = (await client.call<{ instances: Instance[] }>('GET', `${path}/instances`)).instances.filter((l) => instances.some((i) => i.id === l.id));
+      for (const l of left) if (l.state !== 'deleting') await client.call('DELETE', `${path}/instances/${l.id}`).catch(() => undefined);
+      return left.length === 0;
     }, { timeoutMs: 60_000 });
   });
   return instances;
