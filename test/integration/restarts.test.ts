@@ -169,6 +169,14 @@ t.test('a controller killed before it saved a DELETE neither answered it nor tol
   const active = await waitForState(demo, inst.id, 'active');
   const node = Number(active.node_id!.replace('node-', ''));
   const deletes = deletesReaching(node, inst.id);
+  // Its state came in reports, written behind: on disk before the kill below, so that what the
+  // restarted controller shows is the DELETE's doing alone.
+  const onDisk = new Database(join(plane.dir, 'controller.db'), { readonly: true });
+  t.teardown(() => onDisk.close());
+  await waitFor('its active state to be on disk', () => {
+    const row = onDisk.prepare('SELECT data FROM instances WHERE id = ?').get(inst.id) as { data: string } | undefined;
+    return row !== undefined && JSON.parse(row.data).state === 'active';
+  });
   // Another connection holds the database's write lock: the controller commits nothing meanwhile.
   const lock = new Database(join(plane.dir, 'controller.db'));
   lock.exec('BEGIN IMMEDIATE');
