@@ -77,8 +77,8 @@ export class Controller {
       opts.logger.info('connected to the scheduler');
       // First: a (restarted) scheduler knows the cordoned nodes before any START (docs/protocol.md, "Maintenance").
       this.services.maintenance.announce();
-      // Another scheduler than the last: the STARTs that one took and had not placed went with it.
-      if (hello.boot !== schedulerBoot) this.services.instances.dispatchUnplaced();
+      // What it placed that may not be saved; STARTs another scheduler than the last took with it.
+      this.services.schedulerConnected(hello, hello.boot === schedulerBoot);
       schedulerBoot = hello.boot;
       this.services.instances.dispatchWaiting();
       this.services.volumes.resend();

@@ -34,6 +34,8 @@ export interface CreateRequest {
 /** What a client may set on an instance and read back as it set it. */
 export type InstanceAttributes = Partial<Pick<Instance, 'name' | 'metadata' | 'access_ipv4' | 'access_ipv6' | 'key_name' | 'reservation_id' | 'description' | 'tags' | 'user_data' | 'files' | 'disk_config'>>;
 
+/** Sent a START that no scheduler's answer (PLACED, START_FAILURE) has reached yet. */
+const isUnplaced = (inst: Instance) => inst.state === 'pending' && inst.dispatched && !inst.node_id;
 /** The fields given a value (a client's change leaves out what it does not set). */
 const defined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
@@ -48,12 +50,14 @@ export class Instances {
   readonly book: InstanceBook;
   /** Sheds creates while too many instances wait to start (docs/api.md "Busy"). */
   readonly admission: CreateAdmission;
-  /** Instances this process sent a START for that the scheduler has not placed or refused yet:
-   *  a scheduler that goes (killed, restarted) may take such a START with it. */
+  /** Instances sent a START that the scheduler has not placed or refused yet: a scheduler that
+   *  goes (killed, restarted) may take such a START with it. A controller that restarts finds
+   *  them in its store (docs/protocol.md, "Placements are saved"). */
   private readonly unplaced = new Set<string>();
 
   constructor(private readonly ctx: ControllerContext, private readonly volumes: Volumes) {
     this.book = new InstanceBook(ctx.store.instances);
+    for (const inst of ctx.store.instances.all()) if (isUnplaced(inst)) this.unplaced.add(inst.id);
     this.admission = new CreateAdmission({ ...DEFAULT_ADMISSION, ...ctx.admission }, () => this.book.pendingStarts);
     this.resizes = new InstanceResizes(ctx, {
       save: (i, c) => this.save(i, c), event: (i, type, m) => this.event(i, type, m), usage: (t) => this.usage(t), checkFits: (w, i) => this.checkFits(w, i),
@@ -206,7 +210,7 @@ export class Instances {
   dispatchUnplaced() {
     for (const id of this.unplaced) {
       const inst = this.ctx.store.instances.get(id);
-      if (!inst || inst.node_id || inst.state !== 'pending') this.unplaced.delete(id);
+      if (!inst || !isUnplaced(inst)) this.unplaced.delete(id);
       else this.ctx.send({ type: 'COMMAND', op: 'START', payload: this.startPayload(inst) });
     }
   }
@@ -230,6 +234,18 @@ export class Instances {
     this.unplaced.delete(instanceId);
     const inst = this.ctx.store.instances.get(instanceId);
     if (inst && inst.state !== 'deleting') this.save(inst, { node_id: nodeId });
+  }
+
+  /** A PLACED told again (a scheduler's HELLO): news only for an instance still waiting for it. */
+  placedAgain(placed: Placed): void {
+    const inst = this.ctx.store.instances.get(placed.instanceId);
+    if (inst && isUnplaced(inst)) this.placed(placed);
+  }
+
+  /** A scheduler's START_FAILURE told again, likewise. */
+  refusedAgain(refused: StartFailure): void {
+    const inst = this.ctx.store.instances.get(refused.instanceId);
+    if (inst && isUnplaced(inst)) this.startFailed(refused);
   }
 
   cnciReady({ instanceId, tenantId, address }: CnciReady) {

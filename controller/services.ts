@@ -1,5 +1,5 @@
 // The controller assembled: datastore, services, and the handling of what the scheduler sends.
-import type { Frame } from '../protocol/payloads.ts';
+import type { Frame, Hello } from '../protocol/payloads.ts';
 
 /** A node's report that an action on one of its instances failed (docs/protocol.md "Actions"). */
 const ACTIONS = ['STOP', 'RESTART', 'DELETE', 'PAUSE', 'UNPAUSE', 'REBOOT', 'SUSPEND', 'RESUME', 'REBUILD', 'RESIZE', 'SHELVE', 'SHELVE_OFFLOAD', 'UNSHELVE', 'RESCUE', 'UNRESCUE'] as const;
@@ -20,6 +20,7 @@ import { Tenants } from './tenants.ts';
 import { TenantEgress } from './tenant-egress.ts';
 import { Volumes } from './volumes.ts';
 import { ConsoleRequests } from './console-requests.ts';
+import { PlacementsSaved } from './placements-saved.ts';
 import type { TokenCache } from './auth.ts';
 import type { Datastore } from './datastore/datastore.ts';
 import type { Logger } from '../shared/log.ts';
@@ -38,6 +39,7 @@ export class Services {
   readonly metadefs: Metadefs;
   readonly consoles: ConsoleRequests;
   readonly ctx: ControllerContext;
+  private readonly placementsSaved: PlacementsSaved;
 
   constructor(
     readonly store: Datastore,
@@ -59,6 +61,7 @@ export class Services {
     this.images = new Images(this.ctx, this.instances);
     this.metadefs = new Metadefs(store.metadefNamespaces);
     this.consoles = new ConsoleRequests(this.ctx);
+    this.placementsSaved = new PlacementsSaved(store, send);
     void this.volumes.resume();
   }
 
@@ -69,6 +72,22 @@ export class Services {
     // What it changes is what a node or the scheduler reported: they tell it again after a restart,
     // so no answer or frame waits for it to be saved (docs/durability.md).
     this.store.reported(() => this.handle(frame));
+  }
+
+  /** Connected to a scheduler: first what it tells again in its HELLO, its answers about STARTs
+   *  that the last controller may not have saved (docs/protocol.md, "Placements are saved"); then
+   *  the STARTs it never had are sent again. Taken as reports: the scheduler keeps them until told
+   *  they are saved. */
+  schedulerConnected(hello: Hello, sameScheduler: boolean): void {
+    this.placementsSaved.connected();
+    this.store.reported(() => {
+      for (const placed of hello.placed ?? []) this.instances.placedAgain(placed);
+      for (const refused of hello.refused ?? []) this.instances.refusedAgain(refused);
+    });
+    let last: number | undefined;
+    for (const answer of [...(hello.placed ?? []), ...(hello.refused ?? [])]) last = Math.max(last ?? 0, answer.seq ?? 0);
+    this.placementsSaved.take(last);
+    if (!sameScheduler) this.instances.dispatchUnplaced();
   }
 
   private handle(frame: Frame): void {
@@ -88,7 +107,9 @@ export class Services {
       case 'STATS':
         this.nodes.update(frame.payload);
         return this.instances.reconcile(frame.payload);
-      case 'PLACED': return this.instances.placed(frame.payload);
+      case 'PLACED':
+        this.instances.placed(frame.payload);
+        return this.placementsSaved.take(frame.payload.seq);
       case 'CNCI_READY': return this.instances.cnciReady(frame.payload);
       case 'NODE_CONNECTED':
         this.nodes.connected(frame.payload);
@@ -105,7 +126,11 @@ export class Services {
       case 'PUBLIC_IP_ASSIGNED': return this.externalIps.assigned(frame.payload);
       case 'PUBLIC_IP_RELEASED': return this.externalIps.released(frame.payload);
       case 'PUBLIC_IP_FAILURE': return this.externalIps.failed(frame.payload);
-      case 'START_FAILURE': return this.instances.startFailed(frame.payload);
+      case 'START_FAILURE':
+        this.instances.startFailed(frame.payload);
+        // The scheduler's own (no `from`) is kept until saved; a node's `seq` means nothing.
+        if (frame.from === undefined) this.placementsSaved.take(frame.payload.seq);
+        return;
       case 'VOLUME_ATTACHED': return this.volumes.attached(frame.payload);
       case 'VOLUME_DETACHED': return this.volumes.detached(frame.payload);
       case 'ATTACH_VOLUME_FAILURE':

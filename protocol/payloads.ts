@@ -14,6 +14,17 @@ export const StartFailureReason = z.enum([
 ]);
 export type StartFailureReason = z.infer<typeof StartFailureReason>;
 
+/** `seq`: the scheduler's number for what it decided about a START, kept until the controller says
+ *  it is saved (docs/protocol.md, "Placements are saved"). */
+const AnswerSeq = z.number().int().min(1);
+export const Placed = z.object({ instanceId: z.string(), nodeId: z.string(), seq: AnswerSeq.optional() });
+export type Placed = z.infer<typeof Placed>;
+
+export const StartFailure = z.object({ instanceId: z.string(), reason: StartFailureReason, message: z.string(), seq: AnswerSeq.optional() });
+export type StartFailure = z.infer<typeof StartFailure>;
+/** The controller saved every PLACED and scheduler's START_FAILURE up to `seq` `upTo`. */
+export const PlacementsSaved = z.object({ upTo: AnswerSeq });
+
 /** An IPv4 address in dotted quads. */
 const Ipv4 = z.string().regex(/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/, 'an IPv4 address');
 /** `tunnelIp`: a real node's tunnel endpoint, its leg on the cluster network (docs/protocol.md, "Tunnel endpoints"). */
@@ -22,6 +33,10 @@ export const Hello = z.object({
   /** The scheduler's answer: one value for each scheduler process, so that a peer that connects
    *  again knows whether what it sent the last one is still there (docs/protocol.md, "Handshake"). */
   boot: z.string().max(64).optional(),
+  /** The scheduler's answer to the controller: what it decided about STARTs and was not told is
+   *  saved, each told again (docs/protocol.md, "Placements are saved"). */
+  placed: z.array(Placed).optional(),
+  refused: z.array(StartFailure).optional(),
 });
 export type Hello = z.infer<typeof Hello>;
 
@@ -244,11 +259,6 @@ export const CnciReady = z.object({ instanceId: z.string(), tenantId: z.string()
 export type CnciReady = z.infer<typeof CnciReady>;
 
 /** Where the scheduler placed a START: the only node the controller then believes about that instance. */
-export const Placed = z.object({ instanceId: z.string(), nodeId: z.string() });
-export type Placed = z.infer<typeof Placed>;
-
-export const StartFailure = z.object({ instanceId: z.string(), reason: StartFailureReason, message: z.string() });
-export type StartFailure = z.infer<typeof StartFailure>;
 
 export const LifecycleFailureReason = z.enum(['no_instance', 'already_stopped', 'already_running', 'wrong_state', 'not_supported', 'full_cloud', 'backend_failure']);
 export type LifecycleFailureReason = z.infer<typeof LifecycleFailureReason>;
@@ -294,6 +304,7 @@ export const OPS = {
     CNCI_EGRESS: CnciEgress,
     TUNNEL_PEERS: TunnelPeers,
     CORDONED: Cordoned,
+    PLACEMENTS_SAVED: PlacementsSaved,
     ATTACH_VOLUME: AttachVolume,
     DETACH_VOLUME: DetachVolume,
     CONSOLE: ConsoleRequest,

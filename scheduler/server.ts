@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
 import { chmod, rm } from 'node:fs/promises';
 import { Connection } from '../protocol/frame.ts';
-import type { Frame, FrameOf, Hello, Role } from '../protocol/payloads.ts';
+import type { Frame, FrameOf, Hello, Placed, Role, StartFailure } from '../protocol/payloads.ts';
 import { rolesOf } from '../shared/pki.ts';
 import type { Logger } from '../shared/log.ts';
 import { Placement } from './placement.ts';
@@ -61,6 +61,11 @@ export class Scheduler {
    *  has nothing of what it sent the last one) from the same one. */
   private readonly boot = randomUUID();
   readonly placement = new Placement();
+  /** What this scheduler decided about STARTs (PLACED, or its own START_FAILURE), in the order of
+   *  their `seq`, until the controller says they are saved: a controller killed before it saved
+   *  one is told it again when it comes back (docs/protocol.md, "Placements are saved"). */
+  private readonly unsaved = new Map<number, { placed: Placed } | { refused: StartFailure }>();
+  private lastSeq = 0;
 
   constructor(private readonly opts: SchedulerOptions) {
     this.server = tls.createServer({ ...opts.tls, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3' });
@@ -145,7 +150,7 @@ export class Scheduler {
     if (holder) return refuse(`tunnel endpoint ${hello.tunnelIp} is ${holder}'s`, 'BAD_IDENTITY');
 
     const peer: Peer = { hello, conn };
-    conn.send({ type: 'HELLO', op: 'HELLO', payload: { id: 'scheduler', roles: ['scheduler'], boot: this.boot } });
+    conn.send({ type: 'HELLO', op: 'HELLO', payload: { id: 'scheduler', roles: ['scheduler'], boot: this.boot, ...(isController && this.unsavedAnswers()) } });
     if (isController) {
       this.controller = peer;
       this.greetController();
@@ -233,15 +238,22 @@ export class Scheduler {
   private fromController(frame: Frame) {
     if (frame.type !== 'COMMAND') return;
     if (frame.op === 'CORDONED') return this.placement.setCordoned(frame.payload.nodes);
+    if (frame.op === 'PLACEMENTS_SAVED') return this.saved(frame.payload.upTo);
     if (frame.op === 'DELETE') this.placement.forget(frame.payload.instanceId);
     if (frame.op === 'START' && !frame.to) {
+      const instanceId = frame.payload.instanceId;
       const result = this.placement.place(frame.payload);
+      const seq = ++this.lastSeq;
       if (!result.ok) {
-        this.toController({ type: 'ERROR', op: 'START_FAILURE', payload: { instanceId: frame.payload.instanceId, reason: result.reason, message: result.message } });
+        const refused = { instanceId, reason: result.reason, message: result.message, seq };
+        this.unsaved.set(seq, { refused });
+        this.toController({ type: 'ERROR', op: 'START_FAILURE', payload: refused });
         return;
       }
+      const placed = { instanceId, nodeId: result.nodeId, seq };
+      this.unsaved.set(seq, { placed });
       // The controller learns the node before the node can speak of the instance (same link, in order).
-      this.toController({ type: 'STATUS', op: 'PLACED', payload: { instanceId: frame.payload.instanceId, nodeId: result.nodeId } });
+      this.toController({ type: 'STATUS', op: 'PLACED', payload: placed });
       this.agents.get(result.nodeId)!.conn.send({ ...frame, from: 'controller', to: result.nodeId });
       return;
     }
@@ -252,6 +264,25 @@ export class Scheduler {
       return;
     }
     target.conn.send({ ...frame, from: 'controller' });
+  }
+
+  /** The controller saved what this scheduler decided up to `upTo`: it is not told again. */
+  private saved(upTo: number) {
+    for (const seq of this.unsaved.keys()) {
+      if (seq > upTo) return;
+      this.unsaved.delete(seq);
+    }
+  }
+
+  /** What a controller that connects is told again, in its HELLO: what it may not have saved. */
+  private unsavedAnswers(): Pick<Hello, 'placed' | 'refused'> {
+    const placed: Placed[] = [];
+    const refused: StartFailure[] = [];
+    for (const answer of this.unsaved.values()) {
+      if ('placed' in answer) placed.push(answer.placed);
+      else refused.push(answer.refused);
+    }
+    return { placed, refused };
   }
 
   /** Holds a node's frame in place of the one it replaces (if held) until the controller's link drains. */

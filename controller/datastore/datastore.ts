@@ -42,6 +42,9 @@ export interface Datastore {
   /** A promise that settles once every change decided so far is saved, or undefined when none
    *  waits to be: what an answer or a frame that tells of a change waits for (docs/durability.md). */
   committed(): Promise<void> | undefined;
+  /** The same for every change made so far, reports included: what the controller waits for before
+   *  it tells the scheduler that its placements are saved (docs/protocol.md, "Placements are saved"). */
+  saved(): Promise<void> | undefined;
   /** Runs `what`: the changes it makes are what nodes reported (they say it again after a
    *  restart), written behind, and nothing waits for them (docs/durability.md). */
   reported<T>(what: () => T): T;

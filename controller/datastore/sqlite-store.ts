@@ -136,10 +136,12 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Sq
   let made = 0;
   /** Who waits for the decisions up to `upTo` to be saved (committed()), in the order they asked. */
   let waiters: { upTo: number; resolve: () => void }[] = [];
+  /** Who waits for every change up to `upTo`, reports included (saved()). */
+  let allWaiters: { upTo: number; resolve: () => void }[] = [];
   let scheduled = false;
   let closing = false;
-  /** The batch the writer is committing, and the number of its oldest decision. */
-  let inFlight: { seq: number; taken: Taken; oldestDecision: number } | undefined;
+  /** The batch the writer is committing, and the numbers of its oldest decision and oldest change. */
+  let inFlight: { seq: number; taken: Taken; oldestDecision: number; oldest: number } | undefined;
   let seq = 0;
 
   /** Takes pending changes, decisions first, each oldest first, until `max` are taken or the time
@@ -167,12 +169,18 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Sq
     }
     for (const [line, changes] of back) line.putBack(changes);
   };
-  /** Tells those who wait for decisions now saved: all older than the oldest unsaved one. */
-  const settle = () => {
-    const unsaved = Math.min(inFlight?.oldestDecision ?? Infinity, decisions.oldest());
+  /** Resolves the waiters (in the order they asked) for changes all older than `unsaved`, and
+   *  returns those left. */
+  const resolveBefore = (list: { upTo: number; resolve: () => void }[], unsaved: number) => {
     let n = 0;
-    while (n < waiters.length && waiters[n].upTo < unsaved) waiters[n++].resolve();
-    if (n > 0) waiters = waiters.slice(n);
+    while (n < list.length && list[n].upTo < unsaved) list[n++].resolve();
+    return n > 0 ? list.slice(n) : list;
+  };
+  /** Tells those who wait for changes now saved: all older than the oldest unsaved one. */
+  const settle = () => {
+    const decisionsUnsaved = Math.min(inFlight?.oldestDecision ?? Infinity, decisions.oldest());
+    waiters = resolveBefore(waiters, decisionsUnsaved);
+    if (allWaiters.length > 0) allWaiters = resolveBefore(allWaiters, Math.min(decisionsUnsaved, inFlight?.oldest ?? Infinity, reports.oldest()));
   };
 
   const schedule = (afterBacklog = false) => {
@@ -188,8 +196,12 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Sq
     if (!writer) writer = startWriter();
     const { batch, taken } = take(MAX_PER_COMMIT, performance.now() + (opts.commitSliceMs ?? COMMIT_SLICE_MS));
     let oldestDecision = Infinity;
-    for (const [line, change] of taken) if (line === decisions) oldestDecision = Math.min(oldestDecision, change.first);
-    inFlight = { seq: ++seq, taken, oldestDecision };
+    let oldest = Infinity;
+    for (const [line, change] of taken) {
+      if (line === decisions) oldestDecision = Math.min(oldestDecision, change.first);
+      oldest = Math.min(oldest, change.first);
+    }
+    inFlight = { seq: ++seq, taken, oldestDecision, oldest };
     // Kept alive while a batch is in flight, as a pending commit kept the loop before.
     writer.ref();
     writer.postMessage({ seq, batch });
@@ -263,6 +275,10 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Sq
     committed: () => {
       if ((inFlight?.oldestDecision ?? Infinity) === Infinity && decisions.empty) return undefined;
       return new Promise<void>((resolve) => waiters.push({ upTo: made, resolve }));
+    },
+    saved: () => {
+      if (!inFlight && !anyPending()) return undefined;
+      return new Promise<void>((resolve) => allWaiters.push({ upTo: made, resolve }));
     },
     reported: <T>(what: () => T): T => {
       const was = reporting;

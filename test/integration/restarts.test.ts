@@ -209,48 +209,72 @@ t.test('a DELETE answered before the controller is killed is still under way aft
   await waitFor('it to be gone', async () => !(await demo.call<{ instances: Instance[] }>('GET', `/tenants/${tenant}/instances`)).instances.some((i) => i.id === inst.id));
 });
 
-/** The STARTs of `id` the nodes get, counted as they come. */
-function startsReaching(id: string) {
-  const seen = { count: 0 };
+/** Counts the STARTs the nodes get from now on: how many of an instance's came so far. */
+function startsReaching(): (id: string) => number {
+  const seen = new Map<string, number>();
   for (const launcher of plane.launchers) {
     (launcher as unknown as { peer: EventEmitter }).peer.on('frame', (f: Frame) => {
-      if (f.op === 'START' && f.payload.instanceId === id) seen.count++;
+      if (f.op === 'START') seen.set(f.payload.instanceId, (seen.get(f.payload.instanceId) ?? 0) + 1);
     });
   }
-  return seen;
+  return (id) => seen.get(id) ?? 0;
+}
+
+/** Has the scheduler do `what` with the next START of an instance (not a CNCI's) the controller
+ *  sends, in place of placing it (`place` does what the scheduler would have). */
+function onNextStart(what: (f: Frame, place: (f: Frame) => void) => void) {
+  const scheduler = plane.scheduler as unknown as { fromController(f: Frame): void };
+  const own = scheduler.fromController.bind(scheduler);
+  scheduler.fromController = (f: Frame) => {
+    if (f.op !== 'START' || f.to || f.payload.cnci) return own(f);
+    scheduler.fromController = own;
+    what(f, own);
+  };
 }
 
 /** Makes the scheduler take the next START of an instance (not a CNCI's) from the controller and
  *  keep it (as one that dies with it would); `handle()` then handles it as it would have. */
 function schedulerKeepsNextStart() {
-  const scheduler = plane.scheduler as unknown as { fromController(f: Frame): void };
-  const own = scheduler.fromController.bind(scheduler);
-  let kept: Frame | undefined;
-  scheduler.fromController = (f: Frame) => {
-    if (f.op === 'START' && !f.to && !f.payload.cnci && !kept) return void (kept = f);
-    own(f);
-  };
+  let kept: { f: Frame; place: (f: Frame) => void } | undefined;
+  onNextStart((f, place) => (kept = { f, place }));
   return {
     taken: () => kept !== undefined,
-    handle: () => { scheduler.fromController = own; own(kept!); },
+    handle: () => kept!.place(kept!.f),
   };
+}
+
+/** Holds the database's write lock from the scheduler's next placement on (taken before its
+ *  answer goes to the controller, which then cannot save it); `release()` lets go. */
+function lockFromNextPlacement(t: { teardown(fn: () => void): void }, change?: (f: Frame) => Frame) {
+  const lock = new Database(join(plane.dir, 'controller.db'));
+  t.teardown(() => {
+    if (lock.inTransaction) lock.exec('ROLLBACK');
+    lock.close();
+  });
+  let placed = false;
+  onNextStart((f, place) => {
+    lock.exec('BEGIN IMMEDIATE');
+    placed = true;
+    place(change ? change(f) : f);
+  });
+  return { placed: () => placed, release: () => void lock.exec('ROLLBACK') };
 }
 
 t.test('a START that a scheduler took with it is sent to the next one: the instance starts, once', async (t) => {
   const keeps = schedulerKeepsNextStart();
+  const starts = startsReaching();
   const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
-  const starts = startsReaching(inst.id);
   await waitFor('the scheduler to take the START', keeps.taken);
   await plane.restartScheduler();
   const active = await waitForState(demo, inst.id, 'active');
   t.ok(active.node_id, `active, on ${active.node_id}`);
-  t.equal(starts.count, 1, 'one START reached a node');
+  t.equal(starts(inst.id), 1, 'one START reached a node');
 });
 
 t.test('a controller that reconnects to the same scheduler does not send again a START it holds: the instance starts, once', async (t) => {
   const keeps = schedulerKeepsNextStart();
+  const starts = startsReaching();
   const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
-  const starts = startsReaching(inst.id);
   await waitFor('the scheduler to take the START', keeps.taken);
   // The controller's link drops; the scheduler stays, with the START. The controller has done what
   // it does on connecting (its own listener runs first) once this one hears of it.
@@ -263,7 +287,45 @@ t.test('a controller that reconnects to the same scheduler does not send again a
   t.ok(active.node_id, `active, on ${active.node_id}`);
   // A second START would have been placed and sent at once: its node would have it by now.
   await waitFor('a STATS of its node after it is active', async () => (await admin.call<{ updated_at: string }>('GET', `/nodes/${active.node_id}`)).updated_at > active.updated_at);
-  t.equal(starts.count, 1, 'one START reached a node');
+  t.equal(starts(inst.id), 1, 'one START reached a node');
+});
+
+t.test('a controller killed before it saved where the scheduler placed an instance is told again: the instance is active, on its node, started once', async (t) => {
+  const starts = startsReaching();
+  const locked = lockFromNextPlacement(t);
+  const failuresBefore = commitFailures.length;
+  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+  await waitFor('the scheduler to place it', locked.placed);
+  await waitFor('the node to get its START', () => starts(inst.id) === 1);
+  await waitFor('the placement\'s commit to fail', () => commitFailures.length > failuresBefore);
+  await plane.crashController(locked.release);
+  const active = await waitForState(demo, inst.id, 'active');
+  t.ok((await plane.backends[Number(active.node_id!.replace('node-', ''))].list()).some((a) => a.spec.instanceId === inst.id), `active, on ${active.node_id}, which runs it`);
+  t.equal(starts(inst.id), 1, 'and was not started again elsewhere');
+});
+
+t.test('a controller killed before it saved that the scheduler refused a START is told again: the instance fails, with the reason', async (t) => {
+  const locked = lockFromNextPlacement(t, (f) => (f.op === 'START' ? { ...f, payload: { ...f.payload, requirements: { nodeId: 'no-such-node' } } } : f));
+  const failuresBefore = commitFailures.length;
+  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+  await waitFor('the scheduler to refuse it', locked.placed);
+  await waitFor('the refusal\'s commit to fail', () => commitFailures.length > failuresBefore);
+  await plane.crashController(locked.release);
+  const failed = await waitForEvent(demo, new RegExp(`^Failed to start ${inst.id}: no_cn`));
+  t.ok(failed, 'its failure is told');
+  await waitFor('it to be gone', async () => !(await demo.call<{ instances: Instance[] }>('GET', `/tenants/${tenant}/instances`)).instances.some((i) => i.id === inst.id));
+});
+
+t.test('a START that a killed controller never got to the scheduler is sent again by the restarted one: the instance starts, once', async (t) => {
+  const starts = startsReaching();
+  // Taken and dropped: as one still in the killed controller's socket would be.
+  const keeps = schedulerKeepsNextStart();
+  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+  await waitFor('the scheduler to take the START', keeps.taken);
+  await plane.crashController();
+  const active = await waitForState(demo, inst.id, 'active');
+  t.ok(active.node_id, `active, on ${active.node_id}`);
+  t.equal(starts(inst.id), 1, 'one START reached a node');
 });
 
 t.test('instances created while the scheduler link is down start once it is back', async (t) => {

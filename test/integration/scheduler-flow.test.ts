@@ -144,3 +144,55 @@ t.test('a controller that goes while frames wait for it learns, when it comes ba
   node.socket.destroy();
   again.socket.destroy();
 });
+
+t.test('a controller that comes back is told, in its HELLO, what the scheduler placed or refused and was not told is saved', async (t) => {
+  const first = await joinAs(pki.controller, 'controller', ['controller']);
+  const node = await joinAs(pki.agent, 'node-4', ['compute']);
+  node.conn.send({ ...stats(0), payload: { ...stats(0).payload, nodeId: 'node-4', hostname: 'node-4', instances: [] } } as Frame);
+  const start = (instanceId: string, nodeId?: string): Frame => ({
+    type: 'COMMAND', op: 'START', payload: {
+      instanceId, tenantId: 't', workloadId: 'w', vmType: 'docker', image: 'debian', resources: { vcpus: 1, memMB: 16, diskMB: 16 },
+      requirements: { nodeId }, network: { ip: '172.16.0.2', mac: '02:00:00:00:00:02', subnet: '172.16.0.0/24', gateway: '172.16.0.1' },
+    },
+  });
+  /** The scheduler's answers about STARTs, in the order they came. */
+  const answers = (frames: Frame[]) => frames.flatMap((f) => (f.op === 'PLACED' || (f.op === 'START_FAILURE' && !f.from) ? [f.payload] : []));
+  await waitFor('the node to be a candidate', () => {
+    first.conn.send(start('probe'));
+    return answers(first.frames).some((a) => a.instanceId === 'probe' && 'nodeId' in a);
+  });
+  first.conn.send(start('saved'));
+  first.conn.send(start('refused', 'no-such-node'));
+  first.conn.send(start('placed'));
+  // A link is read in order: the answer to the last START comes last.
+  const told = await waitFor('the three answers', () => (answers(first.frames).some((a) => a.instanceId === 'placed') ? answers(first.frames) : undefined));
+  const seqOf = (id: string) => told.find((a) => a.instanceId === id)!.seq!;
+  t.ok(told.every((a, i) => i === 0 || a.seq! > told[i - 1].seq!), 'each answer is numbered, in order');
+  // Saved up to 'saved': the probe and it are not told again.
+  first.conn.send({ type: 'COMMAND', op: 'PLACEMENTS_SAVED', payload: { upTo: seqOf('saved') } });
+  // A frame the scheduler answers at once: by then it took the one above (a link is read in order).
+  first.conn.send({ type: 'COMMAND', op: 'STOP', to: 'nowhere', payload: { instanceId: 'x' } });
+  await waitFor('the scheduler to take the acknowledgement', () => first.frames.some((f) => f.op === 'UNREACHABLE'));
+  const seen = gone.length;
+  first.socket.destroy();
+  await waitFor('the scheduler to see the controller gone', () => gone.slice(seen).includes('controller'));
+
+  const again = await joinAs(pki.controller, 'controller', ['controller']);
+  const hello = again.frames[0];
+  if (hello.op !== 'HELLO') return t.fail(`a HELLO first, not ${hello.op}`);
+  t.same(hello.payload.placed, [{ instanceId: 'placed', nodeId: 'node-4', seq: seqOf('placed') }], 'the placement not said saved is told again');
+  t.same(hello.payload.refused?.map((r) => [r.instanceId, r.reason, r.seq]), [['refused', 'no_cn', seqOf('refused')]], 'so is the refusal');
+  // Said saved now, they are not told to the next one.
+  again.conn.send({ type: 'COMMAND', op: 'PLACEMENTS_SAVED', payload: { upTo: seqOf('placed') } });
+  again.conn.send({ type: 'COMMAND', op: 'STOP', to: 'nowhere', payload: { instanceId: 'x' } });
+  await waitFor('the scheduler to take the acknowledgement', () => again.frames.some((f) => f.op === 'UNREACHABLE'));
+  const seen2 = gone.length;
+  again.socket.destroy();
+  await waitFor('the scheduler to see the controller gone', () => gone.slice(seen2).includes('controller'));
+  const third = await joinAs(pki.controller, 'controller', ['controller']);
+  const hello3 = third.frames[0];
+  t.same(hello3.op === 'HELLO' && [hello3.payload.placed, hello3.payload.refused], [[], []], 'nothing is told again once saved');
+  t.notOk(node.frames[0].op === 'HELLO' && 'placed' in node.frames[0].payload, 'a node is told none of it');
+  node.socket.destroy();
+  third.socket.destroy();
+});

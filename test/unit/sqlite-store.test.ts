@@ -210,6 +210,26 @@ t.test('reports are written behind and waited for by no one; a decision goes fir
   w.s.close();
 }));
 
+t.test('saved() waits for the reports too: every change made before it, on disk', (t) => withTempDir('ciao-store', async (dir) => {
+  const w = watched(join(dir, 'c.db'), { commitSliceMs: Infinity, commitGapMs: 50 });
+  t.equal(w.s.saved(), undefined, 'nothing made: nothing to wait for');
+  w.s.reported(() => {
+    for (let i = 0; i < MAX_PER_COMMIT + 10; i++) w.s.events.put(event(`r${i}`, 't'));
+  });
+  const rowsWhenSaved = w.s.saved()!.then(() => w.rows());
+  // Made after it asked: not waited for.
+  w.s.reported(() => {
+    for (let i = 0; i < MAX_PER_COMMIT; i++) w.s.events.put(event(`later${i}`, 't'));
+  });
+  t.ok((await rowsWhenSaved) >= MAX_PER_COMMIT + 10, 'settled once the reports made before it were on disk');
+  t.ok(w.sizes.length >= 2, `which took more than one batch (${w.sizes.join(', ')})`);
+  await w.s.saved();
+  t.equal(w.rows(), MAX_PER_COMMIT * 2 + 10, 'and a later wait, once the later ones are');
+  t.equal(w.s.saved(), undefined, 'nothing left to wait for');
+  w.reader.close();
+  w.s.close();
+}));
+
 t.test('an abandoned store loses what it had not committed, as a killed process does', (t) => withTempDir('ciao-store', async (dir) => {
   const path = join(dir, 'c.db');
   const s = openSqliteStore(path, { busyTimeoutMs: 0, retryMs: 100, onError: () => {} });
