@@ -34,8 +34,9 @@ export interface CreateRequest {
 /** What a client may set on an instance and read back as it set it. */
 export type InstanceAttributes = Partial<Pick<Instance, 'name' | 'metadata' | 'access_ipv4' | 'access_ipv6' | 'key_name' | 'reservation_id' | 'description' | 'tags' | 'user_data' | 'files' | 'disk_config'>>;
 
-/** Sent a START that no scheduler's answer (PLACED, START_FAILURE) has reached yet. */
-const isUnplaced = (inst: Instance) => inst.state === 'pending' && inst.dispatched && !inst.node_id;
+/** Sent a START that no scheduler's answer (PLACED, START_FAILURE) has reached yet; deleted
+ *  meanwhile, it waits for that answer all the same (the node it lands on is told to delete it). */
+const isUnplaced = (inst: Instance) => (inst.state === 'pending' || inst.state === 'deleting') && inst.dispatched && !inst.node_id;
 /** The fields given a value (a client's change leaves out what it does not set). */
 const defined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
@@ -211,6 +212,8 @@ export class Instances {
     for (const id of this.unplaced) {
       const inst = this.ctx.store.instances.get(id);
       if (!inst || !isUnplaced(inst)) this.unplaced.delete(id);
+      // Deleted while its START was on the way to where it never arrived: nothing to stop.
+      else if (inst.state === 'deleting') this.gone(inst, `Deleted ${inst.id}`);
       else this.ctx.send({ type: 'COMMAND', op: 'START', payload: this.startPayload(inst) });
     }
   }
@@ -233,7 +236,11 @@ export class Instances {
   placed({ instanceId, nodeId }: Placed): void {
     this.unplaced.delete(instanceId);
     const inst = this.ctx.store.instances.get(instanceId);
-    if (inst && inst.state !== 'deleting') this.save(inst, { node_id: nodeId });
+    if (!inst || (inst.state === 'deleting' && inst.node_id)) return;
+    this.save(inst, { node_id: nodeId });
+    // Deleted before it was placed: the node deletes what it starts (its INSTANCE_DELETED ends it;
+    // the node is asked again when it connects, as for every instance deleting there).
+    if (inst.state === 'deleting') this.ctx.send({ type: 'COMMAND', op: 'DELETE', to: nodeId, payload: { instanceId } });
   }
 
   /** A PLACED told again (a scheduler's HELLO): news only for an instance still waiting for it. */
@@ -409,6 +416,8 @@ export class Instances {
   /** Deletes through the node when one holds it, else at once. */
   remove(inst: Instance): void {
     if (inst.state === 'deleting') return;
+    // Its START is on its way: it is deleted from the node the scheduler puts it on (placed()).
+    if (isUnplaced(inst)) return this.save(inst, { state: 'deleting' });
     if (!inst.node_id || !inst.dispatched) return this.gone(inst, `Deleted ${inst.id}`);
     this.command('DELETE', inst);
     this.save(inst, { state: 'deleting' });
@@ -501,6 +510,7 @@ export class Instances {
   startFailed(f: StartFailure): void {
     const inst = this.ctx.store.instances.get(f.instanceId);
     if (!inst) return;
+    if (inst.state === 'deleting') return this.gone(inst, `Deleted ${inst.id}`);
     this.gone(inst, `Failed to start ${inst.id}: ${f.reason} (${f.message})`, 'error');
     if (inst.cnci) this.failWaiting(inst.tenant_id, `the tenant's CNCI could not start: ${f.reason}`);
   }

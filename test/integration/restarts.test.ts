@@ -328,6 +328,36 @@ t.test('a START that a killed controller never got to the scheduler is sent agai
   t.equal(starts(inst.id), 1, 'one START reached a node');
 });
 
+t.test('an instance deleted after its START left and before the scheduler placed it is deleted from the node it lands on', async (t) => {
+  const starts = startsReaching();
+  const keeps = schedulerKeepsNextStart();
+  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+  await waitFor('the scheduler to take the START', keeps.taken);
+  await demo.call('DELETE', `/tenants/${tenant}/instances/${inst.id}`);
+  // Placed now: its node starts it.
+  keeps.handle();
+  await waitFor('its node to get the START', () => starts(inst.id) === 1);
+  await waitFor('it to be gone', async () => !(await demo.call<{ instances: Instance[] }>('GET', `/tenants/${tenant}/instances`)).instances.some((i) => i.id === inst.id));
+  await waitFor('no node to run it', async () => {
+    for (const backend of plane.backends) if ((await backend.list()).some((a) => a.spec.instanceId === inst.id)) return false;
+    return true;
+  });
+  t.pass('deleted, and no node runs it');
+});
+
+t.test('an instance deleted while a scheduler that goes holds its START is gone, and started nowhere', async (t) => {
+  const starts = startsReaching();
+  const keeps = schedulerKeepsNextStart();
+  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+  await waitFor('the scheduler to take the START', keeps.taken);
+  await demo.call('DELETE', `/tenants/${tenant}/instances/${inst.id}`);
+  t.equal((await demo.call<Instance>('GET', `/tenants/${tenant}/instances/${inst.id}`)).state, 'deleting', 'deleting while its START is out');
+  await plane.restartScheduler();
+  await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
+  await plane.waitForNodes(2);
+  t.equal(starts(inst.id), 0, 'no node got its START');
+});
+
 t.test('instances created while the scheduler link is down start once it is back', async (t) => {
   await plane.restartController();
   const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
