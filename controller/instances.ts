@@ -269,6 +269,11 @@ export class Instances {
     this.dispatchWaiting(tenantId);
   }
 
+  /** The instances placed on a node, CNCIs included. */
+  onNode(nodeId: string): Instance[] {
+    return this.book.onNode(nodeId).map((id) => this.ctx.store.instances.get(id)!);
+  }
+
   /** Changes the record (and its updated_at). */
   change(inst: Instance, change: Partial<Instance>) {
     this.save(inst, change);
@@ -557,17 +562,16 @@ export class Instances {
    *  goes nowhere while the node has no scheduler, and a node answers one for an instance it no
    *  longer has at once. An unfinished resize: the node's holds went with its restart. */
   nodeConnected(nodeId: string): void {
-    for (const inst of this.ctx.store.instances.all()) {
-      if (inst.node_id !== nodeId) continue;
+    for (const inst of this.onNode(nodeId)) {
       if (inst.state === 'deleting') this.ctx.send({ type: 'COMMAND', op: 'DELETE', to: nodeId, payload: { instanceId: inst.id } });
       else this.resizes.resendFor(inst);
     }
   }
 
   nodeLost(nodeId: string): void {
-    for (const inst of this.ctx.store.instances.all()) {
+    for (const inst of this.onNode(nodeId)) {
       // A shelved one runs nowhere: it waits, shelved, for its node (and disk) to come back.
-      if (inst.node_id === nodeId && inst.state !== 'deleting' && inst.state !== 'shelved' && inst.state !== 'shelved_offloaded') this.save(inst, { state: 'missing' });
+      if (inst.state !== 'deleting' && inst.state !== 'shelved' && inst.state !== 'shelved_offloaded') this.save(inst, { state: 'missing' });
     }
   }
 

@@ -44,7 +44,7 @@ export class NodeMaintenance {
       throw new ApiError('in_use', `node ${id} still holds ${held.length} instance(s): ${names}; delete them, or remove it with force=true (they are lost)`);
     }
     // What it held is lost with it, CNCIs of idle tenants included (the tenant's next instance makes one).
-    for (const inst of this.ctx.store.instances.all().filter((i) => i.node_id === id)) {
+    for (const inst of this.instances.onNode(id)) {
       this.instances.lost(inst, `its node ${id} was removed${held.includes(inst) ? ' (node.sh remove --force)' : ''}`);
     }
     this.nodes.forget(id);

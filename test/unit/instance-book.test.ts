@@ -67,3 +67,21 @@ t.test('instances are counted by state as their records change, CNCIs aside', as
   store.instances.delete('b');
   t.same([book.count(), book.count('pending'), book.count('active')], [1, 0, 1]);
 });
+
+t.test('the instances on each node follow their records: placed, moved, deleted, loaded', async (t) => {
+  const store = createMemoryStore();
+  store.instances.put(inst('loaded', '172.16.3.9', { node_id: 'n1' }));
+  const book = new InstanceBook(store.instances);
+  t.same(book.onNode('n1'), ['loaded'], 'what was there before the book');
+  store.instances.put(inst('a', '172.16.3.2'));
+  t.same(book.onNode('n1'), ['loaded'], 'not placed: on no node');
+  store.instances.put(inst('a', '172.16.3.2', { node_id: 'n1' }));
+  store.instances.put(inst('gw', '172.16.3.1', { cnci: true, node_id: 'n2' }));
+  t.same(book.onNode('n1'), ['loaded', 'a']);
+  t.same(book.onNode('n2'), ['gw'], 'a CNCI too');
+  store.instances.put(inst('a', '172.16.3.2', { node_id: 'n2', state: 'active' }));
+  t.same([book.onNode('n1'), book.onNode('n2')], [['loaded'], ['gw', 'a']], 'moved');
+  store.instances.delete('a');
+  store.instances.delete('loaded');
+  t.same([book.onNode('n1'), book.onNode('n2')], [[], ['gw']], 'deleted');
+});
