@@ -6,6 +6,10 @@ const ACTIONS = ['STOP', 'RESTART', 'DELETE', 'PAUSE', 'UNPAUSE', 'REBOOT', 'SUS
 type LifecycleFailureFrame = Extract<Frame, { op: `${typeof ACTIONS[number]}_FAILURE` }>;
 const LIFECYCLE_FAILURES = new Set<string>(ACTIONS.map((op) => `${op}_FAILURE`));
 const isLifecycleFailure = (frame: Frame): frame is LifecycleFailureFrame => LIFECYCLE_FAILURES.has(frame.op);
+/** What a controller that restarts is told again (docs/durability.md, "Reports"): each node's
+ *  STATS (the states of its instances), the nodes connected, where the scheduler placed what until
+ *  it is saved, and a deletion's end (asked again of the node for each instance still deleting). */
+const SAID_AGAIN: ReadonlySet<string> = new Set(['STATS', 'INSTANCE_STATE', 'PLACED', 'NODE_CONNECTED', 'NODE_DISCONNECTED', 'INSTANCE_DELETED']);
 import type { ControllerContext } from './context.ts';
 import type { AdmissionLimits } from './create-admission.ts';
 import { EventLog } from './events.ts';
@@ -69,9 +73,10 @@ export class Services {
    *  What a node or a CNCI says (`from`, stamped by the scheduler) is believed only of what is its
    *  own: the instances placed on that node, the tenant that CNCI serves (docs/security.md). */
   onFrame(frame: Frame): void {
-    // What it changes is what a node or the scheduler reported: they tell it again after a restart,
-    // so no answer or frame waits for it to be saved (docs/durability.md).
-    this.store.reported(() => this.handle(frame));
+    // What the nodes or the scheduler tell a controller again after a restart is written behind:
+    // no answer or frame waits for it to be saved (docs/durability.md). The rest is decided on.
+    if (SAID_AGAIN.has(frame.op)) this.store.reported(() => this.handle(frame));
+    else this.handle(frame);
   }
 
   /** Connected to a scheduler: first what it tells again in its HELLO, its answers about STARTs

@@ -48,6 +48,9 @@ export interface Datastore {
   /** Runs `what`: the changes it makes are what nodes reported (they say it again after a
    *  restart), written behind, and nothing waits for them (docs/durability.md). */
   reported<T>(what: () => T): T;
+  /** Called inside reported() when it tells someone (a frame): what it changed so far, and changes
+   *  from now on until it returns, are decisions, waited for as such (docs/durability.md). */
+  decideReported(): void;
   close(): void;
 }
 

@@ -79,5 +79,5 @@ export class MemoryCollection<T extends { id: string }> implements Collection<T>
 
 export function createMemoryStore(hooks?: (name: string) => PutHook): Datastore {
   const store = Object.fromEntries(COLLECTIONS.map((name) => [name, new MemoryCollection(hooks?.(name))]));
-  return { ...store, committed: () => undefined, saved: () => undefined, reported: <T>(what: () => T) => what(), close() {} } as unknown as Datastore;
+  return { ...store, committed: () => undefined, saved: () => undefined, decideReported: () => {}, reported: <T>(what: () => T) => what(), close() {} } as unknown as Datastore;
 }

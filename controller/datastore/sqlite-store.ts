@@ -130,7 +130,9 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Sq
    *  pending in both is one decision: its last value, at the decision's place. */
   const decisions = new Line();
   const reports = new Line();
-  let reporting = false;
+  /** Inside reported(): the changes made so far there that went to the reports line, or
+   *  'decided' once decideReported() made them decisions (as are the rest of that call's). */
+  let reporting: Change[] | 'decided' | undefined;
   const anyPending = () => !decisions.empty || !reports.empty;
   /** Changes made so far: the number of the last one. */
   let made = 0;
@@ -253,8 +255,10 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Sq
     // a decision pending stays one decision; one only reported so far that is now decided about
     // is waited for from now.
     const decided = decisions.get(name, id) !== undefined;
-    if (reporting && !decided) reports.set(change);
-    else {
+    if (Array.isArray(reporting) && !decided) {
+      reports.set(change);
+      reporting.push(change);
+    } else {
       if (!decided) reports.remove(name, id);
       decisions.set(change);
     }
@@ -282,12 +286,24 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Sq
     },
     reported: <T>(what: () => T): T => {
       const was = reporting;
-      reporting = true;
+      reporting = [];
       try {
         return what();
       } finally {
         reporting = was;
       }
+    },
+    decideReported: () => {
+      if (!Array.isArray(reporting)) return;
+      // Each change reported here, still pending as a report, is made again as a decision: at the
+      // end of the line, its record's value now.
+      for (const change of reporting) {
+        const pending = reports.get(change.name, change.id);
+        if (!pending) continue;
+        reports.remove(change.name, change.id);
+        decisions.set({ ...pending, first: ++made });
+      }
+      reporting = 'decided';
     },
     abandon: async () => {
       closing = true;

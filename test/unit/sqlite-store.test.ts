@@ -9,6 +9,8 @@ import { MAX_PER_COMMIT, openSqliteStore, type SqliteStoreOptions } from '../../
 import { createMemoryStore } from '../../controller/datastore/memory-store.ts';
 import type { ClusterEvent, Tenant } from '../../controller/api-types.ts';
 import { withTempDir } from '../../shared/temp-dir.ts';
+import { sendAfterCommit } from '../../controller/after-commit.ts';
+import type { Frame } from '../../protocol/payloads.ts';
 import { waitFor } from '../../shared/wait-for.ts';
 
 const event = (id: string, tenant: string | null): ClusterEvent => ({ id, tenant_id: tenant, time: '2026-01-01T00:00:00Z', type: 'info', message: id });
@@ -208,6 +210,50 @@ t.test('reports are written behind and waited for by no one; a decision goes fir
   t.same(w.sizes, [1, MAX_PER_COMMIT, 9], 'then the reports, after the gap');
   w.reader.close();
   w.s.close();
+}));
+
+t.test('a report handler that tells someone makes its changes decisions: they are waited for, then written first', (t) => withTempDir('ciao-store', async (dir) => {
+  const w = watched(join(dir, 'c.db'), { commitSliceMs: Infinity, commitGapMs: 100 });
+  w.s.reported(() => {
+    for (let i = 0; i < 10; i++) w.s.events.put(event(`plain${i}`, 't'));
+  });
+  t.equal(w.s.committed(), undefined, 'a report that tells no one: nothing to wait for');
+  w.s.reported(() => {
+    w.s.events.put(event('before', 't'));
+    w.s.decideReported(); // it sends a frame here
+    w.s.events.put(event('after', 't'));
+  });
+  const waited = w.s.committed();
+  t.ok(waited, 'its changes are waited for');
+  await waited;
+  const saved = (id: string) => (w.reader.prepare('SELECT count(*) AS n FROM events WHERE id = ?').get(id) as { n: number }).n === 1;
+  t.ok(saved('before') && saved('after'), 'both on disk when the wait ends: what it changed before telling, and after');
+  t.same(w.sizes, [2], 'in a batch of their own, ahead of the plain reports');
+  w.s.reported(() => w.s.events.put(event('later', 't')));
+  t.equal(w.s.committed(), undefined, 'the next report handler is a report again');
+  w.reader.close();
+  w.s.close();
+}));
+
+t.test('a frame sent from a report handler leaves once the handler\'s changes are saved', (t) => withTempDir('ciao-store', async (dir) => {
+  const path = join(dir, 'c.db');
+  const errors: Error[] = [];
+  const s = openSqliteStore(path, { busyTimeoutMs: 0, retryMs: 50, onError: (err) => errors.push(err) });
+  const sent: string[] = [];
+  const send = sendAfterCommit(s, () => true, (bytes) => sent.push(JSON.parse(bytes.subarray(4).toString('utf8')).op) > 0);
+  const locker = new Database(path);
+  locker.exec('BEGIN IMMEDIATE');
+  s.reported(() => {
+    s.events.put(event('dispatched', 't'));
+    send({ type: 'COMMAND', op: 'START', payload: {} } as unknown as Frame);
+  });
+  await waitFor('a commit to fail', () => errors.length > 0, { timeoutMs: 10_000, intervalMs: 10 });
+  t.same(sent, [], 'not sent while the change it tells of is not saved');
+  locker.exec('COMMIT');
+  locker.close();
+  await waitFor('the frame to leave', () => sent.length > 0, { timeoutMs: 10_000, intervalMs: 10 });
+  t.same(sent, ['START']);
+  s.close();
 }));
 
 t.test('saved() waits for the reports too: every change made before it, on disk', (t) => withTempDir('ciao-store', async (dir) => {
