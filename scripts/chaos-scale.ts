@@ -9,6 +9,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { join } from 'node:path';
 import { run } from '../shared/run.ts';
 import { waitFor } from '../shared/wait-for.ts';
+import { seededRandom } from '../shared/seeded-random.ts';
 import { ControllerError } from '../shared/controller-client.ts';
 import { clusterPaths } from '../singlevm/cluster-files.ts';
 import { pidFiles } from '../singlevm/pid-files.ts';
@@ -32,14 +33,8 @@ const tsx = (script: string, ...args: string[]) => run(process.execPath, ['--imp
 const setup = () => tsx('singlevm/setup.ts', '--simulate', '--nodes', String(nodes), '--name', name);
 const cleanup = () => tsx('singlevm/cleanup.ts', '--name', name);
 
-/** A seeded generator (mulberry32), so that a failing moment can be replayed (--seed). */
-let state = seed;
-const random = () => {
-  state = (state + 0x6d2b79f5) | 0;
-  let x = Math.imul(state ^ (state >>> 15), 1 | state);
-  x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-  return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-};
+/** Seeded, so that a failing moment can be replayed (--seed). */
+const random = seededRandom(seed);
 
 const failures: string[] = [];
 const check = (ok: boolean, what: string) => {

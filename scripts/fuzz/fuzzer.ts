@@ -10,6 +10,7 @@ import type { Services } from '../../controller/services.ts';
 import { createIdentityServer } from '../../mocks/identity/server.ts';
 import { defaultIdentityConfig } from '../../mocks/identity/config.ts';
 import { silentLogger } from '../../shared/log.ts';
+import { seededRandom } from '../../shared/seeded-random.ts';
 
 export interface FuzzTarget {
   controller: string;
@@ -50,16 +51,9 @@ export function routeTables(): { service: 'controller' | 'identity'; method: str
   return [...controller, ...identity];
 }
 
-/** mulberry32: a small seeded generator, so a failing run can be sent again exactly. */
+/** Seeded, so a failing run can be sent again exactly. */
 function generator(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seededRandom(seed);
   const int = (n: number) => Math.floor(next() * n);
   const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)];
   return { next, int, pick, chance: (p: number) => next() < p };

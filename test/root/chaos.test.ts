@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { waitFor } from '../../shared/wait-for.ts';
+import { seededRandom } from '../../shared/seeded-random.ts';
 import type { ExternalIp, Instance, Volume, Workload } from '../../controller/api-types.ts';
 import { cnciNamespace } from '../../cnci/cnci-backend.ts';
 import { pingFrom, sshRun } from '../../singlevm/probes.ts';
@@ -19,14 +20,8 @@ import { throwawayCluster } from '../helpers/throwaway-cluster.ts';
 /** BAT takes about 35 s here; a run still going after this long is a hang. */
 const BAT_CAP_MS = 420_000;
 const seed = Number(process.env.CIAO_CHAOS_SEED) || Date.now() % 1_000_000;
-let state = seed;
-/** A small seeded generator (mulberry32), so a failing order and timing can be replayed. */
-const random = () => {
-  state = (state + 0x6d2b79f5) | 0;
-  let x = Math.imul(state ^ (state >>> 15), 1 | state);
-  x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-  return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-};
+/** Seeded, so a failing order and timing can be replayed. */
+const random = seededRandom(seed);
 t.comment(`chaos seed ${seed} (CIAO_CHAOS_SEED=${seed} replays it)`);
 
 const { name, paths, sh, setUp } = await throwawayCluster(t, 'chaos');
