@@ -140,6 +140,15 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Sq
   let waiters: { upTo: number; resolve: () => void }[] = [];
   /** Who waits for every change up to `upTo`, reports included (saved()). */
   let allWaiters: { upTo: number; resolve: () => void }[] = [];
+  /** Reports made decisions (a record reported, then decided about; a report handler that told
+   *  someone) take a new number at the end of the decisions' line: the oldest number they had as
+   *  reports (`before`) stays unsaved for saved() until the decisions up to `until` are saved. */
+  let promoted: { before: number; until: number } | undefined;
+  const promote = (report: Change, decision: Change) => {
+    reports.remove(report.name, report.id);
+    decisions.set(decision);
+    promoted = { before: Math.min(promoted?.before ?? Infinity, report.first), until: decision.first };
+  };
   let scheduled = false;
   let closing = false;
   /** The batch the writer is committing, and the numbers of its oldest decision and oldest change. */
@@ -182,7 +191,8 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Sq
   const settle = () => {
     const decisionsUnsaved = Math.min(inFlight?.oldestDecision ?? Infinity, decisions.oldest());
     waiters = resolveBefore(waiters, decisionsUnsaved);
-    if (allWaiters.length > 0) allWaiters = resolveBefore(allWaiters, Math.min(decisionsUnsaved, inFlight?.oldest ?? Infinity, reports.oldest()));
+    if (promoted && decisionsUnsaved > promoted.until) promoted = undefined;
+    if (allWaiters.length > 0) allWaiters = resolveBefore(allWaiters, Math.min(decisionsUnsaved, inFlight?.oldest ?? Infinity, reports.oldest(), promoted?.before ?? Infinity));
   };
 
   const schedule = (afterBacklog = false) => {
@@ -255,13 +265,12 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Sq
     // a decision pending stays one decision; one only reported so far that is now decided about
     // is waited for from now.
     const decided = decisions.get(name, id) !== undefined;
+    const reported = reports.get(name, id);
     if (Array.isArray(reporting) && !decided) {
       reports.set(change);
       reporting.push(change);
-    } else {
-      if (!decided) reports.remove(name, id);
-      decisions.set(change);
-    }
+    } else if (!decided && reported) promote(reported, change);
+    else decisions.set(change);
     schedule();
   });
   for (const name of COLLECTIONS) {
@@ -299,9 +308,7 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Sq
       // end of the line, its record's value now.
       for (const change of reporting) {
         const pending = reports.get(change.name, change.id);
-        if (!pending) continue;
-        reports.remove(change.name, change.id);
-        decisions.set({ ...pending, first: ++made });
+        if (pending) promote(pending, { ...pending, first: ++made });
       }
       reporting = 'decided';
     },

@@ -276,6 +276,19 @@ t.test('saved() waits for the reports too: every change made before it, on disk'
   w.s.close();
 }));
 
+t.test('saved() waits for a report that a later decision took into the decisions\' line, until that decision is saved', (t) => withTempDir('ciao-store', async (dir) => {
+  const w = watched(join(dir, 'c.db'), { commitSliceMs: Infinity, commitGapMs: 0 });
+  // A full batch of decisions first: the decision below waits for the next batch.
+  for (let i = 0; i < MAX_PER_COMMIT; i++) w.s.events.put(event(`d${i}`, 't'));
+  w.s.reported(() => w.s.events.put({ ...event('x', 't'), message: 'reported' }));
+  const savedWhen = w.s.saved()!.then(() => [w.sizes.length, w.message('x')]);
+  // Decided about now: x leaves the reports' line for the end of the decisions' line.
+  w.s.events.put({ ...event('x', 't'), message: 'decided' });
+  t.same(await savedWhen, [2, 'decided'], 'not settled by the first batch: once x is on disk, with the second');
+  w.reader.close();
+  w.s.close();
+}));
+
 t.test('an abandoned store loses what it had not committed, as a killed process does', (t) => withTempDir('ciao-store', async (dir) => {
   const path = join(dir, 'c.db');
   const s = openSqliteStore(path, { busyTimeoutMs: 0, retryMs: 100, onError: () => {} });
