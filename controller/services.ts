@@ -7,9 +7,10 @@ type LifecycleFailureFrame = Extract<Frame, { op: `${typeof ACTIONS[number]}_FAI
 const LIFECYCLE_FAILURES = new Set<string>(ACTIONS.map((op) => `${op}_FAILURE`));
 const isLifecycleFailure = (frame: Frame): frame is LifecycleFailureFrame => LIFECYCLE_FAILURES.has(frame.op);
 /** What a controller that restarts is told again (docs/durability.md, "Reports"): each node's
- *  STATS (the states of its instances), the nodes connected, where the scheduler placed what until
- *  it is saved, and a deletion's end (asked again of the node for each instance still deleting). */
-const SAID_AGAIN: ReadonlySet<string> = new Set(['STATS', 'INSTANCE_STATE', 'PLACED', 'NODE_CONNECTED', 'NODE_DISCONNECTED', 'INSTANCE_DELETED']);
+ *  STATS (the states of its instances), the nodes connected, each CNCI's last CNCI_READY, where the
+ *  scheduler placed what until it is saved, and a deletion's end (asked again of the node for each
+ *  instance still deleting). */
+const SAID_AGAIN: ReadonlySet<string> = new Set(['STATS', 'INSTANCE_STATE', 'PLACED', 'NODE_CONNECTED', 'NODE_DISCONNECTED', 'CNCI_READY', 'INSTANCE_DELETED']);
 import type { ControllerContext } from './context.ts';
 import type { AdmissionLimits } from './create-admission.ts';
 import { EventLog } from './events.ts';

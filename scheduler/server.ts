@@ -51,6 +51,9 @@ export class Scheduler {
   /** Connected real nodes' tunnel endpoints (docs/protocol.md, "Tunnel endpoints"). */
   private readonly tunnels = new Map<string, string>();
   private readonly lastStats = new Map<string, FrameOf<'STATUS', 'STATS'>>();
+  /** Each connected CNCI's last CNCI_READY: a controller that connects is told it again, as it is
+   *  told each node's last STATS (a restarted one may not have saved it). */
+  private readonly lastReady = new Map<string, Frame>();
   /** Per node, the frames held while the controller's link is backed up, in the node's order, by
    *  what a newer frame replaces (docs/protocol.md, "Flow to the controller"); the node that has
    *  waited longest first. */
@@ -180,6 +183,7 @@ export class Scheduler {
       if (stats && !this.held.get(id)?.has(STATS_KEY)) link.send(stats);
       this.release(link, id);
     }
+    for (const ready of this.lastReady.values()) link.send(ready);
     for (const frame of this.pendingForController.splice(0)) link.send(frame);
   }
 
@@ -197,6 +201,7 @@ export class Scheduler {
       if (this.tunnels.delete(id)) this.sendTunnelPeers();
     } else if (this.cncis.get(id) === peer) {
       this.cncis.delete(id);
+      this.lastReady.delete(id);
       this.releaseLeaving(id);
     }
   }
@@ -226,6 +231,7 @@ export class Scheduler {
       this.placement.update(frame.payload);
       this.lastStats.set(peer.hello.id, stamped as FrameOf<'STATUS', 'STATS'>);
     }
+    if (frame.op === 'CNCI_READY' && this.cncis.get(peer.hello.id) === peer) this.lastReady.set(peer.hello.id, stamped);
     // An instance that is gone, or failed to start, no longer binds its server group's placements.
     if (frame.op === 'INSTANCE_DELETED' || frame.op === 'START_FAILURE') this.placement.forget(frame.payload.instanceId);
     if (frame.type === 'COMMAND' || frame.type === 'HELLO') {

@@ -196,3 +196,25 @@ t.test('a controller that comes back is told, in its HELLO, what the scheduler p
   node.socket.destroy();
   third.socket.destroy();
 });
+
+t.test('a controller that comes back is told each connected CNCI\'s last CNCI_READY again; not one of a CNCI that left', async (t) => {
+  const first = await joinAs(pki.controller, 'controller', ['controller']);
+  const ready = (id: string): Frame => ({ type: 'STATUS', op: 'CNCI_READY', payload: { instanceId: id, tenantId: `tenant-of-${id}`, address: '10.0.0.5' } });
+  const staying = await joinAs(pki.cnci, 'cnci-staying', ['cnci']);
+  const leaving = await joinAs(pki.cnci, 'cnci-leaving', ['cnci']);
+  staying.conn.send(ready('cnci-staying'));
+  leaving.conn.send(ready('cnci-leaving'));
+  await waitFor('both to reach the controller', () => first.frames.filter((f) => f.op === 'CNCI_READY').length === 2);
+  const seen = gone.length;
+  leaving.socket.destroy();
+  first.socket.destroy();
+  await waitFor('the scheduler to see both gone', () => ['controller', 'cnci-leaving'].every((id) => gone.slice(seen).includes(id)));
+  const again = await joinAs(pki.controller, 'controller', ['controller']);
+  // An answer on the controller's link comes after what the scheduler told it when it connected.
+  again.conn.send({ type: 'COMMAND', op: 'STOP', to: 'nowhere', payload: { instanceId: 'x' } });
+  await waitFor('the scheduler\'s answer', () => again.frames.some((f) => f.op === 'UNREACHABLE'));
+  t.same(again.frames.filter((f) => f.op === 'CNCI_READY').map((f) => [f.from, f.op === 'CNCI_READY' && f.payload.instanceId]), [['cnci-staying', 'cnci-staying']],
+    'the staying CNCI\'s readiness, stamped with its id, and nothing of the one that left');
+  staying.socket.destroy();
+  again.socket.destroy();
+});
