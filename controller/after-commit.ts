@@ -5,11 +5,11 @@ import type { Frame } from '../protocol/payloads.ts';
 import type { Datastore } from './datastore/datastore.ts';
 
 /** A `send` whose frames wait, in order, for the store's commit of what was decided up to the end
- *  of the turn that sent them (a report handler that sends one makes its changes decisions): a frame is often sent first (to learn whether the link is up, and
- *  answer 503 before anything changes) and the change it tells of made just after. It answers at
- *  once whether the link is up (`connected`); a frame whose link goes while it waits is lost, as
- *  one written into a closing socket is. A frame waits as its bytes, off the heap: thousands wait
- *  through a burst of creates. */
+ *  of the turn that sent them (a report handler that sends one makes its changes decisions): a
+ *  frame is often sent first (to learn whether the link is up, and answer 503 before anything
+ *  changes) and the change it tells of made just after. It answers at once whether the link is up
+ *  (`connected`); a frame whose link goes while it waits is lost, as one written into a closing
+ *  socket is. A frame waits as its bytes, off the heap: thousands wait through a burst of creates. */
 export function sendAfterCommit(store: Datastore, connected: () => boolean, send: (bytes: Buffer) => boolean): (frame: Frame) => boolean {
   /** Frames in the order sent; `saved` once what was decided before the end of their turn is. */
   let waiting: { bytes: Buffer; saved: boolean }[] = [];

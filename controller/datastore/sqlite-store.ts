@@ -265,11 +265,13 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Sq
     // a decision pending stays one decision; one only reported so far that is now decided about
     // is waited for from now.
     const decided = decisions.get(name, id) !== undefined;
-    const reported = reports.get(name, id);
     if (Array.isArray(reporting) && !decided) {
       reports.set(change);
       reporting.push(change);
-    } else if (!decided && reported) promote(reported, change);
+      return schedule();
+    }
+    const reported = decided ? undefined : reports.get(name, id);
+    if (reported) promote(reported, change);
     else decisions.set(change);
     schedule();
   });
