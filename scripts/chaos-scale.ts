@@ -42,8 +42,10 @@ const check = (ok: boolean, what: string) => {
   if (!ok) failures.push(what);
 };
 
+const WORKERS = 4;
 /** Creates in batches of 100 by 4 workers until `instances` were answered; a request the kill cut
- *  (no answer, or 503 while the controller comes back) is asked again after a pause. */
+ *  (no answer, or 503 while the controller comes back) is asked again after a pause. Any other
+ *  answer (a 4xx) ends the run: asking again would get it again. */
 async function creates(c: Clients, workload: string, answered: Set<string>): Promise<number> {
   let asked = 0;
   let cut = 0;
@@ -57,6 +59,7 @@ async function creates(c: Clients, workload: string, answered: Set<string>): Pro
           for (const i of made.instances) answered.add(i.id);
           break;
         } catch (err) {
+          if (err instanceof ControllerError && err.status >= 400 && err.status < 500) throw err;
           const busy = err instanceof ControllerError && err.status === 503;
           if (!busy) cut++;
           // Pacing a retry (the controller is down or shedding), not waiting for a condition.
@@ -65,7 +68,7 @@ async function creates(c: Clients, workload: string, answered: Set<string>): Pro
       }
     }
   };
-  await Promise.all(Array.from({ length: 4 }, worker));
+  await Promise.all(Array.from({ length: WORKERS }, worker));
   return cut;
 }
 
@@ -86,7 +89,8 @@ try {
   await setup();
   const c = await clusterClients(paths.demoSh);
   try {
-    await subnetFor(c, instances);
+    // Room for the creates the kill cut after they were saved, each asked again (a batch a worker).
+    await subnetFor(c, instances + WORKERS * 100);
     const { workloads } = await c.user.call<{ workloads: { id: string; vm_type: string }[] }>('GET', `/tenants/${c.tenant}/workloads`);
     const workload = workloads.find((w) => w.vm_type === 'docker')!.id;
     const answered = new Set<string>();
