@@ -77,6 +77,8 @@ export class Controller {
       opts.logger.info('connected to the scheduler');
       // First: a (restarted) scheduler knows the cordoned nodes before any START (docs/protocol.md, "Maintenance").
       this.services.maintenance.announce();
+      // Before the STARTs sent again: which nodes a scheduler just started waits for.
+      this.services.maintenance.expect();
       // What it placed that may not be saved; STARTs another scheduler than the last took with it.
       this.services.schedulerConnected(hello, hello.boot === schedulerBoot);
       schedulerBoot = hello.boot;

@@ -14,6 +14,7 @@ import { InstanceResizes } from './instance-resize.ts';
 import { dropShelvedImage } from './instance-shelve.ts';
 import { InstanceBook } from './instance-book.ts';
 import { CreateAdmission, DEFAULT_ADMISSION } from './create-admission.ts';
+import { Strays, type Stray } from './strays.ts';
 
 const notConnected = () => new ApiError('unavailable', 'the controller is not connected to the scheduler right now: try again in a few seconds');
 
@@ -55,9 +56,12 @@ export class Instances {
    *  goes (killed, restarted) may take such a START with it. A controller that restarts finds
    *  them in its store (docs/protocol.md, "Placements are saved"). */
   private readonly unplaced = new Set<string>();
+  /** Instances nodes run that are not placed on them. */
+  private readonly strays: Strays;
 
   constructor(private readonly ctx: ControllerContext, private readonly volumes: Volumes) {
     this.book = new InstanceBook(ctx.store.instances);
+    this.strays = new Strays(ctx);
     for (const inst of ctx.store.instances.all()) if (isUnplaced(inst)) this.unplaced.add(inst.id);
     this.admission = new CreateAdmission({ ...DEFAULT_ADMISSION, ...ctx.admission }, () => this.book.pendingStarts);
     this.resizes = new InstanceResizes(ctx, {
@@ -583,8 +587,11 @@ export class Instances {
 
   /** STATS are the node's truth: adopt the states it reports for the instances it holds. */
   reconcile(stats: NodeStats): void {
+    const strays: Stray[] = [];
     for (const s of stats.instances) {
       const inst = this.ctx.store.instances.get(s.instanceId);
+      // What runs where it was not placed is deleted there (one with no node yet has its START out).
+      if (!inst || (inst.node_id !== null && inst.node_id !== stats.nodeId)) strays.push({ instanceId: s.instanceId, where: inst ? `is on ${inst.node_id}` : 'does not exist' });
       // A node reports only what was placed on it (docs/security.md).
       if (!inst || inst.node_id !== stats.nodeId || inst.state === 'deleting' || inst.state === 'stopping') continue;
       // A report taken before the last state change the controller applied is stale (the
@@ -597,5 +604,6 @@ export class Instances {
         this.stateChanged({ instanceId: s.instanceId, nodeId: stats.nodeId, state: s.state, sshIp: s.sshIp, sshPort: s.sshPort, at: stats.at, exit });
       }
     }
+    this.strays.listed(stats.nodeId, strays);
   }
 }

@@ -15,6 +15,12 @@ export class NodeMaintenance {
     return this.ctx.send({ type: 'COMMAND', op: 'CORDONED', payload: { nodes: this.nodes.cordoned() } });
   }
 
+  /** Tells a scheduler just connected which nodes to wait for before it refuses a START it cannot
+   *  place: those the controller knows of that take instances (docs/protocol.md, "Placement"). */
+  expect(): boolean {
+    return this.ctx.send({ type: 'COMMAND', op: 'NODES_EXPECTED', payload: { nodes: this.nodes.uncordoned() } });
+  }
+
   setCordoned(id: string, cordoned: boolean): NodeInfo {
     const was = this.nodes.get(id)?.cordoned;
     const node = this.nodes.setCordoned(id, cordoned);

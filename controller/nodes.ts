@@ -87,6 +87,10 @@ export class NodeRegistry {
     return this.all().filter((n) => n.cordoned).map((n) => n.id);
   }
 
+  uncordoned(): string[] {
+    return this.all().filter((n) => !n.cordoned).map((n) => n.id);
+  }
+
   get(id: string): NodeInfo | undefined {
     return this.nodes.get(id);
   }

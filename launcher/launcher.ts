@@ -328,13 +328,22 @@ export class Launcher {
     if (exit) this.died(inst.spec.instanceId, exit);
   }
 
+  /** A START of an instance this node has was sent again: a scheduler and a controller that went
+   *  at once lost where it was placed (docs/protocol.md, "Placements are saved"). It is not started
+   *  twice; its state is told again, unless its start is still under way and will tell it. */
+  private startedAlready(inst: Instance) {
+    this.opts.logger.info('START of an instance already here: its state is told again', { instanceId: inst.spec.instanceId, state: inst.state });
+    if (inst.state !== 'pending') this.setState(inst, inst.state, inst.died);
+  }
+
   private startFailed(instanceId: string, reason: StartFailureReason, message: string) {
     this.opts.logger.warn('start failed', { instanceId, reason, message });
     this.peer.send({ type: 'ERROR', op: 'START_FAILURE', payload: { instanceId, reason, message } });
   }
 
   private async startInstance(spec: StartPayload) {
-    if (this.instances.has(spec.instanceId)) return this.startFailed(spec.instanceId, 'already_running', `instance ${spec.instanceId} already exists on ${this.opts.nodeId}`);
+    const here = this.instances.get(spec.instanceId);
+    if (here) return this.startedAlready(here);
     const free = this.stats();
     const r = spec.resources;
     if (free.memAvailableMB < r.memMB || free.vcpusAvailable < r.vcpus || free.diskAvailableMB < r.diskMB) {

@@ -7,6 +7,9 @@ import type { Frame, Hello, Role } from './payloads.ts';
 import type { Logger } from '../shared/log.ts';
 import { rolesOf } from '../shared/pki.ts';
 
+/** The longest a peer waits before it tries the scheduler again (ms). */
+export const RECONNECT_MAX_MS = 5000;
+
 /** Per key pair: one TLS context, and the last session ticket, so thousands of simulated nodes
  *  neither parse the key again nor do a full handshake for every connection. */
 const contexts = new WeakMap<Buffer, tls.SecureContext>();
@@ -29,7 +32,7 @@ export interface PeerOptions {
   port: number;
   tls: { ca: Buffer; cert: Buffer; key: Buffer };
   logger: Logger;
-  /** First reconnect delay; doubles up to 5 s. */
+  /** First reconnect delay; doubles up to RECONNECT_MAX_MS. */
   retryMs?: number;
 }
 
@@ -116,7 +119,7 @@ export class ProtocolPeer extends EventEmitter<PeerEvents> {
       if (wasReady) this.emit('disconnected');
       if (this.stopped) return;
       this.timer = setTimeout(() => this.connect(), this.retry);
-      this.retry = Math.min(this.retry * 2, 5000);
+      this.retry = Math.min(this.retry * 2, RECONNECT_MAX_MS);
     });
   }
 }

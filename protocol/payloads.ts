@@ -180,6 +180,8 @@ export type TunnelPeers = z.infer<typeof TunnelPeers>;
 /** The whole set of cordoned nodes, controller → scheduler (docs/protocol.md, "Maintenance"). */
 export const Cordoned = z.object({ nodes: z.array(z.string().min(1).max(255)).max(100_000) });
 export type Cordoned = z.infer<typeof Cordoned>;
+/** The nodes the controller knows of (docs/protocol.md, "Placement"): the same shape. */
+export const NodesExpected = Cordoned;
 
 export const CnciFault = z.object({ natFailure: z.boolean() });
 export type CnciFault = z.infer<typeof CnciFault>;
@@ -305,6 +307,7 @@ export const OPS = {
     TUNNEL_PEERS: TunnelPeers,
     CORDONED: Cordoned,
     PLACEMENTS_SAVED: PlacementsSaved,
+    NODES_EXPECTED: NodesExpected,
     ATTACH_VOLUME: AttachVolume,
     DETACH_VOLUME: DetachVolume,
     CONSOLE: ConsoleRequest,

@@ -78,9 +78,13 @@ export class Placement {
     return this.nodes.get(id);
   }
 
-  /** An instance is gone (deleted): it no longer binds its group's placements. */
-  forget(instanceId: string): void {
-    for (const [id, members] of this.groups) if (members.delete(instanceId) && members.size === 0) this.groups.delete(id);
+  /** An instance is gone (deleted): it no longer binds its group's placements. Said by a node
+   *  (`nodeId`), only if it is the node the instance was placed on. */
+  forget(instanceId: string, nodeId?: string): void {
+    for (const [id, members] of this.groups) {
+      if (nodeId !== undefined && members.has(instanceId) && members.get(instanceId) !== nodeId) continue;
+      if (members.delete(instanceId) && members.size === 0) this.groups.delete(id);
+    }
   }
 
   place(req: PlacementRequest): PlacementResult {

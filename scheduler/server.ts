@@ -10,12 +10,16 @@ import type { Frame, FrameOf, Hello, Placed, Role, StartFailure } from '../proto
 import { rolesOf } from '../shared/pki.ts';
 import type { Logger } from '../shared/log.ts';
 import { Placement } from './placement.ts';
+import { Gathering } from './gathering.ts';
 
 export interface SchedulerOptions {
   tls: { ca: Buffer; cert: Buffer; key: Buffer };
   logger: Logger;
   /** Frames kept for the controller while it is away (STATS are never queued: the next ones supersede them). */
   controllerQueueLimit?: number;
+  /** How long a scheduler just started holds what it cannot place (ms; gathering.ts's defaults);
+   *  0 answers at once, as a scheduler up for long does. */
+  gathering?: { maxMs: number; quietMs: number };
 }
 
 interface Peer {
@@ -69,8 +73,12 @@ export class Scheduler {
    *  one is told it again when it comes back (docs/protocol.md, "Placements are saved"). */
   private readonly unsaved = new Map<number, { placed: Placed } | { refused: StartFailure }>();
   private lastSeq = 0;
+  /** Just started, it holds what it cannot place until its nodes are back (docs/protocol.md,
+   *  "Placement"). */
+  private readonly gathering: Gathering<FrameOf<'COMMAND', 'START'>>;
 
   constructor(private readonly opts: SchedulerOptions) {
+    this.gathering = new Gathering((frames) => this.placeHeld(frames), opts.gathering);
     this.server = tls.createServer({ ...opts.tls, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3' });
     this.server.on('secureConnection', (socket) => this.accept(socket));
     this.server.on('tlsClientError', (err) => opts.logger.warn('TLS handshake refused', { error: err.message }));
@@ -94,10 +102,16 @@ export class Scheduler {
   }
 
   async close(): Promise<void> {
+    this.gathering.close();
     this.socketServer?.close();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const peer of [this.controller, ...this.agents.values(), ...this.cncis.values()]) peer?.conn.socket.destroy();
     await closed;
+  }
+
+  /** STARTs waiting for the nodes of a scheduler just started to come back. */
+  get heldStarts(): number {
+    return this.gathering.size;
   }
 
   get nodeCount(): number {
@@ -159,6 +173,7 @@ export class Scheduler {
       this.greetController();
     } else if (isAgent) {
       this.agents.set(hello.id, peer);
+      this.gathering.arrived();
       this.placement.add(hello.id, hello.hostname ?? hello.id, hello.roles, hello.simulated);
       this.toController({ type: 'EVENT', op: 'NODE_CONNECTED', payload: this.nodeConnection(hello) });
       if (hello.tunnelIp) {
@@ -229,11 +244,14 @@ export class Scheduler {
     if (frame.type === 'STATUS' && frame.op === 'STATS') {
       if (frame.payload.nodeId !== peer.hello.id || this.agents.get(peer.hello.id) !== peer) return; // a node's, about itself
       this.placement.update(frame.payload);
+      // A node takes instances from its first STATS on.
+      if (!this.lastStats.has(peer.hello.id)) this.gathering.arrived(peer.hello.id);
       this.lastStats.set(peer.hello.id, stamped as FrameOf<'STATUS', 'STATS'>);
     }
     if (frame.op === 'CNCI_READY' && this.cncis.get(peer.hello.id) === peer) this.lastReady.set(peer.hello.id, stamped);
-    // An instance that is gone, or failed to start, no longer binds its server group's placements.
-    if (frame.op === 'INSTANCE_DELETED' || frame.op === 'START_FAILURE') this.placement.forget(frame.payload.instanceId);
+    // An instance that is gone, or failed to start, no longer binds its server group's placements
+    // (said by the node it was placed on: a stray deleted elsewhere does not count).
+    if (frame.op === 'INSTANCE_DELETED' || frame.op === 'START_FAILURE') this.placement.forget(frame.payload.instanceId, peer.hello.id);
     if (frame.type === 'COMMAND' || frame.type === 'HELLO') {
       peer.conn.send({ type: 'ERROR', op: 'INVALID_FRAME', payload: { message: `${frame.type} ${frame.op} may only come from the controller` } });
       return;
@@ -245,23 +263,12 @@ export class Scheduler {
     if (frame.type !== 'COMMAND') return;
     if (frame.op === 'CORDONED') return this.placement.setCordoned(frame.payload.nodes);
     if (frame.op === 'PLACEMENTS_SAVED') return this.saved(frame.payload.upTo);
+    if (frame.op === 'NODES_EXPECTED') return this.gathering.expect(frame.payload.nodes.filter((id) => !this.lastStats.has(id)));
     if (frame.op === 'DELETE') this.placement.forget(frame.payload.instanceId);
     if (frame.op === 'START' && !frame.to) {
-      const instanceId = frame.payload.instanceId;
-      const result = this.placement.place(frame.payload);
-      const seq = ++this.lastSeq;
-      if (!result.ok) {
-        const refused = { instanceId, reason: result.reason, message: result.message, seq };
-        this.unsaved.set(seq, { refused });
-        this.toController({ type: 'ERROR', op: 'START_FAILURE', payload: refused });
-        return;
-      }
-      const placed = { instanceId, nodeId: result.nodeId, seq };
-      this.unsaved.set(seq, { placed });
-      // The controller learns the node before the node can speak of the instance (same link, in order).
-      this.toController({ type: 'STATUS', op: 'PLACED', payload: placed });
-      this.agents.get(result.nodeId)!.conn.send({ ...frame, from: 'controller', to: result.nodeId });
-      return;
+      // One held that comes again (from a restarted controller) takes the held one's place.
+      if (this.gathering.holds(frame.payload.instanceId)) return this.gathering.hold(frame.payload.instanceId, frame);
+      return this.place(frame);
     }
     const target = frame.to ? (this.agents.get(frame.to) ?? this.cncis.get(frame.to)) : undefined;
     if (!target) {
@@ -270,6 +277,35 @@ export class Scheduler {
       return;
     }
     target.conn.send({ ...frame, from: 'controller' });
+  }
+
+  /** Places a START and tells the controller where, or why not; while this scheduler's nodes may
+   *  still be coming back, one it cannot place waits for them (`gathering`) unless `final`. */
+  private place(frame: FrameOf<'COMMAND', 'START'>, final = false) {
+    const instanceId = frame.payload.instanceId;
+    const result = this.placement.place(frame.payload);
+    if (!result.ok && !final && this.gathering.open) {
+      if (this.gathering.size === 0) this.opts.logger.info('a START waits for the nodes to come back', { instanceId, reason: result.reason });
+      return this.gathering.hold(instanceId, frame);
+    }
+    const seq = ++this.lastSeq;
+    if (!result.ok) {
+      const refused = { instanceId, reason: result.reason, message: result.message, seq };
+      this.unsaved.set(seq, { refused });
+      this.toController({ type: 'ERROR', op: 'START_FAILURE', payload: refused });
+      return;
+    }
+    const placed = { instanceId, nodeId: result.nodeId, seq };
+    this.unsaved.set(seq, { placed });
+    // The controller learns the node before the node can speak of the instance (same link, in order).
+    this.toController({ type: 'STATUS', op: 'PLACED', payload: placed });
+    this.agents.get(result.nodeId)!.conn.send({ ...frame, from: 'controller', to: result.nodeId });
+  }
+
+  /** The nodes have stopped coming back: what waited for them is placed, or refused for good. */
+  private placeHeld(frames: FrameOf<'COMMAND', 'START'>[]) {
+    this.opts.logger.info('the nodes are back: placing the STARTs that waited', { starts: frames.length, nodes: this.agents.size });
+    for (const frame of frames) this.place(frame, true);
   }
 
   /** The controller saved what this scheduler decided up to `upTo`: it is not told again. */

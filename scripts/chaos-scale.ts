@@ -1,9 +1,11 @@
 // The controller killed (SIGKILL) at a random moment of a burst of creates on a simulated cluster
-// at scale, and resumed by setup as a user would (docs/durability.md, "At scale"). Afterwards:
+// at scale, and resumed by setup as a user would (docs/durability.md, "At scale"); with
+// `--kill scheduler,controller`, the scheduler with it, at once. Afterwards:
 // every create it answered is there; every instance ends active on a node; what the nodes say
 // they run is what the controller says is on them (none left pending with no node, none run twice
 // or by no one's account). Prints what it saw; exits 1 when a check fails.
-//   npm run chaos:scale -- [--nodes 2000] [--instances 10000] [--seed N] [--name chaos-scale] [--keep]
+//   npm run chaos:scale -- [--nodes 2000] [--instances 10000] [--seed N] [--kill controller|scheduler,controller]
+//                          [--name chaos-scale] [--keep]
 import { parseArgs } from 'node:util';
 import { setTimeout as delay } from 'node:timers/promises';
 import { join } from 'node:path';
@@ -20,13 +22,18 @@ import { clusterClients, subnetFor, type Clients } from './bench-load.ts';
 const { values } = parseArgs({
   options: {
     nodes: { type: 'string', default: '2000' }, instances: { type: 'string', default: '10000' },
-    seed: { type: 'string' }, name: { type: 'string', default: 'chaos-scale' }, keep: { type: 'boolean', default: false },
+    seed: { type: 'string' }, kill: { type: 'string', default: 'controller' },
+    name: { type: 'string', default: 'chaos-scale' }, keep: { type: 'boolean', default: false },
   },
 });
 const nodes = Number(values.nodes);
 const instances = Number(values.instances);
 if (![nodes, instances].every((n) => Number.isInteger(n) && n > 0)) throw new Error('--nodes and --instances take whole numbers above 0');
 const seed = Number(values.seed) || Date.now() % 1_000_000;
+const KILLABLE = ['controller', 'scheduler,controller'];
+if (!KILLABLE.includes(values.kill!)) throw new Error(`--kill takes ${KILLABLE.join(' or ')}, not ${values.kill}`);
+/** What is killed, at once. */
+const victims = values.kill!.split(',');
 const name = values.name!;
 const paths = clusterPaths(name);
 const tsx = (script: string, ...args: string[]) => run(process.execPath, ['--import', 'tsx', join(REPO_ROOT, script), ...args], { cwd: REPO_ROOT });
@@ -72,18 +79,20 @@ async function creates(c: Clients, workload: string, answered: Set<string>): Pro
   return cut;
 }
 
-/** Kills the controller once `at` creates were answered, and resumes the cluster with setup. */
+/** Kills the victims once `at` creates were answered, and resumes the cluster with setup. */
 async function kill(answered: Set<string>, at: number): Promise<{ resumeSeconds: number }> {
   await waitFor(`${at} creates to be answered`, () => answered.size >= at, { timeoutMs: 300_000, intervalMs: 2 });
-  const controller = (await pidFiles(paths.pids)).find((p) => p.name === 'controller');
-  if (!controller) throw new Error('no controller pid file');
-  process.kill(controller.pid, 'SIGKILL');
+  const pids = await pidFiles(paths.pids);
+  const found = victims.map((v) => pids.find((p) => p.name === v) ?? v);
+  const missing = found.filter((p) => typeof p === 'string');
+  if (missing.length) throw new Error(`no pid file of ${missing.join(', ')}`);
+  for (const p of found) if (typeof p !== 'string') process.kill(p.pid, 'SIGKILL');
   const t0 = performance.now();
   await setup();
   return { resumeSeconds: (performance.now() - t0) / 1000 };
 }
 
-console.log(`chaos:scale seed ${seed} (--seed ${seed} replays the moment), ${nodes} simulated nodes, ${instances} instances`);
+console.log(`chaos:scale seed ${seed} (--seed ${seed} replays the moment), ${nodes} simulated nodes, ${instances} instances, kills ${victims.join(' and ')}`);
 await cleanup();
 try {
   await setup();
@@ -97,7 +106,7 @@ try {
     // Somewhere in the burst of creates, or just after its last answer while the instances start.
     const killAt = Math.max(1, Math.round((0.05 + random() * 0.95) * instances));
     const [cut, killed] = await Promise.all([creates(c, workload, answered), kill(answered, killAt)]);
-    console.log(`killed the controller once ${killAt} creates were answered; setup resumed it in ${killed.resumeSeconds.toFixed(1)} s; ${cut} requests cut, asked again`);
+    console.log(`killed the ${victims.join(' and the ')} once ${killAt} creates were answered; setup resumed it in ${killed.resumeSeconds.toFixed(1)} s; ${cut} requests cut, asked again`);
 
     const list = async () => (await c.user.call<{ instances: Instance[] }>('GET', `/tenants/${c.tenant}/instances`)).instances;
     const settled = await waitFor('every instance to be active', async () => {

@@ -5,7 +5,7 @@
 // ignored too, without a warning: nothing is wrong.
 import t from 'tap';
 import tls from 'node:tls';
-import { once } from 'node:events';
+import { once, type EventEmitter } from 'node:events';
 import { startControlPlane } from '../helpers/control-plane.ts';
 import { createInstances, waitForState, workloadId } from '../helpers/api-waits.ts';
 import { readTls } from '../../shared/tls-files.ts';
@@ -29,17 +29,25 @@ const plane = await startControlPlane({ nodes: 2, statsIntervalMs: 200, controll
 t.teardown(() => plane.close());
 const { demo, other, pki } = plane;
 
-/** A rogue peer with a real certificate of the cluster: it says HELLO as `id`, then sends `frames`. */
-async function rogue(material: { cert: string; key: string }, id: string, roles: ('compute' | 'cnci')[], frames: Frame[]) {
+/** A rogue peer with a real certificate of the cluster: it says HELLO as `id`, then sends `frames`;
+ *  what it is sent goes to `told`. */
+async function rogue(material: { cert: string; key: string }, id: string, roles: ('compute' | 'cnci')[], frames: Frame[], told: Frame[] = []) {
   const socket = tls.connect({ host: '127.0.0.1', port: plane.schedulerPort, servername: 'localhost', ...readTls({ ca: pki.ca.cert, ...material }) });
   await once(socket, 'secureConnect');
   const conn = new Connection(socket);
   conn.send({ type: 'HELLO', op: 'HELLO', payload: { id, roles } });
   t.match((await once(conn, 'frame'))[0], { type: 'HELLO' }, `${id} joined`);
+  conn.on('frame', (f: Frame) => told.push(f));
   for (const f of frames) conn.send(f);
   await new Promise<void>((resolve) => socket.write('', () => resolve()));
   return () => socket.destroy();
 }
+
+/** A rogue node's STATS: it says it runs `instanceIds`. */
+const statsListing = (nodeId: string, instanceIds: string[]): Frame => ({
+  type: 'STATUS', op: 'STATS',
+  payload: { nodeId, hostname: nodeId, status: 'READY', memTotalMB: 1024, memAvailableMB: 1024, diskTotalMB: 1024, diskAvailableMB: 1024, vcpus: 1, vcpusAvailable: 1, load: 0, instances: instanceIds.map((instanceId) => ({ instanceId, state: 'exited' as const })), at: Date.now() },
+});
 
 /** Waits for a STATS of `nodeId` sent after this moment: the rogue's frames, sent before and
  *  forwarded on the same scheduler → controller link, have been handled by then. */
@@ -62,6 +70,27 @@ t.test("a node that reports another node's instance deleted, exited or failed is
   t.equal(after.state, 'active', 'still active');
   t.equal(after.node_id, active.node_id, 'still on its node');
   t.same(loggedAbout('warn', /not its sender's/, victim.id).sort(), ['INSTANCE_DELETED', 'INSTANCE_STATE', 'START_FAILURE'], 'the controller warned of each spoofed frame');
+});
+
+t.test("a node that lists another node's instance in its STATS is told to delete it, itself: the instance stays as it is", async (t) => {
+  const [victim] = await createInstances(other, await workloadId(other, 'docker'));
+  const active = await waitForState(other, victim.id, 'active');
+  const deletesTo = new Map<string, number>();
+  for (const launcher of plane.launchers) {
+    (launcher as unknown as { peer: EventEmitter }).peer.on('frame', (f: Frame) => {
+      if (f.op === 'DELETE' && f.payload.instanceId === victim.id) deletesTo.set(f.to ?? '', (deletesTo.get(f.to ?? '') ?? 0) + 1);
+    });
+  }
+  const told: Frame[] = [];
+  const stop = await rogue(pki.agent, 'node-9', ['compute'], [statsListing('node-9', [victim.id]), statsListing('node-9', [victim.id])], told);
+  t.teardown(stop);
+  await waitFor('the rogue to be told to delete it', () => told.some((f) => f.op === 'DELETE' && f.payload.instanceId === victim.id));
+  await afterNextStats(active.node_id!);
+  const after = await other.call<Instance>('GET', `/tenants/${await other.tenantId()}/instances/${victim.id}`);
+  t.equal(after.state, 'active', 'still active');
+  t.equal(after.node_id, active.node_id, 'still on its node');
+  t.same([...deletesTo], [], 'no DELETE reached a real node');
+  t.ok((await plane.backends[Number(active.node_id!.replace('node-', ''))].list()).some((a) => a.spec.instanceId === victim.id), 'its node still runs it');
 });
 
 t.test('a report about an instance that no longer exists is ignored without a warning', async (t) => {

@@ -220,13 +220,13 @@ function startsReaching(): (id: string) => number {
   return (id) => seen.get(id) ?? 0;
 }
 
-/** Has the scheduler do `what` with the next START of an instance (not a CNCI's) the controller
- *  sends, in place of placing it (`place` does what the scheduler would have). */
-function onNextStart(what: (f: Frame, place: (f: Frame) => void) => void) {
+/** Has the scheduler do `what` with the next START of an instance (not a CNCI's; `instanceId`'s
+ *  if given) the controller sends, in place of placing it (`place` does what the scheduler would have). */
+function onNextStart(what: (f: Frame, place: (f: Frame) => void) => void, instanceId?: string) {
   const scheduler = plane.scheduler as unknown as { fromController(f: Frame): void };
   const own = scheduler.fromController.bind(scheduler);
   scheduler.fromController = (f: Frame) => {
-    if (f.op !== 'START' || f.to || f.payload.cnci) return own(f);
+    if (f.op !== 'START' || f.to || f.payload.cnci || (instanceId !== undefined && f.payload.instanceId !== instanceId)) return own(f);
     scheduler.fromController = own;
     what(f, own);
   };
@@ -326,6 +326,74 @@ t.test('a START that a killed controller never got to the scheduler is sent agai
   const active = await waitForState(demo, inst.id, 'active');
   t.ok(active.node_id, `active, on ${active.node_id}`);
   t.equal(starts(inst.id), 1, 'one START reached a node');
+});
+
+/** The START placed on `nodeId`, whatever the scheduler would have chosen. */
+const pinnedTo = (nodeId: string) => (f: Frame): Frame => (f.op === 'START' ? { ...f, payload: { ...f.payload, requirements: { ...f.payload.requirements, nodeId } } } : f);
+
+/** The nodes whose backend has the instance. */
+async function nodesRunning(id: string): Promise<string[]> {
+  const on: string[] = [];
+  for (const [i, backend] of plane.backends.entries()) if ((await backend.list()).some((a) => a.spec.instanceId === id)) on.push(`node-${i}`);
+  return on;
+}
+
+/** Creates an instance the scheduler places on node-0, the database locked from that placement on
+ *  (the controller cannot save where it went), and waits for node-0 to run it. `release()` lets go
+ *  of the lock; `told()` is what the event log has said about the instance since. */
+async function placedOnNode0Unsaved(t: { teardown(fn: () => void): void }) {
+  const locked = lockFromNextPlacement(t, pinnedTo('node-0'));
+  const failuresBefore = commitFailures.length;
+  const eventsNow = async () => (await admin.call<{ events: { id: string; message: string }[] }>('GET', '/events')).events;
+  const marks = new Set((await eventsNow()).map((e) => e.id));
+  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+  await waitFor('the scheduler to place it', locked.placed);
+  await waitFor("the placement's commit to fail", () => commitFailures.length > failuresBefore);
+  await waitFor('node-0 to run it', async () => (await nodesRunning(inst.id)).includes('node-0'));
+  const told = async () => (await eventsNow()).filter((e) => !marks.has(e.id) && e.message.includes(inst.id)).map((e) => e.message);
+  return { inst, release: locked.release, told };
+}
+
+for (const again of ['node-1', 'node-0']) {
+  t.test(`a scheduler and a controller killed at once, a placement on node-0 unsaved, the START placed again on ${again}: the instance runs once, there`, async (t) => {
+    const starts = startsReaching();
+    const { inst, release, told: toldNow } = await placedOnNode0Unsaved(t);
+    // Neither the new scheduler nor the new controller knows where it went.
+    await plane.crashController(async () => {
+      release();
+      await plane.restartScheduler();
+      await waitFor('both nodes to be back', () => plane.scheduler.placement.get('node-0') !== undefined && plane.scheduler.placement.get('node-1') !== undefined);
+      onNextStart((f, place) => place(pinnedTo(again)(f)), inst.id);
+    });
+    const active = await waitForState(demo, inst.id, 'active');
+    t.equal(active.node_id, again, `active, on ${again}`);
+    t.equal(starts(inst.id), 2, 'its START was sent again');
+    await waitFor(`${again} alone to run it`, async () => (await nodesRunning(inst.id)).join() === again);
+    t.pass(`${again} alone runs it`);
+    const told = (await toldNow()).sort();
+    const started = new RegExp(`^Started ${inst.id} on ${again}$`);
+    if (again === 'node-1') t.match(told, [new RegExp(`^Node node-0 runs instance ${inst.id}, which is on node-1: deleted there$`), started], 'its start and the stray are told, and nothing else');
+    else t.match(told, [started], 'its start is told, and nothing else: no failure, no stray');
+    t.equal(told.length, again === 'node-1' ? 2 : 1, 'no other event about it');
+  });
+}
+
+t.test('a scheduler and a controller killed at once, the nodes back after the controller: the START sent again waits for them, and the instance runs once', async (t) => {
+  const { inst, release, told: toldNow } = await placedOnNode0Unsaved(t);
+  await plane.crashController(async () => {
+    release();
+    for (const launcher of plane.launchers) launcher.stop();
+    await plane.restartScheduler();
+  });
+  // The restarted controller sends the START again to a scheduler no node has reached yet.
+  await waitFor('the new scheduler to hold the START', () => plane.scheduler.heldStarts > 0);
+  await plane.restartLauncher(1);
+  await plane.restartLauncher(0);
+  const active = await waitForState(demo, inst.id, 'active');
+  await waitFor(`${active.node_id} alone to run it`, async () => (await nodesRunning(inst.id)).join() === active.node_id);
+  t.pass(`active, and run by ${active.node_id} alone`);
+  const told = await toldNow();
+  t.notOk(told.some((m) => /Failed/.test(m)), `no failure told (${told.join('; ')})`);
 });
 
 t.test('an instance deleted after its START left and before the scheduler placed it is deleted from the node it lands on', async (t) => {

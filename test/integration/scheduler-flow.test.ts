@@ -16,7 +16,9 @@ import { silentLogger, type Logger } from '../../shared/log.ts';
 const gone: unknown[] = [];
 const quiet = silentLogger();
 const noticing: Logger = { ...quiet, info: (msg, fields) => void (msg === 'peer disconnected' && gone.push(fields?.id)), child: () => noticing };
-const { pki, port } = await testScheduler('ciao-flow', noticing);
+// Answering at once as a scheduler up for long does: what a scheduler just started holds while its
+// nodes come back is tested on its own (test/unit/gathering.test.ts, restarts.test.ts).
+const { pki, port } = await testScheduler('ciao-flow', noticing, { gathering: { maxMs: 0, quietMs: 0 } });
 
 /** A peer that said HELLO and was greeted; its frames after the greeting are collected. */
 async function joinAs(material: { cert: string; key: string }, id: string, roles: Role[]) {

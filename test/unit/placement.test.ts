@@ -83,7 +83,9 @@ t.test('a server group\'s policy narrows the nodes: anti-affinity avoids members
   const refused = p.place({ instanceId: 'i3', ...want(512, group('anti-affinity')) });
   t.match(refused, { ok: false, reason: 'group_policy', message: /anti-affinity and its members are already on a, b/ });
   t.match(p.place({ instanceId: 'i3', ...want(512, { group: { id: 'g', policy: 'soft-anti-affinity', nodes: [] } }) }), { ok: true }, 'soft: a preference only');
-  p.forget('i2');
+  p.forget('i2', 'a');
+  t.match(p.place({ instanceId: 'i5', ...want(512, group('anti-affinity')) }), { ok: false, reason: 'group_policy' }, 'a node it was not placed on says it is deleted: it still binds b');
+  p.forget('i2', 'b');
   p.forget('i3');
   t.match(p.place({ instanceId: 'i4', ...want(512, group('anti-affinity')) }), { ok: true, nodeId: 'b' }, 'a forgotten member frees its node');
   const q = cluster(['a', ['compute']], ['b', ['compute'], { memAvailableMB: 600 }]);
