@@ -15,6 +15,7 @@ import { dropShelvedImage } from './instance-shelve.ts';
 import { InstanceBook } from './instance-book.ts';
 import { CreateAdmission, DEFAULT_ADMISSION } from './create-admission.ts';
 import { Strays, type Stray } from './strays.ts';
+import { StartsUnseen } from './starts-unseen.ts';
 
 const notConnected = () => new ApiError('unavailable', 'the controller is not connected to the scheduler right now: try again in a few seconds');
 
@@ -58,6 +59,8 @@ export class Instances {
   private readonly unplaced = new Set<string>();
   /** Instances nodes run that are not placed on them. */
   private readonly strays: Strays;
+  /** Instances placed on nodes that do not have them. */
+  private readonly startsUnseen = new StartsUnseen();
 
   constructor(private readonly ctx: ControllerContext, private readonly volumes: Volumes) {
     this.book = new InstanceBook(ctx.store.instances);
@@ -605,5 +608,13 @@ export class Instances {
       }
     }
     this.strays.listed(stats.nodeId, strays);
+    // Placed here, never spoken of by the node, and not in its STATS: its START may not have reached it.
+    const listed = new Set(stats.instances.map((s) => s.instanceId));
+    const unseen = this.onNode(stats.nodeId).filter((i) => i.state === 'pending' && i.dispatched && i.state_at === undefined && !listed.has(i.id)).map((i) => i.id);
+    for (const id of this.startsUnseen.missed(stats.nodeId, unseen)) {
+      const inst = this.ctx.store.instances.get(id)!;
+      this.ctx.logger.warn('an instance placed on a node is not in its STATS: its START is sent to it again', { instanceId: id, nodeId: stats.nodeId });
+      this.ctx.send({ type: 'COMMAND', op: 'START', to: stats.nodeId, payload: this.startPayload(inst) });
+    }
   }
 }

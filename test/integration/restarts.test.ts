@@ -396,6 +396,28 @@ t.test('a scheduler and a controller killed at once, the nodes back after the co
   t.notOk(told.some((m) => /Failed/.test(m)), `no failure told (${told.join('; ')})`);
 });
 
+t.test('a START lost on its way to its node (the scheduler killed after it told the controller) is sent to the node again: the instance starts, there', async (t) => {
+  // The node drops the instance's first START, as a scheduler killed with it in its buffer would.
+  const dropped = new Set<string>();
+  const launchers = plane.launchers as unknown as { handle(f: Frame): Promise<void> }[];
+  const restore = launchers.map((launcher) => {
+    const own = launcher.handle.bind(launcher);
+    launcher.handle = async (f: Frame) => {
+      if (f.op === 'START' && !f.payload.cnci && !dropped.has(f.payload.instanceId)) return void dropped.add(f.payload.instanceId);
+      return own(f);
+    };
+    return () => void (launcher.handle = own);
+  });
+  t.teardown(() => restore.forEach((r) => r()));
+  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+  await waitFor('its START to be dropped', () => dropped.has(inst.id));
+  const placed = await demo.call<Instance>('GET', `/tenants/${tenant}/instances/${inst.id}`);
+  t.equal(placed.state, 'pending', `pending, on ${placed.node_id}, which does not have it`);
+  const active = await waitForState(demo, inst.id, 'active', 30_000);
+  t.equal(active.node_id, placed.node_id, 'active on the node it was placed on');
+  t.same(await nodesRunning(inst.id), [placed.node_id], 'which alone runs it');
+});
+
 t.test('an instance deleted after its START left and before the scheduler placed it is deleted from the node it lands on', async (t) => {
   const starts = startsReaching();
   const keeps = schedulerKeepsNextStart();
