@@ -19,7 +19,7 @@ export interface Clock {
   setTimer(fn: () => void, ms: number): unknown;
   clearTimer(timer: unknown): void;
 }
-const realClock: Clock = { now: () => performance.now(), setTimer: (fn, ms) => setTimeout(fn, ms), clearTimer: (t) => clearTimeout(t as NodeJS.Timeout) };
+export const realClock: Clock = { now: () => performance.now(), setTimer: (fn, ms) => setTimeout(fn, ms), clearTimer: (t) => clearTimeout(t as NodeJS.Timeout) };
 
 export class Gathering<T> {
   private readonly startedAt: number;

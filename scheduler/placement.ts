@@ -18,7 +18,8 @@ export interface NodeView {
 
 export type PlacementResult =
   | { ok: true; nodeId: string }
-  | { ok: false; reason: StartFailureReason; message: string };
+  /** `awaits`: a node away for a moment (it left, and is waited for) that could take it. */
+  | { ok: false; reason: StartFailureReason; message: string; awaits?: string };
 
 export interface PlacementRequest {
   /** Remembered with its group's placements (a START's instance id). */
@@ -39,6 +40,9 @@ export class Placement {
   private readonly groups = new Map<string, Map<string, string>>();
   /** Nodes an admin cordoned: no new placement (the controller's whole set, COMMAND CORDONED). */
   private cordoned: ReadonlySet<string> = new Set();
+  /** Nodes away for a moment (scheduler/nodes-away.ts), as their last STATS left them: never a
+   *  candidate, but a refusal says when one of them could take it. */
+  private readonly away = new Map<string, NodeView>();
 
   setCordoned(ids: Iterable<string>): void {
     this.cordoned = new Set(ids);
@@ -54,11 +58,20 @@ export class Placement {
     this.nodes.set(id, { id, hostname, roles: new Set(roles), simulated, status: 'FULL', memAvailableMB: 0, diskAvailableMB: 0, vcpusAvailable: 0 });
   }
 
-  remove(id: string): void {
-    if (!this.nodes.delete(id)) return;
+  /** A node left; `away`: it is waited for, as it was, until `returned`. */
+  remove(id: string, away = false): void {
+    const node = this.nodes.get(id);
+    if (!node) return;
+    this.nodes.delete(id);
+    if (away) this.away.set(id, node);
     const i = this.order.indexOf(id);
     this.order.splice(i, 1);
     for (const [kind, at] of this.last) if (i <= at) this.last.set(kind, at - 1);
+  }
+
+  /** An away node is back, or no longer waited for. */
+  returned(id: string): void {
+    this.away.delete(id);
   }
 
   /** A node's STATS replace what the scheduler believed, reservations included. */
@@ -89,7 +102,7 @@ export class Placement {
 
   place(req: PlacementRequest): PlacementResult {
     const group = req.requirements.group;
-    if (!group) return this.search(req);
+    if (!group) return this.orAway(this.search(req), req);
     const nodes = new Set([...group.nodes, ...(this.groups.get(group.id)?.values() ?? [])]);
     const anti = group.policy.endsWith('anti-affinity');
     // Affinity with no member placed yet: anywhere.
@@ -111,6 +124,18 @@ export class Placement {
       if (!members) this.groups.set(group.id, (members = new Map()));
       members.set(req.instanceId, result.nodeId);
     }
+    return this.orAway(result, req, group.policy.startsWith('soft-') ? undefined : allowed);
+  }
+
+  /** A refusal names an away node that could have taken the instance, if there is one. */
+  private orAway(result: PlacementResult, req: PlacementRequest, allowed: (nodeId: string) => boolean = () => true): PlacementResult {
+    if (result.ok || this.away.size === 0) return result;
+    const role: Role = req.requirements.networkNode ? 'network' : 'compute';
+    for (const node of this.away.values()) {
+      if (node.roles.has(role) && matches(node, req) && !this.cordoned.has(node.id) && allowed(node.id) && node.status === 'READY' && fits(node, req.resources)) {
+        return { ...result, awaits: node.id };
+      }
+    }
     return result;
   }
 
@@ -130,7 +155,7 @@ export class Placement {
       const node = this.nodes.get(this.order[i])!;
       if (!node.roles.has(role)) continue;
       withRole++;
-      if ((nodeId && node.id !== nodeId) || (hostname && node.hostname !== hostname) || (realNode && node.simulated) || (simulatedNode && !node.simulated)) continue;
+      if (!matches(node, req)) continue;
       if (this.cordoned.has(node.id)) {
         cordoned.push(node.id);
         continue;
@@ -165,6 +190,11 @@ export class Placement {
       message: `no ${role} node has ${req.resources.memMB} MB, ${req.resources.vcpus} vcpus and ${req.resources.diskMB} MB disk free: largest free memory is ${Math.max(0, largestFree)} MB`,
     };
   }
+}
+
+/** The node is one the request's requirements name (its id, hostname, real or simulated). */
+function matches(node: NodeView, { requirements: { nodeId, hostname, realNode, simulatedNode } }: PlacementRequest): boolean {
+  return !(nodeId && node.id !== nodeId) && !(hostname && node.hostname !== hostname) && !(realNode && node.simulated) && !(simulatedNode && !node.simulated);
 }
 
 function fits(node: NodeView, r: Resources): boolean {

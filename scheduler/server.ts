@@ -11,6 +11,7 @@ import { rolesOf } from '../shared/pki.ts';
 import type { Logger } from '../shared/log.ts';
 import { Placement } from './placement.ts';
 import { Gathering } from './gathering.ts';
+import { NodesAway } from './nodes-away.ts';
 
 export interface SchedulerOptions {
   tls: { ca: Buffer; cert: Buffer; key: Buffer };
@@ -20,12 +21,16 @@ export interface SchedulerOptions {
   /** How long a scheduler just started holds what it cannot place (ms; gathering.ts's defaults);
    *  0 answers at once, as a scheduler up for long does. */
   gathering?: { maxMs: number; quietMs: number };
+  /** How long a node whose link dropped is waited for (ms; nodes-away.ts's default); 0 not at all. */
+  awayMs?: number;
 }
 
 interface Peer {
   hello: Hello;
   conn: Connection;
 }
+
+type Command = Extract<Frame, { type: 'COMMAND' }>;
 
 const AGENT_ROLES: ReadonlySet<Role> = new Set(['compute', 'network']);
 
@@ -76,9 +81,21 @@ export class Scheduler {
   /** Just started, it holds what it cannot place until its nodes are back (docs/protocol.md,
    *  "Placement"). */
   private readonly gathering: Gathering<FrameOf<'COMMAND', 'START'>>;
+  /** Nodes whose link dropped a moment ago, and what waits for them (docs/protocol.md, "Placement"). */
+  private readonly away: NodesAway<FrameOf<'COMMAND', 'START'>, Command>;
 
   constructor(private readonly opts: SchedulerOptions) {
     this.gathering = new Gathering((frames) => this.placeHeld(frames), opts.gathering);
+    this.away = new NodesAway({
+      retry: (frames) => {
+        for (const frame of frames) this.place(frame);
+      },
+      expired: (nodeId, commands) => {
+        this.placement.returned(nodeId);
+        this.opts.logger.info('a node away is no longer waited for', { nodeId, commands: commands.length });
+        for (const frame of commands) this.unreachable(frame);
+      },
+    }, opts.awayMs);
     this.server = tls.createServer({ ...opts.tls, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3' });
     this.server.on('secureConnection', (socket) => this.accept(socket));
     this.server.on('tlsClientError', (err) => opts.logger.warn('TLS handshake refused', { error: err.message }));
@@ -103,15 +120,16 @@ export class Scheduler {
 
   async close(): Promise<void> {
     this.gathering.close();
+    this.away.close();
     this.socketServer?.close();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const peer of [this.controller, ...this.agents.values(), ...this.cncis.values()]) peer?.conn.socket.destroy();
     await closed;
   }
 
-  /** STARTs waiting for the nodes of a scheduler just started to come back. */
+  /** STARTs waiting for nodes to come back: those of a scheduler just started, or one away. */
   get heldStarts(): number {
-    return this.gathering.size;
+    return this.gathering.size + this.away.heldStarts;
   }
 
   get nodeCount(): number {
@@ -180,6 +198,8 @@ export class Scheduler {
         this.tunnels.set(hello.id, hello.tunnelIp);
         this.sendTunnelPeers();
       }
+      // What was sent to it while it was away, in order, before anything sent from now on.
+      for (const frame of this.away.reconnected(hello.id)) conn.send({ ...frame, from: 'controller' });
     } else {
       this.cncis.set(hello.id, peer);
     }
@@ -209,7 +229,8 @@ export class Scheduler {
     else if (this.agents.get(id) === peer) {
       this.agents.delete(id);
       this.lastStats.delete(id);
-      this.placement.remove(id);
+      this.placement.remove(id, true);
+      this.away.left(id);
       // What the node said before it left goes before the news that it left.
       this.releaseLeaving(id);
       this.toController({ type: 'EVENT', op: 'NODE_DISCONNECTED', payload: this.nodeConnection(peer.hello) });
@@ -241,11 +262,13 @@ export class Scheduler {
   private route(peer: Peer, frame: Frame) {
     if (peer === this.controller) return this.fromController(frame);
     const stamped = { ...frame, from: peer.hello.id } as Frame;
+    let firstStats = false;
     if (frame.type === 'STATUS' && frame.op === 'STATS') {
       if (frame.payload.nodeId !== peer.hello.id || this.agents.get(peer.hello.id) !== peer) return; // a node's, about itself
       this.placement.update(frame.payload);
       // A node takes instances from its first STATS on.
-      if (!this.lastStats.has(peer.hello.id)) this.gathering.arrived(peer.hello.id);
+      firstStats = !this.lastStats.has(peer.hello.id);
+      if (firstStats) this.gathering.arrived(peer.hello.id);
       this.lastStats.set(peer.hello.id, stamped as FrameOf<'STATUS', 'STATS'>);
     }
     if (frame.op === 'CNCI_READY' && this.cncis.get(peer.hello.id) === peer) this.lastReady.set(peer.hello.id, stamped);
@@ -257,6 +280,11 @@ export class Scheduler {
       return;
     }
     this.toController(stamped);
+    // Back from away: what waited for it is placed, after the controller has its STATS.
+    if (firstStats && this.away.isAway(peer.hello.id)) {
+      this.placement.returned(peer.hello.id);
+      this.away.back(peer.hello.id);
+    }
   }
 
   private fromController(frame: Frame) {
@@ -268,15 +296,19 @@ export class Scheduler {
     if (frame.op === 'START' && !frame.to) {
       // One held that comes again (from a restarted controller) takes the held one's place.
       if (this.gathering.holds(frame.payload.instanceId)) return this.gathering.hold(frame.payload.instanceId, frame);
+      if (this.away.holdsStart(frame.payload.instanceId)) return this.away.holdStart(frame.payload.instanceId, frame);
       return this.place(frame);
     }
     const target = frame.to ? (this.agents.get(frame.to) ?? this.cncis.get(frame.to)) : undefined;
-    if (!target) {
-      const instanceId = 'instanceId' in frame.payload ? frame.payload.instanceId : undefined;
-      this.toController({ type: 'ERROR', op: 'UNREACHABLE', payload: { op: frame.op, to: frame.to ?? '', instanceId } });
-      return;
-    }
-    target.conn.send({ ...frame, from: 'controller' });
+    if (target) return target.conn.send({ ...frame, from: 'controller' });
+    if (frame.to && this.away.isAway(frame.to)) return this.away.holdCommand(frame.to, frame);
+    this.unreachable(frame);
+  }
+
+  /** Tells the controller that a command's peer is not connected. */
+  private unreachable(frame: Command) {
+    const instanceId = 'instanceId' in frame.payload ? frame.payload.instanceId : undefined;
+    this.toController({ type: 'ERROR', op: 'UNREACHABLE', payload: { op: frame.op, to: frame.to ?? '', instanceId } });
   }
 
   /** Places a START and tells the controller where, or why not; while this scheduler's nodes may
@@ -287,6 +319,10 @@ export class Scheduler {
     if (!result.ok && !final && this.gathering.open) {
       if (this.gathering.size === 0) this.opts.logger.info('a START waits for the nodes to come back', { instanceId, reason: result.reason });
       return this.gathering.hold(instanceId, frame);
+    }
+    if (!result.ok && result.awaits) {
+      if (this.away.heldStarts === 0) this.opts.logger.info('a START waits for a node away to come back', { instanceId, nodeId: result.awaits, reason: result.reason });
+      return this.away.holdStart(instanceId, frame);
     }
     const seq = ++this.lastSeq;
     if (!result.ok) {

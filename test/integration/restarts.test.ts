@@ -59,6 +59,45 @@ t.test('a launcher that disconnects: its instances go missing, then come back wi
   t.equal((await admin.call<{ status: string }>('GET', '/nodes/node-0')).status, 'READY');
 });
 
+t.test('the nodes\' launchers killed and back within seconds: a create meanwhile waits for them and starts, a delete meanwhile reaches its node', async (t) => {
+  const workload = await workloadId(demo, 'docker');
+  const [kept] = await createInstances(demo, workload);
+  const { node_id: node } = await waitForState(demo, kept.id, 'active');
+  const eventsBefore = (await events(demo)).length;
+  for (const launcher of plane.launchers) launcher.stop();
+  await waitForState(demo, kept.id, 'missing');
+  await demo.call('DELETE', `/tenants/${tenant}/instances/${kept.id}`);
+  const [created] = await createInstances(demo, workload);
+  await waitFor('the scheduler to hold the START for the nodes away', () => plane.scheduler.heldStarts > 0);
+  await plane.restartLauncher(0);
+  await plane.restartLauncher(1);
+  t.ok((await waitForState(demo, created.id, 'active')).node_id, 'the create made while no node was connected is active');
+  await waitForEvent(demo, new RegExp(`^Deleted ${kept.id}$`));
+  t.same(await nodesRunning(kept.id), [], `the delete reached ${node}: it runs it no more`);
+  const told = (await events(demo)).slice(eventsBefore).map((e) => e.message);
+  t.notOk(told.some((m) => /^Failed|not connected/.test(m)), `no failure told (${told.join('; ')})`);
+  await demo.call('DELETE', `/tenants/${tenant}/instances/${created.id}`);
+  await waitForEvent(demo, new RegExp(`^Deleted ${created.id}`));
+});
+
+t.test('the nodes\' launchers away longer than they are waited for (10 s): a create meanwhile is refused, a delete meanwhile ends without its node', async (t) => {
+  const workload = await workloadId(demo, 'docker');
+  const [kept] = await createInstances(demo, workload);
+  await waitForState(demo, kept.id, 'active');
+  for (const launcher of plane.launchers) launcher.stop();
+  await waitForState(demo, kept.id, 'missing');
+  await demo.call('DELETE', `/tenants/${tenant}/instances/${kept.id}`);
+  const [created] = await createInstances(demo, workload);
+  await waitFor('the scheduler to hold the START', () => plane.scheduler.heldStarts > 0);
+  const refused = await waitForEvent(demo, new RegExp(`^Failed to start ${created.id}: no_cn`), { timeoutMs: 20_000 });
+  t.ok(refused, `refused once no node came back: ${refused.message}`);
+  t.ok(await waitForEvent(demo, new RegExp(`^Deleted ${kept.id} \\(its node node-\\d is not connected\\)`), { timeoutMs: 20_000 }), 'the delete ended without its node');
+  await plane.restartLauncher(0);
+  await plane.restartLauncher(1);
+  await plane.waitForNodes(2);
+  await waitFor(`the node to delete ${kept.id}, which it ran (a stray)`, async () => (await nodesRunning(kept.id)).length === 0);
+});
+
 t.test('a restarted launcher starts again what died, not what was stopped on request; many deletes at once all finish', async (t) => {
   const created = await createInstances(demo, await workloadId(demo, 'docker'), 12);
   const placed = await Promise.all(created.map((i) => waitForState(demo, i.id, 'active')));

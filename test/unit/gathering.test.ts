@@ -1,32 +1,6 @@
 import t from 'tap';
-import { Gathering, type Clock } from '../../scheduler/gathering.ts';
-
-/** A clock the test steps: `advance(ms)` runs the timers due by then. */
-function steppedClock() {
-  let time = 0;
-  let timers: { at: number; fn: () => void }[] = [];
-  const clock: Clock = {
-    now: () => time,
-    setTimer: (fn, ms) => {
-      const timer = { at: time + ms, fn };
-      timers.push(timer);
-      return timer;
-    },
-    clearTimer: (timer) => void (timers = timers.filter((x) => x !== timer)),
-  };
-  const advance = (ms: number) => {
-    const until = time + ms;
-    for (;;) {
-      const next = timers.filter((x) => x.at <= until).sort((a, b) => a.at - b.at)[0];
-      if (!next) break;
-      timers = timers.filter((x) => x !== next);
-      time = next.at;
-      next.fn();
-    }
-    time = until;
-  };
-  return { clock, advance, pending: () => timers.length };
-}
+import { Gathering } from '../../scheduler/gathering.ts';
+import { steppedClock } from '../helpers/stepped-clock.ts';
 
 const limits = { maxMs: 15_000, quietMs: 1_000 };
 

@@ -68,6 +68,34 @@ t.test('a node that leaves is no longer picked and the rotation goes on', async 
   t.equal(p.size, 2);
 });
 
+t.test('a refusal names a node away that could take the instance: by its role, requirements, cordon, group and last free room', async (t) => {
+  const p = cluster(['a', ['compute', 'network'], { memAvailableMB: 1024 }], ['b', ['compute']]);
+  p.remove('a', true);
+  p.remove('b');
+  t.match(p.place(want(512)), { ok: false, reason: 'no_cn', awaits: 'a' }, 'a compute instance: a was one');
+  t.match(p.place(want(512, { networkNode: true })), { ok: false, reason: 'no_net_cn', awaits: 'a' }, 'a CNCI too');
+  t.notOk((p.place(want(2048)) as { awaits?: string }).awaits, 'not what its last STATS had no room for');
+  t.notOk((p.place(want(512, { nodeId: 'b' })) as { awaits?: string }).awaits, 'not what names another node (b left for good)');
+  p.setCordoned(['a']);
+  t.notOk((p.place(want(512)) as { awaits?: string }).awaits, 'not while it is cordoned');
+  p.setCordoned([]);
+  const anti = { group: { id: 'g', policy: 'anti-affinity', nodes: ['a'] } };
+  t.notOk((p.place(want(512, anti)) as { awaits?: string }).awaits, 'not what its group keeps off it');
+  t.match(p.place(want(512, { group: { ...anti.group, policy: 'soft-anti-affinity' } })), { awaits: 'a' }, 'a soft policy may end there');
+  p.returned('a');
+  t.notOk((p.place(want(512)) as { awaits?: string }).awaits, 'returned: no longer awaited');
+});
+
+t.test('a node away and back is a candidate again from its first STATS', async (t) => {
+  const p = cluster(['a', ['compute']]);
+  p.remove('a', true);
+  p.add('a', 'a.host', ['compute']);
+  t.match(p.place(want(512)), { ok: false, reason: 'full_cloud', awaits: 'a' }, 'connected, no STATS yet: still awaited');
+  p.update(stats('a'));
+  p.returned('a');
+  t.match(p.place(want(512)), { ok: true, nodeId: 'a' });
+});
+
 t.test('a node is not a candidate before its first STATS', async (t) => {
   const p = new Placement();
   p.add('a', 'a', ['compute']);
