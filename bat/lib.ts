@@ -157,11 +157,21 @@ export async function events(path: string, client = admin): Promise<ClusterEvent
   return (await client.call<{ events: ClusterEvent[] }>('GET', `${path}/events`)).events;
 }
 
-/** Runs `action` and waits for a new event of `path` matching `re`. */
+/** Runs `action` and waits for a new event of `path` matching `re`. A new error event that does not
+ *  match but names an id that `re` names (the instance acted on: "Failed to unshelve <id>: …") ends
+ *  the wait at once, with its message: what was waited for will not come. */
 export async function expectEvent(path: string, re: RegExp, action: () => Promise<unknown>, client = admin): Promise<ClusterEvent> {
   const seen = new Set((await events(path, client)).map((e) => e.id));
+  const ids = re.source.match(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g) ?? [];
   await action();
-  return waitFor(`an event ${re}`, async () => (await events(path, client)).find((e) => !seen.has(e.id) && re.test(e.message)), { timeoutMs: BOOT_MS });
+  return waitFor(`an event ${re}`, async () => {
+    const fresh = (await events(path, client)).filter((e) => !seen.has(e.id));
+    const wanted = fresh.find((e) => re.test(e.message));
+    if (wanted) return wanted;
+    const failed = fresh.find((e) => e.type === 'error' && ids.some((id) => e.message.includes(id)));
+    if (failed) throw new AbortError(`waiting for an event ${re}: ${failed.message}`);
+    return undefined;
+  }, { timeoutMs: BOOT_MS });
 }
 
 /** The HTTP status and error code of a call that should be refused. */
