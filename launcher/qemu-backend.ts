@@ -471,21 +471,28 @@ export class QemuBackend implements Backend {
     const saved = memoryFile(dir);
     if (!(await exists(saved))) throw new Error(`VM ${spec.instanceId} has no saved memory (${saved})`);
     const running = await this.launch({ ...spec, restart: true }, { incoming: saved });
+    await this.goOnFromSaved(spec.instanceId);
+    return running;
+  }
+
+  /** The QEMU of a resume loads the saved memory, then the guest goes on and the saved copy goes;
+   *  one that fails is stopped (the saved copy stays: still suspended). */
+  private async goOnFromSaved(instanceId: string) {
+    const dir = this.dir(instanceId);
     const sock = join(dir, 'qmp.sock');
     try {
-      const status = await waitFor(`VM ${spec.instanceId} to load its saved memory`, async () => {
+      const status = await waitFor(`VM ${instanceId} to load its saved memory`, async () => {
         const { status } = (await qmp(sock, 'query-status')) as { status: string };
         return status !== 'inmigrate' && status;
       }, { timeoutMs: MIGRATION_TIMEOUT_MS, intervalMs: 100 });
       // Saved while stopped, it comes back stopped.
       if (status !== 'running') await qmp(sock, 'cont');
     } catch (err) {
-      await this.stop(spec.instanceId);
+      await this.stop(instanceId);
       throw err;
     }
-    await rm(saved, { force: true });
+    await rm(memoryFile(dir), { force: true });
     await rm(join(dir, NO_VGA_FILE), { force: true });
-    return running;
   }
 
   /** Shelved, the VM is stopped (no QEMU, no tap): only its place on the tenant network is left. */
@@ -557,11 +564,19 @@ export class QemuBackend implements Backend {
         this.watched.set(id, pid);
         this.adopted.add(id);
       }
-      const status = pid ? await qmp(join(this.dir(id), 'qmp.sock'), 'query-status').catch(() => undefined) as { status?: string } | undefined : undefined;
-      const suspended = !pid && (await exists(join(this.dir(id), MEMORY_FILE)));
+      const saved = await exists(join(this.dir(id), MEMORY_FILE));
+      // A QEMU beside a saved memory is a resume the last launcher did not see through (killed while
+      // the guest loaded it): it is seen through now, or, failing, the VM is suspended as it was.
+      const resumed = pid && saved ? await this.goOnFromSaved(id).then(() => true, (err: Error) => {
+        this.opts.log?.('a resume cut short could not go on: the VM stays suspended', { instanceId: id, error: err.message });
+        return false;
+      }) : !!pid;
+      const running = resumed && !!(await this.pid(id));
+      const status = running ? await qmp(join(this.dir(id), 'qmp.sock'), 'query-status').catch(() => undefined) as { status?: string } | undefined : undefined;
+      const suspended = !running && (await exists(join(this.dir(id), MEMORY_FILE)));
       // A rescue whose QEMU is gone (the node stopped) is over: its next start boots its own image.
-      const rescued = !!pid && (await exists(join(this.dir(id), RESCUE_FILE)));
-      return { spec, running: !!pid, paused: status?.status === 'paused', suspended, rescued, sshIp: spec.network.ip, sshPort: 22 };
+      const rescued = running && (await exists(join(this.dir(id), RESCUE_FILE)));
+      return { spec, running, paused: status?.status === 'paused', suspended, rescued, sshIp: spec.network.ip, sshPort: 22 };
     });
     return adopted.filter((a) => !!a);
   }

@@ -110,6 +110,19 @@ t.test('memory saved before machines lost their VGA resumes on a machine with on
   t.same(withDefaultVga(['-machine', 'q35', '-vga', 'none', '-m', '256']), ['-machine', 'q35', '-m', '256']);
 });
 
+t.test('a resume cut short (its launcher killed while the QEMU loaded the memory) is seen through by the next launcher: running, the same boot, the memory file gone', async (t) => {
+  const bootId = async () => (await ssh('cat /proc/sys/kernel/random/boot_id')).stdout.trim();
+  const firstBoot = await bootId();
+  const saved = join(dir, 'state/instances', spec.instanceId, 'memory.state');
+  await backend.suspend(spec.instanceId);
+  // What resume() does first, and all a launcher killed then got to do: a QEMU that loads the memory, stopped.
+  const cut = backend as unknown as { launch(s: StartPayload, o: { incoming: string }): Promise<unknown> };
+  await cut.launch({ ...spec, restart: true }, { incoming: saved });
+  t.match(await new QemuBackend(backendOptions).list(), [{ running: true, paused: false, suspended: false }], 're-adopted running, not paused');
+  t.equal(await waitFor('SSH after the re-adoption', () => bootId().catch(() => ''), { timeoutMs: 60_000, intervalMs: 250 }), firstBoot, 'the same boot goes on');
+  await t.rejects(stat(saved), 'the saved memory is gone');
+});
+
 t.test('rebuild makes the stopped VM disk again (one grown since is back at its flavor size, new); started, the guest boots anew as itself; an image the node lacks is refused', async (t) => {
   const bootId = async () => (await ssh('cat /proc/sys/kernel/random/boot_id')).stdout.trim();
   const disk = join(dir, 'state/instances', spec.instanceId, 'disk.qcow2');
