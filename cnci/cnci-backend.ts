@@ -10,7 +10,7 @@ import { fileFor, isUuid } from '../shared/safe-path.ts';
 import { mapLimit } from '../shared/map-limit.ts';
 import { createNamespace, deleteNamespace, endProcessesIn, listNamespaces, namespaceName } from '../network/namespaces.ts';
 import { addVethPair } from '../network/links.ts';
-import { linksOf } from '../network/ip.ts';
+import { ipBatch, ipIn, linksOf } from '../network/ip.ts';
 import { UPLINK } from '../network/cluster-leg.ts';
 import { addTunnelPeers, bridgeName, clusterEndpoints, setTunnelPeers, vniOf } from '../network/tenant-tunnel.ts';
 import { addressOf, leaseAddress, releaseAddress } from '../network/dhcp-client.ts';
@@ -98,10 +98,17 @@ export class CnciBackend implements Backend {
    *  there is kept; in a namespace made just now (`fresh`) nothing is looked for first. */
   private async wire(ns: string, spec: StartPayload, dir: string): Promise<{ legIp: string; fresh: boolean }> {
     const fresh = await createNamespace(ns);
-    if (fresh || !(await linksOf(ns)).some((l) => l.ifname === UPLINK)) {
+    const uplink = fresh ? undefined : (await linksOf(ns)).find((l) => l.ifname === UPLINK);
+    const side = `cn${tenantKey(spec.tenantId)}`.slice(0, 15);
+    if (!uplink) {
       // The same MAC every time the leg is made (a resume, a reboot): the cluster's dnsmasq then
       // leases it the same address, which the tenant's instances know as their tunnel's far end.
-      await addVethPair(this.opts.clusterNs, `cn${tenantKey(spec.tenantId)}`.slice(0, 15), ns, UPLINK, { peerMac: legMac(spec.tenantId), bridge: 'ciao_br' });
+      await addVethPair(this.opts.clusterNs, side, ns, UPLINK, { peerMac: legMac(spec.tenantId), bridge: 'ciao_br' });
+    } else if (!uplink.flags?.includes('UP')) {
+      // Made by a launcher killed before it set the leg up (its end last): it is made whole, or no
+      // DHCP answer ever comes through it.
+      await ipBatch(this.opts.clusterNs, [['link', 'set', side, 'master', 'ciao_br'], ['link', 'set', side, 'up']]);
+      await ipIn(ns, 'link', 'set', UPLINK, 'up');
     }
     const legIp = await leaseAddress(ns, UPLINK, dir, fresh);
     await startTenantGateway(ns, spec.network.subnet, legIp, dir, this.opts.egress, fresh);

@@ -31,6 +31,8 @@ export interface LinkInfo {
   ifname: string;
   address?: string;
   operstate?: string;
+  /** e.g. UP (set up), LOWER_UP (carrier). */
+  flags?: string[];
   link_type?: string;
   master?: string;
   linkinfo?: { info_kind?: string };

@@ -11,7 +11,10 @@ import { waitFor } from '../../shared/wait-for.ts';
 import type { ExternalIp, Instance, Volume, Workload } from '../../controller/api-types.ts';
 import { cnciNamespace } from '../../cnci/cnci-backend.ts';
 import { pingFrom, pingFromContainer, sshRun } from '../../singlevm/probes.ts';
-import { clusterProcesses } from '../../singlevm/processes.ts';
+import { clusterProcesses, pidFiles } from '../../singlevm/processes.ts';
+import { run } from '../../shared/run.ts';
+import { UPLINK } from '../../network/cluster-leg.ts';
+import { addressOf } from '../../network/dhcp-client.ts';
 import { clusterLeftovers, diffHostState, readHostState, snapshotHost } from '../../singlevm/host-state.ts';
 import { clusterNamespaces, deleteNamespace } from '../../network/namespaces.ts';
 import { VM_ROOT_IMAGE } from '../../singlevm/default-workloads.ts';
@@ -101,6 +104,20 @@ t.test('after a reboot (every process killed, every namespace gone), setup.sh br
   figures.push(`setup after a reboot ${seconds(t0)}`);
   await allBack(t, 'after a reboot');
   figures.push(`resume after a reboot → all back ${seconds(t0)}`);
+});
+
+t.test('a launcher killed before it set a CNCI\'s leg up (the leg down, no address): setup.sh brings the CNCI back, and its external IP answers', async (t) => {
+  const launcher = (await pidFiles(paths.pids)).find((p) => p.name === 'launcher');
+  t.ok(launcher, 'the launcher runs');
+  process.kill(launcher!.pid, 'SIGKILL');
+  await waitFor('the launcher to be gone', async () => !(await clusterProcesses(name, paths.stateDir)).some((p) => p.pid === launcher!.pid));
+  // As addVethPair leaves it when its launcher dies between making the pair and setting its end up.
+  await run('ip', ['-n', cnciNs(), 'addr', 'flush', 'dev', UPLINK]);
+  await run('ip', ['-n', cnciNs(), 'link', 'set', UPLINK, 'down']);
+  const r = await sh('singlevm/setup.sh', ['--name', name]);
+  t.equal(r.exitCode, 0, `${r.stdout}\n${r.stderr}`);
+  t.ok(await addressOf(cnciNs(), UPLINK), 'the CNCI\'s leg has its address again');
+  await allBack(t, 'after the launcher was killed half-way through a CNCI\'s leg');
 });
 
 t.test('setup.sh on a healthy cluster does nothing and says so', async (t) => {
