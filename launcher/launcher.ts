@@ -8,7 +8,16 @@ import type { AttachVolume, ConsoleFailure, ConsoleRequest, DetachVolume, Frame,
 import type { Logger } from '../shared/log.ts';
 import { LaunchError, type AdoptedInstance, type Backend } from './backend.ts';
 import { claimed, growth, sameResources } from './resize-claim.ts';
-import { ShelvedRecord } from './shelved-record.ts';
+import { NodeRecord } from './node-record.ts';
+
+type ShelvedLevel = 'shelved' | 'shelved_offloaded';
+const isShelvedLevel = (v: unknown): v is ShelvedLevel => v === 'shelved' || v === 'shelved_offloaded';
+
+/** The actions the node records while under way: each takes from a fraction of a second to a few
+ *  (a QEMU stopped and started, memory saved, a disk made), and one cut short is half done. */
+const RECORDED_ACTIONS = ['REBOOT', 'SUSPEND', 'RESUME', 'REBUILD', 'RESIZE', 'SHELVE', 'SHELVE_OFFLOAD', 'UNSHELVE', 'RESCUE', 'UNRESCUE'] as const;
+type RecordedAction = (typeof RECORDED_ACTIONS)[number];
+const isRecordedAction = (v: unknown): v is RecordedAction => (RECORDED_ACTIONS as readonly unknown[]).includes(v);
 
 export interface NodeCapacity {
   vcpus: number;
@@ -34,8 +43,11 @@ export interface LauncherOptions {
    *  Any other instance its backends hold but that does not run — after a stop.sh or a reboot — is
    *  started again when the launcher starts (docs/lifecycle.md). */
   stoppedFile?: string;
-  /** Where the node records its shelved instances (launcher/shelved-record.ts). */
+  /** Where the node records its shelved instances (launcher/node-record.ts). */
   shelvedFile?: string;
+  /** Where the node records the actions under way (launcher/node-record.ts): a launcher killed in
+   *  the middle of one tells its failure when it is back (docs/protocol.md, "Actions"). */
+  actionsFile?: string;
   /** A real node's tunnel endpoint (its leg on the cluster network), announced in HELLO. */
   tunnelIp?: string;
   /** A node of the simulation backend: it says so in its HELLO. */
@@ -87,18 +99,25 @@ export class Launcher {
   private readonly unwatch: (() => void)[] = [];
   private stoppedIds?: Promise<Set<string>>;
   private stoppedWrites: Promise<void> = Promise.resolve();
-  private readonly shelved: ShelvedRecord;
+  private readonly shelved: NodeRecord<ShelvedLevel>;
+  private readonly underWay: NodeRecord<RecordedAction>;
+  /** What a launcher killed in the middle of actions left to tell, told once connected. */
+  private cutShort: Frame[] = [];
   /** TUNNEL_PEERS sets are applied one after the other, in the order they came. */
   private tunnelUpdates: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: LauncherOptions) {
     this.startFailure = opts.startFailure ?? null;
-    this.shelved = new ShelvedRecord(opts.shelvedFile, opts.logger);
+    this.shelved = new NodeRecord(opts.shelvedFile, isShelvedLevel, 'shelved instances', opts.logger);
+    this.underWay = new NodeRecord(opts.actionsFile, isRecordedAction, 'actions under way', opts.logger);
     this.peer = new ProtocolPeer({
       id: opts.nodeId, roles: opts.roles, hostname: opts.hostname, tunnelIp: opts.tunnelIp, simulated: opts.simulated, logger: opts.logger,
       host: opts.scheduler.host, port: opts.scheduler.port, tls: opts.scheduler.tls,
     });
-    this.peer.on('connected', () => this.sendStats());
+    this.peer.on('connected', () => {
+      this.sendStats();
+      for (const frame of this.cutShort.splice(0)) this.peer.send(frame);
+    });
     this.peer.on('frame', (frame) => void this.handle(frame));
   }
 
@@ -126,6 +145,7 @@ export class Launcher {
       });
     }
     await this.adoptShelved();
+    await this.actionsCutShort();
     if (this.instances.size) this.opts.logger.info('re-adopted instances', { count: this.instances.size });
     await this.bringBack();
     this.peer.start();
@@ -149,6 +169,20 @@ export class Launcher {
       if (inst.state !== 'exited') continue;
       inst.state = level;
       if (level === 'shelved_offloaded') await this.backend(inst.spec).offload?.(id).catch(() => undefined);
+    }
+  }
+
+  /** Actions the last launcher was killed in the middle of: each is told as failed, with the state
+   *  the instance was found in (it may be half done; asked again, it is done from the start). */
+  private async actionsCutShort() {
+    for (const [id, op] of await this.underWay.all()) {
+      await this.underWay.set(id, undefined);
+      const inst = this.instances.get(id);
+      if (!inst) continue;
+      const verb = op === 'SHELVE_OFFLOAD' ? 'offload' : op.toLowerCase();
+      const message = `the launcher of node ${this.opts.nodeId} was restarted during the ${verb}: it may be half done, and the instance is ${inst.state}`;
+      this.opts.logger.warn('an action was cut short by the launcher\'s restart', { instanceId: id, op, state: inst.state });
+      this.cutShort.push({ type: 'ERROR', op: `${op}_FAILURE`, payload: { instanceId: id, reason: 'backend_failure', message } });
     }
   }
 
@@ -254,6 +288,18 @@ export class Launcher {
 
   private async handle(frame: Frame) {
     if (frame.type !== 'COMMAND') return;
+    if (!isRecordedAction(frame.op) || !('instanceId' in frame.payload)) return this.act(frame);
+    // Recorded while under way: a launcher killed meanwhile leaves it to the next one to tell.
+    const id = frame.payload.instanceId;
+    await this.underWay.set(id, frame.op);
+    try {
+      await this.act(frame);
+    } finally {
+      await this.underWay.set(id, undefined);
+    }
+  }
+
+  private async act(frame: Extract<Frame, { type: 'COMMAND' }>) {
     switch (frame.op) {
       case 'START': return this.startInstance(frame.payload);
       case 'STOP': return this.stopInstance(frame.payload.instanceId);

@@ -175,7 +175,7 @@ async function realNode(): Promise<Launcher> {
   };
   log.info('real node', { ...capacity, ns: network.ns, legIp: network.legIp, accel: values.accel });
   return new Launcher({
-    nodeId, hostname: values.hostname ?? hostname(), roles, scheduler, capacity, backends, logger: log, stoppedFile: join(stateDir, 'stopped.json'), shelvedFile: join(stateDir, 'shelved.json'),
+    nodeId, hostname: values.hostname ?? hostname(), roles, scheduler, capacity, backends, logger: log, stoppedFile: join(stateDir, 'stopped.json'), shelvedFile: join(stateDir, 'shelved.json'), actionsFile: join(stateDir, 'actions.json'),
     statsIntervalMs: Number(values['stats-interval-ms']), load: () => loadavg()[0], startFailure: startFailure?.data ?? null,
     tunnelIp: network.legIp,
     onTunnelPeers: async (ips) => {

@@ -104,6 +104,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}) {
     statsIntervalMs: opts.statsIntervalMs ?? 1000,
     stoppedFile: opts.stoppedFiles ? join(dir, `node-${i}-stopped.json`) : undefined,
     shelvedFile: opts.stoppedFiles ? join(dir, `node-${i}-shelved.json`) : undefined,
+    actionsFile: opts.stoppedFiles ? join(dir, `node-${i}-actions.json`) : undefined,
     logger,
   });
   const backends = Array.from({ length: opts.nodes ?? 3 }, () => new SimulationBackend({

@@ -98,6 +98,35 @@ t.test('the nodes\' launchers away longer than they are waited for (10 s): a cre
   await waitFor(`the node to delete ${kept.id}, which it ran (a stray)`, async () => (await nodesRunning(kept.id)).length === 0);
 });
 
+t.test('a launcher killed in the middle of a reboot: the next one tells that the reboot failed, with the state it found; asked again, it reboots', async (t) => {
+  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+  const { node_id: node } = await waitForState(demo, inst.id, 'active');
+  const i = Number(node!.replace('node-', ''));
+  const backend = plane.backends[i];
+  // The reboot's stop never ends: its launcher is killed meanwhile.
+  const stopNow = backend.stop.bind(backend);
+  let taken!: () => void;
+  const stopping = new Promise<void>((resolve) => (taken = resolve));
+  backend.stop = () => {
+    taken();
+    return new Promise<void>(() => {});
+  };
+  t.teardown(() => { backend.stop = stopNow; });
+  const reboot = () => demo.call('POST', `/tenants/${tenant}/instances/${inst.id}/action`, { action: 'reboot' });
+  await reboot();
+  await stopping;
+  backend.stop = stopNow;
+  await plane.restartLauncher(i);
+  const failed = await waitForEvent(demo, new RegExp(`^Failed to reboot ${inst.id}: the launcher of node ${node} was restarted during the reboot`));
+  t.match(failed.message, /it may be half done, and the instance is active$/, `told, with its state: ${failed.message}`);
+  await waitForState(demo, inst.id, 'active');
+  await reboot();
+  await waitFor('the reboot asked again to end', async () => !(await demo.call<Instance>('GET', `/tenants/${tenant}/instances/${inst.id}`)).rebooting);
+  t.notOk((await events(demo)).some((e) => e.message.startsWith(`Failed to reboot ${inst.id}`) && e.id !== failed.id), 'and no other failure');
+  await demo.call('DELETE', `/tenants/${tenant}/instances/${inst.id}`);
+  await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
+});
+
 t.test('a restarted launcher starts again what died, not what was stopped on request; many deletes at once all finish', async (t) => {
   const created = await createInstances(demo, await workloadId(demo, 'docker'), 12);
   const placed = await Promise.all(created.map((i) => waitForState(demo, i.id, 'active')));
