@@ -14,8 +14,8 @@ type ShelvedLevel = 'shelved' | 'shelved_offloaded';
 const isShelvedLevel = (v: unknown): v is ShelvedLevel => v === 'shelved' || v === 'shelved_offloaded';
 
 /** The actions the node records while under way: each takes from a fraction of a second to a few
- *  (a QEMU stopped and started, memory saved, a disk made), and one cut short is half done. */
-const RECORDED_ACTIONS = ['REBOOT', 'SUSPEND', 'RESUME', 'REBUILD', 'RESIZE', 'SHELVE', 'SHELVE_OFFLOAD', 'UNSHELVE', 'RESCUE', 'UNRESCUE'] as const;
+ *  (a QEMU started or stopped, memory saved, a disk made), and one cut short is half done. */
+const RECORDED_ACTIONS = ['START', 'REBOOT', 'SUSPEND', 'RESUME', 'REBUILD', 'RESIZE', 'SHELVE', 'SHELVE_OFFLOAD', 'UNSHELVE', 'RESCUE', 'UNRESCUE'] as const;
 type RecordedAction = (typeof RECORDED_ACTIONS)[number];
 const isRecordedAction = (v: unknown): v is RecordedAction => (RECORDED_ACTIONS as readonly unknown[]).includes(v);
 
@@ -103,6 +103,8 @@ export class Launcher {
   private readonly underWay: NodeRecord<RecordedAction>;
   /** What a launcher killed in the middle of actions left to tell, told once connected. */
   private cutShort: Frame[] = [];
+  /** Instances whose start a launcher killed meanwhile left half made: made again from the start. */
+  private startsAgain: StartPayload[] = [];
   /** TUNNEL_PEERS sets are applied one after the other, in the order they came. */
   private tunnelUpdates: Promise<void> = Promise.resolve();
 
@@ -149,6 +151,7 @@ export class Launcher {
     if (this.instances.size) this.opts.logger.info('re-adopted instances', { count: this.instances.size });
     await this.bringBack();
     this.peer.start();
+    for (const spec of this.startsAgain.splice(0)) void this.startInstance(spec);
     // Jitter the first periodic report so a thousand nodes in one process do not report in lockstep.
     const first = Math.floor(Math.random() * this.opts.statsIntervalMs);
     this.statsTimer = setTimeout(() => {
@@ -172,13 +175,23 @@ export class Launcher {
     }
   }
 
-  /** Actions the last launcher was killed in the middle of: each is told as failed, with the state
-   *  the instance was found in (it may be half done; asked again, it is done from the start). */
+  /** Actions the last launcher was killed in the middle of. A start is made again from the start:
+   *  what it made is deleted (a QEMU may run without its NIC, a disk may be half written), and
+   *  nothing of it was the tenant's yet (its volumes are not the backend's to delete). Any other is
+   *  told as failed, with the state the instance was found in (it may be half done; asked again,
+   *  it is done from the start). */
   private async actionsCutShort() {
     for (const [id, op] of await this.underWay.all()) {
       await this.underWay.set(id, undefined);
       const inst = this.instances.get(id);
       if (!inst) continue;
+      if (op === 'START') {
+        this.opts.logger.warn('a start was cut short by the launcher\'s restart: it is made again', { instanceId: id, found: inst.state });
+        this.instances.delete(id);
+        await this.backend(inst.spec).delete(id).catch((err) => this.opts.logger.warn('what a start cut short made could not be deleted', { instanceId: id, error: (err as Error).message }));
+        this.startsAgain.push(inst.spec);
+        continue;
+      }
       const verb = op === 'SHELVE_OFFLOAD' ? 'offload' : op.toLowerCase();
       const message = `the launcher of node ${this.opts.nodeId} was restarted during the ${verb}: it may be half done, and the instance is ${inst.state}`;
       this.opts.logger.warn('an action was cut short by the launcher\'s restart', { instanceId: id, op, state: inst.state });

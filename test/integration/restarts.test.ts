@@ -127,6 +127,43 @@ t.test('a launcher killed in the middle of a reboot: the next one tells that the
   await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
 });
 
+t.test('a launcher killed in the middle of a start (what it made is there, half made): the next one deletes it and starts it again from the start', async (t) => {
+  const backend = plane.backends[0];
+  const startNow = backend.start.bind(backend);
+  const deleteNow = backend.delete.bind(backend);
+  const starts: string[] = [];
+  const deletes: string[] = [];
+  let made!: (id: string) => void;
+  const halfMade = new Promise<string>((resolve) => (made = resolve));
+  // The next start of an instance on node-0 makes it, then never ends: its launcher is killed meanwhile.
+  let hung = false;
+  backend.start = async (spec) => {
+    starts.push(spec.instanceId);
+    const running = await startNow(spec);
+    if (hung || spec.cnci) return running;
+    hung = true;
+    made(spec.instanceId);
+    return new Promise<never>(() => {});
+  };
+  backend.delete = async (id) => {
+    deletes.push(id);
+    return deleteNow(id);
+  };
+  t.teardown(() => {
+    backend.start = startNow;
+    backend.delete = deleteNow;
+  });
+  onNextStart((f, place) => place(pinnedTo('node-0')(f)));
+  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+  t.equal(await halfMade, inst.id, 'node-0 made it, and its launcher is killed before the start ends');
+  await plane.restartLauncher(0);
+  t.equal((await waitForState(demo, inst.id, 'active')).node_id, 'node-0', 'active on node-0');
+  t.same([deletes.filter((id) => id === inst.id).length, starts.filter((id) => id === inst.id).length], [1, 2], 'what was half made was deleted, then it was started again');
+  t.same(await nodesRunning(inst.id), ['node-0'], 'it runs there, once');
+  await demo.call('DELETE', `/tenants/${tenant}/instances/${inst.id}`);
+  await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
+});
+
 t.test('a restarted launcher starts again what died, not what was stopped on request; many deletes at once all finish', async (t) => {
   const created = await createInstances(demo, await workloadId(demo, 'docker'), 12);
   const placed = await Promise.all(created.map((i) => waitForState(demo, i.id, 'active')));
