@@ -105,6 +105,8 @@ export class Launcher {
   private cutShort: Frame[] = [];
   /** Instances whose start a launcher killed meanwhile left half made: made again from the start. */
   private startsAgain: StartPayload[] = [];
+  /** Where the last command's record is written: the next one begins after it. */
+  private inOrder: Promise<unknown> = Promise.resolve();
   /** TUNNEL_PEERS sets are applied one after the other, in the order they came. */
   private tunnelUpdates: Promise<void> = Promise.resolve();
 
@@ -299,17 +301,21 @@ export class Launcher {
     this.peer.send({ type: 'STATUS', op: 'STATS', payload: this.stats() });
   }
 
-  private async handle(frame: Frame) {
-    if (frame.type !== 'COMMAND') return;
-    if (!isRecordedAction(frame.op) || !('instanceId' in frame.payload)) return this.act(frame);
-    // Recorded while under way: a launcher killed meanwhile leaves it to the next one to tell.
-    const id = frame.payload.instanceId;
-    await this.underWay.set(id, frame.op);
-    try {
-      await this.act(frame);
-    } finally {
-      await this.underWay.set(id, undefined);
-    }
+  /** The commands, each begun in the order they came: a DELETE that follows a START must not find
+   *  the instance not there yet because the START's record was being written. */
+  private handle(frame: Frame): Promise<void> {
+    if (frame.type !== 'COMMAND') return Promise.resolve();
+    const recorded = isRecordedAction(frame.op) && 'instanceId' in frame.payload ? { id: frame.payload.instanceId, op: frame.op } : undefined;
+    // Recorded while under way: a launcher killed meanwhile leaves it to the next one (actionsCutShort).
+    const begun = this.inOrder.then(() => recorded && this.underWay.set(recorded.id, recorded.op));
+    this.inOrder = begun.catch(() => undefined);
+    return begun.then(async () => {
+      try {
+        await this.act(frame);
+      } finally {
+        if (recorded) await this.underWay.set(recorded.id, undefined);
+      }
+    });
   }
 
   private async act(frame: Extract<Frame, { type: 'COMMAND' }>) {
