@@ -153,7 +153,8 @@ export class Launcher {
     if (this.instances.size) this.opts.logger.info('re-adopted instances', { count: this.instances.size });
     await this.bringBack();
     this.peer.start();
-    for (const spec of this.startsAgain.splice(0)) void this.startInstance(spec);
+    // Recorded as any START: a launcher killed in the middle of this one leaves it to the next.
+    for (const spec of this.startsAgain.splice(0)) void this.handle({ type: 'COMMAND', op: 'START', payload: spec });
     // Jitter the first periodic report so a thousand nodes in one process do not report in lockstep.
     const first = Math.floor(Math.random() * this.opts.statsIntervalMs);
     this.statsTimer = setTimeout(() => {

@@ -127,22 +127,22 @@ t.test('a launcher killed in the middle of a reboot: the next one tells that the
   await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
 });
 
-t.test('a launcher killed in the middle of a start (what it made is there, half made): the next one deletes it and starts it again from the start', async (t) => {
+t.test('a launcher killed in the middle of a start (what it made is there, half made), and again in the middle of the start made again: the next one deletes it and starts it again from the start', async (t) => {
   const backend = plane.backends[0];
   const startNow = backend.start.bind(backend);
   const deleteNow = backend.delete.bind(backend);
   const starts: string[] = [];
   const deletes: string[] = [];
-  let made!: (id: string) => void;
-  const halfMade = new Promise<string>((resolve) => (made = resolve));
-  // The next start of an instance on node-0 makes it, then never ends: its launcher is killed meanwhile.
-  let hung = false;
+  const halfMade: ((id: string) => void)[] = [];
+  const made = () => new Promise<string>((resolve) => halfMade.push(resolve));
+  // The next two starts of an instance on node-0 make it, then never end: its launcher is killed meanwhile.
+  let hung = 0;
   backend.start = async (spec) => {
     starts.push(spec.instanceId);
     const running = await startNow(spec);
-    if (hung || spec.cnci) return running;
-    hung = true;
-    made(spec.instanceId);
+    if (hung === 2 || spec.cnci) return running;
+    hung++;
+    halfMade.shift()!(spec.instanceId);
     return new Promise<never>(() => {});
   };
   backend.delete = async (id) => {
@@ -154,11 +154,15 @@ t.test('a launcher killed in the middle of a start (what it made is there, half 
     backend.delete = deleteNow;
   });
   onNextStart((f, place) => place(pinnedTo('node-0')(f)));
+  const first = made();
   const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
-  t.equal(await halfMade, inst.id, 'node-0 made it, and its launcher is killed before the start ends');
+  t.equal(await first, inst.id, 'node-0 made it, and its launcher is killed before the start ends');
+  const again = made();
+  await plane.restartLauncher(0);
+  t.equal(await again, inst.id, 'the next launcher made it again, and is killed before that start ends');
   await plane.restartLauncher(0);
   t.equal((await waitForState(demo, inst.id, 'active')).node_id, 'node-0', 'active on node-0');
-  t.same([deletes.filter((id) => id === inst.id).length, starts.filter((id) => id === inst.id).length], [1, 2], 'what was half made was deleted, then it was started again');
+  t.same([deletes.filter((id) => id === inst.id).length, starts.filter((id) => id === inst.id).length], [2, 3], 'what was half made was deleted each time, then it was started again');
   t.same(await nodesRunning(inst.id), ['node-0'], 'it runs there, once');
   await demo.call('DELETE', `/tenants/${tenant}/instances/${inst.id}`);
   await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
