@@ -38,7 +38,7 @@ let broken = false;
 try {
   for (const at of moments) {
     const t0 = performance.now();
-    const bat = sh('bat/run.sh', '--name', name, '--timeout', String(TEST_TIMEOUT_S));
+    const bat = sh('bat/run.sh', '--name', name, '--timeout', String(TEST_TIMEOUT_S), '-v');
     // The moment is the experiment's input, not a synchronisation.
     await delay(at * 1000);
     const pid = (await pidFiles(paths.pids)).find((p) => p.name === victim)?.pid;
@@ -57,13 +57,28 @@ try {
     const took = seconds(t0);
     const summary = /BAT: \d+ tests in \d+ suites, (\d+) passed, (\d+) failed/.exec(r.stderr);
     const failed = r.stderr.split('\n').filter((l) => l.includes('FAILED')).map((l) => l.trim());
+    const why = failuresOf(r.stdout);
     const row = `${victim} killed at ${at} s: resumed in ${back.toFixed(1)} s; BAT ${summary ? `${summary[1]} passed, ${summary[2]} failed` : 'said no summary'} in ${took.toFixed(0)} s${took > TEST_TIMEOUT_S ? ' (a test waited its whole cap)' : ''}`;
     rows.push(row);
     console.log(row);
     for (const f of failed) console.log(`    ${f}`);
+    for (const w of why) console.log(`      ${w}`);
   }
 } finally {
   if (!values.keep) await sh('singlevm/cleanup.sh', '--name', name);
 }
 console.log(`\n${rows.join('\n')}`);
 if (broken) process.exitCode = 1;
+
+/** What each failed test said (bat/run.sh -v: its failures under its line), first lines only. */
+function failuresOf(verbose: string): string[] {
+  const lines = verbose.split('\n');
+  const said: string[] = [];
+  lines.forEach((line, i) => {
+    if (!/\s FAILED$/.test(line)) return;
+    const name = line.trim().replace(/\s+[\d.]+ s\s+FAILED$/, '');
+    const first = lines.slice(i + 1).find((l) => l.startsWith('      ') && l.trim() && !/^\s+(at |---|\.\.\.)/.test(l));
+    said.push(`${name}: ${first?.trim().slice(0, 300) ?? '(said nothing)'}`);
+  });
+  return said;
+}
