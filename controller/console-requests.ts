@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { ConsoleFailure, ConsoleOutput } from '../protocol/payloads.ts';
 import { ApiError } from '../shared/errors.ts';
 import type { Instance } from './api-types.ts';
-import type { ControllerContext } from './context.ts';
+import { schedulerNotConnected, type ControllerContext } from './context.ts';
 
 /** How long a node has to answer. */
 export const CONSOLE_TIMEOUT_MS = 5000;
@@ -48,7 +48,7 @@ export class ConsoleRequests {
       timer.unref();
       this.pending.set(requestId, { instanceId: inst.id, nodeId, resolve, reject, timer });
       if (!this.ctx.send({ type: 'COMMAND', op: 'CONSOLE', to: nodeId, payload: { instanceId: inst.id, requestId, lines } })) {
-        this.settle(requestId)?.reject(new ApiError('unavailable', 'the controller is not connected to the scheduler right now: try again in a few seconds', 5));
+        this.settle(requestId)?.reject(schedulerNotConnected());
       }
     });
   }

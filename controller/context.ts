@@ -4,6 +4,7 @@ import type { Logger } from '../shared/log.ts';
 import type { Datastore } from './datastore/datastore.ts';
 import type { EventLog } from './events.ts';
 import type { AdmissionLimits } from './create-admission.ts';
+import { ApiError } from '../shared/errors.ts';
 
 export interface ControllerContext {
   store: Datastore;
@@ -20,6 +21,15 @@ export interface ControllerContext {
   /** When creates are shed (controller/create-admission.ts); the defaults otherwise. */
   admission?: Partial<AdmissionLimits>;
 }
+
+/** How long a request that may change something waits for a link to the scheduler that is down
+ *  before it runs (a restarted scheduler is back and linked again within seconds): Router's `ready`. */
+export const SCHEDULER_WAIT_MS = 10_000;
+
+/** What a request that needs the scheduler answers when the link to it is still down after
+ *  SCHEDULER_WAIT_MS: 503, asked again after Retry-After. */
+export const schedulerNotConnected = () =>
+  new ApiError('unavailable', 'the controller is not connected to the scheduler, and was not again within the time a request waits for it: try again in a few seconds', 5);
 
 let lastMs = NaN;
 let lastIso = '';

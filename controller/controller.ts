@@ -23,6 +23,7 @@ import { limitsRoutes } from './http/limits-routes.ts';
 import { volumeRoutes } from './http/volume-routes.ts';
 import { volumeAttachmentRoutes } from './http/volume-attachment-routes.ts';
 import { advertisedHost } from '../shared/listen-address.ts';
+import { SCHEDULER_WAIT_MS } from './context.ts';
 import type { AdmissionLimits } from './create-admission.ts';
 
 export interface ControllerOptions {
@@ -39,12 +40,20 @@ export interface ControllerOptions {
   egress?: boolean;
   /** When creates are shed with 503 (docs/api.md "Busy"); the defaults otherwise. */
   admission?: Partial<AdmissionLimits>;
+  /** How long a change waits for a link to the scheduler that is down (SCHEDULER_WAIT_MS). */
+  schedulerWaitMs?: number;
 }
 
-/** The controller's API: the ciao API, Compute v2.1 and Image v2 over the services. */
-export function controllerRouter(services: Services, baseUrl: () => string): Router {
-  // An answer that may report a change waits until the change is saved (docs/durability.md).
-  const router = new Router({ params: PARAMS, service: 'controller', saved: () => services.store.committed() });
+/** The controller's API: the ciao API, Compute v2.1 and Image v2 over the services.
+ *  `schedulerLink`: undefined while the controller is linked to the scheduler, else when it is again. */
+export function controllerRouter(services: Services, baseUrl: () => string, schedulerLink: () => Promise<unknown> | undefined = () => undefined, schedulerWaitMs = SCHEDULER_WAIT_MS): Router {
+  const router = new Router({
+    params: PARAMS, service: 'controller',
+    // An answer that may report a change waits until the change is saved (docs/durability.md).
+    saved: () => services.store.committed(),
+    // A change waits a moment for a scheduler that is away (docs/api.md, "The scheduler away").
+    ready: schedulerLink, readyWaitMs: schedulerWaitMs,
+  });
   ciaoRoutes(router, services);
   nodeMaintenanceRoutes(router, services);
   computeRoutes(router, services, baseUrl);
@@ -62,6 +71,8 @@ export class Controller {
   private readonly server: http.Server;
   private readonly peer?: ProtocolPeer;
   private url = '';
+  /** While the link to the scheduler is down: when it is up again (and what was said again is sent). */
+  private linkBack?: { promise: Promise<void>; resolve: () => void };
 
   constructor(private readonly opts: ControllerOptions) {
     const peer = opts.scheduler && new ProtocolPeer({
@@ -85,8 +96,11 @@ export class Controller {
       this.services.instances.dispatchWaiting();
       this.services.volumes.resend();
       this.services.instances.resizes.resend();
+      // Last: the requests that waited for the link run after what the controller says again.
+      this.linkBack?.resolve();
+      this.linkBack = undefined;
     });
-    const router = controllerRouter(this.services, () => this.url);
+    const router = controllerRouter(this.services, () => this.url, () => (!peer || peer.isConnected ? undefined : this.linkedAgain()), opts.schedulerWaitMs);
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => void router.handle(req, res, opts.logger);
     this.server = createApiServer(handler, opts.tls);
   }
@@ -99,6 +113,15 @@ export class Controller {
     this.url = `${this.opts.tls ? 'https' : 'http'}://${advertisedHost(host)}:${addr.port}`;
     this.peer?.start();
     return this.url;
+  }
+
+  private linkedAgain(): Promise<void> {
+    if (!this.linkBack) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.linkBack = { promise, resolve };
+    }
+    return this.linkBack.promise;
   }
 
   get schedulerConnected(): boolean {

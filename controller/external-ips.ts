@@ -4,7 +4,7 @@ import type { PublicIpFailure, PublicIpPayload } from '../protocol/payloads.ts';
 import { ApiError, badRequest, notFound } from '../shared/errors.ts';
 import { ipToInt, parseCidr } from './addresses.ts';
 import type { ExternalIp, Instance, Pool, Tenant } from './api-types.ts';
-import { now, type ControllerContext } from './context.ts';
+import { now, schedulerNotConnected, type ControllerContext } from './context.ts';
 import { checkQuota } from './quotas.ts';
 import { firstShared, lowestFreeAddress, poolSize } from './pools.ts';
 import type { Instances } from './instances.ts';
@@ -97,7 +97,7 @@ export class ExternalIps {
 
   setNatFault(tenant: Tenant, natFailure: boolean): void {
     const cnci = this.readyCnci(tenant);
-    if (!this.ctx.send({ type: 'COMMAND', op: 'CNCI_FAULT', to: cnci, payload: { natFailure } })) throw this.unavailable();
+    if (!this.ctx.send({ type: 'COMMAND', op: 'CNCI_FAULT', to: cnci, payload: { natFailure } })) throw schedulerNotConnected();
   }
 
   private readyCnci(tenant: Tenant): string {
@@ -107,11 +107,7 @@ export class ExternalIps {
 
   private sendToCnci(op: 'ASSIGN_PUBLIC_IP' | 'RELEASE_PUBLIC_IP', cnci: string, m: ExternalIp) {
     const payload: PublicIpPayload = { tenantId: m.tenant_id, instanceId: m.instance_id, publicIp: m.ip, privateIp: m.private_ip };
-    if (!this.ctx.send({ type: 'COMMAND', op, to: cnci, payload })) throw this.unavailable();
-  }
-
-  private unavailable() {
-    return new ApiError('unavailable', 'the controller is not connected to the scheduler right now: try again in a few seconds');
+    if (!this.ctx.send({ type: 'COMMAND', op, to: cnci, payload })) throw schedulerNotConnected();
   }
 
   /** A CNCI that is ready again (its agent restarted, or the cluster resumed after a stop or a

@@ -5,7 +5,7 @@
 import type { ResizePayload } from '../protocol/payloads.ts';
 import { ApiError, badRequest } from '../shared/errors.ts';
 import type { FlavorSize, Instance, Tenant, Workload } from './api-types.ts';
-import type { ControllerContext } from './context.ts';
+import { schedulerNotConnected, type ControllerContext } from './context.ts';
 import { checkQuota, type Usage } from './quotas.ts';
 
 /** The phases in which the instance is held between two flavors (its other actions wait). */
@@ -81,7 +81,7 @@ export class InstanceResizes {
 
   private send(inst: Instance, p: Omit<ResizePayload, 'instanceId'>, must: boolean) {
     const sent = this.ctx.send({ type: 'COMMAND', op: 'RESIZE', to: inst.node_id ?? '', payload: { instanceId: inst.id, ...p } });
-    if (!sent && must) throw new ApiError('unavailable', 'the controller is not connected to the scheduler right now: try again in a few seconds');
+    if (!sent && must) throw schedulerNotConnected();
   }
 
   /** The node said the instance's state after a RESIZE (not `pending`): a phase waiting for it ends.

@@ -7,7 +7,7 @@ import { ApiError, badRequest, notFound } from '../shared/errors.ts';
 import { run } from '../shared/run.ts';
 import { fileFor } from '../shared/safe-path.ts';
 import type { Image, Instance, Tenant, Volume, WorkloadDisk } from './api-types.ts';
-import { now, type ControllerContext } from './context.ts';
+import { now, schedulerNotConnected, type ControllerContext } from './context.ts';
 
 type Frame = Parameters<ControllerContext['send']>[0];
 
@@ -298,7 +298,7 @@ export class Volumes {
 
   private command(inst: Instance, frame: Frame) {
     if (!inst.node_id) throw new ApiError('invalid_state', `instance ${inst.id} is not on a node yet`);
-    if (!this.ctx.send(frame)) throw new ApiError('unavailable', 'the controller is not connected to the scheduler right now: try again in a few seconds');
+    if (!this.ctx.send(frame)) throw schedulerNotConnected();
   }
 
   // --- volumes of instances ----------------------------------------------------------------------

@@ -126,6 +126,11 @@ export interface RouterOptions {
   saved?: () => Promise<void> | undefined;
   /** How long an answer waits for `saved` before it is a 503 (SAVE_WAIT_MS). */
   saveWaitMs?: number;
+  /** What a request that may change something waits for before its handler runs, at most
+   *  `readyWaitMs`, then runs all the same: undefined when nothing is to be waited for (the
+   *  controller: its link to the scheduler while it is down, docs/api.md "The scheduler away"). */
+  ready?: () => Promise<unknown> | undefined;
+  readyWaitMs?: number;
 }
 
 /** Any one path segment that is not empty, not too long and holds no control character. */
@@ -182,6 +187,7 @@ export class Router {
       const found = this.match(raw.method ?? 'GET', parts);
       if (found === 'method') throw new ApiError('method_not_allowed', `${raw.method} is not allowed on ${path}`);
       if (!found) throw new ApiError('not_found', `no such API path: ${raw.method} ${path}`);
+      if (raw.method !== 'GET' && raw.method !== 'HEAD') await this.whenReady();
       result = await found.route.handler(new Request(raw, path, url.searchParams, found.params, id), res);
     } catch (err) {
       if (!(err instanceof ApiError)) {
@@ -210,6 +216,15 @@ export class Router {
     const result = this.renderError(err);
     if (err.retryAfterSeconds !== undefined) result.headers = { ...result.headers, 'retry-after': String(err.retryAfterSeconds) };
     return result;
+  }
+
+  /** Once `ready` resolves, or readyWaitMs has passed. */
+  private async whenReady(): Promise<void> {
+    const ready = this.opts.ready?.();
+    if (!ready) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([ready, new Promise((resolve) => (timer = setTimeout(resolve, this.opts.readyWaitMs ?? 0)))]);
+    clearTimeout(timer);
   }
 
   /** The answer once what it reports is saved; a 503 if that takes longer than saveWaitMs. */

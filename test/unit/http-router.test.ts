@@ -9,6 +9,7 @@ import { request } from 'undici';
 import { createApiServer, MAX_BODY_BYTES, reply, Router } from '../../shared/http-router.ts';
 import { Uuid } from '../../shared/safe-path.ts';
 import { silentLogger } from '../../shared/log.ts';
+import { waitFor } from '../../shared/wait-for.ts';
 
 const seen: string[] = [];
 const router = new Router({ params: { id: Uuid }, service: 'test service' })
@@ -122,4 +123,34 @@ t.test('an answer that may report a change waits until it is saved; a GET does n
   t.equal(late.statusCode, 503, 'a change not saved in time');
   t.equal(late.headers['retry-after'], '5');
   t.match(await late.body.json(), { error: { code: 'unavailable', message: /made but is not saved yet/ } });
+});
+
+t.test('a request that may change something waits for `ready` before its handler runs (a GET does not), and runs all the same after readyWaitMs', async (t) => {
+  let ready: Promise<void> | undefined;
+  const ran: string[] = [];
+  let asked = 0;
+  const waiting = new Router({ service: 'test service', ready: () => (asked++, ready), readyWaitMs: 300 })
+    .on('GET', '/x', async () => (ran.push('GET'), reply(200, { read: true })))
+    .on('POST', '/x', async () => (ran.push('POST'), reply(202, { changed: true })));
+  const s = createApiServer((req, res) => void waiting.handle(req, res, silentLogger()));
+  s.listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  t.teardown(() => new Promise<void>((resolve) => {
+    s.closeAllConnections();
+    s.close(() => resolve());
+  }));
+  const url = `http://127.0.0.1:${(s.address() as AddressInfo).port}/x`;
+  let release!: () => void;
+  ready = new Promise<void>((resolve) => (release = resolve));
+  const post = request(url, { method: 'POST' });
+  await waitFor('the POST to wait', () => asked === 1);
+  t.equal((await request(url)).statusCode, 200, 'a GET runs while the router waits');
+  t.equal(asked, 1, 'without waiting');
+  t.same(ran, ['GET'], 'the POST\'s handler has not run');
+  release();
+  t.equal((await post).statusCode, 202, 'and runs once ready');
+  t.same(ran, ['GET', 'POST']);
+  ready = new Promise<void>(() => {});
+  t.equal((await request(url, { method: 'POST' })).statusCode, 202, 'never ready: it runs after readyWaitMs');
+  t.same(ran, ['GET', 'POST', 'POST']);
 });
