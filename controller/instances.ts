@@ -5,7 +5,7 @@ import type { CnciReady, InstanceStateEvent, NodeStats, Placed, StartFailure, St
 import { ApiError, notFound } from '../shared/errors.ts';
 import { gatewayOf, macFor } from './addresses.ts';
 import { MAX_DELETED_SERVERS, MAX_INSTANCE_ACTIONS, type Instance, type InstanceActionRecord, type Tenant, type Workload } from './api-types.ts';
-import { now, type ControllerContext } from './context.ts';
+import { now, schedulerNotConnected, type ControllerContext } from './context.ts';
 import { checkQuota, type Usage } from './quotas.ts';
 import type { Volumes } from './volumes.ts';
 import { bootableBy } from './images.ts';
@@ -15,9 +15,8 @@ import { dropShelvedImage } from './instance-shelve.ts';
 import { InstanceBook } from './instance-book.ts';
 import { CreateAdmission, DEFAULT_ADMISSION } from './create-admission.ts';
 import { Strays, type Stray } from './strays.ts';
-import { StartsUnseen } from './starts-unseen.ts';
+import { CommandsUnheard, START_UNSEEN_MS, STOP_UNHEARD_MS } from './commands-unheard.ts';
 
-const notConnected = () => new ApiError('unavailable', 'the controller is not connected to the scheduler right now: try again in a few seconds');
 
 export interface CreateRequest {
   workloadId: string;
@@ -60,7 +59,8 @@ export class Instances {
   /** Instances nodes run that are not placed on them. */
   private readonly strays: Strays;
   /** Instances placed on nodes that do not have them. */
-  private readonly startsUnseen = new StartsUnseen();
+  private readonly startsUnseen = new CommandsUnheard(START_UNSEEN_MS);
+  private readonly stopsUnheard = new CommandsUnheard(STOP_UNHEARD_MS);
 
   constructor(private readonly ctx: ControllerContext, private readonly volumes: Volumes) {
     this.book = new InstanceBook(ctx.store.instances);
@@ -359,7 +359,7 @@ export class Instances {
     const workload = this.ctx.store.workloads.get(inst.workload_id);
     if (imageRef && !workload) throw new ApiError('invalid_state', `the workload of instance ${id} is gone: it can be rescued only from its own image`);
     const image = imageRef && workload ? this.resolveImage(tenant, workload, imageRef) : inst.image;
-    if (!this.ctx.send({ type: 'COMMAND', op: 'RESCUE', to: inst.node_id ?? '', payload: { instanceId: inst.id, image } })) throw notConnected();
+    if (!this.ctx.send({ type: 'COMMAND', op: 'RESCUE', to: inst.node_id ?? '', payload: { instanceId: inst.id, image } })) throw schedulerNotConnected();
     this.event(inst, 'info', `Rescuing ${inst.id} from image ${image}`);
     return inst;
   }
@@ -375,7 +375,7 @@ export class Instances {
     if (!workload) throw new ApiError('invalid_state', `the workload of instance ${id} is gone: it cannot be rebuilt`);
     const image = this.resolveImage(tenant, workload, imageRef);
     this.checkFits(workload, image);
-    if (!this.ctx.send({ type: 'COMMAND', op: 'REBUILD', to: inst.node_id ?? '', payload: { instanceId: inst.id, image, files: change.files?.length ? change.files : undefined } })) throw notConnected();
+    if (!this.ctx.send({ type: 'COMMAND', op: 'REBUILD', to: inst.node_id ?? '', payload: { instanceId: inst.id, image, files: change.files?.length ? change.files : undefined } })) throw schedulerNotConnected();
     this.save(inst, { ...defined(change), image, rebuilding: true });
     this.event(inst, 'info', `Rebuilding ${inst.id} from image ${image}`);
     return inst;
@@ -388,7 +388,7 @@ export class Instances {
     const inst = this.unlocked(this.get(tenant, id), admin);
     if (inst.rebooting) throw new ApiError('invalid_state', `instance ${id} is already rebooting`);
     if (inst.state === 'active') {
-      if (!this.ctx.send({ type: 'COMMAND', op: 'REBOOT', to: inst.node_id ?? '', payload: { instanceId: inst.id, hard: type === 'HARD' } })) throw notConnected();
+      if (!this.ctx.send({ type: 'COMMAND', op: 'REBOOT', to: inst.node_id ?? '', payload: { instanceId: inst.id, hard: type === 'HARD' } })) throw schedulerNotConnected();
       this.save(inst, { rebooting: type });
     } else if (inst.state === 'exited' && type === 'HARD') {
       this.command('RESTART', inst);
@@ -441,7 +441,7 @@ export class Instances {
   }
 
   private command(op: 'STOP' | 'RESTART' | 'DELETE' | 'PAUSE' | 'UNPAUSE' | 'SUSPEND' | 'RESUME' | 'SHELVE' | 'SHELVE_OFFLOAD' | 'UNSHELVE' | 'UNRESCUE', inst: Instance) {
-    if (!this.ctx.send({ type: 'COMMAND', op, to: inst.node_id ?? '', payload: { instanceId: inst.id } })) throw notConnected();
+    if (!this.ctx.send({ type: 'COMMAND', op, to: inst.node_id ?? '', payload: { instanceId: inst.id } })) throw schedulerNotConnected();
   }
 
   private gone(inst: Instance, message: string, type: 'info' | 'error' = 'info') {
@@ -591,15 +591,23 @@ export class Instances {
   /** STATS are the node's truth: adopt the states it reports for the instances it holds. */
   reconcile(stats: NodeStats): void {
     const strays: Stray[] = [];
+    const stillActive: string[] = [];
     for (const s of stats.instances) {
       const inst = this.ctx.store.instances.get(s.instanceId);
       // What runs where it was not placed is deleted there (one with no node yet has its START out).
       if (!inst || (inst.node_id !== null && inst.node_id !== stats.nodeId)) strays.push({ instanceId: s.instanceId, where: inst ? `is on ${inst.node_id}` : 'does not exist' });
       // A node reports only what was placed on it (docs/security.md).
-      if (!inst || inst.node_id !== stats.nodeId || inst.state === 'deleting' || inst.state === 'stopping') continue;
+      if (!inst || inst.node_id !== stats.nodeId || inst.state === 'deleting') continue;
       // A report taken before the last state change the controller applied is stale (the
       // scheduler hands a reconnecting controller the node's last report, up to 200 ms old).
       if (stats.at !== undefined && inst.state_at !== undefined && stats.at < inst.state_at) continue;
+      // Asked to stop: `active` is its STOP not there yet, or lost with a scheduler (sent again
+      // below); `stopping` is it under way; any other state ends it (its answer may have gone
+      // with a scheduler).
+      if (inst.state === 'stopping' && (s.state === 'active' || s.state === 'stopping')) {
+        if (s.state === 'active') stillActive.push(inst.id);
+        continue;
+      }
       if (inst.state !== s.state) {
         // A death the node reports (its INSTANCE_STATE may have gone with a scheduler or a
         // controller that went) is told as the event would have told it.
@@ -615,6 +623,10 @@ export class Instances {
       const inst = this.ctx.store.instances.get(id)!;
       this.ctx.logger.warn('an instance placed on a node is not in its STATS: its START is sent to it again', { instanceId: id, nodeId: stats.nodeId });
       this.ctx.send({ type: 'COMMAND', op: 'START', to: stats.nodeId, payload: this.startPayload(inst) });
+    }
+    for (const id of this.stopsUnheard.missed(stats.nodeId, stillActive)) {
+      this.ctx.logger.warn('an instance asked to stop is still active on its node: its STOP is sent to it again', { instanceId: id, nodeId: stats.nodeId });
+      this.ctx.send({ type: 'COMMAND', op: 'STOP', to: stats.nodeId, payload: { instanceId: id } });
     }
   }
 }

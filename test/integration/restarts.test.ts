@@ -557,6 +557,66 @@ t.test('an instance deleted while a scheduler that goes holds its START is gone,
   t.equal(starts(inst.id), 0, 'no node got its START');
 });
 
+t.test('a STOP lost on its way to its node (with a scheduler killed) is sent to it again: the instance stops', async (t) => {
+  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+  const { node_id: node } = await waitForState(demo, inst.id, 'active');
+  // The node drops the instance's first STOP, as a scheduler killed with it in its buffer would.
+  const launcher = plane.launchers[Number(node!.replace('node-', ''))] as unknown as { handle(f: Frame): Promise<void> };
+  const own = launcher.handle.bind(launcher);
+  let dropped = 0;
+  launcher.handle = async (f: Frame) => {
+    if (f.op === 'STOP' && f.payload.instanceId === inst.id && dropped++ === 0) return;
+    return own(f);
+  };
+  t.teardown(() => void (launcher.handle = own));
+  await demo.call('POST', `/tenants/${tenant}/instances/${inst.id}/action`, { action: 'stop' });
+  await waitFor('its STOP to be dropped', () => dropped === 1);
+  t.equal((await demo.call<Instance>('GET', `/tenants/${tenant}/instances/${inst.id}`)).state, 'stopping', 'stopping, on a node that still runs it');
+  await waitForEvent(demo, new RegExp(`^Stopped ${inst.id}$`), { timeoutMs: 30_000 });
+  t.equal((await demo.call<Instance>('GET', `/tenants/${tenant}/instances/${inst.id}`)).state, 'exited', 'exited once its STOP came again');
+  t.equal(dropped, 2, 'the STOP was sent once more');
+  await demo.call('DELETE', `/tenants/${tenant}/instances/${inst.id}`);
+  await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
+});
+
+t.test('a stop whose answer went with a scheduler ends with its node\'s STATS', async (t) => {
+  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+  await waitForState(demo, inst.id, 'active');
+  // The controller never hears the node's answer, as when the scheduler that carried it is killed.
+  const services = plane.controller.services;
+  const own = services.onFrame.bind(services);
+  let lost = 0;
+  services.onFrame = (f: Frame) => {
+    if (f.op === 'INSTANCE_STATE' && f.payload.instanceId === inst.id && f.payload.state === 'exited') return void lost++;
+    own(f);
+  };
+  t.teardown(() => void (services.onFrame = own));
+  await demo.call('POST', `/tenants/${tenant}/instances/${inst.id}/action`, { action: 'stop' });
+  await waitForEvent(demo, new RegExp(`^Stopped ${inst.id}$`));
+  t.equal(lost, 1, 'its answer was lost');
+  t.equal((await demo.call<Instance>('GET', `/tenants/${tenant}/instances/${inst.id}`)).state, 'exited');
+  await demo.call('DELETE', `/tenants/${tenant}/instances/${inst.id}`);
+  await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
+});
+
+t.test('an action asked while the scheduler is away waits for it, and is done once it is back', async (t) => {
+  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+  await waitForState(demo, inst.id, 'active');
+  const controller = plane.controller as unknown as { linkBack?: unknown };
+  let stop!: Promise<unknown>;
+  await plane.restartScheduler(async () => {
+    await waitFor('the controller to see the scheduler gone', () => !plane.controller.schedulerConnected);
+    stop = demo.call('POST', `/tenants/${tenant}/instances/${inst.id}/action`, { action: 'stop' });
+    await waitFor('the stop to wait for the scheduler', () => controller.linkBack !== undefined);
+  });
+  await stop;
+  t.pass('the stop was taken once the scheduler was back, not refused');
+  await plane.waitForNodes(plane.launchers.length);
+  t.equal((await waitForState(demo, inst.id, 'exited')).state, 'exited');
+  await demo.call('DELETE', `/tenants/${tenant}/instances/${inst.id}`);
+  await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
+});
+
 t.test('instances created while the scheduler link is down start once it is back', async (t) => {
   await plane.restartController();
   const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));

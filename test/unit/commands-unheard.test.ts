@@ -1,8 +1,8 @@
 import t from 'tap';
-import { StartsUnseen, START_UNSEEN_MS } from '../../controller/starts-unseen.ts';
+import { CommandsUnheard, START_UNSEEN_MS } from '../../controller/commands-unheard.ts';
 
 t.test('an instance missing from each STATS of its node for START_UNSEEN_MS is started again, then waits as long again', async (t) => {
-  const u = new StartsUnseen();
+  const u = new CommandsUnheard(START_UNSEEN_MS);
   t.same(u.missed('n0', ['a', 'b'], 0), [], 'the first STATS without them');
   t.same(u.missed('n0', ['a', 'b'], START_UNSEEN_MS - 1), [], 'not yet');
   t.same(u.missed('n0', ['a'], START_UNSEEN_MS), ['a'], 'a, missing throughout; b was listed');
@@ -12,7 +12,7 @@ t.test('an instance missing from each STATS of its node for START_UNSEEN_MS is s
 });
 
 t.test('a STATS that lists it, or lists nothing missing, ends the wait; nodes are apart', async (t) => {
-  const u = new StartsUnseen();
+  const u = new CommandsUnheard(START_UNSEEN_MS);
   u.missed('n0', ['a'], 0);
   u.missed('n1', ['a'], 0);
   u.missed('n0', [], 1);
