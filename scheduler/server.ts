@@ -202,6 +202,9 @@ export class Scheduler {
       for (const frame of this.away.reconnected(hello.id)) conn.send({ ...frame, from: 'controller' });
     } else {
       this.cncis.set(hello.id, peer);
+      // A CNCI sends no STATS: it is back once connected.
+      for (const frame of this.away.reconnected(hello.id)) conn.send({ ...frame, from: 'controller' });
+      this.away.back(hello.id);
     }
     this.opts.logger.info('peer connected', { id: hello.id, roles: hello.roles });
     return peer;
@@ -301,7 +304,12 @@ export class Scheduler {
     }
     const target = frame.to ? (this.agents.get(frame.to) ?? this.cncis.get(frame.to)) : undefined;
     if (target) return target.conn.send({ ...frame, from: 'controller' });
-    if (frame.to && this.away.isAway(frame.to)) return this.away.holdCommand(frame.to, frame);
+    // A peer away, or one this scheduler, just started, has not heard from yet (it may be on its
+    // way back): what is sent to it waits for it, as for a node away.
+    if (frame.to && (this.away.isAway(frame.to) || this.gathering.open)) {
+      this.away.left(frame.to);
+      return this.away.holdCommand(frame.to, frame);
+    }
     this.unreachable(frame);
   }
 

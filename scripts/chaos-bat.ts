@@ -3,14 +3,16 @@
 // time and in failed tests (docs/lifecycle.md, "Chaos"). Each moment is one BAT run on the same
 // cluster; the cluster is set up first (a warm setup.sh) and cleaned up at the end unless --keep.
 // Prints one line per moment, and the tests that failed; exits 1 when setup or a resume fails.
-//   npm run chaos:bat -- [--kill launcher|controller|scheduler] [--at 4,8,14] [--name chaos-bat] [--keep]
+//   npm run chaos:bat -- [--kill launcher|controller|scheduler|dnsmasq|qemu] [--at 4,8,14] [--name chaos-bat] [--keep]
 import { parseArgs } from 'node:util';
+import { readFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { join } from 'node:path';
 import { run } from '../shared/run.ts';
+import { waitFor } from '../shared/wait-for.ts';
 import { clusterPaths } from '../singlevm/cluster-files.ts';
 import { pidFiles } from '../singlevm/pid-files.ts';
-import { REPO_ROOT } from '../singlevm/processes.ts';
+import { clusterProcesses, REPO_ROOT } from '../singlevm/processes.ts';
 
 const { values } = parseArgs({
   options: {
@@ -18,13 +20,21 @@ const { values } = parseArgs({
     name: { type: 'string', default: 'chaos-bat' }, keep: { type: 'boolean', default: false },
   },
 });
-const KILLABLE = ['launcher', 'controller', 'scheduler'];
 const victim = values.kill!;
-if (!KILLABLE.includes(victim)) throw new Error(`--kill takes ${KILLABLE.join(', ')}, not ${victim}`);
-const moments = values.at!.split(',').map(Number);
-if (!moments.every((s) => Number.isFinite(s) && s >= 0)) throw new Error(`--at takes seconds into BAT, by commas (e.g. 4,8.5,14), not ${values.at}`);
 const name = values.name!;
 const paths = clusterPaths(name);
+/** The process of each victim, as test/root/chaos.test.ts finds it; a QEMU: the first of BAT's VMs
+ *  to run (waited for: the kill's moment may come before BAT's first VM). */
+const victims: Record<string, () => Promise<number | undefined>> = {
+  launcher: async () => (await pidFiles(paths.pids)).find((p) => p.name === 'launcher')?.pid,
+  controller: async () => (await pidFiles(paths.pids)).find((p) => p.name === 'controller')?.pid,
+  scheduler: async () => (await pidFiles(paths.pids)).find((p) => p.name === 'scheduler')?.pid,
+  dnsmasq: async () => Number(await readFile(join(paths.clusterNet, 'dnsmasq.pid'), 'utf8').catch(() => '')) || undefined,
+  qemu: () => waitFor('a VM of BAT to run', async () => (await clusterProcesses(name, paths.stateDir)).find((p) => p.cmdline.includes('qemu-system'))?.pid, { timeoutMs: 60_000, intervalMs: 200 }),
+};
+if (!(victim in victims)) throw new Error(`--kill takes ${Object.keys(victims).join(', ')}, not ${victim}`);
+const moments = values.at!.split(',').map(Number);
+if (!moments.every((s) => Number.isFinite(s) && s >= 0)) throw new Error(`--at takes seconds into BAT, by commas (e.g. 4,8.5,14), not ${values.at}`);
 /** BAT's own cap per test: a test still waiting after it is one that would have waited for ever. */
 const TEST_TIMEOUT_S = 120;
 const sh = (script: string, ...args: string[]) =>
@@ -41,8 +51,8 @@ try {
     const bat = sh('bat/run.sh', '--name', name, '--timeout', String(TEST_TIMEOUT_S), '-v');
     // The moment is the experiment's input, not a synchronisation.
     await delay(at * 1000);
-    const pid = (await pidFiles(paths.pids)).find((p) => p.name === victim)?.pid;
-    if (!pid) throw new Error(`the ${victim} of cluster ${name} does not run (no pid file in ${paths.pids})`);
+    const pid = await victims[victim]();
+    if (!pid) throw new Error(`the ${victim} of cluster ${name} does not run`);
     process.kill(pid, 'SIGKILL');
     const killedAt = performance.now();
     const resume = await sh('singlevm/setup.sh', '--name', name);

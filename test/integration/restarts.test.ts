@@ -617,6 +617,25 @@ t.test('an action asked while the scheduler is away waits for it, and is done on
   await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
 });
 
+t.test('an action a scheduler just started gets for a node not back yet waits for the node, and reaches it', async (t) => {
+  onNextStart((f, place) => place(pinnedTo('node-0')(f)));
+  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+  await waitForState(demo, inst.id, 'active');
+  // node-0 is not back when the new scheduler gets the STOP (its launcher is down meanwhile).
+  await plane.restartScheduler(async () => {
+    plane.launchers[0].stop();
+    await waitFor('the controller to see the scheduler gone', () => !plane.controller.schedulerConnected);
+  });
+  await demo.call('POST', `/tenants/${tenant}/instances/${inst.id}/action`, { action: 'stop' });
+  await waitFor('the new scheduler to hold the STOP for node-0', () => (plane.scheduler as unknown as { away: { isAway(id: string): boolean } }).away.isAway('node-0'));
+  await plane.restartLauncher(0);
+  await waitForEvent(demo, new RegExp(`^Stopped ${inst.id}$`));
+  t.notOk((await events(demo)).some((e) => e.message.startsWith(`Failed to stop ${inst.id}`)), 'and no failure told');
+  await plane.waitForNodes();
+  await demo.call('DELETE', `/tenants/${tenant}/instances/${inst.id}`);
+  await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
+});
+
 t.test('instances created while the scheduler link is down start once it is back', async (t) => {
   await plane.restartController();
   const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
