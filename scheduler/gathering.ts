@@ -29,11 +29,16 @@ export class Gathering<T> {
   /** The nodes still awaited, once the controller said which. */
   private expected?: Set<string>;
   private timer?: unknown;
+  /** Fires once the gathering's time is up, for the nodes expected that never came back. */
+  private giveUpTimer?: unknown;
 
+  /** `notBack`: told, once the gathering's time is up, the nodes the controller expected that
+   *  have not sent their first STATS (none: not told). */
   constructor(
     private readonly release: (held: T[]) => void,
     private readonly limits: { maxMs: number; quietMs: number } = { maxMs: GATHER_MAX_MS, quietMs: GATHER_QUIET_MS },
     private readonly clock: Clock = realClock,
+    private readonly notBack: (ids: string[]) => void = () => {},
   ) {
     this.startedAt = this.lastArrival = clock.now();
   }
@@ -49,6 +54,11 @@ export class Gathering<T> {
   expect(ids: string[]): void {
     this.expected = new Set(ids);
     this.settle();
+    if (this.giveUpTimer || this.expected.size === 0) return;
+    this.giveUpTimer = this.clock.setTimer(() => {
+      const left = [...this.expected ?? []];
+      if (left.length) this.notBack(left);
+    }, Math.max(0, this.startedAt + this.limits.maxMs - this.clock.now()));
   }
 
   /** Whether nodes may still be arriving: what cannot be placed now is held. */
@@ -74,7 +84,8 @@ export class Gathering<T> {
 
   close(): void {
     if (this.timer) this.clock.clearTimer(this.timer);
-    this.timer = undefined;
+    if (this.giveUpTimer) this.clock.clearTimer(this.giveUpTimer);
+    this.timer = this.giveUpTimer = undefined;
     this.held.clear();
   }
 

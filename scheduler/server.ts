@@ -85,7 +85,7 @@ export class Scheduler {
   private readonly away: NodesAway<FrameOf<'COMMAND', 'START'>, Command>;
 
   constructor(private readonly opts: SchedulerOptions) {
-    this.gathering = new Gathering((frames) => this.placeHeld(frames), opts.gathering);
+    this.gathering = new Gathering((frames) => this.placeHeld(frames), opts.gathering, undefined, (ids) => this.notBack(ids));
     this.away = new NodesAway({
       retry: (frames) => {
         for (const frame of frames) this.place(frame);
@@ -311,6 +311,17 @@ export class Scheduler {
       return this.away.holdCommand(frame.to, frame);
     }
     this.unreachable(frame);
+  }
+
+  /** Nodes the controller expected that never came back to this scheduler (its gathering's time
+   *  is up): the controller learns they are gone as if their links had dropped here (their
+   *  scheduler went without a word). */
+  private notBack(ids: string[]) {
+    for (const nodeId of ids) {
+      if (this.agents.has(nodeId)) continue;
+      this.opts.logger.warn('a node the controller expected did not come back', { nodeId });
+      this.toController({ type: 'EVENT', op: 'NODE_DISCONNECTED', payload: { nodeId, roles: [] } });
+    }
   }
 
   /** Tells the controller that a command's peer is not connected. */

@@ -24,13 +24,13 @@ const victim = values.kill!;
 const name = values.name!;
 const paths = clusterPaths(name);
 /** The process of each victim, as test/root/chaos.test.ts finds it; a QEMU: the first of BAT's VMs
- *  to run (waited for: the kill's moment may come before BAT's first VM). */
+ *  found (waited for below: the kill's moment may come before BAT's first VM). */
 const victims: Record<string, () => Promise<number | undefined>> = {
   launcher: async () => (await pidFiles(paths.pids)).find((p) => p.name === 'launcher')?.pid,
   controller: async () => (await pidFiles(paths.pids)).find((p) => p.name === 'controller')?.pid,
   scheduler: async () => (await pidFiles(paths.pids)).find((p) => p.name === 'scheduler')?.pid,
   dnsmasq: async () => Number(await readFile(join(paths.clusterNet, 'dnsmasq.pid'), 'utf8').catch(() => '')) || undefined,
-  qemu: () => waitFor('a VM of BAT to run', async () => (await clusterProcesses(name, paths.stateDir)).find((p) => p.cmdline.includes('qemu-system'))?.pid, { timeoutMs: 60_000, intervalMs: 200 }),
+  qemu: async () => (await clusterProcesses(name, paths.stateDir)).find((p) => p.cmdline.includes('qemu-system'))?.pid,
 };
 if (!(victim in victims)) throw new Error(`--kill takes ${Object.keys(victims).join(', ')}, not ${victim}`);
 const moments = values.at!.split(',').map(Number);
@@ -51,9 +51,18 @@ try {
     const bat = sh('bat/run.sh', '--name', name, '--timeout', String(TEST_TIMEOUT_S), '-v');
     // The moment is the experiment's input, not a synchronisation.
     await delay(at * 1000);
-    const pid = await victims[victim]();
-    if (!pid) throw new Error(`the ${victim} of cluster ${name} does not run`);
-    process.kill(pid, 'SIGKILL');
+    // A process found may end before the kill (a VM deleted meanwhile): another is found then.
+    await waitFor(`a ${victim} of cluster ${name} to kill`, async () => {
+      const pid = await victims[victim]();
+      if (!pid) return false;
+      try {
+        process.kill(pid, 'SIGKILL');
+        return true;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+        throw err;
+      }
+    }, { timeoutMs: 60_000, intervalMs: 100 });
     const killedAt = performance.now();
     const resume = await sh('singlevm/setup.sh', '--name', name);
     const back = seconds(killedAt);
@@ -87,8 +96,9 @@ function failuresOf(verbose: string): string[] {
   lines.forEach((line, i) => {
     if (!/\s FAILED$/.test(line)) return;
     const name = line.trim().replace(/\s+[\d.]+ s\s+FAILED$/, '');
+    const took = /([\d.]+) s\s+FAILED$/.exec(line)?.[1];
     const first = lines.slice(i + 1).find((l) => l.startsWith('      ') && l.trim() && !/^\s+(at |---|\.\.\.)/.test(l));
-    said.push(`${name}: ${first?.trim().slice(0, 300) ?? '(said nothing)'}`);
+    said.push(`${name} (${took} s): ${first?.trim().slice(0, 300) ?? '(said nothing)'}`);
   });
   return said;
 }

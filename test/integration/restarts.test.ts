@@ -636,6 +636,23 @@ t.test('an action a scheduler just started gets for a node not back yet waits fo
   await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
 });
 
+t.test('a node that never comes back to a new scheduler is told gone once its gathering is over: MISSING, with its instances', async (t) => {
+  onNextStart((f, place) => place(pinnedTo('node-0')(f)));
+  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+  await waitForState(demo, inst.id, 'active');
+  await plane.restartScheduler(async () => {
+    plane.launchers[0].stop();
+    await waitFor('the controller to see the scheduler gone', () => !plane.controller.schedulerConnected);
+  });
+  await waitFor('node-0 to be MISSING', async () => (await admin.call<{ status: string }>('GET', '/nodes/node-0')).status === 'MISSING', { timeoutMs: 25_000 });
+  t.equal((await waitForState(demo, inst.id, 'missing')).node_id, 'node-0', 'and its instance missing');
+  t.ok((await admin.call<{ events: { message: string }[] }>('GET', '/events')).events.some((e) => e.message === 'Node node-0 disconnected'), 'told as a link that dropped');
+  await plane.restartLauncher(0);
+  await waitForState(demo, inst.id, 'active');
+  await demo.call('DELETE', `/tenants/${tenant}/instances/${inst.id}`);
+  await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
+});
+
 t.test('instances created while the scheduler link is down start once it is back', async (t) => {
   await plane.restartController();
   const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));

@@ -84,3 +84,27 @@ t.test('a node expected that never comes holds nothing past the longest gatherin
   fresh.expect([]);
   t.notOk(fresh.open, 'a controller that knows of no node (a new cluster): what cannot be placed is refused at once');
 });
+
+t.test('the nodes expected that have not come back when the time is up are told, once; none is not told', async (t) => {
+  const { clock, advance } = steppedClock();
+  const notBack: string[][] = [];
+  const g = new Gathering<string>(() => {}, limits, clock, (ids) => notBack.push(ids));
+  g.expect(['n0', 'n1', 'n2']);
+  advance(2_000);
+  g.arrived('n1');
+  g.expect(['n0', 'n2']);
+  advance(12_999);
+  t.same(notBack, [], 'not before the 15 s');
+  advance(1);
+  t.same(notBack, [['n0', 'n2']], 'at 15 s: n0 and n2 never came');
+  advance(60_000);
+  t.equal(notBack.length, 1, 'told once');
+
+  const quiet = steppedClock();
+  const none: string[][] = [];
+  const all = new Gathering<string>(() => {}, limits, quiet.clock, (ids) => none.push(ids));
+  all.expect(['n0']);
+  all.arrived('n0');
+  quiet.advance(20_000);
+  t.same(none, [], 'all came back: nothing told');
+});
