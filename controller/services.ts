@@ -124,8 +124,15 @@ export class Services {
         return;
       case 'NODE_DISCONNECTED':
         this.nodes.disconnected(frame.payload.nodeId);
-        this.instances.nodeLost(frame.payload.nodeId);
+        // A node the scheduler waits for keeps its instances as they are until NODE_GONE: what is
+        // asked of them meanwhile waits for it (docs/protocol.md, "Placement" 7).
+        if (!frame.payload.awayMs) this.instances.nodeLost(frame.payload.nodeId);
         this.events.add(null, 'error', `Node ${frame.payload.nodeId} disconnected`);
+        return;
+      case 'NODE_GONE':
+        if (this.nodes.isOnline(frame.payload.nodeId)) return;
+        this.instances.nodeLost(frame.payload.nodeId);
+        this.events.add(null, 'error', `Node ${frame.payload.nodeId} did not come back: its instances are missing`);
         return;
       case 'INSTANCE_STATE': return this.instances.stateChanged(frame.payload);
       case 'INSTANCE_DELETED': return this.instances.deleted(frame.payload.instanceId);

@@ -253,7 +253,9 @@ export type InstanceStateEvent = z.infer<typeof InstanceStateEvent>;
 export const InstanceDeleted = z.object({ instanceId: z.string(), nodeId: z.string() });
 export type InstanceDeleted = z.infer<typeof InstanceDeleted>;
 
-export const NodeConnection = z.object({ nodeId: z.string(), hostname: z.string().optional(), roles: z.array(Role), tunnelIp: z.string().optional(), simulated: z.boolean().optional() });
+/** `awayMs` (NODE_DISCONNECTED only): for how long the scheduler waits for the node (docs/protocol.md,
+ *  "Placement" 7): its instances are not missing until NODE_GONE. */
+export const NodeConnection = z.object({ nodeId: z.string(), hostname: z.string().optional(), roles: z.array(Role), tunnelIp: z.string().optional(), simulated: z.boolean().optional(), awayMs: z.number().int().positive().optional() });
 export type NodeConnection = z.infer<typeof NodeConnection>;
 
 /** `address`: the CNCI's leg on the cluster network, its tenant's tunnel endpoint (a real CNCI's). */
@@ -320,6 +322,7 @@ export const OPS = {
     PUBLIC_IP_RELEASED: PublicIpPayload,
     NODE_CONNECTED: NodeConnection,
     NODE_DISCONNECTED: NodeConnection,
+    NODE_GONE: z.object({ nodeId: z.string() }),
     VOLUME_ATTACHED: VolumeDone,
     VOLUME_DETACHED: VolumeDone,
   },

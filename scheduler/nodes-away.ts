@@ -35,11 +35,14 @@ export class NodesAway<S, C> {
     private readonly clock: Clock = realClock,
   ) {}
 
-  /** The node's link dropped. */
-  left(nodeId: string): void {
-    if (this.closed || this.maxMs <= 0 || this.leftAt.has(nodeId)) return;
+  /** The node's link dropped. Returns for how long it is waited for from now (ms; 0: not at all). */
+  left(nodeId: string): number {
+    if (this.closed || this.maxMs <= 0) return 0;
+    const since = this.leftAt.get(nodeId);
+    if (since !== undefined) return Math.max(0, since + this.maxMs - this.clock.now());
     this.leftAt.set(nodeId, this.clock.now());
     this.arm();
+    return this.maxMs;
   }
 
   isAway(nodeId: string): boolean {

@@ -83,6 +83,9 @@ export class Scheduler {
   private readonly gathering: Gathering<FrameOf<'COMMAND', 'START'>>;
   /** Nodes whose link dropped a moment ago, and what waits for them (docs/protocol.md, "Placement"). */
   private readonly away: NodesAway<FrameOf<'COMMAND', 'START'>, Command>;
+  /** The nodes whose link dropped that the controller was told are waited for (NODE_DISCONNECTED's
+   *  awayMs): told NODE_GONE unless they come back. */
+  private readonly nodesAway = new Set<string>();
 
   constructor(private readonly opts: SchedulerOptions) {
     this.gathering = new Gathering((frames) => this.placeHeld(frames), opts.gathering, undefined, (ids) => this.notBack(ids));
@@ -93,6 +96,8 @@ export class Scheduler {
       expired: (nodeId, commands) => {
         this.placement.returned(nodeId);
         this.opts.logger.info('a node away is no longer waited for', { nodeId, commands: commands.length });
+        // Its instances are missing now; before the answers to what was held for it.
+        if (this.nodesAway.delete(nodeId) && !this.agents.has(nodeId)) this.toController({ type: 'EVENT', op: 'NODE_GONE', payload: { nodeId } });
         for (const frame of commands) this.unreachable(frame);
       },
     }, opts.awayMs);
@@ -191,6 +196,7 @@ export class Scheduler {
       this.greetController();
     } else if (isAgent) {
       this.agents.set(hello.id, peer);
+      this.nodesAway.delete(hello.id);
       this.gathering.arrived();
       this.placement.add(hello.id, hello.hostname ?? hello.id, hello.roles, hello.simulated);
       this.toController({ type: 'EVENT', op: 'NODE_CONNECTED', payload: this.nodeConnection(hello) });
@@ -233,10 +239,12 @@ export class Scheduler {
       this.agents.delete(id);
       this.lastStats.delete(id);
       this.placement.remove(id, true);
-      this.away.left(id);
+      const awayMs = this.away.left(id);
+      if (awayMs > 0) this.nodesAway.add(id);
+      else this.nodesAway.delete(id);
       // What the node said before it left goes before the news that it left.
       this.releaseLeaving(id);
-      this.toController({ type: 'EVENT', op: 'NODE_DISCONNECTED', payload: this.nodeConnection(peer.hello) });
+      this.toController({ type: 'EVENT', op: 'NODE_DISCONNECTED', payload: { ...this.nodeConnection(peer.hello), ...(awayMs > 0 && { awayMs }) } });
       if (this.tunnels.delete(id)) this.sendTunnelPeers();
     } else if (this.cncis.get(id) === peer) {
       this.cncis.delete(id);

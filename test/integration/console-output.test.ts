@@ -63,7 +63,7 @@ t.test('an instance no node holds (its node disconnected: missing) is 409, at on
   const active = await waitForState(demo, c.id, 'active');
   const i = Number(active.node_id!.replace('node-', ''));
   plane.launchers[i].stop();
-  await waitForState(demo, c.id, 'missing');
+  await waitForState(demo, c.id, 'missing', 20_000);
   const t0 = performance.now();
   t.equal(await failure(nova(c.id, {})), 409);
   t.equal(await failure(ciao(c.id)), 409);

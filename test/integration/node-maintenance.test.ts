@@ -83,7 +83,7 @@ t.test('a node whose launcher is gone is MISSING with its instances, also over a
   t.ok(mine.length >= 1, 'one on node-2');
   plane.launchers[2].stop();
   await waitFor('node-2 missing', async () => (await node('node-2')).status === 'MISSING');
-  for (const i of mine) await waitForState(demo, i.id, 'missing');
+  for (const i of mine) await waitForState(demo, i.id, 'missing', 20_000);
   await plane.restartController();
   t.equal((await node('node-2')).status, 'MISSING', 'still listed, from its record');
   t.equal((await admin.call<{ nodes: { missing: number } }>('GET', '/cluster/status')).nodes.missing, 1);

@@ -50,7 +50,9 @@ t.test('a launcher that disconnects: its instances go missing, then come back wi
   t.ok(onNode0.length >= 1, 'round robin put one on node-0');
   plane.launchers[0].stop();
   await waitFor('node-0 missing', async () => (await admin.call<{ status: string }>('GET', '/nodes/node-0')).status === 'MISSING');
-  for (const i of onNode0) await waitForState(demo, i.id, 'missing');
+  // Missing once the scheduler's 10 s for node-0 are up (docs/protocol.md, "Placement" 7).
+  for (const i of onNode0) await waitForState(demo, i.id, 'missing', 20_000);
+  t.ok((await admin.call<{ events: { message: string }[] }>('GET', '/events')).events.some((e) => e.message === 'Node node-0 did not come back: its instances are missing'));
   const all = await admin.call<{ events: { message: string }[] }>('GET', '/events');
   t.ok(all.events.some((e) => e.message === 'Node node-0 disconnected'));
 
@@ -65,7 +67,7 @@ t.test('the nodes\' launchers killed and back within seconds: a create meanwhile
   const { node_id: node } = await waitForState(demo, kept.id, 'active');
   const eventsBefore = (await events(demo)).length;
   for (const launcher of plane.launchers) launcher.stop();
-  await waitForState(demo, kept.id, 'missing');
+  await waitFor(`${node} to be MISSING`, async () => (await admin.call<{ status: string }>('GET', `/nodes/${node}`)).status === 'MISSING');
   await demo.call('DELETE', `/tenants/${tenant}/instances/${kept.id}`);
   const [created] = await createInstances(demo, workload);
   await waitFor('the scheduler to hold the START for the nodes away', () => plane.scheduler.heldStarts > 0);
@@ -83,9 +85,9 @@ t.test('the nodes\' launchers killed and back within seconds: a create meanwhile
 t.test('the nodes\' launchers away longer than they are waited for (10 s): a create meanwhile is refused, a delete meanwhile ends without its node', async (t) => {
   const workload = await workloadId(demo, 'docker');
   const [kept] = await createInstances(demo, workload);
-  await waitForState(demo, kept.id, 'active');
+  const { node_id: node } = await waitForState(demo, kept.id, 'active');
   for (const launcher of plane.launchers) launcher.stop();
-  await waitForState(demo, kept.id, 'missing');
+  await waitFor(`${node} to be MISSING`, async () => (await admin.call<{ status: string }>('GET', `/nodes/${node}`)).status === 'MISSING');
   await demo.call('DELETE', `/tenants/${tenant}/instances/${kept.id}`);
   const [created] = await createInstances(demo, workload);
   await waitFor('the scheduler to hold the START', () => plane.scheduler.heldStarts > 0);
@@ -96,6 +98,22 @@ t.test('the nodes\' launchers away longer than they are waited for (10 s): a cre
   await plane.restartLauncher(1);
   await plane.waitForNodes(2);
   await waitFor(`the node to delete ${kept.id}, which it ran (a stray)`, async () => (await nodesRunning(kept.id)).length === 0);
+});
+
+t.test('an action asked while its node is away is taken, and done once the node is back; the node\'s instances are not missing meanwhile', async (t) => {
+  onNextStart((f, place) => place(pinnedTo('node-0')(f)));
+  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+  await waitForState(demo, inst.id, 'active');
+  plane.launchers[0].stop();
+  await waitFor('node-0 to be MISSING', async () => (await admin.call<{ status: string }>('GET', '/nodes/node-0')).status === 'MISSING');
+  t.equal((await demo.call<Instance>('GET', `/tenants/${tenant}/instances/${inst.id}`)).state, 'active', 'its instance is as it was');
+  await demo.call('POST', `/tenants/${tenant}/instances/${inst.id}/action`, { action: 'pause' });
+  await plane.restartLauncher(0);
+  await waitForEvent(demo, new RegExp(`^Paused ${inst.id}$`));
+  t.equal((await waitForState(demo, inst.id, 'paused')).node_id, 'node-0', 'paused on node-0');
+  t.notOk((await events(demo)).some((e) => e.message.startsWith(`Failed to pause ${inst.id}`) || e.message.startsWith('Node node-0 did not come back')), 'no failure told');
+  await demo.call('DELETE', `/tenants/${tenant}/instances/${inst.id}`);
+  await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
 });
 
 t.test('a launcher killed in the middle of a reboot: the next one tells that the reboot failed, with the state it found; asked again, it reboots', async (t) => {

@@ -71,3 +71,14 @@ t.test('no time to wait (0), or closed: nothing is awaited', async (t) => {
   t.notOk(closed.a.isAway('n1'));
   t.equal(closed.pending(), 0, 'and no timer');
 });
+
+t.test('left() says for how long the node is waited for: its 10 s, what is left of its first 10 s when it drops again, 0 when none is waited for', async (t) => {
+  const { a, advance } = away();
+  t.equal(a.left('n1'), 10_000);
+  advance(3000);
+  t.equal(a.left('n1'), 7000, 'dropped again while away: what is left');
+  t.equal(away(0).a.left('n1'), 0, 'waiting turned off');
+  const closed = away();
+  closed.a.close();
+  t.equal(closed.a.left('n1'), 0, 'closed with its scheduler');
+});
