@@ -314,10 +314,7 @@ export class Scheduler {
     if (target) return target.conn.send({ ...frame, from: 'controller' });
     // A peer away, or one this scheduler, just started, has not heard from yet (it may be on its
     // way back): what is sent to it waits for it, as for a node away.
-    if (frame.to && (this.away.isAway(frame.to) || this.gathering.open)) {
-      this.away.left(frame.to);
-      return this.away.holdCommand(frame.to, frame);
-    }
+    if (frame.to && (this.away.isAway(frame.to) || (this.gathering.open && this.away.left(frame.to) > 0))) return this.away.holdCommand(frame.to, frame);
     this.unreachable(frame);
   }
 

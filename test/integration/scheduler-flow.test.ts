@@ -3,11 +3,7 @@
 // dropped, the latest are delivered, a death is never dropped, and nothing the node sends overtakes
 // what it sent before.
 import t from 'tap';
-import tls from 'node:tls';
-import { once } from 'node:events';
-import { readTls } from '../../shared/tls-files.ts';
-import { Connection } from '../../protocol/frame.ts';
-import type { Frame, Role } from '../../protocol/payloads.ts';
+import type { Frame } from '../../protocol/payloads.ts';
 import { waitFor } from '../../shared/wait-for.ts';
 import { testScheduler } from '../helpers/test-scheduler.ts';
 import { silentLogger, type Logger } from '../../shared/log.ts';
@@ -18,24 +14,7 @@ const quiet = silentLogger();
 const noticing: Logger = { ...quiet, info: (msg, fields) => void (msg === 'peer disconnected' && gone.push(fields?.id)), child: () => noticing };
 // Answering at once as a scheduler up for long does: what a scheduler just started holds while its
 // nodes come back is tested on its own (test/unit/gathering.test.ts, restarts.test.ts).
-const { pki, port } = await testScheduler('ciao-flow', noticing, { gathering: { maxMs: 0, quietMs: 0 } });
-
-/** A peer that said HELLO and was greeted; its frames after the greeting are collected. */
-async function joinAs(material: { cert: string; key: string }, id: string, roles: Role[]) {
-  const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ...readTls({ ca: pki.ca.cert, ...material }) });
-  await once(socket, 'secureConnect');
-  const conn = new Connection(socket);
-  // Collected from the first: what the scheduler sends right after its greeting comes in the same read.
-  const frames: Frame[] = [];
-  conn.on('frame', (f) => frames.push(f));
-  conn.send({ type: 'HELLO', op: 'HELLO', payload: { id, roles } });
-  const greeting = await waitFor(`${id}'s greeting`, () => frames[0]);
-  if (greeting.type !== 'HELLO') {
-    socket.destroy();
-    throw new Error(`${id} refused: ${JSON.stringify(greeting)}`);
-  }
-  return { socket, conn, frames };
-}
+const { pki, joinAs } = await testScheduler('ciao-flow', noticing, { gathering: { maxMs: 0, quietMs: 0 } });
 
 const REPORTS = 400;
 /** A node's report, numbered by `load`, made big (~20 KB) so that a few hundred fill the link. */
