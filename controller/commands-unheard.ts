@@ -7,7 +7,10 @@
 //   missing from its STATS (docs/protocol.md, "Placements are saved"). A node that had it after
 //   all tells its state again: a START of an instance it has is not a failure;
 // - a STOP: an instance `stopping` that its node still reports `active`, in STATS taken after
-//   the stop was asked (docs/protocol.md, "Actions").
+//   the stop was asked (docs/protocol.md, "Actions");
+// - a REBOOT: an instance `rebooting` that its node reports `active` and no reboot under way. Its
+//   REBOOT did not reach the node, or the node's answer did not reach the controller: either way
+//   it is sent again (a reboot asked once may then be done twice, never not at all).
 
 /** How long an instance placed on a node may be missing from every one of its STATS before its
  *  START is sent to it again (ms): far longer than a START takes to reach a node. */
@@ -15,6 +18,8 @@ export const START_UNSEEN_MS = 10_000;
 /** How long an instance asked to stop may be reported `active` by every STATS of its node before
  *  its STOP is sent again (ms): far longer than a STOP takes to reach a node. */
 export const STOP_UNHEARD_MS = 10_000;
+/** The same for a REBOOT: the node's STATS say no reboot is under way (ms). */
+export const REBOOT_UNHEARD_MS = 10_000;
 
 export class CommandsUnheard {
   /** Per node, the instances the last STATS showed unchanged, and since when (ms). */

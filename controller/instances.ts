@@ -15,7 +15,7 @@ import { dropShelvedImage } from './instance-shelve.ts';
 import { InstanceBook } from './instance-book.ts';
 import { CreateAdmission, DEFAULT_ADMISSION } from './create-admission.ts';
 import { Strays, type Stray } from './strays.ts';
-import { CommandsUnheard, START_UNSEEN_MS, STOP_UNHEARD_MS } from './commands-unheard.ts';
+import { CommandsUnheard, REBOOT_UNHEARD_MS, START_UNSEEN_MS, STOP_UNHEARD_MS } from './commands-unheard.ts';
 
 
 export interface CreateRequest {
@@ -61,6 +61,7 @@ export class Instances {
   /** Instances placed on nodes that do not have them. */
   private readonly startsUnseen = new CommandsUnheard(START_UNSEEN_MS);
   private readonly stopsUnheard = new CommandsUnheard(STOP_UNHEARD_MS);
+  private readonly rebootsUnheard = new CommandsUnheard(REBOOT_UNHEARD_MS);
 
   constructor(private readonly ctx: ControllerContext, private readonly volumes: Volumes) {
     this.book = new InstanceBook(ctx.store.instances);
@@ -592,6 +593,7 @@ export class Instances {
   reconcile(stats: NodeStats): void {
     const strays: Stray[] = [];
     const stillActive: string[] = [];
+    const notRebooting: string[] = [];
     for (const s of stats.instances) {
       const inst = this.ctx.store.instances.get(s.instanceId);
       // What runs where it was not placed is deleted there (one with no node yet has its START out).
@@ -608,6 +610,7 @@ export class Instances {
         if (s.state === 'active') stillActive.push(inst.id);
         continue;
       }
+      if (inst.rebooting && inst.state === 'active' && s.state === 'active' && !s.rebooting) notRebooting.push(inst.id);
       if (inst.state !== s.state) {
         // A death the node reports (its INSTANCE_STATE may have gone with a scheduler or a
         // controller that went) is told as the event would have told it.
@@ -627,6 +630,11 @@ export class Instances {
     for (const id of this.stopsUnheard.missed(stats.nodeId, stillActive)) {
       this.ctx.logger.warn('an instance asked to stop is still active on its node: its STOP is sent to it again', { instanceId: id, nodeId: stats.nodeId });
       this.ctx.send({ type: 'COMMAND', op: 'STOP', to: stats.nodeId, payload: { instanceId: id } });
+    }
+    for (const id of this.rebootsUnheard.missed(stats.nodeId, notRebooting)) {
+      const inst = this.ctx.store.instances.get(id)!;
+      this.ctx.logger.warn('an instance asked to reboot has no reboot under way on its node, and no answer came: its REBOOT is sent to it again', { instanceId: id, nodeId: stats.nodeId });
+      this.ctx.send({ type: 'COMMAND', op: 'REBOOT', to: stats.nodeId, payload: { instanceId: id, hard: inst.rebooting === 'HARD' } });
     }
   }
 }

@@ -282,6 +282,7 @@ export class Launcher {
         instanceId: i.spec.instanceId, state: i.state, sshIp: i.sshIp, sshPort: i.sshPort,
         memUsageMB: runs(i.state) ? i.spec.resources.memMB : 0, diskUsageMB: i.spec.resources.diskMB,
         ...(i.died && { exit: i.died }),
+        ...(i.rebooting && { rebooting: true as const }),
       })),
     };
   }

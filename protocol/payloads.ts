@@ -217,6 +217,9 @@ export const InstanceStats = z.object({
   /** An instance `exited` on its own: why, and its console's last line (the death's INSTANCE_STATE
    *  may have gone with a scheduler or controller that went: docs/protocol.md "An instance that dies"). */
   exit: InstanceExit.optional(),
+  /** A reboot is under way (docs/protocol.md, "Actions"): one the controller asked for that its
+   *  node's STATS never show under way, nor its answer came, went with a scheduler. */
+  rebooting: z.literal(true).optional(),
 });
 export type InstanceStats = z.infer<typeof InstanceStats>;
 

@@ -597,6 +597,43 @@ t.test('a STOP lost on its way to its node (with a scheduler killed) is sent to 
   await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
 });
 
+t.test('a REBOOT lost on its way to its node, or its answer lost on the way back, is sent again: the reboot ends', async (t) => {
+  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+  const { node_id: node } = await waitForState(demo, inst.id, 'active');
+  const launcher = plane.launchers[Number(node!.replace('node-', ''))] as unknown as { handle(f: Frame): Promise<void> };
+  const own = launcher.handle.bind(launcher);
+  let reboots = 0;
+  // The node drops the instance's first REBOOT, as a scheduler killed with it in its buffer would.
+  launcher.handle = async (f: Frame) => {
+    if (f.op === 'REBOOT' && f.payload.instanceId === inst.id && reboots++ === 0) return;
+    return own(f);
+  };
+  t.teardown(() => void (launcher.handle = own));
+  const rebooting = async () => (await demo.call<Instance>('GET', `/tenants/${tenant}/instances/${inst.id}`)).rebooting;
+  const reboot = () => demo.call('POST', `/tenants/${tenant}/instances/${inst.id}/action`, { action: 'reboot' });
+  await reboot();
+  await waitFor('the REBOOT to be dropped', () => reboots === 1);
+  t.ok(await rebooting(), 'rebooting, on a node that does not know of it');
+  await waitFor('the reboot to end', async () => !(await rebooting()), { timeoutMs: 30_000 });
+  t.equal(reboots, 2, 'its REBOOT was sent once more, and done');
+
+  // Now the node reboots it, and the controller never hears its answer.
+  const services = plane.controller.services;
+  const onFrame = services.onFrame.bind(services);
+  let lost = 0;
+  services.onFrame = (f: Frame) => {
+    if (f.op === 'INSTANCE_STATE' && f.payload.instanceId === inst.id && lost++ === 0) return;
+    onFrame(f);
+  };
+  t.teardown(() => void (services.onFrame = onFrame));
+  await reboot();
+  await waitFor('the reboot to end', async () => !(await rebooting()), { timeoutMs: 30_000 });
+  t.same([lost >= 1, reboots], [true, 4], 'its answer was lost: the REBOOT was sent again, and the node rebooted it a second time');
+  t.equal((await waitForState(demo, inst.id, 'active')).node_id, node);
+  await demo.call('DELETE', `/tenants/${tenant}/instances/${inst.id}`);
+  await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
+});
+
 t.test('a stop whose answer went with a scheduler ends with its node\'s STATS', async (t) => {
   const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
   await waitForState(demo, inst.id, 'active');
