@@ -575,24 +575,30 @@ t.test('an instance deleted while a scheduler that goes holds its START is gone,
   t.equal(starts(inst.id), 0, 'no node got its START');
 });
 
-t.test('a STOP lost on its way to its node (with a scheduler killed) is sent to it again: the instance stops', async (t) => {
-  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
-  const { node_id: node } = await waitForState(demo, inst.id, 'active');
-  // The node drops the instance's first STOP, as a scheduler killed with it in its buffer would.
-  const launcher = plane.launchers[Number(node!.replace('node-', ''))] as unknown as { handle(f: Frame): Promise<void> };
+/** Makes `node` drop the first `op` for the instance, as a scheduler killed with it in its buffer
+ *  would; returns how many such commands reached the node since, the dropped one included. */
+function dropsFirst(t: { teardown(fn: () => void): void }, node: string, op: Frame['op'], instanceId: string): () => number {
+  const launcher = plane.launchers[Number(node.replace('node-', ''))] as unknown as { handle(f: Frame): Promise<void> };
   const own = launcher.handle.bind(launcher);
-  let dropped = 0;
+  let reached = 0;
   launcher.handle = async (f: Frame) => {
-    if (f.op === 'STOP' && f.payload.instanceId === inst.id && dropped++ === 0) return;
+    if (f.op === op && 'instanceId' in f.payload && f.payload.instanceId === instanceId && reached++ === 0) return;
     return own(f);
   };
   t.teardown(() => void (launcher.handle = own));
+  return () => reached;
+}
+
+t.test('a STOP lost on its way to its node (with a scheduler killed) is sent to it again: the instance stops', async (t) => {
+  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+  const { node_id: node } = await waitForState(demo, inst.id, 'active');
+  const stops = dropsFirst(t, node!, 'STOP', inst.id);
   await demo.call('POST', `/tenants/${tenant}/instances/${inst.id}/action`, { action: 'stop' });
-  await waitFor('its STOP to be dropped', () => dropped === 1);
+  await waitFor('its STOP to be dropped', () => stops() === 1);
   t.equal((await demo.call<Instance>('GET', `/tenants/${tenant}/instances/${inst.id}`)).state, 'stopping', 'stopping, on a node that still runs it');
   await waitForEvent(demo, new RegExp(`^Stopped ${inst.id}$`), { timeoutMs: 30_000 });
   t.equal((await demo.call<Instance>('GET', `/tenants/${tenant}/instances/${inst.id}`)).state, 'exited', 'exited once its STOP came again');
-  t.equal(dropped, 2, 'the STOP was sent once more');
+  t.equal(stops(), 2, 'the STOP was sent once more');
   await demo.call('DELETE', `/tenants/${tenant}/instances/${inst.id}`);
   await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
 });
@@ -600,22 +606,14 @@ t.test('a STOP lost on its way to its node (with a scheduler killed) is sent to 
 t.test('a REBOOT lost on its way to its node, or its answer lost on the way back, is sent again: the reboot ends', async (t) => {
   const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
   const { node_id: node } = await waitForState(demo, inst.id, 'active');
-  const launcher = plane.launchers[Number(node!.replace('node-', ''))] as unknown as { handle(f: Frame): Promise<void> };
-  const own = launcher.handle.bind(launcher);
-  let reboots = 0;
-  // The node drops the instance's first REBOOT, as a scheduler killed with it in its buffer would.
-  launcher.handle = async (f: Frame) => {
-    if (f.op === 'REBOOT' && f.payload.instanceId === inst.id && reboots++ === 0) return;
-    return own(f);
-  };
-  t.teardown(() => void (launcher.handle = own));
+  const reboots = dropsFirst(t, node!, 'REBOOT', inst.id);
   const rebooting = async () => (await demo.call<Instance>('GET', `/tenants/${tenant}/instances/${inst.id}`)).rebooting;
   const reboot = () => demo.call('POST', `/tenants/${tenant}/instances/${inst.id}/action`, { action: 'reboot' });
   await reboot();
-  await waitFor('the REBOOT to be dropped', () => reboots === 1);
+  await waitFor('the REBOOT to be dropped', () => reboots() === 1);
   t.ok(await rebooting(), 'rebooting, on a node that does not know of it');
   await waitFor('the reboot to end', async () => !(await rebooting()), { timeoutMs: 30_000 });
-  t.equal(reboots, 2, 'its REBOOT was sent once more, and done');
+  t.equal(reboots(), 2, 'its REBOOT was sent once more, and done');
 
   // Now the node reboots it, and the controller never hears its answer.
   const services = plane.controller.services;
@@ -628,7 +626,7 @@ t.test('a REBOOT lost on its way to its node, or its answer lost on the way back
   t.teardown(() => void (services.onFrame = onFrame));
   await reboot();
   await waitFor('the reboot to end', async () => !(await rebooting()), { timeoutMs: 30_000 });
-  t.same([lost >= 1, reboots], [true, 4], 'its answer was lost: the REBOOT was sent again, and the node rebooted it a second time');
+  t.same([lost >= 1, reboots()], [true, 4], 'its answer was lost: the REBOOT was sent again, and the node rebooted it a second time');
   t.equal((await waitForState(demo, inst.id, 'active')).node_id, node);
   await demo.call('DELETE', `/tenants/${tenant}/instances/${inst.id}`);
   await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
