@@ -17,7 +17,6 @@ import { CreateAdmission, DEFAULT_ADMISSION } from './create-admission.ts';
 import { Strays, type Stray } from './strays.ts';
 import { CommandsUnheard, REBOOT_UNHEARD_MS, START_UNSEEN_MS, STOP_UNHEARD_MS } from './commands-unheard.ts';
 
-
 export interface CreateRequest {
   workloadId: string;
   count: number;
@@ -60,6 +59,7 @@ export class Instances {
   private readonly strays: Strays;
   /** Instances placed on nodes that do not have them. */
   private readonly startsUnseen = new CommandsUnheard(START_UNSEEN_MS);
+  /** Instances stopping, and rebooting, whose node reports no stop, or no reboot, under way. */
   private readonly stopsUnheard = new CommandsUnheard(STOP_UNHEARD_MS);
   private readonly rebootsUnheard = new CommandsUnheard(REBOOT_UNHEARD_MS);
 
