@@ -9,10 +9,9 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { join } from 'node:path';
 import { run } from '../shared/run.ts';
-import { waitFor } from '../shared/wait-for.ts';
 import { clusterPaths } from '../singlevm/cluster-files.ts';
 import { pidFiles } from '../singlevm/pid-files.ts';
-import { clusterProcesses, REPO_ROOT } from '../singlevm/processes.ts';
+import { clusterProcesses, killFound, REPO_ROOT } from '../singlevm/processes.ts';
 
 const { values } = parseArgs({
   options: {
@@ -51,18 +50,7 @@ try {
     const bat = sh('bat/run.sh', '--name', name, '--timeout', String(TEST_TIMEOUT_S), '-v');
     // The moment is the experiment's input, not a synchronisation.
     await delay(at * 1000);
-    // A process found may end before the kill (a VM deleted meanwhile): another is found then.
-    await waitFor(`a ${victim} of cluster ${name} to kill`, async () => {
-      const pid = await victims[victim]();
-      if (!pid) return false;
-      try {
-        process.kill(pid, 'SIGKILL');
-        return true;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
-        throw err;
-      }
-    }, { timeoutMs: 60_000, intervalMs: 100 });
+    await killFound(victim, victims[victim]);
     const killedAt = performance.now();
     const resume = await sh('singlevm/setup.sh', '--name', name);
     const back = seconds(killedAt);

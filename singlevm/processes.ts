@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { isAlive } from '../shared/is-alive.ts';
 import { startDetached, stopProcess } from '../shared/detached.ts';
 import { mentionsCluster } from '../network/namespaces.ts';
+import { waitFor } from '../shared/wait-for.ts';
 
 export { isAlive, stopProcess };
 export { pidFiles } from './pid-files.ts';
@@ -65,4 +66,21 @@ async function selfAndAncestors(): Promise<Set<number>> {
     pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
   }
   return pids;
+}
+
+/** SIGKILL of the process `find` names (chaos: test/root/chaos.test.ts, scripts/chaos-bat.ts),
+ *  found again until one is there to kill: one that ended between being found and the kill (a VM
+ *  deleted meanwhile) is replaced by the next found. Returns the pid killed. */
+export async function killFound(what: string, find: () => Promise<number | undefined>, timeoutMs = 60_000): Promise<number> {
+  return waitFor(`a ${what} to kill`, async () => {
+    const pid = await find();
+    if (!pid) return undefined;
+    try {
+      process.kill(pid, 'SIGKILL');
+      return pid;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') return undefined;
+      throw err;
+    }
+  }, { timeoutMs, intervalMs: 100 });
 }

@@ -14,7 +14,7 @@ import { seededRandom } from '../../shared/seeded-random.ts';
 import type { ExternalIp, Instance, Volume, Workload } from '../../controller/api-types.ts';
 import { cnciNamespace } from '../../cnci/cnci-backend.ts';
 import { pingFrom, sshRun } from '../../singlevm/probes.ts';
-import { clusterProcesses, pidFiles } from '../../singlevm/processes.ts';
+import { clusterProcesses, killFound, pidFiles } from '../../singlevm/processes.ts';
 import { throwawayCluster } from '../helpers/throwaway-cluster.ts';
 
 /** BAT takes about 35 s here; a run still going after this long is a hang. */
@@ -92,9 +92,9 @@ for (const victim of order) {
     const capped = Promise.race([bat, delay(BAT_CAP_MS, 'hang' as const, { ref: false })]);
     // The chaos itself: a random moment, not a synchronisation.
     await delay(2000 + Math.floor(random() * 20_000));
-    const pid = await victims[victim](vm.id);
-    t.ok(pid, `the ${victim} runs`);
-    process.kill(pid!, 'SIGKILL');
+    // A QEMU found may end before the kill (BAT deleted its VM meanwhile): another is killed then.
+    const pid = await killFound(victim, () => victims[victim](vm.id));
+    t.ok(pid, `the ${victim} ran, and was killed`);
     const killedAt = performance.now();
     const resume = await sh('singlevm/setup.sh', ['--name', name]);
     t.equal(resume.exitCode, 0, `setup.sh resumes: ${resume.stdout}\n${resume.stderr}`);
