@@ -670,15 +670,21 @@ t.test('an action asked while the scheduler is away waits for it, and is done on
   await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
 });
 
-t.test('an action a scheduler just started gets for a node not back yet waits for the node, and reaches it', async (t) => {
+/** An instance active on node-0; then the scheduler restarted while node-0's launcher is down. */
+async function onNode0SchedulerBackWithoutIt(): Promise<Instance> {
   onNextStart((f, place) => place(pinnedTo('node-0')(f)));
   const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
   await waitForState(demo, inst.id, 'active');
-  // node-0 is not back when the new scheduler gets the STOP (its launcher is down meanwhile).
   await plane.restartScheduler(async () => {
     plane.launchers[0].stop();
     await waitFor('the controller to see the scheduler gone', () => !plane.controller.schedulerConnected);
   });
+  return inst;
+}
+
+t.test('an action a scheduler just started gets for a node not back yet waits for the node, and reaches it', async (t) => {
+  // node-0 is not back when the new scheduler gets the STOP (its launcher is down meanwhile).
+  const inst = await onNode0SchedulerBackWithoutIt();
   await demo.call('POST', `/tenants/${tenant}/instances/${inst.id}/action`, { action: 'stop' });
   await waitFor('the new scheduler to hold the STOP for node-0', () => (plane.scheduler as unknown as { away: { isAway(id: string): boolean } }).away.isAway('node-0'));
   await plane.restartLauncher(0);
@@ -690,13 +696,7 @@ t.test('an action a scheduler just started gets for a node not back yet waits fo
 });
 
 t.test('a node that never comes back to a new scheduler is told gone once its gathering is over: MISSING, with its instances', async (t) => {
-  onNextStart((f, place) => place(pinnedTo('node-0')(f)));
-  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
-  await waitForState(demo, inst.id, 'active');
-  await plane.restartScheduler(async () => {
-    plane.launchers[0].stop();
-    await waitFor('the controller to see the scheduler gone', () => !plane.controller.schedulerConnected);
-  });
+  const inst = await onNode0SchedulerBackWithoutIt();
   await waitFor('node-0 to be MISSING', async () => (await admin.call<{ status: string }>('GET', '/nodes/node-0')).status === 'MISSING', { timeoutMs: 25_000 });
   t.equal((await waitForState(demo, inst.id, 'missing')).node_id, 'node-0', 'and its instance missing');
   t.ok((await admin.call<{ events: { message: string }[] }>('GET', '/events')).events.some((e) => e.message === 'Node node-0 disconnected'), 'told as a link that dropped');
