@@ -60,6 +60,12 @@ export interface WorkloadDisk {
 
 export type InstanceState = 'pending' | 'active' | 'paused' | 'suspended' | 'rescued' | 'stopping' | 'exited' | 'hung' | 'missing' | 'deleting' | 'shelved' | 'shelved_offloaded';
 
+/** An action whose end the instance's node tells (its state changes); a rescue names its image. */
+export interface AskedAction {
+  op: 'PAUSE' | 'UNPAUSE' | 'SUSPEND' | 'RESUME' | 'SHELVE' | 'SHELVE_OFFLOAD' | 'UNSHELVE' | 'RESCUE' | 'UNRESCUE';
+  image?: string;
+}
+
 export interface Instance {
   id: string;
   tenant_id: string;
@@ -114,6 +120,9 @@ export interface Instance {
   locked_by?: 'owner' | 'admin' | null;
   /** A reboot under way: the guest is stopped, then started again when its node says it stopped. */
   rebooting?: 'SOFT' | 'HARD' | null;
+  /** An action asked of its node that has not answered yet (docs/protocol.md, "Actions"): sent
+   *  again when its node's STATS show it neither done nor under way for 10 s. */
+  asked?: AskedAction | null;
   /** A rebuild under way: its node makes its disk again from `image` and boots it (docs/protocol.md "Actions"). */
   rebuilding?: boolean | null;
   /** A resize not yet finished: the flavors it goes from and to, and how far it is

@@ -10,7 +10,10 @@
 //   the stop was asked (docs/protocol.md, "Actions");
 // - a REBOOT: an instance `rebooting` that its node reports `active` and no reboot under way. Its
 //   REBOOT did not reach the node, or the node's answer did not reach the controller: either way
-//   it is sent again (a reboot asked once may then be done twice, never not at all).
+//   it is sent again (a reboot asked once may then be done twice, never not at all);
+// - any other action whose end its node tells (PAUSE, SUSPEND, SHELVE, RESCUE, …: `asked` on the
+//   instance): one its node reports in the state the controller has, with no action under way. A
+//   node takes such a command again safely (docs/protocol.md, "Actions").
 
 /** How long an instance placed on a node may be missing from every one of its STATS before its
  *  START is sent to it again (ms): far longer than a START takes to reach a node. */
@@ -20,6 +23,8 @@ export const START_UNSEEN_MS = 10_000;
 export const STOP_UNHEARD_MS = 10_000;
 /** The same for a REBOOT: the node's STATS say no reboot is under way (ms). */
 export const REBOOT_UNHEARD_MS = 10_000;
+/** The same for any other action asked (`asked`): the node's STATS say none is under way (ms). */
+export const ACTION_UNHEARD_MS = 10_000;
 
 export class CommandsUnheard {
   /** Per node, the instances the last STATS showed unchanged, and since when (ms). */

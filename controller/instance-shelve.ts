@@ -18,7 +18,7 @@ export class Shelving {
     const inst = this.instances.unlocked(this.instances.get(tenant, id), admin);
     const busy = inst.rebooting ? 'rebooting' : inst.rebuilding ? 'rebuilding' : inst.shelved_image ? 'shelved already, or being shelved' : undefined;
     if (!SHELVABLE.includes(inst.state) || busy) throw new ApiError('invalid_state', `instance ${id} is ${busy ?? inst.state}: only an active, paused or stopped instance can be shelved`);
-    this.instances.send('SHELVE', inst);
+    this.instances.ask(inst, { op: 'SHELVE' });
     this.instances.change(inst, { shelved_image: this.recordImage(inst).id });
     return inst;
   }
@@ -27,7 +27,7 @@ export class Shelving {
   offload(tenant: Tenant, id: string, admin = false): Instance {
     const inst = this.instances.unlocked(this.instances.get(tenant, id), admin);
     if (inst.state !== 'shelved') throw new ApiError('invalid_state', `instance ${id} is ${inst.state}: only a shelved instance can be offloaded`);
-    this.instances.send('SHELVE_OFFLOAD', inst);
+    this.instances.ask(inst, { op: 'SHELVE_OFFLOAD' });
     return inst;
   }
 
@@ -35,7 +35,7 @@ export class Shelving {
   unshelve(tenant: Tenant, id: string, admin = false): Instance {
     const inst = this.instances.unlocked(this.instances.get(tenant, id), admin);
     if (inst.state !== 'shelved' && inst.state !== 'shelved_offloaded') throw new ApiError('invalid_state', `instance ${id} is ${inst.state}: only a shelved instance can be unshelved`);
-    this.instances.send('UNSHELVE', inst);
+    this.instances.ask(inst, { op: 'UNSHELVE' });
     return inst;
   }
 

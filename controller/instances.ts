@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { CnciReady, InstanceStateEvent, NodeStats, Placed, StartFailure, StartPayload } from '../protocol/payloads.ts';
 import { ApiError, notFound } from '../shared/errors.ts';
 import { gatewayOf, macFor } from './addresses.ts';
-import { MAX_DELETED_SERVERS, MAX_INSTANCE_ACTIONS, type Instance, type InstanceActionRecord, type Tenant, type Workload } from './api-types.ts';
+import { MAX_DELETED_SERVERS, MAX_INSTANCE_ACTIONS, type AskedAction, type Instance, type InstanceActionRecord, type Tenant, type Workload } from './api-types.ts';
 import { now, schedulerNotConnected, type ControllerContext } from './context.ts';
 import { checkQuota, type Usage } from './quotas.ts';
 import type { Volumes } from './volumes.ts';
@@ -15,7 +15,7 @@ import { dropShelvedImage } from './instance-shelve.ts';
 import { InstanceBook } from './instance-book.ts';
 import { CreateAdmission, DEFAULT_ADMISSION } from './create-admission.ts';
 import { Strays, type Stray } from './strays.ts';
-import { CommandsUnheard, REBOOT_UNHEARD_MS, START_UNSEEN_MS, STOP_UNHEARD_MS } from './commands-unheard.ts';
+import { ACTION_UNHEARD_MS, CommandsUnheard, REBOOT_UNHEARD_MS, START_UNSEEN_MS, STOP_UNHEARD_MS } from './commands-unheard.ts';
 
 export interface CreateRequest {
   workloadId: string;
@@ -62,6 +62,7 @@ export class Instances {
   /** Instances stopping, and rebooting, whose node reports no stop, or no reboot, under way. */
   private readonly stopsUnheard = new CommandsUnheard(STOP_UNHEARD_MS);
   private readonly rebootsUnheard = new CommandsUnheard(REBOOT_UNHEARD_MS);
+  private readonly actionsUnheard = new CommandsUnheard(ACTION_UNHEARD_MS);
 
   constructor(private readonly ctx: ControllerContext, private readonly volumes: Volumes) {
     this.book = new InstanceBook(ctx.store.instances);
@@ -330,7 +331,7 @@ export class Instances {
     const inst = this.unlocked(this.get(tenant, id), admin);
     const from = pause ? 'active' : 'paused';
     if (inst.state !== from || inst.rebooting) throw new ApiError('invalid_state', `instance ${id} is ${inst.rebooting ? 'rebooting' : inst.state}: only ${pause ? 'an active instance can be paused' : 'a paused instance can be unpaused'}`);
-    this.command(pause ? 'PAUSE' : 'UNPAUSE', inst);
+    this.ask(inst, { op: pause ? 'PAUSE' : 'UNPAUSE' });
     return inst;
   }
 
@@ -342,7 +343,7 @@ export class Instances {
     const from = suspend ? 'active' : 'suspended';
     if (inst.state !== from || inst.rebooting) throw new ApiError('invalid_state', `instance ${id} is ${inst.rebooting ? 'rebooting' : inst.state}: only ${suspend ? 'an active instance can be suspended' : 'a suspended instance can be resumed'}`);
     if (suspend && inst.vm_type !== 'qemu') throw new ApiError('invalid_state', `instance ${id} is a container: a container cannot be suspended (Docker saves a container's memory only with CRIU, which the nodes do not have); pause or stop it instead`);
-    this.command(suspend ? 'SUSPEND' : 'RESUME', inst);
+    this.ask(inst, { op: suspend ? 'SUSPEND' : 'RESUME' });
     return inst;
   }
 
@@ -356,11 +357,11 @@ export class Instances {
     const ok = rescue ? inst.state === 'active' || inst.state === 'exited' : inst.state === 'rescued';
     if (!ok || busy) throw new ApiError('invalid_state', `instance ${id} is ${busy ?? inst.state}: only ${rescue ? 'an active or stopped instance can be rescued' : 'a rescued instance can be unrescued'}`);
     if (rescue && inst.vm_type !== 'qemu') throw new ApiError('invalid_state', `instance ${id} is a container: a container cannot be rescued (its filesystem is its image's layers, with no disk another system could boot beside); rebuild or delete it instead`);
-    if (!rescue) return this.command('UNRESCUE', inst), inst;
+    if (!rescue) return this.ask(inst, { op: 'UNRESCUE' }), inst;
     const workload = this.ctx.store.workloads.get(inst.workload_id);
     if (imageRef && !workload) throw new ApiError('invalid_state', `the workload of instance ${id} is gone: it can be rescued only from its own image`);
     const image = imageRef && workload ? this.resolveImage(tenant, workload, imageRef) : inst.image;
-    if (!this.ctx.send({ type: 'COMMAND', op: 'RESCUE', to: inst.node_id ?? '', payload: { instanceId: inst.id, image } })) throw schedulerNotConnected();
+    this.ask(inst, { op: 'RESCUE', image });
     this.event(inst, 'info', `Rescuing ${inst.id} from image ${image}`);
     return inst;
   }
@@ -436,12 +437,25 @@ export class Instances {
     this.save(inst, { state: 'deleting' });
   }
 
-  /** Sends an {instanceId} command to the instance's node; 503 when the scheduler is not connected. */
-  send(op: 'SHELVE' | 'SHELVE_OFFLOAD' | 'UNSHELVE' | 'UNRESCUE', inst: Instance) {
-    this.command(op, inst);
+  /** Sends an action whose end the node tells (its state changes) to the instance's node, and
+   *  keeps it `asked` until then: sent again while its node's STATS show it neither done nor under
+   *  way (reconcile). 503 when the scheduler is not connected. */
+  ask(inst: Instance, asked: AskedAction) {
+    if (!this.sendAsked(inst.node_id ?? '', inst.id, asked)) throw schedulerNotConnected();
+    this.save(inst, { asked });
   }
 
-  private command(op: 'STOP' | 'RESTART' | 'DELETE' | 'PAUSE' | 'UNPAUSE' | 'SUSPEND' | 'RESUME' | 'SHELVE' | 'SHELVE_OFFLOAD' | 'UNSHELVE' | 'UNRESCUE', inst: Instance) {
+  private sendAsked(to: string, instanceId: string, asked: AskedAction): boolean {
+    if (asked.op === 'RESCUE') return this.ctx.send({ type: 'COMMAND', op: 'RESCUE', to, payload: { instanceId, image: asked.image! } });
+    return this.ctx.send({ type: 'COMMAND', op: asked.op, to, payload: { instanceId } });
+  }
+
+  /** An answer to the action asked, `op` (a state, a failure, the node unreachable), ends it. */
+  private answered(inst: Instance, op: string) {
+    if (inst.asked?.op === op) this.save(inst, { asked: null });
+  }
+
+  private command(op: 'STOP' | 'RESTART' | 'DELETE', inst: Instance) {
     if (!this.ctx.send({ type: 'COMMAND', op, to: inst.node_id ?? '', payload: { instanceId: inst.id } })) throw schedulerNotConnected();
   }
 
@@ -489,7 +503,9 @@ export class Instances {
     const rebooted = inst.rebooting && e.state !== 'pending' ? { rebooting: null } : {};
     // So is a rebuild.
     const rebuilt = inst.rebuilding && e.state !== 'pending';
-    this.save(inst, { state: e.state, node_id: e.nodeId, ssh_ip: e.sshIp ?? null, ssh_port: e.sshPort ?? null, reason, ...rebooted, ...(rebuilt ? { rebuilding: null } : {}), ...(e.at ? { state_at: e.at } : {}) });
+    // So is an action asked, whatever the state it ends in.
+    const answered = inst.asked && e.state !== was ? { asked: null } : {};
+    this.save(inst, { state: e.state, node_id: e.nodeId, ssh_ip: e.sshIp ?? null, ssh_port: e.sshPort ?? null, reason, ...rebooted, ...answered, ...(rebuilt ? { rebuilding: null } : {}), ...(e.at ? { state_at: e.at } : {}) });
     if (e.exit) {
       const last = e.exit.console.at(-1);
       this.event(inst, 'error', `Instance ${inst.id} exited unexpectedly on ${e.nodeId}: ${e.exit.reason}${last ? `; console: ${last}` : ''}`);
@@ -537,6 +553,7 @@ export class Instances {
   lifecycleFailed(op: string, instanceId: string, message: string): void {
     const inst = this.ctx.store.instances.get(instanceId);
     if (!inst) return;
+    this.answered(inst, op.replace(/_FAILURE$/, ''));
     const verb = op.replace(/_FAILURE$/, '').replace('SHELVE_OFFLOAD', 'OFFLOAD').toLowerCase();
     if (verb === 'reboot') this.save(inst, { rebooting: null });
     if (verb === 'rebuild') this.save(inst, { rebuilding: null });
@@ -551,6 +568,7 @@ export class Instances {
     if (!inst) return;
     if (op === 'ATTACH_VOLUME' || op === 'DETACH_VOLUME') return this.volumes.unreachable(op, inst.id, nodeId);
     if (op === 'DELETE') return this.gone(inst, `Deleted ${inst.id} (its node ${nodeId} is not connected)`);
+    this.answered(inst, op);
     if (op === 'SHELVE') this.shelveUndone(inst);
     // A shelved instance stays so: its disk is on that node, which may come back.
     if (op === 'SHELVE_OFFLOAD' || op === 'UNSHELVE') return this.event(inst, 'error', `Failed to ${op === 'UNSHELVE' ? 'unshelve' : 'offload'} ${inst.id}: node ${nodeId}, which keeps its disk, is not connected`);
@@ -594,6 +612,7 @@ export class Instances {
     const strays: Stray[] = [];
     const stillActive: string[] = [];
     const notRebooting: string[] = [];
+    const actionUnheard: string[] = [];
     for (const s of stats.instances) {
       const inst = this.ctx.store.instances.get(s.instanceId);
       // What runs where it was not placed is deleted there (one with no node yet has its START out).
@@ -611,6 +630,8 @@ export class Instances {
         continue;
       }
       if (inst.rebooting && inst.state === 'active' && s.state === 'active' && !s.rebooting) notRebooting.push(inst.id);
+      // An action asked that its node has neither done nor under way: its command, or its answer, may have gone with a scheduler.
+      if (inst.asked && s.state === inst.state && !s.busy && !s.rebooting) actionUnheard.push(inst.id);
       if (inst.state !== s.state) {
         // A death the node reports (its INSTANCE_STATE may have gone with a scheduler or a
         // controller that went) is told as the event would have told it.
@@ -635,6 +656,11 @@ export class Instances {
       const inst = this.ctx.store.instances.get(id)!;
       this.ctx.logger.warn('an instance asked to reboot has no reboot under way on its node, and no answer came: its REBOOT is sent to it again', { instanceId: id, nodeId: stats.nodeId });
       this.ctx.send({ type: 'COMMAND', op: 'REBOOT', to: stats.nodeId, payload: { instanceId: id, hard: inst.rebooting === 'HARD' } });
+    }
+    for (const id of this.actionsUnheard.missed(stats.nodeId, actionUnheard)) {
+      const { asked } = this.ctx.store.instances.get(id)!;
+      this.ctx.logger.warn('an action asked of an instance is neither done nor under way on its node, and no answer came: it is sent to the node again', { instanceId: id, nodeId: stats.nodeId, op: asked!.op });
+      this.sendAsked(stats.nodeId, id, asked!);
     }
   }
 }

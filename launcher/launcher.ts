@@ -4,7 +4,7 @@
 // `exited` with its reason (docs/protocol.md "An instance that dies").
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { ProtocolPeer } from '../protocol/client.ts';
-import type { AttachVolume, ConsoleFailure, ConsoleRequest, DetachVolume, Frame, InstanceExit, InstanceState, LifecycleFailureReason, NodeStats, RebuildPayload, ResizePayload, Resources, Role, StartFailureReason, StartPayload, VolumeFailure } from '../protocol/payloads.ts';
+import type { AttachVolume, ConsoleFailure, ConsoleRequest, DetachVolume, Frame, InstanceExit, InstanceState, InstanceStats, LifecycleFailureReason, NodeStats, RebuildPayload, ResizePayload, Resources, Role, StartFailureReason, StartPayload, VolumeFailure } from '../protocol/payloads.ts';
 import type { Logger } from '../shared/log.ts';
 import { LaunchError, type AdoptedInstance, type Backend } from './backend.ts';
 import { claimed, growth, sameResources } from './resize-claim.ts';
@@ -58,6 +58,9 @@ export interface LauncherOptions {
 
 const STATS_COALESCE_MS = 200;
 
+/** An action under way on an instance (told in STATS as `busy`). */
+type Busy = NonNullable<InstanceStats['busy']>;
+
 interface Instance {
   spec: StartPayload;
   state: InstanceState;
@@ -70,7 +73,7 @@ interface Instance {
   /** A reboot is under way: an end seen meanwhile is the reboot's own. */
   rebooting?: boolean;
   /** A suspend, resume, rebuild, resize or shelve step is under way: another action waits for its end. */
-  saving?: 'suspend' | 'resume' | 'rebuild' | 'resize' | 'shelve' | 'offload' | 'unshelve' | 'rescue' | 'unrescue';
+  saving?: Busy;
   /** The old flavor's resources, counted besides until the resize is confirmed or reverted. */
   hold?: Resources;
   /** The resources a resize under way gives it (a RESIZE sent again for them is that one). */
@@ -283,6 +286,7 @@ export class Launcher {
         memUsageMB: runs(i.state) ? i.spec.resources.memMB : 0, diskUsageMB: i.spec.resources.diskMB,
         ...(i.died && { exit: i.died }),
         ...(i.rebooting && { rebooting: true as const }),
+        ...(i.saving && { busy: i.saving }),
       })),
     };
   }
@@ -475,6 +479,7 @@ export class Launcher {
   /** Freezes an active instance (`paused`), or thaws a paused one (`active`). */
   private async pauseInstance(id: string, pause: boolean) {
     const op = pause ? 'PAUSE_FAILURE' : 'UNPAUSE_FAILURE';
+    if (this.takenAgain(id, undefined, pause ? 'paused' : 'active')) return;
     const inst = this.instances.get(id);
     if (!inst) return this.lifecycleFailed(op, id, 'no_instance', `instance ${id} is not on node ${this.opts.nodeId}`);
     const [from, to] = pause ? ['active', 'paused'] as const : ['paused', 'active'] as const;
@@ -523,6 +528,7 @@ export class Launcher {
   /** Saves an active instance's memory to disk and ends its runtime (`suspended`): the instance
    *  keeps its resources counted, so its resume fits (docs/protocol.md "Actions"). */
   private async suspendInstance(id: string) {
+    if (this.takenAgain(id, 'suspend', 'suspended')) return;
     const inst = this.actionable('SUSPEND_FAILURE', id, 'active');
     if (!inst) return;
     const backend = this.backend(inst.spec);
@@ -541,6 +547,7 @@ export class Launcher {
 
   /** Starts a suspended instance again from its saved memory: the same boot goes on. */
   private async resumeInstance(id: string) {
+    if (this.takenAgain(id, 'resume', 'active')) return;
     const inst = this.actionable('RESUME_FAILURE', id, 'suspended');
     if (!inst) return;
     const backend = this.backend(inst.spec);
@@ -671,6 +678,7 @@ export class Launcher {
   /** Stops an active, paused or stopped instance and keeps it with its disk (`shelved`): its
    *  memory and vcpus stay claimed until the offload (docs/protocol.md "Shelve"). */
   private async shelveInstance(id: string) {
+    if (this.takenAgain(id, 'shelve', 'shelved', 'shelved_offloaded')) return;
     const inst = this.actionable('SHELVE_FAILURE', id, 'active', 'paused', 'exited');
     if (!inst) return;
     const backend = this.backend(inst.spec);
@@ -687,6 +695,7 @@ export class Launcher {
 
   /** A shelved instance gives back what it holds on the node but its disk (`shelved_offloaded`). */
   private async offloadInstance(id: string) {
+    if (this.takenAgain(id, 'offload', 'shelved_offloaded')) return;
     const inst = this.actionable('SHELVE_OFFLOAD_FAILURE', id, 'shelved');
     if (!inst) return;
     const done = await this.shelveStep('SHELVE_OFFLOAD_FAILURE', inst, 'offload', async () => {
@@ -713,6 +722,7 @@ export class Launcher {
   /** Starts a shelved instance again from its own disk, as a restart; an offloaded one only when
    *  the node still has room for it (`full_cloud` otherwise, and it stays offloaded). */
   private async unshelveInstance(id: string) {
+    if (this.takenAgain(id, 'unshelve', 'active')) return;
     const inst = this.actionable('UNSHELVE_FAILURE', id, 'shelved', 'shelved_offloaded');
     if (!inst) return;
     const from = inst.state;
@@ -747,6 +757,7 @@ export class Launcher {
   private async rescueInstance(id: string, image: string | null) {
     const rescue = image !== null;
     const op = rescue ? 'RESCUE_FAILURE' : 'UNRESCUE_FAILURE';
+    if (this.takenAgain(id, rescue ? 'rescue' : 'unrescue', rescue ? 'rescued' : 'active')) return;
     const inst = rescue ? this.actionable(op, id, 'active', 'exited') : this.actionable(op, id, 'rescued');
     if (!inst) return;
     const backend = this.backend(inst.spec);
@@ -780,6 +791,18 @@ export class Launcher {
   }
 
   /** The instance, when it is on this node, in the state an action needs, and not a CNCI; otherwise the failure is sent. */
+  /** A command that may come again (docs/protocol.md, "Actions": the first, or its answer, may
+   *  have gone with a scheduler): whether it needs nothing more. The same action under way answers
+   *  when it ends; an instance in the action's end state already is told in it, as if just done. */
+  private takenAgain(id: string, action: Busy | undefined, ...done: InstanceState[]): boolean {
+    const inst = this.instances.get(id);
+    if (!inst || inst.rebooting) return false;
+    if (action && inst.saving === action) return true;
+    if (inst.saving || !done.includes(inst.state)) return false;
+    this.setState(inst, inst.state);
+    return true;
+  }
+
   private actionable(op: 'SUSPEND_FAILURE' | 'RESUME_FAILURE' | 'REBUILD_FAILURE' | 'RESIZE_FAILURE' | 'SHELVE_FAILURE' | 'SHELVE_OFFLOAD_FAILURE' | 'UNSHELVE_FAILURE' | 'RESCUE_FAILURE' | 'UNRESCUE_FAILURE', id: string, ...from: InstanceState[]): Instance | undefined {
     const inst = this.instances.get(id);
     if (!inst) return void this.lifecycleFailed(op, id, 'no_instance', `instance ${id} is not on node ${this.opts.nodeId}`);

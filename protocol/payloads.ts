@@ -220,6 +220,9 @@ export const InstanceStats = z.object({
   /** A reboot is under way (docs/protocol.md, "Actions"): one the controller asked for that its
    *  node's STATS never show under way, nor its answer came, went with a scheduler. */
   rebooting: z.literal(true).optional(),
+  /** An action under way on it (docs/protocol.md, "Actions"): an instance the controller asked an
+   *  action of that its node reports unchanged, with none under way, for 10 s gets it again. */
+  busy: z.enum(['suspend', 'resume', 'rebuild', 'resize', 'shelve', 'offload', 'unshelve', 'rescue', 'unrescue']).optional(),
 });
 export type InstanceStats = z.infer<typeof InstanceStats>;
 

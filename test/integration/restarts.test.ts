@@ -8,7 +8,8 @@ import Database from 'better-sqlite3';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { once, type EventEmitter } from 'node:events';
-import type { Frame } from '../../protocol/payloads.ts';
+import type { Frame, NodeStats, StartPayload } from '../../protocol/payloads.ts';
+import type { Backend } from '../../launcher/backend.ts';
 
 // A commit that waits for the database's lock fails at once and is tried again (the kills below).
 const commitFailures: Error[] = [];
@@ -628,6 +629,80 @@ t.test('a REBOOT lost on its way to its node, or its answer lost on the way back
   await waitFor('the reboot to end', async () => !(await rebooting()), { timeoutMs: 30_000 });
   t.same([lost >= 1, reboots()], [true, 4], 'its answer was lost: the REBOOT was sent again, and the node rebooted it a second time');
   t.equal((await waitForState(demo, inst.id, 'active')).node_id, node);
+  await demo.call('DELETE', `/tenants/${tenant}/instances/${inst.id}`);
+  await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
+});
+
+/** Each command of `op` for `instanceId` reaches the launcher of `node` twice, as when it was sent
+ *  again: at once (the first under way), or once the first is done (`after: 'done'`). */
+function deliveredTwice(t: { teardown(fn: () => void): void }, node: string, op: Frame['op'], instanceId: string, after: 'under way' | 'done') {
+  const launcher = plane.launchers[Number(node.replace('node-', ''))] as unknown as { handle(f: Frame): Promise<void> };
+  const own = launcher.handle.bind(launcher);
+  launcher.handle = async (f: Frame) => {
+    if (f.op !== op || !('instanceId' in f.payload) || f.payload.instanceId !== instanceId) return own(f);
+    const first = own(f);
+    if (after === 'done') await first;
+    await Promise.all([first, own(f)]);
+  };
+  t.teardown(() => void (launcher.handle = own));
+}
+
+t.test('a PAUSE and a SHELVE lost on their way to the node (with a scheduler killed) are sent again: each is done, once', async (t) => {
+  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+  const { node_id: node } = await waitForState(demo, inst.id, 'active');
+  const get = () => demo.call<Instance>('GET', `/tenants/${tenant}/instances/${inst.id}`);
+  const server = () => demo.call<{ server: Record<string, unknown> }>('GET', `/v2.1/servers/${inst.id}`);
+  for (const [action, op, state, event] of [['pause', 'PAUSE', 'paused', 'Paused'], ['shelve', 'SHELVE', 'shelved', 'Shelved']] as const) {
+    if (action === 'shelve') await demo.call('POST', `/tenants/${tenant}/instances/${inst.id}/action`, { action: 'unpause' }).then(() => waitForState(demo, inst.id, 'active'));
+    const reached = dropsFirst(t, node!, op, inst.id);
+    await demo.call('POST', `/tenants/${tenant}/instances/${inst.id}/action`, { action });
+    await waitFor(`its ${op} to be dropped`, () => reached() === 1);
+    t.match(await get(), { state: 'active', asked: { op } }, `${action}: active, the ${op} asked, on a node that does not know of it`);
+    t.equal((await server()).server['OS-EXT-STS:task_state'], `${action === 'pause' ? 'paus' : 'shelv'}ing`, 'the compute API shows the task under way');
+    await waitForEvent(demo, new RegExp(`^${event} ${inst.id}$`), { timeoutMs: 30_000 });
+    t.match(await get(), { state, asked: null }, `${state} once its ${op} came again`);
+    t.equal(reached(), 2, `the ${op} was sent once more`);
+    t.equal((await server()).server['OS-EXT-STS:task_state'], null, 'no task under way');
+  }
+  t.notOk((await events(demo)).some((e) => e.message.startsWith(`Failed to`) && e.message.includes(inst.id)), 'no failure told');
+  await demo.call('DELETE', `/tenants/${tenant}/instances/${inst.id}`);
+  await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
+});
+
+t.test('an action its node gets twice (sent again, the first done or under way) is done once, and told done, not failed', async (t) => {
+  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+  const { node_id: node } = await waitForState(demo, inst.id, 'active');
+  const act = (action: string) => demo.call('POST', `/tenants/${tenant}/instances/${inst.id}/action`, { action });
+  deliveredTwice(t, node!, 'PAUSE', inst.id, 'done');
+  await act('pause');
+  await waitForEvent(demo, new RegExp(`^Paused ${inst.id}$`));
+  await act('unpause');
+  await waitForState(demo, inst.id, 'active');
+  await act('shelve');
+  await waitForState(demo, inst.id, 'shelved');
+  // The unshelve's start waits until its node's STATS say it is under way.
+  const launcher = plane.launchers[Number(node!.replace('node-', ''))] as unknown as { backend(spec: StartPayload): Backend; stats(): NodeStats };
+  const pick = launcher.backend.bind(launcher);
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  launcher.backend = (spec) => {
+    const backend = pick(spec);
+    return Object.assign(Object.create(backend) as Backend, {
+      async start(p: StartPayload) {
+        if (p.instanceId === inst.id) await held;
+        return backend.start(p);
+      },
+    });
+  };
+  t.teardown(() => void (launcher.backend = pick));
+  deliveredTwice(t, node!, 'UNSHELVE', inst.id, 'under way');
+  await act('unshelve');
+  await waitFor('its STATS to say the unshelve is under way', () => launcher.stats().instances.find((i) => i.instanceId === inst.id)?.busy === 'unshelve');
+  release();
+  await waitForEvent(demo, new RegExp(`^Unshelved ${inst.id}`));
+  t.equal((await waitForState(demo, inst.id, 'active')).node_id, node, 'unshelved, on its node');
+  const told = (await events(demo)).map((e) => e.message).filter((m) => m.includes(inst.id));
+  t.same(told.filter((m) => /^(Paused|Unshelved|Failed)/.test(m)).map((m) => m.split(' ')[0]), ['Paused', 'Unshelved'], 'each told done once, neither failed');
   await demo.call('DELETE', `/tenants/${tenant}/instances/${inst.id}`);
   await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
 });

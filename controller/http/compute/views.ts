@@ -3,7 +3,7 @@
 // Tempest's and Nova's schemas of that version, each from the cluster's state.
 import { createHash } from 'node:crypto';
 import type { Request } from '../../../shared/http-router.ts';
-import type { Instance, Workload } from '../../api-types.ts';
+import type { AskedAction, Instance, Workload } from '../../api-types.ts';
 import { atLeast } from '../compute-scope.ts';
 import type { ComputeApi } from './context.ts';
 
@@ -26,7 +26,12 @@ export const statusOf = (i: Instance): Status => {
   return i.rebooting ? (i.rebooting === 'HARD' ? 'HARD_REBOOT' : 'REBOOT') : STATUS[i.state];
 };
 const BUSY_TASK: Partial<Record<Status, string>> = { REBOOT: 'rebooting', HARD_REBOOT: 'rebooting_hard', REBUILD: 'rebuilding', RESIZE: 'resize_migrating', REVERT_RESIZE: 'resize_reverting' };
-const taskState = (i: Instance) => BUSY_TASK[statusOf(i)] ?? TASK_STATE[i.state] ?? null;
+const taskState = (i: Instance) => BUSY_TASK[statusOf(i)] ?? (i.asked ? ASKED_TASK[i.asked.op] : TASK_STATE[i.state]) ?? null;
+/** Nova's task state while an action asked of the node has not ended (docs/protocol.md, "Actions"). */
+const ASKED_TASK: Record<AskedAction['op'], string> = {
+  PAUSE: 'pausing', UNPAUSE: 'unpausing', SUSPEND: 'suspending', RESUME: 'resuming', SHELVE: 'shelving', SHELVE_OFFLOAD: 'shelving_offloading',
+  UNSHELVE: 'unshelving', RESCUE: 'rescuing', UNRESCUE: 'unrescuing',
+};
 const TASK_STATE: Partial<Record<Instance['state'], string>> = { pending: 'spawning', stopping: 'powering-off', deleting: 'deleting' };
 /** Nova's power states: 0 no state, 1 running, 3 paused, 4 shut down, 6 crashed, 7 suspended (an offloaded server has none). */
 const POWER_STATE: Record<Instance['state'], number> = { pending: 0, active: 1, paused: 3, suspended: 7, rescued: 1, stopping: 1, exited: 4, hung: 6, missing: 0, deleting: 0, shelved: 4, shelved_offloaded: 0 };
