@@ -472,7 +472,7 @@ export class Instances {
       }
     }
     this.onGone(inst);
-    void this.volumes.released(inst);
+    void this.volumes.released(inst.id);
     this.event(inst, type, message);
   }
 

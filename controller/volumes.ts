@@ -123,8 +123,10 @@ export class Volumes {
     return { record, path, virtualMB: Math.ceil(info['virtual-size'] / 2 ** 20) };
   }
 
-  /** After a restart: volumes whose making was cut short are made again from what is on record. */
+  /** After a restart: volumes whose instance is gone are released, and those whose making was cut
+   *  short are made again from what is on record. */
   async resume(): Promise<void> {
+    this.releaseOrphans();
     for (const v of this.ctx.store.volumes.all()) {
       if (v.state !== 'creating') continue;
       this.ctx.logger.info('making a volume again after a restart', { volume: v.id });
@@ -342,16 +344,37 @@ export class Volumes {
     });
   }
 
-  /** The instance is gone: its ephemeral volumes go too, the others become available. */
-  async released(inst: Instance): Promise<void> {
+  /** The instance is gone: its ephemeral volumes go too, the others become available. The records
+   *  change in the turn the instance goes (a node's report, written behind with it), the files
+   *  after. A controller killed before all of it is written keeps volumes attached to an instance
+   *  that is no more: the restarted one releases them (`releaseOrphans`). */
+  async released(instanceId: string): Promise<void> {
+    const files: string[] = [];
     for (const v of this.ctx.store.volumes.all()) {
-      if (v.attachment?.instance_id !== inst.id) continue;
-      if (v.attachment.ephemeral) {
-        if (v.state === 'creating') this.ctx.store.volumes.delete(v.id); // make() removes the file when done
-        else await this.remove(v);
-      } else {
+      if (v.attachment?.instance_id !== instanceId) continue;
+      if (!v.attachment.ephemeral) {
         this.save(v, { state: v.state === 'creating' ? 'creating' : 'available', attachment: null });
+        continue;
       }
+      this.ctx.store.volumes.delete(v.id);
+      // make() removes the file of one still being made when it is done.
+      if (v.state !== 'creating') files.push(this.path(v.id));
+    }
+    await Promise.all(files.map((f) => rm(f, { force: true })));
+  }
+
+  /** After a restart: volumes attached to an instance that is no more are released as its end
+   *  would have. The instance's deletion may be written without them (above): a controller killed
+   *  so kept ephemeral volumes of deleted instances for ever (chaos:bat, killed 9 s into BAT). */
+  private releaseOrphans(): void {
+    const gone = new Set<string>();
+    for (const v of this.ctx.store.volumes.all()) {
+      const id = v.attachment?.instance_id;
+      if (id && !this.ctx.store.instances.get(id)) gone.add(id);
+    }
+    for (const id of gone) {
+      this.ctx.logger.warn('volumes attached to an instance that is no more are released', { instanceId: id });
+      void this.released(id);
     }
   }
 

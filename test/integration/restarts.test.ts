@@ -808,6 +808,25 @@ t.test('a volume whose making a crash cut short is made again by the restarted c
   t.notOk(existsSync(file), 'and goes with it');
 });
 
+t.test('volumes attached to an instance that is no more (a release a kill cut short) are released by the restarted controller', async (t) => {
+  const path = `/tenants/${tenant}/volumes`;
+  const [ephemeral, kept] = [await demo.call<Volume>('POST', path, { size_mb: 8 }), await demo.call<Volume>('POST', path, { size_mb: 8 })];
+  const file = join(plane.dir, 'volumes', `${ephemeral.id}.qcow2`);
+  await waitFor('the volumes to be made', async () => (await Promise.all([ephemeral, kept].map((v) => demo.call<Volume>('GET', `${path}/${v.id}`)))).every((v) => v.state === 'available'));
+  await plane.restartController(() => {
+    // What a controller killed after an instance went and before its volumes were released left.
+    const store = openSqliteStore(join(plane.dir, 'controller.db'));
+    const gone = '00000000-0000-4000-8000-0000000000ff';
+    store.volumes.put({ ...store.volumes.get(ephemeral.id)!, state: 'in-use', attachment: { instance_id: gone, root: true, ephemeral: true } });
+    store.volumes.put({ ...store.volumes.get(kept.id)!, state: 'in-use', attachment: { instance_id: gone, root: false, ephemeral: false } });
+    store.close();
+  });
+  await waitFor('the ephemeral volume to go', async () => !(await demo.call<{ volumes: Volume[] }>('GET', path)).volumes.some((v) => v.id === ephemeral.id));
+  await waitFor('its file to go', () => !existsSync(file));
+  t.match(await demo.call<Volume>('GET', `${path}/${kept.id}`), { state: 'available', attachment: null }, 'the other is available again');
+  await demo.call('DELETE', `${path}/${kept.id}`);
+});
+
 t.test("an attach or detach whose answer a controller restart lost is finished by the restarted controller", async (t) => {
   const path = `/tenants/${tenant}/volumes`;
   const [vm] = await createInstances(demo, await workloadId(demo, 'qemu'));
