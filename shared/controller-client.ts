@@ -33,6 +33,14 @@ export interface TokenStore {
   drop(key: string): void;
 }
 
+const READS = new Set(['GET', 'HEAD']);
+
+/** The connection broke after it was made (reset, or closed by the other side before an answer). */
+function connectionLost(err: unknown): boolean {
+  const e = err as { code?: string; cause?: { code?: string } };
+  return ['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET'].includes(e.cause?.code ?? e.code ?? '');
+}
+
 export class ControllerClient {
   private token?: Promise<CachedToken>;
 
@@ -91,15 +99,21 @@ export class ControllerClient {
     const raw = typeof body === 'string' || Buffer.isBuffer(body) || body instanceof Readable;
     const type = Buffer.isBuffer(body) || body instanceof Readable ? 'application/octet-stream' : contentType;
     let res;
-    try {
-      res = await request(`${this.controllerUrl}${path}`, {
-        method: method as Dispatcher.HttpMethod,
-        dispatcher: this.dispatcher,
-        headers: { 'x-auth-token': token, ...(body === undefined ? {} : { 'content-type': type }) },
-        body: body === undefined ? undefined : raw ? (body as string | Buffer | Readable) : JSON.stringify(body),
-      });
-    } catch (err) {
-      throw new ControllerError(0, 'unreachable', `cannot reach the controller at ${this.controllerUrl}: ${(err as Error).message} (${connectionHint(err)})`);
+    for (let attempt = 1; !res; attempt++) {
+      try {
+        res = await request(`${this.controllerUrl}${path}`, {
+          method: method as Dispatcher.HttpMethod,
+          dispatcher: this.dispatcher,
+          headers: { 'x-auth-token': token, ...(body === undefined ? {} : { 'content-type': type }) },
+          body: body === undefined ? undefined : raw ? (body as string | Buffer | Readable) : JSON.stringify(body),
+        });
+      } catch (err) {
+        // A read whose connection went before its answer is asked once more: it changes nothing,
+        // and the controller may have been started again meanwhile (its keeper: docs/lifecycle.md).
+        // A change may have been made: only its caller can tell whether to ask again.
+        if (attempt === 1 && READS.has(method) && connectionLost(err)) continue;
+        throw new ControllerError(0, 'unreachable', `cannot reach the controller at ${this.controllerUrl}: ${(err as Error).message} (${connectionHint(err)})`);
+      }
     }
     const text = await res.body.text();
     if (res.statusCode >= 400) {
