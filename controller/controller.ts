@@ -105,9 +105,10 @@ export class Controller {
     this.server = createApiServer(handler, opts.tls);
   }
 
-  async listen(port: number, host = '127.0.0.1'): Promise<string> {
+  /** Listens at `host`:`port`, or on the socket `fd` bound there already (its keeper's). */
+  async listen(port: number, host = '127.0.0.1', fd?: number): Promise<string> {
     await mkdir(this.opts.imageDir, { recursive: true });
-    this.server.listen(port, host);
+    this.server.listen(fd === undefined ? { port, host } : { fd });
     await once(this.server, 'listening');
     const addr = this.server.address() as AddressInfo;
     this.url = `${this.opts.tls ? 'https' : 'http'}://${advertisedHost(host)}:${addr.port}`;

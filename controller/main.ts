@@ -12,6 +12,8 @@ const { values } = parseArgs({
   options: {
     port: { type: 'string', default: '8889' },
     host: { type: 'string', default: '127.0.0.1' },
+    // A socket bound and listening already, at --host and --port: its keeper's (singlevm/keeper.sh).
+    'listen-fd': { type: 'string' },
     'state-dir': { type: 'string' },
     identity: { type: 'string' },
     ca: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' },
@@ -42,7 +44,7 @@ const controller = new Controller({
   scheduler: { host: values['scheduler-host']!, port: Number(values['scheduler-port']), tls: client },
   egress: values.egress,
 });
-const url = await controller.listen(Number(values.port), values.host);
+const url = await controller.listen(Number(values.port), values.host, values['listen-fd'] === undefined ? undefined : Number(values['listen-fd']));
 logger.info('listening', { url });
 notifyReady();
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {

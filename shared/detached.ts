@@ -4,6 +4,7 @@
 // wait that gives up at once, naming the log, if the process exits; stopped with SIGTERM, then
 // SIGKILL when it has not gone after a grace period.
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Server } from 'node:net';
 import { closeSync, openSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { AbortError, scaled, waitFor } from './wait-for.ts';
@@ -35,6 +36,12 @@ export interface DetachedSpec {
   /** How long it may take to be ready (default 10 s; scaled like every wait). */
   readyTimeoutMs?: number;
   pollMs?: number;
+  /** Sockets handed to it after its stdio (and IPC channel): the first is its fd 3, or 4 with
+   *  `notifies` (a listening socket that outlives it: singlevm/keeper.sh). */
+  sockets?: Server[];
+  /** A start that fails takes the process's whole group with it: what it started meanwhile too (a
+   *  keeper may have started its daemon again). */
+  killGroup?: boolean;
   /** Called when the process ends (while this process, its parent, still runs). */
   onExit?: (pid: number, code: number | null, signal: NodeJS.Signals | null) => void;
 }
@@ -53,7 +60,8 @@ export async function startDetached(spec: DetachedSpec): Promise<Detached> {
   const out = openSync(spec.log, 'a');
   let child: ChildProcess;
   try {
-    child = spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env, detached: true, stdio: spec.notifies ? ['ignore', out, out, 'ipc'] : ['ignore', out, out] });
+    const sockets = (spec.sockets ?? []).map(fdOf);
+    child = spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env, detached: true, stdio: spec.notifies ? ['ignore', out, out, 'ipc', ...sockets] : ['ignore', out, out, ...sockets] });
   } finally {
     closeSync(out);
   }
@@ -78,10 +86,28 @@ export async function startDetached(spec: DetachedSpec): Promise<Detached> {
       return spec.ready ? spec.ready() : true;
     }, { timeoutMs: spec.readyTimeoutMs ?? 10_000, intervalMs: spec.pollMs ?? 20 });
   } catch (err) {
-    if (!ended) child.kill('SIGKILL');
+    if (spec.killGroup) killGroup(pid);
+    else if (!ended) child.kill('SIGKILL');
     throw err;
   }
   return { pid, child };
+}
+
+/** SIGKILL to the process group `pid` leads (its own: started detached), if any of it is left. */
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // None of it is left.
+  }
+}
+
+/** The file descriptor of a listening server, handed to a child as is (Node has no public way to
+ *  name it; a server's handle as a stdio entry is taken for a stream, and breaks the spawn). */
+function fdOf(server: Server): number {
+  const fd = (server as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) throw new Error('a socket to hand over is not listening');
+  return fd;
 }
 
 /** Until the program says it is ready; rejects at once when it exits first, or at the timeout. The

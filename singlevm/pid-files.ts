@@ -14,3 +14,6 @@ export async function pidFiles(pidsDir: string): Promise<{ name: string; pid: nu
   }
   return out;
 }
+
+/** The pid file of a kept daemon's keeper (singlevm/keeper.sh), beside the daemon's own. */
+export const keeperPidFile = (pidFile: string) => pidFile.replace(/\.pid$/, '-keeper.pid');

@@ -1,14 +1,16 @@
 // The cluster's daemons as processes: started detached (shared/detached.ts) with a pid file and a
 // log each, and found again by pid file or by the `--cluster NAME` in their command line (after a crash).
 import { readdir, readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
 import { join, resolve } from 'node:path';
 import { isAlive } from '../shared/is-alive.ts';
-import { startDetached, stopProcess } from '../shared/detached.ts';
+import { readPidFile, startDetached, stopProcess } from '../shared/detached.ts';
 import { mentionsCluster } from '../network/namespaces.ts';
 import { waitFor } from '../shared/wait-for.ts';
+import { keeperPidFile } from './pid-files.ts';
 
 export { isAlive, stopProcess };
-export { pidFiles } from './pid-files.ts';
+export { keeperPidFile, pidFiles } from './pid-files.ts';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..');
 
@@ -22,19 +24,46 @@ export interface Daemon {
   /** Node flags and environment of this daemon (the control plane's memory settings, docs/scale.md). */
   nodeArgs?: string[];
   env?: Record<string, string>;
+  /** Run under singlevm/keeper.sh, which holds its listening socket (bound here, at this address)
+   *  and starts it again when it fails (the controller: docs/lifecycle.md, "The controller's
+   *  keeper"). The daemon gets the socket as `--listen-fd 4`; the keeper's pid file is
+   *  `<name>-keeper.pid`, and it writes the daemon's, `<name>.pid`, at each start. */
+  keep?: { host: string; port: number };
 }
+
+const KEEPER = join(REPO_ROOT, 'singlevm', 'keeper.sh');
 
 export async function startDaemon(d: Daemon, cluster: string, dirs: { logs: string; pids: string }): Promise<number> {
   // CIAO_DAEMON_NODE_ARGS adds node flags to every daemon (e.g. --cpu-prof for profiling).
   const nodeArgs = (process.env.CIAO_DAEMON_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const { pid } = await startDetached({
-    name: d.name, command: process.execPath, args: [...(d.nodeArgs ?? []), ...nodeArgs, d.entry, ...d.args, '--cluster', cluster],
-    log: join(dirs.logs, `${d.name}.out`), pidFile: join(dirs.pids, `${d.name}.pid`),
-    cwd: REPO_ROOT, env: { ...d.env, ...process.env, CIAO_CLUSTER: cluster },
+  const pidFile = join(dirs.pids, `${d.name}.pid`);
+  const common = {
+    name: d.name, log: join(dirs.logs, `${d.name}.out`), cwd: REPO_ROOT, env: { ...d.env, ...process.env, CIAO_CLUSTER: cluster },
     // Each daemon says when it listens (a launcher: when its nodes joined): shared/ready-notify.ts.
     notifies: true, readyTimeoutMs: d.readyTimeoutMs ?? 30_000,
+  };
+  const daemon = [...(d.nodeArgs ?? []), ...nodeArgs, d.entry, ...d.args];
+  if (!d.keep) return (await startDetached({ ...common, command: process.execPath, args: [...daemon, '--cluster', cluster], pidFile })).pid;
+  const socket = await listeningSocket(d.name, d.keep);
+  // Spawned before the first await: the socket is the keeper's before this process could accept on it.
+  const started = startDetached({
+    ...common, command: 'bash', args: [KEEPER, d.name, pidFile, '--', process.execPath, ...daemon, '--listen-fd', '4', '--cluster', cluster],
+    pidFile: keeperPidFile(pidFile), sockets: [socket], killGroup: true,
   });
+  socket.close();
+  await started;
+  const pid = await readPidFile(pidFile);
+  if (!pid) throw new Error(`${d.name} said it was ready, but its pid file ${pidFile} names no process: see ${common.log}`);
   return pid;
+}
+
+/** A socket listening at `at`, for a kept daemon (a port in use is said plainly). */
+function listeningSocket(name: string, at: { host: string; port: number }): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', (err) => reject(new Error(`cannot listen on ${at.host}:${at.port} for the ${name}: ${err.message}`)));
+    server.listen({ host: at.host, port: at.port }, () => resolve(server));
+  });
 }
 
 /** Processes of a cluster found by name, even without pid files (after a crash): command lines

@@ -31,9 +31,10 @@ export async function inventory(name: string, paths: Paths) {
   const pids = new Map<number, string>();
   const daemons = new Map<number, string>();
   for (const p of await pidFiles(paths.pids)) {
-    // Node i's launcher (launcher-<i>, a cluster of several real nodes) and the simulated nodes'
-    // beside them (launcher-sim) are stopped with the daemons.
-    if (p.name in DAEMON_ENTRIES || /^launcher-(\d+|sim)$/.test(p.name)) daemons.set(p.pid, p.name);
+    // Node i's launcher (launcher-<i>, a cluster of several real nodes), the simulated nodes'
+    // beside them (launcher-sim) and the controller's keeper are stopped with the daemons: a keeper
+    // told to stop at the same moment as its daemon does not start it again.
+    if (p.name in DAEMON_ENTRIES || /^launcher-(\d+|sim)$|-keeper$/.test(p.name)) daemons.set(p.pid, p.name);
     else pids.set(p.pid, p.name);
   }
   for (const p of await clusterProcesses(name, paths.stateDir)) if (!pids.has(p.pid) && !daemons.has(p.pid)) pids.set(p.pid, p.cmdline.slice(0, 100));

@@ -3,15 +3,16 @@
 import { join } from 'node:path';
 import { waitFor } from '../../shared/wait-for.ts';
 import type { DaemonName } from '../build-daemons.ts';
-import type { Daemon } from '../processes.ts';
+import { keeperPidFile, type Daemon } from '../processes.ts';
 import { need, urls, type Action, type SetupContext } from './context.ts';
 
 /** Starts the daemon unless it runs; whether it was started. `as` names one of several processes
  *  of one daemon (node i's launcher is `launcher-<i>`): its pid file and logs. */
 export async function ensureDaemon(ctx: SetupContext, daemon: DaemonName, args: string[], as: string = daemon, readyTimeoutMs?: number,
-  run: Pick<Daemon, 'nodeArgs' | 'env'> = {}): Promise<boolean> {
-  const running = await ctx.host.runningPid(join(ctx.paths.pids, `${as}.pid`));
-  if (running) return false;
+  run: Pick<Daemon, 'nodeArgs' | 'env' | 'keep'> = {}): Promise<boolean> {
+  const pidFile = join(ctx.paths.pids, `${as}.pid`);
+  // A kept daemon that is not running is being started again by its keeper.
+  if (await ctx.host.runningPid(pidFile) || (run.keep && await ctx.host.runningPid(keeperPidFile(pidFile)))) return false;
   const bundles = need(ctx.bundles, 'the daemon bundles', 'build daemons');
   await ctx.host.startDaemon({ name: as, entry: bundles[daemon], args: [...args, '--log', join(ctx.paths.logs, `${as}.log`)], readyTimeoutMs, ...run }, ctx.name, ctx.paths);
   return true;
@@ -55,7 +56,9 @@ export const controlPlane: Action = {
         '--socket', join(paths.stateDir, 'scheduler.sock')], 'scheduler', undefined, SCHEDULER_RUN).then((s) => s && 'scheduler'),
       ensureDaemon(ctx, 'controller', ['--port', String(record.ports.controller), ...apiHost, '--state-dir', paths.stateDir, '--identity', urls(ctx).identity,
         '--ca', pki.ca.cert, '--cert', pki.https.cert, '--key', pki.https.key, '--client-cert', pki.controller.cert, '--client-key', pki.controller.key,
-        '--scheduler-port', String(record.ports.scheduler), ...(ctx.settings.egress ? ['--egress'] : [])], 'controller', undefined, CONTROL_PLANE_RUN).then((s) => s && 'controller'),
+        '--scheduler-port', String(record.ports.scheduler), ...(ctx.settings.egress ? ['--egress'] : [])], 'controller', undefined,
+      // Kept: a killed or crashed controller is started again at once, and its clients wait for it meanwhile.
+      { ...CONTROL_PLANE_RUN, keep: { host: ctx.settings.apiHost ?? '127.0.0.1', port: record.ports.controller } }).then((s) => s && 'controller'),
     ])).filter(Boolean);
     const answers = (url: string) => () => ctx.host.answers(url, pki.ca.cert);
     const { identity, controller } = urls(ctx);

@@ -84,7 +84,8 @@ export class FakeHost implements SetupHost {
   }
 
   /** The daemon dies; its pid file stays, naming a pid that no longer runs (as after kill -9). */
-  async kill(pids: string, daemon: DaemonName): Promise<void> {
+  /** Ends the process a pid file names: a daemon's, or a kept one's keeper (`controller-keeper`). */
+  async kill(pids: string, daemon: DaemonName | `${DaemonName}-keeper`): Promise<void> {
     this.alive.delete(Number(await readFile(join(pids, `${daemon}.pid`), 'utf8')));
   }
 
@@ -126,6 +127,11 @@ export class FakeHost implements SetupHost {
     const pid = this.nextPid++;
     await writeFile(join(dirs.pids, `${daemon.name}.pid`), `${pid}\n`);
     this.alive.add(pid);
+    if (daemon.keep) {
+      const keeper = this.nextPid++;
+      await writeFile(join(dirs.pids, `${daemon.name}-keeper.pid`), `${keeper}\n`);
+      this.alive.add(keeper);
+    }
     this.started.push(daemon);
     if (daemon.name === 'launcher') this.controller.readyNodes = Number(argAfter(daemon.args, '--nodes') ?? 1);
     if (/^launcher-\d+$/.test(daemon.name)) this.controller.readyNodes += 1;

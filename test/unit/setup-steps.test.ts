@@ -373,11 +373,12 @@ t.test('start control plane', async (t) => {
     t.equal(await execute(controlPlane, ctx), undefined, 'no note on a new cluster');
     // Started at the same time: in any order.
     t.same(host.started.map((d) => d.name).sort(), ['controller', 'identity', 'scheduler']);
-    t.same((await readdir(paths.pids)).sort(), ['controller.pid', 'identity.pid', 'scheduler.pid'], 'a pid file each');
+    t.same((await readdir(paths.pids)).sort(), ['controller-keeper.pid', 'controller.pid', 'identity.pid', 'scheduler.pid'], 'a pid file each, and the controller\'s keeper\'s');
     const [identity, scheduler, ctl] = ['identity', 'scheduler', 'controller'].map((n) => host.started.find((d) => d.name === n)!);
     t.equal(identity.entry, ctx.bundles!.identity, 'the bundle is what runs');
     t.same([argAfter(identity.args, '--port'), argAfter(scheduler.args, '--port'), argAfter(ctl.args, '--port')], ['5000', '8888', '8889']);
     t.same([argAfter(ctl.args, '--identity'), argAfter(ctl.args, '--scheduler-port')], ['https://127.0.0.1:5000', '8888']);
+    t.same(ctl.keep, { host: '127.0.0.1', port: 8889 }, 'the controller is kept: its keeper holds its socket on its port');
     t.equal(argAfter(identity.args, '--log'), join(paths.logs, 'identity.log'));
     t.notOk(host.started.some((d) => d.args.includes('--host')), 'loopback unless asked');
     const ca = ctx.pki!.ca.cert;
@@ -410,6 +411,7 @@ t.test('start control plane', async (t) => {
     t.equal(host.started.length, 3, 'nothing started');
     await host.kill(paths.pids, 'scheduler');
     await rm(join(paths.pids, 'controller.pid'));
+    await rm(join(paths.pids, 'controller-keeper.pid'));
     t.equal(await execute(controlPlane, await again()), 'started again: scheduler, controller');
     t.same(host.started.slice(3).map((d) => d.name).sort(), ['controller', 'scheduler']);
     t.equal(await execute(controlPlane, await again()), 'all running', 'the ones started again run');
@@ -708,10 +710,15 @@ t.test('the setup flow', async (t) => {
     t.equal(host.started.length, 4, 'no daemon started');
     t.equal(controller.writes.length, writes, 'nothing registered');
 
+    // The controller alone: its keeper starts it again, not setup.
     await host.kill(paths.pids, 'controller');
+    t.equal((await runSteps(SETUP_FLOW, run())).find((s) => s.step === 'start control plane')?.note, 'all running', 'a controller whose keeper runs is left to it');
+    t.equal(host.started.length, 4, 'no daemon started');
+    // With its keeper (a crash of both, a reboot): setup starts it, kept again.
+    await host.kill(paths.pids, 'controller-keeper');
     const resumed = await runSteps(SETUP_FLOW, run());
     t.equal(resumed.find((s) => s.step === 'start control plane')?.note, 'started again: controller');
-    t.same(host.started.slice(4).map((d) => d.name), ['controller'], 'only the controller');
+    t.match(host.started.slice(4).map((d) => [d.name, d.keep]), [['controller', { host: '127.0.0.1', port: Number }]], 'only the controller, kept');
   });
 
   t.test('on a real cluster needs no root here (the host is a fake); a resume asks the host only to check and to ensure', async (t) => {
