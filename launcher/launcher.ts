@@ -108,6 +108,8 @@ export class Launcher {
   private cutShort: Frame[] = [];
   /** Instances whose start a launcher killed meanwhile left half made: made again from the start. */
   private startsAgain: StartPayload[] = [];
+  /** Reboots the last launcher was killed in the middle of: made again once connected. */
+  private rebootsAgain: string[] = [];
   /** Where the last command's record is written: the next one begins after it. */
   private inOrder: Promise<unknown> = Promise.resolve();
   /** TUNNEL_PEERS sets are applied one after the other, in the order they came. */
@@ -158,6 +160,7 @@ export class Launcher {
     this.peer.start();
     // Recorded as any START: a launcher killed in the middle of this one leaves it to the next.
     for (const spec of this.startsAgain.splice(0)) void this.handle({ type: 'COMMAND', op: 'START', payload: spec });
+    for (const instanceId of this.rebootsAgain.splice(0)) void this.handle({ type: 'COMMAND', op: 'REBOOT', payload: { instanceId, hard: true } });
     // Jitter the first periodic report so a thousand nodes in one process do not report in lockstep.
     const first = Math.floor(Math.random() * this.opts.statsIntervalMs);
     this.statsTimer = setTimeout(() => {
@@ -183,9 +186,11 @@ export class Launcher {
 
   /** Actions the last launcher was killed in the middle of. A start is made again from the start:
    *  what it made is deleted (a QEMU may run without its NIC, a disk may be half written), and
-   *  nothing of it was the tenant's yet (its volumes are not the backend's to delete). Any other is
-   *  told as failed, with the state the instance was found in (it may be half done; asked again,
-   *  it is done from the start). */
+   *  nothing of it was the tenant's yet (its volumes are not the backend's to delete). A reboot is
+   *  made again too: it stops whatever runs and starts the instance from its own disk, so whatever
+   *  the last one left (no runtime, a QEMU restored but never let run, which would be found
+   *  `paused`) is booted again, as asked. Any other is told as failed, with the state the instance
+   *  was found in (it may be half done; asked again, it is done from the start). */
   private async actionsCutShort() {
     for (const [id, op] of await this.underWay.all()) {
       await this.underWay.set(id, undefined);
@@ -196,6 +201,13 @@ export class Launcher {
         this.instances.delete(id);
         await this.backend(inst.spec).delete(id).catch((err) => this.opts.logger.warn('what a start cut short made could not be deleted', { instanceId: id, error: (err as Error).message }));
         this.startsAgain.push(inst.spec);
+        continue;
+      }
+      if (op === 'REBOOT') {
+        this.opts.logger.warn('a reboot was cut short by the launcher\'s restart: it is made again', { instanceId: id, found: inst.state });
+        // Active, as a reboot under way is to the controller: the reboot made again takes it from there.
+        inst.state = 'active';
+        this.rebootsAgain.push(id);
         continue;
       }
       const verb = op === 'SHELVE_OFFLOAD' ? 'offload' : op.toLowerCase();
