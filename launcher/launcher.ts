@@ -189,8 +189,9 @@ export class Launcher {
    *  nothing of it was the tenant's yet (its volumes are not the backend's to delete). A reboot is
    *  made again too: it stops whatever runs and starts the instance from its own disk, so whatever
    *  the last one left (no runtime, a QEMU restored but never let run, which would be found
-   *  `paused`) is booted again, as asked. Any other is told as failed, with the state the instance
-   *  was found in (it may be half done; asked again, it is done from the start). */
+   *  `paused`) is booted again, as asked. A resize is left to the controller, which sends an
+   *  unfinished one again when the node is back. Any other is told as failed, with the state the
+   *  instance was found in (it may be half done; asked again, it is done from the start). */
   private async actionsCutShort() {
     for (const [id, op] of await this.underWay.all()) {
       await this.underWay.set(id, undefined);
@@ -201,6 +202,13 @@ export class Launcher {
         this.instances.delete(id);
         await this.backend(inst.spec).delete(id).catch((err) => this.opts.logger.warn('what a start cut short made could not be deleted', { instanceId: id, error: (err as Error).message }));
         this.startsAgain.push(inst.spec);
+        continue;
+      }
+      if (op === 'RESIZE') {
+        // The controller sends an unfinished resize again when the node is back (Resizes.resendFor),
+        // and that one is done. Told failed here, the controller dropped the resize while the node
+        // did the one sent again: it ran the new flavor, and the resize never waited for its confirm.
+        this.opts.logger.warn('a resize was cut short by the launcher\'s restart: the one the controller sends again is done', { instanceId: id, found: inst.state });
         continue;
       }
       if (op === 'REBOOT') {

@@ -154,6 +154,38 @@ t.test('a launcher killed in the middle of a reboot: the next one makes the rebo
   await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
 });
 
+t.test('a launcher killed in the middle of a resize: the resize its node is sent again on its return is done, and waits for the confirm', async (t) => {
+  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+  const { node_id: node } = await waitForState(demo, inst.id, 'active');
+  const i = Number(node!.replace('node-', ''));
+  const backend = plane.backends[i];
+  const bigger = await admin.call<{ id: string }>('POST', `/tenants/${await admin.tenantId()}/workloads`, {
+    description: 'a bigger container', vm_type: 'docker', image_name: 'busybox', visibility: 'public', defaults: { vcpus: 2, mem_mb: 128, disk_mb: 0 },
+  });
+  // The resize's stop never ends: its launcher is killed meanwhile.
+  const stopNow = backend.stop.bind(backend);
+  let taken!: () => void;
+  const stopping = new Promise<void>((resolve) => (taken = resolve));
+  backend.stop = (id) => {
+    if (id !== inst.id) return stopNow(id);
+    taken();
+    return new Promise<void>(() => {});
+  };
+  t.teardown(() => { backend.stop = stopNow; });
+  const path = `/tenants/${tenant}/instances/${inst.id}`;
+  await demo.call('POST', `${path}/action`, { action: 'resize', workload: bigger.id });
+  await stopping;
+  backend.stop = stopNow;
+  await plane.restartLauncher(i);
+  await waitFor('the resize to wait for its confirm', async () => (await demo.call<Instance>('GET', path)).resize?.phase === 'verify', { timeoutMs: 30_000 });
+  t.notOk((await events(demo)).some((e) => e.message.startsWith(`Failed to resize ${inst.id}`)), 'no failure told');
+  await demo.call('POST', `${path}/action`, { action: 'confirm-resize' });
+  await waitFor('the confirm answered', async () => (await demo.call<Instance>('GET', path)).resize === null);
+  t.match(await demo.call<Instance>('GET', path), { state: 'active', mem_mb: 128 }, 'active, with the new flavor');
+  await demo.call('DELETE', path);
+  await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
+});
+
 t.test('a launcher killed in the middle of a start (what it made is there, half made), and again in the middle of the start made again: the next one deletes it and starts it again from the start', async (t) => {
   const backend = plane.backends[0];
   const startNow = backend.start.bind(backend);
