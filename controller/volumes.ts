@@ -360,7 +360,8 @@ export class Volumes {
       // make() removes the file of one still being made when it is done.
       if (v.state !== 'creating') files.push(this.path(v.id));
     }
-    await Promise.all(files.map((f) => rm(f, { force: true })));
+    // A file that cannot be removed is left, and said: a rejection nobody awaits would end the controller.
+    await Promise.all(files.map((f) => rm(f, { force: true }).catch((err) => this.ctx.logger.warn('a released volume\'s file could not be removed', { file: f, error: (err as Error).message }))));
   }
 
   /** After a restart: volumes attached to an instance that is no more are released as its end
