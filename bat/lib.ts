@@ -9,6 +9,7 @@ import { AbortError, waitFor } from '../shared/wait-for.ts';
 import { openstackClouds, type OpenstackCli } from './openstack-cli.ts';
 import type { ClusterEvent, Instance, Tenant, Volume, Workload } from '../controller/api-types.ts';
 import { realNodeCopy, simulatedBesideReal } from '../singlevm/verify/real-workloads.ts';
+import { sshRun } from '../singlevm/probes.ts';
 
 function env(name: string): string {
   const v = process.env[name];
@@ -145,6 +146,29 @@ export async function living(path: string, id: string, client = admin, wanted?: 
   if (inst.reason && wanted !== 'exited') throw new AbortError(`instance ${id} ${inst.reason}`);
   return inst;
 }
+
+/** What a test asks an instance's guest over SSH. */
+export interface GuestCommand {
+  /** Waits until `accept` takes the output (any output by default): e.g. a new boot id. */
+  accept?: (out: string) => boolean;
+  /** What the wait is for, as its timeout says it. */
+  what?: string;
+}
+
+/** The guest of instance `id` in `path`, over SSH from its tenant's namespace `ns` with `keyFile`:
+ *  a command's output once SSH answers. Every wait on it is bounded by BOOT_MS and stops at once,
+ *  saying why, when the instance dies or goes (`living`): SSH will not answer a VM whose QEMU
+ *  ended, and the test should say so then, not at its cap. */
+export function guestShell(path: string, id: string, ns: string, ip: string, keyFile: string, client = admin) {
+  return (command: string, { accept = () => true, what = `SSH to ${ip}` }: GuestCommand = {}): Promise<string> =>
+    waitFor(what, async () => {
+      const out = await sshRun(ns, ip, keyFile, command).catch(() => undefined);
+      if (out !== undefined && accept(out)) return { out };
+      await living(path, id, client);
+      return undefined;
+    }, { timeoutMs: BOOT_MS, intervalMs: 250 }).then(({ out }) => out);
+}
+export type Guest = ReturnType<typeof guestShell>;
 
 export async function waitState(path: string, id: string, state: Instance['state'], client = admin): Promise<Instance> {
   return waitFor(`instance ${id} to be ${state}`, async () => {

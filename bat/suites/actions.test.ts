@@ -11,12 +11,13 @@
 import t, { type Test } from 'tap';
 import { readdir, readFile } from 'node:fs/promises';
 import { cnciNamespace } from '../../cnci/cnci-backend.ts';
-import { pingFrom, pingFromContainer, sshRun } from '../../singlevm/probes.ts';
+import { pingFrom, pingFromContainer } from '../../singlevm/probes.ts';
 import { containerName } from '../../launcher/docker-backend.ts';
 import { run } from '../../shared/run.ts';
 import { waitFor } from '../../shared/wait-for.ts';
 import type { Instance } from '../../controller/api-types.ts';
-import { admin, BOOT_MS, expectEvent, ownTenant, ownWorkload, publicWorkload, refusal, simulated, start, unique, waitState, sideBySide } from '../lib.ts';
+import type { Guest } from '../lib.ts';
+import { admin, BOOT_MS, expectEvent, guestShell, ownTenant, ownWorkload, publicWorkload, refusal, simulated, start, unique, waitState, sideBySide } from '../lib.ts';
 
 // Its tests share nothing they change: they run side by side (docs/bat.md).
 sideBySide(t);
@@ -24,11 +25,10 @@ sideBySide(t);
 const cluster = process.env.CIAO_CLUSTER ?? 'ciao';
 const sshKey = process.env.CIAO_SSH_KEY ?? '';
 
+const BOOT_ID = 'cat /proc/sys/kernel/random/boot_id';
+
 /** The guest's boot id once it differs from `first`: it booted again. */
-const nextBoot = (bootId: () => Promise<string>, first: string) => waitFor('the guest to boot again', async () => {
-  const id = await bootId().catch(() => undefined);
-  return id !== first && id;
-}, { timeoutMs: BOOT_MS, intervalMs: 500 });
+const nextBoot = (guest: Guest, first: string) => guest(BOOT_ID, { accept: (id) => id !== first, what: 'the guest to boot again' });
 
 /** A VM of the public workload, active in a tenant of its own; on a real cluster, its first boot id once SSH answers. */
 async function activeVm(t: Test) {
@@ -38,13 +38,13 @@ async function activeVm(t: Test) {
   /** An action by name, or a whole body. */
   const act = (action: string | object) => admin.call('POST', `${tenant.path}/instances/${vm.id}/action`, typeof action === 'string' ? { action } : action);
   const ns = cnciNamespace(cluster, tenant.id);
-  const bootId = () => sshRun(ns, ip, sshKey, 'cat /proc/sys/kernel/random/boot_id');
-  const first = simulated ? '' : await waitFor(`SSH to ${ip}`, () => bootId().catch(() => undefined), { timeoutMs: BOOT_MS, intervalMs: 500 });
-  return { tenant, vm, ip, image, act, ns, bootId, first };
+  const guest = guestShell(tenant.path, vm.id, ns, ip, sshKey);
+  const first = simulated ? '' : await guest(BOOT_ID);
+  return { tenant, vm, ip, image, act, ns, guest, first };
 }
 
 t.test('a paused VM answers nothing, then the same boot goes on; a reboot boots it again as itself', async (t) => {
-  const { tenant, vm, ip, act, ns, bootId, first } = await activeVm(t);
+  const { tenant, vm, ip, act, ns, guest, first } = await activeVm(t);
 
   await expectEvent(tenant.path, new RegExp(`^Paused ${vm.id}`), () => act('pause'));
   t.equal((await waitState(tenant.path, vm.id, 'paused')).ip, ip, 'paused, with its address');
@@ -53,19 +53,19 @@ t.test('a paused VM answers nothing, then the same boot goes on; a reboot boots 
   await waitState(tenant.path, vm.id, 'active');
   if (!simulated) {
     t.ok(await waitFor(`${ip} to answer ping again`, () => pingFrom(ns, ip), { timeoutMs: 15_000 }), 'it answers again');
-    t.equal(await bootId(), first, 'the same boot went on');
+    t.equal(await guest(BOOT_ID), first, 'the same boot went on');
   }
 
   await expectEvent(tenant.path, new RegExp(`^Rebooting ${vm.id} \\(soft\\)`), () => act('reboot'));
   if (simulated) return;
-  const second = await nextBoot(bootId, first);
+  const second = await nextBoot(guest, first);
   t.not(second, first, 'a new boot id: the guest booted again');
-  t.equal(await sshRun(ns, ip, sshKey, 'hostname'), vm.id, 'as itself');
+  t.equal(await guest('hostname'), vm.id, 'as itself');
   t.equal((await waitState(tenant.path, vm.id, 'active')).ip, ip, 'active, with its address');
 });
 
 t.test('a suspended VM answers nothing, then the same boot goes on after resume; a rebuild boots it anew at the same address', async (t) => {
-  const { tenant, vm, ip, image, act, ns, bootId, first } = await activeVm(t);
+  const { tenant, vm, ip, image, act, ns, guest, first } = await activeVm(t);
 
   await expectEvent(tenant.path, new RegExp(`^Suspended ${vm.id}`), () => act({ action: 'suspend' }));
   await waitState(tenant.path, vm.id, 'suspended');
@@ -73,16 +73,16 @@ t.test('a suspended VM answers nothing, then the same boot goes on after resume;
   await expectEvent(tenant.path, new RegExp(`^Resumed ${vm.id}`), () => act({ action: 'resume' }));
   t.equal((await waitState(tenant.path, vm.id, 'active')).ip, ip, 'resumed, with its address');
   if (!simulated) {
-    t.equal(await waitFor('SSH after the resume', () => bootId().catch(() => undefined), { timeoutMs: BOOT_MS, intervalMs: 500 }), first, 'the same boot went on');
+    t.equal(await guest(BOOT_ID, { what: 'SSH after the resume' }), first, 'the same boot went on');
   }
 
   // Rebuilt from its own image: a new disk made from it, and a new boot.
   await expectEvent(tenant.path, new RegExp(`^Rebuilt ${vm.id}$`), () => act({ action: 'rebuild', image }));
   t.equal((await waitState(tenant.path, vm.id, 'active')).ip, ip, 'rebuilt, with its address');
   if (simulated) return;
-  const rebuilt = await nextBoot(bootId, first);
+  const rebuilt = await nextBoot(guest, first);
   t.not(rebuilt, first, 'a new boot id: the guest booted on its new disk');
-  t.equal(await sshRun(ns, ip, sshKey, 'hostname'), vm.id, 'as itself');
+  t.equal(await guest('hostname'), vm.id, 'as itself');
 });
 
 /** Whether a QEMU of this cluster runs the instance (its -name carries the cluster and the id). */
@@ -99,9 +99,9 @@ async function qemuRuns(id: string): Promise<boolean> {
 const OWN_DISK = 'for b in /sys/block/vd*; do [ "$(cat $b/ro)" = 0 ] && [ -z "$(cat $b/serial)" ] && d=/dev/${b##*/}; done';
 
 t.test('a shelved-offloaded VM is gone from its node; unshelved, it boots from its own disk at the same address', async (t) => {
-  const { tenant, vm, ip, act, ns, bootId, first } = await activeVm(t);
+  const { tenant, vm, ip, act, ns, guest, first } = await activeVm(t);
   const marker = `shelved-${vm.id}`;
-  if (!simulated) await sshRun(ns, ip, sshKey, `${OWN_DISK}; echo ${marker} | dd of=$d conv=fsync 2>/dev/null`);
+  if (!simulated) await guest(`${OWN_DISK}; echo ${marker} | dd of=$d conv=fsync 2>/dev/null`);
 
   await expectEvent(tenant.path, new RegExp(`^Shelved ${vm.id}$`), () => act('shelve'));
   if (!simulated) t.notOk(await qemuRuns(vm.id), 'shelved: no QEMU runs for it');
@@ -116,31 +116,31 @@ t.test('a shelved-offloaded VM is gone from its node; unshelved, it boots from i
   await expectEvent(tenant.path, new RegExp(`^Unshelved ${vm.id} on `), () => act('unshelve'));
   t.equal((await waitState(tenant.path, vm.id, 'active')).ip, ip, 'unshelved, at the same address');
   if (simulated) return;
-  t.not(await nextBoot(bootId, first), first, 'a new boot');
-  t.equal(await sshRun(ns, ip, sshKey, `${OWN_DISK}; head -c ${marker.length} $d`), marker, 'what it wrote on its disk before the shelve is there');
-  t.equal(await sshRun(ns, ip, sshKey, 'hostname'), vm.id, 'as itself');
+  t.not(await nextBoot(guest, first), first, 'a new boot');
+  t.equal(await guest(`${OWN_DISK}; head -c ${marker.length} $d`), marker, 'what it wrote on its disk before the shelve is there');
+  t.equal(await guest('hostname'), vm.id, 'as itself');
 });
 
 t.test('a rescued VM boots again as itself with its own disks attached and refuses a reboot; unrescued, it boots its own image again', async (t) => {
-  const { tenant, vm, ip, act, ns, bootId, first } = await activeVm(t);
+  const { tenant, vm, ip, act, guest, first } = await activeVm(t);
   // The guest's virtio disks, by size in sectors (the config drive, the instance's own disk).
-  const disks = () => sshRun(ns, ip, sshKey, 'cat /sys/block/vd*/size | sort -n | tr "\\n" " "');
+  const disks = () => guest('cat /sys/block/vd*/size | sort -n | tr "\\n" " "');
   const own = simulated ? '' : await disks();
 
   await expectEvent(tenant.path, new RegExp(`^Rescued ${vm.id}$`), () => act('rescue'));
   t.equal((await waitState(tenant.path, vm.id, 'rescued')).ip, ip, 'rescued, with its address');
   t.match(await refusal(act('reboot')), { status: 409 }, 'a rescued VM is not rebooted');
-  const rescued = simulated ? '' : await nextBoot(bootId, first);
+  const rescued = simulated ? '' : await nextBoot(guest, first);
   if (!simulated) {
     t.not(rescued, first, 'the rescue is a new boot');
-    t.equal(await sshRun(ns, ip, sshKey, 'hostname'), vm.id, 'it answers SSH with the instance\'s key, as itself');
+    t.equal(await guest('hostname'), vm.id, 'it answers SSH with the instance\'s key, as itself');
     t.equal(await disks(), own, 'it sees the instance\'s own disks');
   }
   await expectEvent(tenant.path, new RegExp(`^Unrescued ${vm.id}$`), () => act('unrescue'));
   t.equal((await waitState(tenant.path, vm.id, 'active')).ip, ip, 'active again, with its address');
   if (simulated) return;
-  t.not(await nextBoot(bootId, rescued), rescued, 'a new boot, from its own image');
-  t.equal(await sshRun(ns, ip, sshKey, 'hostname'), vm.id, 'as itself');
+  t.not(await nextBoot(guest, rescued), rescued, 'a new boot, from its own image');
+  t.equal(await guest('hostname'), vm.id, 'as itself');
   t.equal(await disks(), own, 'with its own disks');
 });
 
@@ -193,13 +193,11 @@ t.test('a resized VM boots with the new vcpus, memory and a grown disk; a revert
   const big = await larger(t, tenant.path, 'qemu', { vcpus: 1, mem_mb: small.defaults.mem_mb, disk_mb: 1024 });
   const [vm] = await start(t, tenant.path, small.id);
   const { ip } = await waitState(tenant.path, vm.id, 'active');
-  const ns = cnciNamespace(cluster, tenant.id);
-  /** What the guest sees: its vcpus, its memory (kB) and its largest disk (512-byte sectors). */
+  const shell = guestShell(tenant.path, vm.id, cnciNamespace(cluster, tenant.id), ip, sshKey);
+  /** What the guest sees, once its boot is not `bootNot`: its vcpus, its memory (kB) and its largest disk (512-byte sectors). */
   const guest = async (bootNot?: string) => {
-    const out = await waitFor(`SSH to ${ip}`, async () => {
-      const text = await sshRun(ns, ip, sshKey, 'cat /proc/sys/kernel/random/boot_id; grep -c ^processor /proc/cpuinfo; awk \'/MemTotal/ {print $2}\' /proc/meminfo; cat /sys/block/vd*/size').catch(() => undefined);
-      return text && text.split('\n')[0] !== bootNot && text;
-    }, { timeoutMs: BOOT_MS, intervalMs: 500 });
+    const out = await shell(`${BOOT_ID}; grep -c ^processor /proc/cpuinfo; awk '/MemTotal/ {print $2}' /proc/meminfo; cat /sys/block/vd*/size`,
+      { accept: (text) => text.split('\n')[0] !== bootNot, what: bootNot ? 'the guest to boot again' : `SSH to ${ip}` });
     const [boot, cpus, memKB, ...disks] = out.split('\n');
     return { boot, cpus: Number(cpus), memKB: Number(memKB), diskSectors: Math.max(...disks.map(Number)) };
   };
@@ -218,7 +216,7 @@ t.test('a resized VM boots with the new vcpus, memory and a grown disk; a revert
     t.equal(after.cpus, big.defaults.vcpus, `the guest has ${big.defaults.vcpus} vcpus`);
     t.ok(after.memKB > small.defaults.mem_mb * 1024, `the guest sees ${after.memKB} kB of memory, more than the old flavor's ${small.defaults.mem_mb} MB`);
     t.equal(after.diskSectors, big.defaults.disk_mb * 2048, `its disk grew to ${big.defaults.disk_mb} MB`);
-    t.equal(await sshRun(ns, ip, sshKey, 'hostname'), vm.id, 'as itself');
+    t.equal(await guest('hostname'), vm.id, 'as itself');
   }
 
   const reverted = await resize(tenant.path, vm.id, { action: 'revert-resize' }, null);

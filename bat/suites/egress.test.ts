@@ -12,13 +12,13 @@ import { EGRESS_NET, HOST_NAME } from '../../network/egress.ts';
 import { workloadEnv } from '../../network/proxy.ts';
 import type { Tenant } from '../../controller/api-types.ts';
 import { readClusterRecord } from '../../singlevm/cluster-files.ts';
-import { httpGetFromContainer, sshRun } from '../../singlevm/probes.ts';
+import { httpGetFromContainer } from '../../singlevm/probes.ts';
 import { freePort, portIsFree } from '../../singlevm/ports.ts';
 import { tokenServer } from '../../singlevm/verify/egress.ts';
 import { run } from '../../shared/run.ts';
 import { waitFor } from '../../shared/wait-for.ts';
 import { startDnsStub } from '../dns-stub.ts';
-import { admin, BOOT_MS, living, ownTenant, publicWorkload, start, waitState, REAL_ONLY } from '../lib.ts';
+import { admin, guestShell, ownTenant, publicWorkload, start, waitState, REAL_ONLY } from '../lib.ts';
 
 const cluster = process.env.CIAO_CLUSTER ?? 'ciao';
 const sshKey = process.env.CIAO_SSH_KEY ?? '';
@@ -85,9 +85,9 @@ t.test('the proxy variables are in a VM\'s login shell and in a container\'s env
   const [vm] = await start(t, tenant.path, (await publicWorkload('qemu')).id);
   await waitState(tenant.path, vm.id, 'active');
   const ns = cnciNamespace(cluster, tenant.id);
-  const env = await waitFor(`SSH to ${vm.ip}`, async () => await living(tenant.path, vm.id) && sshRun(ns, vm.ip, sshKey, "sh -lc 'env'").catch(() => ''), { timeoutMs: BOOT_MS, intervalMs: 500 });
-  t.same(lines(env), want, 'the VM, over SSH');
-  t.match(await sshRun(ns, vm.ip, sshKey, 'cat /etc/environment'), new RegExp(`^no_proxy=${want.no_proxy.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`, 'm'), '/etc/environment too');
+  const guest = guestShell(tenant.path, vm.id, ns, vm.ip, sshKey);
+  t.same(lines(await guest("sh -lc 'env'")), want, 'the VM, over SSH');
+  t.match(await guest('cat /etc/environment'), new RegExp(`^no_proxy=${want.no_proxy.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`, 'm'), '/etc/environment too');
 });
 
 t.test('the host\'s loopback is closed but for the opened ports', { skip: needs('--egress', true) }, async (t) => {

@@ -11,11 +11,11 @@ import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cnciNamespace } from '../../cnci/cnci-backend.ts';
 import { volumeSerial } from '../../launcher/qemu-backend.ts';
-import { pingFrom, sshRun } from '../../singlevm/probes.ts';
+import { pingFrom } from '../../singlevm/probes.ts';
 import { tempDir } from '../../shared/temp-dir.ts';
 import { waitFor } from '../../shared/wait-for.ts';
 import { requireOpenstackCli } from '../openstack-cli.ts';
-import { BOOT_MS, expectEvent, openstackCli, publicWorkload, REAL_ONLY, unique, user, userTenantPath } from '../lib.ts';
+import { expectEvent, guestShell, openstackCli, publicWorkload, REAL_ONLY, unique, user, userTenantPath } from '../lib.ts';
 
 await requireOpenstackCli();
 const { path: dir, remove: removeDir } = tempDir('bat-openstack-cli');
@@ -58,8 +58,9 @@ const volume = async (id: string) => (await user.call<{ volume: Volume }>('GET',
 
 interface Vm {
   keyName: string; keyFile: string; group: Group; created: Server;
-  /** A command's output in the guest, over SSH with the keypair's private key, once SSH answers. */
-  guest: (command: string) => Promise<string>;
+  /** A command's output in the guest, over SSH with the keypair's private key, once SSH answers
+   *  (lib.ts guestShell: the wait ends at once if the server dies). */
+  guest: ReturnType<typeof guestShell>;
   ip: string;
 }
 
@@ -89,8 +90,7 @@ async function makeVm(): Promise<Vm> {
   const created = await openstack.json<Server>('server', 'create', '--flavor', flavor, '--image', image, '--key-name', keyName, '--hint', `group=${group.id}`,
     '--file', `${INJECTED_PATH}=${injected}`, '--wait', name);
   const ip = Object.values(created.addresses).flat()[0];
-  const guest = (command: string) => waitFor(`SSH to ${ip} with the keypair`, () => sshRun(ns, ip, keyFile, command).then((out) => ({ out }), () => undefined),
-    { timeoutMs: BOOT_MS, intervalMs: 500 }).then(({ out }) => out);
+  const guest = guestShell(tenantPath, created.id, ns, ip, keyFile, user);
   return { keyName, keyFile, group, created, guest, ip };
 }
 
@@ -165,10 +165,7 @@ t.test('server reboot --wait: the guest boots again (a new boot id), as itself',
   t.match(event.message, /\(soft\)/, 'a soft reboot, as asked');
   t.equal((await server(id)).status, 'ACTIVE', '--wait returned once it is ACTIVE again');
   await inGuest(t, 'the guest booted again', async () => {
-    const again = await waitFor('the guest to answer with a new boot id', async () => {
-      const now = await guest('cat /proc/sys/kernel/random/boot_id');
-      return now !== bootId && now;
-    }, { timeoutMs: BOOT_MS, intervalMs: 500 });
+    const again = await guest('cat /proc/sys/kernel/random/boot_id', { accept: (now) => now !== bootId, what: 'the guest to answer with a new boot id' });
     t.not(again, bootId, 'a new boot id');
     t.equal(await guest('hostname'), id, 'as itself');
   });

@@ -5,11 +5,10 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { cnciNamespace } from '../../cnci/cnci-backend.ts';
 import { volumeSerial } from '../../launcher/qemu-backend.ts';
-import { sshRun } from '../../singlevm/probes.ts';
 import { VM_ROOT_IMAGE } from '../../singlevm/default-workloads.ts';
 import { waitFor } from '../../shared/wait-for.ts';
 import type { Instance, Volume } from '../../controller/api-types.ts';
-import { admin, BOOT_MS, expectEvent, living, ownTenant, ownWorkload, publicWorkload, refusal, simulated, start, unique, waitState, sideBySide } from '../lib.ts';
+import { admin, expectEvent, guestShell, ownTenant, ownWorkload, publicWorkload, refusal, simulated, start, unique, waitState, sideBySide } from '../lib.ts';
 
 // Its tests share nothing they change: they run side by side (docs/bat.md).
 sideBySide(t);
@@ -35,10 +34,7 @@ function waitVolume(tenant: Tenant, id: string, state: Volume['state']): Promise
 const volumes = async (tenant: Tenant) => (await admin.call<{ volumes: Volume[] }>('GET', `${tenant.path}/volumes`)).volumes;
 
 /** A command's output in the guest (possibly empty), once SSH answers (real clusters only). */
-function inGuest(tenant: Tenant, vm: Instance, command: string): Promise<string> {
-  const answer = async () => await living(tenant.path, vm.id) && sshRun(cnciNamespace(cluster, tenant.id), vm.ip, sshKey, command).then((out) => ({ out }), () => undefined);
-  return waitFor(`SSH to ${vm.ip}`, answer, { timeoutMs: BOOT_MS, intervalMs: 250 }).then(({ out }) => out);
-}
+const inGuest = (tenant: Tenant, vm: Instance, command: string) => guestShell(tenant.path, vm.id, cnciNamespace(cluster, tenant.id), vm.ip, sshKey)(command);
 
 /** The serials of the guest's virtio disks. */
 const guestSerials = async (tenant: Tenant, vm: Instance) => (await inGuest(tenant, vm, 'cat /sys/block/vd*/serial; echo')).split(/\s+/).filter(Boolean);
