@@ -18,6 +18,12 @@ const isShelvedLevel = (v: unknown): v is ShelvedLevel => v === 'shelved' || v =
 const RECORDED_ACTIONS = ['START', 'REBOOT', 'SUSPEND', 'RESUME', 'REBUILD', 'RESIZE', 'SHELVE', 'SHELVE_OFFLOAD', 'UNSHELVE', 'RESCUE', 'UNRESCUE'] as const;
 type RecordedAction = (typeof RECORDED_ACTIONS)[number];
 const isRecordedAction = (v: unknown): v is RecordedAction => (RECORDED_ACTIONS as readonly unknown[]).includes(v);
+type Command = Extract<Frame, { type: 'COMMAND' }>;
+/** A command under way, as recorded: what the next launcher needs to make it again. A launcher
+ *  before stop 37 recorded the op alone. */
+type RecordedCommand = { op: RecordedAction; payload: { instanceId: string } } | RecordedAction;
+const isRecordedCommand = (v: unknown): v is RecordedCommand => isRecordedAction(v) ||
+  (typeof v === 'object' && v !== null && isRecordedAction((v as { op?: unknown }).op) && typeof (v as { payload?: { instanceId?: unknown } }).payload?.instanceId === 'string');
 
 export interface NodeCapacity {
   vcpus: number;
@@ -103,13 +109,14 @@ export class Launcher {
   private stoppedIds?: Promise<Set<string>>;
   private stoppedWrites: Promise<void> = Promise.resolve();
   private readonly shelved: NodeRecord<ShelvedLevel>;
-  private readonly underWay: NodeRecord<RecordedAction>;
-  /** What a launcher killed in the middle of actions left to tell, told once connected. */
-  private cutShort: Frame[] = [];
-  /** Instances whose start a launcher killed meanwhile left half made: made again from the start. */
-  private startsAgain: StartPayload[] = [];
-  /** Reboots the last launcher was killed in the middle of: made again once connected. */
-  private rebootsAgain: string[] = [];
+  private readonly underWay: NodeRecord<RecordedCommand>;
+  /** Failures told while no scheduler was connected (an action the last launcher was killed in
+   *  the middle of, one that failed meanwhile): told once one is. */
+  private untold: Frame[] = [];
+  /** The commands the last launcher was killed in the middle of, made again once this one runs. */
+  private again: { id: string; command: Command }[] = [];
+  /** The instances whose command is made again, and the verb it is told failed with. */
+  private readonly madeAgain = new Map<string, string>();
   /** Where the last command's record is written: the next one begins after it. */
   private inOrder: Promise<unknown> = Promise.resolve();
   /** TUNNEL_PEERS sets are applied one after the other, in the order they came. */
@@ -118,14 +125,14 @@ export class Launcher {
   constructor(private readonly opts: LauncherOptions) {
     this.startFailure = opts.startFailure ?? null;
     this.shelved = new NodeRecord(opts.shelvedFile, isShelvedLevel, 'shelved instances', opts.logger);
-    this.underWay = new NodeRecord(opts.actionsFile, isRecordedAction, 'actions under way', opts.logger);
+    this.underWay = new NodeRecord(opts.actionsFile, isRecordedCommand, 'actions under way', opts.logger);
     this.peer = new ProtocolPeer({
       id: opts.nodeId, roles: opts.roles, hostname: opts.hostname, tunnelIp: opts.tunnelIp, simulated: opts.simulated, logger: opts.logger,
       host: opts.scheduler.host, port: opts.scheduler.port, tls: opts.scheduler.tls,
     });
     this.peer.on('connected', () => {
       this.sendStats();
-      for (const frame of this.cutShort.splice(0)) this.peer.send(frame);
+      for (const frame of this.untold.splice(0)) this.peer.send(frame);
     });
     this.peer.on('frame', (frame) => void this.handle(frame));
   }
@@ -158,9 +165,8 @@ export class Launcher {
     if (this.instances.size) this.opts.logger.info('re-adopted instances', { count: this.instances.size });
     await this.bringBack();
     this.peer.start();
-    // Recorded as any START: a launcher killed in the middle of this one leaves it to the next.
-    for (const spec of this.startsAgain.splice(0)) void this.handle({ type: 'COMMAND', op: 'START', payload: spec });
-    for (const instanceId of this.rebootsAgain.splice(0)) void this.handle({ type: 'COMMAND', op: 'REBOOT', payload: { instanceId, hard: true } });
+    // Recorded as any command: a launcher killed in the middle of this one leaves it to the next.
+    for (const { id, command } of this.again.splice(0)) void this.handle(command).finally(() => this.madeAgain.delete(id));
     // Jitter the first periodic report so a thousand nodes in one process do not report in lockstep.
     const first = Math.floor(Math.random() * this.opts.statsIntervalMs);
     this.statsTimer = setTimeout(() => {
@@ -170,58 +176,69 @@ export class Launcher {
   }
 
   /** Instances the node shelved are that again, not merely stopped; an offloaded one leaves its
-   *  tenant network again (its backend counted it while listing). */
+   *  tenant network again (its backend counted it while listing). One found running is shelved no
+   *  more: an unshelve was cut short after its start (made again, it is told done). */
   private async adoptShelved() {
     for (const [id, level] of await this.shelved.all()) {
       const inst = this.instances.get(id);
-      if (!inst) {
-        await this.shelved.set(id, undefined);
+      if (inst?.state === 'exited') {
+        inst.state = level;
+        if (level === 'shelved_offloaded') await this.backend(inst.spec).offload?.(id).catch(() => undefined);
         continue;
       }
-      if (inst.state !== 'exited') continue;
-      inst.state = level;
-      if (level === 'shelved_offloaded') await this.backend(inst.spec).offload?.(id).catch(() => undefined);
+      await this.shelved.set(id, undefined);
+      if (inst) await this.markStopped(id, false);
     }
   }
 
-  /** Actions the last launcher was killed in the middle of. A start is made again from the start:
-   *  what it made is deleted (a QEMU may run without its NIC, a disk may be half written), and
-   *  nothing of it was the tenant's yet (its volumes are not the backend's to delete). A reboot is
-   *  made again too: it stops whatever runs and starts the instance from its own disk, so whatever
-   *  the last one left (no runtime, a QEMU restored but never let run, which would be found
-   *  `paused`) is booted again, as asked. A resize is left to the controller, which sends an
-   *  unfinished one again when the node is back. Any other is told as failed, with the state the
-   *  instance was found in (it may be half done; asked again, it is done from the start). */
+  /** Actions the last launcher was killed in the middle of: each is made again, as if it came
+   *  again (docs/protocol.md "Actions"), from the command recorded with it.
+   *  - A start from the start: what it made is deleted (a QEMU may run without its NIC, a disk may
+   *    be half written), and nothing of it was the tenant's yet (its volumes are not the backend's
+   *    to delete).
+   *  - A reboot stops whatever runs and starts the instance from its own disk, so whatever the last
+   *    one left (no runtime, a QEMU restored but never let run, found `paused`) boots again.
+   *  - A resize is left to the controller, which sends an unfinished one again when the node is back.
+   *  - Any other goes through its own checks: one whose end state the instance is in is told done
+   *    (takenAgain), one in a state it starts from is done, and one in neither is told failed,
+   *    saying it was cut short. */
   private async actionsCutShort() {
-    for (const [id, op] of await this.underWay.all()) {
+    for (const [id, recorded] of await this.underWay.all()) {
       await this.underWay.set(id, undefined);
       const inst = this.instances.get(id);
       if (!inst) continue;
-      if (op === 'START') {
-        this.opts.logger.warn('a start was cut short by the launcher\'s restart: it is made again', { instanceId: id, found: inst.state });
-        this.instances.delete(id);
-        await this.backend(inst.spec).delete(id).catch((err) => this.opts.logger.warn('what a start cut short made could not be deleted', { instanceId: id, error: (err as Error).message }));
-        this.startsAgain.push(inst.spec);
+      const { op, payload } = typeof recorded === 'string' ? { op: recorded, payload: undefined } : recorded;
+      const verb = op === 'SHELVE_OFFLOAD' ? 'offload' : op.toLowerCase();
+      const found = { instanceId: id, found: inst.state };
+      if (op === 'RESIZE') {
+        // Told failed here, the controller dropped the resize while the node did the one it sent
+        // again: the node ran the new flavor, and the resize never waited for its confirm.
+        this.opts.logger.warn('a resize was cut short by the launcher\'s restart: the one the controller sends again is done', found);
         continue;
       }
-      if (op === 'RESIZE') {
-        // The controller sends an unfinished resize again when the node is back (Resizes.resendFor),
-        // and that one is done. Told failed here, the controller dropped the resize while the node
-        // did the one sent again: it ran the new flavor, and the resize never waited for its confirm.
-        this.opts.logger.warn('a resize was cut short by the launcher\'s restart: the one the controller sends again is done', { instanceId: id, found: inst.state });
+      if (op === 'START') {
+        this.opts.logger.warn('a start was cut short by the launcher\'s restart: it is made again', found);
+        this.instances.delete(id);
+        await this.backend(inst.spec).delete(id).catch((err) => this.opts.logger.warn('what a start cut short made could not be deleted', { instanceId: id, error: (err as Error).message }));
+        this.again.push({ id, command: { type: 'COMMAND', op: 'START', payload: inst.spec } });
         continue;
       }
       if (op === 'REBOOT') {
-        this.opts.logger.warn('a reboot was cut short by the launcher\'s restart: it is made again', { instanceId: id, found: inst.state });
         // Active, as a reboot under way is to the controller: the reboot made again takes it from there.
         inst.state = 'active';
-        this.rebootsAgain.push(id);
+        this.again.push({ id, command: { type: 'COMMAND', op: 'REBOOT', payload: { instanceId: id, hard: true } } });
+      } else if (payload || (op !== 'RESCUE' && op !== 'REBUILD')) {
+        // Recorded with its payload, or one that has none but the instance's id.
+        this.again.push({ id, command: { type: 'COMMAND', op, payload: payload ?? { instanceId: id } } as Command });
+      } else {
+        // Recorded by an older launcher without the image it needs: told, as it was then.
+        const message = `the launcher of node ${this.opts.nodeId} was restarted during the ${verb}: it may be half done, and the instance is ${inst.state}`;
+        this.opts.logger.warn('an action was cut short by the launcher\'s restart', { ...found, op });
+        this.untold.push({ type: 'ERROR', op: `${op}_FAILURE`, payload: { instanceId: id, reason: 'backend_failure', message } });
         continue;
       }
-      const verb = op === 'SHELVE_OFFLOAD' ? 'offload' : op.toLowerCase();
-      const message = `the launcher of node ${this.opts.nodeId} was restarted during the ${verb}: it may be half done, and the instance is ${inst.state}`;
-      this.opts.logger.warn('an action was cut short by the launcher\'s restart', { instanceId: id, op, state: inst.state });
-      this.cutShort.push({ type: 'ERROR', op: `${op}_FAILURE`, payload: { instanceId: id, reason: 'backend_failure', message } });
+      this.opts.logger.warn('an action was cut short by the launcher\'s restart: it is made again', { ...found, op });
+      this.madeAgain.set(id, verb);
     }
   }
 
@@ -331,9 +348,9 @@ export class Launcher {
    *  the instance not there yet because the START's record was being written. */
   private handle(frame: Frame): Promise<void> {
     if (frame.type !== 'COMMAND') return Promise.resolve();
-    const recorded = isRecordedAction(frame.op) && 'instanceId' in frame.payload ? { id: frame.payload.instanceId, op: frame.op } : undefined;
+    const recorded = isRecordedAction(frame.op) && 'instanceId' in frame.payload ? { id: frame.payload.instanceId, op: frame.op, payload: frame.payload } : undefined;
     // Recorded while under way: a launcher killed meanwhile leaves it to the next one (actionsCutShort).
-    const begun = this.inOrder.then(() => recorded && this.underWay.set(recorded.id, recorded.op));
+    const begun = this.inOrder.then(() => recorded && this.underWay.set(recorded.id, { op: recorded.op, payload: recorded.payload }));
     this.inOrder = begun.catch(() => undefined);
     return begun.then(async () => {
       try {
@@ -460,8 +477,12 @@ export class Launcher {
     else await this.backend(spec).delete(spec.instanceId).catch(() => undefined);
   }
 
+  /** Tells an action's failure; one that found no scheduler connected is told once one is. */
   private lifecycleFailed(op: `${'STOP' | 'RESTART' | 'DELETE' | 'PAUSE' | 'UNPAUSE' | 'REBOOT' | 'SUSPEND' | 'RESUME' | 'REBUILD' | 'RESIZE' | 'SHELVE' | 'SHELVE_OFFLOAD' | 'UNSHELVE' | 'RESCUE' | 'UNRESCUE'}_FAILURE`, instanceId: string, reason: LifecycleFailureReason, message: string) {
-    this.peer.send({ type: 'ERROR', op, payload: { instanceId, reason, message } });
+    const verb = this.madeAgain.get(instanceId);
+    const told = verb ? `the launcher of node ${this.opts.nodeId} was restarted during the ${verb}, which it made again: ${message}` : message;
+    const frame: Frame = { type: 'ERROR', op, payload: { instanceId, reason, message: told } };
+    if (!this.peer.send(frame)) this.untold.push(frame);
   }
 
   private async stopInstance(id: string) {

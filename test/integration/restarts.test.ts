@@ -1,11 +1,11 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { startControlPlane } from '../helpers/control-plane.ts';
 import { createInstances, events, waitForEvent, waitForState, workloadId } from '../helpers/api-waits.ts';
 import type { Instance, Volume } from '../../controller/api-types.ts';
 import { waitFor } from '../../shared/wait-for.ts';
 import { openSqliteStore } from '../../controller/datastore/sqlite-store.ts';
 import Database from 'better-sqlite3';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { once, type EventEmitter } from 'node:events';
 import type { Frame, NodeStats, StartPayload } from '../../protocol/payloads.ts';
@@ -117,24 +117,38 @@ t.test('an action asked while its node is away is taken, and done once the node 
   await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
 });
 
+/** Makes the backend's `method` never end for instance `id`, as in a launcher killed meanwhile:
+ *  `reached` resolves when the action gets there, `restore` puts the method back. */
+function hangIn(t: Test, backend: Backend, method: 'stop' | 'offload' | 'start', id: string) {
+  type Arg = string | { instanceId: string };
+  const methods = backend as unknown as Record<string, ((arg: Arg) => Promise<unknown>) | undefined>;
+  const before = methods[method];
+  let reach!: () => void;
+  const reached = new Promise<void>((resolve) => (reach = resolve));
+  methods[method] = (arg: Arg) => {
+    if ((typeof arg === 'string' ? arg : arg.instanceId) !== id) return before ? before.call(backend, arg) : Promise.resolve();
+    reach();
+    return new Promise<void>(() => {});
+  };
+  const restore = () => {
+    if (before) methods[method] = before;
+    else delete methods[method];
+  };
+  t.teardown(restore);
+  return { reached, restore };
+}
+
 t.test('a launcher killed in the middle of a reboot: the next one makes the reboot again, and it ends', async (t) => {
   const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
   const { node_id: node } = await waitForState(demo, inst.id, 'active');
   const i = Number(node!.replace('node-', ''));
   const backend = plane.backends[i];
   // The reboot's stop never ends: its launcher is killed meanwhile.
-  const stopNow = backend.stop.bind(backend);
-  let taken!: () => void;
-  const stopping = new Promise<void>((resolve) => (taken = resolve));
-  backend.stop = () => {
-    taken();
-    return new Promise<void>(() => {});
-  };
-  t.teardown(() => { backend.stop = stopNow; });
+  const cut = hangIn(t, backend, 'stop', inst.id);
   const reboot = () => demo.call('POST', `/tenants/${tenant}/instances/${inst.id}/action`, { action: 'reboot' });
   await reboot();
-  await stopping;
-  backend.stop = stopNow;
+  await cut.reached;
+  cut.restore();
   // What the next launcher's backend starts (a reboot starts the instance again from its own disk).
   const startNow = backend.start.bind(backend);
   const startedAgain: boolean[] = [];
@@ -163,19 +177,11 @@ t.test('a launcher killed in the middle of a resize: the resize its node is sent
     description: 'a bigger container', vm_type: 'docker', image_name: 'busybox', visibility: 'public', defaults: { vcpus: 2, mem_mb: 128, disk_mb: 0 },
   });
   // The resize's stop never ends: its launcher is killed meanwhile.
-  const stopNow = backend.stop.bind(backend);
-  let taken!: () => void;
-  const stopping = new Promise<void>((resolve) => (taken = resolve));
-  backend.stop = (id) => {
-    if (id !== inst.id) return stopNow(id);
-    taken();
-    return new Promise<void>(() => {});
-  };
-  t.teardown(() => { backend.stop = stopNow; });
+  const cut = hangIn(t, backend, 'stop', inst.id);
   const path = `/tenants/${tenant}/instances/${inst.id}`;
   await demo.call('POST', `${path}/action`, { action: 'resize', workload: bigger.id });
-  await stopping;
-  backend.stop = stopNow;
+  await cut.reached;
+  cut.restore();
   await plane.restartLauncher(i);
   await waitFor('the resize to wait for its confirm', async () => (await demo.call<Instance>('GET', path)).resize?.phase === 'verify', { timeoutMs: 30_000 });
   t.notOk((await events(demo)).some((e) => e.message.startsWith(`Failed to resize ${inst.id}`)), 'no failure told');
@@ -183,6 +189,47 @@ t.test('a launcher killed in the middle of a resize: the resize its node is sent
   await waitFor('the confirm answered', async () => (await demo.call<Instance>('GET', path)).resize === null);
   t.match(await demo.call<Instance>('GET', path), { state: 'active', mem_mb: 128 }, 'active, with the new flavor');
   await demo.call('DELETE', path);
+  await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
+});
+
+t.test('a launcher killed in the middle of a shelve, then of an offload, then of an unshelve: the next one makes each again, and each is told done once', async (t) => {
+  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+  const { node_id: node } = await waitForState(demo, inst.id, 'active');
+  const i = Number(node!.replace('node-', ''));
+  const path = `/tenants/${tenant}/instances/${inst.id}`;
+  const steps = [['shelve', 'stop', 'Shelved', 'shelved'], ['offload', 'offload', 'Offloaded', 'shelved_offloaded'], ['unshelve', 'start', 'Unshelved', 'active']] as const;
+  for (const [action, hung, told, state] of steps) {
+    const cut = hangIn(t, plane.backends[i], hung, inst.id);
+    await demo.call('POST', `${path}/action`, { action });
+    await cut.reached;
+    cut.restore();
+    await plane.restartLauncher(i);
+    await waitForEvent(demo, new RegExp(`^${told} ${inst.id}`));
+    t.equal((await waitForState(demo, inst.id, state)).node_id, node, `${state}, on its node`);
+  }
+  const mine = (await events(demo)).map((e) => e.message).filter((m) => m.includes(inst.id));
+  t.same(mine.filter((m) => m.startsWith('Failed')), [], 'no failure told');
+  t.equal(mine.filter((m) => /^(Shelved|Offloaded|Unshelved) /.test(m)).length, 3, 'each told done once');
+  await demo.call('DELETE', path);
+  await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
+});
+
+t.test('an action cut short that the instance is in no state to make again is told failed, saying so; one recorded by an older launcher without the image it needs too', async (t) => {
+  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+  const { node_id: node } = await waitForState(demo, inst.id, 'active');
+  const i = Number(node!.replace('node-', ''));
+  const cutShort = async (recorded: unknown, told: RegExp) => {
+    // What a launcher killed in the middle of it left (an offload of an active instance cannot be
+    // made: it must be shelved first).
+    writeFileSync(join(plane.dir, `node-${i}-actions.json`), JSON.stringify({ [inst.id]: recorded }));
+    await plane.restartLauncher(i);
+    await waitForEvent(demo, told);
+    t.equal((await waitForState(demo, inst.id, 'active')).node_id, node, 'it stays active, on its node');
+  };
+  await cutShort({ op: 'SHELVE_OFFLOAD', payload: { instanceId: inst.id } },
+    new RegExp(`^Failed to offload ${inst.id}: the launcher of node ${node} was restarted during the offload, which it made again: instance ${inst.id} is active, not shelved$`));
+  await cutShort('RESCUE', new RegExp(`^Failed to rescue ${inst.id}: the launcher of node ${node} was restarted during the rescue: it may be half done, and the instance is active$`));
+  await demo.call('DELETE', `/tenants/${tenant}/instances/${inst.id}`);
   await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
 });
 
