@@ -14,7 +14,7 @@ const quiet = silentLogger();
 const noticing: Logger = { ...quiet, info: (msg, fields) => void (msg === 'peer disconnected' && gone.push(fields?.id)), child: () => noticing };
 // Answering at once as a scheduler up for long does: what a scheduler just started holds while its
 // nodes come back is tested on its own (test/unit/gathering.test.ts, restarts.test.ts).
-const { pki, joinAs } = await testScheduler('ciao-flow', noticing, { gathering: { maxMs: 0, quietMs: 0 } });
+const { pki, joinAs, scheduler } = await testScheduler('ciao-flow', noticing, { gathering: { maxMs: 0, quietMs: 0 } });
 
 const REPORTS = 400;
 /** A node's report, numbered by `load`, made big (~20 KB) so that a few hundred fill the link. */
@@ -49,6 +49,41 @@ t.test('a controller that reads slowly gets each node\'s latest STATS, not every
   controller.socket.destroy();
 });
 
+type Peer = Awaited<ReturnType<typeof joinAs>>;
+
+/** The node's frames so far are taken by the scheduler: its answer to a frame it may not send
+ *  comes after them. Waited for as it comes, not polled: fillLink asks it hundreds of times. */
+function taken(node: Peer, what: string): Promise<void> {
+  const answered = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out after 10 s waiting for ${what}`)), 10_000);
+    const answer = (f: Frame) => {
+      if (f.type !== 'ERROR') return;
+      clearTimeout(timer);
+      node.conn.off('frame', answer);
+      resolve();
+    };
+    node.conn.on('frame', answer);
+  });
+  node.conn.send({ type: 'COMMAND', op: 'CORDONED', payload: { nodes: [] } });
+  return answered;
+}
+
+/** Sends `report`s from the node until the controller's link is backed up for good: the kernel
+ *  takes no more of what the scheduler writes, and the scheduler's socket holds more than its
+ *  high-water mark (Connection.backedUp), which, the controller reading nothing, it will hold for
+ *  ever. From then on the node's frames wait in the scheduler; none goes out. A burst of reports
+ *  alone does not do it: the scheduler writes one report a drain, how many drains come in a burst
+ *  is timing, and a link whose socket holds less than its high-water mark still takes frames. */
+async function fillLink(node: Peer, report: (n: number) => Frame): Promise<number> {
+  const link = (scheduler as unknown as { controller?: { conn: { socket: { writableNeedDrain: boolean } } } }).controller!.conn.socket;
+  for (let n = 1; n <= 10 * REPORTS; n++) {
+    node.conn.send(report(n));
+    await taken(node, `the scheduler to take report ${n}`);
+    if (link.writableNeedDrain) return n;
+  }
+  throw new Error(`the controller's link took ${10 * REPORTS} reports of 20 KB, and is not full`);
+}
+
 const state = (instanceId: string, s: 'pending' | 'active' | 'exited', exit?: { reason: string; console: string[] }): Frame =>
   ({ type: 'EVENT', op: 'INSTANCE_STATE', payload: { instanceId, nodeId: 'node-2', state: s, ...(exit ? { exit } : {}) } });
 
@@ -57,7 +92,7 @@ t.test('a controller that reads slowly gets each instance\'s latest state, every
   controller.socket.pause();
   const node = await joinAs(pki.agent, 'node-2', ['compute']);
   // Fill the link: from now on the node's reports and states wait in the scheduler.
-  for (let n = 1; n <= REPORTS; n++) node.conn.send({ ...stats(n), payload: { ...stats(n).payload, nodeId: 'node-2', hostname: 'node-2' } } as Frame);
+  await fillLink(node, (n) => ({ ...stats(n), payload: { ...stats(n).payload, nodeId: 'node-2', hostname: 'node-2' } }) as Frame);
   const STARTS = 50;
   for (let i = 0; i < STARTS; i++) node.conn.send(state(`start-${i}`, 'pending'));
   for (let i = 0; i < STARTS; i++) node.conn.send(state(`start-${i}`, 'active'));
@@ -88,36 +123,30 @@ t.test('a controller that goes while frames wait for it learns, when it comes ba
   const at = (s: 'pending' | 'active' | 'exited', id: string, exit?: { reason: string; console: string[] }) =>
     ({ ...state(id, s, exit), payload: { ...state(id, s, exit).payload, nodeId: 'node-3' } }) as Frame;
   const told = (f: Frame) => (f.op === 'INSTANCE_STATE' ? `${f.payload.instanceId} ${f.payload.state}${f.payload.exit ? ' exit' : ''}` : f.op);
-  /** The node's frames so far, taken by the scheduler: its answer to a frame it may not send comes after them. */
-  const taken = async (what: string) => {
-    const errors = node.frames.filter((f) => f.type === 'ERROR').length;
-    node.conn.send({ type: 'COMMAND', op: 'CORDONED', payload: { nodes: [] } });
-    await waitFor(what, () => node.frames.filter((f) => f.type === 'ERROR').length > errors);
-  };
   // Fill the link, then states that wait in the scheduler behind it.
-  for (let n = 1; n <= REPORTS; n++) node.conn.send(report(n));
+  const last = await fillLink(node, report);
   node.conn.send(at('pending', 'held'));
   node.conn.send(at('active', 'held'));
-  await taken('the scheduler to take the frames before the controller goes');
+  await taken(node, 'the scheduler to take the frames before the controller goes');
 
   // The controller goes without reading a byte (its socket reset, as when it is killed); the node
   // goes on meanwhile.
   const seen = gone.length;
   first.socket.destroy();
   await waitFor('the scheduler to see the controller gone', () => gone.slice(seen).includes('controller'));
-  node.conn.send(report(REPORTS + 1));
+  node.conn.send(report(last + 1));
   node.conn.send(at('exited', 'died', { reason: 'killed', console: ['last line'] }));
   node.conn.send(at('active', 'meanwhile'));
   node.conn.send({ type: 'EVENT', op: 'INSTANCE_DELETED', payload: { instanceId: 'deleted-meanwhile', nodeId: 'node-3' } });
-  await taken('the scheduler to take the frames sent while no controller was there');
+  await taken(node, 'the scheduler to take the frames sent while no controller was there');
 
   const again = await joinAs(pki.controller, 'controller', ['controller']);
   await waitFor('the last frame to reach the controller that came back', () => again.frames.some((f) => f.op === 'INSTANCE_DELETED'), { timeoutMs: 20_000 });
   const fromNode = again.frames.filter((f) => f.from === 'node-3' || (f.op === 'NODE_CONNECTED' && f.payload.nodeId === 'node-3'));
   t.equal(fromNode[0]?.op, 'NODE_CONNECTED', 'first, that the node is there');
   const reports = fromNode.flatMap((f, i) => (f.op === 'STATS' ? [{ i, load: f.payload.load }] : []));
-  t.equal(reports.at(-1)?.load, REPORTS + 1, 'the node\'s latest report: every instance\'s state, whatever frames went with the controller');
-  t.ok(reports.every((r) => r.load >= REPORTS), `no report older than the last one held (${reports.map((r) => r.load).join(', ')})`);
+  t.equal(reports.at(-1)?.load, last + 1, 'the node\'s latest report: every instance\'s state, whatever frames went with the controller');
+  t.ok(reports.every((r) => r.load >= last), `no report older than the last one held (${reports.map((r) => r.load).join(', ')})`);
   const meanwhile = fromNode.findIndex((f) => f.op === 'INSTANCE_STATE' && f.payload.instanceId === 'died');
   t.ok(reports.length && reports[0].i < meanwhile, 'a report before what the node sent meanwhile');
   t.same(fromNode.slice(meanwhile).filter((f) => f.op !== 'STATS').map(told), ['died exited exit', 'meanwhile active', 'INSTANCE_DELETED'],
