@@ -195,13 +195,13 @@ t.test('a resized VM boots with the new vcpus, memory and a grown disk; a revert
   const { ip } = await waitState(tenant.path, vm.id, 'active');
   const shell = guestShell(tenant.path, vm.id, cnciNamespace(cluster, tenant.id), ip, sshKey);
   /** What the guest sees, once its boot is not `bootNot`: its vcpus, its memory (kB) and its largest disk (512-byte sectors). */
-  const guest = async (bootNot?: string) => {
+  const sees = async (bootNot?: string) => {
     const out = await shell(`${BOOT_ID}; grep -c ^processor /proc/cpuinfo; awk '/MemTotal/ {print $2}' /proc/meminfo; cat /sys/block/vd*/size`,
       { accept: (text) => text.split('\n')[0] !== bootNot, what: bootNot ? 'the guest to boot again' : `SSH to ${ip}` });
     const [boot, cpus, memKB, ...disks] = out.split('\n');
     return { boot, cpus: Number(cpus), memKB: Number(memKB), diskSectors: Math.max(...disks.map(Number)) };
   };
-  const before = simulated ? undefined : await guest();
+  const before = simulated ? undefined : await sees();
   if (before) {
     t.equal(before.cpus, small.defaults.vcpus, `${small.defaults.vcpus} vcpu(s) before`);
     t.equal(before.diskSectors, small.defaults.disk_mb * 2048, `a ${small.defaults.disk_mb} MB disk before`);
@@ -211,18 +211,18 @@ t.test('a resized VM boots with the new vcpus, memory and a grown disk; a revert
   t.match(resized, { workload_id: big.id, vcpus: big.defaults.vcpus, mem_mb: big.defaults.mem_mb, state: 'active' }, 'resized, waiting for a confirm or revert');
   let resizedBoot = '';
   if (before) {
-    const after = await guest(before.boot);
+    const after = await sees(before.boot);
     resizedBoot = after.boot;
     t.equal(after.cpus, big.defaults.vcpus, `the guest has ${big.defaults.vcpus} vcpus`);
     t.ok(after.memKB > small.defaults.mem_mb * 1024, `the guest sees ${after.memKB} kB of memory, more than the old flavor's ${small.defaults.mem_mb} MB`);
     t.equal(after.diskSectors, big.defaults.disk_mb * 2048, `its disk grew to ${big.defaults.disk_mb} MB`);
-    t.equal(await guest('hostname'), vm.id, 'as itself');
+    t.equal(await shell('hostname'), vm.id, 'as itself');
   }
 
   const reverted = await resize(tenant.path, vm.id, { action: 'revert-resize' }, null);
   t.match(reverted, { workload_id: small.id, vcpus: small.defaults.vcpus, mem_mb: small.defaults.mem_mb, state: 'active' }, 'reverted to the old flavor');
   if (before) {
-    const back = await guest(resizedBoot);
+    const back = await sees(resizedBoot);
     t.equal(back.cpus, small.defaults.vcpus, 'the old vcpus again');
     t.ok(back.memKB <= small.defaults.mem_mb * 1024, `the old memory again (${back.memKB} kB)`);
     t.equal(back.diskSectors, big.defaults.disk_mb * 2048, 'the grown disk stays grown, as Nova\'s revert keeps it');
