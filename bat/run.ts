@@ -146,13 +146,17 @@ function runSuite(suite: string, testJobs: number): Promise<SuiteRun> {
       const run = { suite, tap, results, exitCode: code ?? 1, stderr, seconds: (performance.now() - started) / 1000 };
       const failed = results.filter((r) => !r.ok).length;
       const how = run.exitCode === 0 && !failed ? 'ok' : failed ? `${failed} failed` : `exited with ${run.exitCode}`;
-      console.error(`bat: ${suite} ${how} (${results.length} tests, ${testJobs} at once, ${run.seconds.toFixed(1)} s)`);
+      // When it began, from the first suite's start: the run's timeline, for what waited on what.
+      const from = ((started - (t0 ?? started)) / 1000).toFixed(1);
+      console.error(`bat: ${suite} ${how} (${results.length} tests, ${testJobs} at once, ${run.seconds.toFixed(1)} s, from +${from} s)`);
       done(run);
     });
   });
 }
 
 const inventory = () => clusterInventory(admin);
+/** When the first suite started. */
+let t0: number | undefined;
 // The demo user's tenant is made on its first request: make it now, so it is not taken for a leak.
 // On a cluster with simulated nodes beside real ones the suites use real-node copies of the default
 // workloads (lib.ts, publicWorkload): made now too, they are the cluster's, kept for the next run.
@@ -178,7 +182,7 @@ if (capped) console.error(`bat: ${slots} tests at once at most: ${capped}`);
 const parallel = new Set<string>();
 for (const suite of wanted) if ((await readFile(join(SUITES_DIR, `${suite}.test.ts`), 'utf8')).includes('\nsideBySide(t);')) parallel.add(suite);
 const suiteFiles = await suiteFilesFor(wanted);
-const t0 = performance.now();
+t0 = performance.now();
 const runs = await runInSlots(sideBySide, { jobs, tests: testJobs, slots, sideBySide: (s) => parallel.has(s) }, runSuite);
 for (const suite of alone) {
   console.error(`bat: ${suite} runs alone: ${ALONE[suite]}`);

@@ -38,7 +38,7 @@ t.test('BAT passes against a simulated cluster, skipping what needs real workloa
   t.match(r.stderr, /BAT: \d+ tests in 10 suites, \d+ passed, 0 failed, \d+ skipped/);
   t.match(r.stderr, /bat: suite egress left out: the cluster was set up without --egress/, 'the egress suite is for an --egress cluster');
   t.notMatch(r.stderr, /LEAKED/);
-  t.match(r.stderr, /^bat: quotas ok \(4 tests, \d+ at once, \d+\.\d s\)$/m, 'a line as each suite ends');
+  t.match(r.stderr, /^bat: quotas ok \(4 tests, \d+ at once, \d+\.\d s, from \+\d+\.\d s\)$/m, 'a line as each suite ends, with when it began');
   t.match(r.stderr, /^  wall clock \d+\.\d s for \d+\.\d s of suites \(up to \d+ suites and \d+ tests at once\): .*quotas \d+\.\d s/m, 'the wall clock and each suite\'s time');
   const xml = await readFile(junit, 'utf8');
   t.match(xml, /<testsuite name="bat\.quotas" tests="4" failures="0"/);
