@@ -289,11 +289,14 @@ export class Launcher {
     }
   }
 
-  stop(): void {
+  /** Leaves the scheduler; resolves once the node's records asked so far are written, so that
+   *  the next launcher reads them whole. */
+  async stop(): Promise<void> {
     for (const unwatch of this.unwatch.splice(0)) unwatch();
     clearTimeout(this.statsTimer);
     clearInterval(this.statsTimer);
     this.peer.stop();
+    await Promise.all([this.underWay.written(), this.shelved.written(), this.stoppedWrites]);
   }
 
   stats(): NodeStats {
@@ -348,9 +351,12 @@ export class Launcher {
    *  the instance not there yet because the START's record was being written. */
   private handle(frame: Frame): Promise<void> {
     if (frame.type !== 'COMMAND') return Promise.resolve();
-    const recorded = isRecordedAction(frame.op) && 'instanceId' in frame.payload ? { id: frame.payload.instanceId, op: frame.op, payload: frame.payload } : undefined;
-    // Recorded while under way: a launcher killed meanwhile leaves it to the next one (actionsCutShort).
-    const begun = this.inOrder.then(() => recorded && this.underWay.set(recorded.id, { op: recorded.op, payload: recorded.payload }));
+    // Recorded while under way with what came with it: a launcher killed meanwhile leaves it to the
+    // next one (actionsCutShort). A START's spec (its user data, its files) its backend keeps.
+    const recorded = isRecordedAction(frame.op) && 'instanceId' in frame.payload
+      ? { id: frame.payload.instanceId, command: { op: frame.op, payload: frame.op === 'START' ? { instanceId: frame.payload.instanceId } : frame.payload } }
+      : undefined;
+    const begun = this.inOrder.then(() => recorded && this.underWay.set(recorded.id, recorded.command));
     this.inOrder = begun.catch(() => undefined);
     return begun.then(async () => {
       try {

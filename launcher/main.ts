@@ -227,8 +227,6 @@ await Promise.all(Array.from({ length: Math.min(JOINING, launchers.length) }, as
 logger.info('launchers started', { count: launchers.length, backend: values.backend });
 notifyReady();
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(sig, () => {
-    for (const l of launchers) l.stop();
-    process.exit(0);
-  });
+  // The nodes' records (actions under way, shelved and stopped instances) are written whole first.
+  process.on(sig, () => void Promise.all(launchers.map((l) => l.stop())).finally(() => process.exit(0)));
 }

@@ -37,6 +37,11 @@ export class NodeRecord<V> {
 
   /** Records an instance's value, or (undefined) that it has none. Failing to write is logged,
    *  never fatal to the operation that asked. */
+  /** Resolves once every write asked so far is done (or failed, and logged). */
+  written(): Promise<void> {
+    return this.writes;
+  }
+
   async set(id: string, value: V | undefined): Promise<void> {
     const values = await this.all();
     if (values.get(id) === value) return;

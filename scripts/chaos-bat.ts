@@ -3,7 +3,7 @@
 // time and in failed tests (docs/lifecycle.md, "Chaos"). Each moment is one BAT run on the same
 // cluster; the cluster is set up first (a warm setup.sh) and cleaned up at the end unless --keep.
 // Prints one line per moment, and the tests that failed; exits 1 when setup or a resume fails.
-//   npm run chaos:bat -- [--kill launcher|controller|scheduler|dnsmasq|qemu] [--at 4,8,14] [--name chaos-bat] [--keep]
+//   npm run chaos:bat -- [--kill launcher|controller|scheduler|identity|dnsmasq|qemu] [--at 4,8,14] [--name chaos-bat] [--keep]
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -28,6 +28,7 @@ const victims: Record<string, () => Promise<number | undefined>> = {
   launcher: async () => (await pidFiles(paths.pids)).find((p) => p.name === 'launcher')?.pid,
   controller: async () => (await pidFiles(paths.pids)).find((p) => p.name === 'controller')?.pid,
   scheduler: async () => (await pidFiles(paths.pids)).find((p) => p.name === 'scheduler')?.pid,
+  identity: async () => (await pidFiles(paths.pids)).find((p) => p.name === 'identity')?.pid,
   dnsmasq: async () => Number(await readFile(join(paths.clusterNet, 'dnsmasq.pid'), 'utf8').catch(() => '')) || undefined,
   qemu: async () => (await clusterProcesses(name, paths.stateDir)).find((p) => p.cmdline.includes('qemu-system'))?.pid,
 };

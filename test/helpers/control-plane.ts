@@ -158,10 +158,12 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}) {
       scheduler = new Scheduler({ tls: readTls({ ca: pki.ca.cert, ...pki.scheduler }), logger });
       await scheduler.listen(schedulerPort);
     },
-    /** Drops node i's connection and brings it back as a new launcher process would (same backend). */
-    async restartLauncher(i: number) {
-      launchers[i].stop();
+    /** Drops node i's connection and brings it back as a new launcher process would (same backend);
+     *  `meanwhile` runs while it is away, its records written (e.g. to leave them as a kill would). */
+    async restartLauncher(i: number, meanwhile?: () => Promise<void> | void) {
+      await launchers[i].stop();
       await waitFor(`node-${i} to be gone`, () => scheduler.placement.get(`node-${i}`) === undefined, { timeoutMs: 5000 });
+      await meanwhile?.();
       launchers[i] = makeLauncher(i, backends[i]);
       await launchers[i].start();
     },
@@ -169,7 +171,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}) {
       await waitFor(`${n} nodes ready`, async () => (await admin.call<{ nodes: { ready: number } }>('GET', '/cluster/status')).nodes.ready >= n, { timeoutMs: 10_000 });
     },
     async close() {
-      for (const l of launchers) l.stop();
+      await Promise.all(launchers.map((l) => l.stop()));
       for (const agent of cncis) agent.stop();
       await controller.close();
       await scheduler.close();
