@@ -2,14 +2,14 @@
 // resume brings the cluster back at the same addresses with the same settings.
 import { writeFile } from 'node:fs/promises';
 import { readClusterRecord, type ClusterRecord, type EgressSetting } from '../cluster-files.ts';
-import { freePort, portIsFree } from '../ports.ts';
+import { daemonPort, portIsFree } from '../ports.ts';
 import { proxyFromEnv, type ProxySetting } from '../../network/proxy.ts';
 import type { Action } from './context.ts';
 
-/** The port a variable asks for (ccloudvm forwards the VM's API ports to its host), when it is free; else any. */
+/** The port a variable asks for (ccloudvm forwards the VM's API ports to its host), when it is free; else one of daemonPort's. */
 async function wantedPort(variable: string): Promise<number> {
   const port = Number(process.env[variable]);
-  return Number.isInteger(port) && port > 0 && await portIsFree(port) ? port : freePort();
+  return Number.isInteger(port) && port > 0 && await portIsFree(port) ? port : daemonPort();
 }
 
 /** Why a cluster that exists cannot be resumed with these settings, if it cannot. */
@@ -61,7 +61,7 @@ export const configuration: Action = {
     }
     const record: ClusterRecord = {
       name: ctx.name, mode: ctx.settings.simulate ? 'simulate' : 'real', stateDir: ctx.paths.stateDir, nodes: ctx.settings.nodes, createdAt: new Date().toISOString(),
-      ports: { identity: await wantedPort('CIAO_IDENTITY_PORT'), controller: await wantedPort('CIAO_CONTROLLER_PORT'), scheduler: await freePort() },
+      ports: { identity: await wantedPort('CIAO_IDENTITY_PORT'), controller: await wantedPort('CIAO_CONTROLLER_PORT'), scheduler: await daemonPort() },
       settings: { bootDelayMs: ctx.settings.bootDelayMs, statsIntervalMs: ctx.settings.statsIntervalMs, apiHost: ctx.settings.apiHost, egress: ctx.settings.egress,
         networkNodes: ctx.settings.networkNodes, simNodes: ctx.settings.simNodes },
     };
