@@ -117,6 +117,9 @@ export class Launcher {
   private again: { id: string; command: Command }[] = [];
   /** The instances whose command is made again, and the verb it is told failed with. */
   private readonly madeAgain = new Map<string, string>();
+  /** Starts under way of instances found stopped that should run (bringBack): a command for one
+   *  waits for its start to end, as it would have found it running. */
+  private readonly startingAgain = new Map<string, Promise<void>>();
   /** Where the last command's record is written: the next one begins after it. */
   private inOrder: Promise<unknown> = Promise.resolve();
   /** TUNNEL_PEERS sets are applied one after the other, in the order they came. */
@@ -284,8 +287,9 @@ export class Launcher {
     const stopped = await this.stopped();
     for (const inst of this.instances.values()) {
       if (inst.state !== 'exited' || stopped.has(inst.spec.instanceId)) continue;
-      this.opts.logger.info('starting again an instance that should run', { instanceId: inst.spec.instanceId });
-      void this.restartInstance(inst.spec.instanceId);
+      const id = inst.spec.instanceId;
+      this.opts.logger.info('starting again an instance that should run', { instanceId: id });
+      this.startingAgain.set(id, this.restartInstance(id).finally(() => this.startingAgain.delete(id)));
     }
   }
 
@@ -358,8 +362,12 @@ export class Launcher {
       : undefined;
     const begun = this.inOrder.then(() => recorded && this.underWay.set(recorded.id, recorded.command));
     this.inOrder = begun.catch(() => undefined);
+    const starting = 'instanceId' in frame.payload ? this.startingAgain.get(frame.payload.instanceId) : undefined;
     return begun.then(async () => {
       try {
+        // A resize sent again when the node came back, while its instance, found stopped by the
+        // resize cut short, is started again: not refused as `pending` (docs/protocol.md "Actions").
+        await starting;
         await this.act(frame);
       } finally {
         if (recorded) await this.underWay.set(recorded.id, undefined);

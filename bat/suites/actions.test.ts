@@ -14,10 +14,9 @@ import { cnciNamespace } from '../../cnci/cnci-backend.ts';
 import { pingFrom, pingFromContainer } from '../../singlevm/probes.ts';
 import { containerName } from '../../launcher/docker-backend.ts';
 import { run } from '../../shared/run.ts';
-import { waitFor } from '../../shared/wait-for.ts';
+import { AbortError, waitFor } from '../../shared/wait-for.ts';
 import type { Instance } from '../../controller/api-types.ts';
-import type { Guest } from '../lib.ts';
-import { admin, BOOT_MS, expectEvent, guestShell, ownTenant, ownWorkload, publicWorkload, refusal, simulated, start, unique, waitState, sideBySide } from '../lib.ts';
+import { type Guest, admin, BOOT_MS, events, expectEvent, guestShell, ownTenant, ownWorkload, publicWorkload, refusal, simulated, start, unique, waitState, sideBySide } from '../lib.ts';
 
 // Its tests share nothing they change: they run side by side (docs/bat.md).
 sideBySide(t);
@@ -178,12 +177,17 @@ async function memoryLimit(pid: number): Promise<number> {
   return Number((await readFile(file, 'utf8')).trim());
 }
 
-/** Resizes (or confirms, reverts) and waits until the node has answered: the resize's phase. */
+/** Resizes (or confirms, reverts) and waits until the node has answered: the resize's phase. A
+ *  failure told meanwhile ends the wait at once, with its reason. */
 async function resize(path: string, id: string, body: object, phase: 'verify' | null) {
+  const seen = new Set((await events(path)).map((e) => e.id));
   await admin.call('POST', `${path}/instances/${id}/action`, body);
   return waitFor(`instance ${id} to be resized (${phase ?? 'done'})`, async () => {
     const inst = await admin.call<Instance>('GET', `${path}/instances/${id}`);
-    return (inst.resize?.phase ?? null) === phase && inst.state !== 'pending' && inst;
+    if ((inst.resize?.phase ?? null) === phase && inst.state !== 'pending') return inst;
+    const failed = (await events(path)).find((e) => !seen.has(e.id) && e.message.startsWith(`Failed to resize ${id}`));
+    if (failed) throw new AbortError(failed.message);
+    return undefined;
   }, { timeoutMs: BOOT_MS, intervalMs: 500 });
 }
 

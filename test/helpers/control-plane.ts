@@ -159,12 +159,14 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}) {
       await scheduler.listen(schedulerPort);
     },
     /** Drops node i's connection and brings it back as a new launcher process would (same backend);
-     *  `meanwhile` runs while it is away, its records written (e.g. to leave them as a kill would). */
-    async restartLauncher(i: number, meanwhile?: () => Promise<void> | void) {
+     *  `meanwhile` runs while it is away, its records written (e.g. to leave them as a kill would),
+     *  and `made` is given the new launcher before it starts. */
+    async restartLauncher(i: number, meanwhile?: () => Promise<void> | void, made?: (launcher: Launcher) => void) {
       await launchers[i].stop();
       await waitFor(`node-${i} to be gone`, () => scheduler.placement.get(`node-${i}`) === undefined, { timeoutMs: 5000 });
       await meanwhile?.();
       launchers[i] = makeLauncher(i, backends[i]);
+      made?.(launchers[i]);
       await launchers[i].start();
     },
     async waitForNodes(n = launchers.length) {

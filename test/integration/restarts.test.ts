@@ -121,7 +121,7 @@ t.test('an action asked while its node is away is taken, and done once the node 
 
 /** Makes the backend's `method` never end for instance `id`, as in a launcher killed meanwhile:
  *  `reached` resolves when the action gets there, `restore` puts the method back. */
-function hangIn(t: Test, backend: Backend, method: 'stop' | 'offload' | 'start', id: string) {
+function hangIn(t: Test, backend: Backend, method: 'stop' | 'offload' | 'start' | 'resize', id: string) {
   type Arg = string | { instanceId: string };
   const methods = backend as unknown as Record<string, ((arg: Arg) => Promise<unknown>) | undefined>;
   const before = methods[method];
@@ -170,29 +170,50 @@ t.test('a launcher killed in the middle of a reboot: the next one makes the rebo
   await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
 });
 
-t.test('a launcher killed in the middle of a resize: the resize its node is sent again on its return is done, and waits for the confirm', async (t) => {
-  const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
-  const { node_id: node } = await waitForState(demo, inst.id, 'active');
-  const i = Number(node!.replace('node-', ''));
-  const backend = plane.backends[i];
-  const bigger = await admin.call<{ id: string }>('POST', `/tenants/${await admin.tenantId()}/workloads`, {
-    description: 'a bigger container', vm_type: 'docker', image_name: 'busybox', visibility: 'public', defaults: { vcpus: 2, mem_mb: 128, disk_mb: 0 },
+for (const [hung, found] of [['stop', 'still running'], ['resize', 'stopped, and started again first']] as const) {
+  t.test(`a launcher killed in the middle of a resize (its instance found ${found}): the resize its node is sent again on its return is done, and waits for the confirm`, async (t) => {
+    const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
+    const { node_id: node } = await waitForState(demo, inst.id, 'active');
+    const i = Number(node!.replace('node-', ''));
+    const backend = plane.backends[i];
+    const bigger = await admin.call<{ id: string }>('POST', `/tenants/${await admin.tenantId()}/workloads`, {
+      description: 'a bigger container', vm_type: 'docker', image_name: 'busybox', visibility: 'public', defaults: { vcpus: 2, mem_mb: 128, disk_mb: 0 },
+    });
+    // The resize's stop, or its resize once stopped, never ends: its launcher is killed meanwhile.
+    const cut = hangIn(t, backend, hung, inst.id);
+    const path = `/tenants/${tenant}/instances/${inst.id}`;
+    await demo.call('POST', `${path}/action`, { action: 'resize', workload: bigger.id });
+    await cut.reached;
+    cut.restore();
+    // Found stopped, it should run: the next launcher starts it again, and that start lasts until the
+    // resize the controller sends again has reached the node (it came `pending` before: refused).
+    let arrived!: () => void;
+    const resizeArrived = new Promise<void>((resolve) => (arrived = resolve));
+    if (hung === 'resize') {
+      const startNow = backend.start.bind(backend);
+      backend.start = async (spec) => {
+        if (spec.instanceId === inst.id) await resizeArrived;
+        return startNow(spec);
+      };
+      t.teardown(() => { backend.start = startNow; });
+    }
+    await plane.restartLauncher(i, undefined, (launcher) => {
+      const own = (launcher as unknown as { handle(f: Frame): Promise<void> }).handle.bind(launcher);
+      (launcher as unknown as { handle(f: Frame): Promise<void> }).handle = (f: Frame) => {
+        const done = own(f);
+        if (f.op === 'RESIZE' && f.payload.instanceId === inst.id) arrived();
+        return done;
+      };
+    });
+    await waitFor('the resize to wait for its confirm', async () => (await demo.call<Instance>('GET', path)).resize?.phase === 'verify', { timeoutMs: 30_000 });
+    t.same((await events(demo)).filter((e) => e.message.startsWith(`Failed to resize ${inst.id}`)).map((e) => e.message), [], 'no failure told');
+    await demo.call('POST', `${path}/action`, { action: 'confirm-resize' });
+    await waitFor('the confirm answered', async () => (await demo.call<Instance>('GET', path)).resize === null);
+    t.match(await demo.call<Instance>('GET', path), { state: 'active', mem_mb: 128 }, 'active, with the new flavor');
+    await demo.call('DELETE', path);
+    await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
   });
-  // The resize's stop never ends: its launcher is killed meanwhile.
-  const cut = hangIn(t, backend, 'stop', inst.id);
-  const path = `/tenants/${tenant}/instances/${inst.id}`;
-  await demo.call('POST', `${path}/action`, { action: 'resize', workload: bigger.id });
-  await cut.reached;
-  cut.restore();
-  await plane.restartLauncher(i);
-  await waitFor('the resize to wait for its confirm', async () => (await demo.call<Instance>('GET', path)).resize?.phase === 'verify', { timeoutMs: 30_000 });
-  t.notOk((await events(demo)).some((e) => e.message.startsWith(`Failed to resize ${inst.id}`)), 'no failure told');
-  await demo.call('POST', `${path}/action`, { action: 'confirm-resize' });
-  await waitFor('the confirm answered', async () => (await demo.call<Instance>('GET', path)).resize === null);
-  t.match(await demo.call<Instance>('GET', path), { state: 'active', mem_mb: 128 }, 'active, with the new flavor');
-  await demo.call('DELETE', path);
-  await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
-});
+}
 
 t.test('a launcher killed in the middle of a shelve, then of an offload, then of an unshelve: the next one makes each again, and each is told done once', async (t) => {
   const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
