@@ -136,7 +136,7 @@ try {
       ...Object.keys(results[0].api_by_request).map((k): [string, string, string] => [`  ${k}`, `${m((r) => r.api_by_request[k]?.p50_ms ?? 0).toFixed(1)} / ${m((r) => r.api_by_request[k]?.p95_ms ?? 0).toFixed(1)} / ${m((r) => r.api_by_request[k]?.p99_ms ?? 0).toFixed(1)} ms (${m((r) => r.api_by_request[k]?.requests ?? 0)} requests)`, '']),
       ...Object.keys(results[0].peak_rss_mb).sort().map((d): [string, string, string] => [`peak RSS ${d}`, `${m((r) => r.peak_rss_mb[d] ?? 0)} MB`, '']),
       ...Object.keys((results[0] as RunResult).cpu_seconds ?? {}).sort().map((d): [string, string, string] => [`CPU time ${d}`, `${m((r) => r.cpu_seconds?.[d] ?? 0).toFixed(1)} s${all((r) => r.cpu_seconds?.[d] ?? 0, 1)}`, '']),
-      ['control plane (identity + controller and its keeper + scheduler)', `${m((r) => r.control_plane_rss_mb)} MB${all((r) => r.control_plane_rss_mb, 0)}`, target ? `≤ ${target.controlPlaneMB} MB` : ''],
+      ['control plane (identity, the controller, their keepers, the scheduler)', `${m((r) => r.control_plane_rss_mb)} MB${all((r) => r.control_plane_rss_mb, 0)}`, target ? `≤ ${target.controlPlaneMB} MB` : ''],
     ];
     const w0 = Math.max(...lines.map((l) => l[0].length));
     const w1 = Math.max(...lines.map((l) => l[1].length));
@@ -153,7 +153,7 @@ await writeFile(out, JSON.stringify(report.length === 1 ? report[0] : report, nu
 console.log(`written ${out}`);
 process.exit(0);
 
-/** The control plane's memory: identity, the controller and its keeper (singlevm/keeper.sh), the scheduler. */
+/** The control plane's memory: identity, the controller, their keepers (singlevm/keeper.sh), the scheduler. */
 function controlPlaneRss(rss: Record<string, number>): number {
-  return ['identity', 'controller', 'controller-keeper', 'scheduler'].reduce((sum, d) => sum + (rss[d] ?? 0), 0);
+  return ['identity', 'identity-keeper', 'controller', 'controller-keeper', 'scheduler'].reduce((sum, d) => sum + (rss[d] ?? 0), 0);
 }

@@ -1,5 +1,5 @@
 // Entry point of the identity service: reads its config and TLS files, serves until SIGTERM.
-// tsx mocks/identity/main.ts --config FILE --port N [--host H] [--cert F --key F] [--state-dir D] [--log FILE]
+// tsx mocks/identity/main.ts --config FILE --port N [--host H] [--cert F --key F] [--state-dir D] [--log FILE] [--listen-fd FD]
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { createLogger } from '../../shared/log.ts';
@@ -7,7 +7,7 @@ import { loadIdentityConfig } from './config.ts';
 import { createIdentityServer } from './server.ts';
 import { notifyReady } from '../../shared/ready-notify.ts';
 
-const usage = 'usage: identity --config FILE [--port N] [--host 127.0.0.1] [--cert F --key F] [--state-dir D] [--log FILE]';
+const usage = 'usage: identity --config FILE [--port N] [--host 127.0.0.1] [--cert F --key F] [--state-dir D] [--log FILE] [--listen-fd FD]';
 const { values } = parseArgs({
   options: {
     config: { type: 'string' },
@@ -17,6 +17,8 @@ const { values } = parseArgs({
     key: { type: 'string' },
     'state-dir': { type: 'string' },
     log: { type: 'string' },
+    // A socket listening already, handed over by the keeper (singlevm/keeper.sh) that holds it.
+    'listen-fd': { type: 'string' },
     // Not read: it labels the process so cleanup finds it by its command line after a crash.
     cluster: { type: 'string' },
   },
@@ -31,7 +33,7 @@ const logger = createLogger({ component: 'identity', file: values.log });
 try {
   const tls = values.cert && values.key ? { cert: readFileSync(values.cert), key: readFileSync(values.key) } : undefined;
   const identity = createIdentityServer({ config: loadIdentityConfig(values.config), configPath: values.config, tls, statePath: values['state-dir'], logger });
-  const { url } = await identity.listen(port, values.host);
+  const { url } = await identity.listen(port, values.host, values['listen-fd'] === undefined ? undefined : Number(values['listen-fd']));
   logger.info('listening', { url });
   notifyReady();
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {

@@ -96,11 +96,12 @@ export function createIdentityServer(opts: IdentityServerOptions) {
   return {
     server,
     routes: () => router.list(),
-    /** Port 0 picks a free port; the answer is the service's base URL (clients append /v3). */
-    async listen(port: number, host = '127.0.0.1'): Promise<{ url: string }> {
+    /** Port 0 picks a free port; `fd`, a socket listening already (its keeper's, singlevm/keeper.sh),
+     *  is taken instead. The answer is the service's base URL (clients append /v3). */
+    async listen(port: number, host = '127.0.0.1', fd?: number): Promise<{ url: string }> {
       // A plain password in the config is hashed before the first login, and leaves the file.
       if ((await withHashedPasswords(config)) || migrated) ctx.save();
-      server.listen(port, host);
+      server.listen(fd === undefined ? { port, host } : { fd });
       await once(server, 'listening');
       const shown = advertisedHost(host);
       const where = shown.includes(':') ? `[${shown}]` : shown;

@@ -51,7 +51,9 @@ export const controlPlane: Action = {
     const apiHost = ctx.settings.apiHost ? ['--host', ctx.settings.apiHost] : [];
     // All three at once, each waited for until it says it listens (they find each other as they come up).
     const started = (await Promise.all([
-      ensureDaemon(ctx, 'identity', ['--config', paths.identityConfig, '--port', String(record.ports.identity), ...apiHost, '--cert', pki.https.cert, '--key', pki.https.key, '--state-dir', paths.stateDir], 'identity', undefined, IDENTITY_RUN).then((s) => s && 'identity'),
+      // Kept as the controller is: every client's login and every token check go to it.
+      ensureDaemon(ctx, 'identity', ['--config', paths.identityConfig, '--port', String(record.ports.identity), ...apiHost, '--cert', pki.https.cert, '--key', pki.https.key, '--state-dir', paths.stateDir], 'identity', undefined,
+        { ...IDENTITY_RUN, keep: { host: ctx.settings.apiHost ?? '127.0.0.1', port: record.ports.identity } }).then((s) => s && 'identity'),
       ensureDaemon(ctx, 'scheduler', ['--port', String(record.ports.scheduler), '--ca', pki.ca.cert, '--cert', pki.scheduler.cert, '--key', pki.scheduler.key,
         '--socket', join(paths.stateDir, 'scheduler.sock')], 'scheduler', undefined, SCHEDULER_RUN).then((s) => s && 'scheduler'),
       ensureDaemon(ctx, 'controller', ['--port', String(record.ports.controller), ...apiHost, '--state-dir', paths.stateDir, '--identity', urls(ctx).identity,

@@ -87,6 +87,20 @@ t.test('after kill -9 of the controller, its keeper starts it again at once, wit
   t.equal((await ciao('delete', 'instance', '--all')).exitCode, 0);
 });
 
+t.test('after kill -9 of identity, its keeper starts it again at once: a login made meanwhile waits for it, and is answered', async (t) => {
+  const identity = (await pidFiles(paths.pids)).find((p) => p.name === 'identity')!;
+  process.kill(identity.pid, 'SIGKILL');
+  // Each ciao command logs in first: asked at once, before the new identity listens, it waits on the kept socket.
+  const meanwhile = await ciao('list', 'workloads', '-f', '{{len .}}');
+  t.same([meanwhile.exitCode, Number(meanwhile.stdout.trim()) > 0], [0, true], `logged in while identity was down: answered (${meanwhile.stderr.trim()})`);
+  const again = (await pidFiles(paths.pids)).find((p) => p.name === 'identity');
+  t.ok(again && again.pid !== identity.pid, 'another identity runs, started by its keeper');
+  t.match(await readFile(join(paths.logs, 'identity.out'), 'utf8'), new RegExp(`identity-keeper: the identity \\(pid ${identity.pid}\\) ended with signal KILL: started again`), 'the keeper says so in its log');
+  const r = await sh('singlevm/setup.sh', '--simulate', '--name', name);
+  t.equal(r.exitCode, 0, r.stderr);
+  t.match(r.stdout, /is up and healthy: nothing to do/, 'setup finds the cluster whole');
+});
+
 t.test('stop.sh stops every process and keeps the state; setup.sh brings it back', async (t) => {
   const workload = (await ciao('list', 'workloads', '-f', '{{range .}}{{.vm_type}} {{.id}}\\n{{end}}')).stdout.split('\n').find((l) => l.startsWith('docker'))!.split(' ')[1];
   const [{ id }] = JSON.parse((await ciao('create', 'instance', '--workload', workload, '--json')).stdout) as { id: string }[];
@@ -104,7 +118,7 @@ t.test('stop.sh stops every process and keeps the state; setup.sh brings it back
 
 t.test('after kill -9 of the controller and the launchers, cleanup leaves nothing', async (t) => {
   const pids = await pidFiles(paths.pids);
-  t.same(pids.map((p) => p.name).sort(), ['controller', 'controller-keeper', 'identity', 'launcher', 'scheduler']);
+  t.same(pids.map((p) => p.name).sort(), ['controller', 'controller-keeper', 'identity', 'identity-keeper', 'launcher', 'scheduler']);
   for (const p of pids.filter((x) => x.name === 'controller' || x.name === 'launcher')) process.kill(p.pid, 'SIGKILL');
   const dry = await sh('singlevm/cleanup.sh', '--name', name, '--dry-run');
   t.match(dry.stdout, /would remove:[\s\S]*process \d+[\s\S]*state dir/);

@@ -373,12 +373,14 @@ t.test('start control plane', async (t) => {
     t.equal(await execute(controlPlane, ctx), undefined, 'no note on a new cluster');
     // Started at the same time: in any order.
     t.same(host.started.map((d) => d.name).sort(), ['controller', 'identity', 'scheduler']);
-    t.same((await readdir(paths.pids)).sort(), ['controller-keeper.pid', 'controller.pid', 'identity.pid', 'scheduler.pid'], 'a pid file each, and the controller\'s keeper\'s');
+    t.same((await readdir(paths.pids)).sort(), ['controller-keeper.pid', 'controller.pid', 'identity-keeper.pid', 'identity.pid', 'scheduler.pid'], 'a pid file each, and the keepers\' of the controller and identity');
     const [identity, scheduler, ctl] = ['identity', 'scheduler', 'controller'].map((n) => host.started.find((d) => d.name === n)!);
     t.equal(identity.entry, ctx.bundles!.identity, 'the bundle is what runs');
     t.same([argAfter(identity.args, '--port'), argAfter(scheduler.args, '--port'), argAfter(ctl.args, '--port')], ['5000', '8888', '8889']);
     t.same([argAfter(ctl.args, '--identity'), argAfter(ctl.args, '--scheduler-port')], ['https://127.0.0.1:5000', '8888']);
     t.same(ctl.keep, { host: '127.0.0.1', port: 8889 }, 'the controller is kept: its keeper holds its socket on its port');
+    t.same(identity.keep, { host: '127.0.0.1', port: 5000 }, 'so is identity');
+    t.notOk(scheduler.keep, 'the scheduler is not: only the nodes and the controller reach it, and they connect again');
     t.equal(argAfter(identity.args, '--log'), join(paths.logs, 'identity.log'));
     t.notOk(host.started.some((d) => d.args.includes('--host')), 'loopback unless asked');
     const ca = ctx.pki!.ca.cert;
