@@ -47,7 +47,7 @@ export async function startDaemon(d: Daemon, cluster: string, dirs: { logs: stri
   const socket = await listeningSocket(d.name, d.keep);
   // Spawned before the first await: the socket is the keeper's before this process could accept on it.
   const started = startDetached({
-    ...common, command: 'bash', args: [KEEPER, d.name, pidFile, '--', process.execPath, ...daemon, '--listen-fd', '4', '--cluster', cluster],
+    ...common, command: 'sh', args: [KEEPER, d.name, pidFile, '--', process.execPath, ...daemon, '--listen-fd', '4', '--cluster', cluster],
     pidFile: keeperPidFile(pidFile), sockets: [socket], killGroup: true,
   });
   socket.close();
