@@ -4,6 +4,7 @@
 // `exited` with its reason (docs/protocol.md "An instance that dies").
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { ProtocolPeer } from '../protocol/client.ts';
+import { parseFrame } from '../protocol/frame.ts';
 import type { AttachVolume, ConsoleFailure, ConsoleRequest, DetachVolume, Frame, InstanceExit, InstanceState, InstanceStats, LifecycleFailureReason, NodeStats, RebuildPayload, ResizePayload, Resources, Role, StartFailureReason, StartPayload, VolumeFailure } from '../protocol/payloads.ts';
 import type { Logger } from '../shared/log.ts';
 import { LaunchError, type AdoptedInstance, type Backend } from './backend.ts';
@@ -24,6 +25,23 @@ type Command = Extract<Frame, { type: 'COMMAND' }>;
 type RecordedCommand = { op: RecordedAction; payload: { instanceId: string } } | RecordedAction;
 const isRecordedCommand = (v: unknown): v is RecordedCommand => isRecordedAction(v) ||
   (typeof v === 'object' && v !== null && isRecordedAction((v as { op?: unknown }).op) && typeof (v as { payload?: { instanceId?: unknown } }).payload?.instanceId === 'string');
+
+/** The command recorded for `id`, validated as the scheduler's frames are (protocol/frame.ts); undefined if it fails. */
+function recordedCommand(op: RecordedAction, payload: unknown, id: string): Command | undefined {
+  try {
+    const frame = parseFrame({ type: 'COMMAND', op, payload });
+    return frame.type === 'COMMAND' && 'instanceId' in frame.payload && frame.payload.instanceId === id ? frame : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The failure told for an action cut short that is not made again. */
+function cutShortFailure(nodeId: string, op: RecordedAction, id: string, state: InstanceState): Frame {
+  const verb = op === 'SHELVE_OFFLOAD' ? 'offload' : op.toLowerCase();
+  const message = `the launcher of node ${nodeId} was restarted during the ${verb}: it may be half done, and the instance is ${state}`;
+  return { type: 'ERROR', op: `${op}_FAILURE` as Extract<Frame, { type: 'ERROR' }>['op'], payload: { instanceId: id, reason: 'backend_failure', message } } as Frame;
+}
 
 export interface NodeCapacity {
   vcpus: number;
@@ -231,13 +249,20 @@ export class Launcher {
         inst.state = 'active';
         this.again.push({ id, command: { type: 'COMMAND', op: 'REBOOT', payload: { instanceId: id, hard: true } } });
       } else if (payload || (op !== 'RESCUE' && op !== 'REBUILD')) {
-        // Recorded with its payload, or one that has none but the instance's id.
-        this.again.push({ id, command: { type: 'COMMAND', op, payload: payload ?? { instanceId: id } } as Command });
+        // Recorded with its payload, or one that has none but the instance's id; checked as a
+        // frame from the scheduler is, since it is made again as one. A record that fails the check
+        // is told as one without its payload.
+        const command = recordedCommand(op, payload ?? { instanceId: id }, id);
+        if (!command) {
+          this.opts.logger.warn('a recorded command does not hold as a command: it is not made again', { ...found, op });
+          this.untold.push(cutShortFailure(this.opts.nodeId, op, id, inst.state));
+          continue;
+        }
+        this.again.push({ id, command });
       } else {
         // Recorded by an older launcher without the image it needs: told, as it was then.
-        const message = `the launcher of node ${this.opts.nodeId} was restarted during the ${verb}: it may be half done, and the instance is ${inst.state}`;
         this.opts.logger.warn('an action was cut short by the launcher\'s restart', { ...found, op });
-        this.untold.push({ type: 'ERROR', op: `${op}_FAILURE`, payload: { instanceId: id, reason: 'backend_failure', message } });
+        this.untold.push(cutShortFailure(this.opts.nodeId, op, id, inst.state));
         continue;
       }
       this.opts.logger.warn('an action was cut short by the launcher\'s restart: it is made again', { ...found, op });

@@ -11,7 +11,7 @@
 #   --json FILE   the runs and their phases (default OUT/cold-start.json; `npm run bench:singlevm --
 #                 --cold-start FILE` shows it as the table's cold-start row)
 #   --keep-base   keep the fresh machine's tarball (WORK/base.tar, ~700 MB) for the next call
-#   --no-lock     do not take /tmp/ciao-heavy.lock around each timed run
+#   --no-lock     do not take the heavy-work lock (~/.cache/ciao/heavy.lock) around each timed run
 # The fresh machine is a privileged container of a dockerd of this script's own (own socket, data
 # root, exec root, cgroup parent; no bridge, no iptables, no ip_forward) with a network namespace of
 # its own: slirp4netns gives it a route to the workplace's proxy (apt's and npm's downloads) through
@@ -23,6 +23,10 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 runs=1 first=1 commit=HEAD out="$ROOT/bench-results/cold-start" json= keep_base=0 lock=1
+# Heavy timed work takes it one at a time. In the cache, not /tmp: a lock file stays, and it is kept
+# with what is meant to stay.
+heavy_lock="${XDG_CACHE_HOME:-$HOME/.cache}/ciao/heavy.lock"
+mkdir -p "$(dirname "$heavy_lock")"
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs=${2:?}; shift ;;
@@ -175,7 +179,7 @@ run_one() {
   for _ in $(seq 100); do tap_ready && break; sleep 0.1; done
   tap_ready || { echo "cold-start: run $i: slirp4netns's tap0 did not come up in 10 s; its log:" >&2; tail -n 20 "$dir/slirp4netns.log" >&2; exit 1; }
   dk exec "$container" sh -c 'echo "nameserver 10.0.2.3" >/etc/resolv.conf'
-  [ "$lock" = 0 ] || { exec 9>/tmp/ciao-heavy.lock; log "run $i: waiting for /tmp/ciao-heavy.lock"; flock 9; }
+  [ "$lock" = 0 ] || { exec 9>"$heavy_lock"; log "run $i: waiting for $heavy_lock"; flock 9; }
   read -r load0 _ </proc/loadavg
   cpu0=$(cpu_ns "$id")
   log "run $i (load $load0): $rev's README command in a fresh container"

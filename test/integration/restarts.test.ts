@@ -237,7 +237,7 @@ t.test('a launcher killed in the middle of a shelve, then of an offload, then of
   await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
 });
 
-t.test('an action cut short that the instance is in no state to make again is told failed, saying so; one recorded by an older launcher without the image it needs too', async (t) => {
+t.test('an action cut short that the instance is in no state to make again is told failed, saying so; one recorded without the image it needs, or with one that fails its check, too', async (t) => {
   const [inst] = await createInstances(demo, await workloadId(demo, 'docker'));
   const { node_id: node } = await waitForState(demo, inst.id, 'active');
   const i = Number(node!.replace('node-', ''));
@@ -251,6 +251,9 @@ t.test('an action cut short that the instance is in no state to make again is to
   await cutShort({ op: 'SHELVE_OFFLOAD', payload: { instanceId: inst.id } },
     new RegExp(`^Failed to offload ${inst.id}: the launcher of node ${node} was restarted during the offload, which it made again: instance ${inst.id} is active, not shelved$`));
   await cutShort('RESCUE', new RegExp(`^Failed to rescue ${inst.id}: the launcher of node ${node} was restarted during the rescue: it may be half done, and the instance is active$`));
+  // A record that does not hold as a command (an empty image) is not made again: told the same way.
+  await cutShort({ op: 'REBUILD', payload: { instanceId: inst.id, image: '' } },
+    new RegExp(`^Failed to rebuild ${inst.id}: the launcher of node ${node} was restarted during the rebuild: it may be half done, and the instance is active$`));
   await demo.call('DELETE', `/tenants/${tenant}/instances/${inst.id}`);
   await waitForEvent(demo, new RegExp(`^Deleted ${inst.id}`));
 });
